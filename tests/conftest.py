@@ -1,0 +1,60 @@
+"""Shared fixtures: the two wire twins and the vectors directory.
+
+Every wire test takes `wire_impl` and so runs against both twins: `cy` (the compiled
+`pantheon._wire`, marked `compiled`) and `py` (`pantheon._wire_py`). The `cy` param imports the
+compiled module by name, so a missing build is an error, never a silent second pure run.
+`--no-compiled` deselects everything marked `compiled` (CI's PANTHEON_NO_EXTENSIONS=1 run).
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+_TWINS = {"cy": "pantheon._wire", "py": "pantheon._wire_py"}
+
+
+@dataclass(frozen=True)
+class WireImpl:
+    """One wire twin: `name` is the param id ("cy" or "py"), `module` the imported module."""
+
+    name: str
+    module: ModuleType
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--no-compiled",
+        action="store_true",
+        default=False,
+        help="deselect tests marked `compiled` (those that need the compiled pantheon._wire)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not config.getoption("--no-compiled"):
+        return
+    kept, deselected = [], []
+    for item in items:
+        (deselected if item.get_closest_marker("compiled") else kept).append(item)
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = kept
+
+
+@pytest.fixture(
+    scope="session",
+    params=[pytest.param("cy", marks=pytest.mark.compiled), "py"],
+)
+def wire_impl(request: pytest.FixtureRequest) -> WireImpl:
+    return WireImpl(request.param, importlib.import_module(_TWINS[request.param]))
+
+
+@pytest.fixture(scope="session")
+def vectors_dir() -> Path:
+    """tests/vectors: real wire data copied from shared/vectors (see its README for provenance)."""
+    return Path(__file__).parent / "vectors"
