@@ -113,39 +113,12 @@ class CompactSize(Construct):
         return obj
 
 
-class Counted(Construct):
-    """A CompactSize count, then that many items; the count is checked before any item.
+class CappedCompactSize(CompactSize):
+    """A CompactSize count or length, held to `cap` (OversizedMessage) on parse and build.
 
-    `cap` is the protocol's limit for this field (OversizedMessage above it); every
-    count is also held to Core's MAX_SIZE, as ReadCompactSize does.
+    With no protocol cap the bound is Core's MAX_SIZE, which ReadCompactSize applies to
+    every vector length: a huge declared count fails here, before anything is allocated.
     """
-
-    def __init__(self, subcon: Construct, field: str, cap: int | None = None) -> None:
-        super().__init__()
-        self.subcon = subcon
-        self.field = field
-        self.cap = limits.MAX_MESSAGE_SIZE_CEILING if cap is None else cap
-
-    def _parse(self, stream, context, path):
-        count = CompactSize()._parse(stream, context, path)
-        if count > self.cap:
-            _reject(OversizedMessage(self.field, count, self.cap))
-        items = ListContainer()
-        for _ in range(count):
-            items.append(self.subcon._parsereport(stream, context, path))
-        return items
-
-    def _build(self, obj, stream, context, path):
-        if len(obj) > self.cap:
-            _reject(OversizedMessage(self.field, len(obj), self.cap))
-        CompactSize()._build(len(obj), stream, context, path)
-        for item in obj:
-            self.subcon._build(item, stream, context, path)
-        return obj
-
-
-class VarBytes(Construct):
-    """CompactSize length-prefixed bytes, with an optional cap on the length."""
 
     def __init__(self, field: str, cap: int | None = None) -> None:
         super().__init__()
@@ -153,15 +126,51 @@ class VarBytes(Construct):
         self.cap = limits.MAX_MESSAGE_SIZE_CEILING if cap is None else cap
 
     def _parse(self, stream, context, path):
-        length = CompactSize()._parse(stream, context, path)
-        if length > self.cap:
-            _reject(OversizedMessage(self.field, length, self.cap))
-        return stream_read(stream, length, path)
+        value = super()._parse(stream, context, path)
+        if value > self.cap:
+            _reject(OversizedMessage(self.field, value, self.cap))
+        return value
 
     def _build(self, obj, stream, context, path):
-        if len(obj) > self.cap:
-            _reject(OversizedMessage(self.field, len(obj), self.cap))
-        CompactSize()._build(len(obj), stream, context, path)
+        if obj > self.cap:
+            _reject(OversizedMessage(self.field, obj, self.cap))
+        return super()._build(obj, stream, context, path)
+
+
+class Counted(Construct):
+    """A capped CompactSize count, then that many items (see CappedCompactSize)."""
+
+    def __init__(self, subcon: Construct, field: str, cap: int | None = None) -> None:
+        super().__init__()
+        self.subcon = subcon
+        self.count = CappedCompactSize(field, cap)
+
+    def _parse(self, stream, context, path):
+        count = self.count._parse(stream, context, path)
+        items = ListContainer()
+        for _ in range(count):
+            items.append(self.subcon._parsereport(stream, context, path))
+        return items
+
+    def _build(self, obj, stream, context, path):
+        self.count._build(len(obj), stream, context, path)
+        for item in obj:
+            self.subcon._build(item, stream, context, path)
+        return obj
+
+
+class VarBytes(Construct):
+    """CompactSize length-prefixed bytes, the length capped as in CappedCompactSize."""
+
+    def __init__(self, field: str, cap: int | None = None) -> None:
+        super().__init__()
+        self.length = CappedCompactSize(field, cap)
+
+    def _parse(self, stream, context, path):
+        return stream_read(stream, self.length._parse(stream, context, path), path)
+
+    def _build(self, obj, stream, context, path):
+        self.length._build(len(obj), stream, context, path)
         stream_write(stream, bytes(obj), len(obj), path)
         return obj
 
@@ -229,9 +238,9 @@ class CommandName(Construct):
         return name.decode("ascii")
 
     def _build(self, obj, stream, context, path):
-        raw = obj.encode("ascii", "replace")
-        if len(raw) > limits.COMMAND_SIZE or not _printable(raw):
+        if not obj.isascii() or len(obj) > limits.COMMAND_SIZE or not _printable(obj.encode("ascii")):
             _reject(BadCommand(f"command {obj!r} is not up to 12 printable ASCII characters"))
+        raw = obj.encode("ascii")
         stream_write(stream, raw.ljust(limits.COMMAND_SIZE, b"\x00"), limits.COMMAND_SIZE, path)
         return obj
 
@@ -251,13 +260,12 @@ class DifferentialIndexes(Construct):
     def __init__(self, field: str, subcon: Construct | None = None, item_name: str = "tx") -> None:
         super().__init__()
         self.field = field
+        self.count = CappedCompactSize(field, limits.MAX_BIP152_INDEX + 1)
         self.subcon = subcon
         self.item_name = item_name
 
     def _parse(self, stream, context, path):
-        count = CompactSize()._parse(stream, context, path)
-        if count > limits.MAX_BIP152_INDEX + 1:
-            _reject(OversizedMessage(self.field, count, limits.MAX_BIP152_INDEX + 1))
+        count = self.count._parse(stream, context, path)
         items = ListContainer()
         next_index = 0
         for _ in range(count):
@@ -273,7 +281,7 @@ class DifferentialIndexes(Construct):
         return items
 
     def _build(self, obj, stream, context, path):
-        CompactSize()._build(len(obj), stream, context, path)
+        self.count._build(len(obj), stream, context, path)
         next_index = 0
         for entry in obj:
             index = entry if self.subcon is None else entry["index"]
@@ -497,7 +505,7 @@ GetBlocks = Struct(
 #: headers: each header is followed by a transaction count that Core reads and ignores.
 Headers = Struct(
     "headers" / Counted(
-        Struct("header" / BlockHeader, "tx_count" / CompactSize()),
+        Struct("header" / BlockHeader, "tx_count" / CappedCompactSize("headers.tx_count")),
         "headers.headers",
         limits.MAX_HEADERS,
     ),

@@ -103,30 +103,7 @@ def test_compact_size_boundaries_round_trip(value: int) -> None:
     assert spec.CompactSize().parse(encoded) == value
 
 
-# --- counts are checked against caps before any item is read ------------------------------
-
-
-@pytest.mark.parametrize(
-    ("command", "prefix", "cap"),
-    [
-        ("inv", b"", limits.MAX_INV_ENTRIES),
-        ("getdata", b"", limits.MAX_INV_ENTRIES),
-        ("notfound", b"", limits.MAX_INV_ENTRIES),
-        ("addr", b"", limits.MAX_ADDR),
-        ("addrv2", b"", limits.MAX_ADDR),
-        ("headers", b"", limits.MAX_HEADERS),
-        ("getheaders", b"\x7f\x11\x01\x00", limits.MAX_LOCATOR_HASHES),
-        ("getblocks", b"\x7f\x11\x01\x00", limits.MAX_LOCATOR_HASHES),
-        ("filterload", b"", limits.MAX_BLOOM_FILTER_SIZE),
-        ("filteradd", b"", limits.MAX_FILTERADD_SIZE),
-        ("cfheaders", b"\x00" + bytes(64), limits.MAX_CFHEADERS),
-    ],
-)
-def test_count_over_cap_is_oversized_without_reading_items(command: str, prefix: bytes, cap: int) -> None:
-    payload = prefix + spec.CompactSize().build(cap + 1)  # no items follow
-    with pytest.raises(errors.OversizedMessage) as caught:
-        spec.parse_payload(command, payload)
-    assert (caught.value.size, caught.value.cap) == (cap + 1, cap)
+# --- caps (the full table of capped fields is in test_spec_properties.py) -------------------
 
 
 def test_user_agent_over_256_bytes() -> None:
