@@ -57,6 +57,8 @@ _ENTRY = struct.Struct(f"<I{HASH_SIZE // 8}Q")  # inv vector: uint32 type, 32-by
 _TYPE_SIZE = _ENTRY.size - HASH_SIZE
 _PAYLOAD_CAP = _limits.max_payload("inv")  # inv, getdata and notfound share one grammar and cap
 _ZEROS = bytes(1 << 16)  # clear() zeroes the table through this, without a table-sized copy
+_LENGTH_WORD = HASH_SIZE << 56  # SipHash's last message word: the length in its top byte
+_TWO, _FOUR = range(2), range(4)  # rounds per message word, rounds to finish
 # CompactSize prefix byte -> (width of the value that follows, smallest value that needs it)
 _COMPACT_FORMS = {0xFD: (2, 0xFD), 0xFE: (4, 1 << 16), 0xFF: (8, 1 << 32)}
 
@@ -227,15 +229,19 @@ class InventorySet:
         return self._table.tobytes()
 
     def _fingerprint_words(self, m0: int, m1: int, m2: int, m3: int) -> int:
-        # SipHash-2-4 (Aumasson and Bernstein) of a 32-byte message given as four words.
+        # SipHash-2-4 (Aumasson and Bernstein) of a 32-byte message given as four words: two
+        # rounds for each word and for the length word, then v2 ^= 0xff and four rounds.
         mask = _MASK64
         v0 = self._k0 ^ 0x736F6D6570736575
         v1 = self._k1 ^ 0x646F72616E646F6D
         v2 = self._k0 ^ 0x6C7967656E657261
         v3 = self._k1 ^ 0x7465646279746573
-        for m in (m0, m1, m2, m3, HASH_SIZE << 56):
+        steps = ((m0, 0, _TWO), (m1, 0, _TWO), (m2, 0, _TWO), (m3, 0, _TWO), (_LENGTH_WORD, 0, _TWO),
+                 (0, 0xFF, _FOUR))
+        for m, final, rounds in steps:
             v3 ^= m
-            for _ in range(2):
+            v2 ^= final
+            for _ in rounds:
                 v0 = (v0 + v1) & mask
                 v1 = ((v1 << 13) | (v1 >> 51)) & mask ^ v0
                 v0 = ((v0 << 32) | (v0 >> 32)) & mask
@@ -247,18 +253,6 @@ class InventorySet:
                 v1 = ((v1 << 17) | (v1 >> 47)) & mask ^ v2
                 v2 = ((v2 << 32) | (v2 >> 32)) & mask
             v0 ^= m
-        v2 ^= 0xFF
-        for _ in range(4):
-            v0 = (v0 + v1) & mask
-            v1 = ((v1 << 13) | (v1 >> 51)) & mask ^ v0
-            v0 = ((v0 << 32) | (v0 >> 32)) & mask
-            v2 = (v2 + v3) & mask
-            v3 = ((v3 << 16) | (v3 >> 48)) & mask ^ v2
-            v0 = (v0 + v3) & mask
-            v3 = ((v3 << 21) | (v3 >> 43)) & mask ^ v0
-            v2 = (v2 + v1) & mask
-            v1 = ((v1 << 17) | (v1 >> 47)) & mask ^ v2
-            v2 = ((v2 << 32) | (v2 >> 32)) & mask
         return (v0 ^ v1 ^ v2 ^ v3) or 1
 
     def _slot(self, fp: int) -> int:
