@@ -67,12 +67,13 @@ def _block(cidr: str) -> tuple[int, int]:
     return int(network.network_address), int(network.netmask)
 
 
-def _blocks(network: Network, rows: tuple[tuple[str, str], ...]) -> tuple[tuple[Network, str, int, int], ...]:
-    return tuple((network, name, *_block(cidr)) for name, cidr in rows)
+def _blocks(**by_network: tuple[tuple[str, str], ...]) -> Mapping[Network, tuple[tuple[str, int, int], ...]]:
+    return MappingProxyType({Network[network]: tuple((name, *_block(cidr)) for name, cidr in rows)
+                             for network, rows in by_network.items()})
 
 
 #: Valid addresses that are not publicly routable (Core CNetAddr::IsRoutable / IsLocal).
-_NOT_ROUTABLE = _blocks(Network.IPV4, (
+_NOT_ROUTABLE = _blocks(IPV4=(
     ("RFC1918", "10.0.0.0/8"),  # private networks
     ("RFC1918", "172.16.0.0/12"),
     ("RFC1918", "192.168.0.0/16"),
@@ -84,7 +85,7 @@ _NOT_ROUTABLE = _blocks(Network.IPV4, (
     ("RFC5737", "203.0.113.0/24"),
     ("local", "127.0.0.0/8"),  # RFC 1122 loopback
     ("local", "0.0.0.0/8"),  # RFC 1122 "this network"
-)) + _blocks(Network.IPV6, (
+), IPV6=(
     ("RFC4862", "fe80::/64"),  # link-local autoconfiguration
     ("RFC4193", "fc00::/7"),  # unique local addresses
     ("RFC4843", "2001:10::/28"),  # ORCHID (deprecated)
@@ -93,10 +94,10 @@ _NOT_ROUTABLE = _blocks(Network.IPV4, (
 ))
 
 #: Addresses that cannot name a host at all (Core CNetAddr::IsValid).
-_INVALID = _blocks(Network.IPV4, (
+_INVALID = _blocks(IPV4=(
     ("INADDR_ANY", "0.0.0.0/32"),
     ("INADDR_NONE", "255.255.255.255/32"),
-)) + _blocks(Network.IPV6, (
+), IPV6=(
     ("unspecified", "::/128"),  # RFC 4291
     ("RFC3849", "2001:db8::/32"),  # documentation
 ))
@@ -111,10 +112,11 @@ _EMBEDDED_IPV4 = tuple((*_block(cidr), start, inverted) for cidr, start, inverte
 ))
 
 
-def _in_blocks(network: Network, raw: bytes, blocks: tuple[tuple[Network, str, int, int], ...]) -> str | None:
+def _in_blocks(network: Network, raw: bytes, blocks: Mapping[Network, tuple[tuple[str, int, int], ...]]) -> str | None:
+    """The name of the first block of `network` holding `raw`, if any."""
     value = int.from_bytes(raw, "big")
-    for block_network, name, base, mask in blocks:
-        if block_network == network and value & mask == base:
+    for name, base, mask in blocks.get(network, ()):
+        if value & mask == base:
             return name
     return None
 
@@ -283,8 +285,9 @@ class PeerAddress:
 
     def linked_ipv4(self) -> bytes | None:
         """The IPv4 address a routable IPv4, SIIT, NAT64, 6to4 or Teredo address stands for."""
-        if not self.is_routable:
-            return None
+        return self._embedded_ipv4() if self.is_routable else None
+
+    def _embedded_ipv4(self) -> bytes | None:
         if self.network == Network.IPV4:
             return self.raw
         if self.network == Network.IPV6:
@@ -302,7 +305,7 @@ class PeerAddress:
             return Network.INTERNAL
         if not self.is_routable:
             return Network.UNROUTABLE
-        if self.linked_ipv4() is not None:
+        if self._embedded_ipv4() is not None:
             return Network.IPV4
         return self.network
 
@@ -314,20 +317,21 @@ class PeerAddress:
         I2P: the first 4 bits; CJDNS: the 4 bits after its constant first byte. Internal: the
         whole name hash. Local and all other unroutable addresses share the one group [0].
         """
-        net_class = self.net_class
-        if net_class == Network.INTERNAL:
-            return bytes([net_class]) + self.raw
-        if net_class == Network.UNROUTABLE:
-            return bytes([net_class])
-        if net_class == Network.IPV4:
-            return bytes([net_class]) + self.linked_ipv4()[:2]
-        if net_class in (Network.ONION, Network.I2P):
-            return bytes([net_class, self.raw[0] | 0x0F])
-        if net_class == Network.CJDNS:
-            return bytes([net_class, self.raw[0], self.raw[1] | 0x0F])
+        network = self.network
+        if network == Network.INTERNAL:
+            return bytes([network]) + self.raw
+        if not self.is_routable:
+            return bytes([Network.UNROUTABLE])
+        ipv4 = self._embedded_ipv4()
+        if ipv4 is not None:
+            return bytes([Network.IPV4]) + ipv4[:2]
+        if network in (Network.ONION, Network.I2P):
+            return bytes([network, self.raw[0] | 0x0F])
+        if network == Network.CJDNS:
+            return bytes([network, self.raw[0], self.raw[1] | 0x0F])
         if self.raw.startswith(_HE_NET):
-            return bytes([net_class]) + self.raw[:4] + bytes([self.raw[4] | 0x0F])
-        return bytes([net_class]) + self.raw[:4]
+            return bytes([network]) + self.raw[:4] + bytes([self.raw[4] | 0x0F])
+        return bytes([network]) + self.raw[:4]
 
     # --- text -----------------------------------------------------------------------------
 
