@@ -24,21 +24,25 @@ when its block exits without an exception), or a namespace's own
 `write_batch(transaction=True)`.
 
 Damage. A database LevelDB reports as corrupt (or cannot read) on open is repaired with
-`plyvel.repair_db`, which rebuilds the manifest from the table and log files it can still read.
-If repair fails or the repaired database still will not open, the directory is renamed to
-`db.corrupt-<UTC timestamp>` (kept for inspection, never deleted) and an empty database is
-started: a damaged store must not stop the node. Each step is logged on `pantheon.store`.
+`plyvel.repair_db`, which rebuilds the manifest from the table and log files it can still read,
+then read through once with checksums on; both run in a child process, because LevelDB's
+repairer can abort the process it runs in. If repair fails, or the repaired database still will
+not open or read, the directory is renamed to `db.corrupt-<UTC timestamp>` (kept for
+inspection, never deleted) and an empty database is started: a damaged store must not stop the
+node. An owner that meets corruption while reading after open calls `Store.recover()`, which
+does the same. Each step is logged on `pantheon.store`.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import subprocess
+import sys
 import time
-from contextlib import contextmanager
 from pathlib import Path
 from types import MappingProxyType, TracebackType
-from typing import Iterator, Mapping
+from typing import Any, Mapping
 
 import plyvel
 
@@ -70,15 +74,15 @@ class DatadirInUse(StoreError):
         self.datadir = datadir
 
 
-def _message(error: plyvel.Error) -> str:
-    """plyvel carries LevelDB's status text as bytes in args[0]."""
+def describe_error(error: plyvel.Error) -> str:
+    """LevelDB's status text of a plyvel error (plyvel carries it as bytes in args[0])."""
     text = error.args[0] if error.args else ""
     return text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
 
 
 def _lock_holder(error: plyvel.Error) -> str | None:
     """Who holds LevelDB's LOCK, if `error` is the lock refusal; None for any other error."""
-    text = _message(error)
+    text = describe_error(error)
     if not isinstance(error, plyvel.IOError) or "/LOCK:" not in text:
         return None
     return "this process" if "already held by process" in text else "another process"
@@ -109,6 +113,35 @@ class _BatchContext:
         self._cm.__exit__(kind, value, traceback)
 
 
+class Namespace:
+    """One namespace of the store, with plyvel's prefixed-database calls. It resolves the
+    database on every call, so it stays valid when `Store.recover()` reopens it."""
+
+    __slots__ = ("_store", "prefix")
+
+    def __init__(self, store: Store, prefix: bytes) -> None:
+        self._store = store
+        self.prefix = prefix
+
+    def _view(self) -> plyvel.DB:
+        return self._store._db.prefixed_db(self.prefix)
+
+    def get(self, key: bytes, default: bytes | None = None, **options: bool) -> bytes | None:
+        return self._view().get(key, default, **options)
+
+    def put(self, key: bytes, value: bytes) -> None:
+        self._view().put(key, value)
+
+    def delete(self, key: bytes) -> None:
+        self._view().delete(key)
+
+    def iterator(self, **options: Any) -> plyvel.Iterator:
+        return self._view().iterator(**options)
+
+    def write_batch(self, **options: Any) -> plyvel.WriteBatch:
+        return self._view().write_batch(**options)
+
+
 class Store:
     """The open database of one datadir. Open with `Store.open(datadir)`; close once."""
 
@@ -125,35 +158,26 @@ class Store:
         path = datadir / DB_DIRNAME
         if path.is_dir() and any(path.iterdir()) and not (path / "CURRENT").exists():
             # LevelDB would silently create an empty database over the surviving tables.
-            problem = "CURRENT is missing"
-        else:
-            try:
-                return cls(datadir, _open_db(path))
-            except plyvel.Error as error:
-                problem = _message(error)
-        log.warning("database %s is damaged (%s); trying to repair it", path, problem)
+            return cls(datadir, _recover(path, "CURRENT is missing"))
         try:
-            _repair_db(path)
-            db = _open_db(path)
+            return cls(datadir, _open_db(path))
         except plyvel.Error as error:
-            aside = _move_aside(path)
-            log.error("database %s could not be repaired (%s); moved it to %s and started "
-                      "an empty one", path, _message(error), aside)
-            try:
-                db = _open_db(path)
-            except plyvel.Error as again:
-                raise StoreError(f"cannot create a database at {path}: {_message(again)}") from None
-            return cls(datadir, db)
-        log.warning("database %s repaired; records in unreadable files are lost", path)
-        return cls(datadir, db)
+            return cls(datadir, _recover(path, describe_error(error)))
+
+    def recover(self, problem: str) -> None:
+        """Deal with damage found after opening (a read raised plyvel.CorruptionError): close,
+        repair, and move the database aside for an empty one if any record is still unreadable.
+        Meant for start-up, before anyone holds an iterator; `Namespace` views stay valid."""
+        self.close()
+        self._db = _recover(self.path, problem)
 
     @property
     def closed(self) -> bool:
         return self._db.closed
 
-    def namespace(self, name: str) -> plyvel.DB:
-        """The prefixed view of one namespace from the key schema (KeyError if undeclared)."""
-        return self._db.prefixed_db(NAMESPACES[name])
+    def namespace(self, name: str) -> Namespace:
+        """One namespace from the key schema (KeyError if undeclared)."""
+        return Namespace(self, NAMESPACES[name])
 
     def write_batch(self) -> _BatchContext:
         """`with store.write_batch() as batch:` puts and deletes that land together or not at all."""
@@ -182,11 +206,10 @@ class Store:
         self.close()
 
 
-@contextmanager
-def _in_use_if_locked(path: Path) -> Iterator[None]:
-    """Turn LevelDB's refusal of the LOCK file into DatadirInUse; other errors pass through."""
+def _open_db(path: Path) -> plyvel.DB:
+    """Open with paranoid checks, as Bitcoin Core does; a refused LOCK is DatadirInUse."""
     try:
-        yield
+        return plyvel.DB(str(path), create_if_missing=True, paranoid_checks=True)
     except plyvel.Error as error:
         holder = _lock_holder(error)
         if holder is not None:
@@ -194,16 +217,62 @@ def _in_use_if_locked(path: Path) -> Iterator[None]:
         raise
 
 
-def _open_db(path: Path) -> plyvel.DB:
-    """Open with paranoid checks, as Bitcoin Core does."""
-    with _in_use_if_locked(path):
-        return plyvel.DB(str(path), create_if_missing=True, paranoid_checks=True)
+# Run in a child process: repair, then read every record with checksums on (repair_db rebuilds
+# lost metadata but keeps blocks whose checksums fail). LevelDB's repairer can abort its whole
+# process on some damaged tables (seen here: an uncaught std::length_error); the node survives
+# that only if it happens elsewhere.
+_REPAIR_CHILD = """
+import sys, plyvel
+try:
+    plyvel.repair_db(sys.argv[1])
+    db = plyvel.DB(sys.argv[1], paranoid_checks=True)
+    for _ in db.iterator(include_value=False, verify_checksums=True, fill_cache=False):
+        pass
+    db.close()
+except plyvel.Error as error:
+    text = error.args[0] if error.args else ""
+    sys.stderr.write(text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text))
+    sys.exit(1)
+"""
 
 
-def _repair_db(path: Path) -> None:
-    """Repair in place; never touches a database another opener holds (DatadirInUse)."""
-    with _in_use_if_locked(path):
-        plyvel.repair_db(str(path))
+def _repair(path: Path) -> str | None:
+    """Repair `path` in a child process; None if it is now whole, else why not."""
+    child = subprocess.run([sys.executable, "-c", _REPAIR_CHILD, str(path)],
+                           capture_output=True, text=True, check=False)
+    if child.returncode == 0:
+        return None
+    if "/LOCK:" in child.stderr:
+        raise DatadirInUse(path.parent)
+    lines = child.stderr.strip().splitlines()
+    if child.returncode < 0:
+        return f"the repair crashed with signal {-child.returncode}: {' '.join(lines)}"
+    return lines[-1] if lines else f"the repair exited with status {child.returncode}"
+
+
+def _recover(path: Path, problem: str) -> plyvel.DB:
+    """Repair a damaged database, or move it aside and return a new empty one."""
+    log.warning("database %s is damaged (%s); trying to repair it", path, problem)
+    failure = _repair(path)
+    if failure is None:
+        try:
+            db = _open_db(path)
+        except plyvel.Error as error:
+            failure = describe_error(error)
+        else:
+            log.warning("database %s repaired; records in unreadable files are lost", path)
+            return db
+    return _replace(path, failure)
+
+
+def _replace(path: Path, problem: str) -> plyvel.DB:
+    aside = _move_aside(path)
+    log.error("database %s could not be repaired (%s); moved it to %s and started an empty one",
+              path, problem, aside)
+    try:
+        return _open_db(path)
+    except plyvel.Error as error:
+        raise StoreError(f"cannot create a database at {path}: {describe_error(error)}") from None
 
 
 def _move_aside(path: Path) -> Path:
