@@ -11,7 +11,7 @@ import dataclasses
 import logging
 import random
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
@@ -20,21 +20,13 @@ from pantheon.net import addrman as am
 from pantheon.net.address import Network, PeerAddress, TimedAddress
 from pantheon.net.addrman import AddressInfo, AddrMan, bucket_position, new_bucket, tried_bucket
 from pantheon.store import Store
-from tests.test_store import _zero_table_blocks as damage_tables
 from pantheon.wire import double_sha256
 
-NOW = 1_700_000_000
+from storetest import NOW, Clock, zero_table_blocks
+
 CORE_DETERMINISTIC_KEY = b"\x01" + bytes(31)  # Core's uint256{1}: AddrMan(..., deterministic=true)
 CORE_TEST_KEY_1 = double_sha256(struct.pack("<i", 1))  # (HashWriter{} << 1).GetHash()
 CORE_TEST_KEY_2 = double_sha256(struct.pack("<i", 2))
-
-
-class Clock:
-    def __init__(self, now: int = NOW) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def ip(text: str, port: int = 0) -> PeerAddress:
@@ -43,6 +35,20 @@ def ip(text: str, port: int = 0) -> PeerAddress:
 
 def offer(text: str, port: int = 8333, seen: int = NOW, services: int = 0) -> TimedAddress:
     return TimedAddress(ip(text, port), seen, services)
+
+
+CORE_SOURCE = ip("252.2.2.2")
+
+
+def add_and_good(table: AddrMan, numbers: Iterable[int], now: int | None = None) -> list[bool]:
+    """Core's test pattern: hear of 250.1.1.<n> (port 0) from 252.2.2.2, then connect to it;
+    returns whether each moved to tried."""
+    moved = []
+    for n in numbers:
+        address = ip(f"250.1.1.{n}")
+        assert table.add([TimedAddress(address, NOW)], CORE_SOURCE) == 1
+        moved.append(table.good(address, now=now))
+    return moved
 
 
 def spread_ipv4(count: int, rng: random.Random) -> list[PeerAddress]:
@@ -112,31 +118,21 @@ def test_bucket_position_depends_on_table_bucket_and_port() -> None:
 def test_core_deterministic_collisions(store: Store, clock: Clock) -> None:
     """Core's addrman_noevict: with key uint256{1}, 36 collides with 19 and 59 with 10."""
     table = manager(store, clock, secret=CORE_DETERMINISTIC_KEY)
-    source = ip("252.2.2.2")
-    for i in range(1, 36):
-        assert table.add([offer(f"250.1.1.{i}", 0)], source) == 1
-        assert table.good(ip(f"250.1.1.{i}"))
-    assert table.add([offer("250.1.1.36", 0)], source) == 1
-    assert not table.good(ip("250.1.1.36"))
+    assert all(add_and_good(table, range(1, 36)))
+    assert add_and_good(table, [36]) == [False]
     assert table.select_tried_collision().address == ip("250.1.1.19")
     table.resolve_collisions()  # 19 succeeded just now: it stays, 36 stays in new
     assert table.select_tried_collision() is None
     assert table.get(ip("250.1.1.19")).tried and not table.get(ip("250.1.1.36")).tried
-    for i in range(37, 59):
-        assert table.add([offer(f"250.1.1.{i}", 0)], source) == 1
-        assert table.good(ip(f"250.1.1.{i}"))
-    assert table.add([offer("250.1.1.59", 0)], source) == 1
-    assert not table.good(ip("250.1.1.59"))
+    assert all(add_and_good(table, range(37, 59)))
+    assert add_and_good(table, [59]) == [False]
     assert table.select_tried_collision().address == ip("250.1.1.10")
 
 
 def test_core_eviction_after_a_failed_test(store: Store, clock: Clock) -> None:
     """Core's addrman_evictionworks: an occupant that fails its test is replaced."""
     table = manager(store, clock, secret=CORE_DETERMINISTIC_KEY)
-    source = ip("252.2.2.2")
-    for i in range(1, 37):
-        table.add([offer(f"250.1.1.{i}", 0)], source)
-        table.good(ip(f"250.1.1.{i}"))
+    add_and_good(table, range(1, 37))
     addr19, addr36 = ip("250.1.1.19"), ip("250.1.1.36")
     assert table.select_tried_collision().address == addr19
     assert not table.good(addr19, now=1)  # last success in the deep past
@@ -162,7 +158,7 @@ def test_core_new_table_collision(store: Store, clock: Clock) -> None:
     core_default_time = 100_000_000
     for seen, kept in ((core_default_time, True), (NOW, False)):
         table = manager(store, clock, secret=CORE_DETERMINISTIC_KEY)
-        source = ip("252.2.2.2")
+        source = CORE_SOURCE
         for i in range(1, 23):
             assert table.add([offer(f"250.1.1.{i}", 0, seen)], source) == 1
             assert len(table) == i
@@ -175,10 +171,7 @@ def test_core_new_table_collision(store: Store, clock: Clock) -> None:
 
 def test_resolve_collisions_waits_for_the_test(store: Store, clock: Clock) -> None:
     table = manager(store, clock, secret=CORE_DETERMINISTIC_KEY)
-    source = ip("252.2.2.2")
-    for i in range(1, 37):
-        table.add([offer(f"250.1.1.{i}", 0)], source)
-        table.good(ip(f"250.1.1.{i}"), now=NOW - 5 * 3600)  # the occupants last answered 5 h ago
+    add_and_good(table, range(1, 37), now=NOW - 5 * 3600)  # the occupants last answered 5 h ago
     addr19, addr36 = ip("250.1.1.19"), ip("250.1.1.36")
     assert not table.good(addr36)  # collides with 19; 36 itself answered just now
     table.resolve_collisions()
@@ -194,7 +187,7 @@ def test_resolve_collisions_waits_for_the_test(store: Store, clock: Clock) -> No
 
 def test_pending_collisions_are_bounded(store: Store, clock: Clock) -> None:
     table = manager(store, clock, secret=CORE_DETERMINISTIC_KEY)
-    source = ip("252.2.2.2")
+    source = CORE_SOURCE
     moved = 0
     for i in range(1, 255):
         address = ip(f"250.1.1.{i}")
@@ -495,7 +488,7 @@ def test_changes_reach_the_store_only_at_flush(store: Store, clock: Clock) -> No
 
 
 def test_flush_deletes_records_of_forgotten_addresses(tmp_path: Path, clock: Clock) -> None:
-    key, source = CORE_DETERMINISTIC_KEY, ip("252.2.2.2")
+    key, source = CORE_DETERMINISTIC_KEY, CORE_SOURCE
 
     def new_slot(address: PeerAddress) -> tuple[int, int]:
         bucket = new_bucket(key, address, source)
@@ -559,7 +552,7 @@ def test_corrupt_table_files_are_discarded_not_fatal(tmp_path: Path, clock: Cloc
         fill(table, 2000, 12)
         table.flush()
         store._db.compact_range()
-    damage_tables(tmp_path / "db")
+    zero_table_blocks(tmp_path / "db")
     with caplog.at_level(logging.WARNING), Store.open(tmp_path) as store:
         table = manager(store, clock)
         assert len(table) == 0 and table.select() is None
@@ -576,12 +569,10 @@ def _record(address: PeerAddress, tried: bool, buckets: list[int], source: PeerA
 
 
 def test_stored_entries_that_no_longer_fit_are_dropped(tmp_path: Path, clock: Clock, caplog) -> None:
+    source = CORE_SOURCE
     with Store.open(tmp_path) as store:
         table = manager(store, clock, secret=CORE_DETERMINISTIC_KEY)
-        source = ip("252.2.2.2")
-        for i in range(1, 37):
-            table.add([offer(f"250.1.1.{i}", 0)], source)
-            table.good(ip(f"250.1.1.{i}"))
+        add_and_good(table, range(1, 37))
         table.flush()
         view = store.namespace("addrman")
         # 36 is stored as tried in the slot 19 holds; 10.0.0.1 is not routable; 8.8.8.8 is fine;

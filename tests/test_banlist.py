@@ -12,17 +12,9 @@ import pytest
 from pantheon.net.address import Network, PeerAddress
 from pantheon.net.banlist import DEFAULT_BAN_TIME, DISCOURAGED_MAX, BanEntry, BanList
 from pantheon.store import Store
+from storetest import NOW, Clock
 
-NOW = 1_700_000_000
 TOR_V3 = "pg6mmjiyjmcrsslvykfwnntlaru7p5svn6y2ymmju6nubxndf4pscryd.onion"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ import plyvel
 import pytest
 
 from pantheon.store import NAMESPACES, DatadirInUse, Store
+from storetest import zero_table_blocks
 
 
 def _fill(store: Store, count: int = 500, incompressible: bool = False) -> dict[bytes, bytes]:
@@ -121,27 +122,27 @@ print("opened")
 """
 
 
+def _open_elsewhere(datadir: Path) -> tuple[int, str]:
+    """Store.open(datadir) in a second process: its exit status and what it printed."""
+    other = subprocess.run([sys.executable, "-c", _SECOND_PROCESS, str(datadir)],
+                           capture_output=True, text=True, timeout=60)
+    assert other.returncode in (0, 3), other.stderr
+    return other.returncode, other.stdout.strip()
+
+
 def test_second_process_gets_datadir_in_use(tmp_path: Path) -> None:
     with Store.open(tmp_path) as store:
         store.namespace("addrman").put(b"k", b"v")
-        other = subprocess.run([sys.executable, "-c", _SECOND_PROCESS, str(tmp_path)],
-                               capture_output=True, text=True, timeout=60)
-        assert other.returncode == 3, other.stderr
-        assert other.stdout.strip() == f"datadir {tmp_path} is in use by another process"
+        assert _open_elsewhere(tmp_path) == (3, f"datadir {tmp_path} is in use by another process")
         assert _read(store) == {b"k": b"v"}  # the holder is untouched
-    after = subprocess.run([sys.executable, "-c", _SECOND_PROCESS, str(tmp_path)],
-                           capture_output=True, text=True, timeout=60)
-    assert (after.returncode, after.stdout.strip()) == (0, "opened"), after.stderr
+    assert _open_elsewhere(tmp_path) == (0, "opened")
 
 
 def test_a_held_db_is_never_repaired_or_moved_by_another_process(tmp_path: Path) -> None:
     with Store.open(tmp_path) as store:
         records = _fill(store, 100)
         (tmp_path / "db" / "CURRENT").unlink()  # looks damaged to the next opener
-        other = subprocess.run([sys.executable, "-c", _SECOND_PROCESS, str(tmp_path)],
-                               capture_output=True, text=True, timeout=60)
-        assert other.returncode == 3, other.stderr
-        assert other.stdout.strip() == f"datadir {tmp_path} is in use by another process"
+        assert _open_elsewhere(tmp_path) == (3, f"datadir {tmp_path} is in use by another process")
         assert not list(tmp_path.glob("db.corrupt-*"))
         assert _read(store) == records
 
@@ -210,18 +211,10 @@ def test_move_aside_never_overwrites_an_earlier_copy(tmp_path: Path) -> None:
     assert len(list(tmp_path.glob("db.corrupt-*"))) == 2
 
 
-def _zero_table_blocks(db: Path, start: int = 100, stop: int = 4100) -> None:
-    """What a bad disk does: table blocks that no longer match their checksums."""
-    for table in db.glob("*.ldb"):
-        data = bytearray(table.read_bytes())
-        data[start:stop] = bytes(len(data[start:stop]))
-        table.write_bytes(bytes(data))
-
-
 def test_recover_salvages_what_repair_can_read(tmp_path: Path, caplog) -> None:
     with Store.open(tmp_path) as store:
         records = _fill(store, 2000)
-    _zero_table_blocks(tmp_path / "db")
+    zero_table_blocks(tmp_path / "db")
     with Store.open(tmp_path) as store:  # opening reads no table block: the damage is latent
         with pytest.raises(plyvel.CorruptionError):
             _read(store)
@@ -243,7 +236,7 @@ def test_recover_salvages_what_repair_can_read(tmp_path: Path, caplog) -> None:
 def test_recover_replaces_what_repair_cannot_mend(tmp_path: Path, caplog, start, stop, failure) -> None:
     with Store.open(tmp_path) as store:
         _fill(store, 2000, incompressible=True)
-    _zero_table_blocks(tmp_path / "db", start, stop)
+    zero_table_blocks(tmp_path / "db", start, stop)
     with Store.open(tmp_path) as store:
         view = store.namespace("addrman")
         with pytest.raises(plyvel.CorruptionError):
