@@ -78,7 +78,6 @@ _META_KEY = b"meta"
 _ENTRY_PREFIX = b"e/"
 _META = struct.Struct(">B32s")
 _ENTRY_HEAD = struct.Struct(">BQqqIBB")
-_BUCKET = struct.Struct(">H")
 _TRIED_FLAG = 1
 
 
@@ -173,7 +172,7 @@ class _Entry:
     """The manager's own mutable record of one address."""
 
     __slots__ = ("address", "services", "time", "source", "last_success", "last_try",
-                 "last_count_attempt", "attempts", "tried", "new_slots", "random_pos")
+                 "last_count_attempt", "attempts", "tried", "new_slots", "random_pos", "stored")
 
     def __init__(self, address: PeerAddress, services: int, time_: int, source: PeerAddress,
                  last_success: int = 0, attempts: int = 0) -> None:
@@ -188,6 +187,7 @@ class _Entry:
         self.tried = False
         self.new_slots: list[tuple[int, int]] = []  # (bucket, slot) in the new table
         self.random_pos = -1
+        self.stored = False  # a record of this address is in the store (as of the last flush)
 
     def snapshot(self) -> AddressInfo:
         return AddressInfo(self.address, self.services, self.time, self.source, self.last_success,
@@ -206,21 +206,25 @@ def _encode(entry: _Entry) -> bytes:
     source = entry.source
     head = _ENTRY_HEAD.pack(_TRIED_FLAG if entry.tried else 0, entry.services, entry.time,
                             entry.last_success, entry.attempts, source.network, len(source.raw))
-    buckets = b"".join(_BUCKET.pack(bucket) for bucket, _ in entry.new_slots)
-    return head + source.raw + bytes([len(entry.new_slots)]) + buckets
+    buckets = [bucket for bucket, _ in entry.new_slots]
+    return head + source.raw + bytes([len(buckets)]) + struct.pack(f">{len(buckets)}H", *buckets)
 
 
-def _decode(key: bytes, value: bytes) -> tuple[_Entry, list[int]]:
+_NETWORKS = {network.value: network for network in Network}
+
+
+def _decode(key: bytes, value: bytes) -> tuple[_Entry, tuple[int, ...]]:
     """An entry (not yet placed) and its stored new buckets; _Undecodable if malformed."""
     try:
-        address = PeerAddress(Network(key[2]), key[3:-2], int.from_bytes(key[-2:], "big"))
+        address = PeerAddress(_NETWORKS[key[2]], key[3:-2], int.from_bytes(key[-2:], "big"))
         flags, services, seen, success, attempts, source_net, source_len = _ENTRY_HEAD.unpack_from(value)
         offset = _ENTRY_HEAD.size
-        source = PeerAddress(Network(source_net), value[offset:offset + source_len])
+        source = PeerAddress(_NETWORKS[source_net], value[offset:offset + source_len])
         offset += source_len
         count = value[offset]
-        buckets = [bucket for (bucket,) in _BUCKET.iter_unpack(value[offset + 1:])]
-    except (ValueError, IndexError, struct.error) as error:
+        rest = value[offset + 1:]
+        buckets = struct.unpack(f">{len(rest) // 2}H", rest)
+    except (ValueError, KeyError, IndexError, struct.error) as error:
         raise _Undecodable(f"record {key.hex()}: {error}") from None
     tried = flags == _TRIED_FLAG
     if flags not in (0, _TRIED_FLAG) or len(buckets) != count or tried == bool(buckets) \
@@ -228,6 +232,7 @@ def _decode(key: bytes, value: bytes) -> tuple[_Entry, list[int]]:
         raise _Undecodable(f"record {key.hex()}: inconsistent fields")
     entry = _Entry(address, services, seen, source, success, attempts)
     entry.tried = tried
+    entry.stored = True
     return entry, buckets
 
 
@@ -425,6 +430,7 @@ class AddrMan:
                     batch.delete(_entry_key(address))
                 else:
                     batch.put(_entry_key(address), _encode(entry))
+                    entry.stored = True
         written = len(self._dirty)
         self._dirty.clear()
         return written
@@ -539,6 +545,8 @@ class AddrMan:
             self._delete(entry)
 
     def _register(self, entry: _Entry) -> None:
+        # An absent address still marked dirty has a stored record waiting to be deleted.
+        entry.stored = entry.stored or entry.address in self._dirty
         self._by_address[entry.address] = entry
         entry.random_pos = len(self._random)
         self._random.append(entry)
@@ -550,7 +558,10 @@ class AddrMan:
         del self._by_address[entry.address]
         self._counts[entry.address.network, False] -= 1
         self._collisions.discard(entry)
-        self._dirty.add(entry.address)
+        if entry.stored:
+            self._dirty.add(entry.address)  # delete its record at the next flush
+        else:
+            self._dirty.discard(entry.address)  # never written: nothing to delete
 
     def _swap_random(self, first: int, second: int) -> None:
         entries = self._random
@@ -606,7 +617,7 @@ class AddrMan:
         log.info("addrman: loaded %d addresses (%d new, %d tried)", len(self),
                  self.size(in_new=True), self.size(in_new=False))
 
-    def _restore(self, entry: _Entry, buckets: list[int]) -> bool:
+    def _restore(self, entry: _Entry, buckets: tuple[int, ...]) -> bool:
         """Put a decoded entry back in its slots; False if it no longer fits anywhere."""
         if not entry.address.is_routable:
             return False
