@@ -40,9 +40,10 @@ import os
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from types import MappingProxyType, TracebackType
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import plyvel
 
@@ -99,18 +100,6 @@ class Batch:
 
     def delete(self, namespace: str, key: bytes) -> None:
         self._batch.delete(NAMESPACES[namespace] + key)
-
-
-class _BatchContext:
-    def __init__(self, db: plyvel.DB) -> None:
-        self._cm = db.write_batch(transaction=True)
-
-    def __enter__(self) -> Batch:
-        return Batch(self._cm.__enter__())
-
-    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
-                 traceback: TracebackType | None) -> None:
-        self._cm.__exit__(kind, value, traceback)
 
 
 class Namespace:
@@ -179,9 +168,11 @@ class Store:
         """One namespace from the key schema (KeyError if undeclared)."""
         return Namespace(self, NAMESPACES[name])
 
-    def write_batch(self) -> _BatchContext:
+    @contextmanager
+    def write_batch(self) -> Iterator[Batch]:
         """`with store.write_batch() as batch:` puts and deletes that land together or not at all."""
-        return _BatchContext(self._db)
+        with self._db.write_batch(transaction=True) as batch:
+            yield Batch(batch)
 
     def clear(self, name: str) -> int:
         """Delete every key of namespace `name` in one atomic batch; return how many."""
