@@ -109,10 +109,13 @@ def test_new_bucket_is_cores() -> None:
 
 
 def test_bucket_position_depends_on_table_bucket_and_port() -> None:
-    address = ip("1.2.3.4", 8333)
-    positions = {bucket_position(CORE_TEST_KEY_1, new, bucket, address) for new in (True, False) for bucket in range(64)}
-    assert len(positions) > 20 and all(0 <= position < 64 for position in positions)
-    assert bucket_position(CORE_TEST_KEY_1, True, 5, address) == bucket_position(CORE_TEST_KEY_1, True, 5, ip("1.2.3.4", 8333))
+    def position(new: bool, bucket: int, port: int) -> int:
+        return bucket_position(CORE_TEST_KEY_1, new, bucket, ip("1.2.3.4", port))
+
+    assert [position(True, 5, 8333), position(False, 5, 8333), position(True, 6, 8333),
+            position(True, 5, 8334)] == [43, 17, 10, 21]  # fixed by the key: a regression check
+    positions = {position(new, bucket, 8333) for new in (True, False) for bucket in range(64)}
+    assert len(positions) > 20 and all(0 <= slot < 64 for slot in positions)
 
 
 def test_core_deterministic_collisions(store: Store, clock: Clock) -> None:
