@@ -36,6 +36,18 @@ MAX_FILTERADD_SIZE: Final = 520  # Core MAX_SCRIPT_ELEMENT_SIZE
 MAX_CFHEADERS: Final = 2_000  # BIP157 MAX_CFHEADERS_RESULTS
 MAX_BIP152_INDEX: Final = 0xFFFF  # BIP152: differential indexes must fit 16 bits
 
+# BIP155 network ids -> (name, address length). spec.py checks addrv2 lengths against it and
+# net/address.py maps the ids to its networks; an id outside the table is carried as opaque
+# bytes (up to MAX_ADDRV2_ADDRESS), as the BIP requires.
+ADDRV2_NETWORKS: Final[Mapping[int, tuple[str, int]]] = MappingProxyType({
+    1: ("IPv4", 4),
+    2: ("IPv6", 16),
+    3: ("TorV2", 10),  # deprecated; Core still checks the length, then ignores the address
+    4: ("TorV3", 32),
+    5: ("I2P", 32),
+    6: ("CJDNS", 16),
+})
+
 # Byte sizes of fixed records, used to derive payload caps below.
 _NET_ADDR = 8 + 16 + 2  # services, IPv6 / IPv4-mapped address, port
 _INV_VECT = 4 + 32

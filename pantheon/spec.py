@@ -314,16 +314,8 @@ TimedNetAddress = Struct(
     "port" / Int16ub,
 )
 
-#: BIP155 network ids and their address lengths. An id outside this table is carried as
-#: opaque bytes (up to MAX_ADDRV2_ADDRESS), as the BIP requires.
-ADDRV2_NETWORKS: Mapping[int, tuple[str, int]] = MappingProxyType({
-    1: ("IPv4", 4),
-    2: ("IPv6", 16),
-    3: ("TorV2", 10),  # deprecated; Core still checks the length, then ignores the address
-    4: ("TorV3", 32),
-    5: ("I2P", 32),
-    6: ("CJDNS", 16),
-})
+#: BIP155 network ids and their address lengths (the table lives in limits.py).
+ADDRV2_NETWORKS: Mapping[int, tuple[str, int]] = limits.ADDRV2_NETWORKS
 
 
 class AddrV2Address(VarBytes):
