@@ -211,3 +211,6 @@ def unpack_header(data, magic):
         )
     finally:
         PyBuffer_Release(&view)
+
+
+include "_frame.pxi"
