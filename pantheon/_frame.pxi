@@ -109,6 +109,7 @@ cdef class FrameDecoder:
     cdef object _command
     cdef bint _command_ok
     cdef Py_ssize_t _payload_len
+    cdef Py_ssize_t _need  # with a header in: the frame's size, so waiting for it is one compare
     cdef unsigned char _checksum[SHA256_DIGEST_LENGTH]
     cdef bint _syncing
     cdef object _error
@@ -184,9 +185,18 @@ cdef class FrameDecoder:
         cdef bint checksum_ok
         if self._error is not None:
             raise self._error.with_traceback(None)
+        if self._length < self._need:
+            return None
         while True:
             if not self._have_header:
                 if self._length < MAGIC_SIZE:
+                    # Resync drops what cannot begin the magic even before 4 bytes are in, so
+                    # where it stops does not depend on how the stream was cut.
+                    if self.resync and self._length:
+                        self._copy_out(0, self._length, scratch)
+                        if memcmp(scratch, self._magic_bytes, self._length) != 0:
+                            self._syncing = True
+                            self._scan()
                     return None
                 if self._len0 - self._pos0 >= HEADER_SIZE:
                     p = self._ptr0 + self._pos0
@@ -218,6 +228,7 @@ cdef class FrameDecoder:
             _dsha256_view(&view, digest)
             checksum_ok = memcmp(digest, self._checksum, CHECKSUM_SIZE) == 0
             self._have_header = False
+            self._need = 0
             if self._syncing:
                 if not checksum_ok:
                     self._discard(1)
@@ -263,6 +274,7 @@ cdef class FrameDecoder:
         self._command = command
         self._command_ok = command_ok
         self._payload_len = size
+        self._need = HEADER_SIZE + size
         self._have_header = True
         return True
 
@@ -350,7 +362,7 @@ cdef class FrameDecoder:
     cdef int _clear(self) except -1:
         self._buf0 = None
         self._ptr0 = NULL
-        self._pos0 = self._len0 = self._length = 0
+        self._pos0 = self._len0 = self._length = self._need = 0
         self._chunks.clear()
         self._have_header = False
         self._command = None

@@ -117,7 +117,7 @@ class FrameDecoder:
 
     __slots__ = (
         "_magic", "_magic_bytes", "_max_payload", "_caps", "_resync", "_commands",
-        "_chunks", "_pos", "_length", "_header", "_syncing", "_discarded", "_error",
+        "_chunks", "_pos", "_length", "_header", "_need", "_syncing", "_discarded", "_error",
     )
 
     def __init__(
@@ -137,6 +137,7 @@ class FrameDecoder:
         self._length = 0  # bytes after the cursor, in all chunks
         # The frame in progress, once its header is in: (command, command ok, length, checksum).
         self._header: tuple[str, bool, int, bytes] | None = None
+        self._need = 0  # with a header in: the frame's size, so waiting for it is one compare
         self._syncing = False  # resync skipped bytes: the next header is only a candidate
         self._discarded = 0
         self._error: _errors.ProtocolError | None = None
@@ -167,9 +168,13 @@ class FrameDecoder:
         """Append `data` (any C-contiguous buffer) to the stream; frames are taken out later."""
         if self._error is not None:
             raise self._error.with_traceback(None)
-        # bytes is kept as it is; any other buffer is copied once, through PyBUF_SIMPLE as
-        # the compiled twin does (so a non-contiguous buffer is a BufferError in both).
-        chunk = data if type(data) is bytes else b"".join((data,))
+        if type(data) is bytes:
+            chunk = data
+        else:  # copied: the caller may reuse its buffer
+            with memoryview(data) as view:
+                if not view.c_contiguous:  # as PyBUF_SIMPLE refuses it in the compiled twin
+                    raise BufferError("the buffer is not C-contiguous")
+                chunk = view.tobytes()
         if chunk:
             self._chunks.append(chunk)
             self._length += len(chunk)
@@ -187,10 +192,17 @@ class FrameDecoder:
         """The next complete frame, or None until more bytes are fed."""
         if self._error is not None:
             raise self._error.with_traceback(None)
+        if self._length < self._need:
+            return None
         while True:
             header = self._header
             if header is None:
                 if self._length < _MAGIC_SIZE:
+                    # Resync drops what cannot begin the magic even before 4 bytes are in, so
+                    # where it stops does not depend on how the stream was cut.
+                    if self._resync and not self._magic_bytes.startswith(self._gather(0, self._length)):
+                        self._syncing = True
+                        self._scan()
                     return None
                 raw = self._chunks[0]
                 at = self._pos
@@ -222,6 +234,7 @@ class FrameDecoder:
                 payload = self._gather(_HEADER_SIZE, size)
             checksum_ok = checksum(payload) == check
             self._header = None
+            self._need = 0
             if self._syncing:
                 if not checksum_ok:
                     self._discard(1)
@@ -257,6 +270,7 @@ class FrameDecoder:
         if size > cap:
             raise self._fail(_oversized(command, size, cap))
         self._header = (command, command_ok, size, check)
+        self._need = _HEADER_SIZE + size
         return self._header
 
     def _scan(self) -> bool:
@@ -312,6 +326,6 @@ class FrameDecoder:
         """Make the decoder dead: keep `error` to raise again, drop the buffer."""
         self._error = error
         self._chunks.clear()
-        self._pos = self._length = 0
+        self._pos = self._length = self._need = 0
         self._header = None
         return error
