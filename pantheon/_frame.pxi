@@ -119,6 +119,7 @@ cdef class FrameDecoder:
     cdef Py_ssize_t _field_caps[_COMMAND_CACHE]
 
     def __cinit__(self, *args, **kwargs):
+        self._caps = {}
         self._chunks = _deque()
         self._names = [None] * _COMMAND_CACHE
 
@@ -239,6 +240,8 @@ cdef class FrameDecoder:
                 return _new_frame(self._command, payload, checksum_ok, _BAD_COMMAND, end)
             return _new_frame(self._command, payload, checksum_ok, None if checksum_ok else _BAD_CHECKSUM, end)
 
+    @cython.boundscheck(False)  # slot < _COMMAND_CACHE == len(self._names)
+    @cython.wraparound(False)
     cdef bint _read_header(self, const unsigned char *p) except -1:
         """Take the header at the cursor (its magic matched) as the frame in progress; False
         when resync found it to be a false sync (one byte is then discarded)."""

@@ -142,27 +142,12 @@ class FrameDecoder:
         self._discarded = 0
         self._error: _errors.ProtocolError | None = None
 
-    @property
-    def magic(self) -> int:
-        return self._magic
-
-    @property
-    def max_payload(self) -> int:
-        return self._max_payload
-
-    @property
-    def resync(self) -> bool:
-        return self._resync
-
-    @property
-    def buffered(self) -> int:
-        """Bytes held and not yet taken out as a frame or discarded."""
-        return self._length
-
-    @property
-    def discarded(self) -> int:
-        """Bytes skipped by resync."""
-        return self._discarded
+    # Read-only, as the compiled twin's attributes are.
+    magic = property(operator.attrgetter("_magic"), doc="The network magic, as a uint32.")
+    max_payload = property(operator.attrgetter("_max_payload"), doc="The cap on any payload.")
+    resync = property(operator.attrgetter("_resync"), doc="Whether a wrong magic is skipped.")
+    buffered = property(operator.attrgetter("_length"), doc="Bytes held and not yet taken out or discarded.")
+    discarded = property(operator.attrgetter("_discarded"), doc="Bytes skipped by resync.")
 
     def feed(self, data: Buffer) -> None:
         """Append `data` (any C-contiguous buffer) to the stream; frames are taken out later."""
