@@ -90,9 +90,10 @@ class FrameDecoder:
                   header has a valid command field and a length within the cap, and whose
                   payload, once in, matches the checksum; a magic failing any of these is a
                   false sync: one byte past its start is discarded and the scan goes on. The
-                  scan keeps a tail of the buffer that could begin the magic.
-      command     not printable ASCII then only NULs (Core's rule) -> the frame is still read
-                  (under max_payload) and given back with error BAD_COMMAND.
+                  scan keeps a tail of the buffer that could begin the magic. Only the first
+                  frame after a skip is checked so; the frames after it are read as below.
+      command     not printable ASCII then only NULs (Core's rule) -> the frame is still read,
+                  capped by max_payload, and given back with error BAD_COMMAND.
       length      over the command's cap -> raise OversizedMessage(f"{command} payload", size,
                   cap) once the 24 header bytes are in, before any payload byte is awaited.
       checksum    no match -> the frame is given back with error BAD_CHECKSUM.
@@ -110,7 +111,8 @@ class FrameDecoder:
     Memory: `buffered` is the number of bytes held that are not yet taken out (a frame's
     header stays until its whole frame is in). Once the complete frames are taken out it is
     below one header plus the declared payload of the frame in progress; more is only what
-    the caller fed beyond that. `discarded` counts bytes skipped by resync.
+    the caller fed beyond that. Chunks are kept as fed, so the part of the first chunk already
+    taken out lives until the rest of it is. `discarded` counts bytes skipped by resync.
 
     Not thread-safe: one reader per decoder.
     """
