@@ -341,8 +341,9 @@ def test_unknown_commands_are_delivered(wire_impl, field: bytes, command: str) -
 
 
 def test_commands_in_any_order_keep_their_caps(wire_impl) -> None:
-    # The compiled twin remembers command fields; every one must keep its own name and cap.
-    commands = sorted(limits.MAX_PAYLOAD) + ["mystery", "x", ""]
+    # Both twins remember command fields (a bounded dict, a 16-slot direct-mapped cache); with
+    # more commands than either holds, every one must keep its own name and cap.
+    commands = sorted(limits.MAX_PAYLOAD) + ["mystery", "x", ""] + [f"cmd{i}" for i in range(80)]
     stream = b"".join(message(c, bytes(min(limits.max_payload(c), 3))) for c in commands * 3)
     expected = [good(c, bytes(min(limits.max_payload(c), 3))) for c in commands * 3]
     assert run(wire_impl.module, [stream]) == Run(expected, None, 0, 0)
