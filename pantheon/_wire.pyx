@@ -213,4 +213,5 @@ def unpack_header(data, magic):
         PyBuffer_Release(&view)
 
 
+include "_frame.pxi"
 include "_invset.pxi"
