@@ -1,0 +1,1 @@
+"""The peer-to-peer network layer: peers, their manager, addresses and discovery."""
