@@ -1,4 +1,5 @@
-"""DNS seed discovery against a real DNS server: dnsmasq on a free loopback port.
+"""Discovery: DNS seeds against a real DNS server (dnsmasq on a free loopback port), fixed seeds,
+and manual (`--addnode`/`--connect`) peers.
 
 The server answers A and AAAA records for the seed names below, NXDOMAIN under nx.example,
 REFUSED for names it does not know, and forwards silent*.example to a UDP socket that never
@@ -31,7 +32,15 @@ import pytest
 
 from pantheon import params
 from pantheon.net import discovery
-from pantheon.net.discovery import Endpoint, Resolver, discover
+from pantheon.net.discovery import (
+    Endpoint,
+    HostPort,
+    Resolver,
+    discover,
+    fixed_seeds,
+    parse_peer,
+    resolve_peer,
+)
 
 QUERY_TIMEOUT = 0.8  # seconds: long enough for loopback, short enough to keep the suite fast
 
@@ -466,3 +475,145 @@ def test_endpoint_text() -> None:
     assert str(Endpoint(ip_address("192.0.2.1"), 8333)) == "192.0.2.1:8333"
     assert str(Endpoint(ip_address("2001:db8::1"), 8333)) == "[2001:db8::1]:8333"
     assert Endpoint(ip_address("192.0.2.1"), 8333) == (ip_address("192.0.2.1"), 8333)
+
+
+# --- manual peers: the parser ----------------------------------------------------------------
+
+PARSED = [  # (text, network, host, port)
+    ("192.0.2.1", "main", "192.0.2.1", 8333),
+    ("192.0.2.1:18333", "main", "192.0.2.1", 18333),
+    ("  192.0.2.1:8333 ", "main", "192.0.2.1", 8333),
+    ("192.0.2.1", "regtest", "192.0.2.1", 18444),
+    ("[2001:db8::1]:8333", "main", "2001:db8::1", 8333),
+    ("[2001:DB8:0::1]", "testnet", "2001:db8::1", 18333),
+    ("2001:db8::1", "main", "2001:db8::1", 8333),  # unbracketed IPv6: no port, as in Core
+    ("::1", "regtest", "::1", 18444),
+    ("[fe80::1%eth0]:1", "main", "fe80::1%eth0", 1),
+    ("seed.example", "main", "seed.example", 8333),
+    ("Node-1.Example.COM.:18444", "main", "node-1.example.com", 18444),
+    ("localhost", "signet", "localhost", 38333),
+    ("localhost:065535", "main", "localhost", 65535),
+    ("xn--bcher-kva.example", "main", "xn--bcher-kva.example", 8333),
+]
+
+REFUSED = [  # (text, what the error says)
+    ("", "empty peer address"),
+    ("   ", "empty peer address"),
+    ("[2001:db8::1", "'\\[' without a closing '\\]'"),
+    ("[seed.example]:8333", "brackets hold an IPv6 address, not 'seed.example'"),
+    ("[192.0.2.1]:8333", "brackets hold an IPv6 address"),
+    ("[::1]8333", "expected ':PORT' after '\\]', found '8333'"),
+    ("[::1]:", "the port '' is not a number"),
+    ("192.0.2.1:abc", "the port 'abc' is not a number"),
+    ("192.0.2.1:-1", "the port '-1' is not a number"),
+    ("192.0.2.1:\uff18\uff13", "is not a number"),  # full-width digits
+    ("192.0.2.1:0", "the port 0 is out of range 1-65535"),
+    ("192.0.2.1:65536", "the port 65536 is out of range"),
+    ("192.0.2.1:8333:1", "not an IPv6 address; write an address with a port as \\[ADDRESS\\]:PORT"),
+    ("2001:db8::g", "not an IPv6 address"),
+    (":8333", "no host before the port"),
+    ("seed_1.example", "neither an IP address nor a host name"),
+    ("-seed.example", "neither an IP address nor a host name"),
+    ("seed..example", "neither an IP address nor a host name"),
+    ("a" * 64 + ".example", "neither an IP address nor a host name"),
+    (".".join(["a" * 60] * 5), "neither an IP address nor a host name"),  # 304 characters
+    ("my host", "neither an IP address nor a host name"),
+    ("192.0.2", "'192.0.2' is not a valid IPv4 address"),
+    ("256.1.1.1:8333", "is not a valid IPv4 address"),
+    ("expyuzz4wqqyqhjn.onion:8333", "Tor and I2P addresses need a proxy"),
+    ("ukeu3k5oycgaauneqgtnvselmt4yemvoilkln7jpvamvfx7dnkdq.b32.i2p", "Tor and I2P"),
+]
+
+
+@pytest.mark.parametrize(("text", "network", "host", "port"), PARSED, ids=[row[0] for row in PARSED])
+def test_parse_peer(text: str, network: str, host: str, port: int) -> None:
+    assert parse_peer(text, network) == HostPort(host, port)
+
+
+@pytest.mark.parametrize(("text", "message"), REFUSED, ids=[row[0][:40] or "empty" for row in REFUSED])
+def test_parse_peer_refuses(text: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        parse_peer(text, params.MAIN)
+
+
+def test_parse_peer_unknown_network() -> None:
+    with pytest.raises(ValueError, match="unknown network 'mars'"):
+        parse_peer("192.0.2.1", "mars")
+
+
+def test_host_port_ip_and_text() -> None:
+    assert HostPort("192.0.2.1", 8333).ip == ip_address("192.0.2.1")
+    assert HostPort("seed.example", 8333).ip is None
+    assert str(HostPort("2001:db8::1", 8333)) == "[2001:db8::1]:8333"
+    assert str(HostPort("seed.example", 18444)) == "seed.example:18444"
+    assert parse_peer(str(parse_peer("[2001:db8::1]:1", "main")), "main") == HostPort("2001:db8::1", 1)
+
+
+# --- fixed seeds ---------------------------------------------------------------------------------
+
+
+def test_mainnet_fixed_seeds() -> None:
+    seeds = fixed_seeds(params.MAIN)
+    assert seeds == fixed_seeds("main")
+    assert len(seeds) == len(set(seeds)) == 16
+    assert [endpoint.ip.version for endpoint in seeds].count(6) == 4
+    assert {endpoint.port for endpoint in seeds} == {8333}
+    assert all(endpoint.ip.is_global for endpoint in seeds)
+    assert Endpoint(ip_address("2.39.163.191"), 8333) in seeds  # the excerpt's first line
+
+
+@pytest.mark.parametrize("network", ["testnet3", "testnet4", "signet", "regtest"])
+def test_other_networks_have_no_fixed_seeds(network: str) -> None:
+    assert fixed_seeds(network) == ()
+
+
+# --- resolving manual peers ----------------------------------------------------------------------
+
+
+def test_an_address_is_not_resolved() -> None:
+    nowhere = Resolver([])  # any query would fail: none is made
+    lookup = resolve_peer("[2001:db8::1]:18444", "regtest", resolver=nowhere)
+    assert lookup.endpoints == (Endpoint(ip_address("2001:db8::1"), 18444),)
+    assert lookup.ok and lookup.queries == ()
+    assert resolve_peer(HostPort("192.0.2.1", 1), "main", resolver=nowhere).endpoints == (
+        Endpoint(ip_address("192.0.2.1"), 1),
+    )
+
+
+def test_a_name_in_the_hosts_file_is_not_asked_of_dns(tmp_path: Path) -> None:
+    hosts = tmp_path / "hosts"
+    hosts.write_text(
+        "# hosts\n127.0.0.1 localhost\n127.0.0.5 node1 node1.local  # regtest box\n"
+        "::1 localhost NODE1.\nnot-an-address node1\n\n"
+    )
+    lookup = resolve_peer("node1:18444", "regtest", resolver=Resolver([]), hosts_file=str(hosts))
+    assert lookup.endpoints == (
+        Endpoint(ip_address("127.0.0.5"), 18444),
+        Endpoint(ip_address("::1"), 18444),
+    )
+    assert lookup.queries == ()
+
+
+def test_a_name_is_resolved_through_the_resolver(dns_server: DnsServer, tmp_path: Path) -> None:
+    lookup = resolve_peer(
+        "seed-a.example:18444",
+        params.REGTEST,
+        resolver=dns_server.resolver(),
+        hosts_file=str(tmp_path / "no-hosts-file"),
+    )
+    assert {str(endpoint.ip) for endpoint in lookup.endpoints} == SEED_A
+    assert {endpoint.port for endpoint in lookup.endpoints} == {18444}
+
+
+def test_a_failed_peer_lookup_is_logged_not_raised(
+    dns_server: DnsServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    lookup = resolve_peer(
+        "nx.example", "main", resolver=dns_server.resolver(), hosts_file=str(tmp_path / "none")
+    )
+    assert lookup.endpoints == () and lookup.error == "nxdomain"
+    assert [(record.levelno, record.name) for record in caplog.records] == [
+        (logging.WARNING, "pantheon.net.discovery")
+    ]
+    assert "peer nx.example failed" in caplog.text
+    assert discovery.Lookup("x", "x", ()).ok  # a lookup without queries (an address) is fine

@@ -1,4 +1,4 @@
-"""Where the first peers come from: DNS seeds.
+"""Where the first peers come from: DNS seeds, fixed seeds and manual (`--addnode`/`--connect`) peers.
 
 Everything here returns plain `Endpoint(ip, port)` pairs (an `ipaddress` address and a port) for
 the network manager to hand to the address manager; nothing here connects to a peer.
@@ -23,22 +23,28 @@ alternative: it also keeps the hub free, but holds one of the pool's threads per
 as the query waits (a silent seed holds one for the whole timeout), and that pool is the one gevent's
 own getaddrinfo uses.
 
-Failures never raise out of `discover`: each query ends with an answer or an
+Failures never raise out of `discover` or `resolve_peer`: each query ends with an answer or an
 error kind (`TIMEOUT`, `MALFORMED`, `NETWORK`, `NO_NAMESERVER`, `BAD_NAME`, or the answer's
 rcode in lower case: "nxdomain", "refused", "servfail", ...); every seed's outcome is logged on
 the `pantheon.net.discovery` logger and the errors are counted in `Discovery.errors`.
+
+Fixed seeds (`fixed_seeds`): a short, cited excerpt of Core's mainnet list, the fallback when the
+DNS seeds give nothing. Manual peers: `parse_peer` reads "host", "host:port", "[v6]:port" with the
+network's default port, `resolve_peer` resolves a name through the same resolver.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import logging
+import re
 import time
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from ipaddress import IPv4Address, IPv6Address
 from itertools import chain, zip_longest
+from pathlib import Path
 from types import MappingProxyType
 from typing import NamedTuple, cast
 
@@ -249,7 +255,7 @@ class Resolver:
                         response = dns.message.from_wire(wire, raise_on_truncation=True)
                     except dns.message.Truncated as exc:
                         # The header and question parsed, the rest was cut (maybe mid-record).
-                        response = cast(dns.message.Message, exc.message())
+                        response = cast(dns.message.Message, exc.message())  # type: ignore[no-untyped-call]
                     except dns.exception.DNSException as exc:
                         malformed = f"unparsable answer: {exc}"
                         # As glibc and dnspython's resolver do: a forged datagram must not end the query.
@@ -437,3 +443,186 @@ def _log_lookup(what: str, lookup: Lookup) -> None:
         )
     else:
         logger.warning("%s %s failed: [%s] in %.2fs", what, lookup.host, summary, slowest)
+
+
+# --- fixed seeds -------------------------------------------------------------------------------
+
+# A small excerpt of Bitcoin Core's contrib/seeds/nodes_main.txt (the list its chainparamsseeds.h
+# is generated from), copied verbatim from the file as stored at commit
+# 0022c847165dfc7e3f984f3769abd480e4d5dab2 of github.com/bitcoin/bitcoin: its first twelve IPv4
+# lines from distinct ASes and its first four IPv6 lines. Core's list also carries onion, I2P and
+# CJDNS addresses, which Pantheon cannot reach. Nodes come and go: refresh from Core's current file
+# rather than adding addresses by hand. The test networks get no list (Core's are not carried over).
+_FIXED_SEEDS: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "main": (
+            "2.39.163.191:8333",  # AS30722
+            "2.83.248.77:8333",  # AS3243
+            "2.87.72.235:8333",  # AS6799
+            "3.9.188.44:8333",  # AS16509
+            "3.231.154.195:8333",  # AS14618
+            "5.2.23.226:8333",  # AS21472
+            "5.45.72.11:8333",  # AS50673
+            "5.78.71.173:8333",  # AS212317
+            "5.128.87.126:8333",  # AS31200
+            "5.144.88.83:8333",  # AS61349
+            "5.172.132.104:8333",  # AS15600
+            "5.186.60.13:8333",  # AS44869
+            "[2001:13d8:1c01:21:215:17ff:fe63:2a7e]:8333",  # AS3790
+            "[2001:1528:111:ffff:214::207]:8333",  # AS15685
+            "[2001:1620:542c:210::100]:8333",  # AS13030
+            "[2001:18b8:0:100:0:b00b:420:69]:8333",  # AS29789
+        ),
+    }
+)
+
+
+def fixed_seeds(network: Network | str) -> tuple[Endpoint, ...]:
+    """The network's built-in peers, the fallback when DNS seeds give nothing (Core adds its fixed
+    seeds after a minute with an empty addrman, or at once with -dnsseed=0 and no other source).
+
+    Mainnet: a sixteen-address excerpt of Core's list (see `_FIXED_SEEDS` for the source). The other
+    networks: none, so the mechanism returns an empty tuple there.
+    """
+    net = _network(network)
+    endpoints = []
+    for text in _FIXED_SEEDS.get(net.name, ()):
+        peer = parse_peer(text, net)
+        assert peer.ip is not None, text  # the table holds addresses only
+        endpoints.append(Endpoint(peer.ip, peer.port))
+    return tuple(endpoints)
+
+
+# --- manual peers (--addnode / --connect) ------------------------------------------------------
+
+_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
+_UNREACHABLE_SUFFIXES = (".onion", ".i2p")  # Core reaches these through Tor or I2P; Pantheon cannot
+
+
+class HostPort(NamedTuple):
+    """A parsed `--addnode`/`--connect` value: a host name or an IP address, and a port."""
+
+    host: str
+    port: int
+
+    @property
+    def ip(self) -> IPAddress | None:
+        """The host as an address, or None for a name that needs resolving."""
+        return _ip(self.host)
+
+    def __str__(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+def _ip(text: str) -> IPAddress | None:
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None
+
+
+def parse_peer(text: str, network: Network | str) -> HostPort:
+    """Parse "host", "host:port", "1.2.3.4[:port]", "[v6]:port", "[v6]" or a bare IPv6 address.
+
+    The port defaults to the network's P2P port. As in Core's SplitHostPort, the last ':' separates
+    the port when the host is bracketed or has no other ':', so an unbracketed IPv6 address takes
+    the default port, and port 0 is refused. Anything else malformed raises ValueError saying what.
+    """
+    default_port = _network(network).p2p_port
+    value = text.strip()
+    if not value:
+        raise ValueError("empty peer address")
+    if value.startswith("["):
+        close = value.find("]")
+        if close < 0:
+            raise ValueError(f"{text!r}: '[' without a closing ']'")
+        inside, rest = value[1:close], value[close + 1 :]
+        ip = _ip(inside)
+        if not isinstance(ip, IPv6Address):
+            raise ValueError(f"{text!r}: brackets hold an IPv6 address, not {inside!r}")
+        if rest and not rest.startswith(":"):
+            raise ValueError(f"{text!r}: expected ':PORT' after ']', found {rest!r}")
+        return HostPort(str(ip), _port(rest[1:], text) if rest else default_port)
+    if value.count(":") > 1:
+        ip = _ip(value)
+        if ip is None:
+            raise ValueError(f"{text!r}: not an IPv6 address; write an address with a port as [ADDRESS]:PORT")
+        return HostPort(str(ip), default_port)
+    host, colon, port_text = value.partition(":")
+    port = _port(port_text, text) if colon else default_port
+    ip = _ip(host)
+    return HostPort(str(ip) if ip is not None else _host_name(host, text), port)
+
+
+def _port(port_text: str, text: str) -> int:
+    if not (port_text.isascii() and port_text.isdigit()):
+        raise ValueError(f"{text!r}: the port {port_text!r} is not a number")
+    port = int(port_text)
+    if not 0 < port < 65536:
+        raise ValueError(f"{text!r}: the port {port} is out of range 1-65535")
+    return port
+
+
+def _host_name(host: str, text: str) -> str:
+    name = host.lower().removesuffix(".")
+    if not name:
+        raise ValueError(f"{text!r}: no host before the port")
+    labels = name.split(".")
+    if len(name) > 253 or not all(_LABEL.fullmatch(label) for label in labels):
+        raise ValueError(
+            f"{text!r}: {host!r} is neither an IP address nor a host name "
+            "(labels of 1-63 letters, digits or '-', 253 characters at most)"
+        )
+    if labels[-1].isdigit():
+        raise ValueError(f"{text!r}: {host!r} is not a valid IPv4 address")
+    if name.endswith(_UNREACHABLE_SUFFIXES):
+        raise ValueError(f"{text!r}: Tor and I2P addresses need a proxy, which Pantheon does not support")
+    return name
+
+
+def _hosts_file(name: str, filename: str) -> tuple[IPAddress, ...]:
+    """`name`'s addresses in a hosts file (as glibc reads /etc/hosts before DNS); () if none."""
+    try:
+        lines = Path(filename).read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return ()
+    found = []
+    for line in lines:
+        fields = line.partition("#")[0].split()
+        if name in (alias.lower().removesuffix(".") for alias in fields[1:]):
+            ip = _ip(fields[0])
+            if ip is not None:
+                found.append(ip)
+    return tuple(dict.fromkeys(found))
+
+
+def resolve_peer(
+    peer: str | HostPort,
+    network: Network | str,
+    *,
+    resolver: Resolver | None = None,
+    hosts_file: str = "/etc/hosts",
+) -> Lookup:
+    """A manual peer's endpoints: an address as is; a name from `hosts_file`, else from A and
+    AAAA queries through `resolver` (the system's by default), as for the seeds.
+
+    A string is parsed first (`parse_peer`, which raises ValueError); a failed lookup does not
+    raise: the Lookup has no endpoints, its queries say why, and it is logged.
+    """
+    target = peer if isinstance(peer, HostPort) else parse_peer(peer, network)
+    if target.ip is not None:
+        return Lookup(target.host, target.host, (Endpoint(target.ip, target.port),))
+    listed = _hosts_file(target.host, hosts_file)
+    if listed:
+        logger.debug("peer %s: %d addresses from %s", target.host, len(listed), hosts_file)
+        return Lookup(target.host, target.host, tuple(Endpoint(ip, target.port) for ip in listed))
+    (lookup,) = _lookup_all(
+        resolver or Resolver.system(),
+        [(target.host, target.host)],
+        target.port,
+        total_timeout=None,  # each query is bounded by the resolver's timeout
+        concurrency=len(_RDTYPES),
+        max_per_name=None,
+    )
+    _log_lookup("peer", lookup)
+    return lookup
