@@ -21,7 +21,10 @@ truncated), so a query that waits costs one idle greenlet and never blocks the h
 the process is monkey-patched. A gevent threadpool running dnspython's blocking resolver was the
 alternative: it also keeps the hub free, but holds one of the pool's threads per query for as long
 as the query waits (a silent seed holds one for the whole timeout), and that pool is the one gevent's
-own getaddrinfo uses.
+own getaddrinfo uses. `python -m benchmarks discovery` measures the three ways against a loopback
+server: nine silent seeds take one timeout here (0.50 s) and 1.21 s in the default 10-thread pool;
+the hub is never held up more than ~7 ms (the blocking resolver called in a greenlet: 1.2 s); answered
+queries run at 0.9-1.0 x the threadpool's rate (~2,000-2,800/s on the 2-core dev machine).
 
 Failures never raise out of `discover` or `resolve_peer`: each query ends with an answer or an
 error kind (`TIMEOUT`, `MALFORMED`, `NETWORK`, `NO_NAMESERVER`, `BAD_NAME`, or the answer's
