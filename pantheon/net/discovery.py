@@ -55,7 +55,6 @@ import dns.exception
 import dns.flags
 import dns.message
 import dns.rcode
-import dns.rdatatype
 import dns.resolver
 import gevent
 import gevent.pool
