@@ -7,7 +7,8 @@ frame reassembly, payload codecs, inventory sets.
 
 from __future__ import annotations
 
-from pantheon import _header_py
+from pantheon import _codecs_py, _header_py
+from pantheon._codecs_py import *  # noqa: F403
 from pantheon._header_py import *  # noqa: F403
 
-__all__ = [*_header_py.__all__]
+__all__ = [*_header_py.__all__, *_codecs_py.__all__]
