@@ -268,7 +268,8 @@ class BlockHeader:
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"BlockHeader is immutable (cannot set {name!r})")
 
-    __delattr__ = __setattr__
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"BlockHeader is immutable (cannot delete {name!r})")
 
     def _unpacked(self) -> tuple[int, bytes, bytes, int, int, int]:
         fields = self._fields
@@ -576,9 +577,6 @@ class _PyTxReader:
                     pos += size
                 entry[4] = tuple(stack)
         return tuple(TxIn(*entry) for entry in fields), tuple(outputs)
-
-    def __reduce__(self) -> str:
-        return "PY_TX_READER"
 
 
 def _read_trusted_size(raw: bytes, pos: int) -> tuple[int, int]:
