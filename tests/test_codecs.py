@@ -209,6 +209,25 @@ def test_tx_lazy_parts_are_made_once(wire_impl: Any) -> None:
     assert tx.txid is tx.txid and tx.wtxid is tx.wtxid
 
 
+@pytest.mark.parametrize("count", [0, 1, 2, 3, 64, 2_000])
+def test_headers_hashed_two_at_a_time_or_one(count: int, wire_impl: Any) -> None:
+    """decode_headers hashes pairs with SHA-NI where the CPU has it, else one at a time with
+    OpenSSL; both paths, odd and even counts, against hashlib (through the pure twin)."""
+    if wire_impl.module is _wire_py:
+        pytest.skip("the pure twin has one hash path (hashlib), checked by every headers test")
+    entries = [bytes([n % 256]) * 76 + n.to_bytes(4, "little") + b"\x00" for n in range(count)]
+    payload = wire_impl.module.write_compact_size(count) + b"".join(entries)
+    expected = [header.hash for header in _wire_py.decode_headers(payload)]
+    hashing_path = wire_impl.module._header_hashing()
+    try:
+        for sha_ni in (True, False):
+            wire_impl.module._header_hashing(sha_ni)
+            assert [header.hash for header in wire_impl.module.decode_headers(payload)] == expected
+    finally:
+        wire_impl.module._header_hashing(hashing_path == "sha-ni")
+    assert wire_impl.module._header_hashing() == hashing_path
+
+
 # --- errors: caps before allocation, canonical sizes, witness rules, trailing bytes -----------
 
 VERSION = b"\x01\x00\x00\x00"
