@@ -223,6 +223,10 @@ class NetAddress:
 # --- block header -------------------------------------------------------------------------
 
 
+def _header_field(index: int, doc: str) -> Any:
+    """A read-only field of BlockHeader, unpacked from its 80 bytes on first access."""
+    return property(lambda header: header._unpacked()[index], doc=doc)
+
 class BlockHeader:
     """An 80-byte block header; `hash` is its double-SHA256, computed once when it is made.
 
@@ -278,29 +282,12 @@ class BlockHeader:
             _set(self, "_fields", fields)
         return fields  # type: ignore[return-value]
 
-    @property
-    def version(self) -> int:
-        return self._unpacked()[0]
-
-    @property
-    def prev_block(self) -> bytes:
-        return self._unpacked()[1]
-
-    @property
-    def merkle_root(self) -> bytes:
-        return self._unpacked()[2]
-
-    @property
-    def timestamp(self) -> int:
-        return self._unpacked()[3]
-
-    @property
-    def bits(self) -> int:
-        return self._unpacked()[4]
-
-    @property
-    def nonce(self) -> int:
-        return self._unpacked()[5]
+    version = _header_field(0, "int32: the block version and its BIP9 signalling bits")
+    prev_block = _header_field(1, "the previous block's hash, internal byte order")
+    merkle_root = _header_field(2, "the merkle root of the block's txids, internal byte order")
+    timestamp = _header_field(3, "uint32: seconds since the epoch, as the miner set it")
+    bits = _header_field(4, "uint32: the compact proof-of-work target")
+    nonce = _header_field(5, "uint32")
 
     def serialize(self) -> bytes:
         """The 80 bytes (without `tx_count`)."""
@@ -330,7 +317,6 @@ class BlockHeader:
     def __deepcopy__(self, memo: Any) -> BlockHeader:
         return self
 
-
 def header_from_layout(raw: bytes, block_hash: bytes, tx_count: int) -> BlockHeader:
     """A BlockHeader from a decoder that has checked `raw` and hashed it (pure twin's path)."""
     header = object.__new__(BlockHeader)
@@ -340,9 +326,7 @@ def header_from_layout(raw: bytes, block_hash: bytes, tx_count: int) -> BlockHea
     _set(header, "tx_count", tx_count)
     return header
 
-
 # --- transaction --------------------------------------------------------------------------
-
 
 class Tx:
     """A transaction, legacy or BIP144 segwit (see the module docstring for its lazy layout).
@@ -476,7 +460,6 @@ class Tx:
     def __deepcopy__(self, memo: Any) -> Tx:
         return self
 
-
 def tx_from_layout(raw: bytes, wit: int, reader: Any) -> Tx:
     """A Tx from a decoder that has validated `raw` (the pure twin's path; the compiled twin
     fills the same slots in C)."""
@@ -490,12 +473,10 @@ def tx_from_layout(raw: bytes, wit: int, reader: Any) -> Tx:
     tx._wtxid = None
     return tx
 
-
 def _check_count(field: str, count: int) -> None:
     # spec.Counted / VarBytes with no cap of their own: Core's MAX_SIZE.
     if count > _CEILING:
         raise OversizedMessage(field, count, _CEILING)
-
 
 def _serialize_tx(version: int, inputs: tuple[TxIn, ...], outputs: tuple[TxOut, ...], locktime: int) -> tuple[bytes, int]:
     """(bytes, witness offset) exactly as spec.Transaction builds them."""
@@ -523,7 +504,6 @@ def _serialize_tx(version: int, inputs: tuple[TxIn, ...], outputs: tuple[TxOut, 
                 parts += (compact_size(len(element)), element)
     parts.append(_U32LE.pack(locktime))
     return b"".join(parts), wit
-
 
 class _PyTxReader:
     """The pure half of a lazy Tx: hashing with hashlib and building the records in Python.
@@ -578,7 +558,6 @@ class _PyTxReader:
                 entry[4] = tuple(stack)
         return tuple(TxIn(*entry) for entry in fields), tuple(outputs)
 
-
 def _read_trusted_size(raw: bytes, pos: int) -> tuple[int, int]:
     first = raw[pos]
     if first < 0xFD:
@@ -586,12 +565,9 @@ def _read_trusted_size(raw: bytes, pos: int) -> tuple[int, int]:
     width = 1 << (first - 0xFC)  # fd: 2, fe: 4, ff: 8
     return int.from_bytes(raw[pos + 1 : pos + 1 + width], "little"), pos + 1 + width
 
-
 PY_TX_READER = _PyTxReader()
 
-
 # --- block --------------------------------------------------------------------------------
-
 
 @dataclass(frozen=True, slots=True, repr=False)
 class Block:

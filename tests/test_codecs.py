@@ -83,10 +83,15 @@ def test_golden_vectors_cover_every_codec() -> None:
 # --- blocks -----------------------------------------------------------------------------------
 
 
+def load_vector(command: str, folder: str, entry: dict[str, Any]) -> tuple[dict[str, Any], bytes, Any]:
+    """An index entry, its file's bytes and the spec's parse of them (once per module)."""
+    data = (VECTORS / folder / entry["file"]).read_bytes()
+    return entry, data, spec.parse_payload(command, data)
+
+
 @pytest.fixture(scope="module", params=BLOCKS, ids=lambda entry: entry["file"])
 def block_vector(request: pytest.FixtureRequest) -> tuple[dict[str, Any], bytes, Any]:
-    data = (VECTORS / "blocks" / request.param["file"]).read_bytes()
-    return request.param, data, spec.parse_block(data)
+    return load_vector("block", "blocks", request.param)
 
 
 def test_block_matches_spec_and_index(block_vector: tuple[dict[str, Any], bytes, Any], wire_impl: Any) -> None:
@@ -163,8 +168,7 @@ def test_block_at_the_4_mb_message_limit(wire_impl: Any) -> None:
 
 @pytest.fixture(scope="module", params=RAW_TXS, ids=lambda entry: entry["file"])
 def tx_vector(request: pytest.FixtureRequest) -> tuple[dict[str, Any], bytes, Any]:
-    data = (VECTORS / "tx" / request.param["file"]).read_bytes()
-    return request.param, data, spec.parse_tx(data)
+    return load_vector("tx", "tx", request.param)
 
 
 def test_raw_tx_matches_spec_and_index(tx_vector: tuple[dict[str, Any], bytes, Any], wire_impl: Any) -> None:
