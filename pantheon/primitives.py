@@ -10,16 +10,21 @@ dataclasses: equality, hashing and pickling come from their fields, and the cons
 each field's type and range (InvalidValue outside it), so anything built can be encoded.
 
 Design: lazy transactions, eager header hashes. A transaction decoder is dominated by object
-creation, not by parsing: a 226-byte P2PKH transaction is ~10 Python objects (the tx, 3 records,
-scripts, hashes, ints), several microseconds of allocation, against ~50 ns to check its bytes. So
-a decoded `Tx` is ONE object holding its serialisation (`bytes`, its own copy: a tx taken from a
-block never pins the block's buffer) and the one offset that locates everything else, `_wit`,
-where the BIP144 witness starts (0 for a legacy tx). From those two the cheap properties are
-arithmetic (`size`, `weight`, `vsize`, `has_witness`, `version`, `locktime`); `inputs` and
-`outputs` are built on first access and kept; `txid` and `wtxid` are hashed on first access,
-straight from the raw pieces (a segwit txid hashes version, inputs and outputs, locktime without
-copying them together), and kept. The decoder has already validated the whole structure (counts,
-caps, lengths, witness rules), so the lazy steps cannot fail.
+creation, not by parsing. Measured here (compiled twin, 2-core EPYC, Python 3.11, quiet machine),
+for the 226-byte P2PKH spend of tests/vectors/tx: checking all its bytes and making ONE object
+takes ~65 ns a call; building its records as well (Tx, TxIn, TxOut, their bytes, ints and
+tuples, ~10 objects, made in C) ~300 ns, at the 330 ns budget before any caller touches
+them; hashing the txid another ~250 ns. So a decoded `Tx` is one object holding its
+serialisation (`bytes`: a bytes payload is kept as is, a tx taken from a block gets its own
+copy, so no value pins the block's buffer; those copies are part of the block figure below)
+and the one offset that locates everything else, `_wit`, where the BIP144 witness starts (0
+for a legacy tx). From those the cheap properties are arithmetic (`size`, `stripped_size`,
+`weight`, `vsize`, `has_witness`, `version`, `locktime`); `inputs` and `outputs` are built on
+first access and kept; `txid` and `wtxid` are hashed on first access, straight from the raw
+pieces (a segwit txid hashes version, inputs and outputs, locktime without copying them
+together), and kept. The decoder has already validated the whole structure (counts, caps,
+lengths, witness rules), so the lazy steps cannot fail. Block 481815 (2,097 txs) decodes in
+~0.15 ms, ~1 ms with every txid.
 
 Who does the lazy work is the `_reader` a decoder stores in the Tx: the compiled twin stores its
 C reader (OpenSSL hashing, C materialisation), the pure twin and this module's constructors store
