@@ -46,9 +46,22 @@ cdef Py_ssize_t NOGIL_MIN_SIZE = 4096
 
 cdef int _dsha256(const unsigned char *buf, size_t n, unsigned char *out) noexcept nogil:
     """SHA256(SHA256(buf[:n])) into out (SHA256_DIGEST_LENGTH bytes); 0 on success."""
+    return _dsha256_parts(&buf, &n, 1, out)
+
+
+cdef int _dsha256_parts(const unsigned char **pieces, const size_t *sizes, int count,
+                        unsigned char *out) noexcept nogil:
+    """SHA256(SHA256(pieces[0][:sizes[0]] + ... )) into out, hashing the pieces in place
+    (SHA256_Update over each: a segwit txid skips the witness without copying); 0 on success."""
     cdef SHA256_CTX ctx
     cdef unsigned char first[SHA256_DIGEST_LENGTH]
-    if SHA256_Init(&ctx) != 1 or SHA256_Update(&ctx, buf, n) != 1 or SHA256_Final(first, &ctx) != 1:
+    cdef int i
+    if SHA256_Init(&ctx) != 1:
+        return -1
+    for i in range(count):
+        if SHA256_Update(&ctx, pieces[i], sizes[i]) != 1:
+            return -1
+    if SHA256_Final(first, &ctx) != 1:
         return -1
     if (SHA256_Init(&ctx) != 1 or SHA256_Update(&ctx, first, SHA256_DIGEST_LENGTH) != 1
             or SHA256_Final(out, &ctx) != 1):
@@ -215,3 +228,4 @@ def unpack_header(data, magic):
 
 include "_frame.pxi"
 include "_invset.pxi"
+include "_codecs.pxi"

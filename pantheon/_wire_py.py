@@ -7,9 +7,10 @@ frame reassembly, payload codecs, inventory sets.
 
 from __future__ import annotations
 
-from pantheon import _frame_py, _header_py, _invset_py
+from pantheon import _codecs_py, _frame_py, _header_py, _invset_py
+from pantheon._codecs_py import *  # noqa: F403
 from pantheon._frame_py import *  # noqa: F403
 from pantheon._header_py import *  # noqa: F403
 from pantheon._invset_py import *  # noqa: F403
 
-__all__ = [*_header_py.__all__, *_frame_py.__all__, *_invset_py.__all__]
+__all__ = [*_header_py.__all__, *_frame_py.__all__, *_codecs_py.__all__, *_invset_py.__all__]
