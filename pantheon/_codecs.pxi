@@ -427,24 +427,34 @@ cdef inline bytes _digest_of(const unsigned char *data, Py_ssize_t size):
 
 # --- inv, getdata, notfound -----------------------------------------------------------------
 
+cdef Py_ssize_t _inventory_span(const unsigned char *data, Py_ssize_t size, str command, int field,
+                                Py_ssize_t cap, Py_ssize_t *count) except -1:
+    """Offset of the first entry of an inv/getdata/notfound payload, its entry count into
+    count[0]: payload cap, canonical count held to MAX_INV_ENTRIES, exact length, in the spec's
+    order and words. Shared by the decoders and InventorySet.filter_new."""
+    cdef _Cursor c
+    cdef uint64_t value = 0
+    if size > cap:
+        raise _errors.OversizedMessage(f"{command} payload", size, cap)
+    c.data, c.size, c.pos, c.fault = data, size, 0, 0
+    if _count(&c, &value, field, _MAX_INV) < 0 or _skip(&c, value * <uint64_t>_INV_SIZE) < 0:
+        _raise_fault(&c, command)
+    _finish(&c, command)
+    count[0] = <Py_ssize_t>value
+    return c.pos - count[0] * _INV_SIZE
+
+
 cdef list _decode_inventory(object data, str command, int field, Py_ssize_t cap):
     cdef _Cursor c
     cdef _Input source
-    cdef uint64_t count = 0
-    cdef Py_ssize_t i
+    cdef Py_ssize_t count = 0, i
     cdef const unsigned char *p
     cdef list result
     _open(&c, &source, data, command, cap)
     try:
-        if _count(&c, &count, field, _MAX_INV) < 0:
-            _raise_fault(&c, command)
-        # Fixed-size entries: the whole run is checked before one is made.
-        if _skip(&c, count * <uint64_t>_INV_SIZE) < 0:
-            _raise_fault(&c, command)
-        _finish(&c, command)
+        p = c.data + _inventory_span(c.data, c.size, command, field, cap, &count)
         result = PyList_New(0)
-        p = c.data + c.pos - <Py_ssize_t>count * _INV_SIZE
-        for i in range(<Py_ssize_t>count):
+        for i in range(count):
             entry = _alloc(_InvVect)
             _put(entry, _INV_TYPE, PyLong_FromUnsignedLongLong(_le32(p)))
             _put(entry, _INV_HASH, PyBytes_FromStringAndSize(<const char *>p + 4, _HASH_SIZE))

@@ -166,18 +166,25 @@ def _items(command: str, field: str, cap: int, items: Sequence[Any], kind: type)
 # --- inv, getdata, notfound -----------------------------------------------------------------
 
 
-def _decode_inventory(command: str, data: Buffer) -> list[InvVect]:
+def _inventory_span(command: str, data: Buffer) -> tuple[bytes, int, int]:
+    """(payload, entry count, offset of the first entry) of an inv/getdata/notfound payload,
+    checked in the spec's order and words: payload cap, canonical count held to
+    MAX_INV_ENTRIES, exact length. Shared by the decoders and InventorySet.filter_new."""
     data = _payload(command, data)
-    field = f"{command}.inventory"
     try:
-        count, pos = _count(data, 0, field, limits.MAX_INV_ENTRIES)
+        count, pos = _count(data, 0, f"{command}.inventory", limits.MAX_INV_ENTRIES)
     except IndexError:
         raise _truncated(command, data) from None
     end = pos + count * _INV.size
     if end > len(data):
         raise _truncated(command, data)
     _finish(command, data, end)
-    return [InvVect(kind, digest) for kind, digest in _INV.iter_unpack(data[pos:end])]
+    return data, count, pos
+
+
+def _decode_inventory(command: str, data: Buffer) -> list[InvVect]:
+    data, _, pos = _inventory_span(command, data)
+    return [InvVect(kind, digest) for kind, digest in _INV.iter_unpack(data[pos:])]
 
 
 def _encode_inventory(command: str, items: Sequence[InvVect]) -> bytes:

@@ -81,8 +81,6 @@ cdef extern from *:
 cdef Py_ssize_t _INVSET_HASH_SIZE = _invset_py.HASH_SIZE
 cdef Py_ssize_t _INVSET_TYPE_SIZE = sizeof(uint32_t)
 cdef Py_ssize_t _INVSET_ENTRY_SIZE = _INVSET_TYPE_SIZE + _INVSET_HASH_SIZE
-cdef Py_ssize_t _INVSET_PAYLOAD_CAP = _limits.max_payload("inv")
-cdef uint64_t _INVSET_MAX_ENTRIES = _limits.MAX_INV_ENTRIES
 if _INVSET_HASH_SIZE != 4 * sizeof(uint64_t):
     raise RuntimeError(f"InventorySet hashes four 64-bit words, HASH_SIZE is {_INVSET_HASH_SIZE}")
 # filter_new keeps its per-call scratch (a table of the payload's distinct new fingerprints and
@@ -97,44 +95,6 @@ cdef const unsigned char *_invset_hash_ptr(object item) except NULL:
     if PyBytes_GET_SIZE(item) != _INVSET_HASH_SIZE:
         raise ValueError(f"hash must be {_INVSET_HASH_SIZE} bytes, got {PyBytes_GET_SIZE(item)}")
     return <const unsigned char *>PyBytes_AS_STRING(item)
-
-
-cdef Py_ssize_t _invset_inv_header(const unsigned char *p, Py_ssize_t size, Py_ssize_t *count) except -1:
-    """The offset of the first entry of an inv payload; its count into count[0]. The checks and
-    messages of _invset_py._inv_header, in its order (canonical CompactSize as pantheon.spec)."""
-    cdef uint64_t value, smallest
-    cdef Py_ssize_t width, start, expected, i
-    if size > _INVSET_PAYLOAD_CAP:
-        raise _errors.OversizedMessage("inv payload", size, _INVSET_PAYLOAD_CAP)
-    if size == 0:
-        raise _errors.Truncated("inv: payload ends before the entry count")
-    if p[0] < 0xFD:
-        value = p[0]
-        start = 1
-    else:
-        if p[0] == 0xFD:
-            width, smallest = 2, 0xFD
-        elif p[0] == 0xFE:
-            width, smallest = 4, 0x10000
-        else:
-            width, smallest = 8, 0x100000000
-        if size < 1 + width:
-            raise _errors.Truncated("inv: payload ends inside the entry count")
-        value = 0
-        for i in range(width):
-            value |= (<uint64_t>p[1 + i]) << (8 * i)
-        if value < smallest:
-            raise _errors.InvalidValue(f"inv: non-canonical CompactSize {value} in {width + 1} bytes")
-        start = 1 + width
-    if value > _INVSET_MAX_ENTRIES:
-        raise _errors.OversizedMessage("inv.inventory", value, _INVSET_MAX_ENTRIES)
-    expected = start + <Py_ssize_t>value * _INVSET_ENTRY_SIZE
-    if size < expected:
-        raise _errors.Truncated(f"inv: {value} entries need {expected} bytes, got {size}")
-    if size > expected:
-        raise _errors.TrailingBytes(f"inv: {size - expected} bytes after the last entry")
-    count[0] = <Py_ssize_t>value
-    return start
 
 
 @cython.final
@@ -218,7 +178,7 @@ cdef class InventorySet:
             raise TypeError(f"payload must be a bytes-like object, not {type(payload).__name__}")
         PyObject_GetBuffer(payload, &view, PyBUF_SIMPLE)
         try:
-            start = _invset_inv_header(<const unsigned char *>view.buf, view.len, &count)
+            start = _inventory_span(<const unsigned char *>view.buf, view.len, "inv", _F_INV, _CAP_INV, &count)
             return self._filter(<const unsigned char *>view.buf + start, count, bool(add))
         finally:
             PyBuffer_Release(&view)

@@ -39,8 +39,7 @@ import struct
 from array import array
 from typing import TYPE_CHECKING
 
-from pantheon import errors as _errors
-from pantheon import limits as _limits
+from pantheon._codecs_py import _inventory_span
 
 if TYPE_CHECKING:
     from typing_extensions import Buffer
@@ -55,12 +54,10 @@ _MASK64 = (1 << 64) - 1
 _WORDS = struct.Struct(f"<{HASH_SIZE // 8}Q")
 _ENTRY = struct.Struct(f"<I{HASH_SIZE // 8}Q")  # inv vector: uint32 type, 32-byte hash
 _TYPE_SIZE = _ENTRY.size - HASH_SIZE
-_PAYLOAD_CAP = _limits.max_payload("inv")  # inv, getdata and notfound share one grammar and cap
 _ZEROS = bytes(1 << 16)  # clear() zeroes the table through this, without a table-sized copy
 _LENGTH_WORD = HASH_SIZE << 56  # SipHash's last message word: the length in its top byte
 _TWO, _FOUR = range(2), range(4)  # rounds per message word, rounds to finish
 # CompactSize prefix byte -> (width of the value that follows, smallest value that needs it)
-_COMPACT_FORMS = {0xFD: (2, 0xFD), 0xFE: (4, 1 << 16), 0xFF: (8, 1 << 32)}
 
 
 def _capacity_and_size(capacity: int) -> tuple[int, int]:
@@ -88,35 +85,6 @@ def _hash_words(item: bytes) -> tuple[int, ...]:
     if len(item) != HASH_SIZE:
         raise ValueError(f"hash must be {HASH_SIZE} bytes, got {len(item)}")
     return _WORDS.unpack(item)
-
-
-def _inv_header(view: memoryview) -> tuple[int, int]:
-    """(count, offset of the first entry) of an inv payload, checked as pantheon.spec checks it:
-    payload cap, canonical CompactSize, count cap, then exact length."""
-    size = view.nbytes
-    if size > _PAYLOAD_CAP:
-        raise _errors.OversizedMessage("inv payload", size, _PAYLOAD_CAP)
-    if size == 0:
-        raise _errors.Truncated("inv: payload ends before the entry count")
-    first = view[0]
-    if first < 0xFD:
-        count, start = first, 1
-    else:
-        width, smallest = _COMPACT_FORMS[first]
-        if size < 1 + width:
-            raise _errors.Truncated("inv: payload ends inside the entry count")
-        count = int.from_bytes(view[1 : 1 + width], "little")
-        if count < smallest:
-            raise _errors.InvalidValue(f"inv: non-canonical CompactSize {count} in {width + 1} bytes")
-        start = 1 + width
-    if count > _limits.MAX_INV_ENTRIES:
-        raise _errors.OversizedMessage("inv.inventory", count, _limits.MAX_INV_ENTRIES)
-    expected = start + count * _ENTRY.size
-    if size < expected:
-        raise _errors.Truncated(f"inv: {count} entries need {expected} bytes, got {size}")
-    if size > expected:
-        raise _errors.TrailingBytes(f"inv: {size - expected} bytes after the last entry")
-    return count, start
 
 
 def _byte_view(payload: Buffer) -> memoryview:
@@ -199,7 +167,7 @@ class InventorySet:
         With add=True the new entries are then added in order, evicting the oldest as needed.
         """
         with _byte_view(payload) as view:
-            count, start = _inv_header(view)
+            _, count, start = _inventory_span("inv", view)
             new: list[tuple[int, bytes]] = []
             new_fingerprints: list[int] = []
             seen: set[int] = set()

@@ -227,5 +227,5 @@ def unpack_header(data, magic):
 
 
 include "_frame.pxi"
-include "_invset.pxi"
 include "_codecs.pxi"
+include "_invset.pxi"  # after _codecs.pxi: it uses its _inventory_span
