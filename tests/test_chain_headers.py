@@ -11,6 +11,8 @@ from __future__ import annotations
 import dataclasses
 import gc
 import itertools
+import subprocess
+import sys
 import tracemalloc
 from pathlib import Path
 
@@ -22,6 +24,7 @@ from pantheon.chain.pow import block_work, check_proof_of_work, compact_to_targe
 from pantheon.hashing import hash_to_hex, hex_to_hash
 from pantheon.params import MAIN, REGTEST, TESTNET3, TESTNET4, Network
 from pantheon.primitives import BlockHeader
+from pantheon.store import Store, StoreError
 
 FIRST_HEIGHT = 822_528
 LAST_HASH = "00000000000000000000506183a8b30fa3224b85e82a70416e1d594bdb632fdb"
@@ -403,3 +406,50 @@ def test_regtest_never_retargets_and_invalid_memory_is_bounded(monkeypatch: pyte
     assert [rejected(tree, header) for header in bad] == ["bad-diffbits"] * 3
     assert rejected(tree, bad[0]) == "bad-diffbits"  # forgotten: checked again, not `duplicate`
     assert rejected(tree, bad[2]) == "duplicate"
+
+
+# --- persistence in the store's block_index namespace ------------------------------------------
+
+
+def test_tree_persists_in_leveldb_and_reloads_the_same(tmp_path: Path, mainnet_headers: list[BlockHeader]) -> None:
+    with Store.open(tmp_path) as store:
+        tree = HeaderTree.open(store, MAIN, mainnet_headers[0], FIRST_HEIGHT, now=lambda: NOW)
+        assert tree.add_headers(mainnet_headers[1:2_001]).error is None
+    with Store.open(tmp_path) as store:
+        tree = HeaderTree.open(store, MAIN, now=lambda: NOW)
+        assert tree.height == FIRST_HEIGHT + 2_000 and tree.tip == mainnet_headers[2_000].hash
+        assert tree.chain_work(tree.tip) == sum(block_work(h.bits) for h in mainnet_headers[:2_001])
+        tree.add_header(mainnet_headers[2_001])
+        with pytest.raises(StoreError, match="anchored at"):
+            HeaderTree.open(store, MAIN, mainnet_headers[1], FIRST_HEIGHT + 1)
+        with pytest.raises(StoreError, match="not format 1 for 'regtest'"):
+            HeaderTree.open(store, REGTEST)
+    with Store.open(tmp_path) as store:
+        assert HeaderTree.open(store, MAIN, mainnet_headers[0]).tip == mainnet_headers[2_001].hash
+        store.namespace("block_index").put(mainnet_headers[5].hash, b"\xff" * 4 + b"\x00" + mainnet_headers[6].serialize())
+        with pytest.raises(StoreError, match="does not check or link"):
+            HeaderTree.open(store, MAIN)
+
+
+def test_reload_keeps_first_seen_tip_and_invalid_marks(tmp_path: Path) -> None:
+    with Store.open(tmp_path) as store:
+        tree = HeaderTree.open(store, REGTEST, now=lambda: NOW)
+        assert hash_to_hex(tree.anchor) == REGTEST.genesis_hash
+        genesis = tree.tip
+        first = extend(tree, genesis, 2, tag=1)
+        second = extend(tree, genesis, 2, tag=2)  # equal work, seen later: not the tip
+        third = extend(tree, genesis, 3, tag=3)
+        tree.invalidate(third[1])
+        assert tree.tip == first[-1]
+    with Store.open(tmp_path) as store:
+        tree = HeaderTree.open(store, REGTEST, now=lambda: NOW)
+        assert tree.tip == first[-1] and len(tree) == 8 and second[-1] in tree
+        assert tree.is_valid(third[0]) and not tree.is_valid(third[2])
+        assert rejected(tree, tree.header(third[2])) == "duplicate"
+
+
+def test_chain_does_not_load_construct_or_the_spec() -> None:
+    """STYLE.md: construct and pantheon.spec stay off the chain's import path."""
+    code = "import sys, pantheon.chain.headers; print(sorted(m for m in sys.modules if m.startswith(('construct', 'pantheon.spec'))))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"

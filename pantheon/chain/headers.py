@@ -19,6 +19,15 @@ On a retargeting network the anchor must start a difficulty period (height divis
 so every retarget and testnet walk-back stays inside the tree. The median time past of the
 anchor's first ten descendants uses the timestamps the tree has (as Core does near genesis).
 
+Persistence (optional). `HeaderTree.open(store, ...)` keeps the tree in the store's `block_index`
+namespace (real LevelDB) and reloads it on the next open. Records, after the namespace prefix:
+`meta` -> u8 format version, u32 anchor height, 32-byte anchor chain work (big-endian), network
+name; each block hash (32 bytes) -> u32 insertion sequence, u8 status (0 valid, 1 failed), then
+the 80 raw header bytes (all big-endian). Every call that changes the tree writes its records in
+one atomic batch. Loading re-checks each header's proof of work and linkage (as Core's
+LoadBlockIndex does), not its context, and replays the insertion order, so the tip, ties
+included, is the same as before. The remembered invalid headers are not stored.
+
 Memory. Headers are kept in parallel flat arrays indexed by insertion order, not one object
 each: the 80 raw bytes (fields are unpacked when read), 32 bytes of chain work, a 4-byte parent
 index and height, a status byte, 4 bytes in the active-chain array, and the hash as the key of
@@ -41,6 +50,7 @@ from pantheon.chain.pow import block_work, calculate_next_work_required, check_p
 from pantheon.hashing import hash_to_hex
 from pantheon.params import Network
 from pantheon.primitives import BlockHeader, header_from_layout
+from pantheon.store import Namespace, Store, StoreError
 
 __all__ = [
     "MAX_FUTURE_BLOCK_TIME",
@@ -64,6 +74,10 @@ _TIME_BITS = struct.Struct("<II")
 _TIME_OFFSET = 68  # version 4 + prev 32 + merkle root 32
 _VALID, _FAILED = 0, 1
 _NO_PARENT = -1
+FORMAT_VERSION = 1
+_META_KEY = b"meta"
+_META = struct.Struct(">BI32s")  # format version, anchor height, anchor chain work; then the network name
+_RECORD = struct.Struct(">IB")  # insertion sequence, status; then the 80 raw bytes
 
 
 class HeaderRejected(Exception):
@@ -129,6 +143,8 @@ class HeaderTree:
         self._status = bytearray()
         self._active = array("I")
         self._invalid: OrderedDict[bytes, str] = OrderedDict()
+        self._db: Namespace | None = None
+        self._unsaved: list[int] = []
         work = block_work(anchor.bits) if chain_work is None else chain_work
         self._append(anchor, _NO_PARENT, height, work)
         self._active.append(0)
@@ -137,6 +153,44 @@ class HeaderTree:
     def from_genesis(cls, network: Network, now: Callable[[], float] = time.time) -> HeaderTree:
         """A tree anchored at the network's genesis block (height 0, Core's chain work)."""
         return cls(network, BlockHeader.from_bytes(network.genesis_block[:_HEADER_SIZE]), 0, None, now)
+
+    @classmethod
+    def open(cls, store: Store, network: Network, anchor: BlockHeader | None = None, height: int = 0,
+             chain_work: int | None = None, now: Callable[[], float] = time.time) -> HeaderTree:
+        """The tree kept in `store` (its `block_index` namespace), or a new one from `anchor`
+        (default genesis) written there. StoreError if the store holds another network's or
+        another anchor's tree, or records that do not link up."""
+        view = store.namespace("block_index")
+        meta = view.get(_META_KEY)
+        if meta is None:
+            if anchor is None:
+                anchor = BlockHeader.from_bytes(network.genesis_block[:_HEADER_SIZE])
+            tree = cls(network, anchor, height, chain_work, now)
+            tree._db = view
+            work = tree._work_of(0).to_bytes(_WORK_SIZE, "big")
+            tree._save(_META.pack(FORMAT_VERSION, height, work) + network.name.encode())
+            return tree
+        version, stored_height, work = _META.unpack_from(meta)
+        if version != FORMAT_VERSION or meta[_META.size:] != network.name.encode():
+            raise StoreError(f"the block index holds format {version} for {meta[_META.size:]!r}, "
+                             f"not format {FORMAT_VERSION} for {network.name!r}")
+        records = sorted((_RECORD.unpack_from(value), key, value[_RECORD.size:])
+                         for key, value in view.iterator() if len(key) == _WORK_SIZE)
+        first = BlockHeader.from_bytes(records[0][2])
+        if anchor is not None and anchor.hash != first.hash:
+            raise StoreError(f"the block index is anchored at {hash_to_hex(first.hash)}, not {hash_to_hex(anchor.hash)}")
+        tree = cls(network, first, stored_height, int.from_bytes(work, "big"), now)
+        for (_, status), key, raw in records[1:]:
+            header = BlockHeader.from_bytes(raw)
+            parent = tree._index.get(header.prev_block)
+            if header.hash != key or parent is None or not check_proof_of_work(key, header.bits, network.pow_limit):
+                raise StoreError(f"block index record {hash_to_hex(key)} does not check or link")
+            i = tree._append(header, parent, tree._height[parent] + 1, tree._work_of(parent) + block_work(header.bits))
+            tree._status[i] = status
+        tree._set_tip(tree._best_valid())
+        tree._unsaved.clear()  # what was just read is stored already
+        tree._db = view
+        return tree
 
     # --- reading --------------------------------------------------------------------------
 
@@ -237,6 +291,11 @@ class HeaderTree:
 
     def add_header(self, header: BlockHeader) -> Accepted:
         """Check `header` and put it in the tree; HeaderRejected says why not."""
+        accepted = self._add(header)
+        self._save()
+        return accepted
+
+    def _add(self, header: BlockHeader) -> Accepted:
         block_hash = header.hash
         known = self._index.get(block_hash)
         if known is not None:
@@ -271,10 +330,11 @@ class HeaderTree:
         error = None
         for header in headers:
             try:
-                accepted.append(self.add_header(header).hash)
+                accepted.append(self._add(header).hash)
             except HeaderRejected as rejected:
                 error = rejected
                 break
+        self._save()
         new_tip = self._active[-1]
         return HeadersResult(tuple(accepted), self._change(old_tip, new_tip) if new_tip != old_tip else None, error)
 
@@ -286,19 +346,39 @@ class HeaderTree:
         if first == 0:
             raise ValueError("the anchor cannot be invalidated")
         self._status[first] = _FAILED
+        self._unsaved.append(first)
         for i in range(first + 1, len(self._hashes)):
-            if self._status[self._parent[i]] != _VALID:
+            if self._status[self._parent[i]] != _VALID and self._status[i] == _VALID:
                 self._status[i] = _FAILED
-        old_tip = self._active[-1]
-        if self._status[old_tip] == _VALID:
+                self._unsaved.append(i)
+        self._save()
+        if self._status[self._active[-1]] == _VALID:
             return None
+        return self._set_tip(self._best_valid())
+
+    # --- internals ------------------------------------------------------------------------
+
+    def _best_valid(self) -> int:
+        """The valid header with the most work, the first seen among equals (one scan)."""
         best, best_work = 0, -1
         for i in range(len(self._hashes)):
             if self._status[i] == _VALID and (work := self._work_of(i)) > best_work:
                 best, best_work = i, work
-        return self._set_tip(best)
+        return best
 
-    # --- internals ------------------------------------------------------------------------
+    def _save(self, meta: bytes | None = None) -> None:
+        """Write the records changed since the last save (and a new tree's `meta`) in one
+        atomic batch; without a store, just forget them."""
+        if self._db is None:
+            self._unsaved.clear()
+            return
+        with self._db.write_batch(transaction=True) as batch:
+            if meta is not None:
+                batch.put(_META_KEY, meta)
+            for i in self._unsaved:
+                raw = self._raw[i * _HEADER_SIZE:(i + 1) * _HEADER_SIZE]
+                batch.put(self._hashes[i], _RECORD.pack(i, self._status[i]) + raw)
+        self._unsaved.clear()
 
     def _lookup(self, block_hash: bytes) -> int:
         try:
@@ -315,6 +395,7 @@ class HeaderTree:
         self._parent.append(parent)
         self._height.append(height)
         self._status.append(_VALID)
+        self._unsaved.append(i)
         return i
 
     def _reject(self, block_hash: bytes, reason: str) -> NoReturn:
