@@ -9,7 +9,10 @@ invalid header); then `ContextualCheckBlockHeader`: `bad-diffbits` (Core's
 the median time past of the last 11), `time-timewarp-attack` (BIP94), `time-too-new` (more than
 two hours ahead of the injectable clock) and `bad-version(0x…)` (below 2, 3, 4 once BIP34, 66,
 65 are buried). A contextually invalid header is remembered (bounded) so that it and its
-descendants are refused at once; a header too far in the future is not, because time cures it.
+descendants are refused at once (`duplicate`, `bad-prevblk`); a header too far in the future is
+not, because time cures it. Core keeps no such headers (it marks failed entries only when a
+block fails full validation, which `invalidate` does here), so there a resent one is rejected
+with its first reason again.
 
 Anchor. The tree starts at one trusted header with its height and chain work: the genesis block
 (`HeaderTree.from_genesis`) or a checkpoint such as mainnet 822,528. Its chain work defaults to
@@ -32,7 +35,8 @@ Memory. Headers are kept in parallel flat arrays indexed by insertion order, not
 each: the 80 raw bytes (fields are unpacked when read), 32 bytes of chain work, a 4-byte parent
 index and height, a status byte, 4 bytes in the active-chain array, and the hash as the key of
 the hash -> index dict (also listed by index). Measured with tracemalloc (test_memory_per_header),
-that is about 270 bytes a header, ~245 MB for 900,000 mainnet headers. Children always come after their parents, which makes invalidation one forward scan.
+that is about 270 bytes a header, ~245 MB for 900,000 mainnet headers; connecting one costs
+~8 us (8,064 mainnet headers in 65 ms here, 2-core EPYC, Python 3.11). Children always come after their parents, which makes invalidation one forward scan.
 """
 
 from __future__ import annotations
@@ -411,7 +415,7 @@ class HeaderTree:
         return int.from_bytes(self._work[i * _WORK_SIZE:(i + 1) * _WORK_SIZE], "big")
 
     def _time_bits(self, i: int) -> tuple[int, int]:
-        return _TIME_BITS.unpack_from(self._raw, i * _HEADER_SIZE + _TIME_OFFSET)  # type: ignore[return-value]
+        return _TIME_BITS.unpack_from(self._raw, i * _HEADER_SIZE + _TIME_OFFSET)
 
     def _on_active(self, i: int) -> bool:
         pos = self._height[i] - self._base
@@ -426,7 +430,7 @@ class HeaderTree:
         return i
 
     def _mtp(self, i: int) -> int:
-        times = []
+        times: list[int] = []
         while i != _NO_PARENT and len(times) < MEDIAN_TIME_SPAN:
             times.append(self._time_bits(i)[0])
             i = self._parent[i]
