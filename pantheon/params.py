@@ -25,6 +25,7 @@ class Network:
     pow_limit: int  # the easiest allowed target
     pow_allow_min_difficulty: bool  # testnet's 20-minute rule
     pow_no_retargeting: bool
+    pow_enforce_bip94: bool = False  # testnet4: retarget from the period's first block; timewarp rule
     pow_target_spacing: int = 10 * 60
     pow_target_timespan: int = 14 * 24 * 60 * 60
     subsidy_halving_interval: int = 210_000
@@ -133,6 +134,7 @@ TESTNET4 = Network(
     pow_limit=_POW_LIMIT_MAIN,
     pow_allow_min_difficulty=True,
     pow_no_retargeting=False,
+    pow_enforce_bip94=True,
     dns_seeds=("seed.testnet4.bitcoin.sprovoost.nl", "seed.testnet4.wiz.biz"),
 )
 

@@ -13,7 +13,7 @@ in the owning module.
 | `a/`   | `addrman`     | net/addrman.py      | `meta` (format version, bucket secret);          |
 |        |               |                     | `e/` + network + address bytes + port: one entry |
 | `b/`   | `bans`        | net/banlist.py      | family (4/6) + network address + prefix length   |
-| `h/`   | `block_index` | chain (reserved)    | block hash -> header and index data              |
+| `h/`   | `block_index` | chain/headers.py    | `meta`; block hash -> sequence, status, header   |
 | `k/`   | `blocks`      | chain (reserved)    | block hash -> serialized block                   |
 | `u/`   | `undo`        | chain (reserved)    | block hash -> undo data                          |
 | `c/`   | `utxo`        | chain (reserved)    | outpoint -> coin                                 |

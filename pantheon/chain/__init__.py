@@ -1,0 +1,4 @@
+"""The chain: proof of work (`pow`), the header tree (`headers`); later block validation, the UTXO
+set, the mempool and the regtest miner (issue 6). Nothing here imports `construct` or `pantheon.spec`:
+the chain reads the value types in `pantheon.primitives` and the codecs in `pantheon.wire`.
+"""
