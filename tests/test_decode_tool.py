@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tools import decode
+from pantheon import wire
 from tools.pipeline import decode_capture
 
 PCAPS = Path(__file__).parent / "vectors" / "pcaps"
@@ -69,3 +70,358 @@ def test_peafowl_legacy_headers_and_tshark_misses() -> None:
         counts[m[2]] = counts.get(m[2], 0) + 1
     tshark = expected["tshark"]["totals"]
     assert {k: v - tshark.get(k, 0) for k, v in counts.items() if v != tshark.get(k, 0)} == {"verack": 2, "getaddr": 1}
+
+
+# --- our own captures ----------------------------------------------------------------------
+
+from dpkt import ip, pcap, udp  # noqa: E402
+
+from capture_builder import ACK, FIN, MAIN, RST, SYN, CaptureBuilder, message  # noqa: E402
+
+VECTORS = json.loads((Path(__file__).parent / "vectors" / "messages" / "golden-vectors.json").read_text())
+CLIENT, SERVER = ("10.0.0.1", 50123), ("10.0.0.2", 8333)
+
+
+def _payloads() -> list[tuple[str, bytes]]:
+    """One real payload per command (valid framing in the golden vectors), in a plausible order."""
+    order = ["version", "verack", "sendcmpct", "ping", "pong", "feefilter", "inv", "getdata",
+             "headers", "addr", "tx", "block", "getheaders"]
+    found = {}
+    for vector in VECTORS:
+        if vector["expect"] == "valid_framing" and vector["command"] in order:
+            found.setdefault(vector["command"], bytes.fromhex(vector["hex"])[24:])
+    return [(command, found[command]) for command in order]
+
+
+PAYLOADS = _payloads()
+
+
+def conversation(magic: int = MAIN, repeat: int = 2) -> tuple[bytes, list[tuple[int, str, int]]]:
+    """The byte stream of one direction and its messages as (offset, command, payload length)."""
+    data, layout = b"", []
+    for _ in range(repeat):
+        for command, payload in PAYLOADS:
+            layout.append((len(data), command, len(payload)))
+            data += message(command, payload, magic)
+    return data, layout
+
+
+def expect(builder: CaptureBuilder, layout, base: int, *, status=None, keep=lambda offset: True) -> list[list]:
+    """The reference's rows for `layout`: each message's frame is the one that first carried its
+    last byte; `status` maps an offset to a status other than ok (incomplete: the header's frame)."""
+    first = builder.expected_frames(CLIENT, SERVER, base)
+    rows = []
+    for offset, command, length in layout:
+        if not keep(offset):
+            continue
+        state = (status or {}).get(offset, "ok")
+        last = offset if state.startswith("incomplete") else offset + 24 + length - 1
+        rows.append([first[last], offset, command, length, state])
+    return rows
+
+
+def handshake(builder: CaptureBuilder, isn: int) -> None:
+    builder.segment(CLIENT, SERVER, isn, flags=SYN)
+    builder.segment(SERVER, CLIENT, 7000, flags=SYN | ACK)
+
+
+def test_in_order_with_syn_on_every_link_type(wire_impl) -> None:
+    data, layout = conversation()
+    for linktype in (pcap.DLT_EN10MB, pcap.DLT_LINUX_SLL, pcap.DLT_LINUX_SLL2, pcap.DLT_RAW, pcap.DLT_NULL):
+        for ng in (False, True):
+            builder = CaptureBuilder(linktype)
+            handshake(builder, 1000)
+            for seq, payload in builder.stream(CLIENT, SERVER, data, 1001, 1400):
+                builder.segment(CLIENT, SERVER, seq, payload)
+            builder.segment(CLIENT, SERVER, 1001 + len(data), flags=FIN | ACK)
+            sequences, report = run(builder.write(ng=ng), wire_impl)
+            assert sequences == {(0, "10.0.0.1:50123", "10.0.0.2:8333"): expect(builder, layout, 1001)}, (linktype, ng)
+            assert report.streams[0].syn_seen and report.streams[0].network == "main"
+
+
+def test_ipv6_and_sequence_wraparound(wire_impl) -> None:
+    global CLIENT, SERVER
+    saved = CLIENT, SERVER
+    CLIENT, SERVER = ("2001:db8::1", 50123), ("2001:db8::2", 8333)
+    try:
+        data, layout = conversation()
+        builder = CaptureBuilder()
+        isn = (1 << 32) - 3000  # the sequence numbers wrap inside the stream
+        handshake(builder, isn)
+        for seq, payload in builder.stream(CLIENT, SERVER, data, isn + 1, 1000):
+            builder.segment(CLIENT, SERVER, seq, payload)
+        sequences, report = run(builder.write(), wire_impl)
+        assert sequences == {(0, "[2001:db8::1]:50123", "[2001:db8::2]:8333"): expect(builder, layout, isn + 1)}
+    finally:
+        CLIENT, SERVER = saved
+
+
+def test_out_of_order_and_retransmissions_first_arrival_wins(wire_impl) -> None:
+    data, layout = conversation(repeat=3)
+    builder = CaptureBuilder()
+    handshake(builder, 5000)
+    segments = builder.stream(CLIENT, SERVER, data, 5001, 300)
+    order = list(range(len(segments)))
+    for at in range(0, len(order) - 3, 4):  # swap pairs, and one segment three places late
+        order[at], order[at + 1] = order[at + 1], order[at]
+    order.append(order.pop(5))
+    order.insert(8, order[2])
+    for index in order:
+        seq, payload = segments[index]
+        builder.segment(CLIENT, SERVER, seq, payload)
+        if index % 7 == 0:  # a retransmission with other bytes: the first arrival's are kept
+            builder.segment(CLIENT, SERVER, seq + 10, b"\xee" * (len(payload) - 10))
+        if index % 5 == 0:  # an overlapping one reaching into the next segment, maybe first
+            at = seq - 5001
+            builder.segment(CLIENT, SERVER, seq + 100, data[at + 100 : at + 450])
+    sequences, _ = run(builder.write(), wire_impl)
+    assert sequences == {(0, "10.0.0.1:50123", "10.0.0.2:8333"): expect(builder, layout, 5001)}
+
+
+def test_a_dropped_segment_is_a_gap_then_resync(wire_impl) -> None:
+    data, layout = conversation(repeat=3)
+    builder = CaptureBuilder()
+    handshake(builder, 100)
+    segments = builder.stream(CLIENT, SERVER, data, 101, 200)
+    dropped = segments.pop(len(segments) // 2)
+    for seq, payload in segments:
+        builder.segment(CLIENT, SERVER, seq, payload)
+    gap = (dropped[0] - 101, dropped[0] - 101 + len(dropped[1]))
+    # the message in progress at the gap is incomplete; those starting inside it are lost
+    cut = {offset for offset, _, length in layout if offset < gap[0] < offset + 24 + length}
+    lost = {offset for offset, _, _ in layout if gap[0] <= offset < gap[1]}
+    after = min(offset for offset, _, _ in layout if offset >= gap[1])
+    for window in (1 << 20, 1000):  # the hole found at the end, or as soon as the window fills
+        sequences, report = run(builder.write(), wire_impl, window=window)
+        rows = expect(builder, layout, 101, status={o: "incomplete_gap" for o in cut}, keep=lambda o: o not in lost and (o < gap[0] or o >= after))
+        assert sequences == {(0, "10.0.0.1:50123", "10.0.0.2:8333"): rows}
+        walker = report.streams[0].walker
+        assert walker.gaps == [gap]
+        assert [(start, end) for start, end, _ in walker.skipped] == [(gap[1], after)]
+
+
+def test_capture_starting_mid_message(wire_impl) -> None:
+    data, layout = conversation()
+    builder = CaptureBuilder()
+    start = layout[3][0] + 30  # inside the 4th message: no SYN, no handshake
+    for seq, payload in builder.stream(CLIENT, SERVER, data[start:], 9000, 500):
+        builder.segment(CLIENT, SERVER, seq, payload)
+    sequences, report = run(builder.write(), wire_impl)
+    shifted = [(offset - start, command, length) for offset, command, length in layout if offset > start]
+    assert sequences == {(0, "10.0.0.1:50123", "10.0.0.2:8333"): expect(builder, shifted, 9000)}
+    assert report.streams[0].walker.skipped == [(0, shifted[0][0], "no valid message header")]
+    assert not report.streams[0].syn_seen
+
+
+def test_non_bitcoin_stream_and_garbage_between_messages(wire_impl) -> None:
+    builder = CaptureBuilder()
+    other = ("10.0.0.9", 443)
+    builder.segment(other, SERVER, 1, b"GET / HTTP/1.1\r\nHost: example\r\n\r\n" * 40)
+    data, layout = conversation()
+    junk = b"\x00garbage\xf9\xbe\xb4\xd9\xff\xfe" + bytes(range(40))  # a magic, then no valid command
+    cut = layout[5][0]
+    data = data[:cut] + junk + data[cut:]
+    layout = [(o + (len(junk) if o >= cut else 0), c, n) for o, c, n in layout]
+    for seq, payload in builder.stream(CLIENT, SERVER, data, 1, 700):
+        builder.segment(CLIENT, SERVER, seq, payload)
+    sequences, report = run(builder.write(), wire_impl)
+    assert sequences == {(1, "10.0.0.1:50123", "10.0.0.2:8333"): expect(builder, layout, 1)}
+    http = next(s for s in report.streams if s.stream == 0)
+    assert http.network is None and http.walker.messages == 0
+    bitcoin = next(s for s in report.streams if s.stream == 1)
+    assert [(a, b) for a, b, _ in bitcoin.walker.skipped] == [(cut, cut + len(junk))]
+
+
+def test_bad_checksum_unknown_command_oversized_and_networks(wire_impl) -> None:
+    testnet4 = 0x283F161C
+    good = message("ping", b"\x01" * 8, testnet4)
+    bad = bytearray(message("pong", b"\x02" * 8, testnet4))
+    bad[20] ^= 0xFF
+    unknown = message("futurecmd", b"hello", testnet4)
+    header = bytearray(message("ping", b"", testnet4))
+    header[16:20] = (1000).to_bytes(4, "little")  # ping's cap is 8 bytes
+    data = good + bytes(bad) + unknown + bytes(header) + good
+    builder = CaptureBuilder()
+    handshake(builder, 0)
+    builder.segment(CLIENT, SERVER, 1, data)
+    sequences, report = run(builder.write(), wire_impl)
+    at = [0, 32, 64, 64 + len(unknown), 64 + len(unknown) + 24]
+    assert sequences[(0, "10.0.0.1:50123", "10.0.0.2:8333")] == [
+        [3, at[0], "ping", 8, "ok"],
+        [3, at[1], "pong", 8, "bad_checksum"],
+        [3, at[2], "futurecmd", 5, "ok"],
+        [3, at[3], "ping", 1000, "oversized"],
+        [3, at[4], "ping", 8, "ok"],
+    ]
+    assert report.streams[0].network == "testnet4"
+
+
+def test_legacy_headers_at_the_end_and_before_a_gap(wire_impl) -> None:
+    legacy = next(bytes.fromhex(v["hex"]) for v in VECTORS if v["expect"].startswith("valid_legacy") and v["command"] == "version")
+    verack = wire.pack_header(MAIN, "verack", b"")[:20]
+    builder = CaptureBuilder()
+    handshake(builder, 0)
+    builder.segment(CLIENT, SERVER, 1, legacy)  # a 2011 version, waiting for the answer
+    builder.segment(SERVER, CLIENT, 7001, legacy + verack)
+    builder.segment(SERVER, CLIENT, 7001 + len(legacy) + 20 + 500, message("ping", b"\x00" * 8))
+    builder.segment(CLIENT, SERVER, 1 + len(legacy), verack)  # the capture ends after it
+    sequences, report = run(builder.write(), wire_impl)
+    assert sequences == {
+        (0, "10.0.0.1:50123", "10.0.0.2:8333"): [
+            [3, 0, "version", 85, "ok_no_checksum_20byte_header"],
+            [6, 105, "verack", 0, "ok_no_checksum_20byte_header"],
+        ],
+        (0, "10.0.0.2:8333", "10.0.0.1:50123"): [
+            [4, 0, "version", 85, "ok_no_checksum_20byte_header"],
+            [4, 105, "verack", 0, "ok_no_checksum_20byte_header"],
+            [5, 625, "ping", 8, "ok"],  # found again after the gap: its checksum verifies
+        ],
+    }
+    server = next(s for s in report.streams if s.src == "10.0.0.2:8333")
+    assert server.walker.gaps == [(125, 625)]
+    assert server.walker.skipped == []
+
+
+def test_incomplete_at_capture_end_and_rst(wire_impl) -> None:
+    data, layout = conversation(repeat=1)
+    builder = CaptureBuilder()
+    handshake(builder, 0)
+    builder.segment(CLIENT, SERVER, 1, data[: layout[-1][0] + 30])
+    builder.segment(CLIENT, SERVER, 1 + layout[-1][0] + 30, flags=RST)
+    builder.segment(CLIENT, SERVER, 1 + layout[-1][0] + 30, b"late")  # after the reset: ignored
+    sequences, _ = run(builder.write(), wire_impl)
+    rows = sequences[(0, "10.0.0.1:50123", "10.0.0.2:8333")]
+    assert rows[-1] == [3, layout[-1][0], layout[-1][1], layout[-1][2], "incomplete_capture_ended"]
+    assert [row[1] for row in rows] == [offset for offset, _, _ in layout]
+
+
+def test_truncated_and_unreadable_captures(tmp_path: Path) -> None:
+    data, layout = conversation()
+    builder = CaptureBuilder()
+    handshake(builder, 0)
+    for seq, payload in builder.stream(CLIENT, SERVER, data, 1, 1000):
+        builder.segment(CLIENT, SERVER, seq, payload)
+    raw = builder.write()
+    sequences, report = run(raw[:-1500])  # the last record is cut
+    assert report.reader.truncated and report.reader.frames == len(builder.frames) - 1
+    rows = sequences[(0, "10.0.0.1:50123", "10.0.0.2:8333")]
+    assert rows[:-1] == expect(builder, layout, 1)[: len(rows) - 1]
+    path = tmp_path / "cut.pcap"
+    path.write_bytes(raw[:-1500])
+    out = io.StringIO()
+    assert decode.main([str(path)], out=out) == 0
+    assert out.getvalue().count("\n") == len(rows)
+    garbage = tmp_path / "garbage.pcap"
+    garbage.write_bytes(b"this is not a capture at all")
+    assert decode.main([str(garbage)], out=io.StringIO()) == 2
+    assert decode.main([str(tmp_path / "missing.pcap")], out=io.StringIO()) == 2
+
+
+def test_frames_that_are_not_tcp_are_counted() -> None:
+    builder = CaptureBuilder()
+    builder.frames.append((1.0, b"\x02" * 6 + b"\x04" * 6 + b"\x08\x06" + b"\x00" * 28))  # ARP
+    builder.frames.append((2.0, b"\x02" * 6 + b"\x04" * 6 + b"\x08\x00" + bytes(ip_udp())))
+    sequences, report = run(builder.write())
+    assert sequences == {}
+    assert report.reader.skipped == {"not IP": 1, "not TCP": 1}
+    unknown = CaptureBuilder(linktype=147)
+    unknown.frames.append((1.0, b"\x00" * 40))
+    _, report = run(unknown.write())
+    assert report.reader.skipped == {"link type 147 not supported": 1}
+
+
+def ip_udp():
+    return ip.IP(src=b"\x01\x02\x03\x04", dst=b"\x05\x06\x07\x08", p=17, data=udp.UDP(sport=1, dport=2, data=b"x"))
+
+
+# --- the command line ----------------------------------------------------------------------
+
+PEAFOWL = PCAPS / "peafowl_bitcoin_2011.pcap"
+
+
+def test_cli_lines_in_process(capsys) -> None:
+    out = io.StringIO()
+    assert decode.main([str(PEAFOWL)], out=out) == 0
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 112
+    assert lines[0] == (
+        "2011-03-28T16:07:52.925065Z #0 192.168.1.142:55383 → 66.68.83.22:8333 main version 85B "
+        "checksum=none version 32001 (no user agent) height=114400"
+    )
+    assert any(" getaddr 0B checksum=ok getaddr" in line for line in lines)
+    assert any(" inv 248 MSG_BLOCK" in line for line in lines)
+    assert any("block 0000" in line and "txs=" in line for line in lines)
+    assert capsys.readouterr().err == ""
+
+
+def test_cli_filter_stream_json_stats() -> None:
+    out = io.StringIO()
+    assert decode.main([str(PEAFOWL), "--filter", "verack,getaddr", "--json"], out=out) == 0
+    objects = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [(o["command"], o["status"], o["offset"]) for o in objects] == [
+        ("verack", "ok_no_checksum_20byte_header", 105),
+        ("verack", "ok_no_checksum_20byte_header", 105),
+        ("getaddr", "ok", 125),
+    ]
+    out = io.StringIO()
+    assert decode.main([str(PEAFOWL), "--filter", "tx,version", "--json", "--stream", "0"], out=out) == 0
+    objects = [json.loads(line) for line in out.getvalue().splitlines()]
+    tx = next(o for o in objects if o["command"] == "tx")
+    assert len(tx["payload"]["inputs"][0]["prev_txid"]) == 64 and tx["summary"].startswith("tx ")
+    version = next(o for o in objects if o["command"] == "version")
+    assert version["payload"]["addr_recv"]["ip"].count(".") == 3 and version["payload"]["version"] in (31900, 32001)
+    out = io.StringIO()
+    assert decode.main([str(PEAFOWL), "--stream", "1"], out=out) == 0
+    assert out.getvalue() == ""
+    out = io.StringIO()
+    assert decode.main([str(PEAFOWL), "--stats"], out=out) == 0
+    text = out.getvalue()
+    assert "       0       112       104984     0            0          0" in text
+    assert "     getaddr         1           24            0          0" in text
+
+
+def test_cli_hex(capsys) -> None:
+    out = io.StringIO()
+    version = next(v["hex"] for v in VECTORS if v["command"] == "version" and v["expect"] == "valid_framing")
+    assert decode.main(["--hex", version], out=out) == 0
+    assert out.getvalue().startswith("version 70015 /Satoshi:0.13.99/ height=0\nnetwork: regtest")
+    out = io.StringIO()
+    legacy = next(v["hex"] for v in VECTORS if v["expect"].startswith("valid_legacy"))
+    assert decode.main(["--hex", legacy, "--json"], out=out) == 0
+    assert json.loads(out.getvalue())["status"] == "ok_no_checksum_20byte_header"
+    assert decode.main(["--hex", "zz"], out=io.StringIO()) == 2
+    assert decode.main(["--hex", "f9beb4d9"], out=io.StringIO()) == 1
+    with pytest.raises(SystemExit):
+        decode.main([], out=io.StringIO())
+    capsys.readouterr()
+
+
+def test_cli_subprocess_file_and_stdin(tmp_path: Path) -> None:
+    script = [sys.executable, "-m", "tools.decode"]
+    root = Path(__file__).parent.parent
+    by_file = subprocess.run([*script, str(PEAFOWL)], capture_output=True, check=True, cwd=root)
+    by_stdin = subprocess.run([*script, "-"], input=PEAFOWL.read_bytes(), capture_output=True, check=True, cwd=root)
+    assert by_file.stdout == by_stdin.stdout and by_file.stdout.decode().count("\n") == 112
+    garbage = subprocess.run([*script, "-"], input=b"nonsense", capture_output=True, cwd=root)
+    assert garbage.returncode == 2 and b"not a pcap" in garbage.stderr
+
+
+def test_cli_reports_gaps_and_skips(tmp_path: Path, capsys) -> None:
+    builder = CaptureBuilder()
+    builder.segment(("10.0.0.9", 443), SERVER, 1, b"not bitcoin")
+    builder.frames.append((3.0, b"\x02" * 6 + b"\x04" * 6 + b"\x08\x06" + b"\x00" * 28))
+    builder.segment(CLIENT, SERVER, 1, b"junk" + message("ping", b"\x00" * 8))
+    builder.segment(CLIENT, SERVER, 500, message("ping", b"\x01" * 8))
+    path = tmp_path / "gappy.pcap"
+    path.write_bytes(builder.write()[:-10])
+    assert decode.main([str(path)], out=io.StringIO()) == 0
+    err = capsys.readouterr().err
+    assert "stream 0 10.0.0.9:443 → 10.0.0.2:8333: 11 bytes, no Bitcoin message" in err
+    assert "stream 1 10.0.0.1:50123 → 10.0.0.2:8333: gap of 463 bytes at offset 36" in err
+    assert "skipped 4 bytes at offset 0" in err
+    assert "1 frames skipped: not IP" in err
+    assert "truncated capture: frame 4, the last, holds less than its IP length says" in err
+    assert "at offset 499" not in err  # the ping cut by the end of the file is a message:
+    out = io.StringIO()
+    decode.main([str(path), "--stream", "1"], out=out)
+    assert out.getvalue().splitlines()[-1].endswith("ping 8B checksum=- ping (incomplete: the capture ends)")

@@ -39,9 +39,16 @@ def _time(stamp: float) -> str:
     return datetime.fromtimestamp(stamp, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+_NO_PAYLOAD = {
+    framing.INCOMPLETE_GAP: "incomplete: cut by a gap",
+    framing.INCOMPLETE_END: "incomplete: the capture ends",
+    framing.OVERSIZED: "declared length over the command's cap; resynchronised",
+}
+
+
 def _summary(message: framing.WireMessage) -> str:
     if message.payload is None:
-        return f"{message.command} (incomplete: {message.status})"
+        return f"{message.command} ({_NO_PAYLOAD[message.status]})"
     return summarize(message.command, message.payload)
 
 
@@ -110,6 +117,8 @@ def _notes(report: CaptureReport, out: TextIO) -> None:
             out.write(f"{where}: skipped {end - start} bytes at offset {start}: {why}\n")
     for reason, count in sorted(report.reader.skipped.items()):
         out.write(f"{count} frames skipped: {reason}\n")
+    if report.reader.short_frames:
+        out.write(f"{report.reader.short_frames} frames shorter than their IP length (snap length or a cut file)\n")
     if report.reader.truncated:
         out.write(f"truncated capture: {report.reader.truncated}\n")
 

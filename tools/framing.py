@@ -176,10 +176,11 @@ class MessageWalker:
     def _drain(self) -> None:
         while True:
             decoder = self._decoder
+            before = self._position()  # a dead decoder forgets where it stopped
             try:
                 frame = decoder.next_frame()
             except errors.OversizedMessage:
-                self._oversized()
+                self._oversized(before)
                 continue
             if frame is None:
                 if not self._legacy_version_waiting():
@@ -246,9 +247,8 @@ class MessageWalker:
             and self._legacy(start)
         )
 
-    def _oversized(self) -> None:
+    def _oversized(self, start: int) -> None:
         """The decoder refused a declared length over the command's cap: report, resync past it."""
-        start = self._position()
         command, length = _header_fields(self._gather(start, _LEGACY_HEADER))
         self._skip_to(start, "no valid message header")
         self._report(start, start + _LEGACY_HEADER, command, length, OVERSIZED, None)

@@ -5,7 +5,8 @@ the frame number and time the reference and tshark count by. Link layers: Ethern
 cooked (SLL, SLL2), raw IP and BSD loopback (null/loop); IPv4 and IPv6. Anything else (ARP,
 UDP, fragments, unknown link types, truncated headers) is counted in `CaptureReader.skipped`
 with the reason, never raised. A capture whose file header cannot be read raises
-`CaptureError`; a capture cut short ends the iteration and sets `CaptureReader.truncated`.
+`CaptureError`; a capture cut short ends the iteration and sets `CaptureReader.truncated`
+(dpkt hands over a last record cut inside its data as it is: the IP length tells).
 """
 
 from __future__ import annotations
@@ -79,6 +80,8 @@ class CaptureReader:
         self.frames = 0
         self.skipped: Counter[str] = Counter()
         self.truncated: str | None = None
+        self.short_frames = 0  # frames holding less than their IP length says
+        self._last_short = False
 
     def __iter__(self) -> Iterator[Segment]:
         decode = self._link_decoder()
@@ -87,6 +90,8 @@ class CaptureReader:
             try:
                 stamp, data = next(packets)
             except StopIteration:
+                if self._last_short:
+                    self.truncated = f"frame {self.frames}, the last, holds less than its IP length says (a cut file?)"
                 return
             except (dpkt.UnpackError, struct.error, ValueError) as error:
                 self.truncated = f"the capture ends inside a record after frame {self.frames} ({error or 'short read'})"
@@ -112,8 +117,13 @@ class CaptureReader:
                 self.skipped["IP fragment"] += 1
                 return None
             family = socket.AF_INET
+            short = packet.len > len(packet)
         else:
             family = socket.AF_INET6
+            short = packet.plen > len(packet) - packet.__hdr_len__
+        # Cut by the snap length or by the end of the file: the missing bytes become a gap.
+        self._last_short = short
+        self.short_frames += short
         segment = packet.data
         if not isinstance(segment, tcp.TCP):
             self.skipped["not TCP"] += 1
