@@ -13,6 +13,7 @@ import pytest
 
 from tools import decode
 from pantheon import wire
+from tools.pcap import CaptureReader
 from tools.pipeline import decode_capture
 
 PCAPS = Path(__file__).parent / "vectors" / "pcaps"
@@ -315,6 +316,24 @@ def test_truncated_and_unreadable_captures(tmp_path: Path) -> None:
     garbage.write_bytes(b"this is not a capture at all")
     assert decode.main([str(garbage)], out=io.StringIO()) == 2
     assert decode.main([str(tmp_path / "missing.pcap")], out=io.StringIO()) == 2
+
+
+@pytest.mark.parametrize("linktype", [pcap.DLT_EN10MB, pcap.DLT_LINUX_SLL, pcap.DLT_LINUX_SLL2, pcap.DLT_RAW, pcap.DLT_NULL])
+def test_fast_path_reads_what_dpkt_reads(linktype: int) -> None:
+    """Plain IPv4/TCP frames skip dpkt's objects; dpkt's reading of the same frames is the oracle."""
+    data, _ = conversation(repeat=1)
+    builder = CaptureBuilder(linktype)
+    handshake(builder, 77)
+    for seq, payload in builder.stream(CLIENT, SERVER, data, 78, 333):
+        builder.segment(CLIENT, SERVER, seq, payload, flags=ACK | 0x08)
+    builder.segment(SERVER, CLIENT, 7001, b"x", flags=FIN | ACK)
+    frames = builder.frames
+    frames.append((9.0, frames[-1][1][:-1]))  # a frame shorter than its IP length
+    frames.append((9.5, frames[-2][1]))  # and a duplicate
+    raw = builder.write()
+    fast = list(CaptureReader(io.BytesIO(raw)))
+    oracle = list(CaptureReader(io.BytesIO(raw), fast=False))
+    assert fast == oracle and len(fast) == len(frames)
 
 
 def test_frames_that_are_not_tcp_are_counted() -> None:

@@ -88,6 +88,7 @@ class MessageWalker:
         self._end = 0  # stream offset after the last byte received
         self._framed = 0  # stream offset up to which bytes were framed or reported skipped
         self._tail = b""  # network search: the unsearched end of the last chunk
+        self._checked = -1  # where a waiting pre-209 version was last looked for
         self.gaps: list[tuple[int, int]] = []
         self.skipped: list[tuple[int, int, str]] = []
         self.messages = 0
@@ -235,8 +236,9 @@ class MessageWalker:
         sends its version and waits. Its first payload field, where a 24-byte header has the
         checksum, must read as a protocol version of that era (below BIP37's 70001)."""
         start = self._position()
-        if self._end - start < _HEADER:
+        if self._end - start < _HEADER or start == self._checked:
             return False
+        self._checked = start  # once per message, not once per chunk of a big one
         head = self._gather(start, _HEADER)
         command, length = _header_fields(head)
         return (

@@ -15,6 +15,7 @@ import io
 import socket
 import struct
 from collections import Counter
+from functools import lru_cache
 from typing import BinaryIO, Iterator, NamedTuple
 
 import dpkt
@@ -61,11 +62,14 @@ class Segment(NamedTuple):
 class CaptureReader:
     """Iterates the TCP segments of a capture read from a binary file object, in file order.
 
+    Plain IPv4/TCP frames are read by `_ipv4_tcp` without dpkt objects; `fast=False` sends
+    every frame through dpkt instead.
+
     `skipped` counts frames that carried no usable TCP segment, by reason; `truncated` is set
     when the file ends inside a record; `linktype` is the capture's link type.
     """
 
-    def __init__(self, stream: BinaryIO) -> None:
+    def __init__(self, stream: BinaryIO, *, fast: bool = True) -> None:
         if not hasattr(stream, "peek"):
             stream = io.BufferedReader(stream)  # type: ignore[arg-type]
         head = stream.peek(4)[:4]  # type: ignore[attr-defined]
@@ -77,6 +81,7 @@ class CaptureReader:
         except (ValueError, dpkt.UnpackError, struct.error) as error:
             raise CaptureError(f"not a pcap or pcapng capture ({error})") from None
         self.linktype: int = self._reader.datalink()
+        self._fast = fast  # False: every frame through dpkt (the tests' oracle for the fast path)
         self.frames = 0
         self.skipped: Counter[str] = Counter()
         self.truncated: str | None = None
@@ -85,6 +90,7 @@ class CaptureReader:
 
     def __iter__(self) -> Iterator[Segment]:
         decode = self._link_decoder()
+        fast = _IPV4_AT.get(self.linktype) if self._fast else None
         packets = iter(self._reader)
         while True:
             try:
@@ -97,6 +103,14 @@ class CaptureReader:
                 self.truncated = f"the capture ends inside a record after frame {self.frames} ({error or 'short read'})"
                 return
             self.frames += 1
+            if fast is not None:
+                field, value, at = fast
+                if data[field : field + len(value)] == value:
+                    segment = _ipv4_tcp(data, at, self.frames, stamp)
+                    if segment is not None:
+                        self._last_short = False
+                        yield segment
+                        continue
             if decode is None:
                 self.skipped[f"link type {self.linktype} not supported"] += 1
                 continue
@@ -149,6 +163,40 @@ class CaptureReader:
         if linktype in (pcap.DLT_NULL, pcap.DLT_LOOP):
             return _null
         return None
+
+
+# The common case, read without building dpkt objects (about 10x less time per frame): an
+# IPv4 packet without options or fragmentation carrying a whole TCP segment. By link type:
+# where the link layer says "IPv4" (offset, bytes) and where the IP header starts. Anything
+# else goes through dpkt; tests check both paths give the same segments.
+_IPV4_AT = {
+    pcap.DLT_EN10MB: (12, b"\x08\x00", 14),
+    pcap.DLT_LINUX_SLL: (14, b"\x08\x00", 16),
+    pcap.DLT_LINUX_SLL2: (0, b"\x08\x00", 20),
+    pcap.DLT_RAW: (0, b"\x45", 0),
+    228: (0, b"\x45", 0),
+}
+_IPV4 = struct.Struct("!BxHxxHxB")  # version/IHL, total length, flags/fragment offset, protocol
+_TCP = struct.Struct("!HHI4xBB")  # ports, sequence number, data offset, flags
+_ipv4_text = lru_cache(maxsize=4096)(socket.inet_ntoa)
+
+
+def _ipv4_tcp(data: bytes, at: int, frame: int, stamp: float) -> Segment | None:
+    if len(data) < at + 40:
+        return None
+    version_ihl, total, fragment, protocol = _IPV4.unpack_from(data, at)
+    end = at + total
+    if version_ihl != 0x45 or protocol != 6 or fragment & 0x3FFF or total < 40 or end > len(data):
+        return None
+    tcp_at = at + 20
+    sport, dport, seq, offset, flags = _TCP.unpack_from(data, tcp_at)
+    start = tcp_at + (offset >> 4) * 4
+    if start > end or offset >> 4 < 5:
+        return None
+    return Segment(
+        frame, float(stamp), _ipv4_text(data[at + 12 : at + 16]), sport, _ipv4_text(data[at + 16 : at + 20]), dport,
+        seq, flags, data[start:end],
+    )
 
 
 def _ip_of(frame: dpkt.Packet) -> ip.IP | ip6.IP6 | None:

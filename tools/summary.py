@@ -43,7 +43,8 @@ def _fast(command: str, payload: bytes, codecs: ModuleType) -> str | None:
     if command == "tx":
         tx = codecs.decode_tx(payload)
         segwit = " segwit" if tx.has_witness else ""
-        return f"tx {_hash(tx.txid)} in={len(tx.inputs)} out={len(tx.outputs)} vsize={tx.vsize}{segwit}"
+        # Input and output counts would unpack every input and output; --json has them.
+        return f"tx {_hash(tx.txid)} size={tx.size} vsize={tx.vsize}{segwit}"
     if command == "block":
         block = codecs.decode_block(payload)
         return f"block {_hash(block.hash)} txs={len(block.transactions)}"
