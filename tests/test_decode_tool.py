@@ -14,6 +14,7 @@ import pytest
 from tools import decode
 from pantheon import wire
 from tools.pcap import CaptureReader
+from tools.summary import summarize, to_json
 from tools.pipeline import decode_capture
 
 PCAPS = Path(__file__).parent / "vectors" / "pcaps"
@@ -387,6 +388,7 @@ def test_cli_filter_stream_json_stats() -> None:
     objects = [json.loads(line) for line in out.getvalue().splitlines()]
     tx = next(o for o in objects if o["command"] == "tx")
     assert len(tx["payload"]["inputs"][0]["prev_txid"]) == 64 and tx["summary"].startswith("tx ")
+    assert tx["summary"].split()[1] == tx["payload"]["txid"] == tx["payload"]["wtxid"]  # 2011: no witness
     version = next(o for o in objects if o["command"] == "version")
     assert version["payload"]["addr_recv"]["ip"].count(".") == 3 and version["payload"]["version"] in (31900, 32001)
     out = io.StringIO()
@@ -397,6 +399,20 @@ def test_cli_filter_stream_json_stats() -> None:
     text = out.getvalue()
     assert "       0       112       104984     0            0          0" in text
     assert "     getaddr         1           24            0          0" in text
+
+
+def test_json_of_blocks_and_headers() -> None:
+    block = (Path(__file__).parent / "vectors" / "blocks" / "block_170.bin").read_bytes()
+    decoded = to_json("block", block)
+    assert decoded["hash"] == "00000000d1145790a8694403d4063f323d499e655c83426834d4ce2f8dd4a2ee"
+    assert len(decoded["txids"]) == len(decoded["transactions"]) == 2
+    assert decoded["header"]["prev_block"].startswith("000000002a22cfee")
+    headers = to_json("headers", b"\x01" + block[:80] + b"\x00")
+    assert headers["headers"][0]["hash"] == decoded["hash"]
+    assert to_json("futurecmd", b"\x01\x02") == {"raw": "0102"}
+    assert to_json("ping", b"\x01")["error"].startswith("Truncated")
+    assert summarize("inv", b"\x05").startswith("inv (undecodable: Truncated")
+    assert summarize("futurecmd", b"\x01") == "unknown command 'futurecmd', 1 bytes"
 
 
 def test_cli_hex(capsys) -> None:
@@ -444,3 +460,11 @@ def test_cli_reports_gaps_and_skips(tmp_path: Path, capsys) -> None:
     out = io.StringIO()
     decode.main([str(path), "--stream", "1"], out=out)
     assert out.getvalue().splitlines()[-1].endswith("ping 8B checksum=- ping (incomplete: the capture ends)")
+
+
+@pytest.mark.parametrize("vector", [v for v in VECTORS if v["expect"] == "valid_framing"], ids=lambda v: v["command"])
+def test_every_golden_message_has_a_summary_and_json(vector, wire_impl) -> None:
+    command, payload = vector["command"], bytes.fromhex(vector["hex"])[24:]
+    line = summarize(command, payload, wire_impl.module)
+    assert line.startswith(command) and "undecodable" not in line
+    json.dumps(to_json(command, payload))

@@ -21,25 +21,11 @@ from typing import BinaryIO, Iterator, NamedTuple
 import dpkt
 from dpkt import ethernet, ip, ip6, pcap, pcapng, sll, sll2, tcp
 
-__all__ = ["CaptureError", "CaptureReader", "Segment", "LINK_TYPES"]
+__all__ = ["CaptureError", "CaptureReader", "Segment"]
 
 _PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"
 # AF_INET, then AF_INET6 as Linux, NetBSD/OpenBSD, FreeBSD and macOS number it.
 _NULL_FAMILIES = frozenset({2, 10, 24, 28, 30})
-
-#: The link types read, by pcap LINKTYPE number.
-LINK_TYPES = {
-    pcap.DLT_NULL: "BSD loopback",
-    pcap.DLT_EN10MB: "Ethernet",
-    pcap.DLT_RAW: "raw IP",
-    14: "raw IP",  # DLT_RAW on OpenBSD
-    pcap.DLT_LOOP: "OpenBSD loopback",
-    pcap.DLT_LINUX_SLL: "Linux cooked (SLL)",
-    pcap.DLT_LINUX_SLL2: "Linux cooked (SLL2)",
-    228: "raw IPv4",
-    229: "raw IPv6",
-}
-
 
 class CaptureError(Exception):
     """The file is not a capture this tool can read (its header is missing or wrong)."""

@@ -96,7 +96,18 @@ def to_json(command: str, payload: bytes) -> Any:
         return {"error": f"{type(error).__name__}: {error}", "raw": payload.hex()}
     if isinstance(value, bytes):
         return {"raw": value.hex()}
-    return _jsonable(value, "")
+    decoded = _jsonable(value, "")
+    # What the spec's fields do not hold but a reader looks for: the ids, from the wire codecs.
+    if command == "tx":
+        tx = wire.decode_tx(payload)
+        decoded.update(txid=_hash(tx.txid), wtxid=_hash(tx.wtxid))
+    elif command == "block":
+        block = wire.decode_block(payload)
+        decoded.update(hash=_hash(block.hash), txids=[_hash(tx.txid) for tx in block.transactions])
+    elif command == "headers":
+        for entry, header in zip(decoded["headers"], wire.decode_headers(payload)):
+            entry["hash"] = _hash(header.hash)
+    return decoded
 
 
 def _jsonable(value: Any, name: str) -> Any:
