@@ -17,6 +17,7 @@ import json
 import sys
 from collections import Counter, defaultdict
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Any, TextIO
 
 from pantheon import errors, limits, spec
@@ -35,8 +36,16 @@ _CHECKSUM_SHOWN = {
 }
 
 
+@lru_cache(maxsize=64)
+def _second(second: int) -> str:
+    return datetime.fromtimestamp(second, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+
+
 def _time(stamp: float) -> str:
-    return datetime.fromtimestamp(stamp, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """ISO 8601 UTC with microseconds; the part down to the second is made once per second."""
+    micros = round(stamp * 1_000_000)
+    second, micro = divmod(micros, 1_000_000)
+    return f"{_second(second)}.{micro:06d}Z"
 
 
 _NO_PAYLOAD = {

@@ -176,17 +176,19 @@ class MessageWalker:
 
     def _drain(self) -> None:
         while True:
-            decoder = self._decoder
-            before = self._position()  # a dead decoder forgets where it stopped
             try:
-                frame = decoder.next_frame()
+                frame = self._decoder.next_frame()
             except errors.OversizedMessage:
-                self._oversized(before)
+                # Only raised at a message boundary (never while resyncing): where the last
+                # message ended. The dead decoder itself no longer knows.
+                self._oversized(self._framed)
                 continue
             if frame is None:
-                if not self._legacy_version_waiting():
-                    break
-                continue
+                position = self._position()
+                if position != self._checked and self._end - position >= _HEADER and self._legacy_version_waiting(position):
+                    continue
+                self._trim(position)
+                return
             end = self._position()
             start = end - frame.wire_size
             if frame.command in _LEGACY_COMMANDS and not frame.checksum_ok and self._legacy(start):
@@ -194,7 +196,6 @@ class MessageWalker:
             self._skip_to(start, "no valid message header")
             status = OK if frame.error is None else BAD_CHECKSUM if frame.error == frames.BAD_CHECKSUM else BAD_COMMAND
             self._report(start, end, frame.command, len(frame.payload), status, frame.payload)
-        self._trim(self._position())
 
     def _report(self, start: int, end: int, command: str, length: int, status: str, payload: bytes | None) -> None:
         self._trim(start)
@@ -230,21 +231,22 @@ class MessageWalker:
         self._restart(start + size, scanning=False)
         return True
 
-    def _legacy_version_waiting(self) -> bool:
+    def _legacy_version_waiting(self, start: int) -> bool:
         """A pre-209 version that ends exactly where the received bytes end is taken now, not
         when the next message's first bytes complete its 24-byte misreading: a 2011 client
         sends its version and waits. Its first payload field, where a 24-byte header has the
-        checksum, must read as a protocol version of that era (below BIP37's 70001)."""
-        start = self._position()
-        if self._end - start < _HEADER or start == self._checked:
-            return False
-        self._checked = start  # once per message, not once per chunk of a big one
+        checksum, must read as a protocol version of that era (below BIP37's 70001). Each
+        message is looked at once its header and 20-byte-reading payload are in."""
         head = self._gather(start, _HEADER)
         command, length = _header_fields(head)
+        if head[:4] != self._magic or command != "version":
+            self._checked = start
+            return False
+        if self._end - start < _LEGACY_HEADER + length:
+            return False  # look again when more has arrived
+        self._checked = start
         return (
-            head[:4] == self._magic
-            and command == "version"
-            and self._end - start == _LEGACY_HEADER + length
+            self._end - start == _LEGACY_HEADER + length
             and 0 < int.from_bytes(head[_LEGACY_HEADER:], "little") < _FIRST_MODERN_VERSION
             and self._legacy(start)
         )
