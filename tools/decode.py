@@ -23,7 +23,7 @@ from typing import Any, TextIO
 from pantheon import errors, limits, spec
 from tools import framing
 from tools.pcap import CaptureError
-from tools.pipeline import CaptureReport, Event, decode_capture
+from tools.pipeline import CaptureReport, Event, StreamReport, decode_capture
 from tools.summary import summarize, to_json
 
 __all__ = ["main", "format_line"]
@@ -100,9 +100,10 @@ class _Stats:
             row["bad_checksum"] += message.status == framing.BAD_CHECKSUM
             row["incomplete"] += message.status in (framing.INCOMPLETE_GAP, framing.INCOMPLETE_END)
 
-    def write(self, report: CaptureReport, out: TextIO) -> None:
-        for stream in report.streams:
-            self.by_stream[stream.stream]["gaps"] += len(stream.walker.gaps)
+    def stream_ended(self, stream: StreamReport) -> None:
+        self.by_stream[stream.stream]["gaps"] += len(stream.walker.gaps)
+
+    def write(self, out: TextIO) -> None:
         out.write(f"{'stream':>8} {'messages':>9} {'bytes':>12} {'gaps':>5} {'bad_checksum':>12} {'incomplete':>10}\n")
         for index in sorted(self.by_stream):
             row = self.by_stream[index]
@@ -113,17 +114,20 @@ class _Stats:
             out.write(f"{command:>12} {row['messages']:>9} {row['bytes']:>12} {row['bad_checksum']:>12} {row['incomplete']:>10}\n")
 
 
-def _notes(report: CaptureReport, out: TextIO) -> None:
-    """What was not decoded, and why."""
-    for stream in report.streams:
-        where = f"stream {stream.stream} {stream.src} → {stream.dst}"
-        if stream.walker.network is None:
-            out.write(f"{where}: {stream.direction.captured} bytes, no Bitcoin message (no known magic)\n")
-            continue
-        for start, end in stream.walker.gaps:
-            out.write(f"{where}: gap of {end - start} bytes at offset {start} (not captured); resynchronised after it\n")
-        for start, end, why in stream.walker.skipped:
-            out.write(f"{where}: skipped {end - start} bytes at offset {start}: {why}\n")
+def _stream_notes(stream: StreamReport, out: TextIO) -> None:
+    """What one direction held that was not decoded, and why (written when it ends)."""
+    where = f"stream {stream.stream} {stream.src} → {stream.dst}"
+    if stream.walker.network is None:
+        out.write(f"{where}: {stream.direction.captured} bytes, no Bitcoin message (no known magic)\n")
+        return
+    for start, end in stream.walker.gaps:
+        out.write(f"{where}: gap of {end - start} bytes at offset {start} (not captured); resynchronised after it\n")
+    for start, end, why in stream.walker.skipped:
+        out.write(f"{where}: skipped {end - start} bytes at offset {start}: {why}\n")
+
+
+def _capture_notes(report: CaptureReport, out: TextIO) -> None:
+    """What the capture held that was not TCP, and whether it was cut."""
     for reason, count in sorted(report.reader.skipped.items()):
         out.write(f"{count} frames skipped: {reason}\n")
     if report.reader.short_frames:
@@ -194,12 +198,18 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
         else:
             out.write(format_line(event) + "\n")
 
+    def on_stream_end(stream: StreamReport) -> None:
+        if args.stream is not None and stream.stream != args.stream:
+            return
+        stats.stream_ended(stream)
+        _stream_notes(stream, sys.stderr)
+
     try:
         if args.capture == "-":
-            report = decode_capture(sys.stdin.buffer, on_message)
+            report = decode_capture(sys.stdin.buffer, on_message, on_stream_end=on_stream_end)
         else:
             with open(args.capture, "rb") as stream:
-                report = decode_capture(stream, on_message)
+                report = decode_capture(stream, on_message, on_stream_end=on_stream_end)
     except BrokenPipeError:  # the reader went away (`| head`): stop quietly
         sys.stdout = None  # type: ignore[assignment]
         return 0
@@ -207,8 +217,8 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
         print(f"pantheon-decode: {args.capture}: {error}", file=sys.stderr)
         return 2
     if args.stats:
-        stats.write(report, out)
-    _notes(report, sys.stderr)
+        stats.write(out)
+    _capture_notes(report, sys.stderr)
     return 0
 
 

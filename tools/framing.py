@@ -73,11 +73,19 @@ class MessageWalker:
     """Frames one direction's stream; `emit` gets each `WireMessage` as soon as it is known.
 
     `gaps` and `skipped` (stream ranges that could not be framed, with the reason) are kept
-    for the report; `network` is the recognised `params.Network`, or None.
+    for the report; `network` is the recognised `params.Network`, or None. `on_end` is called
+    once the stream has ended and everything in it was emitted.
     """
 
-    def __init__(self, emit: Callable[[WireMessage], None], *, wire_module: ModuleType = wire) -> None:
+    def __init__(
+        self,
+        emit: Callable[[WireMessage], None],
+        *,
+        wire_module: ModuleType = wire,
+        on_end: Callable[[], None] | None = None,
+    ) -> None:
         self._emit = emit
+        self._on_end = on_end
         self._wire = wire_module
         self.network: params.Network | None = None
         self._magic = b""
@@ -118,6 +126,8 @@ class MessageWalker:
         self._settle(INCOMPLETE_END)
         self._mirror.clear()
         self._decoder = None
+        if self._on_end is not None:
+            self._on_end()
 
     # --- network recognition ---------------------------------------------------------------
 

@@ -59,18 +59,26 @@ def decode_capture(
     *,
     window: int = DEFAULT_WINDOW,
     wire_module: ModuleType = wire,
+    on_stream_end: Callable[[StreamReport], None] | None = None,
 ) -> CaptureReport:
     """Decode every Bitcoin message in a pcap/pcapng stream (raises `pcap.CaptureError` only
-    when the file header cannot be read)."""
+    when the file header cannot be read).
+
+    Each direction's `StreamReport` is kept in the report's `streams`, in the order they end;
+    with `on_stream_end` it is handed over instead and not kept, so that memory stays flat
+    however many connections the capture holds."""
     reader = CaptureReader(stream)
     report = CaptureReport(reader)
+    finished = on_stream_end if on_stream_end is not None else report.streams.append
 
     def open_sink(connection: Connection, direction: Direction) -> MessageWalker:
         index, src, dst = connection.index, direction.src, direction.dst
         walker = MessageWalker(
-            lambda message: on_message(Event(index, src, dst, message)), wire_module=wire_module
+            lambda message: on_message(Event(index, src, dst, message)),
+            wire_module=wire_module,
+            on_end=lambda: finished(stream_report),
         )
-        report.streams.append(StreamReport(index, src, dst, direction.syn, walker, direction))
+        stream_report = StreamReport(index, src, dst, direction.syn, walker, direction)
         return walker
 
     reassembler = Reassembler(open_sink, window)
