@@ -5,17 +5,25 @@ from __future__ import annotations
 
 import io
 import json
+import random
 import subprocess
 import sys
+import tracemalloc
 from pathlib import Path
 
 import pytest
+from capture_builder import ACK, FIN, MAIN, RST, SYN, CaptureBuilder, message
+from dpkt import ip, pcap, udp
+from dpkt.ethernet import Ethernet as dpkt_ethernet
+from dpkt.pcapng import Reader as pcapng_reader
+from dpkt.tcp import TCP as tcp_segment
 
+from pantheon import _wire_py, wire
 from tools import decode
-from pantheon import wire
-from tools.pcap import CaptureReader
-from tools.summary import summarize, to_json
+from tools.framing import MessageWalker
+from tools.pcap import CaptureError, CaptureReader
 from tools.pipeline import decode_capture
+from tools.summary import summarize, to_json
 
 PCAPS = Path(__file__).parent / "vectors" / "pcaps"
 CAPTURES = sorted(PCAPS.rglob("*.pcap"))
@@ -75,10 +83,6 @@ def test_peafowl_legacy_headers_and_tshark_misses() -> None:
 
 
 # --- our own captures ----------------------------------------------------------------------
-
-from dpkt import ip, pcap, udp  # noqa: E402
-
-from capture_builder import ACK, FIN, MAIN, RST, SYN, CaptureBuilder, message  # noqa: E402
 
 VECTORS = json.loads((Path(__file__).parent / "vectors" / "messages" / "golden-vectors.json").read_text())
 CLIENT, SERVER = ("10.0.0.1", 50123), ("10.0.0.2", 8333)
@@ -517,8 +521,6 @@ class _GeneratedCapture(io.RawIOBase):
 def test_memory_stays_flat_as_the_capture_grows() -> None:
     """Peak traced memory while decoding 20x more of the same traffic (0.1 MB, then 2 MB of
     capture) stays about the same (~31 KB here): nothing grows with the file."""
-    import tracemalloc
-
     peaks, counts = [], []
     for repeat in (20, 400):
         seen = [0]
@@ -535,11 +537,6 @@ def test_garbage_streams_never_crash_and_both_twins_agree() -> None:
     """Streams made of magics, legacy-looking headers, cut messages, oversize lengths and noise,
     fed in random pieces with random gaps: no exception, offsets only grow, and the compiled
     and pure FrameDecoder give the same messages."""
-    import random
-
-    from pantheon import _wire_py
-    from tools.framing import MessageWalker
-
     rng = random.Random(7)
     magic = MAIN.to_bytes(4, "little")
     pieces = [
@@ -573,10 +570,6 @@ def test_garbage_streams_never_crash_and_both_twins_agree() -> None:
 def test_corrupted_captures_never_crash() -> None:
     """The 2011 capture with random bytes overwritten (headers, lengths, payloads) and random
     cuts: it decodes what it can and raises nothing but CaptureError for a broken file header."""
-    import random
-
-    from tools.pcap import CaptureError
-
     raw = PEAFOWL.read_bytes()
     rng = random.Random(11)
     for _ in range(150):
@@ -589,3 +582,94 @@ def test_corrupted_captures_never_crash() -> None:
             run(bytes(data))
         except CaptureError:
             pass
+
+
+# --- a real capture: bcoin syncing from bcoin on loopback -----------------------------------
+
+BCOIN_SYNC = PCAPS / "bcoin" / "bcoin_regtest_sync.pcapng"
+BCOIN_SYNC_FACTS = json.loads(BCOIN_SYNC.with_suffix(".json").read_text())
+
+
+def _block_hashes(sequences_with_payloads) -> list[str]:
+    """Display-order hashes of the blocks delivered as block or cmpctblock messages."""
+    hashes = []
+    for command, payload in sequences_with_payloads:
+        if command in ("block", "cmpctblock"):
+            hashes.append(wire.double_sha256(payload[:80])[::-1].hex())
+    return hashes
+
+
+def _decode_real(data: bytes, wire_impl=None):
+    events = []
+    kwargs = {"wire_module": wire_impl.module} if wire_impl is not None else {}
+    report = decode_capture(io.BytesIO(data), events.append, **kwargs)
+    return events, report
+
+
+def test_bcoin_sync_every_block_mined_is_decoded(wire_impl) -> None:
+    """The hashes bcoin's RPC gave for the 300 blocks it mined are the blocks in the capture."""
+    events, report = _decode_real(BCOIN_SYNC.read_bytes(), wire_impl)
+    assert all(event.message.status == "ok" for event in events)
+    assert all(not s.walker.gaps and not s.walker.skipped and s.network == "regtest" for s in report.streams)
+    served = [(e.message.command, e.message.payload) for e in events if e.src.endswith(f":{BCOIN_SYNC_FACTS['a_port']}")]
+    assert sorted(_block_hashes(served)) == sorted(BCOIN_SYNC_FACTS["block_hashes"])
+    commands = [e.message.command for e in events]
+    assert commands.count("block") + commands.count("cmpctblock") == 300
+
+
+def _resegmented(data: bytes, size: int, mangle) -> bytes:
+    """The capture's TCP payloads cut into `size`-byte segments (real bytes, real sequence
+    numbers), then `mangle(frames)` reorders, repeats or drops them."""
+    reader = pcapng_reader(io.BytesIO(data))
+    frames = []
+    for stamp, raw in reader:
+        eth = dpkt_ethernet(raw)
+        packet, segment = eth.data, eth.data.data
+        pieces = [(0, segment.data)] if not segment.data else [
+            (at, segment.data[at : at + size]) for at in range(0, len(segment.data), size)
+        ]
+        for at, piece in pieces:
+            copy = tcp_segment(sport=segment.sport, dport=segment.dport, seq=(segment.seq + at) & 0xFFFFFFFF,
+                               ack=segment.ack, flags=segment.flags, data=piece)
+            ip_packet = ip.IP(src=packet.src, dst=packet.dst, p=6, data=copy)
+            frames.append((stamp, bytes(dpkt_ethernet(src=eth.src, dst=eth.dst, type=eth.type, data=ip_packet))))
+    out = io.BytesIO()
+    writer = pcap.Writer(out, linktype=pcap.DLT_EN10MB)
+    for stamp, raw in mangle(frames):
+        writer.writepkt(raw, ts=stamp)
+    return out.getvalue()
+
+
+def _rows(events) -> list:
+    return [(e.stream, e.src, e.message.offset, e.message.command, e.message.length, e.message.status) for e in events]
+
+
+def test_bcoin_sync_reordered_and_retransmitted(wire_impl) -> None:
+    original, _ = _decode_real(BCOIN_SYNC.read_bytes())
+
+    def shuffle(frames):
+        frames = list(frames)
+        for at in range(3, len(frames) - 1, 3):
+            frames[at], frames[at + 1] = frames[at + 1], frames[at]
+        return [frame for at, frame in enumerate(frames) for _ in range(2 if at % 11 == 0 else 1)]
+
+    events, report = _decode_real(_resegmented(BCOIN_SYNC.read_bytes(), 700, shuffle), wire_impl)
+    assert sorted(_rows(events)) == sorted(_rows(original))
+    assert all(not s.walker.gaps for s in report.streams)
+
+
+def test_bcoin_sync_with_lost_segments(wire_impl) -> None:
+    """Two segments lost from the block download: the gaps are reported, the blocks they cut are
+    incomplete, everything after is found again; every complete block is one bcoin mined."""
+    def drop(frames):
+        big = [at for at, (_, raw) in enumerate(frames) if len(raw) > 600]
+        lost = {big[len(big) // 3], big[2 * len(big) // 3]}
+        return [frame for at, frame in enumerate(frames) if at not in lost]
+
+    events, report = _decode_real(_resegmented(BCOIN_SYNC.read_bytes(), 700, drop), wire_impl)
+    assert sum(len(s.walker.gaps) for s in report.streams) == 2
+    statuses = [e.message.status for e in events]
+    assert statuses.count("incomplete_gap") == 2 and set(statuses) == {"ok", "incomplete_gap"}
+    complete = [(e.message.command, e.message.payload) for e in events if e.message.status == "ok"]
+    hashes = _block_hashes(complete)
+    assert set(hashes) < set(BCOIN_SYNC_FACTS["block_hashes"]) and len(hashes) >= 290
