@@ -673,3 +673,15 @@ def test_bcoin_sync_with_lost_segments(wire_impl) -> None:
     complete = [(e.message.command, e.message.payload) for e in events if e.message.status == "ok"]
     hashes = _block_hashes(complete)
     assert set(hashes) < set(BCOIN_SYNC_FACTS["block_hashes"]) and len(hashes) >= 290
+
+
+def test_lost_last_segment_before_the_fin_is_a_gap(wire_impl) -> None:
+    ping = message("ping", b"\x03" * 8)
+    builder = CaptureBuilder()
+    handshake(builder, 0)
+    builder.segment(CLIENT, SERVER, 1, ping + ping[:10])
+    builder.segment(CLIENT, SERVER, 1 + 2 * len(ping), flags=FIN | ACK)  # ping[10:] never seen
+    sequences, report = run(builder.write(), wire_impl)
+    assert sequences == {(0, "10.0.0.1:50123", "10.0.0.2:8333"): [[3, 0, "ping", 8, "ok"]]}
+    assert report.streams[0].walker.gaps == [(42, 64)]
+    assert report.streams[0].walker.skipped == [(32, 42, "no complete message header")]

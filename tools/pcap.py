@@ -16,7 +16,7 @@ import socket
 import struct
 from collections import Counter
 from functools import lru_cache
-from typing import BinaryIO, Iterator, NamedTuple
+from typing import BinaryIO, Callable, Iterator, NamedTuple
 
 import dpkt
 from dpkt import ethernet, ip, ip6, pcap, pcapng, sll, sll2, tcp
@@ -135,7 +135,7 @@ class CaptureReader:
             segment.seq, segment.flags, bytes(segment.data),
         )
 
-    def _link_decoder(self):  # type: ignore[no-untyped-def]
+    def _link_decoder(self) -> Callable[[bytes], ip.IP | ip6.IP6 | None] | None:
         """A function from one frame's bytes to its IP packet (None when it is not IP)."""
         linktype = self.linktype
         if linktype == pcap.DLT_EN10MB:

@@ -42,7 +42,7 @@ class StreamSink(Protocol):
 class Direction:
     """One direction of a connection: the reorder queue and the next stream offset expected."""
 
-    __slots__ = ("src", "dst", "sink", "opened", "syn", "mid_stream", "base", "next", "queue", "queued", "fin", "captured", "gaps")
+    __slots__ = ("src", "dst", "sink", "opened", "syn", "mid_stream", "base", "next", "queue", "queued", "fin", "captured")
 
     def __init__(self, src: str, dst: str) -> None:
         self.src = src
@@ -58,7 +58,6 @@ class Direction:
         self.queued = 0
         self.fin: int | None = None  # stream offset of the FIN, once seen
         self.captured = 0  # payload bytes delivered (each byte once)
-        self.gaps: list[tuple[int, int]] = []
 
     def offset_of(self, seq: int) -> int:
         """The stream offset of a 32-bit sequence number: the unwrapped value nearest `next`."""
@@ -93,7 +92,6 @@ class Direction:
         while self.queue:
             self._skip_hole()
         if self.fin is not None and self.fin > self.next and self.sink is not None:
-            self.gaps.append((self.next, self.fin))
             self.sink.gap(self.next, self.fin)
             self.next = self.fin
         if self.sink is not None:
@@ -138,7 +136,6 @@ class Direction:
 
     def _skip_hole(self) -> None:
         hole_end = self.queue[0][0]
-        self.gaps.append((self.next, hole_end))
         if self.sink is not None:
             self.sink.gap(self.next, hole_end)
         self.next = hole_end
