@@ -795,7 +795,7 @@ def serialize_header(header: Any) -> bytes:
 # The readable face: `python -m pantheon.spec HEX|FILE|-` prints a message field by field.
 
 #: Hash fields, shown byte-reversed as Core's RPC and block explorers show them.
-_HASH_FIELDS = frozenset({
+HASH_FIELDS = frozenset({
     "prev_block", "merkle_root", "prev_txid", "hash", "hash_stop", "block_hash", "stop_hash",
     "previous_filter_header", "locator", "hashes", "filter_hashes", "filter_headers",
 })
@@ -813,7 +813,7 @@ def _format_scalar(name: str, value: Any) -> str:
         if name == "ip" and len(value) == 16:
             address = ipaddress.IPv6Address(value)
             return str(address.ipv4_mapped or address)
-        if name in _HASH_FIELDS and len(value) == 32:
+        if name in HASH_FIELDS and len(value) == 32:
             return value[::-1].hex()
         if len(value) > _BYTES_SHOWN:
             return f"{value[:_BYTES_SHOWN].hex()}... ({len(value)} bytes)"
