@@ -126,7 +126,7 @@ def test_small_message_errors_match_the_spec(decode, command, raw, error) -> Non
 
 def test_net_does_not_import_construct() -> None:
     loaded = _run_python(
-        "import sys, pantheon.net.messages; "
+        "import sys, pantheon.net.messages, pantheon.net.peer; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] == 'construct' or m == 'pantheon.spec'))"
     )
     assert loaded == "[]"
