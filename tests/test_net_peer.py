@@ -219,28 +219,20 @@ def test_wtxidrelay_and_sendaddrv2_come_before_verack(raw: RawClient) -> None:
     assert "sendcmpct" not in [frame.command for frame in raw.received]
 
 
-def test_wtxidrelay_and_sendaddrv2_honoured_before_verack(listener: Listener, raw: RawClient) -> None:
-    raw.send("version", raw.version())
+@pytest.mark.parametrize("version", [70016, 70015])
+def test_wtxidrelay_and_sendaddrv2_honoured_before_verack(listener: Listener, raw: RawClient, version: int) -> None:
+    """Both are honoured before verack; wtxidrelay only from 70016 (ignored below, as Core)."""
+    raw.send("version", raw.version(version))
     raw.send("wtxidrelay")
     raw.send("sendaddrv2")
     raw.receive("verack")
     raw.send("verack")
     peer = server_peer(listener, raw)
     wait_for(lambda: peer.state is PeerState.CONNECTED)
-    assert peer.wtxid_relay and peer.wants_addrv2
-
-
-def test_wtxidrelay_ignored_below_70016(listener: Listener, raw: RawClient) -> None:
-    raw.send("version", raw.version(70015))
-    raw.send("wtxidrelay")
-    raw.send("sendaddrv2")
-    raw.receive("verack")
-    raw.send("verack")
-    peer = server_peer(listener, raw)
-    wait_for(lambda: peer.state is PeerState.CONNECTED)
-    assert not peer.wtxid_relay and peer.wants_addrv2 and peer.counters["ignored"] == 1
-    # a 70015 peer is not sent wtxidrelay or sendaddrv2 (as Core)
-    assert "wtxidrelay" not in [frame.command for frame in raw.received]
+    assert peer.wtxid_relay is (version >= 70016) and peer.wants_addrv2
+    assert peer.counters["ignored"] == (version < 70016)
+    # Core sends neither to a peer below 70016
+    assert ("wtxidrelay" in [frame.command for frame in raw.received]) is (version >= 70016)
 
 
 @pytest.mark.parametrize("command", ["wtxidrelay", "sendaddrv2"])
