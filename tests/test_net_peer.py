@@ -339,12 +339,14 @@ def test_pong_timeout(listener: Listener, good: Peer) -> None:
 # --- reactions ---------------------------------------------------------------------------------
 
 
-def test_wrong_magic_disconnects(listener: Listener, raw: RawClient, good: Peer) -> None:
+def test_wrong_magic_disconnects(listener: Listener, raw: RawClient, good: Peer, caplog) -> None:
+    caplog.set_level(logging.INFO, "pantheon.net.peer")
     raw.handshake()
     raw.send_raw(raw.frame("ping", bytes(8), magic=params.MAIN.magic))
     assert raw.is_closed()
     peer = server_peer(listener, raw)
     assert peer.state is PeerState.DISCONNECTED and peer.close_reason.startswith("wrong magic")
+    assert f"{peer} connected -> disconnected: wrong magic: magic 0xd9b4bef9, expected 0xdab5bffa" in caplog.text
     assert_unaffected(good)
 
 
@@ -419,6 +421,24 @@ def test_messages_between_version_and_verack_ignored(listener: Listener, raw: Ra
     assert server_peer(listener, raw).counters["ignored"] == 1
 
 
+def test_a_failing_handler_costs_the_message_not_the_peer(listener: Listener, caplog) -> None:
+    def broken(peer: Peer, frame: Any) -> None:
+        raise RuntimeError("bug")
+
+    listener.options["handlers"] = {"getaddr": broken}
+    client = RawClient(listener.port, listener.wire)
+    try:
+        client.handshake()
+        client.send("getaddr")
+        client.send("ping", messages.encode_ping(5))
+        assert messages.decode_pong(client.receive("pong").payload) == 5
+        peer = server_peer(listener, client)
+        assert peer.counters["handler errors"] == 1 and peer.state is PeerState.CONNECTED
+        assert "handler for getaddr failed" in caplog.text and "RuntimeError: bug" in caplog.text
+    finally:
+        client.close()
+
+
 def test_malformed_payload_dropped(listener: Listener, raw: RawClient, good: Peer) -> None:
     raw.handshake()
     raw.send("feefilter", b"\x01\x02")
@@ -438,7 +458,7 @@ OVER_COUNT = [
 
 
 @pytest.mark.parametrize(("command", "cap"), OVER_COUNT)
-def test_oversized_counts_are_misbehaviour(wire_impl, banlist: BanList, command: str, cap: int) -> None:
+def test_oversized_counts_are_misbehaviour(wire_impl, banlist: BanList, command: str, cap: int, caplog) -> None:
     server = Listener(wire_impl.module, FAST, banlist=banlist)
     try:
         good = server.dial()
@@ -451,6 +471,7 @@ def test_oversized_counts_are_misbehaviour(wire_impl, banlist: BanList, command:
         assert peer.state is PeerState.BANNED
         assert peer.close_reason == f"misbehaving: {command} declares {cap + 1} entries, over the cap of {cap}"
         assert banlist.is_discouraged(PeerAddress.from_ip("127.0.0.1")) and not banlist.list()
+        assert f"{peer} misbehaving: {command} declares {cap + 1} entries" in caplog.text
         assert_unaffected(good)
         raw.close()
     finally:
@@ -485,7 +506,7 @@ def test_locator_over_101_disconnects_without_discouraging(wire_impl, banlist: B
         server.stop()
 
 
-def test_counts_within_caps_pass(listener: Listener, raw: RawClient) -> None:
+def test_counts_within_caps_pass(listener: Listener) -> None:
     seen = []
     listener.options["handlers"] = {"addr": lambda peer, frame: seen.append(frame.command)}
     raw2 = RawClient(listener.port, listener.wire)

@@ -34,10 +34,13 @@ Reactions (DESIGN.md, Bitcoin Core's):
     a payload that does not decode                drop the message, keep the peer (Core logs it)
 Misbehaving discourages the address through the `BanList` when one is given; the peer ends BANNED.
 
-Dispatch: `handlers` maps a command to `handler(peer, frame)`. The built-in handshake and ping
-handlers are in `BUILTIN_HANDLERS`; a manager adds its own (or wraps these) per peer. Handlers
-run in the reader greenlet: they must not block (no unbounded I/O, no long CPU loop); longer work
-is spawned into the manager's pool.
+Dispatch: `handlers` maps a command to `handler(peer, frame)`. The built-in handshake, ping and
+inv (known inventory) handlers are in `BUILTIN_HANDLERS`; a manager adds its own per peer, and
+one that replaces a built-in calls it (`BUILTIN_HANDLERS[command](peer, frame)`). Handlers run
+in the reader greenlet: they must not block (no unbounded I/O, no long CPU loop); longer work is
+spawned into the manager's pool. A handler raising a ProtocolError drops the message; any other
+exception is logged and counted ("handler errors") and the peer stays, as in Core.
+Reactions that keep the peer are logged at INFO (drops, unknown commands) or DEBUG (ignored).
 """
 
 from __future__ import annotations
@@ -365,7 +368,7 @@ class Peer:
                 self.misbehaving(f"{error} (more entries than allowed)")
             else:
                 self.close(f"declared length over the cap, payload not read: {error}")
-        except (OSError, gevent.Timeout) as error:
+        except OSError as error:
             self.close(f"connection failed: {error or type(error).__name__}")
         finally:
             self.close("reader stopped")
@@ -453,6 +456,9 @@ class Peer:
         except ProtocolError as error:
             self.counters["malformed"] += 1
             log.info("%s dropped a malformed %s message: %s", self, command, error)
+        except Exception:  # a handler's bug costs the message, not the peer (as Core's ProcessMessages)
+            self.counters["handler errors"] += 1
+            log.exception("%s handler for %s failed", self, command)
 
     def _within_count(self, frame: Frame, offset: int, cap: int, discourage: bool) -> bool:
         """Check the declared entry count against its cap, reacting when it is over."""
