@@ -200,6 +200,11 @@ def test_handshake_both_ways(listener: Listener) -> None:
     assert inbound.remote.start_height == 7
     wait_for(lambda: inbound.prefers_headers and inbound.fee_filter == 1000 and outbound.fee_filter == 1000)
     wait_for(lambda: outbound.ping_time is not None and inbound.ping_time is not None)
+    info = outbound.info()
+    assert info["state"] == "connected" and info["subver"] == USER_AGENT and info["startingheight"] == 0
+    assert info["transitions"] == [("handshake", "connected"), ("connected", "handshake complete")]
+    assert info["services"] == "0000000000000009" and info["pingtime"] > 0 and info["bytesrecv"] > 0
+    assert info["pingwait"] is None and outbound.ping() and outbound.info()["pingwait"] >= 0
     outbound.close("done")
     outbound.close("again")  # idempotent
     assert [t.reason for t in outbound.transitions][-1] == "done"
@@ -255,6 +260,14 @@ def test_old_version_refused(listener: Listener, raw: RawClient, good: Peer, cap
     assert peer.close_reason == "obsolete version 70000 < 70001"
     assert "obsolete version 70000" in caplog.text
     assert_unaffected(good)
+
+
+def test_outbound_peer_without_required_services_refused(listener: Listener) -> None:
+    needy = replace(FAST, required_services=messages.NODE_NETWORK | messages.NODE_COMPACT_FILTERS)
+    peer = listener.dial(needy)
+    assert peer.join(WAIT)
+    assert peer.close_reason == "does not offer the expected services (0x40 missing)"
+    assert peer.info()["state"] == "disconnected" and peer.info()["version"] == 0
 
 
 def test_self_connection_detected_by_nonce(wire_impl) -> None:

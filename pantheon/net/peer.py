@@ -125,6 +125,9 @@ class PeerConfig:
     network: params.Network = params.MAIN
     protocol_version: int = PROTOCOL_VERSION
     min_peer_version: int = MIN_PEER_VERSION
+    # Service bits an outbound peer must offer (Core: NODE_NETWORK | NODE_WITNESS for automatic
+    # outbound connections, none for manual ones); an outbound peer lacking one is disconnected.
+    required_services: int = 0
     services: int = messages.NODE_NETWORK | messages.NODE_WITNESS
     user_agent: str = USER_AGENT
     relay: bool = True
@@ -235,6 +238,33 @@ class Peer:
     @property
     def closed(self) -> bool:
         return self._closed.is_set()
+
+    def info(self) -> dict[str, object]:
+        """What Core's getpeerinfo shows of this peer (the RPC layer serves it), plus the state
+        and its history."""
+        remote = self.remote
+        now = time.monotonic()
+        return {
+            "id": self.id,
+            "addr": f"{self.address[0]}:{self.address[1]}",
+            "inbound": self.inbound,
+            "state": self._state.value,
+            "transitions": [(t.new.value, t.reason) for t in self.transitions],
+            "version": remote.version if remote else 0,
+            "subver": remote.user_agent if remote else "",
+            "services": f"{remote.services:016x}" if remote else "",
+            "startingheight": remote.start_height if remote else -1,
+            "relaytxes": bool(remote and remote.relay),
+            "wtxid_relay": self.wtxid_relay,
+            "addrv2": self.wants_addrv2,
+            "pingtime": self.ping_time,
+            "minping": self.min_ping,
+            "pingwait": now - self._ping_sent_at if self._ping_nonce is not None else None,
+            "bytessent": self.counters["bytes sent"],
+            "bytesrecv": self.counters["bytes received"],
+            "conntime": now - self._started_at,
+            "counters": dict(self.counters),
+        }
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait until the peer is closed; True if it is."""
@@ -503,6 +533,10 @@ class Peer:
         remote = messages.decode_version(frame.payload)
         if remote.version < self.config.min_peer_version:
             self.close(f"obsolete version {remote.version} < {self.config.min_peer_version}")
+            return
+        missing = self.config.required_services & ~remote.services
+        if not self.inbound and missing:
+            self.close(f"does not offer the expected services ({missing:#x} missing)")
             return
         if self.inbound and remote.nonce in self._nonces and remote.nonce != self.local_nonce:
             self.close(f"connected to self (nonce {remote.nonce:#x})")
