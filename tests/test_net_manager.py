@@ -122,3 +122,33 @@ def test_importing_the_network_layer_does_not_monkey_patch() -> None:
         "print(gevent.monkey.is_anything_patched())"
     )
     assert patched == "False"
+
+
+def test_a_full_inbound_evicts_as_core(managers) -> None:
+    """30 inbound slots, all full: protections keep 25 of them (DESIGN: evict rather than refuse
+    forever), and the 31st peer gets in in place of the one Core's rules pick."""
+    server = managers(ManagerConfig(peer=PEER, listen=("127.0.0.1", 0), max_inbound=30))
+    clients = [managers(ManagerConfig(peer=PEER)) for _ in range(31)]
+    dialled = []
+    for client in clients[:30]:
+        dialled.append(client.add_peer(*server.address))
+        wait_for(lambda: dialled[-1].state is PeerState.CONNECTED)
+    assert server.count(inbound=True) == 30
+    newcomer = clients[30].add_peer(*server.address)
+    wait_for(lambda: newcomer.state is PeerState.CONNECTED)
+    wait_for(lambda: any(peer.closed for peer in dialled))
+    evicted = [peer for peer in dialled if peer.closed]
+    assert len(evicted) == 1 and server.count(inbound=True) == 30
+    assert evicted[0].close_reason == "connection closed by peer"
+    assert evicted[0] not in dialled[:4]  # among others, the longest connected are protected
+
+
+def test_nothing_to_evict_refuses(managers) -> None:
+    server = managers(ManagerConfig(peer=PEER, listen=("127.0.0.1", 0), max_inbound=2))
+    client = managers(ManagerConfig(peer=PEER))
+    first = client.add_peer(*server.address)
+    wait_for(lambda: first.state is PeerState.CONNECTED)
+    second = managers(ManagerConfig(peer=PEER)).add_peer(*server.address)
+    wait_for(lambda: second.state is PeerState.CONNECTED)
+    assert closed_by_server(server.address[1])  # two peers, both protected: the third is refused
+    assert not first.closed and not second.closed

@@ -5,8 +5,9 @@ spawn is a `Pool(max_inbound)`, so it stops accepting while the pool is full, as
 gunicorn do), `add_peer` for outbound connections, the limits (8 outbound, 117 inbound, 125 in
 all, configurable), refusal of banned addresses, one nonce registry so that dialling ourselves is
 detected, a dispatch table every peer gets, `peers()`, `broadcast()`, and a graceful, timed
-`stop()`. Not yet: Core's inbound eviction when full (an inbound over the limit is refused),
-refilling outbound slots from the address manager, one outbound per /16.
+`stop()`. When inbound is full a new peer is let in only if Core's eviction (`net/eviction.py`)
+picks an inbound peer to drop; otherwise it is refused. Not yet: refilling outbound slots from
+the address manager, one outbound per /16.
 
 The library never monkey-patches; everything here uses gevent's own sockets and pools.
 """
@@ -14,6 +15,7 @@ The library never monkey-patches; everything here uses gevent's own sockets and 
 from __future__ import annotations
 
 import logging
+import secrets
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, Callable, Mapping
@@ -27,6 +29,8 @@ import gevent.socket
 import pantheon.wire
 from pantheon.net.address import PeerAddress
 from pantheon.net.banlist import BanList
+from pantheon.net.eviction import EvictionCandidate, keyed_netgroup, select_to_evict
+from pantheon.net.messages import NODE_NETWORK, NODE_WITNESS
 from pantheon.net.peer import Handler, Peer, PeerConfig, PeerState, Transition
 
 __all__ = ["ManagerConfig", "NetworkManager"]
@@ -71,14 +75,16 @@ class NetworkManager:
         self._group = gevent.pool.Group()  # every peer's reader and writer
         self._server: gevent.server.StreamServer | None = None
         self._stopped = gevent.event.Event()
+        self._netgroup_key = secrets.token_bytes(16)  # eviction's secret
 
     # --- life cycle ---------------------------------------------------------------------
 
     def start(self) -> NetworkManager:
         """Start listening (when configured). Returns the manager."""
         if self.config.listen is not None and self._server is None:
+            # One slot over max_inbound: a full node still accepts, to evict or refuse.
             self._server = gevent.server.StreamServer(
-                self.config.listen, self._accept, spawn=gevent.pool.Pool(self.config.max_inbound)
+                self.config.listen, self._accept, spawn=gevent.pool.Pool(self.config.max_inbound + 1)
             )
             self._server.start()
             log.info("listening on %s:%d", *self.address)
@@ -146,6 +152,34 @@ class NetworkManager:
                 sent += 1
         return sent
 
+    def evict(self) -> bool:
+        """Disconnect the inbound peer Core's eviction picks; False when all are protected."""
+        relevant = NODE_NETWORK | NODE_WITNESS
+        candidates = []
+        for peer in self.peers():
+            if not peer.inbound:
+                continue
+            address = PeerAddress.from_ip(peer.address[0])
+            remote = peer.remote
+            candidates.append(EvictionCandidate(
+                id=peer.id,
+                connected=peer.connected_at,
+                min_ping=peer.min_ping,
+                last_block=peer.last_block_time,
+                last_tx=peer.last_tx_time,
+                keyed_netgroup=keyed_netgroup(self._netgroup_key, address.netgroup()),
+                relay_txs=bool(remote and remote.relay),
+                relevant_services=bool(remote and remote.services & relevant == relevant),
+                prefer_evict=self.banlist is not None and self.banlist.is_discouraged(address),
+                is_local=address.is_local,
+                network=address.network,
+            ))
+        chosen = select_to_evict(candidates)
+        if chosen is None:
+            return False
+        self._peers[chosen].close("evicted: inbound connections are full")
+        return True
+
     def _make_peer(self, sock: gevent.socket.socket | None, address: tuple[str, int], inbound: bool) -> Peer:
         peer = Peer(
             sock, address, inbound=inbound, config=self.config.peer, banlist=self.banlist,
@@ -166,8 +200,9 @@ class NetworkManager:
             log.info("refused inbound %s:%d: banned", host, address[1])
             return
         if self.count(inbound=True) >= self.config.max_inbound or len(self._peers) >= self.config.max_connections:
-            log.info("refused inbound %s:%d: connections are full", host, address[1])
-            return
+            if not self.evict():
+                log.info("refused inbound %s:%d: connections are full, no peer to evict", host, address[1])
+                return
         if (self.banlist is not None and self.count(inbound=True) + 1 >= self.config.max_inbound
                 and self.banlist.is_discouraged(PeerAddress.from_ip(host))):
             log.info("refused inbound %s:%d: discouraged, and inbound is nearly full", host, address[1])

@@ -195,6 +195,10 @@ class Peer:
         self.ping_time: float | None = None  # last round trip, seconds
         self.min_ping: float | None = None
         self.close_reason: str | None = None
+        # When the peer last relayed a new block / transaction (time.monotonic(); 0: never). Set
+        # by the node's handlers; inbound eviction protects recent relayers.
+        self.last_block_time = 0.0
+        self.last_tx_time = 0.0
         self._sock = sock
         self._wire = wire
         self._nonces: MutableSet[int] = set() if nonces is None else nonces
@@ -224,6 +228,11 @@ class Peer:
     @property
     def state(self) -> PeerState:
         return self._state
+
+    @property
+    def connected_at(self) -> float:
+        """When the connection began (time.monotonic())."""
+        return self._started_at
 
     @property
     def queued_bytes(self) -> int:
