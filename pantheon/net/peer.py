@@ -437,6 +437,9 @@ class Peer:
                 return
             self.counters["bytes received"] += len(data)
             decoder.feed(data)
+            # gevent's recv returns without yielding while bytes are waiting: yield once a chunk,
+            # or a peer that floods us would starve every other greenlet.
+            gevent.sleep(0)
 
     def _run_timers(self, now: float) -> float:
         """Act on due timers; returns the seconds until the next one."""
