@@ -23,6 +23,7 @@ import pytest
 
 BCOIN = Path(__file__).parent / "bcoin" / "node_modules" / ".bin" / "bcoin"
 START_TIMEOUT = 30.0
+MINING_ADDRESS = "RDLF3X6D6GgHf2cf7eVehdzs8Mtgzv5DB1"  # a bcoin regtest address (DESIGN.md)
 
 
 def require_bcoin() -> Path:
@@ -98,9 +99,9 @@ class BcoinNode:
         return answer["result"]
 
     def mine(self, blocks: int) -> list[str]:
-        """Mine `blocks` regtest blocks to a wallet address; returns their hashes."""
-        address = self.rpc("getnewaddress")
-        return self.rpc("generatetoaddress", blocks, address)
+        """Mine `blocks` regtest blocks; returns their hashes. (getnewaddress is a wallet call,
+        not on bcoin's node RPC, so a fixed regtest address takes the coinbase.)"""
+        return self.rpc("generatetoaddress", blocks, MINING_ADDRESS)
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:

@@ -371,11 +371,6 @@ def _reply(query_wire: bytes, mangle: str) -> bytes:
 def bad_server() -> Iterator[tuple[int, dict[str, str]]]:
     """UDP and TCP servers on one loopback port whose answers are spoiled as `modes` says."""
     modes = {"udp": "garbage", "tcp": "garbage"}
-    udp = gevent.server.DatagramServer(
-        ("127.0.0.1", 0), lambda data, address: udp.sendto(_reply(data, modes["udp"]), address)
-    )
-    udp.start()
-    port = udp.address[1]
 
     def handle_tcp(sock: socket.socket, address: object) -> None:
         size = int.from_bytes(sock.recv(2), "big")
@@ -386,8 +381,20 @@ def bad_server() -> Iterator[tuple[int, dict[str, str]]]:
             answer = _reply(wire, modes["tcp"])
             sock.sendall(len(answer).to_bytes(2, "big") + answer)
 
-    tcp = gevent.server.StreamServer(("127.0.0.1", port), handle_tcp)
-    tcp.start()
+    for _ in range(20):  # the UDP port's number may already be taken for TCP: try another
+        udp = gevent.server.DatagramServer(
+            ("127.0.0.1", 0), lambda data, address: udp.sendto(_reply(data, modes["udp"]), address)
+        )
+        udp.start()
+        port = udp.address[1]
+        tcp = gevent.server.StreamServer(("127.0.0.1", port), handle_tcp)
+        try:
+            tcp.start()
+            break
+        except OSError:
+            udp.stop()
+    else:
+        pytest.fail("no loopback port number was free for both UDP and TCP")
     try:
         yield port, modes
     finally:

@@ -20,7 +20,6 @@ from pantheon import hashing, limits, params, spec
 
 REGTEST = params.REGTEST
 MINED_BLOCKS = 15
-MINING_ADDRESS = "RDLF3X6D6GgHf2cf7eVehdzs8Mtgzv5DB1"  # a bcoin regtest address (DESIGN.md)
 
 
 @pytest.fixture(scope="module")
@@ -124,8 +123,7 @@ def test_bcoin_handshake_messages_decode(peer: RawPeer) -> None:
 def test_bcoin_headers_and_blocks_decode_and_hash(bcoin: BcoinNode, peer: RawPeer) -> None:
     handshake(peer)
     start = bcoin.rpc("getblockcount")
-    bcoin.rpc("generatetoaddress", MINED_BLOCKS, MINING_ADDRESS)
-    expected = [bcoin.rpc("getblockhash", height) for height in range(start + 1, start + MINED_BLOCKS + 1)]
+    expected = bcoin.mine(MINED_BLOCKS)
     locator = [hashing.hex_to_hash(bcoin.rpc("getblockhash", start))]
     peer.send("getheaders", {"version": 70016, "locator": locator, "hash_stop": bytes(32)})
     entries = peer.receive_until("headers").payload.headers

@@ -1,0 +1,636 @@
+"""One peer connection: its state machine, handshake, timers, send queue and Bitcoin Core's
+reactions to bad input.
+
+States (`PeerState`), each transition logged on `pantheon.net.peer` with the peer and why, kept
+in `Peer.transitions` and passed to `on_transition`:
+
+    CONNECTING --connected/accepted--> HANDSHAKE --verack after version--> CONNECTED
+    any --close(reason)--> DISCONNECTED          any --misbehaving(reason)--> BANNED
+
+Greenlets. One reader per peer: it connects (outbound), reads into a `FrameDecoder`, dispatches
+each frame and runs the timers (handshake deadline, ping, pong deadline) by bounding each read
+with a `gevent.Timeout`, so an idle peer costs this one greenlet. A writer greenlet is spawned
+only while the send queue holds bytes and ends when it is empty. The queue is bounded in bytes:
+above `send_pause` the reader stops taking the peer's messages (Core's fPauseSend: a peer that
+does not read is not served more), above `send_limit` the peer is disconnected.
+
+Reactions (DESIGN.md, Bitcoin Core's):
+    wrong magic                                   disconnect
+    declared length over the command's cap        disconnect before reading the payload; for
+                                                  addr/addrv2/inv/getdata/headers that length
+                                                  can only carry too many entries: misbehaving
+    bad checksum, malformed command field         drop the message, keep the peer
+    unknown command                               ignore, counted in counters["unknown command"]
+    any message before version                    ignore; a duplicate version is ignored
+    other messages between version and verack     ignore (Core: "unsupported message prior to verack")
+    addr/addrv2 > 1,000, inv/getdata > 50,000,
+    headers > 2,000 entries declared               misbehaving: disconnect and discourage
+    locator > 101 (getheaders, getblocks)         disconnect
+    wtxidrelay/sendaddrv2 after verack            disconnect (Core)
+    version < min_peer_version                    disconnect
+    our own nonce in an inbound version           disconnect (connected to ourselves)
+    no verack within handshake_timeout,
+    no pong within ping_timeout                   disconnect
+    a payload that does not decode                drop the message, keep the peer (Core logs it)
+Misbehaving discourages the address through the `BanList` when one is given; the peer ends BANNED.
+
+Dispatch: `handlers` maps a command to `handler(peer, frame)`. The built-in handshake, ping and
+inv (known inventory) handlers are in `BUILTIN_HANDLERS`; a manager adds its own per peer, and
+one that replaces a built-in calls it (`BUILTIN_HANDLERS[command](peer, frame)`). Handlers run
+in the reader greenlet: they must not block (no unbounded I/O, no long CPU loop); longer work is
+spawned into the manager's pool. A handler raising a ProtocolError drops the message; any other
+exception is logged and counted ("handler errors") and the peer stays, as in Core.
+Reactions that keep the peer are logged at INFO (drops, unknown commands) or DEBUG (ignored).
+"""
+
+from __future__ import annotations
+
+import enum
+import itertools
+import logging
+import secrets
+import time
+from collections import Counter, deque
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Callable, Iterable, Mapping, MutableSet
+
+import gevent
+import gevent.event
+import gevent.pool
+import gevent.socket
+
+import pantheon
+import pantheon.wire
+from pantheon import limits, params
+from pantheon.errors import BadMagic, OversizedMessage, ProtocolError
+from pantheon.frames import Frame
+from pantheon.net import messages
+from pantheon.net.address import PeerAddress
+from pantheon.net.banlist import BanList
+from pantheon.primitives import InvVect
+
+__all__ = [
+    "PROTOCOL_VERSION", "MIN_PEER_VERSION", "USER_AGENT", "COUNT_CAPS", "PeerState", "Transition",
+    "PeerConfig", "Peer", "Handler", "BUILTIN_HANDLERS",
+]
+
+log = logging.getLogger("pantheon.net.peer")
+
+PROTOCOL_VERSION = 70016
+MIN_PEER_VERSION = 70001
+USER_AGENT = f"/Pantheon:{pantheon.__version__}/"
+# Protocol versions that gate features (DESIGN.md).
+SENDHEADERS_VERSION = 70012
+FEEFILTER_VERSION = 70013
+WTXID_RELAY_VERSION = 70016
+
+#: command -> (offset of the entry count in the payload, cap, misbehaving: discourage as well).
+COUNT_CAPS: Mapping[str, tuple[int, int, bool]] = {
+    "addr": (0, limits.MAX_ADDR, True),
+    "addrv2": (0, limits.MAX_ADDR, True),
+    "inv": (0, limits.MAX_INV_ENTRIES, True),
+    "getdata": (0, limits.MAX_INV_ENTRIES, True),
+    "headers": (0, limits.MAX_HEADERS, True),
+    "getheaders": (4, limits.MAX_LOCATOR_HASHES, False),
+    "getblocks": (4, limits.MAX_LOCATOR_HASHES, False),
+}
+# Accepted between version and verack (Core); everything else then is ignored.
+_BEFORE_VERACK = frozenset({"version", "verack", "wtxidrelay", "sendaddrv2", "sendtxrcncl"})
+_ids = itertools.count(1)
+
+
+class PeerState(str, enum.Enum):
+    CONNECTING = "connecting"
+    HANDSHAKE = "handshake"
+    CONNECTED = "connected"
+    DISCONNECTED = "disconnected"
+    BANNED = "banned"
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """One state change: from `old` to `new` because of `reason`, at `at` (time.monotonic())."""
+
+    old: PeerState
+    new: PeerState
+    reason: str
+    at: float
+
+
+@dataclass(frozen=True)
+class PeerConfig:
+    """What a peer advertises and its limits; every timeout is here so tests can shrink it."""
+
+    network: params.Network = params.MAIN
+    protocol_version: int = PROTOCOL_VERSION
+    min_peer_version: int = MIN_PEER_VERSION
+    # Service bits an outbound peer must offer (Core: NODE_NETWORK | NODE_WITNESS for automatic
+    # outbound connections, none for manual ones); an outbound peer lacking one is disconnected.
+    required_services: int = 0
+    services: int = messages.NODE_NETWORK | messages.NODE_WITNESS
+    user_agent: str = USER_AGENT
+    relay: bool = True
+    fee_filter: int | None = 1_000  # sat/kvB sent after verack (Core's default min relay fee); None: none
+    handshake_timeout: float = 60.0
+    ping_interval: float = 120.0
+    ping_timeout: float = 20 * 60.0
+    send_pause: int = 1_000_000  # Core -maxsendbuffer: stop reading the peer's messages above it
+    send_limit: int = 1_000_000 + limits.MAX_MESSAGE_SIZE  # disconnect above it
+    max_payload: int = limits.MAX_MESSAGE_SIZE
+    known_inventory: int = 50_000  # Core's m_tx_inventory_known_filter size
+    recv_size: int = 64 * 1024
+
+
+Handler = Callable[["Peer", Frame], None]
+
+
+class Peer:
+    """One connection to a peer (see the module notes). Create, then `start()`.
+
+    sock          a connected socket (inbound), or None to dial `address` (outbound).
+    address       (host, port) of the peer.
+    banlist       where misbehaving addresses are discouraged; None: only disconnected.
+    handlers      command -> handler, added over BUILTIN_HANDLERS.
+    nonces        shared by a node's peers: each registers its version nonce until its
+                  handshake ends; an inbound version carrying one is a connection to ourselves.
+    start_height  our best height, or a callable giving it when the version is sent.
+    group         the gevent group the reader and writer are spawned in (a manager's pool).
+    wire          the wire twin (`pantheon.wire` by default; tests pass either twin).
+    """
+
+    def __init__(
+        self,
+        sock: gevent.socket.socket | None,
+        address: tuple[str, int],
+        *,
+        inbound: bool,
+        config: PeerConfig | None = None,
+        banlist: BanList | None = None,
+        handlers: Mapping[str, Handler] | None = None,
+        nonces: MutableSet[int] | None = None,
+        start_height: int | Callable[[], int] = 0,
+        group: gevent.pool.Group | None = None,
+        wire: ModuleType = pantheon.wire,
+        on_transition: Callable[[Peer, Transition], None] | None = None,
+    ) -> None:
+        self.id = next(_ids)
+        self.address = (address[0], address[1])
+        self.inbound = inbound
+        self.config = config or PeerConfig()
+        self.banlist = banlist
+        self.handlers: dict[str, Handler] = {**BUILTIN_HANDLERS, **(handlers or {})}
+        self.counters: Counter[str] = Counter()
+        self.transitions: list[Transition] = []
+        self.on_transition = on_transition
+        self.known_inventory = wire.InventorySet(self.config.known_inventory)
+        self.local_nonce = secrets.randbits(64)
+        self.remote: messages.Version | None = None  # the peer's version message
+        self.common_version = 0
+        self.wtxid_relay = False  # BIP339, agreed before verack
+        self.wants_addrv2 = False  # BIP155
+        self.prefers_headers = False  # BIP130
+        self.fee_filter = 0  # BIP133: the peer's minimum fee rate
+        self.compact_blocks: tuple[bool, int] | None = None  # BIP152 as announced (not served)
+        self.ping_time: float | None = None  # last round trip, seconds
+        self.min_ping: float | None = None
+        self.close_reason: str | None = None
+        # When the peer last relayed a new block / transaction (time.monotonic(); 0: never). Set
+        # by the node's handlers; inbound eviction protects recent relayers.
+        self.last_block_time = 0.0
+        self.last_tx_time = 0.0
+        self._sock = sock
+        self._wire = wire
+        self._nonces: MutableSet[int] = set() if nonces is None else nonces
+        self._start_height = start_height
+        self._group = group if group is not None else gevent.pool.Group()
+        self._decoder = wire.FrameDecoder(self.config.network.magic, self.config.max_payload)
+        self._state = PeerState.CONNECTING
+        self._verack_received = False
+        self._started_at = time.monotonic()
+        self._ping_nonce: int | None = None
+        self._ping_sent_at = 0.0
+        self._next_ping = float("inf")  # set when the handshake completes
+        self._queue: deque[bytes] = deque()
+        self._queued = 0
+        self._drained = gevent.event.Event()
+        self._drained.set()
+        self._closed = gevent.event.Event()
+        self._reader: gevent.Greenlet | None = None
+        self._writer: gevent.Greenlet | None = None
+
+    def __str__(self) -> str:
+        host, port = self.address
+        return f"peer={self.id} {host}:{port} {'inbound' if self.inbound else 'outbound'}"
+
+    # --- observation --------------------------------------------------------------------
+
+    @property
+    def state(self) -> PeerState:
+        return self._state
+
+    @property
+    def connected_at(self) -> float:
+        """When the connection began (time.monotonic())."""
+        return self._started_at
+
+    @property
+    def queued_bytes(self) -> int:
+        """Bytes in the send queue, including a chunk being written."""
+        return self._queued
+
+    @property
+    def paused(self) -> bool:
+        """True while the send queue is above `send_pause`: the peer's messages wait."""
+        return self._queued > self.config.send_pause
+
+    @property
+    def closed(self) -> bool:
+        return self._closed.is_set()
+
+    def info(self) -> dict[str, object]:
+        """What Core's getpeerinfo shows of this peer (the RPC layer serves it), plus the state
+        and its history."""
+        remote = self.remote
+        now = time.monotonic()
+        return {
+            "id": self.id,
+            "addr": f"{self.address[0]}:{self.address[1]}",
+            "inbound": self.inbound,
+            "state": self._state.value,
+            "transitions": [(t.new.value, t.reason) for t in self.transitions],
+            "version": remote.version if remote else 0,
+            "subver": remote.user_agent if remote else "",
+            "services": f"{remote.services:016x}" if remote else "",
+            "startingheight": remote.start_height if remote else -1,
+            "relaytxes": bool(remote and remote.relay),
+            "wtxid_relay": self.wtxid_relay,
+            "addrv2": self.wants_addrv2,
+            "pingtime": self.ping_time,
+            "minping": self.min_ping,
+            "pingwait": now - self._ping_sent_at if self._ping_nonce is not None else None,
+            "bytessent": self.counters["bytes sent"],
+            "bytesrecv": self.counters["bytes received"],
+            "conntime": now - self._started_at,
+            "counters": dict(self.counters),
+        }
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait until the peer is closed; True if it is."""
+        return self._closed.wait(timeout)
+
+    # --- life cycle ---------------------------------------------------------------------
+
+    def start(self) -> Peer:
+        """Spawn the reader; outbound, it connects first. Returns the peer."""
+        if self._reader is None:
+            self._reader = self._group.spawn(self._run)
+        return self
+
+    def close(self, reason: str, *, discourage: bool = False) -> None:
+        """Disconnect (idempotent): DISCONNECTED, or BANNED when discouraged for misbehaving."""
+        if self._closed.is_set():
+            return
+        self._closed.set()
+        self.close_reason = reason
+        self._nonces.discard(self.local_nonce)
+        self._set_state(PeerState.BANNED if discourage else PeerState.DISCONNECTED, reason)
+        self._queue.clear()
+        self._queued = 0
+        self._drained.set()
+        if self._sock is not None:
+            self._sock.close()
+        current = gevent.getcurrent()
+        for greenlet in (self._writer, self._reader):
+            if greenlet is not None and greenlet is not current:
+                greenlet.kill(block=False)
+
+    def misbehaving(self, reason: str) -> None:
+        """Core's reaction to misbehaviour: discourage the address (with a BanList) and disconnect."""
+        log.warning("%s misbehaving: %s", self, reason)
+        self.counters["misbehaving"] += 1
+        if self.banlist is not None:
+            try:
+                self.banlist.discourage(PeerAddress.from_ip(self.address[0]))
+            except ValueError:  # not an IP address: nothing to discourage
+                log.info("%s cannot be discouraged: %s is not an IP address", self, self.address[0])
+        self.close(f"misbehaving: {reason}", discourage=True)
+
+    def _set_state(self, new: PeerState, reason: str) -> None:
+        transition = Transition(self._state, new, reason, time.monotonic())
+        self._state = new
+        self.transitions.append(transition)
+        log.info("%s %s -> %s: %s", self, transition.old.value, new.value, reason)
+        if self.on_transition is not None:
+            self.on_transition(self, transition)
+
+    # --- sending ------------------------------------------------------------------------
+
+    def send(self, command: str, payload: bytes = b"") -> bool:
+        """Queue a message; False if the peer is closed or this message took the queue past
+        `send_limit` (the peer is then disconnected)."""
+        if self._closed.is_set():
+            return False
+        data = self._wire.pack_header(self.config.network.magic, command, payload) + payload
+        self._queue.append(data)
+        self._queued += len(data)
+        self.counters["messages sent"] += 1
+        if self._queued > self.config.send_limit:
+            self.close(f"send queue {self._queued} bytes, over the limit of {self.config.send_limit}")
+            return False
+        if self._queued > self.config.send_pause:
+            self._drained.clear()
+        if self._writer is None and self._sock is not None:
+            self._writer = self._group.spawn(self._write)
+        return True
+
+    def announce(self, items: Iterable[InvVect]) -> int:
+        """Send an inv of the items the peer is not known to have (and remember them); returns
+        how many were sent."""
+        fresh = [item for item in items if self.known_inventory.add(item.hash)]
+        for start in range(0, len(fresh), limits.MAX_INV_ENTRIES):
+            self.send("inv", self._wire.encode_inv(fresh[start : start + limits.MAX_INV_ENTRIES]))
+        return len(fresh)
+
+    def ping(self) -> bool:
+        """Send a ping now (as Core's `ping` RPC); False if one is already outstanding or the
+        handshake is not complete. The pong sets `ping_time`."""
+        if self._state is not PeerState.CONNECTED or self._ping_nonce is not None:
+            return False
+        self._ping_nonce = secrets.randbits(64)
+        self._ping_sent_at = time.monotonic()
+        return self.send("ping", messages.encode_ping(self._ping_nonce))
+
+    def _write(self) -> None:
+        """Writer greenlet: exists only while the queue holds bytes."""
+        sock = self._sock
+        assert sock is not None
+        try:
+            while self._queue:
+                chunk = self._queue[0]
+                sock.sendall(chunk)
+                if self._closed.is_set():
+                    return
+                self._queue.popleft()
+                self._queued -= len(chunk)
+                self.counters["bytes sent"] += len(chunk)
+                if self._queued <= self.config.send_pause:
+                    self._drained.set()
+        except OSError as error:
+            self.close(f"send failed: {error}")
+        finally:
+            self._writer = None
+
+    # --- reading and timers -------------------------------------------------------------
+
+    def _run(self) -> None:
+        """Reader greenlet."""
+        try:
+            if self._sock is None:
+                self._sock = gevent.socket.create_connection(self.address, timeout=self.config.handshake_timeout)
+                self._sock.settimeout(None)
+                self._set_state(PeerState.HANDSHAKE, "connected")
+                if self._queue:
+                    self._writer = self._group.spawn(self._write)
+            else:
+                self._set_state(PeerState.HANDSHAKE, "accepted")
+            self._nonces.add(self.local_nonce)
+            if not self.inbound:
+                self._send_version()
+            self._read_loop()
+        except BadMagic as error:
+            self.close(f"wrong magic: {error}")
+        except OversizedMessage as error:
+            command = error.field.removesuffix(" payload")
+            cap = COUNT_CAPS.get(command)
+            if cap is not None and cap[2]:
+                self.misbehaving(f"{error} (more entries than allowed)")
+            else:
+                self.close(f"declared length over the cap, payload not read: {error}")
+        except OSError as error:
+            self.close(f"connection failed: {error or type(error).__name__}")
+        finally:
+            self.close("reader stopped")
+
+    def _read_loop(self) -> None:
+        sock = self._sock
+        assert sock is not None
+        decoder = self._decoder
+        while not self._closed.is_set():
+            wait = self._run_timers(time.monotonic())
+            if self._closed.is_set():
+                return
+            if self.paused:
+                self._drained.wait(wait)
+                continue
+            frame = decoder.next_frame()
+            if frame is not None:
+                self._dispatch(frame)
+                continue
+            data = None
+            with gevent.Timeout(wait, False):
+                data = sock.recv(self.config.recv_size)
+            if data is None:
+                continue  # a timer is due
+            if not data:
+                self.close("connection closed by peer")
+                return
+            self.counters["bytes received"] += len(data)
+            decoder.feed(data)
+            # gevent's recv returns without yielding while bytes are waiting: yield once a chunk,
+            # or a peer that floods us would starve every other greenlet.
+            gevent.sleep(0)
+
+    def _run_timers(self, now: float) -> float:
+        """Act on due timers; returns the seconds until the next one."""
+        config = self.config
+        deadlines = []
+        if self._state is not PeerState.CONNECTED:
+            deadline = self._started_at + config.handshake_timeout
+            if now >= deadline:
+                self.close(f"version handshake timeout ({config.handshake_timeout:g} s)")
+                return 0.0
+            deadlines.append(deadline)
+        elif self._ping_nonce is not None:
+            deadline = self._ping_sent_at + config.ping_timeout
+            if now >= deadline:
+                self.close(f"ping timeout: no pong within {config.ping_timeout:g} s")
+                return 0.0
+            deadlines.append(deadline)
+        elif now >= self._next_ping:
+            self.ping()
+            deadlines.append(self._ping_sent_at + config.ping_timeout)
+        else:
+            deadlines.append(self._next_ping)
+        return max(min(deadlines) - now, 0.0)
+
+    # --- dispatch -----------------------------------------------------------------------
+
+    def _ignore(self, frame: Frame, why: str) -> None:
+        self.counters["ignored"] += 1
+        log.debug("%s ignoring %s: %s", self, frame.command, why)
+
+    def _dispatch(self, frame: Frame) -> None:
+        self.counters["messages received"] += 1
+        command = frame.command
+        if frame.error is not None:
+            self.counters[f"dropped: {frame.error}"] += 1
+            log.info("%s dropped a %s message: %s", self, command, frame.error)
+            return
+        if self.remote is None and command != "version":
+            return self._ignore(frame, "message before version")
+        if not self._verack_received and command not in _BEFORE_VERACK:
+            return self._ignore(frame, "message before verack")
+        caps = COUNT_CAPS.get(command)
+        if caps is not None and not self._within_count(frame, *caps):
+            return
+        handler = self.handlers.get(command)
+        if handler is None:
+            if command in limits.COMMANDS:
+                self.counters["unhandled"] += 1
+                log.debug("%s no handler for %s", self, command)
+            else:
+                self.counters["unknown command"] += 1
+                log.info("%s ignoring unknown command %r", self, command)
+            return
+        try:
+            handler(self, frame)
+        except ProtocolError as error:
+            self.counters["malformed"] += 1
+            log.info("%s dropped a malformed %s message: %s", self, command, error)
+        except Exception:  # a handler's bug costs the message, not the peer (as Core's ProcessMessages)
+            self.counters["handler errors"] += 1
+            log.exception("%s handler for %s failed", self, command)
+
+    def _within_count(self, frame: Frame, offset: int, cap: int, discourage: bool) -> bool:
+        """Check the declared entry count against its cap, reacting when it is over."""
+        payload = frame.payload
+        if len(payload) <= offset:
+            return True  # too short to declare a count: the handler finds it malformed
+        try:
+            count, _ = self._wire.read_compact_size(payload, offset)
+        except ProtocolError:
+            return True
+        if count <= cap:
+            return True
+        reason = f"{frame.command} declares {count} entries, over the cap of {cap}"
+        if discourage:
+            self.misbehaving(reason)
+        else:
+            self.close(reason)
+        return False
+
+    # --- the handshake and ping ---------------------------------------------------------
+
+    def _send_version(self) -> None:
+        config = self.config
+        host, port = self.address
+        height = self._start_height() if callable(self._start_height) else self._start_height
+        version = messages.Version(
+            version=config.protocol_version,
+            services=config.services,
+            timestamp=int(time.time()),
+            addr_recv=messages.Endpoint.from_host(host, port),
+            addr_from=messages.Endpoint(services=config.services),
+            nonce=self.local_nonce,
+            user_agent=config.user_agent,
+            start_height=height,
+            relay=config.relay,
+        )
+        self.send("version", messages.encode_version(version))
+
+    def _on_version(self, frame: Frame) -> None:
+        if self.remote is not None:
+            return self._ignore(frame, "redundant version")
+        remote = messages.decode_version(frame.payload)
+        if remote.version < self.config.min_peer_version:
+            self.close(f"obsolete version {remote.version} < {self.config.min_peer_version}")
+            return
+        missing = self.config.required_services & ~remote.services
+        if not self.inbound and missing:
+            self.close(f"does not offer the expected services ({missing:#x} missing)")
+            return
+        if self.inbound and remote.nonce in self._nonces and remote.nonce != self.local_nonce:
+            self.close(f"connected to self (nonce {remote.nonce:#x})")
+            return
+        self.remote = remote
+        self.common_version = min(remote.version, self.config.protocol_version)
+        log.info("%s version %d %r height %s services %#x", self, remote.version, remote.user_agent,
+                 remote.start_height, remote.services)
+        if self.inbound:
+            self._send_version()
+        if self.common_version >= WTXID_RELAY_VERSION:
+            self.send("wtxidrelay")
+            # BIP155 is for any version, but Core only sends it from 70016 on as a courtesy.
+            self.send("sendaddrv2")
+        self.send("verack")
+
+    def _on_verack(self, frame: Frame) -> None:
+        if self._verack_received:
+            return self._ignore(frame, "redundant verack")
+        self._verack_received = True
+        self._nonces.discard(self.local_nonce)
+        self._set_state(PeerState.CONNECTED, "handshake complete")
+        if self.common_version >= SENDHEADERS_VERSION:
+            self.send("sendheaders")
+        if self.config.fee_filter is not None and self.common_version >= FEEFILTER_VERSION:
+            self.send("feefilter", messages.encode_feefilter(self.config.fee_filter))
+        self._next_ping = time.monotonic()  # Core pings as soon as the handshake is done
+
+    def _on_wtxidrelay(self, frame: Frame) -> None:
+        if self._verack_received:
+            self.close("wtxidrelay received after verack")
+        elif self.common_version >= WTXID_RELAY_VERSION:
+            self.wtxid_relay = True
+        else:
+            self._ignore(frame, f"wtxidrelay with common version {self.common_version}")
+
+    def _on_sendaddrv2(self, frame: Frame) -> None:
+        if self._verack_received:
+            self.close("sendaddrv2 received after verack")
+        else:
+            self.wants_addrv2 = True
+
+    def _on_sendheaders(self, frame: Frame) -> None:
+        self.prefers_headers = True
+
+    def _on_feefilter(self, frame: Frame) -> None:
+        self.fee_filter = messages.decode_feefilter(frame.payload)
+
+    def _on_sendcmpct(self, frame: Frame) -> None:
+        self.compact_blocks = messages.decode_sendcmpct(frame.payload)
+
+    def _on_ping(self, frame: Frame) -> None:
+        nonce = messages.decode_ping(frame.payload)
+        if nonce is not None:  # a BIP31-less ping expects no pong
+            self.send("pong", messages.encode_pong(nonce))
+
+    def _on_pong(self, frame: Frame) -> None:
+        nonce = messages.decode_pong(frame.payload)
+        if self._ping_nonce is None or nonce != self._ping_nonce:
+            self.counters["unexpected pong"] += 1
+            log.debug("%s pong nonce %#x does not answer our ping", self, nonce)
+            return
+        now = time.monotonic()
+        self.ping_time = now - self._ping_sent_at
+        self.min_ping = self.ping_time if self.min_ping is None else min(self.min_ping, self.ping_time)
+        self._ping_nonce = None
+        self._next_ping = self._ping_sent_at + self.config.ping_interval
+
+    def _on_inv(self, frame: Frame) -> None:
+        """What the peer announces, it has: remember it so it is never announced back."""
+        self.known_inventory.filter_new(frame.payload)
+
+
+BUILTIN_HANDLERS: Mapping[str, Handler] = {
+    "version": Peer._on_version,
+    "verack": Peer._on_verack,
+    "wtxidrelay": Peer._on_wtxidrelay,
+    "sendaddrv2": Peer._on_sendaddrv2,
+    "sendheaders": Peer._on_sendheaders,
+    "feefilter": Peer._on_feefilter,
+    "sendcmpct": Peer._on_sendcmpct,
+    "ping": Peer._on_ping,
+    "pong": Peer._on_pong,
+    "inv": Peer._on_inv,
+}
