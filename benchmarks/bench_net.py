@@ -21,6 +21,7 @@ import os
 import resource
 import sys
 import time
+import tracemalloc
 from pathlib import Path
 
 import gevent
@@ -28,15 +29,17 @@ import gevent.event
 import gevent.subprocess
 
 from benchmarks.common import Figure
+from pantheon import wire
 from pantheon.net.manager import ManagerConfig, NetworkManager
-from pantheon.net.peer import BUILTIN_HANDLERS, PeerState
+from pantheon.net.peer import BUILTIN_HANDLERS, PeerConfig, PeerState
 
 FULL = 5_000
 QUICK = 500
 ROUND_TIMEOUT = 50.0  # seconds for one round: connect, idle, ping
 RSS_TARGET = 20 * 1024
 CLIENTS = Path(__file__).with_name("net_clients.py")
-FD_SPARE = 64  # descriptors besides the peers' (listener, pipes, libraries)
+FD_SPARE = 64
+SMALL_INVENTORY = 1_000  # a known-inventory table this size shows what the rest of a peer costs  # descriptors besides the peers' (listener, pipes, libraries)
 
 
 def _raise_fd_limit() -> int:
@@ -49,6 +52,17 @@ def _raise_fd_limit() -> int:
 def _rss() -> int:
     with open("/proc/self/statm") as statm:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _allocated(make) -> int:
+    """Bytes allocated (through Python's allocators) by one `make()`."""
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        kept = make()  # noqa: F841 (alive while measured)
+        return tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
 
 
 def _percentile(values: list[float], fraction: float) -> float:
@@ -72,7 +86,7 @@ class Round:
         return self.connected / self.seconds if self.connected else 0.0
 
 
-def _round(count: int, measure: bool) -> Round:
+def _round(count: int, measure: bool, peer: PeerConfig | None = None) -> Round:
     result = Round(count)
     all_connected = gevent.event.Event()
 
@@ -83,7 +97,9 @@ def _round(count: int, measure: bool) -> Round:
             if result.connected >= count:
                 all_connected.set()
 
-    config = ManagerConfig(listen=("127.0.0.1", 0), max_inbound=count, max_connections=count + 8)
+    config = ManagerConfig(
+        peer=peer or PeerConfig(), listen=("127.0.0.1", 0), max_inbound=count, max_connections=count + 8
+    )
     manager = NetworkManager(config, handlers={"verack": on_verack})
     client = None
     deadline = time.monotonic() + ROUND_TIMEOUT
@@ -140,6 +156,9 @@ def run(quick: bool) -> list[Figure]:
     scaled = "" if count == wanted else f" (scaled down from {wanted}: RLIMIT_NOFILE hard limit {limit})"
     small = _round(max(count // 10, 1), measure=False)
     main = _round(count, measure=True)
+    small_inventory = PeerConfig(known_inventory=SMALL_INVENTORY)
+    lean = _round(count, measure=True, peer=small_inventory)
+    table = _allocated(lambda: wire.InventorySet(PeerConfig().known_inventory))
     label = f"{count:,} loopback peers{scaled}"
     note = f" ({main.note})" if main.note else ""
     figures = [
@@ -150,6 +169,15 @@ def run(quick: bool) -> list[Figure]:
         Figure(
             f"RSS per connected peer, {label}", main.rss_per_peer / 1024, "KB", "<= 20 KB",
             main.rss_per_peer <= RSS_TARGET,
+        ),
+        Figure(
+            f"  of which the known-inventory table ({PeerConfig().known_inventory:,} entries, allocated)",
+            table / 1024, "KB", "report", True,
+        ),
+        Figure(
+            f"RSS per connected peer, known_inventory={SMALL_INVENTORY:,}, {label}",
+            lean.rss_per_peer / 1024, "KB", "<= 20 KB", lean.rss_per_peer <= RSS_TARGET,
+            f"handshakes/s {lean.handshakes_per_second:,.0f}; default", main.rss_per_peer / 1024,
         ),
     ]
     if main.pings:
