@@ -10,7 +10,11 @@ the row says so. Figures:
 - RSS per connected peer: the manager process's RSS after all are connected and idle minus
   before they connected, divided by the count (target ≤ 20 KB);
 - ping latency with every peer connected: `Peer.ping()` on all peers at once, p99 and p50 of
-  the round trips the peers measured (Core's `ping` RPC does the same).
+  the round trips the peers measured (Core's `ping` RPC does the same); then one peer pinged
+  alone, 50 times in a row, while the others stay connected and idle (its p50);
+- the known-inventory table's share: the bytes one `InventorySet(PeerConfig().known_inventory)`
+  allocates, and RSS per peer again with `PeerConfig(known_inventory=1_000)`, to show what the
+  rest of a peer costs.
 Each round is bounded (~2 minutes in all); the client process is killed in a finally block.
 """
 
@@ -35,10 +39,11 @@ from pantheon.net.peer import BUILTIN_HANDLERS, PeerConfig, PeerState
 
 FULL = 5_000
 QUICK = 500
-ROUND_TIMEOUT = 50.0  # seconds for one round: connect, idle, ping
+ROUND_TIMEOUT = 35.0  # seconds for one round: connect, idle, ping
 RSS_TARGET = 20 * 1024
 CLIENTS = Path(__file__).with_name("net_clients.py")
 FD_SPARE = 64
+SINGLE_PINGS = 50
 SMALL_INVENTORY = 1_000  # a known-inventory table this size shows what the rest of a peer costs  # descriptors besides the peers' (listener, pipes, libraries)
 
 
@@ -79,6 +84,7 @@ class Round:
         self.seconds = float("nan")
         self.rss_per_peer = float("nan")
         self.pings: list[float] = []
+        self.single: list[float] = []  # one peer pinged alone, the others idle
         self.note = ""
 
     @property
@@ -141,6 +147,16 @@ def _round(count: int, measure: bool, peer: PeerConfig | None = None) -> Round:
         result.pings = [peer.ping_time for peer in pinged if peer.ping_time is not None]
         if len(result.pings) < count:
             result.note = f"{len(result.pings)} of {count} pongs ({len(pinged)} pinged) in time"
+            return result
+        one = peers[len(peers) // 2]
+        for _ in range(SINGLE_PINGS):
+            one.ping_time = None
+            if not one.ping():
+                break
+            while one.ping_time is None and time.monotonic() < deadline:
+                gevent.sleep(0.001)
+            if one.ping_time is not None:
+                result.single.append(one.ping_time)
         return result
     finally:
         if client is not None:
@@ -155,9 +171,10 @@ def run(quick: bool) -> list[Figure]:
     count = min(wanted, max(limit - FD_SPARE, 0))
     scaled = "" if count == wanted else f" (scaled down from {wanted}: RLIMIT_NOFILE hard limit {limit})"
     small = _round(max(count // 10, 1), measure=False)
+    # The small-table round goes before the default one: after the default round frees its
+    # tables the allocator would serve the next round from memory already resident.
+    lean = _round(count, measure=True, peer=PeerConfig(known_inventory=SMALL_INVENTORY))
     main = _round(count, measure=True)
-    small_inventory = PeerConfig(known_inventory=SMALL_INVENTORY)
-    lean = _round(count, measure=True, peer=small_inventory)
     table = _allocated(lambda: wire.InventorySet(PeerConfig().known_inventory))
     label = f"{count:,} loopback peers{scaled}"
     note = f" ({main.note})" if main.note else ""
@@ -184,5 +201,10 @@ def run(quick: bool) -> list[Figure]:
         figures.append(Figure(
             f"ping all peers: p99 round trip, {label}{note}", _percentile(main.pings, 0.99) * 1000, "ms",
             "report", len(main.pings) == count, "p50", _percentile(main.pings, 0.50) * 1000,
+        ))
+    if main.single:
+        figures.append(Figure(
+            f"one peer's ping, the others idle: p50 of {len(main.single)}, {label}",
+            _percentile(main.single, 0.50) * 1000, "ms", "report", True,
         ))
     return figures
