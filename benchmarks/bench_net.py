@@ -1,0 +1,210 @@
+"""Scale: one `NetworkManager` with thousands of loopback inbound peers (issue 5).
+
+The manager listens on 127.0.0.1 in this process with its inbound and total limits raised; a
+second process (`benchmarks/net_clients.py`, gevent greenlets on raw sockets) opens the
+connections and speaks the real handshake (version, verack) and answers pings. Both raise
+RLIMIT_NOFILE to the hard limit; if it is too low for the count, the count is scaled down and
+the row says so. Figures:
+- handshakes/s: from the client's go to the manager's last verack, for all connections; the
+  baseline is the same with a tenth of the connections, to show how it scales;
+- RSS per connected peer: the manager process's RSS after all are connected and idle minus
+  before they connected, divided by the count (target ≤ 20 KB);
+- ping latency with every peer connected: `Peer.ping()` on all peers at once, p99 and p50 of
+  the round trips the peers measured (Core's `ping` RPC does the same); then one peer pinged
+  alone, 50 times in a row, while the others stay connected and idle (its p50);
+- the known-inventory table's share: the bytes one `InventorySet(PeerConfig().known_inventory)`
+  allocates, and RSS per peer again with `PeerConfig(known_inventory=1_000)`, to show what the
+  rest of a peer costs.
+Each round is bounded (~2 minutes in all); the client process is killed in a finally block.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import resource
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+import gevent
+import gevent.event
+import gevent.subprocess
+
+from benchmarks.common import Figure
+from pantheon import wire
+from pantheon.net.manager import ManagerConfig, NetworkManager
+from pantheon.net.peer import BUILTIN_HANDLERS, PeerConfig, PeerState
+
+FULL = 5_000
+QUICK = 500
+ROUND_TIMEOUT = 35.0  # seconds for one round: connect, idle, ping
+RSS_TARGET = 20 * 1024
+CLIENTS = Path(__file__).with_name("net_clients.py")
+FD_SPARE = 64
+SINGLE_PINGS = 50
+SMALL_INVENTORY = 1_000  # a known-inventory table this size shows what the rest of a peer costs  # descriptors besides the peers' (listener, pipes, libraries)
+
+
+def _raise_fd_limit() -> int:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def _rss() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _allocated(make) -> int:
+    """Bytes allocated (through Python's allocators) by one `make()`."""
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        kept = make()  # noqa: F841 (alive while measured)
+        return tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+
+
+def _percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+class Round:
+    """One manager, `count` client connections: what was measured."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.connected = 0
+        self.seconds = float("nan")
+        self.rss_per_peer = float("nan")
+        self.pings: list[float] = []
+        self.single: list[float] = []  # one peer pinged alone, the others idle
+        self.note = ""
+
+    @property
+    def handshakes_per_second(self) -> float:
+        return self.connected / self.seconds if self.connected else 0.0
+
+
+def _round(count: int, measure: bool, peer: PeerConfig | None = None) -> Round:
+    result = Round(count)
+    all_connected = gevent.event.Event()
+
+    def on_verack(peer, frame) -> None:  # the built-in, and a count of completed handshakes
+        BUILTIN_HANDLERS["verack"](peer, frame)
+        if peer.state is PeerState.CONNECTED:
+            result.connected += 1
+            if result.connected >= count:
+                all_connected.set()
+
+    config = ManagerConfig(
+        peer=peer or PeerConfig(), listen=("127.0.0.1", 0), max_inbound=count, max_connections=count + 8
+    )
+    manager = NetworkManager(config, handlers={"verack": on_verack})
+    client = None
+    deadline = time.monotonic() + ROUND_TIMEOUT
+    try:
+        manager.start()
+        host, port = manager.address
+        client = gevent.subprocess.Popen(
+            [sys.executable, str(CLIENTS), host, str(port), str(count)],
+            stdin=gevent.subprocess.PIPE, stdout=gevent.subprocess.PIPE, text=True,
+        )
+        ready = client.stdout.readline().split()
+        if not ready or ready[0] != "ready":
+            raise RuntimeError(f"client process did not start: {ready}")
+        gc.collect()
+        gevent.sleep(0.2)
+        rss_before = _rss()
+        started = time.monotonic()
+        client.stdin.write("go\n")
+        client.stdin.flush()
+        all_connected.wait(max(deadline - time.monotonic(), 0))
+        result.seconds = time.monotonic() - started
+        if result.connected < count:
+            result.note = f"only {result.connected} of {count} connected"
+            return result
+        if not measure:
+            return result
+        # Idle: let the first pings (sent as each handshake ends) and their pongs settle.
+        gevent.sleep(1.0)
+        gc.collect()
+        result.rss_per_peer = (_rss() - rss_before) / count
+        peers = manager.peers(PeerState.CONNECTED)
+        for peer in peers:
+            peer.ping_time = None
+        pinged = [peer for peer in peers if peer.ping()]
+        while time.monotonic() < deadline:
+            if all(peer.ping_time is not None for peer in pinged):
+                break
+            gevent.sleep(0.01)
+        result.pings = [peer.ping_time for peer in pinged if peer.ping_time is not None]
+        if len(result.pings) < count:
+            result.note = f"{len(result.pings)} of {count} pongs ({len(pinged)} pinged) in time"
+            return result
+        one = peers[len(peers) // 2]
+        for _ in range(SINGLE_PINGS):
+            one.ping_time = None
+            if not one.ping():
+                break
+            while one.ping_time is None and time.monotonic() < deadline:
+                gevent.sleep(0.001)
+            if one.ping_time is not None:
+                result.single.append(one.ping_time)
+        return result
+    finally:
+        if client is not None:
+            client.kill()
+            client.wait(timeout=5)
+        manager.stop(timeout=5)
+
+
+def run(quick: bool) -> list[Figure]:
+    wanted = QUICK if quick else FULL
+    limit = _raise_fd_limit()
+    count = min(wanted, max(limit - FD_SPARE, 0))
+    scaled = "" if count == wanted else f" (scaled down from {wanted}: RLIMIT_NOFILE hard limit {limit})"
+    small = _round(max(count // 10, 1), measure=False)
+    # The small-table round goes before the default one: after the default round frees its
+    # tables the allocator would serve the next round from memory already resident.
+    lean = _round(count, measure=True, peer=PeerConfig(known_inventory=SMALL_INVENTORY))
+    main = _round(count, measure=True)
+    table = _allocated(lambda: wire.InventorySet(PeerConfig().known_inventory))
+    label = f"{count:,} loopback peers{scaled}"
+    note = f" ({main.note})" if main.note else ""
+    figures = [
+        Figure(
+            f"handshakes/s, {label}{note}", main.handshakes_per_second, "handshakes/s", "report",
+            main.connected == count, f"{small.count:,} peers", small.handshakes_per_second,
+        ),
+        Figure(
+            f"RSS per connected peer, {label}", main.rss_per_peer / 1024, "KB", "<= 20 KB",
+            main.rss_per_peer <= RSS_TARGET,
+        ),
+        Figure(
+            f"  of which the known-inventory table ({PeerConfig().known_inventory:,} entries, allocated)",
+            table / 1024, "KB", "report", True,
+        ),
+        Figure(
+            f"RSS per connected peer, known_inventory={SMALL_INVENTORY:,}, {label}",
+            lean.rss_per_peer / 1024, "KB", "<= 20 KB", lean.rss_per_peer <= RSS_TARGET,
+            "default table", main.rss_per_peer / 1024,
+        ),
+    ]
+    if main.pings:
+        figures.append(Figure(
+            f"ping all peers: p99 round trip, {label}{note}", _percentile(main.pings, 0.99) * 1000, "ms",
+            "report", len(main.pings) == count, "p50", _percentile(main.pings, 0.50) * 1000,
+        ))
+    if main.single:
+        figures.append(Figure(
+            f"one peer's ping, the others idle: p50 of {len(main.single)}, {label}",
+            _percentile(main.single, 0.50) * 1000, "ms", "report", True,
+        ))
+    return figures
