@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import struct
+import subprocess
+import sys
 from dataclasses import replace
 from functools import cache
 from pathlib import Path
@@ -159,6 +161,14 @@ def test_weight_over_4m_with_witness(wire_impl: Any) -> None:
 def test_coinbase_missing(wire_impl: Any) -> None:
     block = load(wire_impl, PRE_SEGWIT)
     rejects(rebuild(wire_impl, block, block.transactions[1:]), PRE_SEGWIT, "bad-cb-missing")
+
+
+def test_no_coinbase_with_a_64_byte_tx_is_mutated(wire_impl: Any) -> None:
+    """Core's IsBlockMutated: a 64-byte tx could be an inner merkle node, so the header stays valid."""
+    block = load(wire_impl, PRE_SEGWIT)
+    tiny = Tx(1, [TxIn(b"\x11" * 32, 0, b"\x51" * 4)], [TxOut(0, b"")], 0)
+    assert tiny.stripped_size == 64
+    rejects(rebuild(wire_impl, block, [*block.transactions[1:], tiny]), PRE_SEGWIT, "bad-cb-missing", mutated=True)
 
 
 def test_two_coinbases(wire_impl: Any) -> None:
@@ -330,3 +340,11 @@ def test_witness_without_commitment(wire_impl: Any) -> None:
 def test_witness_before_segwit_activation(wire_impl: Any) -> None:
     block = load(wire_impl, SEGWIT)
     rejects(block, SEGWIT, "unexpected-witness", mutated=True, network=replace(MAIN, segwit_height=SEGWIT + 1))
+
+
+def test_validation_does_not_load_construct_or_the_spec() -> None:
+    """STYLE.md: construct and pantheon.spec stay off the chain's import path."""
+    code = ("import sys, pantheon.chain.validation; "
+            "print(sorted(m for m in sys.modules if m.startswith(('construct', 'pantheon.spec'))))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"

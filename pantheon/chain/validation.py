@@ -10,7 +10,8 @@ those belong to the contextual validation that connects a block.
 
 Every rejection raises with Core's reject reason string (`reason`), in Core's order, so a peer's
 `reject` or a log line reads the same as Core's. A block rejected with `mutated=True` (Core's
-BLOCK_MUTATED: merkle root mismatch, CVE-2012-2459 duplicate subtree, witness malleation) is a
+BLOCK_MUTATED: merkle root mismatch, CVE-2012-2459 duplicate subtree, witness malleation, and, as
+Core's `IsBlockMutated`, a block without a coinbase holding a 64-byte transaction) is a
 corrupt copy of a block whose header may still be valid: the caller must drop the copy and must
 NOT mark the header invalid, or one peer could get a valid block banned.
 """
@@ -48,6 +49,7 @@ MAX_PUBKEYS_PER_MULTISIG = 20
 _NULL_HASH = bytes(32)
 _NULL_INDEX = 0xFFFF_FFFF
 _HEADER_SIZE = 80
+_MERKLE_NODE_PAIR = 64  # two 32-byte hashes: what an inner merkle node hashes
 
 _OP_PUSHDATA1 = 0x4C
 _OP_PUSHDATA2 = 0x4D
@@ -184,10 +186,13 @@ def check_block(block: Block) -> None:
         raise BlockRejected("bad-txns-duplicate", block_hash, "duplicate transaction", mutated=True)
     count = len(transactions)
     stripped = _HEADER_SIZE + _compact_size_len(count) + sum(tx.stripped_size for tx in transactions)
-    if not count or count * WITNESS_SCALE_FACTOR > MAX_BLOCK_WEIGHT or stripped * WITNESS_SCALE_FACTOR > MAX_BLOCK_WEIGHT:
+    if not count or max(count, stripped) * WITNESS_SCALE_FACTOR > MAX_BLOCK_WEIGHT:
         raise BlockRejected("bad-blk-length", block_hash, "size limits failed")
     if not is_coinbase(transactions[0]):
-        raise BlockRejected("bad-cb-missing", block_hash, "first tx is not coinbase")
+        # Core's IsBlockMutated: without a coinbase, a 64-byte tx may be an inner merkle node
+        # posing as a transaction, so the block may be a forged copy of a valid one.
+        forged = any(tx.stripped_size == _MERKLE_NODE_PAIR for tx in transactions)
+        raise BlockRejected("bad-cb-missing", block_hash, "first tx is not coinbase", mutated=forged)
     for tx in transactions[1:]:
         if is_coinbase(tx):
             raise BlockRejected("bad-cb-multiple", block_hash, "more than one coinbase")
