@@ -7,6 +7,10 @@ Each run decodes afresh, because a decoded Tx caches its txid and records and a 
 validation of the same object would measure nothing. The issue's 2.3 MB block is not among the
 vectors (tests/vectors/blocks stops at 1.2 MB), so it has no row. Target: 100 ms a block on the
 compiled twin (a 10-minute block interval leaves room; script execution is not included).
+
+Measured here (Python 3.11, best of 5): 10.9 ms and 16.1 ms compiled (decode alone 0.24 and
+0.42 ms), 29.6 ms and 46.4 ms pure. Most of it is Python work over the decoded records: the
+merkle root and txids, the legacy sigop parse and CheckTransaction per tx.
 """
 
 from __future__ import annotations
