@@ -28,6 +28,7 @@ import dns.message
 import dns.rrset
 import gevent
 import gevent.server
+import gevent.socket
 import pytest
 
 from pantheon import params
@@ -74,13 +75,27 @@ def _dnsmasq_binary() -> str:
     return path
 
 
+def _bound_pair() -> tuple[gevent.socket.socket, gevent.socket.socket]:
+    """A UDP and a TCP socket bound to one loopback port number (DNS serves both). The number
+    the kernel picks for UDP may already be taken for TCP: then both close and it tries again."""
+    for _ in range(50):
+        udp = gevent.socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        tcp = gevent.socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            udp.bind(("127.0.0.1", 0))
+            tcp.bind(("127.0.0.1", udp.getsockname()[1]))
+            return udp, tcp
+        except OSError:
+            udp.close()
+            tcp.close()
+    pytest.fail("no loopback port number was free for both UDP and TCP")
+
+
 def _free_port() -> int:
-    """A loopback port free for both UDP and TCP (dnsmasq serves both)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp, socket.socket() as tcp:
-        udp.bind(("127.0.0.1", 0))
-        port = udp.getsockname()[1]
-        tcp.bind(("127.0.0.1", port))
-        return port
+    """A loopback port free for both UDP and TCP at the time of asking (for dnsmasq)."""
+    udp, tcp = _bound_pair()
+    with udp, tcp:
+        return udp.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -381,20 +396,15 @@ def bad_server() -> Iterator[tuple[int, dict[str, str]]]:
             answer = _reply(wire, modes["tcp"])
             sock.sendall(len(answer).to_bytes(2, "big") + answer)
 
-    for _ in range(20):  # the UDP port's number may already be taken for TCP: try another
-        udp = gevent.server.DatagramServer(
-            ("127.0.0.1", 0), lambda data, address: udp.sendto(_reply(data, modes["udp"]), address)
-        )
-        udp.start()
-        port = udp.address[1]
-        tcp = gevent.server.StreamServer(("127.0.0.1", port), handle_tcp)
-        try:
-            tcp.start()
-            break
-        except OSError:
-            udp.stop()
-    else:
-        pytest.fail("no loopback port number was free for both UDP and TCP")
+    udp_socket, tcp_socket = _bound_pair()
+    tcp_socket.listen()
+    port = udp_socket.getsockname()[1]
+    udp = gevent.server.DatagramServer(
+        udp_socket, lambda data, address: udp.sendto(_reply(data, modes["udp"]), address)
+    )
+    tcp = gevent.server.StreamServer(tcp_socket, handle_tcp)
+    udp.start()
+    tcp.start()
     try:
         yield port, modes
     finally:
