@@ -15,7 +15,9 @@ The library never monkey-patches; everything here uses gevent's own sockets and 
 from __future__ import annotations
 
 import logging
+import random
 import secrets
+import time
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, Callable, Mapping
@@ -28,7 +30,9 @@ import gevent.socket
 
 import pantheon.wire
 from pantheon.net.address import PeerAddress
+from pantheon.net.addrman import AddrMan
 from pantheon.net.banlist import BanList
+from pantheon.net.gossip import AddrGossip
 from pantheon.net.eviction import EvictionCandidate, keyed_netgroup, select_to_evict
 from pantheon.net.messages import NODE_NETWORK, NODE_WITNESS
 from pantheon.net.peer import Handler, Peer, PeerConfig, PeerState, Transition
@@ -54,6 +58,9 @@ class NetworkManager:
 
     handlers  command -> handler(peer, frame), given to every peer over the built-ins; the
               node extends `manager.handlers` before peers connect.
+    addrman   with one, addresses are gossiped (`net/gossip.py`): addr/addrv2 stored and
+              relayed, getaddr answered, outbound peers asked once.
+    clock     Unix seconds for the gossip's timestamps and token buckets (tests inject it).
     """
 
     def __init__(
@@ -64,6 +71,9 @@ class NetworkManager:
         handlers: Mapping[str, Handler] | None = None,
         start_height: int | Callable[[], int] = 0,
         wire: ModuleType = pantheon.wire,
+        addrman: AddrMan | None = None,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
     ) -> None:
         self.config = config or ManagerConfig()
         self.banlist = banlist
@@ -76,6 +86,14 @@ class NetworkManager:
         self._server: gevent.server.StreamServer | None = None
         self._stopped = gevent.event.Event()
         self._netgroup_key = secrets.token_bytes(16)  # eviction's secret
+        self.addrman = addrman
+        self._clock = clock
+        self._rng = rng if rng is not None else random.Random()
+        self.gossip: AddrGossip | None = None
+        if addrman is not None:
+            self.gossip = AddrGossip(addrman, lambda: self.peers(PeerState.CONNECTED), clock=clock,
+                                     rng=self._rng, wire=wire)
+            self.handlers = {**self.gossip.handlers, **self.handlers}
 
     # --- life cycle ---------------------------------------------------------------------
 
@@ -190,8 +208,13 @@ class NetworkManager:
         return peer
 
     def _on_transition(self, peer: Peer, transition: Transition) -> None:
+        if transition.new is PeerState.CONNECTED and self.gossip is not None and not peer.inbound:
+            # Core asks every outbound full-relay peer for addresses once, after the handshake.
+            peer.send("getaddr")
         if transition.new in (PeerState.DISCONNECTED, PeerState.BANNED):
             self._peers.pop(peer.id, None)
+            if self.gossip is not None:
+                self.gossip.forget(peer)
 
     def _accept(self, sock: gevent.socket.socket, address: tuple[str, int]) -> None:
         """StreamServer handler: one inbound peer, for as long as it lives (returning closes it)."""
