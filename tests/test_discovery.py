@@ -33,6 +33,10 @@ import pytest
 
 from pantheon import params
 from pantheon.net import discovery
+from pantheon.net.address import PeerAddress
+from pantheon.net.addrman import AddrMan
+from pantheon.net.manager import NetworkManager
+from pantheon.store import Store
 from pantheon.net.discovery import (
     Endpoint,
     HostPort,
@@ -51,6 +55,7 @@ RECORDS = {  # name -> its A and AAAA addresses, served by dnsmasq as host recor
     "x9.seed-a.example": ["203.0.113.9"],  # seed-a supports the service filter, seed-b does not
     "v6only.example": ["2001:db8::6"],
     "big.example": [f"198.51.100.{n}" for n in range(1, 41)],  # too many for 512 bytes: truncated
+    "public.example": ["20.1.2.3", "21.4.5.6", "2600:1f00::1"],  # routable: AddrMan keeps these
 }
 SEED_A = {"192.0.2.1", "192.0.2.2", "2001:db8::1"}
 SEED_B = {"192.0.2.2", "198.51.100.7", "2001:db8::1", "2001:db8::2"}
@@ -634,3 +639,20 @@ def test_a_failed_peer_lookup_is_logged_not_raised(
     ]
     assert "peer nx.example failed" in caplog.text
     assert discovery.Lookup("x", "x", ()).ok  # a lookup without queries (an address) is fine
+
+
+def test_discovered_addresses_reach_the_address_manager(dns_server: DnsServer, tmp_path: Path) -> None:
+    """dnsmasq -> discover() -> NetworkManager.seed_from -> AddrMan on LevelDB. The documentation
+    ranges of the other seeds are unroutable, so AddrMan keeps only public.example's."""
+    result = discover(params.REGTEST, resolver=dns_server.resolver(), seeds=["public.example", "seed-a.example"])
+    store = Store.open(tmp_path / "db")
+    try:
+        manager = NetworkManager(addrman=AddrMan(store))
+        assert manager.seed_from(result) == 3
+        assert manager.addrman is not None
+        for ip in RECORDS["public.example"]:
+            info = manager.addrman.get(PeerAddress.from_ip(ip, params.REGTEST.p2p_port))
+            assert info is not None and info.source == PeerAddress.internal("public.example")
+        assert manager.addrman.flush() == 3
+    finally:
+        store.close()

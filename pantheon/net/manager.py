@@ -6,8 +6,9 @@ gunicorn do, and the one slot over the limit lets a full node accept in order to
 all, configurable), refusal of banned addresses, one nonce registry so that dialling ourselves is
 detected, a dispatch table every peer gets, `peers()`, `broadcast()`, and a graceful, timed
 `stop()`. When inbound is full a new peer is let in only if Core's eviction (`net/eviction.py`)
-picks an inbound peer to drop; otherwise it is refused. Not yet: refilling outbound slots from
-the address manager, one outbound per /16.
+picks an inbound peer to drop; otherwise it is refused. With an `AddrMan`, addresses are
+gossiped (`net/gossip.py`) and, with `auto_outbound`, a greenlet keeps `max_outbound` outbound
+slots filled from it, one per netgroup; `seed`/`seed_from` fill an empty AddrMan from discovery.
 
 The library never monkey-patches; everything here uses gevent's own sockets and pools.
 """
@@ -15,10 +16,12 @@ The library never monkey-patches; everything here uses gevent's own sockets and 
 from __future__ import annotations
 
 import logging
+import random
 import secrets
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass, field, replace
 from types import ModuleType
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 import gevent
 import gevent.event
@@ -27,13 +30,20 @@ import gevent.server
 import gevent.socket
 
 import pantheon.wire
-from pantheon.net.address import PeerAddress
+from pantheon.net.address import PeerAddress, TimedAddress
+from pantheon.net.addrman import AddrMan
 from pantheon.net.banlist import BanList
+from pantheon.net.gossip import AddrGossip
 from pantheon.net.eviction import EvictionCandidate, keyed_netgroup, select_to_evict
 from pantheon.net.messages import NODE_NETWORK, NODE_WITNESS
 from pantheon.net.peer import Handler, Peer, PeerConfig, PeerState, Transition
 
+if TYPE_CHECKING:
+    from pantheon.net.discovery import Discovery, Endpoint
+
 __all__ = ["ManagerConfig", "NetworkManager"]
+
+_FULL_RELAY = NODE_NETWORK | NODE_WITNESS  # Core's services for automatic outbound and seeds
 
 log = logging.getLogger("pantheon.net.manager")
 
@@ -45,6 +55,10 @@ class ManagerConfig:
     peer: PeerConfig = field(default_factory=PeerConfig)
     listen: tuple[str, int] | None = None
     max_outbound: int = 8
+    # Keep max_outbound full-relay outbound connections filled from the AddrMan (`refill`);
+    # off by default so a manager only dials what it is told to.
+    auto_outbound: bool = False
+    refill_interval: float = 0.5  # Core's ThreadOpenConnections wakes every 500 ms
     max_inbound: int = 117
     max_connections: int = 125
 
@@ -54,6 +68,11 @@ class NetworkManager:
 
     handlers  command -> handler(peer, frame), given to every peer over the built-ins; the
               node extends `manager.handlers` before peers connect.
+    addrman   with one, addresses are gossiped (`net/gossip.py`): addr/addrv2 stored and
+              relayed, getaddr answered, outbound peers asked once.
+    clock     Unix seconds for the gossip's timestamps and token buckets (tests inject it).
+    route     where to dial an AddrMan address, (host, port); tests map routable addresses
+              (the only kind AddrMan keeps) onto loopback listeners.
     """
 
     def __init__(
@@ -64,6 +83,10 @@ class NetworkManager:
         handlers: Mapping[str, Handler] | None = None,
         start_height: int | Callable[[], int] = 0,
         wire: ModuleType = pantheon.wire,
+        addrman: AddrMan | None = None,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+        route: Callable[[PeerAddress], tuple[str, int]] = lambda address: (address.host, address.port),
     ) -> None:
         self.config = config or ManagerConfig()
         self.banlist = banlist
@@ -76,6 +99,17 @@ class NetworkManager:
         self._server: gevent.server.StreamServer | None = None
         self._stopped = gevent.event.Event()
         self._netgroup_key = secrets.token_bytes(16)  # eviction's secret
+        self.addrman = addrman
+        self._clock = clock
+        self._rng = rng if rng is not None else random.Random()
+        self.gossip: AddrGossip | None = None
+        self._route = route
+        self._outbound: dict[int, PeerAddress] = {}  # automatic outbound peer id -> its AddrMan address
+        self._refiller: gevent.Greenlet | None = None
+        if addrman is not None:
+            self.gossip = AddrGossip(addrman, lambda: self.peers(PeerState.CONNECTED), clock=clock,
+                                     rng=self._rng, wire=wire)
+            self.handlers = {**self.gossip.handlers, **self.handlers}
 
     # --- life cycle ---------------------------------------------------------------------
 
@@ -88,6 +122,8 @@ class NetworkManager:
             )
             self._server.start()
             log.info("listening on %s:%d", *self.address)
+        if self.config.auto_outbound and self.addrman is not None and self._refiller is None:
+            self._refiller = gevent.spawn(self._refill_forever)
         return self
 
     @property
@@ -105,6 +141,9 @@ class NetworkManager:
     def stop(self, timeout: float = 5.0) -> None:
         """Stop accepting, close every peer (nothing is said to them), wait up to `timeout` for
         their greenlets, then kill what is left."""
+        if self._refiller is not None:
+            self._refiller.kill()
+            self._refiller = None
         if self._server is not None:
             self._server.close()
         for peer in list(self._peers.values()):
@@ -180,9 +219,78 @@ class NetworkManager:
         self._peers[chosen].close("evicted: inbound connections are full")
         return True
 
-    def _make_peer(self, sock: gevent.socket.socket | None, address: tuple[str, int], inbound: bool) -> Peer:
+    # --- outbound slots from the address manager ------------------------------------------
+
+    def seed(self, endpoints: Iterable[Endpoint], source: str = "dnsseed") -> int:
+        """Fill an empty AddrMan from discovery endpoints (Core: seed addresses are 3 to 7 days
+        old, carry the services asked of the seeds, and come from the seed's name as an
+        internal address). Returns how many were added; 0 when the AddrMan holds any."""
+        if self.addrman is None or len(self.addrman):
+            return 0
+        return self._seed(endpoints, source)
+
+    def seed_from(self, discovery: Discovery) -> int:
+        """`seed` with each DNS seed's endpoints under that seed's name, when AddrMan is empty."""
+        if self.addrman is None or len(self.addrman):
+            return 0
+        return sum(self._seed(lookup.endpoints, lookup.name) for lookup in discovery.lookups)
+
+    def _seed(self, endpoints: Iterable[Endpoint], source: str) -> int:
+        assert self.addrman is not None
+        now = int(self._clock())
+        offers = [TimedAddress(PeerAddress.from_ip(endpoint.ip, endpoint.port),
+                               now - 3 * 86400 - self._rng.randrange(4 * 86400), _FULL_RELAY)
+                  for endpoint in endpoints]
+        added = self.addrman.add(offers, PeerAddress.internal(source))
+        log.info("seeded the address manager with %d of %d addresses from %s", added, len(offers), source)
+        return added
+
+    def refill(self, tries: int = 100) -> int:
+        """Dial AddrMan addresses until `max_outbound` automatic outbound peers exist, at most
+        one per netgroup (Core: an operator of one /16 cannot take all our outbound slots).
+        Returns how many dials started. Core's rules for a candidate: not connected, not
+        banned or discouraged, and for the first 30 tries not tried in the last 10 minutes."""
+        if self.addrman is None:
+            return 0
+        groups = {address.netgroup() for address in self._outbound.values()}
+        connected = {peer.address for peer in self._peers.values()}
+        now = int(self._clock())
+        started = 0
+        for attempt in range(tries):
+            if (len(self._outbound) >= self.config.max_outbound
+                    or len(self._peers) >= self.config.max_connections):
+                break
+            info = self.addrman.select()
+            if info is None:
+                break
+            address = info.address
+            target = self._route(address)
+            if (address.netgroup() in groups or target in connected
+                    or (self.banlist is not None and (self.banlist.is_banned(address) or self.banlist.is_discouraged(address)))
+                    or (attempt < 30 and now - info.last_try < 600)):
+                continue
+            self.addrman.attempt(address, now=now)
+            config = replace(self.config.peer, required_services=self.config.peer.required_services | _FULL_RELAY)
+            peer = self._make_peer(None, target, inbound=False, config=config)
+            self._outbound[peer.id] = address
+            groups.add(address.netgroup())
+            connected.add(target)
+            peer.start()
+            started += 1
+        return started
+
+    def _refill_forever(self) -> None:
+        while True:
+            try:
+                self.refill()
+            except Exception:  # a bug here must not end outbound connections for good
+                log.exception("refilling outbound connections failed")
+            gevent.sleep(self.config.refill_interval)
+
+    def _make_peer(self, sock: gevent.socket.socket | None, address: tuple[str, int], inbound: bool,
+                   config: PeerConfig | None = None) -> Peer:
         peer = Peer(
-            sock, address, inbound=inbound, config=self.config.peer, banlist=self.banlist,
+            sock, address, inbound=inbound, config=config or self.config.peer, banlist=self.banlist,
             handlers=self.handlers, nonces=self._nonces, start_height=self._start_height, group=self._group,
             wire=self._wire, on_transition=self._on_transition,
         )
@@ -190,8 +298,21 @@ class NetworkManager:
         return peer
 
     def _on_transition(self, peer: Peer, transition: Transition) -> None:
+        address = self._outbound.get(peer.id)
+        if address is not None and self.addrman is not None:
+            if transition.new is PeerState.CONNECTED:
+                self.addrman.good(address)  # Core: a completed outbound handshake
+                if peer.remote is not None:
+                    self.addrman.set_services(address, peer.remote.services)
+            elif transition.new in (PeerState.DISCONNECTED, PeerState.BANNED):
+                del self._outbound[peer.id]
+        if transition.new is PeerState.CONNECTED and self.gossip is not None and not peer.inbound:
+            # Core asks every outbound full-relay peer for addresses once, after the handshake.
+            peer.send("getaddr")
         if transition.new in (PeerState.DISCONNECTED, PeerState.BANNED):
             self._peers.pop(peer.id, None)
+            if self.gossip is not None:
+                self.gossip.forget(peer)
 
     def _accept(self, sock: gevent.socket.socket, address: tuple[str, int]) -> None:
         """StreamServer handler: one inbound peer, for as long as it lives (returning closes it)."""

@@ -19,7 +19,7 @@ import struct
 from dataclasses import dataclass
 
 from pantheon import limits
-from pantheon.errors import InvalidValue, OversizedMessage, Truncated
+from pantheon.errors import InvalidValue, OversizedMessage, TrailingBytes, Truncated
 from pantheon.wire import read_compact_size, write_compact_size
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "EMPTY_COMMANDS", "Endpoint", "Version",
     "encode_version", "decode_version", "encode_ping", "decode_ping", "encode_pong", "decode_pong",
     "encode_feefilter", "decode_feefilter", "encode_sendcmpct", "decode_sendcmpct",
+    "AddrV2Entry", "encode_addrv2", "decode_addrv2",
 ]
 
 # Service bits (Core protocol.h).
@@ -203,3 +204,66 @@ def decode_sendcmpct(data: bytes) -> tuple[bool, int]:
     if announce > 1:
         raise InvalidValue(f"sendcmpct.announce: boolean byte must be 0 or 1, got {announce:#04x}")
     return bool(announce), version
+
+
+# --- addrv2 (BIP155) --------------------------------------------------------------------------
+
+_ADDRV2_TIME = struct.Struct("<I")
+_ADDRV2_NET = struct.Struct("<B")
+
+
+@dataclass(frozen=True, slots=True)
+class AddrV2Entry:
+    """One BIP155 entry as sent: the network id and its raw address bytes (unknown ids kept,
+    so the caller decides what to ignore, as Core does)."""
+
+    time: int
+    services: int
+    network_id: int
+    address: bytes
+    port: int
+
+
+def encode_addrv2(entries: list[AddrV2Entry]) -> bytes:
+    """An `addrv2` payload; at most `limits.MAX_ADDR` entries."""
+    if len(entries) > limits.MAX_ADDR:
+        raise OversizedMessage("addrv2.addresses", len(entries), limits.MAX_ADDR)
+    parts = [write_compact_size(len(entries))]
+    for entry in entries:
+        if len(entry.address) > limits.MAX_ADDRV2_ADDRESS:
+            raise OversizedMessage("addrv2.address", len(entry.address), limits.MAX_ADDRV2_ADDRESS)
+        parts += (_ADDRV2_TIME.pack(entry.time), write_compact_size(entry.services),
+                  _ADDRV2_NET.pack(entry.network_id), write_compact_size(len(entry.address)),
+                  entry.address, _PORT.pack(entry.port))
+    return b"".join(parts)
+
+
+def decode_addrv2(data: bytes) -> list[AddrV2Entry]:
+    """An `addrv2` payload, read as `spec.AddrV2`: a known network id must carry its length."""
+    count, pos = read_compact_size(data, 0)
+    if count > limits.MAX_ADDR:
+        raise OversizedMessage("addrv2.addresses", count, limits.MAX_ADDR)
+    entries = []
+    for _ in range(count):
+        if pos + _ADDRV2_TIME.size > len(data):
+            raise Truncated("addrv2: entry time cut short")
+        (time_,) = _ADDRV2_TIME.unpack_from(data, pos)
+        services, pos = read_compact_size(data, pos + _ADDRV2_TIME.size)
+        if pos >= len(data):
+            raise Truncated("addrv2: network id cut short")
+        network_id = data[pos]
+        length, pos = read_compact_size(data, pos + 1)
+        if length > limits.MAX_ADDRV2_ADDRESS:
+            raise OversizedMessage("addrv2.address", length, limits.MAX_ADDRV2_ADDRESS)
+        known = limits.ADDRV2_NETWORKS.get(network_id)
+        if known is not None and length != known[1]:
+            raise InvalidValue(f"BIP155 {known[0]} address with length {length}, should be {known[1]}")
+        if pos + length + _PORT.size > len(data):
+            raise Truncated("addrv2: address or port cut short")
+        address = bytes(data[pos : pos + length])
+        (port,) = _PORT.unpack_from(data, pos + length)
+        pos += length + _PORT.size
+        entries.append(AddrV2Entry(time_, services, network_id, address, port))
+    if pos != len(data):
+        raise TrailingBytes(f"addrv2: {len(data) - pos} bytes after the last field")
+    return entries

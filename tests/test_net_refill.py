@@ -1,0 +1,118 @@
+"""Outbound slot refill and seeding from discovery (`NetworkManager.refill`, `seed`,
+`seed_from`) over loopback sockets, with an AddrMan on LevelDB, against both wire twins.
+
+AddrMan keeps only routable addresses, so the table holds public addresses in chosen /16s
+whose port is a real Pantheon listener's, and the manager's `route` dials them on 127.0.0.1:
+the one-outbound-per-netgroup rule then runs on the real netgroups."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from dataclasses import replace
+from ipaddress import IPv4Address
+from pathlib import Path
+from typing import Any
+
+import gevent.socket
+import pytest
+
+from pantheon.net.address import PeerAddress, TimedAddress
+from pantheon.net.addrman import AddrMan
+from pantheon.net.discovery import Discovery, Endpoint, Lookup
+from pantheon.net.manager import ManagerConfig, NetworkManager
+from pantheon.net.peer import PeerState
+from pantheon.store import Store
+from test_net_gossip import LISTEN
+from test_net_peer import wait_for
+
+
+def loopback(address: PeerAddress) -> tuple[str, int]:
+    return "127.0.0.1", address.port
+
+
+@pytest.fixture
+def setup(wire_impl, tmp_path: Path) -> Iterator[Any]:
+    """(make a listener, an AddrMan on LevelDB, make the dialling manager)."""
+    store = Store.open(tmp_path / "db")
+    addrman = AddrMan(store, rng=random.Random(4))
+    made: list[NetworkManager] = []
+
+    def listener() -> NetworkManager:
+        manager = NetworkManager(LISTEN, wire=wire_impl.module).start()
+        made.append(manager)
+        return manager
+
+    def dialer(**config: Any) -> NetworkManager:
+        manager = NetworkManager(replace(ManagerConfig(peer=LISTEN.peer), **config), wire=wire_impl.module,
+                                 addrman=addrman, route=loopback, rng=random.Random(5)).start()
+        made.append(manager)
+        return manager
+
+    yield listener, addrman, dialer
+    for manager in made:
+        manager.stop(timeout=1)
+    store.close()
+
+
+
+def test_refill_dials_one_per_netgroup_and_marks_good(setup) -> None:
+    listener, addrman, dialer = setup
+    listeners = [listener() for _ in range(4)]
+    with gevent.socket.socket() as dead:  # a port nobody listens on
+        dead.bind(("127.0.0.1", 0))
+        dead_port = dead.getsockname()[1]
+    hosts = ["20.1.1.1", "20.1.200.2", "21.1.1.1", "22.1.1.1"]  # the first two share a /16
+    addresses = [PeerAddress.parse(host, node.address[1]) for host, node in zip(hosts, listeners)]
+    dead_address = PeerAddress.parse("23.1.1.1", dead_port)
+    addrman.add([TimedAddress(a, 1_700_000_000, 9) for a in [*addresses, dead_address]],
+                PeerAddress.parse("30.1.1.1"))
+    assert len(addrman) == 5
+    node = dialer(auto_outbound=True, refill_interval=0.05)
+    wait_for(lambda: len(node.peers(PeerState.CONNECTED)) == 3 and addrman.get(dead_address).last_try)
+    gevent.sleep(0.3)  # further refills must not add a second peer in 20.1/16
+    connected = node.peers(PeerState.CONNECTED)
+    assert len(connected) == 3
+    groups = [node._outbound[peer.id].netgroup() for peer in connected]
+    assert len(set(groups)) == 3
+    tried = {info.address for info, _ in addrman.entries(True)}
+    assert tried == {node._outbound[peer.id] for peer in connected}
+    assert addrman.get(dead_address).attempts == 1 and not addrman.get(dead_address).tried
+    assert all(info.services & 9 == 9 for info, _ in addrman.entries(True))
+
+
+def test_refill_stops_at_max_outbound_and_refills_after_a_loss(setup) -> None:
+    listener, addrman, dialer = setup
+    listeners = [listener() for _ in range(3)]
+    addrman.add([TimedAddress(PeerAddress.parse(f"{40 + i}.1.1.1", node.address[1]), 1_700_000_000, 9)
+                 for i, node in enumerate(listeners)], PeerAddress.parse("30.1.1.1"))
+    node = dialer(max_outbound=2)
+    assert node.refill() == 2
+    assert node.refill() == 0
+    wait_for(lambda: len(node.peers(PeerState.CONNECTED)) == 2)
+    first = node.peers()[0]
+    first.close("test: lost")
+    wait_for(lambda: node.refill() == 1, timeout=2)  # after 30 tries the recently tried are allowed
+    wait_for(lambda: len(node.peers(PeerState.CONNECTED)) == 2)
+
+
+def test_refill_without_addresses_does_nothing(setup) -> None:
+    _, addrman, dialer = setup
+    node = dialer()
+    assert node.refill() == 0 and not node.peers()
+
+
+def test_discovery_results_seed_an_empty_addrman(setup) -> None:
+    _, addrman, dialer = setup
+    node = dialer()
+    endpoints = (Endpoint(IPv4Address("20.1.1.1"), 8333), Endpoint(IPv4Address("21.2.2.2"), 8333))
+    result = Discovery("main", 9, endpoints + (Endpoint(IPv4Address("127.0.0.1"), 8333),),
+                       (Lookup("seed.example", "x9.seed.example", endpoints),
+                        Lookup("other.example", "x9.other.example", (Endpoint(IPv4Address("127.0.0.1"), 8333),))))
+    assert node.seed_from(result) == 2  # the loopback one is not routable
+    info = addrman.get(PeerAddress.parse("20.1.1.1", 8333))
+    assert info is not None and info.source == PeerAddress.internal("seed.example") and info.services == 9
+    now = int(addrman._clock())
+    assert now - 7 * 86400 <= info.time <= now - 3 * 86400
+    assert node.seed_from(result) == 0  # only an empty table is seeded
+    assert node.seed([Endpoint(IPv4Address("22.1.1.1"), 8333)]) == 0
