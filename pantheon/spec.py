@@ -701,9 +701,13 @@ def build_payload(command: str, obj: Any, max_payload: int = limits.MAX_MESSAGE_
     return payload
 
 
+def _double_sha256(data: bytes) -> bytes:
+    return hashlib.sha256(hashlib.sha256(data).digest()).digest()
+
+
 def checksum(payload: bytes) -> bytes:
     """First four bytes of double-SHA256, computed here independently of the wire twins."""
-    return hashlib.sha256(hashlib.sha256(payload).digest()).digest()[: limits.CHECKSUM_SIZE]
+    return _double_sha256(payload)[: limits.CHECKSUM_SIZE]
 
 
 @dataclass(frozen=True)
@@ -802,10 +806,6 @@ HASH_FIELDS = frozenset({
 _HEADER_KEYS = frozenset(BlockHeader.subcons[i].name for i in range(len(BlockHeader.subcons)))
 _TX_KEYS = frozenset({"version", "inputs", "outputs", "locktime"})
 _BYTES_SHOWN = 64
-
-
-def _double_sha256(data: bytes) -> bytes:
-    return hashlib.sha256(hashlib.sha256(data).digest()).digest()
 
 
 def _format_scalar(name: str, value: Any) -> str:

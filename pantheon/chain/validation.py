@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 
+from pantheon import limits
 from pantheon.hashing import expected_witness_commitment, hash_to_hex, merkle_root, witness_commitment
 from pantheon.params import Network
 from pantheon.primitives import Block, Tx
@@ -91,10 +92,6 @@ class BlockRejected(Rejected):
         super().__init__(reason, block_hash, detail)
         self.block_hash = block_hash
         self.mutated = mutated
-
-
-def _compact_size_len(value: int) -> int:
-    return 1 if value < 0xFD else 3 if value <= 0xFFFF else 5 if value <= 0xFFFF_FFFF else 9
 
 
 def is_coinbase(tx: Tx) -> bool:
@@ -201,7 +198,7 @@ def check_block(block: Block) -> None:
     if mutated:
         raise BlockRejected("bad-txns-duplicate", block_hash, "duplicate transaction", mutated=True)
     count = len(transactions)
-    stripped = _HEADER_SIZE + _compact_size_len(count) + sum(tx.stripped_size for tx in transactions)
+    stripped = _HEADER_SIZE + limits.compact_size_len(count) + sum(tx.stripped_size for tx in transactions)
     if not count or max(count, stripped) * WITNESS_SCALE_FACTOR > MAX_BLOCK_WEIGHT:
         raise BlockRejected("bad-blk-length", block_hash, "size limits failed")
     if not is_coinbase(transactions[0]):
@@ -267,7 +264,7 @@ def check_block_at_height(block: Block, height: int, network: Network) -> None:
 
 def _check_weight(block: Block) -> None:
     transactions = block.transactions
-    size = _HEADER_SIZE + _compact_size_len(len(transactions))
+    size = _HEADER_SIZE + limits.compact_size_len(len(transactions))
     weight = sum(tx.weight for tx in transactions) + WITNESS_SCALE_FACTOR * size
     if weight > MAX_BLOCK_WEIGHT:
         raise BlockRejected("bad-blk-weight", block.hash, "weight limit failed")
