@@ -77,7 +77,11 @@ def test_refill_dials_one_per_netgroup_and_marks_good(setup) -> None:
     assert len(set(groups)) == 3
     tried = {info.address for info, _ in addrman.entries(True)}
     assert tried == {node._outbound[peer.id] for peer in connected}
-    assert addrman.get(dead_address).attempts == 1 and not addrman.get(dead_address).tried
+    # The dead address failed and was never promoted. It may be dialled again within one refill
+    # after 30 tries (Core's rule), and Core's Attempt counts a new attempt only if a good()
+    # came after the last counted one: with 3 good() calls, 1 to 4 counted attempts.
+    dead = addrman.get(dead_address)
+    assert 1 <= dead.attempts <= 1 + len(connected) and dead.last_try and not dead.tried
     assert all(info.services & 9 == 9 for info, _ in addrman.entries(True))
 
 
