@@ -19,6 +19,7 @@ NOT mark the header invalid, or one peer could get a valid block banned.
 from __future__ import annotations
 
 import re
+from typing import Iterator
 
 from pantheon import limits
 from pantheon.hashing import expected_witness_commitment, hash_to_hex, merkle_root, witness_commitment
@@ -37,6 +38,8 @@ __all__ = [
     "check_block_at_height",
     "validate_block",
     "legacy_sigop_count",
+    "script_ops",
+    "MalformedScript",
     "tx_legacy_sigop_count",
     "bip34_height_script",
     "is_coinbase",
@@ -56,6 +59,7 @@ _OP_PUSHDATA1 = 0x4C
 _OP_PUSHDATA2 = 0x4D
 _OP_PUSHDATA4 = 0x4E
 _OP_1 = 0x51
+_OP_16 = 0x60
 _OP_CHECKSIG = 0xAC
 _OP_CHECKSIGVERIFY = 0xAD
 _OP_CHECKMULTISIG = 0xAE
@@ -100,8 +104,41 @@ def is_coinbase(tx: Tx) -> bool:
     return len(inputs) == 1 and inputs[0].prev_index == _NULL_INDEX and inputs[0].prev_txid == _NULL_HASH
 
 
-def legacy_sigop_count(script: bytes) -> int:
-    """Core's `CScript::GetSigOpCount(false)`: CHECKSIG(VERIFY) 1, CHECKMULTISIG(VERIFY) 20.
+def script_ops(script: bytes) -> Iterator[tuple[int, bytes | None]]:
+    """Core's `CScript::GetOp` loop: (opcode, pushed bytes or None for a non-push opcode).
+
+    A truncated push ends the iteration with `MalformedScript`, which Core's callers read as
+    their loop's `GetOp` failing.
+    """
+    pos = 0
+    end = len(script)
+    while pos < end:
+        opcode = script[pos]
+        pos += 1
+        if opcode > _OP_PUSHDATA4:
+            yield opcode, None
+            continue
+        if opcode < _OP_PUSHDATA1:
+            size = opcode
+        else:
+            width = 1 if opcode == _OP_PUSHDATA1 else 2 if opcode == _OP_PUSHDATA2 else 4
+            if end - pos < width:
+                raise MalformedScript
+            size = int.from_bytes(script[pos : pos + width], "little")
+            pos += width
+        if end - pos < size:
+            raise MalformedScript
+        yield opcode, script[pos : pos + size]
+        pos += size
+
+
+class MalformedScript(Exception):
+    """A push runs past the end of its script (Core's `GetOp` returning false)."""
+
+
+def legacy_sigop_count(script: bytes, accurate: bool = False) -> int:
+    """Core's `CScript::GetSigOpCount(fAccurate)`: CHECKSIG(VERIFY) 1, CHECKMULTISIG(VERIFY) 20,
+    or, when `accurate`, the key count an OP_1..OP_16 just before it states.
 
     Push data is skipped (a 0xac inside a signature is not an opcode); a truncated push ends
     the count, as Core's `GetOp` failing ends its loop.
@@ -109,27 +146,16 @@ def legacy_sigop_count(script: bytes) -> int:
     if _SIGOP_BYTES.search(script) is None:
         return 0
     count = 0
-    pos = 0
-    end = len(script)
-    while pos < end:
-        opcode = script[pos]
-        pos += 1
-        if opcode <= _OP_PUSHDATA4:
-            if opcode < _OP_PUSHDATA1:
-                size = opcode
-            else:
-                width = 1 if opcode == _OP_PUSHDATA1 else 2 if opcode == _OP_PUSHDATA2 else 4
-                if end - pos < width:
-                    break
-                size = int.from_bytes(script[pos : pos + width], "little")
-                pos += width
-            if end - pos < size:
-                break
-            pos += size
-        elif opcode == _OP_CHECKSIG or opcode == _OP_CHECKSIGVERIFY:
-            count += 1
-        elif opcode == _OP_CHECKMULTISIG or opcode == _OP_CHECKMULTISIGVERIFY:
-            count += MAX_PUBKEYS_PER_MULTISIG
+    last = -1
+    try:
+        for opcode, _ in script_ops(script):
+            if opcode == _OP_CHECKSIG or opcode == _OP_CHECKSIGVERIFY:
+                count += 1
+            elif opcode == _OP_CHECKMULTISIG or opcode == _OP_CHECKMULTISIGVERIFY:
+                count += last - _OP_1 + 1 if accurate and _OP_1 <= last <= _OP_16 else MAX_PUBKEYS_PER_MULTISIG
+            last = opcode
+    except MalformedScript:
+        pass
     return count
 
 
