@@ -1,0 +1,128 @@
+"""Node settings (`pantheon.config`): flags, `pantheon.conf` with Core's sections and `no` prefix,
+precedence, and a typed error naming the culprit for every mistake."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from pantheon import params
+from pantheon.config import ConfigError, NodeConfig, _OPTIONS, load_config, parse_hostport
+
+
+def config(tmp_path: Path, *argv: str, conf: str | None = None) -> NodeConfig:
+    if conf is not None:
+        (tmp_path / "pantheon.conf").write_text(conf)
+    return load_config(["--datadir", str(tmp_path), *argv])
+
+
+def test_defaults_are_mainnets_like_core(tmp_path: Path) -> None:
+    settings = config(tmp_path)
+    assert settings.datadir == tmp_path
+    assert settings.network is params.MAIN
+    assert (settings.port, settings.rpcport, settings.rpcbind) == (8333, 8332, "127.0.0.1")
+    assert settings.listen and settings.dnsseed and settings.server
+    assert (settings.maxconnections, settings.maxmempool, settings.loglevel) == (125, 300, "info")
+    assert settings.rpcuser is None and settings.metrics_port is None and settings.assumevalid is None
+
+
+def test_every_option_is_a_config_field() -> None:
+    names = {field.name for field in dataclasses.fields(NodeConfig)}
+    assert {option.name.replace("-", "_") for option in _OPTIONS} <= names
+
+
+def test_network_sets_its_ports(tmp_path: Path) -> None:
+    settings = config(tmp_path, "--network", "regtest")
+    assert (settings.network, settings.port, settings.rpcport) == (params.REGTEST, 18444, 18443)
+    assert config(tmp_path, "--network", "testnet").network is params.TESTNET3
+
+
+def test_conf_file_sections_lists_and_precedence(tmp_path: Path) -> None:
+    conf = """
+# comments and blank lines are fine
+network = regtest
+rpcport=1111
+addnode=10.0.0.1
+[main]
+rpcport=2222
+[regtest]
+addnode=10.0.0.2:19000
+nodnsseed=1
+metrics-port=9100
+"""
+    settings = config(tmp_path, conf=conf)
+    assert settings.network is params.REGTEST
+    assert settings.rpcport == 1111  # the [main] section is not read on regtest
+    assert settings.addnode == (("10.0.0.1", 18444), ("10.0.0.2", 19000))
+    assert not settings.dnsseed
+    assert settings.metrics_port == 9100
+    overridden = config(tmp_path, "--rpcport", "3333", "--addnode", "127.0.0.1:1", "--dnsseed")
+    assert overridden.rpcport == 3333 and overridden.dnsseed
+    assert overridden.addnode == (("127.0.0.1", 1),)  # the command line's list replaces the file's
+    on_main = config(tmp_path, "--network", "main")
+    assert on_main.rpcport == 2222 and on_main.addnode == (("10.0.0.1", 8333),)
+
+
+def test_connect_turns_off_listening_and_dns_seeds(tmp_path: Path) -> None:
+    settings = config(tmp_path, "--network", "regtest", "--connect", "[::1]:18445")
+    assert settings.connect == (("::1", 18445),)
+    assert not settings.listen and not settings.dnsseed
+    assert config(tmp_path, "--connect", "1.2.3.4", "--listen").listen
+
+
+def test_explicit_conf_path(tmp_path: Path) -> None:
+    other = tmp_path / "elsewhere.conf"
+    other.write_text("loglevel=debug\n")
+    assert config(tmp_path, "--conf", str(other)).loglevel == "debug"
+    with pytest.raises(ConfigError, match="no such file"):
+        config(tmp_path, "--conf", str(tmp_path / "missing.conf"))
+
+
+def test_assumevalid_is_read_in_display_order(tmp_path: Path) -> None:
+    shown = "00000000000000000000" + "ab" * 22
+    assert config(tmp_path, "--assumevalid", shown).assumevalid == bytes.fromhex(shown)[::-1]
+    assert config(tmp_path, "--assumevalid", "0" * 64).assumevalid is None  # Core's "0": off
+
+
+@pytest.mark.parametrize(("argv", "conf", "match"), [
+    (["--rpcport", "70000"], None, "--rpcport"),
+    (["--maxconnections", "-1"], None, "maxconnections"),
+    (["--network", "moon"], None, "unknown network"),
+    (["--loglevel", "loud"], None, "loglevel"),
+    (["--listen", "maybe"], None, "yes/no"),
+    (["--assumevalid", "zz"], None, "64-digit"),
+    (["--rpcuser", "u"], None, "together"),
+    (["--addnode", "1.2.3.4:0"], None, "bad port"),
+    (["--connect", ":5"], None, "no host"),
+    ([], "bogus=1\n", r"pantheon.conf:1: unknown setting 'bogus'"),
+    ([], "\n\nrpcport\n", r"pantheon.conf:3: expected key=value"),
+    ([], "[moon]\n", "unknown section"),
+    ([], "[regtest]\nport=x\n", None),  # ignored on main: no error
+    ([], "network=regtest\n[regtest]\nport=x\n", r"pantheon.conf:3: port='x'"),
+])
+def test_mistakes_are_config_errors_naming_the_culprit(tmp_path: Path, argv: list[str], conf: str | None,
+                                                       match: str | None) -> None:
+    if match is None:
+        assert config(tmp_path, *argv, conf=conf).port == 8333
+        return
+    with pytest.raises(ConfigError, match=match):
+        config(tmp_path, *argv, conf=conf)
+
+
+@pytest.mark.parametrize(("text", "default", "expected"), [
+    ("host", 8333, ("host", 8333)),
+    ("1.2.3.4:5", None, ("1.2.3.4", 5)),
+    ("[2001:db8::1]:8333", None, ("2001:db8::1", 8333)),
+    ("[2001:db8::1]", 18444, ("2001:db8::1", 18444)),
+    ("2001:db8::1", 18444, ("2001:db8::1", 18444)),
+])
+def test_parse_hostport(text: str, default: int | None, expected: tuple[str, int]) -> None:
+    assert parse_hostport(text, default) == expected
+
+
+@pytest.mark.parametrize("text", ["host", "[::1", "[::1]x", "h:port"])
+def test_parse_hostport_refuses(text: str) -> None:
+    with pytest.raises(ConfigError):
+        parse_hostport(text)
