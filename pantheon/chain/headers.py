@@ -242,6 +242,13 @@ class HeaderTree:
         i = self._index.get(block_hash)
         return i is not None and self._on_active(i)
 
+    def ancestor(self, block_hash: bytes, height: int) -> bytes:
+        """The block at `height` on the branch ending at `block_hash` (itself at its own height)."""
+        i = self._lookup(block_hash)
+        if not self._base <= height <= self._height[i]:
+            raise ValueError(f"height {height} is not on the branch of {hash_to_hex(block_hash)}")
+        return self._hashes[self._ancestor(i, height)]
+
     def median_time_past(self, block_hash: bytes) -> int:
         """Core's GetMedianTimePast: the median of this header's and its 10 ancestors' times."""
         return self._mtp(self._lookup(block_hash))

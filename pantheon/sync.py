@@ -1,0 +1,188 @@
+"""Which blocks to ask which peer for during headers-first sync: Bitcoin Core's parallel block
+download (`FindNextBlocksToDownload`, the stalling timeout, notfound handling), without sockets.
+
+The header tree knows the best header chain; every peer has a best header we know it has (from
+its `headers` or block announcements). A peer is asked, lowest height first, for blocks of its
+branch that we do not have, are not in flight from anyone, and lie within `window` blocks past
+our connected tip; at most `per_peer` at a time. Blocks may arrive in any order: the chainstate
+stores them and connects in order.
+
+Two ways a download can stall, both handled here so the node only acts on the answers:
+- One slow peer holds the block just above the tip while everyone else has finished the rest
+  of the window: that peer is *stalling* (Core's `m_stalling_since`). If it still has not
+  delivered `stall_timeout` seconds later (2 s, doubled after each stall-disconnect up to 64 s,
+  and relaxed by 15% per delivered block back to 2 s), `stalling_peers()` names it, the node
+  disconnects it and `remove_peer` makes its blocks available to others.
+- A peer answers `notfound` (bcoin and btcd long stalled here): the block leaves its queue and is
+  never asked of that peer again, so others get it at once. A peer that never answers at all is
+  named by `timed_out_peers()` after `request_timeout` seconds.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Hashable, Iterable
+
+from pantheon.chain.headers import HeaderTree
+
+__all__ = ["BlockDownload", "BLOCK_DOWNLOAD_WINDOW", "MAX_BLOCKS_IN_TRANSIT_PER_PEER"]
+
+BLOCK_DOWNLOAD_WINDOW = 1024  # Core's BLOCK_DOWNLOAD_WINDOW
+MAX_BLOCKS_IN_TRANSIT_PER_PEER = 16  # Core's MAX_BLOCKS_IN_TRANSIT_PER_PEER
+STALL_TIMEOUT = 2.0  # Core's BLOCK_STALLING_TIMEOUT_DEFAULT
+STALL_TIMEOUT_MAX = 64.0  # Core's BLOCK_STALLING_TIMEOUT_MAX
+STALL_RELAX = 0.85  # Core shrinks the timeout by this factor per block received
+REQUEST_TIMEOUT = 10 * 60.0  # a block asked for and never delivered (Core: 10 min base)
+
+PeerId = Hashable
+
+
+@dataclass
+class _Peer:
+    best: bytes | None = None
+    in_flight: dict[bytes, float] = field(default_factory=dict)  # block hash -> when requested
+    stalling_since: float | None = None
+    lacks: set[bytes] = field(default_factory=set)  # answered notfound: never asked again
+
+
+class BlockDownload:
+    """The download schedule. `have(hash)`: the block is stored or connected; `tip_height()`:
+    the connected chain's height. Peer ids are whatever the node uses to name peers."""
+
+    def __init__(self, tree: HeaderTree, have: Callable[[bytes], bool], tip_height: Callable[[], int], *,
+                 window: int = BLOCK_DOWNLOAD_WINDOW, per_peer: int = MAX_BLOCKS_IN_TRANSIT_PER_PEER,
+                 stall_timeout: float = STALL_TIMEOUT, stall_timeout_max: float = STALL_TIMEOUT_MAX,
+                 request_timeout: float = REQUEST_TIMEOUT, clock: Callable[[], float] = time.monotonic) -> None:
+        self.tree = tree
+        self._have = have
+        self._tip_height = tip_height
+        self.window = window
+        self.per_peer = per_peer
+        self._stall_initial = stall_timeout
+        self._stall_max = stall_timeout_max
+        self.stall_timeout = stall_timeout
+        self.request_timeout = request_timeout
+        self._clock = clock
+        self._peers: dict[PeerId, _Peer] = {}
+        self._flight: dict[bytes, PeerId] = {}  # block hash -> the one peer it is asked of
+
+    # --- peers -----------------------------------------------------------------------------
+
+    def add_peer(self, peer: PeerId) -> None:
+        self._peers.setdefault(peer, _Peer())
+
+    def remove_peer(self, peer: PeerId) -> None:
+        """Forget a peer (disconnected): its in-flight blocks can be asked of others at once."""
+        state = self._peers.pop(peer, None)
+        if state is not None:
+            for block_hash in state.in_flight:
+                del self._flight[block_hash]
+
+    def peer_has(self, peer: PeerId, block_hash: bytes) -> None:
+        """The peer has this header's block (it sent the header or announced the block): its best
+        known block becomes this one if that has more work (Core's UpdateBlockAvailability)."""
+        state = self._peers.get(peer)
+        if state is None or block_hash not in self.tree or not self.tree.is_valid(block_hash):
+            return
+        if state.best is None or state.best not in self.tree or \
+                self.tree.chain_work(block_hash) > self.tree.chain_work(state.best):
+            state.best = block_hash
+
+    def best_of(self, peer: PeerId) -> bytes | None:
+        state = self._peers.get(peer)
+        return None if state is None else state.best
+
+    def in_flight(self, peer: PeerId | None = None) -> int:
+        """Blocks asked for and not yet delivered, from one peer or all."""
+        if peer is None:
+            return len(self._flight)
+        state = self._peers.get(peer)
+        return 0 if state is None else len(state.in_flight)
+
+    # --- requests --------------------------------------------------------------------------
+
+    def next_requests(self, peer: PeerId) -> list[bytes]:
+        """The blocks to ask `peer` for now (lowest height first), marked in flight from it.
+        When the window's end keeps it idle behind another peer's block, that peer is marked as
+        stalling (Core's nodeStaller)."""
+        state = self._peers.get(peer)
+        if state is None or state.best is None:
+            return []
+        free = self.per_peer - len(state.in_flight)
+        if free <= 0 or state.best not in self.tree or not self.tree.is_valid(state.best):
+            return []
+        tree = self.tree
+        tip_height = self._tip_height()
+        best_height = tree.height_of(state.best)
+        if best_height <= tip_height:
+            return []
+        window_end = tip_height + self.window
+        blocking: PeerId | None = None
+        chosen: list[bytes] = []
+        for height in range(tip_height + 1, min(best_height, window_end) + 1):
+            block_hash = tree.ancestor(state.best, height)
+            if block_hash in state.lacks or self._have(block_hash):
+                continue
+            holder = self._flight.get(block_hash)
+            if holder is not None:
+                if blocking is None and holder != peer:
+                    blocking = holder
+                continue
+            chosen.append(block_hash)
+            if len(chosen) == free:
+                break
+        if not chosen and blocking is not None and best_height > window_end:
+            staller = self._peers[blocking]
+            if staller.stalling_since is None:
+                staller.stalling_since = self._clock()
+        now = self._clock()
+        for block_hash in chosen:
+            state.in_flight[block_hash] = now
+            self._flight[block_hash] = peer
+        return chosen
+
+    def block_received(self, peer: PeerId, block_hash: bytes) -> bool:
+        """A block arrived from `peer`; True if it was asked of that peer. Whoever it was asked
+        of, it is no longer in flight; the sender is not stalling any more."""
+        holder = self._flight.pop(block_hash, None)
+        if holder is not None:
+            self._peers[holder].in_flight.pop(block_hash, None)
+        state = self._peers.get(peer)
+        if state is not None:
+            state.stalling_since = None
+        if holder == peer:
+            self.stall_timeout = max(self.stall_timeout * STALL_RELAX, self._stall_initial)
+            return True
+        return False
+
+    def not_found(self, peer: PeerId, hashes: Iterable[bytes]) -> None:
+        """The peer answered `notfound` for these: they leave its queue for good, so another peer
+        gets them on its next request."""
+        state = self._peers.get(peer)
+        if state is None:
+            return
+        for block_hash in hashes:
+            if state.in_flight.pop(block_hash, None) is not None:
+                del self._flight[block_hash]
+                state.lacks.add(block_hash)
+
+    # --- timeouts --------------------------------------------------------------------------
+
+    def stalling_peers(self) -> list[PeerId]:
+        """Peers that held up the window longer than the stall timeout: disconnect them, then
+        call `stalled()` once per disconnection."""
+        deadline = self._clock() - self.stall_timeout
+        return [peer for peer, state in self._peers.items()
+                if state.stalling_since is not None and state.stalling_since < deadline]
+
+    def stalled(self, peer: PeerId) -> None:
+        """A staller was disconnected: forget it and give the next one longer (Core doubles it)."""
+        self.remove_peer(peer)
+        self.stall_timeout = min(self.stall_timeout * 2, self._stall_max)
+
+    def timed_out_peers(self) -> list[PeerId]:
+        """Peers with a request older than `request_timeout` (alive but not delivering)."""
+        deadline = self._clock() - self.request_timeout
+        return [peer for peer, state in self._peers.items()
+                if any(asked < deadline for asked in state.in_flight.values())]
