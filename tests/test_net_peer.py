@@ -59,7 +59,7 @@ class Listener:
         peer = Peer(sock, address, inbound=True, config=self.config, wire=self.wire, group=self.group,
                     **self.options)
         self.peers.append(peer)
-        peer.start().join()
+        peer.run()
 
     def dial(self, config: PeerConfig | None = None, **options: Any) -> Peer:
         return Peer(None, ("127.0.0.1", self.port), inbound=False, config=config or self.config,

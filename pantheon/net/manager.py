@@ -61,6 +61,9 @@ class ManagerConfig:
     refill_interval: float = 0.5  # Core's ThreadOpenConnections wakes every 500 ms
     max_inbound: int = 117
     max_connections: int = 125
+    # The listen socket's backlog; None: gevent's default. Many peers arriving at once (the
+    # 5,000-peer benchmark) need a big one, or SYNs dropped from a full queue wait 1 s to retry.
+    backlog: int | None = None
 
 
 class NetworkManager:
@@ -95,6 +98,7 @@ class NetworkManager:
         self._wire = wire
         self._nonces: set[int] = set()
         self._peers: dict[int, Peer] = {}
+        self._counts = {True: 0, False: 0}  # inbound -> open peers, kept so no accept is O(n)
         self._group = gevent.pool.Group()  # every peer's reader and writer
         self._server: gevent.server.StreamServer | None = None
         self._stopped = gevent.event.Event()
@@ -118,7 +122,8 @@ class NetworkManager:
         if self.config.listen is not None and self._server is None:
             # One slot over max_inbound: a full node still accepts, to evict or refuse.
             self._server = gevent.server.StreamServer(
-                self.config.listen, self._accept, spawn=gevent.pool.Pool(self.config.max_inbound + 1)
+                self.config.listen, self._accept, backlog=self.config.backlog,
+                spawn=gevent.pool.Pool(self.config.max_inbound + 1),
             )
             self._server.start()
             log.info("listening on %s:%d", *self.address)
@@ -169,7 +174,8 @@ class NetworkManager:
         return [peer for peer in self._peers.values() if state is None or peer.state is state]
 
     def count(self, inbound: bool) -> int:
-        return sum(1 for peer in self._peers.values() if peer.inbound is inbound)
+        """Open inbound (or outbound) peers, counted as they come and go."""
+        return self._counts[inbound]
 
     def add_peer(self, host: str, port: int) -> Peer | None:
         """Dial a peer; None (logged) when the outbound or total limit is reached or the
@@ -295,6 +301,7 @@ class NetworkManager:
             wire=self._wire, on_transition=self._on_transition,
         )
         self._peers[peer.id] = peer
+        self._counts[inbound] += 1
         return peer
 
     def _on_transition(self, peer: Peer, transition: Transition) -> None:
@@ -310,12 +317,14 @@ class NetworkManager:
             # Core asks every outbound full-relay peer for addresses once, after the handshake.
             peer.send("getaddr")
         if transition.new in (PeerState.DISCONNECTED, PeerState.BANNED):
-            self._peers.pop(peer.id, None)
+            if self._peers.pop(peer.id, None) is not None:
+                self._counts[peer.inbound] -= 1
             if self.gossip is not None:
                 self.gossip.forget(peer)
 
     def _accept(self, sock: gevent.socket.socket, address: tuple[str, int]) -> None:
-        """StreamServer handler: one inbound peer, for as long as it lives (returning closes it)."""
+        """StreamServer handler: one inbound peer, whose reader this greenlet is for as long as
+        the peer lives (returning closes the socket)."""
         host = address[0]
         if self.banlist is not None and self.banlist.is_banned(host):
             log.info("refused inbound %s:%d: banned", host, address[1])
@@ -328,4 +337,4 @@ class NetworkManager:
                 and self.banlist.is_discouraged(PeerAddress.from_ip(host))):
             log.info("refused inbound %s:%d: discouraged, and inbound is nearly full", host, address[1])
             return  # Core takes a discouraged peer only while more than one inbound slot is free
-        self._make_peer(sock, address, inbound=True).start().join()
+        self._make_peer(sock, address, inbound=True).run()
