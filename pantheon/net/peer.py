@@ -167,6 +167,16 @@ class Peer:
     wire          the wire twin (`pantheon.wire` by default; tests pass either twin).
     """
 
+    # Slots: 5,000 idle peers each save the instance dict (~1.5 KB, measured by bench_net).
+    __slots__ = (
+        "id", "address", "inbound", "config", "banlist", "handlers", "counters", "transitions",
+        "on_transition", "_known_inventory", "local_nonce", "remote", "common_version", "wtxid_relay",
+        "wants_addrv2", "prefers_headers", "fee_filter", "compact_blocks", "ping_time", "min_ping",
+        "close_reason", "last_block_time", "last_tx_time", "_sock", "_wire", "_nonces", "_start_height",
+        "_group", "_decoder", "_state", "_verack_received", "_started_at", "_ping_nonce", "_ping_sent_at",
+        "_next_ping", "_queue", "_queued", "_drained", "_closed", "_reader", "_writer",
+    )
+
     def __init__(
         self,
         sock: gevent.socket.socket | None,
