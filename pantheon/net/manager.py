@@ -33,7 +33,7 @@ import pantheon.wire
 from pantheon.net.address import PeerAddress, TimedAddress
 from pantheon.net.addrman import AddrMan
 from pantheon.net.banlist import BanList
-from pantheon.net.gossip import AddrGossip
+from pantheon.net.gossip import AddrGossip, GossipConfig
 from pantheon.net.eviction import EvictionCandidate, keyed_netgroup, select_to_evict
 from pantheon.net.messages import NODE_NETWORK, NODE_WITNESS
 from pantheon.net.peer import Handler, Peer, PeerConfig, PeerState, Transition
@@ -64,6 +64,7 @@ class ManagerConfig:
     # The listen socket's backlog; None: gevent's default. Many peers arriving at once (the
     # 5,000-peer benchmark) need a big one, or SYNs dropped from a full queue wait 1 s to retry.
     backlog: int | None = None
+    gossip: GossipConfig = field(default_factory=GossipConfig)  # address relay timing, self-advertisement
 
 
 class NetworkManager:
@@ -111,8 +112,9 @@ class NetworkManager:
         self._outbound: dict[int, PeerAddress] = {}  # automatic outbound peer id -> its AddrMan address
         self._refiller: gevent.Greenlet | None = None
         if addrman is not None:
-            self.gossip = AddrGossip(addrman, lambda: self.peers(PeerState.CONNECTED), clock=clock,
-                                     rng=self._rng, wire=wire)
+            self.gossip = AddrGossip(addrman, lambda: self.peers(PeerState.CONNECTED), config=self.config.gossip,
+                                     clock=clock, rng=self._rng, wire=wire, banlist=banlist,
+                                     listen_port=lambda: self._server.server_port if self._server else None)
             self.handlers = {**self.gossip.handlers, **self.handlers}
 
     # --- life cycle ---------------------------------------------------------------------
@@ -313,9 +315,8 @@ class NetworkManager:
                     self.addrman.set_services(address, peer.remote.services)
             elif transition.new in (PeerState.DISCONNECTED, PeerState.BANNED):
                 del self._outbound[peer.id]
-        if transition.new is PeerState.CONNECTED and self.gossip is not None and not peer.inbound:
-            # Core asks every outbound full-relay peer for addresses once, after the handshake.
-            peer.send("getaddr")
+        if transition.new is PeerState.CONNECTED and self.gossip is not None:
+            self.gossip.connected(peer)  # outbound: getaddr once, and our own address
         if transition.new in (PeerState.DISCONNECTED, PeerState.BANNED):
             if self._peers.pop(peer.id, None) is not None:
                 self._counts[peer.inbound] -= 1

@@ -267,6 +267,14 @@ class Peer:
         return self._closed.is_set()
 
     @property
+    def local_address(self) -> tuple[str, int] | None:
+        """Our end of the connection (host, port); None before connecting or after closing."""
+        try:
+            return self._sock.getsockname()[:2] if self._sock is not None else None
+        except OSError:
+            return None
+
+    @property
     def known_inventory(self) -> InventorySet:
         """Hashes the peer has or was sent. Made on first use: its table (~1 MB at Core's 50,000
         entries) is most of a peer's memory, and an idle peer never needs it."""
