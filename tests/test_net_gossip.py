@@ -120,7 +120,8 @@ def test_over_1000_addresses_is_misbehaving(node, wire_impl) -> None:
     assert len(node.addrman) == 0
 
 
-def addr_frames(client: RawClient, wire: Any, timeout: float = 0.3, first: float | None = None) -> list[list[NetAddress]]:
+def addr_frames(client: RawClient, wire: Any, timeout: float = 0.3,
+                first: float | None = None) -> list[list[NetAddress]]:
     """Every addr message the client receives until `timeout` passes without one (`first`: the
     longer wait for the first one)."""
     got = []
