@@ -24,8 +24,8 @@ per idle peer (276 KB before the table was made lazily and the handler became th
 p99 ping 421 ms with all 5,000 pinged at once, 0.14 ms for one peer alone. Of the 12.6 KB
 traced per peer: the reader greenlet's saved stack 3.4 KB, the Greenlet object and its pool
 entry 1.9 KB, the FrameDecoder 1.8 KB plus its own caps table 0.8 KB, the send deque 0.7 KB,
-the Peer 0.35 KB, the peer's version message 0.2 KB; the rest of the RSS is the kernel-side
-socket, libev watchers and allocator slack.
+the Peer 0.35 KB, the peer's version message 0.2 KB. The other ~3.4 KB of RSS is untraced
+C memory (libev's per-descriptor arrays) and allocator slack; socket buffers are kernel memory.
 """
 
 from __future__ import annotations
