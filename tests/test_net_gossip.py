@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import gevent.socket
 import pytest
 
 from pantheon import params, spec
@@ -16,16 +18,17 @@ from pantheon.errors import ProtocolError
 from pantheon.net import messages
 from pantheon.net.address import Network, PeerAddress, TimedAddress
 from pantheon.net.addrman import AddrMan
-from pantheon.net.gossip import TIME_PENALTY, fix_time
+from pantheon.net.gossip import TIME_PENALTY, GossipConfig, fix_time
 from pantheon.net.manager import ManagerConfig, NetworkManager
 from pantheon.net.peer import PeerConfig, PeerState
 from pantheon.primitives import NetAddress
 from pantheon.store import Store
 from storetest import NOW, Clock
-from test_net_peer import RawClient, wait_for
+from test_net_peer import WAIT, RawClient, wait_for
 
 PEER = PeerConfig(network=params.REGTEST, handshake_timeout=2.0, ping_interval=60.0)
-LISTEN = ManagerConfig(peer=PEER, listen=("127.0.0.1", 0))
+GOSSIP = GossipConfig(relay_interval=0.05)  # Core's 30 s trickle, shrunk
+LISTEN = ManagerConfig(peer=PEER, listen=("127.0.0.1", 0), gossip=GOSSIP)
 
 
 def legacy(host: str, port: int = 8333, seen: int = NOW, services: int = 9) -> NetAddress:
@@ -117,26 +120,65 @@ def test_over_1000_addresses_is_misbehaving(node, wire_impl) -> None:
     assert len(node.addrman) == 0
 
 
-def test_a_small_fresh_announcement_is_relayed_to_one_or_two_peers(node, wire_impl) -> None:
+def addr_frames(client: RawClient, wire: Any, timeout: float = 0.3,
+                first: float | None = None) -> list[list[NetAddress]]:
+    """Every addr message the client receives until `timeout` passes without one (`first`: the
+    longer wait for the first one)."""
+    got = []
+    while True:
+        try:
+            wait = first if first is not None and not got else timeout
+            got.append(wire.decode_addr(client.receive("addr", timeout=wait).payload))
+        except TimeoutError:
+            return got
+
+
+def test_a_fresh_announcement_goes_to_the_two_peers_core_would_pick(node, wire_impl) -> None:
     sender, *others = [node.connect() for _ in range(4)]
+    peers = node.peers()  # in the order the clients connected
     sender.send("addr", wire_impl.module.encode_addr([legacy("40.1.1.1")]))
     wait_for(lambda: len(node.addrman) == 1)
-    got = []
-    for other in others:
-        try:
-            frame = other.receive("addr", timeout=0.3)
-        except TimeoutError:
-            continue
-        got.append(wire_impl.module.decode_addr(frame.payload))
-    assert 1 <= len(got) <= 2
-    assert all(addrs == [legacy("40.1.1.1")] for addrs in got)
+    targets = node.gossip.relay_targets(peers[0], PeerAddress.parse("40.1.1.1", 8333), NOW)
+    assert len(targets) == 2 and peers[0] not in targets  # reachable (IPv4): 2 peers, never the sender
+    for peer, other in zip(peers[1:], others):
+        assert addr_frames(other, wire_impl.module) == ([[legacy("40.1.1.1")]] if peer in targets else [])
+    assert addr_frames(sender, wire_impl.module, 0.1) == []
+    # Repeated the same day: the same targets, which know it now, so it goes nowhere.
+    sender.send("addr", wire_impl.module.encode_addr([legacy("40.1.1.1")]))
+    wait_for(lambda: peers[0].counters["addr received"] == 2)
+    assert all(addr_frames(other, wire_impl.module, 0.2) == [] for other in others)
     # Not relayed: more than 10 at once, and unroutable addresses.
     sender.send("addr", wire_impl.module.encode_addr(spread(11, 100)))
     sender.send("addr", wire_impl.module.encode_addr([legacy("10.0.0.1")]))
-    wait_for(lambda: node.peers()[0].counters["addr received"] == 13)
+    wait_for(lambda: peers[0].counters["addr received"] == 14)
+    assert all(addr_frames(other, wire_impl.module, 0.2) == [] for other in others)
+
+
+def test_relay_targets_hold_for_the_window_and_vary_by_address(node) -> None:
+    for _ in range(6):
+        node.connect()
+    origin, *rest = node.peers()
+    picks = set()
+    for i in range(40):
+        address = PeerAddress.parse(f"41.{i}.1.1", 8333)
+        targets = node.gossip.relay_targets(origin, address, NOW)
+        assert node.gossip.relay_targets(origin, address, NOW) == targets and origin not in targets
+        picks.add(tuple(peer.id for peer in targets))
+        # Within a day of the window's start the choice holds (the window shifts by the hash).
+        later = [node.gossip.relay_targets(origin, address, NOW + hour * 3600) for hour in range(0, 49, 6)]
+        assert 1 <= len({tuple(t) for t in later}) <= 3
+    assert len(picks) > 5  # different addresses, different peers
+
+
+def test_relayed_addresses_are_trickled_in_one_message(node, wire_impl) -> None:
+    sender, *others = [node.connect() for _ in range(3)]
+    node.gossip.config = GossipConfig(relay_interval=0.5)
+    hosts = ["42.1.1.1", "42.2.1.1", "42.3.1.1"]
+    for host in hosts:  # three messages in a row: both other peers get them together
+        sender.send("addr", wire_impl.module.encode_addr([legacy(host)]))
     for other in others:
-        with pytest.raises(TimeoutError):
-            other.receive("addr", timeout=0.2)
+        frames = addr_frames(other, wire_impl.module, 0.3, first=10.0)
+        assert [sorted(a.ip for a in frame) for frame in frames] == [sorted(legacy(h).ip for h in hosts)]
 
 
 def test_getaddr_is_answered_once_with_addr_or_addrv2(node, wire_impl) -> None:
@@ -196,3 +238,105 @@ def test_addrv2_codec_matches_the_spec() -> None:
         with pytest.raises(ProtocolError):
             spec.parse_payload("addrv2", bad)
     assert PeerAddress.from_addrv2(4, bytes(32)).network == Network.ONION
+
+
+def test_getaddr_answers_come_from_a_cache_rebuilt_after_a_day(node, wire_impl) -> None:
+    encode, decode = wire_impl.module.encode_addr, wire_impl.module.decode_addr
+    feeder = node.connect()
+    feeder.send("addr", encode(spread(100, 300)))
+    wait_for(lambda: len(node.addrman) >= 50)
+    first = node.connect()
+    first.send("getaddr")
+    answer = {a.ip for a in decode(first.receive("addr").payload)}
+    feeder.send("addr", encode(spread(100, 1000)))  # a new /8: 23.x
+    wait_for(lambda: node.peers()[0].counters["addr received"] == 200)
+    second = node.connect()
+    second.send("getaddr")
+    assert {a.ip for a in decode(second.receive("addr").payload)} == answer  # the table grew; not the answer
+    node.clock.now += 28 * 3600  # past Core's 21-27 h lifetime
+    third = node.connect()
+    third.send("getaddr")
+    fresh = {a.ip for a in decode(third.receive("addr").payload)}
+    assert fresh != answer and fresh & {a.ip for a in spread(100, 1000)}
+
+
+def far_end(listener: gevent.socket.socket, wire: Any, seen_as: str) -> RawClient:
+    """Accept our outbound peer's connection and complete the handshake, saying we see it at
+    `seen_as` (the version's addr_recv)."""
+    listener.settimeout(WAIT)
+    sock, _ = listener.accept()
+    far = RawClient(0, wire, sock)
+    far.receive("version")
+    far.send("version", far.version(nonce=7, services=9, addr_recv=messages.Endpoint.from_host(seen_as, 1)))
+    far.send("verack")
+    return far
+
+
+@pytest.fixture
+def listener() -> Iterator[gevent.socket.socket]:
+    sock = gevent.socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(4)
+    yield sock
+    sock.close()
+
+
+def test_outbound_peers_are_told_our_address_as_they_see_it_and_again_later(
+        wire_impl, tmp_path: Path, listener: gevent.socket.socket) -> None:
+    store = Store.open(tmp_path / "db")
+    gossip = GossipConfig(relay_interval=0.05, advertise_interval=0.5)
+    manager = NetworkManager(replace(LISTEN, gossip=gossip), wire=wire_impl.module, addrman=AddrMan(store)).start()
+    try:
+        manager.add_peer(*listener.getsockname())
+        far = far_end(listener, wire_impl.module, "44.5.6.7")
+        ours = (PeerAddress.parse("44.5.6.7").to_legacy(), manager.address[1])
+        for _ in range(2):  # after the handshake, then on the (shrunk) 24 h timer
+            sent = wire_impl.module.decode_addr(far.receive("addr", timeout=10.0).payload)
+            assert [(a.ip, a.port, a.services) for a in sent] == [(*ours, PEER.services)]
+        assert any(frame.command == "getaddr" for frame in far.received)
+        far.close()
+    finally:
+        manager.stop(timeout=1)
+        store.close()
+
+
+def test_the_external_address_is_advertised_and_inbound_peers_are_not_told(
+        wire_impl, tmp_path: Path, listener: gevent.socket.socket) -> None:
+    store = Store.open(tmp_path / "db")
+    gossip = GossipConfig(relay_interval=0.05, external=PeerAddress.parse("45.1.2.3", 18555))
+    manager = NetworkManager(replace(LISTEN, gossip=gossip), wire=wire_impl.module, addrman=AddrMan(store)).start()
+    inbound = RawClient(manager.address[1], wire_impl.module)
+    try:
+        inbound.handshake()
+        manager.add_peer(*listener.getsockname())
+        far = far_end(listener, wire_impl.module, "44.5.6.7")
+        sent = wire_impl.module.decode_addr(far.receive("addr").payload)
+        assert [(a.ip, a.port) for a in sent] == [(PeerAddress.parse("45.1.2.3").to_legacy(), 18555)]
+        with pytest.raises(TimeoutError):
+            inbound.receive("addr", timeout=0.3)
+        far.close()
+    finally:
+        inbound.close()
+        manager.stop(timeout=1)
+        store.close()
+
+
+def test_nothing_is_advertised_without_a_listener_or_when_switched_off(
+        wire_impl, tmp_path: Path, listener: gevent.socket.socket) -> None:
+    store = Store.open(tmp_path / "db")
+    configs = [ManagerConfig(peer=PEER, gossip=GOSSIP),
+               replace(LISTEN, gossip=GossipConfig(relay_interval=0.05, advertise=False))]
+    try:
+        for config in configs:
+            manager = NetworkManager(config, wire=wire_impl.module, addrman=AddrMan(store)).start()
+            try:
+                manager.add_peer(*listener.getsockname())
+                far = far_end(listener, wire_impl.module, "44.5.6.7")
+                far.receive("getaddr")
+                with pytest.raises(TimeoutError):
+                    far.receive("addr", timeout=0.3)
+                far.close()
+            finally:
+                manager.stop(timeout=1)
+    finally:
+        store.close()

@@ -152,3 +152,28 @@ def test_nothing_to_evict_refuses(managers) -> None:
     wait_for(lambda: second.state is PeerState.CONNECTED)
     assert closed_by_server(server.address[1])  # two peers, both protected: the third is refused
     assert not first.closed and not second.closed
+
+
+def test_an_idle_inbound_peer_costs_one_greenlet_and_no_table(managers, wire_impl) -> None:
+    """The StreamServer's handler greenlet is the reader, the writer exists only while bytes are
+    queued, the known-inventory table is made on the first inv, and the counts are kept."""
+    server = managers()
+    client = managers(ManagerConfig(peer=PEER))
+    outbound = client.add_peer(*server.address)
+    wait_for(lambda: len(server.peers(PeerState.CONNECTED)) == 1 and outbound.ping_time is not None)
+    (peer,) = server.peers()
+    wait_for(lambda: peer.ping_time is not None and peer.queued_bytes == 0)
+    gevent.sleep(0.05)
+    assert peer._reader in server._server.pool and len(server._group) == 0  # no second greenlet
+    assert peer._writer is None and outbound._writer is None
+    assert peer._known_inventory is None
+    assert (server.count(inbound=True), server.count(inbound=False)) == (1, 0)
+    outbound.send("inv", wire_impl.module.encode_inv([]))
+    wait_for(lambda: peer._known_inventory is not None)
+    outbound.close("test over")
+    wait_for(lambda: server.count(inbound=True) == 0 and not server._server.pool)
+
+
+def test_the_listen_backlog_is_configurable(managers) -> None:
+    server = managers(ManagerConfig(peer=PEER, listen=("127.0.0.1", 0), backlog=2048))
+    assert server._server.backlog == 2048

@@ -59,7 +59,7 @@ class Listener:
         peer = Peer(sock, address, inbound=True, config=self.config, wire=self.wire, group=self.group,
                     **self.options)
         self.peers.append(peer)
-        peer.start().join()
+        peer.run()
 
     def dial(self, config: PeerConfig | None = None, **options: Any) -> Peer:
         return Peer(None, ("127.0.0.1", self.port), inbound=False, config=config or self.config,
@@ -75,8 +75,9 @@ class Listener:
 class RawClient:
     """A bare socket speaking whatever a test needs, bad input included."""
 
-    def __init__(self, port: int, wire: Any) -> None:
-        self.sock = gevent.socket.create_connection(("127.0.0.1", port), timeout=WAIT)
+    def __init__(self, port: int, wire: Any, sock: gevent.socket.socket | None = None) -> None:
+        """Dial `port`, or (with `sock`) speak on a connection a test server accepted."""
+        self.sock = sock if sock is not None else gevent.socket.create_connection(("127.0.0.1", port), timeout=WAIT)
         self.wire = wire
         self.decoder = wire.FrameDecoder(REGTEST.magic)
         self.received: list[Any] = []
@@ -90,9 +91,10 @@ class RawClient:
     def send(self, command: str, payload: bytes = b"") -> None:
         self.send_raw(self.frame(command, payload))
 
-    def version(self, version: int = 70016, nonce: int = 42) -> bytes:
+    def version(self, version: int = 70016, nonce: int = 42, services: int = 0,
+                addr_recv: messages.Endpoint = messages.Endpoint()) -> bytes:
         return messages.encode_version(messages.Version(
-            version, 0, int(time.time()), messages.Endpoint(), messages.Endpoint(), nonce, "/raw/", 0, True))
+            version, services, int(time.time()), addr_recv, messages.Endpoint(), nonce, "/raw/", 0, True))
 
     def receive(self, command: str, timeout: float = WAIT) -> Any:
         deadline = time.monotonic() + timeout

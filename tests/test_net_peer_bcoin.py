@@ -126,7 +126,7 @@ def test_bcoin_connects_to_us(bcoin: BcoinNode) -> None:
             peer = Peer(sock, address, inbound=True, config=CONFIG, wire=wire, group=group,
                         handlers={"ping": pings})
             connections.append((peer, server.server_port, pings))
-            peer.start().join()
+            peer.run()
 
         server = gevent.server.StreamServer(("127.0.0.1", 0), handle, spawn=gevent.pool.Pool(4))
         server.start()

@@ -3,7 +3,8 @@
 
 AddrMan keeps only routable addresses, so the table holds public addresses in chosen /16s
 whose port is a real Pantheon listener's, and the manager's `route` dials them on 127.0.0.1:
-the one-outbound-per-netgroup rule then runs on the real netgroups."""
+the one-outbound-per-netgroup rule then runs on the real netgroups. The `auto_outbound` switch
+is driven end to end: DNS seeds from the real dnsmasq of test_discovery, then fixed seeds."""
 
 from __future__ import annotations
 
@@ -17,12 +18,14 @@ from typing import Any
 import gevent.socket
 import pytest
 
+from pantheon import params
 from pantheon.net.address import PeerAddress, TimedAddress
 from pantheon.net.addrman import AddrMan
-from pantheon.net.discovery import Discovery, Endpoint, Lookup
+from pantheon.net.discovery import Discovery, Endpoint, Lookup, fixed_seeds
 from pantheon.net.manager import ManagerConfig, NetworkManager
 from pantheon.net.peer import PeerState
 from pantheon.store import Store
+from test_discovery import RECORDS, blackhole, dns_server  # noqa: F401 (dnsmasq fixtures)
 from test_net_gossip import LISTEN
 from test_net_peer import wait_for
 
@@ -120,3 +123,41 @@ def test_discovery_results_seed_an_empty_addrman(setup) -> None:
     assert now - 7 * 86400 <= info.time <= now - 3 * 86400
     assert node.seed_from(result) == 0  # only an empty table is seeded
     assert node.seed([Endpoint(IPv4Address("22.1.1.1"), 8333)]) == 0
+
+
+def test_auto_outbound_seeds_from_the_dns_seeds_and_fills_the_slots(wire_impl, setup, dns_server) -> None:
+    """The one switch: dnsmasq -> discover -> AddrMan -> outbound connections, started by start()."""
+    listener, addrman, _ = setup
+    target = listener()
+    config = replace(ManagerConfig(peer=LISTEN.peer), auto_outbound=True, refill_interval=0.05,
+                     dns_seeds=("public.example",), dns_seed_services=None, resolver=dns_server.resolver())
+    node = NetworkManager(config, wire=wire_impl.module, addrman=addrman,
+                          route=lambda address: ("127.0.0.1", target.address[1])).start()
+    try:
+        wait_for(lambda: len(node.peers(PeerState.CONNECTED)) == 1)
+        assert {info.address.host for info, _ in addrman.entries(False)} | {
+            info.address.host for info, _ in addrman.entries(True)} == set(RECORDS["public.example"])
+        assert addrman.get(PeerAddress.parse("20.1.2.3", 18444)).source == PeerAddress.internal("public.example")
+        assert target.count(inbound=True) == 1
+    finally:
+        node.stop(timeout=1)
+
+
+def test_auto_outbound_falls_back_to_the_fixed_seeds(wire_impl, setup, dns_server) -> None:
+    """No answer from the DNS seeds: the fixed seeds (mainnet's) fill the AddrMan and are dialled."""
+    _, addrman, _ = setup
+    peer = replace(LISTEN.peer, network=params.MAIN)
+    target = NetworkManager(replace(LISTEN, peer=peer), wire=wire_impl.module).start()
+    config = replace(ManagerConfig(peer=peer), auto_outbound=True, refill_interval=0.05, dns_seeds=("nx.example",),
+                     resolver=dns_server.resolver(), fixed_seeds_after=0.2)
+    node = NetworkManager(config, wire=wire_impl.module, addrman=addrman,
+                          route=lambda address: ("127.0.0.1", target.address[1])).start()
+    try:
+        wait_for(lambda: len(node.peers(PeerState.CONNECTED)) == 1)
+        seeds = fixed_seeds(params.MAIN)
+        assert len(addrman) == len(seeds)
+        first = PeerAddress.from_ip(seeds[0].ip, seeds[0].port)
+        assert addrman.get(first).source == PeerAddress.internal("fixedseeds")
+    finally:
+        node.stop(timeout=1)
+        target.stop(timeout=1)

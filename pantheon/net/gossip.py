@@ -1,47 +1,73 @@
 """Address gossip: addr, addrv2 and getaddr between the peers of one manager (Core's
 net_processing), feeding and reading the `AddrMan`.
 
-Received addresses are rate limited per peer by Core's token bucket (0.1 address per second,
+Receiving. Addresses are rate limited per peer by Core's token bucket (0.1 address per second,
 at most 1,000 tokens; the excess is dropped and counted, never an error), their timestamps are
-fixed up as Core does (before 1973 or more than 10 minutes ahead: now - 5 days), they enter
-AddrMan with the peer as source and a 2-hour penalty, and a small fresh announcement (≤ 10
-addresses) has its routable recent addresses relayed to 1 or 2 other peers at random (Core
-picks them deterministically per day and trickles them; sending at once is simpler and not
-observable to a single peer). getaddr is answered once per inbound connection; a peer that
-sent sendaddrv2 gets addrv2, others addr with only the addresses addr can carry.
+fixed up as Core does (before 1973 or more than 10 minutes ahead: now - 5 days), and they enter
+AddrMan with the peer as source and a 2-hour penalty.
+
+Relaying (Core's RelayAddress). An address from an announcement of at most 10 entries that is
+routable, seen in the last 10 minutes, and not part of the answer to our own getaddr is relayed
+to the 2 peers (1 or 2, by a hash bit, for a network we cannot reach) whose keyed hash of
+(address, 24-hour window, peer id) is highest: the same peers for a whole day, so a peer that
+repeats an address cannot give it more reach; never to the peer it came from.
+
+Sending (Core's PushAddress and MaybeSendAddr). Whatever is sent to a peer (a relayed address,
+the getaddr answer, our own address) is queued, at most 1,000, and flushed as one addr (addrv2
+if the peer sent sendaddrv2) at Poisson intervals averaging `relay_interval` (Core: 30 s): a
+timer greenlet exists only while a peer's queue is non-empty. Addresses a peer sent us or was
+sent are remembered (5,000 per peer) and not sent to it again.
+
+getaddr. Answered once per inbound connection (Core: outbound peers are never answered, so they
+cannot fingerprint us) from a cache per (requesting network, our local address) rebuilt every
+21 to 27 hours, so many peers asking cannot scrape the whole table (Core's GetAddresses cache).
+
+Our own address (Core's AdvertiseLocal). With `advertise` and a listener, an outbound peer gets
+our address after the handshake and again at Poisson intervals averaging 24 hours (Core clears
+the peer's known-address filter first so it is sent again): `external` when configured (Core
+-externalip), else the address the peer's version says it sees us at, on our listening port,
+if that is routable.
 """
 
 from __future__ import annotations
 
+import hashlib
+import heapq
 import logging
 import random
+import secrets
 import time
 from collections import deque
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Callable, Iterable, Mapping
 
+import gevent
+
 import pantheon.wire
 from pantheon import limits
 from pantheon.frames import Frame
 from pantheon.net import messages
-from pantheon.net.address import BIP155_IDS, PeerAddress, TimedAddress
+from pantheon.net.address import BIP155_IDS, Network, PeerAddress, TimedAddress
 from pantheon.net.addrman import AddrMan
+from pantheon.net.banlist import BanList
 from pantheon.net.peer import Handler, Peer, PeerState
 from pantheon.primitives import NetAddress
 
-__all__ = ["ADDR_RATE", "ADDR_BURST", "TIME_PENALTY", "AddrGossip", "fix_time"]
+__all__ = ["ADDR_RATE", "ADDR_BURST", "TIME_PENALTY", "GossipConfig", "AddrGossip", "fix_time"]
 
 log = logging.getLogger("pantheon.net.gossip")
 
 ADDR_RATE = 0.1  # Core MAX_ADDR_RATE_PER_SECOND
 ADDR_BURST = float(limits.MAX_ADDR)  # Core MAX_ADDR_PROCESSING_TOKEN_BUCKET
 TIME_PENALTY = 2 * 60 * 60  # Core: addresses a peer relays are aged 2 hours
+ROTATE_RELAY = 24 * 60 * 60  # Core ROTATE_ADDR_RELAY_DEST_INTERVAL: relay targets hold a day
 _MIN_TIME = 100_000_000  # Core: an earlier timestamp is nonsense
 _FUTURE = 10 * 60
 _FALLBACK_AGE = 5 * 24 * 60 * 60
 _RELAY_MAX_ENTRIES = 10  # Core relays only announcements this small
 _KNOWN_MAX = 5_000  # Core's m_addr_known holds 5,000
+_RELAYABLE = frozenset({Network.IPV4, Network.IPV6, Network.ONION, Network.I2P, Network.CJDNS})
 
 
 def fix_time(timestamp: int, now: int) -> int:
@@ -51,6 +77,18 @@ def fix_time(timestamp: int, now: int) -> int:
     return timestamp
 
 
+@dataclass(frozen=True)
+class GossipConfig:
+    """Core's address-relay timing and self-advertisement; intervals are here so tests shrink them."""
+
+    relay_interval: float = 30.0  # Core AVG_ADDRESS_BROADCAST_INTERVAL: mean of the send trickle
+    advertise: bool = True  # push our listening address to outbound peers (Core -discover)
+    external: PeerAddress | None = None  # the address to advertise (Core -externalip); port 0: ours
+    advertise_interval: float = 24 * 60 * 60.0  # Core AVG_LOCAL_ADDRESS_BROADCAST_INTERVAL
+    cache_lifetime: tuple[float, float] = (21 * 60 * 60.0, 27 * 60 * 60.0)  # getaddr cache, Core's range
+    reachable: frozenset[Network] = frozenset({Network.IPV4, Network.IPV6})  # networks we can dial
+
+
 @dataclass
 class _PeerGossip:
     """Per-peer gossip state (Core's Peer::m_addr_*)."""
@@ -58,8 +96,12 @@ class _PeerGossip:
     tokens: float
     refilled_at: float
     getaddr_answered: bool = False
+    getaddr_sent: bool = False  # our getaddr is unanswered: what comes is not relayed
     known: set[PeerAddress] = field(default_factory=set)
     known_order: deque[PeerAddress] = field(default_factory=deque)
+    to_send: list[TimedAddress] = field(default_factory=list)
+    flusher: gevent.Greenlet | None = None  # exists while to_send is non-empty
+    advertiser: gevent.Greenlet | None = None  # outbound peers: the next self-advertisement
 
     def remember(self, address: PeerAddress) -> None:
         """Addresses the peer has or was sent are not sent to it again (bounded, oldest out)."""
@@ -70,23 +112,37 @@ class _PeerGossip:
         if len(self.known_order) > _KNOWN_MAX:
             self.known.discard(self.known_order.popleft())
 
+    def forget_known(self) -> None:
+        self.known.clear()
+        self.known_order.clear()
+
 
 class AddrGossip:
-    """The addr/addrv2/getaddr handlers of one manager.
+    """The addr/addrv2/getaddr handlers of one manager, its relay and its send trickle.
 
-    peers   returns the manager's connected peers (relay targets).
-    clock   Unix seconds, for timestamps and the token bucket (tests inject it).
+    peers        returns the manager's connected peers (relay targets).
+    clock        Unix seconds, for timestamps, the token bucket, relay windows and the getaddr
+                 cache (tests inject it); the send trickle runs on real time.
+    listen_port  our listening port, or None when not listening (nothing to advertise).
+    banlist      banned and discouraged addresses are left out of getaddr answers.
     """
 
     def __init__(self, addrman: AddrMan, peers: Callable[[], Iterable[Peer]], *,
-                 clock: Callable[[], float] = time.time, rng: random.Random | None = None,
-                 wire: ModuleType = pantheon.wire) -> None:
+                 config: GossipConfig | None = None, clock: Callable[[], float] = time.time,
+                 rng: random.Random | None = None, wire: ModuleType = pantheon.wire,
+                 listen_port: Callable[[], int | None] = lambda: None, banlist: BanList | None = None) -> None:
         self.addrman = addrman
+        self.config = config or GossipConfig()
         self._peers = peers
         self._clock = clock
         self._rng = rng if rng is not None else random.Random()
         self._wire = wire
+        self._listen_port = listen_port
+        self._banlist = banlist
+        self._key = secrets.token_bytes(16)  # Core's deterministic randomizer for relay targets
         self._state: dict[int, _PeerGossip] = {}
+        # (requesting network, our local address) -> (expiry, the getaddr answer)
+        self._cache: dict[tuple[Network | None, tuple[str, int] | None], tuple[float, list[TimedAddress]]] = {}
 
     @property
     def handlers(self) -> Mapping[str, Handler]:
@@ -98,8 +154,23 @@ class AddrGossip:
             state = self._state[peer.id] = _PeerGossip(ADDR_BURST, self._clock())
         return state
 
+    def connected(self, peer: Peer) -> None:
+        """After a handshake: an outbound peer is asked for addresses once (Core) and is told
+        our own address, now and then every `advertise_interval` on average."""
+        if peer.inbound:
+            return
+        self.state(peer).getaddr_sent = True
+        peer.send("getaddr")
+        if self.config.advertise:
+            self._advertise(peer, first=True)
+
     def forget(self, peer: Peer) -> None:
-        self._state.pop(peer.id, None)
+        """A peer is gone: drop its state and its timers."""
+        state = self._state.pop(peer.id, None)
+        if state is not None:
+            for timer in (state.flusher, state.advertiser):
+                if timer is not None:
+                    timer.kill(block=False)
 
     # --- receiving --------------------------------------------------------------------------
 
@@ -140,26 +211,74 @@ class AddrGossip:
             entry = TimedAddress(entry.address, fix_time(entry.time, now), entry.services)
             state.remember(entry.address)
             kept.append(entry)
-            if announced <= _RELAY_MAX_ENTRIES and entry.time > now - _FUTURE and entry.address.is_routable:
+            if (announced <= _RELAY_MAX_ENTRIES and not state.getaddr_sent and entry.time > now - _FUTURE
+                    and entry.address.is_routable):
                 relay.append(entry)
+        if announced < limits.MAX_ADDR:
+            state.getaddr_sent = False  # Core: a short message ends the answer to our getaddr
         peer.counters["addr received"] += len(kept)
         if kept:
             self.addrman.add(kept, PeerAddress.from_ip(peer.address[0]), TIME_PENALTY)
         for entry in relay:
-            self._relay(peer, entry)
+            for target in self.relay_targets(peer, entry.address, now):
+                self.push(target, entry)
         return len(kept)
 
-    def _relay(self, origin: Peer, entry: TimedAddress) -> None:
-        """Send one address to 1 or 2 random other connected peers that do not know it."""
-        targets = [p for p in self._peers() if p is not origin and p.state is PeerState.CONNECTED
-                   and entry.address not in self.state(p).known]
-        for target in self._rng.sample(targets, min(len(targets), self._rng.choice((1, 2)))):
-            self.send(target, [entry])
+    # --- relaying ---------------------------------------------------------------------------
+
+    def relay_targets(self, origin: Peer, address: PeerAddress, now: int) -> list[Peer]:
+        """Core's RelayAddress choice: the 2 connected peers other than `origin` (1 or 2 for an
+        unreachable network) that can carry `address` and rank highest under a keyed hash of
+        the address, the 24-hour window and the peer id: the same ones all day."""
+        reachable = address.network in self.config.reachable
+        if not reachable and address.network not in _RELAYABLE:
+            return []
+        hash_addr = int.from_bytes(hashlib.blake2b(bytes([address.network]) + address.service_key(),
+                                                   digest_size=8).digest(), "little")
+        window = (now + hash_addr) // ROTATE_RELAY  # the address's hash shifts its day boundary
+        seed = hash_addr.to_bytes(8, "little") + window.to_bytes(8, "little")
+        count = 2 if reachable or self._keyed(seed) & 1 else 1
+        candidates = (peer for peer in self._peers()
+                      if peer is not origin and peer.state is PeerState.CONNECTED
+                      and (peer.wants_addrv2 or address.addrv1_compatible))
+        return heapq.nlargest(count, candidates, key=lambda peer: self._keyed(seed + peer.id.to_bytes(8, "little")))
+
+    def _keyed(self, data: bytes) -> int:
+        return int.from_bytes(hashlib.blake2b(data, digest_size=8, key=self._key).digest(), "little")
 
     # --- sending ----------------------------------------------------------------------------
 
+    def push(self, peer: Peer, entry: TimedAddress) -> bool:
+        """Queue an address for the peer's next trickle (Core's PushAddress); False when the
+        peer knows it or cannot carry it. A full queue (1,000) has a random entry replaced."""
+        state = self.state(peer)
+        address = entry.address
+        if (not address.is_valid or address in state.known or address.network not in BIP155_IDS
+                or not (peer.wants_addrv2 or address.addrv1_compatible)):
+            return False
+        if len(state.to_send) >= limits.MAX_ADDR:
+            state.to_send[self._rng.randrange(len(state.to_send))] = entry
+        else:
+            state.to_send.append(entry)
+        if state.flusher is None:
+            delay = self._rng.expovariate(1.0 / self.config.relay_interval)
+            state.flusher = gevent.spawn_later(delay, self._flush, peer, state)
+        return True
+
+    def _flush(self, peer: Peer, state: _PeerGossip) -> None:
+        """Core's MaybeSendAddr: send the queue less what the peer has come to know meanwhile."""
+        state.flusher = None
+        entries = []
+        for entry in state.to_send:  # one pass drops both known and repeated addresses (Core)
+            if entry.address not in state.known:
+                state.remember(entry.address)
+                entries.append(entry)
+        state.to_send.clear()
+        if entries and not peer.closed:
+            self.send(peer, entries)
+
     def send(self, peer: Peer, entries: list[TimedAddress]) -> int:
-        """Send addresses as addrv2 (if the peer asked) or addr; returns how many were sent."""
+        """Send addresses now as addrv2 (if the peer asked) or addr; returns how many were sent."""
         state = self.state(peer)
         if peer.wants_addrv2:
             sent = [e for e in entries if e.address.network in BIP155_IDS][: limits.MAX_ADDR]
@@ -178,8 +297,11 @@ class AddrGossip:
             state.remember(entry.address)
         return len(sent)
 
+    # --- getaddr ----------------------------------------------------------------------------
+
     def _on_getaddr(self, peer: Peer, frame: Frame) -> None:
-        """Core answers only inbound peers (no fingerprinting of our outbound ones), once."""
+        """Core answers only inbound peers (no fingerprinting of our outbound ones), once, from
+        the cache, through the send queue."""
         if not peer.inbound:
             peer.counters["getaddr ignored"] += 1
             return
@@ -188,4 +310,51 @@ class AddrGossip:
             peer.counters["getaddr ignored"] += 1
             return
         state.getaddr_answered = True
-        self.send(peer, self.addrman.get_addresses())
+        state.to_send.clear()
+        for entry in self.cached_addresses(peer):
+            self.push(peer, entry)
+
+    def cached_addresses(self, peer: Peer) -> list[TimedAddress]:
+        """The getaddr answer for the peer's network and the local address it reached: built
+        from AddrMan (less banned and discouraged addresses) and kept 21 to 27 hours (Core)."""
+        try:
+            network: Network | None = PeerAddress.from_ip(peer.address[0]).network
+        except ValueError:
+            network = None
+        key = (network, peer.local_address)
+        now = self._clock()
+        cached = self._cache.get(key)
+        if cached is not None and now < cached[0]:
+            return cached[1]
+        banlist = self._banlist
+        answer = [entry for entry in self.addrman.get_addresses()
+                  if banlist is None or not (banlist.is_banned(entry.address) or banlist.is_discouraged(entry.address))]
+        self._cache[key] = (now + self._rng.uniform(*self.config.cache_lifetime), answer)
+        return answer
+
+    # --- our own address ---------------------------------------------------------------------
+
+    def local_address(self, peer: Peer) -> PeerAddress | None:
+        """What to tell `peer` we are (see the module notes); None when there is nothing to say."""
+        port = self._listen_port()
+        if port is None:
+            return None
+        external = self.config.external
+        if external is not None:
+            return external if external.port else PeerAddress(external.network, external.raw, port)
+        remote = peer.remote
+        seen = PeerAddress.from_legacy(remote.addr_recv.ip, port) if remote is not None else None
+        return seen if seen is not None and seen.is_routable else None
+
+    def _advertise(self, peer: Peer, first: bool = False) -> None:
+        if peer.closed:
+            return
+        state = self.state(peer)
+        state.advertiser = None
+        if not first:
+            state.forget_known()  # Core resets m_addr_known so our address goes out again
+        address = self.local_address(peer)
+        if address is not None:
+            self.push(peer, TimedAddress(address, int(self._clock()), peer.config.services))
+        delay = self._rng.expovariate(1.0 / self.config.advertise_interval)
+        state.advertiser = gevent.spawn_later(delay, self._advertise, peer)

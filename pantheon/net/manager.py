@@ -2,13 +2,20 @@
 
 This is the start of issue 5's NetworkManager. It has: the listener (a gevent StreamServer whose
 spawn is a `Pool(max_inbound + 1)`: it stops accepting while the pool is full, as gevent and
-gunicorn do, and the one slot over the limit lets a full node accept in order to evict or refuse), `add_peer` for outbound connections, the limits (8 outbound, 117 inbound, 125 in
+gunicorn do, and the one slot over the limit lets a full node accept in order to evict or
+refuse), `add_peer` for outbound connections, the limits (8 outbound, 117 inbound, 125 in
 all, configurable), refusal of banned addresses, one nonce registry so that dialling ourselves is
 detected, a dispatch table every peer gets, `peers()`, `broadcast()`, and a graceful, timed
 `stop()`. When inbound is full a new peer is let in only if Core's eviction (`net/eviction.py`)
 picks an inbound peer to drop; otherwise it is refused. With an `AddrMan`, addresses are
-gossiped (`net/gossip.py`) and, with `auto_outbound`, a greenlet keeps `max_outbound` outbound
-slots filled from it, one per netgroup; `seed`/`seed_from` fill an empty AddrMan from discovery.
+gossiped (`net/gossip.py`).
+
+Finding peers by itself is one switch, `ManagerConfig.auto_outbound` (Core's defaults: a node
+sets it and nothing else). On `start()` a greenlet seeds an empty AddrMan from the DNS seeds
+(`seed_dns`: the network's, asked for NODE_NETWORK|NODE_WITNESS peers as Core does), adds the
+fixed seeds if the table is still empty `fixed_seeds_after` seconds later (at once when there
+are no DNS seeds), and keeps `max_outbound` outbound slots filled from it, one per netgroup
+(`refill`, every `refill_interval`). `seed`/`seed_from` do the seeding step by hand.
 
 The library never monkey-patches; everything here uses gevent's own sockets and pools.
 """
@@ -21,7 +28,7 @@ import secrets
 import time
 from dataclasses import dataclass, field, replace
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 import gevent
 import gevent.event
@@ -33,13 +40,12 @@ import pantheon.wire
 from pantheon.net.address import PeerAddress, TimedAddress
 from pantheon.net.addrman import AddrMan
 from pantheon.net.banlist import BanList
-from pantheon.net.gossip import AddrGossip
+from pantheon.net.gossip import AddrGossip, GossipConfig
 from pantheon.net.eviction import EvictionCandidate, keyed_netgroup, select_to_evict
 from pantheon.net.messages import NODE_NETWORK, NODE_WITNESS
 from pantheon.net.peer import Handler, Peer, PeerConfig, PeerState, Transition
 
-if TYPE_CHECKING:
-    from pantheon.net.discovery import Discovery, Endpoint
+from pantheon.net.discovery import SEED_SERVICES, Discovery, Endpoint, Resolver, discover, fixed_seeds
 
 __all__ = ["ManagerConfig", "NetworkManager"]
 
@@ -55,12 +61,21 @@ class ManagerConfig:
     peer: PeerConfig = field(default_factory=PeerConfig)
     listen: tuple[str, int] | None = None
     max_outbound: int = 8
-    # Keep max_outbound full-relay outbound connections filled from the AddrMan (`refill`);
-    # off by default so a manager only dials what it is told to.
+    # The switch (see the module notes): seed the AddrMan (DNS seeds, then fixed seeds) and keep
+    # max_outbound full-relay outbound connections filled from it. Off by default so a manager
+    # only dials what it is told to.
     auto_outbound: bool = False
     refill_interval: float = 0.5  # Core's ThreadOpenConnections wakes every 500 ms
+    dns_seeds: tuple[str, ...] | None = None  # None: the network's (params); (): none
+    dns_seed_services: int | None = SEED_SERVICES  # Core asks "x9.<seed>"; None: the bare names
+    resolver: Resolver | None = None  # None: the system's (resolv.conf)
+    fixed_seeds_after: float = 60.0  # Core: fixed seeds after a minute with an empty AddrMan
     max_inbound: int = 117
     max_connections: int = 125
+    # The listen socket's backlog; None: gevent's default. Many peers arriving at once (the
+    # 5,000-peer benchmark) need a big one, or SYNs dropped from a full queue wait 1 s to retry.
+    backlog: int | None = None
+    gossip: GossipConfig = field(default_factory=GossipConfig)  # address relay timing, self-advertisement
 
 
 class NetworkManager:
@@ -95,6 +110,7 @@ class NetworkManager:
         self._wire = wire
         self._nonces: set[int] = set()
         self._peers: dict[int, Peer] = {}
+        self._counts = {True: 0, False: 0}  # inbound -> open peers, kept so no accept is O(n)
         self._group = gevent.pool.Group()  # every peer's reader and writer
         self._server: gevent.server.StreamServer | None = None
         self._stopped = gevent.event.Event()
@@ -107,8 +123,9 @@ class NetworkManager:
         self._outbound: dict[int, PeerAddress] = {}  # automatic outbound peer id -> its AddrMan address
         self._refiller: gevent.Greenlet | None = None
         if addrman is not None:
-            self.gossip = AddrGossip(addrman, lambda: self.peers(PeerState.CONNECTED), clock=clock,
-                                     rng=self._rng, wire=wire)
+            self.gossip = AddrGossip(addrman, lambda: self.peers(PeerState.CONNECTED), config=self.config.gossip,
+                                     clock=clock, rng=self._rng, wire=wire, banlist=banlist,
+                                     listen_port=lambda: self._server.server_port if self._server else None)
             self.handlers = {**self.gossip.handlers, **self.handlers}
 
     # --- life cycle ---------------------------------------------------------------------
@@ -118,12 +135,13 @@ class NetworkManager:
         if self.config.listen is not None and self._server is None:
             # One slot over max_inbound: a full node still accepts, to evict or refuse.
             self._server = gevent.server.StreamServer(
-                self.config.listen, self._accept, spawn=gevent.pool.Pool(self.config.max_inbound + 1)
+                self.config.listen, self._accept, backlog=self.config.backlog,
+                spawn=gevent.pool.Pool(self.config.max_inbound + 1),
             )
             self._server.start()
             log.info("listening on %s:%d", *self.address)
         if self.config.auto_outbound and self.addrman is not None and self._refiller is None:
-            self._refiller = gevent.spawn(self._refill_forever)
+            self._refiller = gevent.spawn(self._find_peers)
         return self
 
     @property
@@ -169,7 +187,8 @@ class NetworkManager:
         return [peer for peer in self._peers.values() if state is None or peer.state is state]
 
     def count(self, inbound: bool) -> int:
-        return sum(1 for peer in self._peers.values() if peer.inbound is inbound)
+        """Open inbound (or outbound) peers, counted as they come and go."""
+        return self._counts[inbound]
 
     def add_peer(self, host: str, port: int) -> Peer | None:
         """Dial a peer; None (logged) when the outbound or total limit is reached or the
@@ -279,13 +298,30 @@ class NetworkManager:
             started += 1
         return started
 
-    def _refill_forever(self) -> None:
+    def seed_dns(self) -> int:
+        """Ask the DNS seeds (`ManagerConfig.dns_seeds`, through its `resolver`) when the AddrMan
+        is empty; returns how many addresses were added."""
+        if self.addrman is None or len(self.addrman):
+            return 0
+        config = self.config
+        return self.seed_from(discover(config.peer.network, resolver=config.resolver,
+                                       services=config.dns_seed_services, seeds=config.dns_seeds))
+
+    def _find_peers(self) -> None:
+        """The `auto_outbound` greenlet: seed, then keep the outbound slots filled."""
+        config = self.config
+        seeds = config.peer.network.dns_seeds if config.dns_seeds is None else config.dns_seeds
+        self.seed_dns()
+        fixed_at: float | None = time.monotonic() + (config.fixed_seeds_after if seeds else 0.0)
         while True:
             try:
+                if fixed_at is not None and time.monotonic() >= fixed_at:
+                    fixed_at = None
+                    self.seed(fixed_seeds(config.peer.network), "fixedseeds")  # Core's source name
                 self.refill()
             except Exception:  # a bug here must not end outbound connections for good
-                log.exception("refilling outbound connections failed")
-            gevent.sleep(self.config.refill_interval)
+                log.exception("finding outbound peers failed")
+            gevent.sleep(config.refill_interval)
 
     def _make_peer(self, sock: gevent.socket.socket | None, address: tuple[str, int], inbound: bool,
                    config: PeerConfig | None = None) -> Peer:
@@ -295,6 +331,7 @@ class NetworkManager:
             wire=self._wire, on_transition=self._on_transition,
         )
         self._peers[peer.id] = peer
+        self._counts[inbound] += 1
         return peer
 
     def _on_transition(self, peer: Peer, transition: Transition) -> None:
@@ -306,16 +343,17 @@ class NetworkManager:
                     self.addrman.set_services(address, peer.remote.services)
             elif transition.new in (PeerState.DISCONNECTED, PeerState.BANNED):
                 del self._outbound[peer.id]
-        if transition.new is PeerState.CONNECTED and self.gossip is not None and not peer.inbound:
-            # Core asks every outbound full-relay peer for addresses once, after the handshake.
-            peer.send("getaddr")
+        if transition.new is PeerState.CONNECTED and self.gossip is not None:
+            self.gossip.connected(peer)  # outbound: getaddr once, and our own address
         if transition.new in (PeerState.DISCONNECTED, PeerState.BANNED):
-            self._peers.pop(peer.id, None)
+            if self._peers.pop(peer.id, None) is not None:
+                self._counts[peer.inbound] -= 1
             if self.gossip is not None:
                 self.gossip.forget(peer)
 
     def _accept(self, sock: gevent.socket.socket, address: tuple[str, int]) -> None:
-        """StreamServer handler: one inbound peer, for as long as it lives (returning closes it)."""
+        """StreamServer handler: one inbound peer, whose reader this greenlet is for as long as
+        the peer lives (returning closes the socket)."""
         host = address[0]
         if self.banlist is not None and self.banlist.is_banned(host):
             log.info("refused inbound %s:%d: banned", host, address[1])
@@ -328,4 +366,4 @@ class NetworkManager:
                 and self.banlist.is_discouraged(PeerAddress.from_ip(host))):
             log.info("refused inbound %s:%d: discouraged, and inbound is nearly full", host, address[1])
             return  # Core takes a discouraged peer only while more than one inbound slot is free
-        self._make_peer(sock, address, inbound=True).start().join()
+        self._make_peer(sock, address, inbound=True).run()
