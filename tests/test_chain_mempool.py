@@ -194,6 +194,14 @@ def test_what_each_reject_reason_lets_through(pool: Mempool, chain: RegtestChain
     assert len(pool) == 2
 
 
+@pytest.mark.parametrize(("script", "threshold"), [
+    (P2PKH, 546), (bytes.fromhex("0014" + "11" * 20), 294), (P2WSH_TRUE, 330), (P2SH, 540),
+    (b"\x6a\x01\x01", 0), (b"\x51" * 10_001, 0),  # OP_RETURN, and too big to spend: unspendable
+])
+def test_dust_thresholds_at_3_sat_per_vbyte(script: bytes, threshold: int) -> None:
+    assert dust_threshold(TxOut(0, script)) == threshold
+
+
 def test_bare_multisig_can_be_refused(chain: RegtestChain, coins: list[Prevout]) -> None:
     pool = Mempool(chain, permit_bare_multisig=False)
     with pytest.raises(TxRejected, match="bare-multisig"):
@@ -384,12 +392,16 @@ def test_a_block_removes_its_transactions_and_their_conflicts(pool: Mempool, cha
     doomed_child = submit(spend(prevouts_of(doomed)))
     orphan = spend([(OutPoint(b"\x09" * 32, 0), TxOut(10**6, P2WSH_TRUE))])
     pool.accept(orphan)
+    conflicting_orphan = spend([coins[2], (OutPoint(b"\x0a" * 32, 0), TxOut(10**6, P2WSH_TRUE))])
+    pool.accept(conflicting_orphan)
     rival_pool = Mempool(chain)
     rival_pool.accept(spend([coins[1]], fee=9_000))
-    block = chain.mine_block(rival_pool)  # confirms the rival of `doomed`
+    rival_pool.accept(spend([coins[2]], fee=9_000))
+    block = chain.mine_block(rival_pool)  # confirms the rivals of `doomed` and of the orphan
     conflicts = pool.remove_for_block(block)
     assert {entry.tx.txid for entry in conflicts} == {doomed.txid, doomed_child.txid}
-    assert list(pool) == [pool.get(kept.txid)] and pool.orphan_count == 1
+    assert list(pool) == [pool.get(kept.txid)]
+    assert pool.has_orphan(orphan.wtxid) and not pool.has_orphan(conflicting_orphan.wtxid)
     assert pool.bytes == kept.vsize
 
 
@@ -400,11 +412,13 @@ def test_a_disconnected_block_returns_to_the_pool_and_what_no_longer_validates_l
     block = chain.mine_block(pool)
     assert len(pool) == 0 and len(block.transactions) == 3
     locked = submit(spend(prevouts_of(confirmed), sequence=1))  # fine one block after `confirmed`
+    locked_child = submit(spend(prevouts_of(locked), sequence=0))
     free = submit(spend(prevouts_of(other), sequence=0))
     assert chain.disconnect() is block
     assert pool.readd_for_disconnect(block) == []
     assert confirmed.txid in pool and other.txid in pool and free.txid in pool
     assert locked.txid not in pool  # its parent is unconfirmed again: BIP68 not met
+    assert locked_child.txid not in pool  # and so its child goes with it
     assert pool.get(other.txid).children == {free.txid} and pool.get(free.txid).parents == {other.txid}
     chain.mine_block(pool)
     assert len(pool) == 0

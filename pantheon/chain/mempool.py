@@ -118,6 +118,9 @@ class ChainView(CoinView, Protocol):
         ...
 
 
+#: A txid or wtxid, internal byte order (an alias, as `Mempool.bytes` shadows the builtin in its class).
+Hash = bytes
+
 #: Runs a transaction's input scripts against the coins it spends; raises TxRejected if one fails.
 ScriptVerifier = Callable[[Tx, list[Coin]], None]
 
@@ -269,11 +272,11 @@ class Mempool:
         self.permit_bare_multisig = permit_bare_multisig
         self._clock = clock
         self._rng = rng or random.Random()
-        self._entries: dict[bytes, MempoolEntry] = {}
-        self._by_wtxid: dict[bytes, bytes] = {}  # wtxid -> txid
-        self._spenders: dict[OutPoint, bytes] = {}  # outpoint -> txid of the pooled spender
-        self._orphans: dict[bytes, _Orphan] = {}  # by wtxid
-        self._orphans_by_parent: dict[bytes, set[bytes]] = {}  # parent txid -> orphan wtxids
+        self._entries: dict[Hash, MempoolEntry] = {}
+        self._by_wtxid: dict[Hash, Hash] = {}  # wtxid -> txid
+        self._spenders: dict[OutPoint, Hash] = {}  # outpoint -> txid of the pooled spender
+        self._orphans: dict[Hash, _Orphan] = {}  # by wtxid
+        self._orphans_by_parent: dict[Hash, set[Hash]] = {}  # parent txid -> orphan wtxids
         self._usage = 0
         self._vbytes = 0
         self._rolling_min_fee = 0.0  # sat/kvB, raised by evictions, decaying (Core's)
@@ -299,14 +302,14 @@ class Mempool:
     def __iter__(self) -> Iterator[MempoolEntry]:
         return iter(list(self._entries.values()))
 
-    def get(self, txid: bytes) -> MempoolEntry | None:
+    def get(self, txid: Hash) -> MempoolEntry | None:
         return self._entries.get(txid)
 
-    def get_by_wtxid(self, wtxid: bytes) -> MempoolEntry | None:
+    def get_by_wtxid(self, wtxid: Hash) -> MempoolEntry | None:
         txid = self._by_wtxid.get(wtxid)
         return None if txid is None else self._entries[txid]
 
-    def has_orphan(self, wtxid: bytes) -> bool:
+    def has_orphan(self, wtxid: Hash) -> bool:
         return wtxid in self._orphans
 
     @property
@@ -329,11 +332,8 @@ class Mempool:
         when the pool is under half or a quarter full)."""
         now = self._clock()
         if self._rolling_min_fee:
-            halflife = _ROLLING_FEE_HALFLIFE
-            if self._usage < self.max_usage / 4:
-                halflife /= 4
-            elif self._usage < self.max_usage / 2:
-                halflife /= 2
+            halflife = _ROLLING_FEE_HALFLIFE / (4 if self._usage < self.max_usage / 4
+                                                else 2 if self._usage < self.max_usage / 2 else 1)
             self._rolling_min_fee /= 2 ** ((now - self._rolling_updated) / halflife)
             if self._rolling_min_fee < MIN_RELAY_FEE / 2:
                 self._rolling_min_fee = 0.0
@@ -345,11 +345,11 @@ class Mempool:
                            sum(entry.fee for entry in self._entries.values()), self.min_fee_rate(),
                            MIN_RELAY_FEE / 1000, len(self._orphans), self.scripts_verified)
 
-    def ancestors(self, txid: bytes) -> set[bytes]:
+    def ancestors(self, txid: Hash) -> set[Hash]:
         """The txids of every in-pool ancestor of `txid`."""
         return self._closure(txid, "parents")
 
-    def descendants(self, txid: bytes) -> set[bytes]:
+    def descendants(self, txid: Hash) -> set[Hash]:
         """The txids of every in-pool descendant of `txid`."""
         return self._closure(txid, "children")
 
@@ -358,9 +358,9 @@ class Mempool:
         package (a transaction and its not yet listed ancestors) parents before children, the
         scores of the remaining descendants updated as their ancestors are listed."""
         ancestors = {txid: self.ancestors(txid) for txid in self._entries}
-        listed: set[bytes] = set()
+        listed: set[Hash] = set()
 
-        def score(txid: bytes) -> float:
+        def score(txid: Hash) -> float:
             package = [txid, *(a for a in ancestors[txid] if a not in listed)]
             return (sum(self._entries[t].fee for t in package)
                     / sum(self._entries[t].vsize for t in package))
@@ -505,7 +505,7 @@ class Mempool:
 
     # --- removing -------------------------------------------------------------------------
 
-    def _remove(self, txids: Iterable[bytes]) -> list[MempoolEntry]:
+    def _remove(self, txids: Iterable[Hash]) -> list[MempoolEntry]:
         """Remove exactly these entries (the caller includes descendants when it must)."""
         removed = []
         for txid in txids:
@@ -528,7 +528,7 @@ class Mempool:
             removed.append(entry)
         return removed
 
-    def remove_with_descendants(self, txid: bytes) -> list[MempoolEntry]:
+    def remove_with_descendants(self, txid: Hash) -> list[MempoolEntry]:
         return self._remove([txid, *self.descendants(txid)]) if txid in self._entries else []
 
     def remove_for_block(self, block: Block) -> list[MempoolEntry]:
@@ -572,7 +572,7 @@ class Mempool:
         chain = self.chain
         height = chain.height + 1
         mtp = chain.mtp_at(chain.height)
-        stale: set[bytes] = set()
+        stale: set[Hash] = set()
         for entry in sorted(self._entries.values(), key=lambda e: len(self.ancestors(e.tx.txid))):
             tx = entry.tx
             if entry.parents & stale:
@@ -627,7 +627,7 @@ class Mempool:
         while len(self._orphans) > MAX_ORPHANS:
             self._erase_orphan(self._rng.choice(list(self._orphans)))
 
-    def _erase_orphan(self, wtxid: bytes) -> None:
+    def _erase_orphan(self, wtxid: Hash) -> None:
         orphan = self._orphans.pop(wtxid, None)
         if orphan is None:
             return
@@ -645,7 +645,7 @@ class Mempool:
             self._erase_orphan(wtxid)
         return len(mine)
 
-    def _resolve_orphans(self, txid: bytes) -> Iterator[MempoolEntry]:
+    def _resolve_orphans(self, txid: Hash) -> Iterator[MempoolEntry]:
         """Try the orphans waiting for `txid`, then those waiting for each one accepted. An
         orphan still missing a parent stays; one rejected otherwise is dropped."""
         work = [txid]
@@ -669,8 +669,8 @@ class Mempool:
 
     # --- helpers --------------------------------------------------------------------------
 
-    def _closure(self, txid: bytes, link: Literal["parents", "children"]) -> set[bytes]:
-        found: set[bytes] = set()
+    def _closure(self, txid: Hash, link: Literal["parents", "children"]) -> set[Hash]:
+        found: set[Hash] = set()
         stack = list(getattr(self._entries[txid], link))
         while stack:
             other = stack.pop()
