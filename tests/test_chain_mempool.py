@@ -136,7 +136,8 @@ def _padded_witness(coin: Prevout, size: int) -> Tx:
 
 
 def _with_output(script: bytes, value: int = 10_000) -> Callable[[RegtestChain, list[Prevout]], Tx]:
-    return lambda chain, coins: spend([coins[0]], [TxOut(value, script), TxOut(coins[0][1].value - 100_000, P2WSH_TRUE)])
+    return lambda chain, coins: spend([coins[0]], [TxOut(value, script),
+                                                   TxOut(coins[0][1].value - 100_000, P2WSH_TRUE)])
 
 
 REJECTS: list[tuple[str, Callable[[RegtestChain, list[Prevout]], Tx]]] = [
@@ -160,7 +161,8 @@ REJECTS: list[tuple[str, Callable[[RegtestChain, list[Prevout]], Tx]]] = [
     ("dust", _with_output(P2PKH, 545)),
     ("non-final", lambda chain, coins: spend([coins[0]], locktime=chain.height + 1)),
     ("non-final", lambda chain, coins: spend([coins[0]], locktime=chain.mtp_at(chain.height))),
-    ("bad-txns-premature-spend-of-coinbase", lambda chain, coins: spend(prevouts_of(chain.blocks[-99].transactions[0])[:1])),
+    ("bad-txns-premature-spend-of-coinbase",  # a coinbase 99 blocks deep at the next block
+     lambda chain, coins: spend(prevouts_of(chain.blocks[-99].transactions[0])[:1])),
     ("bad-txns-in-belowout", lambda chain, coins: spend([coins[0]], [TxOut(coins[0][1].value + 1, P2WSH_TRUE)])),
     ("bad-txns-too-many-sigops", lambda chain, coins: Tx(2, [TxIn(coins[0][0].txid, coins[0][0].index, b"", 0xFFFF_FFFE,
                                                                (b"\xae" * 801,))], [TxOut(10**9, P2WSH_TRUE)], 0)),

@@ -372,10 +372,8 @@ class Mempool:
             negative, txid = heapq.heappop(heap)
             if txid in listed:
                 continue
-            current = score(txid)
-            if current != -negative:
-                heapq.heappush(heap, (-current, txid))
-                continue
+            if score(txid) != -negative:
+                continue  # stale: its rescored entry is in the heap too
             package = sorted((a for a in ancestors[txid] if a not in listed), key=lambda a: len(ancestors[a]))
             package.append(txid)
             listed.update(package)

@@ -108,7 +108,8 @@ def block_template(chain: MiningChain, mempool: Mempool | None, pay_to: bytes | 
 def _coinbase(height: int, value: int, script: bytes, committed: list[Tx] | None, extranonce: int) -> Tx:
     """Core's coinbase: BIP34 height (plus our extranonce), one payout, then the witness
     commitment over `committed` when it is not None."""
-    script_sig = bip34_height_script(height) + bytes((_EXTRANONCE_SIZE,)) + extranonce.to_bytes(_EXTRANONCE_SIZE, "little")
+    script_sig = (bip34_height_script(height) + bytes((_EXTRANONCE_SIZE,))
+                  + extranonce.to_bytes(_EXTRANONCE_SIZE, "little"))
     outputs = [TxOut(value, script)]
     witness: tuple[bytes, ...] = ()
     if committed is not None:
