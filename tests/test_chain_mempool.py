@@ -18,6 +18,7 @@ import pytest
 from regtest_chain import P2WSH_TRUE, Prevout, RegtestChain, prevouts_of, relay, spend
 
 from pantheon.chain.mempool import (
+    CHAIN_COUNT_LIMIT,
     MAX_ORPHANS,
     ORPHAN_EXPIRY,
     Mempool,
@@ -131,6 +132,7 @@ def test_a_script_verifier_sees_the_spent_coins_and_can_reject(chain: RegtestCha
 
 
 def _padded_witness(coin: Prevout, size: int) -> Tx:
+    """A spend of `coin` carrying `size` bytes of witness padding (scripts are not run)."""
     return Tx(2, [TxIn(coin[0].txid, coin[0].index, b"", 0xFFFF_FFFE, (b"\x00" * size, b"\x51"))],
               [TxOut(coin[1].value - 500_000, P2WSH_TRUE)], 0)
 
@@ -236,6 +238,32 @@ def test_a_confirmed_transaction_is_already_known(pool: Mempool, chain: RegtestC
     assert tx.txid not in pool
     with pytest.raises(TxRejected, match="txn-already-known"):
         submit(tx)
+
+
+def test_chains_of_25_with_ancestors_or_descendants(pool: Mempool, coins: list[Prevout],
+                                                    submit: Callable[[Tx], Tx]) -> None:
+    tip = submit(spend([coins[0]]))
+    for _ in range(CHAIN_COUNT_LIMIT - 1):
+        tip = submit(spend(prevouts_of(tip)))
+    with pytest.raises(TxRejected, match="too many unconfirmed ancestors"):
+        submit(spend(prevouts_of(tip)))
+    children = fan_out(submit, coins[1], CHAIN_COUNT_LIMIT)
+    for prevout in children[:CHAIN_COUNT_LIMIT - 1]:  # the splitter and 24 children: 25
+        submit(spend([prevout]))
+    with pytest.raises(TxRejected, match="too many descendants for tx"):
+        submit(spend([children[-1]]))
+    assert len(pool) == 2 * CHAIN_COUNT_LIMIT
+
+
+def test_chains_of_101_kvb_with_ancestors_or_descendants(pool: Mempool, coins: list[Prevout],
+                                                         submit: Callable[[Tx], Tx]) -> None:
+    parent = submit(_padded_witness(coins[0], 240_000))  # ~60,000 vB
+    with pytest.raises(TxRejected, match="exceeds ancestor size limit"):
+        submit(_padded_witness(prevouts_of(parent)[0], 180_000))
+    splitter = submit(spend([coins[1]], [TxOut(10**8, P2WSH_TRUE)] * 2))
+    submit(_padded_witness(prevouts_of(splitter)[0], 240_000))
+    with pytest.raises(TxRejected, match="exceeds descendant size limit for tx"):
+        submit(_padded_witness(prevouts_of(splitter)[1], 180_000))
 
 
 def test_bip68_relative_lock_on_a_pooled_parent(pool: Mempool, coins: list[Prevout],

@@ -6,8 +6,9 @@ bytes (Core 30 relaxed both; its reasons differ, so we follow 28 throughout), ba
 most 3 keys allowed (`permit_bare_multisig`), P2A anchors standard, and every dust output refused
 at 3 sat/vB (Core 29's single zero-fee "ephemeral dust" output is not implemented). There is no
 replacement (no RBF, full or opt-in): any spend of an outpoint a pooled transaction spends is
-`txn-mempool-conflict`. Not implemented either: TRUC (v3) topology rules, the 25-ancestor /
-25-descendant package limits, packages (CPFP submission), and the input/witness standardness
+`txn-mempool-conflict`. Chains are limited as Core's defaults: 25 transactions and 101,000 vB
+with ancestors, and with descendants, for each ancestor (`too-long-mempool-chain`). Not
+implemented: TRUC (v3) topology rules, packages (CPFP submission), and the input/witness standardness
 checks that need script parsing (`bad-txns-nonstandard-inputs`, `bad-witness-nonstandard`).
 
 Scripts are NOT executed unless a `script_verifier` is given (`chain/scripts.py` will provide
@@ -62,6 +63,8 @@ __all__ = [
     "MAX_STANDARD_TX_SIGOPS_COST",
     "MAX_ORPHANS",
     "ORPHAN_EXPIRY",
+    "CHAIN_COUNT_LIMIT",
+    "CHAIN_SIZE_LIMIT",
     "dust_threshold",
 ]
 
@@ -79,6 +82,8 @@ MIN_RELAY_FEE = 1_000  # sat/kvB, also Core's incremental relay fee
 BYTES_PER_SIGOP = 20  # Core's -bytespersigop: sigops weigh in a transaction's virtual size
 MAX_ORPHANS = 100
 ORPHAN_EXPIRY = 20 * 60  # seconds
+CHAIN_COUNT_LIMIT = 25  # Core's -limitancestorcount and -limitdescendantcount
+CHAIN_SIZE_LIMIT = 101_000  # vB, Core's -limitancestorsize and -limitdescendantsize
 _ROLLING_FEE_HALFLIFE = 12 * 60 * 60
 _MAX_SCRIPT_SIZE = 10_000
 
@@ -442,6 +447,7 @@ class Mempool:
                 raise TxRejected("mempool min fee not met", txid, f"{fee} < {floor}")
             if fee < MIN_RELAY_FEE * vsize // 1000:
                 raise TxRejected("min relay fee not met", txid, f"{fee} < {MIN_RELAY_FEE * vsize // 1000}")
+        self._check_chain_limits(tx, vsize)
         if self.script_verifier is not None:
             self.script_verifier(tx, spent)
         entry = self._add(tx, fee, vsize, sigop_cost, height - 1)
@@ -450,6 +456,30 @@ class Mempool:
             if txid not in self._entries:
                 raise TxRejected("mempool full", txid)
         return entry
+
+    def _check_chain_limits(self, tx: Tx, vsize: int) -> None:
+        """Core's CalculateMemPoolAncestors limits: the new transaction with its in-pool
+        ancestors, and each ancestor with its descendants plus the new one."""
+        txid = tx.txid
+        ancestors = {txin.prev_txid for txin in tx.inputs if txin.prev_txid in self._entries}
+        for parent in list(ancestors):
+            ancestors |= self.ancestors(parent)
+        if len(ancestors) + 1 > CHAIN_COUNT_LIMIT:
+            raise TxRejected("too-long-mempool-chain", txid,
+                             f"too many unconfirmed ancestors [limit: {CHAIN_COUNT_LIMIT}]")
+        if sum(self._entries[a].vsize for a in ancestors) + vsize > CHAIN_SIZE_LIMIT:
+            raise TxRejected("too-long-mempool-chain", txid,
+                             f"exceeds ancestor size limit [limit: {CHAIN_SIZE_LIMIT}]")
+        for ancestor in ancestors:
+            descendants = self.descendants(ancestor)
+            name = ancestor[::-1].hex()
+            if len(descendants) + 2 > CHAIN_COUNT_LIMIT:
+                raise TxRejected("too-long-mempool-chain", txid,
+                                 f"too many descendants for tx {name} [limit: {CHAIN_COUNT_LIMIT}]")
+            size = self._entries[ancestor].vsize + sum(self._entries[d].vsize for d in descendants) + vsize
+            if size > CHAIN_SIZE_LIMIT:
+                raise TxRejected("too-long-mempool-chain", txid,
+                                 f"exceeds descendant size limit for tx {name} [limit: {CHAIN_SIZE_LIMIT}]")
 
     def _check_standard(self, tx: Tx) -> None:
         """Core 28's `IsStandardTx`, in its order."""
