@@ -1,0 +1,708 @@
+"""The transaction memory pool: Bitcoin Core's `MemPoolAccept` checks in Core's order and with its
+reject reasons, an orphan pool, a memory cap, and the ancestor-aware order the miner reads.
+
+Policy is Bitcoin Core 28's: `IsStandardTx` with version 1..3, one OP_RETURN output of at most 83
+bytes (Core 30 relaxed both; its reasons differ, so we follow 28 throughout), bare multisig of at
+most 3 keys allowed (`permit_bare_multisig`), P2A anchors standard, and every dust output refused
+at 3 sat/vB (Core 29's single zero-fee "ephemeral dust" output is not implemented). There is no
+replacement (no RBF, full or opt-in): any spend of an outpoint a pooled transaction spends is
+`txn-mempool-conflict`. Chains are limited as Core's defaults: 25 transactions and 101,000 vB
+with ancestors, and with descendants, for each ancestor (`too-long-mempool-chain`). Not
+implemented: TRUC (v3) topology rules, packages (CPFP submission), and the input/witness standardness
+checks that need script parsing (`bad-txns-nonstandard-inputs`, `bad-witness-nonstandard`).
+
+Scripts are NOT executed unless a `script_verifier` is given (`chain/scripts.py` will provide
+one): without it the pool says so loudly once, and `scripts_verified` is False.
+
+Memory use (`usage`) is an estimate of what an entry costs in this process, as Core's
+`DynamicMemoryUsage` estimates malloc's: the serialised bytes plus fixed per-entry, per-input and
+per-output costs of the Python objects kept for it (the decoded records, the entry, and the index
+entries for its txid, wtxid and each spent outpoint), measured with tracemalloc on CPython 3.11
+(tests/test_chain_mempool.py checks the estimate against tracemalloc again).
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import math
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Iterator, Literal, Protocol
+
+from pantheon.chain.coins import Coin, CoinView
+from pantheon.chain.contextual import (
+    check_tx_inputs,
+    is_final_tx,
+    sequence_locks,
+    sequence_locks_met,
+    tx_sigop_cost,
+)
+from pantheon.chain.validation import (
+    MAX_BLOCK_SIGOPS_COST,
+    MalformedScript,
+    TxRejected,
+    check_transaction,
+    is_coinbase,
+    script_ops,
+)
+from pantheon.limits import compact_size_len
+from pantheon.params import Network
+from pantheon.primitives import Block, OutPoint, Tx, TxOut
+
+__all__ = [
+    "ChainView",
+    "ScriptVerifier",
+    "MempoolEntry",
+    "AcceptResult",
+    "MempoolInfo",
+    "Mempool",
+    "DEFAULT_MAX_USAGE",
+    "MAX_STANDARD_TX_WEIGHT",
+    "MAX_STANDARD_TX_SIGOPS_COST",
+    "MAX_ORPHANS",
+    "ORPHAN_EXPIRY",
+    "CHAIN_COUNT_LIMIT",
+    "CHAIN_SIZE_LIMIT",
+    "dust_threshold",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_USAGE = 300_000_000  # Core's -maxmempool default, 300 MB
+MAX_STANDARD_TX_WEIGHT = 400_000
+MIN_STANDARD_TX_NONWITNESS_SIZE = 65
+MAX_STANDARD_SCRIPTSIG_SIZE = 1_650
+MAX_STANDARD_TX_SIGOPS_COST = MAX_BLOCK_SIGOPS_COST // 5
+TX_MAX_STANDARD_VERSION = 3
+MAX_OP_RETURN_RELAY = 83  # Core <= 29's -datacarriersize: the whole output script
+DUST_RELAY_FEE = 3_000  # sat/kvB
+MIN_RELAY_FEE = 1_000  # sat/kvB, also Core's incremental relay fee
+BYTES_PER_SIGOP = 20  # Core's -bytespersigop: sigops weigh in a transaction's virtual size
+MAX_ORPHANS = 100
+ORPHAN_EXPIRY = 20 * 60  # seconds
+CHAIN_COUNT_LIMIT = 25  # Core's -limitancestorcount and -limitdescendantcount
+CHAIN_SIZE_LIMIT = 101_000  # vB, Core's -limitancestorsize and -limitdescendantsize
+_ROLLING_FEE_HALFLIFE = 12 * 60 * 60
+_MAX_SCRIPT_SIZE = 10_000
+
+# Memory estimate (bytes, CPython 3.11, measured with tracemalloc; see the module docstring).
+_ENTRY_COST = 900  # the entry, its Tx object, the txid/wtxid hashes and their index slots
+_INPUT_COST = 400  # a decoded TxIn, its OutPoint and the spent-outpoint index slot
+_OUTPUT_COST = 150  # a decoded TxOut and its script object
+
+_OP_0 = 0x00
+_OP_1 = 0x51
+_OP_16 = 0x60
+_OP_RETURN = 0x6A
+_OP_DUP = 0x76
+_OP_EQUAL = 0x87
+_OP_EQUALVERIFY = 0x88
+_OP_HASH160 = 0xA9
+_OP_CHECKSIG = 0xAC
+_OP_CHECKMULTISIG = 0xAE
+_P2A = bytes((_OP_1, 2, 0x4E, 0x73))  # pay-to-anchor
+
+
+class ChainView(CoinView, Protocol):
+    """What the pool needs from the chain (`chainstate.Chainstate` provides it): the tip, its
+    unspent outputs and median-time-pasts, and the network for activation heights."""
+
+    @property
+    def network(self) -> Network: ...
+
+    @property
+    def height(self) -> int: ...
+
+    @property
+    def tip(self) -> bytes: ...
+
+    def mtp_at(self, height: int) -> int:
+        """Median-time-past of the active chain's block at `height` (<= the tip's)."""
+        ...
+
+
+#: A txid or wtxid, internal byte order (an alias, as `Mempool.bytes` shadows the builtin in its class).
+Hash = bytes
+
+#: Runs a transaction's input scripts against the coins it spends; raises TxRejected if one fails.
+ScriptVerifier = Callable[[Tx, list[Coin]], None]
+
+
+@dataclass(eq=False, slots=True)
+class MempoolEntry:
+    """A pooled transaction and what selection and eviction need: its fee, virtual size (Core's,
+    sigop-adjusted), sigop cost and in-pool parents/children by txid."""
+
+    tx: Tx
+    fee: int
+    vsize: int
+    sigop_cost: int
+    time: float
+    height: int
+    usage: int
+    parents: set[bytes] = field(default_factory=set)
+    children: set[bytes] = field(default_factory=set)
+
+    @property
+    def fee_rate(self) -> float:
+        """sat/vB"""
+        return self.fee / self.vsize
+
+
+@dataclass(frozen=True, slots=True)
+class AcceptResult:
+    """`status` "accepted" (`entry` set) or "orphan" (kept until its parents come); `resolved`:
+    orphans accepted because this transaction arrived, in the order they were accepted."""
+
+    status: Literal["accepted", "orphan"]
+    entry: MempoolEntry | None
+    resolved: tuple[MempoolEntry, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class MempoolInfo:
+    """What getmempoolinfo reports; fee rates in sat/vB."""
+
+    size: int
+    bytes: int
+    usage: int
+    max_usage: int
+    total_fee: int
+    min_fee_rate: float
+    min_relay_fee_rate: float
+    orphans: int
+    scripts_verified: bool
+
+
+@dataclass(slots=True)
+class _Orphan:
+    tx: Tx
+    expires: float
+    peer: object
+
+
+def dust_threshold(txout: TxOut, dust_relay_fee: int = DUST_RELAY_FEE) -> int:
+    """Core's `GetDustThreshold`: what spending the output would cost at `dust_relay_fee` (sat/kvB),
+    the output plus a typical input (witness inputs discounted); 0 for unspendable outputs."""
+    script = txout.script_pubkey
+    if (script and script[0] == _OP_RETURN) or len(script) > _MAX_SCRIPT_SIZE:
+        return 0
+    size = 8 + compact_size_len(len(script)) + len(script)
+    size += 32 + 4 + 1 + 107 // 4 + 4 if _is_witness_program(script) else 32 + 4 + 1 + 107 + 4
+    return dust_relay_fee * size // 1000
+
+
+def _is_witness_program(script: bytes) -> bool:
+    return (4 <= len(script) <= 42 and (script[0] == _OP_0 or _OP_1 <= script[0] <= _OP_16)
+            and script[1] + 2 == len(script))
+
+
+def _is_push_only(script: bytes) -> bool:
+    """Core's `IsPushOnly`: every opcode is a push or OP_1NEGATE..OP_16 (OP_RESERVED included)."""
+    try:
+        return all(opcode <= _OP_16 for opcode, _ in script_ops(script))
+    except MalformedScript:
+        return False
+
+
+def _valid_pubkey_size(data: bytes) -> bool:
+    """Core's `CPubKey::ValidSize`: the length the first byte announces (33 or 65)."""
+    return bool(data) and len(data) == {2: 33, 3: 33, 4: 65, 6: 65, 7: 65}.get(data[0], 0)
+
+
+def _output_type(script: bytes) -> str:
+    """Core's `Solver` types that matter to `IsStandard`: anchor, scripthash, witness types,
+    nulldata, pubkey, pubkeyhash, multisig:<m>:<n>, or nonstandard."""
+    size = len(script)
+    if script == _P2A:
+        return "anchor"
+    if size == 23 and script[0] == _OP_HASH160 and script[1] == 20 and script[22] == _OP_EQUAL:
+        return "scripthash"
+    if _is_witness_program(script):
+        if script[0] != _OP_0:
+            return "witness_v1_taproot" if script[0] == _OP_1 and size == 34 else "witness_unknown"
+        return {22: "witness_v0_keyhash", 34: "witness_v0_scripthash"}.get(size, "nonstandard")
+    if size and script[0] == _OP_RETURN and _is_push_only(script[1:]):
+        return "nulldata"
+    if size == 25 and script[:3] == bytes((_OP_DUP, _OP_HASH160, 20)) and script[23:] == bytes(
+            (_OP_EQUALVERIFY, _OP_CHECKSIG)):
+        return "pubkeyhash"
+    if size in (35, 67) and script[0] == size - 2 and script[-1] == _OP_CHECKSIG and _valid_pubkey_size(
+            script[1:-1]):
+        return "pubkey"
+    try:
+        ops = list(script_ops(script))
+    except MalformedScript:
+        return "nonstandard"
+    if (len(ops) >= 4 and ops[-1] == (_OP_CHECKMULTISIG, None) and _OP_1 <= ops[0][0] <= _OP_16
+            and _OP_1 <= ops[-2][0] <= _OP_16):
+        keys = ops[1:-2]
+        required, count = ops[0][0] - _OP_1 + 1, ops[-2][0] - _OP_1 + 1
+        if (count == len(keys) and required <= count
+                and all(data is not None and _valid_pubkey_size(data) for _, data in keys)):
+            return f"multisig:{required}:{count}"
+    return "nonstandard"
+
+
+class _PoolView:
+    """Chain coins plus the pool's outputs, which a transaction for the next block may spend:
+    they count as created at that block's height (Core's CalculateLockPointsAtTip)."""
+
+    def __init__(self, pool: Mempool) -> None:
+        self._pool = pool
+
+    def get_coin(self, outpoint: OutPoint) -> Coin | None:
+        pool = self._pool
+        entry = pool._entries.get(outpoint.txid)
+        if entry is None:
+            return pool.chain.get_coin(outpoint)
+        outputs = entry.tx.outputs
+        if outpoint.index >= len(outputs):
+            return None
+        txout = outputs[outpoint.index]
+        return Coin(txout.value, txout.script_pubkey, pool.chain.height + 1, False)
+
+
+class Mempool:
+    """Unconfirmed transactions valid for the block after `chain`'s tip, by txid and wtxid."""
+
+    def __init__(self, chain: ChainView, *, max_usage: int = DEFAULT_MAX_USAGE,
+                 script_verifier: ScriptVerifier | None = None, permit_bare_multisig: bool = True,
+                 clock: Callable[[], float] = time.monotonic, rng: random.Random | None = None) -> None:
+        self.chain = chain
+        self.max_usage = max_usage
+        self.script_verifier = script_verifier
+        self.permit_bare_multisig = permit_bare_multisig
+        self._clock = clock
+        self._rng = rng or random.Random()
+        self._entries: dict[Hash, MempoolEntry] = {}
+        self._by_wtxid: dict[Hash, Hash] = {}  # wtxid -> txid
+        self._spenders: dict[OutPoint, Hash] = {}  # outpoint -> txid of the pooled spender
+        self._orphans: dict[Hash, _Orphan] = {}  # by wtxid
+        self._orphans_by_parent: dict[Hash, set[Hash]] = {}  # parent txid -> orphan wtxids
+        self._usage = 0
+        self._vbytes = 0
+        self._rolling_min_fee = 0.0  # sat/kvB, raised by evictions, decaying (Core's)
+        self._rolling_updated = clock()
+        self._view = _PoolView(self)
+        if script_verifier is None:
+            log.warning("mempool: no script verifier: transaction scripts are NOT verified; "
+                        "only structure, policy, inputs and fees are checked")
+
+    # --- reading --------------------------------------------------------------------------
+
+    @property
+    def scripts_verified(self) -> bool:
+        return self.script_verifier is not None
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, txid: object) -> bool:
+        """By txid (use `get_by_wtxid` for a wtxid)."""
+        return txid in self._entries
+
+    def __iter__(self) -> Iterator[MempoolEntry]:
+        return iter(list(self._entries.values()))
+
+    def get(self, txid: Hash) -> MempoolEntry | None:
+        return self._entries.get(txid)
+
+    def get_by_wtxid(self, wtxid: Hash) -> MempoolEntry | None:
+        txid = self._by_wtxid.get(wtxid)
+        return None if txid is None else self._entries[txid]
+
+    def has_orphan(self, wtxid: Hash) -> bool:
+        return wtxid in self._orphans
+
+    @property
+    def orphan_count(self) -> int:
+        return len(self._orphans)
+
+    @property
+    def bytes(self) -> int:
+        """Sum of virtual sizes, as getmempoolinfo's `bytes`."""
+        return self._vbytes
+
+    @property
+    def usage(self) -> int:
+        """Estimated memory held, in bytes (see the module docstring)."""
+        return self._usage
+
+    def min_fee_rate(self) -> float:
+        """sat/vB a transaction must pay: the relay minimum, or more while the pool has been
+        full recently (Core's rolling minimum: raised on eviction, halving every 12 h, faster
+        when the pool is under half or a quarter full)."""
+        now = self._clock()
+        if self._rolling_min_fee:
+            halflife = _ROLLING_FEE_HALFLIFE / (4 if self._usage < self.max_usage / 4
+                                                else 2 if self._usage < self.max_usage / 2 else 1)
+            self._rolling_min_fee /= 2 ** ((now - self._rolling_updated) / halflife)
+            if self._rolling_min_fee < MIN_RELAY_FEE / 2:
+                self._rolling_min_fee = 0.0
+        self._rolling_updated = now
+        return max(self._rolling_min_fee, MIN_RELAY_FEE) / 1000
+
+    def info(self) -> MempoolInfo:
+        return MempoolInfo(len(self._entries), self._vbytes, self._usage, self.max_usage,
+                           sum(entry.fee for entry in self._entries.values()), self.min_fee_rate(),
+                           MIN_RELAY_FEE / 1000, len(self._orphans), self.scripts_verified)
+
+    def ancestors(self, txid: Hash) -> set[Hash]:
+        """The txids of every in-pool ancestor of `txid`."""
+        return self._closure(txid, "parents")
+
+    def descendants(self, txid: Hash) -> set[Hash]:
+        """The txids of every in-pool descendant of `txid`."""
+        return self._closure(txid, "children")
+
+    def ordered(self) -> list[MempoolEntry]:
+        """Every entry in Core's block-assembly order: the best ancestor fee rate first, each
+        package (a transaction and its not yet listed ancestors) parents before children, the
+        scores of the remaining descendants updated as their ancestors are listed."""
+        ancestors = {txid: self.ancestors(txid) for txid in self._entries}
+        listed: set[Hash] = set()
+
+        def score(txid: Hash) -> float:
+            package = [txid, *(a for a in ancestors[txid] if a not in listed)]
+            return (sum(self._entries[t].fee for t in package)
+                    / sum(self._entries[t].vsize for t in package))
+
+        heap = [(-score(txid), txid) for txid in self._entries]
+        heapq.heapify(heap)
+        order: list[MempoolEntry] = []
+        while heap:
+            negative, txid = heapq.heappop(heap)
+            if txid in listed:
+                continue
+            if score(txid) != -negative:
+                continue  # stale: its rescored entry is in the heap too
+            package = sorted((a for a in ancestors[txid] if a not in listed), key=lambda a: len(ancestors[a]))
+            package.append(txid)
+            listed.update(package)
+            order.extend(self._entries[t] for t in package)
+            for member in package:  # their descendants' packages shrank: rescore them
+                for child in self.descendants(member) - listed:
+                    heapq.heappush(heap, (-score(child), child))
+        return order
+
+    # --- accepting ------------------------------------------------------------------------
+
+    def accept(self, tx: Tx, peer: object = None) -> AcceptResult:
+        """Check `tx` as Core's AcceptToMemoryPool does and add it, or raise TxRejected with
+        Core's reason. Missing inputs put it in the orphan pool (attributed to `peer`); an
+        accepted transaction then resolves the orphans waiting for it, recursively."""
+        entry = self._accept(tx, bypass_limits=False)
+        if entry is None:
+            self._add_orphan(tx, peer)
+            return AcceptResult("orphan", None)
+        return AcceptResult("accepted", entry, tuple(self._resolve_orphans(entry.tx.txid)))
+
+    def _accept(self, tx: Tx, bypass_limits: bool) -> MempoolEntry | None:
+        """Core's MemPoolAccept::PreChecks and the rest in order; None: inputs missing."""
+        check_transaction(tx)
+        txid = tx.txid
+        if is_coinbase(tx):
+            raise TxRejected("coinbase", txid)
+        self._check_standard(tx)
+        if tx.stripped_size < MIN_STANDARD_TX_NONWITNESS_SIZE:
+            raise TxRejected("tx-size-small", txid)
+        chain = self.chain
+        height = chain.height + 1
+        if not is_final_tx(tx, height, chain.mtp_at(chain.height)):
+            raise TxRejected("non-final", txid, "non-final transaction")
+        if tx.wtxid in self._by_wtxid:
+            raise TxRejected("txn-already-in-mempool", txid)
+        if txid in self._entries:
+            raise TxRejected("txn-same-nonwitness-data-in-mempool", txid)
+        for txin in tx.inputs:
+            if txin.outpoint in self._spenders:
+                raise TxRejected("txn-mempool-conflict", txid, "no replacement: the pool already spends "
+                                 f"{txin.prev_txid[::-1].hex()}:{txin.prev_index}")
+        view = self._view
+        heights = []
+        for txin in tx.inputs:
+            coin = view.get_coin(txin.outpoint)
+            if coin is None:
+                # Core: if this transaction's own outputs are unspent in the chain, it is confirmed
+                if any(chain.get_coin(OutPoint(txid, i)) is not None for i in range(len(tx.outputs))):
+                    raise TxRejected("txn-already-known", txid)
+                return None
+            heights.append(coin.height)
+        network = chain.network
+        if height >= network.csv_height:
+            locks = sequence_locks(tx, heights, chain.mtp_at)
+            if not sequence_locks_met(locks, height, chain.mtp_at(chain.height)):
+                raise TxRejected("non-BIP68-final", txid)
+        fee, spent = check_tx_inputs(tx, view, height)
+        sigop_cost = tx_sigop_cost(tx, spent, witness=height >= network.segwit_height)
+        if sigop_cost > MAX_STANDARD_TX_SIGOPS_COST:
+            raise TxRejected("bad-txns-too-many-sigops", txid, str(sigop_cost))
+        vsize = (max(tx.weight, sigop_cost * BYTES_PER_SIGOP) + 3) // 4
+        if not bypass_limits:
+            floor = math.ceil(self.min_fee_rate() * vsize)
+            if self._rolling_min_fee and fee < floor:
+                raise TxRejected("mempool min fee not met", txid, f"{fee} < {floor}")
+            if fee < MIN_RELAY_FEE * vsize // 1000:
+                raise TxRejected("min relay fee not met", txid, f"{fee} < {MIN_RELAY_FEE * vsize // 1000}")
+        self._check_chain_limits(tx, vsize)
+        if self.script_verifier is not None:
+            self.script_verifier(tx, spent)
+        entry = self._add(tx, fee, vsize, sigop_cost, height - 1)
+        if not bypass_limits:
+            self._trim()
+            if txid not in self._entries:
+                raise TxRejected("mempool full", txid)
+        return entry
+
+    def _check_chain_limits(self, tx: Tx, vsize: int) -> None:
+        """Core's CalculateMemPoolAncestors limits: the new transaction with its in-pool
+        ancestors, and each ancestor with its descendants plus the new one."""
+        txid = tx.txid
+        ancestors = {txin.prev_txid for txin in tx.inputs if txin.prev_txid in self._entries}
+        for parent in list(ancestors):
+            ancestors |= self.ancestors(parent)
+        if len(ancestors) + 1 > CHAIN_COUNT_LIMIT:
+            raise TxRejected("too-long-mempool-chain", txid,
+                             f"too many unconfirmed ancestors [limit: {CHAIN_COUNT_LIMIT}]")
+        if sum(self._entries[a].vsize for a in ancestors) + vsize > CHAIN_SIZE_LIMIT:
+            raise TxRejected("too-long-mempool-chain", txid,
+                             f"exceeds ancestor size limit [limit: {CHAIN_SIZE_LIMIT}]")
+        for ancestor in ancestors:
+            descendants = self.descendants(ancestor)
+            name = ancestor[::-1].hex()
+            if len(descendants) + 2 > CHAIN_COUNT_LIMIT:
+                raise TxRejected("too-long-mempool-chain", txid,
+                                 f"too many descendants for tx {name} [limit: {CHAIN_COUNT_LIMIT}]")
+            size = self._entries[ancestor].vsize + sum(self._entries[d].vsize for d in descendants) + vsize
+            if size > CHAIN_SIZE_LIMIT:
+                raise TxRejected("too-long-mempool-chain", txid,
+                                 f"exceeds descendant size limit for tx {name} [limit: {CHAIN_SIZE_LIMIT}]")
+
+    def _check_standard(self, tx: Tx) -> None:
+        """Core 28's `IsStandardTx`, in its order."""
+        txid = tx.txid
+        if not 1 <= tx.version <= TX_MAX_STANDARD_VERSION:
+            raise TxRejected("version", txid)
+        if tx.weight > MAX_STANDARD_TX_WEIGHT:
+            raise TxRejected("tx-size", txid)
+        for txin in tx.inputs:
+            if len(txin.script_sig) > MAX_STANDARD_SCRIPTSIG_SIZE:
+                raise TxRejected("scriptsig-size", txid)
+            if not _is_push_only(txin.script_sig):
+                raise TxRejected("scriptsig-not-pushonly", txid)
+        data_outputs = 0
+        for txout in tx.outputs:
+            kind = _output_type(txout.script_pubkey)
+            if kind == "nonstandard" or (kind == "nulldata" and len(txout.script_pubkey) > MAX_OP_RETURN_RELAY):
+                raise TxRejected("scriptpubkey", txid)
+            if kind.startswith("multisig:"):
+                _, required, count = kind.split(":")
+                if not 1 <= int(count) <= 3 or not 1 <= int(required) <= int(count):
+                    raise TxRejected("scriptpubkey", txid)
+                if not self.permit_bare_multisig:
+                    raise TxRejected("bare-multisig", txid)
+            if kind == "nulldata":
+                data_outputs += 1
+            elif txout.value < dust_threshold(txout):
+                raise TxRejected("dust", txid)
+        if data_outputs > 1:
+            raise TxRejected("multi-op-return", txid)
+
+    def _add(self, tx: Tx, fee: int, vsize: int, sigop_cost: int, height: int) -> MempoolEntry:
+        txid = tx.txid
+        usage = len(tx.serialize()) + _ENTRY_COST + _INPUT_COST * len(tx.inputs) + _OUTPUT_COST * len(tx.outputs)
+        entry = MempoolEntry(tx, fee, vsize, sigop_cost, self._clock(), height, usage)
+        for txin in tx.inputs:
+            self._spenders[txin.outpoint] = txid
+            if txin.prev_txid in self._entries:
+                entry.parents.add(txin.prev_txid)
+                self._entries[txin.prev_txid].children.add(txid)
+        for index in range(len(tx.outputs)):  # pooled children already there (re-added after a disconnect)
+            child = self._spenders.get(OutPoint(txid, index))
+            if child is not None:
+                entry.children.add(child)
+                self._entries[child].parents.add(txid)
+        self._entries[txid] = entry
+        self._by_wtxid[tx.wtxid] = txid
+        self._usage += usage
+        self._vbytes += vsize
+        return entry
+
+    # --- removing -------------------------------------------------------------------------
+
+    def _remove(self, txids: Iterable[Hash]) -> list[MempoolEntry]:
+        """Remove exactly these entries (the caller includes descendants when it must)."""
+        removed = []
+        for txid in txids:
+            entry = self._entries.pop(txid, None)
+            if entry is None:
+                continue
+            tx = entry.tx
+            del self._by_wtxid[tx.wtxid]
+            for txin in tx.inputs:
+                if self._spenders.get(txin.outpoint) == txid:
+                    del self._spenders[txin.outpoint]
+            for parent in entry.parents:
+                if parent in self._entries:
+                    self._entries[parent].children.discard(txid)
+            for child in entry.children:
+                if child in self._entries:
+                    self._entries[child].parents.discard(txid)
+            self._usage -= entry.usage
+            self._vbytes -= entry.vsize
+            removed.append(entry)
+        return removed
+
+    def remove_with_descendants(self, txid: Hash) -> list[MempoolEntry]:
+        return self._remove([txid, *self.descendants(txid)]) if txid in self._entries else []
+
+    def remove_for_block(self, block: Block) -> list[MempoolEntry]:
+        """A block was connected: drop its transactions, and those that conflict with them (with
+        their descendants), from the pool and the orphan pool. Returns the conflicts removed."""
+        conflicts: list[MempoolEntry] = []
+        for tx in block.transactions[1:]:
+            txid = tx.txid
+            self._remove([txid])
+            for txin in tx.inputs:
+                spender = self._spenders.get(txin.outpoint)
+                if spender is not None and spender != txid:
+                    conflicts += self.remove_with_descendants(spender)
+            self._erase_orphan(tx.wtxid)
+            for txin in tx.inputs:
+                for wtxid in list(self._orphans_by_parent.get(txin.prev_txid, ())):
+                    orphan = self._orphans.get(wtxid)
+                    if orphan is not None and any(i.outpoint == txin.outpoint for i in orphan.tx.inputs):
+                        self._erase_orphan(wtxid)
+        return conflicts
+
+    def readd_for_disconnect(self, block: Block) -> list[Tx]:
+        """A block was disconnected (the chain is already at its parent): put its non-coinbase
+        transactions back, bypassing the fee limits as Core does, then drop every pooled
+        transaction that no longer validates at the new tip (it spent the vanished coinbase,
+        its coinbase input is immature again, or it is no longer final). Returns the dropped
+        transactions of the block that failed to re-enter."""
+        dropped = []
+        for tx in block.transactions[1:]:
+            try:
+                if self._accept(tx, bypass_limits=True) is None:
+                    dropped.append(tx)
+            except TxRejected:
+                dropped.append(tx)
+        self._remove_invalid_at_tip()
+        self._trim()
+        return dropped
+
+    def _remove_invalid_at_tip(self) -> None:
+        """Core's removeForReorg: inputs missing or immature, non-final, BIP68-locked."""
+        chain = self.chain
+        height = chain.height + 1
+        mtp = chain.mtp_at(chain.height)
+        stale: set[Hash] = set()
+        for entry in sorted(self._entries.values(), key=lambda e: len(self.ancestors(e.tx.txid))):
+            tx = entry.tx
+            if entry.parents & stale:
+                stale.add(tx.txid)
+                continue
+            try:
+                if not is_final_tx(tx, height, mtp):
+                    raise TxRejected("non-final", tx.txid)
+                _, coins = check_tx_inputs(tx, self._view, height)
+                if height >= chain.network.csv_height:
+                    locks = sequence_locks(tx, [coin.height for coin in coins], chain.mtp_at)
+                    if not sequence_locks_met(locks, height, mtp):
+                        raise TxRejected("non-BIP68-final", tx.txid)
+            except TxRejected as error:
+                log.info("mempool: dropping %s after a disconnect: %s", tx.txid[::-1].hex(), error.reason)
+                stale.add(tx.txid)
+        self._remove(stale)
+
+    def _trim(self) -> None:
+        """Core's TrimToSize: while over the cap, evict the entry with the lowest descendant
+        score (its fee rate, or its package's with its descendants if higher) with its
+        descendants, and raise the rolling minimum fee rate above what was evicted.
+
+        Scores are recomputed per eviction (a scan of the pool): eviction happens only when full."""
+        while self._usage > self.max_usage and self._entries:
+            def descendant_score(entry: MempoolEntry) -> float:
+                package = [entry, *(self._entries[t] for t in self.descendants(entry.tx.txid))]
+                return max(entry.fee_rate, sum(e.fee for e in package) / sum(e.vsize for e in package))
+
+            victim = min(self._entries.values(), key=descendant_score)
+            rate = descendant_score(victim) * 1000 + MIN_RELAY_FEE
+            self.min_fee_rate()  # decay first, so the bump starts from now
+            self._rolling_min_fee = max(self._rolling_min_fee, rate)
+            removed = self.remove_with_descendants(victim.tx.txid)
+            log.info("mempool: full, evicted %d transaction(s) at %.3f sat/vB", len(removed), rate / 1000)
+
+    # --- orphans --------------------------------------------------------------------------
+
+    def _add_orphan(self, tx: Tx, peer: object) -> None:
+        """Keep `tx` (its weight is already <= 400,000 by the standardness check: Core's orphan
+        cap); expire old orphans, then evict random ones beyond 100 (Core's LimitOrphans)."""
+        wtxid = tx.wtxid
+        if wtxid in self._orphans:
+            return
+        now = self._clock()
+        self._orphans[wtxid] = _Orphan(tx, now + ORPHAN_EXPIRY, peer)
+        for txin in tx.inputs:
+            self._orphans_by_parent.setdefault(txin.prev_txid, set()).add(wtxid)
+        for key, orphan in list(self._orphans.items()):
+            if orphan.expires <= now:
+                self._erase_orphan(key)
+        while len(self._orphans) > MAX_ORPHANS:
+            self._erase_orphan(self._rng.choice(list(self._orphans)))
+
+    def _erase_orphan(self, wtxid: Hash) -> None:
+        orphan = self._orphans.pop(wtxid, None)
+        if orphan is None:
+            return
+        for txin in orphan.tx.inputs:
+            waiting = self._orphans_by_parent.get(txin.prev_txid)
+            if waiting is not None:
+                waiting.discard(wtxid)
+                if not waiting:
+                    del self._orphans_by_parent[txin.prev_txid]
+
+    def drop_orphans_from(self, peer: object) -> int:
+        """Forget the orphans `peer` sent (it disconnected); returns how many."""
+        mine = [wtxid for wtxid, orphan in self._orphans.items() if orphan.peer == peer]
+        for wtxid in mine:
+            self._erase_orphan(wtxid)
+        return len(mine)
+
+    def _resolve_orphans(self, txid: Hash) -> Iterator[MempoolEntry]:
+        """Try the orphans waiting for `txid`, then those waiting for each one accepted. An
+        orphan still missing a parent stays; one rejected otherwise is dropped."""
+        work = [txid]
+        while work:
+            parent = work.pop()
+            for wtxid in sorted(self._orphans_by_parent.get(parent, ())):
+                orphan = self._orphans.get(wtxid)
+                if orphan is None or orphan.expires <= self._clock():
+                    self._erase_orphan(wtxid)
+                    continue
+                try:
+                    entry = self._accept(orphan.tx, bypass_limits=False)
+                except TxRejected as error:
+                    log.info("mempool: orphan %s rejected: %s", orphan.tx.txid[::-1].hex(), error.reason)
+                    self._erase_orphan(wtxid)
+                    continue
+                if entry is not None:
+                    self._erase_orphan(wtxid)
+                    work.append(entry.tx.txid)
+                    yield entry
+
+    # --- helpers --------------------------------------------------------------------------
+
+    def _closure(self, txid: Hash, link: Literal["parents", "children"]) -> set[Hash]:
+        found: set[Hash] = set()
+        stack = list(getattr(self._entries[txid], link))
+        while stack:
+            other = stack.pop()
+            if other not in found:
+                found.add(other)
+                stack.extend(getattr(self._entries[other], link))
+        return found
