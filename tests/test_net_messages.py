@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from pantheon import errors, limits, spec
+from pantheon.errors import OversizedMessage, TrailingBytes, Truncated
 from pantheon.net import messages
 from pantheon.net.messages import Endpoint, Version
 from test_wire_loaded import _run_python
@@ -130,3 +131,28 @@ def test_net_does_not_import_construct() -> None:
         "print(sorted(m for m in sys.modules if m.split('.')[0] == 'construct' or m == 'pantheon.spec'))"
     )
     assert loaded == "[]"
+
+
+@pytest.mark.parametrize("command", ["getheaders", "getblocks"])
+def test_locator_bytes_match_the_spec(command: str) -> None:
+    hashes = tuple(bytes([i]) * 32 for i in range(12))
+    for locator in (messages.Locator(70016, hashes, b"\x09" * 32), messages.Locator(70001, ())):
+        raw = messages.encode_locator(locator)
+        assert raw == spec.build_payload(command, {"version": locator.version, "locator": list(locator.hashes),
+                                                   "hash_stop": locator.stop})
+        assert messages.decode_locator(raw, command) == locator
+
+
+@pytest.mark.parametrize(("raw", "error"), [
+    (b"\x01\x00\x00\x00", Truncated),
+    (b"\x01\x00\x00\x00\x01" + bytes(40), Truncated),
+    (b"\x01\x00\x00\x00\x00" + bytes(33), TrailingBytes),
+    (b"\x01\x00\x00\x00\x66" + bytes(32 * 103), OversizedMessage),
+])
+def test_locator_errors_match_the_spec(raw: bytes, error: type[Exception]) -> None:
+    with pytest.raises(error):
+        messages.decode_locator(raw)
+    with pytest.raises(error):
+        spec.parse_payload("getheaders", raw)
+    with pytest.raises(OversizedMessage):
+        messages.encode_locator(messages.Locator(1, (bytes(32),) * 102))

@@ -27,7 +27,7 @@ __all__ = [
     "EMPTY_COMMANDS", "Endpoint", "Version",
     "encode_version", "decode_version", "encode_ping", "decode_ping", "encode_pong", "decode_pong",
     "encode_feefilter", "decode_feefilter", "encode_sendcmpct", "decode_sendcmpct",
-    "AddrV2Entry", "encode_addrv2", "decode_addrv2",
+    "AddrV2Entry", "encode_addrv2", "decode_addrv2", "Locator", "encode_locator", "decode_locator",
 ]
 
 # Service bits (Core protocol.h).
@@ -204,6 +204,46 @@ def decode_sendcmpct(data: bytes) -> tuple[bool, int]:
     if announce > 1:
         raise InvalidValue(f"sendcmpct.announce: boolean byte must be 0 or 1, got {announce:#04x}")
     return bool(announce), version
+
+
+# --- getheaders / getblocks ----------------------------------------------------------------
+
+_U32 = struct.Struct("<I")
+_HASH = 32
+
+
+@dataclass(frozen=True, slots=True)
+class Locator:
+    """A getheaders or getblocks request: Core's block locator (newest first) and a stop hash
+    (all zeros: as many as the answer allows)."""
+
+    version: int
+    hashes: tuple[bytes, ...]
+    stop: bytes = bytes(_HASH)
+
+
+def encode_locator(locator: Locator) -> bytes:
+    if len(locator.hashes) > limits.MAX_LOCATOR_HASHES:
+        raise OversizedMessage("getheaders.locator", len(locator.hashes), limits.MAX_LOCATOR_HASHES)
+    return (_U32.pack(locator.version) + write_compact_size(len(locator.hashes))
+            + b"".join(locator.hashes) + locator.stop)
+
+
+def decode_locator(data: bytes, command: str = "getheaders") -> Locator:
+    """A getheaders/getblocks payload; the count is held to MAX_LOCATOR_HASHES before reading."""
+    if len(data) < _U32.size + 1:
+        raise Truncated(f"{command}: {len(data)} bytes")
+    version = _U32.unpack_from(data)[0]
+    count, pos = read_compact_size(data, _U32.size)
+    if count > limits.MAX_LOCATOR_HASHES:
+        raise OversizedMessage(f"{command}.locator", count, limits.MAX_LOCATOR_HASHES)
+    end = pos + count * _HASH + _HASH
+    if len(data) < end:
+        raise Truncated(f"{command}: {len(data)} of {end} bytes")
+    if len(data) > end:
+        raise TrailingBytes(f"{command}: {len(data) - end} bytes after the stop hash")
+    hashes = tuple(data[i:i + _HASH] for i in range(pos, pos + count * _HASH, _HASH))
+    return Locator(version, hashes, data[end - _HASH:end])
 
 
 # --- addrv2 (BIP155) --------------------------------------------------------------------------
