@@ -94,6 +94,13 @@ def _text(text: str) -> str:
     return text.strip()
 
 
+def _activation(text: str) -> tuple[str, int]:
+    name, sep, height = text.strip().partition("@")
+    if not sep or not name or not height.isdigit():
+        raise ValueError("expected NAME@HEIGHT")
+    return name, int(height)
+
+
 @dataclass(frozen=True)
 class _Option:
     name: str  # the flag without "--", and the conf key
@@ -124,6 +131,8 @@ _OPTIONS: tuple[_Option, ...] = (
     _Option("dbcache", _count, "UTXO cache size in MiB (default: 450)"),
     _Option("maxmempool", _count, "mempool memory limit in MB (default: 300)"),
     _Option("loglevel", _loglevel, "debug, info, warning, error (default: info)"),
+    _Option("testactivationheight", _activation, "regtest only, as Core: NAME@HEIGHT enforces a deployment "
+            "(bip34, dersig, cltv, csv, segwit) from HEIGHT; repeatable", repeat=True),
 )
 _BY_NAME = {option.name: option for option in _OPTIONS}
 
@@ -152,6 +161,7 @@ class NodeConfig:
     dbcache: int
     maxmempool: int
     loglevel: str
+    testactivationheight: tuple[tuple[str, int], ...] = ()
 
     @property
     def log_level(self) -> int:
@@ -251,6 +261,8 @@ def _resolve(datadir: Path, values: dict[str, Any]) -> NodeConfig:
         if len(assumevalid_hash) != 32:
             raise ConfigError(f"assumevalid={assumevalid!r}: not a 64-digit block hash")
         assumevalid = None if assumevalid_hash == bytes(32) else assumevalid_hash
+    if values.get("testactivationheight") and network.name != "regtest":
+        raise ConfigError(f"testactivationheight is for regtest only, not {network.name}")
     if ("rpcuser" in values) != ("rpcpassword" in values):
         raise ConfigError("rpcuser and rpcpassword must be given together")
     return NodeConfig(
@@ -274,4 +286,5 @@ def _resolve(datadir: Path, values: dict[str, Any]) -> NodeConfig:
         dbcache=values.get("dbcache", 450),
         maxmempool=values.get("maxmempool", 300),
         loglevel=values.get("loglevel", "info"),
+        testactivationheight=tuple(values.get("testactivationheight", ())),
     )

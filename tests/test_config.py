@@ -126,3 +126,13 @@ def test_parse_hostport(text: str, default: int | None, expected: tuple[str, int
 def test_parse_hostport_refuses(text: str) -> None:
     with pytest.raises(ConfigError):
         parse_hostport(text)
+
+
+def test_test_activation_heights_are_regtest_only(tmp_path: Path) -> None:
+    settings = config(tmp_path, "--network", "regtest", "--testactivationheight", "segwit@432",
+                      "--testactivationheight", "bip34@100000000")
+    assert settings.testactivationheight == (("segwit", 432), ("bip34", 100_000_000))
+    with pytest.raises(ConfigError, match="regtest only"):
+        config(tmp_path, "--testactivationheight", "csv@1")
+    with pytest.raises(ConfigError, match="NAME@HEIGHT"):
+        config(tmp_path, "--network", "regtest", "--testactivationheight", "csv")

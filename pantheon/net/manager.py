@@ -43,7 +43,7 @@ from pantheon.net.banlist import BanList
 from pantheon.net.gossip import AddrGossip, GossipConfig
 from pantheon.net.eviction import EvictionCandidate, keyed_netgroup, select_to_evict
 from pantheon.net.messages import NODE_NETWORK, NODE_WITNESS
-from pantheon.net.peer import Handler, Peer, PeerConfig, PeerState, Transition
+from pantheon.net.peer import Handler, Peer, PeerConfig, PeerState, Traffic, Transition
 
 from pantheon.net.discovery import SEED_SERVICES, Discovery, Endpoint, Resolver, discover, fixed_seeds
 
@@ -102,6 +102,7 @@ class NetworkManager:
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
         route: Callable[[PeerAddress], tuple[str, int]] = lambda address: (address.host, address.port),
+        traffic: Traffic | None = None,
     ) -> None:
         self.config = config or ManagerConfig()
         self.banlist = banlist
@@ -120,6 +121,10 @@ class NetworkManager:
         self._rng = rng if rng is not None else random.Random()
         self.gossip: AddrGossip | None = None
         self._route = route
+        self._traffic = traffic
+        #: Called with (peer, transition) on every peer state change, after the manager's own
+        #: bookkeeping: how the node learns a peer is ready (CONNECTED) or gone.
+        self.listeners: list[Callable[[Peer, Transition], None]] = []
         self._outbound: dict[int, PeerAddress] = {}  # automatic outbound peer id -> its AddrMan address
         self._refiller: gevent.Greenlet | None = None
         if addrman is not None:
@@ -328,7 +333,7 @@ class NetworkManager:
         peer = Peer(
             sock, address, inbound=inbound, config=config or self.config.peer, banlist=self.banlist,
             handlers=self.handlers, nonces=self._nonces, start_height=self._start_height, group=self._group,
-            wire=self._wire, on_transition=self._on_transition,
+            wire=self._wire, on_transition=self._on_transition, traffic=self._traffic,
         )
         self._peers[peer.id] = peer
         self._counts[inbound] += 1
@@ -350,6 +355,8 @@ class NetworkManager:
                 self._counts[peer.inbound] -= 1
             if self.gossip is not None:
                 self.gossip.forget(peer)
+        for listener in self.listeners:
+            listener(peer, transition)
 
     def _accept(self, sock: gevent.socket.socket, address: tuple[str, int]) -> None:
         """StreamServer handler: one inbound peer, whose reader this greenlet is for as long as

@@ -79,7 +79,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "PROTOCOL_VERSION", "MIN_PEER_VERSION", "USER_AGENT", "COUNT_CAPS", "PeerState", "Transition",
-    "PeerConfig", "Peer", "Handler", "BUILTIN_HANDLERS",
+    "PeerConfig", "Peer", "Handler", "Traffic", "BUILTIN_HANDLERS",
 ]
 
 log = logging.getLogger("pantheon.net.peer")
@@ -150,6 +150,9 @@ class PeerConfig:
 
 
 Handler = Callable[["Peer", Frame], None]
+#: (direction "sent" or "received", command, bytes on the wire including the 24-byte header)
+Traffic = Callable[[str, str, int], None]
+_HEADER_SIZE = 24
 
 
 class Peer:
@@ -165,6 +168,8 @@ class Peer:
     start_height  our best height, or a callable giving it when the version is sent.
     group         the gevent group the reader and writer are spawned in (a manager's pool).
     wire          the wire twin (`pantheon.wire` by default; tests pass either twin).
+    traffic       called (direction "sent"/"received", command, bytes with the header) for each
+                  message queued or read: the node's per-command metrics.
     """
 
     # Slots: 5,000 idle peers each save the instance dict (~1.5 KB, measured by bench_net).
@@ -174,7 +179,7 @@ class Peer:
         "wants_addrv2", "prefers_headers", "fee_filter", "compact_blocks", "ping_time", "min_ping",
         "close_reason", "last_block_time", "last_tx_time", "_sock", "_wire", "_nonces", "_start_height",
         "_group", "_decoder", "_state", "_verack_received", "_started_at", "_ping_nonce", "_ping_sent_at",
-        "_next_ping", "_queue", "_queued", "_drained", "_closed", "_reader", "_writer",
+        "_next_ping", "_queue", "_queued", "_drained", "_closed", "_reader", "_writer", "_traffic",
     )
 
     def __init__(
@@ -191,6 +196,7 @@ class Peer:
         group: gevent.pool.Group | None = None,
         wire: ModuleType = pantheon.wire,
         on_transition: Callable[[Peer, Transition], None] | None = None,
+        traffic: Traffic | None = None,
     ) -> None:
         self.id = next(_ids)
         self.address = (address[0], address[1])
@@ -201,6 +207,7 @@ class Peer:
         self.counters: Counter[str] = Counter()
         self.transitions: list[Transition] = []
         self.on_transition = on_transition
+        self._traffic = traffic
         self._known_inventory: InventorySet | None = None
         self.local_nonce = secrets.randbits(64)
         self.remote: messages.Version | None = None  # the peer's version message
@@ -310,6 +317,16 @@ class Peer:
             "counters": dict(self.counters),
         }
 
+    def wait_writable(self, timeout: float | None = None) -> bool:
+        """Wait until the send queue is at or below `send_pause` (the peer reads what we send);
+        False if the peer closed or `timeout` passed first. A handler serving a large answer
+        (blocks for getdata) waits here between items, as Core stops serving a peer whose send
+        buffer is full."""
+        if not self.paused:
+            return not self.closed
+        self._drained.wait(timeout)
+        return not self.closed and not self.paused
+
     def join(self, timeout: float | None = None) -> bool:
         """Wait until the peer is closed; True if it is."""
         return self._closed.wait(timeout)
@@ -378,6 +395,8 @@ class Peer:
         self._queue.append(data)
         self._queued += len(data)
         self.counters["messages sent"] += 1
+        if self._traffic is not None:
+            self._traffic("sent", command, len(data))
         if self._queued > self.config.send_limit:
             self.close(f"send queue {self._queued} bytes, over the limit of {self.config.send_limit}")
             return False
@@ -516,6 +535,8 @@ class Peer:
     def _dispatch(self, frame: Frame) -> None:
         self.counters["messages received"] += 1
         command = frame.command
+        if self._traffic is not None:
+            self._traffic("received", command, _HEADER_SIZE + len(frame.payload))
         if frame.error is not None:
             self.counters[f"dropped: {frame.error}"] += 1
             log.info("%s dropped a %s message: %s", self, command, frame.error)
