@@ -19,10 +19,12 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 import gevent
 import pytest
 
+from pantheon import _wire_py
 from pantheon.chain import scripts
 from pantheon.chain.coins import Coin
 from pantheon.chain.scripts import CONSENSUS_FLAGS, ScriptFlags
@@ -283,7 +285,7 @@ def test_script_flags_exception_blocks() -> None:
 @needs_kernel
 @pytest.mark.parametrize("flags", [1 << 1, 1 << 30, ScriptFlags.WITNESS])
 def test_flags_the_kernel_would_abort_on_are_refused(flags: int) -> None:
-    tx, spent = _typed("P2PKH", _PY)
+    tx, spent = _typed("P2PKH", _wire_py)
     with pytest.raises(ValueError):
         scripts.verify_tx(tx, spent, flags)
     with pytest.raises(ValueError, match="spent outputs"):
@@ -295,10 +297,9 @@ def test_flags_the_kernel_would_abort_on_are_refused(flags: int) -> None:
 # --- mainnet spends --------------------------------------------------------------------------
 
 _TYPED = {entry["type"]: entry for entry in json.loads((_TX_VECTORS / "mainnet_txs_by_type.json").read_text())}
-_PY = __import__("pantheon._wire_py", fromlist=["decode_tx"])
 
 
-def _typed(kind: str, module, corrupt_at: int | None = None) -> tuple[Tx, list[tuple[int, bytes]]]:
+def _typed(kind: str, module: ModuleType, corrupt_at: int | None = None) -> tuple[Tx, list[tuple[int, bytes]]]:
     """A typed mainnet spend and its spent outputs; `corrupt_at` flips one byte of the tx."""
     entry = _TYPED[kind]
     raw = bytearray.fromhex(entry["hex"])
@@ -471,7 +472,7 @@ def _taproot_sighash(tx: Tx, spent: list[tuple[int, bytes]], index: int) -> byte
     return _tagged("TapSighash", message)
 
 
-def _p2tr_spend(wire_module, corrupt: bool = False) -> tuple[Tx, list[tuple[int, bytes]]]:
+def _p2tr_spend(wire_module: ModuleType, corrupt: bool = False) -> tuple[Tx, list[tuple[int, bytes]]]:
     secret, script_pubkey = _taproot_output(0xC0FFEE)
     other_secret, other_script = _taproot_output(0xBEEF)
     spent = [(50_000, script_pubkey), (70_000, other_script)]
@@ -508,7 +509,7 @@ def test_p2tr_corrupted_signature_fails(wire_impl) -> None:
 _COINBASE = Tx(1, [TxIn(bytes(32), 0xFFFF_FFFF, b"\x01\x01")], [TxOut(0, b"\x51")], 0)
 
 
-def _block(wire_module, corrupt: bool = False) -> tuple[Block, list[list[tuple[int, bytes]]]]:
+def _block(wire_module: ModuleType, corrupt: bool = False) -> tuple[Block, list[list[tuple[int, bytes]]]]:
     """A block (its header is not checked here) of a coinbase and four signed spends."""
     txs, spent = [_COINBASE], [[]]
     for kind in ("P2PKH", "native P2WPKH", "multisig P2SH"):
@@ -563,7 +564,7 @@ def test_cache_is_bounded_oldest_first() -> None:
 @needs_kernel
 @pytest.mark.parametrize("workers", [0, 2])
 def test_block_verification_lets_other_greenlets_run(workers: int) -> None:
-    block, spent = _block(_PY)
+    block, spent = _block(_wire_py)
     ticks = []
 
     def ticker() -> None:
@@ -582,7 +583,7 @@ def test_block_verification_lets_other_greenlets_run(workers: int) -> None:
 
 @needs_kernel
 def test_a_dead_worker_fails_the_check_and_is_replaced() -> None:
-    block, spent = _block(_PY)
+    block, spent = _block(_wire_py)
     with scripts.ScriptVerifier(workers=1, min_parallel_inputs=1) as verifier:
         verifier.verify_block_scripts(block, spent, CONSENSUS_FLAGS)
         verifier._processes[0].kill()
