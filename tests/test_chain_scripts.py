@@ -582,6 +582,18 @@ def test_block_verification_lets_other_greenlets_run(workers: int) -> None:
 
 
 @needs_kernel
+def test_blocks_verified_at_once_share_the_workers() -> None:
+    block, spent = _block(_wire_py)
+    bad_block, bad_spent = _block(_wire_py, corrupt=True)
+    with scripts.ScriptVerifier(workers=1, min_parallel_inputs=1) as verifier:
+        good = [gevent.spawn(verifier.verify_block_scripts, block, spent, CONSENSUS_FLAGS) for _ in range(3)]
+        bad = gevent.spawn(verifier.verify_block_scripts, bad_block, bad_spent, CONSENSUS_FLAGS)
+        gevent.joinall([*good, bad])
+    assert [job.value for job in good] == [scripts.BlockScriptStats(5, 0)] * 3
+    assert isinstance(bad.exception, BlockRejected)
+
+
+@needs_kernel
 def test_a_dead_worker_fails_the_check_and_is_replaced() -> None:
     block, spent = _block(_wire_py)
     with scripts.ScriptVerifier(workers=1, min_parallel_inputs=1) as verifier:

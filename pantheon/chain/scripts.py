@@ -54,6 +54,7 @@ from typing import Any, Iterator, Sequence, Union
 
 import gevent
 from gevent import subprocess as gsubprocess
+from gevent.lock import Semaphore
 from gevent.pool import Pool
 
 from pantheon.chain.coins import Coin
@@ -341,6 +342,7 @@ class ScriptVerifier:
         self.yield_every = yield_every
         self.min_parallel_inputs = min_parallel_inputs
         self._processes: list[gsubprocess.Popen] = []
+        self._exchange = Semaphore()
 
     def verify_mempool_tx(
         self, tx: Tx, spent_outputs: Sequence[SpentOutput], network: Network, next_height: int
@@ -410,6 +412,10 @@ class ScriptVerifier:
         """A failing position, or None: chunks of ~1/8 of a worker's share of the inputs are
         handed to whichever worker is free. Fixed shares were measured 2:1 out of balance on
         block 481815: an input's cost varies with its tx (legacy sighash hashes the whole tx)."""
+        with self._exchange:  # one block at a time on the pipes
+            return self._exchange_chunks(work, flags, inputs)
+
+    def _exchange_chunks(self, work: Sequence[_Work], flags: int, inputs: int) -> int | None:
         processes = self._started()
         chunks = _chunks(work, max(1, inputs // (len(processes) * _CHUNKS_PER_WORKER)))
         failures: list[int] = []
