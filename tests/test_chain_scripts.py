@@ -545,6 +545,11 @@ def test_mempool_verification_is_not_repeated_in_the_block(wire_impl) -> None:
         for tx, outputs in zip(block.transactions[1:3], spent[1:3]):
             verifier.verify_mempool_tx(tx, outputs, REGTEST, 200)
         assert len(verifier.cache) == 2  # past the activations the standard and block flags coincide
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(scripts, "_KernelTx", None)  # a second mempool check must not reach the kernel
+            verifier.verify_mempool_tx(block.transactions[1], spent[1], REGTEST, 200)
+        with pytest.raises(ValueError, match="spent-output lists"):
+            verifier.verify_block_scripts(block, spent[1:], flags)
         assert verifier.verify_block_scripts(block, spent, flags) == scripts.BlockScriptStats(3, 2)
         assert len(verifier.cache) == 0  # a block's hit is used up
         assert verifier.verify_block_scripts(block, spent, flags) == scripts.BlockScriptStats(5, 0)
