@@ -12,7 +12,14 @@ transaction of the block, or (2) the spend itself where its form fixes the scrip
 scriptSig (signature, public key) spends HASH160(key), a P2SH scriptSig spends HASH160(its last
 push). The signatures are checked for real (legacy sighash signs the scriptPubKey, not the
 amount, so the value is not needed). A transaction with any other input (P2PK, bare multisig) is
-skipped, and the table says how many inputs were verified and skipped.
+skipped, and the table says how many inputs were verified and skipped (none are: of the 4,698
+inputs, 336 spend the block's own outputs and 4,362 are P2PKH or P2SH).
+
+Measured here (2-core EPYC shared with other engineers' jobs, load average ~1.6, Python 3.11,
+two runs): 1 thread 17,300-17,900 P2PKH, 18,300-18,500 P2WPKH, 17,500-17,900 P2TR inputs/s;
+2 processes 1.89-1.93x, 1.86-1.89x, 1.87-1.88x; 2 threads 1.33-1.40x, 1.53-1.83x, 1.30-1.32x.
+Block 481815: 326-327 ms on 1 thread, 170-171 ms on 2 processes, 228 ms on 2 threads. With the
+machine busier (load 3) every parallel figure fell to 1.0-1.6x, so the >= 1.5x target can miss.
 """
 
 from __future__ import annotations
