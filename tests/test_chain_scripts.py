@@ -17,12 +17,14 @@ import hashlib
 import json
 import subprocess
 import sys
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
 import gevent
 import pytest
+from packaging.requirements import Requirement
 
 from pantheon import _wire_py
 from pantheon.chain import scripts
@@ -339,6 +341,16 @@ def test_corrupted_signature_is_rejected_as_mandatory(wire_impl) -> None:
     assert error.reason == "mandatory-script-verify-flag-failed (unknown error)"
     assert (error.input_index, error.txid, error.mandatory) == (0, tx.txid, True)
     assert f"input 0 of {tx.txid[::-1].hex()}" in str(error)
+
+
+def test_kernel_loads_wherever_pyproject_installs_it() -> None:
+    """Where the dependency's marker holds, a missing kernel is a broken install, not a skip."""
+    project = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())
+    (line,) = [dep for dep in project["project"]["dependencies"] if dep.startswith("py-bitcoinkernel")]
+    requirement = Requirement(line)
+    assert str(requirement.specifier).startswith("==")  # an alpha: pinned exactly
+    if requirement.marker is None or requirement.marker.evaluate():
+        assert scripts.AVAILABLE, scripts.UNAVAILABLE_REASON
 
 
 def test_without_the_kernel_nothing_is_verified() -> None:
