@@ -641,6 +641,27 @@ def test_block_verification_lets_other_greenlets_run(workers: int) -> None:
 
 
 @needs_kernel
+def test_inline_verification_yields_inside_a_transaction() -> None:
+    """A tx of many inputs must not hold the hub for all of them (a yield every input here)."""
+    wide = Tx(2, [TxIn(bytes([index]) * 32, 0) for index in range(20)], [TxOut(0, b"\x51")], 0)
+    block = Block(BlockHeader(1, bytes(32), bytes(32), 0, 0x207FFFFF, 0), (_COINBASE, wide))
+    runs = []
+
+    def watcher() -> None:
+        while True:
+            runs.append(1)
+            gevent.sleep(0)
+
+    with scripts.ScriptVerifier(workers=0, yield_every=1) as verifier:
+        other = gevent.spawn(watcher)
+        gevent.sleep(0)
+        before = len(runs)
+        verifier.verify_block_scripts(block, [[], [(1, b"\x51")] * 20], CONSENSUS_FLAGS)  # OP_TRUE
+        other.kill()
+    assert len(runs) - before >= 19
+
+
+@needs_kernel
 def test_blocks_verified_at_once_share_the_workers() -> None:
     block, spent = _block(_wire_py)
     bad_block, bad_spent = _block(_wire_py, corrupt=True)

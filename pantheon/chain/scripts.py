@@ -400,12 +400,14 @@ class ScriptVerifier:
         """The first failing position, verified in this greenlet, yielding every `yield_every` inputs."""
         since_yield = 0
         for position, raw, pairs in work:
-            if _first_failure(raw, pairs, flags) is not None:
-                return position
-            since_yield += len(pairs)
-            if since_yield >= self.yield_every:
-                gevent.sleep(0)
-                since_yield = 0
+            kernel_tx = _KernelTx(raw, pairs)
+            for index in range(len(pairs)):  # yielding inside a tx too: one may have thousands
+                if not kernel_tx.input_ok(index, flags):
+                    return position
+                since_yield += 1
+                if since_yield >= self.yield_every:
+                    gevent.sleep(0)
+                    since_yield = 0
         return None
 
     def _run_in_workers(
