@@ -674,6 +674,23 @@ def test_blocks_verified_at_once_share_the_workers() -> None:
 
 
 @needs_kernel
+def test_workers_run_under_monkey_patching() -> None:
+    """cli.py patches the stdlib: the workers' pipes must still be gevent's, and work."""
+    program = (
+        "from gevent import monkey; monkey.patch_all()\n"
+        "from pantheon.chain import scripts\n"
+        "from pantheon.primitives import Block, BlockHeader, Tx, TxIn, TxOut\n"
+        "coinbase = Tx(1, [TxIn(bytes(32), 0xFFFFFFFF, b'\\x01\\x01')], [TxOut(0, b'\\x51')], 0)\n"
+        "spend = Tx(2, [TxIn(bytes([1]) * 32, 0)], [TxOut(0, b'\\x51')], 0)\n"
+        "block = Block(BlockHeader(1, bytes(32), bytes(32), 0, 0, 0), (coinbase, spend))\n"
+        "with scripts.ScriptVerifier(workers=2, min_parallel_inputs=1) as verifier:\n"
+        "    stats = verifier.verify_block_scripts(block, [[], [(1, b'\\x51')]], scripts.CONSENSUS_FLAGS)\n"
+        "assert stats == scripts.BlockScriptStats(1, 0), stats\n"
+    )
+    subprocess.run([sys.executable, "-c", program], check=True, timeout=60)
+
+
+@needs_kernel
 def test_a_dead_worker_fails_the_check_and_is_replaced() -> None:
     block, spent = _block(_wire_py)
     with scripts.ScriptVerifier(workers=1, min_parallel_inputs=1) as verifier:
