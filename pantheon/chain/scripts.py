@@ -325,7 +325,9 @@ class ScriptVerifier:
     """The node's one script checker: the cache and, when `workers` > 0, the worker processes.
 
     `verify_mempool_tx` and `verify_block_scripts` are the two calls the mempool and the block
-    connection make. `close()` (or a `with` block) stops the workers.
+    connection make. Blocks with fewer than `min_parallel_inputs` inputs to check are verified
+    inline (a round trip to the workers costs more than a few inputs), yielding to the hub every
+    `yield_every` inputs. Workers start on first use; `close()` (or a `with` block) stops them.
     """
 
     def __init__(
@@ -350,9 +352,9 @@ class ScriptVerifier:
         self, tx: Tx, spent_outputs: Sequence[SpentOutput], network: Network, next_height: int
     ) -> None:
         """Verify a tx for the mempool with STANDARD_FLAGS (the block at `next_height` decides
-        what is mandatory) and cache the success under both flag sets, as Core's
-        ConsensusScriptChecks does, so the tx's block finds it. Passing STANDARD_FLAGS, a
-        superset, means passing the block's flags: removing flags never invalidates scripts."""
+        what is mandatory) and cache the success under both flag sets, so the tx's block finds
+        it, as Core's ConsensusScriptChecks caches it. No second run is needed: STANDARD_FLAGS
+        is a superset, and removing flags never invalidates scripts (tx_valid tests this)."""
         block_flags = script_flags(network, next_height, None)
         if self.cache.contains(tx.wtxid, STANDARD_FLAGS):
             return
@@ -393,7 +395,7 @@ class ScriptVerifier:
                 verify_tx(txs[failed], spent_outputs_per_tx[failed], flags)
             except ScriptRejected as rejected:
                 raise BlockRejected(rejected.reason, block.hash, rejected.detail) from rejected
-            raise ScriptCheckError(f"a worker failed tx {failed} of the block but it verifies inline")
+            raise ScriptCheckError(f"tx {failed} of the block failed, then passed when checked again")
         return BlockScriptStats(inputs, from_cache)
 
     def _run_inline(self, work: Sequence[_Work], flags: int) -> int | None:
@@ -410,9 +412,7 @@ class ScriptVerifier:
                     since_yield = 0
         return None
 
-    def _run_in_workers(
-        self, work: Sequence[_Work], flags: int, inputs: int
-    ) -> int | None:
+    def _run_in_workers(self, work: Sequence[_Work], flags: int, inputs: int) -> int | None:
         """A failing position, or None: chunks of ~1/8 of a worker's share of the inputs are
         handed to whichever worker is free. Fixed shares were measured 2:1 out of balance on
         block 481815: an input's cost varies with its tx (legacy sighash hashes the whole tx)."""
