@@ -183,7 +183,6 @@ def _load(name: str) -> list[Case]:
 
 VALID = _load("tx_valid.json")
 INVALID = _load("tx_invalid.json")
-_WITNESS_P2SH = ScriptFlags.WITNESS | ScriptFlags.P2SH
 
 
 def trim(flags: int) -> int:
