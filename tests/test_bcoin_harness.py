@@ -5,13 +5,15 @@ split, mine apart and converge, and the bcoin→bcoin sync baseline of the bench
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+import pantheon.wire
 from bcoin_peer import BcoinNode, Chain, bcoin_sync_baseline
+from pantheon import hashing
+from test_interop_bcoin import RawPeer, handshake, our_version
 
 CHAIN_BLOCKS = 130  # past coinbase maturity (100), so the wallet has coins to spend
 # Bitcoin Core regtest addresses and the scriptPubKeys they stand for (what bcoin must be given)
@@ -43,7 +45,7 @@ def chain(alice: BcoinNode) -> Chain:
 
 
 def block_hash(block_hex: str) -> str:
-    return hashlib.sha256(hashlib.sha256(bytes.fromhex(block_hex)[:80]).digest()).digest()[::-1].hex()
+    return hashing.hash_to_hex(hashing.double_sha256(bytes.fromhex(block_hex)[:80]))
 
 
 def test_build_chain_has_the_height_and_wallet_txs(alice: BcoinNode, chain: Chain) -> None:
@@ -99,6 +101,28 @@ def test_partition_then_converge_on_the_most_work(alice: BcoinNode, bob: BcoinNo
     bob.connect_to("127.0.0.1", alice.p2p_port)
     bob.wait_for_tip(alice_side[-1])
     assert alice.tip() == bob.tip() == (chain.height + 9, alice_side[-1])
+
+
+def test_selfish_bcoin_syncs_but_answers_getdata_with_notfound(
+        alice: BcoinNode, chain: Chain, tmp_path: Path) -> None:
+    """`--selfish=true`: a peer for proof 5 that has the blocks and still answers notfound."""
+    selfish = BcoinNode(tmp_path, args=["--selfish=true"], wallet=False).start()
+    peer = None
+    try:
+        selfish.connect_to("127.0.0.1", alice.p2p_port)
+        selfish.wait_for_tip(alice.tip()[1])
+        peer = RawPeer(selfish.p2p_port, pantheon.wire)
+        peer.send("version", our_version(selfish.p2p_port))
+        handshake(peer)
+        wanted = [{"type": 2, "hash": hashing.hex_to_hash(chain.tip)}]  # MSG_BLOCK
+        peer.send("getdata", {"inventory": wanted})
+        answer = peer.receive_until("notfound").payload.inventory
+        assert [(entry.type, entry.hash) for entry in answer] == [(2, wanted[0]["hash"])]
+        assert "block" not in {message.command for message in peer.received}
+    finally:
+        if peer is not None:
+            peer.close()
+        selfish.stop()
 
 
 def test_sync_baseline_measures_a_fresh_bcoin(tmp_path: Path) -> None:
