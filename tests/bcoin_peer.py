@@ -333,7 +333,8 @@ class BcoinNode:
     def build_chain(self, blocks: int = 500, tx_every: int = 8, txs_per_block: int = 1) -> Chain:
         """Mine `blocks` blocks paying the wallet; once coinbases have matured, every `tx_every`-th
         block carries `txs_per_block` wallet transactions (each pays one of the wallet's fresh
-        addresses). Blocks without transactions are mined in batches."""
+        addresses). Blocks without transactions are mined in batches. The coins come from the
+        blocks it mines: start on a fresh bcoin, or on one whose wallet already has mature coins."""
         start = self.tip()[0]
         mature = min(blocks, max(0, COINBASE_MATURITY + 1 - start))
         if mature:

@@ -62,7 +62,7 @@ def test_build_chain_has_the_height_and_wallet_txs(alice: BcoinNode, chain: Chai
 def test_second_bcoin_dials_and_syncs(alice: BcoinNode, bob: BcoinNode, chain: Chain) -> None:
     entry = bob.connect_to("127.0.0.1", alice.p2p_port)
     assert entry["subver"] == "/bcoin:v1.0.2/" and not entry["inbound"]
-    bob.wait_for_tip(chain.tip)
+    assert bob.wait_for_height(CHAIN_BLOCKS) == chain.tip
     assert bob.block_hex(chain.tip) == alice.block_hex(chain.tip)
     assert [p["inbound"] for p in alice.peers()] == [True]
 
