@@ -57,6 +57,7 @@ from pantheon.chain.validation import (
     MAX_BLOCK_SIGOPS_COST,
     MAX_MONEY,
     BlockRejected,
+    Rejected,
     TxRejected,
     check_block,
     check_block_at_height,
@@ -100,7 +101,7 @@ _ACTIVATION_FIELDS = {"bip34": "bip34_height", "dersig": "bip66_height", "cltv":
 #: Called with a block and its height after it is connected or disconnected.
 BlockHook = Callable[[Block, int], None]
 #: Checks one transaction's scripts: (tx, spent coins in input order, block height); raises
-#: `validation.Rejected` (Core's `block-script-verify-flag-failed (...)`) on a failure.
+#: `validation.TxRejected` (Core's `block-script-verify-flag-failed (...)`), which rejects the block.
 ScriptVerifier = Callable[[Tx, Sequence[Coin], int], None]
 
 
@@ -358,7 +359,10 @@ class Chainstate:
             if sigops > MAX_BLOCK_SIGOPS_COST:
                 raise BlockRejected("bad-blk-sigops", block_hash, "too many sigops")
             if verifier is not None and not coinbase:
-                verifier(tx, spent, height)
+                try:
+                    verifier(tx, spent, height)
+                except Rejected as error:
+                    raise BlockRejected(error.reason, block_hash, f"tx {hash_to_hex(txid)} {error.detail}".rstrip()) from error
             for txin in () if coinbase else tx.inputs:
                 view.spend(coin_key(txin.prev_txid, txin.prev_index))
             undo += spent
