@@ -74,6 +74,8 @@ def assert_rejected(chainstate: Chainstate, block: Block, reason: str) -> None:
     assert not chainstate.headers.is_valid(block.hash)
     with pytest.raises(HeaderRejected, match="bad-prevblk"):
         chainstate.accept_block(mine(block.header, height + 2, chainstate.network))
+    with pytest.raises(HeaderRejected, match="duplicate"):
+        chainstate.accept_block(block)
 
 
 # --- one block per rule ------------------------------------------------------------------------
@@ -274,6 +276,8 @@ def test_median_time_past_of_the_tip_and_at_a_height(store: Store, base: list[Bl
     assert chainstate.median_time_past == base[-1].header.timestamp - 5  # 11 times one second apart
     assert chainstate.mtp_at(50) == base[49].header.timestamp - 5
     assert chainstate.mtp_at(0) == GENESIS.timestamp
+    with pytest.raises(ValueError, match="outside the chain"):
+        chainstate.mtp_at(BASE_HEIGHT + 1)
 
 
 def test_get_coin_and_view_answer_for_the_tip(store: Store, base: list[Block]) -> None:

@@ -227,7 +227,10 @@ class Chainstate:
         return self.headers.median_time_past(self.tip)
 
     def mtp_at(self, height: int) -> int:
-        """The median-time-past of the tip's chain's block at `height` (0..tip height)."""
+        """The median-time-past of the tip's chain's block at `height` (0..tip height): what
+        BIP68 time locks of coins created at `height + 1` count from."""
+        if not 0 <= height <= self.height:
+            raise ValueError(f"height {height} is outside the chain (0..{self.height})")
         return self.headers.median_time_past(self._ancestor(self.tip, height))
 
     def has_block(self, block_hash: bytes) -> bool:
@@ -247,9 +250,9 @@ class Chainstate:
         best chain. Raises HeaderRejected or BlockRejected (Core's reason) for `block` or for a
         stored block the best chain needed; returns how the tip moved, None if it did not."""
         block_hash = block.hash
-        if block_hash in self.headers and self.has_block(block_hash):
+        height = self.headers.add_header(block.header).height  # `duplicate` if known invalid
+        if self.has_block(block_hash):
             return None
-        height = self.headers.add_header(block.header).height
         try:
             check_block(block)
             self._check_finality(block, height)
@@ -317,7 +320,8 @@ class Chainstate:
             yield block_hash
 
     def connect_block(self, block: Block) -> None:
-        """Core's ConnectBlock for a child of the tip; BlockRejected leaves everything as it was."""
+        """Core's ConnectBlock for a child of the tip (already accepted: its header is in the
+        tree and it passed `accept_block`'s checks); BlockRejected leaves everything as it was."""
         block_hash = block.hash
         parent, parent_height = self._coin_tip()
         if block.header.prev_block != parent:
@@ -326,7 +330,7 @@ class Chainstate:
         net = self.network
         view = _BlockView(self.coins)
         transactions = block.transactions
-        if self._enforce_bip30(block_hash, height):
+        if self._enforce_bip30(block_hash, parent, height):
             for tx in transactions:
                 txid = tx.txid
                 for index in range(len(tx.outputs)):
@@ -352,7 +356,8 @@ class Chainstate:
                     raise BlockRejected("bad-txns-accumulated-fee-outofrange", block_hash,
                                         "accumulated fee in the block out of range")
                 if enforce_bip68:
-                    locks = sequence_locks(tx, [coin.height for coin in spent], self._chain_mtp)
+                    locks = sequence_locks(tx, [coin.height for coin in spent],
+                                           lambda at: self.headers.median_time_past(self._ancestor(parent, at)))
                     if not sequence_locks_met(locks, height, parent_mtp):
                         raise BlockRejected("bad-txns-nonfinal", block_hash, "contains a non-BIP68-final transaction")
             sigops += tx_sigop_cost(tx, spent, p2sh, witness)
@@ -382,7 +387,8 @@ class Chainstate:
 
     def disconnect_tip(self) -> Block:
         """Core's DisconnectBlock for the tip: its outputs leave the set, the coins its inputs
-        spent come back from the undo record. The tip's parent becomes the tip."""
+        spent come back from the undo record. The tip's parent becomes the tip; the block stays
+        on the best header chain, so the next `activate_best_chain` connects it again."""
         block_hash, height = self._coin_tip()
         if height == 0:
             raise ValueError("genesis cannot be disconnected")
@@ -428,7 +434,7 @@ class Chainstate:
 
     # --- the chain ---------------------------------------------------------------------------
 
-    def _enforce_bip30(self, block_hash: bytes, height: int) -> bool:
+    def _enforce_bip30(self, block_hash: bytes, parent: bytes, height: int) -> bool:
         """Core's ConnectBlock: BIP30 everywhere but the two repeats, and not after a BIP34
         block whose hash the network pins, up to BIP34_IMPLIES_BIP30_LIMIT."""
         if height >= BIP34_IMPLIES_BIP30_LIMIT:
@@ -438,18 +444,13 @@ class Chainstate:
         bip34_hash = _BIP34_HASHES.get(self.network.name)
         bip34_height = self.network.bip34_height
         return not (bip34_hash is not None and height > bip34_height
-                    and self.headers.at_height(bip34_height) == bip34_hash)
-
-    def _chain_mtp(self, height: int) -> int:
-        """The median-time-past at `height` of the chain being connected (the best chain)."""
-        block_hash = self.headers.at_height(height)
-        assert block_hash is not None
-        return self.headers.median_time_past(block_hash)
+                    and self._ancestor(parent, bip34_height) == bip34_hash)
 
     def _parent(self, block_hash: bytes) -> bytes:
         return self.headers.header(block_hash).prev_block
 
     def _ancestor(self, block_hash: bytes, height: int) -> bytes:
+        """The block at `height` (<= its own) of `block_hash`'s chain."""
         if self.headers.is_active(block_hash):
             found = self.headers.at_height(height)
             assert found is not None

@@ -203,9 +203,9 @@ class UtxoSet:
             self._usage += _cost(None)
         return coin
 
-    def flush(self, *, empty: bool | None = None) -> None:
+    def flush(self) -> None:
         """Write every change and the tip in one atomic batch. The cache is emptied when over
-        its bound (or when `empty` says so); otherwise its unspent entries stay, now clean."""
+        its bound; otherwise its unspent entries stay, now clean."""
         if self._tip is None:
             raise ValueError("the UTXO set has no tip to flush")
         cache = self._cache
@@ -218,7 +218,7 @@ class UtxoSet:
                     batch.put("utxo", key, encode_coin(coin))
             batch.put("tip", _TIP_KEY, _TIP.pack(*self._tip))
         self.flushes += 1
-        if empty if empty is not None else self.over_bound:
+        if self.over_bound:
             cache.clear()
             self._usage = 0
         else:
