@@ -194,6 +194,23 @@ def test_the_coins_answer_as_of_the_tip(tmp_path: Path, chain: list[Block]) -> N
         assert chainstate.view().get_coin(spent.outpoint) is None  # spent in the chain
 
 
+def test_bcoins_mempool_at_the_tip_spends_coins_the_set_has(tmp_path: Path, chain: list[Block],
+                                                            wire_impl: WireImpl) -> None:
+    store, chainstate = open_chainstate(tmp_path, BCOIN_REGTEST)
+    with store:
+        for block in chain[1:]:
+            chainstate.accept_block(block)
+        pending: dict[OutPoint, Coin] = {}  # outputs of earlier mempool transactions
+        view = chainstate.view()
+        for entry in CHAIN_JSON["mempool_at_tip"]:
+            tx = wire_impl.module.decode_tx(bytes.fromhex(entry["hex"]))
+            assert hash_to_hex(tx.txid) == entry["txid"]
+            coins = [pending.get(txin.outpoint) or view.get_coin(txin.outpoint) for txin in tx.inputs]
+            assert all(coin is not None for coin in coins), "a mempool input is missing from the set"
+            for index, txout in enumerate(tx.outputs):
+                pending[OutPoint(tx.txid, index)] = Coin(txout.value, txout.script_pubkey, 472, False)
+
+
 def test_a_tiny_cache_flushes_mid_chain_with_the_same_result(tmp_path: Path, chain: list[Block]) -> None:
     store, chainstate = open_chainstate(tmp_path, BCOIN_REGTEST, cache_bytes=4 * ENTRY_OVERHEAD)
     with store:
