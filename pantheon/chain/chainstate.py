@@ -464,12 +464,15 @@ class Chainstate:
         to connect up to `new`). Along the best chain the last is lazy: during a headers-first
         sync it may run far beyond the blocks that are here."""
         tree = self.headers
-        if tree.is_active(old) and tree.is_active(new) and tree.height_of(old) <= tree.height_of(new):
-            heights = range(tree.height_of(old) + 1, tree.height_of(new) + 1)
-            return old, [], (tree.at_height(h) for h in heights)  # type: ignore[misc]
         down: list[bytes] = []
-        up: list[bytes] = []
         old_height, new_height = tree.height_of(old), tree.height_of(new)
+        if tree.is_active(new):  # walk `old` down to the best chain, then up it by height
+            while not tree.is_active(old) or old_height > new_height:
+                down.append(old)
+                old, old_height = self._parent(old), old_height - 1
+            heights = range(old_height + 1, new_height + 1)
+            return old, down, (tree.at_height(h) for h in heights)  # type: ignore[misc]
+        up: list[bytes] = []
         while old_height > new_height:
             down.append(old)
             old, old_height = self._parent(old), old_height - 1
