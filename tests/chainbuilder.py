@@ -7,7 +7,6 @@ import struct
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
-from pantheon.chain.chainstate import Chainstate
 from pantheon.chain.contextual import block_subsidy
 from pantheon.chain.pow import check_proof_of_work
 from pantheon.chain.utxo import coin_key, encode_coin, is_unspendable
@@ -46,7 +45,7 @@ def recompute_utxo(blocks: Iterable[Block]) -> dict[bytes, bytes]:
     """The `c/` records the UTXO set must hold after `blocks` (genesis excluded by the caller):
     a plain dict, outputs in and spent outputs out, in block order."""
     coins: dict[bytes, bytes] = {}
-    for height, block in blocks_with_heights(blocks):
+    for height, block in enumerate(blocks, start=1):
         for tx in block.transactions:
             coinbase = is_coinbase(tx)
             if not coinbase:
@@ -57,11 +56,6 @@ def recompute_utxo(blocks: Iterable[Block]) -> dict[bytes, bytes]:
                     coins[coin_key(tx.txid, index)] = encode_coin(
                         Coin(txout.value, txout.script_pubkey, height, coinbase))
     return coins
-
-
-def blocks_with_heights(blocks: Iterable[Block]) -> Iterable[tuple[int, Block]]:
-    """(height, block) for blocks that follow genesis in order."""
-    return enumerate(blocks, start=1)
 
 
 def coinbase_tx(height: int, value: int, script_pubkey: bytes = OP_TRUE, extra: bytes = b"",
@@ -85,7 +79,8 @@ def spend(prevouts: Sequence[tuple[bytes, int]], values: Sequence[int], *, versi
 
 
 def mine(parent: BlockHeader, height: int, network: Network, txs: Sequence[Tx] = (), *, fees: int = 0,
-         coinbase: Tx | None = None, timestamp: int | None = None, extra: bytes = b"", version: int = 0x2000_0000) -> Block:
+         coinbase: Tx | None = None, timestamp: int | None = None, extra: bytes = b"",
+         version: int = 0x2000_0000) -> Block:
     """A block on `parent` at regtest difficulty: a coinbase claiming subsidy plus `fees` (unless
     one is given), `txs`, a witness commitment when one of them has witness data."""
     commitment = None
@@ -121,7 +116,3 @@ class Miner:
         self.blocks.append(block)
         return block
 
-
-def connect_all(chainstate: Chainstate, blocks: Iterable[Block]) -> None:
-    for block in blocks:
-        chainstate.accept_block(block)

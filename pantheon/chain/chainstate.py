@@ -112,13 +112,19 @@ def with_activation_heights(network: Network, **heights: int) -> Network:
         raise ValueError(f"activation heights are fixed on {network.name}; only regtest takes others")
     unknown = set(heights) - set(_ACTIVATION_FIELDS)
     if unknown:
-        raise ValueError(f"unknown deployment(s) {', '.join(sorted(unknown))}; choose from {', '.join(_ACTIVATION_FIELDS)}")
+        raise ValueError(f"unknown deployment(s) {', '.join(sorted(unknown))}; "
+                         f"choose from {', '.join(_ACTIVATION_FIELDS)}")
     return dataclasses.replace(network, **{_ACTIVATION_FIELDS[name]: height for name, height in heights.items()})
 
 
 #: bcoin 1.0.2's regtest (lib/protocol/networks.js: bip34height 100,000,000, bip66height 1,251,
 #: bip65height 1,351; CSV and segwit by BIP9, active from 432 on its chain): the vectors' chain.
 BCOIN_REGTEST = with_activation_heights(REGTEST, bip34=100_000_000, dersig=1_251, cltv=1_351, csv=432, segwit=432)
+
+
+def _in_block(error: Rejected, block_hash: bytes, txid: bytes) -> BlockRejected:
+    """A transaction's rejection as its block's, with the reason unchanged (as Core's ConnectBlock)."""
+    return BlockRejected(error.reason, block_hash, f"tx {hash_to_hex(txid)} {error.detail}".rstrip())
 
 
 class _BlockView:
@@ -350,7 +356,7 @@ class Chainstate:
                 try:
                     fee, spent = check_tx_inputs(tx, view, height)
                 except TxRejected as error:
-                    raise BlockRejected(error.reason, block_hash, f"tx {hash_to_hex(txid)} {error.detail}".rstrip()) from error
+                    raise _in_block(error, block_hash, txid) from error
                 fees += fee
                 if not 0 <= fees <= MAX_MONEY:
                     raise BlockRejected("bad-txns-accumulated-fee-outofrange", block_hash,
@@ -367,7 +373,7 @@ class Chainstate:
                 try:
                     verifier(tx, spent, height)
                 except Rejected as error:
-                    raise BlockRejected(error.reason, block_hash, f"tx {hash_to_hex(txid)} {error.detail}".rstrip()) from error
+                    raise _in_block(error, block_hash, txid) from error
             for txin in () if coinbase else tx.inputs:
                 view.spend(coin_key(txin.prev_txid, txin.prev_index))
             undo += spent
@@ -377,7 +383,8 @@ class Chainstate:
         reward = fees + block_subsidy(height, net)
         paid = sum(txout.value for txout in transactions[0].outputs)
         if paid > reward:
-            raise BlockRejected("bad-cb-amount", block_hash, f"coinbase pays too much (actual={paid} vs limit={reward})")
+            raise BlockRejected("bad-cb-amount", block_hash,
+                                f"coinbase pays too much (actual={paid} vs limit={reward})")
         self._undo.put(block_hash, encode_undo(undo))  # before any flush can move past this block
         view.apply()
         self.coins.set_tip(block_hash, height)
