@@ -16,7 +16,7 @@ from pantheon.chain.chainstate import BCOIN_REGTEST, Chainstate, with_activation
 from pantheon.chain.coins import Coin
 from pantheon.chain.contextual import COIN
 from pantheon.chain.headers import HeaderRejected
-from pantheon.chain.validation import BlockRejected, Rejected, TxRejected
+from pantheon.chain.validation import BlockRejected, Rejected
 from pantheon.params import MAIN, REGTEST, Network
 from pantheon.primitives import Block, BlockHeader, OutPoint, Tx
 from pantheon.store import Store
@@ -255,20 +255,23 @@ def test_scripts_are_off_without_a_verifier_and_say_so(store: Store, caplog: pyt
     assert "SCRIPT CHECKS ARE OFF" in caplog.text
 
 
-def test_a_script_verifier_sees_each_spend_and_can_reject_the_block(store: Store, base: list[Block]) -> None:
-    seen: list[tuple[bytes, list[Coin], int]] = []
+def test_a_script_verifier_sees_each_blocks_spends_last_and_can_reject_it(store: Store, base: list[Block]) -> None:
+    seen: list[tuple[bytes, int, list[list[Coin]]]] = []
 
-    def verifier(tx: Tx, coins: Sequence[Coin], height: int) -> None:
-        seen.append((tx.txid, list(coins), height))
-        if tx.outputs[0].value == 7:
-            raise TxRejected("block-script-verify-flag-failed", tx.txid)
+    def verifier(block: Block, height: int, spent: Sequence[Sequence[Coin]]) -> None:
+        seen.append((block.hash, height, [list(coins) for coins in spent]))
+        if block.transactions[-1].outputs[0].value == 7:
+            raise BlockRejected("block-script-verify-flag-failed", block.hash)
 
     chainstate = chainstate_on(store, base, script_verifier=verifier)
     assert chainstate.scripts_verified
-    good = spend([cb(base, 1)], [COIN])
-    chainstate.accept_block(on_tip(chainstate, [good]))
-    assert seen == [(good.txid, [Coin(50 * COIN, OP_TRUE, 1, True)], BASE_HEIGHT + 1)]
+    block = on_tip(chainstate, [spend([cb(base, 1)], [COIN])])
+    chainstate.accept_block(block)
+    assert seen[-1] == (block.hash, BASE_HEIGHT + 1, [[], [Coin(50 * COIN, OP_TRUE, 1, True)]])
     assert_rejected(chainstate, on_tip(chainstate, [spend([cb(base, 2)], [7])]), "block-script-verify-flag-failed")
+    seen.clear()
+    assert_rejected(chainstate, on_tip(chainstate, [spend([cb(base, 2)], [7])], fees=50 * COIN), "bad-cb-amount")
+    assert seen == []  # scripts come after every other rule, as in Core
 
 
 def test_median_time_past_of_the_tip_and_at_a_height(store: Store, base: list[Block]) -> None:

@@ -19,9 +19,10 @@ blocks), and at the end the coinbase against fees plus subsidy (`bad-cb-amount`)
 connection is marked invalid in the header tree and the tip stays where it was. Each block is
 checked against a per-block overlay of the UTXO set, so a failure leaves the set untouched.
 
-Scripts are NOT executed unless a `script_verifier` is given (none exists yet; script
-verification is `chain/scripts.py`): `scripts_verified` says which, and opening without one logs
-a warning. A block with a bad signature is accepted here.
+Scripts are NOT executed unless a `script_verifier` is given (`chain/scripts.py` provides one;
+it is called once per block, after every other rule, as Core checks scripts last):
+`scripts_verified` says which, and opening without one logs a warning. Without it a block with a
+bad signature is accepted.
 
 Durability. The block is written to `k/` before it is connected and its undo record (`u/`)
 before the UTXO set can flush past it; the UTXO set flushes its coins and tip in one batch (when
@@ -65,7 +66,7 @@ from pantheon.chain.validation import (
 )
 from pantheon.hashing import hash_to_hex, hex_to_hash
 from pantheon.params import REGTEST, Network
-from pantheon.primitives import Block, OutPoint, Tx
+from pantheon.primitives import Block, OutPoint
 from pantheon.store import Store, StoreError
 
 __all__ = [
@@ -100,9 +101,10 @@ _ACTIVATION_FIELDS = {"bip34": "bip34_height", "dersig": "bip66_height", "cltv":
 
 #: Called with a block and its height after it is connected or disconnected.
 BlockHook = Callable[[Block, int], None]
-#: Checks one transaction's scripts: (tx, spent coins in input order, block height); raises
-#: `validation.TxRejected` (Core's `block-script-verify-flag-failed (...)`), which rejects the block.
-ScriptVerifier = Callable[[Tx, Sequence[Coin], int], None]
+#: Checks a block's scripts: (block, height, the coins each transaction spends, aligned with
+#: `block.transactions`, the coinbase's empty); raises BlockRejected with Core's reason. The
+#: shape of `chain.scripts.ScriptVerifier.verify_block_scripts`, given `script_flags(...)`.
+ScriptVerifier = Callable[[Block, int, Sequence[Sequence[Coin]]], None]
 
 
 def with_activation_heights(network: Network, **heights: int) -> Network:
@@ -348,6 +350,7 @@ class Chainstate:
         verifier = self._script_verifier
         fees = sigops = 0
         undo: list[Coin] = []
+        spent_per_tx: list[list[Coin]] = []
         for tx in transactions:
             txid = tx.txid
             coinbase = is_coinbase(tx)
@@ -369,14 +372,10 @@ class Chainstate:
             sigops += tx_sigop_cost(tx, spent, p2sh, witness)
             if sigops > MAX_BLOCK_SIGOPS_COST:
                 raise BlockRejected("bad-blk-sigops", block_hash, "too many sigops")
-            if verifier is not None and not coinbase:
-                try:
-                    verifier(tx, spent, height)
-                except Rejected as error:
-                    raise _in_block(error, block_hash, txid) from error
             for txin in () if coinbase else tx.inputs:
                 view.spend(coin_key(txin.prev_txid, txin.prev_index))
             undo += spent
+            spent_per_tx.append(spent)
             for index, txout in enumerate(tx.outputs):
                 if not is_unspendable(txout.script_pubkey):
                     view.added[coin_key(txid, index)] = Coin(txout.value, txout.script_pubkey, height, coinbase)
@@ -385,6 +384,8 @@ class Chainstate:
         if paid > reward:
             raise BlockRejected("bad-cb-amount", block_hash,
                                 f"coinbase pays too much (actual={paid} vs limit={reward})")
+        if verifier is not None:  # last, as Core waits for its script checks after bad-cb-amount
+            verifier(block, height, spent_per_tx)
         self._undo.put(block_hash, encode_undo(undo))  # before any flush can move past this block
         view.apply()
         self.coins.set_tip(block_hash, height)
