@@ -7,15 +7,17 @@ median-time-past once CSV is active, else the block's time; `validation.check_bl
 and stores the block (`k/`). A block failing there is marked invalid in the header tree unless
 the rejection says `mutated` (the header may still be good). Then `activate_best_chain` moves the
 UTXO tip to the header tree's best chain as far as block data reaches, disconnecting first
-when that is a heavier branch (Core's ActivateBestChainStep).
+when that is a heavier branch (Core's ActivateBestChainStep). Unlike Core, which picks the
+most-work chain among blocks it has, only the best header chain is followed: while a heavier
+header-only branch waits for its blocks, a branch between the two in work is not connected.
 
 `connect_block` applies Core's ConnectBlock rules in Core's order: BIP30 (`bad-txns-BIP30`;
 skipped for Core's two mainnet repeats and, as Core does, after the BIP34 block where the
 network's BIP34 hash is known, until height 1,983,702), then per transaction `check_tx_inputs`
 (its reason unchanged), the accumulated fee range, BIP68 sequence locks once CSV is active
 (`bad-txns-nonfinal`), the block's sigop cost (`bad-blk-sigops`, P2SH and witness sigops
-counted from genesis as Core's GetBlockScriptFlags does, but for its two mainnet exception
-blocks), and at the end the coinbase against fees plus subsidy (`bad-cb-amount`). A block failing
+counted from genesis as Core's GetBlockScriptFlags does, but for its BIP16 exception block,
+mainnet 170,060), and at the end the coinbase against fees plus subsidy (`bad-cb-amount`). A block failing
 connection is marked invalid in the header tree and the tip stays where it was. Each block is
 checked against a per-block overlay of the UTXO set, so a failure leaves the set untouched.
 
