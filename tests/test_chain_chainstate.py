@@ -9,6 +9,7 @@ import logging
 from pathlib import Path
 from typing import Iterator, Sequence
 
+import gevent
 import pytest
 
 from chainbuilder import OP_TRUE, Miner, coinbase_tx, mine, recompute_utxo, snapshot, spend
@@ -244,6 +245,19 @@ def test_blocks_arriving_before_their_parent_connect_when_it_comes(store: Store,
     assert change is not None and change.connected == tuple(block.hash for block in base[100:])
     with pytest.raises(HeaderRejected, match="prev-blk-not-found"):
         chainstate.accept_block(mine(BlockHeader(1, b"\x01" * 32, bytes(32), 0, 0x207FFFFF, 0), 5, REGTEST))
+
+
+def test_connecting_many_blocks_yields_to_other_greenlets(store: Store, base: list[Block]) -> None:
+    chainstate = chainstate_on(store, base[:1])
+    chainstate.headers.add_headers(block.header for block in base[1:])
+    for block in base[2:]:
+        chainstate.accept_block(block)  # stored, waiting for block 2
+    ticks = []
+    ticker = gevent.spawn(lambda: [ticks.append(gevent.sleep(0)) for _ in range(1_000)])
+    chainstate.accept_block(base[1])  # connects 109 blocks in one call
+    ticker.kill()
+    assert chainstate.height == BASE_HEIGHT
+    assert len(ticks) >= 100
 
 
 # --- what the chain state exposes --------------------------------------------------------------

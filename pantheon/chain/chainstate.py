@@ -26,6 +26,10 @@ it is called once per block, after every other rule, as Core checks scripts last
 `scripts_verified` says which, and opening without one logs a warning. Without it a block with a
 bad signature is accepted.
 
+Between blocks, `activate_best_chain` yields to the gevent hub, so a long catch-up (opening
+after a crash reconnects up to `flush_every` blocks) or reorganisation lets peers be served; the
+caller serialises calls that change the chain (the node holds a lock around `accept_block`).
+
 Durability. The block is written to `k/` before it is connected and its undo record (`u/`)
 before the UTXO set can flush past it; the UTXO set flushes its coins and tip in one batch (when
 the cache is over its bound, every `flush_every` blocks, and on `close`). After a crash the store
@@ -43,6 +47,8 @@ import dataclasses
 import logging
 import time
 from typing import Callable, Iterable, Sequence
+
+import gevent
 
 from pantheon import wire
 from pantheon.chain.coins import Coin, CoinView
@@ -298,6 +304,7 @@ class Chainstate:
                     break
             for _ in down:
                 self.disconnect_tip()
+                gevent.sleep(0)
             try:
                 if not self._connect_along(up, known or {}):
                     break  # the best chain's data ends here
@@ -321,6 +328,7 @@ class Chainstate:
                     return False
                 block = self.read_block(block_hash)
             self.connect_block(block)
+            gevent.sleep(0)  # a long catch-up or reorg must not block the hub (DESIGN.md)
         return True
 
     def _stored_prefix(self, hashes: Iterable[bytes]) -> Iterable[bytes]:
