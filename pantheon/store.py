@@ -14,10 +14,11 @@ in the owning module.
 |        |               |                     | `e/` + network + address bytes + port: one entry |
 | `b/`   | `bans`        | net/banlist.py      | family (4/6) + network address + prefix length   |
 | `h/`   | `block_index` | chain/headers.py    | `meta`; block hash -> sequence, status, header   |
-| `k/`   | `blocks`      | chain (reserved)    | block hash -> serialized block                   |
-| `u/`   | `undo`        | chain (reserved)    | block hash -> undo data                          |
-| `c/`   | `utxo`        | chain (reserved)    | outpoint -> coin                                 |
-| `t/`   | `tip`         | chain (reserved)    | the active chain tip and flush marker            |
+| `k/`   | `blocks`      | chain/chainstate.py | block hash -> the block as on the wire (witness) |
+| `u/`   | `undo`        | chain/chainstate.py | block hash -> the coins its inputs spent         |
+| `c/`   | `utxo`        | chain/utxo.py       | txid + u32 BE index -> coin (height, value, ...) |
+| `t/`   | `tip`         | chain/utxo.py       | `tip` -> block hash + u32 BE height: the block   |
+|        |               |                     | `c/` is consistent with (moves with its flush)   |
 
 Writes that must land together use `Store.write_batch()` (one LevelDB batch, written only
 when its block exits without an exception), or a namespace's own

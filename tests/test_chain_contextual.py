@@ -124,6 +124,13 @@ def test_sequence_locks_are_off_for_version_1_and_disabled_inputs() -> None:
     assert sequence_locks(spend((b"\x04" * 32, 0), sequence=(1 << 31) | 10), [5], mtp) == (-1, -1)
 
 
+def test_sequence_locks_read_the_version_unsigned_as_core() -> None:
+    mtp = lambda height: 0  # noqa: E731 - never asked
+    negative = spend((b"\x04" * 32, 0), sequence=10, version=-1)  # 0xffffffff on the wire: >= 2 unsigned
+    assert sequence_locks(negative, [5], mtp) == (14, -1)
+    assert sequence_locks(spend((b"\x04" * 32, 0), sequence=10, version=-(2**31)), [5], mtp) == (14, -1)
+
+
 def typed(kind: str) -> tuple[Tx, list[Coin]]:
     """A typed mainnet spend and its spent outputs: the known one, and empty scripts for the rest."""
     entry = next(e for e in TYPED if e["type"] == kind)

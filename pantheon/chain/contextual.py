@@ -111,7 +111,7 @@ def sequence_locks(tx: Tx, coin_heights: Sequence[int], mtp_at: Callable[[int], 
     relative locks must be *past*, -1 meaning none. `mtp_at(h)` is the median-time-past of the
     spending chain's block at height h. The caller decides whether BIP68 is active (CSV)."""
     min_height = min_time = -1
-    if tx.version < 2:
+    if tx.version & 0xFFFF_FFFF < 2:  # Core compares the version unsigned: -1 is 0xffffffff, BIP68 applies
         return min_height, min_time
     for txin, coin_height in zip(tx.inputs, coin_heights, strict=True):
         sequence = txin.sequence

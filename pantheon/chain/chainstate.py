@@ -1,0 +1,505 @@
+"""The chain state: blocks connected to the UTXO set along the most-work chain (Bitcoin Core's
+`Chainstate`: AcceptBlock, ActivateBestChain, ConnectBlock, DisconnectBlock).
+
+`accept_block` runs Core's AcceptBlock: the header through the header tree, then CheckBlock and
+ContextualCheckBlock (`validation.check_block`; finality, `nonfinal_tx` against the parent's
+median-time-past once CSV is active, else the block's time; `validation.check_block_at_height`),
+and stores the block (`k/`). A block failing there is marked invalid in the header tree unless
+the rejection says `mutated` (the header may still be good). Then `activate_best_chain` moves the
+UTXO tip to the header tree's best chain as far as block data reaches, disconnecting first
+when that is a heavier branch (Core's ActivateBestChainStep). Unlike Core, which picks the
+most-work chain among blocks it has, only the best header chain is followed: while a heavier
+header-only branch waits for its blocks, a branch between the two in work is not connected.
+
+`connect_block` applies Core's ConnectBlock rules in Core's order: BIP30 (`bad-txns-BIP30`;
+skipped for Core's two mainnet repeats and, as Core does, after the BIP34 block where the
+network's BIP34 hash is known, until height 1,983,702), then per transaction `check_tx_inputs`
+(its reason unchanged), the accumulated fee range, BIP68 sequence locks once CSV is active
+(`bad-txns-nonfinal`), the block's sigop cost (`bad-blk-sigops`, P2SH and witness sigops
+counted from genesis as Core's GetBlockScriptFlags does, but for its BIP16 exception block,
+mainnet 170,060), and at the end the coinbase against fees plus subsidy (`bad-cb-amount`). A block failing
+connection is marked invalid in the header tree and the tip stays where it was. Each block is
+checked against a per-block overlay of the UTXO set, so a failure leaves the set untouched.
+
+Scripts are NOT executed unless a `script_verifier` is given (`chain/scripts.py` provides one;
+it is called once per block, after every other rule, as Core checks scripts last):
+`scripts_verified` says which, and opening without one logs a warning. Without it a block with a
+bad signature is accepted.
+
+Between blocks, `activate_best_chain` yields to the gevent hub, so a long catch-up (opening
+after a crash reconnects up to `flush_every` blocks) or reorganisation lets peers be served; the
+caller serialises calls that change the chain (the node holds a lock around `accept_block`).
+
+Durability. The block is written to `k/` before it is connected and its undo record (`u/`)
+before the UTXO set can flush past it; the UTXO set flushes its coins and tip in one batch (when
+the cache is over its bound, every `flush_every` blocks, and on `close`). After a crash the store
+is at the last flushed tip, and opening reconnects the stored blocks beyond it.
+
+Regtest activation heights. Core's regtest has BIP34/65/66 at 1 and CSV/segwit from the start;
+bcoin's regtest (the vectors' chain) buries BIP34/65/66 far later and activates CSV and segwit
+by BIP9 signalling at height 432. `with_activation_heights` is Core's `-testactivationheight`
+for regtest only, and `BCOIN_REGTEST` uses it with bcoin's heights.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from typing import Callable, Iterable, Sequence
+
+import gevent
+
+from pantheon import wire
+from pantheon.chain.coins import Coin, CoinView
+from pantheon.chain.contextual import (
+    block_subsidy,
+    check_tx_inputs,
+    nonfinal_tx,
+    sequence_locks,
+    sequence_locks_met,
+    tx_sigop_cost,
+)
+from pantheon.chain.headers import HeaderTree, TipChange
+from pantheon.chain.utxo import DEFAULT_CACHE_BYTES, UtxoSet, coin_key, decode_undo, encode_undo, is_unspendable
+from pantheon.chain.validation import (
+    MAX_BLOCK_SIGOPS_COST,
+    MAX_MONEY,
+    BlockRejected,
+    Rejected,
+    TxRejected,
+    check_block,
+    check_block_at_height,
+    is_coinbase,
+)
+from pantheon.hashing import hash_to_hex, hex_to_hash
+from pantheon.params import REGTEST, Network
+from pantheon.primitives import Block, OutPoint
+from pantheon.store import Store, StoreError
+
+__all__ = [
+    "BCOIN_REGTEST",
+    "DEFAULT_FLUSH_BLOCKS",
+    "BlockHook",
+    "Chainstate",
+    "ScriptVerifier",
+    "with_activation_heights",
+]
+
+log = logging.getLogger("pantheon.chain.chainstate")
+
+#: Flush the UTXO set at least this often (in blocks connected or disconnected).
+DEFAULT_FLUSH_BLOCKS = 2_000
+#: Core's BIP34_IMPLIES_BIP30_LIMIT: BIP34 stops guaranteeing unique coinbases at this height.
+BIP34_IMPLIES_BIP30_LIMIT = 1_983_702
+#: Core's BIP34Hash (main, testnet3): where it is the chain's BIP34 block, BIP30 is not checked.
+_BIP34_HASHES = {
+    "main": hex_to_hash("000000000000024b89b42a942fe0d9fea3bb44ab7bd1b19115dd6a759c0808b8"),
+    "testnet3": hex_to_hash("0000000023b3a96d3484e5abb3755c413e7d41500f8e2a5c3f0dd01299cd8ef8"),
+}
+#: Core's IsBIP30Repeat: the two mainnet blocks (91,842 and 91,880) that repeat a coinbase.
+_BIP30_REPEATS = frozenset(hex_to_hash(h) for h in (
+    "00000000000a4d0a398161ffc163c503763b1f4360639393e0e4c8e300e0caec",
+    "00000000000743f190a18c5577a3c2d2a1f610ae9601ac046a38084ccb7cd721",
+))
+#: Core's script_flag_exceptions on mainnet that drop P2SH (and witness): block 170,060.
+_NO_P2SH_BLOCKS = frozenset({hex_to_hash("00000000000002dc756eebf4f49723ed8d30cc28a5f108eb94b1ba88ac4f9c22")})
+_ACTIVATION_FIELDS = {"bip34": "bip34_height", "dersig": "bip66_height", "cltv": "bip65_height",
+                      "csv": "csv_height", "segwit": "segwit_height"}
+
+#: Called with a block and its height after it is connected or disconnected.
+BlockHook = Callable[[Block, int], None]
+#: Checks a block's scripts: (block, height, the coins each transaction spends, aligned with
+#: `block.transactions`, the coinbase's empty); raises BlockRejected with Core's reason. The
+#: shape of `chain.scripts.ScriptVerifier.verify_block_scripts`, given `script_flags(...)`.
+ScriptVerifier = Callable[[Block, int, Sequence[Sequence[Coin]]], None]
+
+
+def with_activation_heights(network: Network, **heights: int) -> Network:
+    """Core's `-testactivationheight=NAME@HEIGHT`: `network` with deployments (bip34, dersig,
+    cltv, csv, segwit) enforced from other heights. Regtest only, as in Core."""
+    if network.name != REGTEST.name:
+        raise ValueError(f"activation heights are fixed on {network.name}; only regtest takes others")
+    unknown = set(heights) - set(_ACTIVATION_FIELDS)
+    if unknown:
+        raise ValueError(f"unknown deployment(s) {', '.join(sorted(unknown))}; "
+                         f"choose from {', '.join(_ACTIVATION_FIELDS)}")
+    return dataclasses.replace(network, **{_ACTIVATION_FIELDS[name]: height for name, height in heights.items()})
+
+
+#: bcoin 1.0.2's regtest (lib/protocol/networks.js: bip34height 100,000,000, bip66height 1,251,
+#: bip65height 1,351; CSV and segwit by BIP9, active from 432 on its chain): the vectors' chain.
+BCOIN_REGTEST = with_activation_heights(REGTEST, bip34=100_000_000, dersig=1_251, cltv=1_351, csv=432, segwit=432)
+
+
+def _in_block(error: Rejected, block_hash: bytes, txid: bytes) -> BlockRejected:
+    """A transaction's rejection as its block's, with the reason unchanged (as Core's ConnectBlock)."""
+    return BlockRejected(error.reason, block_hash, f"tx {hash_to_hex(txid)} {error.detail}".rstrip())
+
+
+class _BlockView:
+    """The UTXO set as a block being connected changes it (Core's per-block CCoinsViewCache):
+    nothing reaches the set until `apply`, so a rejected block leaves it untouched."""
+
+    __slots__ = ("_base", "added", "spent")
+
+    def __init__(self, base: UtxoSet) -> None:
+        self._base = base
+        self.added: dict[bytes, Coin] = {}
+        self.spent: set[bytes] = set()
+
+    def get_coin(self, outpoint: OutPoint) -> Coin | None:
+        key = coin_key(outpoint.txid, outpoint.index)
+        coin = self.added.get(key)
+        if coin is not None:
+            return coin
+        return None if key in self.spent else self._base.get(key)
+
+    def spend(self, key: bytes) -> None:
+        if self.added.pop(key, None) is None:
+            self.spent.add(key)
+
+    def apply(self) -> None:
+        base = self._base
+        for key in self.spent:
+            base.spend(key)
+        for key, coin in self.added.items():
+            base.add(key, coin, possible_overwrite=coin.coinbase)  # Core's AddCoins
+
+
+class Chainstate:
+    """Blocks, the header tree and the UTXO set of one store and network."""
+
+    def __init__(self, store: Store, network: Network, *, cache_bytes: int = DEFAULT_CACHE_BYTES,
+                 flush_every: int = DEFAULT_FLUSH_BLOCKS, script_verifier: ScriptVerifier | None = None,
+                 now: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.network = network
+        self.headers = HeaderTree.open(store, network, now=now)
+        self.coins = UtxoSet(store, cache_bytes)
+        self.flush_every = flush_every
+        self._script_verifier = script_verifier
+        self._blocks = store.namespace("blocks")
+        self._undo = store.namespace("undo")
+        self._since_flush = 0
+        #: Called after each block is connected / disconnected (mempool, miner, relay).
+        self.on_connected: list[BlockHook] = []
+        self.on_disconnected: list[BlockHook] = []
+        if script_verifier is None:
+            log.warning("SCRIPT CHECKS ARE OFF: blocks are connected without executing any script or "
+                        "signature (no script verifier given); do not rely on this node's validation")
+        if self.coins.tip is None:
+            self._start_at_genesis()
+        elif self.coins.tip[0] not in self.headers:
+            raise StoreError(f"the UTXO set's tip {hash_to_hex(self.coins.tip[0])} is not in the block index")
+        try:
+            self.activate_best_chain()  # blocks stored by a run that stopped before flushing them
+        except BlockRejected:
+            pass  # logged and marked invalid; the tip is the best valid chain that is here
+
+    def _start_at_genesis(self) -> None:
+        """A new chain: genesis stored, the empty set at genesis (Core never connects genesis,
+        so its coinbase is unspendable)."""
+        genesis = self.network.genesis_block
+        block_hash = self.headers.anchor
+        if self.headers.height_of(block_hash) != 0:
+            raise StoreError("a chain state starts at genesis; this block index has another anchor")
+        self._blocks.put(block_hash, genesis)
+        self.coins.set_tip(block_hash, 0)
+        self.coins.flush()
+
+    # --- reading ------------------------------------------------------------------------
+
+    @property
+    def scripts_verified(self) -> bool:
+        """Whether connecting a block executes its scripts (False: they are NOT checked)."""
+        return self._script_verifier is not None
+
+    @property
+    def tip(self) -> bytes:
+        """The hash of the block the UTXO set is at."""
+        return self._coin_tip()[0]
+
+    @property
+    def height(self) -> int:
+        return self._coin_tip()[1]
+
+    def _coin_tip(self) -> tuple[bytes, int]:
+        tip = self.coins.tip
+        assert tip is not None  # set at open
+        return tip
+
+    def get_coin(self, outpoint: OutPoint) -> Coin | None:
+        """CoinView: the unspent output at `outpoint` as of the tip."""
+        return self.coins.get_coin(outpoint)
+
+    def view(self) -> CoinView:
+        """The UTXO set as of the tip, for a layer on top (the mempool's view)."""
+        return self.coins
+
+    @property
+    def median_time_past(self) -> int:
+        """The tip's median-time-past (what a transaction for the next block is judged by)."""
+        return self.headers.median_time_past(self.tip)
+
+    def mtp_at(self, height: int) -> int:
+        """The median-time-past of the tip's chain's block at `height` (0..tip height): what
+        BIP68 time locks of coins created at `height + 1` count from."""
+        if not 0 <= height <= self.height:
+            raise ValueError(f"height {height} is outside the chain (0..{self.height})")
+        return self.headers.median_time_past(self._ancestor(self.tip, height))
+
+    def has_block(self, block_hash: bytes) -> bool:
+        return self._blocks.get(block_hash) is not None
+
+    def read_block(self, block_hash: bytes) -> Block:
+        """A stored block (KeyError if its data is not here)."""
+        raw = self._blocks.get(block_hash)
+        if raw is None:
+            raise KeyError(f"no data for block {hash_to_hex(block_hash)}")
+        return wire.decode_block(raw)
+
+    # --- accepting and connecting ---------------------------------------------------------
+
+    def accept_block(self, block: Block) -> TipChange | None:
+        """Core's AcceptBlock then ActivateBestChain: check and store `block`, then connect the
+        best chain. Raises HeaderRejected or BlockRejected (Core's reason) for `block` or for a
+        stored block the best chain needed; returns how the tip moved, None if it did not."""
+        block_hash = block.hash
+        height = self.headers.add_header(block.header).height  # `duplicate` if known invalid
+        if self.has_block(block_hash):
+            return None
+        try:
+            check_block(block)
+            self._check_finality(block, height)
+            check_block_at_height(block, height, self.network)
+        except BlockRejected as error:
+            if not error.mutated:
+                self.headers.invalidate(block_hash)
+            raise
+        self._blocks.put(block_hash, wire.encode_block(block))
+        return self.activate_best_chain({block_hash: block})
+
+    def _check_finality(self, block: Block, height: int) -> None:
+        """ContextualCheckBlock's finality: locktimes against the parent's median-time-past once
+        CSV (BIP113) is active, against the block's own time before."""
+        parent = block.header.prev_block
+        cutoff = self.headers.median_time_past(parent) if height >= self.network.csv_height else block.header.timestamp
+        tx = nonfinal_tx(block, height, cutoff)
+        if tx is not None:
+            raise BlockRejected("bad-txns-nonfinal", block.hash, f"non-final transaction {hash_to_hex(tx.txid)}")
+
+    def activate_best_chain(self, known: dict[bytes, Block] | None = None) -> TipChange | None:
+        """Move the UTXO tip to the header tree's best chain, as far as stored blocks reach and
+        only to more work. A block failing to connect is marked invalid and the next best chain
+        tried (back to the old tip if need be); its BlockRejected is raised at the end."""
+        start = self.tip
+        failure: BlockRejected | None = None
+        while (target := self.headers.tip) != self.tip:
+            fork, down, up = self._path(self.tip, target)
+            if down:  # a reorganisation: only towards more work that is here to connect
+                up = list(self._stored_prefix(up))
+                end = up[-1] if up else fork
+                if self.headers.chain_work(end) <= self.headers.chain_work(self.tip):
+                    break
+            for _ in down:
+                self.disconnect_tip()
+                gevent.sleep(0)
+            try:
+                if not self._connect_along(up, known or {}):
+                    break  # the best chain's data ends here
+            except BlockRejected as error:
+                log.warning("block %s rejected: %s", hash_to_hex(error.block_hash), error)
+                self.headers.invalidate(error.block_hash)
+                failure = failure or error
+        if failure is not None:
+            raise failure
+        if self.tip == start:
+            return None
+        fork, down, up = self._path(start, self.tip)
+        return TipChange(fork, tuple(down), tuple(up))
+
+    def _connect_along(self, hashes: Iterable[bytes], known: dict[bytes, Block]) -> bool:
+        """Connect `hashes` in order; False if one's data is not stored (the rest wait)."""
+        for block_hash in hashes:
+            block = known.get(block_hash)
+            if block is None:
+                if not self.has_block(block_hash):
+                    return False
+                block = self.read_block(block_hash)
+            self.connect_block(block)
+            gevent.sleep(0)  # a long catch-up or reorg must not block the hub (DESIGN.md)
+        return True
+
+    def _stored_prefix(self, hashes: Iterable[bytes]) -> Iterable[bytes]:
+        for block_hash in hashes:
+            if not self.has_block(block_hash):
+                return
+            yield block_hash
+
+    def connect_block(self, block: Block) -> None:
+        """Core's ConnectBlock for a child of the tip (already accepted: its header is in the
+        tree and it passed `accept_block`'s checks); BlockRejected leaves everything as it was."""
+        block_hash = block.hash
+        parent, parent_height = self._coin_tip()
+        if block.header.prev_block != parent:
+            raise ValueError(f"block {hash_to_hex(block_hash)} does not extend the tip")
+        height = parent_height + 1
+        net = self.network
+        view = _BlockView(self.coins)
+        transactions = block.transactions
+        if self._enforce_bip30(block_hash, parent, height):
+            for tx in transactions:
+                txid = tx.txid
+                for index in range(len(tx.outputs)):
+                    if self.coins.get(coin_key(txid, index)) is not None:
+                        raise BlockRejected("bad-txns-BIP30", block_hash, "tried to overwrite transaction")
+        enforce_bip68 = height >= net.csv_height
+        parent_mtp = self.headers.median_time_past(parent)
+        p2sh = witness = block_hash not in _NO_P2SH_BLOCKS
+        verifier = self._script_verifier
+        fees = sigops = 0
+        undo: list[Coin] = []
+        spent_per_tx: list[list[Coin]] = []
+        for tx in transactions:
+            txid = tx.txid
+            coinbase = is_coinbase(tx)
+            spent: list[Coin] = []
+            if not coinbase:
+                try:
+                    fee, spent = check_tx_inputs(tx, view, height)
+                except TxRejected as error:
+                    raise _in_block(error, block_hash, txid) from error
+                fees += fee
+                if not 0 <= fees <= MAX_MONEY:
+                    raise BlockRejected("bad-txns-accumulated-fee-outofrange", block_hash,
+                                        "accumulated fee in the block out of range")
+                if enforce_bip68:
+                    locks = sequence_locks(tx, [coin.height for coin in spent],
+                                           lambda at: self.headers.median_time_past(self._ancestor(parent, at)))
+                    if not sequence_locks_met(locks, height, parent_mtp):
+                        raise BlockRejected("bad-txns-nonfinal", block_hash, "contains a non-BIP68-final transaction")
+            sigops += tx_sigop_cost(tx, spent, p2sh, witness)
+            if sigops > MAX_BLOCK_SIGOPS_COST:
+                raise BlockRejected("bad-blk-sigops", block_hash, "too many sigops")
+            for txin in () if coinbase else tx.inputs:
+                view.spend(coin_key(txin.prev_txid, txin.prev_index))
+            undo += spent
+            spent_per_tx.append(spent)
+            for index, txout in enumerate(tx.outputs):
+                if not is_unspendable(txout.script_pubkey):
+                    view.added[coin_key(txid, index)] = Coin(txout.value, txout.script_pubkey, height, coinbase)
+        reward = fees + block_subsidy(height, net)
+        paid = sum(txout.value for txout in transactions[0].outputs)
+        if paid > reward:
+            raise BlockRejected("bad-cb-amount", block_hash,
+                                f"coinbase pays too much (actual={paid} vs limit={reward})")
+        if verifier is not None:  # last, as Core waits for its script checks after bad-cb-amount
+            verifier(block, height, spent_per_tx)
+        self._undo.put(block_hash, encode_undo(undo))  # before any flush can move past this block
+        view.apply()
+        self.coins.set_tip(block_hash, height)
+        self._after_change()
+        for hook in self.on_connected:
+            hook(block, height)
+
+    def disconnect_tip(self) -> Block:
+        """Core's DisconnectBlock for the tip: its outputs leave the set, the coins its inputs
+        spent come back from the undo record. The tip's parent becomes the tip; the block stays
+        on the best header chain, so the next `activate_best_chain` connects it again."""
+        block_hash, height = self._coin_tip()
+        if height == 0:
+            raise ValueError("genesis cannot be disconnected")
+        block = self.read_block(block_hash)
+        raw_undo = self._undo.get(block_hash)
+        if raw_undo is None:
+            raise StoreError(f"no undo data for connected block {hash_to_hex(block_hash)}")
+        undo = decode_undo(raw_undo)
+        coins = self.coins
+        for tx in reversed(block.transactions):
+            txid = tx.txid
+            for index, txout in enumerate(tx.outputs):
+                if not is_unspendable(txout.script_pubkey) and coins.spend(coin_key(txid, index)) is None:
+                    raise StoreError(f"output {hash_to_hex(txid)}:{index} of the tip is not in the UTXO set")
+            if is_coinbase(tx):
+                continue
+            for txin in reversed(tx.inputs):
+                coins.add(coin_key(txin.prev_txid, txin.prev_index), undo.pop())
+        if undo:
+            raise StoreError(f"undo data of block {hash_to_hex(block_hash)} does not match its inputs")
+        coins.set_tip(block.header.prev_block, height - 1)
+        self._after_change()
+        for hook in self.on_disconnected:
+            hook(block, height)
+        return block
+
+    # --- flushing --------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Write the UTXO set's changes and tip now (one atomic batch)."""
+        self.coins.flush()
+        self._since_flush = 0
+
+    def close(self) -> None:
+        """Flush; the store stays open (its owner closes it)."""
+        if not self.store.closed:
+            self.flush()
+
+    def _after_change(self) -> None:
+        self._since_flush += 1
+        if self.coins.over_bound or self._since_flush >= self.flush_every:
+            self.flush()
+
+    # --- the chain ---------------------------------------------------------------------------
+
+    def _enforce_bip30(self, block_hash: bytes, parent: bytes, height: int) -> bool:
+        """Core's ConnectBlock: BIP30 everywhere but the two repeats, and not after a BIP34
+        block whose hash the network pins, up to BIP34_IMPLIES_BIP30_LIMIT."""
+        if height >= BIP34_IMPLIES_BIP30_LIMIT:
+            return True
+        if block_hash in _BIP30_REPEATS:
+            return False
+        bip34_hash = _BIP34_HASHES.get(self.network.name)
+        bip34_height = self.network.bip34_height
+        return not (bip34_hash is not None and height > bip34_height
+                    and self._ancestor(parent, bip34_height) == bip34_hash)
+
+    def _parent(self, block_hash: bytes) -> bytes:
+        return self.headers.header(block_hash).prev_block
+
+    def _ancestor(self, block_hash: bytes, height: int) -> bytes:
+        """The block at `height` (<= its own) of `block_hash`'s chain."""
+        if self.headers.is_active(block_hash):
+            found = self.headers.at_height(height)
+            assert found is not None
+            return found
+        while self.headers.height_of(block_hash) > height:
+            block_hash = self._parent(block_hash)
+        return block_hash
+
+    def _path(self, old: bytes, new: bytes) -> tuple[bytes, list[bytes], Iterable[bytes]]:
+        """From tip `old` to `new` through their fork: (fork, to disconnect from `old` down,
+        to connect up to `new`). Along the best chain the last is lazy: during a headers-first
+        sync it may run far beyond the blocks that are here."""
+        tree = self.headers
+        down: list[bytes] = []
+        old_height, new_height = tree.height_of(old), tree.height_of(new)
+        if tree.is_active(new):  # walk `old` down to the best chain, then up it by height
+            while not tree.is_active(old) or old_height > new_height:
+                down.append(old)
+                old, old_height = self._parent(old), old_height - 1
+            heights = range(old_height + 1, new_height + 1)
+            return old, down, (tree.at_height(h) for h in heights)  # type: ignore[misc]
+        up: list[bytes] = []
+        while old_height > new_height:
+            down.append(old)
+            old, old_height = self._parent(old), old_height - 1
+        while new_height > old_height:
+            up.append(new)
+            new, new_height = self._parent(new), new_height - 1
+        while old != new:
+            down.append(old)
+            up.append(new)
+            old, new = self._parent(old), self._parent(new)
+        up.reverse()
+        return old, down, up

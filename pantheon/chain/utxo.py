@@ -1,0 +1,230 @@
+"""The UTXO set: every unspent output in the store's `utxo` namespace, read and written through
+an in-memory write-back cache bounded in bytes (Core's CCoinsViewCache over CCoinsViewDB).
+
+Records, after the namespace prefix (all integers unsigned):
+- `c/` key: txid (32 bytes, internal order) + output index (u32 big-endian, so a transaction's
+  outputs sort together); value: varint(height * 2 + coinbase), varint(value), then the
+  scriptPubKey to the end of the record. A varint is 7 bits a byte, least significant first,
+  high bit set on every byte but the last (LEB128).
+- `t/` key `tip`: block hash (32 bytes) + height (u32 big-endian): the block the coins in `c/`
+  are consistent with. It moves only in the batch that writes the coins, so a crash leaves the
+  set as of some fully connected block, never between two.
+- `u/` (written by `chainstate`, encoded here): block hash -> the coins its inputs spent, in
+  block order (coinbase excluded), each as varint(record length) + the `c/` value above.
+
+Cache. Entries are the coins read or changed since the last flush; a spent entry is kept (as
+None, "dirty") until the flush deletes it from the database, unless the coin was created since
+the last flush ("fresh"), when the pair cancels out and the database never sees it. Usage is an
+estimate of the Python memory the entries take (`ENTRY_OVERHEAD` plus the script), checked by
+the owner after each block: `flush()` writes every dirty entry and the tip in one
+`Store.write_batch()` and, when over the bound, empties the cache.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Sequence
+
+from pantheon.chain.coins import Coin
+from pantheon.primitives import OutPoint
+from pantheon.store import Store
+
+__all__ = [
+    "DEFAULT_CACHE_BYTES",
+    "ENTRY_OVERHEAD",
+    "UtxoSet",
+    "coin_key",
+    "decode_coin",
+    "decode_undo",
+    "encode_coin",
+    "encode_undo",
+    "is_unspendable",
+]
+
+DEFAULT_CACHE_BYTES = 256 * 1024 * 1024
+#: Per-entry Python cost beyond the script's bytes: the dict slot, the 36-byte key, the Coin and
+#: its ints, the dirty/fresh set slots (333 bytes measured with tracemalloc on CPython 3.11 for
+#: 100,000 fresh P2PKH coins sharing one script object) plus a script object's own header.
+ENTRY_OVERHEAD = 370
+#: Core's MAX_SCRIPT_SIZE: a longer scriptPubKey can never be spent.
+MAX_SCRIPT_SIZE = 10_000
+_OP_RETURN = 0x6A
+_INDEX = struct.Struct(">I")
+_TIP = struct.Struct(">32sI")
+_TIP_KEY = b"tip"
+
+
+def coin_key(txid: bytes, index: int) -> bytes:
+    return txid + _INDEX.pack(index)
+
+
+def is_unspendable(script_pubkey: bytes) -> bool:
+    """Core's `CScript::IsUnspendable`: such outputs never enter the UTXO set."""
+    return (bool(script_pubkey) and script_pubkey[0] == _OP_RETURN) or len(script_pubkey) > MAX_SCRIPT_SIZE
+
+
+def _write_varint(value: int, out: bytearray) -> None:
+    while value > 0x7F:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+
+
+def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        byte = data[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return value, pos
+        shift += 7
+
+
+def encode_coin(coin: Coin) -> bytes:
+    out = bytearray()
+    _write_varint(coin.height * 2 + coin.coinbase, out)
+    _write_varint(coin.value, out)
+    out += coin.script_pubkey
+    return bytes(out)
+
+
+def decode_coin(data: bytes) -> Coin:
+    code, pos = _read_varint(data, 0)
+    value, pos = _read_varint(data, pos)
+    return Coin(value, data[pos:], code >> 1, bool(code & 1))
+
+
+def encode_undo(coins: Sequence[Coin]) -> bytes:
+    """A block's undo record: the coins its inputs spent, in block order."""
+    out = bytearray()
+    for coin in coins:
+        record = encode_coin(coin)
+        _write_varint(len(record), out)
+        out += record
+    return bytes(out)
+
+
+def decode_undo(data: bytes) -> list[Coin]:
+    coins = []
+    pos = 0
+    while pos < len(data):
+        size, pos = _read_varint(data, pos)
+        coins.append(decode_coin(data[pos:pos + size]))
+        pos += size
+    return coins
+
+
+def _cost(coin: Coin | None) -> int:
+    return ENTRY_OVERHEAD + (len(coin.script_pubkey) if coin is not None else 0)
+
+
+class UtxoSet:
+    """The coins as of `tip`: the database plus the cache of changes not yet flushed."""
+
+    def __init__(self, store: Store, max_cache_bytes: int = DEFAULT_CACHE_BYTES) -> None:
+        self._store = store
+        self._db = store.namespace("utxo")
+        self.max_cache_bytes = max_cache_bytes
+        self._cache: dict[bytes, Coin | None] = {}
+        self._dirty: set[bytes] = set()
+        self._fresh: set[bytes] = set()
+        self._usage = 0
+        #: How many flushes reached the database since open (tests and benchmarks read it).
+        self.flushes = 0
+        record = store.namespace("tip").get(_TIP_KEY)
+        self._tip: tuple[bytes, int] | None = None if record is None else _TIP.unpack(record)
+
+    @property
+    def tip(self) -> tuple[bytes, int] | None:
+        """(block hash, height) the set is at, None for a store that never had a chain."""
+        return self._tip
+
+    def set_tip(self, block_hash: bytes, height: int) -> None:
+        self._tip = (block_hash, height)
+
+    @property
+    def cache_bytes(self) -> int:
+        return self._usage
+
+    @property
+    def over_bound(self) -> bool:
+        return self._usage > self.max_cache_bytes
+
+    @property
+    def dirty(self) -> bool:
+        return bool(self._dirty)
+
+    def get_coin(self, outpoint: OutPoint) -> Coin | None:
+        """CoinView: the unspent output at `outpoint`, None if there is none."""
+        return self.get(coin_key(outpoint.txid, outpoint.index))
+
+    def get(self, key: bytes) -> Coin | None:
+        try:
+            return self._cache[key]
+        except KeyError:
+            pass
+        raw = self._db.get(key)
+        if raw is None:
+            return None
+        coin = decode_coin(raw)
+        self._cache[key] = coin
+        self._usage += _cost(coin)
+        return coin
+
+    def add(self, key: bytes, coin: Coin, possible_overwrite: bool = False) -> None:
+        """Core's `AddCoin`. Without `possible_overwrite` the coin must not exist (BIP30 saw to
+        it), so one absent from the cache is absent from the database too: it is fresh."""
+        cache = self._cache
+        if key in cache:
+            old = cache[key]
+            if old is not None and not possible_overwrite:
+                raise ValueError(f"coin {key.hex()} would overwrite an unspent coin")
+            self._usage -= _cost(old)
+        elif not possible_overwrite:
+            self._fresh.add(key)
+        cache[key] = coin
+        self._dirty.add(key)
+        self._usage += _cost(coin)
+
+    def spend(self, key: bytes) -> Coin | None:
+        """Remove the coin at `key`; the coin, or None if there was none."""
+        coin = self.get(key)
+        if coin is None:
+            return None
+        self._usage -= _cost(coin)
+        if key in self._fresh:
+            del self._cache[key]
+            self._fresh.discard(key)
+            self._dirty.discard(key)
+        else:
+            self._cache[key] = None
+            self._dirty.add(key)
+            self._usage += _cost(None)
+        return coin
+
+    def flush(self) -> None:
+        """Write every change and the tip in one atomic batch. The cache is emptied when over
+        its bound; otherwise its unspent entries stay, now clean."""
+        if self._tip is None:
+            raise ValueError("the UTXO set has no tip to flush")
+        cache = self._cache
+        with self._store.write_batch() as batch:
+            for key in self._dirty:
+                coin = cache[key]
+                if coin is None:
+                    batch.delete("utxo", key)
+                else:
+                    batch.put("utxo", key, encode_coin(coin))
+            batch.put("tip", _TIP_KEY, _TIP.pack(*self._tip))
+        self.flushes += 1
+        if self.over_bound:
+            cache.clear()
+            self._usage = 0
+        else:
+            for key in self._dirty:
+                if cache[key] is None:
+                    del cache[key]
+                    self._usage -= _cost(None)
+        self._dirty.clear()
+        self._fresh.clear()
