@@ -19,11 +19,13 @@ in a fresh child process reading it, so RSS and timings are its own. Rows:
 - crash soak: `tests/crashkill.kill_cycles` with 500 kills (50 with --quick), every check passing.
 Full context-free validation of the mainnet vectors is `python -m benchmarks validation`.
 
-Measured here (2-core EPYC shared with other jobs, Python 3.11, compiled twin, full run): 1,698
-blocks/s and 18,679 tx/s with the 256 MB cache (context-free checks alone: 8,994 blocks/s),
-1,125 blocks/s with 1 MB; peak RSS 70.7 MB (decoding alone 41.7 MB); a kill at block 2,500
-reopened in 159 ms, reconnecting the 500 blocks after the last flush (a clean reopen: 55 ms);
-500 SIGKILLs in 128 s, every check passing; 4,485 coinbase-only blocks/s. Scripts are not run.
+Measured here (2-core EPYC shared with other jobs, Python 3.11, compiled twin, full run): 2,094
+blocks/s and 23,032 tx/s with the 256 MB cache (context-free checks alone: 8,331 blocks/s),
+1,787 blocks/s with 1 MB; peak RSS 73.8 MB (decoding alone 45.1 MB); a kill at block 2,500
+reopened in 165 ms, reconnecting the 500 blocks after the last flush (a clean reopen: 53 ms);
+500 SIGKILLs in 128 s, every check passing; 4,197 coinbase-only blocks/s. Scripts are not run.
+About a quarter of connecting is the header tree's regtest work rule (`_next_bits` walks back
+over every min-difficulty header of the period, as Core's GetNextWorkRequired does).
 """
 
 from __future__ import annotations
