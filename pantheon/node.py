@@ -40,7 +40,9 @@ import gevent.event
 import gevent.lock
 
 from pantheon import __version__, wire
+from pantheon.chain import scripts
 from pantheon.chain.chainstate import Chainstate, with_activation_heights
+from pantheon.chain.scripts import ChainScriptChecks
 from pantheon.chain.headers import HeaderRejected, TipChange
 from pantheon.chain.mempool import Mempool
 from pantheon.chain.miner import block_template, mine
@@ -125,8 +127,8 @@ class _PeerRelay:
 class Node:
     """A full node on one datadir: `start()`, then it syncs, relays and serves; `stop()`."""
 
-    def __init__(self, config: NodeConfig, *, tuning: NodeTuning | None = None,
-                 script_verifier: Any = None, resolver: Resolver | None = None) -> None:
+    def __init__(self, config: NodeConfig, *, tuning: NodeTuning | None = None, verify_scripts: bool = True,
+                 script_workers: int = 2, resolver: Resolver | None = None) -> None:
         self.config = config
         self.tuning = tuning or NodeTuning()
         network = config.network
@@ -136,14 +138,20 @@ class Node:
         self.datadir = network_datadir(config.datadir, network)
         self.store = Store.open(self.datadir)
         self._lock = gevent.lock.RLock()
+        self.scripts = self._script_checks(verify_scripts, script_workers)
         try:
             self.chain = Chainstate(self.store, network, cache_bytes=config.dbcache * 1024 * 1024,
-                                    script_verifier=script_verifier)
-            self.mempool = Mempool(self.chain, max_usage=config.maxmempool * 1_000_000)
+                                    script_verifier=self.scripts.block if self.scripts else None)
+            if self.scripts is not None:
+                self.scripts.headers = self.chain.headers
+            self.mempool = Mempool(self.chain, max_usage=config.maxmempool * 1_000_000,
+                                   script_verifier=self.scripts.mempool_tx if self.scripts else None)
             self.addrman = AddrMan(self.store)
             self.banlist = BanList(self.store)
         except Exception:
             self.store.close()
+            if self.scripts is not None:
+                self.scripts.verifier.close()
             raise
         self.download = BlockDownload(self.chain.headers, self.chain.has_block, lambda: self.chain.height,
                                       stall_timeout=self.tuning.stall_timeout,
@@ -182,6 +190,19 @@ class Node:
                                       traffic=self._count_traffic)
         self.manager.listeners.append(self._peer_changed)
 
+    def _script_checks(self, wanted: bool, workers: int) -> ChainScriptChecks | None:
+        """Bitcoin Core's interpreter when it can be loaded; otherwise say loudly that scripts
+        are not checked (the chain state and mempool log it too, and RPC reports it)."""
+        if not wanted:
+            log.warning("script verification switched OFF by the caller: signatures are NOT checked")
+            return None
+        if not scripts.AVAILABLE:
+            log.error("SCRIPT VERIFICATION UNAVAILABLE: %s", scripts.UNAVAILABLE_REASON)
+            return None
+        verifier = scripts.ScriptVerifier(workers=workers)
+        return ChainScriptChecks(verifier, self.network, None, lambda: self.chain.height + 1,
+                                 assumevalid=self.config.assumevalid)
+
     # --- life cycle ---------------------------------------------------------------------
 
     def start(self) -> Node:
@@ -219,6 +240,8 @@ class Node:
                 self.chain.close()
                 self.addrman.flush()
                 self.store.close()
+        if self.scripts is not None:
+            self.scripts.verifier.close()
         self._stopped.set()
         log.info("node stopped")
 

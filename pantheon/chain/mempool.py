@@ -52,6 +52,7 @@ from pantheon.params import Network
 from pantheon.primitives import Block, OutPoint, Tx, TxOut
 
 __all__ = [
+    "output_type",
     "ChainView",
     "ScriptVerifier",
     "MempoolEntry",
@@ -212,7 +213,7 @@ def _valid_pubkey_size(data: bytes) -> bool:
     return bool(data) and len(data) == {2: 33, 3: 33, 4: 65, 6: 65, 7: 65}.get(data[0], 0)
 
 
-def _output_type(script: bytes) -> str:
+def output_type(script: bytes) -> str:
     """Core's `Solver` types that matter to `IsStandard`: anchor, scripthash, witness types,
     nulldata, pubkey, pubkeyhash, multisig:<m>:<n>, or nonstandard."""
     size = len(script)
@@ -495,7 +496,7 @@ class Mempool:
                 raise TxRejected("scriptsig-not-pushonly", txid)
         data_outputs = 0
         for txout in tx.outputs:
-            kind = _output_type(txout.script_pubkey)
+            kind = output_type(txout.script_pubkey)
             if kind == "nonstandard" or (kind == "nulldata" and len(txout.script_pubkey) > MAX_OP_RETURN_RELAY):
                 raise TxRejected("scriptpubkey", txid)
             if kind.startswith("multisig:"):

@@ -94,6 +94,7 @@ __all__ = [
     "script_flags",
     "flag_names",
     "verify_tx",
+    "ChainScriptChecks",
 ]
 
 
@@ -473,6 +474,41 @@ class ScriptVerifier:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+class ChainScriptChecks:
+    """A `ScriptVerifier` as the chain state and the mempool call it, with Core's `-assumevalid`:
+    a block that is an ancestor of the assumed-valid block on the best header chain has its
+    scripts skipped (everything else about it is still checked), as Core skips them. Core also
+    asks for two weeks of work on top and a best header past the block; with a hash the operator
+    chose, this follows only the ancestry rule, and says so in the log when it skips.
+    """
+
+    def __init__(self, verifier: ScriptVerifier, network: Network, headers: Any,
+                 next_height: Any, assumevalid: bytes | None = None) -> None:
+        self.verifier = verifier
+        self.network = network
+        self.headers = headers  # a chain.headers.HeaderTree; None until the chain state is open
+        self.next_height = next_height  # () -> the height a mempool tx is judged for
+        self.assumevalid = assumevalid
+        self.skipped = 0
+
+    def assumed_valid(self, block_hash: bytes, height: int) -> bool:
+        anchor = self.assumevalid
+        headers = self.headers
+        return (anchor is not None and headers is not None and anchor in headers and headers.is_active(anchor)
+                and headers.height_of(anchor) >= height and headers.ancestor(anchor, height) == block_hash)
+
+    def block(self, block: Block, height: int, spent_per_tx: Sequence[Sequence[SpentOutput]]) -> None:
+        """The chain state's script check of a block being connected."""
+        if self.assumed_valid(block.hash, height):
+            self.skipped += 1
+            return
+        self.verifier.verify_block_scripts(block, spent_per_tx, script_flags(self.network, height, block.hash))
+
+    def mempool_tx(self, tx: Tx, spent: Sequence[SpentOutput]) -> None:
+        """The mempool's script check of a transaction for the next block."""
+        self.verifier.verify_mempool_tx(tx, spent, self.network, self.next_height())
 
 
 def _chunks(work: Sequence[_Work], chunk_inputs: int) -> Iterator[list[_Work]]:

@@ -1,0 +1,333 @@
+"""The node (`pantheon.node.Node`) end to end over loopback: Pantheon nodes syncing from each other
+headers-first, relaying transactions and blocks, reorganising, serving JSON-RPC to python-bitcoinlib,
+restarting where they stopped, and reacting to a peer's invalid block or headers as DESIGN.md says.
+Scripts are verified (Core's interpreter) wherever py-bitcoinkernel is installed."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import gevent
+import pytest
+from bitcoin.rpc import JSONRPCError, RawProxy
+from regtest_chain import P2WSH_TRUE, prevouts_of, spend
+from test_net_peer import RawClient
+
+from pantheon import wire
+from pantheon.chain import scripts
+from pantheon.chain.miner import block_template, mine
+from pantheon.config import NodeConfig, load_config
+from pantheon.hashing import hash_to_hex, merkle_root
+from pantheon.net.peer import PeerState
+from pantheon.node import Node, NodeTuning, _MiningView
+from pantheon.primitives import Block, BlockHeader, Tx, TxOut
+from pantheon.store import DatadirInUse
+
+FAST = NodeTuning(tick=0.02, trickle_outbound=0.05, trickle_inbound=0.05, handshake_timeout=10)
+WAIT = 20.0
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = WAIT, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        gevent.sleep(0.02)
+
+
+def settings(datadir: Path, *extra: str, rpc: bool = False) -> NodeConfig:
+    args = ["--datadir", str(datadir), "--network", "regtest", "--port", "0", "--bind", "127.0.0.1",
+            "--dnsseed", "0", "--rpcport", "0", "--server", "1" if rpc else "0", *extra]
+    return load_config(args)
+
+
+@pytest.fixture
+def make_node(tmp_path: Path) -> Iterator[Callable[..., Node]]:
+    nodes: list[Node] = []
+
+    def make(name: str, *extra: str, rpc: bool = False, **options: Any) -> Node:
+        node = Node(settings(tmp_path / name, *extra, rpc=rpc), tuning=FAST, script_workers=0, **options).start()
+        nodes.append(node)
+        return node
+
+    yield make
+    for node in nodes:
+        node.stop()
+
+
+def connect(node: Node, to: Node) -> None:
+    host, port = to.manager.address
+    node.add_peer(host, port)
+    wait_for(lambda: any(p.state is PeerState.CONNECTED for p in node.peers()), what="handshake")
+
+
+def test_a_node_syncs_relays_and_follows_a_reorg(make_node: Callable[..., Node]) -> None:
+    a = make_node("a")
+    mined = a.generate(110, P2WSH_TRUE)
+    b = make_node("b", "--listen", "0")
+    connect(b, a)
+    wait_for(lambda: b.chain.tip == a.chain.tip, what="b synced to a")
+    assert b.chain.height == 110
+    # A transaction submitted to a reaches b's mempool through the trickle.
+    coinbase = a.chain.read_block(mined[0]).transactions[0]
+    tx = spend(prevouts_of(coinbase)[:1], fee=5_000)
+    assert a.submit_transaction(tx) == "accepted"
+    wait_for(lambda: b.mempool.get(tx.txid) is not None, what="tx relayed to b")
+    # b mines it; a gets the block (a headers announcement: a sent sendheaders) and empties its pool.
+    block_hash = b.generate(1, P2WSH_TRUE)[0]
+    wait_for(lambda: a.chain.tip == block_hash, what="block relayed to a")
+    assert a.mempool.get(tx.txid) is None
+    assert tx.txid in {t.txid for t in a.chain.read_block(block_hash).transactions}
+    # Split: each mines alone; b's branch is longer; reconnected, a reorganises to it and the
+    # transaction, mined only on a's losing branch, is back in a's mempool.
+    for peer in b.peers():
+        peer.close("test: partition")
+    wait_for(lambda: not a.peers() and not b.peers(), what="partition")
+    tx2 = spend(prevouts_of(a.chain.read_block(mined[1]).transactions[0])[:1], fee=4_000)
+    a.submit_transaction(tx2)
+    a.generate(1, P2WSH_TRUE)
+    assert a.mempool.get(tx2.txid) is None
+    b.generate(3, P2WSH_TRUE)
+    connect(b, a)
+    wait_for(lambda: a.chain.tip == b.chain.tip, what="a reorganised to b's branch")
+    assert a.chain.height == 114
+    wait_for(lambda: a.mempool.get(tx2.txid) is not None, what="tx2 back in a's mempool")
+
+
+def test_restart_resumes_and_a_second_node_on_the_datadir_is_refused(tmp_path: Path) -> None:
+    node = Node(settings(tmp_path / "n"), tuning=FAST, script_workers=0).start()
+    tip = node.generate(12, P2WSH_TRUE)[-1]
+    with pytest.raises(DatadirInUse):
+        Node(settings(tmp_path / "n"), tuning=FAST, script_workers=0)
+    node.stop()
+    again = Node(settings(tmp_path / "n"), tuning=FAST, script_workers=0).start()
+    try:
+        assert (again.chain.height, again.chain.tip) == (12, tip)
+    finally:
+        again.stop()
+
+
+def test_an_invalid_block_discourages_its_peer_and_no_one_else(make_node: Callable[..., Node]) -> None:
+    node = make_node("n")
+    node.generate(3, P2WSH_TRUE)
+    friend = make_node("friend", "--listen", "0")
+    connect(friend, node)
+    raw = RawClient(node.manager.address[1], wire)
+    raw.handshake()
+    template = block_template(_MiningView(node.chain), None, P2WSH_TRUE)
+    coinbase = template.block.transactions[0]
+    greedy = Tx(coinbase.version, coinbase.inputs, [TxOut(coinbase.outputs[0].value + 1, P2WSH_TRUE),
+                                                    *coinbase.outputs[1:]], coinbase.locktime)
+    header = template.block.header
+    header = BlockHeader(header.version, header.prev_block, merkle_root([greedy.txid])[0], header.timestamp,
+                         header.bits, 0)
+    bad = mine(Block(header, (greedy,)))
+    raw.send("block", wire.encode_block(bad))
+    assert raw.is_closed()
+    assert node.banlist.is_discouraged("127.0.0.1")
+    assert not node.chain.headers.is_valid(bad.hash) and node.chain.height == 3
+    assert all(peer.state is PeerState.CONNECTED for peer in friend.peers())
+    node.generate(1, P2WSH_TRUE)
+    wait_for(lambda: friend.chain.tip == node.chain.tip, what="the friend still syncs")
+
+
+def test_non_continuous_headers_discourage_the_peer(make_node: Callable[..., Node]) -> None:
+    node = make_node("n")
+    other = make_node("other")
+    hashes = other.generate(3, P2WSH_TRUE)
+    headers = [other.chain.headers.header(h) for h in hashes]
+    raw = RawClient(node.manager.address[1], wire)
+    raw.handshake()
+    raw.send("headers", wire.encode_headers([headers[0], headers[2]]))
+    assert raw.is_closed()
+    assert node.chain.headers.height == 0
+
+
+def test_getdata_for_unknown_things_gets_notfound(make_node: Callable[..., Node]) -> None:
+    node = make_node("n")
+    node.generate(1, P2WSH_TRUE)
+    raw = RawClient(node.manager.address[1], wire)
+    raw.handshake()
+    from pantheon.primitives import InvVect
+    wanted = [InvVect(2, b"\x11" * 32), InvVect(0x40000001, b"\x22" * 32), InvVect(2, node.chain.tip)]
+    raw.send("getdata", wire.encode_getdata(wanted))
+    block = wire.decode_block(raw.receive("block").payload)
+    assert block.hash == node.chain.tip
+    missing = wire.decode_notfound(raw.receive("notfound").payload)
+    assert [item.hash for item in missing] == [b"\x11" * 32, b"\x22" * 32]
+
+
+@pytest.fixture
+def rpc_node(make_node: Callable[..., Node]) -> Node:
+    return make_node("rpc", "--rpcuser", "u", "--rpcpassword", "p", rpc=True, verify_scripts=scripts.AVAILABLE)
+
+
+def proxy(node: Node) -> RawProxy:
+    assert node.rpc is not None
+    host, port = node.rpc.address
+    return RawProxy(service_url=f"http://u:p@{host}:{port}")
+
+
+def in_thread(function: Callable[..., Any], *args: Any) -> Any:
+    def capture() -> tuple[bool, Any]:
+        try:
+            return True, function(*args)
+        except Exception as error:
+            return False, error
+
+    ok, value = gevent.get_hub().threadpool.apply(capture)
+    if not ok:
+        raise value
+    return value
+
+
+def test_rpc_methods_through_python_bitcoinlib(rpc_node: Node) -> None:
+    client = proxy(rpc_node)
+    address = "bcrt1qdavt4j2sd7dlhqsavtnfxvzppw6k7qy97tmnu9"
+    hashes = in_thread(client.generatetoaddress, 101, address)
+    assert len(hashes) == 101 and in_thread(client.getblockcount) == 101
+    assert in_thread(client.getbestblockhash) == hashes[-1] == in_thread(client.getblockhash, 101)
+    info = in_thread(client.getblockchaininfo)
+    assert info["chain"] == "regtest" and info["blocks"] == info["headers"] == 101
+    assert info["scripts_verified"] is scripts.AVAILABLE
+    block = in_thread(client.getblock, hashes[0])
+    assert block["height"] == 1 and block["confirmations"] == 101 and block["nextblockhash"] == hashes[1]
+    full = in_thread(client.getblock, hashes[0], 2)
+    assert full["tx"][0]["vout"][0]["scriptPubKey"]["address"] == address
+    raw_block = bytes.fromhex(in_thread(client.getblock, hashes[0], 0))
+    assert hash_to_hex(wire.decode_block(raw_block).hash) == hashes[0]
+    header = in_thread(client.getblockheader, hashes[5])
+    assert header["previousblockhash"] == hashes[4] and header["nTx"] == 1
+    with pytest.raises(JSONRPCError) as caught:
+        in_thread(client.getblockhash, 500)
+    assert caught.value.error["code"] == -8
+    with pytest.raises(JSONRPCError) as caught:
+        in_thread(client.getblock, "00" * 32)
+    assert caught.value.error["code"] == -5
+    with pytest.raises(JSONRPCError) as caught:
+        in_thread(client.sendrawtransaction, "00")
+    assert caught.value.error["code"] == -22
+    with pytest.raises(JSONRPCError) as caught:
+        in_thread(client.generatetoaddress, 1, "not-an-address")
+    assert caught.value.error["code"] == -5
+    mempool = in_thread(client.getmempoolinfo)
+    assert mempool["size"] == 0 and mempool["loaded"]
+    assert in_thread(client.getconnectioncount) == 0 and in_thread(client.getpeerinfo) == []
+    assert in_thread(client.getnetworkinfo)["subversion"].startswith("/Pantheon:")
+
+
+def test_rpc_bans(rpc_node: Node) -> None:
+    client = proxy(rpc_node)
+    in_thread(client.setban, "10.1.0.0/16", "add", 3600)
+    banned = in_thread(client.listbanned)
+    assert [entry["address"] for entry in banned] == ["10.1.0.0/16"]
+    assert 3590 <= banned[0]["time_remaining"] <= 3600
+    with pytest.raises(JSONRPCError) as caught:
+        in_thread(client.setban, "10.1.0.0/16", "add")
+    assert caught.value.error["code"] == -23
+    with pytest.raises(JSONRPCError) as caught:
+        in_thread(client.setban, "no.such/ip", "add")
+    assert caught.value.error["code"] == -30
+    in_thread(client.setban, "10.1.0.0/16", "remove")
+    with pytest.raises(JSONRPCError) as caught:
+        in_thread(client.setban, "10.1.0.0/16", "remove")
+    assert caught.value.error["code"] == -30
+    in_thread(client.setban, "10.2.3.4", "add")
+    in_thread(client.clearbanned)
+    assert in_thread(client.listbanned) == []
+
+
+def test_rpc_addnode_and_disconnectnode(rpc_node: Node, make_node: Callable[..., Node]) -> None:
+    other = make_node("other")
+    client = proxy(rpc_node)
+    target = f"127.0.0.1:{other.manager.address[1]}"
+    in_thread(client.addnode, target, "add")
+    wait_for(lambda: in_thread(client.getconnectioncount) == 1, what="added node connected")
+    with pytest.raises(JSONRPCError) as caught:
+        in_thread(client.addnode, target, "add")
+    assert caught.value.error["code"] == -23
+    peer = in_thread(client.getpeerinfo)[0]
+    assert peer["state"] == "connected" and not peer["inbound"] and peer["subver"].startswith("/Pantheon:")
+    in_thread(client.addnode, target, "remove")
+    with pytest.raises(JSONRPCError) as caught:
+        in_thread(client.addnode, target, "remove")
+    assert caught.value.error["code"] == -24
+    in_thread(client.disconnectnode, target)
+    wait_for(lambda: in_thread(client.getconnectioncount) == 0, what="disconnected")
+    with pytest.raises(JSONRPCError) as caught:
+        in_thread(client.disconnectnode, target)
+    assert caught.value.error["code"] == -29
+
+
+def test_sendrawtransaction_and_mempool_rpcs(rpc_node: Node) -> None:
+    client = proxy(rpc_node)
+    mined = rpc_node.generate(101, P2WSH_TRUE)
+    tx = spend(prevouts_of(rpc_node.chain.read_block(mined[0]).transactions[0])[:1], fee=2_000)
+    txid = in_thread(client.sendrawtransaction, tx.serialize().hex())
+    assert txid == hash_to_hex(tx.txid)
+    assert in_thread(client.getrawmempool) == [txid]
+    verbose = in_thread(client.getrawmempool, True)[txid]
+    assert verbose["fees"]["base"] == pytest.approx(0.00002) and verbose["wtxid"] == hash_to_hex(tx.wtxid)
+    assert in_thread(client.getrawtransaction, txid) == tx.serialize().hex()
+    assert in_thread(client.getrawtransaction, txid, True)["vin"][0]["txinwitness"] == ["51"]
+    conflict = spend(prevouts_of(rpc_node.chain.read_block(mined[0]).transactions[0])[:1], fee=9_000)
+    with pytest.raises(JSONRPCError) as caught:
+        in_thread(client.sendrawtransaction, conflict.serialize().hex())
+    assert caught.value.error == {"code": -26, "message": "txn-mempool-conflict"}
+    block_hash = rpc_node.generate(1, P2WSH_TRUE)[0]
+    assert in_thread(client.getrawmempool) == []
+    found = in_thread(client.getrawtransaction, txid, True, hash_to_hex(block_hash))
+    assert found["blockhash"] == hash_to_hex(block_hash)
+    with pytest.raises(JSONRPCError) as caught:
+        in_thread(client.getrawtransaction, txid)
+    assert caught.value.error["code"] == -5
+
+
+@pytest.mark.skipif(not scripts.AVAILABLE, reason=scripts.UNAVAILABLE_REASON or "kernel missing")
+def test_a_bad_signature_is_rejected_by_script_checks(rpc_node: Node) -> None:
+    """A P2WSH(OP_FALSE) spend passes every check but the script: the mempool refuses it with
+    Core's mandatory reason, so scripts are really executed."""
+    import hashlib
+
+    false_script = b"\x00"
+    p2wsh_false = b"\x00\x20" + hashlib.sha256(false_script).digest()
+    mined = rpc_node.generate(101, p2wsh_false)
+    coinbase = rpc_node.chain.read_block(mined[0]).transactions[0]
+    outpoint, txout = prevouts_of(coinbase)[0]
+    from pantheon.primitives import TxIn
+    tx = Tx(2, [TxIn(outpoint.txid, outpoint.index, b"", 0xFFFFFFFE, (false_script,))],
+            [TxOut(txout.value - 1_000, P2WSH_TRUE)], 0)
+    client = proxy(rpc_node)
+    with pytest.raises(JSONRPCError) as caught:
+        in_thread(client.sendrawtransaction, tx.serialize().hex())
+    assert caught.value.error["message"].startswith("mandatory-script-verify-flag-failed")
+
+
+def test_metrics_endpoint(make_node: Callable[..., Node], tmp_path: Path) -> None:
+    node = make_node("m", "--metrics-port", "0")
+    node.generate(2, P2WSH_TRUE)
+    assert node.metrics is not None and node.metrics._server is not None
+    host, port = node.metrics._server.address[:2]
+    text = in_thread(lambda: urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=5).read().decode())
+    assert "pantheon_sync_height 2.0" in text
+    assert 'pantheon_peers{direction="inbound",state="connected"} 0.0' in text
+    assert "pantheon_blocks_connected_total 2.0" in text
+    assert "pantheon_block_connect_seconds_count 2.0" in text
+    assert "pantheon_mempool_transactions 0.0" in text
+
+
+def test_sync_status_and_progress(make_node: Callable[..., Node]) -> None:
+    node = make_node("s")
+    status = node.sync_status()
+    assert (status.height, status.target, status.progress) == (0, 0, 100.0)
+    assert status.initial_block_download  # regtest genesis is from 2011
+    node.generate(1, P2WSH_TRUE)
+    assert not node.sync_status().initial_block_download
+    assert json.loads(json.dumps(node.sync_status().__dict__))["height"] == 1
