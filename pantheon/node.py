@@ -153,7 +153,7 @@ class Node:
             if self.scripts is not None:
                 self.scripts.verifier.close()
             raise
-        self.download = BlockDownload(self.chain.headers, self.chain.has_block, lambda: self.chain.height,
+        self.download = BlockDownload(self.chain.headers, self.chain.has_block, lambda: self.chain.tip,
                                       stall_timeout=self.tuning.stall_timeout,
                                       request_timeout=self.tuning.block_request_timeout)
         self.on_block: list[Callable[[Block, int], None]] = []

@@ -8,7 +8,7 @@ our connected tip; at most `per_peer` at a time. Blocks may arrive in any order:
 stores them and connects in order.
 
 Two ways a download can stall, both handled here so the node only acts on the answers:
-- One slow peer holds the block just above the tip while everyone else has finished the rest
+- One slow peer holds the block just above the fork while everyone else has finished the rest
   of the window: that peer is *stalling* (Core's `m_stalling_since`). If it still has not
   delivered `stall_timeout` seconds later (2 s, doubled after each stall-disconnect up to 64 s,
   and relaxed by 15% per delivered block back to 2 s), `stalling_peers()` names it, the node
@@ -47,16 +47,16 @@ class _Peer:
 
 
 class BlockDownload:
-    """The download schedule. `have(hash)`: the block is stored or connected; `tip_height()`:
-    the connected chain's height. Peer ids are whatever the node uses to name peers."""
+    """The download schedule. `have(hash)`: the block is stored or connected; `tip()`: the hash
+    of the connected chain's tip. Peer ids are whatever the node uses to name peers."""
 
-    def __init__(self, tree: HeaderTree, have: Callable[[bytes], bool], tip_height: Callable[[], int], *,
+    def __init__(self, tree: HeaderTree, have: Callable[[bytes], bool], tip: Callable[[], bytes], *,
                  window: int = BLOCK_DOWNLOAD_WINDOW, per_peer: int = MAX_BLOCKS_IN_TRANSIT_PER_PEER,
                  stall_timeout: float = STALL_TIMEOUT, stall_timeout_max: float = STALL_TIMEOUT_MAX,
                  request_timeout: float = REQUEST_TIMEOUT, clock: Callable[[], float] = time.monotonic) -> None:
         self.tree = tree
         self._have = have
-        self._tip_height = tip_height
+        self._tip = tip
         self.window = window
         self.per_peer = per_peer
         self._stall_initial = stall_timeout
@@ -113,14 +113,14 @@ class BlockDownload:
         if free <= 0 or state.best not in self.tree or not self.tree.is_valid(state.best):
             return []
         tree = self.tree
-        tip_height = self._tip_height()
+        fork_height = self._last_common_height(state.best)
         best_height = tree.height_of(state.best)
-        if best_height <= tip_height:
-            return []
-        window_end = tip_height + self.window
+        if best_height <= fork_height or tree.chain_work(state.best) <= tree.chain_work(self._tip()):
+            return []  # nothing past our tip, or a branch with no more work than ours
+        window_end = fork_height + self.window
         blocking: PeerId | None = None
         chosen: list[bytes] = []
-        for height in range(tip_height + 1, min(best_height, window_end) + 1):
+        for height in range(fork_height + 1, min(best_height, window_end) + 1):
             block_hash = tree.ancestor(state.best, height)
             if block_hash in state.lacks or self._have(block_hash):
                 continue
@@ -141,6 +141,17 @@ class BlockDownload:
             state.in_flight[block_hash] = now
             self._flight[block_hash] = peer
         return chosen
+
+    def _last_common_height(self, best: bytes) -> int:
+        """Height of the last block both our connected chain and the peer's branch hold (Core's
+        pindexLastCommonBlock): downloading starts above it, so a peer on a heavier fork is asked
+        for its branch from the fork, not from our tip's height."""
+        tree = self.tree
+        tip = self._tip()
+        height = min(tree.height_of(tip), tree.height_of(best))
+        while tree.ancestor(best, height) != tree.ancestor(tip, height):
+            height -= 1
+        return height
 
     def block_received(self, peer: PeerId, block_hash: bytes) -> bool:
         """A block arrived from `peer`; True if it was asked of that peer. Whoever it was asked

@@ -36,7 +36,8 @@ class Chain:
 
 
 def download(chain: Chain, clock: Clock, **options: float) -> BlockDownload:
-    return BlockDownload(chain.tree, chain.have.__contains__, lambda: chain.tip_height, clock=clock, **options)
+    return BlockDownload(chain.tree, chain.have.__contains__, lambda: chain.hashes[chain.tip_height], clock=clock,
+                         **options)
 
 
 @pytest.fixture
@@ -209,3 +210,16 @@ def test_tree_ancestor_walks_any_branch() -> None:
     assert chain.tree.ancestor(chain.hashes[6], 5) == chain.hashes[5]
     with pytest.raises(ValueError):
         chain.tree.ancestor(side[-1], 5)
+
+
+def test_a_heavier_fork_is_fetched_from_the_fork_not_from_our_height(clock: Clock) -> None:
+    chain = Chain(6)
+    chain.have.update(chain.hashes)
+    chain.connect_ready()  # connected up to 6
+    side = extend(chain.tree, chain.hashes[3], 5, tag=4)  # heights 4..8: more work than ours
+    schedule = download(chain, clock)
+    schedule.add_peer("fork")
+    schedule.peer_has("fork", side[2])  # height 6: equal work to our tip, nothing to gain yet
+    assert schedule.next_requests("fork") == []
+    schedule.peer_has("fork", side[-1])
+    assert schedule.next_requests("fork") == side
