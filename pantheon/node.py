@@ -117,7 +117,6 @@ class SyncStatus:
 class _PeerRelay:
     """What the node keeps per peer beyond the connection itself."""
 
-    headers_asked: bool = False
     continue_hash: bytes | None = None  # getblocks: when this block is fetched, inv our tip
     tx_in_flight: dict[bytes, float] = field(default_factory=dict)  # hash asked -> when
     pending_txs: dict[bytes, bytes] = field(default_factory=dict)  # txid -> wtxid, to announce
@@ -340,7 +339,11 @@ class Node:
         if transition.new is PeerState.CONNECTED:
             self._relay[peer.id] = _PeerRelay(next_trickle=self._next_trickle(peer))
             self.download.add_peer(peer.id)
-            self._ask_headers(peer)
+            # Core starts from the best header's parent, so a peer on our chain answers at least
+            # one header and so tells us it has our best block.
+            tree = self.chain.headers
+            best = tree.tip
+            self._ask_headers(peer, tree.header(best).prev_block if best != tree.anchor else None)
         elif transition.new in (PeerState.DISCONNECTED, PeerState.BANNED):
             self._relay.pop(peer.id, None)
             self.download.remove_peer(peer.id)
@@ -351,9 +354,6 @@ class Node:
         remote = peer.remote
         if remote is None or not remote.services & (NODE_NETWORK | NODE_NETWORK_LIMITED):
             return
-        relay = self._relay.get(peer.id)
-        if relay is not None:
-            relay.headers_asked = True
         locator = Locator(peer.config.protocol_version, tuple(self.chain.headers.locator(start)))
         peer.send("getheaders", encode_locator(locator))
 
@@ -515,7 +515,7 @@ class Node:
 
     def _on_notfound(self, peer: Peer, frame: Frame) -> None:
         items = wire.decode_notfound(frame.payload)
-        self.download.not_found(peer.id, [item.hash for item in items if item.type & ~MSG_WITNESS_FLAG == MSG_BLOCK])
+        self.download.not_found(peer.id, [item.hash for item in items if (item.type & ~MSG_WITNESS_FLAG) == MSG_BLOCK])
         relay = self._relay.get(peer.id)
         if relay is not None:
             for item in items:
