@@ -12,6 +12,7 @@ a silent default.
 from __future__ import annotations
 
 import argparse
+import decimal
 import logging
 import os
 from dataclasses import dataclass
@@ -94,6 +95,18 @@ def _text(text: str) -> str:
     return text.strip()
 
 
+def _fee_rate(text: str) -> int:
+    """A BTC/kvB amount as Core writes it -> sat/kvB."""
+    try:
+        value = decimal.Decimal(text.strip())
+    except decimal.InvalidOperation:
+        raise ValueError("not a number") from None
+    satoshis = value * 100_000_000
+    if value < 0 or satoshis != satoshis.to_integral_value():
+        raise ValueError("not a fee rate in BTC/kvB with at most 8 decimals")
+    return int(satoshis)
+
+
 def _activation(text: str) -> tuple[str, int]:
     name, sep, height = text.strip().partition("@")
     if not sep or not name or not height.isdigit():
@@ -130,6 +143,8 @@ _OPTIONS: tuple[_Option, ...] = (
     _Option("assumevalid", _text, "skip script checks for ancestors of this block hash (default: none)"),
     _Option("dbcache", _count, "UTXO cache size in MiB (default: 450)"),
     _Option("maxmempool", _count, "mempool memory limit in MB (default: 300)"),
+    _Option("minrelaytxfee", _fee_rate, "lowest fee rate relayed and accepted to the mempool, BTC/kvB "
+            "(default: 0.00001)"),
     _Option("loglevel", _loglevel, "debug, info, warning, error (default: info)"),
     _Option("testactivationheight", _activation, "regtest only, as Core: NAME@HEIGHT enforces a deployment "
             "(bip34, dersig, cltv, csv, segwit) from HEIGHT; repeatable", repeat=True),
@@ -161,6 +176,7 @@ class NodeConfig:
     dbcache: int
     maxmempool: int
     loglevel: str
+    minrelaytxfee: int = 1_000  # sat/kvB
     testactivationheight: tuple[tuple[str, int], ...] = ()
 
     @property
@@ -286,5 +302,6 @@ def _resolve(datadir: Path, values: dict[str, Any]) -> NodeConfig:
         dbcache=values.get("dbcache", 450),
         maxmempool=values.get("maxmempool", 300),
         loglevel=values.get("loglevel", "info"),
+        minrelaytxfee=values.get("minrelaytxfee", 1_000),
         testactivationheight=tuple(values.get("testactivationheight", ())),
     )

@@ -31,9 +31,9 @@ import logging
 import random
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Callable
 
 import gevent
 import gevent.event
@@ -48,7 +48,6 @@ from pantheon.chain.mempool import Mempool
 from pantheon.chain.miner import block_template, mine
 from pantheon.chain.validation import BlockRejected, TxRejected
 from pantheon.config import NodeConfig
-from pantheon.errors import ProtocolError
 from pantheon.frames import Frame
 from pantheon.hashing import hash_to_hex
 from pantheon.net.addrman import AddrMan
@@ -143,7 +142,7 @@ class Node:
                                     script_verifier=self.scripts.block if self.scripts else None)
             if self.scripts is not None:
                 self.scripts.headers = self.chain.headers
-            self.mempool = Mempool(self.chain, max_usage=config.maxmempool * 1_000_000,
+            self.mempool = Mempool(self.chain, max_usage=config.maxmempool * 1_000_000, min_relay_fee=config.minrelaytxfee,
                                    script_verifier=self.scripts.mempool_tx if self.scripts else None)
             self.addrman = AddrMan(self.store)
             self.banlist = BanList(self.store)
@@ -172,7 +171,7 @@ class Node:
         self.chain.on_connected.append(self._block_connected)
         self.chain.on_disconnected.append(lambda block, height: self._disconnected.append(block))
         peer_config = PeerConfig(
-            network=network, user_agent=f"/Pantheon:{__version__}/",
+            network=network, user_agent=f"/Pantheon:{__version__}/", fee_filter=config.minrelaytxfee,
             handshake_timeout=self.tuning.handshake_timeout, ping_interval=self.tuning.ping_interval,
             ping_timeout=self.tuning.ping_timeout)
         manager_config = ManagerConfig(
@@ -325,7 +324,7 @@ class Node:
         hashes = []
         for _ in range(count):
             with self._lock:
-                template = block_template(_MiningView(self.chain), self.mempool, pay_to,
+                template = block_template(self.chain, self.mempool, pay_to,
                                           commit_witness=commit_witness)
                 block = mine(template.block)
                 self.process_block(block)
@@ -693,19 +692,6 @@ class Node:
     def _count_traffic(self, direction: str, command: str, size: int) -> None:
         if self.traffic is not None:
             self.traffic(direction, command, size)
-
-
-class _MiningView:
-    """The chain as the miner reads it: the chainstate plus its header tree's work rule."""
-
-    def __init__(self, chain: Chainstate) -> None:
-        self._chain = chain
-        self.network = chain.network
-        self.height = chain.height
-        self.tip = chain.tip
-        self.get_coin = chain.get_coin
-        self.mtp_at = chain.mtp_at
-        self.next_work_required = chain.headers.next_work_required
 
 
 def network_datadir(datadir: Path, network: Network) -> Path:

@@ -25,7 +25,7 @@ from pantheon.chain.validation import BlockRejected, TxRejected, is_coinbase
 from pantheon.errors import ProtocolError
 from pantheon.hashing import hash_to_hex, hex_to_hash
 from pantheon.net.peer import PROTOCOL_VERSION, Peer, PeerState
-from pantheon.primitives import Block, Tx
+from pantheon.primitives import Tx
 from pantheon.rpc import (
     RPC_CLIENT_INVALID_IP_OR_SUBNET,
     RPC_CLIENT_NODE_ALREADY_ADDED,
@@ -302,14 +302,16 @@ def node_methods(node: Node) -> dict[str, Callable[..., Any]]:
             "connections_out": len(peers) - inbound,
             "networks": [{"name": name, "limited": False, "reachable": True, "proxy": "",
                           "proxy_randomize_credentials": False} for name in ("ipv4", "ipv6")],
-            "relayfee": 0.00001, "incrementalfee": 0.00001, "localaddresses": [], "warnings": _warnings(node),
+            "relayfee": _amount(node.mempool.min_relay_fee), "incrementalfee": 0.00001, "localaddresses": [],
+            "warnings": _warnings(node),
         }
 
     def getinfo() -> dict[str, Any]:
         """bcoin's and old Core's summary, kept for tools that still ask for it."""
         return {"version": _CLIENT_VERSION, "protocolversion": PROTOCOL_VERSION, "blocks": chain.height,
                 "connections": getconnectioncount(), "difficulty": difficulty(tree.header(chain.tip).bits),
-                "testnet": network.name != "main", "relayfee": 0.00001, "errors": _warnings(node)}
+                "testnet": network.name != "main", "relayfee": _amount(node.mempool.min_relay_fee),
+                "errors": _warnings(node)}
 
     def addnode(node_address: Any, command: Any) -> None:
         host, port = _endpoint(node_address, network.p2p_port)

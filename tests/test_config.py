@@ -26,6 +26,8 @@ def test_defaults_are_mainnets_like_core(tmp_path: Path) -> None:
     assert settings.listen and settings.dnsseed and settings.server
     assert (settings.maxconnections, settings.maxmempool, settings.loglevel) == (125, 300, "info")
     assert settings.rpcuser is None and settings.metrics_port is None and settings.assumevalid is None
+    assert settings.minrelaytxfee == 1_000
+    assert config(tmp_path, "--minrelaytxfee", "0.0000099").minrelaytxfee == 990
 
 
 def test_every_option_is_a_config_field() -> None:
@@ -93,6 +95,8 @@ def test_assumevalid_is_read_in_display_order(tmp_path: Path) -> None:
     (["--loglevel", "loud"], None, "loglevel"),
     (["--listen", "maybe"], None, "yes/no"),
     (["--assumevalid", "zz"], None, "64-digit"),
+    (["--minrelaytxfee", "0.000000001"], None, "8 decimals"),
+    (["--minrelaytxfee", "cheap"], None, "not a number"),
     (["--rpcuser", "u"], None, "together"),
     (["--addnode", "1.2.3.4:0"], None, "bad port"),
     (["--connect", ":5"], None, "no host"),

@@ -23,7 +23,7 @@ from pantheon.chain.miner import block_template, mine
 from pantheon.config import NodeConfig, load_config
 from pantheon.hashing import hash_to_hex, merkle_root
 from pantheon.net.peer import PeerState
-from pantheon.node import Node, NodeTuning, _MiningView
+from pantheon.node import Node, NodeTuning
 from pantheon.primitives import Block, BlockHeader, Tx, TxOut
 from pantheon.store import DatadirInUse
 
@@ -136,7 +136,7 @@ def test_an_invalid_block_discourages_its_peer_and_no_one_else(make_node: Callab
     friend = make_node("friend", "--listen", "0")
     connect(friend, node)
     raw = raw_client(node)
-    template = block_template(_MiningView(node.chain), None, P2WSH_TRUE)
+    template = block_template(node.chain, None, P2WSH_TRUE)
     coinbase = template.block.transactions[0]
     greedy = Tx(coinbase.version, coinbase.inputs, [TxOut(coinbase.outputs[0].value + 1, P2WSH_TRUE),
                                                     *coinbase.outputs[1:]], coinbase.locktime)

@@ -30,7 +30,6 @@ from pantheon.hashing import hash_to_hex, hex_to_hash
 from pantheon.net.messages import NODE_NETWORK, NODE_WITNESS
 from pantheon.net.peer import PeerState
 from pantheon.node import MSG_BLOCK, MSG_WITNESS_FLAG, Node
-from pantheon.primitives import InvVect
 
 BCOIN_RULES = ("bip34@100000000", "dersig@1251", "cltv@1351", "csv@432", "segwit@432")
 CHAIN_BLOCKS = 500

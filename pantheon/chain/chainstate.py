@@ -247,7 +247,12 @@ class Chainstate:
         BIP68 time locks of coins created at `height + 1` count from."""
         if not 0 <= height <= self.height:
             raise ValueError(f"height {height} is outside the chain (0..{self.height})")
-        return self.headers.median_time_past(self._ancestor(self.tip, height))
+        return self.headers.median_time_past(self.headers.ancestor(self.tip, height))
+
+    def next_work_required(self, parent_hash: bytes, timestamp: int) -> int:
+        """The compact target a child of `parent_hash` made at `timestamp` must meet (the miner's
+        `MiningChain`)."""
+        return self.headers.next_work_required(parent_hash, timestamp)
 
     def has_block(self, block_hash: bytes) -> bool:
         return self._blocks.get(block_hash) is not None
@@ -376,7 +381,7 @@ class Chainstate:
                                         "accumulated fee in the block out of range")
                 if enforce_bip68:
                     locks = sequence_locks(tx, [coin.height for coin in spent],
-                                           lambda at: self.headers.median_time_past(self._ancestor(parent, at)))
+                                           lambda at: self.headers.median_time_past(self.headers.ancestor(parent, at)))
                     if not sequence_locks_met(locks, height, parent_mtp):
                         raise BlockRejected("bad-txns-nonfinal", block_hash, "contains a non-BIP68-final transaction")
             sigops += tx_sigop_cost(tx, spent, p2sh, witness)
@@ -462,20 +467,10 @@ class Chainstate:
         bip34_hash = _BIP34_HASHES.get(self.network.name)
         bip34_height = self.network.bip34_height
         return not (bip34_hash is not None and height > bip34_height
-                    and self._ancestor(parent, bip34_height) == bip34_hash)
+                    and self.headers.ancestor(parent, bip34_height) == bip34_hash)
 
     def _parent(self, block_hash: bytes) -> bytes:
         return self.headers.header(block_hash).prev_block
-
-    def _ancestor(self, block_hash: bytes, height: int) -> bytes:
-        """The block at `height` (<= its own) of `block_hash`'s chain."""
-        if self.headers.is_active(block_hash):
-            found = self.headers.at_height(height)
-            assert found is not None
-            return found
-        while self.headers.height_of(block_hash) > height:
-            block_hash = self._parent(block_hash)
-        return block_hash
 
     def _path(self, old: bytes, new: bytes) -> tuple[bytes, list[bytes], Iterable[bytes]]:
         """From tip `old` to `new` through their fork: (fork, to disconnect from `old` down,

@@ -79,7 +79,8 @@ MAX_STANDARD_TX_SIGOPS_COST = MAX_BLOCK_SIGOPS_COST // 5
 TX_MAX_STANDARD_VERSION = 3
 MAX_OP_RETURN_RELAY = 83  # Core <= 29's -datacarriersize: the whole output script
 DUST_RELAY_FEE = 3_000  # sat/kvB
-MIN_RELAY_FEE = 1_000  # sat/kvB, also Core's incremental relay fee
+MIN_RELAY_FEE = 1_000  # sat/kvB: Core's default -minrelaytxfee
+INCREMENTAL_RELAY_FEE = 1_000  # sat/kvB: Core's -incrementalrelayfee (eviction's bump, the rolling floor)
 BYTES_PER_SIGOP = 20  # Core's -bytespersigop: sigops weigh in a transaction's virtual size
 MAX_ORPHANS = 100
 ORPHAN_EXPIRY = 20 * 60  # seconds
@@ -271,8 +272,10 @@ class Mempool:
 
     def __init__(self, chain: ChainView, *, max_usage: int = DEFAULT_MAX_USAGE,
                  script_verifier: ScriptVerifier | None = None, permit_bare_multisig: bool = True,
-                 clock: Callable[[], float] = time.monotonic, rng: random.Random | None = None) -> None:
+                 clock: Callable[[], float] = time.monotonic, rng: random.Random | None = None,
+                 min_relay_fee: int = MIN_RELAY_FEE) -> None:
         self.chain = chain
+        self.min_relay_fee = min_relay_fee  # sat/kvB (Core's -minrelaytxfee)
         self.max_usage = max_usage
         self.script_verifier = script_verifier
         self.permit_bare_multisig = permit_bare_multisig
@@ -341,15 +344,15 @@ class Mempool:
             halflife = _ROLLING_FEE_HALFLIFE / (4 if self._usage < self.max_usage / 4
                                                 else 2 if self._usage < self.max_usage / 2 else 1)
             self._rolling_min_fee /= 2 ** ((now - self._rolling_updated) / halflife)
-            if self._rolling_min_fee < MIN_RELAY_FEE / 2:
+            if self._rolling_min_fee < INCREMENTAL_RELAY_FEE / 2:
                 self._rolling_min_fee = 0.0
         self._rolling_updated = now
-        return max(self._rolling_min_fee, MIN_RELAY_FEE) / 1000
+        return max(self._rolling_min_fee, self.min_relay_fee) / 1000
 
     def info(self) -> MempoolInfo:
         return MempoolInfo(len(self._entries), self._vbytes, self._usage, self.max_usage,
                            sum(entry.fee for entry in self._entries.values()), self.min_fee_rate(),
-                           MIN_RELAY_FEE / 1000, len(self._orphans), self.scripts_verified)
+                           self.min_relay_fee / 1000, len(self._orphans), self.scripts_verified)
 
     def ancestors(self, txid: Hash) -> set[Hash]:
         """The txids of every in-pool ancestor of `txid`."""
@@ -446,8 +449,8 @@ class Mempool:
             floor = math.ceil(self.min_fee_rate() * vsize)
             if self._rolling_min_fee and fee < floor:
                 raise TxRejected("mempool min fee not met", txid, f"{fee} < {floor}")
-            if fee < MIN_RELAY_FEE * vsize // 1000:
-                raise TxRejected("min relay fee not met", txid, f"{fee} < {MIN_RELAY_FEE * vsize // 1000}")
+            if fee < self.min_relay_fee * vsize // 1000:
+                raise TxRejected("min relay fee not met", txid, f"{fee} < {self.min_relay_fee * vsize // 1000}")
         self._check_chain_limits(tx, vsize)
         if self.script_verifier is not None:
             self.script_verifier(tx, spent)
@@ -632,7 +635,7 @@ class Mempool:
                 return max(entry.fee_rate, sum(e.fee for e in package) / sum(e.vsize for e in package))
 
             victim = min(self._entries.values(), key=descendant_score)
-            rate = descendant_score(victim) * 1000 + MIN_RELAY_FEE
+            rate = descendant_score(victim) * 1000 + INCREMENTAL_RELAY_FEE
             self.min_fee_rate()  # decay first, so the bump starts from now
             self._rolling_min_fee = max(self._rolling_min_fee, rate)
             removed = self.remove_with_descendants(victim.tx.txid)
