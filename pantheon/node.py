@@ -174,6 +174,8 @@ class Node:
             network=network, user_agent=f"/Pantheon:{__version__}/", fee_filter=config.minrelaytxfee,
             handshake_timeout=self.tuning.handshake_timeout, ping_interval=self.tuning.ping_interval,
             ping_timeout=self.tuning.ping_timeout)
+        if resolver is None and config.dnsserver is not None:
+            resolver = Resolver([config.dnsserver[0]], config.dnsserver[1])
         manager_config = ManagerConfig(
             peer=peer_config,
             listen=(config.bind, config.port) if config.listen else None,

@@ -19,8 +19,9 @@ EXAMPLE = Path(__file__).parent.parent / "examples" / "peers_page.py"
 PEER = PeerConfig(network=params.REGTEST)
 
 
-def load_example() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("peers_page", EXAMPLE)
+def load_example(path: Path = EXAMPLE) -> ModuleType:
+    """An example script imported as a module (examples/ is not a package)."""
+    spec = importlib.util.spec_from_file_location(path.stem, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -1,0 +1,102 @@
+"""`pantheon-gevent` as an operator runs it (`python -m pantheon.cli`, the console script's target):
+cookie authentication, plain curl, SIGTERM and the `stop` RPC stopping it cleanly, the next start
+resuming where it stopped, mainnet waiting politely without any network, and a bad flag refused."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ADDRESS = "bcrt1qdavt4j2sd7dlhqsavtnfxvzppw6k7qy97tmnu9"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start(datadir: Path, *extra: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "pantheon.cli", "--datadir", str(datadir), *extra],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def wait_for_file(path: Path, process: subprocess.Popen[bytes], timeout: float = 30.0) -> str:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if process.poll() is not None:
+            raise AssertionError(f"node exited {process.returncode}: {process.stderr.read().decode()[-2000:]}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{path} never appeared")
+        time.sleep(0.05)
+    return path.read_text()
+
+
+def curl(port: int, cookie: str, method: str, *params: object) -> object:
+    body = json.dumps({"jsonrpc": "1.0", "id": "curl", "method": method, "params": list(params)})
+    output = subprocess.check_output(["curl", "-s", "--user", cookie, "--data-binary", body,
+                                      "-H", "content-type: text/plain;", f"http://127.0.0.1:{port}/"], timeout=30)
+    reply = json.loads(output)
+    assert reply["error"] is None, reply
+    return reply["result"]
+
+
+def finish(process: subprocess.Popen[bytes], timeout: float = 30.0) -> tuple[int, str]:
+    try:
+        _, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        raise
+    return process.returncode, stderr.decode()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="signals and curl as on Linux")
+def test_run_stop_by_signal_and_by_rpc_and_resume(tmp_path: Path) -> None:
+    rpc_port = free_port()
+    flags = ("--network", "regtest", "--port", str(free_port()), "--bind", "127.0.0.1", "--rpcport", str(rpc_port),
+             "--dnsseed", "0")
+    cookie_file = tmp_path / "regtest" / ".cookie"
+    node = start(tmp_path, *flags)
+    cookie = wait_for_file(cookie_file, node)
+    assert cookie.startswith("__cookie__:")
+    hashes = curl(rpc_port, cookie, "generatetoaddress", 5, ADDRESS)
+    assert isinstance(hashes, list) and len(hashes) == 5
+    node.send_signal(signal.SIGTERM)
+    code, log = finish(node)
+    assert code == 0, log
+    assert "node stopped" in log and not cookie_file.exists()
+    again = start(tmp_path, *flags)
+    cookie = wait_for_file(cookie_file, again)
+    assert curl(rpc_port, cookie, "getblockcount") == 5
+    assert curl(rpc_port, cookie, "getbestblockhash") == hashes[-1]
+    assert curl(rpc_port, cookie, "stop") == "Pantheon server stopping"
+    code, log = finish(again)
+    assert code == 0, log
+
+
+def test_mainnet_waits_politely_without_a_network(tmp_path: Path) -> None:
+    rpc_port = free_port()
+    node = start(tmp_path, "--port", str(free_port()), "--bind", "127.0.0.1", "--rpcport", str(rpc_port),
+                 "--dnsserver", "127.0.0.1:9")  # a name server that never answers
+    cookie = wait_for_file(tmp_path / ".cookie", node)
+    time.sleep(2)
+    assert node.poll() is None
+    info = curl(rpc_port, cookie, "getblockchaininfo")
+    assert isinstance(info, dict) and info["chain"] == "main" and info["blocks"] == 0
+    assert curl(rpc_port, cookie, "getconnectioncount") == 0
+    node.send_signal(signal.SIGINT)
+    code, log = finish(node)
+    assert code == 0, log
+
+
+def test_a_bad_flag_is_refused_with_its_name(tmp_path: Path) -> None:
+    node = start(tmp_path, "--rpcport", "99999")
+    code, log = finish(node)
+    assert code == 2 and "--rpcport" in log
