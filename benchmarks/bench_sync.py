@@ -1,0 +1,91 @@
+"""Initial sync against bcoin (issue 9): one bcoin 1.0.2 mines 5,000 regtest blocks (1,000 with
+--quick) with a wallet transaction in every 10th once coinbases mature; then, in the same run and
+from the same source, a fresh bcoin and a fresh Pantheon each sync the whole chain.
+
+Each syncer is its own process, timed from its dial to the source's tip, with its peak RSS
+(VmHWM) when done. Pantheon runs as `pantheon-gevent` would (compiled twin when built, LevelDB
+datadir, scripts verified by Core's interpreter with 2 worker processes, whose memory is not in
+its RSS), with bcoin's regtest activation heights (`--testactivationheight`). bcoin keeps its
+chain in memory (`--memory=true`), which counts in its RSS. Needs bcoin in tests/bcoin.
+
+    python -m benchmarks sync [--quick]
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.common import Figure
+
+BLOCKS, QUICK_BLOCKS = 5_000, 1_000
+TX_EVERY = 10
+BCOIN_RULES = ("bip34@100000000", "dersig@1251", "cltv@1351", "csv@432", "segwit@432")
+
+
+def run(quick: bool) -> list[Figure]:
+    from benchmarks.bcoin_sync import BcoinNode, sync_from
+    from bcoin_peer import BCOIN
+
+    if not BCOIN.exists():
+        return [Figure("sync vs bcoin (bcoin not installed: npm ci --prefix tests/bcoin)", 0, "s", "run", False)]
+    blocks = QUICK_BLOCKS if quick else BLOCKS
+    with tempfile.TemporaryDirectory(prefix="pantheon-bench-sync-") as work:
+        workdir = Path(work)
+        source = BcoinNode(workdir / "source").start()
+        try:
+            chain = source.build_chain(blocks, tx_every=TX_EVERY)
+            bcoin_seconds, bcoin_rss = sync_from(source, workdir / "bcoin-syncer")
+            ours = _pantheon_sync(workdir / "pantheon", source.p2p_port, chain.tip)
+        finally:
+            source.stop()
+    label = f"{blocks:,} blocks, {len(chain.txids):,} txs"
+    return [
+        Figure(f"sync {label}: Pantheon", ours["seconds"], "s", "< bcoin's time", ours["seconds"] < bcoin_seconds,
+               "bcoin", bcoin_seconds),
+        Figure("sync rate: Pantheon", blocks / ours["seconds"], "blocks/s", "> bcoin's", ours["seconds"] < bcoin_seconds,
+               "bcoin", blocks / bcoin_seconds),
+        Figure("sync peak RSS: Pantheon", ours["peak_rss_kib"] / 1024, "MiB", "reported", True,
+               "bcoin", bcoin_rss / 1024),
+    ]
+
+
+def _pantheon_sync(datadir: Path, port: int, tip: str) -> dict[str, float]:
+    output = subprocess.run([sys.executable, "-m", "benchmarks.bench_sync", str(datadir), str(port), tip],
+                            check=True, capture_output=True, text=True, timeout=1800).stdout
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def _child(datadir: str, port: str, tip: str) -> None:
+    """In the syncing process: start a node with no peers, then dial the source and time the sync."""
+    import gevent
+
+    from pantheon.config import load_config
+    from pantheon.hashing import hash_to_hex
+    from pantheon.node import Node
+
+    args = ["--datadir", datadir, "--network", "regtest", "--port", "0", "--bind", "127.0.0.1", "--server", "0",
+            "--dnsseed", "0", "--listen", "0", "--loglevel", "warning"]
+    for rule in BCOIN_RULES:
+        args += ["--testactivationheight", rule]
+    node = Node(load_config(args)).start()
+    try:
+        started = time.perf_counter()
+        node.add_peer("127.0.0.1", int(port))
+        while hash_to_hex(node.chain.tip) != tip:
+            gevent.sleep(0.01)
+        seconds = time.perf_counter() - started
+        scripts = node.chain.scripts_verified
+    finally:
+        node.stop()
+    peak = next(int(line.split()[1]) for line in Path("/proc/self/status").read_text().splitlines()
+                if line.startswith("VmHWM:"))
+    print(json.dumps({"seconds": seconds, "peak_rss_kib": peak, "scripts_verified": scripts}))
+
+
+if __name__ == "__main__":
+    _child(*sys.argv[1:4])
