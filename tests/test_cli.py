@@ -5,6 +5,8 @@ resuming where it stopped, mainnet waiting politely without any network, and a b
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -15,6 +17,8 @@ from pathlib import Path
 import pytest
 
 ADDRESS = "bcrt1qdavt4j2sd7dlhqsavtnfxvzppw6k7qy97tmnu9"
+needs_curl = pytest.mark.skipif(shutil.which("curl") is None and os.environ.get("CI") != "true",
+                                reason="curl not installed (CI installs it)")
 
 
 def free_port() -> int:
@@ -57,7 +61,7 @@ def finish(process: subprocess.Popen[bytes], timeout: float = 30.0) -> tuple[int
     return process.returncode, stderr.decode()
 
 
-@pytest.mark.skipif(sys.platform != "linux", reason="signals and curl as on Linux")
+@needs_curl
 def test_run_stop_by_signal_and_by_rpc_and_resume(tmp_path: Path) -> None:
     rpc_port = free_port()
     flags = ("--network", "regtest", "--port", str(free_port()), "--bind", "127.0.0.1", "--rpcport", str(rpc_port),
@@ -81,6 +85,7 @@ def test_run_stop_by_signal_and_by_rpc_and_resume(tmp_path: Path) -> None:
     assert code == 0, log
 
 
+@needs_curl
 def test_mainnet_waits_politely_without_a_network(tmp_path: Path) -> None:
     rpc_port = free_port()
     node = start(tmp_path, "--port", str(free_port()), "--bind", "127.0.0.1", "--rpcport", str(rpc_port),

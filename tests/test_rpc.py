@@ -217,7 +217,7 @@ def test_python_bitcoinlib_proxy_works_unmodified(server: RpcServer) -> None:
         proxy.close()
 
 
-@pytest.mark.skipif(shutil.which("curl") is None and os.environ.get("CI") != "true", reason="curl not installed")
+@pytest.mark.skipif(shutil.which("curl") is None and os.environ.get("CI") != "true", reason="curl not installed (CI installs it)")
 def test_curl_works_unmodified(server: RpcServer) -> None:
     host, port = server.address
     output = gevent.subprocess.check_output([
