@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from chainbuilder import read_chain, recompute_utxo, snapshot
-from conftest import WireImpl
 from pantheon.chain.chainstate import BCOIN_REGTEST, Chainstate
 from pantheon.chain.coins import Coin
 from pantheon.chain.utxo import (
@@ -34,7 +34,7 @@ NETWORKS = [pytest.param(REGTEST, id="core-heights"), pytest.param(BCOIN_REGTEST
 
 
 @pytest.fixture(scope="module")
-def chain(wire_impl: WireImpl) -> list[Block]:
+def chain(wire_impl: Any) -> list[Block]:
     return read_chain(wire_impl.module.decode_block)
 
 
@@ -195,7 +195,7 @@ def test_the_coins_answer_as_of_the_tip(tmp_path: Path, chain: list[Block]) -> N
 
 
 def test_bcoins_mempool_at_the_tip_spends_coins_the_set_has(tmp_path: Path, chain: list[Block],
-                                                            wire_impl: WireImpl) -> None:
+                                                            wire_impl: Any) -> None:
     store, chainstate = open_chainstate(tmp_path, BCOIN_REGTEST)
     with store:
         for block in chain[1:]:

@@ -6,7 +6,6 @@ Scripts are verified (Core's interpreter) wherever py-bitcoinkernel is installed
 from __future__ import annotations
 
 import json
-import time
 import urllib.request
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -14,8 +13,10 @@ from typing import Any, Callable, Iterator
 import gevent
 import pytest
 from bitcoin.rpc import JSONRPCError, RawProxy
+from bcoin_peer import wait_until
 from regtest_chain import P2WSH_TRUE, prevouts_of, spend
 from test_net_peer import RawClient
+from test_rpc import in_thread
 
 from pantheon import wire
 from pantheon.chain import scripts
@@ -32,14 +33,7 @@ WAIT = 20.0
 
 
 def wait_for(condition: Callable[[], Any], timeout: float = WAIT, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        gevent.sleep(0.02)
+    return wait_until(condition, timeout, what)
 
 
 def settings(datadir: Path, *extra: str, rpc: bool = False) -> NodeConfig:
@@ -188,19 +182,6 @@ def proxy(node: Node) -> RawProxy:
     return RawProxy(service_url=f"http://u:p@{host}:{port}")
 
 
-def in_thread(function: Callable[..., Any], *args: Any) -> Any:
-    def capture() -> tuple[bool, Any]:
-        try:
-            return True, function(*args)
-        except Exception as error:
-            return False, error
-
-    ok, value = gevent.get_hub().threadpool.apply(capture)
-    if not ok:
-        raise value
-    return value
-
-
 def test_rpc_methods_through_python_bitcoinlib(rpc_node: Node) -> None:
     client = proxy(rpc_node)
     address = "bcrt1qdavt4j2sd7dlhqsavtnfxvzppw6k7qy97tmnu9"
@@ -344,3 +325,67 @@ def test_sync_status_and_progress(make_node: Callable[..., Node]) -> None:
     node.generate(1, P2WSH_TRUE)
     assert not node.sync_status().initial_block_download
     assert json.loads(json.dumps(node.sync_status().__dict__))["height"] == 1
+
+
+@pytest.mark.skipif(not scripts.AVAILABLE, reason=scripts.UNAVAILABLE_REASON or "kernel missing")
+def test_a_block_with_a_corrupted_signature_discourages_its_peer(
+        make_node: Callable[..., Node], raw_client: Callable[[Node], RawClient]) -> None:
+    """A P2TR key-path spend whose signature has one bit flipped, mined into an otherwise valid
+    block by a miner that does not check scripts: the node's script checks reject the block, the
+    peer that sent it is discouraged and disconnected, the tip does not move."""
+    from taproot import sign_key_path, taproot_output
+
+    from pantheon.chain.mempool import Mempool
+    from pantheon.primitives import TxIn
+
+    node = make_node("n")
+    secret, script = taproot_output(0xBAD5)
+    funding = node.chain.read_block(node.generate(1, script)[0]).transactions[0]
+    node.generate(100, P2WSH_TRUE)
+    value = funding.outputs[0].value
+    draft = Tx(2, [TxIn(funding.txid, 0, b"", 0xFFFFFFFD)], [TxOut(value - 2_000, P2WSH_TRUE)], 0)
+    signature = sign_key_path(draft, [(value, script)], [secret]).inputs[0].witness[0]
+    broken = signature[:20] + bytes([signature[20] ^ 0x01]) + signature[21:]
+    forged = Tx(2, [TxIn(funding.txid, 0, b"", 0xFFFFFFFD, (broken,))], draft.outputs, 0)
+    careless = Mempool(node.chain)  # no script verifier: it takes the forged spend
+    careless.accept(forged)
+    block = mine(block_template(node.chain, careless, P2WSH_TRUE).block)
+    tip = node.chain.tip
+    raw = raw_client(node)
+    raw.send("block", wire.encode_block(block))
+    assert raw.is_closed()
+    assert node.banlist.is_discouraged("127.0.0.1")
+    assert node.chain.tip == tip and not node.chain.headers.is_valid(block.hash)
+
+
+def test_feefilter_is_obeyed_when_announcing(make_node: Callable[..., Node],
+                                              raw_client: Callable[[Node], RawClient]) -> None:
+    from pantheon.net import messages
+
+    node = make_node("n")
+    mined = node.generate(102, P2WSH_TRUE)
+    picky, easy = raw_client(node), raw_client(node)
+    picky.send("feefilter", messages.encode_feefilter(50_000))  # 50 sat/vB
+    easy.send("feefilter", messages.encode_feefilter(1_000))
+    gevent.sleep(0.2)
+    cheap = spend(prevouts_of(node.chain.read_block(mined[0]).transactions[0])[:1], fee=2_000)  # ~20 sat/vB
+    node.submit_transaction(cheap)
+    announced = wire.decode_inv(easy.receive("inv").payload)
+    assert [item.hash for item in announced] == [cheap.txid]  # a txid-relay peer gets the txid
+    with pytest.raises(OSError):
+        picky.receive("inv", timeout=0.5)
+
+
+def test_sync_logs_progress(make_node: Callable[..., Node], caplog: pytest.LogCaptureFixture) -> None:
+    source = make_node("source")
+    source.generate(300, P2WSH_TRUE)
+    caplog.set_level("INFO", logger="pantheon.node")
+    slow = Node(settings(source.datadir.parent.parent / "slow", "--listen", "0"),
+                tuning=NodeTuning(tick=0.02, progress_interval=0.01), script_workers=0).start()
+    try:
+        connect(slow, source)
+        wait_for(lambda: slow.chain.tip == source.chain.tip, what="synced")
+    finally:
+        slow.stop()
+    assert any("sync: height" in record.getMessage() and "blocks/s" in record.getMessage() and "ETA" in
+               record.getMessage() for record in caplog.records)

@@ -21,7 +21,8 @@ import gevent
 import pytest
 from bcoin_peer import BcoinNode, Chain
 from test_net_peer import RawClient
-from test_node import FAST, in_thread, proxy, wait_for
+from test_node import FAST, proxy, wait_for
+from test_rpc import in_thread
 
 from pantheon import wire
 from pantheon.chain.addresses import address_to_script
