@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import gevent
-from test_example_peers_page import get, load_example as _load
+from test_example_peers_page import get, load_example as _load, record_serve
 from test_node import FAST, settings, wait_for
 
 from pantheon.node import Node
@@ -38,14 +38,7 @@ def test_the_page_follows_the_embedded_nodes_sync(tmp_path: Path, monkeypatch) -
 
 def test_main_runs_until_the_node_stops(tmp_path: Path, monkeypatch) -> None:
     example = _load(EXAMPLE)
-    started = []
-    real_serve = example.serve
-
-    def serve(*args):
-        started.append(real_serve(*args))
-        return started[-1]
-
-    monkeypatch.setattr(example, "serve", serve)
+    started = record_serve(example, monkeypatch)
     runner = gevent.spawn(example.main, ["--datadir", str(tmp_path), "--http", "127.0.0.1:0", "--", "--network",
                                          "regtest", "--port", "0", "--bind", "127.0.0.1", "--server", "0",
                                          "--dnsseed", "0"])

@@ -59,9 +59,10 @@ def test_the_page_lists_the_connected_peers() -> None:
         remote.stop(timeout=1)
 
 
-def test_main_runs_until_the_manager_stops(monkeypatch) -> None:
-    example = load_example()
-    started = []
+def record_serve(example: ModuleType, monkeypatch) -> list[tuple]:
+    """Wrap the example's `serve` so a test can reach what `main` started: the list fills with
+    each call's result."""
+    started: list[tuple] = []
     real_serve = example.serve
 
     def serve(*args):
@@ -69,6 +70,12 @@ def test_main_runs_until_the_manager_stops(monkeypatch) -> None:
         return started[-1]
 
     monkeypatch.setattr(example, "serve", serve)
+    return started
+
+
+def test_main_runs_until_the_manager_stops(monkeypatch) -> None:
+    example = load_example()
+    started = record_serve(example, monkeypatch)
     runner = gevent.spawn(example.main, ["--network", "regtest", "--http", "127.0.0.1:0", "--listen", "127.0.0.1:0"])
     while not started:
         gevent.sleep(0.01)
