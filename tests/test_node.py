@@ -389,3 +389,38 @@ def test_sync_logs_progress(make_node: Callable[..., Node], caplog: pytest.LogCa
         slow.stop()
     assert any("sync: height" in record.getMessage() and "blocks/s" in record.getMessage() and "ETA" in
                record.getMessage() for record in caplog.records)
+
+
+def test_getblocks_is_answered_in_500s_and_continued(make_node: Callable[..., Node],
+                                                     raw_client: Callable[[Node], RawClient]) -> None:
+    """bcoin syncs by getblocks: 500 hashes an answer, and fetching the last of them brings an inv
+    of our tip so the peer asks again (Core's hashContinue)."""
+    from pantheon.net.messages import Locator, encode_locator
+    from pantheon.primitives import InvVect
+
+    node = make_node("n")
+    hashes = node.generate(520, P2WSH_TRUE)
+    raw = raw_client(node)
+    genesis = node.chain.headers.anchor
+    raw.send("getblocks", encode_locator(Locator(70016, (genesis,))))
+    offered = [item.hash for item in wire.decode_inv(raw.receive("inv").payload)]
+    assert offered == hashes[:500]
+    raw.send("getdata", wire.encode_getdata([InvVect(2, offered[-1])]))
+    assert wire.decode_block(raw.receive("block").payload).hash == offered[-1]
+    assert [item.hash for item in wire.decode_inv(raw.receive("inv").payload)] == [node.chain.tip]
+    raw.send("getblocks", encode_locator(Locator(70016, (offered[-1], genesis))))
+    assert [item.hash for item in wire.decode_inv(raw.receive("inv").payload)] == hashes[500:]
+
+
+def test_an_orphan_makes_the_node_ask_its_sender_for_the_parent(
+        make_node: Callable[..., Node], raw_client: Callable[[Node], RawClient]) -> None:
+    node = make_node("n")
+    mined = node.generate(101, P2WSH_TRUE)
+    parent = spend(prevouts_of(node.chain.read_block(mined[0]).transactions[0])[:1], fee=3_000)
+    child = spend(prevouts_of(parent)[:1], fee=3_000)
+    raw = raw_client(node)
+    raw.send("tx", wire.encode_tx(child))
+    asked = wire.decode_getdata(raw.receive("getdata").payload)
+    assert [item.hash for item in asked] == [parent.txid]
+    raw.send("tx", wire.encode_tx(parent))
+    wait_for(lambda: node.mempool.get(child.txid) is not None, what="the orphan resolved")
