@@ -304,9 +304,14 @@ def test_a_bad_signature_is_rejected_by_script_checks(rpc_node: Node) -> None:
     assert caught.value.error["message"].startswith("mandatory-script-verify-flag-failed")
 
 
-def test_metrics_endpoint(make_node: Callable[..., Node], tmp_path: Path) -> None:
+def test_metrics_endpoint(make_node: Callable[..., Node], raw_client: Callable[[Node], RawClient]) -> None:
     node = make_node("m", "--metrics-port", "0")
     node.generate(2, P2WSH_TRUE)
+    other = make_node("other")
+    headers = [other.chain.headers.header(h) for h in other.generate(3, P2WSH_TRUE)]
+    raw = raw_client(node)
+    raw.send("headers", wire.encode_headers([headers[0], headers[2]]))
+    assert raw.is_closed()
     assert node.metrics is not None and node.metrics._server is not None
     host, port = node.metrics._server.address[:2]
     text = in_thread(lambda: urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=5).read().decode())
@@ -315,6 +320,18 @@ def test_metrics_endpoint(make_node: Callable[..., Node], tmp_path: Path) -> Non
     assert "pantheon_blocks_connected_total 2.0" in text
     assert "pantheon_block_connect_seconds_count 2.0" in text
     assert "pantheon_mempool_transactions 0.0" in text
+    assert 'pantheon_misbehaviour_total{reason="non-continuous headers sequence"} 1.0' in text
+    assert 'pantheon_messages_total{command="headers",direction="received"} 1.0' in text
+    assert 'pantheon_disconnects_total{direction="inbound"} 1.0' in text
+
+
+def test_misbehaviour_labels_drop_what_varies() -> None:
+    from pantheon.metrics import reason_label
+
+    assert reason_label("misbehaving: invalid block " + "ab" * 32 + ": bad-cb-amount") == "invalid block"
+    assert reason_label("misbehaving: headers declares 3000 entries, over the cap of 2000") == \
+        "headers declares entries, over the cap of"
+    assert reason_label("misbehaving: 1234") == "unspecified"
 
 
 def test_sync_status_and_progress(make_node: Callable[..., Node]) -> None:
