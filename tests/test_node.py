@@ -441,3 +441,16 @@ def test_an_orphan_makes_the_node_ask_its_sender_for_the_parent(
     assert [item.hash for item in asked] == [parent.txid]
     raw.send("tx", wire.encode_tx(parent))
     wait_for(lambda: node.mempool.get(child.txid) is not None, what="the orphan resolved")
+
+
+def test_the_mempool_message_lists_the_pool(make_node: Callable[..., Node],
+                                            raw_client: Callable[[Node], RawClient]) -> None:
+    node = make_node("n")
+    mined = node.generate(103, P2WSH_TRUE)
+    txs = [spend(prevouts_of(node.chain.read_block(block).transactions[0])[:1], fee=5_000) for block in mined[:3]]
+    for tx in txs:
+        node.submit_transaction(tx)
+    raw = raw_client(node)
+    raw.send("mempool")
+    announced = {item.hash for item in wire.decode_inv(raw.receive("inv").payload)}
+    assert announced == {tx.txid for tx in txs}
