@@ -1,5 +1,7 @@
-"""The chain: proof of work (`pow`), the header tree (`headers`), context-free block validation
-(`validation`); later the UTXO set, the mempool and the regtest miner (issue 6). Nothing here imports
-`construct` or `pantheon.spec`: the chain reads the value types in `pantheon.primitives` and the
-codecs in `pantheon.wire`.
+"""The chain: proof of work (`pow`), the header tree (`headers`), context-free (`validation`) and
+coin-dependent (`contextual`) rules, the UTXO set (`utxo`, `coins`) and the chain state that
+connects blocks to it (`chainstate`), script verification with Core's interpreter (`scripts`), the
+mempool, the regtest miner and address codecs. Nothing here imports `construct` or
+`pantheon.spec`: the chain reads the value types in `pantheon.primitives` and the codecs in
+`pantheon.wire`.
 """
