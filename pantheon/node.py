@@ -70,8 +70,6 @@ log = logging.getLogger("pantheon.node")
 
 MSG_TX = 1
 MSG_BLOCK = 2
-MSG_FILTERED_BLOCK = 3
-MSG_CMPCT_BLOCK = 4
 MSG_WTX = 5  # BIP339
 MSG_WITNESS_FLAG = 1 << 30
 MSG_WITNESS_TX = MSG_WITNESS_FLAG | MSG_TX

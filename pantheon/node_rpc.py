@@ -22,6 +22,7 @@ from pantheon.chain.addresses import AddressError, script_to_address
 from pantheon.chain.headers import HeaderRejected
 from pantheon.chain.mempool import MempoolEntry, output_type
 from pantheon.chain.validation import BlockRejected, TxRejected, is_coinbase
+from pantheon.config import ConfigError, parse_hostport
 from pantheon.errors import ProtocolError
 from pantheon.hashing import hash_to_hex, hex_to_hash
 from pantheon.net.peer import PROTOCOL_VERSION, Peer, PeerState
@@ -401,15 +402,11 @@ def node_methods(node: Node) -> dict[str, Callable[..., Any]]:
                 raise RpcError(RPC_VERIFY_ERROR, f"generated block rejected: {error.reason}") from None
             return [hash_to_hex(block_hash) for block_hash in hashes]
 
-        def generateblock(output: Any, transactions: Any) -> dict[str, str]:
-            raise RpcError(RPC_MISC_ERROR, "generateblock is not supported; use generatetoaddress")
-
         methods["generatetoaddress"] = generatetoaddress
     return methods
 
 
 def _endpoint(text: Any, default_port: int) -> tuple[str, int]:
-    from pantheon.config import ConfigError, parse_hostport
     try:
         return parse_hostport(str(text), default_port)
     except ConfigError as error:
