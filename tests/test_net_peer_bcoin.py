@@ -1,7 +1,7 @@
 """`pantheon.net.peer` against a real, independent node: bcoin 1.0.2 on regtest (tests/bcoin_peer.py).
 
 Both directions: our outbound peer dials bcoin, and bcoin (RPC `addnode ... onetry`) dials a
-Pantheon listener. Each completes the handshake, pings are answered both ways, and after ~5 s of
+Pantheon listener. Each completes the handshake, pings are answered both ways, and after 10 s of
 traffic (our pings every 0.5 s, bcoin's getaddr and sendcmpct, blocks it mines) bcoin has neither banned us nor
 crossed its misbehaviour threshold.
 """
@@ -25,7 +25,7 @@ from pantheon.frames import Frame
 from pantheon.net.peer import BUILTIN_HANDLERS, Peer, PeerConfig, PeerState
 
 CONFIG = PeerConfig(network=params.REGTEST, handshake_timeout=10.0, ping_interval=0.5, ping_timeout=10.0)
-TRAFFIC_SECONDS = 5.0
+TRAFFIC_SECONDS = 10.0
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +65,7 @@ def bcoin_sees(bcoin: BcoinNode, port: int) -> dict[str, Any] | None:
 
 def wire_twins() -> list[ModuleType]:
     """Both twins where the compiled one is built (test_wire_loaded guards that), else the pure one.
-    Each test runs one connection per twin at the same time: one 5 s soak covers both."""
+    Each test runs one connection per twin at the same time: one 10 s soak covers both."""
     twins = [_wire_py]
     if pantheon.wire.IMPLEMENTATION == "cython":
         twins.append(importlib.import_module("pantheon._wire"))
