@@ -12,7 +12,8 @@ from typing import Any, Callable, Iterator
 
 import gevent
 import pytest
-from bitcoin.rpc import JSONRPCError, RawProxy
+from bitcoin.core import CTransaction
+from bitcoin.rpc import JSONRPCError, Proxy, RawProxy
 from bcoin_peer import wait_until
 from regtest_chain import P2WSH_TRUE, prevouts_of, spend
 from test_net_peer import RawClient
@@ -215,6 +216,33 @@ def test_rpc_methods_through_python_bitcoinlib(rpc_node: Node) -> None:
     assert mempool["size"] == 0 and mempool["loaded"]
     assert in_thread(client.getconnectioncount) == 0 and in_thread(client.getpeerinfo) == []
     assert in_thread(client.getnetworkinfo)["subversion"].startswith("/Pantheon:")
+
+
+def test_python_bitcoinlibs_typed_proxy_works_unmodified(rpc_node: Node) -> None:
+    """`bitcoin.rpc.Proxy` (not Raw): it sends booleans for verbosity, turns our hex into its own
+    CBlock / CBlockHeader / CTransaction and our error codes into IndexError."""
+    assert rpc_node.rpc is not None
+    host, port = rpc_node.rpc.address
+    client = Proxy(service_url=f"http://u:p@{host}:{port}")
+    mined = rpc_node.generate(101, P2WSH_TRUE)
+    assert in_thread(client.getblockcount) == 101
+    assert in_thread(client.getbestblockhash) == mined[-1] == in_thread(client.getblockhash, 101)
+    block = in_thread(client.getblock, mined[0])
+    assert block.GetHash() == mined[0] and len(block.vtx) == 1 and block.vtx[0].is_coinbase()
+    assert in_thread(client.getblockheader, mined[1]).hashPrevBlock == mined[0]
+    detail = in_thread(client.getblockheader, mined[1], True)
+    assert (detail["height"], detail["confirmations"], detail["nextblockhash"]) == (2, 100, mined[2])
+    with pytest.raises(IndexError):
+        in_thread(client.getblockhash, 500)
+    with pytest.raises(IndexError):
+        in_thread(client.getblock, b"\x00" * 32)
+    tx = spend(prevouts_of(rpc_node.chain.read_block(mined[0]).transactions[0])[:1], fee=2_000)
+    assert in_thread(client.sendrawtransaction, CTransaction.deserialize(tx.serialize())) == tx.txid
+    assert in_thread(client.getrawmempool) == [tx.txid]
+    assert in_thread(client.getrawtransaction, tx.txid).GetTxid() == tx.txid
+    verbose = in_thread(client.getrawtransaction, tx.txid, True)
+    assert verbose["tx"].GetTxid() == tx.txid and verbose["blockhash"] is None
+    assert in_thread(client.getinfo)["blocks"] == 101
 
 
 def test_rpc_bans(rpc_node: Node) -> None:
