@@ -28,7 +28,7 @@ if __package__ in (None, ""):  # run as a script: find chainbuilder beside this 
 from chainbuilder import read_chain, recompute_utxo, snapshot  # noqa: E402
 
 from pantheon import wire  # noqa: E402
-from pantheon.chain.chainstate import BCOIN_REGTEST, Chainstate  # noqa: E402
+from pantheon.chain.chainstate import BCOIN_REGTEST, DEFAULT_FLUSH_BLOCKS, Chainstate  # noqa: E402
 from pantheon.params import Network  # noqa: E402
 from pantheon.primitives import Block  # noqa: E402
 from pantheon.store import Store  # noqa: E402
@@ -51,7 +51,9 @@ def writer(datadir: str, seed: int, cache_bytes: int) -> None:
     chain = read_chain(wire.decode_block)
     print("ready", flush=True)
     store = Store.open(datadir)
-    chainstate = Chainstate(store, NETWORK, cache_bytes=cache_bytes, flush_every=rng.randint(1, 50))
+    # Half the runs write every block (the default), half defer up to 50 blocks per batch.
+    flush_every = rng.choice([DEFAULT_FLUSH_BLOCKS, rng.randint(2, 50)])
+    chainstate = Chainstate(store, NETWORK, cache_bytes=cache_bytes, flush_every=flush_every)
     while True:
         for block in chain[1:]:
             chainstate.accept_block(block)

@@ -4,9 +4,10 @@ connected from genesis, disconnected back byte for byte, and reconnected."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import pytest
 
@@ -220,6 +221,60 @@ def test_a_tiny_cache_flushes_mid_chain_with_the_same_result(tmp_path: Path, cha
         assert chainstate.coins.flushes > 100
         chainstate.flush()
         assert snapshot(store) == recompute_utxo(chain[1:])
+
+
+def record_batches(store: Store, monkeypatch: pytest.MonkeyPatch) -> list[list[tuple[str, str, bytes]]]:
+    """Every `store.write_batch()` from now on, as its (operation, namespace, key) list."""
+    batches: list[list[tuple[str, str, bytes]]] = []
+    real = store.write_batch
+
+    @contextlib.contextmanager
+    def recording() -> Iterator[Any]:
+        operations: list[tuple[str, str, bytes]] = []
+        with real() as batch:
+            put, delete = batch.put, batch.delete
+            batch.put = lambda namespace, key, value: (operations.append(("put", namespace, key)),  # type: ignore[method-assign]
+                                                       put(namespace, key, value))
+            batch.delete = lambda namespace, key: (operations.append(("delete", namespace, key)),  # type: ignore[method-assign]
+                                                   delete(namespace, key))
+            yield batch
+        batches.append(operations)
+
+    monkeypatch.setattr(store, "write_batch", recording)
+    return batches
+
+
+def coin_changes(block: Block) -> set[tuple[str, str, bytes]]:
+    """The `utxo` writes connecting `block` makes: its spendable outputs put, the coins its
+    inputs spend deleted, where a coin both made and spent in the block is never written."""
+    made = {coin_key(tx.txid, index) for tx in block.transactions
+            for index, txout in enumerate(tx.outputs) if not is_unspendable(txout.script_pubkey)}
+    spent = {coin_key(txin.prev_txid, txin.prev_index) for tx in block.transactions[1:] for txin in tx.inputs}
+    return ({("put", "utxo", key) for key in made - spent} | {("delete", "utxo", key) for key in spent - made})
+
+
+def test_by_default_each_connect_and_disconnect_is_one_batch_with_its_undo_and_the_tip(
+        tmp_path: Path, chain: list[Block], monkeypatch: pytest.MonkeyPatch) -> None:
+    store, chainstate = open_chainstate(tmp_path, BCOIN_REGTEST)
+    with store:
+        batches = record_batches(store, monkeypatch)
+        for height, block in enumerate(chain[1:], start=1):
+            chainstate.accept_block(block)
+            assert len(batches) == height, "one batch per block connected"
+            operations = batches[-1]
+            assert ("put", "tip", b"tip") in operations and ("put", "undo", block.hash) in operations
+            assert set(operations) - {("put", "tip", b"tip"), ("put", "undo", block.hash)} == coin_changes(block)
+            assert store.namespace("tip").get(b"tip") == block.hash + height.to_bytes(4, "big")
+        spending = sum(any(operation == "delete" for operation, _, _ in coin_changes(block)) for block in chain)
+        assert spending > 50  # blocks with bcoin's wallet spends were among them
+        assert snapshot(store) == recompute_utxo(chain[1:])
+        tip = chain[-1]
+        chainstate.disconnect_tip()
+        assert len(batches) == len(chain)
+        undone = {(("delete" if operation == "put" else "put"), namespace, key)
+                  for operation, namespace, key in coin_changes(tip)}
+        assert set(batches[-1]) == undone | {("put", "tip", b"tip")}  # the undo record stays
+        assert snapshot(store) == recompute_utxo(chain[1:-1])
 
 
 def test_every_n_blocks_the_set_is_flushed(tmp_path: Path, chain: list[Block]) -> None:

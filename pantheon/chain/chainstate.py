@@ -26,14 +26,16 @@ it is called once per block, after every other rule, as Core checks scripts last
 `scripts_verified` says which, and opening without one logs a warning. Without it a block with a
 bad signature is accepted.
 
-Between blocks, `activate_best_chain` yields to the gevent hub, so a long catch-up (opening
-after a crash reconnects up to `flush_every` blocks) or reorganisation lets peers be served; the
-caller serialises calls that change the chain (the node holds a lock around `accept_block`).
+Between blocks, `activate_best_chain` yields to the gevent hub, so a long catch-up or
+reorganisation lets peers be served; the caller serialises calls that change the chain (the
+node holds a lock around `accept_block`).
 
-Durability. The block is written to `k/` before it is connected and its undo record (`u/`)
-before the UTXO set can flush past it; the UTXO set flushes its coins and tip in one batch (when
-the cache is over its bound, every `flush_every` blocks, and on `close`). After a crash the store
-is at the last flushed tip, and opening reconnects the stored blocks beyond it.
+Durability. The block is written to `k/` when accepted, before it is connected. Then each block
+connect or disconnect is one atomic WriteBatch: its coin changes, its undo record (`u/`) and the
+tip marker (`t/`) land together or not at all, so after a crash the store is at a fully
+connected block. `flush_every` > 1 defers the writes as Core's dbcache does (one batch then
+covers several blocks, still atomically, and is also written when the cache is over its bound
+and on `close`); opening reconnects any stored blocks beyond the written tip.
 
 Regtest activation heights. Core's regtest has BIP34/65/66 at 1 and CSV/segwit from the start;
 bcoin's regtest (the vectors' chain) buries BIP34/65/66 far later and activates CSV and segwit
@@ -88,8 +90,9 @@ __all__ = [
 
 log = logging.getLogger("pantheon.chain.chainstate")
 
-#: Flush the UTXO set at least this often (in blocks connected or disconnected).
-DEFAULT_FLUSH_BLOCKS = 2_000
+#: Write the UTXO set at least this often (in blocks connected or disconnected): by default
+#: every block is its own batch.
+DEFAULT_FLUSH_BLOCKS = 1
 #: Core's BIP34_IMPLIES_BIP30_LIMIT: BIP34 stops guaranteeing unique coinbases at this height.
 BIP34_IMPLIES_BIP30_LIMIT = 1_983_702
 #: Core's BIP34Hash (main, testnet3): where it is the chain's BIP34 block, BIP30 is not checked.
@@ -182,6 +185,9 @@ class Chainstate:
         self._blocks = store.namespace("blocks")
         self._undo = store.namespace("undo")
         self._since_flush = 0
+        #: Undo records of the blocks connected since the last flush; written in its batch.
+        self._unflushed_undo: dict[bytes, bytes] = {}
+        self._unflushed_undo_bytes = 0
         #: Called after each block is connected / disconnected (mempool, miner, relay).
         self.on_connected: list[BlockHook] = []
         self.on_disconnected: list[BlockHook] = []
@@ -401,7 +407,9 @@ class Chainstate:
                                 f"coinbase pays too much (actual={paid} vs limit={reward})")
         if verifier is not None:  # last, as Core waits for its script checks after bad-cb-amount
             verifier(block, height, spent_per_tx)
-        self._undo.put(block_hash, encode_undo(undo))  # before any flush can move past this block
+        record = encode_undo(undo)
+        self._unflushed_undo[block_hash] = record
+        self._unflushed_undo_bytes += len(record)
         view.apply()
         self.coins.set_tip(block_hash, height)
         self._after_change()
@@ -416,7 +424,11 @@ class Chainstate:
         if height == 0:
             raise ValueError("genesis cannot be disconnected")
         block = self.read_block(block_hash)
-        raw_undo = self._undo.get(block_hash)
+        raw_undo = self._unflushed_undo.pop(block_hash, None)
+        if raw_undo is not None:
+            self._unflushed_undo_bytes -= len(raw_undo)
+        else:
+            raw_undo = self._undo.get(block_hash)
         if raw_undo is None:
             raise StoreError(f"no undo data for connected block {hash_to_hex(block_hash)}")
         undo = decode_undo(raw_undo)
@@ -441,8 +453,10 @@ class Chainstate:
     # --- flushing --------------------------------------------------------------------------
 
     def flush(self) -> None:
-        """Write the UTXO set's changes and tip now (one atomic batch)."""
-        self.coins.flush()
+        """Write the UTXO set's changes, the undo records and the tip now (one atomic batch)."""
+        self.coins.flush(self._unflushed_undo)
+        self._unflushed_undo.clear()
+        self._unflushed_undo_bytes = 0
         self._since_flush = 0
 
     def close(self) -> None:
@@ -452,7 +466,9 @@ class Chainstate:
 
     def _after_change(self) -> None:
         self._since_flush += 1
-        if self.coins.over_bound or self._since_flush >= self.flush_every:
+        coins = self.coins
+        if (self._since_flush >= self.flush_every
+                or coins.cache_bytes + self._unflushed_undo_bytes > coins.max_cache_bytes):
             self.flush()
 
     # --- the chain ---------------------------------------------------------------------------

@@ -9,21 +9,22 @@ Records, after the namespace prefix (all integers unsigned):
 - `t/` key `tip`: block hash (32 bytes) + height (u32 big-endian): the block the coins in `c/`
   are consistent with. It moves only in the batch that writes the coins, so a crash leaves the
   set as of some fully connected block, never between two.
-- `u/` (written by `chainstate`, encoded here): block hash -> the coins its inputs spent, in
-  block order (coinbase excluded), each as varint(record length) + the `c/` value above.
+- `u/` (made by `chainstate`, encoded here, written in that same batch): block hash -> the coins
+  its inputs spent, in block order (coinbase excluded), each as varint(record length) + the `c/`
+  value above.
 
 Cache. Entries are the coins read or changed since the last flush; a spent entry is kept (as
 None, "dirty") until the flush deletes it from the database, unless the coin was created since
 the last flush ("fresh"), when the pair cancels out and the database never sees it. Usage is an
 estimate of the Python memory the entries take (`ENTRY_OVERHEAD` plus the script), checked by
-the owner after each block: `flush()` writes every dirty entry and the tip in one
-`Store.write_batch()` and, when over the bound, empties the cache.
+the owner after each block: `flush()` writes every dirty entry, the tip and the owner's undo
+records in one `Store.write_batch()` and, when over the bound, empties the cache.
 """
 
 from __future__ import annotations
 
 import struct
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from pantheon.chain.coins import Coin
 from pantheon.primitives import OutPoint
@@ -203,13 +204,16 @@ class UtxoSet:
             self._usage += _cost(None)
         return coin
 
-    def flush(self) -> None:
-        """Write every change and the tip in one atomic batch. The cache is emptied when over
-        its bound; otherwise its unspent entries stay, now clean."""
+    def flush(self, undo: Mapping[bytes, bytes] | None = None) -> None:
+        """Write every change, the tip and `undo` (block hash -> undo record of the blocks
+        connected since the last flush) in one atomic batch. The cache is emptied when over its
+        bound; otherwise its unspent entries stay, now clean."""
         if self._tip is None:
             raise ValueError("the UTXO set has no tip to flush")
         cache = self._cache
         with self._store.write_batch() as batch:
+            for block_hash, record in (undo or {}).items():
+                batch.put("undo", block_hash, record)
             for key in self._dirty:
                 coin = cache[key]
                 if coin is None:
