@@ -8,22 +8,24 @@ outputs, with a 107-byte scriptSig like a real signature and key. Scripts are no
 state does not run them yet). Blocks are written to a blk-framed file and each figure is taken
 in a fresh child process reading it, so RSS and timings are its own. Rows:
 - connect: blocks/s and tx/s through `Chainstate.accept_block` (header tree, context-free and
-  contextual checks, storing the block, connecting it) with the default 256 MB cache, and again
-  with a 1 MB cache (flushing every few blocks, reading coins back from LevelDB); the baseline is
-  the context-free checks alone (`check_block` + `check_block_at_height`) on the same blocks;
+  contextual checks, storing the block, connecting it: by default one atomic batch per block)
+  with the default 256 MB cache, again with a 1 MB cache (emptied every few blocks, reading coins
+  back from LevelDB), and with Core-style deferred writes (one batch per 2,000 blocks); the
+  baseline is the context-free checks alone (`check_block` + `check_block_at_height`);
 - peak RSS of the connecting child (VmHWM; it reads the file whole and decodes one block at
   a time), against a child that only decodes them;
-- kill-and-reopen: the child is SIGKILLed halfway (at most `DEFAULT_FLUSH_BLOCKS` unflushed
-  blocks behind it), then the store is opened and the chain state reconnects what was stored
-  but not flushed: ms, against opening the cleanly closed store;
+- kill-and-reopen: the child is SIGKILLed halfway, then the store is opened and the chain state
+  reconnects what was stored but not yet written to the UTXO set (at most the block in
+  progress): ms, against opening the cleanly closed store;
 - crash soak: `tests/crashkill.kill_cycles` with 500 kills (50 with --quick), every check passing.
 Full context-free validation of the mainnet vectors is `python -m benchmarks validation`.
 
-Measured here (2-core EPYC shared with other jobs, Python 3.11, compiled twin, full run): 2,094
-blocks/s and 23,032 tx/s with the 256 MB cache (context-free checks alone: 8,331 blocks/s),
-1,787 blocks/s with 1 MB; peak RSS 73.8 MB (decoding alone 45.1 MB); a kill at block 2,500
-reopened in 165 ms, reconnecting the 500 blocks after the last flush (a clean reopen: 53 ms);
-500 SIGKILLs in 128 s, every check passing; 4,197 coinbase-only blocks/s. Scripts are not run.
+Measured here (2-core EPYC shared with other jobs, Python 3.11, compiled twin, full run): 1,936
+blocks/s and 21,297 tx/s with the 256 MB cache and one batch per block (context-free checks
+alone: 8,275 blocks/s), 1,824 blocks/s with 1 MB, 2,207 blocks/s (1.14x) with one batch per 2,000
+blocks; peak RSS 79.1 MB (decoding alone 45 MB); a kill at block 2,500 reopened in 52 ms with
+nothing to reconnect (a clean reopen: 72 ms); 500 SIGKILLs in 126 s, every check passing; 4,341
+coinbase-only blocks/s. Scripts are not run.
 About a quarter of connecting is the header tree's regtest work rule (`_next_bits` walks back
 over every min-difficulty header of the period, as Core's GetNextWorkRequired does).
 """
@@ -52,7 +54,7 @@ from chainbuilder import mine  # noqa: E402
 from crashkill import kill_cycles  # noqa: E402
 
 from pantheon import wire  # noqa: E402
-from pantheon.chain.chainstate import Chainstate  # noqa: E402
+from pantheon.chain.chainstate import DEFAULT_FLUSH_BLOCKS, Chainstate  # noqa: E402
 from pantheon.chain.contextual import block_subsidy  # noqa: E402
 from pantheon.chain.utxo import UtxoSet  # noqa: E402
 from pantheon.chain.validation import check_block, check_block_at_height  # noqa: E402
@@ -65,6 +67,8 @@ QUICK = (1_000, 10_000)
 SOAK_KILLS = (500, 50)
 MATURITY = 100
 SMALL_CACHE = 1024 * 1024
+#: Core-style deferred writes for comparison: the cache written once per this many blocks.
+DEFERRED_FLUSH_BLOCKS = 2_000
 _FRAME = struct.Struct("<4sI")
 _SCRIPT_SIG = b"\x48" + b"\x30" * 72 + b"\x21" + b"\x02" * 33  # a signature push and a key push
 #: DESIGN.md: bcoin synced 5,000 coinbase-only regtest blocks from bcoin in 1.8 s.
@@ -134,14 +138,14 @@ def _frames(data: bytes) -> Iterator[bytes]:
         yield data[pos - size:pos]
 
 
-def _child(mode: str, chain_file: str, datadir: str, cache_bytes: int) -> None:
+def _child(mode: str, chain_file: str, datadir: str, cache_bytes: int, flush_every: int) -> None:
     """`connect`: decode and connect one block at a time (as a sync would), report seconds and
     peak RSS; `decode`: only decode them, one at a time."""
     data = Path(chain_file).read_bytes()
     started = time.perf_counter()
     if mode == "connect":
         with Store.open(datadir) as store:
-            chainstate = Chainstate(store, REGTEST, cache_bytes=cache_bytes)
+            chainstate = Chainstate(store, REGTEST, cache_bytes=cache_bytes, flush_every=flush_every)
             for height, raw in enumerate(_frames(data), start=1):
                 chainstate.accept_block(wire.decode_block(raw))
                 if height % 100 == 0:
@@ -155,13 +159,16 @@ def _child(mode: str, chain_file: str, datadir: str, cache_bytes: int) -> None:
     print(json.dumps({"seconds": elapsed, "rss": peak}), flush=True)
 
 
-def _spawn(mode: str, chain_file: Path, datadir: Path, cache_bytes: int) -> subprocess.Popen[str]:
-    command = [sys.executable, "-m", "benchmarks.bench_chain", mode, str(chain_file), str(datadir), str(cache_bytes)]
+def _spawn(mode: str, chain_file: Path, datadir: Path, cache_bytes: int,
+           flush_every: int = DEFAULT_FLUSH_BLOCKS) -> subprocess.Popen[str]:
+    command = [sys.executable, "-m", "benchmarks.bench_chain", mode, str(chain_file), str(datadir), str(cache_bytes),
+               str(flush_every)]
     return subprocess.Popen(command, cwd=_ROOT, stdout=subprocess.PIPE, text=True)
 
 
-def _measure(mode: str, chain_file: Path, datadir: Path, cache_bytes: int = 256 * 1024 * 1024) -> dict[str, float]:
-    child = _spawn(mode, chain_file, datadir, cache_bytes)
+def _measure(mode: str, chain_file: Path, datadir: Path, cache_bytes: int = 256 * 1024 * 1024,
+             flush_every: int = DEFAULT_FLUSH_BLOCKS) -> dict[str, float]:
+    child = _spawn(mode, chain_file, datadir, cache_bytes, flush_every)
     out, _ = child.communicate()
     if child.returncode:
         raise RuntimeError(f"the {mode} child failed ({child.returncode})")
@@ -217,6 +224,7 @@ def run(quick: bool) -> list[Figure]:
         figures = []
         connect = _measure("connect", chain_file, work / "big")
         small = _measure("connect", chain_file, work / "small", SMALL_CACHE)
+        deferred = _measure("connect", chain_file, work / "deferred", flush_every=DEFERRED_FLUSH_BLOCKS)
         decode = _measure("decode", chain_file, work / "none")
         label = f"{block_count:,} blocks, {tx_count:,} spends"
         figures.append(Figure(f"connect {label} (256 MB cache)", block_count / connect["seconds"], "blocks/s",
@@ -224,6 +232,9 @@ def run(quick: bool) -> list[Figure]:
         figures.append(Figure(f"connect {label} (256 MB cache)", txs / connect["seconds"], "tx/s", "context", True))
         figures.append(Figure(f"connect {label} (1 MB cache)", block_count / small["seconds"], "blocks/s",
                               "context", True, "256 MB cache", block_count / connect["seconds"]))
+        figures.append(Figure(f"connect {label} (one batch per {DEFERRED_FLUSH_BLOCKS:,} blocks)",
+                              block_count / deferred["seconds"], "blocks/s", "context", True,
+                              "one batch per block", block_count / connect["seconds"]))
         figures.append(Figure("connect: peak RSS", connect["rss"] / 2**20, "MB", "context", True,
                               "decode only", decode["rss"] / 2**20))
         _kill_halfway(chain_file, work / "killed", block_count // 2)
@@ -254,4 +265,4 @@ def run(quick: bool) -> list[Figure]:
 
 
 if __name__ == "__main__":
-    _child(sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]))
+    _child(sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]))

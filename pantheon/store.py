@@ -22,7 +22,8 @@ in the owning module.
 
 Writes that must land together use `Store.write_batch()` (one LevelDB batch, written only
 when its block exits without an exception), or a namespace's own
-`write_batch(transaction=True)`.
+`write_batch(transaction=True)`. A block's connect or disconnect is one such batch: its `c/`
+changes, its `u/` record and the `t/` tip.
 
 Damage. A database LevelDB reports as corrupt (or cannot read) on open is repaired with
 `plyvel.repair_db`, which rebuilds the manifest from the table and log files it can still read,
