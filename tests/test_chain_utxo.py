@@ -223,21 +223,31 @@ def test_a_tiny_cache_flushes_mid_chain_with_the_same_result(tmp_path: Path, cha
         assert snapshot(store) == recompute_utxo(chain[1:])
 
 
+class RecordingBatch:
+    """A `store.Batch` that also notes each (operation, namespace, key) it is given."""
+
+    def __init__(self, batch: Any, operations: list[tuple[str, str, bytes]]) -> None:
+        self.batch, self.operations = batch, operations
+
+    def put(self, namespace: str, key: bytes, value: bytes) -> None:
+        self.operations.append(("put", namespace, key))
+        self.batch.put(namespace, key, value)
+
+    def delete(self, namespace: str, key: bytes) -> None:
+        self.operations.append(("delete", namespace, key))
+        self.batch.delete(namespace, key)
+
+
 def record_batches(store: Store, monkeypatch: pytest.MonkeyPatch) -> list[list[tuple[str, str, bytes]]]:
-    """Every `store.write_batch()` from now on, as its (operation, namespace, key) list."""
+    """Every `store.write_batch()` written from now on, as its list of operations."""
     batches: list[list[tuple[str, str, bytes]]] = []
     real = store.write_batch
 
     @contextlib.contextmanager
-    def recording() -> Iterator[Any]:
+    def recording() -> Iterator[RecordingBatch]:
         operations: list[tuple[str, str, bytes]] = []
         with real() as batch:
-            put, delete = batch.put, batch.delete
-            batch.put = lambda namespace, key, value: (operations.append(("put", namespace, key)),  # type: ignore[method-assign]
-                                                       put(namespace, key, value))
-            batch.delete = lambda namespace, key: (operations.append(("delete", namespace, key)),  # type: ignore[method-assign]
-                                                   delete(namespace, key))
-            yield batch
+            yield RecordingBatch(batch, operations)
         batches.append(operations)
 
     monkeypatch.setattr(store, "write_batch", recording)
