@@ -4,9 +4,10 @@ written for Core work unchanged. `node_methods(node)` gives the table `rpc.RpcSe
 
 Differences, on purpose and visible: `getblockchaininfo` and `getmempoolinfo` add
 `scripts_verified` (whether scripts are executed: see chain/scripts.py); `getsyncstatus` is ours;
-`generatetoaddress` exists on regtest only; scripts are shown as `hex` (and `address`/`type`)
-without Core's `asm` disassembly; without a transaction index, `getrawtransaction` finds mempool
-transactions, or a block's when its hash is given, as Core does without `-txindex`.
+`generatetoaddress` exists on regtest only; scripts are shown with Core's `asm`, `hex`, `type`
+and `address` but without its output descriptors (`desc`); without a transaction index,
+`getrawtransaction` finds mempool transactions, or a block's when its hash is given, as Core does
+without `-txindex`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import gevent
 
 from pantheon import __version__, wire
 from pantheon.chain.addresses import AddressError, script_to_address
+from pantheon.chain.disassembly import script_to_asm
 from pantheon.chain.headers import HeaderRejected
 from pantheon.chain.mempool import MempoolEntry, output_type
 from pantheon.chain.validation import BlockRejected, TxRejected, is_coinbase
@@ -87,22 +89,33 @@ def _int_arg(value: Any, name: str) -> int:
     return value
 
 
+def _tx_arg(hexstring: Any) -> Tx:
+    """A serialized transaction argument, or Core's -22 error."""
+    try:
+        return wire.decode_tx(bytes.fromhex(hexstring))
+    except (ValueError, TypeError, ProtocolError):
+        raise RpcError(RPC_DESERIALIZATION_ERROR,
+                       "TX decode failed. Make sure the tx has at least one input.") from None
+
+
 def tx_to_json(tx: Tx, network: Any, block_hash: bytes | None = None) -> dict[str, Any]:
-    """Core's TxToUniv (without asm): the decoded transaction as decoderawtransaction shows it."""
+    """Core's TxToUniv: the decoded transaction as getrawtransaction shows it."""
     vin: list[dict[str, Any]] = []
     for txin in tx.inputs:
         if is_coinbase(tx):
             entry: dict[str, Any] = {"coinbase": txin.script_sig.hex()}
         else:
             entry = {"txid": hash_to_hex(txin.prev_txid), "vout": txin.prev_index,
-                     "scriptSig": {"hex": txin.script_sig.hex()}}
+                     "scriptSig": {"asm": script_to_asm(txin.script_sig, decode_signatures=True),
+                                   "hex": txin.script_sig.hex()}}
         if txin.witness:
             entry["txinwitness"] = [item.hex() for item in txin.witness]
         entry["sequence"] = txin.sequence
         vin.append(entry)
     vout = []
     for index, txout in enumerate(tx.outputs):
-        script: dict[str, Any] = {"hex": txout.script_pubkey.hex(), "type": output_type(txout.script_pubkey)}
+        script: dict[str, Any] = {"asm": script_to_asm(txout.script_pubkey), "hex": txout.script_pubkey.hex(),
+                                  "type": output_type(txout.script_pubkey)}
         address = script_to_address(txout.script_pubkey, network)
         if address is not None:
             script["address"] = address
@@ -229,11 +242,15 @@ def node_methods(node: Node) -> dict[str, Callable[..., Any]]:
             return found.serialize().hex()
         return tx_to_json(found, network, in_block)
 
+    def decoderawtransaction(hexstring: Any, iswitness: Any = None) -> dict[str, Any]:
+        """Core's, without `hex`. `iswitness` is accepted and not needed: the decoder reads the
+        BIP144 marker, which is Core's heuristic for every transaction that can be valid."""
+        result = tx_to_json(_tx_arg(hexstring), network)
+        del result["hex"]
+        return result
+
     def sendrawtransaction(hexstring: Any, maxfeerate: Any = None) -> str:
-        try:
-            tx = wire.decode_tx(bytes.fromhex(hexstring))
-        except (ValueError, TypeError, ProtocolError):
-            raise RpcError(RPC_DESERIALIZATION_ERROR, "TX decode failed. Make sure the tx has at least one input.") from None
+        tx = _tx_arg(hexstring)
         if node.mempool.get(tx.txid) is not None:
             return hash_to_hex(tx.txid)  # Core: already in the mempool is success
         try:
@@ -386,7 +403,8 @@ def node_methods(node: Node) -> dict[str, Callable[..., Any]]:
         "getblockcount": getblockcount, "getbestblockhash": getbestblockhash, "getblockhash": getblockhash,
         "getblockheader": getblockheader, "getblock": getblock, "getblockchaininfo": getblockchaininfo,
         "getsyncstatus": getsyncstatus, "getrawtransaction": getrawtransaction,
-        "sendrawtransaction": sendrawtransaction, "getrawmempool": getrawmempool, "getmempoolinfo": getmempoolinfo,
+        "sendrawtransaction": sendrawtransaction, "decoderawtransaction": decoderawtransaction,
+        "getrawmempool": getrawmempool, "getmempoolinfo": getmempoolinfo,
         "getpeerinfo": getpeerinfo, "getconnectioncount": getconnectioncount, "getnetworkinfo": getnetworkinfo,
         "getinfo": getinfo, "addnode": addnode, "disconnectnode": disconnectnode, "setban": setban,
         "listbanned": listbanned, "clearbanned": clearbanned, "ping": ping, "stop": stop, "uptime": uptime,

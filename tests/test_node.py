@@ -16,6 +16,7 @@ from bitcoin.core import CTransaction
 from bitcoin.rpc import JSONRPCError, Proxy, RawProxy
 from bcoin_peer import wait_until
 from regtest_chain import P2WSH_TRUE, prevouts_of, spend
+from test_chain_disassembly import P2PKH_SPEND, P2PKH_SPEND_SCRIPT_SIG_ASM
 from test_net_peer import RawClient
 from test_rpc import in_thread
 
@@ -243,6 +244,22 @@ def test_python_bitcoinlibs_typed_proxy_works_unmodified(rpc_node: Node) -> None
     verbose = in_thread(client.getrawtransaction, tx.txid, True)
     assert verbose["tx"].GetTxid() == tx.txid and verbose["blockhash"] is None
     assert in_thread(client.getinfo)["blocks"] == 101
+
+
+def test_decoderawtransaction_and_scripts_as_core_shows_them(rpc_node: Node) -> None:
+    client = proxy(rpc_node)
+    decoded = in_thread(client.decoderawtransaction, P2PKH_SPEND)
+    assert "hex" not in decoded and decoded["txid"] == hash_to_hex(wire.decode_tx(bytes.fromhex(P2PKH_SPEND)).txid)
+    assert decoded["vin"][0]["scriptSig"]["asm"] == P2PKH_SPEND_SCRIPT_SIG_ASM
+    script = decoded["vout"][0]["scriptPubKey"]
+    assert script["asm"] == "OP_DUP OP_HASH160 eb6c6e0cdb2d256a32d97b8df1fc75d1920d9bca OP_EQUALVERIFY OP_CHECKSIG"
+    assert script["type"] == "pubkeyhash" and script["hex"] == "76a914eb6c6e0cdb2d256a32d97b8df1fc75d1920d9bca88ac"
+    with pytest.raises(JSONRPCError) as caught:
+        in_thread(client.decoderawtransaction, "0100")
+    assert caught.value.error["code"] == -22
+    block_hash = rpc_node.generate(1, P2WSH_TRUE)[0]
+    coinbase = in_thread(client.getblock, hash_to_hex(block_hash), 2)["tx"][0]
+    assert coinbase["vout"][0]["scriptPubKey"]["asm"] == "0 " + P2WSH_TRUE[2:].hex()
 
 
 def test_rpc_bans(rpc_node: Node) -> None:
