@@ -300,10 +300,12 @@ class Node:
         return change
 
     def submit_transaction(self, tx: Tx, source: Peer | None = None) -> str:
-        """Offer a transaction to the mempool and, when accepted, relay it. Returns "accepted"
-        or "orphan"; raises TxRejected with Core's reason."""
+        """Offer a transaction to the mempool and, when accepted, relay it. Returns "accepted",
+        "orphan" (a peer's, its inputs missing: kept until its parents come) or "missing-inputs"
+        (a local one, not kept, as Core's sendrawtransaction); raises TxRejected with Core's reason."""
         with self._lock:
-            result = self.mempool.accept(tx, peer=None if source is None else source.id)
+            result = self.mempool.accept(tx, peer=None if source is None else source.id,
+                                         keep_orphan=source is not None)
         if result.status == "accepted":
             assert result.entry is not None
             for entry in (result.entry, *result.resolved):

@@ -134,10 +134,14 @@ def node_methods(node: Node) -> dict[str, Callable[..., Any]]:
     tree = chain.headers
     network = node.network
 
+    def in_active_chain(block_hash: bytes) -> bool:
+        height = tree.height_of(block_hash)
+        return chain.height >= height and tree.ancestor(chain.tip, height) == block_hash
+
     def header_json(block_hash: bytes) -> dict[str, Any]:
         header = tree.header(block_hash)
         height = tree.height_of(block_hash)
-        active = chain.height >= height and tree.ancestor(chain.tip, height) == block_hash
+        active = in_active_chain(block_hash)
         result: dict[str, Any] = {
             "hash": hash_to_hex(block_hash),
             "confirmations": chain.height - height + 1 if active else -1,
@@ -240,7 +244,14 @@ def node_methods(node: Node) -> dict[str, Callable[..., Any]]:
             found = entry.tx
         if not verbose:
             return found.serialize().hex()
-        return tx_to_json(found, network, in_block)
+        result = tx_to_json(found, network, in_block)
+        if in_block is not None:  # Core's TxToJSON with a block hash given
+            active = in_active_chain(in_block)
+            result["in_active_chain"] = active
+            result["confirmations"] = chain.height - tree.height_of(in_block) + 1 if active else 0
+            if active:
+                result["time"] = result["blocktime"] = tree.header(in_block).timestamp
+        return result
 
     def decoderawtransaction(hexstring: Any, iswitness: Any = None) -> dict[str, Any]:
         """Core's, without `hex`. `iswitness` is accepted and not needed: the decoder reads the
@@ -259,7 +270,7 @@ def node_methods(node: Node) -> dict[str, Callable[..., Any]]:
             if error.reason == "txn-already-known":
                 raise RpcError(RPC_VERIFY_ALREADY_IN_CHAIN, "Transaction outputs already in utxo set") from None
             raise RpcError(RPC_VERIFY_REJECTED, error.reason) from None
-        if status == "orphan":
+        if status != "accepted":  # inputs missing (Core's TX_MISSING_INPUTS)
             raise RpcError(RPC_VERIFY_ERROR, "bad-txns-inputs-missingorspent")
         return hash_to_hex(tx.txid)
 

@@ -377,6 +377,13 @@ def test_an_orphan_invalid_once_its_parent_arrives_is_dropped(pool: Mempool, coi
     assert pool.accept(parent).resolved == () and pool.orphan_count == 0 and len(pool) == 1
 
 
+def test_a_local_orphan_is_reported_and_not_kept(pool: Mempool, coins: list[Prevout]) -> None:
+    """Core keeps only relayed orphans: a submission of our own with missing inputs is refused."""
+    child = spend(prevouts_of(spend([coins[0]])))
+    assert pool.accept(child, keep_orphan=False).status == "missing-inputs"
+    assert pool.orphan_count == 0 and not pool.has_orphan(child.wtxid) and len(pool) == 0
+
+
 def test_orphans_expire_after_20_minutes(pool: Mempool, clock: Clock, coins: list[Prevout]) -> None:
     parent = spend([coins[0]])
     pool.accept(spend(prevouts_of(parent)))

@@ -27,7 +27,7 @@ from pantheon.config import NodeConfig, load_config
 from pantheon.hashing import hash_to_hex, merkle_root
 from pantheon.net.peer import PeerState
 from pantheon.node import Node, NodeTuning
-from pantheon.primitives import Block, BlockHeader, Tx, TxOut
+from pantheon.primitives import Block, BlockHeader, OutPoint, Tx, TxOut
 from pantheon.store import DatadirInUse
 
 FAST = NodeTuning(tick=0.02, trickle_outbound=0.05, trickle_inbound=0.05, handshake_timeout=10)
@@ -262,6 +262,44 @@ def test_decoderawtransaction_and_scripts_as_core_shows_them(rpc_node: Node) -> 
     assert coinbase["vout"][0]["scriptPubKey"]["asm"] == "0 " + P2WSH_TRUE[2:].hex()
 
 
+GENESIS = "0f9188f13cb7b2c71f2a335e3a4fc328bf5beb436012afca590b1a11466e2206"  # regtest
+UNKNOWN = "ab" * 32
+
+
+@pytest.mark.parametrize(("method", "params", "code"), [
+    ("getblockhash", ["1"], -3),
+    ("getblockhash", [-1], -8),
+    ("getblock", ["zz" * 32], -8),
+    ("getblock", ["00"], -8),
+    ("getblock", [GENESIS, "2"], -3),
+    ("getblockheader", [UNKNOWN], -5),
+    ("getrawtransaction", [UNKNOWN], -5),
+    ("getrawtransaction", [UNKNOWN, False, UNKNOWN], -5),
+    ("getrawtransaction", [UNKNOWN, True, GENESIS], -5),
+    ("decoderawtransaction", [12], -22),
+    ("sendrawtransaction", ["zz"], -22),
+    ("addnode", ["127.0.0.1:1", "bogus"], -8),
+    ("addnode", ["127.0.0.1:notaport", "add"], -8),
+    ("disconnectnode", ["127.0.0.1:1", 3], -8),
+    ("setban", ["10.0.0.1", "bogus"], -8),
+    ("setban", ["10.0.0.1", "add", "soon"], -3),
+    ("nosuchmethod", [], -32601),
+])
+def test_a_bad_call_gets_cores_error_code(rpc_node: Node, method: str, params: list[Any], code: int) -> None:
+    with pytest.raises(JSONRPCError) as caught:
+        in_thread(proxy(rpc_node)._call, method, *params)
+    assert caught.value.error["code"] == code and caught.value.error["message"]
+
+
+def test_an_unknown_parent_is_reported_as_missing_inputs(rpc_node: Node) -> None:
+    """sendrawtransaction of a tx whose inputs nobody has: Core's -25, and the pool stays empty."""
+    orphan = spend([(OutPoint(bytes(range(32)), 0), TxOut(50_000, P2WSH_TRUE))])
+    with pytest.raises(JSONRPCError) as caught:
+        in_thread(proxy(rpc_node).sendrawtransaction, orphan.serialize().hex())
+    assert caught.value.error == {"code": -25, "message": "bad-txns-inputs-missingorspent"}
+    assert len(rpc_node.mempool) == 0 and rpc_node.mempool.orphan_count == 0  # Core keeps only relayed orphans
+
+
 def test_rpc_bans(rpc_node: Node) -> None:
     client = proxy(rpc_node)
     in_thread(client.setban, "10.1.0.0/16", "add", 3600)
@@ -323,7 +361,12 @@ def test_sendrawtransaction_and_mempool_rpcs(rpc_node: Node) -> None:
     block_hash = rpc_node.generate(1, P2WSH_TRUE)[0]
     assert in_thread(client.getrawmempool) == []
     found = in_thread(client.getrawtransaction, txid, True, hash_to_hex(block_hash))
-    assert found["blockhash"] == hash_to_hex(block_hash)
+    assert found["blockhash"] == hash_to_hex(block_hash) and found["in_active_chain"] is True
+    assert found["confirmations"] == 1 and found["blocktime"] == found["time"] == rpc_node.chain.headers.header(
+        block_hash).timestamp
+    with pytest.raises(JSONRPCError) as caught:
+        in_thread(client.sendrawtransaction, tx.serialize().hex())
+    assert caught.value.error["code"] == -27  # confirmed: its outputs are in the UTXO set
     with pytest.raises(JSONRPCError) as caught:
         in_thread(client.getrawtransaction, txid)
     assert caught.value.error["code"] == -5

@@ -155,10 +155,11 @@ class MempoolEntry:
 
 @dataclass(frozen=True, slots=True)
 class AcceptResult:
-    """`status` "accepted" (`entry` set) or "orphan" (kept until its parents come); `resolved`:
-    orphans accepted because this transaction arrived, in the order they were accepted."""
+    """`status` "accepted" (`entry` set), "orphan" (inputs missing: kept until its parents come)
+    or "missing-inputs" (the same, not kept); `resolved`: orphans accepted because this
+    transaction arrived, in the order they were accepted."""
 
-    status: Literal["accepted", "orphan"]
+    status: Literal["accepted", "orphan", "missing-inputs"]
     entry: MempoolEntry | None
     resolved: tuple[MempoolEntry, ...] = ()
 
@@ -394,12 +395,15 @@ class Mempool:
 
     # --- accepting ------------------------------------------------------------------------
 
-    def accept(self, tx: Tx, peer: object = None) -> AcceptResult:
+    def accept(self, tx: Tx, peer: object = None, keep_orphan: bool = True) -> AcceptResult:
         """Check `tx` as Core's AcceptToMemoryPool does and add it, or raise TxRejected with
-        Core's reason. Missing inputs put it in the orphan pool (attributed to `peer`); an
-        accepted transaction then resolves the orphans waiting for it, recursively."""
+        Core's reason. Missing inputs put it in the orphan pool (attributed to `peer`) unless
+        `keep_orphan` is False (Core keeps only relayed orphans); an accepted transaction then
+        resolves the orphans waiting for it, recursively."""
         entry = self._accept(tx, bypass_limits=False)
         if entry is None:
+            if not keep_orphan:
+                return AcceptResult("missing-inputs", None)
             self._add_orphan(tx, peer)
             return AcceptResult("orphan", None)
         return AcceptResult("accepted", entry, tuple(self._resolve_orphans(entry.tx.txid)))
