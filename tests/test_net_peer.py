@@ -111,8 +111,8 @@ class RawClient:
                 raise ConnectionError(f"closed while waiting for {command}")
             self.decoder.feed(data)
 
-    def handshake(self, version: int = 70016, nonce: int = 42) -> None:
-        self.send("version", self.version(version, nonce))
+    def handshake(self, version: int = 70016, nonce: int = 42, services: int = 0) -> None:
+        self.send("version", self.version(version, nonce, services))
         self.receive("verack")
         self.send("verack")
 

@@ -25,9 +25,10 @@ from pantheon.chain import scripts
 from pantheon.chain.miner import block_template, mine
 from pantheon.config import NodeConfig, load_config
 from pantheon.hashing import hash_to_hex, merkle_root
+from pantheon.net.messages import NODE_NETWORK, NODE_WITNESS
 from pantheon.net.peer import PeerState
-from pantheon.node import Node, NodeTuning
-from pantheon.primitives import Block, BlockHeader, OutPoint, Tx, TxOut
+from pantheon.node import MSG_BLOCK, MSG_TX, MSG_WITNESS_TX, MSG_WTX, Node, NodeTuning
+from pantheon.primitives import Block, BlockHeader, InvVect, OutPoint, Tx, TxOut
 from pantheon.store import DatadirInUse
 
 FAST = NodeTuning(tick=0.02, trickle_outbound=0.05, trickle_inbound=0.05, handshake_timeout=10)
@@ -63,10 +64,10 @@ def raw_client() -> Iterator[Callable[[Node], RawClient]]:
     """Raw sockets to a node (closed after the test), for the bad input a real node never sends."""
     clients: list[RawClient] = []
 
-    def dial(node: Node) -> RawClient:
+    def dial(node: Node, services: int = 0) -> RawClient:
         client = RawClient(node.manager.address[1], wire)
         clients.append(client)
-        client.handshake()
+        client.handshake(services=services)
         return client
 
     yield dial
@@ -164,7 +165,6 @@ def test_getdata_for_unknown_things_gets_notfound(make_node: Callable[..., Node]
     node = make_node("n")
     node.generate(1, P2WSH_TRUE)
     raw = raw_client(node)
-    from pantheon.primitives import InvVect
     wanted = [InvVect(2, b"\x11" * 32), InvVect(0x40000001, b"\x22" * 32), InvVect(2, node.chain.tip)]
     raw.send("getdata", wire.encode_getdata(wanted))
     block = wire.decode_block(raw.receive("block").payload)
@@ -529,6 +529,26 @@ def test_an_orphan_makes_the_node_ask_its_sender_for_the_parent(
     assert [item.hash for item in asked] == [parent.txid]
     raw.send("tx", wire.encode_tx(parent))
     wait_for(lambda: node.mempool.get(child.txid) is not None, what="the orphan resolved")
+
+
+def test_a_tx_is_asked_of_one_announcer_and_an_unknown_block_brings_getheaders(
+        make_node: Callable[..., Node], raw_client: Callable[[Node], RawClient]) -> None:
+    node = make_node("n")
+    node.generate(1, P2WSH_TRUE)  # a recent tip: out of initial block download, so tx invs count
+    first, second = raw_client(node), raw_client(node, NODE_NETWORK | NODE_WITNESS)
+    second.receive("getheaders")  # on connect: `second` serves blocks
+    txid = b"\x33" * 32
+    first.send("inv", wire.encode_inv([InvVect(MSG_TX, txid)]))
+    asked = wire.decode_getdata(first.receive("getdata").payload)
+    assert [(item.type, item.hash) for item in asked] == [(MSG_WITNESS_TX, txid)]
+    # The same tx (in flight from `first`), a wtxid inv (this peer never sent wtxidrelay: Core
+    # ignores it) and a block we have never heard of (we ask for headers).
+    second.send("inv", wire.encode_inv([InvVect(MSG_TX, txid), InvVect(MSG_WTX, b"\x44" * 32),
+                                        InvVect(MSG_BLOCK, b"\x55" * 32)]))
+    second.receive("getheaders")  # again, for the block it announced
+    second.send("ping", b"\x01" * 8)
+    assert second.receive("pong").payload == b"\x01" * 8  # the inv was handled before the ping
+    assert not any(frame.command == "getdata" for frame in second.received)
 
 
 def test_the_mempool_message_lists_the_pool(make_node: Callable[..., Node],
