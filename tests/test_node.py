@@ -6,6 +6,7 @@ Scripts are verified (Core's interpreter) wherever py-bitcoinkernel is installed
 from __future__ import annotations
 
 import json
+import time
 import urllib.request
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -217,6 +218,10 @@ def test_rpc_methods_through_python_bitcoinlib(rpc_node: Node) -> None:
     assert mempool["size"] == 0 and mempool["loaded"]
     assert in_thread(client.getconnectioncount) == 0 and in_thread(client.getpeerinfo) == []
     assert in_thread(client.getnetworkinfo)["subversion"].startswith("/Pantheon:")
+    status = in_thread(client.getsyncstatus)
+    assert (status["height"], status["target"], status["headers"], status["progress"]) == (101, 101, 101, 100.0)
+    assert status["peers"] == 0 and status["blocks_in_flight"] == 0 and not status["initialblockdownload"]
+    assert 0 <= in_thread(client.uptime) < 600 and in_thread(client.ping) is None
 
 
 def test_python_bitcoinlibs_typed_proxy_works_unmodified(rpc_node: Node) -> None:
@@ -316,7 +321,9 @@ def test_rpc_bans(rpc_node: Node) -> None:
     with pytest.raises(JSONRPCError) as caught:
         in_thread(client.setban, "10.1.0.0/16", "remove")
     assert caught.value.error["code"] == -30
-    in_thread(client.setban, "10.2.3.4", "add")
+    until = int(time.time()) + 600
+    in_thread(client.setban, "10.2.3.4", "add", until, True)  # absolute: a Unix time
+    assert [entry["banned_until"] for entry in in_thread(client.listbanned)] == [until]
     in_thread(client.clearbanned)
     assert in_thread(client.listbanned) == []
 
@@ -338,6 +345,11 @@ def test_rpc_addnode_and_disconnectnode(rpc_node: Node, make_node: Callable[...,
     assert caught.value.error["code"] == -24
     in_thread(client.disconnectnode, target)
     wait_for(lambda: in_thread(client.getconnectioncount) == 0, what="disconnected")
+    in_thread(client.addnode, target, "onetry")  # once, not remembered
+    wait_for(lambda: in_thread(client.getconnectioncount) == 1, what="onetry connected")
+    assert not rpc_node.added_nodes
+    in_thread(client.disconnectnode, "", in_thread(client.getpeerinfo)[0]["id"])  # by node id
+    wait_for(lambda: in_thread(client.getconnectioncount) == 0, what="disconnected by id")
     with pytest.raises(JSONRPCError) as caught:
         in_thread(client.disconnectnode, target)
     assert caught.value.error["code"] == -29
@@ -349,6 +361,7 @@ def test_sendrawtransaction_and_mempool_rpcs(rpc_node: Node) -> None:
     tx = spend(prevouts_of(rpc_node.chain.read_block(mined[0]).transactions[0])[:1], fee=2_000)
     txid = in_thread(client.sendrawtransaction, tx.serialize().hex())
     assert txid == hash_to_hex(tx.txid)
+    assert in_thread(client.sendrawtransaction, tx.serialize().hex()) == txid  # already in the pool: Core's success
     assert in_thread(client.getrawmempool) == [txid]
     verbose = in_thread(client.getrawmempool, True)[txid]
     assert str(verbose["fees"]["base"]) == "0.00002" and verbose["wtxid"] == hash_to_hex(tx.wtxid)
