@@ -140,7 +140,8 @@ _OPTIONS: tuple[_Option, ...] = (
     _Option("rpcpassword", _text, "JSON-RPC password"),
     _Option("server", _bool, "serve JSON-RPC (default: 1)", switch=True),
     _Option("metrics-port", _port, "serve Prometheus metrics on this port (default: off)"),
-    _Option("assumevalid", _text, "skip script checks for ancestors of this block hash (default: none)"),
+    _Option("assumevalid", _text, "skip script checks for ancestors of this block hash, as Core "
+            "(default: Core's for the network, none on regtest; 0: off)"),
     _Option("dbcache", _count, "UTXO cache size in MiB (default: 450)"),
     _Option("maxmempool", _count, "mempool memory limit in MB (default: 300)"),
     _Option("minrelaytxfee", _fee_rate, "lowest fee rate relayed and accepted to the mempool, BTC/kvB "
@@ -268,7 +269,9 @@ def _resolve(datadir: Path, values: dict[str, Any]) -> NodeConfig:
     network = params.network(values.get("network", "main"))
     connect = tuple(parse_hostport(text, network.p2p_port) for text in values.get("connect", ()))
     dnsserver = values.get("dnsserver")
-    assumevalid = values.get("assumevalid")
+    assumevalid = values.get("assumevalid", network.default_assumevalid or None)
+    if assumevalid is not None and not assumevalid.strip("0"):
+        assumevalid = None  # Core's -assumevalid=0: off
     if assumevalid is not None:
         try:
             assumevalid_hash = bytes.fromhex(assumevalid)[::-1]
@@ -276,7 +279,7 @@ def _resolve(datadir: Path, values: dict[str, Any]) -> NodeConfig:
             assumevalid_hash = b""
         if len(assumevalid_hash) != 32:
             raise ConfigError(f"assumevalid={assumevalid!r}: not a 64-digit block hash")
-        assumevalid = None if assumevalid_hash == bytes(32) else assumevalid_hash
+        assumevalid = assumevalid_hash
     if values.get("testactivationheight") and network.name != "regtest":
         raise ConfigError(f"testactivationheight is for regtest only, not {network.name}")
     if ("rpcuser" in values) != ("rpcpassword" in values):

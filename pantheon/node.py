@@ -272,8 +272,12 @@ class Node:
         return list(self._added)
 
     def in_initial_block_download(self) -> bool:
-        """Core's IsInitialBlockDownload, by tip age: the tip is more than a day old."""
-        return self.chain.headers.header(self.chain.tip).timestamp < time.time() - MAX_TIP_AGE
+        """Core's IsInitialBlockDownload: the tip has less than the network's minimum chain work,
+        or is more than a day old."""
+        tip = self.chain.tip
+        tree = self.chain.headers
+        return (tree.chain_work(tip) < self.network.minimum_chain_work
+                or tree.header(tip).timestamp < time.time() - MAX_TIP_AGE)
 
     def sync_status(self) -> SyncStatus:
         target = max(self.chain.headers.height, *(p.remote.start_height for p in self.peers()

@@ -2,7 +2,8 @@
 
 Plain data, imported by the spec, the wire twins, `net/` and `chain/`. Values are Bitcoin
 Core's (`kernel/chainparams.cpp`); each genesis block is stored whole, as it is on the wire,
-and the tests recompute its hash and merkle root.
+and the tests recompute its hash and merkle root. The minimum chain work and default
+assumevalid block are Core 27's (testnet4 came later and has none here).
 """
 
 from __future__ import annotations
@@ -37,6 +38,11 @@ class Network:
     taproot_height: int | None = 0  # None: activated by BIP9 signalling, no buried height
     bech32_hrp: str = "tb"
     dns_seeds: tuple[str, ...] = ()
+    #: Core's nMinimumChainWork: a best chain with less work is not trusted (still in initial
+    #: block download; -assumevalid does not apply).
+    minimum_chain_work: int = 0
+    #: Core's defaultAssumeValid, display order ("" for none): the -assumevalid default.
+    default_assumevalid: str = ""
 
     @property
     def magic_bytes(self) -> bytes:
@@ -84,6 +90,8 @@ MAIN = Network(
         "dnsseed.emzy.de",
         "seed.bitcoin.wiz.biz",
     ),
+    minimum_chain_work=0x63C4EBD298DB40AF57541800,  # Core 27
+    default_assumevalid="000000000000000000026811d149d4d261995ec5b3f64f439a0a10e1a464af9a",  # 824,000
 )
 
 TESTNET3 = Network(
@@ -115,6 +123,8 @@ TESTNET3 = Network(
         "seed.testnet.bitcoin.sprovoost.nl",
         "testnet-seed.bluematt.me",
     ),
+    minimum_chain_work=0xC59B14E264BA6C15DB9,  # Core 27
+    default_assumevalid="000000000001323071f38f21ea5aae529ece491eadaccce506a59bcc2d968917",  # 2,550,000
 )
 
 TESTNET4 = Network(
@@ -156,6 +166,8 @@ SIGNET = Network(
     pow_allow_min_difficulty=False,
     pow_no_retargeting=False,
     dns_seeds=("seed.signet.bitcoin.sprovoost.nl",),
+    minimum_chain_work=0x206E86F08E8,  # Core 27, the default signet
+    default_assumevalid="0000000870f15246ba23c16e370a7ffb1fc8a3dcf8cb4492882ed4b0e3d4cd26",  # 180,000
 )
 
 REGTEST = Network(

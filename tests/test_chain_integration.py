@@ -7,11 +7,13 @@ with Bitcoin Core's interpreter verifying every script (`scripts.ChainScriptChec
 - A regtest chain our miner makes with P2TR key-path spends (signed by tests/taproot.py) connects;
   a corrupted signature is refused by the mempool and, mined anyway, rejects its block.
 - `--assumevalid`: a block with a failing script connects when it is an ancestor of the assumed-valid
-  block, and is rejected without it.
+  block and of the best header with more than two weeks of work on top and the minimum chain work,
+  as in Core; it is rejected when any of those is missing.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from pathlib import Path
@@ -25,6 +27,7 @@ from pantheon.chain import scripts
 from pantheon.chain.chainstate import BCOIN_REGTEST, Chainstate
 from pantheon.chain.mempool import Mempool
 from pantheon.chain.miner import block_template, mine
+from pantheon.chain.pow import block_work
 from pantheon.chain.scripts import ChainScriptChecks
 from pantheon.chain.validation import BlockRejected, TxRejected
 from pantheon.hashing import hash_to_hex
@@ -155,27 +158,56 @@ def test_a_chain_with_p2tr_key_path_spends_connects_and_a_bad_signature_does_not
     assert chain.state.tip == tip and not chain.state.headers.is_valid(forged.hash)
 
 
-def test_assumevalid_skips_scripts_of_its_ancestors_only(open_chain: type[Chain]) -> None:
-    author = open_chain("author", REGTEST, verify=False)  # makes a block no verifying node accepts
-    false_program = bytes.fromhex("0020") + hashlib.sha256(b"\x00").digest()  # P2WSH(OP_FALSE)
-    funding = author.mine(false_program)[0]
-    author.mine(P2WPKH_OUT, 100)
-    coinbase = funding.transactions[0]
-    invalid = Tx(2, [TxIn(coinbase.txid, 0, b"", 0xFFFFFFFE, (b"\x00",))],
-                 [TxOut(coinbase.outputs[0].value - 1_000, P2WPKH_OUT)], 0)
-    author.mempool.accept(invalid)
-    author.mine(P2WPKH_OUT, 3)
-    blocks = [author.state.read_block(author.state.headers.ancestor(author.state.tip, h))
-              for h in range(1, author.state.height + 1)]
-    trusting = open_chain("trusting", REGTEST, assumevalid=author.state.tip)
-    trusting.state.headers.add_headers([block.header for block in blocks])  # headers first, as a node syncs
-    for block in blocks:
-        trusting.state.accept_block(block)
-    assert trusting.state.tip == author.state.tip
-    assert trusting.checks is not None and trusting.checks.skipped == len(blocks)
-    strict = open_chain("strict", REGTEST)
+@pytest.fixture(scope="module")
+def forged_chain(tmp_path_factory: pytest.TempPathFactory) -> list[Block]:
+    """A regtest chain whose block 102 spends P2WSH(OP_FALSE), so it fails its script check,
+    with 2,017 valid blocks on top: at regtest's constant difficulty, 2,017 x 10 minutes is just
+    over the two weeks of work Core's -assumevalid wants above a block before skipping it."""
+    author = Chain(tmp_path_factory.mktemp("author"), REGTEST, verify=False)  # no verifying node would
+    try:
+        false_program = bytes.fromhex("0020") + hashlib.sha256(b"\x00").digest()
+        funding = author.mine(false_program)[0]
+        author.mine(P2WPKH_OUT, 100)
+        coinbase = funding.transactions[0]
+        author.mempool.accept(Tx(2, [TxIn(coinbase.txid, 0, b"", 0xFFFFFFFE, (b"\x00",))],
+                                 [TxOut(coinbase.outputs[0].value - 1_000, P2WPKH_OUT)], 0))
+        author.mine(P2WPKH_OUT, 1 + 2_017)
+        tree = author.state.headers
+        return [author.state.read_block(tree.ancestor(author.state.tip, h)) for h in range(1, tree.height + 1)]
+    finally:
+        author.close()
+
+
+def connect_through_forged_block(chain: Chain, blocks: list[Block], headers: int) -> None:
+    """Headers first (the first `headers` of them), as a node syncs; then blocks 1..102."""
+    chain.state.headers.add_headers([block.header for block in blocks[:headers]])
+    for block in blocks[:102]:
+        chain.state.accept_block(block)
+
+
+def test_assumevalid_skips_the_scripts_of_buried_ancestors(open_chain: type[Chain],
+                                                            forged_chain: list[Block]) -> None:
+    trusting = open_chain("trusting", REGTEST, assumevalid=forged_chain[-1].hash)
+    connect_through_forged_block(trusting, forged_chain, len(forged_chain))
+    assert trusting.state.height == 102 and trusting.state.tip == forged_chain[101].hash
+    assert trusting.checks is not None and trusting.checks.skipped == 102
+
+
+@pytest.mark.parametrize("why", ["no assumevalid", "two weeks of work minus one block",
+                                 "below the minimum chain work"])
+def test_otherwise_the_forged_block_is_verified_and_rejected(open_chain: type[Chain], forged_chain: list[Block],
+                                                            why: str) -> None:
+    network, anchor, headers = REGTEST, forged_chain[-1].hash, len(forged_chain)
+    if why == "no assumevalid":
+        anchor = None  # type: ignore[assignment]
+    elif why == "two weeks of work minus one block":
+        headers -= 1
+        anchor = forged_chain[headers - 1].hash
+    elif why == "below the minimum chain work":  # one more than the best header's (genesis included)
+        best_work = block_work(forged_chain[-1].header.bits) * (len(forged_chain) + 1)
+        network = dataclasses.replace(REGTEST, minimum_chain_work=best_work + 1)
+    chain = open_chain(why.replace(" ", "-"), network, assumevalid=anchor)
     with pytest.raises(BlockRejected) as rejected:
-        for block in blocks:
-            strict.state.accept_block(block)
+        connect_through_forged_block(chain, forged_chain, headers)
     assert rejected.value.reason.startswith("mandatory-script-verify-flag-failed")
-    assert strict.state.height == 101
+    assert chain.state.height == 101

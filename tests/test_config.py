@@ -10,6 +10,7 @@ import pytest
 
 from pantheon import params
 from pantheon.config import ConfigError, NodeConfig, _OPTIONS, load_config, parse_hostport
+from pantheon.hashing import hex_to_hash
 
 
 def config(tmp_path: Path, *argv: str, conf: str | None = None) -> NodeConfig:
@@ -25,7 +26,8 @@ def test_defaults_are_mainnets_like_core(tmp_path: Path) -> None:
     assert (settings.port, settings.rpcport, settings.rpcbind) == (8333, 8332, "127.0.0.1")
     assert settings.listen and settings.dnsseed and settings.server
     assert (settings.maxconnections, settings.maxmempool, settings.loglevel) == (125, 300, "info")
-    assert settings.rpcuser is None and settings.metrics_port is None and settings.assumevalid is None
+    assert settings.rpcuser is None and settings.metrics_port is None
+    assert settings.assumevalid == hex_to_hash(params.MAIN.default_assumevalid)  # Core's default
     assert settings.minrelaytxfee == 1_000
     assert config(tmp_path, "--minrelaytxfee", "0.0000099").minrelaytxfee == 990
 
@@ -86,6 +88,19 @@ def test_assumevalid_is_read_in_display_order(tmp_path: Path) -> None:
     shown = "00000000000000000000" + "ab" * 22
     assert config(tmp_path, "--assumevalid", shown).assumevalid == bytes.fromhex(shown)[::-1]
     assert config(tmp_path, "--assumevalid", "0" * 64).assumevalid is None  # Core's "0": off
+    assert config(tmp_path, "--assumevalid", "0").assumevalid is None
+
+
+@pytest.mark.parametrize(("network", "expected"), [
+    ("main", "000000000000000000026811d149d4d261995ec5b3f64f439a0a10e1a464af9a"),  # Core 27: 824,000
+    ("testnet", "000000000001323071f38f21ea5aae529ece491eadaccce506a59bcc2d968917"),
+    ("signet", "0000000870f15246ba23c16e370a7ffb1fc8a3dcf8cb4492882ed4b0e3d4cd26"),
+    ("regtest", None),
+])
+def test_assumevalid_defaults_to_cores_block_for_the_network(tmp_path: Path, network: str,
+                                                             expected: str | None) -> None:
+    assumevalid = config(tmp_path, "--network", network).assumevalid
+    assert assumevalid == (None if expected is None else hex_to_hash(expected))
 
 
 @pytest.mark.parametrize(("argv", "conf", "match"), [

@@ -5,6 +5,7 @@ Scripts are verified (Core's interpreter) wherever py-bitcoinkernel is installed
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 import urllib.request
@@ -21,7 +22,7 @@ from test_chain_disassembly import P2PKH_SPEND, P2PKH_SPEND_SCRIPT_SIG_ASM
 from test_net_peer import RawClient
 from test_rpc import in_thread
 
-from pantheon import wire
+from pantheon import params, wire
 from pantheon.chain import scripts
 from pantheon.chain.miner import block_template, mine
 from pantheon.config import NodeConfig, load_config
@@ -435,7 +436,7 @@ def test_misbehaviour_labels_drop_what_varies() -> None:
     assert reason_label("misbehaving: 1234") == "unspecified"
 
 
-def test_sync_status_and_progress(make_node: Callable[..., Node]) -> None:
+def test_sync_status_and_progress(make_node: Callable[..., Node], tmp_path: Path) -> None:
     node = make_node("s")
     status = node.sync_status()
     assert (status.height, status.target, status.progress) == (0, 0, 100.0)
@@ -443,6 +444,17 @@ def test_sync_status_and_progress(make_node: Callable[..., Node]) -> None:
     node.generate(1, P2WSH_TRUE)
     assert not node.sync_status().initial_block_download
     assert json.loads(json.dumps(node.sync_status().__dict__))["height"] == 1
+    # Core's other IBD condition: a fresh tip with less than the network's minimum chain work
+    demanding = dataclasses.replace(params.REGTEST, minimum_chain_work=1_000)  # regtest: 2 a block
+    light = Node(dataclasses.replace(settings(tmp_path / "light"), network=demanding), tuning=FAST,
+                 script_workers=0).start()
+    try:
+        light.generate(1, P2WSH_TRUE)
+        assert light.in_initial_block_download()
+        light.generate(499, P2WSH_TRUE)  # work 2 x 501 > 1,000
+        assert not light.in_initial_block_download()
+    finally:
+        light.stop()
 
 
 @pytest.mark.skipif(not scripts.AVAILABLE, reason=scripts.UNAVAILABLE_REASON or "kernel missing")

@@ -60,6 +60,7 @@ from gevent.lock import Semaphore
 from gevent.pool import Pool
 
 from pantheon.chain.coins import Coin
+from pantheon.chain.pow import block_work
 from pantheon.chain.validation import BlockRejected, TxRejected, is_coinbase
 from pantheon.hashing import hash_to_hex, hex_to_hash
 from pantheon.params import MAIN, TESTNET3, Network
@@ -129,6 +130,8 @@ MANDATORY_REASON = "mandatory-script-verify-flag-failed"
 NON_MANDATORY_REASON = "non-mandatory-script-verify-flag"
 #: Core's ScriptErrorString(SCRIPT_ERR_UNKNOWN_ERROR): the kernel does not say which rule failed.
 SCRIPT_ERROR_TEXT = "unknown error"
+#: -assumevalid skips a block's scripts only under more than this much work (two weeks of blocks).
+ASSUMEVALID_BURIED_SECONDS = 60 * 60 * 24 * 7 * 2
 
 #: Core's GetBlockScriptFlags always sets these, except in the blocks listed below.
 _ALWAYS = ScriptFlags.P2SH | ScriptFlags.WITNESS | ScriptFlags.TAPROOT
@@ -477,11 +480,12 @@ class ScriptVerifier:
 
 
 class ChainScriptChecks:
-    """A `ScriptVerifier` as the chain state and the mempool call it, with Core's `-assumevalid`:
-    a block that is an ancestor of the assumed-valid block on the best header chain has its
-    scripts skipped (everything else about it is still checked), as Core skips them. Core also
-    asks for two weeks of work on top and a best header past the block; with a hash the operator
-    chose, this follows only the ancestry rule, and says so in the log when it skips.
+    """A `ScriptVerifier` as the chain state and the mempool call it, with Core's `-assumevalid`
+    (ConnectBlock's condition, in full): a block's scripts are skipped (everything else about it
+    is still checked) when it is an ancestor of the assumed-valid block and of the best header,
+    the best header has at least the network's minimum chain work, and more than two weeks of
+    blocks' work (at the best header's difficulty) lies on top of the block; Core's reason for
+    the last: burying a block takes work, so a demand to "just set assumevalid" gains nothing.
     """
 
     def __init__(self, verifier: ScriptVerifier, network: Network, headers: Any,
@@ -494,10 +498,19 @@ class ChainScriptChecks:
         self.skipped = 0
 
     def assumed_valid(self, block_hash: bytes, height: int) -> bool:
-        anchor = self.assumevalid
-        headers = self.headers
-        return (anchor is not None and headers is not None and anchor in headers and headers.is_active(anchor)
-                and headers.height_of(anchor) >= height and headers.ancestor(anchor, height) == block_hash)
+        anchor, headers = self.assumevalid, self.headers
+        if anchor is None or headers is None or anchor not in headers:
+            return False
+        best = headers.tip
+        if (headers.height_of(anchor) < height or headers.ancestor(anchor, height) != block_hash
+                or headers.height < height or headers.ancestor(best, height) != block_hash):
+            return False
+        best_work = headers.chain_work(best)
+        if best_work < self.network.minimum_chain_work:
+            return False
+        # Core's GetBlockProofEquivalentTime(best header, block, best header)
+        buried = (best_work - headers.chain_work(block_hash)) * self.network.pow_target_spacing
+        return buried // block_work(headers.header(best).bits) > ASSUMEVALID_BURIED_SECONDS
 
     def block(self, block: Block, height: int, spent_per_tx: Sequence[Sequence[SpentOutput]]) -> None:
         """The chain state's script check of a block being connected."""
