@@ -94,11 +94,16 @@ def test_script_sigs_show_the_signature_hash_type() -> None:
     ("48" + SIGNATURE[:6] + "00" + SIGNATURE[8:], "R has a zero length, so the lengths do not add up"),
     ("48" + SIGNATURE[:8] + "80" + SIGNATURE[10:], "R is negative"),
     ("49" + "3046" + "0221" + "00" + SIGNATURE[8:], "R has a needless leading zero"),
+    ("48" + SIGNATURE[:6] + "45" + SIGNATURE[8:], "R's length runs past the end"),
+    ("48" + SIGNATURE[:72] + "03" + SIGNATURE[74:], "S is not marked as an integer"),
+    ("48" + SIGNATURE[:76] + "80" + SIGNATURE[78:], "S is negative"),
+    ("48" + SIGNATURE[:78] + "41" + SIGNATURE[80:], "S has a needless leading zero"),
     ("6a" + "48" + SIGNATURE, "an unspendable script is never decoded"),
     ("6a14" + "3011020701010101010101020601010101010101", "Core's crafted look-alike behind OP_RETURN"),
 ])
 def test_look_alikes_are_left_as_hex(script: str, why: str) -> None:
     assert "[" not in scriptsig_asm(script), why
+    assert scriptsig_asm(script).endswith(script[-20:])  # the push shown whole, its last byte included
 
 
 def test_a_mainnet_p2pkh_spend(wire_impl: Any) -> None:
