@@ -4,8 +4,9 @@ outputs, what a crash costs, and the crash-kill soak.
 The chain is generated here, deterministically: 5,000 regtest blocks (1,000 with --quick) whose
 blocks from height 101 carry 50,000 transactions (10,000) between them, each spending one or two
 outputs picked at random from every earlier unspent one (coinbases once mature) into two P2PKH-sized
-outputs, with a 107-byte scriptSig like a real signature and key. Scripts are not run (the chain
-state does not run them yet). Blocks are written to a blk-framed file and each figure is taken
+outputs, with a 107-byte scriptSig like a real signature and key, which is not a valid one: this
+measures the chain state without a script verifier (`python -m benchmarks scripts` measures that,
+and `sync` both together). Blocks are written to a blk-framed file and each figure is taken
 in a fresh child process reading it, so RSS and timings are its own. Rows:
 - connect: blocks/s and tx/s through `Chainstate.accept_block` (header tree, context-free and
   contextual checks, storing the block, connecting it: by default one atomic batch per block)
