@@ -15,7 +15,9 @@ SIGNATURE = ("304502207fa7a6d1e0ee81132a269ad84e68d695483745cde8b541e3bf63074989
 PUBKEY = "03b0da749730dc9b4b1f4a14d6902877a92541f5368778853d9c4a0cb7802dcfb2"
 PUBKEY_HASH = "5dd1d3a048119c27b28293056724d9522f26d945"
 
-# Mainnet: a P2PKH spend, and a 2-of-3 P2SH multisig spend (both with SIGHASH_ALL signatures).
+# Source of every hex string here and its expected asm: Bitcoin Core's test/functional/rpc_decodescript.py.
+# Mainnet: a P2PKH spend (one input: <sig> <65-byte pubkey>; one P2PKH output of 1 BTC), and the
+# scriptSig of a 2-of-3 P2SH multisig spend (OP_0 <sig> <sig> <redeem script via OP_PUSHDATA1>).
 P2PKH_SPEND = (
     "0100000001696a20784a2c70143f634e95227dbdfdf0ecd51647052e70854512235f5986ca010000008a47304402207174775824bec6"
     "c2700023309a168231ec80b82c6069282f5133e6f11cbb04460220570edc55c7c5da2ca687ebd0372d3546ebc3f810516a002350cac7"

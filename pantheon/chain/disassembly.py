@@ -12,12 +12,11 @@ never in an unspendable script, whose data could merely look like a signature.
 
 from __future__ import annotations
 
+from pantheon.chain.utxo import is_unspendable
 from pantheon.chain.validation import MalformedScript, script_ops
 
 __all__ = ["script_to_asm"]
 
-_OP_RETURN = 0x6A
-_MAX_SCRIPT_SIZE = 10_000
 _SIGHASH_ANYONECANPAY = 0x80
 _SIGHASH_NAMES = {1: "ALL", 2: "NONE", 3: "SINGLE"}
 
@@ -88,8 +87,7 @@ def _signature_asm(data: bytes) -> str | None:
 
 def script_to_asm(script: bytes, decode_signatures: bool = False) -> str:
     """Core's ScriptToAsmStr; `decode_signatures` for a scriptSig (Core's fAttemptSighashDecode)."""
-    decode_signatures = decode_signatures and not (
-        (script and script[0] == _OP_RETURN) or len(script) > _MAX_SCRIPT_SIZE)
+    decode_signatures = decode_signatures and not is_unspendable(script)
     words: list[str] = []
     try:
         for opcode, data in script_ops(script):
