@@ -22,9 +22,8 @@ from pantheon.net.addrman import AddressInfo, AddrMan, bucket_position, new_buck
 from pantheon.store import Store
 from pantheon.wire import double_sha256
 
-from storetest import NOW, Clock, zero_table_blocks
+from storetest import CORE_DETERMINISTIC_KEY, NOW, Clock, zero_table_blocks
 
-CORE_DETERMINISTIC_KEY = b"\x01" + bytes(31)  # Core's uint256{1}: AddrMan(..., deterministic=true)
 CORE_TEST_KEY_1 = double_sha256(struct.pack("<i", 1))  # (HashWriter{} << 1).GetHash()
 CORE_TEST_KEY_2 = double_sha256(struct.pack("<i", 2))
 

@@ -46,6 +46,7 @@ from pantheon.net.discovery import (
     parse_peer,
     resolve_peer,
 )
+from storetest import CORE_DETERMINISTIC_KEY
 
 QUERY_TIMEOUT = 0.8  # seconds: long enough for loopback, short enough to keep the suite fast
 
@@ -647,7 +648,7 @@ def test_discovered_addresses_reach_the_address_manager(dns_server: DnsServer, t
     result = discover(params.REGTEST, resolver=dns_server.resolver(), seeds=["public.example", "seed-a.example"])
     store = Store.open(tmp_path / "db")
     try:
-        manager = NetworkManager(addrman=AddrMan(store))
+        manager = NetworkManager(addrman=AddrMan(store, secret=CORE_DETERMINISTIC_KEY))
         assert manager.seed_from(result) == 3
         assert manager.addrman is not None
         for ip in RECORDS["public.example"]:

@@ -23,7 +23,7 @@ from pantheon.net.manager import ManagerConfig, NetworkManager
 from pantheon.net.peer import PeerConfig, PeerState
 from pantheon.primitives import NetAddress
 from pantheon.store import Store
-from storetest import NOW, Clock
+from storetest import CORE_DETERMINISTIC_KEY, NOW, Clock
 from test_net_peer import WAIT, RawClient, wait_for
 
 PEER = PeerConfig(network=params.REGTEST, handshake_timeout=2.0, ping_interval=60.0)
@@ -45,7 +45,7 @@ def node(wire_impl, tmp_path: Path) -> Iterator[Any]:
     """A listening manager with an AddrMan on LevelDB and an injected clock."""
     store = Store.open(tmp_path / "db")
     clock = Clock()
-    addrman = AddrMan(store, clock=clock, rng=random.Random(1))
+    addrman = AddrMan(store, clock=clock, rng=random.Random(1), secret=CORE_DETERMINISTIC_KEY)
     manager = NetworkManager(LISTEN, wire=wire_impl.module, addrman=addrman, clock=clock,
                              rng=random.Random(2)).start()
     manager.clock = clock  # type: ignore[attr-defined]

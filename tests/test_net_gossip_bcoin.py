@@ -20,6 +20,7 @@ from pantheon.net.addrman import AddrMan
 from pantheon.net.manager import ManagerConfig, NetworkManager
 from pantheon.net.peer import PeerState
 from pantheon.store import Store
+from storetest import CORE_DETERMINISTIC_KEY
 from test_net_peer_bcoin import CONFIG, bcoin, bcoin_sees, rpc, wait_for, wire_twins  # noqa: F401
 
 HOSTS = [PeerAddress.parse(f"{60 + i}.1.2.3", 8333) for i in range(5)]
@@ -33,7 +34,8 @@ def test_getaddr_to_bcoin_fills_our_addrman_and_no_ban(bcoin: BcoinNode, tmp_pat
     def manager(wire: ModuleType) -> NetworkManager:
         store = Store.open(tmp_path / f"db{len(stores)}")
         stores.append(store)
-        made = NetworkManager(ManagerConfig(peer=CONFIG), wire=wire, addrman=AddrMan(store)).start()
+        addrman = AddrMan(store, secret=CORE_DETERMINISTIC_KEY)  # the five must not share a slot
+        made = NetworkManager(ManagerConfig(peer=CONFIG), wire=wire, addrman=addrman).start()
         managers.append(made)
         return made
 

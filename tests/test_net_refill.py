@@ -25,6 +25,7 @@ from pantheon.net.discovery import Discovery, Endpoint, Lookup, fixed_seeds
 from pantheon.net.manager import ManagerConfig, NetworkManager
 from pantheon.net.peer import PeerState
 from pantheon.store import Store
+from storetest import CORE_DETERMINISTIC_KEY
 from test_discovery import RECORDS, blackhole, dns_server  # noqa: F401 (dnsmasq fixtures)
 from test_net_gossip import LISTEN
 from test_net_peer import wait_for
@@ -38,7 +39,7 @@ def loopback(address: PeerAddress) -> tuple[str, int]:
 def setup(wire_impl, tmp_path: Path) -> Iterator[Any]:
     """(make a listener, an AddrMan on LevelDB, make the dialling manager)."""
     store = Store.open(tmp_path / "db")
-    addrman = AddrMan(store, rng=random.Random(4))
+    addrman = AddrMan(store, rng=random.Random(4), secret=CORE_DETERMINISTIC_KEY)
     made: list[NetworkManager] = []
 
     def listener() -> NetworkManager:
