@@ -80,6 +80,7 @@ MAX_BLOCKS_TO_ANNOUNCE = 8  # Core: more new blocks than this are announced by i
 MAX_GETBLOCKS_RESULTS = 500  # Core answers getblocks with at most 500 block hashes
 INVENTORY_BROADCAST_MAX = 1_000  # Core's per-trickle cap; the issue's "at most 1,000 per inv"
 MAX_PEER_TX_REQUEST_IN_FLIGHT = 100  # Core's txrequest limit per peer
+MAX_TX_FALLBACK_ANNOUNCERS = 16  # other announcers remembered per requested tx, asked in turn
 MAX_TIP_AGE = 24 * 60 * 60  # Core's DEFAULT_MAX_TIP_AGE: older tip means initial block download
 RECENT_REJECTS = 50_000  # wtxids recently refused, not fetched again (Core: a rolling filter)
 
@@ -158,6 +159,9 @@ class Node:
         self.block_timer: Callable[[float], None] | None = None  # metrics: seconds to accept a block
         self.started_at = time.time()
         self._relay: dict[int, _PeerRelay] = {}
+        #: For each tx hash in flight from one peer: the other peers that announced it, in order,
+        #: asked in turn when that request ends without the tx (Core's TxRequestTracker).
+        self._tx_fallback: dict[bytes, list[int]] = {}
         self._rejects: OrderedDict[bytes, None] = OrderedDict()
         self._disconnected: list[Block] = []
         self._added: list[tuple[str, int]] = list(config.addnode)
@@ -350,7 +354,9 @@ class Node:
             best = tree.tip
             self._ask_headers(peer, tree.header(best).prev_block if best != tree.anchor else None)
         elif transition.new in (PeerState.DISCONNECTED, PeerState.BANNED):
-            self._relay.pop(peer.id, None)
+            relay = self._relay.pop(peer.id, None)
+            for tx_hash in relay.tx_in_flight if relay is not None else ():
+                self._tx_request_failed(tx_hash)
             self.download.remove_peer(peer.id)
             self.mempool.drop_orphans_from(peer.id)
 
@@ -417,10 +423,14 @@ class Node:
             elif kind in (MSG_TX, MSG_WTX) and relay is not None and not ibd:
                 if (kind == MSG_WTX) != peer.wtxid_relay:
                     continue  # Core ignores the other kind of tx inv from a peer
-                if self._tx_known(item.hash) or len(relay.tx_in_flight) >= MAX_PEER_TX_REQUEST_IN_FLIGHT:
+                if (self._tx_known(item.hash) or item.hash in relay.tx_in_flight
+                        or len(relay.tx_in_flight) >= MAX_PEER_TX_REQUEST_IN_FLIGHT):
                     continue
                 if any(item.hash in other.tx_in_flight for other in self._relay.values()):
-                    continue  # asked of another announcer already
+                    fallback = self._tx_fallback.setdefault(item.hash, [])
+                    if peer.id not in fallback and len(fallback) < MAX_TX_FALLBACK_ANNOUNCERS:
+                        fallback.append(peer.id)  # asked of another announcer: this one is next
+                    continue
                 relay.tx_in_flight[item.hash] = now
                 wanted.append(InvVect(MSG_WTX if peer.wtxid_relay else MSG_WITNESS_TX, item.hash))
         if unknown_block:
@@ -428,6 +438,25 @@ class Node:
         if wanted:
             peer.send("getdata", wire.encode_getdata(wanted))
         self._request_blocks(peer)
+
+    def _tx_request_failed(self, tx_hash: bytes) -> None:
+        """A request for `tx_hash` ended without the tx (notfound, timeout, the peer left): ask
+        the next peer that announced it and can take another request."""
+        fallback = self._tx_fallback.pop(tx_hash, None)
+        if not fallback or self._tx_known(tx_hash):
+            return
+        connected = {peer.id: peer for peer in self.manager.peers(PeerState.CONNECTED)}
+        while fallback:
+            peer = connected.get(fallback.pop(0))
+            relay = self._relay.get(peer.id) if peer is not None else None
+            if peer is None or relay is None or len(relay.tx_in_flight) >= MAX_PEER_TX_REQUEST_IN_FLIGHT:
+                continue
+            relay.tx_in_flight[tx_hash] = time.monotonic()
+            peer.send("getdata", wire.encode_getdata([InvVect(MSG_WTX if peer.wtxid_relay else MSG_WITNESS_TX,
+                                                              tx_hash)]))
+            if fallback:
+                self._tx_fallback[tx_hash] = fallback
+            return
 
     def _tx_known(self, tx_hash: bytes) -> bool:
         return (tx_hash in self._rejects or self.mempool.get(tx_hash) is not None
@@ -497,6 +526,8 @@ class Node:
         if relay is not None:
             relay.tx_in_flight.pop(tx.wtxid, None)
             relay.tx_in_flight.pop(tx.txid, None)
+        self._tx_fallback.pop(tx.wtxid, None)
+        self._tx_fallback.pop(tx.txid, None)
         peer.known_inventory.add(tx.wtxid if peer.wtxid_relay else tx.txid)
         if self.mempool.get(tx.txid) is not None:
             return
@@ -524,7 +555,8 @@ class Node:
         relay = self._relay.get(peer.id)
         if relay is not None:
             for item in items:
-                relay.tx_in_flight.pop(item.hash, None)
+                if relay.tx_in_flight.pop(item.hash, None) is not None:
+                    self._tx_request_failed(item.hash)
         self._request_blocks(peer)
 
     def _on_getheaders(self, peer: Peer, frame: Frame) -> None:
@@ -672,6 +704,7 @@ class Node:
                 continue
             for tx_hash in [h for h, asked in relay.tx_in_flight.items() if asked < expired_before]:
                 del relay.tx_in_flight[tx_hash]
+                self._tx_request_failed(tx_hash)
             if relay.pending_txs and now >= relay.next_trickle:
                 self._flush_announcements(peer, relay)
                 relay.next_trickle = self._next_trickle(peer)

@@ -576,6 +576,47 @@ def test_a_tx_is_asked_of_one_announcer_and_an_unknown_block_brings_getheaders(
     assert not any(frame.command == "getdata" for frame in second.received)
 
 
+@pytest.mark.parametrize("ending", ["notfound", "timeout", "disconnect"])
+def test_a_tx_request_that_fails_goes_to_the_next_announcer(tmp_path: Path, ending: str) -> None:
+    """Core's TxRequestTracker: the first announcer is asked; when its request ends without the
+    tx, the next peer that announced it is asked in turn, so one slow or lying peer cannot keep a
+    transaction from us."""
+    timeout = 0.3 if ending == "timeout" else 60.0
+    node = Node(settings(tmp_path / "n"), tuning=dataclasses.replace(FAST, tx_request_timeout=timeout),
+                script_workers=0).start()
+    clients = [RawClient(node.manager.address[1], wire) for _ in range(3)]
+    try:
+        node.generate(1, P2WSH_TRUE)  # a recent tip: out of initial block download
+        for client in clients:
+            client.handshake()
+        first, second, third = clients
+        txid = b"\x66" * 32
+        announce = wire.encode_inv([InvVect(MSG_TX, txid)])
+        first.send("inv", announce)
+        assert [item.hash for item in wire.decode_getdata(first.receive("getdata").payload)] == [txid]
+        for later in (second, third):
+            later.send("inv", announce)
+            later.send("ping", b"\x02" * 8)
+            later.receive("pong")
+        assert not any(frame.command == "getdata" for client in (second, third) for frame in client.received)
+        if ending == "notfound":
+            first.send("notfound", wire.encode_notfound([InvVect(MSG_WITNESS_TX, txid)]))
+        elif ending == "disconnect":
+            first.close()
+        asked = wire.decode_getdata(second.receive("getdata").payload)  # the second announcer, not the third
+        assert [(item.type, item.hash) for item in asked] == [(MSG_WITNESS_TX, txid)]
+        if ending == "timeout":  # the second does not answer either: the third is next
+            assert [item.hash for item in wire.decode_getdata(third.receive("getdata").payload)] == [txid]
+        else:
+            third.send("ping", b"\x03" * 8)
+            third.receive("pong")
+            assert not any(frame.command == "getdata" for frame in third.received)
+    finally:
+        for client in clients:
+            client.close()
+        node.stop()
+
+
 def test_the_mempool_message_lists_the_pool(make_node: Callable[..., Node],
                                             raw_client: Callable[[Node], RawClient]) -> None:
     node = make_node("n")
