@@ -14,8 +14,9 @@ What the node adds to its parts (each part is its own module and documented ther
   asked for them, else an inv of the tip); transactions accepted to the mempool are announced in
   trickled inv batches (at most 1,000 an inv, at Poisson intervals: 2 s outbound, 5 s inbound on
   average), by wtxid to BIP339 peers, never below a peer's feefilter nor to a peer that said
-  relay=false. Announced transactions are fetched once (from the first announcer), orphans'
-  parents asked of the peer that sent the orphan.
+  relay=false. An announced transaction is asked of one peer at a time: the first announcer, then
+  (after notfound, a timeout or a disconnect) the next; orphans' parents are asked of the peer
+  that sent the orphan.
 - Misbehaviour as DESIGN.md: an invalid block, invalid or non-continuous headers, or more than
   2,000 headers discourage and disconnect the peer; a mutated block (a corrupt copy of a block
   that may be valid) too, without marking the block invalid. Stalling and silent peers are
