@@ -556,6 +556,18 @@ def test_an_orphan_makes_the_node_ask_its_sender_for_the_parent(
     wait_for(lambda: node.mempool.get(child.txid) is not None, what="the orphan resolved")
 
 
+def asked_of(client: RawClient) -> list[tuple[int, bytes]]:
+    """The (type, hash) items of the next getdata `client` receives."""
+    return [(item.type, item.hash) for item in wire.decode_getdata(client.receive("getdata").payload)]
+
+
+def assert_nothing_asked(client: RawClient) -> None:
+    """No getdata reached `client`: the node answers a ping only after handling what came before."""
+    client.send("ping", b"\x09" * 8)
+    assert client.receive("pong").payload == b"\x09" * 8
+    assert not any(frame.command == "getdata" for frame in client.received)
+
+
 def test_a_tx_is_asked_of_one_announcer_and_an_unknown_block_brings_getheaders(
         make_node: Callable[..., Node], raw_client: Callable[[Node], RawClient]) -> None:
     node = make_node("n")
@@ -564,16 +576,13 @@ def test_a_tx_is_asked_of_one_announcer_and_an_unknown_block_brings_getheaders(
     second.receive("getheaders")  # on connect: `second` serves blocks
     txid = b"\x33" * 32
     first.send("inv", wire.encode_inv([InvVect(MSG_TX, txid)]))
-    asked = wire.decode_getdata(first.receive("getdata").payload)
-    assert [(item.type, item.hash) for item in asked] == [(MSG_WITNESS_TX, txid)]
+    assert asked_of(first) == [(MSG_WITNESS_TX, txid)]
     # The same tx (in flight from `first`), a wtxid inv (this peer never sent wtxidrelay: Core
     # ignores it) and a block we have never heard of (we ask for headers).
     second.send("inv", wire.encode_inv([InvVect(MSG_TX, txid), InvVect(MSG_WTX, b"\x44" * 32),
                                         InvVect(MSG_BLOCK, b"\x55" * 32)]))
     second.receive("getheaders")  # again, for the block it announced
-    second.send("ping", b"\x01" * 8)
-    assert second.receive("pong").payload == b"\x01" * 8  # the inv was handled before the ping
-    assert not any(frame.command == "getdata" for frame in second.received)
+    assert_nothing_asked(second)
 
 
 @pytest.mark.parametrize("ending", ["notfound", "timeout", "disconnect"])
@@ -593,24 +602,19 @@ def test_a_tx_request_that_fails_goes_to_the_next_announcer(tmp_path: Path, endi
         txid = b"\x66" * 32
         announce = wire.encode_inv([InvVect(MSG_TX, txid)])
         first.send("inv", announce)
-        assert [item.hash for item in wire.decode_getdata(first.receive("getdata").payload)] == [txid]
+        assert asked_of(first) == [(MSG_WITNESS_TX, txid)]
         for later in (second, third):
             later.send("inv", announce)
-            later.send("ping", b"\x02" * 8)
-            later.receive("pong")
-        assert not any(frame.command == "getdata" for client in (second, third) for frame in client.received)
+            assert_nothing_asked(later)
         if ending == "notfound":
             first.send("notfound", wire.encode_notfound([InvVect(MSG_WITNESS_TX, txid)]))
         elif ending == "disconnect":
             first.close()
-        asked = wire.decode_getdata(second.receive("getdata").payload)  # the second announcer, not the third
-        assert [(item.type, item.hash) for item in asked] == [(MSG_WITNESS_TX, txid)]
+        assert asked_of(second) == [(MSG_WITNESS_TX, txid)]  # the second announcer, not the third
         if ending == "timeout":  # the second does not answer either: the third is next
-            assert [item.hash for item in wire.decode_getdata(third.receive("getdata").payload)] == [txid]
+            assert asked_of(third) == [(MSG_WITNESS_TX, txid)]
         else:
-            third.send("ping", b"\x03" * 8)
-            third.receive("pong")
-            assert not any(frame.command == "getdata" for frame in third.received)
+            assert_nothing_asked(third)
     finally:
         for client in clients:
             client.close()
