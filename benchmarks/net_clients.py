@@ -8,7 +8,8 @@ then opens COUNT connections with at most `--in-flight` handshakes under way at 
 listener's backlog is small; a SYN dropped from a full backlog costs a 1 s retransmit, which would
 measure the kernel rather than the manager). It prints `connected <n> failed <m>` once every
 connection has finished its handshake (or failed), then holds them open, answering pings, until
-stdin closes or it is killed. Nothing here imports pantheon: the bytes are built from the spec.
+stdin closes or it is killed. It imports only pantheon's plain vocabulary (no wire core, no node):
+the bytes are built by hand, field by field, as the spec lays them out.
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ import gevent.lock
 import gevent.socket
 from gevent import os as gevent_os
 
-PROTOCOL_VERSION = 70016
-SERVICES = 1 | 8  # NODE_NETWORK | NODE_WITNESS
+from pantheon.protocol import FULL_RELAY_SERVICES, PROTOCOL_VERSION
+
+SERVICES = FULL_RELAY_SERVICES
 _HEADER = struct.Struct("<4s12sI4s")
 
 

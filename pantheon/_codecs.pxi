@@ -32,6 +32,7 @@ from libc.stdint cimport int64_t, uint16_t, uint64_t
 from libc.string cimport strcmp
 
 from pantheon import primitives as _primitives
+from pantheon import protocol as _protocol
 
 
 cdef extern from "structmember.h":
@@ -133,7 +134,7 @@ cdef uint64_t _MAX_HEADERS = _limits.MAX_HEADERS
 cdef uint64_t _MAX_ADDR = _limits.MAX_ADDR
 cdef uint64_t _U64_MAX = 0xFFFFFFFFFFFFFFFFULL
 cdef Py_ssize_t _HASH_SIZE = 32
-cdef Py_ssize_t _BLOCK_HEADER_SIZE = 80
+cdef Py_ssize_t _BLOCK_HEADER_SIZE = _protocol.BLOCK_HEADER_SIZE
 cdef Py_ssize_t _INV_SIZE = 4 + 32
 cdef Py_ssize_t _ADDR_SIZE = 4 + 8 + 16 + 2
 cdef Py_ssize_t _NO_CAP = PY_SSIZE_T_MAX

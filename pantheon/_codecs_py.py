@@ -38,6 +38,7 @@ from pantheon.primitives import (
     header_from_layout,
     tx_from_layout,
 )
+from pantheon.protocol import BLOCK_HEADER_SIZE
 
 if TYPE_CHECKING:
     from typing_extensions import Buffer
@@ -63,7 +64,6 @@ __all__ = [
 
 _CEILING = limits.MAX_MESSAGE_SIZE_CEILING
 _U64_MAX = 0xFFFF_FFFF_FFFF_FFFF
-_HEADER_SIZE = 80
 _INV = struct.Struct("<I32s")
 _ADDR_FIELDS = struct.Struct("<IQ16s")  # time, services, ip
 _PORT = struct.Struct(">H")  # network byte order
@@ -232,7 +232,7 @@ def decode_headers(data: Buffer) -> list[BlockHeader]:
     try:
         count, pos = _count(data, 0, "headers.headers", limits.MAX_HEADERS)
         for _ in range(count):
-            end = pos + _HEADER_SIZE
+            end = pos + BLOCK_HEADER_SIZE
             if end > len(data):
                 raise IndexError
             raw = data[pos:end]
@@ -329,11 +329,11 @@ def decode_block(data: Buffer) -> Block:
     data = _payload("block", data)
     transactions = []
     try:
-        if len(data) < _HEADER_SIZE:
+        if len(data) < BLOCK_HEADER_SIZE:
             raise IndexError
-        raw = data[:_HEADER_SIZE]
+        raw = data[:BLOCK_HEADER_SIZE]
         header = header_from_layout(raw, _dsha256(raw), 0)
-        count, pos = _count(data, _HEADER_SIZE, "block.transactions", _CEILING)
+        count, pos = _count(data, BLOCK_HEADER_SIZE, "block.transactions", _CEILING)
         for _ in range(count):
             end, witness = _scan_tx(data, pos)
             transactions.append(tx_from_layout(data[pos:end], witness - pos if witness else 0, PY_TX_READER))

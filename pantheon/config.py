@@ -25,8 +25,6 @@ __all__ = ["ConfigError", "NodeConfig", "load_config", "parse_hostport", "CONF_F
 
 CONF_FILENAME = "pantheon.conf"
 DEFAULT_DATADIR = "~/.pantheon"
-#: Core's section names, by our network names.
-_SECTIONS = {"main": "main", "testnet3": "test", "testnet4": "testnet4", "signet": "signet", "regtest": "regtest"}
 _LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
 
@@ -214,7 +212,7 @@ def read_conf(path: Path, network_section: str | None) -> dict[str, list[tuple[s
             continue
         if line.startswith("[") and line.endswith("]"):
             section = line[1:-1].strip()
-            if section not in _SECTIONS.values():
+            if section not in {network.chain_name for network in params.NETWORKS.values()}:
                 raise ConfigError(f"{where}: unknown section [{section}]")
             continue
         if "=" not in line:
@@ -257,7 +255,7 @@ def load_config(argv: Sequence[str] | None = None) -> NodeConfig:
         if network_name is None:
             top = read_conf(conf_path, None)
             network_name = _parse("network", *top["network"][-1]) if "network" in top else "main"
-        for name, entries in read_conf(conf_path, _SECTIONS[network_name]).items():
+        for name, entries in read_conf(conf_path, params.network(network_name).chain_name).items():
             if name in values:
                 continue  # the command line wins
             parsed = [_parse(name, raw, where) for raw, where in entries]

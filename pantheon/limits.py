@@ -10,6 +10,8 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Final, Mapping
 
+from pantheon.protocol import BLOCK_HEADER_SIZE
+
 # --- framing -------------------------------------------------------------------------
 HEADER_SIZE: Final = 24  # magic 4, command 12, length 4, checksum 4
 LEGACY_HEADER_SIZE: Final = 20  # before protocol 209: no checksum field
@@ -52,7 +54,6 @@ ADDRV2_NETWORKS: Final[Mapping[int, tuple[str, int]]] = MappingProxyType({
 _NET_ADDR = 8 + 16 + 2  # services, IPv6 / IPv4-mapped address, port
 _INV_VECT = 4 + 32
 _HASH = 32
-_BLOCK_HEADER = 80
 
 
 def compact_size_len(value: int) -> int:
@@ -97,7 +98,7 @@ MAX_PAYLOAD: Final[Mapping[str, int]] = MappingProxyType({
     "getheaders": 4 + compact_size_len(MAX_LOCATOR_HASHES) + MAX_LOCATOR_HASHES * _HASH + _HASH,
     "getblocks": 4 + compact_size_len(MAX_LOCATOR_HASHES) + MAX_LOCATOR_HASHES * _HASH + _HASH,
     # Core reads and ignores each entry's tx count, any CompactSize up to MAX_SIZE (5 bytes).
-    "headers": compact_size_len(MAX_HEADERS) + MAX_HEADERS * (_BLOCK_HEADER + 5),
+    "headers": compact_size_len(MAX_HEADERS) + MAX_HEADERS * (BLOCK_HEADER_SIZE + 5),
     "block": MAX_MESSAGE_SIZE,
     "tx": MAX_MESSAGE_SIZE,
     "mempool": 0,

@@ -40,7 +40,7 @@ import gevent
 import gevent.event
 import gevent.lock
 
-from pantheon import __version__, wire
+from pantheon import __version__, limits, wire
 from pantheon.chain import scripts
 from pantheon.chain.chainstate import Chainstate, with_activation_heights
 from pantheon.chain.scripts import ChainScriptChecks
@@ -55,7 +55,18 @@ from pantheon.net.addrman import AddrMan
 from pantheon.net.banlist import BanList
 from pantheon.net.discovery import Resolver
 from pantheon.net.manager import ManagerConfig, NetworkManager
-from pantheon.net.messages import NODE_NETWORK, NODE_NETWORK_LIMITED, NODE_WITNESS, Locator, decode_locator, encode_locator
+from pantheon.net.messages import Locator, decode_locator, encode_locator
+from pantheon.protocol import (
+    MSG_BLOCK,
+    MSG_TX,
+    MSG_WITNESS_BLOCK,
+    MSG_WITNESS_FLAG,
+    MSG_WITNESS_TX,
+    MSG_WTX,
+    NODE_NETWORK,
+    NODE_NETWORK_LIMITED,
+    NODE_WITNESS,
+)
 from pantheon.net.peer import BUILTIN_HANDLERS, Peer, PeerConfig, PeerState, Transition
 from pantheon.metrics import NodeMetrics
 from pantheon.node_rpc import node_methods
@@ -65,18 +76,10 @@ from pantheon.rpc import RpcAuth, RpcServer
 from pantheon.store import Store
 from pantheon.sync import BlockDownload
 
-__all__ = ["Node", "NodeTuning", "SyncStatus", "MSG_TX", "MSG_BLOCK", "MSG_WTX", "MSG_WITNESS_FLAG"]
+__all__ = ["Node", "NodeTuning", "SyncStatus"]
 
 log = logging.getLogger("pantheon.node")
 
-MSG_TX = 1
-MSG_BLOCK = 2
-MSG_WTX = 5  # BIP339
-MSG_WITNESS_FLAG = 1 << 30
-MSG_WITNESS_TX = MSG_WITNESS_FLAG | MSG_TX
-MSG_WITNESS_BLOCK = MSG_WITNESS_FLAG | MSG_BLOCK
-
-MAX_HEADERS_RESULTS = 2_000  # Core's MAX_HEADERS_RESULTS
 MAX_BLOCKS_TO_ANNOUNCE = 8  # Core: more new blocks than this are announced by inv of the tip
 MAX_GETBLOCKS_RESULTS = 500  # Core answers getblocks with at most 500 block hashes
 INVENTORY_BROADCAST_MAX = 1_000  # Core's per-trickle cap; the "at most 1,000 per inv"
@@ -401,7 +404,7 @@ class Node:
             self.download.peer_has(peer.id, result.accepted[-1])
         if result.error is not None and result.error.reason not in ("time-too-new",):
             return peer.misbehaving(f"invalid header received: {result.error.reason}")
-        if len(headers) == MAX_HEADERS_RESULTS:
+        if len(headers) == limits.MAX_HEADERS:
             self._ask_headers(peer, headers[-1].hash)  # more may follow
         self._request_blocks(peer)
 
@@ -490,8 +493,8 @@ class Node:
             else:
                 missing.append(item)  # filtered and compact blocks are not served
         if missing:
-            for start in range(0, len(missing), 50_000):
-                peer.send("notfound", wire.encode_notfound(missing[start:start + 50_000]))
+            for start in range(0, len(missing), limits.MAX_INV_ENTRIES):
+                peer.send("notfound", wire.encode_notfound(missing[start:start + limits.MAX_INV_ENTRIES]))
 
     def _block_bytes(self, block_hash: bytes, witness: bool) -> bytes | None:
         if not self.chain.has_block(block_hash) or not self.chain.headers.is_valid(block_hash):

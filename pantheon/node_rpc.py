@@ -27,8 +27,9 @@ from pantheon.chain.validation import BlockRejected, TxRejected, is_coinbase
 from pantheon.config import ConfigError, parse_hostport
 from pantheon.errors import ProtocolError
 from pantheon.hashing import hash_to_hex, hex_to_hash
-from pantheon.net.peer import PROTOCOL_VERSION, Peer, PeerState
+from pantheon.net.peer import Peer, PeerState
 from pantheon.primitives import Tx
+from pantheon.protocol import BLOCK_HEADER_SIZE, PROTOCOL_VERSION, service_names
 from pantheon.rpc import (
     RPC_CLIENT_INVALID_IP_OR_SUBNET,
     RPC_CLIENT_NODE_ALREADY_ADDED,
@@ -51,8 +52,6 @@ if TYPE_CHECKING:
 __all__ = ["node_methods", "difficulty", "tx_to_json"]
 
 COIN = 100_000_000
-#: Core's chain names in getblockchaininfo, by our network names.
-_CHAIN_NAMES = {"main": "main", "testnet3": "test", "testnet4": "testnet4", "signet": "signet", "regtest": "regtest"}
 _CLIENT_VERSION = int("".join(f"{int(part):02d}" for part in __version__.split("."))) * 100
 
 
@@ -195,7 +194,7 @@ def node_methods(node: Node) -> dict[str, Callable[..., Any]]:
         if verbosity <= 0:
             return wire.encode_block(block).hex()
         result = header_json(block_hash)
-        stripped = 80 + len(wire.write_compact_size(len(block.transactions))) + sum(
+        stripped = BLOCK_HEADER_SIZE + len(wire.write_compact_size(len(block.transactions))) + sum(
             tx.stripped_size for tx in block.transactions)
         size = len(wire.encode_block(block))
         result.update({"size": size, "strippedsize": stripped, "weight": 3 * stripped + size,
@@ -208,7 +207,7 @@ def node_methods(node: Node) -> dict[str, Callable[..., Any]]:
         tip = tree.header(chain.tip)
         status = node.sync_status()
         return {
-            "chain": _CHAIN_NAMES.get(network.name, network.name), "blocks": chain.height, "headers": tree.height,
+            "chain": network.chain_name, "blocks": chain.height, "headers": tree.height,
             "bestblockhash": hash_to_hex(chain.tip), "difficulty": difficulty(tip.bits), "time": tip.timestamp,
             "mediantime": chain.median_time_past, "verificationprogress": status.progress / 100.0,
             "initialblockdownload": status.initial_block_download,
@@ -310,7 +309,7 @@ def node_methods(node: Node) -> dict[str, Callable[..., Any]]:
             "connection_type": "inbound" if peer.inbound else "outbound-full-relay",
             "minfeefilter": round(peer.fee_filter / COIN, 8), "state": info["state"],
             "transitions": info["transitions"], "bip152_hb_to": False, "bip152_hb_from": False,
-            "permissions": [], "servicesnames": _service_names(remote.services if remote else 0),
+            "permissions": [], "servicesnames": service_names(remote.services if remote else 0),
         }
 
     def getpeerinfo() -> list[dict[str, Any]]:
@@ -326,7 +325,7 @@ def node_methods(node: Node) -> dict[str, Callable[..., Any]]:
         return {
             "version": _CLIENT_VERSION, "subversion": node.manager.config.peer.user_agent,
             "protocolversion": PROTOCOL_VERSION, "localservices": f"{services:016x}",
-            "localservicesnames": _service_names(services), "localrelay": True, "timeoffset": 0,
+            "localservicesnames": service_names(services), "localrelay": True, "timeoffset": 0,
             "networkactive": True, "connections": len(peers), "connections_in": inbound,
             "connections_out": len(peers) - inbound,
             "networks": [{"name": name, "limited": False, "reachable": True, "proxy": "",
@@ -447,14 +446,6 @@ def _net_name(host: str) -> str:
         return "ipv4" if ipaddress.ip_address(host).version == 4 else "ipv6"
     except ValueError:
         return "onion" if host.endswith(".onion") else "not_publicly_routable"
-
-
-_SERVICE_NAMES = ((1, "NETWORK"), (1 << 2, "BLOOM"), (1 << 3, "WITNESS"), (1 << 6, "COMPACT_FILTERS"),
-                  (1 << 10, "NETWORK_LIMITED"), (1 << 11, "P2P_V2"))
-
-
-def _service_names(services: int) -> list[str]:
-    return [name for bit, name in _SERVICE_NAMES if services & bit]
 
 
 def _size_on_disk(node: Node) -> int:

@@ -18,6 +18,7 @@ class Network:
     """One network's constants. Heights are where a buried deployment is enforced."""
 
     name: str
+    chain_name: str  # Core's name: -chain=, getblockchaininfo's "chain", the bitcoin.conf section
     magic: int  # the first four wire bytes read as a little-endian uint32
     p2p_port: int
     rpc_port: int
@@ -57,6 +58,7 @@ _POW_LIMIT_MAIN = (1 << 224) - 1  # 00000000ffff...ff
 
 MAIN = Network(
     name="main",
+    chain_name="main",
     magic=0xD9B4BEF9,
     p2p_port=8333,
     rpc_port=8332,
@@ -96,6 +98,7 @@ MAIN = Network(
 
 TESTNET3 = Network(
     name="testnet3",
+    chain_name="test",
     magic=0x0709110B,
     p2p_port=18333,
     rpc_port=18332,
@@ -129,6 +132,7 @@ TESTNET3 = Network(
 
 TESTNET4 = Network(
     name="testnet4",
+    chain_name="testnet4",
     magic=0x283F161C,
     p2p_port=48333,
     rpc_port=48332,
@@ -150,6 +154,7 @@ TESTNET4 = Network(
 
 SIGNET = Network(
     name="signet",
+    chain_name="signet",
     magic=0x40CF030A,
     p2p_port=38333,
     rpc_port=38332,
@@ -172,6 +177,7 @@ SIGNET = Network(
 
 REGTEST = Network(
     name="regtest",
+    chain_name="regtest",
     magic=0xDAB5BFFA,
     p2p_port=18444,
     rpc_port=18443,

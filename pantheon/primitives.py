@@ -48,6 +48,7 @@ from typing import Any, Iterable
 
 from pantheon import limits
 from pantheon.errors import InvalidValue, OversizedMessage
+from pantheon.protocol import BLOCK_HEADER_SIZE
 
 __all__ = [
     "InvVect",
@@ -68,7 +69,6 @@ _I32 = (-(1 << 31), (1 << 31) - 1)
 _I64 = (-(1 << 63), (1 << 63) - 1)
 _CEILING = limits.MAX_MESSAGE_SIZE_CEILING
 _HASH_SIZE = 32
-_HEADER_SIZE = 80
 _WITNESS_SCALE = 4  # BIP141: weight = 3 * stripped size + total size
 
 _HEADER = struct.Struct("<i32s32sIII")
@@ -76,7 +76,7 @@ _I32LE = struct.Struct("<i")
 _U32LE = struct.Struct("<I")
 _TXOUT = struct.Struct("<q")
 _OUTPOINT = struct.Struct("<32sI")
-if _HEADER.size != _HEADER_SIZE:  # pragma: no cover - a layout typo would be caught here
+if _HEADER.size != BLOCK_HEADER_SIZE:  # pragma: no cover - a layout typo would be caught here
     raise RuntimeError("block header layout is not 80 bytes")
 
 _set = object.__setattr__
@@ -141,7 +141,7 @@ def _dsha256(data: Any) -> bytes:
 
 @dataclass(frozen=True, slots=True, repr=False)
 class InvVect:
-    """An inventory vector: an object type (`spec.INV_TYPES`; unknown types are kept) and hash."""
+    """An inventory vector: an object type (`protocol.INV_TYPE_NAMES`; unknown types are kept) and hash."""
 
     type: int
     hash: bytes
@@ -272,7 +272,7 @@ class BlockHeader:
     @classmethod
     def from_bytes(cls, raw: bytes, tx_count: int = 0) -> BlockHeader:
         """The header serialised in `raw` (exactly 80 bytes)."""
-        return cls(*_HEADER.unpack(_bytes("BlockHeader", raw, _HEADER_SIZE)), tx_count)
+        return cls(*_HEADER.unpack(_bytes("BlockHeader", raw, BLOCK_HEADER_SIZE)), tx_count)
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"BlockHeader is immutable (cannot set {name!r})")

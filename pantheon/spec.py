@@ -56,6 +56,7 @@ from pantheon.errors import (
     Truncated,
 )
 from pantheon.params import BY_MAGIC
+from pantheon.protocol import BLOCK_HEADER_SIZE, INV_TYPE_NAMES
 
 # ------------------------------------------------------------------------------------
 # Plumbing: pantheon errors travel through construct wrapped in an ExplicitError, which
@@ -343,20 +344,6 @@ AddrV2Entry = Struct(
     "address" / AddrV2Address("addrv2.address", limits.MAX_ADDRV2_ADDRESS),
     "port" / Int16ub,
 )
-
-#: Inventory types (Core protocol.h GetDataMsg); MSG_WITNESS_FLAG marks witness variants.
-MSG_WITNESS_FLAG = 1 << 30
-INV_TYPES: Mapping[int, str] = MappingProxyType({
-    0: "ERROR",
-    1: "MSG_TX",
-    2: "MSG_BLOCK",
-    3: "MSG_FILTERED_BLOCK",
-    4: "MSG_CMPCT_BLOCK",
-    5: "MSG_WTX",  # BIP339
-    MSG_WITNESS_FLAG | 1: "MSG_WITNESS_TX",  # BIP144
-    MSG_WITNESS_FLAG | 2: "MSG_WITNESS_BLOCK",
-    MSG_WITNESS_FLAG | 3: "MSG_FILTERED_WITNESS_BLOCK",
-})
 
 #: An inventory vector; unknown types parse (Core ignores them).
 InvVect = Struct(
@@ -819,7 +806,7 @@ def _format_scalar(name: str, value: Any) -> str:
             return f"{value[:_BYTES_SHOWN].hex()}... ({len(value)} bytes)"
         return value.hex() or "(empty)"
     if name == "type" and isinstance(value, int):
-        return f"{value} ({INV_TYPES.get(value, 'unknown')})"
+        return f"{value} ({INV_TYPE_NAMES.get(value, 'unknown')})"
     if name == "ccode":
         return f"{value:#04x} ({REJECT_CODES.get(value, 'unknown')})"
     if name in {"services", "bits"}:

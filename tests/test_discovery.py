@@ -31,7 +31,7 @@ import gevent.server
 import gevent.socket
 import pytest
 
-from pantheon import params
+from pantheon import params, protocol
 from pantheon.net import discovery
 from pantheon.net.address import PeerAddress
 from pantheon.net.addrman import AddrMan
@@ -283,7 +283,7 @@ def test_service_filter_asks_x_hex_names_and_lists_addr_fetch_seeds(dns_server: 
         params.MAIN,
         resolver=dns_server.resolver(),
         seeds=["seed-a.example", "seed-b.example"],
-        services=discovery.SEED_SERVICES,
+        services=protocol.FULL_RELAY_SERVICES,
     )
     lookups = _by_name(result)
     assert lookups["seed-a.example"].host == "x9.seed-a.example"
@@ -296,9 +296,9 @@ def test_service_filter_asks_x_hex_names_and_lists_addr_fetch_seeds(dns_server: 
     ("services", "host"),
     [
         (None, "seed.example"),
-        (discovery.SEED_SERVICES, "x9.seed.example"),
-        (discovery.NODE_NETWORK, "x1.seed.example"),
-        (discovery.NODE_WITNESS | 1 << 10 | 1, "x409.seed.example"),
+        (protocol.FULL_RELAY_SERVICES, "x9.seed.example"),
+        (protocol.NODE_NETWORK, "x1.seed.example"),
+        (protocol.NODE_WITNESS | protocol.NODE_NETWORK_LIMITED | protocol.NODE_NETWORK, "x409.seed.example"),
     ],
 )
 def test_seed_host(services: int | None, host: str) -> None:

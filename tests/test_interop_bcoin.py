@@ -16,7 +16,7 @@ from typing import Any, Iterator
 import pytest
 
 from bcoin_peer import BcoinNode
-from pantheon import hashing, limits, params, spec
+from pantheon import hashing, limits, params, protocol, spec
 
 REGTEST = params.REGTEST
 MINED_BLOCKS = 15
@@ -131,7 +131,7 @@ def test_bcoin_headers_and_blocks_decode_and_hash(bcoin: BcoinNode, peer: RawPee
     assert [hashing.hash_to_hex(block_hash) for block_hash in hashes] == expected
     assert entries[0].header.prev_block == locator[0]
 
-    witness_block = spec.MSG_WITNESS_FLAG | 2
+    witness_block = protocol.MSG_WITNESS_BLOCK
     peer.send("getdata", {"inventory": [{"type": witness_block, "hash": block_hash} for block_hash in hashes]})
     for block_hash in hashes:
         block = peer.receive_until("block").payload

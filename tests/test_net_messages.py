@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from pantheon import errors, limits, spec
+from pantheon import errors, limits, protocol, spec
 from pantheon.errors import OversizedMessage, TrailingBytes, Truncated
 from pantheon.net import messages
 from pantheon.net.messages import Endpoint, Version
@@ -13,7 +13,7 @@ from test_wire_loaded import _run_python
 
 FULL = Version(
     version=70016,
-    services=messages.NODE_NETWORK | messages.NODE_WITNESS,
+    services=protocol.NODE_NETWORK | protocol.NODE_WITNESS,
     timestamp=1_700_000_000,
     addr_recv=Endpoint.from_host("127.0.0.1", 18444, services=1),
     addr_from=Endpoint.from_host("::1", 8333),

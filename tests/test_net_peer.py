@@ -22,7 +22,7 @@ import gevent.server
 import gevent.socket
 import pytest
 
-from pantheon import limits, params
+from pantheon import limits, params, protocol
 from pantheon.net import messages
 from pantheon.net.address import PeerAddress
 from pantheon.net.banlist import BanList
@@ -197,7 +197,7 @@ def test_handshake_both_ways(listener: Listener) -> None:
         assert peer.remote is not None and peer.remote.version == 70016
         assert peer.remote.user_agent == USER_AGENT == f"/Pantheon:{__import__('pantheon').__version__}/"
         assert peer.remote.nonce == other.local_nonce and peer.remote.relay is True
-        assert peer.remote.services == messages.NODE_NETWORK | messages.NODE_WITNESS
+        assert peer.remote.services == protocol.NODE_NETWORK | protocol.NODE_WITNESS
         assert peer.common_version == 70016 and peer.wtxid_relay and peer.wants_addrv2
     assert inbound.remote.start_height == 7
     wait_for(lambda: inbound.prefers_headers and inbound.fee_filter == 1000 and outbound.fee_filter == 1000)
@@ -265,7 +265,7 @@ def test_old_version_refused(listener: Listener, raw: RawClient, good: Peer, cap
 
 
 def test_outbound_peer_without_required_services_refused(listener: Listener) -> None:
-    needy = replace(FAST, required_services=messages.NODE_NETWORK | messages.NODE_COMPACT_FILTERS)
+    needy = replace(FAST, required_services=protocol.NODE_NETWORK | protocol.NODE_COMPACT_FILTERS)
     peer = listener.dial(needy)
     assert peer.join(WAIT)
     assert peer.close_reason == "does not offer the expected services (0x40 missing)"

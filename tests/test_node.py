@@ -27,9 +27,9 @@ from pantheon.chain import scripts
 from pantheon.chain.miner import block_template, mine
 from pantheon.config import NodeConfig, load_config
 from pantheon.hashing import hash_to_hex, merkle_root
-from pantheon.net.messages import NODE_NETWORK, NODE_WITNESS
+from pantheon.protocol import MSG_BLOCK, MSG_TX, MSG_WITNESS_TX, MSG_WTX, NODE_NETWORK, NODE_WITNESS
 from pantheon.net.peer import PeerState
-from pantheon.node import MSG_BLOCK, MSG_TX, MSG_WITNESS_TX, MSG_WTX, Node, NodeTuning
+from pantheon.node import Node, NodeTuning
 from pantheon.primitives import Block, BlockHeader, InvVect, OutPoint, Tx, TxOut
 from pantheon.store import DatadirInUse
 

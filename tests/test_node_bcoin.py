@@ -28,9 +28,9 @@ from pantheon import wire
 from pantheon.chain.addresses import address_to_script
 from pantheon.config import load_config
 from pantheon.hashing import hash_to_hex, hex_to_hash
-from pantheon.net.messages import NODE_NETWORK, NODE_WITNESS
+from pantheon.protocol import MSG_BLOCK, MSG_WITNESS_FLAG, NODE_NETWORK, NODE_WITNESS
 from pantheon.net.peer import PeerState
-from pantheon.node import MSG_BLOCK, MSG_WITNESS_FLAG, Node
+from pantheon.node import Node
 
 BCOIN_RULES = ("bip34@100000000", "dersig@1251", "cltv@1351", "csv@432", "segwit@432")
 CHAIN_BLOCKS = 500

@@ -26,7 +26,7 @@ import pytest
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
-from pantheon import limits, spec
+from pantheon import limits, protocol, spec
 from pantheon.errors import (
     InvalidValue,
     OversizedMessage,
@@ -153,7 +153,7 @@ timed_net_addresses = st.fixed_dictionaries(
 block_headers = st.fixed_dictionaries(
     {"version": i32, "prev_block": hashes, "merkle_root": hashes, "timestamp": u32, "bits": u32, "nonce": u32}
 )
-inv_vectors = st.fixed_dictionaries({"type": st.one_of(st.sampled_from(sorted(spec.INV_TYPES)), u32), "hash": hashes})
+inv_vectors = st.fixed_dictionaries({"type": st.one_of(st.sampled_from(sorted(protocol.INV_TYPE_NAMES)), u32), "hash": hashes})
 inventories = st.fixed_dictionaries({"inventory": few(inv_vectors, 5)})
 locators = st.fixed_dictionaries({"version": u32, "locator": few(hashes, 5), "hash_stop": hashes})
 

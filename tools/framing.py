@@ -26,6 +26,7 @@ from types import ModuleType
 from typing import Callable, NamedTuple
 
 from pantheon import errors, frames, limits, params, spec, wire
+from pantheon.protocol import MIN_PEER_VERSION
 
 __all__ = [
     "WireMessage", "MessageWalker", "OK", "LEGACY", "BAD_CHECKSUM", "BAD_COMMAND", "OVERSIZED",
@@ -44,7 +45,8 @@ INCOMPLETE_END = "incomplete_capture_ended"
 _HEADER = limits.HEADER_SIZE
 _LEGACY_HEADER = limits.LEGACY_HEADER_SIZE
 _LEGACY_COMMANDS = frozenset({"version", "verack"})
-_FIRST_MODERN_VERSION = 70001  # BIP37; 20-byte-header versions were sent by 0.3.x (< 32500)
+# BIP37's version, the protocol's floor; 20-byte-header versions were sent by 0.3.x (< 32500).
+_FIRST_MODERN_VERSION = MIN_PEER_VERSION
 _COMMAND = re.compile(rb"[\x20-\x7e]+\x00*")  # Core's rule, and not empty
 _MAGICS = {net.magic_bytes: net for net in params.BY_MAGIC.values()}
 # Bytes kept from a scan without a magic, so a magic cut by a chunk boundary is still found.

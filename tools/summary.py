@@ -16,6 +16,7 @@ from typing import Any
 from construct import Container, ListContainer
 
 from pantheon import errors, spec, wire
+from pantheon.protocol import INV_TYPE_NAMES
 
 __all__ = ["summarize", "to_json"]
 
@@ -25,7 +26,7 @@ def _hash(digest: bytes) -> str:
 
 
 def _inventory(command: str, items: list[Any]) -> str:
-    kinds = Counter(spec.INV_TYPES.get(item.type, f"type{item.type}") for item in items)
+    kinds = Counter(INV_TYPE_NAMES.get(item.type, f"type{item.type}") for item in items)
     if len(items) == 1:
         return f"{command} 1 {next(iter(kinds))} {_hash(items[0].hash)}"
     if len(kinds) == 1:

@@ -53,6 +53,7 @@ from pantheon.chain.pow import block_work, calculate_next_work_required, check_p
 from pantheon.hashing import hash_to_hex
 from pantheon.params import Network
 from pantheon.primitives import BlockHeader, header_from_layout
+from pantheon.protocol import BLOCK_HEADER_SIZE
 from pantheon.store import Namespace, Store, StoreError
 
 __all__ = [
@@ -70,7 +71,6 @@ MEDIAN_TIME_SPAN = 11  # Core's CBlockIndex::nMedianTimeSpan
 MAX_TIMEWARP = 600  # BIP94
 MAX_REMEMBERED_INVALID = 10_000  # invalid headers kept to answer `duplicate`/`bad-prevblk`
 
-_HEADER_SIZE = 80
 _HASH_SIZE = 32
 _WORK_SIZE = 32
 _VERSION = struct.Struct("<i")
@@ -156,7 +156,7 @@ class HeaderTree:
     @classmethod
     def from_genesis(cls, network: Network, now: Callable[[], float] = time.time) -> HeaderTree:
         """A tree anchored at the network's genesis block (height 0, Core's chain work)."""
-        return cls(network, BlockHeader.from_bytes(network.genesis_block[:_HEADER_SIZE]), 0, None, now)
+        return cls(network, BlockHeader.from_bytes(network.genesis_block[:BLOCK_HEADER_SIZE]), 0, None, now)
 
     @classmethod
     def open(cls, store: Store, network: Network, anchor: BlockHeader | None = None, height: int = 0,
@@ -168,7 +168,7 @@ class HeaderTree:
         meta = view.get(_META_KEY)
         if meta is None:
             if anchor is None:
-                anchor = BlockHeader.from_bytes(network.genesis_block[:_HEADER_SIZE])
+                anchor = BlockHeader.from_bytes(network.genesis_block[:BLOCK_HEADER_SIZE])
             tree = cls(network, anchor, height, chain_work, now)
             tree._db = view
             work = tree._work_of(0).to_bytes(_WORK_SIZE, "big")
@@ -222,7 +222,7 @@ class HeaderTree:
 
     def header(self, block_hash: bytes) -> BlockHeader:
         i = self._lookup(block_hash)
-        return header_from_layout(bytes(self._raw[i * _HEADER_SIZE:(i + 1) * _HEADER_SIZE]), block_hash, 0)
+        return header_from_layout(bytes(self._raw[i * BLOCK_HEADER_SIZE:(i + 1) * BLOCK_HEADER_SIZE]), block_hash, 0)
 
     def height_of(self, block_hash: bytes) -> int:
         return self._height[self._lookup(block_hash)]
@@ -389,7 +389,7 @@ class HeaderTree:
             if meta is not None:
                 batch.put(_META_KEY, meta)
             for i in self._unsaved:
-                raw = self._raw[i * _HEADER_SIZE:(i + 1) * _HEADER_SIZE]
+                raw = self._raw[i * BLOCK_HEADER_SIZE:(i + 1) * BLOCK_HEADER_SIZE]
                 batch.put(self._hashes[i], _RECORD.pack(i, self._status[i]) + raw)
         self._unsaved.clear()
 
@@ -422,7 +422,7 @@ class HeaderTree:
         return int.from_bytes(self._work[i * _WORK_SIZE:(i + 1) * _WORK_SIZE], "big")
 
     def _time_bits(self, i: int) -> tuple[int, int]:
-        return _TIME_BITS.unpack_from(self._raw, i * _HEADER_SIZE + _TIME_OFFSET)
+        return _TIME_BITS.unpack_from(self._raw, i * BLOCK_HEADER_SIZE + _TIME_OFFSET)
 
     def _on_active(self, i: int) -> bool:
         pos = self._height[i] - self._base

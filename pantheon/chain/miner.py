@@ -26,6 +26,7 @@ from pantheon.chain.validation import (
 from pantheon.limits import compact_size_len
 from pantheon.hashing import WITNESS_COMMITMENT_PREFIX, expected_witness_commitment, merkle_root
 from pantheon.primitives import Block, BlockHeader, Tx, TxIn, TxOut
+from pantheon.protocol import BLOCK_HEADER_SIZE
 from pantheon.wire import double_sha256
 
 __all__ = ["MiningChain", "BlockTemplate", "block_template", "mine", "COINBASE_RESERVE_WEIGHT",
@@ -35,7 +36,6 @@ COINBASE_RESERVE_WEIGHT = 4_000  # Core's BlockAssembler: header and coinbase ro
 COINBASE_RESERVE_SIGOPS = 400
 DEFAULT_BLOCK_MAX_WEIGHT = MAX_BLOCK_WEIGHT - 4_000  # Core's -blockmaxweight default
 DEFAULT_BLOCK_VERSION = 0x2000_0000  # BIP9 top bits, no deployment signalled
-_HEADER_SIZE = 80
 _WITNESS_RESERVED_VALUE = bytes(32)
 _EXTRANONCE_SIZE = 8
 _NONCE_SPACE = 1 << 32
@@ -99,7 +99,7 @@ def block_template(chain: MiningChain, mempool: Mempool | None, pay_to: bytes | 
     timestamp = max(int(_time.time()) if timestamp is None else timestamp, chain.mtp_at(chain.height) + 1)
     header = BlockHeader(version, chain.tip, merkle_root([tx.txid for tx in transactions])[0], timestamp,
                          chain.next_work_required(chain.tip, timestamp), 0)
-    block_weight = WITNESS_SCALE_FACTOR * (_HEADER_SIZE + compact_size_len(len(transactions))) + sum(
+    block_weight = WITNESS_SCALE_FACTOR * (BLOCK_HEADER_SIZE + compact_size_len(len(transactions))) + sum(
         tx.weight for tx in transactions)
     return BlockTemplate(Block(header, transactions), height, fees, block_weight,
                          sigops - COINBASE_RESERVE_SIGOPS + tx_sigop_cost(coinbase, []))

@@ -25,6 +25,7 @@ from pantheon import limits
 from pantheon.hashing import expected_witness_commitment, hash_to_hex, merkle_root, witness_commitment
 from pantheon.params import Network
 from pantheon.primitives import Block, Tx
+from pantheon.protocol import BLOCK_HEADER_SIZE
 
 __all__ = [
     "MAX_BLOCK_WEIGHT",
@@ -52,7 +53,6 @@ MAX_MONEY = 21_000_000 * 100_000_000
 MAX_PUBKEYS_PER_MULTISIG = 20
 _NULL_HASH = bytes(32)
 _NULL_INDEX = 0xFFFF_FFFF
-_HEADER_SIZE = 80
 _MERKLE_NODE_PAIR = 64  # two 32-byte hashes: what an inner merkle node hashes
 
 _OP_PUSHDATA1 = 0x4C
@@ -224,7 +224,7 @@ def check_block(block: Block) -> None:
     if mutated:
         raise BlockRejected("bad-txns-duplicate", block_hash, "duplicate transaction", mutated=True)
     count = len(transactions)
-    stripped = _HEADER_SIZE + limits.compact_size_len(count) + sum(tx.stripped_size for tx in transactions)
+    stripped = BLOCK_HEADER_SIZE + limits.compact_size_len(count) + sum(tx.stripped_size for tx in transactions)
     if not count or max(count, stripped) * WITNESS_SCALE_FACTOR > MAX_BLOCK_WEIGHT:
         raise BlockRejected("bad-blk-length", block_hash, "size limits failed")
     if not is_coinbase(transactions[0]):
@@ -290,7 +290,7 @@ def check_block_at_height(block: Block, height: int, network: Network) -> None:
 
 def _check_weight(block: Block) -> None:
     transactions = block.transactions
-    size = _HEADER_SIZE + limits.compact_size_len(len(transactions))
+    size = BLOCK_HEADER_SIZE + limits.compact_size_len(len(transactions))
     weight = sum(tx.weight for tx in transactions) + WITNESS_SCALE_FACTOR * size
     if weight > MAX_BLOCK_WEIGHT:
         raise BlockRejected("bad-blk-weight", block.hash, "weight limit failed")

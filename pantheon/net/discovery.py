@@ -7,8 +7,8 @@ DNS seeds (`discover`). Each seed name in `params.<NET>.dns_seeds` is asked for 
 every answer becomes an endpoint on the network's P2P port. Facts carried over from Bitcoin Core's
 `CConnman::ThreadDNSAddressSeed` (net.cpp) and protocol.h:
 - with a service filter Core asks `x<hex services>.<seed>`; it always filters on
-  `SeedsServiceFlags()` = NODE_NETWORK | NODE_WITNESS, i.e. `x9.<seed>` (`SEED_SERVICES` here).
-  `discover(services=None)` asks the bare names; pass `services=SEED_SERVICES` to ask as Core does;
+  `SeedsServiceFlags()` = NODE_NETWORK | NODE_WITNESS, i.e. `x9.<seed>` (`protocol.FULL_RELAY_SERVICES`).
+  `discover(services=None)` asks the bare names; pass `services=FULL_RELAY_SERVICES` to ask as Core does;
 - at most 32 addresses are taken from one seed (`nMaxIPs`), so one seed cannot dominate addrman;
 - a seed whose filtered name yields nothing is not queried again: Core makes an ADDR_FETCH
   connection to the bare seed name instead (`Discovery.addr_fetch` lists those seeds);
@@ -67,9 +67,6 @@ logger = logging.getLogger(__name__)
 
 IPAddress = IPv4Address | IPv6Address
 
-NODE_NETWORK = 1 << 0  # Core protocol.h: serves the full chain
-NODE_WITNESS = 1 << 3  # BIP144
-SEED_SERVICES = NODE_NETWORK | NODE_WITNESS  # Core's SeedsServiceFlags(): it asks "x9.<seed>"
 MAX_ADDRESSES_PER_SEED = 32  # Core's nMaxIPs in ThreadDNSAddressSeed
 
 DNS_PORT = 53

@@ -42,14 +42,13 @@ from pantheon.net.addrman import AddrMan
 from pantheon.net.banlist import BanList
 from pantheon.net.gossip import AddrGossip, GossipConfig
 from pantheon.net.eviction import EvictionCandidate, keyed_netgroup, select_to_evict
-from pantheon.net.messages import NODE_NETWORK, NODE_WITNESS
+from pantheon.protocol import FULL_RELAY_SERVICES
 from pantheon.net.peer import Handler, Peer, PeerConfig, PeerState, Traffic, Transition
 
-from pantheon.net.discovery import SEED_SERVICES, Discovery, Endpoint, Resolver, discover, fixed_seeds
+from pantheon.net.discovery import Discovery, Endpoint, Resolver, discover, fixed_seeds
 
 __all__ = ["ManagerConfig", "NetworkManager"]
 
-_FULL_RELAY = NODE_NETWORK | NODE_WITNESS  # Core's services for automatic outbound and seeds
 
 log = logging.getLogger("pantheon.net.manager")
 
@@ -67,7 +66,7 @@ class ManagerConfig:
     auto_outbound: bool = False
     refill_interval: float = 0.5  # Core's ThreadOpenConnections wakes every 500 ms
     dns_seeds: tuple[str, ...] | None = None  # None: the network's (params); (): none
-    dns_seed_services: int | None = SEED_SERVICES  # Core asks "x9.<seed>"; None: the bare names
+    dns_seed_services: int | None = FULL_RELAY_SERVICES  # Core asks "x9.<seed>"; None: the bare names
     resolver: Resolver | None = None  # None: the system's (resolv.conf)
     fixed_seeds_after: float = 60.0  # Core: fixed seeds after a minute with an empty AddrMan
     max_inbound: int = 117
@@ -217,7 +216,7 @@ class NetworkManager:
 
     def evict(self) -> bool:
         """Disconnect the inbound peer Core's eviction picks; False when all are protected."""
-        relevant = NODE_NETWORK | NODE_WITNESS
+        relevant = FULL_RELAY_SERVICES
         candidates = []
         for peer in self.peers():
             if not peer.inbound:
@@ -263,7 +262,7 @@ class NetworkManager:
         assert self.addrman is not None
         now = int(self._clock())
         offers = [TimedAddress(PeerAddress.from_ip(endpoint.ip, endpoint.port),
-                               now - 3 * 86400 - self._rng.randrange(4 * 86400), _FULL_RELAY)
+                               now - 3 * 86400 - self._rng.randrange(4 * 86400), FULL_RELAY_SERVICES)
                   for endpoint in endpoints]
         added = self.addrman.add(offers, PeerAddress.internal(source))
         log.info("seeded the address manager with %d of %d addresses from %s", added, len(offers), source)
@@ -294,7 +293,7 @@ class NetworkManager:
                     or (attempt < 30 and now - info.last_try < 600)):
                 continue
             self.addrman.attempt(address, now=now)
-            config = replace(self.config.peer, required_services=self.config.peer.required_services | _FULL_RELAY)
+            config = replace(self.config.peer, required_services=self.config.peer.required_services | FULL_RELAY_SERVICES)
             peer = self._make_peer(None, target, inbound=False, config=config)
             self._outbound[peer.id] = address
             groups.add(address.netgroup())

@@ -23,19 +23,11 @@ from pantheon.errors import InvalidValue, OversizedMessage, TrailingBytes, Trunc
 from pantheon.wire import read_compact_size, write_compact_size
 
 __all__ = [
-    "NODE_NETWORK", "NODE_BLOOM", "NODE_WITNESS", "NODE_COMPACT_FILTERS", "NODE_NETWORK_LIMITED",
     "EMPTY_COMMANDS", "Endpoint", "Version",
     "encode_version", "decode_version", "encode_ping", "decode_ping", "encode_pong", "decode_pong",
     "encode_feefilter", "decode_feefilter", "encode_sendcmpct", "decode_sendcmpct",
     "AddrV2Entry", "encode_addrv2", "decode_addrv2", "Locator", "encode_locator", "decode_locator",
 ]
-
-# Service bits (Core protocol.h).
-NODE_NETWORK = 1
-NODE_BLOOM = 1 << 2
-NODE_WITNESS = 1 << 3
-NODE_COMPACT_FILTERS = 1 << 6
-NODE_NETWORK_LIMITED = 1 << 10
 
 #: Commands whose payload is empty.
 EMPTY_COMMANDS = frozenset({"verack", "getaddr", "mempool", "sendheaders", "wtxidrelay", "sendaddrv2", "filterclear"})

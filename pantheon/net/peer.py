@@ -73,24 +73,26 @@ from pantheon.net import messages
 from pantheon.net.address import PeerAddress
 from pantheon.net.banlist import BanList
 from pantheon.primitives import InvVect
+from pantheon.protocol import (
+    FEEFILTER_VERSION,
+    FULL_RELAY_SERVICES,
+    MIN_PEER_VERSION,
+    PROTOCOL_VERSION,
+    SENDHEADERS_VERSION,
+    WTXID_RELAY_VERSION,
+)
 
 if TYPE_CHECKING:
     from pantheon._invset_py import InventorySet
 
 __all__ = [
-    "PROTOCOL_VERSION", "MIN_PEER_VERSION", "USER_AGENT", "COUNT_CAPS", "PeerState", "Transition",
+    "USER_AGENT", "COUNT_CAPS", "PeerState", "Transition",
     "PeerConfig", "Peer", "Handler", "Traffic", "BUILTIN_HANDLERS",
 ]
 
 log = logging.getLogger("pantheon.net.peer")
 
-PROTOCOL_VERSION = 70016
-MIN_PEER_VERSION = 70001
 USER_AGENT = f"/Pantheon:{pantheon.__version__}/"
-# Protocol versions that gate features (DESIGN.md).
-SENDHEADERS_VERSION = 70012
-FEEFILTER_VERSION = 70013
-WTXID_RELAY_VERSION = 70016
 
 #: command -> (offset of the entry count in the payload, cap, misbehaving: discourage as well).
 COUNT_CAPS: Mapping[str, tuple[int, int, bool]] = {
@@ -135,7 +137,7 @@ class PeerConfig:
     # Service bits an outbound peer must offer (Core: NODE_NETWORK | NODE_WITNESS for automatic
     # outbound connections, none for manual ones); an outbound peer lacking one is disconnected.
     required_services: int = 0
-    services: int = messages.NODE_NETWORK | messages.NODE_WITNESS
+    services: int = FULL_RELAY_SERVICES
     user_agent: str = USER_AGENT
     relay: bool = True
     fee_filter: int | None = 1_000  # sat/kvB sent after verack (Core's default min relay fee); None: none
