@@ -2,7 +2,8 @@
 
 `Node(config)` runs its peers, sync and relay in greenlets of its own; the application reads it
 between requests without locks (greenlets switch only where they wait) and reacts to new blocks
-through `node.on_block`. Nothing is monkey-patched. The page at `/` is the node's sync status and
+through `node.events.block_connected`. Nothing is monkey-patched, and no server of the node's own
+(JSON-RPC, metrics) is started: the page is the application's. The page at `/` is the node's sync status and
 tip; `/blocks.json` lists the blocks this process has seen connected, newest first.
 
     python examples/node_in_wsgi.py --datadir /tmp/pantheon-demo --http 127.0.0.1:8080 \\
@@ -33,7 +34,7 @@ def make_app(node: Node, keep: int = 100) -> Callable[[dict[str, Any], StartResp
     def remember(block: Block, height: int) -> None:
         seen.appendleft({"height": height, "hash": hash_to_hex(block.hash), "txs": len(block.transactions)})
 
-    node.on_block.append(remember)
+    node.events.block_connected.subscribe(remember)
 
     def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "/")

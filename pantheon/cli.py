@@ -21,7 +21,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import gevent
 
     from pantheon.config import ConfigError, load_config
-    from pantheon.node import Node
+    from pantheon.service import NodeService
     from pantheon.store import StoreError
 
     try:
@@ -33,13 +33,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                         stream=sys.stderr)
     try:
         config.datadir.mkdir(parents=True, exist_ok=True)
-        node = Node(config).start()
+        service = NodeService(config).start()
     except (StoreError, OSError) as error:
         print(f"pantheon-gevent: cannot start: {error}", file=sys.stderr)
         return 1
     for number in (signal.SIGINT, signal.SIGTERM):
-        gevent.signal_handler(number, lambda: gevent.spawn(node.stop))
-    node.wait_stopped()
+        gevent.signal_handler(number, lambda: gevent.spawn(service.stop))
+    service.wait_stopped()
     return 0
 
 

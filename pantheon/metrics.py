@@ -2,7 +2,8 @@
 writes, on a gevent WSGI server of its own.
 
 Counters that must survive peers coming and going (messages and bytes by command and direction,
-misbehaviour by reason, blocks connected, their connect time) are updated as things happen;
+misbehaviour by reason, blocks connected, their connect time) are updated as the node's events
+(`node.events`) arrive;
 everything that is a state (peers by direction and state, bans, sync height and target, mempool
 size and bytes) is read from the node when scraped, by a custom collector, so it can never drift
 from the truth. Each node has its own registry: two nodes in one process (tests, embedding) do not
@@ -16,11 +17,11 @@ import re
 from collections import Counter as Tally
 from typing import TYPE_CHECKING, Iterator
 
-import gevent.pywsgi
 from prometheus_client import CollectorRegistry, Counter, Histogram, make_wsgi_app
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from pantheon.httpserver import HttpServer
 from pantheon.net.peer import Peer, PeerState, Transition
 
 if TYPE_CHECKING:
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 __all__ = ["NodeMetrics", "reason_label"]
 
 log = logging.getLogger("pantheon.metrics")
+SCRAPERS = 8  # scrapes served at once
 _VARYING = re.compile(r"[0-9a-fA-F]{16,}|\d+")
 
 
@@ -59,11 +61,14 @@ class NodeMetrics(Collector):
                                          registry=self.registry,
                                          buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
         self.registry.register(self)
-        node.traffic = self._traffic
-        node.manager.listeners.append(self._peer_changed)
-        node.on_block.append(lambda block, height: self.blocks_connected.inc())
-        node.block_timer = self.connect_seconds.observe
-        self._server: gevent.pywsgi.WSGIServer | None = None
+        events = node.events
+        self._unsubscribe = [
+            events.message.subscribe(self._traffic),
+            events.peer_changed.subscribe(self._peer_changed),
+            events.block_connected.subscribe(lambda block, height: self.blocks_connected.inc()),
+            events.block_processed.subscribe(self.connect_seconds.observe),
+        ]
+        self._server: HttpServer | None = None
 
     def _traffic(self, direction: str, command: str, size: int) -> None:
         self.messages.labels(direction, command).inc()
@@ -83,21 +88,21 @@ class NodeMetrics(Collector):
         peers = GaugeMetricFamily("pantheon_peers", "Open peer connections by direction and state",
                                   labels=["direction", "state"])
         tally: Tally[tuple[str, str]] = Tally(
-            ("inbound" if peer.inbound else "outbound", peer.state.value) for peer in node.manager.peers())
+            ("inbound" if peer.inbound else "outbound", peer.state.value) for peer in node.peers())
         for direction in ("inbound", "outbound"):
             for state in (PeerState.CONNECTING, PeerState.HANDSHAKE, PeerState.CONNECTED):
                 peers.add_metric([direction, state.value], tally[(direction, state.value)])
         yield peers
-        yield GaugeMetricFamily("pantheon_bans", "Addresses and subnets banned", value=len(node.banlist.list()))
+        yield GaugeMetricFamily("pantheon_bans", "Addresses and subnets banned", value=len(node.bans()))
         yield GaugeMetricFamily("pantheon_discouraged", "Addresses discouraged (in memory)",
-                                value=node.banlist.discouraged_count)
+                                value=node.discouraged_count)
         status = node.sync_status()
         yield GaugeMetricFamily("pantheon_sync_height", "Height of the connected chain", value=status.height)
         yield GaugeMetricFamily("pantheon_sync_target", "Best height known from headers and peers",
                                 value=status.target)
         yield GaugeMetricFamily("pantheon_headers_height", "Height of the best header", value=status.headers)
         yield GaugeMetricFamily("pantheon_blocks_in_flight", "Blocks requested and not yet received",
-                                value=node.download.in_flight())
+                                value=node.blocks_in_flight())
         info = node.mempool.info()
         yield GaugeMetricFamily("pantheon_mempool_transactions", "Transactions in the mempool", value=info.size)
         yield GaugeMetricFamily("pantheon_mempool_bytes", "Virtual size of the mempool's transactions",
@@ -107,13 +112,16 @@ class NodeMetrics(Collector):
 
     def serve(self, host: str, port: int) -> tuple[str, int]:
         """Serve `/metrics` (any path, as prometheus_client's app does); returns the address."""
-        self._server = gevent.pywsgi.WSGIServer((host, port), make_wsgi_app(self.registry), log=None, error_log=log)
-        self._server.start()
-        address = self._server.address[:2]
+        self._server = HttpServer(make_wsgi_app(self.registry), host, port, connections=SCRAPERS, log=log)
+        address = self._server.start()
         log.info("metrics on http://%s:%d/metrics", *address)
-        return address[0], address[1]
+        return address
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 1.0) -> None:
+        """Stop serving and stop observing the node."""
         if self._server is not None:
-            self._server.stop(timeout=1)
+            self._server.stop(timeout=timeout)
             self._server = None
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        self._unsubscribe = []

@@ -1,6 +1,7 @@
 """The node: the chain, the mempool and the network manager joined by Bitcoin Core's message
-handling, in one gevent process. `Node(config)` is the embeddable API; `pantheon-gevent`
-(`cli.py`) is a thin command line around it.
+handling, in one gevent process. `Node(config)` is the embeddable core: it owns no server (the
+JSON-RPC and metrics servers are assembled around it by `service.py`, which `pantheon-gevent`
+runs), and observers watch it through `node.events` (`events.py`).
 
 What the node adds to its parts (each part is its own module and documented there):
 - Headers-first sync (`sync.BlockDownload` schedules): a `getheaders` to every peer once its
@@ -11,82 +12,73 @@ What the node adds to its parts (each part is its own module and documented ther
 - Serving: `getheaders`, `getblocks` (with Core's hashContinue, as bcoin syncs by getblocks),
   `getdata` for blocks and transactions (`notfound` for the rest), `mempool`.
 - Relay: new blocks are announced when not in initial block download (headers to peers that
-  asked for them, else an inv of the tip); transactions accepted to the mempool are announced in
-  trickled inv batches (at most 1,000 an inv, at Poisson intervals: 2 s outbound, 5 s inbound on
-  average), by wtxid to BIP339 peers, never below a peer's feefilter nor to a peer that said
-  relay=false. An announced transaction is asked of one peer at a time: the first announcer, then
-  (after notfound, a timeout or a disconnect) the next; orphans' parents are asked of the peer
-  that sent the orphan.
+  asked for them, else an inv of the tip); transactions go through `relay.TxRelay` (trickled
+  announcements, one announcer asked at a time, orphans' parents), fed by the handlers here.
 - Misbehaviour as DESIGN.md: an invalid block, invalid or non-continuous headers, or more than
   2,000 headers discourage and disconnect the peer; a mutated block (a corrupt copy of a block
   that may be valid) too, without marking the block invalid. Stalling and silent peers are
   disconnected by the download schedule's timeouts.
 
 Every mutation of the chain happens under one lock: a block handler, an RPC call and the miner
-run in different greenlets, and script verification may yield while a block is connected.
+run in different greenlets, and script verification may yield while a block is connected. The
+node's own greenlets (the tick, the added-nodes loop) run in one group that `stop(timeout)` joins.
 """
 
 from __future__ import annotations
 
+
+import ipaddress
 import logging
-import random
 import time
-from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import gevent
-import gevent.event
 import gevent.lock
+import gevent.pool
 
 from pantheon import __version__, limits, wire
 from pantheon.chain import scripts
 from pantheon.chain.chainstate import Chainstate, with_activation_heights
-from pantheon.chain.scripts import ChainScriptChecks
 from pantheon.chain.headers import HeaderRejected, TipChange
 from pantheon.chain.mempool import Mempool
 from pantheon.chain.miner import block_template, mine
+from pantheon.chain.scripts import ChainScriptChecks
 from pantheon.chain.validation import BlockRejected, TxRejected
 from pantheon.config import NodeConfig
+from pantheon.events import NodeEvents
 from pantheon.frames import Frame
 from pantheon.hashing import hash_to_hex
+from pantheon.lifecycle import Lifecycle
 from pantheon.net.addrman import AddrMan
-from pantheon.net.banlist import BanList
+from pantheon.net.banlist import BanEntry, BanList
 from pantheon.net.discovery import Resolver
 from pantheon.net.manager import ManagerConfig, NetworkManager
 from pantheon.net.messages import Locator, decode_locator, encode_locator
+from pantheon.net.peer import BUILTIN_HANDLERS, Handler, Peer, PeerConfig, PeerState, Transition
+from pantheon.params import Network
+from pantheon.primitives import Block, InvVect, Tx
 from pantheon.protocol import (
     MSG_BLOCK,
     MSG_TX,
     MSG_WITNESS_BLOCK,
     MSG_WITNESS_FLAG,
-    MSG_WITNESS_TX,
     MSG_WTX,
     NODE_NETWORK,
     NODE_NETWORK_LIMITED,
     NODE_WITNESS,
 )
-from pantheon.net.peer import BUILTIN_HANDLERS, Peer, PeerConfig, PeerState, Transition
-from pantheon.metrics import NodeMetrics
-from pantheon.node_rpc import node_methods
-from pantheon.params import Network
-from pantheon.primitives import Block, InvVect, Tx
-from pantheon.rpc import RpcAuth, RpcServer
+from pantheon.relay import TxRelay
 from pantheon.store import Store
 from pantheon.sync import BlockDownload
 
-__all__ = ["Node", "NodeTuning", "SyncStatus"]
+__all__ = ["Node", "NodeTuning", "SyncStatus", "network_datadir"]
 
 log = logging.getLogger("pantheon.node")
 
 MAX_BLOCKS_TO_ANNOUNCE = 8  # Core: more new blocks than this are announced by inv of the tip
 MAX_GETBLOCKS_RESULTS = 500  # Core answers getblocks with at most 500 block hashes
-INVENTORY_BROADCAST_MAX = 1_000  # Core's per-trickle cap; the issue's "at most 1,000 per inv"
-MAX_PEER_TX_REQUEST_IN_FLIGHT = 100  # Core's txrequest limit per peer
-MAX_TX_FALLBACK_ANNOUNCERS = 16  # other announcers remembered per requested tx, asked in turn
 MAX_TIP_AGE = 24 * 60 * 60  # Core's DEFAULT_MAX_TIP_AGE: older tip means initial block download
-RECENT_REJECTS = 50_000  # wtxids recently refused, not fetched again (Core: a rolling filter)
 
 
 @dataclass(frozen=True)
@@ -115,21 +107,18 @@ class SyncStatus:
     initial_block_download: bool
 
 
-@dataclass
-class _PeerRelay:
-    """What the node keeps per peer beyond the connection itself."""
+class Node(Lifecycle):
+    """A full node on one datadir: `start()` (or `with Node(...) as node:`), then it syncs,
+    relays and serves its peers until `stop(timeout)` (the life cycle: lifecycle.py).
 
-    continue_hash: bytes | None = None  # getblocks: when this block is fetched, inv our tip
-    tx_in_flight: dict[bytes, float] = field(default_factory=dict)  # hash asked -> when
-    pending_txs: dict[bytes, bytes] = field(default_factory=dict)  # txid -> wtxid, to announce
-    next_trickle: float = 0.0
-
-
-class Node:
-    """A full node on one datadir: `start()`, then it syncs, relays and serves; `stop()`."""
+    `chain` and `mempool` are the node's components, public for reading; changes go through the
+    node (`process_block`, `submit_transaction`, `generate`), which holds the lock and relays.
+    `events` is how observers learn what happens (see events.py).
+    """
 
     def __init__(self, config: NodeConfig, *, tuning: NodeTuning | None = None, verify_scripts: bool = True,
                  script_workers: int = 2, resolver: Resolver | None = None) -> None:
+        super().__init__()
         self.config = config
         self.tuning = tuning or NodeTuning()
         network = config.network
@@ -154,28 +143,21 @@ class Node:
             if self.scripts is not None:
                 self.scripts.verifier.close()
             raise
+        self.events = NodeEvents()
         self.download = BlockDownload(self.chain.headers, self.chain.has_block, lambda: self.chain.tip,
                                       stall_timeout=self.tuning.stall_timeout,
                                       request_timeout=self.tuning.block_request_timeout)
-        self.on_block: list[Callable[[Block, int], None]] = []
-        self.on_transaction: list[Callable[[Tx], None]] = []
-        self.traffic: Callable[[str, str, int], None] | None = None  # metrics: per-command counts
-        self.block_timer: Callable[[float], None] | None = None  # metrics: seconds to accept a block
+        self.relay = TxRelay(self.mempool, trickle_outbound=self.tuning.trickle_outbound,
+                             trickle_inbound=self.tuning.trickle_inbound,
+                             request_timeout=self.tuning.tx_request_timeout)
         self.started_at = time.time()
-        self._relay: dict[int, _PeerRelay] = {}
-        #: For each tx hash in flight from one peer: the other peers that announced it, in order,
-        #: asked in turn when that request ends without the tx (Core's TxRequestTracker).
-        self._tx_fallback: dict[bytes, list[int]] = {}
-        self._rejects: OrderedDict[bytes, None] = OrderedDict()
+        #: getblocks: when a peer fetches this block of ours, it is sent an inv of our tip.
+        self._continue_hash: dict[int, bytes] = {}
         self._disconnected: list[Block] = []
         self._added: list[tuple[str, int]] = list(config.addnode)
-        self._tasks: list[gevent.Greenlet] = []
-        self._rng = random.Random()
-        self.rpc: RpcServer | None = None
-        self.metrics: NodeMetrics | None = None
-        self._stopped = gevent.event.Event()
+        self._greenlets = gevent.pool.Group()
         self.chain.on_connected.append(self._block_connected)
-        self.chain.on_disconnected.append(lambda block, height: self._disconnected.append(block))
+        self.chain.on_disconnected.append(self._block_disconnected)
         peer_config = PeerConfig(
             network=network, user_agent=f"/Pantheon:{__version__}/", fee_filter=config.minrelaytxfee,
             handshake_timeout=self.tuning.handshake_timeout, ping_interval=self.tuning.ping_interval,
@@ -193,7 +175,7 @@ class Node:
         )
         self.manager = NetworkManager(manager_config, banlist=self.banlist, handlers=self._handlers(),
                                       start_height=lambda: self.chain.height, addrman=self.addrman,
-                                      traffic=self._count_traffic)
+                                      traffic=self.events.message.emit)
         self.manager.listeners.append(self._peer_changed)
 
     def _script_checks(self, wanted: bool, workers: int) -> ChainScriptChecks | None:
@@ -211,36 +193,21 @@ class Node:
 
     # --- life cycle ---------------------------------------------------------------------
 
-    def start(self) -> Node:
-        """Listen, dial the configured peers, serve JSON-RPC (with `server`) and metrics (with
-        `metrics_port`), and start syncing. Returns the node."""
-        config = self.config
+    def _start(self) -> None:
+        """Listen, dial the configured peers and start syncing."""
         self.manager.start()
-        if config.server:
-            auth = RpcAuth(config.rpcuser, config.rpcpassword, cookie_dir=self.datadir)
-            self.rpc = RpcServer(node_methods(self), auth, host=config.rpcbind, port=config.rpcport).start()
-        if config.metrics_port is not None:
-            self.metrics = NodeMetrics(self)
-            self.metrics.serve(config.rpcbind, config.metrics_port)
         for host, port in (*self.config.connect, *self._added):
             self.add_peer(host, port)
-        self._tasks = [gevent.spawn(self._tick_loop), gevent.spawn(self._added_nodes_loop)]
+        self._greenlets.spawn(self._tick_loop)
+        self._greenlets.spawn(self._added_nodes_loop)
         log.info("node started on %s: height %d, headers %d, datadir %s", self.network.name,
                  self.chain.height, self.chain.headers.height, self.datadir)
-        return self
 
-    def stop(self) -> None:
-        """Stop serving, close the peers, flush the chain and address tables, close the store."""
-        if self._stopped.is_set():
-            return
-        for task in self._tasks:
-            task.kill()
-        self._tasks = []
-        if self.rpc is not None:
-            self.rpc.stop()
-        if self.metrics is not None:
-            self.metrics.stop()
-        self.manager.stop()
+    def _stop(self, timeout: float) -> None:
+        """Stop the node's greenlets, close the peers (waiting up to `timeout` for them), flush
+        the chain and address tables and close the store."""
+        self._greenlets.kill(timeout=timeout)
+        self.manager.stop(timeout)
         with self._lock:
             if not self.store.closed:
                 self.chain.close()
@@ -248,20 +215,16 @@ class Node:
                 self.store.close()
         if self.scripts is not None:
             self.scripts.verifier.close()
-        self._stopped.set()
         log.info("node stopped")
 
-    def wait_stopped(self, timeout: float | None = None) -> bool:
-        """Block this greenlet until `stop()` has finished (the `stop` RPC, a signal)."""
-        return self._stopped.wait(timeout)
-
-    # --- the embeddable API ---------------------------------------------------------------
+    # --- peers and bans ----------------------------------------------------------------------
 
     def add_peer(self, host: str, port: int) -> Peer | None:
         return self.manager.add_peer(host, port)
 
-    def peers(self) -> list[Peer]:
-        return self.manager.peers()
+    def peers(self, state: PeerState | None = None) -> list[Peer]:
+        """The open peers (in `state` when given), oldest first."""
+        return self.manager.peers(state)
 
     def add_node(self, host: str, port: int) -> None:
         """Keep a connection to this peer (Core's addnode add): dialled now and retried."""
@@ -279,6 +242,48 @@ class Node:
     def added_nodes(self) -> list[tuple[str, int]]:
         return list(self._added)
 
+    def ping_peers(self) -> None:
+        """Ping every connected peer now (Core's `ping` RPC); the pong updates its ping time."""
+        for peer in self.peers(PeerState.CONNECTED):
+            peer.ping()
+
+    def ban(self, target: ipaddress.IPv4Address | ipaddress.IPv6Address | ipaddress.IPv4Network
+            | ipaddress.IPv6Network, *, until: int | None = None, duration: int | None = None) -> BanEntry:
+        """Ban an address or subnet (persisted) and disconnect the peers it covers."""
+        entry = self.banlist.ban(target, until=until, duration=duration)
+        for peer in self.peers():
+            if self.banlist.is_banned(peer.address[0]):
+                peer.close("banned by setban RPC")
+        return entry
+
+    def unban(self, target: ipaddress.IPv4Address | ipaddress.IPv6Address | ipaddress.IPv4Network
+              | ipaddress.IPv6Network) -> bool:
+        return self.banlist.unban(target)
+
+    def is_banned(self, address: str) -> bool:
+        return self.banlist.is_banned(address)
+
+    def bans(self) -> list[BanEntry]:
+        return self.banlist.list()
+
+    @property
+    def discouraged_count(self) -> int:
+        """Addresses discouraged for misbehaving (kept in memory, as Core does)."""
+        return self.banlist.discouraged_count
+
+    def clear_bans(self) -> None:
+        self.banlist.clear()
+
+    @property
+    def local_services(self) -> int:
+        return self.manager.config.peer.services
+
+    @property
+    def user_agent(self) -> str:
+        return self.manager.config.peer.user_agent
+
+    # --- state --------------------------------------------------------------------------------
+
     def in_initial_block_download(self) -> bool:
         """Core's IsInitialBlockDownload: the tip has less than the network's minimum chain work,
         or is more than a day old."""
@@ -295,6 +300,21 @@ class Node:
         return SyncStatus(height, target, self.chain.headers.height, 100.0 * height / target if target else 100.0,
                           self.in_initial_block_download())
 
+    def peer_sync_state(self, peer: Peer) -> tuple[int, int]:
+        """(height of the best header the peer is known to have or -1, blocks in flight from it)."""
+        best = self.download.best_of(peer.id)
+        return (-1 if best is None else self.chain.headers.height_of(best)), self.download.in_flight(peer.id)
+
+    def blocks_in_flight(self) -> int:
+        """Blocks requested from peers and not yet received."""
+        return self.download.in_flight()
+
+    def size_on_disk(self) -> int:
+        """Bytes the node's store takes in its datadir."""
+        return sum(path.stat().st_size for path in self.datadir.rglob("*") if path.is_file())
+
+    # --- changing the chain and the mempool ----------------------------------------------------
+
     def process_block(self, block: Block, source: Peer | None = None) -> TipChange | None:
         """Check, store and connect a block (ours or a peer's); announce a new tip. Raises
         HeaderRejected/BlockRejected with Core's reason."""
@@ -305,8 +325,7 @@ class Node:
                 change = self.chain.accept_block(block)
             finally:
                 self._readd_disconnected()
-        if self.block_timer is not None:
-            self.block_timer(time.perf_counter() - started)
+        self.events.block_processed.emit(time.perf_counter() - started)
         if change is not None:
             self._announce_blocks(change, source)
         return change
@@ -321,9 +340,8 @@ class Node:
         if result.status == "accepted":
             assert result.entry is not None
             for entry in (result.entry, *result.resolved):
-                self._queue_announcement(entry.tx, source)
-                for callback in self.on_transaction:
-                    callback(entry.tx)
+                self.relay.queue(entry.tx, source)
+                self.events.transaction_accepted.emit(entry.tx)
         return result.status
 
     def broadcast_block(self, block: Block) -> None:
@@ -331,7 +349,7 @@ class Node:
         self._announce_blocks(TipChange(block.header.prev_block, (), (block.hash,)), None)
 
     def broadcast_transaction(self, tx: Tx) -> None:
-        self._queue_announcement(tx, None)
+        self.relay.queue(tx)
 
     def generate(self, count: int, pay_to: bytes | str, *, commit_witness: bool = True) -> list[bytes]:
         """Mine `count` blocks on the tip from the mempool (regtest difficulty) and process them."""
@@ -350,7 +368,7 @@ class Node:
 
     def _peer_changed(self, peer: Peer, transition: Transition) -> None:
         if transition.new is PeerState.CONNECTED:
-            self._relay[peer.id] = _PeerRelay(next_trickle=self._next_trickle(peer))
+            self.relay.add_peer(peer)
             self.download.add_peer(peer.id)
             # Core starts from the best header's parent, so a peer on our chain answers at least
             # one header and so tells us it has our best block.
@@ -358,11 +376,11 @@ class Node:
             best = tree.tip
             self._ask_headers(peer, tree.header(best).prev_block if best != tree.anchor else None)
         elif transition.new in (PeerState.DISCONNECTED, PeerState.BANNED):
-            relay = self._relay.pop(peer.id, None)
-            for tx_hash in relay.tx_in_flight if relay is not None else ():
-                self._tx_request_failed(tx_hash)
+            self.relay.remove_peer(peer)
+            self._continue_hash.pop(peer.id, None)
             self.download.remove_peer(peer.id)
             self.mempool.drop_orphans_from(peer.id)
+        self.events.peer_changed.emit(peer, transition)
 
     def _ask_headers(self, peer: Peer, start: bytes | None = None) -> None:
         """getheaders from our best header (or `start`), if the peer serves blocks."""
@@ -374,7 +392,7 @@ class Node:
 
     # --- handlers ---------------------------------------------------------------------------
 
-    def _handlers(self) -> dict[str, Callable[[Peer, Frame], None]]:
+    def _handlers(self) -> dict[str, Handler]:
         return {
             "headers": self._on_headers,
             "inv": self._on_inv,
@@ -413,63 +431,21 @@ class Node:
         items = wire.decode_inv(frame.payload)
         tree = self.chain.headers
         unknown_block = False
-        wanted: list[InvVect] = []
-        relay = self._relay.get(peer.id)
-        ibd = self.in_initial_block_download()
-        now = time.monotonic()
         for item in items:
-            kind = item.type & ~MSG_WITNESS_FLAG
-            if kind == MSG_BLOCK:
+            if item.type & ~MSG_WITNESS_FLAG == MSG_BLOCK:
                 if item.hash in tree:
                     self.download.peer_has(peer.id, item.hash)
                 else:
                     unknown_block = True
-            elif kind in (MSG_TX, MSG_WTX) and relay is not None and not ibd:
-                if (kind == MSG_WTX) != peer.wtxid_relay:
-                    continue  # Core ignores the other kind of tx inv from a peer
-                if (self._tx_known(item.hash) or item.hash in relay.tx_in_flight
-                        or len(relay.tx_in_flight) >= MAX_PEER_TX_REQUEST_IN_FLIGHT):
-                    continue
-                if any(item.hash in other.tx_in_flight for other in self._relay.values()):
-                    fallback = self._tx_fallback.setdefault(item.hash, [])
-                    if peer.id not in fallback and len(fallback) < MAX_TX_FALLBACK_ANNOUNCERS:
-                        fallback.append(peer.id)  # asked of another announcer: this one is next
-                    continue
-                relay.tx_in_flight[item.hash] = now
-                wanted.append(InvVect(MSG_WTX if peer.wtxid_relay else MSG_WITNESS_TX, item.hash))
+        if not self.in_initial_block_download():
+            self.relay.announced(peer, items)
         if unknown_block:
             self._ask_headers(peer)
-        if wanted:
-            peer.send("getdata", wire.encode_getdata(wanted))
         self._request_blocks(peer)
-
-    def _tx_request_failed(self, tx_hash: bytes) -> None:
-        """A request for `tx_hash` ended without the tx (notfound, timeout, the peer left): ask
-        the next peer that announced it and can take another request."""
-        fallback = self._tx_fallback.pop(tx_hash, None)
-        if not fallback or self._tx_known(tx_hash):
-            return
-        connected = {peer.id: peer for peer in self.manager.peers(PeerState.CONNECTED)}
-        while fallback:
-            peer = connected.get(fallback.pop(0))
-            relay = self._relay.get(peer.id) if peer is not None else None
-            if peer is None or relay is None or len(relay.tx_in_flight) >= MAX_PEER_TX_REQUEST_IN_FLIGHT:
-                continue
-            relay.tx_in_flight[tx_hash] = time.monotonic()
-            peer.send("getdata", wire.encode_getdata([InvVect(MSG_WTX if peer.wtxid_relay else MSG_WITNESS_TX,
-                                                              tx_hash)]))
-            if fallback:
-                self._tx_fallback[tx_hash] = fallback
-            return
-
-    def _tx_known(self, tx_hash: bytes) -> bool:
-        return (tx_hash in self._rejects or self.mempool.get(tx_hash) is not None
-                or self.mempool.get_by_wtxid(tx_hash) is not None or self.mempool.has_orphan(tx_hash))
 
     def _on_getdata(self, peer: Peer, frame: Frame) -> None:
         items = wire.decode_getdata(frame.payload)
         missing: list[InvVect] = []
-        relay = self._relay.get(peer.id)
         for item in items:
             if not peer.wait_writable(self.tuning.ping_timeout):
                 return  # the peer stopped reading (or left): serve nothing more
@@ -480,8 +456,8 @@ class Node:
                     missing.append(item)
                     continue
                 peer.send("block", raw)
-                if relay is not None and relay.continue_hash == item.hash:
-                    relay.continue_hash = None  # Core: tell a getblocks peer where to go on
+                if self._continue_hash.get(peer.id) == item.hash:
+                    del self._continue_hash[peer.id]  # Core: tell a getblocks peer where to go on
                     peer.send("inv", wire.encode_inv([InvVect(MSG_BLOCK, self.chain.tip)]))
             elif kind in (MSG_TX, MSG_WTX):
                 entry = self.mempool.get_by_wtxid(item.hash) if kind == MSG_WTX else self.mempool.get(item.hash)
@@ -526,41 +502,23 @@ class Node:
 
     def _on_tx(self, peer: Peer, frame: Frame) -> None:
         tx = wire.decode_tx(frame.payload)
-        relay = self._relay.get(peer.id)
-        if relay is not None:
-            relay.tx_in_flight.pop(tx.wtxid, None)
-            relay.tx_in_flight.pop(tx.txid, None)
-        self._tx_fallback.pop(tx.wtxid, None)
-        self._tx_fallback.pop(tx.txid, None)
-        peer.known_inventory.add(tx.wtxid if peer.wtxid_relay else tx.txid)
+        self.relay.received(peer, tx)
         if self.mempool.get(tx.txid) is not None:
             return
         peer.last_tx_time = time.monotonic()
         try:
             status = self.submit_transaction(tx, source=peer)
         except TxRejected as error:
-            self._remember_reject(tx.wtxid)
+            self.relay.rejected(tx.wtxid)
             log.debug("tx %s from %s rejected: %s", hash_to_hex(tx.txid), peer, error.reason)
             return
         if status == "orphan":
-            parents = {txin.prev_txid for txin in tx.inputs if self.mempool.get(txin.prev_txid) is None}
-            wanted = [InvVect(MSG_WITNESS_TX, parent) for parent in parents if parent not in self._rejects]
-            if wanted:
-                peer.send("getdata", wire.encode_getdata(wanted))
-
-    def _remember_reject(self, wtxid: bytes) -> None:
-        self._rejects[wtxid] = None
-        if len(self._rejects) > RECENT_REJECTS:
-            self._rejects.popitem(last=False)
+            self.relay.request_parents(peer, tx)
 
     def _on_notfound(self, peer: Peer, frame: Frame) -> None:
         items = wire.decode_notfound(frame.payload)
         self.download.not_found(peer.id, [item.hash for item in items if (item.type & ~MSG_WITNESS_FLAG) == MSG_BLOCK])
-        relay = self._relay.get(peer.id)
-        if relay is not None:
-            for item in items:
-                if relay.tx_in_flight.pop(item.hash, None) is not None:
-                    self._tx_request_failed(item.hash)
+        self.relay.not_found(peer, [item.hash for item in items])
         self._request_blocks(peer)
 
     def _on_getheaders(self, peer: Peer, frame: Frame) -> None:
@@ -585,21 +543,15 @@ class Node:
                 break
             hashes.append(block_hash)
             if len(hashes) == MAX_GETBLOCKS_RESULTS:
-                relay = self._relay.get(peer.id)
-                if relay is not None:
-                    relay.continue_hash = block_hash
+                if peer.state is PeerState.CONNECTED:
+                    self._continue_hash[peer.id] = block_hash
                 break
         if hashes:
             peer.send("inv", wire.encode_inv([InvVect(MSG_BLOCK, h) for h in hashes]))
 
     def _on_mempool(self, peer: Peer, frame: Frame) -> None:
         """BIP35: announce the whole mempool (above the peer's feefilter) at once."""
-        relay = self._relay.get(peer.id)
-        if relay is None or not _relays_txs(peer):
-            return
-        for entry in self.mempool.ordered():
-            relay.pending_txs[entry.tx.txid] = entry.tx.wtxid
-        self._flush_announcements(peer, relay, limit=None)
+        self.relay.announce_mempool(peer)
 
     # --- block download and announcement ------------------------------------------------------
 
@@ -614,8 +566,11 @@ class Node:
 
     def _block_connected(self, block: Block, height: int) -> None:
         self.mempool.remove_for_block(block)
-        for callback in self.on_block:
-            callback(block, height)
+        self.events.block_connected.emit(block, height)
+
+    def _block_disconnected(self, block: Block, height: int) -> None:
+        self._disconnected.append(block)
+        self.events.block_disconnected.emit(block, height)
 
     def _readd_disconnected(self) -> None:
         """After a reorganisation: the disconnected blocks' transactions go back to the mempool."""
@@ -628,7 +583,7 @@ class Node:
             return
         connected = change.connected
         tree = self.chain.headers
-        for peer in self.manager.peers(PeerState.CONNECTED):
+        for peer in self.peers(PeerState.CONNECTED):
             if peer is source:
                 for block_hash in connected:
                     peer.known_inventory.add(block_hash)
@@ -640,33 +595,6 @@ class Node:
                 peer.send("headers", wire.encode_headers([tree.header(h) for h in fresh]))
             else:
                 peer.send("inv", wire.encode_inv([InvVect(MSG_BLOCK, fresh[-1])]))
-
-    # --- transaction relay -----------------------------------------------------------------
-
-    def _queue_announcement(self, tx: Tx, source: Peer | None) -> None:
-        for peer in self.manager.peers(PeerState.CONNECTED):
-            relay = self._relay.get(peer.id)
-            if relay is None or peer is source or not _relays_txs(peer):
-                continue
-            relay.pending_txs[tx.txid] = tx.wtxid
-
-    def _next_trickle(self, peer: Peer) -> float:
-        mean = self.tuning.trickle_inbound if peer.inbound else self.tuning.trickle_outbound
-        return time.monotonic() + self._rng.expovariate(1.0 / mean)
-
-    def _flush_announcements(self, peer: Peer, relay: _PeerRelay, limit: int | None = INVENTORY_BROADCAST_MAX) -> None:
-        """Announce pending transactions still in the mempool and above the peer's feefilter."""
-        items: list[InvVect] = []
-        while relay.pending_txs and (limit is None or len(items) < limit):
-            txid, wtxid = relay.pending_txs.popitem()
-            entry = self.mempool.get(txid)
-            if entry is None or entry.fee * 1000 < peer.fee_filter * entry.vsize:
-                continue
-            item = InvVect(MSG_WTX, wtxid) if peer.wtxid_relay else InvVect(MSG_TX, txid)
-            if peer.known_inventory.add(item.hash):
-                items.append(item)
-        for start in range(0, len(items), INVENTORY_BROADCAST_MAX):
-            peer.send("inv", wire.encode_inv(items[start:start + INVENTORY_BROADCAST_MAX]))
 
     # --- the tick: downloads, stalls, trickles, progress -------------------------------------
 
@@ -686,7 +614,7 @@ class Node:
 
     def _tick(self) -> None:
         download = self.download
-        peers = {peer.id: peer for peer in self.manager.peers(PeerState.CONNECTED)}
+        peers = {peer.id: peer for peer in self.peers(PeerState.CONNECTED)}
         for peer_id in download.stalling_peers():
             peer = peers.get(peer_id)
             if peer is not None:
@@ -697,21 +625,9 @@ class Node:
             if peer is not None:
                 peer.close("block download timeout")
             download.remove_peer(peer_id)
-        now = time.monotonic()
-        expired_before = now - self.tuning.tx_request_timeout
         for peer in peers.values():
-            if peer.closed:
-                continue
             self._request_blocks(peer)
-            relay = self._relay.get(peer.id)
-            if relay is None:
-                continue
-            for tx_hash in [h for h, asked in relay.tx_in_flight.items() if asked < expired_before]:
-                del relay.tx_in_flight[tx_hash]
-                self._tx_request_failed(tx_hash)
-            if relay.pending_txs and now >= relay.next_trickle:
-                self._flush_announcements(peer, relay)
-                relay.next_trickle = self._next_trickle(peer)
+        self.relay.tick()
 
     def _log_progress(self, elapsed: float, last_height: int) -> int:
         status = self.sync_status()
@@ -719,7 +635,7 @@ class Node:
             rate = (status.height - last_height) / elapsed if elapsed > 0 else 0.0
             eta = (status.target - status.height) / rate if rate > 0 else float("inf")
             log.info("sync: height %d/%d (%.1f%%), %.1f blocks/s, %d peers, ETA %s", status.height, status.target,
-                     status.progress, rate, len(self.manager.peers(PeerState.CONNECTED)),
+                     status.progress, rate, len(self.peers(PeerState.CONNECTED)),
                      "unknown" if eta == float("inf") else f"{eta:.0f} s")
         return status.height
 
@@ -727,20 +643,12 @@ class Node:
         """Core's ThreadOpenAddedConnections: keep dialling -addnode peers that are not connected."""
         while True:
             gevent.sleep(self.tuning.added_node_retry)
-            connected = {peer.address for peer in self.manager.peers()}
+            connected = {peer.address for peer in self.peers()}
             for host, port in list(self._added):
                 if (host, port) not in connected:
                     self.add_peer(host, port)
-
-    def _count_traffic(self, direction: str, command: str, size: int) -> None:
-        if self.traffic is not None:
-            self.traffic(direction, command, size)
 
 
 def network_datadir(datadir: Path, network: Network) -> Path:
     """Core's layout: mainnet in the datadir itself, other networks in a subdirectory of it."""
     return datadir if network.name == "main" else datadir / network.name
-
-
-def _relays_txs(peer: Peer) -> bool:
-    return peer.remote is not None and peer.remote.relay

@@ -56,7 +56,7 @@ from pantheon.errors import (
     Truncated,
 )
 from pantheon.params import BY_MAGIC
-from pantheon.protocol import BLOCK_HEADER_SIZE, INV_TYPE_NAMES
+from pantheon.protocol import INV_TYPE_NAMES
 
 # ------------------------------------------------------------------------------------
 # Plumbing: pantheon errors travel through construct wrapped in an ExplicitError, which

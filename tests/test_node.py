@@ -16,7 +16,7 @@ import gevent
 import pytest
 from bitcoin.core import CTransaction
 from bitcoin.rpc import JSONRPCError, Proxy, RawProxy
-from bcoin_peer import wait_until
+from bcoin_peer import free_port, wait_until
 from regtest_chain import P2WSH_TRUE, prevouts_of, spend
 from test_chain_disassembly import P2PKH_SPEND, P2PKH_SPEND_SCRIPT_SIG_ASM
 from test_net_peer import RawClient
@@ -30,6 +30,7 @@ from pantheon.hashing import hash_to_hex, merkle_root
 from pantheon.protocol import MSG_BLOCK, MSG_TX, MSG_WITNESS_TX, MSG_WTX, NODE_NETWORK, NODE_WITNESS
 from pantheon.net.peer import PeerState
 from pantheon.node import Node, NodeTuning
+from pantheon.service import NodeService
 from pantheon.primitives import Block, BlockHeader, InvVect, OutPoint, Tx, TxOut
 from pantheon.store import DatadirInUse
 
@@ -42,23 +43,26 @@ def wait_for(condition: Callable[[], Any], timeout: float = WAIT, what: str = "c
 
 
 def settings(datadir: Path, *extra: str, rpc: bool = False) -> NodeConfig:
+    """A regtest node on loopback; with `rpc`, JSON-RPC on a free port (`node.config.rpcport`)."""
     args = ["--datadir", str(datadir), "--network", "regtest", "--port", "0", "--bind", "127.0.0.1",
-            "--dnsseed", "0", "--rpcport", "0", "--server", "1" if rpc else "0", *extra]
+            "--dnsseed", "0", "--rpcport", str(free_port()) if rpc else "0", "--server", "1" if rpc else "0", *extra]
     return load_config(args)
 
 
 @pytest.fixture
 def make_node(tmp_path: Path) -> Iterator[Callable[..., Node]]:
-    nodes: list[Node] = []
+    """Nodes run as `pantheon-gevent` runs them (a NodeService: RPC and metrics when configured)."""
+    services: list[NodeService] = []
 
     def make(name: str, *extra: str, rpc: bool = False, **options: Any) -> Node:
-        node = Node(settings(tmp_path / name, *extra, rpc=rpc), tuning=FAST, script_workers=0, **options).start()
-        nodes.append(node)
-        return node
+        service = NodeService(settings(tmp_path / name, *extra, rpc=rpc), tuning=FAST, script_workers=0,
+                              **options).start()
+        services.append(service)
+        return service.node
 
     yield make
-    for node in nodes:
-        node.stop()
+    for service in services:
+        service.stop()
 
 
 @pytest.fixture
@@ -180,10 +184,12 @@ def rpc_node(make_node: Callable[..., Node]) -> Node:
     return make_node("rpc", "--rpcuser", "u", "--rpcpassword", "p", rpc=True, verify_scripts=scripts.AVAILABLE)
 
 
+def rpc_url(node: Node) -> str:
+    return f"http://u:p@{node.config.rpcbind}:{node.config.rpcport}"
+
+
 def proxy(node: Node) -> RawProxy:
-    assert node.rpc is not None
-    host, port = node.rpc.address
-    return RawProxy(service_url=f"http://u:p@{host}:{port}")
+    return RawProxy(service_url=rpc_url(node))
 
 
 def test_rpc_methods_through_python_bitcoinlib(rpc_node: Node) -> None:
@@ -228,9 +234,7 @@ def test_rpc_methods_through_python_bitcoinlib(rpc_node: Node) -> None:
 def test_python_bitcoinlibs_typed_proxy_works_unmodified(rpc_node: Node) -> None:
     """`bitcoin.rpc.Proxy` (not Raw): it sends booleans for verbosity, turns our hex into its own
     CBlock / CBlockHeader / CTransaction and our error codes into IndexError."""
-    assert rpc_node.rpc is not None
-    host, port = rpc_node.rpc.address
-    client = Proxy(service_url=f"http://u:p@{host}:{port}")
+    client = Proxy(service_url=rpc_url(rpc_node))
     mined = rpc_node.generate(101, P2WSH_TRUE)
     assert in_thread(client.getblockcount) == 101
     assert in_thread(client.getbestblockhash) == mined[-1] == in_thread(client.getblockhash, 101)
@@ -407,16 +411,16 @@ def test_a_bad_signature_is_rejected_by_script_checks(rpc_node: Node) -> None:
 
 
 def test_metrics_endpoint(make_node: Callable[..., Node], raw_client: Callable[[Node], RawClient]) -> None:
-    node = make_node("m", "--metrics-port", "0")
+    metrics_port = free_port()
+    node = make_node("m", "--metrics-port", str(metrics_port))
     node.generate(2, P2WSH_TRUE)
     other = make_node("other")
     headers = [other.chain.headers.header(h) for h in other.generate(3, P2WSH_TRUE)]
     raw = raw_client(node)
     raw.send("headers", wire.encode_headers([headers[0], headers[2]]))
     assert raw.is_closed()
-    assert node.metrics is not None and node.metrics._server is not None
-    host, port = node.metrics._server.address[:2]
-    text = in_thread(lambda: urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=5).read().decode())
+    url = f"http://{node.config.rpcbind}:{metrics_port}/metrics"
+    text = in_thread(lambda: urllib.request.urlopen(url, timeout=5).read().decode())
     assert "pantheon_sync_height 2.0" in text
     assert 'pantheon_peers{direction="inbound",state="connected"} 0.0' in text
     assert "pantheon_blocks_connected_total 2.0" in text
@@ -632,3 +636,83 @@ def test_the_mempool_message_lists_the_pool(make_node: Callable[..., Node],
     raw.send("mempool")
     announced = {item.hash for item in wire.decode_inv(raw.receive("inv").payload)}
     assert announced == {tx.txid for tx in txs}
+
+
+def test_node_is_a_context_manager_with_a_timed_stop_and_no_server(tmp_path: Path) -> None:
+    """The embeddable core: no JSON-RPC or metrics server even when configured (the service's
+    job), its greenlets in one group that stop joins, and serve_forever returning after stop."""
+    config = settings(tmp_path / "n", "--metrics-port", str(free_port()), rpc=True)
+    with Node(config, tuning=FAST, script_workers=0) as node:
+        assert node.started and len(node._greenlets) == 2
+        with pytest.raises(OSError):
+            in_thread(lambda: urllib.request.urlopen(f"http://127.0.0.1:{config.rpcport}/", timeout=2))
+        waiter = gevent.spawn(node.serve_forever)
+        gevent.sleep(0.05)
+        assert not waiter.ready()
+        started = time.monotonic()
+        node.stop(timeout=2)
+        waiter.join(timeout=2)
+        assert waiter.ready() and time.monotonic() - started < 4
+        assert len(node._greenlets) == 0 and node.store.closed
+    assert node.wait_stopped(0)
+
+
+def test_the_service_serves_rpc_and_the_stop_rpc_ends_serve_forever(tmp_path: Path) -> None:
+    config = settings(tmp_path / "s", "--rpcuser", "u", "--rpcpassword", "p", rpc=True)
+    service = NodeService(config, tuning=FAST, script_workers=0)
+    waiter = gevent.spawn(service.serve_forever)
+    wait_for(lambda: service.rpc is not None, what="RPC up")
+    client = proxy(service.node)
+    assert in_thread(client.getblockcount) == 0
+    assert in_thread(client.stop) == "Pantheon server stopping"
+    waiter.join(timeout=10)
+    assert waiter.ready() and service.node.store.closed
+    for after_stop in (client, proxy(service.node)):  # the kept-alive connection and a new one
+        with pytest.raises(OSError):
+            in_thread(after_stop.getblockcount)
+
+
+def test_a_service_that_cannot_bind_its_rpc_port_stops_its_node(tmp_path: Path) -> None:
+    taken = gevent.socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    try:
+        config = settings(tmp_path / "t", "--rpcport", str(taken.getsockname()[1]), rpc=True)
+        service = NodeService(config, tuning=FAST, script_workers=0)
+        with pytest.raises(OSError):
+            service.start()
+        assert service.node.store.closed and service.wait_stopped(0)
+    finally:
+        taken.close()
+
+
+def test_help_lists_cores_categories_and_describes_a_method(rpc_node: Node) -> None:
+    client = proxy(rpc_node)
+    overview = in_thread(client.help)
+    headings = [line for line in overview.splitlines() if line.startswith("==")]
+    assert headings == ["== Blockchain ==", "== Control ==", "== Generating ==", "== Network ==",
+                        "== Rawtransactions ==", "== Util =="]
+    assert "getblock blockhash ( verbosity )" in overview.splitlines()
+    assert "sendrawtransaction hexstring ( maxfeerate )" in overview.split("== Rawtransactions ==")[1]
+    detail = in_thread(client.help, "getblockhash")
+    assert detail.startswith("getblockhash height\n\n") and "active chain" in detail
+    assert in_thread(client.help, "nosuchmethod") == "help: unknown command: nosuchmethod"
+    valid = in_thread(client.validateaddress, "bcrt1qdavt4j2sd7dlhqsavtnfxvzppw6k7qy97tmnu9")
+    assert valid["isvalid"] and valid["iswitness"] and valid["witness_version"] == 0 and not valid["isscript"]
+    assert valid["scriptPubKey"] == "0014" + valid["witness_program"]
+    assert not in_thread(client.validateaddress, "1BoatSLRHtKNngkdXEeobR76b53LETtpyT")["isvalid"]  # mainnet
+
+
+def test_events_reach_subscribers_and_a_failing_one_harms_nothing(
+        make_node: Callable[..., Node], caplog: pytest.LogCaptureFixture) -> None:
+    node = make_node("e")
+    seen: list[tuple[str, Any]] = []
+    node.events.block_connected.subscribe(lambda block, height: seen.append(("block", height)))
+    node.events.block_connected.subscribe(lambda block, height: 1 / 0)
+    unsubscribe = node.events.block_processed.subscribe(lambda seconds: seen.append(("timed", seconds >= 0)))
+    node.generate(1, P2WSH_TRUE)
+    unsubscribe()
+    node.generate(1, P2WSH_TRUE)
+    assert seen == [("block", 1), ("timed", True), ("block", 2)]
+    assert node.chain.height == 2
+    assert any("block_connected observer" in record.getMessage() for record in caplog.records)

@@ -21,16 +21,16 @@ import gevent
 import pytest
 from bcoin_peer import BcoinNode, Chain
 from test_net_peer import RawClient
-from test_node import FAST, proxy, wait_for
+from test_node import FAST, proxy, settings, wait_for
 from test_rpc import in_thread
 
 from pantheon import wire
 from pantheon.chain.addresses import address_to_script
-from pantheon.config import load_config
 from pantheon.hashing import hash_to_hex, hex_to_hash
 from pantheon.protocol import MSG_BLOCK, MSG_WITNESS_FLAG, NODE_NETWORK, NODE_WITNESS
 from pantheon.net.peer import PeerState
 from pantheon.node import Node
+from pantheon.service import NodeService
 
 BCOIN_RULES = ("bip34@100000000", "dersig@1251", "cltv@1351", "csv@432", "segwit@432")
 CHAIN_BLOCKS = 500
@@ -54,20 +54,18 @@ def chain(bcoin: BcoinNode) -> Chain:
 
 @pytest.fixture
 def pantheon(tmp_path: Path) -> Iterator[Callable[..., Node]]:
-    nodes: list[Node] = []
+    services: list[NodeService] = []
 
     def start(name: str, *extra: str, rpc: bool = False) -> Node:
-        args = ["--datadir", str(tmp_path / name), "--network", "regtest", "--port", "0", "--bind", "127.0.0.1",
-                "--dnsseed", "0", "--rpcport", "0", "--server", "1" if rpc else "0", "--rpcuser", "u",
-                "--rpcpassword", "p", *itertools.chain.from_iterable(("--testactivationheight", rule)
-                                                                     for rule in BCOIN_RULES), *extra]
-        node = Node(load_config(args), tuning=FAST, script_workers=0).start()
-        nodes.append(node)
-        return node
+        rules = itertools.chain.from_iterable(("--testactivationheight", rule) for rule in BCOIN_RULES)
+        config = settings(tmp_path / name, "--rpcuser", "u", "--rpcpassword", "p", *rules, *extra, rpc=rpc)
+        service = NodeService(config, tuning=FAST, script_workers=0).start()
+        services.append(service)
+        return service.node
 
     yield start
-    for node in nodes:
-        node.stop()
+    for service in services:
+        service.stop()
 
 
 def synced(node: Node, tip: str, timeout: float = SYNC_WAIT) -> None:

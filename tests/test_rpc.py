@@ -1,4 +1,4 @@
-"""The JSON-RPC server (`pantheon.rpc`) over real loopback HTTP: curl, python-bitcoinlib's proxy,
+"""The JSON-RPC server (`pantheon.rpc.server`) over real loopback HTTP: curl, python-bitcoinlib's proxy,
 and hand-written requests, answered in Bitcoin Core's legacy and JSON-RPC 2.0 dialects."""
 
 from __future__ import annotations
@@ -17,13 +17,8 @@ import gevent.subprocess
 import pytest
 from bitcoin.rpc import JSONRPCError, RawProxy
 
-from pantheon.rpc import (
-    COOKIE_USER,
-    RPC_INVALID_PARAMETER,
-    RpcAuth,
-    RpcError,
-    RpcServer,
-)
+from pantheon.rpc.errors import RPC_INVALID_PARAMETER, RpcError
+from pantheon.rpc.server import COOKIE_USER, RpcAuth, RpcServer
 
 USER, PASSWORD = "alice", "correct-horse"
 
@@ -179,7 +174,7 @@ def test_get_is_refused(server: RpcServer) -> None:
 
 
 def test_oversized_body_is_refused_unread(server: RpcServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("pantheon.rpc.MAX_BODY", 100)
+    monkeypatch.setattr("pantheon.rpc.server.MAX_BODY", 100)
     assert post(server, json.dumps({"method": "echo", "params": ["x" * 200], "id": 1}))[0] == 413
 
 

@@ -15,7 +15,8 @@ what this reproduces (Core's `httprpc.cpp`, `rpc/request.cpp`):
   anything else becomes -32603 with the exception's text: the traceback goes to the log, never to
   the client.
 
-Methods are plain callables registered by name (`RpcServer(methods=...)`); the node supplies them.
+Methods are plain callables registered by name (`RpcServer(methods=...)`); `rpc.methods` builds
+the node's table from its groups. The server knows nothing of the node.
 """
 
 from __future__ import annotations
@@ -32,55 +33,20 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
 import gevent
-import gevent.pywsgi
+
+from pantheon.httpserver import HttpServer
+from pantheon.rpc.errors import (
+    RPC_INTERNAL_ERROR,
+    RPC_INVALID_REQUEST,
+    RPC_METHOD_NOT_FOUND,
+    RPC_MISC_ERROR,
+    RPC_PARSE_ERROR,
+    RpcError,
+)
 
 log = logging.getLogger("pantheon.rpc")
 
-__all__ = [
-    "RpcError",
-    "RpcAuth",
-    "RpcServer",
-    "Dispatcher",
-    "COOKIE_USER",
-    "RPC_INVALID_REQUEST",
-    "RPC_METHOD_NOT_FOUND",
-    "RPC_INVALID_PARAMS",
-    "RPC_INTERNAL_ERROR",
-    "RPC_PARSE_ERROR",
-    "RPC_MISC_ERROR",
-    "RPC_TYPE_ERROR",
-    "RPC_INVALID_ADDRESS_OR_KEY",
-    "RPC_INVALID_PARAMETER",
-    "RPC_VERIFY_ERROR",
-    "RPC_VERIFY_REJECTED",
-    "RPC_VERIFY_ALREADY_IN_CHAIN",
-    "RPC_IN_WARMUP",
-    "RPC_CLIENT_NODE_ALREADY_ADDED",
-    "RPC_CLIENT_NODE_NOT_ADDED",
-    "RPC_CLIENT_NODE_NOT_CONNECTED",
-    "RPC_CLIENT_INVALID_IP_OR_SUBNET",
-    "RPC_DESERIALIZATION_ERROR",
-]
-
-# Core's error codes (`rpc/protocol.h`): the JSON-RPC standard ones, then Core's own.
-RPC_INVALID_REQUEST = -32600
-RPC_METHOD_NOT_FOUND = -32601
-RPC_INVALID_PARAMS = -32602
-RPC_INTERNAL_ERROR = -32603
-RPC_PARSE_ERROR = -32700
-RPC_MISC_ERROR = -1
-RPC_TYPE_ERROR = -3
-RPC_INVALID_ADDRESS_OR_KEY = -5
-RPC_INVALID_PARAMETER = -8
-RPC_DESERIALIZATION_ERROR = -22
-RPC_VERIFY_ERROR = -25
-RPC_VERIFY_REJECTED = -26
-RPC_VERIFY_ALREADY_IN_CHAIN = -27
-RPC_IN_WARMUP = -28
-RPC_CLIENT_NODE_ALREADY_ADDED = -23
-RPC_CLIENT_NODE_NOT_ADDED = -24
-RPC_CLIENT_NODE_NOT_CONNECTED = -29
-RPC_CLIENT_INVALID_IP_OR_SUBNET = -30
+__all__ = ["RpcAuth", "RpcServer", "Dispatcher", "Method", "COOKIE_USER"]
 
 COOKIE_USER = "__cookie__"
 COOKIE_FILE = ".cookie"
@@ -88,24 +54,15 @@ COOKIE_FILE = ".cookie"
 MAX_BODY = 32 * 1024 * 1024
 #: Core's pause before answering a failed authentication.
 AUTH_FAILURE_DELAY = 0.25
+#: Connections served at once (Core: -rpcthreads 4 working a queue of -rpcworkqueue 16); more wait
+#: in the listen backlog.
+MAX_CONNECTIONS = 64
 
 _LEGACY_STATUS = {RPC_INVALID_REQUEST: "400 Bad Request", RPC_METHOD_NOT_FOUND: "404 Not Found"}
 _JSON = [("Content-Type", "application/json")]
 
 Method = Callable[..., Any]
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
-
-
-class RpcError(Exception):
-    """A JSON-RPC error with Core's code: what a method raises to answer with an error."""
-
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-    def to_json(self) -> dict[str, Any]:
-        return {"code": self.code, "message": self.message}
 
 
 class RpcAuth:
@@ -227,12 +184,11 @@ class RpcServer:
                  port: int = 8332) -> None:
         self.dispatcher = Dispatcher(methods)
         self.auth = auth
-        self._server = gevent.pywsgi.WSGIServer((host, port), self.app, log=None, error_log=log)
+        self._server = HttpServer(self.app, host, port, connections=MAX_CONNECTIONS, log=log)
 
     @property
     def address(self) -> tuple[str, int]:
-        host, port = self._server.address[:2]
-        return host, port
+        return self._server.address
 
     def start(self) -> RpcServer:
         self._server.start()
@@ -241,6 +197,7 @@ class RpcServer:
         return self
 
     def stop(self, timeout: float = 2.0) -> None:
+        """Stop accepting, give open connections `timeout` seconds, then close them."""
         self._server.stop(timeout=timeout)
         self.auth.remove_cookie()
 

@@ -1,0 +1,65 @@
+"""Reading RPC arguments as Core reads them, with Core's error for each kind of bad one."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pantheon import wire
+from pantheon.config import ConfigError, parse_hostport
+from pantheon.errors import ProtocolError
+from pantheon.hashing import hex_to_hash
+from pantheon.primitives import Tx
+from pantheon.rpc.errors import (
+    RPC_DESERIALIZATION_ERROR,
+    RPC_INVALID_ADDRESS_OR_KEY,
+    RPC_INVALID_PARAMETER,
+    RPC_TYPE_ERROR,
+    RpcError,
+)
+
+if TYPE_CHECKING:
+    from pantheon.chain.chainstate import Chainstate
+
+__all__ = ["hash_arg", "known_block", "int_arg", "tx_arg", "endpoint_arg"]
+
+
+def hash_arg(value: Any, name: str = "hash") -> bytes:
+    """A display-order hex hash, or Core's -8 error."""
+    if not isinstance(value, str) or len(value) != 64:
+        raise RpcError(RPC_INVALID_PARAMETER, f"{name} must be of length 64 (not {len(str(value))}, for '{value}')")
+    try:
+        return hex_to_hash(value)
+    except ValueError:
+        raise RpcError(RPC_INVALID_PARAMETER, f"{name} must be hexadecimal string (not '{value}')") from None
+
+
+def known_block(chain: Chainstate, value: Any) -> bytes:
+    """A block hash naming a header the chain has, or Core's -5 error."""
+    block_hash = hash_arg(value, "blockhash")
+    if block_hash not in chain.headers:
+        raise RpcError(RPC_INVALID_ADDRESS_OR_KEY, "Block not found")
+    return block_hash
+
+
+def int_arg(value: Any, name: str) -> int:
+    """A JSON integer (not a boolean), or Core's -3 error."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise RpcError(RPC_TYPE_ERROR, f"{name}: expected a number, got {type(value).__name__}")
+    return value
+
+
+def tx_arg(hexstring: Any) -> Tx:
+    """A serialized transaction, or Core's -22 error."""
+    try:
+        return wire.decode_tx(bytes.fromhex(hexstring))
+    except (ValueError, TypeError, ProtocolError):
+        raise RpcError(RPC_DESERIALIZATION_ERROR,
+                       "TX decode failed. Make sure the tx has at least one input.") from None
+
+
+def endpoint_arg(text: Any, default_port: int) -> tuple[str, int]:
+    """`host[:port]` as addnode takes it, or Core's -8 error."""
+    try:
+        return parse_hostport(str(text), default_port)
+    except ConfigError as error:
+        raise RpcError(RPC_INVALID_PARAMETER, str(error)) from None

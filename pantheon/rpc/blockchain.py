@@ -1,0 +1,99 @@
+"""Core's blockchain RPCs (`rpc/blockchain.cpp`): the chain's blocks, headers and state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pantheon import wire
+from pantheon.hashing import hash_to_hex
+from pantheon.net.peer import PeerState
+from pantheon.protocol import BLOCK_HEADER_SIZE
+from pantheon.rpc.arguments import int_arg, known_block
+from pantheon.rpc.errors import RPC_INVALID_PARAMETER, RPC_MISC_ERROR, RpcError
+from pantheon.rpc.registry import RpcGroup, rpc_method
+from pantheon.rpc.results import difficulty, header_json, tx_to_json, warnings
+
+__all__ = ["BlockchainRpc"]
+
+
+class BlockchainRpc(RpcGroup):
+    category = "blockchain"
+
+    @rpc_method
+    def getblockcount(self) -> int:
+        """The height of the most-work fully-validated chain."""
+        return self.node.chain.height
+
+    @rpc_method
+    def getbestblockhash(self) -> str:
+        """The hash of the best (tip) block in the most-work fully-validated chain."""
+        return hash_to_hex(self.node.chain.tip)
+
+    @rpc_method
+    def getblockhash(self, height: Any) -> str:
+        """The hash of the block at `height` in the active chain."""
+        chain = self.node.chain
+        height = int_arg(height, "height")
+        if not 0 <= height <= chain.height:
+            raise RpcError(RPC_INVALID_PARAMETER, "Block height out of range")
+        return hash_to_hex(chain.headers.ancestor(chain.tip, height))
+
+    @rpc_method
+    def getblockheader(self, blockhash: Any, verbose: bool = True) -> Any:
+        """The header of a block: an object (`verbose`), else its 80 bytes in hex."""
+        chain = self.node.chain
+        block_hash = known_block(chain, blockhash)
+        if not verbose:
+            return chain.headers.header(block_hash).serialize().hex()
+        result = header_json(chain, block_hash)
+        result["nTx"] = len(chain.read_block(block_hash).transactions) if chain.has_block(block_hash) else 0
+        return result
+
+    @rpc_method
+    def getblock(self, blockhash: Any, verbosity: Any = 1) -> Any:
+        """A block: hex (verbosity 0), an object with txids (1) or with decoded transactions (2)."""
+        chain = self.node.chain
+        block_hash = known_block(chain, blockhash)
+        if isinstance(verbosity, bool):
+            verbosity = int(verbosity)
+        verbosity = int_arg(verbosity, "verbosity")
+        if not chain.has_block(block_hash):
+            raise RpcError(RPC_MISC_ERROR, "Block not available (pruned data)")
+        block = chain.read_block(block_hash)
+        if verbosity <= 0:
+            return wire.encode_block(block).hex()
+        result = header_json(chain, block_hash)
+        stripped = BLOCK_HEADER_SIZE + len(wire.write_compact_size(len(block.transactions))) + sum(
+            tx.stripped_size for tx in block.transactions)
+        size = len(wire.encode_block(block))
+        result.update({"size": size, "strippedsize": stripped, "weight": 3 * stripped + size,
+                       "nTx": len(block.transactions)})
+        result["tx"] = ([tx_to_json(tx, self.node.network) for tx in block.transactions] if verbosity >= 2
+                        else [hash_to_hex(tx.txid) for tx in block.transactions])
+        return result
+
+    @rpc_method
+    def getblockchaininfo(self) -> dict[str, Any]:
+        """The state of the chain; `scripts_verified` is Pantheon's: whether scripts are executed."""
+        node = self.node
+        chain = node.chain
+        tree = chain.headers
+        tip = tree.header(chain.tip)
+        status = node.sync_status()
+        return {
+            "chain": node.network.chain_name, "blocks": chain.height, "headers": tree.height,
+            "bestblockhash": hash_to_hex(chain.tip), "difficulty": difficulty(tip.bits), "time": tip.timestamp,
+            "mediantime": chain.median_time_past, "verificationprogress": status.progress / 100.0,
+            "initialblockdownload": status.initial_block_download,
+            "chainwork": f"{tree.chain_work(chain.tip):064x}", "size_on_disk": node.size_on_disk(),
+            "pruned": False, "scripts_verified": chain.scripts_verified, "warnings": warnings(node),
+        }
+
+    @rpc_method
+    def getsyncstatus(self) -> dict[str, Any]:
+        """Pantheon's: the sync's height, target, headers, progress and blocks in flight."""
+        node = self.node
+        status = node.sync_status()
+        return {"height": status.height, "target": status.target, "headers": status.headers,
+                "progress": round(status.progress, 2), "initialblockdownload": status.initial_block_download,
+                "blocks_in_flight": node.blocks_in_flight(), "peers": len(node.peers(PeerState.CONNECTED))}

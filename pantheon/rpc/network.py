@@ -1,0 +1,162 @@
+"""Core's network RPCs (`rpc/net.cpp`): peers, connections, bans."""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+from typing import Any
+
+from pantheon import __version__
+from pantheon.chain.contextual import COIN
+from pantheon.net.peer import Peer, PeerState
+from pantheon.protocol import PROTOCOL_VERSION, service_names
+from pantheon.rpc.arguments import endpoint_arg, int_arg
+from pantheon.rpc.errors import (
+    RPC_CLIENT_INVALID_IP_OR_SUBNET,
+    RPC_CLIENT_NODE_ALREADY_ADDED,
+    RPC_CLIENT_NODE_NOT_ADDED,
+    RPC_CLIENT_NODE_NOT_CONNECTED,
+    RPC_INVALID_PARAMETER,
+    RpcError,
+)
+from pantheon.rpc.registry import RpcGroup, rpc_method
+from pantheon.rpc.results import amount, warnings
+
+__all__ = ["NetworkRpc", "client_version"]
+
+
+def client_version() -> int:
+    """Core's integer version layout of our release (MAJOR*10000 + MINOR*100 + PATCH)."""
+    return int("".join(f"{int(part):02d}" for part in __version__.split("."))) * 100
+
+
+class NetworkRpc(RpcGroup):
+    category = "network"
+
+    @rpc_method
+    def getpeerinfo(self) -> list[dict[str, Any]]:
+        """One object per open connection, with Core's fields and Pantheon's `state`."""
+        return [self._peer_json(peer) for peer in self.node.peers()]
+
+    @rpc_method
+    def getconnectioncount(self) -> int:
+        """The number of connected peers."""
+        return len(self.node.peers(PeerState.CONNECTED))
+
+    @rpc_method
+    def getnetworkinfo(self) -> dict[str, Any]:
+        """The node's version, services, connections and relay fee."""
+        node = self.node
+        peers = node.peers(PeerState.CONNECTED)
+        inbound = sum(1 for peer in peers if peer.inbound)
+        services = node.local_services
+        return {
+            "version": client_version(), "subversion": node.user_agent,
+            "protocolversion": PROTOCOL_VERSION, "localservices": f"{services:016x}",
+            "localservicesnames": service_names(services), "localrelay": True, "timeoffset": 0,
+            "networkactive": True, "connections": len(peers), "connections_in": inbound,
+            "connections_out": len(peers) - inbound,
+            "networks": [{"name": name, "limited": False, "reachable": True, "proxy": "",
+                          "proxy_randomize_credentials": False} for name in ("ipv4", "ipv6")],
+            "relayfee": amount(node.mempool.min_relay_fee), "incrementalfee": 0.00001, "localaddresses": [],
+            "warnings": warnings(node),
+        }
+
+    @rpc_method
+    def addnode(self, node_address: Any, command: Any) -> None:
+        """add: keep a connection to the peer; remove: stop keeping it; onetry: dial it once."""
+        node = self.node
+        host, port = endpoint_arg(node_address, node.network.p2p_port)
+        if command == "onetry":
+            node.add_peer(host, port)
+        elif command == "add":
+            if (host, port) in node.added_nodes:
+                raise RpcError(RPC_CLIENT_NODE_ALREADY_ADDED, "Error: Node already added")
+            node.add_node(host, port)
+        elif command == "remove":
+            if not node.remove_node(host, port):
+                raise RpcError(RPC_CLIENT_NODE_NOT_ADDED,
+                               "Error: Node could not be removed. It has not been added previously.")
+        else:
+            raise RpcError(RPC_INVALID_PARAMETER, f"addnode command must be add, remove or onetry, not {command!r}")
+
+    @rpc_method
+    def disconnectnode(self, address: Any = "", nodeid: Any = None) -> None:
+        """Disconnect the peer at `address` or with id `nodeid` (one of them)."""
+        if nodeid is not None and address:
+            raise RpcError(RPC_INVALID_PARAMETER, "Only one of address and nodeid should be provided.")
+        p2p_port = self.node.network.p2p_port
+        for peer in self.node.peers():
+            if (nodeid is not None and peer.id == nodeid) or (
+                    address and f"{peer.address[0]}:{peer.address[1]}" in (address, f"{address}:{p2p_port}")):
+                peer.close("disconnectnode RPC")
+                return
+        raise RpcError(RPC_CLIENT_NODE_NOT_CONNECTED, "Node not found in connected nodes")
+
+    @rpc_method
+    def setban(self, subnet: Any, command: Any, bantime: Any = 0, absolute: Any = False) -> None:
+        """add: ban an address or subnet (for `bantime` seconds, or until that time if `absolute`)
+        and disconnect its peers; remove: lift a ban."""
+        node = self.node
+        try:
+            target = ipaddress.ip_network(subnet, strict=False) if "/" in str(subnet) else ipaddress.ip_address(subnet)
+        except ValueError:
+            raise RpcError(RPC_CLIENT_INVALID_IP_OR_SUBNET, "Error: Invalid IP/Subnet") from None
+        if command == "add":
+            already = (any(entry.subnet == target for entry in node.bans())
+                       if isinstance(target, (ipaddress.IPv4Network, ipaddress.IPv6Network))
+                       else node.is_banned(str(target)))
+            if already:
+                raise RpcError(RPC_CLIENT_NODE_ALREADY_ADDED, "Error: IP/Subnet already banned")
+            bantime = int_arg(bantime, "bantime")
+            if absolute:
+                node.ban(target, until=bantime)
+            else:
+                node.ban(target, duration=bantime or None)
+        elif command == "remove":
+            if not node.unban(target):
+                raise RpcError(RPC_CLIENT_INVALID_IP_OR_SUBNET, "Error: Unban failed. Requested address/subnet was not previously manually banned.")
+        else:
+            raise RpcError(RPC_INVALID_PARAMETER, f"setban command must be add or remove, not {command!r}")
+
+    @rpc_method
+    def listbanned(self) -> list[dict[str, Any]]:
+        """Every ban, with when it was made and when it ends."""
+        now = int(time.time())
+        return [{"address": str(entry.subnet), "ban_created": entry.created, "banned_until": entry.until,
+                 "ban_duration": entry.until - entry.created, "time_remaining": max(entry.until - now, 0)}
+                for entry in self.node.bans()]
+
+    @rpc_method
+    def clearbanned(self) -> None:
+        """Lift every ban."""
+        self.node.clear_bans()
+
+    @rpc_method
+    def ping(self) -> None:
+        """Ping every peer; the answers show in getpeerinfo's pingtime."""
+        self.node.ping_peers()
+
+    def _peer_json(self, peer: Peer) -> dict[str, Any]:
+        info = peer.info()
+        remote = peer.remote
+        synced_headers, inflight = self.node.peer_sync_state(peer)
+        return {
+            "id": peer.id, "addr": info["addr"], "network": _net_name(peer.address[0]),
+            "services": info["services"], "relaytxes": info["relaytxes"], "bytessent": info["bytessent"],
+            "bytesrecv": info["bytesrecv"], "conntime": int(time.time() - float(info["conntime"])),  # type: ignore[arg-type]
+            "pingtime": info["pingtime"], "minping": info["minping"], "version": info["version"],
+            "subver": info["subver"], "inbound": peer.inbound, "startingheight": info["startingheight"],
+            "synced_headers": synced_headers, "inflight": inflight, "wtxid_relay": peer.wtxid_relay,
+            "connection_type": "inbound" if peer.inbound else "outbound-full-relay",
+            "minfeefilter": round(peer.fee_filter / COIN, 8), "state": info["state"],
+            "transitions": info["transitions"], "bip152_hb_to": False, "bip152_hb_from": False,
+            "permissions": [], "servicesnames": service_names(remote.services if remote else 0),
+        }
+
+
+def _net_name(host: str) -> str:
+    try:
+        return "ipv4" if ipaddress.ip_address(host).version == 4 else "ipv6"
+    except ValueError:
+        return "onion" if host.endswith(".onion") else "not_publicly_routable"

@@ -1,0 +1,101 @@
+"""The shapes of Core's RPC results that several groups share: amounts, difficulty, a decoded
+transaction (TxToUniv), a block header (blockheaderToJSON) and the node's warnings."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pantheon.chain.addresses import script_to_address
+from pantheon.chain.contextual import COIN
+from pantheon.chain.disassembly import script_to_asm
+from pantheon.chain.mempool import output_type
+from pantheon.chain.validation import is_coinbase
+from pantheon.hashing import hash_to_hex
+from pantheon.params import Network
+from pantheon.primitives import Tx
+
+if TYPE_CHECKING:
+    from pantheon.chain.chainstate import Chainstate
+    from pantheon.node import Node
+
+__all__ = ["amount", "difficulty", "tx_to_json", "header_json", "in_active_chain", "warnings"]
+
+
+def amount(satoshis: int) -> float:
+    """Satoshis as Core's JSON amounts: bitcoins with 8 decimals."""
+    return round(satoshis / COIN, 8)
+
+
+def difficulty(bits: int) -> float:
+    """Core's GetDifficulty: how many times harder than the 0x1d00ffff target (any network)."""
+    shift = (bits >> 24) & 0xFF
+    value = float(0x0000FFFF) / float(bits & 0x00FFFFFF or 1)
+    while shift < 29:
+        value *= 256.0
+        shift += 1
+    while shift > 29:
+        value /= 256.0
+        shift -= 1
+    return value
+
+
+def tx_to_json(tx: Tx, network: Network, block_hash: bytes | None = None) -> dict[str, Any]:
+    """Core's TxToUniv: the decoded transaction as getrawtransaction shows it."""
+    vin: list[dict[str, Any]] = []
+    for txin in tx.inputs:
+        if is_coinbase(tx):
+            entry: dict[str, Any] = {"coinbase": txin.script_sig.hex()}
+        else:
+            entry = {"txid": hash_to_hex(txin.prev_txid), "vout": txin.prev_index,
+                     "scriptSig": {"asm": script_to_asm(txin.script_sig, decode_signatures=True),
+                                   "hex": txin.script_sig.hex()}}
+        if txin.witness:
+            entry["txinwitness"] = [item.hex() for item in txin.witness]
+        entry["sequence"] = txin.sequence
+        vin.append(entry)
+    vout = []
+    for index, txout in enumerate(tx.outputs):
+        script: dict[str, Any] = {"asm": script_to_asm(txout.script_pubkey), "hex": txout.script_pubkey.hex(),
+                                  "type": output_type(txout.script_pubkey)}
+        address = script_to_address(txout.script_pubkey, network)
+        if address is not None:
+            script["address"] = address
+        vout.append({"value": amount(txout.value), "n": index, "scriptPubKey": script})
+    result = {"txid": hash_to_hex(tx.txid), "hash": hash_to_hex(tx.wtxid), "version": tx.version, "size": tx.size,
+              "vsize": tx.vsize, "weight": tx.weight, "locktime": tx.locktime, "vin": vin, "vout": vout}
+    if block_hash is not None:
+        result["blockhash"] = hash_to_hex(block_hash)
+    result["hex"] = tx.serialize().hex()
+    return result
+
+
+def in_active_chain(chain: Chainstate, block_hash: bytes) -> bool:
+    tree = chain.headers
+    height = tree.height_of(block_hash)
+    return chain.height >= height and tree.ancestor(chain.tip, height) == block_hash
+
+
+def header_json(chain: Chainstate, block_hash: bytes) -> dict[str, Any]:
+    """Core's blockheaderToJSON: the fields getblockheader and getblock share."""
+    tree = chain.headers
+    header = tree.header(block_hash)
+    height = tree.height_of(block_hash)
+    active = in_active_chain(chain, block_hash)
+    result: dict[str, Any] = {
+        "hash": hash_to_hex(block_hash),
+        "confirmations": chain.height - height + 1 if active else -1,
+        "height": height, "version": header.version, "versionHex": f"{header.version & 0xFFFFFFFF:08x}",
+        "merkleroot": hash_to_hex(header.merkle_root), "time": header.timestamp,
+        "mediantime": tree.median_time_past(block_hash), "nonce": header.nonce, "bits": f"{header.bits:08x}",
+        "difficulty": difficulty(header.bits), "chainwork": f"{tree.chain_work(block_hash):064x}",
+    }
+    if height > 0:
+        result["previousblockhash"] = hash_to_hex(header.prev_block)
+    if active and height < chain.height:
+        result["nextblockhash"] = hash_to_hex(tree.ancestor(chain.tip, height + 1))
+    return result
+
+
+def warnings(node: Node) -> str:
+    """Core's `warnings` text: what an operator must know about this node."""
+    return "" if node.chain.scripts_verified else "Script verification is OFF: scripts and signatures are not checked"

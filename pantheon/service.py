@@ -1,0 +1,58 @@
+"""A node as a running service: the `Node`, plus the JSON-RPC server (with `server`) and the
+Prometheus exporter (with `metrics_port`) its configuration asks for. `pantheon-gevent` runs one;
+an embedder that wants only the node uses `Node` and pulls in neither server.
+
+It never monkey-patches and never installs signal handlers (`cli.py` does both); its `stop` is
+what the `stop` RPC and the signals call.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pantheon.config import NodeConfig
+from pantheon.lifecycle import Lifecycle
+from pantheon.metrics import NodeMetrics
+from pantheon.node import Node
+from pantheon.rpc import node_methods
+from pantheon.rpc.server import RpcAuth, RpcServer
+
+__all__ = ["NodeService"]
+
+
+class NodeService(Lifecycle):
+    """`start()`, `serve_forever()`, `stop(timeout)`, or `with NodeService(config) as service:`
+    (lifecycle.py). Keyword options are the `Node`'s (tuning, verify_scripts, script_workers,
+    resolver)."""
+
+    def __init__(self, config: NodeConfig, **node_options: Any) -> None:
+        super().__init__()
+        self.config = config
+        self.node = Node(config, **node_options)
+        self.rpc: RpcServer | None = None
+        self.metrics: NodeMetrics | None = None
+
+    def _start(self) -> None:
+        """Start the node, then the servers the configuration asks for. If a server cannot
+        start (its port taken, say), everything started is stopped again."""
+        config = self.config
+        self.node.start()
+        try:
+            if config.server:
+                auth = RpcAuth(config.rpcuser, config.rpcpassword, cookie_dir=self.node.datadir)
+                self.rpc = RpcServer(node_methods(self.node, self.stop), auth, host=config.rpcbind,
+                                     port=config.rpcport).start()
+            if config.metrics_port is not None:
+                self.metrics = NodeMetrics(self.node)
+                self.metrics.serve(config.rpcbind, config.metrics_port)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _stop(self, timeout: float) -> None:
+        """Stop the servers (no new calls), then the node."""
+        if self.rpc is not None:
+            self.rpc.stop(timeout=min(timeout, 2.0))
+        if self.metrics is not None:
+            self.metrics.stop(timeout=min(timeout, 1.0))
+        self.node.stop(timeout)
