@@ -39,14 +39,26 @@ from pantheon.chain.contextual import (
     sequence_locks_met,
     tx_sigop_cost,
 )
-from pantheon.chain.validation import (
-    MAX_BLOCK_SIGOPS_COST,
+from pantheon.chain.script import (
+    OP_1,
+    OP_16,
+    OP_CHECKMULTISIG,
+    OP_CHECKSIG,
+    OP_RETURN,
     MalformedScript,
-    TxRejected,
-    check_transaction,
-    is_coinbase,
+    decode_op_n,
+    is_p2a,
+    is_p2pkh,
+    is_p2sh,
+    is_p2tr,
+    is_p2wpkh,
+    is_p2wsh,
+    is_push_only,
+    is_unspendable,
     script_ops,
+    witness_program,
 )
+from pantheon.chain.validation import MAX_BLOCK_SIGOPS_COST, TxRejected, check_transaction, is_coinbase
 from pantheon.limits import compact_size_len
 from pantheon.params import Network
 from pantheon.primitives import Block, OutPoint, Tx, TxOut
@@ -87,24 +99,11 @@ ORPHAN_EXPIRY = 20 * 60  # seconds
 CHAIN_COUNT_LIMIT = 25  # Core's -limitancestorcount and -limitdescendantcount
 CHAIN_SIZE_LIMIT = 101_000  # vB, Core's -limitancestorsize and -limitdescendantsize
 _ROLLING_FEE_HALFLIFE = 12 * 60 * 60
-_MAX_SCRIPT_SIZE = 10_000
 
 # Memory estimate (bytes, CPython 3.11, measured with tracemalloc; see the module docstring).
 _ENTRY_COST = 900  # the entry, its Tx object, the txid/wtxid hashes and their index slots
 _INPUT_COST = 400  # a decoded TxIn, its OutPoint and the spent-outpoint index slot
 _OUTPUT_COST = 150  # a decoded TxOut and its script object
-
-_OP_0 = 0x00
-_OP_1 = 0x51
-_OP_16 = 0x60
-_OP_RETURN = 0x6A
-_OP_DUP = 0x76
-_OP_EQUAL = 0x87
-_OP_EQUALVERIFY = 0x88
-_OP_HASH160 = 0xA9
-_OP_CHECKSIG = 0xAC
-_OP_CHECKMULTISIG = 0xAE
-_P2A = bytes((_OP_1, 2, 0x4E, 0x73))  # pay-to-anchor
 
 
 class ChainView(CoinView, Protocol):
@@ -190,24 +189,11 @@ def dust_threshold(txout: TxOut, dust_relay_fee: int = DUST_RELAY_FEE) -> int:
     """Core's `GetDustThreshold`: what spending the output would cost at `dust_relay_fee` (sat/kvB),
     the output plus a typical input (witness inputs discounted); 0 for unspendable outputs."""
     script = txout.script_pubkey
-    if (script and script[0] == _OP_RETURN) or len(script) > _MAX_SCRIPT_SIZE:
+    if is_unspendable(script):
         return 0
     size = 8 + compact_size_len(len(script)) + len(script)
-    size += 32 + 4 + 1 + 107 // 4 + 4 if _is_witness_program(script) else 32 + 4 + 1 + 107 + 4
+    size += 32 + 4 + 1 + 107 // 4 + 4 if witness_program(script) is not None else 32 + 4 + 1 + 107 + 4
     return dust_relay_fee * size // 1000
-
-
-def _is_witness_program(script: bytes) -> bool:
-    return (4 <= len(script) <= 42 and (script[0] == _OP_0 or _OP_1 <= script[0] <= _OP_16)
-            and script[1] + 2 == len(script))
-
-
-def _is_push_only(script: bytes) -> bool:
-    """Core's `IsPushOnly`: every opcode is a push or OP_1NEGATE..OP_16 (OP_RESERVED included)."""
-    try:
-        return all(opcode <= _OP_16 for opcode, _ in script_ops(script))
-    except MalformedScript:
-        return False
 
 
 def _valid_pubkey_size(data: bytes) -> bool:
@@ -219,30 +205,34 @@ def output_type(script: bytes) -> str:
     """Core's `Solver` types that matter to `IsStandard`: anchor, scripthash, witness types,
     nulldata, pubkey, pubkeyhash, multisig:<m>:<n>, or nonstandard."""
     size = len(script)
-    if script == _P2A:
+    if is_p2a(script):
         return "anchor"
-    if size == 23 and script[0] == _OP_HASH160 and script[1] == 20 and script[22] == _OP_EQUAL:
+    if is_p2sh(script):
         return "scripthash"
-    if _is_witness_program(script):
-        if script[0] != _OP_0:
-            return "witness_v1_taproot" if script[0] == _OP_1 and size == 34 else "witness_unknown"
-        return {22: "witness_v0_keyhash", 34: "witness_v0_scripthash"}.get(size, "nonstandard")
-    if size and script[0] == _OP_RETURN and _is_push_only(script[1:]):
+    if is_p2wpkh(script):
+        return "witness_v0_keyhash"
+    if is_p2wsh(script):
+        return "witness_v0_scripthash"
+    if is_p2tr(script):
+        return "witness_v1_taproot"
+    found = witness_program(script)
+    if found is not None:
+        return "witness_unknown" if found[0] else "nonstandard"
+    if size and script[0] == OP_RETURN and is_push_only(script[1:]):
         return "nulldata"
-    if size == 25 and script[:3] == bytes((_OP_DUP, _OP_HASH160, 20)) and script[23:] == bytes(
-            (_OP_EQUALVERIFY, _OP_CHECKSIG)):
+    if is_p2pkh(script):
         return "pubkeyhash"
-    if size in (35, 67) and script[0] == size - 2 and script[-1] == _OP_CHECKSIG and _valid_pubkey_size(
+    if size in (35, 67) and script[0] == size - 2 and script[-1] == OP_CHECKSIG and _valid_pubkey_size(
             script[1:-1]):
         return "pubkey"
     try:
         ops = list(script_ops(script))
     except MalformedScript:
         return "nonstandard"
-    if (len(ops) >= 4 and ops[-1] == (_OP_CHECKMULTISIG, None) and _OP_1 <= ops[0][0] <= _OP_16
-            and _OP_1 <= ops[-2][0] <= _OP_16):
+    if (len(ops) >= 4 and ops[-1] == (OP_CHECKMULTISIG, None) and OP_1 <= ops[0][0] <= OP_16
+            and OP_1 <= ops[-2][0] <= OP_16):
         keys = ops[1:-2]
-        required, count = ops[0][0] - _OP_1 + 1, ops[-2][0] - _OP_1 + 1
+        required, count = decode_op_n(ops[0][0]), decode_op_n(ops[-2][0])
         if (count == len(keys) and required <= count
                 and all(data is not None and _valid_pubkey_size(data) for _, data in keys)):
             return f"multisig:{required}:{count}"
@@ -499,7 +489,7 @@ class Mempool:
         for txin in tx.inputs:
             if len(txin.script_sig) > MAX_STANDARD_SCRIPTSIG_SIZE:
                 raise TxRejected("scriptsig-size", txid)
-            if not _is_push_only(txin.script_sig):
+            if not is_push_only(txin.script_sig):
                 raise TxRejected("scriptsig-not-pushonly", txid)
         data_outputs = 0
         for txout in tx.outputs:
