@@ -22,7 +22,8 @@ from pantheon import __version__, wire
 from pantheon.chain.addresses import AddressError, script_to_address
 from pantheon.chain.disassembly import script_to_asm
 from pantheon.chain.headers import HeaderRejected
-from pantheon.chain.mempool import MempoolEntry, output_type
+from pantheon.chain.mempool import MempoolEntry
+from pantheon.chain.policy import output_type
 from pantheon.chain.validation import BlockRejected, TxRejected, is_coinbase
 from pantheon.config import ConfigError, parse_hostport
 from pantheon.errors import ProtocolError
