@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from pantheon import params
+from pantheon.chain.validation import COIN
 
 __all__ = ["ConfigError", "NodeConfig", "load_config", "parse_hostport", "CONF_FILENAME", "DEFAULT_DATADIR"]
 
@@ -99,7 +100,7 @@ def _fee_rate(text: str) -> int:
         value = decimal.Decimal(text.strip())
     except decimal.InvalidOperation:
         raise ValueError("not a number") from None
-    satoshis = value * 100_000_000
+    satoshis = value * COIN
     if value < 0 or satoshis != satoshis.to_integral_value():
         raise ValueError("not a fee rate in BTC/kvB with at most 8 decimals")
     return int(satoshis)

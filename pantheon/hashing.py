@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from pantheon.chain.script import OP_RETURN
 from pantheon.wire import double_sha256
 
-#: OP_RETURN, push 36, then BIP141's commitment tag aa21a9ed.
-WITNESS_COMMITMENT_PREFIX = bytes.fromhex("6a24aa21a9ed")
+#: OP_RETURN, push 36 (the tag and the 32-byte commitment), then BIP141's commitment tag aa21a9ed.
+WITNESS_COMMITMENT_PREFIX = bytes((OP_RETURN, 36)) + bytes.fromhex("aa21a9ed")
 _COMMITMENT_SCRIPT_MIN = len(WITNESS_COMMITMENT_PREFIX) + 32
 _NULL_HASH = bytes(32)
 

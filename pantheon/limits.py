@@ -10,6 +10,7 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Final, Mapping
 
+from pantheon.chain.script import MAX_SCRIPT_ELEMENT_SIZE
 from pantheon.protocol import BLOCK_HEADER_SIZE
 
 # --- framing -------------------------------------------------------------------------
@@ -34,7 +35,7 @@ MAX_USER_AGENT: Final = 256  # Core MAX_SUBVERSION_LENGTH
 MAX_ADDRV2_ADDRESS: Final = 512  # BIP155 / Core MAX_ADDRV2_SIZE
 MAX_BLOOM_FILTER_SIZE: Final = 36_000  # BIP37 / Core MAX_BLOOM_FILTER_SIZE
 MAX_BLOOM_HASH_FUNCS: Final = 50  # BIP37 / Core MAX_HASH_FUNCS (a value check for net/)
-MAX_FILTERADD_SIZE: Final = 520  # Core MAX_SCRIPT_ELEMENT_SIZE
+MAX_FILTERADD_SIZE: Final = MAX_SCRIPT_ELEMENT_SIZE  # Core checks filteradd data against the push cap
 MAX_CFHEADERS: Final = 2_000  # BIP157 MAX_CFHEADERS_RESULTS
 MAX_BIP152_INDEX: Final = 0xFFFF  # BIP152: differential indexes must fit 16 bits
 

@@ -9,7 +9,8 @@ from typing import Callable, Iterable, Sequence
 
 from pantheon.chain.contextual import block_subsidy
 from pantheon.chain.pow import check_proof_of_work
-from pantheon.chain.utxo import coin_key, encode_coin, is_unspendable
+from pantheon.chain.script import is_unspendable
+from pantheon.chain.utxo import coin_key, encode_coin
 from pantheon.chain.validation import bip34_height_script, is_coinbase
 from pantheon.chain.coins import Coin
 from pantheon.hashing import WITNESS_COMMITMENT_PREFIX, expected_witness_commitment, merkle_root

@@ -15,7 +15,7 @@ import pytest
 from chainbuilder import OP_TRUE, Miner, coinbase_tx, mine, recompute_utxo, snapshot, spend
 from pantheon.chain.chainstate import BCOIN_REGTEST, Chainstate, with_activation_heights
 from pantheon.chain.coins import Coin
-from pantheon.chain.contextual import COIN
+from pantheon.chain.validation import COIN
 from pantheon.chain.headers import HeaderRejected
 from pantheon.chain.validation import BlockRejected, Rejected
 from pantheon.params import MAIN, REGTEST, Network

@@ -1,5 +1,6 @@
-"""The mempool (`pantheon.chain.mempool`) on both wire twins: every reject reason with a transaction
-built to hit it, orphans, eviction, block connect/disconnect, txid and wtxid lookups.
+"""The mempool (`pantheon.chain.mempool`) on both wire twins: every reject reason of the pool's own
+with a transaction built to hit it, orphans, eviction, block connect/disconnect, txid and wtxid
+lookups. The standardness reasons (`chain/policy.py`) are tests/test_chain_policy.py's.
 
 The chain is `tests/regtest_chain.RegtestChain` (a real HeaderTree and a coin dict fed by blocks our
 miner makes), standing in for `Chainstate` until that merges. Scripts are not executed (no
@@ -16,21 +17,17 @@ from typing import Any, Callable
 
 import pytest
 from regtest_chain import P2WSH_TRUE, Prevout, RegtestChain, prevouts_of, relay, spend
+from standard_outputs import KEY, P2A, P2PKH, P2SH, multisig
 
 from pantheon.chain.mempool import (
     CHAIN_COUNT_LIMIT,
     MAX_ORPHANS,
     ORPHAN_EXPIRY,
     Mempool,
-    dust_threshold,
 )
+from pantheon.chain.policy import dust_threshold
 from pantheon.chain.validation import TxRejected
 from pantheon.primitives import OutPoint, Tx, TxIn, TxOut
-
-P2A = bytes.fromhex("51024e73")
-P2PKH = bytes.fromhex("76a914" + "11" * 20 + "88ac")
-P2SH = bytes.fromhex("a914" + "22" * 20 + "87")
-KEY = b"\x02" + b"\x33" * 32
 
 
 class Clock:
@@ -74,10 +71,6 @@ def submit(pool: Mempool, wire_impl: Any) -> Callable[[Tx], Tx]:
         return relayed
 
     return submit
-
-
-def multisig(required: int, keys: int) -> bytes:
-    return bytes((0x50 + required,)) + (b"\x21" + KEY) * keys + bytes((0x50 + keys, 0xAE))
 
 
 def fan_out(submit: Callable[[Tx], Tx], coin: Prevout, count: int, value: int = 100_000) -> list[Prevout]:
@@ -146,21 +139,7 @@ REJECTS: list[tuple[str, Callable[[RegtestChain, list[Prevout]], Tx]]] = [
     ("bad-txns-vout-empty", lambda chain, coins: spend([coins[0]], [])),
     ("bad-txns-inputs-duplicate", lambda chain, coins: spend([coins[0], coins[0]])),
     ("coinbase", lambda chain, coins: chain.blocks[-1].transactions[0]),
-    ("version", lambda chain, coins: spend([coins[0]], version=4)),
-    ("version", lambda chain, coins: spend([coins[0]], version=0)),
-    ("tx-size", lambda chain, coins: _padded_witness(coins[0], 400_000)),
     ("tx-size-small", lambda chain, coins: spend([coins[0]], [TxOut(dust_threshold(TxOut(0, P2A)), P2A)])),
-    ("scriptsig-size", lambda chain, coins: spend([coins[0]], script_sig=b"\x4d\x70\x06" + b"\x00" * 1_648)),
-    ("scriptsig-not-pushonly", lambda chain, coins: spend([coins[0]], script_sig=b"\x76")),
-    ("scriptpubkey", _with_output(b"\x76\xac")),
-    ("scriptpubkey", _with_output(b"\x00\x15" + b"\x01" * 21)),  # a v0 program of 21 bytes
-    ("scriptpubkey", _with_output(b"\x6a\x4c\x51" + b"\x00" * 81, 0)),  # 84-byte OP_RETURN
-    ("scriptpubkey", _with_output(multisig(1, 4))),
-    ("scriptpubkey", _with_output(multisig(3, 2))),
-    ("multi-op-return", lambda chain, coins: spend([coins[0]], [TxOut(0, b"\x6a\x01\x01"), TxOut(0, b"\x6a"),
-                                                                TxOut(coins[0][1].value - 10_000, P2WSH_TRUE)])),
-    ("dust", _with_output(P2WSH_TRUE, 329)),
-    ("dust", _with_output(P2PKH, 545)),
     ("non-final", lambda chain, coins: spend([coins[0]], locktime=chain.height + 1)),
     ("non-final", lambda chain, coins: spend([coins[0]], locktime=chain.mtp_at(chain.height))),
     ("bad-txns-premature-spend-of-coinbase",  # a coinbase 99 blocks deep at the next block
@@ -196,20 +175,6 @@ def test_what_each_reject_reason_lets_through(pool: Mempool, chain: RegtestChain
                  locktime=chain.height, version=3)
     submit(edge)
     assert len(pool) == 2
-
-
-@pytest.mark.parametrize(("script", "threshold"), [
-    (P2PKH, 546), (bytes.fromhex("0014" + "11" * 20), 294), (P2WSH_TRUE, 330), (P2SH, 540),
-    (b"\x6a\x01\x01", 0), (b"\x51" * 10_001, 0),  # OP_RETURN, and too big to spend: unspendable
-])
-def test_dust_thresholds_at_3_sat_per_vbyte(script: bytes, threshold: int) -> None:
-    assert dust_threshold(TxOut(0, script)) == threshold
-
-
-def test_bare_multisig_can_be_refused(chain: RegtestChain, coins: list[Prevout]) -> None:
-    pool = Mempool(chain, permit_bare_multisig=False)
-    with pytest.raises(TxRejected, match="bare-multisig"):
-        pool.accept(_with_output(multisig(1, 1))(chain, coins))
 
 
 def test_duplicates_by_wtxid_and_by_txid(pool: Mempool, coins: list[Prevout], submit: Callable[[Tx], Tx]) -> None:

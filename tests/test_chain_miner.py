@@ -13,7 +13,8 @@ import pytest
 from regtest_chain import P2WSH_TRUE, PAYOUT, Prevout, RegtestChain, prevouts_of, relay, spend
 
 from pantheon.chain.addresses import address_to_script
-from pantheon.chain.contextual import COIN, block_subsidy
+from pantheon.chain.contextual import block_subsidy
+from pantheon.chain.validation import COIN
 from pantheon.chain.mempool import Mempool
 from pantheon.chain.miner import DEFAULT_BLOCK_MAX_WEIGHT, block_template, mine
 from pantheon.chain.pow import check_proof_of_work, compact_to_target

@@ -14,6 +14,7 @@ import pytest
 from chainbuilder import read_chain, recompute_utxo, snapshot
 from pantheon.chain.chainstate import BCOIN_REGTEST, Chainstate
 from pantheon.chain.coins import Coin
+from pantheon.chain.script import is_unspendable
 from pantheon.chain.utxo import (
     ENTRY_OVERHEAD,
     UtxoSet,
@@ -22,7 +23,6 @@ from pantheon.chain.utxo import (
     decode_undo,
     encode_coin,
     encode_undo,
-    is_unspendable,
 )
 from pantheon.hashing import hash_to_hex
 from pantheon.params import REGTEST, Network

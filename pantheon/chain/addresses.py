@@ -12,6 +12,17 @@ from __future__ import annotations
 import hashlib
 from enum import Enum
 
+from pantheon.chain.script import (
+    OP_CHECKSIG,
+    OP_DUP,
+    OP_EQUAL,
+    OP_EQUALVERIFY,
+    OP_HASH160,
+    encode_op_n,
+    is_p2pkh,
+    is_p2sh,
+    witness_program,
+)
 from pantheon.params import Network
 
 __all__ = ["AddressError", "BASE58_PREFIXES", "address_to_script", "script_to_address",
@@ -31,13 +42,6 @@ _B58_INDEX = {char: value for value, char in enumerate(_B58)}
 _B32 = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
 _B32_INDEX = {char: value for value, char in enumerate(_B32)}
 _BECH32_MAX_LENGTH = 90
-_OP_0 = 0x00
-_OP_1 = 0x51
-_OP_DUP = 0x76
-_OP_HASH160 = 0xA9
-_OP_EQUAL = 0x87
-_OP_EQUALVERIFY = 0x88
-_OP_CHECKSIG = 0xAC
 
 
 class AddressError(ValueError):
@@ -178,29 +182,28 @@ def address_to_script(address: str, network: Network) -> bytes:
     """The scriptPubKey paying to `address` on `network`, or AddressError."""
     if address.lower().startswith(network.bech32_hrp + "1"):
         version, program = _segwit_decode(address)
-        return bytes((_OP_1 + version - 1 if version else _OP_0, len(program))) + program
+        return bytes((encode_op_n(version), len(program))) + program
     p2pkh, p2sh = BASE58_PREFIXES[network.name]
     payload = b58check_decode(address)
     if len(payload) == 21 and payload[0] == p2pkh:
-        return bytes((_OP_DUP, _OP_HASH160, 20)) + payload[1:] + bytes((_OP_EQUALVERIFY, _OP_CHECKSIG))
+        return bytes((OP_DUP, OP_HASH160, 20)) + payload[1:] + bytes((OP_EQUALVERIFY, OP_CHECKSIG))
     if len(payload) == 21 and payload[0] == p2sh:
-        return bytes((_OP_HASH160, 20)) + payload[1:] + bytes((_OP_EQUAL,))
+        return bytes((OP_HASH160, 20)) + payload[1:] + bytes((OP_EQUAL,))
     raise AddressError(f"not a {network.name} address")
 
 
 def script_to_address(script: bytes, network: Network) -> str | None:
     """The address of a P2PKH, P2SH or witness-program scriptPubKey; None for other scripts."""
     p2pkh, p2sh = BASE58_PREFIXES[network.name]
-    if (len(script) == 25 and script[:3] == bytes((_OP_DUP, _OP_HASH160, 20))
-            and script[23:] == bytes((_OP_EQUALVERIFY, _OP_CHECKSIG))):
+    if is_p2pkh(script):
         return b58check_encode(bytes((p2pkh,)) + script[3:23])
-    if len(script) == 23 and script[:2] == bytes((_OP_HASH160, 20)) and script[22] == _OP_EQUAL:
+    if is_p2sh(script):
         return b58check_encode(bytes((p2sh,)) + script[2:22])
-    if 4 <= len(script) <= 42 and script[1] + 2 == len(script) and (
-            script[0] == _OP_0 or _OP_1 <= script[0] <= _OP_1 + 15):
-        version = 0 if script[0] == _OP_0 else script[0] - _OP_1 + 1
-        if version == 0 and len(script) not in (22, 34):
-            return None
-        encoding = Encoding.BECH32 if version == 0 else Encoding.BECH32M
-        return bech32_encode(network.bech32_hrp, [version, *_convert_bits(script[2:], 8, 5, True)], encoding)
-    return None
+    found = witness_program(script)
+    if found is None:
+        return None
+    version, program = found
+    if version == 0 and len(program) not in (20, 32):
+        return None
+    encoding = Encoding.BECH32 if version == 0 else Encoding.BECH32M
+    return bech32_encode(network.bech32_hrp, [version, *_convert_bits(program, 8, 5, True)], encoding)

@@ -63,7 +63,8 @@ from pantheon.chain.contextual import (
     tx_sigop_cost,
 )
 from pantheon.chain.headers import HeaderTree, TipChange
-from pantheon.chain.utxo import DEFAULT_CACHE_BYTES, UtxoSet, coin_key, decode_undo, encode_undo, is_unspendable
+from pantheon.chain.script import is_unspendable
+from pantheon.chain.utxo import DEFAULT_CACHE_BYTES, UtxoSet, coin_key, decode_undo, encode_undo
 from pantheon.chain.validation import (
     MAX_BLOCK_SIGOPS_COST,
     MAX_MONEY,

@@ -13,21 +13,20 @@ from __future__ import annotations
 from typing import Callable, Sequence
 
 from pantheon.chain.coins import COINBASE_MATURITY, Coin, CoinView
+from pantheon.chain.script import OP_16, MalformedScript, is_p2sh, script_ops, witness_program
 from pantheon.chain.validation import (
+    COIN,
     MAX_MONEY,
     WITNESS_SCALE_FACTOR,
-    MalformedScript,
     TxRejected,
     is_coinbase,
     legacy_sigop_count,
-    script_ops,
     tx_legacy_sigop_count,
 )
 from pantheon.params import Network
 from pantheon.primitives import Block, Tx
 
 __all__ = [
-    "COIN",
     "LOCKTIME_THRESHOLD",
     "SEQUENCE_FINAL",
     "block_subsidy",
@@ -39,7 +38,6 @@ __all__ = [
     "nonfinal_tx",
 ]
 
-COIN = 100_000_000
 #: nLockTime below this is a height, at or above it a UNIX time.
 LOCKTIME_THRESHOLD = 500_000_000
 SEQUENCE_FINAL = 0xFFFF_FFFF
@@ -49,12 +47,6 @@ _SEQUENCE_TYPE_TIME = 1 << 22
 _SEQUENCE_MASK = 0xFFFF
 _SEQUENCE_GRANULARITY = 9
 _MAX_HALVINGS = 64
-
-_OP_0 = 0x00
-_OP_1 = 0x51
-_OP_16 = 0x60
-_OP_HASH160 = 0xA9
-_OP_EQUAL = 0x87
 
 
 def block_subsidy(height: int, network: Network) -> int:
@@ -145,9 +137,11 @@ def tx_sigop_cost(tx: Tx, coins: Sequence[Coin], p2sh: bool = True, witness: boo
         if p2sh and redeem is not None:
             cost += legacy_sigop_count(redeem, accurate=True) * WITNESS_SCALE_FACTOR
         if witness:
-            program = spent if _is_witness_program(spent) else redeem
-            if program is not None and _is_witness_program(program) and program[0] == _OP_0:
-                cost += _witness_v0_sigops(program, txin.witness)
+            found = witness_program(spent)
+            if found is None and redeem is not None:  # P2SH-wrapped: the redeem script is the program
+                found = witness_program(redeem)
+            if found is not None and found[0] == 0:
+                cost += _witness_v0_sigops(found[1], txin.witness)
     return cost
 
 
@@ -155,13 +149,12 @@ def _p2sh_redeem_script(script_pubkey: bytes, script_sig: bytes) -> bytes | None
     """The redeem script a P2SH spend reveals: the scriptSig's last push when the scriptSig is
     push-only (Core's `GetSigOpCount(scriptSig)`); None if the output is not P2SH or the
     scriptSig does not qualify."""
-    if not (len(script_pubkey) == 23 and script_pubkey[0] == _OP_HASH160 and script_pubkey[1] == 20
-            and script_pubkey[22] == _OP_EQUAL):
+    if not is_p2sh(script_pubkey):
         return None
     last = b""
     try:
         for opcode, data in script_ops(script_sig):
-            if opcode > _OP_16:
+            if opcode > OP_16:
                 return None
             last = data if data is not None else b""
     except MalformedScript:
@@ -169,17 +162,10 @@ def _p2sh_redeem_script(script_pubkey: bytes, script_sig: bytes) -> bytes | None
     return last
 
 
-def _is_witness_program(script: bytes) -> bool:
-    """Core's `CScript::IsWitnessProgram`: a version opcode then one 2..40-byte push, nothing else."""
-    size = len(script)
-    return (4 <= size <= 42 and (script[0] == _OP_0 or _OP_1 <= script[0] <= _OP_16)
-            and script[1] + 2 == size)
-
-
 def _witness_v0_sigops(program: bytes, witness: tuple[bytes, ...]) -> int:
     """Core's `WitnessSigOps` for version 0: P2WPKH counts 1, P2WSH the witness script's accurate
     count; other versions (taproot included) count nothing here."""
-    size = len(program) - 2
+    size = len(program)
     if size == 20:
         return 1
     if size == 32 and witness:

@@ -12,8 +12,17 @@ never in an unspendable script, whose data could merely look like a signature.
 
 from __future__ import annotations
 
-from pantheon.chain.utxo import is_unspendable
-from pantheon.chain.validation import MalformedScript, script_ops
+from pantheon.chain.script import (
+    OP_1NEGATE,
+    OP_INVALIDOPCODE,
+    OP_NOP,
+    OP_PUSHDATA1,
+    OP_RESERVED,
+    MalformedScript,
+    encode_op_n,
+    is_unspendable,
+    script_ops,
+)
 
 __all__ = ["script_to_asm"]
 
@@ -22,11 +31,11 @@ _SIGHASH_NAMES = {1: "ALL", 2: "NONE", 3: "SINGLE"}
 
 
 def _opcode_names() -> dict[int, str]:
-    names = {0x4F: "-1", 0x50: "OP_RESERVED"}
-    names.update({0x50 + n: str(n) for n in range(1, 17)})
+    names = {OP_1NEGATE: "-1", OP_RESERVED: "OP_RESERVED"}
+    names.update({encode_op_n(n): str(n) for n in range(1, 17)})
     runs = [  # (first opcode, its name and the names of the opcodes that follow it)
-        (0x4C, "OP_PUSHDATA1 OP_PUSHDATA2 OP_PUSHDATA4"),
-        (0x61, "OP_NOP OP_VER OP_IF OP_NOTIF OP_VERIF OP_VERNOTIF OP_ELSE OP_ENDIF OP_VERIFY OP_RETURN "
+        (OP_PUSHDATA1, "OP_PUSHDATA1 OP_PUSHDATA2 OP_PUSHDATA4"),
+        (OP_NOP, "OP_NOP OP_VER OP_IF OP_NOTIF OP_VERIF OP_VERNOTIF OP_ELSE OP_ENDIF OP_VERIFY OP_RETURN "
                "OP_TOALTSTACK OP_FROMALTSTACK OP_2DROP OP_2DUP OP_3DUP OP_2OVER OP_2ROT OP_2SWAP OP_IFDUP "
                "OP_DEPTH OP_DROP OP_DUP OP_NIP OP_OVER OP_PICK OP_ROLL OP_ROT OP_SWAP OP_TUCK OP_CAT OP_SUBSTR "
                "OP_LEFT OP_RIGHT OP_SIZE OP_INVERT OP_AND OP_OR OP_XOR OP_EQUAL OP_EQUALVERIFY OP_RESERVED1 "
@@ -37,7 +46,7 @@ def _opcode_names() -> dict[int, str]:
                "OP_CHECKSIG OP_CHECKSIGVERIFY OP_CHECKMULTISIG OP_CHECKMULTISIGVERIFY OP_NOP1 "
                "OP_CHECKLOCKTIMEVERIFY OP_CHECKSEQUENCEVERIFY OP_NOP4 OP_NOP5 OP_NOP6 OP_NOP7 OP_NOP8 OP_NOP9 "
                "OP_NOP10 OP_CHECKSIGADD"),
-        (0xFF, "OP_INVALIDOPCODE"),
+        (OP_INVALIDOPCODE, "OP_INVALIDOPCODE"),
     ]
     for first, run in runs:
         names.update({first + offset: name for offset, name in enumerate(run.split())})

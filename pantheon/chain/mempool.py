@@ -1,15 +1,12 @@
 """The transaction memory pool: Bitcoin Core's `MemPoolAccept` checks in Core's order and with its
 reject reasons, an orphan pool, a memory cap, and the ancestor-aware order the miner reads.
 
-Policy is Bitcoin Core 28's: `IsStandardTx` with version 1..3, one OP_RETURN output of at most 83
-bytes (Core 30 relaxed both; its reasons differ, so we follow 28 throughout), bare multisig of at
-most 3 keys allowed (`permit_bare_multisig`), P2A anchors standard, and every dust output refused
-at 3 sat/vB (Core 29's single zero-fee "ephemeral dust" output is not implemented). There is no
-replacement (no RBF, full or opt-in): any spend of an outpoint a pooled transaction spends is
+Standardness (what is relayed at all, dust, virtual size, the relay fee rates) is Core 28's, in
+`chain/policy.py`; the pool applies it where Core's `PreChecks` does. There is no replacement (no
+RBF, full or opt-in): any spend of an outpoint a pooled transaction spends is
 `txn-mempool-conflict`. Chains are limited as Core's defaults: 25 transactions and 101,000 vB
 with ancestors, and with descendants, for each ancestor (`too-long-mempool-chain`). Not
-implemented: TRUC (v3) topology rules, packages (CPFP submission), and the input/witness standardness
-checks that need script parsing (`bad-txns-nonstandard-inputs`, `bad-witness-nonstandard`).
+implemented: TRUC (v3) topology rules and packages (CPFP submission).
 
 Scripts are NOT executed unless a `script_verifier` is given (`chain/scripts.py` will provide
 one): without it the pool says so loudly once, and `scripts_verified` is False.
@@ -39,20 +36,20 @@ from pantheon.chain.contextual import (
     sequence_locks_met,
     tx_sigop_cost,
 )
-from pantheon.chain.validation import (
-    MAX_BLOCK_SIGOPS_COST,
-    MalformedScript,
-    TxRejected,
-    check_transaction,
-    is_coinbase,
-    script_ops,
+from pantheon.chain.policy import (
+    DEFAULT_PERMIT_BARE_MULTISIG,
+    INCREMENTAL_RELAY_FEE,
+    MAX_STANDARD_TX_SIGOPS_COST,
+    MIN_RELAY_FEE,
+    MIN_STANDARD_TX_NONWITNESS_SIZE,
+    check_standard_tx,
+    virtual_size,
 )
-from pantheon.limits import compact_size_len
+from pantheon.chain.validation import TxRejected, check_transaction, is_coinbase
 from pantheon.params import Network
-from pantheon.primitives import Block, OutPoint, Tx, TxOut
+from pantheon.primitives import Block, OutPoint, Tx
 
 __all__ = [
-    "output_type",
     "ChainView",
     "ScriptVerifier",
     "MempoolEntry",
@@ -60,51 +57,25 @@ __all__ = [
     "MempoolInfo",
     "Mempool",
     "DEFAULT_MAX_USAGE",
-    "MAX_STANDARD_TX_WEIGHT",
-    "MAX_STANDARD_TX_SIGOPS_COST",
     "MAX_ORPHANS",
     "ORPHAN_EXPIRY",
     "CHAIN_COUNT_LIMIT",
     "CHAIN_SIZE_LIMIT",
-    "dust_threshold",
 ]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_USAGE = 300_000_000  # Core's -maxmempool default, 300 MB
-MAX_STANDARD_TX_WEIGHT = 400_000
-MIN_STANDARD_TX_NONWITNESS_SIZE = 65
-MAX_STANDARD_SCRIPTSIG_SIZE = 1_650
-MAX_STANDARD_TX_SIGOPS_COST = MAX_BLOCK_SIGOPS_COST // 5
-TX_MAX_STANDARD_VERSION = 3
-MAX_OP_RETURN_RELAY = 83  # Core <= 29's -datacarriersize: the whole output script
-DUST_RELAY_FEE = 3_000  # sat/kvB
-MIN_RELAY_FEE = 1_000  # sat/kvB: Core's default -minrelaytxfee
-INCREMENTAL_RELAY_FEE = 1_000  # sat/kvB: Core's -incrementalrelayfee (eviction's bump, the rolling floor)
-BYTES_PER_SIGOP = 20  # Core's -bytespersigop: sigops weigh in a transaction's virtual size
 MAX_ORPHANS = 100
 ORPHAN_EXPIRY = 20 * 60  # seconds
 CHAIN_COUNT_LIMIT = 25  # Core's -limitancestorcount and -limitdescendantcount
 CHAIN_SIZE_LIMIT = 101_000  # vB, Core's -limitancestorsize and -limitdescendantsize
 _ROLLING_FEE_HALFLIFE = 12 * 60 * 60
-_MAX_SCRIPT_SIZE = 10_000
 
 # Memory estimate (bytes, CPython 3.11, measured with tracemalloc; see the module docstring).
 _ENTRY_COST = 900  # the entry, its Tx object, the txid/wtxid hashes and their index slots
 _INPUT_COST = 400  # a decoded TxIn, its OutPoint and the spent-outpoint index slot
 _OUTPUT_COST = 150  # a decoded TxOut and its script object
-
-_OP_0 = 0x00
-_OP_1 = 0x51
-_OP_16 = 0x60
-_OP_RETURN = 0x6A
-_OP_DUP = 0x76
-_OP_EQUAL = 0x87
-_OP_EQUALVERIFY = 0x88
-_OP_HASH160 = 0xA9
-_OP_CHECKSIG = 0xAC
-_OP_CHECKMULTISIG = 0xAE
-_P2A = bytes((_OP_1, 2, 0x4E, 0x73))  # pay-to-anchor
 
 
 class ChainView(CoinView, Protocol):
@@ -186,69 +157,6 @@ class _Orphan:
     peer: object
 
 
-def dust_threshold(txout: TxOut, dust_relay_fee: int = DUST_RELAY_FEE) -> int:
-    """Core's `GetDustThreshold`: what spending the output would cost at `dust_relay_fee` (sat/kvB),
-    the output plus a typical input (witness inputs discounted); 0 for unspendable outputs."""
-    script = txout.script_pubkey
-    if (script and script[0] == _OP_RETURN) or len(script) > _MAX_SCRIPT_SIZE:
-        return 0
-    size = 8 + compact_size_len(len(script)) + len(script)
-    size += 32 + 4 + 1 + 107 // 4 + 4 if _is_witness_program(script) else 32 + 4 + 1 + 107 + 4
-    return dust_relay_fee * size // 1000
-
-
-def _is_witness_program(script: bytes) -> bool:
-    return (4 <= len(script) <= 42 and (script[0] == _OP_0 or _OP_1 <= script[0] <= _OP_16)
-            and script[1] + 2 == len(script))
-
-
-def _is_push_only(script: bytes) -> bool:
-    """Core's `IsPushOnly`: every opcode is a push or OP_1NEGATE..OP_16 (OP_RESERVED included)."""
-    try:
-        return all(opcode <= _OP_16 for opcode, _ in script_ops(script))
-    except MalformedScript:
-        return False
-
-
-def _valid_pubkey_size(data: bytes) -> bool:
-    """Core's `CPubKey::ValidSize`: the length the first byte announces (33 or 65)."""
-    return bool(data) and len(data) == {2: 33, 3: 33, 4: 65, 6: 65, 7: 65}.get(data[0], 0)
-
-
-def output_type(script: bytes) -> str:
-    """Core's `Solver` types that matter to `IsStandard`: anchor, scripthash, witness types,
-    nulldata, pubkey, pubkeyhash, multisig:<m>:<n>, or nonstandard."""
-    size = len(script)
-    if script == _P2A:
-        return "anchor"
-    if size == 23 and script[0] == _OP_HASH160 and script[1] == 20 and script[22] == _OP_EQUAL:
-        return "scripthash"
-    if _is_witness_program(script):
-        if script[0] != _OP_0:
-            return "witness_v1_taproot" if script[0] == _OP_1 and size == 34 else "witness_unknown"
-        return {22: "witness_v0_keyhash", 34: "witness_v0_scripthash"}.get(size, "nonstandard")
-    if size and script[0] == _OP_RETURN and _is_push_only(script[1:]):
-        return "nulldata"
-    if size == 25 and script[:3] == bytes((_OP_DUP, _OP_HASH160, 20)) and script[23:] == bytes(
-            (_OP_EQUALVERIFY, _OP_CHECKSIG)):
-        return "pubkeyhash"
-    if size in (35, 67) and script[0] == size - 2 and script[-1] == _OP_CHECKSIG and _valid_pubkey_size(
-            script[1:-1]):
-        return "pubkey"
-    try:
-        ops = list(script_ops(script))
-    except MalformedScript:
-        return "nonstandard"
-    if (len(ops) >= 4 and ops[-1] == (_OP_CHECKMULTISIG, None) and _OP_1 <= ops[0][0] <= _OP_16
-            and _OP_1 <= ops[-2][0] <= _OP_16):
-        keys = ops[1:-2]
-        required, count = ops[0][0] - _OP_1 + 1, ops[-2][0] - _OP_1 + 1
-        if (count == len(keys) and required <= count
-                and all(data is not None and _valid_pubkey_size(data) for _, data in keys)):
-            return f"multisig:{required}:{count}"
-    return "nonstandard"
-
-
 class _PoolView:
     """Chain coins plus the pool's outputs, which a transaction for the next block may spend:
     they count as created at that block's height (Core's CalculateLockPointsAtTip)."""
@@ -272,7 +180,8 @@ class Mempool:
     """Unconfirmed transactions valid for the block after `chain`'s tip, by txid and wtxid."""
 
     def __init__(self, chain: ChainView, *, max_usage: int = DEFAULT_MAX_USAGE,
-                 script_verifier: ScriptVerifier | None = None, permit_bare_multisig: bool = True,
+                 script_verifier: ScriptVerifier | None = None,
+                 permit_bare_multisig: bool = DEFAULT_PERMIT_BARE_MULTISIG,
                  clock: Callable[[], float] = time.monotonic, rng: random.Random | None = None,
                  min_relay_fee: int = MIN_RELAY_FEE) -> None:
         self.chain = chain
@@ -414,7 +323,7 @@ class Mempool:
         txid = tx.txid
         if is_coinbase(tx):
             raise TxRejected("coinbase", txid)
-        self._check_standard(tx)
+        check_standard_tx(tx, self.permit_bare_multisig)
         if tx.stripped_size < MIN_STANDARD_TX_NONWITNESS_SIZE:
             raise TxRejected("tx-size-small", txid)
         chain = self.chain
@@ -448,7 +357,7 @@ class Mempool:
         sigop_cost = tx_sigop_cost(tx, spent, witness=height >= network.segwit_height)
         if sigop_cost > MAX_STANDARD_TX_SIGOPS_COST:
             raise TxRejected("bad-txns-too-many-sigops", txid, str(sigop_cost))
-        vsize = (max(tx.weight, sigop_cost * BYTES_PER_SIGOP) + 3) // 4
+        vsize = virtual_size(tx.weight, sigop_cost)
         if not bypass_limits:
             floor = math.ceil(self.min_fee_rate() * vsize)
             if self._rolling_min_fee and fee < floor:
@@ -488,36 +397,6 @@ class Mempool:
             if size > CHAIN_SIZE_LIMIT:
                 raise TxRejected("too-long-mempool-chain", txid,
                                  f"exceeds descendant size limit for tx {name} [limit: {CHAIN_SIZE_LIMIT}]")
-
-    def _check_standard(self, tx: Tx) -> None:
-        """Core 28's `IsStandardTx`, in its order."""
-        txid = tx.txid
-        if not 1 <= tx.version <= TX_MAX_STANDARD_VERSION:
-            raise TxRejected("version", txid)
-        if tx.weight > MAX_STANDARD_TX_WEIGHT:
-            raise TxRejected("tx-size", txid)
-        for txin in tx.inputs:
-            if len(txin.script_sig) > MAX_STANDARD_SCRIPTSIG_SIZE:
-                raise TxRejected("scriptsig-size", txid)
-            if not _is_push_only(txin.script_sig):
-                raise TxRejected("scriptsig-not-pushonly", txid)
-        data_outputs = 0
-        for txout in tx.outputs:
-            kind = output_type(txout.script_pubkey)
-            if kind == "nonstandard" or (kind == "nulldata" and len(txout.script_pubkey) > MAX_OP_RETURN_RELAY):
-                raise TxRejected("scriptpubkey", txid)
-            if kind.startswith("multisig:"):
-                _, required, count = kind.split(":")
-                if not 1 <= int(count) <= 3 or not 1 <= int(required) <= int(count):
-                    raise TxRejected("scriptpubkey", txid)
-                if not self.permit_bare_multisig:
-                    raise TxRejected("bare-multisig", txid)
-            if kind == "nulldata":
-                data_outputs += 1
-            elif txout.value < dust_threshold(txout):
-                raise TxRejected("dust", txid)
-        if data_outputs > 1:
-            raise TxRejected("multi-op-return", txid)
 
     def _add(self, tx: Tx, fee: int, vsize: int, sigop_cost: int, height: int) -> MempoolEntry:
         txid = tx.txid

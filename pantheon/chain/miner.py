@@ -16,6 +16,7 @@ from pantheon.chain.addresses import address_to_script
 from pantheon.chain.contextual import block_subsidy
 from pantheon.chain.mempool import ChainView, Mempool
 from pantheon.chain.pow import compact_to_target
+from pantheon.chain.script import OP_0, OP_PUSHDATA1
 from pantheon.chain.contextual import tx_sigop_cost
 from pantheon.chain.validation import (
     MAX_BLOCK_SIGOPS_COST,
@@ -140,7 +141,7 @@ def _extranonce_offset(script_sig: bytes) -> int:
     """Where the extranonce starts: after the BIP34 push (one opcode, or a length byte and its
     data) and the extranonce's own length byte."""
     first = script_sig[0]
-    return (1 if first == 0 or first > 0x4B else 1 + first) + 1
+    return (1 if first == OP_0 or first >= OP_PUSHDATA1 else 1 + first) + 1
 
 
 def mine(block: Block, *, nonce_space: int = _NONCE_SPACE) -> Block:

@@ -1,4 +1,6 @@
 """Script verification with Bitcoin Core's own interpreter: libbitcoinkernel via `py-bitcoinkernel`.
+This module (`scripts`, plural) runs scripts; `chain/script.py` (singular) only names what is in
+them (opcodes, limits, output shapes) and never runs one.
 
 Writing a script interpreter by hand is where alternative nodes have split from consensus, so
 Pantheon runs Core's `VerifyScript`. This module is the only one that imports `pbk` (an alpha

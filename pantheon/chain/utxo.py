@@ -39,7 +39,6 @@ __all__ = [
     "decode_undo",
     "encode_coin",
     "encode_undo",
-    "is_unspendable",
 ]
 
 DEFAULT_CACHE_BYTES = 256 * 1024 * 1024
@@ -47,9 +46,6 @@ DEFAULT_CACHE_BYTES = 256 * 1024 * 1024
 #: its ints, the dirty/fresh set slots (333 bytes measured with tracemalloc on CPython 3.11 for
 #: 100,000 fresh P2PKH coins sharing one script object) plus a script object's own header.
 ENTRY_OVERHEAD = 370
-#: Core's MAX_SCRIPT_SIZE: a longer scriptPubKey can never be spent.
-MAX_SCRIPT_SIZE = 10_000
-_OP_RETURN = 0x6A
 _INDEX = struct.Struct(">I")
 _TIP = struct.Struct(">32sI")
 _TIP_KEY = b"tip"
@@ -57,11 +53,6 @@ _TIP_KEY = b"tip"
 
 def coin_key(txid: bytes, index: int) -> bytes:
     return txid + _INDEX.pack(index)
-
-
-def is_unspendable(script_pubkey: bytes) -> bool:
-    """Core's `CScript::IsUnspendable`: such outputs never enter the UTXO set."""
-    return (bool(script_pubkey) and script_pubkey[0] == _OP_RETURN) or len(script_pubkey) > MAX_SCRIPT_SIZE
 
 
 def _write_varint(value: int, out: bytearray) -> None:

@@ -19,15 +19,29 @@ NOT mark the header invalid, or one peer could get a valid block banned.
 from __future__ import annotations
 
 import re
-from typing import Iterator
 
 from pantheon import limits
+from pantheon.chain.script import (
+    MAX_PUBKEYS_PER_MULTISIG,
+    OP_1,
+    OP_16,
+    OP_CHECKMULTISIG,
+    OP_CHECKMULTISIGVERIFY,
+    OP_CHECKSIG,
+    OP_CHECKSIGVERIFY,
+    MalformedScript,
+    decode_op_n,
+    encode_op_n,
+    is_p2pkh,
+    script_ops,
+)
 from pantheon.hashing import expected_witness_commitment, hash_to_hex, merkle_root, witness_commitment
 from pantheon.params import Network
 from pantheon.primitives import Block, Tx
 from pantheon.protocol import BLOCK_HEADER_SIZE
 
 __all__ = [
+    "COIN",
     "MAX_BLOCK_WEIGHT",
     "MAX_BLOCK_SIGOPS_COST",
     "MAX_MONEY",
@@ -39,8 +53,6 @@ __all__ = [
     "check_block_at_height",
     "validate_block",
     "legacy_sigop_count",
-    "script_ops",
-    "MalformedScript",
     "tx_legacy_sigop_count",
     "bip34_height_script",
     "is_coinbase",
@@ -49,25 +61,13 @@ __all__ = [
 MAX_BLOCK_WEIGHT = 4_000_000
 MAX_BLOCK_SIGOPS_COST = 80_000
 WITNESS_SCALE_FACTOR = 4
-MAX_MONEY = 21_000_000 * 100_000_000
-MAX_PUBKEYS_PER_MULTISIG = 20
+COIN = 100_000_000  # satoshis in a bitcoin
+MAX_MONEY = 21_000_000 * COIN
 _NULL_HASH = bytes(32)
 _NULL_INDEX = 0xFFFF_FFFF
 _MERKLE_NODE_PAIR = 64  # two 32-byte hashes: what an inner merkle node hashes
-
-_OP_PUSHDATA1 = 0x4C
-_OP_PUSHDATA2 = 0x4D
-_OP_PUSHDATA4 = 0x4E
-_OP_1 = 0x51
-_OP_16 = 0x60
-_OP_CHECKSIG = 0xAC
-_OP_CHECKSIGVERIFY = 0xAD
-_OP_CHECKMULTISIG = 0xAE
-_OP_CHECKMULTISIGVERIFY = 0xAF
-#: A script without any of these bytes has no sigops: the parse can be skipped.
-_SIGOP_BYTES = re.compile(rb"[\xac-\xaf]")
-_P2PKH_HEAD = bytes.fromhex("76a914")  # OP_DUP OP_HASH160 push20
-_P2PKH_TAIL = bytes.fromhex("88ac")  # OP_EQUALVERIFY OP_CHECKSIG
+#: A script without a signature opcode's byte has no sigops: the parse can be skipped.
+_SIGOP_BYTES = re.compile(b"[%c-%c]" % (OP_CHECKSIG, OP_CHECKMULTISIGVERIFY))
 
 
 class Rejected(Exception):
@@ -104,38 +104,6 @@ def is_coinbase(tx: Tx) -> bool:
     return len(inputs) == 1 and inputs[0].prev_index == _NULL_INDEX and inputs[0].prev_txid == _NULL_HASH
 
 
-def script_ops(script: bytes) -> Iterator[tuple[int, bytes | None]]:
-    """Core's `CScript::GetOp` loop: (opcode, pushed bytes or None for a non-push opcode).
-
-    A truncated push ends the iteration with `MalformedScript`, which Core's callers read as
-    their loop's `GetOp` failing.
-    """
-    pos = 0
-    end = len(script)
-    while pos < end:
-        opcode = script[pos]
-        pos += 1
-        if opcode > _OP_PUSHDATA4:
-            yield opcode, None
-            continue
-        if opcode < _OP_PUSHDATA1:
-            size = opcode
-        else:
-            width = 1 if opcode == _OP_PUSHDATA1 else 2 if opcode == _OP_PUSHDATA2 else 4
-            if end - pos < width:
-                raise MalformedScript
-            size = int.from_bytes(script[pos : pos + width], "little")
-            pos += width
-        if end - pos < size:
-            raise MalformedScript
-        yield opcode, script[pos : pos + size]
-        pos += size
-
-
-class MalformedScript(Exception):
-    """A push runs past the end of its script (Core's `GetOp` returning false)."""
-
-
 def legacy_sigop_count(script: bytes, accurate: bool = False) -> int:
     """Core's `CScript::GetSigOpCount(fAccurate)`: CHECKSIG(VERIFY) 1, CHECKMULTISIG(VERIFY) 20,
     or, when `accurate`, the key count an OP_1..OP_16 just before it states.
@@ -149,10 +117,10 @@ def legacy_sigop_count(script: bytes, accurate: bool = False) -> int:
     last = -1
     try:
         for opcode, _ in script_ops(script):
-            if opcode == _OP_CHECKSIG or opcode == _OP_CHECKSIGVERIFY:
+            if opcode == OP_CHECKSIG or opcode == OP_CHECKSIGVERIFY:
                 count += 1
-            elif opcode == _OP_CHECKMULTISIG or opcode == _OP_CHECKMULTISIGVERIFY:
-                count += last - _OP_1 + 1 if accurate and _OP_1 <= last <= _OP_16 else MAX_PUBKEYS_PER_MULTISIG
+            elif opcode == OP_CHECKMULTISIG or opcode == OP_CHECKMULTISIGVERIFY:
+                count += decode_op_n(last) if accurate and OP_1 <= last <= OP_16 else MAX_PUBKEYS_PER_MULTISIG
             last = opcode
     except MalformedScript:
         pass
@@ -173,7 +141,7 @@ def tx_legacy_sigop_count(tx: Tx) -> int:
             count += legacy_sigop_count(script)
     for txout in tx.outputs:
         script = txout.script_pubkey
-        if len(script) == 25 and script.startswith(_P2PKH_HEAD) and script.endswith(_P2PKH_TAIL):
+        if is_p2pkh(script):
             count += 1
         elif search(script) is not None:
             count += legacy_sigop_count(script)
@@ -247,10 +215,8 @@ def check_block(block: Block) -> None:
 
 def bip34_height_script(height: int) -> bytes:
     """What a BIP34 coinbase scriptSig starts with: Core's `CScript() << height`."""
-    if height == 0:
-        return b"\x00"  # OP_0
-    if 1 <= height <= 16:
-        return bytes((_OP_1 + height - 1,))  # OP_1 .. OP_16
+    if height <= 16:
+        return bytes((encode_op_n(height),))  # OP_0, OP_1..OP_16
     number = height.to_bytes((height.bit_length() + 7) // 8, "little")
     if number[-1] & 0x80:  # CScriptNum: the top bit is the sign, so add a byte
         number += b"\x00"

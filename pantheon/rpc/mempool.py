@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from pantheon.chain.contextual import COIN
+from pantheon.chain.validation import COIN
 from pantheon.chain.mempool import MempoolEntry
 from pantheon.chain.validation import TxRejected
 from pantheon.hashing import hash_to_hex

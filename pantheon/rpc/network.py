@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from pantheon import __version__
-from pantheon.chain.contextual import COIN
+from pantheon.chain.validation import COIN
 from pantheon.net.peer import Peer, PeerState
 from pantheon.protocol import PROTOCOL_VERSION, service_names
 from pantheon.rpc.arguments import endpoint_arg, int_arg

@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from pantheon.chain.addresses import script_to_address
-from pantheon.chain.contextual import COIN
+from pantheon.chain.validation import COIN
 from pantheon.chain.disassembly import script_to_asm
-from pantheon.chain.mempool import output_type
+from pantheon.chain.policy import output_type
 from pantheon.chain.validation import is_coinbase
 from pantheon.hashing import hash_to_hex
 from pantheon.params import Network

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from pantheon.chain.addresses import AddressError, address_to_script
-from pantheon.chain.mempool import output_type
+from pantheon.chain.policy import output_type
+from pantheon.chain.script import witness_program
 from pantheon.rpc.registry import RpcGroup, rpc_method
 
 __all__ = ["UtilRpc"]
@@ -24,10 +25,10 @@ class UtilRpc(RpcGroup):
             script = address_to_script(str(address), self.node.network)
         except AddressError as error:
             return {"isvalid": False, "error_locations": [], "error": str(error)}
-        kind = output_type(script)
+        program = witness_program(script)
         result: dict[str, Any] = {"isvalid": True, "address": address, "scriptPubKey": script.hex(),
-                                  "isscript": kind in _SCRIPT_HASH_TYPES, "iswitness": kind.startswith("witness_")}
-        if result["iswitness"]:
-            version = script[0] - 0x50 if script[0] else 0
-            result.update({"witness_version": version, "witness_program": script[2:].hex()})
+                                  "isscript": output_type(script) in _SCRIPT_HASH_TYPES,
+                                  "iswitness": program is not None}
+        if program is not None:
+            result.update({"witness_version": program[0], "witness_program": program[1].hex()})
         return result
