@@ -1,9 +1,12 @@
-"""`pantheon-gevent`: run a node from the command line and `pantheon.conf` (see `config.py`).
+"""`pantheon-gevent`: run a node from bitcoind's command line and configuration file (`config.py`).
 
 The one place that monkey-patches (DESIGN.md): at start, before anything else is imported, so
 third-party code that blocks (DNS through the standard library, say) cooperates with the hub.
-SIGINT and SIGTERM stop the node gracefully: peers closed, the chain and the address table
-flushed, the store closed; the next start resumes where this one stopped.
+It then does what bitcoind does before its node runs: an init error is printed as `Error: …`
+on standard error with exit code 1; the log goes to `debug.log` in the network's datadir (and
+to standard error unless `-printtoconsole=0`), and so do uncaught greenlet errors and Python
+warnings, so a quiet node writes nothing else there. SIGINT and SIGTERM stop the node gracefully:
+peers closed, the chain and the address table flushed, the store closed; the next start resumes.
 """
 
 from __future__ import annotations
@@ -20,22 +23,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     monkey.patch_all()
     import gevent
 
-    from pantheon.config import ConfigError, load_config
+    from pantheon.config import ConfigError, HelpRequested, load_config
+    from pantheon.logs import LogStream, configure_logging
     from pantheon.service import NodeService
     from pantheon.store import StoreError
 
     try:
-        config = load_config(argv)
+        config = load_config(sys.argv[1:] if argv is None else argv)
+    except HelpRequested as help_text:
+        print(help_text)
+        return 0
     except ConfigError as error:
-        print(f"pantheon-gevent: {error}", file=sys.stderr)
-        return 2
-    logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        stream=sys.stderr)
+        print(f"Error: {error}", file=sys.stderr)
+        return 1
     try:
-        config.datadir.mkdir(parents=True, exist_ok=True)
+        config.network_datadir.mkdir(parents=True, exist_ok=True)
+        configure_logging(config, config.network_datadir)
+    except OSError as error:
+        print(f"Error: cannot write to the data directory: {error}", file=sys.stderr)
+        return 1
+    log = logging.getLogger("pantheon.cli")
+    gevent.get_hub().exception_stream = LogStream(logging.getLogger("pantheon.greenlets"))
+    for name in config.ignored_options:
+        log.info("Ignoring -%s: Pantheon has no wallet, GUI or IPC, so this option has no effect", name)
+    try:
         service = NodeService(config).start()
     except (StoreError, OSError) as error:
-        print(f"pantheon-gevent: cannot start: {error}", file=sys.stderr)
+        log.error("cannot start: %s", error)
+        print(f"Error: {error}", file=sys.stderr)
         return 1
     for number in (signal.SIGINT, signal.SIGTERM):
         gevent.signal_handler(number, lambda: gevent.spawn(service.stop))

@@ -1,36 +1,71 @@
-"""The node's settings: command-line flags and `pantheon.conf`, one table of options for both.
+"""The node's settings: bitcoind's command line and configuration file, read as Bitcoin Core reads
+them, so any tool that launches `bitcoind` can launch `pantheon-gevent`; one table of options.
 
-Bitcoin Core's habits, so an operator's muscle memory carries over: the configuration file lives
-in the datadir (`DATADIR/pantheon.conf`, or `--conf PATH`), holds `key=value` lines with the
-flag's name (`rpcport=18443`, `addnode=10.0.0.2:18444` repeated for lists), `#` comments, and
-`[main]`/`[test]`/`[testnet4]`/`[signet]`/`[regtest]` sections that apply only on that network.
-`noKEY=1` turns a switch off, as Core's `-noKEY`. The command line wins over the file, the file
-over the defaults. A mistake (unknown key, bad value) is a `ConfigError` naming the line, never
-a silent default.
+Command line (Core's `ArgsManager`): `-name=value`, `-name` (a switch: on), `-noname` (off, or an
+empty list), `--name=value` the same; Pantheon's own `--name value` form is read too. Networks:
+`-regtest`, `-testnet`, `-testnet4`, `-signet`, `-chain=NAME`, or `--network NAME`. A section
+prefix (`-regtest.port=1`) applies to that network only.
+
+Configuration file: `DATADIR/pantheon.conf` if it exists, else Core's `DATADIR/bitcoin.conf`, or
+`-conf=PATH` (relative to the datadir, as Core). `key=value` lines, `#` comments, `noKEY=1`,
+`[main]`/`[test]`/`[testnet4]`/`[signet]`/`[regtest]` sections (or `regtest.key=value`) that apply
+only on that network, and `regtest=1`/`chain=regtest` choosing the network.
+
+Precedence, as Core: a single value comes from the command line (its last), else the network's
+section, else the top of the file (within the file the first value wins); a list is the command
+line's values, then the section's, then the top's, merged, and a negation (`-noaddnode`) drops
+the values of lower priority.
+
+Options Pantheon does not implement are refused, naming them ("Invalid parameter -foo", as Core
+says of an unknown one); wallet, GUI and IPC options, which a node without a wallet may ignore, are
+accepted and named once in the log (`ignored_options`). A mistake is a `ConfigError` naming the
+flag or the file line, never a silent default.
 """
 
 from __future__ import annotations
 
-import argparse
 import decimal
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from pantheon import params
 from pantheon.chain.validation import COIN
 
-__all__ = ["ConfigError", "NodeConfig", "load_config", "parse_hostport", "CONF_FILENAME", "DEFAULT_DATADIR"]
+__all__ = [
+    "ConfigError", "NodeConfig", "Bind", "Permission", "WhitelistEntry", "load_config", "parse_hostport",
+    "usage", "CONF_FILENAME", "CORE_CONF_FILENAME", "DEFAULT_DATADIR", "LOG_CATEGORIES",
+]
 
 CONF_FILENAME = "pantheon.conf"
+CORE_CONF_FILENAME = "bitcoin.conf"
 DEFAULT_DATADIR = "~/.pantheon"
-_LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+#: Core's -loglevel names, by how much they show; "trace" is Python's DEBUG too (it has no lower).
+_LOG_LEVELS = {"trace": logging.DEBUG, "debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
+               "error": logging.ERROR, "critical": logging.CRITICAL}
+#: Core's -debug categories that Pantheon logs under (`logs.py` maps its loggers onto them).
+LOG_CATEGORIES = ("net", "addrman", "validation", "mempool", "mempoolrej", "txpackages", "rpc", "http", "bench",
+                  "leveldb", "rand", "cmpctblock", "blockstorage", "reindex", "txreconciliation", "prune", "lock")
 
 
 class ConfigError(ValueError):
     """A setting could not be understood; the message names the flag or file line."""
+
+
+class CoreInitError(ValueError):
+    """A value refused with bitcoind's own init error text, which is shown as it is (scripts
+    that drive bitcoind match it)."""
+
+
+class Kind(Enum):
+    VALUE = "value"  # one value; the last on the command line, the first in a file
+    SWITCH = "switch"  # a boolean; `-name` alone is on
+    LIST = "list"  # repeatable; the sources merge
+    OFF_ONLY = "off-only"  # a Core switch for a feature Pantheon lacks: 0 is accepted, 1 refused
+    IGNORED = "ignored"  # a wallet/GUI/IPC option: accepted, logged once, no effect
 
 
 def parse_hostport(text: str, default_port: int | None = None) -> tuple[str, int]:
@@ -56,6 +91,8 @@ def parse_hostport(text: str, default_port: int | None = None) -> tuple[str, int
     return host, int(port_text)
 
 
+# --- value parsers ------------------------------------------------------------------------
+
 def _bool(text: str) -> bool:
     lowered = text.strip().lower()
     if lowered in ("1", "true", "yes", "on", ""):
@@ -79,14 +116,37 @@ def _count(text: str) -> int:
     return value
 
 
+def _integer(text: str) -> int:
+    return int(text.strip())
+
+
 def _network(text: str) -> str:
     return params.network(text.strip()).name
 
 
-def _loglevel(text: str) -> str:
-    lowered = text.strip().lower()
-    if lowered not in _LOG_LEVELS:
+def _chain(text: str) -> str:
+    """Core's -chain names (main, test, testnet4, signet, regtest) or ours."""
+    name = text.strip()
+    for network in params.NETWORKS.values():
+        if name in (network.chain_name, network.name):
+            return network.name
+    return _network(name)
+
+
+def _loglevel(text: str) -> tuple[str | None, str]:
+    """Core's -loglevel: LEVEL, or CATEGORY:LEVEL."""
+    category, _, level = text.strip().lower().rpartition(":")
+    if level not in _LOG_LEVELS:
         raise ValueError(f"choose from {', '.join(_LOG_LEVELS)}")
+    if category and category not in LOG_CATEGORIES:
+        raise ValueError(f"unknown log category {category!r}")
+    return category or None, level
+
+
+def _category(text: str) -> str:
+    lowered = text.strip().lower()
+    if lowered not in (*LOG_CATEGORIES, "1", "all", "0", "none", ""):
+        raise ValueError(f"unknown log category {lowered!r}; choose from {', '.join(LOG_CATEGORIES)}")
     return lowered
 
 
@@ -113,43 +173,221 @@ def _activation(text: str) -> tuple[str, int]:
     return name, int(height)
 
 
+def _chain_work(text: str) -> int:
+    """Core's -minimumchainwork: a hex number, with or without 0x."""
+    value = text.strip().lower().removeprefix("0x")
+    if not value or any(c not in "0123456789abcdef" for c in value) or len(value) > 64:
+        raise ValueError("expected a hex number of at most 64 digits")
+    return int(value, 16)
+
+
+def _peertimeout(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise CoreInitError("peertimeout must be a positive integer.")
+    return value
+
+
+def _off_only(what: str) -> Callable[[str], bool]:
+    """A Core switch whose 'on' Pantheon cannot honour (the feature is not there): 0 only."""
+    def parse(text: str) -> bool:
+        if _bool(text):
+            raise ValueError(f"{what} is not implemented; only 0 is accepted")
+        return False
+
+    return parse
+
+
+class Permission(str, Enum):
+    """Core's -whitelist permissions (net_permissions.h)."""
+
+    BLOOMFILTER = "bloomfilter"
+    NOBAN = "noban"
+    FORCERELAY = "forcerelay"
+    RELAY = "relay"
+    MEMPOOL = "mempool"
+    DOWNLOAD = "download"
+    ADDR = "addr"
+
+
+#: What Core grants a whitelisted peer given without permissions (its "implicit" set).
+_IMPLICIT_PERMISSIONS = frozenset({Permission.NOBAN, Permission.MEMPOOL, Permission.RELAY, Permission.DOWNLOAD})
+
+
+@dataclass(frozen=True)
+class WhitelistEntry:
+    """`-whitelist=[PERMISSIONS@]SUBNET`: permissions for peers from SUBNET, inbound (default)
+    and/or outbound (`in`/`out` flags, Core 28)."""
+
+    permissions: frozenset[Permission]
+    subnet: str
+    inbound: bool = True
+    outbound: bool = False
+
+
+def _whitelist(text: str) -> WhitelistEntry:
+    flags_text, sep, subnet = text.strip().rpartition("@")
+    if not subnet:
+        raise ValueError("expected [PERMISSIONS@]SUBNET")
+    permissions: set[Permission] = set()
+    inbound = outbound = False
+    for flag in filter(None, flags_text.split(",")) if sep else ():
+        if flag == "in":
+            inbound = True
+        elif flag == "out":
+            outbound = True
+        elif flag == "all":
+            permissions.update(Permission)
+        elif flag == "implicit":
+            permissions.update(_IMPLICIT_PERMISSIONS)
+        else:
+            try:
+                permissions.add(Permission(flag))
+            except ValueError:
+                raise ValueError(f"Invalid P2P permission: '{flag}'") from None
+    if not sep:
+        permissions.update(_IMPLICIT_PERMISSIONS)
+    if Permission.FORCERELAY in permissions:
+        permissions.add(Permission.RELAY)
+    return WhitelistEntry(frozenset(permissions), subnet, inbound or not outbound, outbound)
+
+
+@dataclass(frozen=True)
+class Bind:
+    """A P2P listening address; `onion` marks Core's `=onion` binds (inbound Tor connections)."""
+
+    host: str
+    port: int | None
+    onion: bool = False
+
+
+def _bind(text: str) -> Bind:
+    address, _, tag = text.strip().partition("=")
+    if tag not in ("", "onion"):
+        raise ValueError(f"unknown bind tag {tag!r}")
+    if ":" in address and not address.startswith("[") and address.count(":") == 1:
+        host, port = parse_hostport(address)
+        return Bind(host, port, bool(tag))
+    if address.startswith("["):
+        host, port = parse_hostport(address, 0)
+        return Bind(host, port or None, bool(tag))
+    return Bind(address, None, bool(tag))
+
+
 @dataclass(frozen=True)
 class _Option:
-    name: str  # the flag without "--", and the conf key
+    name: str  # Core's name without "-", and the conf key
     parse: Callable[[str], Any]
     help: str
-    repeat: bool = False
-    switch: bool = False  # a flag that may be given without a value
+    kind: Kind = Kind.VALUE
+    bare: str | None = None  # the value of `-name` given alone (switches: "1")
+
+    @property
+    def alone(self) -> str | None:
+        return "1" if self.kind in (Kind.SWITCH, Kind.OFF_ONLY) else "" if self.kind is Kind.IGNORED else self.bare
+
+
+def _ignored(name: str, what: str) -> _Option:
+    return _Option(name, _text, f"{what}: accepted and ignored", Kind.IGNORED)
 
 
 _OPTIONS: tuple[_Option, ...] = (
+    # networks
     _Option("network", _network, "main, testnet (testnet3), testnet4, signet or regtest (default: main)"),
+    _Option("chain", _chain, "Core's name for --network: main, test, testnet4, signet, regtest"),
+    _Option("regtest", _bool, "use regtest (as -chain=regtest)", Kind.SWITCH),
+    _Option("testnet", _bool, "use testnet3 (as -chain=test)", Kind.SWITCH),
+    _Option("testnet4", _bool, "use testnet4 (as -chain=testnet4)", Kind.SWITCH),
+    _Option("signet", _bool, "use signet (as -chain=signet)", Kind.SWITCH),
+    # P2P
     _Option("port", _port, "P2P listening port (default: the network's, 8333 on main)"),
-    _Option("listen", _bool, "accept inbound connections (default: 1; 0 with --connect)", switch=True),
-    _Option("bind", _text, "P2P listening address (default: 0.0.0.0)"),
-    _Option("addnode", _text, "a peer to keep connected to, host[:port]; repeatable", repeat=True),
-    _Option("connect", _text, "connect only to this peer, host[:port]; repeatable; disables DNS seeds",
-            repeat=True),
+    _Option("listen", _bool, "accept inbound connections (default: 1; 0 with --connect)", Kind.SWITCH),
+    _Option("bind", _bind, "P2P listening address[:port][=onion]; repeatable (default: 0.0.0.0)", Kind.LIST),
+    _Option("addnode", _text, "a peer to keep connected to, host[:port]; repeatable", Kind.LIST),
+    _Option("connect", _text, "connect only to this peer, host[:port]; repeatable; 0: no automatic "
+            "outbound connections; disables DNS seeds", Kind.LIST),
     _Option("maxconnections", _count, "total connection limit (default: 125)"),
-    _Option("dnsseed", _bool, "ask the network's DNS seeds for addresses (default: 1)", switch=True),
+    _Option("dnsseed", _bool, "ask the network's DNS seeds for addresses (default: 1)", Kind.SWITCH),
     _Option("dnsserver", _text, "resolve DNS seeds through this name server host[:port] (default: system)"),
+    _Option("fixedseeds", _bool, "dial the network's fixed seeds when nothing else is known (default: 1)",
+            Kind.SWITCH),
+    _Option("discover", _bool, "advertise our own address to peers (default: 1)", Kind.SWITCH),
+    _Option("uacomment", _text, "a comment appended to the user agent, as Core's; repeatable", Kind.LIST),
+    _Option("whitelist", _whitelist, "[PERMISSIONS@]SUBNET: grant peers from SUBNET noban, relay, forcerelay, "
+            "mempool, download, addr, bloomfilter (in/out: inbound/outbound); repeatable", Kind.LIST),
+    _Option("peertimeout", _peertimeout, "seconds a new connection may stay silent or unfinished "
+            "(default: 60)"),
+    _Option("blocksonly", _bool, "relay no transactions, and ask peers for none (default: 0)", Kind.SWITCH),
+    _Option("peerbloomfilters", _off_only("BIP37 bloom filtering"), "serve BIP37 bloom filters "
+            "(not implemented: 0 only)", Kind.OFF_ONLY),
+    _Option("v2transport", _off_only("BIP324 v2 transport"), "BIP324 encrypted transport (not implemented "
+            "yet: 0 only)", Kind.OFF_ONLY),
+    _Option("listenonion", _off_only("a Tor hidden service"), "publish a Tor hidden service (not implemented: "
+            "0 only)", Kind.OFF_ONLY),
+    _Option("natpmp", _off_only("NAT-PMP port mapping"), "map the port with NAT-PMP (not implemented: 0 only)",
+            Kind.OFF_ONLY),
+    # JSON-RPC and metrics
+    _Option("server", _bool, "serve JSON-RPC (default: 1)", Kind.SWITCH),
     _Option("rpcport", _port, "JSON-RPC port (default: the network's, 8332 on main)"),
     _Option("rpcbind", _text, "JSON-RPC listening address (default: 127.0.0.1)"),
     _Option("rpcuser", _text, "JSON-RPC user (default: cookie authentication)"),
     _Option("rpcpassword", _text, "JSON-RPC password"),
-    _Option("server", _bool, "serve JSON-RPC (default: 1)", switch=True),
+    _Option("rpcthreads", _count, "JSON-RPC requests served at once (default: 4, Core's)"),
+    _Option("rpcservertimeout", _count, "seconds an idle JSON-RPC connection is kept (default: 30)"),
     _Option("metrics-port", _port, "serve Prometheus metrics on this port (default: off)"),
+    # chain and mempool
     _Option("assumevalid", _text, "skip script checks for ancestors of this block hash, as Core "
             "(default: Core's for the network, none on regtest; 0: off)"),
+    _Option("minimumchainwork", _chain_work, "the least chain work trusted to leave initial block "
+            "download (hex; default: Core's for the network)"),
+    _Option("maxtipage", _count, "seconds a tip may be old and the node out of initial block download "
+            "(default: 86400)"),
     _Option("dbcache", _count, "UTXO cache size in MiB (default: 450)"),
+    _Option("par", _integer, "script verification worker processes (default: 2; 0 or less: as many as "
+            "cores)"),
     _Option("maxmempool", _count, "mempool memory limit in MB (default: 300)"),
     _Option("minrelaytxfee", _fee_rate, "lowest fee rate relayed and accepted to the mempool, BTC/kvB "
             "(default: 0.00001)"),
-    _Option("loglevel", _loglevel, "debug, info, warning, error (default: info)"),
+    _Option("acceptnonstdtxn", _bool, "accept non-standard transactions (regtest only; default: 0)",
+            Kind.SWITCH),
     _Option("testactivationheight", _activation, "regtest only, as Core: NAME@HEIGHT enforces a deployment "
-            "(bip34, dersig, cltv, csv, segwit) from HEIGHT; repeatable", repeat=True),
+            "(bip34, dersig, cltv, csv, segwit) from HEIGHT; repeatable", Kind.LIST),
+    _Option("mocktime", _count, "regtest only: start with the clock set to this UNIX time (0: real time)"),
+    # logging
+    _Option("loglevel", _loglevel, "trace, debug, info, warning, error, or CATEGORY:LEVEL (default: info); "
+            "repeatable", Kind.LIST),
+    _Option("debug", _category, "log this category at debug level (alone, 1 or all: every one); repeatable",
+            Kind.LIST, bare="1"),
+    _Option("debugexclude", _category, "do not log this category at debug level; repeatable", Kind.LIST),
+    _Option("printtoconsole", _bool, "log to standard error as well as debug.log (default: 1)", Kind.SWITCH),
+    _Option("debuglogfile", _text, "the log file, relative to the network's datadir (default: debug.log; "
+            "0: none)"),
+    _Option("logtimemicros", _bool, "log times with microseconds (default: 0)", Kind.SWITCH),
+    _Option("logthreadnames", _bool, "log the greenlet or thread name (default: 0)", Kind.SWITCH),
+    _Option("logsourcelocations", _bool, "log the source file and line (default: 0)", Kind.SWITCH),
+    _Option("logips", _bool, "log peers' addresses (default: 0)", Kind.SWITCH),
+    _ignored("logratelimit", "Core's log rate limiting (Pantheon does not rate-limit)"),
+    _ignored("shrinkdebugfile", "Core's debug.log shrinking at start (Pantheon never shrinks it)"),
+    # options of Core's wallet, GUI, IPC and test-only switches: a node without them accepts them
+    _ignored("disablewallet", "wallet option"),
+    _ignored("wallet", "wallet option"),
+    _ignored("walletdir", "wallet option"),
+    _ignored("fallbackfee", "wallet option"),
+    _ignored("mintxfee", "wallet option"),
+    _ignored("paytxfee", "wallet option"),
+    _ignored("keypool", "wallet option"),
+    _ignored("walletbroadcast", "wallet option"),
+    _ignored("walletrbf", "wallet option"),
+    _ignored("discardfee", "wallet option"),
+    _ignored("unsafesqlitesync", "wallet option"),
+    _ignored("ipcbind", "IPC option"),
+    _ignored("rpcdoccheck", "Core's RPC documentation self-check"),
+    _ignored("prevoutfetchthreads", "Core's prevout prefetch threads"),
+    _ignored("checkblockindex", "Core's block index consistency checks"),
+    _ignored("deprecatedrpc", "Core's deprecated RPC switches"),
 )
 _BY_NAME = {option.name: option for option in _OPTIONS}
+_NETWORK_SWITCHES = {"regtest": "regtest", "testnet": "testnet3", "testnet4": "testnet4", "signet": "signet"}
 
 
 @dataclass(frozen=True)
@@ -178,95 +416,265 @@ class NodeConfig:
     loglevel: str
     minrelaytxfee: int = 1_000  # sat/kvB
     testactivationheight: tuple[tuple[str, int], ...] = ()
+    #: Every P2P listening address (`bind` is the first one's host, kept for single-bind callers).
+    binds: tuple[Bind, ...] = ()
+    #: `-connect=0`: no automatic outbound connections (Core), even with no peer to connect to.
+    no_auto_outbound: bool = False
+    fixedseeds: bool = True
+    discover: bool = True
+    uacomment: tuple[str, ...] = ()
+    whitelist: tuple[WhitelistEntry, ...] = ()
+    peertimeout: int = 60
+    blocksonly: bool = False
+    rpcthreads: int = 4
+    rpcservertimeout: int = 30
+    minimumchainwork: int | None = None
+    maxtipage: int = 24 * 60 * 60
+    par: int = 2
+    acceptnonstdtxn: bool = False
+    mocktime: int = 0
+    #: per-category log levels from `-loglevel=CATEGORY:LEVEL`
+    category_levels: tuple[tuple[str, str], ...] = ()
+    debug: tuple[str, ...] = ()
+    debugexclude: tuple[str, ...] = ()
+    printtoconsole: bool = True
+    debuglogfile: str | None = "debug.log"
+    logtimemicros: bool = False
+    logthreadnames: bool = False
+    logsourcelocations: bool = False
+    logips: bool = False
+    #: Core options accepted without effect (wallet, GUI, IPC, test-only), to be named in the log.
+    ignored_options: tuple[str, ...] = field(default=())
 
     @property
     def log_level(self) -> int:
-        return getattr(logging, self.loglevel.upper())
+        return _LOG_LEVELS[self.loglevel]
+
+    @property
+    def network_datadir(self) -> Path:
+        """Core's layout: mainnet in the datadir itself, other networks in a subdirectory of it."""
+        return self.datadir if self.network.name == "main" else self.datadir / self.network.name
 
 
-def argument_parser() -> argparse.ArgumentParser:
-    """The `pantheon-gevent` flags: the options table plus `--datadir` and `--conf`."""
-    parser = argparse.ArgumentParser(prog="pantheon-gevent", description="Pantheon peer-to-peer node (gevent)")
-    parser.add_argument("--datadir", help=f"where the database, cookie and {CONF_FILENAME} live "
-                                          f"(default: {DEFAULT_DATADIR})")
-    parser.add_argument("--conf", help=f"configuration file (default: DATADIR/{CONF_FILENAME})")
-    for option in _OPTIONS:
-        kwargs: dict[str, Any] = {"help": option.help, "dest": option.name}
-        if option.repeat:
-            kwargs["action"] = "append"
-        elif option.switch:
-            kwargs["nargs"] = "?"
-            kwargs["const"] = "1"
-        parser.add_argument(f"--{option.name}", **kwargs)
-    return parser
+@dataclass(frozen=True)
+class _Setting:
+    name: str
+    value: str | None  # None: given without a value
+    negated: bool
+    section: str | None  # a network's section (our network name), None for the top level
+    where: str
 
 
-def read_conf(path: Path, network_section: str | None) -> dict[str, list[tuple[str, str]]]:
-    """The file's settings as name -> [(raw value, where)], top level and the given section only.
-    With `network_section` None, only the top level is read (to learn the network first)."""
-    settings: dict[str, list[tuple[str, str]]] = {}
+def usage() -> str:
+    """The options, one per line, for `-help`."""
+    lines = ["Usage: pantheon-gevent [options]   (bitcoind's command line and bitcoin.conf are accepted)", "",
+             "  -datadir=DIR   where the database, cookie, debug.log and the configuration file live "
+             f"(default: {DEFAULT_DATADIR})",
+             f"  -conf=FILE     configuration file (default: DATADIR/{CONF_FILENAME}, else "
+             f"DATADIR/{CORE_CONF_FILENAME})"]
+    lines += [f"  -{option.name}   {option.help}" for option in _OPTIONS if option.kind is not Kind.IGNORED]
+    lines += ["", "Accepted and ignored (a node without a wallet, GUI or IPC): "
+              + ", ".join(f"-{option.name}" for option in _OPTIONS if option.kind is Kind.IGNORED)]
+    return "\n".join(lines)
+
+
+def _section_of(name: str, where: str) -> tuple[str | None, str]:
+    """`regtest.port` -> ("regtest", "port"): Core's network prefix."""
+    prefix, dot, rest = name.partition(".")
+    if not dot:
+        return None, name
+    for network in params.NETWORKS.values():
+        if prefix in (network.chain_name, network.name):
+            return network.name, rest
+    raise ConfigError(f"{where}: unknown network section in {name!r}")
+
+
+def _setting(raw_name: str, value: str | None, section: str | None, where: str) -> _Setting:
+    prefix_section, name = _section_of(raw_name, where)
+    section = prefix_section or section
+    negated = False
+    if name not in _BY_NAME and name.startswith("no") and name[2:] in _BY_NAME:
+        name, negated = name[2:], True
+        if value is not None and not _bool(value):
+            negated = False  # Core: -nofoo=0 is -foo=1
+            value = None
+        else:
+            value = None
+    if name not in _BY_NAME:
+        raise ConfigError(f"{where}: Invalid parameter -{raw_name}")
+    return _Setting(name, value, negated, section, where)
+
+
+_BOOLEAN_WORDS = frozenset({"0", "1", "true", "false", "yes", "no", "on", "off"})
+
+
+def _read_command_line(argv: Sequence[str]) -> tuple[list[_Setting], str | None, str | None, bool]:
+    """(settings, datadir, conf, help wanted) from argv."""
+    settings: list[_Setting] = []
+    datadir = conf = None
+    wants_help = False
+    tokens = list(argv)
+    index = 0
+    while index < len(tokens):
+        token = tokens[index]
+        index += 1
+        if not token.startswith("-") or token in ("-", "--"):
+            raise ConfigError(f"Command line contains unexpected token '{token}', see pantheon-gevent -help "
+                              "for a list of options.")
+        flag, eq, value = token.partition("=")
+        name = flag.lstrip("-")
+        given: str | None = value if eq else None
+        if name in ("h", "?", "help"):
+            wants_help = True
+            continue
+        if given is None and flag.startswith("--") and index < len(tokens):
+            given = _separate_value(name, tokens[index])  # Pantheon's own `--name value` form
+            index += given is not None
+        if name == "datadir":
+            datadir = given or ""
+        elif name == "conf":
+            conf = given or ""
+        else:
+            settings.append(_setting(name, given, None, flag))
+    return settings, datadir, conf, wants_help
+
+
+def _separate_value(name: str, following: str) -> str | None:
+    """The token after `--name`, when it is that option's value (a switch takes only 0/1-like words)."""
+    option = _BY_NAME.get(name)
+    if name not in ("datadir", "conf") and option is None:
+        return None
+    if option is not None and option.kind in (Kind.SWITCH, Kind.OFF_ONLY):
+        return following if following.lower() in _BOOLEAN_WORDS else None
+    negative_number = following[1:].isdigit() and following.startswith("-")
+    return following if not following.startswith("-") or negative_number else None
+
+
+def _read_conf(path: Path) -> list[_Setting]:
+    """Every setting of a configuration file, with its section."""
+    settings: list[_Setting] = []
     section: str | None = None
-    for number, line in enumerate(path.read_text().splitlines(), 1):
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"cannot read {path}: {error}") from None
+    for number, line in enumerate(text.splitlines(), 1):
         where = f"{path}:{number}"
         line = line.split("#", 1)[0].strip()
         if not line:
             continue
         if line.startswith("[") and line.endswith("]"):
-            section = line[1:-1].strip()
-            if section not in {network.chain_name for network in params.NETWORKS.values()}:
-                raise ConfigError(f"{where}: unknown section [{section}]")
+            name = line[1:-1].strip()
+            section = next((network.name for network in params.NETWORKS.values()
+                            if name in (network.chain_name, network.name)), None)
+            if section is None:
+                raise ConfigError(f"{where}: unknown section [{name}]")
             continue
         if "=" not in line:
             raise ConfigError(f"{where}: expected key=value, got {line!r}")
         key, value = (part.strip() for part in line.split("=", 1))
-        negated = key.startswith("no") and key[2:] in _BY_NAME and _BY_NAME[key[2:]].switch
-        name = key[2:] if negated else key
-        if name not in _BY_NAME:
-            raise ConfigError(f"{where}: unknown setting {key!r}")
-        if section is not None and section != network_section:
-            continue
-        if negated:
-            value = "0" if _bool(value) else "1"
-        settings.setdefault(name, []).append((value, where))
+        if key in ("conf", "datadir"):
+            raise ConfigError(f"{where}: {key} cannot be set in a configuration file")
+        if key == "includeconf":
+            raise ConfigError(f"{where}: includeconf is not supported")
+        settings.append(_setting(key, value, section, where))
     return settings
 
 
-def _parse(name: str, raw: str, where: str) -> Any:
+def _parse(setting: _Setting) -> Any:
+    option = _BY_NAME[setting.name]
+    raw = setting.value if setting.value is not None else option.alone
+    if raw is None:
+        raise ConfigError(f"{setting.where}: -{setting.name} needs a value")
     try:
-        return _BY_NAME[name].parse(raw)
+        return option.parse(raw)
+    except CoreInitError as error:
+        raise ConfigError(str(error)) from None
     except (ValueError, ConfigError) as error:
-        raise ConfigError(f"{where}: {name}={raw!r}: {error}") from None
+        raise ConfigError(f"{setting.where}: {setting.name}={raw!r}: {error}") from None
+
+
+def _choose_network(settings: Iterable[_Setting]) -> str | None:
+    """The network the settings name, or None; two different ones are Core's error."""
+    chosen: set[str] = set()
+    for setting in settings:
+        if setting.section is not None:
+            continue
+        if setting.name in _NETWORK_SWITCHES and not setting.negated and _parse(setting):
+            chosen.add(_NETWORK_SWITCHES[setting.name])
+        elif setting.name in ("network", "chain") and not setting.negated:
+            chosen.add(_parse(setting))
+    if len(chosen) > 1:
+        raise ConfigError("Invalid combination of -regtest, -signet, -testnet, -testnet4 and -chain. "
+                          "Can use at most one.")
+    return next(iter(chosen), None)
+
+
+def _merge(command_line: list[_Setting], conf: list[_Setting], network: str) -> dict[str, Any]:
+    """Core's precedence (see the module notes) -> name: value (a list for list options)."""
+    sources = [
+        [s for s in command_line if s.section in (None, network)],
+        [s for s in conf if s.section == network],
+        [s for s in conf if s.section is None],
+    ]
+    values: dict[str, Any] = {}
+    for option in _OPTIONS:
+        if option.name in ("network", "chain", *_NETWORK_SWITCHES):
+            continue
+        per_source = [[s for s in source if s.name == option.name] for source in sources]
+        if option.kind is Kind.LIST:
+            merged: list[Any] = []
+            for found in per_source:
+                if any(s.negated for s in found):
+                    last_negation = max(i for i, s in enumerate(found) if s.negated)
+                    merged += [_parse(s) for s in found[last_negation + 1:]]
+                    values[option.name] = merged
+                    break
+                merged += [_parse(s) for s in found]
+                if found:
+                    values[option.name] = merged
+            continue
+        for rank, found in enumerate(per_source):
+            if not found:
+                continue
+            chosen = found[-1] if rank == 0 else found[0]  # the command line's last, a file's first
+            values[option.name] = False if chosen.negated else _parse(chosen)
+            break
+    return values
 
 
 def load_config(argv: Sequence[str] | None = None) -> NodeConfig:
-    """Flags, then the conf file they point to, then defaults: one resolved `NodeConfig`."""
-    args = vars(argument_parser().parse_args(argv))
-    datadir = Path(os.path.expanduser(args.pop("datadir") or DEFAULT_DATADIR))
-    conf_flag = args.pop("conf")
-    conf_path = Path(os.path.expanduser(conf_flag)) if conf_flag else datadir / CONF_FILENAME
-    if conf_flag and not conf_path.is_file():
-        raise ConfigError(f"--conf {conf_flag}: no such file")
-    values: dict[str, Any] = {}
-    for name, given in args.items():
-        if given is not None:
-            values[name] = [_parse(name, raw, f"--{name}") for raw in given] if _BY_NAME[name].repeat \
-                else _parse(name, given, f"--{name}")
-    if conf_path.is_file():
-        network_name = values.get("network")
-        if network_name is None:
-            top = read_conf(conf_path, None)
-            network_name = _parse("network", *top["network"][-1]) if "network" in top else "main"
-        for name, entries in read_conf(conf_path, params.network(network_name).chain_name).items():
-            if name in values:
-                continue  # the command line wins
-            parsed = [_parse(name, raw, where) for raw, where in entries]
-            values[name] = parsed if _BY_NAME[name].repeat else parsed[-1]
-    return _resolve(datadir, values)
+    """The command line, then the configuration file it points to, then defaults: one resolved
+    `NodeConfig`. `-help` raises `HelpRequested` with the usage text."""
+    command_line, datadir_arg, conf_arg, wants_help = _read_command_line(list(argv) if argv is not None else [])
+    if wants_help:
+        raise HelpRequested(usage())
+    datadir = Path(os.path.expanduser(datadir_arg or DEFAULT_DATADIR))
+    if conf_arg:
+        conf_path = Path(os.path.expanduser(conf_arg))
+        if not conf_path.is_absolute():
+            conf_path = datadir / conf_path
+        if not conf_path.is_file():
+            raise ConfigError(f"-conf {conf_arg}: no such file")
+    else:
+        conf_path = datadir / CONF_FILENAME
+        if not conf_path.is_file():
+            conf_path = datadir / CORE_CONF_FILENAME
+    conf = _read_conf(conf_path) if conf_path.is_file() else []
+    network_name = _choose_network(command_line) or _choose_network(conf) or "main"
+    values = _merge(command_line, conf, network_name)
+    ignored = tuple(sorted({s.name for s in (*command_line, *conf) if _BY_NAME[s.name].kind is Kind.IGNORED}))
+    return _resolve(datadir, params.network(network_name), values, ignored)
 
 
-def _resolve(datadir: Path, values: dict[str, Any]) -> NodeConfig:
-    network = params.network(values.get("network", "main"))
-    connect = tuple(parse_hostport(text, network.p2p_port) for text in values.get("connect", ()))
+class HelpRequested(Exception):
+    """`-help` was given; the message is the usage text."""
+
+
+def _resolve(datadir: Path, network: params.Network, values: dict[str, Any], ignored: tuple[str, ...]) -> NodeConfig:
+    connect_texts = [text for text in values.get("connect", ()) if text != "0"]
+    no_auto_outbound = "connect" in values  # Core: -connect (any, "0" included) stops automatic outbound
+    connect = tuple(parse_hostport(text, network.p2p_port) for text in connect_texts)
     dnsserver = values.get("dnsserver")
     assumevalid = values.get("assumevalid", network.default_assumevalid or None)
     if assumevalid is not None and not assumevalid.strip("0"):
@@ -279,31 +687,63 @@ def _resolve(datadir: Path, values: dict[str, Any]) -> NodeConfig:
         if len(assumevalid_hash) != 32:
             raise ConfigError(f"assumevalid={assumevalid!r}: not a 64-digit block hash")
         assumevalid = assumevalid_hash
-    if values.get("testactivationheight") and network.name != "regtest":
-        raise ConfigError(f"testactivationheight is for regtest only, not {network.name}")
+    for regtest_only in ("testactivationheight", "mocktime", "acceptnonstdtxn"):
+        if values.get(regtest_only) and network.name != "regtest":
+            raise ConfigError(f"{regtest_only} is for regtest only, not {network.name}")
     if ("rpcuser" in values) != ("rpcpassword" in values):
         raise ConfigError("rpcuser and rpcpassword must be given together")
+    port = values.get("port", network.p2p_port)
+    binds = tuple(values.get("bind", ())) or (Bind("0.0.0.0", None),)
+    levels = values.get("loglevel", [])
+    overall = next((level for category, level in reversed(levels) if category is None), "info")
+    debug = tuple(values.get("debug", ()))
+    logfile = values.get("debuglogfile", "debug.log")
     return NodeConfig(
         datadir=datadir,
         network=network,
-        port=values.get("port", network.p2p_port),
-        listen=values.get("listen", not connect),
-        bind=values.get("bind", "0.0.0.0"),
+        port=port,
+        listen=values.get("listen", not no_auto_outbound or "bind" in values),
+        bind=binds[0].host,
+        binds=binds,
         addnode=tuple(parse_hostport(text, network.p2p_port) for text in values.get("addnode", ())),
         connect=connect,
+        no_auto_outbound=no_auto_outbound,
         maxconnections=values.get("maxconnections", 125),
-        dnsseed=values.get("dnsseed", not connect),
+        dnsseed=values.get("dnsseed", not no_auto_outbound),
         dnsserver=parse_hostport(dnsserver, 53) if dnsserver else None,
+        fixedseeds=values.get("fixedseeds", True),
+        discover=values.get("discover", True),
+        uacomment=tuple(values.get("uacomment", ())),
+        whitelist=tuple(values.get("whitelist", ())),
+        peertimeout=values.get("peertimeout", 60),
+        blocksonly=values.get("blocksonly", False),
         rpcport=values.get("rpcport", network.rpc_port),
         rpcbind=values.get("rpcbind", "127.0.0.1"),
         rpcuser=values.get("rpcuser"),
         rpcpassword=values.get("rpcpassword"),
+        rpcthreads=values.get("rpcthreads", 4),
+        rpcservertimeout=values.get("rpcservertimeout", 30),
         server=values.get("server", True),
         metrics_port=values.get("metrics-port"),
         assumevalid=assumevalid,
+        minimumchainwork=values.get("minimumchainwork"),
+        maxtipage=values.get("maxtipage", 24 * 60 * 60),
         dbcache=values.get("dbcache", 450),
+        par=values.get("par", 2),
         maxmempool=values.get("maxmempool", 300),
-        loglevel=values.get("loglevel", "info"),
         minrelaytxfee=values.get("minrelaytxfee", 1_000),
+        acceptnonstdtxn=values.get("acceptnonstdtxn", False),
         testactivationheight=tuple(values.get("testactivationheight", ())),
+        mocktime=values.get("mocktime", 0),
+        loglevel=overall,
+        category_levels=tuple((category, level) for category, level in levels if category is not None),
+        debug=debug,
+        debugexclude=tuple(values.get("debugexclude", ())),
+        printtoconsole=values.get("printtoconsole", True),
+        debuglogfile=None if logfile in ("0", "") or values.get("debuglogfile") is False else logfile,
+        logtimemicros=values.get("logtimemicros", False),
+        logthreadnames=values.get("logthreadnames", False),
+        logsourcelocations=values.get("logsourcelocations", False),
+        logips=values.get("logips", False),
+        ignored_options=ignored,
     )

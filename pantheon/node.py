@@ -31,7 +31,6 @@ import ipaddress
 import logging
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import gevent
 import gevent.lock
@@ -72,7 +71,7 @@ from pantheon.relay import TxRelay
 from pantheon.store import Store
 from pantheon.sync import BlockDownload
 
-__all__ = ["Node", "NodeTuning", "SyncStatus", "network_datadir"]
+__all__ = ["Node", "NodeTuning", "SyncStatus"]
 
 log = logging.getLogger("pantheon.node")
 
@@ -125,7 +124,7 @@ class Node(Lifecycle):
         if config.testactivationheight:
             network = with_activation_heights(network, **dict(config.testactivationheight))
         self.network: Network = network
-        self.datadir = network_datadir(config.datadir, network)
+        self.datadir = config.network_datadir
         self.store = Store.open(self.datadir)
         self._lock = gevent.lock.RLock()
         self.scripts = self._script_checks(verify_scripts, script_workers)
@@ -647,8 +646,3 @@ class Node(Lifecycle):
             for host, port in list(self._added):
                 if (host, port) not in connected:
                     self.add_peer(host, port)
-
-
-def network_datadir(datadir: Path, network: Network) -> Path:
-    """Core's layout: mainnet in the datadir itself, other networks in a subdirectory of it."""
-    return datadir if network.name == "main" else datadir / network.name

@@ -104,4 +104,37 @@ def test_mainnet_waits_politely_without_a_network(tmp_path: Path) -> None:
 def test_a_bad_flag_is_refused_with_its_name(tmp_path: Path) -> None:
     node = start(tmp_path, "--rpcport", "99999")
     code, log = finish(node)
-    assert code == 2 and "--rpcport" in log
+    assert code == 1 and log.startswith("Error: ") and "--rpcport" in log  # bitcoind's init error
+
+
+@needs_curl
+def test_started_as_cores_test_framework_starts_bitcoind(tmp_path: Path) -> None:
+    """bitcoind's argv and bitcoin.conf: nothing on standard error, Core's lines in
+    regtest/debug.log (appended across restarts), ignored wallet options named once, exit 0."""
+    rpc_port = free_port()
+    (tmp_path / "bitcoin.conf").write_text(
+        f"regtest=1\n[regtest]\nport={free_port()}\nrpcport={rpc_port}\nfallbackfee=0.0002\nserver=1\n"
+        "dnsseed=0\nfixedseeds=0\nlistenonion=0\nprinttoconsole=0\nconnect=0\nbind=127.0.0.1\n")
+    argv = (f"-datadir={tmp_path}", "-logtimemicros", "-debug", "-debugexclude=leveldb", "-uacomment=testnode0",
+            "-disablewallet", "-logthreadnames", "-loglevel=trace")
+    for run in range(2):
+        node = subprocess.Popen([sys.executable, "-m", "pantheon.cli", *argv],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        cookie = wait_for_file(tmp_path / "regtest" / ".cookie", node)
+        assert curl(rpc_port, cookie, "getblockcount") == 0
+        assert curl(rpc_port, cookie, "stop") == "Pantheon server stopping"
+        code, stderr = finish(node)
+        assert (code, stderr) == (0, "")
+    log = (tmp_path / "regtest" / "debug.log").read_text(encoding="utf-8")
+    assert log.count("Ignoring -disablewallet") == 2 and log.count("Ignoring -fallbackfee") == 2
+    first = log.splitlines()[0]
+    assert first[:4].isdigit() and first[19] == "." and first[26:28] == "Z "  # microseconds, UTC
+
+
+def test_help_and_an_init_error_as_bitcoind_prints_them(tmp_path: Path) -> None:
+    helped = subprocess.run([sys.executable, "-m", "pantheon.cli", "-help"], capture_output=True, timeout=60)
+    assert helped.returncode == 0 and b"-peertimeout" in helped.stdout
+    refused = subprocess.run([sys.executable, "-m", "pantheon.cli", f"-datadir={tmp_path}", "-regtest",
+                              "-peertimeout=0"], capture_output=True, timeout=60)
+    assert refused.returncode == 1
+    assert refused.stderr.decode().strip() == "Error: peertimeout must be a positive integer."  # Core's text

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from pantheon import params
-from pantheon.config import ConfigError, NodeConfig, _OPTIONS, load_config, parse_hostport
+from pantheon.config import _OPTIONS, ConfigError, HelpRequested, Kind, NodeConfig, Permission, load_config, parse_hostport
 from pantheon.hashing import hex_to_hash
 
 
@@ -33,8 +33,13 @@ def test_defaults_are_mainnets_like_core(tmp_path: Path) -> None:
 
 
 def test_every_option_is_a_config_field() -> None:
+    """Each option that does something lands in NodeConfig (the network choosers select
+    `network`; -loglevel=CATEGORY:LEVEL fills `category_levels`)."""
     names = {field.name for field in dataclasses.fields(NodeConfig)}
-    assert {option.name.replace("-", "_") for option in _OPTIONS} <= names
+    choosers = {"chain", "regtest", "testnet", "testnet4", "signet"}
+    effective = {option.name.replace("-", "_") for option in _OPTIONS
+                 if option.kind not in (Kind.IGNORED, Kind.OFF_ONLY)}
+    assert effective - choosers <= names
 
 
 def test_network_sets_its_ports(tmp_path: Path) -> None:
@@ -59,12 +64,14 @@ metrics-port=9100
     settings = config(tmp_path, conf=conf)
     assert settings.network is params.REGTEST
     assert settings.rpcport == 1111  # the [main] section is not read on regtest
-    assert settings.addnode == (("10.0.0.1", 18444), ("10.0.0.2", 19000))
+    assert settings.addnode == (("10.0.0.2", 19000), ("10.0.0.1", 18444))  # the section's first, as Core
     assert not settings.dnsseed
     assert settings.metrics_port == 9100
     overridden = config(tmp_path, "--rpcport", "3333", "--addnode", "127.0.0.1:1", "--dnsseed")
     assert overridden.rpcport == 3333 and overridden.dnsseed
-    assert overridden.addnode == (("127.0.0.1", 1),)  # the command line's list replaces the file's
+    # Core merges lists: the command line's first, then the section's, then the top's
+    assert overridden.addnode == (("127.0.0.1", 1), ("10.0.0.2", 19000), ("10.0.0.1", 18444))
+    assert config(tmp_path, "-noaddnode").addnode == ()  # a negation drops the file's values
     on_main = config(tmp_path, "--network", "main")
     assert on_main.rpcport == 2222 and on_main.addnode == (("10.0.0.1", 8333),)
 
@@ -108,14 +115,23 @@ def test_assumevalid_defaults_to_cores_block_for_the_network(tmp_path: Path, net
     (["--maxconnections", "-1"], None, "maxconnections"),
     (["--network", "moon"], None, "unknown network"),
     (["--loglevel", "loud"], None, "loglevel"),
-    (["--listen", "maybe"], None, "yes/no"),
+    (["--listen=maybe"], None, "yes/no"),
     (["--assumevalid", "zz"], None, "64-digit"),
     (["--minrelaytxfee", "0.000000001"], None, "8 decimals"),
     (["--minrelaytxfee", "cheap"], None, "not a number"),
     (["--rpcuser", "u"], None, "together"),
     (["--addnode", "1.2.3.4:0"], None, "bad port"),
     (["--connect", ":5"], None, "no host"),
-    ([], "bogus=1\n", r"pantheon.conf:1: unknown setting 'bogus'"),
+    ([], "bogus=1\n", r"pantheon.conf:1: Invalid parameter -bogus"),
+    (["-bogus"], None, "Invalid parameter -bogus"),
+    (["regtest"], None, "unexpected token 'regtest'"),
+    (["-regtest", "-testnet"], None, "at most one"),
+    (["-regtest", "-peertimeout=0"], None, "peertimeout must be a positive integer."),
+    (["-v2transport=1"], None, "not implemented"),
+    (["-peerbloomfilters"], None, "only 0 is accepted"),
+    (["-mocktime=5"], None, "regtest only"),
+    (["-whitelist=bogus@127.0.0.1"], None, "Invalid P2P permission: 'bogus'"),
+    ([], "includeconf=other.conf\n", "not supported"),
     ([], "\n\nrpcport\n", r"pantheon.conf:3: expected key=value"),
     ([], "[moon]\n", "unknown section"),
     ([], "[regtest]\nport=x\n", None),  # ignored on main: no error
@@ -155,3 +171,55 @@ def test_test_activation_heights_are_regtest_only(tmp_path: Path) -> None:
         config(tmp_path, "--testactivationheight", "csv@1")
     with pytest.raises(ConfigError, match="NAME@HEIGHT"):
         config(tmp_path, "--network", "regtest", "--testactivationheight", "csv")
+
+
+def test_bitcoinds_command_line_and_bitcoin_conf_as_the_functional_tests_write_them(tmp_path: Path) -> None:
+    """Core's framework (test_framework/util.py and test_node.py) starts bitcoind like this."""
+    (tmp_path / "bitcoin.conf").write_text(
+        "regtest=1\n[regtest]\nport=11000\nrpcport=16000\nrpcservertimeout=99000\nrpcdoccheck=1\n"
+        "rpcthreads=2\nfallbackfee=0.0002\nserver=1\nkeypool=1\ndiscover=0\ndnsseed=0\nfixedseeds=0\n"
+        "listenonion=0\npeertimeout=999999999\nprinttoconsole=0\nnatpmp=0\nshrinkdebugfile=0\n"
+        "unsafesqlitesync=1\nconnect=0\nmaxconnections=94\npar=2\nprevoutfetchthreads=1\nbind=127.0.0.1\n")
+    settings = load_config([f"-datadir={tmp_path}", "-logtimemicros", "-debug", "-debugexclude=leveldb",
+                            "-debugexclude=rand", "-uacomment=testnode0", "-disablewallet", "-logthreadnames",
+                            "-logsourcelocations", "-loglevel=trace", "-nologratelimit", "-v2transport=0",
+                            "-whitelist=noban,in,out@127.0.0.1", "-peertimeout=3"])
+    assert settings.network is params.REGTEST and settings.datadir == tmp_path
+    assert (settings.port, settings.rpcport, settings.maxconnections, settings.par) == (11000, 16000, 94, 2)
+    assert settings.listen and settings.bind == "127.0.0.1"  # a bind keeps listening on despite connect=0
+    assert settings.no_auto_outbound and settings.connect == () and not settings.dnsseed
+    assert not (settings.fixedseeds or settings.discover or settings.printtoconsole)
+    assert settings.peertimeout == 3  # the command line beats the file
+    assert settings.uacomment == ("testnode0",) and settings.debug == ("1",)
+    assert settings.debugexclude == ("leveldb", "rand") and settings.loglevel == "trace"
+    assert settings.logtimemicros and settings.logthreadnames and settings.logsourcelocations
+    assert settings.ignored_options == ("disablewallet", "fallbackfee", "keypool", "logratelimit",
+                                        "prevoutfetchthreads", "rpcdoccheck", "shrinkdebugfile", "unsafesqlitesync")
+    (entry,) = settings.whitelist
+    assert entry.permissions == {Permission.NOBAN} and entry.inbound and entry.outbound
+    assert entry.subnet == "127.0.0.1"
+
+
+def test_core_forms_of_names_values_and_sections(tmp_path: Path) -> None:
+    (tmp_path / "bitcoin.conf").write_text("chain=regtest\nregtest.rpcport=1\nrpcport=2\nrpcport=3\n"
+                                           "[regtest]\nmaxconnections=7\nmaxconnections=8\n")
+    settings = load_config([f"-datadir={tmp_path}", "--listen=0", "-regtest.port=5", "-nodnsseed",
+                            "-whitelist=10.0.0.0/8", "-loglevel=net:debug", "-bind=127.0.0.1:9=onion"])
+    assert settings.network is params.REGTEST
+    assert settings.rpcport == 1  # the network's own value beats the top level
+    assert settings.maxconnections == 7  # in a file the first value wins, as Core
+    assert settings.port == 5 and not settings.listen and not settings.dnsseed
+    assert settings.category_levels == (("net", "debug"),) and settings.loglevel == "info"
+    (entry,) = settings.whitelist
+    assert entry.permissions == {Permission.NOBAN, Permission.MEMPOOL, Permission.RELAY, Permission.DOWNLOAD}
+    (bind,) = settings.binds
+    assert (bind.host, bind.port, bind.onion) == ("127.0.0.1", 9, True)
+    (tmp_path / "pantheon.conf").write_text("network=testnet\n")  # ours wins over bitcoin.conf
+    assert load_config([f"-datadir={tmp_path}"]).network is params.TESTNET3
+
+
+def test_help_lists_the_options() -> None:
+    with pytest.raises(HelpRequested) as caught:
+        load_config(["-help"])
+    text = str(caught.value)
+    assert "-peertimeout" in text and "-whitelist" in text and "-disablewallet" in text
