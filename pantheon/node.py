@@ -27,8 +27,10 @@ node's own greenlets (the tick, the added-nodes loop) run in one group that `sto
 from __future__ import annotations
 
 
+import dataclasses
 import ipaddress
 import logging
+import os
 import time
 from dataclasses import dataclass
 
@@ -77,7 +79,6 @@ log = logging.getLogger("pantheon.node")
 
 MAX_BLOCKS_TO_ANNOUNCE = 8  # Core: more new blocks than this are announced by inv of the tip
 MAX_GETBLOCKS_RESULTS = 500  # Core answers getblocks with at most 500 block hashes
-MAX_TIP_AGE = 24 * 60 * 60  # Core's DEFAULT_MAX_TIP_AGE: older tip means initial block download
 
 
 @dataclass(frozen=True)
@@ -116,25 +117,30 @@ class Node(Lifecycle):
     """
 
     def __init__(self, config: NodeConfig, *, tuning: NodeTuning | None = None, verify_scripts: bool = True,
-                 script_workers: int = 2, resolver: Resolver | None = None) -> None:
+                 script_workers: int | None = None, resolver: Resolver | None = None) -> None:
+        """`script_workers`: processes verifying scripts (default: `-par`; 0: in this process)."""
         super().__init__()
         self.config = config
         self.tuning = tuning or NodeTuning()
         network = config.network
         if config.testactivationheight:
             network = with_activation_heights(network, **dict(config.testactivationheight))
+        if config.minimumchainwork is not None:
+            network = dataclasses.replace(network, minimum_chain_work=config.minimumchainwork)
         self.network: Network = network
         self.datadir = config.network_datadir
         self.store = Store.open(self.datadir)
         self._lock = gevent.lock.RLock()
-        self.scripts = self._script_checks(verify_scripts, script_workers)
+        workers = script_workers if script_workers is not None else config.par if config.par > 0 else os.cpu_count() or 1
+        self.scripts = self._script_checks(verify_scripts, workers)
         try:
             self.chain = Chainstate(self.store, network, cache_bytes=config.dbcache * 1024 * 1024,
                                     script_verifier=self.scripts.block if self.scripts else None)
             if self.scripts is not None:
                 self.scripts.headers = self.chain.headers
             self.mempool = Mempool(self.chain, max_usage=config.maxmempool * 1_000_000, min_relay_fee=config.minrelaytxfee,
-                                   script_verifier=self.scripts.mempool_tx if self.scripts else None)
+                                   script_verifier=self.scripts.mempool_tx if self.scripts else None,
+                                   require_standard=not config.acceptnonstdtxn)
             self.addrman = AddrMan(self.store)
             self.banlist = BanList(self.store)
         except Exception:
@@ -285,11 +291,11 @@ class Node(Lifecycle):
 
     def in_initial_block_download(self) -> bool:
         """Core's IsInitialBlockDownload: the tip has less than the network's minimum chain work,
-        or is more than a day old."""
+        or is older than `-maxtipage` (a day)."""
         tip = self.chain.tip
         tree = self.chain.headers
         return (tree.chain_work(tip) < self.network.minimum_chain_work
-                or tree.header(tip).timestamp < time.time() - MAX_TIP_AGE)
+                or tree.header(tip).timestamp < time.time() - self.config.maxtipage)
 
     def sync_status(self) -> SyncStatus:
         target = max(self.chain.headers.height, *(p.remote.start_height for p in self.peers()

@@ -183,8 +183,10 @@ class Mempool:
                  script_verifier: ScriptVerifier | None = None,
                  permit_bare_multisig: bool = DEFAULT_PERMIT_BARE_MULTISIG,
                  clock: Callable[[], float] = time.monotonic, rng: random.Random | None = None,
-                 min_relay_fee: int = MIN_RELAY_FEE) -> None:
+                 min_relay_fee: int = MIN_RELAY_FEE, require_standard: bool = True) -> None:
         self.chain = chain
+        #: Core's -acceptnonstdtxn=0: IsStandardTx applies (size, sigop and fee limits apply regardless).
+        self.require_standard = require_standard
         self.min_relay_fee = min_relay_fee  # sat/kvB (Core's -minrelaytxfee)
         self.max_usage = max_usage
         self.script_verifier = script_verifier
@@ -323,7 +325,8 @@ class Mempool:
         txid = tx.txid
         if is_coinbase(tx):
             raise TxRejected("coinbase", txid)
-        check_standard_tx(tx, self.permit_bare_multisig)
+        if self.require_standard:
+            check_standard_tx(tx, self.permit_bare_multisig)
         if tx.stripped_size < MIN_STANDARD_TX_NONWITNESS_SIZE:
             raise TxRejected("tx-size-small", txid)
         chain = self.chain
