@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from codec_oracle import COMMANDS, agreement, outcome, plain, spec_plain, to_primitive, tx_of
+from codec_oracle import COMPILED, agreement, outcome, plain, spec_plain, to_primitive, tx_of
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -24,7 +24,7 @@ VECTORS = Path(__file__).parent / "vectors"
 GOLDEN = [
     entry
     for entry in json.loads((VECTORS / "messages" / "golden-vectors.json").read_text())
-    if entry["command"] in COMMANDS and entry["expect"] == "valid_framing"
+    if entry["command"] in COMPILED and entry["expect"] == "valid_framing"
 ]
 BLOCKS = [e for e in json.loads((VECTORS / "blocks" / "index.json").read_text()) if e["file"].endswith(".bin")]
 RAW_TXS = json.loads((VECTORS / "tx" / "raw_txs_index.json").read_text())
@@ -77,7 +77,7 @@ def test_golden_payload(entry: dict[str, Any], wire_impl: Any) -> None:
 
 
 def test_golden_vectors_cover_every_codec() -> None:
-    assert {entry["command"] for entry in GOLDEN} == set(COMMANDS)
+    assert {entry["command"] for entry in GOLDEN} == set(COMPILED)
 
 
 # --- blocks -----------------------------------------------------------------------------------
@@ -450,7 +450,7 @@ PAYLOADS = {
 GENERATED = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("command", COMPILED)
 def test_generated_payloads(command: str, wire_impl: Any) -> None:
     @GENERATED
     @given(value=PAYLOADS[command])
@@ -464,7 +464,7 @@ def test_generated_payloads(command: str, wire_impl: Any) -> None:
     check()
 
 
-@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("command", COMPILED)
 def test_mutated_payloads(command: str, wire_impl: Any) -> None:
     @GENERATED
     @given(value=PAYLOADS[command], edits=st.lists(st.tuples(st.integers(0), st.integers(0, 255), st.integers(0, 2)), max_size=3))

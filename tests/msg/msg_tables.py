@@ -14,8 +14,10 @@ trailing fields, as in `version`).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,21 +26,40 @@ from codec_oracle import outcome, plain, spec_plain
 from pantheon import errors, limits, spec
 
 
+GOLDEN = json.loads((Path(__file__).parent.parent / "vectors" / "messages" / "golden-vectors.json").read_text())
+
+
+def golden(command: str, where: str) -> list[bytes]:
+    """The payloads of the golden messages of `command` from a source ending with `where`
+    (`file` or `file:line`): the real bytes a layout's rows must spell."""
+    found = []
+    for entry in GOLDEN:
+        source = entry["source"]
+        place = f"{source['path']}:{source.get('line')}"
+        if entry["command"] == command and (place.endswith(where) or source["path"].endswith(where)):
+            legacy = entry["expect"].startswith("valid_legacy")
+            found.append(bytes.fromhex(entry["hex"])[limits.LEGACY_HEADER_SIZE if legacy else limits.HEADER_SIZE:])
+    assert found, (command, where)
+    return found
+
+
 @dataclass(frozen=True)
 class Layout:
     """A payload written field by field: `rows` are (field name, hex); `ends` names the rows
-    before which the payload may stop (optional trailing fields)."""
+    before which the payload may stop (optional trailing fields); with `open_end`, bytes after
+    the last row are read as further fields, not refused as trailing."""
 
     rows: tuple[tuple[str, str], ...]
     ends: tuple[str, ...] = ()
+    open_end: bool = False
 
     @property
     def payload(self) -> bytes:
         return bytes.fromhex("".join(hex_text for _, hex_text in self.rows))
 
     def start(self, field: str) -> int:
-        """Offset of the row named `field`."""
-        return next(start for name, start, _ in self.fields() if name == field)
+        """Offset of the row named `field` (its name, or its name before `: ` and a comment)."""
+        return next(start for name, start, _ in self.fields() if field in (name, name.partition(": ")[0]))
 
     def fields(self) -> list[tuple[str, int, int]]:
         spans, start = [], 0
@@ -64,7 +85,8 @@ def _spec_cuts(command: str, payload: bytes) -> tuple[tuple[Any, ...], ...]:
 
 def check_cuts(module: Any, command: str, layout: Layout) -> None:
     """Cut `layout`'s payload at every offset: Truncated with the spec's message in the twin and
-    in the spec, or, at the start of a row in `layout.ends`, the same shorter value in both."""
+    in the spec, or, at the start of a row in `layout.ends`, the same shorter value in both; then
+    a byte too many (unless the layout is open-ended)."""
     payload = layout.payload
     decode = getattr(module, f"decode_{command}")
     ends = {layout.start(name) for name in layout.ends}
@@ -83,6 +105,8 @@ def check_cuts(module: Any, command: str, layout: Layout) -> None:
             assert str(caught.value) == message, where
     longer = len(payload) + 1
     cap = limits.max_payload(command)
+    if layout.open_end:
+        return
     if longer > cap:
         check_error(module, command, payload + b"\x00", errors.OversizedMessage, f"{command} payload: {longer} exceeds the cap of {cap}")
     else:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from msg_tables import Layout, check_cuts, check_over_cap, check_wire
+from msg_tables import Layout, check_cuts, check_over_cap, check_wire, golden
 
 from pantheon import limits
 from pantheon.primitives import NetAddress
@@ -31,6 +31,7 @@ def test_basic(wire_impl: Any) -> None:
 
 
 def test_wire(wire_impl: Any) -> None:
+    assert ONE_ADDRESS.payload in golden("addr", "BitcoinSerializerTest.java:43")
     check_wire(wire_impl.module, "addr", ONE_ADDRESS_VALUE, ONE_ADDRESS)
     check_wire(wire_impl.module, "addr", [], Layout((("count", "00"),)))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from msg_tables import Layout, check_cuts, check_over_cap, check_wire
+from msg_tables import Layout, check_cuts, check_over_cap, check_wire, golden
 
 from pantheon import limits
 from pantheon.primitives import InvVect
@@ -41,6 +41,7 @@ def test_basic(command: str, wire_impl: Any) -> None:
 @pytest.mark.parametrize("command", COMMANDS)
 @pytest.mark.parametrize(("value", "layout"), [(TWO_BLOCKS_VALUE, TWO_BLOCKS), ([], EMPTY)], ids=["two", "empty"])
 def test_wire(command: str, value: list[InvVect], layout: Layout, wire_impl: Any) -> None:
+    assert TWO_BLOCKS.payload in golden("inv", "inv_spec.rb:26") + golden("getdata", "get_data_spec.rb:26")
     check_wire(wire_impl.module, command, value, layout)
 
 

@@ -1,0 +1,350 @@
+"""Payload codecs of the cold commands: every command but the seven whose codecs are compiled
+(inv, getdata, notfound, headers, tx, block, addr: `_codecs_py` and `_codecs.pxi`).
+
+A connection carries a handful of these messages, so they are written once, here, and the
+compiled twin re-exports them (`_wire.pyx`). They keep `_codecs_py`'s rules and share its
+helpers: spec.py's read order, errors and messages; the payload against its command's cap
+first; each count or length against its cap before anything is allocated for it; Truncated
+naming the command as soon as a field runs past the end; TrailingBytes after the last field.
+Fields the spec reads only while bytes remain (`version` after `addr_recv`, the nonce of a
+pre-BIP31 `ping`) decode to None when absent. Values are the records of `pantheon.primitives`;
+a message of one field decodes to that field (`ping`'s nonce, `feefilter`'s fee rate).
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import TYPE_CHECKING, Any, Callable, Sequence, TypeVar
+
+from pantheon import limits
+from pantheon._codecs_py import _CEILING, _PORT, _U64_MAX, _checked_payload, _count, _finish, _items, _payload, _truncated
+from pantheon.errors import InvalidValue, OversizedMessage
+from pantheon.primitives import AddrV2Entry, Endpoint, Locator, SendCmpct, Version, _int, compact_size
+
+if TYPE_CHECKING:
+    from typing_extensions import Buffer
+
+__all__ = [
+    "decode_version", "encode_version",
+    "decode_verack", "encode_verack",
+    "decode_ping", "encode_ping",
+    "decode_pong", "encode_pong",
+    "decode_getaddr", "encode_getaddr",
+    "decode_addrv2", "encode_addrv2",
+    "decode_sendaddrv2", "encode_sendaddrv2",
+    "decode_getheaders", "encode_getheaders",
+    "decode_getblocks", "encode_getblocks",
+    "decode_mempool", "encode_mempool",
+    "decode_sendheaders", "encode_sendheaders",
+    "decode_feefilter", "encode_feefilter",
+    "decode_sendcmpct", "encode_sendcmpct",
+    "decode_wtxidrelay", "encode_wtxidrelay",
+    "decode_filterclear", "encode_filterclear",
+]
+
+T = TypeVar("T")
+
+_HASH_SIZE = 32
+_U8 = struct.Struct("<B")
+_I32 = struct.Struct("<i")
+_U32 = struct.Struct("<I")
+_U64 = struct.Struct("<Q")
+_I64 = struct.Struct("<q")
+_VERSION_HEAD = struct.Struct("<iQq")  # version, services, timestamp
+_ENDPOINT = struct.Struct("<Q16s")  # services, ip; the port follows in network byte order
+_SENDCMPCT = struct.Struct("<BQ")
+_BOOLEAN = (b"\x00", b"\x01")
+
+
+# --- reading --------------------------------------------------------------------------------
+
+
+class _Reader:
+    """A cursor over one payload. A read past its end raises IndexError, which `_decode` turns
+    into the spec's Truncated for the command."""
+
+    __slots__ = ("data", "pos")
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.pos = 0
+
+    def more(self) -> bool:
+        return self.pos < len(self.data)
+
+    def take(self, size: int) -> bytes:
+        start = self.pos
+        end = start + size
+        if end > len(self.data):
+            raise IndexError
+        self.pos = end
+        return self.data[start:end]
+
+    def rest(self) -> bytes:
+        return self.take(len(self.data) - self.pos)
+
+    def fixed(self, codec: struct.Struct) -> tuple[Any, ...]:
+        return codec.unpack(self.take(codec.size))
+
+    def size(self, field: str = "CompactSize", cap: int = _U64_MAX) -> int:
+        """A CompactSize, canonical, held to `cap` (OversizedMessage naming `field`)."""
+        value, self.pos = _count(self.data, self.pos, field, cap)
+        return value
+
+    def var_bytes(self, field: str, cap: int = _CEILING) -> bytes:
+        return self.take(self.size(field, cap))
+
+    def text(self, field: str, cap: int = _CEILING) -> str:
+        """Any bytes are legal on the wire: undecodable ones are kept as surrogate escapes, so
+        the text rebuilds byte for byte (spec.VarStr)."""
+        return self.var_bytes(field, cap).decode("utf-8", "surrogateescape")
+
+    def flag(self, field: str) -> bool:
+        (value,) = self.take(1)
+        if value > 1:
+            raise InvalidValue(f"{field}: boolean byte must be 0 or 1, got {value:#04x}")
+        return bool(value)
+
+    def items(self, field: str, cap: int, size: int) -> tuple[bytes, ...]:
+        """A counted run of fixed-size items; the count is capped and the run's end checked
+        before any item is made."""
+        run = self.take(self.size(field, cap) * size)
+        return tuple(run[start : start + size] for start in range(0, len(run), size))
+
+    def endpoint(self) -> Endpoint:
+        services, ip = self.fixed(_ENDPOINT)
+        (port,) = self.fixed(_PORT)
+        return Endpoint(services, ip, port)
+
+
+def _decode(command: str, data: Buffer, read: Callable[[_Reader], T]) -> T:
+    data = _payload(command, data)
+    reader = _Reader(data)
+    try:
+        value = read(reader)
+    except IndexError:
+        raise _truncated(command, data) from None
+    _finish(command, data, reader.pos)
+    return value
+
+
+# --- writing --------------------------------------------------------------------------------
+
+
+def _record(command: str, value: Any, kind: type[T]) -> T:
+    if not isinstance(value, kind):
+        raise TypeError(f"{command}: expected {kind.__name__}, not {type(value).__name__}")
+    return value
+
+
+def _counted(field: str, count: int, cap: int) -> bytes:
+    """The CompactSize of a count or length, held to `cap` as the spec builds it."""
+    if count > cap:
+        raise OversizedMessage(field, count, cap)
+    return compact_size(count)
+
+
+def _var_bytes(field: str, value: bytes, cap: int = _CEILING) -> bytes:
+    return _counted(field, len(value), cap) + value
+
+
+def _text(field: str, value: str, cap: int = _CEILING) -> bytes:
+    return _var_bytes(field, value.encode("utf-8", "surrogateescape"), cap)
+
+
+def _endpoint(endpoint: Endpoint) -> bytes:
+    return _ENDPOINT.pack(endpoint.services, endpoint.ip) + _PORT.pack(endpoint.port)
+
+
+def _scalar(command: str, field: str, value: Any, codec: struct.Struct, low: int, high: int) -> bytes:
+    return _checked_payload(command, codec.pack(_int(f"{command}.{field}", value, low, high)))
+
+
+# --- empty messages -------------------------------------------------------------------------
+
+
+def _empty(command: str) -> tuple[Callable[[Buffer], None], Callable[[None], bytes]]:
+    """The codecs of a command whose payload is empty (its cap is 0, so any byte is over it)."""
+
+    def decode(data: Buffer) -> None:
+        _payload(command, data)
+
+    def encode(value: None = None) -> bytes:
+        if value is not None:
+            raise TypeError(f"{command}: expected None, not {type(value).__name__}")
+        return b""
+
+    decode.__name__ = decode.__qualname__ = f"decode_{command}"
+    encode.__name__ = encode.__qualname__ = f"encode_{command}"
+    decode.__doc__ = f"A `{command}` payload: empty; OversizedMessage for any byte."
+    encode.__doc__ = f"The empty payload of `{command}`."
+    return decode, encode
+
+
+decode_verack, encode_verack = _empty("verack")
+decode_getaddr, encode_getaddr = _empty("getaddr")
+decode_sendaddrv2, encode_sendaddrv2 = _empty("sendaddrv2")  # BIP155
+decode_mempool, encode_mempool = _empty("mempool")  # BIP35
+decode_sendheaders, encode_sendheaders = _empty("sendheaders")  # BIP130
+decode_wtxidrelay, encode_wtxidrelay = _empty("wtxidrelay")  # BIP339
+decode_filterclear, encode_filterclear = _empty("filterclear")  # BIP37
+
+
+# --- version --------------------------------------------------------------------------------
+
+
+def _read_version(reader: _Reader) -> Version:
+    version, services, timestamp = reader.fixed(_VERSION_HEAD)
+    addr_recv = reader.endpoint()
+    addr_from = nonce = user_agent = start_height = relay = extra = None
+    if reader.more():
+        addr_from = reader.endpoint()
+        (nonce,) = reader.fixed(_U64)
+    if reader.more():
+        user_agent = reader.text("version.user_agent", limits.MAX_USER_AGENT)
+    if reader.more():
+        (start_height,) = reader.fixed(_I32)
+    if reader.more():
+        relay = reader.flag("version.relay")
+    if reader.more():
+        extra = reader.rest()
+    return Version(version, services, timestamp, addr_recv, addr_from, nonce, user_agent, start_height, relay, extra)
+
+
+def decode_version(data: Buffer) -> Version:
+    """A `version` payload, read as Core reads it: the fields after `addr_recv` only while bytes
+    remain, the user agent held to `limits.MAX_USER_AGENT`, bytes after `relay` kept as `extra`."""
+    return _decode("version", data, _read_version)
+
+
+def encode_version(message: Version) -> bytes:
+    message = _record("version", message, Version)
+    parts = [_VERSION_HEAD.pack(message.version, message.services, message.timestamp), _endpoint(message.addr_recv)]
+    if message.addr_from is not None:
+        parts += (_endpoint(message.addr_from), _U64.pack(message.nonce))
+    if message.user_agent is not None:
+        parts.append(_text("version.user_agent", message.user_agent, limits.MAX_USER_AGENT))
+    if message.start_height is not None:
+        parts.append(_I32.pack(message.start_height))
+    if message.relay is not None:
+        parts.append(_BOOLEAN[message.relay])
+    if message.extra is not None:
+        parts.append(message.extra)
+    return _checked_payload("version", b"".join(parts))
+
+
+# --- ping, pong (BIP31), feefilter (BIP133), sendcmpct (BIP152) -----------------------------
+
+
+def decode_ping(data: Buffer) -> int | None:
+    """The nonce, or None for a pre-BIP31 empty ping (answered with no pong)."""
+    return _decode("ping", data, lambda reader: reader.fixed(_U64)[0] if reader.more() else None)
+
+
+def encode_ping(nonce: int | None) -> bytes:
+    return b"" if nonce is None else _scalar("ping", "nonce", nonce, _U64, 0, _U64_MAX)
+
+
+def decode_pong(data: Buffer) -> int:
+    """The nonce of the ping it answers."""
+    return _decode("pong", data, lambda reader: reader.fixed(_U64)[0])
+
+
+def encode_pong(nonce: int) -> bytes:
+    return _scalar("pong", "nonce", nonce, _U64, 0, _U64_MAX)
+
+
+def decode_feefilter(data: Buffer) -> int:
+    """The peer's minimum fee rate, satoshis per 1,000 virtual bytes (signed, as Core's CAmount)."""
+    return _decode("feefilter", data, lambda reader: reader.fixed(_I64)[0])
+
+
+def encode_feefilter(fee_rate: int) -> bytes:
+    return _scalar("feefilter", "feerate", fee_rate, _I64, -(1 << 63), (1 << 63) - 1)
+
+
+def decode_sendcmpct(data: Buffer) -> SendCmpct:
+    return _decode("sendcmpct", data, lambda reader: SendCmpct(reader.flag("sendcmpct.announce"), reader.fixed(_U64)[0]))
+
+
+def encode_sendcmpct(message: SendCmpct) -> bytes:
+    message = _record("sendcmpct", message, SendCmpct)
+    return _checked_payload("sendcmpct", _SENDCMPCT.pack(message.announce, message.version))
+
+
+# --- addrv2 (BIP155) ------------------------------------------------------------------------
+
+
+def _read_addrv2_entry(reader: _Reader) -> AddrV2Entry:
+    (time,) = reader.fixed(_U32)
+    services = reader.size()
+    (network_id,) = reader.fixed(_U8)
+    address = reader.var_bytes("addrv2.address", limits.MAX_ADDRV2_ADDRESS)
+    _check_addrv2_length(network_id, address)
+    (port,) = reader.fixed(_PORT)
+    return AddrV2Entry(time, services, network_id, address, port)
+
+
+def _check_addrv2_length(network_id: int, address: bytes) -> None:
+    known = limits.ADDRV2_NETWORKS.get(network_id)
+    if known is not None and len(address) != known[1]:
+        raise InvalidValue(f"BIP155 {known[0]} address with length {len(address)}, should be {known[1]}")
+
+
+def decode_addrv2(data: Buffer) -> list[AddrV2Entry]:
+    """An `addrv2` payload: up to `limits.MAX_ADDR` entries; a known network id must carry its
+    address length, an unknown one is kept with any length up to `limits.MAX_ADDRV2_ADDRESS`."""
+
+    def read(reader: _Reader) -> list[AddrV2Entry]:
+        count = reader.size("addrv2.addresses", limits.MAX_ADDR)
+        return [_read_addrv2_entry(reader) for _ in range(count)]
+
+    return _decode("addrv2", data, read)
+
+
+def encode_addrv2(entries: Sequence[AddrV2Entry]) -> bytes:
+    entries = _items("addrv2", "addrv2.addresses", limits.MAX_ADDR, entries, AddrV2Entry)
+    parts = [compact_size(len(entries))]
+    for entry in entries:
+        _check_addrv2_length(entry.network_id, entry.address)
+        parts += (
+            _U32.pack(entry.time), compact_size(entry.services), _U8.pack(entry.network_id),
+            _var_bytes("addrv2.address", entry.address, limits.MAX_ADDRV2_ADDRESS), _PORT.pack(entry.port),
+        )
+    return _checked_payload("addrv2", b"".join(parts))
+
+
+# --- getheaders, getblocks ------------------------------------------------------------------
+
+
+def _decode_locator(command: str, data: Buffer) -> Locator:
+    def read(reader: _Reader) -> Locator:
+        (version,) = reader.fixed(_U32)
+        hashes = reader.items(f"{command}.locator", limits.MAX_LOCATOR_HASHES, _HASH_SIZE)
+        return Locator(version, hashes, reader.take(_HASH_SIZE))
+
+    return _decode(command, data, read)
+
+
+def _encode_locator(command: str, locator: Locator) -> bytes:
+    locator = _record(command, locator, Locator)
+    count = _counted(f"{command}.locator", len(locator.hashes), limits.MAX_LOCATOR_HASHES)
+    return _checked_payload(command, b"".join((_U32.pack(locator.version), count, *locator.hashes, locator.stop)))
+
+
+def decode_getheaders(data: Buffer) -> Locator:
+    """A `getheaders` payload: a locator of up to `limits.MAX_LOCATOR_HASHES` and a stop hash."""
+    return _decode_locator("getheaders", data)
+
+
+def encode_getheaders(locator: Locator) -> bytes:
+    return _encode_locator("getheaders", locator)
+
+
+def decode_getblocks(data: Buffer) -> Locator:
+    """A `getblocks` payload: a locator of up to `limits.MAX_LOCATOR_HASHES` and a stop hash."""
+    return _decode_locator("getblocks", data)
+
+
+def encode_getblocks(locator: Locator) -> bytes:
+    return _encode_locator("getblocks", locator)
