@@ -19,7 +19,24 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence, TypeVar
 from pantheon import limits
 from pantheon._codecs_py import _CEILING, _PORT, _U64_MAX, _checked_payload, _count, _finish, _items, _payload, _truncated
 from pantheon.errors import InvalidValue, OversizedMessage
-from pantheon.primitives import AddrV2Entry, Endpoint, Locator, SendCmpct, Version, _int, compact_size
+from pantheon.primitives import (
+    AddrV2Entry,
+    BlockHeader,
+    Endpoint,
+    FilterLoad,
+    Locator,
+    MerkleBlock,
+    Reject,
+    SendCmpct,
+    SendTxRcncl,
+    Version,
+    _bytes,
+    _dsha256,
+    _int,
+    compact_size,
+    header_from_layout,
+)
+from pantheon.protocol import BLOCK_HEADER_SIZE
 
 if TYPE_CHECKING:
     from typing_extensions import Buffer
@@ -35,11 +52,16 @@ __all__ = [
     "decode_getheaders", "encode_getheaders",
     "decode_getblocks", "encode_getblocks",
     "decode_mempool", "encode_mempool",
+    "decode_reject", "encode_reject",
     "decode_sendheaders", "encode_sendheaders",
     "decode_feefilter", "encode_feefilter",
     "decode_sendcmpct", "encode_sendcmpct",
     "decode_wtxidrelay", "encode_wtxidrelay",
+    "decode_merkleblock", "encode_merkleblock",
+    "decode_filterload", "encode_filterload",
+    "decode_filteradd", "encode_filteradd",
     "decode_filterclear", "encode_filterclear",
+    "decode_sendtxrcncl", "encode_sendtxrcncl",
 ]
 
 T = TypeVar("T")
@@ -53,6 +75,8 @@ _I64 = struct.Struct("<q")
 _VERSION_HEAD = struct.Struct("<iQq")  # version, services, timestamp
 _ENDPOINT = struct.Struct("<Q16s")  # services, ip; the port follows in network byte order
 _SENDCMPCT = struct.Struct("<BQ")
+_FILTERLOAD_TAIL = struct.Struct("<IIB")  # hash_funcs, tweak, flags
+_SENDTXRCNCL = struct.Struct("<IQ")
 _BOOLEAN = (b"\x00", b"\x01")
 
 
@@ -115,6 +139,10 @@ class _Reader:
         services, ip = self.fixed(_ENDPOINT)
         (port,) = self.fixed(_PORT)
         return Endpoint(services, ip, port)
+
+    def header(self) -> BlockHeader:
+        raw = self.take(BLOCK_HEADER_SIZE)
+        return header_from_layout(raw, _dsha256(raw), 0)
 
 
 def _decode(command: str, data: Buffer, read: Callable[[_Reader], T]) -> T:
@@ -348,3 +376,83 @@ def decode_getblocks(data: Buffer) -> Locator:
 
 def encode_getblocks(locator: Locator) -> bytes:
     return _encode_locator("getblocks", locator)
+
+
+# --- reject (BIP61) -------------------------------------------------------------------------
+
+
+def decode_reject(data: Buffer) -> Reject:
+    """A `reject` payload; `data` is whatever follows the reason (a hash for block and tx)."""
+
+    def read(reader: _Reader) -> Reject:
+        message = reader.text("reject.message")
+        (ccode,) = reader.fixed(_U8)
+        return Reject(message, ccode, reader.text("reject.reason"), reader.rest())
+
+    return _decode("reject", data, read)
+
+
+def encode_reject(message: Reject) -> bytes:
+    message = _record("reject", message, Reject)
+    parts = (_text("reject.message", message.message), _U8.pack(message.ccode), _text("reject.reason", message.reason))
+    return _checked_payload("reject", b"".join((*parts, message.data)))
+
+
+# --- bloom filters and merkleblock (BIP37) --------------------------------------------------
+
+
+def decode_filterload(data: Buffer) -> FilterLoad:
+    """A `filterload` payload: the filter held to `limits.MAX_BLOOM_FILTER_SIZE` bytes (the
+    number of hash functions is a value for net/ to judge, as in Core)."""
+
+    def read(reader: _Reader) -> FilterLoad:
+        bloom = reader.var_bytes("filterload.filter", limits.MAX_BLOOM_FILTER_SIZE)
+        return FilterLoad(bloom, *reader.fixed(_FILTERLOAD_TAIL))
+
+    return _decode("filterload", data, read)
+
+
+def encode_filterload(message: FilterLoad) -> bytes:
+    message = _record("filterload", message, FilterLoad)
+    bloom = _var_bytes("filterload.filter", message.filter, limits.MAX_BLOOM_FILTER_SIZE)
+    return _checked_payload("filterload", bloom + _FILTERLOAD_TAIL.pack(message.hash_funcs, message.tweak, message.flags))
+
+
+def decode_filteradd(data: Buffer) -> bytes:
+    """The element to add, up to `limits.MAX_FILTERADD_SIZE` bytes."""
+    return _decode("filteradd", data, lambda reader: reader.var_bytes("filteradd.data", limits.MAX_FILTERADD_SIZE))
+
+
+def encode_filteradd(element: Buffer) -> bytes:
+    element = _bytes("filteradd.data", element)
+    return _checked_payload("filteradd", _var_bytes("filteradd.data", element, limits.MAX_FILTERADD_SIZE))
+
+
+def decode_merkleblock(data: Buffer) -> MerkleBlock:
+    def read(reader: _Reader) -> MerkleBlock:
+        header = reader.header()
+        (total,) = reader.fixed(_U32)
+        hashes = reader.items("merkleblock.hashes", _CEILING, _HASH_SIZE)
+        return MerkleBlock(header, total, hashes, reader.var_bytes("merkleblock.flags"))
+
+    return _decode("merkleblock", data, read)
+
+
+def encode_merkleblock(message: MerkleBlock) -> bytes:
+    message = _record("merkleblock", message, MerkleBlock)
+    parts = (message.header.serialize(), _U32.pack(message.total_transactions),
+             _counted("merkleblock.hashes", len(message.hashes), _CEILING), *message.hashes,
+             _var_bytes("merkleblock.flags", message.flags))
+    return _checked_payload("merkleblock", b"".join(parts))
+
+
+# --- sendtxrcncl (BIP330) -------------------------------------------------------------------
+
+
+def decode_sendtxrcncl(data: Buffer) -> SendTxRcncl:
+    return _decode("sendtxrcncl", data, lambda reader: SendTxRcncl(*reader.fixed(_SENDTXRCNCL)))
+
+
+def encode_sendtxrcncl(message: SendTxRcncl) -> bytes:
+    message = _record("sendtxrcncl", message, SendTxRcncl)
+    return _checked_payload("sendtxrcncl", _SENDTXRCNCL.pack(message.version, message.salt))

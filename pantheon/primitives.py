@@ -46,7 +46,8 @@ import ipaddress
 import operator
 import struct
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from types import MappingProxyType
+from typing import Any, Callable, ClassVar, Iterable, Mapping
 
 from pantheon import limits
 from pantheon.errors import InvalidValue, OversizedMessage
@@ -67,6 +68,10 @@ __all__ = [
     "SendCmpct",
     "AddrV2Entry",
     "Locator",
+    "Reject",
+    "FilterLoad",
+    "MerkleBlock",
+    "SendTxRcncl",
 ]
 
 _U16_MAX = 0xFFFF
@@ -605,47 +610,20 @@ class Block:
 
 
 # --- the other messages' records ------------------------------------------------------------
-# What the codecs of the cold commands (`pantheon._cold_py`) take and give. Each record names
-# its fields' kinds once, in `__post_init__`; `_check` applies them, so that, as for the records
-# above, a record that can be built can be encoded (a count over its cap is the encoder's to
-# refuse, as in the spec).
+# What the codecs of the cold commands (`pantheon._cold_py`) take and give. Each record names the
+# kind of each field once, in `_KINDS`; `_Record.__post_init__` checks and stores them, so that,
+# as for the records above, a record that can be built can be encoded (a count over its cap is
+# the encoder's to refuse, as in the spec).
 
 _Kind = Callable[[str, Any], Any]
-
-
-def _check(record: Any, **kinds: _Kind) -> None:
-    """Check each named field of a frozen record with its kind and store what the kind returns."""
-    prefix = type(record).__name__
-    for name, kind in kinds.items():
-        _set(record, name, kind(f"{prefix}.{name}", getattr(record, name)))
 
 
 def _ranged(low: int, high: int) -> _Kind:
     return lambda name, value: _int(name, value, low, high)
 
 
-_u8, _u16, _u32, _u64 = (_ranged(0, (1 << bits) - 1) for bits in (8, 16, 32, 64))
-_i32, _i64 = _ranged(*_I32), _ranged(*_I64)
-_raw = _bytes  # any length
-
-
 def _sized(size: int) -> _Kind:
     return lambda name, value: _bytes(name, value, size)
-
-
-_hash = _sized(_HASH_SIZE)
-
-
-def _text(name: str, value: Any) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"{name} must be str, not {type(value).__name__}")
-    return value
-
-
-def _flag(name: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be bool, not {type(value).__name__}")
-    return value
 
 
 def _instance(cls: type) -> _Kind:
@@ -672,17 +650,40 @@ def _optional(kind: _Kind) -> _Kind:
     return lambda name, value: None if value is None else kind(name, value)
 
 
-@dataclass(frozen=True, slots=True, repr=False)
-class Endpoint:
+_u8, _u16, _u32, _u64 = (_ranged(0, (1 << bits) - 1) for bits in (8, 16, 32, 64))
+_i32, _i64 = _ranged(*_I32), _ranged(*_I64)
+_raw = _bytes  # any length
+_hash = _sized(_HASH_SIZE)
+_text, _flag = _instance(str), _instance(bool)
+
+
+class _Record:
+    """Base of the message records: each field checked by its kind in `_KINDS`, the `repr` of
+    the records above."""
+
+    __slots__ = ()
+    _KINDS: ClassVar[Mapping[str, _Kind]]
+
+    def __post_init__(self) -> None:
+        prefix = type(self).__name__
+        for name, kind in self._KINDS.items():
+            _set(self, name, kind(f"{prefix}.{name}", getattr(self, name)))
+
+    __repr__ = _record_repr
+
+
+_record = dataclass(frozen=True, slots=True, repr=False)
+
+
+@_record
+class Endpoint(_Record):
     """An address without time, as `version` carries it: services, 16-byte IPv6 or
     IPv4-mapped ip, port."""
 
     services: int = 0
     ip: bytes = bytes(16)
     port: int = 0
-
-    def __post_init__(self) -> None:
-        _check(self, services=_u64, ip=_sized(16), port=_u16)
+    _KINDS = MappingProxyType({"services": _u64, "ip": _sized(16), "port": _u16})
 
     @classmethod
     def from_host(cls, host: str, port: int, services: int = 0) -> Endpoint:
@@ -695,14 +696,13 @@ class Endpoint:
             parsed = ipaddress.IPv6Address(f"::ffff:{parsed}")
         return cls(services, parsed.packed, port)
 
-    __repr__ = _record_repr
-
 
 _endpoint = _instance(Endpoint)
+_VERSION_OPTIONAL = ("nonce", "user_agent", "start_height", "relay", "extra")
 
 
-@dataclass(frozen=True, slots=True, repr=False)
-class Version:
+@_record
+class Version(_Record):
     """A `version` payload. A peer may stop after any field from `addr_from` on (older
     protocols sent fewer), so those are None when absent; `addr_from` and `nonce` come
     together, a field cannot follow an absent one, and `extra` holds the bytes after `relay`
@@ -718,41 +718,36 @@ class Version:
     start_height: int | None = None
     relay: bool | None = None
     extra: bytes | None = None
+    _KINDS = MappingProxyType({
+        "version": _i32, "services": _u64, "timestamp": _i64, "addr_recv": _endpoint,
+        "addr_from": _optional(_endpoint), "nonce": _optional(_u64), "user_agent": _optional(_text),
+        "start_height": _optional(_i32), "relay": _optional(_flag), "extra": _optional(_raw),
+    })
 
     def __post_init__(self) -> None:
-        _check(
-            self, version=_i32, services=_u64, timestamp=_i64, addr_recv=_endpoint,
-            addr_from=_optional(_endpoint), nonce=_optional(_u64), user_agent=_optional(_text),
-            start_height=_optional(_i32), relay=_optional(_flag), extra=_optional(_raw),
-        )
+        _Record.__post_init__(self)
         if self.extra == b"":
             _set(self, "extra", None)
         if (self.addr_from is None) != (self.nonce is None):
             raise InvalidValue("Version.addr_from and Version.nonce come together")
-        optional = ("nonce", "user_agent", "start_height", "relay", "extra")
-        present = [getattr(self, name) is not None for name in optional]
+        present = [getattr(self, name) is not None for name in _VERSION_OPTIONAL]
         if present != sorted(present, reverse=True):
-            raise InvalidValue(f"Version.{optional[present.index(True, present.index(False))]} follows an absent field")
+            late = _VERSION_OPTIONAL[present.index(True, present.index(False))]
+            raise InvalidValue(f"Version.{late} follows an absent field")
 
-    __repr__ = _record_repr
 
-
-@dataclass(frozen=True, slots=True, repr=False)
-class SendCmpct:
+@_record
+class SendCmpct(_Record):
     """BIP152 `sendcmpct`: whether to announce new blocks as cmpctblock, and the compact block
     version (2: with witnesses)."""
 
     announce: bool
     version: int
-
-    def __post_init__(self) -> None:
-        _check(self, announce=_flag, version=_u64)
-
-    __repr__ = _record_repr
+    _KINDS = MappingProxyType({"announce": _flag, "version": _u64})
 
 
-@dataclass(frozen=True, slots=True, repr=False)
-class AddrV2Entry:
+@_record
+class AddrV2Entry(_Record):
     """One BIP155 `addrv2` entry as sent: the network id and its raw address bytes (unknown ids
     kept, so the caller decides what to ignore, as Core does)."""
 
@@ -761,23 +756,61 @@ class AddrV2Entry:
     network_id: int
     address: bytes
     port: int
-
-    def __post_init__(self) -> None:
-        _check(self, time=_u32, services=_u64, network_id=_u8, address=_raw, port=_u16)
-
-    __repr__ = _record_repr
+    _KINDS = MappingProxyType({"time": _u32, "services": _u64, "network_id": _u8, "address": _raw, "port": _u16})
 
 
-@dataclass(frozen=True, slots=True, repr=False)
-class Locator:
+@_record
+class Locator(_Record):
     """A `getheaders` or `getblocks` request: Core's block locator (newest first) and a stop
     hash (all zeros: as many as the answer allows)."""
 
     version: int
     hashes: tuple[bytes, ...]
     stop: bytes = bytes(_HASH_SIZE)
+    _KINDS = MappingProxyType({"version": _u32, "hashes": _many(_hash), "stop": _hash})
 
-    def __post_init__(self) -> None:
-        _check(self, version=_u32, hashes=_many(_hash), stop=_hash)
 
-    __repr__ = _record_repr
+@_record
+class Reject(_Record):
+    """BIP61 `reject` (removed from Core 0.20): the rejected message's command, a code, a reason,
+    and `data`, the rejected block's or transaction's hash (else empty)."""
+
+    message: str
+    ccode: int
+    reason: str
+    data: bytes = b""
+    _KINDS = MappingProxyType({"message": _text, "ccode": _u8, "reason": _text, "data": _raw})
+
+
+@_record
+class FilterLoad(_Record):
+    """BIP37 `filterload`: a bloom filter, its number of hash functions, tweak and update flags."""
+
+    filter: bytes
+    hash_funcs: int
+    tweak: int
+    flags: int
+    _KINDS = MappingProxyType({"filter": _raw, "hash_funcs": _u32, "tweak": _u32, "flags": _u8})
+
+
+@_record
+class MerkleBlock(_Record):
+    """BIP37 `merkleblock`: a header and the partial merkle tree of the transactions that matched
+    a filter (the block's transaction count, the tree's hashes, its flag bits)."""
+
+    header: BlockHeader
+    total_transactions: int
+    hashes: tuple[bytes, ...]
+    flags: bytes
+    _KINDS = MappingProxyType({
+        "header": _instance(BlockHeader), "total_transactions": _u32, "hashes": _many(_hash), "flags": _raw,
+    })
+
+
+@_record
+class SendTxRcncl(_Record):
+    """BIP330 `sendtxrcncl`: the Erlay version a peer offers and its salt."""
+
+    version: int
+    salt: int
+    _KINDS = MappingProxyType({"version": _u32, "salt": _u64})

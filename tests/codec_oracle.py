@@ -18,10 +18,14 @@ from pantheon.primitives import (
     Block,
     BlockHeader,
     Endpoint,
+    FilterLoad,
     InvVect,
     Locator,
+    MerkleBlock,
     NetAddress,
+    Reject,
     SendCmpct,
+    SendTxRcncl,
     Tx,
     TxIn,
     TxOut,
@@ -40,7 +44,10 @@ _ONE_FIELD = {"ping": "nonce", "pong": "nonce", "feefilter": "feerate", "filtera
 #: Messages of one list decode to the list.
 _LISTS = {"inv": "inventory", "getdata": "inventory", "notfound": "inventory", "addr": "addresses", "addrv2": "addresses"}
 #: The record each other command decodes to.
-_RECORDS: dict[str, type] = {"version": Version, "sendcmpct": SendCmpct, "block": Block}
+_RECORDS: dict[str, type] = {
+    "version": Version, "sendcmpct": SendCmpct, "block": Block, "reject": Reject, "filterload": FilterLoad,
+    "merkleblock": MerkleBlock, "sendtxrcncl": SendTxRcncl,
+}
 
 
 # --- twin value -> spec shape -----------------------------------------------------------------

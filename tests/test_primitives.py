@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import pickle
 import struct
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ import pytest
 
 from pantheon import errors, hashing, limits, params, primitives
 from pantheon.primitives import Block, BlockHeader, InvVect, NetAddress, OutPoint, Tx, TxIn, TxOut
-from pantheon.primitives import AddrV2Entry, Endpoint, Locator, SendCmpct, Version  # the other messages' records
+from pantheon.primitives import AddrV2Entry, Endpoint, Locator, Reject, SendCmpct, Version  # the other messages' records
 
 VECTORS = Path(__file__).parent / "vectors"
 TYPED_TXS = {case["type"]: bytes.fromhex(case["hex"]) for case in json.loads((VECTORS / "tx" / "mainnet_txs_by_type.json").read_text())}
@@ -56,6 +57,7 @@ H = bytes(range(32))
         (lambda: AddrV2Entry(0, 0, 256, b"", 0), errors.InvalidValue, "AddrV2Entry.network_id out of range: 256"),
         (lambda: Locator(1, H), TypeError, "Locator.hashes must be a sequence of items, not bytes"),
         (lambda: Locator(1, [H[:31]]), errors.InvalidValue, "Locator.hashes item must be 32 bytes, got 31"),
+        (lambda: Reject("tx", 0x10, None), TypeError, "Reject.reason must be str, not NoneType"),
     ],
 )
 def test_constructors_check_their_fields(make: Any, error: type, message: str) -> None:
@@ -77,9 +79,13 @@ def test_message_records_normalise_and_show_themselves() -> None:
     assert Endpoint.from_host("10.0.0.1", 8333) == Endpoint(0, bytes(10) + b"\xff\xff\x0a\x00\x00\x01", 8333)
     assert Endpoint.from_host("::1", 1, 9) == Endpoint(9, bytes(15) + b"\x01", 1)
     assert Endpoint.from_host("seed.example", 1) == Endpoint(0, bytes(16), 1)
-    namespace = {"Version": Version, "Endpoint": Endpoint, "Locator": Locator}
-    for value in (locator, Version(70016, 1, 2, Endpoint.from_host("1.2.3.4", 5), Endpoint(), 7, "/x/", 3, False)):
+    namespace = {"Version": Version, "Endpoint": Endpoint, "Locator": Locator, "Reject": Reject}
+    version = Version(70016, 1, 2, Endpoint.from_host("1.2.3.4", 5), Endpoint(), 7, "/x/", 3, False)
+    for value in (locator, version, Reject("tx", 0x10, "bad", H)):
         assert eval(repr(value), namespace) == value  # noqa: S307 - our own repr, of our own values
+        assert pickle.loads(pickle.dumps(value)) == value and hash(pickle.loads(pickle.dumps(value))) == hash(value)
+    with pytest.raises(AttributeError):
+        version.nonce = 8  # type: ignore[misc]
 
 
 def test_values_are_immutable(wire_impl: Any) -> None:

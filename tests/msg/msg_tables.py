@@ -23,7 +23,8 @@ from typing import Any
 import pytest
 from codec_oracle import outcome, plain, spec_plain
 
-from pantheon import errors, limits, spec
+from pantheon import errors, hashing, limits, spec
+from pantheon.primitives import BlockHeader
 
 
 GOLDEN = json.loads((Path(__file__).parent.parent / "vectors" / "messages" / "golden-vectors.json").read_text())
@@ -47,11 +48,13 @@ def golden(command: str, where: str) -> list[bytes]:
 class Layout:
     """A payload written field by field: `rows` are (field name, hex); `ends` names the rows
     before which the payload may stop (optional trailing fields); with `open_end`, bytes after
-    the last row are read as further fields, not refused as trailing."""
+    the last row are read as further fields, not refused as trailing; `rest` names a last row
+    that takes whatever remains (any cut inside it is a shorter value, and it is open-ended)."""
 
     rows: tuple[tuple[str, str], ...]
     ends: tuple[str, ...] = ()
     open_end: bool = False
+    rest: str = ""
 
     @property
     def payload(self) -> bytes:
@@ -68,6 +71,19 @@ class Layout:
             spans.append((name, start, end))
             start = end
         return spans
+
+
+def header_rows(raw: bytes, prefix: str = "header.") -> tuple[tuple[str, str], ...]:
+    """The rows of an 80-byte block header, each named with its value."""
+    header = BlockHeader.from_bytes(raw)
+    return (
+        (f"{prefix}version: {header.version:#x}", raw[:4].hex()),
+        (f"{prefix}prev_block: {hashing.hash_to_hex(header.prev_block)}", raw[4:36].hex()),
+        (f"{prefix}merkle_root", raw[36:68].hex()),
+        (f"{prefix}timestamp: {header.timestamp}", raw[68:72].hex()),
+        (f"{prefix}bits: {header.bits:#010x}", raw[72:76].hex()),
+        (f"{prefix}nonce: {header.nonce}", raw[76:80].hex()),
+    )
 
 
 def check_wire(module: Any, command: str, value: Any, layout: Layout) -> None:
@@ -90,6 +106,8 @@ def check_cuts(module: Any, command: str, layout: Layout) -> None:
     payload = layout.payload
     decode = getattr(module, f"decode_{command}")
     ends = {layout.start(name) for name in layout.ends}
+    if layout.rest:
+        ends.update(range(layout.start(layout.rest), len(payload)))
     spec_cuts = _spec_cuts(command, payload)
     for name, start, end in layout.fields():
         for cut in range(start, end):
@@ -105,7 +123,7 @@ def check_cuts(module: Any, command: str, layout: Layout) -> None:
             assert str(caught.value) == message, where
     longer = len(payload) + 1
     cap = limits.max_payload(command)
-    if layout.open_end:
+    if layout.open_end or layout.rest:
         return
     if longer > cap:
         check_error(module, command, payload + b"\x00", errors.OversizedMessage, f"{command} payload: {longer} exceeds the cap of {cap}")
