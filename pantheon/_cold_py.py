@@ -14,21 +14,38 @@ a message of one field decodes to that field (`ping`'s nonce, `feefilter`'s fee 
 from __future__ import annotations
 
 import struct
-from typing import TYPE_CHECKING, Any, Callable, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence, TypeVar
 
 from pantheon import limits
-from pantheon._codecs_py import _CEILING, _PORT, _U64_MAX, _checked_payload, _count, _finish, _items, _payload, _truncated
+from pantheon._codecs_py import (
+    _CEILING,
+    _PORT,
+    _U64_MAX,
+    _checked_payload,
+    _count,
+    _finish,
+    _items,
+    _payload,
+    _truncated,
+    _tx_at,
+)
 from pantheon.errors import InvalidValue, OversizedMessage
 from pantheon.primitives import (
+    _HASH_SIZE,
     AddrV2Entry,
     BlockHeader,
+    BlockTxn,
+    BlockTxnRequest,
+    CmpctBlock,
     Endpoint,
     FilterLoad,
     Locator,
     MerkleBlock,
+    PrefilledTx,
     Reject,
     SendCmpct,
     SendTxRcncl,
+    Tx,
     Version,
     _bytes,
     _dsha256,
@@ -36,7 +53,7 @@ from pantheon.primitives import (
     compact_size,
     header_from_layout,
 )
-from pantheon.protocol import BLOCK_HEADER_SIZE
+from pantheon.protocol import BLOCK_HEADER_SIZE, SHORTTXIDS_LENGTH
 
 if TYPE_CHECKING:
     from typing_extensions import Buffer
@@ -56,6 +73,9 @@ __all__ = [
     "decode_sendheaders", "encode_sendheaders",
     "decode_feefilter", "encode_feefilter",
     "decode_sendcmpct", "encode_sendcmpct",
+    "decode_cmpctblock", "encode_cmpctblock",
+    "decode_getblocktxn", "encode_getblocktxn",
+    "decode_blocktxn", "encode_blocktxn",
     "decode_wtxidrelay", "encode_wtxidrelay",
     "decode_merkleblock", "encode_merkleblock",
     "decode_filterload", "encode_filterload",
@@ -66,7 +86,7 @@ __all__ = [
 
 T = TypeVar("T")
 
-_HASH_SIZE = 32
+_BIP152_INDEXES = limits.MAX_BIP152_INDEX + 1  # how many a 16-bit index can name
 _U8 = struct.Struct("<B")
 _I32 = struct.Struct("<i")
 _U32 = struct.Struct("<I")
@@ -144,6 +164,23 @@ class _Reader:
         raw = self.take(BLOCK_HEADER_SIZE)
         return header_from_layout(raw, _dsha256(raw), 0)
 
+    def tx(self) -> Tx:
+        tx, self.pos = _tx_at(self.data, self.pos)
+        return tx
+
+    def indexes(self, field: str) -> Iterator[int]:
+        """BIP152 differential indexes as absolute ones: each CompactSize is the gap after the
+        previous index, and an index past 16 bits is InvalidValue (Core's DifferenceFormatter).
+        A caller reads each index's item before asking for the next."""
+        count = self.size(field, _BIP152_INDEXES)
+        next_index = 0
+        for _ in range(count):
+            index = next_index + self.size()
+            if index > limits.MAX_BIP152_INDEX:
+                raise InvalidValue(f"{field}: differential index overflows 16 bits")
+            next_index = index + 1
+            yield index
+
 
 def _decode(command: str, data: Buffer, read: Callable[[_Reader], T]) -> T:
     data = _payload(command, data)
@@ -178,6 +215,18 @@ def _var_bytes(field: str, value: bytes, cap: int = _CEILING) -> bytes:
 
 def _text(field: str, value: str, cap: int = _CEILING) -> bytes:
     return _var_bytes(field, value.encode("utf-8", "surrogateescape"), cap)
+
+
+def _differences(field: str, indexes: Sequence[int]) -> tuple[bytes, list[bytes]]:
+    """The count and the differential CompactSizes of absolute BIP152 indexes (increasing)."""
+    count = _counted(field, len(indexes), _BIP152_INDEXES)
+    gaps, next_index = [], 0
+    for index in indexes:
+        if not next_index <= index <= limits.MAX_BIP152_INDEX:
+            raise InvalidValue(f"{field}: indexes must increase and fit 16 bits")
+        gaps.append(compact_size(index - next_index))
+        next_index = index + 1
+    return count, gaps
 
 
 def _endpoint(endpoint: Endpoint) -> bytes:
@@ -298,6 +347,65 @@ def decode_sendcmpct(data: Buffer) -> SendCmpct:
 def encode_sendcmpct(message: SendCmpct) -> bytes:
     message = _record("sendcmpct", message, SendCmpct)
     return _checked_payload("sendcmpct", _SENDCMPCT.pack(message.announce, message.version))
+
+
+# --- cmpctblock, getblocktxn, blocktxn (BIP152) ----------------------------------------------
+
+
+def decode_cmpctblock(data: Buffer) -> CmpctBlock:
+    """A `cmpctblock` payload: the prefilled transactions' differential indexes are returned as
+    absolute ones, each transaction checked in full as `decode_tx` checks it."""
+
+    def read(reader: _Reader) -> CmpctBlock:
+        header = reader.header()
+        (nonce,) = reader.fixed(_U64)
+        short_ids = reader.items("cmpctblock.short_ids", _CEILING, SHORTTXIDS_LENGTH)
+        prefilled = [PrefilledTx(index, reader.tx()) for index in reader.indexes("cmpctblock.prefilled")]
+        return CmpctBlock(header, nonce, short_ids, prefilled)
+
+    return _decode("cmpctblock", data, read)
+
+
+def encode_cmpctblock(block: CmpctBlock) -> bytes:
+    block = _record("cmpctblock", block, CmpctBlock)
+    parts = [block.header.serialize(), _U64.pack(block.nonce),
+             _counted("cmpctblock.short_ids", len(block.short_ids), _CEILING), *block.short_ids]
+    count, gaps = _differences("cmpctblock.prefilled", [entry.index for entry in block.prefilled])
+    parts.append(count)
+    for gap, entry in zip(gaps, block.prefilled):
+        parts += (gap, entry.tx.serialize())
+    return _checked_payload("cmpctblock", b"".join(parts))
+
+
+def decode_getblocktxn(data: Buffer) -> BlockTxnRequest:
+    """A `getblocktxn` payload, its differential indexes returned as absolute ones."""
+
+    def read(reader: _Reader) -> BlockTxnRequest:
+        block_hash = reader.take(_HASH_SIZE)
+        return BlockTxnRequest(block_hash, tuple(reader.indexes("getblocktxn.indexes")))
+
+    return _decode("getblocktxn", data, read)
+
+
+def encode_getblocktxn(request: BlockTxnRequest) -> bytes:
+    request = _record("getblocktxn", request, BlockTxnRequest)
+    count, gaps = _differences("getblocktxn.indexes", request.indexes)
+    return _checked_payload("getblocktxn", b"".join((request.block_hash, count, *gaps)))
+
+
+def decode_blocktxn(data: Buffer) -> BlockTxn:
+    def read(reader: _Reader) -> BlockTxn:
+        block_hash = reader.take(_HASH_SIZE)
+        count = reader.size("blocktxn.transactions", _CEILING)
+        return BlockTxn(block_hash, tuple(reader.tx() for _ in range(count)))
+
+    return _decode("blocktxn", data, read)
+
+
+def encode_blocktxn(message: BlockTxn) -> bytes:
+    message = _record("blocktxn", message, BlockTxn)
+    parts = (message.block_hash, _counted("blocktxn.transactions", len(message.transactions), _CEILING))
+    return _checked_payload("blocktxn", b"".join((*parts, *(tx.serialize() for tx in message.transactions))))
 
 
 # --- addrv2 (BIP155) ------------------------------------------------------------------------

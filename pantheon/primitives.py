@@ -51,7 +51,7 @@ from typing import Any, Callable, ClassVar, Iterable, Mapping
 
 from pantheon import limits
 from pantheon.errors import InvalidValue, OversizedMessage
-from pantheon.protocol import BLOCK_HEADER_SIZE
+from pantheon.protocol import BLOCK_HEADER_SIZE, SHORTTXIDS_LENGTH
 
 __all__ = [
     "InvVect",
@@ -72,6 +72,10 @@ __all__ = [
     "FilterLoad",
     "MerkleBlock",
     "SendTxRcncl",
+    "PrefilledTx",
+    "CmpctBlock",
+    "BlockTxnRequest",
+    "BlockTxn",
 ]
 
 _U16_MAX = 0xFFFF
@@ -814,3 +818,51 @@ class SendTxRcncl(_Record):
     version: int
     salt: int
     _KINDS = MappingProxyType({"version": _u32, "salt": _u64})
+
+
+_bip152_index = _ranged(0, limits.MAX_BIP152_INDEX)
+_tx = _instance(Tx)
+
+
+@_record
+class PrefilledTx(_Record):
+    """A transaction a `cmpctblock` carries whole, with its absolute index in the block (the
+    wire's differential encoding is the codec's business)."""
+
+    index: int
+    tx: Tx
+    _KINDS = MappingProxyType({"index": _bip152_index, "tx": _tx})
+
+
+@_record
+class CmpctBlock(_Record):
+    """BIP152 `cmpctblock` (Core's HeaderAndShortIDs): the header, the nonce keying the short
+    ids, the short ids of the transactions left out, and the transactions sent whole."""
+
+    header: BlockHeader
+    nonce: int
+    short_ids: tuple[bytes, ...]
+    prefilled: tuple[PrefilledTx, ...]
+    _KINDS = MappingProxyType({
+        "header": _instance(BlockHeader), "nonce": _u64, "short_ids": _many(_sized(SHORTTXIDS_LENGTH)),
+        "prefilled": _many(_instance(PrefilledTx)),
+    })
+
+
+@_record
+class BlockTxnRequest(_Record):
+    """BIP152 `getblocktxn` (Core's BlockTransactionsRequest): a block and the absolute indexes,
+    in increasing order, of the transactions wanted from it."""
+
+    block_hash: bytes
+    indexes: tuple[int, ...]
+    _KINDS = MappingProxyType({"block_hash": _hash, "indexes": _many(_bip152_index)})
+
+
+@_record
+class BlockTxn(_Record):
+    """BIP152 `blocktxn` (Core's BlockTransactions): the transactions a getblocktxn asked for."""
+
+    block_hash: bytes
+    transactions: tuple[Tx, ...]
+    _KINDS = MappingProxyType({"block_hash": _hash, "transactions": _many(_tx)})

@@ -56,7 +56,7 @@ from pantheon.errors import (
     Truncated,
 )
 from pantheon.params import BY_MAGIC
-from pantheon.protocol import BLOCK_HEADER_SIZE, INV_TYPE_NAMES
+from pantheon.protocol import BLOCK_HEADER_SIZE, INV_TYPE_NAMES, SHORTTXIDS_LENGTH
 
 # ------------------------------------------------------------------------------------
 # Plumbing: pantheon errors travel through construct wrapped in an ExplicitError, which
@@ -526,7 +526,7 @@ PrefilledTransactions = DifferentialIndexes("cmpctblock.prefilled", Tx, "tx")
 CmpctBlock = Struct(
     "header" / BlockHeader,
     "nonce" / Int64ul,
-    "short_ids" / Counted(Bytes(6), "cmpctblock.short_ids"),
+    "short_ids" / Counted(Bytes(SHORTTXIDS_LENGTH), "cmpctblock.short_ids"),
     "prefilled" / PrefilledTransactions,
 )
 

@@ -17,12 +17,16 @@ from pantheon.primitives import (
     AddrV2Entry,
     Block,
     BlockHeader,
+    BlockTxn,
+    BlockTxnRequest,
+    CmpctBlock,
     Endpoint,
     FilterLoad,
     InvVect,
     Locator,
     MerkleBlock,
     NetAddress,
+    PrefilledTx,
     Reject,
     SendCmpct,
     SendTxRcncl,
@@ -46,7 +50,8 @@ _LISTS = {"inv": "inventory", "getdata": "inventory", "notfound": "inventory", "
 #: The record each other command decodes to.
 _RECORDS: dict[str, type] = {
     "version": Version, "sendcmpct": SendCmpct, "block": Block, "reject": Reject, "filterload": FilterLoad,
-    "merkleblock": MerkleBlock, "sendtxrcncl": SendTxRcncl,
+    "merkleblock": MerkleBlock, "sendtxrcncl": SendTxRcncl, "cmpctblock": CmpctBlock, "getblocktxn": BlockTxnRequest,
+    "blocktxn": BlockTxn,
 }
 
 
@@ -129,6 +134,7 @@ _NESTED: dict[str, Callable[[Any], Any]] = {
     "addr_from": lambda fields: None if fields is None else Endpoint(**fields),
     "header": header_of,
     "transactions": lambda txs: tuple(tx_of(tx) for tx in txs),
+    "prefilled": lambda entries: tuple(PrefilledTx(entry["index"], tx_of(entry["tx"])) for entry in entries),
 }
 
 

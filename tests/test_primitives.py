@@ -15,7 +15,9 @@ import pytest
 
 from pantheon import errors, hashing, limits, params, primitives
 from pantheon.primitives import Block, BlockHeader, InvVect, NetAddress, OutPoint, Tx, TxIn, TxOut
-from pantheon.primitives import AddrV2Entry, Endpoint, Locator, Reject, SendCmpct, Version  # the other messages' records
+from pantheon.primitives import (  # the other messages' records
+    AddrV2Entry, BlockTxnRequest, CmpctBlock, Endpoint, Locator, PrefilledTx, Reject, SendCmpct, Version,
+)
 
 VECTORS = Path(__file__).parent / "vectors"
 TYPED_TXS = {case["type"]: bytes.fromhex(case["hex"]) for case in json.loads((VECTORS / "tx" / "mainnet_txs_by_type.json").read_text())}
@@ -58,6 +60,11 @@ H = bytes(range(32))
         (lambda: Locator(1, H), TypeError, "Locator.hashes must be a sequence of items, not bytes"),
         (lambda: Locator(1, [H[:31]]), errors.InvalidValue, "Locator.hashes item must be 32 bytes, got 31"),
         (lambda: Reject("tx", 0x10, None), TypeError, "Reject.reason must be str, not NoneType"),
+        (lambda: BlockTxnRequest(H, (1 << 16,)), errors.InvalidValue, "BlockTxnRequest.indexes item out of range: 65536"),
+        (lambda: PrefilledTx(0, b""), TypeError, "PrefilledTx.tx must be Tx, not bytes"),
+        (lambda: CmpctBlock(GENESIS, 0, (), ()), TypeError, "CmpctBlock.header must be BlockHeader, not bytes"),
+        (lambda: CmpctBlock(BlockHeader.from_bytes(GENESIS[:80]), 0, (H,), ()), errors.InvalidValue,
+         "CmpctBlock.short_ids item must be 6 bytes, got 32"),
     ],
 )
 def test_constructors_check_their_fields(make: Any, error: type, message: str) -> None:
