@@ -36,6 +36,11 @@ from pantheon.primitives import (
     BlockHeader,
     BlockTxn,
     BlockTxnRequest,
+    CFCheckpt,
+    CFCheckptRequest,
+    CFHeaders,
+    CFilter,
+    CFRequest,
     CmpctBlock,
     Endpoint,
     FilterLoad,
@@ -81,6 +86,12 @@ __all__ = [
     "decode_filterload", "encode_filterload",
     "decode_filteradd", "encode_filteradd",
     "decode_filterclear", "encode_filterclear",
+    "decode_getcfilters", "encode_getcfilters",
+    "decode_cfilter", "encode_cfilter",
+    "decode_getcfheaders", "encode_getcfheaders",
+    "decode_cfheaders", "encode_cfheaders",
+    "decode_getcfcheckpt", "encode_getcfcheckpt",
+    "decode_cfcheckpt", "encode_cfcheckpt",
     "decode_sendtxrcncl", "encode_sendtxrcncl",
 ]
 
@@ -97,6 +108,8 @@ _ENDPOINT = struct.Struct("<Q16s")  # services, ip; the port follows in network 
 _SENDCMPCT = struct.Struct("<BQ")
 _FILTERLOAD_TAIL = struct.Struct("<IIB")  # hash_funcs, tweak, flags
 _SENDTXRCNCL = struct.Struct("<IQ")
+_CF_REQUEST = struct.Struct("<BI32s")  # filter_type, start_height, stop_hash
+_CF_HEAD = struct.Struct("<B32s")  # filter_type, then the stop (or block) hash
 _BOOLEAN = (b"\x00", b"\x01")
 
 
@@ -237,7 +250,21 @@ def _scalar(command: str, field: str, value: Any, codec: struct.Struct, low: int
     return _checked_payload(command, codec.pack(_int(f"{command}.{field}", value, low, high)))
 
 
-# --- empty messages -------------------------------------------------------------------------
+# --- commands that share a layout -----------------------------------------------------------
+
+
+def _named(function: Callable[..., Any], name: str, doc: str) -> Any:
+    function.__name__ = function.__qualname__ = name
+    function.__doc__ = doc
+    return function
+
+
+def _pair(command: str, decode: Callable[[str, Buffer], T], encode: Callable[[str, T], bytes],
+          what: str) -> tuple[Callable[[Buffer], T], Callable[[T], bytes]]:
+    """`decode_<command>` and `encode_<command>` from the codecs of a layout several commands
+    share, so that each names its own command in its errors."""
+    return (_named(lambda data: decode(command, data), f"decode_{command}", f"A `{command}` payload: {what}."),
+            _named(lambda value: encode(command, value), f"encode_{command}", f"The payload of a `{command}`."))
 
 
 def _empty(command: str) -> tuple[Callable[[Buffer], None], Callable[[None], bytes]]:
@@ -251,11 +278,8 @@ def _empty(command: str) -> tuple[Callable[[Buffer], None], Callable[[None], byt
             raise TypeError(f"{command}: expected None, not {type(value).__name__}")
         return b""
 
-    decode.__name__ = decode.__qualname__ = f"decode_{command}"
-    encode.__name__ = encode.__qualname__ = f"encode_{command}"
-    decode.__doc__ = f"A `{command}` payload: empty; OversizedMessage for any byte."
-    encode.__doc__ = f"The empty payload of `{command}`."
-    return decode, encode
+    return (_named(decode, f"decode_{command}", f"A `{command}` payload: empty; OversizedMessage for any byte."),
+            _named(encode, f"encode_{command}", f"The empty payload of a `{command}`."))
 
 
 decode_verack, encode_verack = _empty("verack")
@@ -468,22 +492,9 @@ def _encode_locator(command: str, locator: Locator) -> bytes:
     return _checked_payload(command, b"".join((_U32.pack(locator.version), count, *locator.hashes, locator.stop)))
 
 
-def decode_getheaders(data: Buffer) -> Locator:
-    """A `getheaders` payload: a locator of up to `limits.MAX_LOCATOR_HASHES` and a stop hash."""
-    return _decode_locator("getheaders", data)
-
-
-def encode_getheaders(locator: Locator) -> bytes:
-    return _encode_locator("getheaders", locator)
-
-
-def decode_getblocks(data: Buffer) -> Locator:
-    """A `getblocks` payload: a locator of up to `limits.MAX_LOCATOR_HASHES` and a stop hash."""
-    return _decode_locator("getblocks", data)
-
-
-def encode_getblocks(locator: Locator) -> bytes:
-    return _encode_locator("getblocks", locator)
+_LOCATOR = "a locator of up to `limits.MAX_LOCATOR_HASHES` hashes and a stop hash"
+decode_getheaders, encode_getheaders = _pair("getheaders", _decode_locator, _encode_locator, _LOCATOR)
+decode_getblocks, encode_getblocks = _pair("getblocks", _decode_locator, _encode_locator, _LOCATOR)
 
 
 # --- reject (BIP61) -------------------------------------------------------------------------
@@ -552,6 +563,78 @@ def encode_merkleblock(message: MerkleBlock) -> bytes:
              _counted("merkleblock.hashes", len(message.hashes), _CEILING), *message.hashes,
              _var_bytes("merkleblock.flags", message.flags))
     return _checked_payload("merkleblock", b"".join(parts))
+
+
+# --- compact block filters (BIP157) ---------------------------------------------------------
+
+
+def _decode_cf_request(command: str, data: Buffer) -> CFRequest:
+    return _decode(command, data, lambda reader: CFRequest(*reader.fixed(_CF_REQUEST)))
+
+
+def _encode_cf_request(command: str, request: CFRequest) -> bytes:
+    request = _record(command, request, CFRequest)
+    return _checked_payload(command, _CF_REQUEST.pack(request.filter_type, request.start_height, request.stop_hash))
+
+
+_RANGE = "a filter type and the blocks from a height up to a stop hash"
+decode_getcfilters, encode_getcfilters = _pair("getcfilters", _decode_cf_request, _encode_cf_request, _RANGE)
+
+
+def decode_cfilter(data: Buffer) -> CFilter:
+    return _decode("cfilter", data, lambda reader: CFilter(*reader.fixed(_CF_HEAD), reader.var_bytes("cfilter.filter")))
+
+
+def encode_cfilter(message: CFilter) -> bytes:
+    message = _record("cfilter", message, CFilter)
+    head = _CF_HEAD.pack(message.filter_type, message.block_hash)
+    return _checked_payload("cfilter", head + _var_bytes("cfilter.filter", message.filter))
+
+
+decode_getcfheaders, encode_getcfheaders = _pair("getcfheaders", _decode_cf_request, _encode_cf_request, _RANGE)
+
+
+def decode_cfheaders(data: Buffer) -> CFHeaders:
+    """A `cfheaders` payload: up to `limits.MAX_CFHEADERS` filter hashes."""
+
+    def read(reader: _Reader) -> CFHeaders:
+        filter_type, stop_hash = reader.fixed(_CF_HEAD)
+        previous = reader.take(_HASH_SIZE)
+        hashes = reader.items("cfheaders.filter_hashes", limits.MAX_CFHEADERS, _HASH_SIZE)
+        return CFHeaders(filter_type, stop_hash, previous, hashes)
+
+    return _decode("cfheaders", data, read)
+
+
+def encode_cfheaders(message: CFHeaders) -> bytes:
+    message = _record("cfheaders", message, CFHeaders)
+    count = _counted("cfheaders.filter_hashes", len(message.filter_hashes), limits.MAX_CFHEADERS)
+    parts = (_CF_HEAD.pack(message.filter_type, message.stop_hash), message.previous_filter_header, count)
+    return _checked_payload("cfheaders", b"".join((*parts, *message.filter_hashes)))
+
+
+def decode_getcfcheckpt(data: Buffer) -> CFCheckptRequest:
+    return _decode("getcfcheckpt", data, lambda reader: CFCheckptRequest(*reader.fixed(_CF_HEAD)))
+
+
+def encode_getcfcheckpt(request: CFCheckptRequest) -> bytes:
+    request = _record("getcfcheckpt", request, CFCheckptRequest)
+    return _checked_payload("getcfcheckpt", _CF_HEAD.pack(request.filter_type, request.stop_hash))
+
+
+def decode_cfcheckpt(data: Buffer) -> CFCheckpt:
+    def read(reader: _Reader) -> CFCheckpt:
+        filter_type, stop_hash = reader.fixed(_CF_HEAD)
+        return CFCheckpt(filter_type, stop_hash, reader.items("cfcheckpt.filter_headers", _CEILING, _HASH_SIZE))
+
+    return _decode("cfcheckpt", data, read)
+
+
+def encode_cfcheckpt(message: CFCheckpt) -> bytes:
+    message = _record("cfcheckpt", message, CFCheckpt)
+    count = _counted("cfcheckpt.filter_headers", len(message.filter_headers), _CEILING)
+    head = _CF_HEAD.pack(message.filter_type, message.stop_hash)
+    return _checked_payload("cfcheckpt", b"".join((head, count, *message.filter_headers)))
 
 
 # --- sendtxrcncl (BIP330) -------------------------------------------------------------------

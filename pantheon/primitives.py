@@ -76,6 +76,11 @@ __all__ = [
     "CmpctBlock",
     "BlockTxnRequest",
     "BlockTxn",
+    "CFRequest",
+    "CFilter",
+    "CFHeaders",
+    "CFCheckptRequest",
+    "CFCheckpt",
 ]
 
 _U16_MAX = 0xFFFF
@@ -866,3 +871,57 @@ class BlockTxn(_Record):
     block_hash: bytes
     transactions: tuple[Tx, ...]
     _KINDS = MappingProxyType({"block_hash": _hash, "transactions": _many(_tx)})
+
+
+@_record
+class CFRequest(_Record):
+    """BIP157 `getcfilters` or `getcfheaders`: a filter type and the blocks from `start_height`
+    up to `stop_hash` whose filters, or filter headers, are wanted."""
+
+    filter_type: int
+    start_height: int
+    stop_hash: bytes
+    _KINDS = MappingProxyType({"filter_type": _u8, "start_height": _u32, "stop_hash": _hash})
+
+
+@_record
+class CFilter(_Record):
+    """BIP157 `cfilter`: one block's compact filter (BIP158's encoding, opaque here)."""
+
+    filter_type: int
+    block_hash: bytes
+    filter: bytes
+    _KINDS = MappingProxyType({"filter_type": _u8, "block_hash": _hash, "filter": _raw})
+
+
+@_record
+class CFHeaders(_Record):
+    """BIP157 `cfheaders`: the filter header before the range and the hash of each filter in it,
+    from which the range's filter headers follow."""
+
+    filter_type: int
+    stop_hash: bytes
+    previous_filter_header: bytes
+    filter_hashes: tuple[bytes, ...]
+    _KINDS = MappingProxyType({
+        "filter_type": _u8, "stop_hash": _hash, "previous_filter_header": _hash, "filter_hashes": _many(_hash),
+    })
+
+
+@_record
+class CFCheckptRequest(_Record):
+    """BIP157 `getcfcheckpt`: a filter type and the block up to which checkpoints are wanted."""
+
+    filter_type: int
+    stop_hash: bytes
+    _KINDS = MappingProxyType({"filter_type": _u8, "stop_hash": _hash})
+
+
+@_record
+class CFCheckpt(_Record):
+    """BIP157 `cfcheckpt`: the filter header of every 1,000th block up to `stop_hash`."""
+
+    filter_type: int
+    stop_hash: bytes
+    filter_headers: tuple[bytes, ...]
+    _KINDS = MappingProxyType({"filter_type": _u8, "stop_hash": _hash, "filter_headers": _many(_hash)})

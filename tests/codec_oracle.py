@@ -19,6 +19,11 @@ from pantheon.primitives import (
     BlockHeader,
     BlockTxn,
     BlockTxnRequest,
+    CFCheckpt,
+    CFCheckptRequest,
+    CFHeaders,
+    CFilter,
+    CFRequest,
     CmpctBlock,
     Endpoint,
     FilterLoad,
@@ -51,7 +56,8 @@ _LISTS = {"inv": "inventory", "getdata": "inventory", "notfound": "inventory", "
 _RECORDS: dict[str, type] = {
     "version": Version, "sendcmpct": SendCmpct, "block": Block, "reject": Reject, "filterload": FilterLoad,
     "merkleblock": MerkleBlock, "sendtxrcncl": SendTxRcncl, "cmpctblock": CmpctBlock, "getblocktxn": BlockTxnRequest,
-    "blocktxn": BlockTxn,
+    "blocktxn": BlockTxn, "getcfilters": CFRequest, "cfilter": CFilter, "getcfheaders": CFRequest,
+    "cfheaders": CFHeaders, "getcfcheckpt": CFCheckptRequest, "cfcheckpt": CFCheckpt,
 }
 
 

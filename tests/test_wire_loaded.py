@@ -15,7 +15,7 @@ import pytest
 
 import pantheon
 import pantheon.wire
-from pantheon import _wire_py
+from pantheon import _wire_py, limits
 
 SWITCHED_OFF = os.environ.get("PANTHEON_NO_EXTENSIONS", "") not in ("", "0")
 
@@ -70,6 +70,11 @@ def test_public_names_match() -> None:
     assert {name for name in dir(compiled) if not name.startswith("_")} == contract
     assert _stub_names(Path(pantheon.__file__).parent / "_wire.pyi") == contract
     assert all(callable(getattr(_wire_py, name)) for name in contract)
+
+
+def test_every_command_has_codecs() -> None:
+    expected = {f"{direction}_{command}" for command in limits.COMMANDS for direction in ("decode", "encode")}
+    assert expected <= set(_wire_py.__all__)
 
 
 @pytest.mark.parametrize("module", ["pantheon.wire", "pantheon.net.peer", "pantheon.net.gossip"])
