@@ -136,8 +136,8 @@ def tx_of(fields: Any) -> Tx:
 
 #: Fields whose spec shape is not the record's value: field name -> converter.
 _NESTED: dict[str, Callable[[Any], Any]] = {
-    "addr_recv": lambda fields: Endpoint(**fields),
-    "addr_from": lambda fields: None if fields is None else Endpoint(**fields),
+    "addr_recv": lambda fields: record_of(Endpoint, fields),
+    "addr_from": lambda fields: None if fields is None else record_of(Endpoint, fields),
     "header": header_of,
     "transactions": lambda txs: tuple(tx_of(tx) for tx in txs),
     "prefilled": lambda entries: tuple(PrefilledTx(entry["index"], tx_of(entry["tx"])) for entry in entries),
