@@ -32,6 +32,8 @@ from pantheon._codecs_py import (
 from pantheon.errors import InvalidValue, OversizedMessage
 from pantheon.primitives import (
     _HASH_SIZE,
+    _I32LE,
+    _U32LE,
     AddrV2Entry,
     BlockHeader,
     BlockTxn,
@@ -95,12 +97,10 @@ __all__ = [
     "decode_sendtxrcncl", "encode_sendtxrcncl",
 ]
 
-T = TypeVar("T")
+_T = TypeVar("_T")
 
 _BIP152_INDEXES = limits.MAX_BIP152_INDEX + 1  # how many a 16-bit index can name
 _U8 = struct.Struct("<B")
-_I32 = struct.Struct("<i")
-_U32 = struct.Struct("<I")
 _U64 = struct.Struct("<Q")
 _I64 = struct.Struct("<q")
 _VERSION_HEAD = struct.Struct("<iQq")  # version, services, timestamp
@@ -108,8 +108,8 @@ _ENDPOINT = struct.Struct("<Q16s")  # services, ip; the port follows in network 
 _SENDCMPCT = struct.Struct("<BQ")
 _FILTERLOAD_TAIL = struct.Struct("<IIB")  # hash_funcs, tweak, flags
 _SENDTXRCNCL = struct.Struct("<IQ")
-_CF_REQUEST = struct.Struct("<BI32s")  # filter_type, start_height, stop_hash
-_CF_HEAD = struct.Struct("<B32s")  # filter_type, then the stop (or block) hash
+_CF_REQUEST = struct.Struct(f"<BI{_HASH_SIZE}s")  # filter_type, start_height, stop_hash
+_CF_HEAD = struct.Struct(f"<B{_HASH_SIZE}s")  # filter_type, then the stop (or block) hash
 _BOOLEAN = (b"\x00", b"\x01")
 
 
@@ -195,7 +195,7 @@ class _Reader:
             yield index
 
 
-def _decode(command: str, data: Buffer, read: Callable[[_Reader], T]) -> T:
+def _decode(command: str, data: Buffer, read: Callable[[_Reader], _T]) -> _T:
     data = _payload(command, data)
     reader = _Reader(data)
     try:
@@ -209,7 +209,7 @@ def _decode(command: str, data: Buffer, read: Callable[[_Reader], T]) -> T:
 # --- writing --------------------------------------------------------------------------------
 
 
-def _record(command: str, value: Any, kind: type[T]) -> T:
+def _record(command: str, value: Any, kind: type[_T]) -> _T:
     if not isinstance(value, kind):
         raise TypeError(f"{command}: expected {kind.__name__}, not {type(value).__name__}")
     return value
@@ -259,8 +259,8 @@ def _named(function: Callable[..., Any], name: str, doc: str) -> Any:
     return function
 
 
-def _pair(command: str, decode: Callable[[str, Buffer], T], encode: Callable[[str, T], bytes],
-          what: str) -> tuple[Callable[[Buffer], T], Callable[[T], bytes]]:
+def _pair(command: str, decode: Callable[[str, Buffer], _T], encode: Callable[[str, _T], bytes],
+          what: str) -> tuple[Callable[[Buffer], _T], Callable[[_T], bytes]]:
     """`decode_<command>` and `encode_<command>` from the codecs of a layout several commands
     share, so that each names its own command in its errors."""
     return (_named(lambda data: decode(command, data), f"decode_{command}", f"A `{command}` payload: {what}."),
@@ -304,7 +304,7 @@ def _read_version(reader: _Reader) -> Version:
     if reader.more():
         user_agent = reader.text("version.user_agent", limits.MAX_USER_AGENT)
     if reader.more():
-        (start_height,) = reader.fixed(_I32)
+        (start_height,) = reader.fixed(_I32LE)
     if reader.more():
         relay = reader.flag("version.relay")
     if reader.more():
@@ -326,7 +326,7 @@ def encode_version(message: Version) -> bytes:
     if message.user_agent is not None:
         parts.append(_text("version.user_agent", message.user_agent, limits.MAX_USER_AGENT))
     if message.start_height is not None:
-        parts.append(_I32.pack(message.start_height))
+        parts.append(_I32LE.pack(message.start_height))
     if message.relay is not None:
         parts.append(_BOOLEAN[message.relay])
     if message.extra is not None:
@@ -436,7 +436,7 @@ def encode_blocktxn(message: BlockTxn) -> bytes:
 
 
 def _read_addrv2_entry(reader: _Reader) -> AddrV2Entry:
-    (time,) = reader.fixed(_U32)
+    (time,) = reader.fixed(_U32LE)
     services = reader.size()
     (network_id,) = reader.fixed(_U8)
     address = reader.var_bytes("addrv2.address", limits.MAX_ADDRV2_ADDRESS)
@@ -468,7 +468,7 @@ def encode_addrv2(entries: Sequence[AddrV2Entry]) -> bytes:
     for entry in entries:
         _check_addrv2_length(entry.network_id, entry.address)
         parts += (
-            _U32.pack(entry.time), compact_size(entry.services), _U8.pack(entry.network_id),
+            _U32LE.pack(entry.time), compact_size(entry.services), _U8.pack(entry.network_id),
             _var_bytes("addrv2.address", entry.address, limits.MAX_ADDRV2_ADDRESS), _PORT.pack(entry.port),
         )
     return _checked_payload("addrv2", b"".join(parts))
@@ -479,7 +479,7 @@ def encode_addrv2(entries: Sequence[AddrV2Entry]) -> bytes:
 
 def _decode_locator(command: str, data: Buffer) -> Locator:
     def read(reader: _Reader) -> Locator:
-        (version,) = reader.fixed(_U32)
+        (version,) = reader.fixed(_U32LE)
         hashes = reader.items(f"{command}.locator", limits.MAX_LOCATOR_HASHES, _HASH_SIZE)
         return Locator(version, hashes, reader.take(_HASH_SIZE))
 
@@ -489,7 +489,7 @@ def _decode_locator(command: str, data: Buffer) -> Locator:
 def _encode_locator(command: str, locator: Locator) -> bytes:
     locator = _record(command, locator, Locator)
     count = _counted(f"{command}.locator", len(locator.hashes), limits.MAX_LOCATOR_HASHES)
-    return _checked_payload(command, b"".join((_U32.pack(locator.version), count, *locator.hashes, locator.stop)))
+    return _checked_payload(command, b"".join((_U32LE.pack(locator.version), count, *locator.hashes, locator.stop)))
 
 
 _LOCATOR = "a locator of up to `limits.MAX_LOCATOR_HASHES` hashes and a stop hash"
@@ -550,7 +550,7 @@ def encode_filteradd(element: Buffer) -> bytes:
 def decode_merkleblock(data: Buffer) -> MerkleBlock:
     def read(reader: _Reader) -> MerkleBlock:
         header = reader.header()
-        (total,) = reader.fixed(_U32)
+        (total,) = reader.fixed(_U32LE)
         hashes = reader.items("merkleblock.hashes", _CEILING, _HASH_SIZE)
         return MerkleBlock(header, total, hashes, reader.var_bytes("merkleblock.flags"))
 
@@ -559,7 +559,7 @@ def decode_merkleblock(data: Buffer) -> MerkleBlock:
 
 def encode_merkleblock(message: MerkleBlock) -> bytes:
     message = _record("merkleblock", message, MerkleBlock)
-    parts = (message.header.serialize(), _U32.pack(message.total_transactions),
+    parts = (message.header.serialize(), _U32LE.pack(message.total_transactions),
              _counted("merkleblock.hashes", len(message.hashes), _CEILING), *message.hashes,
              _var_bytes("merkleblock.flags", message.flags))
     return _checked_payload("merkleblock", b"".join(parts))

@@ -51,8 +51,10 @@ H = bytes(range(32))
         (lambda: Endpoint(0, bytes(4)), errors.InvalidValue, "Endpoint.ip must be 16 bytes, got 4"),
         (lambda: Version(1 << 31, 0, 0, Endpoint()), errors.InvalidValue, f"Version.version out of range: {1 << 31}"),
         (lambda: Version(1, 0, 0, None), TypeError, "Version.addr_recv must be Endpoint, not NoneType"),
-        (lambda: Version(1, 0, 0, Endpoint(), Endpoint()), errors.InvalidValue, "Version.addr_from and Version.nonce come together"),
-        (lambda: Version(1, 0, 0, Endpoint(), Endpoint(), 1, None, 5), errors.InvalidValue, "Version.start_height follows an absent field"),
+        (lambda: Version(1, 0, 0, Endpoint(), Endpoint()), errors.InvalidValue,
+         "Version.addr_from and Version.nonce come together"),
+        (lambda: Version(1, 0, 0, Endpoint(), Endpoint(), 1, None, 5), errors.InvalidValue,
+         "Version.start_height follows an absent field"),
         (lambda: Version(1, 0, 0, Endpoint(), Endpoint(), 1, b"/ua/"), TypeError, "Version.user_agent must be str, not bytes"),
         (lambda: Version(1, 0, 0, Endpoint(), Endpoint(), 1, "", 0, 1), TypeError, "Version.relay must be bool, not int"),
         (lambda: SendCmpct(True, -1), errors.InvalidValue, "SendCmpct.version out of range: -1"),
@@ -82,7 +84,8 @@ def test_constructors_normalise_buffers_and_sequences() -> None:
 def test_message_records_normalise_and_show_themselves() -> None:
     locator = Locator(1, [bytearray(H)], memoryview(H))
     assert locator == Locator(1, (H,), H) and type(locator.hashes) is tuple and type(locator.stop) is bytes
-    assert Version(1, 0, 0, Endpoint(), Endpoint(), 1, "", 0, True, b"") == Version(1, 0, 0, Endpoint(), Endpoint(), 1, "", 0, True)
+    no_extra = Version(1, 0, 0, Endpoint(), Endpoint(), 1, "", 0, True)
+    assert Version(1, 0, 0, Endpoint(), Endpoint(), 1, "", 0, True, b"") == no_extra and no_extra.extra is None
     assert Endpoint.from_host("10.0.0.1", 8333) == Endpoint(0, bytes(10) + b"\xff\xff\x0a\x00\x00\x01", 8333)
     assert Endpoint.from_host("::1", 1, 9) == Endpoint(9, bytes(15) + b"\x01", 1)
     assert Endpoint.from_host("seed.example", 1) == Endpoint(0, bytes(16), 1)

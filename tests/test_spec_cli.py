@@ -83,7 +83,7 @@ def test_readme_command_prints_the_version_field_by_field() -> None:
     assert result.returncode == 0 and result.stderr == b""
 
 
-@pytest.mark.parametrize("entry", GOLDEN, ids=lambda entry: f"{entry['command']}-{entry['source']['path'].rsplit('/', 1)[-1]}")
+@pytest.mark.parametrize("entry", GOLDEN, ids=lambda entry: f"{entry['command']}-{Path(entry['source']['path']).name}")
 def test_every_golden_message_as_hex(entry: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
     check_described(capsys, bytes.fromhex(entry["hex"]), entry["expect"].startswith("valid_legacy"), entry["notes"])
 
@@ -116,8 +116,8 @@ def test_long_hex_argument_is_never_opened_as_a_path() -> None:
 
 
 def test_stdin_raw_bytes_and_hex_text() -> None:
-    blocks = [data for data, _ in captured(VECTORS / "pcaps" / "bcoin" / "bcoin_regtest_sync.pcapng") if data[4:10] == b"block\0"]
-    block = max(blocks, key=len)
+    sync = captured(VECTORS / "pcaps" / "bcoin" / "bcoin_regtest_sync.pcapng")
+    block = max((data for data, _ in sync if data[4:10] == b"block\0"), key=len)
     for stdin in (block, block.hex().encode() + b"\n"):
         result = run("-", stdin=stdin)
         assert result.returncode == 0 and result.stderr == b""

@@ -126,9 +126,10 @@ def check_cuts(module: Any, command: str, layout: Layout) -> None:
     if layout.open_end or layout.rest:
         return
     if longer > cap:
-        check_error(module, command, payload + b"\x00", errors.OversizedMessage, f"{command} payload: {longer} exceeds the cap of {cap}")
+        error, message = errors.OversizedMessage, f"{command} payload: {longer} exceeds the cap of {cap}"
     else:
-        check_error(module, command, payload + b"\x00", errors.TrailingBytes, f"{command}: 1 bytes after the last field")
+        error, message = errors.TrailingBytes, f"{command}: 1 bytes after the last field"
+    check_error(module, command, payload + b"\x00", error, message)
 
 
 def check_error(module: Any, command: str, payload: bytes, error: type[errors.ProtocolError], message: str) -> None:

@@ -29,11 +29,14 @@ TEN_IPV4_VALUE = [AddrV2Entry(1613352048 + n, 9, 1, bytes([123, 123, 123, n]), 8
 OTHER_NETWORKS = Layout((
     ("count: 3", "03"),
     ("[0] time", "00000000"), ("[0] services: 2**40 (a 9-byte CompactSize)", "ff0000000000010000"),
-    ("[0] network_id: 4 (TorV3)", "04"), ("[0] address length: 32", "20"), ("[0] address", "ab" * 32), ("[0] port", "0000"),
+    ("[0] network_id: 4 (TorV3)", "04"), ("[0] address length: 32", "20"), ("[0] address", "ab" * 32),
+    ("[0] port", "0000"),
     ("[1] time", "ffffffff"), ("[1] services: 0xfd00 (3 bytes)", "fd00fd"),
-    ("[1] network_id: 2 (IPv6)", "02"), ("[1] address length: 16", "10"), ("[1] address", "00" * 15 + "01"), ("[1] port", "ffff"),
+    ("[1] network_id: 2 (IPv6)", "02"), ("[1] address length: 16", "10"), ("[1] address", "00" * 15 + "01"),
+    ("[1] port", "ffff"),
     ("[2] time", "01000000"), ("[2] services", "00"),
-    ("[2] network_id: 99 (unknown: any length)", "63"), ("[2] address length: 3", "03"), ("[2] address", "010203"), ("[2] port", "0001"),
+    ("[2] network_id: 99 (unknown: any length)", "63"), ("[2] address length: 3", "03"), ("[2] address", "010203"),
+    ("[2] port", "0001"),
 ))
 OTHER_NETWORKS_VALUE = [
     AddrV2Entry(0, 1 << 40, 4, b"\xab" * 32, 0),

@@ -20,7 +20,7 @@ THOUSAND = Layout((
     ("filter_hashes count: 1000", "fde803"),
     *((f"filter_hashes[{n}]", PAYLOAD[68 + 32 * n : 100 + 32 * n].hex()) for n in range(1000)),
 ))
-THOUSAND_VALUE = CFHeaders(0, PAYLOAD[1:33], PAYLOAD[33:65], [PAYLOAD[start : start + 32] for start in range(68, len(PAYLOAD), 32)])
+THOUSAND_VALUE = CFHeaders(0, PAYLOAD[1:33], PAYLOAD[33:65], [bytes.fromhex(hex_text) for _, hex_text in THOUSAND.rows[4:]])
 
 
 def test_basic(wire_impl: Any) -> None:

@@ -43,7 +43,8 @@ def test_basic(command: str, wire_impl: Any) -> None:
 
 
 @pytest.mark.parametrize("command", COMMANDS)
-@pytest.mark.parametrize(("value", "layout"), [(THREE_HASHES_VALUE, THREE_HASHES), (EMPTY_VALUE, EMPTY)], ids=["three", "empty"])
+@pytest.mark.parametrize(("value", "layout"), [(THREE_HASHES_VALUE, THREE_HASHES), (EMPTY_VALUE, EMPTY)],
+                         ids=["three", "empty"])
 def test_wire(command: str, value: Locator, layout: Layout, wire_impl: Any) -> None:
     assert THREE_HASHES.payload in golden(command, f"{command.replace('get', 'get_')}_spec.rb:15")
     check_wire(wire_impl.module, command, value, layout)
