@@ -13,33 +13,8 @@ from typing import Any, Callable
 
 from pantheon import limits, spec
 from pantheon.errors import ProtocolError
-from pantheon.primitives import (
-    AddrV2Entry,
-    Block,
-    BlockHeader,
-    BlockTxn,
-    BlockTxnRequest,
-    CFCheckpt,
-    CFCheckptRequest,
-    CFHeaders,
-    CFilter,
-    CFRequest,
-    CmpctBlock,
-    Endpoint,
-    FilterLoad,
-    InvVect,
-    Locator,
-    MerkleBlock,
-    NetAddress,
-    PrefilledTx,
-    Reject,
-    SendCmpct,
-    SendTxRcncl,
-    Tx,
-    TxIn,
-    TxOut,
-    Version,
-)
+from pantheon import primitives
+from pantheon.primitives import Block, BlockHeader, InvVect, Locator, NetAddress, Tx, TxIn, TxOut
 
 #: Every command: both twins have decode_<command> / encode_<command>.
 COMMANDS = tuple(sorted(limits.COMMANDS))
@@ -54,10 +29,11 @@ _ONE_FIELD = {"ping": "nonce", "pong": "nonce", "feefilter": "feerate", "filtera
 _LISTS = {"inv": "inventory", "getdata": "inventory", "notfound": "inventory", "addr": "addresses", "addrv2": "addresses"}
 #: The record each other command decodes to.
 _RECORDS: dict[str, type] = {
-    "version": Version, "sendcmpct": SendCmpct, "block": Block, "reject": Reject, "filterload": FilterLoad,
-    "merkleblock": MerkleBlock, "sendtxrcncl": SendTxRcncl, "cmpctblock": CmpctBlock, "getblocktxn": BlockTxnRequest,
-    "blocktxn": BlockTxn, "getcfilters": CFRequest, "cfilter": CFilter, "getcfheaders": CFRequest,
-    "cfheaders": CFHeaders, "getcfcheckpt": CFCheckptRequest, "cfcheckpt": CFCheckpt,
+    "block": Block, "version": primitives.Version, "sendcmpct": primitives.SendCmpct, "reject": primitives.Reject,
+    "filterload": primitives.FilterLoad, "merkleblock": primitives.MerkleBlock, "sendtxrcncl": primitives.SendTxRcncl,
+    "cmpctblock": primitives.CmpctBlock, "getblocktxn": primitives.BlockTxnRequest, "blocktxn": primitives.BlockTxn,
+    "getcfilters": primitives.CFRequest, "cfilter": primitives.CFilter, "getcfheaders": primitives.CFRequest,
+    "cfheaders": primitives.CFHeaders, "getcfcheckpt": primitives.CFCheckptRequest, "cfcheckpt": primitives.CFCheckpt,
 }
 
 
@@ -136,11 +112,11 @@ def tx_of(fields: Any) -> Tx:
 
 #: Fields whose spec shape is not the record's value: field name -> converter.
 _NESTED: dict[str, Callable[[Any], Any]] = {
-    "addr_recv": lambda fields: record_of(Endpoint, fields),
-    "addr_from": lambda fields: None if fields is None else record_of(Endpoint, fields),
+    "addr_recv": lambda fields: record_of(primitives.Endpoint, fields),
+    "addr_from": lambda fields: None if fields is None else record_of(primitives.Endpoint, fields),
     "header": header_of,
     "transactions": lambda txs: tuple(tx_of(tx) for tx in txs),
-    "prefilled": lambda entries: tuple(PrefilledTx(entry["index"], tx_of(entry["tx"])) for entry in entries),
+    "prefilled": lambda entries: tuple(primitives.PrefilledTx(entry["index"], tx_of(entry["tx"])) for entry in entries),
 }
 
 
@@ -160,7 +136,7 @@ def to_primitive(command: str, value: Any) -> Any:
     if command == "addr":
         return [record_of(NetAddress, a) for a in value["addresses"]]
     if command == "addrv2":
-        return [record_of(AddrV2Entry, a) for a in value["addresses"]]
+        return [record_of(primitives.AddrV2Entry, a) for a in value["addresses"]]
     if command in _LOCATORS:
         return Locator(value["version"], value["locator"], value["hash_stop"])
     if command in _ONE_FIELD:

@@ -86,6 +86,13 @@ def header_rows(raw: bytes, prefix: str = "header.") -> tuple[tuple[str, str], .
     )
 
 
+def check_largest(module: Any, command: str, value: Any) -> None:
+    """`value` encodes to exactly the command's payload cap and decodes back to itself."""
+    payload = getattr(module, f"encode_{command}")(value)
+    assert len(payload) == limits.MAX_PAYLOAD[command]
+    assert getattr(module, f"decode_{command}")(payload) == value
+
+
 def check_wire(module: Any, command: str, value: Any, layout: Layout) -> None:
     payload = layout.payload
     assert getattr(module, f"decode_{command}")(payload) == value

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from msg_tables import Layout, check_cuts, check_error, check_over_cap, check_wire, golden
+from msg_tables import Layout, check_cuts, check_error, check_largest, check_over_cap, check_wire, golden
 
 from pantheon import errors, limits
 from pantheon.primitives import AddrV2Entry
@@ -48,9 +48,7 @@ OTHER_NETWORKS_VALUE = [
 def test_basic(wire_impl: Any) -> None:
     assert limits.MAX_ADDR == 1_000 and limits.MAX_ADDRV2_ADDRESS == 512  # Core MAX_ADDR_TO_SEND, MAX_ADDRV2_SIZE
     largest = [AddrV2Entry(0xFFFF_FFFF, (1 << 64) - 1, 0xFF, b"\xff" * 512, 0xFFFF)] * limits.MAX_ADDR
-    payload = wire_impl.module.encode_addrv2(largest)
-    assert len(payload) == limits.MAX_PAYLOAD["addrv2"]
-    assert wire_impl.module.decode_addrv2(payload) == largest
+    check_largest(wire_impl.module, "addrv2", largest)
 
 
 def test_wire(wire_impl: Any) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from msg_tables import Layout, check_cuts, check_over_cap, check_wire, golden
+from msg_tables import Layout, check_cuts, check_largest, check_over_cap, check_wire, golden
 
 from pantheon import limits
 
@@ -16,9 +16,7 @@ HASH = Layout((("data length: 32", "20"), ("data: a 32-byte element", ELEMENT)))
 def test_basic(wire_impl: Any) -> None:
     assert limits.MAX_FILTERADD_SIZE == 520  # Core MAX_SCRIPT_ELEMENT_SIZE
     assert limits.MAX_PAYLOAD["filteradd"] == 3 + 520
-    payload = wire_impl.module.encode_filteradd(b"\xff" * 520)
-    assert len(payload) == limits.MAX_PAYLOAD["filteradd"]
-    assert wire_impl.module.decode_filteradd(payload) == b"\xff" * 520
+    check_largest(wire_impl.module, "filteradd", b"\xff" * 520)
 
 
 def test_wire(wire_impl: Any) -> None:

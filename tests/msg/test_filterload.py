@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from msg_tables import Layout, check_cuts, check_over_cap, check_wire, golden
+from msg_tables import Layout, check_cuts, check_largest, check_over_cap, check_wire, golden
 
 from pantheon import errors, limits
 from pantheon.primitives import FilterLoad
@@ -25,9 +25,7 @@ def test_basic(wire_impl: Any) -> None:
     assert limits.MAX_BLOOM_FILTER_SIZE == 36_000  # Core MAX_BLOOM_FILTER_SIZE
     assert limits.MAX_PAYLOAD["filterload"] == 3 + 36_000 + 4 + 4 + 1
     largest = FilterLoad(b"\xff" * 36_000, 0xFFFF_FFFF, 0xFFFF_FFFF, 0xFF)
-    payload = wire_impl.module.encode_filterload(largest)
-    assert len(payload) == limits.MAX_PAYLOAD["filterload"]
-    assert wire_impl.module.decode_filterload(payload) == largest
+    check_largest(wire_impl.module, "filterload", largest)
     with pytest.raises(errors.OversizedMessage, match="^filterload.filter: 36001 exceeds the cap of 36000$"):
         wire_impl.module.encode_filterload(FilterLoad(bytes(36_001), 0, 0, 0))
 

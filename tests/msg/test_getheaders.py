@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from msg_tables import Layout, check_cuts, check_over_cap, check_wire, golden
+from msg_tables import Layout, check_cuts, check_largest, check_over_cap, check_wire, golden
 
 from pantheon import errors, limits
 from pantheon.primitives import Locator
@@ -37,9 +37,7 @@ def test_basic(command: str, wire_impl: Any) -> None:
     assert limits.MAX_LOCATOR_HASHES == 101  # Core MAX_LOCATOR_SZ
     assert limits.MAX_PAYLOAD[command] == 4 + 1 + 101 * 32 + 32
     largest = Locator(0xFFFF_FFFF, (b"\xff" * 32,) * 101, b"\xff" * 32)
-    payload = getattr(wire_impl.module, f"encode_{command}")(largest)
-    assert len(payload) == limits.MAX_PAYLOAD[command]
-    assert getattr(wire_impl.module, f"decode_{command}")(payload) == largest
+    check_largest(wire_impl.module, command, largest)
 
 
 @pytest.mark.parametrize("command", COMMANDS)

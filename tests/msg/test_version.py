@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from codec_oracle import plain
-from msg_tables import Layout, check_cuts, check_error, check_over_cap, check_wire, golden
+from msg_tables import Layout, check_cuts, check_error, check_largest, check_over_cap, check_wire, golden
 
 from pantheon import errors, limits, protocol, spec
 from pantheon.primitives import Endpoint, Version
@@ -114,9 +114,7 @@ def test_basic(wire_impl: Any) -> None:
     assert limits.MAX_PAYLOAD["version"] == fields + 256  # room for a later protocol's fields
     endpoint = Endpoint(U64, b"\xff" * 16, 0xFFFF)
     largest = Version(-1, U64, (1 << 63) - 1, endpoint, endpoint, U64, "x" * 256, -1, True, b"\xff" * 256)
-    payload = wire_impl.module.encode_version(largest)
-    assert len(payload) == limits.MAX_PAYLOAD["version"]
-    assert wire_impl.module.decode_version(payload) == largest
+    check_largest(wire_impl.module, "version", largest)
     over = Version(-1, U64, 0, endpoint, endpoint, U64, "x" * 256, -1, True, b"\xff" * 257)
     cap = limits.MAX_PAYLOAD["version"]
     with pytest.raises(errors.OversizedMessage, match=rf"^version payload: {cap + 1} exceeds the cap of {cap}$"):
