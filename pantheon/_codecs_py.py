@@ -307,6 +307,12 @@ def _scan_tx(data: bytes, pos: int) -> tuple[int, int]:
     return pos, witness
 
 
+def _tx_at(data: bytes, pos: int) -> tuple[Tx, int]:
+    """The transaction at `pos` in a message (checked in full, with its own bytes) and its end."""
+    end, witness = _scan_tx(data, pos)
+    return tx_from_layout(data[pos:end], witness - pos if witness else 0, PY_TX_READER), end
+
+
 def decode_tx(data: Buffer) -> Tx:
     """A `tx` payload, checked in full; the Tx builds its records and hashes on first use."""
     data = _payload("tx", data)
@@ -335,9 +341,8 @@ def decode_block(data: Buffer) -> Block:
         header = header_from_layout(raw, _dsha256(raw), 0)
         count, pos = _count(data, BLOCK_HEADER_SIZE, "block.transactions", _CEILING)
         for _ in range(count):
-            end, witness = _scan_tx(data, pos)
-            transactions.append(tx_from_layout(data[pos:end], witness - pos if witness else 0, PY_TX_READER))
-            pos = end
+            tx, pos = _tx_at(data, pos)
+            transactions.append(tx)
     except IndexError:
         raise _truncated("block", data) from None
     _finish("block", data, pos)

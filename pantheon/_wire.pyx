@@ -1,7 +1,8 @@
 # cython: language_level=3
 """Compiled hot path of the wire core. `pantheon._wire_py` is its twin and holds the contract
 (`__all__`); both give the same results and raise the same `pantheon.errors` classes with the
-same messages. Sizes come from `pantheon.limits` at import; no number is retyped here.
+same messages. The codecs of the cold commands are the twin's, re-exported here. Sizes come
+from `pantheon.limits` at import; no number is retyped here.
 
 Double-SHA256 uses OpenSSL's SHA256_Init/Update/Final (libcrypto): per call it is several times
 faster than hashlib for the small payloads most messages carry.
@@ -229,3 +230,8 @@ def unpack_header(data, magic):
 include "_frame.pxi"
 include "_codecs.pxi"
 include "_invset.pxi"  # after _codecs.pxi: it uses its _inventory_span
+
+# The cold commands' codecs are written once, in the pure twin, and re-exported by name
+# (`import *` would let Cython generate setters for this module's cdef globals).
+from pantheon import _cold_py
+globals().update({name: getattr(_cold_py, name) for name in _cold_py.__all__})

@@ -55,10 +55,9 @@ from pantheon.net.addrman import AddrMan
 from pantheon.net.banlist import BanEntry, BanList
 from pantheon.net.discovery import Resolver
 from pantheon.net.manager import ManagerConfig, NetworkManager
-from pantheon.net.messages import Locator, decode_locator, encode_locator
 from pantheon.net.peer import BUILTIN_HANDLERS, Handler, Peer, PeerConfig, PeerState, Transition
 from pantheon.params import Network
-from pantheon.primitives import Block, InvVect, Tx
+from pantheon.primitives import Block, InvVect, Locator, Tx
 from pantheon.protocol import (
     MSG_BLOCK,
     MSG_TX,
@@ -393,7 +392,7 @@ class Node(Lifecycle):
         if remote is None or not remote.services & (NODE_NETWORK | NODE_NETWORK_LIMITED):
             return
         locator = Locator(peer.config.protocol_version, tuple(self.chain.headers.locator(start)))
-        peer.send("getheaders", encode_locator(locator))
+        peer.send("getheaders", wire.encode_getheaders(locator))
 
     # --- handlers ---------------------------------------------------------------------------
 
@@ -527,7 +526,7 @@ class Node(Lifecycle):
         self._request_blocks(peer)
 
     def _on_getheaders(self, peer: Peer, frame: Frame) -> None:
-        request = decode_locator(frame.payload, "getheaders")
+        request = wire.decode_getheaders(frame.payload)
         stop = None if request.stop == bytes(32) else request.stop
         headers = [header for header in self.chain.headers.headers_after(request.hashes, stop)
                    if self.chain.headers.height_of(header.hash) <= self.chain.height]
@@ -536,7 +535,7 @@ class Node(Lifecycle):
     def _on_getblocks(self, peer: Peer, frame: Frame) -> None:
         """Core's getblocks: up to 500 hashes of our connected chain after the locator's fork; when
         cut short, the last one is remembered so fetching it brings an inv of our tip."""
-        request = decode_locator(frame.payload, "getblocks")
+        request = wire.decode_getblocks(frame.payload)
         tree = self.chain.headers
         fork = tree.find_fork(request.hashes)
         start = tree.height_of(fork) + 1

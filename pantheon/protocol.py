@@ -1,5 +1,6 @@
 """The protocol's vocabulary: service bits, inventory types, the protocol versions that gate
-features, and the block header's size. Every module that names one of these imports it from here.
+features, and the sizes of the block header and of BIP152's short ids. Every module that names
+one of these imports it from here.
 
 Values are Bitcoin Core's (`protocol.h`, `version.h`); a number typed anywhere else is a bug that
 `tests/test_vocabulary.py` looks for. Caps on what a message may carry are in `limits.py`; the
@@ -18,7 +19,7 @@ __all__ = [
     "MSG_WITNESS_TX", "MSG_WITNESS_BLOCK", "MSG_FILTERED_WITNESS_BLOCK", "INV_TYPE_NAMES",
     "PROTOCOL_VERSION", "MIN_PEER_VERSION", "SENDHEADERS_VERSION", "FEEFILTER_VERSION", "SHORT_IDS_BLOCKS_VERSION",
     "INVALID_CB_NO_BAN_VERSION", "WTXID_RELAY_VERSION",
-    "BLOCK_HEADER_SIZE",
+    "BLOCK_HEADER_SIZE", "SHORTTXIDS_LENGTH",
 ]
 
 # --- service bits (Core protocol.h ServiceFlags) -------------------------------------------
@@ -84,3 +85,4 @@ WTXID_RELAY_VERSION: Final = 70016  # BIP339
 
 # --- sizes -------------------------------------------------------------------------------
 BLOCK_HEADER_SIZE: Final = 80  # version 4, previous block 32, merkle root 32, time 4, bits 4, nonce 4
+SHORTTXIDS_LENGTH: Final = 6  # BIP152: a short transaction id (Core CBlockHeaderAndShortTxIDs)

@@ -10,16 +10,14 @@ BIP155's address lengths.
 Use `parse_message`/`build_message` for framed messages and `parse_payload`/
 `build_payload` for bare payloads. Every malformed input raises a `pantheon.errors`
 class; an unknown command decodes to its raw payload bytes. Run
-`python -m pantheon.spec HEX|FILE` to see a message decoded field by field.
+`python -m pantheon.spec HEX|FILE|-` to see a message decoded field by field (the printer is
+`tools/describe.py`).
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import io
-import ipaddress
-import sys
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Mapping
@@ -56,7 +54,7 @@ from pantheon.errors import (
     Truncated,
 )
 from pantheon.params import BY_MAGIC
-from pantheon.protocol import INV_TYPE_NAMES
+from pantheon.protocol import SHORTTXIDS_LENGTH
 
 # ------------------------------------------------------------------------------------
 # Plumbing: pantheon errors travel through construct wrapped in an ExplicitError, which
@@ -526,7 +524,7 @@ PrefilledTransactions = DifferentialIndexes("cmpctblock.prefilled", Tx, "tx")
 CmpctBlock = Struct(
     "header" / BlockHeader,
     "nonce" / Int64ul,
-    "short_ids" / Counted(Bytes(6), "cmpctblock.short_ids"),
+    "short_ids" / Counted(Bytes(SHORTTXIDS_LENGTH), "cmpctblock.short_ids"),
     "prefilled" / PrefilledTransactions,
 )
 
@@ -782,126 +780,10 @@ def serialize_header(header: Any) -> bytes:
     return _build(BlockHeader, header, "block header")
 
 
-# ------------------------------------------------------------------------------------
-# The readable face: `python -m pantheon.spec HEX|FILE|-` prints a message field by field.
-
-#: Hash fields, shown byte-reversed as Core's RPC and block explorers show them.
-HASH_FIELDS = frozenset({
-    "prev_block", "merkle_root", "prev_txid", "hash", "hash_stop", "block_hash", "stop_hash",
-    "previous_filter_header", "locator", "hashes", "filter_hashes", "filter_headers",
-})
-_HEADER_KEYS = frozenset(BlockHeader.subcons[i].name for i in range(len(BlockHeader.subcons)))
-_TX_KEYS = frozenset({"version", "inputs", "outputs", "locktime"})
-_BYTES_SHOWN = 64
-
-
-def _format_scalar(name: str, value: Any) -> str:
-    if isinstance(value, bytes):
-        if name == "ip" and len(value) == 16:
-            address = ipaddress.IPv6Address(value)
-            return str(address.ipv4_mapped or address)
-        if name in HASH_FIELDS and len(value) == 32:
-            return value[::-1].hex()
-        if len(value) > _BYTES_SHOWN:
-            return f"{value[:_BYTES_SHOWN].hex()}... ({len(value)} bytes)"
-        return value.hex() or "(empty)"
-    if name == "type" and isinstance(value, int):
-        return f"{value} ({INV_TYPE_NAMES.get(value, 'unknown')})"
-    if name == "ccode":
-        return f"{value:#04x} ({REJECT_CODES.get(value, 'unknown')})"
-    if name in {"services", "bits"}:
-        return f"{value:#x}"
-    if name == "network_id":
-        return f"{value} ({ADDRV2_NETWORKS.get(value, ('unknown',))[0]})"
-    return repr(value) if isinstance(value, str) else str(value)
-
-
-def format_value(value: Any, name: str = "", indent: int = 0) -> list[str]:
-    """Render a parsed value as indented `field: value` lines."""
-    pad = "  " * indent
-    label = f"{name}: " if name else ""
-    if isinstance(value, dict):
-        lines = [f"{pad}{name}:"] if name else []
-        inner = indent + 1 if name else indent
-        keys = set(value)
-        if keys >= _HEADER_KEYS and "inputs" not in keys:
-            lines.append(f"{'  ' * inner}(block hash: {_double_sha256(serialize_header(value))[::-1].hex()})")
-        if keys == _TX_KEYS:
-            txid = _double_sha256(serialize_tx(value, include_witness=False))[::-1].hex()
-            lines.append(f"{'  ' * inner}(txid: {txid})")
-        for key, item in value.items():
-            if not key.startswith("_"):
-                lines.extend(format_value(item, key, inner))
-        return lines
-    if isinstance(value, list):
-        lines = [f"{pad}{label}[{len(value)}]"]
-        for position, item in enumerate(value):
-            if isinstance(item, (dict, list)):
-                lines.append(f"{pad}  [{position}]")
-                lines.extend(format_value(item, "", indent + 2))
-            else:
-                lines.append(f"{pad}  [{position}] {_format_scalar(name, item)}")
-        return lines
-    if value is None:
-        return [f"{pad}{label}(absent)"]
-    return [f"{pad}{label}{_format_scalar(name, value)}"]
-
-
-def describe_message(message: Message) -> list[str]:
-    network = message.network or "unknown network"
-    checksum_state = {True: "ok", False: "BAD", None: "none (pre-209 header)"}[message.checksum_ok]
-    lines = [
-        f"network: {network} (magic {message.magic.to_bytes(4, 'little').hex()})",
-        f"command: {message.command}",
-        f"length: {len(message.raw_payload)}",
-        f"checksum: {checksum_state}",
-    ]
-    if isinstance(message.payload, bytes):
-        lines.append(f"payload (unknown command): {_format_scalar('', message.payload)}")
-    else:
-        lines.append("payload:")
-        lines.extend(format_value(message.payload, "", 1))
-    return lines
-
-
-def _read_input(source: str) -> bytes:
-    if source == "-":
-        data = sys.stdin.buffer.read()
-    else:
-        try:
-            with open(source, "rb") as handle:
-                data = handle.read()
-        except FileNotFoundError:
-            data = source.encode()
-    try:
-        return bytes.fromhex(data.decode("ascii"))
-    except (UnicodeDecodeError, ValueError):
-        return data
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m pantheon.spec",
-        description="Decode one Bitcoin P2P message (or a bare payload) and print it field by field.",
-    )
-    parser.add_argument("source", help="hex, a file holding raw bytes or hex, or - for stdin")
-    parser.add_argument("--payload", metavar="COMMAND", help="the input is a bare payload of this command")
-    parser.add_argument("--legacy-header", action="store_true", help="20-byte header without checksum (pre-209)")
-    args = parser.parse_args(argv)
-    data = _read_input(args.source)
-    try:
-        if args.payload:
-            lines = [f"command: {args.payload}", f"length: {len(data)}", "payload:"]
-            lines.extend(format_value(parse_payload(args.payload, data), "", 1))
-        else:
-            message = parse_message(data, legacy_header=args.legacy_header, verify_checksum=False)
-            lines = describe_message(message)
-    except ProtocolError as error:
-        print(f"error: {type(error).__name__}: {error}", file=sys.stderr)
-        return 1
-    print("\n".join(lines))
-    return 0
-
-
 if __name__ == "__main__":
+    # `python -m pantheon.spec HEX|FILE|-`: the field-by-field printer lives with the other tools.
+    import sys
+
+    from tools.describe import main
+
     sys.exit(main())

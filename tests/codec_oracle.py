@@ -1,23 +1,40 @@
 """The three voices of a payload codec side by side: `spec.py` and the two wire twins.
 
-Shared by tests/test_codecs.py and the fuzz harness tests/fuzz/fuzz_codecs.py. `plain` puts a
-twin's value in the spec's shape (dicts and lists of plain values, what a parsed Container holds),
-so one `==` compares every field; `to_primitive` goes the other way, for the encoders;
+Shared by tests/test_codecs.py, tests/msg and the fuzz harness tests/fuzz/fuzz_codecs.py. `plain`
+puts a twin's value in the spec's shape (dicts and lists of plain values, what a parsed Container
+holds), so one `==` compares every field; `to_primitive` goes the other way, for the encoders;
 `agreement` runs one payload through all three voices and asserts that they agree.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Callable
 
-from pantheon import spec
+from pantheon import limits, spec
 from pantheon.errors import ProtocolError
-from pantheon.primitives import Block, BlockHeader, InvVect, NetAddress, Tx, TxIn, TxOut
+from pantheon import primitives
+from pantheon.primitives import Block, BlockHeader, InvVect, Locator, NetAddress, Tx, TxIn, TxOut
 
-#: The commands with payload codecs in both twins: decode_<command> / encode_<command>.
-COMMANDS = ("inv", "getdata", "notfound", "headers", "tx", "block", "addr")
+#: Every command: both twins have decode_<command> / encode_<command>.
+COMMANDS = tuple(sorted(limits.COMMANDS))
+#: The commands whose codecs are compiled in `_codecs.pxi` (the others are the pure twin's).
+COMPILED = ("inv", "getdata", "notfound", "headers", "tx", "block", "addr")
 _INVENTORY = ("inv", "getdata", "notfound")
+_LOCATORS = ("getheaders", "getblocks")
 _HEADER_FIELDS = ("version", "prev_block", "merkle_root", "timestamp", "bits", "nonce")
+#: Messages of one field decode to that field's value.
+_ONE_FIELD = {"ping": "nonce", "pong": "nonce", "feefilter": "feerate", "filteradd": "data"}
+#: Messages of one list decode to the list.
+_LISTS = {"inv": "inventory", "getdata": "inventory", "notfound": "inventory", "addr": "addresses", "addrv2": "addresses"}
+#: The record each other command decodes to.
+_RECORDS: dict[str, type] = {
+    "block": Block, "version": primitives.Version, "sendcmpct": primitives.SendCmpct, "reject": primitives.Reject,
+    "filterload": primitives.FilterLoad, "merkleblock": primitives.MerkleBlock, "sendtxrcncl": primitives.SendTxRcncl,
+    "cmpctblock": primitives.CmpctBlock, "getblocktxn": primitives.BlockTxnRequest, "blocktxn": primitives.BlockTxn,
+    "getcfilters": primitives.CFRequest, "cfilter": primitives.CFilter, "getcfheaders": primitives.CFRequest,
+    "cfheaders": primitives.CFHeaders, "getcfcheckpt": primitives.CFCheckptRequest, "cfcheckpt": primitives.CFCheckpt,
+}
 
 
 # --- twin value -> spec shape -----------------------------------------------------------------
@@ -49,19 +66,32 @@ def tx_plain(tx: Tx) -> dict[str, Any]:
     }
 
 
+def value_plain(value: Any) -> Any:
+    """A value of `pantheon.primitives` (or a list of them) as plain dicts and lists."""
+    if isinstance(value, BlockHeader):
+        return header_plain(value)
+    if isinstance(value, Tx):
+        return tx_plain(value)
+    if dataclasses.is_dataclass(value):
+        return {field.name: value_plain(getattr(value, field.name)) for field in dataclasses.fields(value)}
+    if isinstance(value, (list, tuple)):
+        return [value_plain(item) for item in value]
+    return value
+
+
 def plain(command: str, value: Any) -> Any:
     """What `spec.parse_payload(command, ...)` gives, made from a twin's decoded value."""
-    if command in _INVENTORY:
-        return {"inventory": [{"type": item.type, "hash": item.hash} for item in value]}
     if command == "headers":
         return {"headers": [{"header": header_plain(h), "tx_count": h.tx_count} for h in value]}
-    if command == "tx":
-        return tx_plain(value)
-    if command == "block":
-        return {"header": header_plain(value.header), "transactions": [tx_plain(tx) for tx in value.transactions]}
-    if command == "addr":
-        return {"addresses": [{"time": a.time, "services": a.services, "ip": a.ip, "port": a.port} for a in value]}
-    raise ValueError(command)
+    if command in _LOCATORS:
+        return {"version": value.version, "locator": list(value.hashes), "hash_stop": value.stop}
+    if command in _ONE_FIELD:
+        return {_ONE_FIELD[command]: value}
+    if command in _LISTS:
+        return {_LISTS[command]: value_plain(value)}
+    if value is None and limits.MAX_PAYLOAD[command] == 0:
+        return {}
+    return value_plain(value)
 
 
 # --- spec shape -> primitives, for the encoders -----------------------------------------------
@@ -80,6 +110,21 @@ def tx_of(fields: Any) -> Tx:
     return Tx(fields["version"], inputs, outputs, fields["locktime"])
 
 
+#: Fields whose spec shape is not the record's value: field name -> converter.
+_NESTED: dict[str, Callable[[Any], Any]] = {
+    "addr_recv": lambda fields: record_of(primitives.Endpoint, fields),
+    "addr_from": lambda fields: None if fields is None else record_of(primitives.Endpoint, fields),
+    "header": header_of,
+    "transactions": lambda txs: tuple(tx_of(tx) for tx in txs),
+    "prefilled": lambda entries: tuple(primitives.PrefilledTx(entry["index"], tx_of(entry["tx"])) for entry in entries),
+}
+
+
+def record_of(kind: type, fields: Any) -> Any:
+    """A record of `kind` from the spec's fields of the same names."""
+    return kind(**{f.name: _NESTED.get(f.name, lambda item: item)(fields.get(f.name)) for f in dataclasses.fields(kind)})
+
+
 def to_primitive(command: str, value: Any) -> Any:
     """The argument of `encode_<command>` for a spec-shaped value."""
     if command in _INVENTORY:
@@ -88,11 +133,17 @@ def to_primitive(command: str, value: Any) -> Any:
         return [header_of(entry["header"], entry["tx_count"]) for entry in value["headers"]]
     if command == "tx":
         return tx_of(value)
-    if command == "block":
-        return Block(header_of(value["header"]), tuple(tx_of(tx) for tx in value["transactions"]))
     if command == "addr":
-        return [NetAddress(a["time"], a["services"], a["ip"], a["port"]) for a in value["addresses"]]
-    raise ValueError(command)
+        return [record_of(NetAddress, a) for a in value["addresses"]]
+    if command == "addrv2":
+        return [record_of(primitives.AddrV2Entry, a) for a in value["addresses"]]
+    if command in _LOCATORS:
+        return Locator(value["version"], value["locator"], value["hash_stop"])
+    if command in _ONE_FIELD:
+        return value[_ONE_FIELD[command]]
+    if limits.MAX_PAYLOAD[command] == 0:
+        return None
+    return record_of(_RECORDS[command], value)
 
 
 # --- outcomes ---------------------------------------------------------------------------------

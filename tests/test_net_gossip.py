@@ -15,13 +15,12 @@ import pytest
 
 from pantheon import params, spec
 from pantheon.errors import ProtocolError
-from pantheon.net import messages
 from pantheon.net.address import Network, PeerAddress, TimedAddress
 from pantheon.net.addrman import AddrMan
 from pantheon.net.gossip import TIME_PENALTY, GossipConfig, fix_time
 from pantheon.net.manager import ManagerConfig, NetworkManager
 from pantheon.net.peer import PeerConfig, PeerState
-from pantheon.primitives import NetAddress
+from pantheon.primitives import AddrV2Entry, Endpoint, NetAddress
 from pantheon.store import Store
 from storetest import CORE_DETERMINISTIC_KEY, NOW, Clock
 from test_net_peer import WAIT, RawClient, wait_for
@@ -195,7 +194,7 @@ def test_getaddr_is_answered_once_with_addr_or_addrv2(node, wire_impl) -> None:
         v1.receive("addr", timeout=0.3)
     v2 = node.connect(addrv2=True)
     v2.send("getaddr")
-    entries = messages.decode_addrv2(v2.receive("addrv2").payload)
+    entries = wire_impl.module.decode_addrv2(v2.receive("addrv2").payload)
     assert entries and all(e.network_id == 1 and len(e.address) == 4 for e in entries)
     assert not any(f.command == "addr" for f in v2.received)
 
@@ -219,22 +218,23 @@ def test_outbound_peers_are_asked_and_their_answer_is_stored(wire_impl, tmp_path
             store.close()
 
 
-def test_addrv2_codec_matches_the_spec() -> None:
+def test_addrv2_codec_matches_the_spec(wire_impl) -> None:
+    encode, decode = wire_impl.module.encode_addrv2, wire_impl.module.decode_addrv2
     entries = [
-        messages.AddrV2Entry(NOW, 9, 1, bytes([1, 2, 3, 4]), 8333),
-        messages.AddrV2Entry(NOW - 1, 0xFD00, 2, bytes(range(16)), 18444),
-        messages.AddrV2Entry(7, 1 << 40, 4, bytes(32), 0),
-        messages.AddrV2Entry(0, 0, 99, b"\x01\x02\x03", 1),  # unknown network: kept, any length
+        AddrV2Entry(NOW, 9, 1, bytes([1, 2, 3, 4]), 8333),
+        AddrV2Entry(NOW - 1, 0xFD00, 2, bytes(range(16)), 18444),
+        AddrV2Entry(7, 1 << 40, 4, bytes(32), 0),
+        AddrV2Entry(0, 0, 99, b"\x01\x02\x03", 1),  # unknown network: kept, any length
     ]
-    payload = messages.encode_addrv2(entries)
+    payload = encode(entries)
     parsed = spec.parse_payload("addrv2", payload)
     assert [(e.time, e.services, e.network_id, e.address, e.port) for e in parsed.addresses] == \
         [(e.time, e.services, e.network_id, e.address, e.port) for e in entries]
     assert spec.build_payload("addrv2", parsed) == payload
-    assert messages.decode_addrv2(payload) == entries
-    for bad in (payload[:-1], payload + b"\x00", messages.encode_addrv2(entries[:1]).replace(b"\x01\x04", b"\x01\x05", 1) + b"\x00"):
+    assert decode(payload) == entries
+    for bad in (payload[:-1], payload + b"\x00", encode(entries[:1]).replace(b"\x01\x04", b"\x01\x05", 1) + b"\x00"):
         with pytest.raises(ProtocolError):
-            messages.decode_addrv2(bad)
+            decode(bad)
         with pytest.raises(ProtocolError):
             spec.parse_payload("addrv2", bad)
     assert PeerAddress.from_addrv2(4, bytes(32)).network == Network.ONION
@@ -267,7 +267,7 @@ def far_end(listener: gevent.socket.socket, wire: Any, seen_as: str) -> RawClien
     sock, _ = listener.accept()
     far = RawClient(0, wire, sock)
     far.receive("version")
-    far.send("version", far.version(nonce=7, services=9, addr_recv=messages.Endpoint.from_host(seen_as, 1)))
+    far.send("version", far.version(nonce=7, services=9, addr_recv=Endpoint.from_host(seen_as, 1)))
     far.send("verack")
     return far
 

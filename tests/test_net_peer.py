@@ -22,12 +22,11 @@ import gevent.server
 import gevent.socket
 import pytest
 
-from pantheon import limits, params, protocol
-from pantheon.net import messages
+from pantheon import limits, params, protocol, wire
 from pantheon.net.address import PeerAddress
 from pantheon.net.banlist import BanList
 from pantheon.net.peer import USER_AGENT, Peer, PeerConfig, PeerState
-from pantheon.primitives import InvVect
+from pantheon.primitives import Endpoint, InvVect, Version
 from pantheon.store import Store
 
 REGTEST = params.REGTEST
@@ -92,9 +91,9 @@ class RawClient:
         self.send_raw(self.frame(command, payload))
 
     def version(self, version: int = 70016, nonce: int = 42, services: int = 0,
-                addr_recv: messages.Endpoint = messages.Endpoint()) -> bytes:
-        return messages.encode_version(messages.Version(
-            version, services, int(time.time()), addr_recv, messages.Endpoint(), nonce, "/raw/", 0, True))
+                addr_recv: Endpoint = Endpoint()) -> bytes:
+        return self.wire.encode_version(Version(
+            version, services, int(time.time()), addr_recv, Endpoint(), nonce, "/raw/", 0, True))
 
     def receive(self, command: str, timeout: float = WAIT) -> Any:
         deadline = time.monotonic() + timeout
@@ -328,13 +327,13 @@ def test_ping_latency_recorded_and_repeated(wire_impl) -> None:
 
 def test_we_answer_pings_with_the_nonce(raw: RawClient) -> None:
     raw.handshake()
-    raw.send("ping", messages.encode_ping(0xDEADBEEF))
-    while messages.decode_pong(raw.receive("pong").payload) != 0xDEADBEEF:
+    raw.send("ping", wire.encode_ping(0xDEADBEEF))
+    while wire.decode_pong(raw.receive("pong").payload) != 0xDEADBEEF:
         pass
     raw.send("ping", b"")  # pre-BIP31 ping: no pong expected, no harm
-    raw.send("pong", messages.encode_pong(5))  # unsolicited pong: ignored
-    raw.send("ping", messages.encode_ping(7))
-    while messages.decode_pong(raw.receive("pong").payload) != 7:
+    raw.send("pong", wire.encode_pong(5))  # unsolicited pong: ignored
+    raw.send("ping", wire.encode_ping(7))
+    while wire.decode_pong(raw.receive("pong").payload) != 7:
         pass
 
 
@@ -379,11 +378,11 @@ def test_declared_length_over_cap_disconnects_before_the_payload(listener: Liste
 
 def test_bad_checksum_drops_the_message_keeps_the_peer(listener: Listener, raw: RawClient, good: Peer) -> None:
     raw.handshake()
-    bad = bytearray(raw.frame("ping", messages.encode_ping(1)))
+    bad = bytearray(raw.frame("ping", wire.encode_ping(1)))
     bad[20] ^= 0xFF  # checksum
     raw.send_raw(bytes(bad))
-    raw.send_raw(b"\0" * 0 + raw.frame("ping", messages.encode_ping(2)))
-    while (nonce := messages.decode_pong(raw.receive("pong").payload)) != 2:
+    raw.send_raw(b"\0" * 0 + raw.frame("ping", wire.encode_ping(2)))
+    while (nonce := wire.decode_pong(raw.receive("pong").payload)) != 2:
         assert nonce != 1, "the bad-checksum ping was answered"
     peer = server_peer(listener, raw)
     assert peer.counters["dropped: bad checksum"] == 1 and peer.state is PeerState.CONNECTED
@@ -392,11 +391,11 @@ def test_bad_checksum_drops_the_message_keeps_the_peer(listener: Listener, raw: 
 
 def test_bad_command_field_drops_the_message(listener: Listener, raw: RawClient, good: Peer) -> None:
     raw.handshake()
-    frame = bytearray(raw.frame("ping", messages.encode_ping(1)))
+    frame = bytearray(raw.frame("ping", wire.encode_ping(1)))
     frame[4:16] = b"pi\x01g" + bytes(8)
     raw.send_raw(bytes(frame))
-    raw.send("ping", messages.encode_ping(2))
-    assert messages.decode_pong(raw.receive("pong").payload) == 2
+    raw.send("ping", wire.encode_ping(2))
+    assert wire.decode_pong(raw.receive("pong").payload) == 2
     assert server_peer(listener, raw).counters["dropped: bad command"] == 1
     assert_unaffected(good)
 
@@ -404,21 +403,21 @@ def test_bad_command_field_drops_the_message(listener: Listener, raw: RawClient,
 def test_unknown_command_ignored_and_counted(listener: Listener, raw: RawClient, good: Peer) -> None:
     raw.handshake()
     raw.send("frobnicate", b"xyz")
-    raw.send("ping", messages.encode_ping(3))
-    assert messages.decode_pong(raw.receive("pong").payload) == 3
+    raw.send("ping", wire.encode_ping(3))
+    assert wire.decode_pong(raw.receive("pong").payload) == 3
     peer = server_peer(listener, raw)
     assert peer.counters["unknown command"] == 1 and peer.state is PeerState.CONNECTED
     assert_unaffected(good)
 
 
 def test_messages_before_version_ignored(listener: Listener, raw: RawClient, good: Peer) -> None:
-    raw.send("ping", messages.encode_ping(1))
+    raw.send("ping", wire.encode_ping(1))
     raw.send("verack")
     raw.send("getaddr")
     raw.handshake()
     raw.send("version", raw.version(nonce=99))  # duplicate version: ignored
-    raw.send("ping", messages.encode_ping(2))
-    assert messages.decode_pong(raw.receive("pong").payload) == 2
+    raw.send("ping", wire.encode_ping(2))
+    assert wire.decode_pong(raw.receive("pong").payload) == 2
     assert [frame.command for frame in raw.received].count("pong") == 1
     peer = server_peer(listener, raw)
     assert peer.counters["ignored"] == 4 and peer.remote.nonce == 42
@@ -428,11 +427,11 @@ def test_messages_before_version_ignored(listener: Listener, raw: RawClient, goo
 
 def test_messages_between_version_and_verack_ignored(listener: Listener, raw: RawClient) -> None:
     raw.send("version", raw.version())
-    raw.send("ping", messages.encode_ping(1))
+    raw.send("ping", wire.encode_ping(1))
     raw.receive("verack")
     raw.send("verack")
-    raw.send("ping", messages.encode_ping(2))
-    assert messages.decode_pong(raw.receive("pong").payload) == 2
+    raw.send("ping", wire.encode_ping(2))
+    assert wire.decode_pong(raw.receive("pong").payload) == 2
     assert server_peer(listener, raw).counters["ignored"] == 1
 
 
@@ -445,8 +444,8 @@ def test_a_failing_handler_costs_the_message_not_the_peer(listener: Listener, ca
     try:
         client.handshake()
         client.send("getaddr")
-        client.send("ping", messages.encode_ping(5))
-        assert messages.decode_pong(client.receive("pong").payload) == 5
+        client.send("ping", wire.encode_ping(5))
+        assert wire.decode_pong(client.receive("pong").payload) == 5
         peer = server_peer(listener, client)
         assert peer.counters["handler errors"] == 1 and peer.state is PeerState.CONNECTED
         assert "handler for getaddr failed" in caplog.text and "RuntimeError: bug" in caplog.text
@@ -457,8 +456,8 @@ def test_a_failing_handler_costs_the_message_not_the_peer(listener: Listener, ca
 def test_malformed_payload_dropped(listener: Listener, raw: RawClient, good: Peer) -> None:
     raw.handshake()
     raw.send("feefilter", b"\x01\x02")
-    raw.send("ping", messages.encode_ping(4))
-    assert messages.decode_pong(raw.receive("pong").payload) == 4
+    raw.send("ping", wire.encode_ping(4))
+    assert wire.decode_pong(raw.receive("pong").payload) == 4
     assert server_peer(listener, raw).counters["malformed"] == 1
     assert_unaffected(good)
 
@@ -530,8 +529,8 @@ def test_counts_within_caps_pass(listener: Listener) -> None:
         raw2.send("addr", listener.wire.write_compact_size(limits.MAX_ADDR))  # truncated, within cap
         raw2.send("getheaders", b"\x01")  # too short to hold a count
         raw2.send("inv", b"\xfd\x01\x00")  # non-canonical count: left to the decoder
-        raw2.send("ping", messages.encode_ping(9))
-        assert messages.decode_pong(raw2.receive("pong").payload) == 9
+        raw2.send("ping", wire.encode_ping(9))
+        assert wire.decode_pong(raw2.receive("pong").payload) == 9
         peer = server_peer(listener, raw2)
         assert seen == ["addr"] and peer.state is PeerState.CONNECTED
         assert peer.counters["malformed"] == 1 and peer.counters["unhandled"] == 1
@@ -560,7 +559,7 @@ def test_send_queue_pauses_then_disconnects(wire_impl) -> None:
             gevent.sleep(0.01)
         assert peer.queued_bytes > config.send_pause
         received = peer.counters["messages received"]
-        client.send("ping", messages.encode_ping(1))
+        client.send("ping", wire.encode_ping(1))
         gevent.sleep(0.2)
         assert peer.counters["messages received"] == received  # not served while paused
         assert_unaffected(good)

@@ -494,13 +494,11 @@ def test_a_block_with_a_corrupted_signature_discourages_its_peer(
 
 def test_feefilter_is_obeyed_when_announcing(make_node: Callable[..., Node],
                                               raw_client: Callable[[Node], RawClient]) -> None:
-    from pantheon.net import messages
-
     node = make_node("n")
     mined = node.generate(102, P2WSH_TRUE)
     picky, easy = raw_client(node), raw_client(node)
-    picky.send("feefilter", messages.encode_feefilter(50_000))  # 50 sat/vB
-    easy.send("feefilter", messages.encode_feefilter(1_000))
+    picky.send("feefilter", wire.encode_feefilter(50_000))  # 50 sat/vB
+    easy.send("feefilter", wire.encode_feefilter(1_000))
     gevent.sleep(0.2)
     cheap = spend(prevouts_of(node.chain.read_block(mined[0]).transactions[0])[:1], fee=2_000)  # ~20 sat/vB
     node.submit_transaction(cheap)
@@ -529,20 +527,19 @@ def test_getblocks_is_answered_in_500s_and_continued(make_node: Callable[..., No
                                                      raw_client: Callable[[Node], RawClient]) -> None:
     """bcoin syncs by getblocks: 500 hashes an answer, and fetching the last of them brings an inv
     of our tip so the peer asks again (Core's hashContinue)."""
-    from pantheon.net.messages import Locator, encode_locator
-    from pantheon.primitives import InvVect
+    from pantheon.primitives import InvVect, Locator
 
     node = make_node("n")
     hashes = node.generate(520, P2WSH_TRUE)
     raw = raw_client(node)
     genesis = node.chain.headers.anchor
-    raw.send("getblocks", encode_locator(Locator(70016, (genesis,))))
+    raw.send("getblocks", wire.encode_getblocks(Locator(70016, (genesis,))))
     offered = [item.hash for item in wire.decode_inv(raw.receive("inv").payload)]
     assert offered == hashes[:500]
     raw.send("getdata", wire.encode_getdata([InvVect(2, offered[-1])]))
     assert wire.decode_block(raw.receive("block").payload).hash == offered[-1]
     assert [item.hash for item in wire.decode_inv(raw.receive("inv").payload)] == [node.chain.tip]
-    raw.send("getblocks", encode_locator(Locator(70016, (offered[-1], genesis))))
+    raw.send("getblocks", wire.encode_getblocks(Locator(70016, (offered[-1], genesis))))
     assert [item.hash for item in wire.decode_inv(raw.receive("inv").payload)] == hashes[500:]
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import pickle
 import struct
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,9 @@ import pytest
 
 from pantheon import errors, hashing, limits, params, primitives
 from pantheon.primitives import Block, BlockHeader, InvVect, NetAddress, OutPoint, Tx, TxIn, TxOut
+from pantheon.primitives import (  # the other messages' records
+    AddrV2Entry, BlockTxnRequest, CmpctBlock, Endpoint, Locator, PrefilledTx, Reject, SendCmpct, Version,
+)
 
 VECTORS = Path(__file__).parent / "vectors"
 TYPED_TXS = {case["type"]: bytes.fromhex(case["hex"]) for case in json.loads((VECTORS / "tx" / "mainnet_txs_by_type.json").read_text())}
@@ -44,6 +48,25 @@ H = bytes(range(32))
         (lambda: Tx(1, [], [], -1), errors.InvalidValue, "Tx.locktime out of range: -1"),
         (lambda: Block(GENESIS, ()), TypeError, "Block.header must be a BlockHeader, not bytes"),
         (lambda: Block(BlockHeader.from_bytes(GENESIS[:80]), (b"",)), TypeError, "Block.transactions must be Tx, not bytes"),
+        (lambda: Endpoint(0, bytes(4)), errors.InvalidValue, "Endpoint.ip must be 16 bytes, got 4"),
+        (lambda: Version(1 << 31, 0, 0, Endpoint()), errors.InvalidValue, f"Version.version out of range: {1 << 31}"),
+        (lambda: Version(1, 0, 0, None), TypeError, "Version.addr_recv must be Endpoint, not NoneType"),
+        (lambda: Version(1, 0, 0, Endpoint(), Endpoint()), errors.InvalidValue,
+         "Version.addr_from and Version.nonce come together"),
+        (lambda: Version(1, 0, 0, Endpoint(), Endpoint(), 1, None, 5), errors.InvalidValue,
+         "Version.start_height follows an absent field"),
+        (lambda: Version(1, 0, 0, Endpoint(), Endpoint(), 1, b"/ua/"), TypeError, "Version.user_agent must be str, not bytes"),
+        (lambda: Version(1, 0, 0, Endpoint(), Endpoint(), 1, "", 0, 1), TypeError, "Version.relay must be bool, not int"),
+        (lambda: SendCmpct(True, -1), errors.InvalidValue, "SendCmpct.version out of range: -1"),
+        (lambda: AddrV2Entry(0, 0, 256, b"", 0), errors.InvalidValue, "AddrV2Entry.network_id out of range: 256"),
+        (lambda: Locator(1, H), TypeError, "Locator.hashes must be a sequence of items, not bytes"),
+        (lambda: Locator(1, [H[:31]]), errors.InvalidValue, "Locator.hashes item must be 32 bytes, got 31"),
+        (lambda: Reject("tx", 0x10, None), TypeError, "Reject.reason must be str, not NoneType"),
+        (lambda: BlockTxnRequest(H, (1 << 16,)), errors.InvalidValue, "BlockTxnRequest.indexes item out of range: 65536"),
+        (lambda: PrefilledTx(0, b""), TypeError, "PrefilledTx.tx must be Tx, not bytes"),
+        (lambda: CmpctBlock(GENESIS, 0, (), ()), TypeError, "CmpctBlock.header must be BlockHeader, not bytes"),
+        (lambda: CmpctBlock(BlockHeader.from_bytes(GENESIS[:80]), 0, (H,), ()), errors.InvalidValue,
+         "CmpctBlock.short_ids item must be 6 bytes, got 32"),
     ],
 )
 def test_constructors_check_their_fields(make: Any, error: type, message: str) -> None:
@@ -56,6 +79,23 @@ def test_constructors_normalise_buffers_and_sequences() -> None:
     assert entry == TxIn(H, 7, b"\x51", 5, (b"\x01", b""))
     assert type(entry.prev_txid) is bytes and type(entry.witness) is tuple
     assert entry.outpoint == OutPoint(H, 7) and hash(entry.outpoint) == hash(OutPoint(H, 7))
+
+
+def test_message_records_normalise_and_show_themselves() -> None:
+    locator = Locator(1, [bytearray(H)], memoryview(H))
+    assert locator == Locator(1, (H,), H) and type(locator.hashes) is tuple and type(locator.stop) is bytes
+    no_extra = Version(1, 0, 0, Endpoint(), Endpoint(), 1, "", 0, True)
+    assert Version(1, 0, 0, Endpoint(), Endpoint(), 1, "", 0, True, b"") == no_extra and no_extra.extra is None
+    assert Endpoint.from_host("10.0.0.1", 8333) == Endpoint(0, bytes(10) + b"\xff\xff\x0a\x00\x00\x01", 8333)
+    assert Endpoint.from_host("::1", 1, 9) == Endpoint(9, bytes(15) + b"\x01", 1)
+    assert Endpoint.from_host("seed.example", 1) == Endpoint(0, bytes(16), 1)
+    namespace = {"Version": Version, "Endpoint": Endpoint, "Locator": Locator, "Reject": Reject}
+    version = Version(70016, 1, 2, Endpoint.from_host("1.2.3.4", 5), Endpoint(), 7, "/x/", 3, False)
+    for value in (locator, version, Reject("tx", 0x10, "bad", H)):
+        assert eval(repr(value), namespace) == value  # noqa: S307 - our own repr, of our own values
+        assert pickle.loads(pickle.dumps(value)) == value and hash(pickle.loads(pickle.dumps(value))) == hash(value)
+    with pytest.raises(AttributeError):
+        version.nonce = 8  # type: ignore[misc]
 
 
 def test_values_are_immutable(wire_impl: Any) -> None:

@@ -1,5 +1,6 @@
 """Guards for the selector: the compiled twin really loads, the twins share one set of public
-names, and `pantheon.wire` stays free of construct (the hot path never calls the spec)."""
+names with a codec pair for every command, and `pantheon.wire` and `pantheon.net` stay free of
+construct (the hot path never calls the spec)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import pytest
 
 import pantheon
 import pantheon.wire
-from pantheon import _wire_py
+from pantheon import _wire_py, limits
 
 SWITCHED_OFF = os.environ.get("PANTHEON_NO_EXTENSIONS", "") not in ("", "0")
 
@@ -71,10 +72,16 @@ def test_public_names_match() -> None:
     assert all(callable(getattr(_wire_py, name)) for name in contract)
 
 
-def test_wire_does_not_import_construct() -> None:
+def test_every_command_has_codecs() -> None:
+    expected = {f"{direction}_{command}" for command in limits.COMMANDS for direction in ("decode", "encode")}
+    assert expected <= set(_wire_py.__all__)
+
+
+@pytest.mark.parametrize("module", ["pantheon.wire", "pantheon.net.peer", "pantheon.net.gossip"])
+def test_hot_path_does_not_import_construct(module: str) -> None:
     loaded = _run_python(
-        "import sys, pantheon.wire; "
-        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'construct'))"
+        f"import sys, {module}; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'construct' or m == 'pantheon.spec'))"
     )
     assert loaded == "[]"
 

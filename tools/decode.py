@@ -22,6 +22,7 @@ from typing import Any, TextIO
 
 from pantheon import errors, limits, spec
 from tools import framing
+from tools.describe import describe_message
 from tools.pcap import CaptureError
 from tools.pipeline import CaptureReport, Event, StreamReport, decode_capture
 from tools.summary import summarize, to_json
@@ -158,7 +159,7 @@ def _decode_hex(text: str, as_json: bool, out: TextIO) -> int:
         out.write(json.dumps(obj) + "\n")
     else:
         out.write(summarize(message.command, message.raw_payload) + "\n")
-        out.write("\n".join(spec.describe_message(message)) + "\n")
+        out.write("\n".join(describe_message(message)) + "\n")
     return 0
 
 

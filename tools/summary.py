@@ -8,7 +8,6 @@ source of truth. Neither raises on a payload that does not decode: the error is 
 
 from __future__ import annotations
 
-import ipaddress
 from collections import Counter
 from types import ModuleType
 from typing import Any
@@ -17,6 +16,7 @@ from construct import Container, ListContainer
 
 from pantheon import errors, spec, wire
 from pantheon.protocol import INV_TYPE_NAMES
+from tools.describe import shown_bytes
 
 __all__ = ["summarize", "to_json"]
 
@@ -117,10 +117,6 @@ def _jsonable(value: Any, name: str) -> Any:
     if isinstance(value, (list, ListContainer)):
         return [_jsonable(item, name) for item in value]
     if isinstance(value, bytes):
-        if name == "ip" and len(value) == 16:
-            address = ipaddress.IPv6Address(value)
-            return str(address.ipv4_mapped or address)
-        if name in spec.HASH_FIELDS and len(value) == 32:
-            return _hash(value)
-        return value.hex()
+        shown = shown_bytes(name, value)
+        return value.hex() if shown is None else shown
     return value

@@ -47,12 +47,11 @@ import gevent
 import pantheon.wire
 from pantheon import limits
 from pantheon.frames import Frame
-from pantheon.net import messages
 from pantheon.net.address import BIP155_IDS, Network, PeerAddress, TimedAddress
 from pantheon.net.addrman import AddrMan
 from pantheon.net.banlist import BanList
 from pantheon.net.peer import Handler, Peer, PeerState
-from pantheon.primitives import NetAddress
+from pantheon.primitives import AddrV2Entry, NetAddress
 
 __all__ = ["ADDR_RATE", "ADDR_BURST", "TIME_PENALTY", "GossipConfig", "AddrGossip", "fix_time"]
 
@@ -183,7 +182,7 @@ class AddrGossip:
         self.receive(peer, entries, len(entries))
 
     def _on_addrv2(self, peer: Peer, frame: Frame) -> None:
-        decoded = messages.decode_addrv2(frame.payload)
+        decoded = self._wire.decode_addrv2(frame.payload)
         entries = []
         for entry in decoded:
             try:
@@ -283,8 +282,8 @@ class AddrGossip:
         if peer.wants_addrv2:
             sent = [e for e in entries if e.address.network in BIP155_IDS][: limits.MAX_ADDR]
             if sent:
-                peer.send("addrv2", messages.encode_addrv2(
-                    [messages.AddrV2Entry(e.time & 0xFFFFFFFF, e.services, *e.address.to_addrv2(), e.address.port)
+                peer.send("addrv2", self._wire.encode_addrv2(
+                    [AddrV2Entry(e.time & 0xFFFFFFFF, e.services, *e.address.to_addrv2(), e.address.port)
                      for e in sent]))
         else:
             sent = [e for e in entries if e.address.network in BIP155_IDS and e.address.addrv1_compatible]

@@ -69,10 +69,9 @@ import pantheon.wire
 from pantheon import limits, params
 from pantheon.errors import BadMagic, OversizedMessage, ProtocolError
 from pantheon.frames import Frame
-from pantheon.net import messages
 from pantheon.net.address import PeerAddress
 from pantheon.net.banlist import BanList
-from pantheon.primitives import InvVect
+from pantheon.primitives import Endpoint, InvVect, SendCmpct, Version
 from pantheon.protocol import (
     FEEFILTER_VERSION,
     FULL_RELAY_SERVICES,
@@ -212,13 +211,13 @@ class Peer:
         self._traffic = traffic
         self._known_inventory: InventorySet | None = None
         self.local_nonce = secrets.randbits(64)
-        self.remote: messages.Version | None = None  # the peer's version message
+        self.remote: Version | None = None  # the peer's version message
         self.common_version = 0
         self.wtxid_relay = False  # BIP339, agreed before verack
         self.wants_addrv2 = False  # BIP155
         self.prefers_headers = False  # BIP130
         self.fee_filter = 0  # BIP133: the peer's minimum fee rate
-        self.compact_blocks: tuple[bool, int] | None = None  # BIP152 as announced (not served)
+        self.compact_blocks: SendCmpct | None = None  # BIP152 as announced (not served)
         self.ping_time: float | None = None  # last round trip, seconds
         self.min_ping: float | None = None
         self.close_reason: str | None = None
@@ -363,9 +362,9 @@ class Peer:
         if self._sock is not None:
             self._sock.close()
         current = gevent.getcurrent()
-        for greenlet in (self._writer, self._reader):
-            if greenlet is not None and greenlet is not current:
-                gevent.kill(greenlet)  # the reader may be a StreamServer's handler (`run`)
+        for task in (self._writer, self._reader):
+            if task is not None and task is not current:
+                gevent.kill(task)  # the reader may be a StreamServer's handler (`run`)
 
     def misbehaving(self, reason: str) -> None:
         """Core's reaction to misbehaviour: discourage the address (with a BanList) and disconnect."""
@@ -423,7 +422,7 @@ class Peer:
             return False
         self._ping_nonce = secrets.randbits(64)
         self._ping_sent_at = time.monotonic()
-        return self.send("ping", messages.encode_ping(self._ping_nonce))
+        return self.send("ping", self._wire.encode_ping(self._ping_nonce))
 
     def _write(self) -> None:
         """Writer greenlet: exists only while the queue holds bytes."""
@@ -592,23 +591,23 @@ class Peer:
         config = self.config
         host, port = self.address
         height = self._start_height() if callable(self._start_height) else self._start_height
-        version = messages.Version(
+        version = Version(
             version=config.protocol_version,
             services=config.services,
             timestamp=int(time.time()),
-            addr_recv=messages.Endpoint.from_host(host, port),
-            addr_from=messages.Endpoint(services=config.services),
+            addr_recv=Endpoint.from_host(host, port),
+            addr_from=Endpoint(services=config.services),
             nonce=self.local_nonce,
             user_agent=config.user_agent,
             start_height=height,
             relay=config.relay,
         )
-        self.send("version", messages.encode_version(version))
+        self.send("version", self._wire.encode_version(version))
 
     def _on_version(self, frame: Frame) -> None:
         if self.remote is not None:
             return self._ignore(frame, "redundant version")
-        remote = messages.decode_version(frame.payload)
+        remote = self._wire.decode_version(frame.payload)
         if remote.version < self.config.min_peer_version:
             self.close(f"obsolete version {remote.version} < {self.config.min_peer_version}")
             return
@@ -640,7 +639,7 @@ class Peer:
         if self.common_version >= SENDHEADERS_VERSION:
             self.send("sendheaders")
         if self.config.fee_filter is not None and self.common_version >= FEEFILTER_VERSION:
-            self.send("feefilter", messages.encode_feefilter(self.config.fee_filter))
+            self.send("feefilter", self._wire.encode_feefilter(self.config.fee_filter))
         self._next_ping = time.monotonic()  # Core pings as soon as the handshake is done
 
     def _on_wtxidrelay(self, frame: Frame) -> None:
@@ -661,18 +660,18 @@ class Peer:
         self.prefers_headers = True
 
     def _on_feefilter(self, frame: Frame) -> None:
-        self.fee_filter = messages.decode_feefilter(frame.payload)
+        self.fee_filter = self._wire.decode_feefilter(frame.payload)
 
     def _on_sendcmpct(self, frame: Frame) -> None:
-        self.compact_blocks = messages.decode_sendcmpct(frame.payload)
+        self.compact_blocks = self._wire.decode_sendcmpct(frame.payload)
 
     def _on_ping(self, frame: Frame) -> None:
-        nonce = messages.decode_ping(frame.payload)
+        nonce = self._wire.decode_ping(frame.payload)
         if nonce is not None:  # a BIP31-less ping expects no pong
-            self.send("pong", messages.encode_pong(nonce))
+            self.send("pong", self._wire.encode_pong(nonce))
 
     def _on_pong(self, frame: Frame) -> None:
-        nonce = messages.decode_pong(frame.payload)
+        nonce = self._wire.decode_pong(frame.payload)
         if self._ping_nonce is None or nonce != self._ping_nonce:
             self.counters["unexpected pong"] += 1
             log.debug("%s pong nonce %#x does not answer our ping", self, nonce)

@@ -2,7 +2,7 @@
 
     python tests/fuzz/fuzz_codecs.py [TARGET] [libFuzzer options] [CORPUS_DIR ...]
 
-TARGET is a decoder (inv getdata notfound headers tx block addr compact_size) or `all` (the
+TARGET is a command (any of `limits.COMMANDS`: its decoder), `compact_size`, or `all` (the
 default), where the first input byte picks the decoder and the rest is its payload. For every
 input the harness asserts:
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from msg_tables import Layout, check_cuts, check_over_cap, check_wire
+from msg_tables import Layout, check_cuts, check_largest, check_over_cap, check_wire, golden
 
 from pantheon import limits
 from pantheon.primitives import NetAddress
@@ -25,12 +25,11 @@ def test_basic(wire_impl: Any) -> None:
     assert limits.MAX_ADDR == 1_000  # Core MAX_ADDR_TO_SEND
     assert limits.MAX_PAYLOAD["addr"] == 3 + 1_000 * (4 + 8 + 16 + 2)
     largest = [NetAddress(0xFFFF_FFFF, (1 << 64) - 1, b"\xff" * 16, 0xFFFF)] * limits.MAX_ADDR
-    payload = wire_impl.module.encode_addr(largest)
-    assert len(payload) == limits.MAX_PAYLOAD["addr"]
-    assert wire_impl.module.decode_addr(payload) == largest
+    check_largest(wire_impl.module, "addr", largest)
 
 
 def test_wire(wire_impl: Any) -> None:
+    assert ONE_ADDRESS.payload in golden("addr", "BitcoinSerializerTest.java:43")
     check_wire(wire_impl.module, "addr", ONE_ADDRESS_VALUE, ONE_ADDRESS)
     check_wire(wire_impl.module, "addr", [], Layout((("count", "00"),)))
 

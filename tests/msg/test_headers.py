@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from msg_tables import Layout, check_cuts, check_over_cap, check_wire
+from msg_tables import Layout, check_cuts, check_over_cap, check_wire, golden
 
 from pantheon import limits
 from pantheon.primitives import BlockHeader
@@ -41,6 +41,7 @@ def test_basic(wire_impl: Any) -> None:
 
 
 def test_wire(wire_impl: Any) -> None:
+    assert ONE_HEADER.payload in golden("headers", "headers_spec.rb:22")
     check_wire(wire_impl.module, "headers", ONE_HEADER_VALUE, ONE_HEADER)
     check_wire(wire_impl.module, "headers", [], Layout((("count", "00"),)))
     (header,) = wire_impl.module.decode_headers(ONE_HEADER.payload)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from msg_tables import Layout, check_cuts, check_over_cap, check_wire
+from msg_tables import Layout, check_cuts, check_largest, check_over_cap, check_wire, golden
 
 from pantheon import limits
 from pantheon.primitives import InvVect
@@ -33,14 +33,13 @@ def test_basic(command: str, wire_impl: Any) -> None:
     assert limits.MAX_INV_ENTRIES == 50_000  # Core MAX_INV_SZ
     assert limits.MAX_PAYLOAD[command] == 3 + 50_000 * (4 + 32)
     largest = [InvVect(0xFFFF_FFFF, b"\xff" * 32)] * limits.MAX_INV_ENTRIES
-    payload = getattr(wire_impl.module, f"encode_{command}")(largest)
-    assert len(payload) == limits.MAX_PAYLOAD[command]
-    assert getattr(wire_impl.module, f"decode_{command}")(payload) == largest
+    check_largest(wire_impl.module, command, largest)
 
 
 @pytest.mark.parametrize("command", COMMANDS)
 @pytest.mark.parametrize(("value", "layout"), [(TWO_BLOCKS_VALUE, TWO_BLOCKS), ([], EMPTY)], ids=["two", "empty"])
 def test_wire(command: str, value: list[InvVect], layout: Layout, wire_impl: Any) -> None:
+    assert TWO_BLOCKS.payload in golden("inv", "inv_spec.rb:26") + golden("getdata", "get_data_spec.rb:26")
     check_wire(wire_impl.module, command, value, layout)
 
 
