@@ -16,10 +16,9 @@
 # - Objects of the primitives' slotted classes are made the way object.__new__ makes them
 #   (PyType_GenericAlloc) and their slots filled directly, at the offsets the class itself
 #   publishes in tp_members (checked at import: object slots, writable, plain object base).
-#   Measured here against PyObject_GenericSetAttr by interned name (object.__setattr__, which
-#   the frozen classes need): ~6 ns a slot saved, tx decode 105 -> 66 ns, a header in
-#   decode_headers 130 -> 102 ns, block 481815 0.24 -> 0.15 ms. (Untracking the new objects
-#   from the GC, tried too, gained nothing measurable and was left out.)
+#   That skips PyObject_GenericSetAttr by interned name (object.__setattr__, which the frozen
+#   classes need), the largest cost left in a decode once parsing is in C. (Untracking the new
+#   objects from the GC gained nothing measurable and is not done.)
 # - decode_headers hashes two headers at a time with the SHA extensions (_sha256_x86.h).
 
 from cpython.bytes cimport PyBytes_CheckExact, PyBytes_GET_SIZE

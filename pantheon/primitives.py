@@ -11,11 +11,10 @@ hashing and pickling come from their fields, and the constructor checks each fie
 range (InvalidValue outside it), so anything built can be encoded.
 
 Design: lazy transactions, eager header hashes. A transaction decoder is dominated by object
-creation, not by parsing. Measured here (compiled twin, 2-core EPYC, Python 3.11, quiet machine),
-for the 226-byte P2PKH spend of tests/vectors/tx: checking all its bytes and making ONE object
-takes ~65 ns a call; building its records as well (Tx, TxIn, TxOut, their bytes, ints and
-tuples, ~10 objects, made in C) ~300 ns, at the 330 ns budget before any caller touches
-them; hashing the txid another ~250 ns. So a decoded `Tx` is one object holding its
+creation, not by parsing: checking all of a small spend's bytes and making one object costs a
+fraction of building its records as well (Tx, TxIn, TxOut, their bytes, ints and tuples, about
+ten objects), and hashing its txid costs about as much again (`python -m benchmarks codecs`
+measures both). So a decoded `Tx` is one object holding its
 serialisation (`bytes`: a bytes payload is kept as is, a tx taken from a block gets its own
 copy, so no value pins the block's buffer; those copies are part of the block figure below)
 and the one offset that locates everything else, `_wit`, where the BIP144 witness starts (0
@@ -24,8 +23,8 @@ for a legacy tx). From those the cheap properties are arithmetic (`size`, `strip
 first access and kept; `txid` and `wtxid` are hashed on first access, straight from the raw
 pieces (a segwit txid hashes version, inputs and outputs, locktime without copying them
 together), and kept. The decoder has already validated the whole structure (counts, caps,
-lengths, witness rules), so the lazy steps cannot fail. Block 481815 (2,097 txs) decodes in
-~0.15 ms, ~1 ms with every txid.
+lengths, witness rules), so the lazy steps cannot fail, and a block decodes in about the time
+of copying its transactions' bytes; hashing every txid is several times that.
 
 Who does the lazy work is the `_reader` a decoder stores in the Tx: the compiled twin stores its
 C reader (OpenSSL hashing, C materialisation), the pure twin and this module's constructors store

@@ -25,20 +25,18 @@ What the kernel can and cannot express
   `block-script-verify-flag-failed` / `mempool-script-verify-flag-failed` without a re-check).
   With the kernel's flag set the two differ only below a network's activation heights.
 
-Not blocking the gevent hub (`ScriptVerifier(workers=...)`). Measured here (2-core EPYC shared
-with other jobs, Python 3.11, `python -m benchmarks scripts`, two quiet runs): one thread verifies
-~17,500 P2PKH, P2WPKH or P2TR key-path inputs/s. An input is ~30 us inside the kernel, with the
-GIL released (`pbk` calls through `ctypes.CDLL`), plus ~25 us of Python and ctypes work building
-the kernel's objects (its tx is copied from our bytes one int at a time), with the GIL held. So
-native threads overlap only the kernel half: 2 threads gave 1.30-1.83x (block 481815: 327 ms ->
-228 ms). Worker processes run both halves in parallel: 2 gave 1.86-1.93x (block 481815: 327 ms ->
-171 ms), the pickling of each tx and its spent outputs being small against ~55 us an input.
-Under load from other jobs both fall towards 1x, processes never below threads. So blocks of at
-least `min_parallel_inputs` inputs are verified by `workers` processes (default 2, at most the
-cores), fed chunks over pipes that gevent waits on cooperatively; `workers=0` (and small blocks)
-verify in the calling greenlet and yield (`gevent.sleep(0)`) every `yield_every` inputs, ~4 ms.
-Processes are started with `subprocess`, not `multiprocessing`, so monkey-patching (cli.py)
-cannot turn their plumbing into greenlets. A mempool tx is verified inline: one tx is ~0.1 ms.
+Not blocking the gevent hub (`ScriptVerifier(workers=...)`). An input's cost is split between the
+kernel, which runs with the GIL released (`pbk` calls through `ctypes.CDLL`), and Python and ctypes
+work building the kernel's objects (its tx is copied from our bytes one int at a time), with the
+GIL held, in about equal parts. So native threads overlap only the kernel half, while worker
+processes run both halves in parallel, the pickling of each tx and its spent outputs being small
+against an input's verification (`python -m benchmarks scripts` compares the three; the README
+has the figures). So blocks of at least `min_parallel_inputs` inputs are verified by `workers`
+processes (default 2, at most the cores), fed chunks over pipes that gevent waits on
+cooperatively; `workers=0` (and small blocks) verify in the calling greenlet and yield
+(`gevent.sleep(0)`) every `yield_every` inputs, a few milliseconds of work. Processes are started
+with `subprocess`, not `multiprocessing`, so monkey-patching (cli.py) cannot turn their plumbing
+into greenlets. A mempool tx is verified inline: one tx is a fraction of a millisecond.
 
 Successful verifications are cached by (wtxid, flags), as Core's script execution cache: the wtxid
 commits to the scripts and the spent outpoints, so a tx accepted to the mempool is not verified

@@ -22,9 +22,9 @@ the process is monkey-patched. A gevent threadpool running dnspython's blocking 
 alternative: it also keeps the hub free, but holds one of the pool's threads per query for as long
 as the query waits (a silent seed holds one for the whole timeout), and that pool is the one gevent's
 own getaddrinfo uses. `python -m benchmarks discovery` measures the three ways against a loopback
-server: nine silent seeds take one timeout here (0.50 s) and 1.21 s in the default 10-thread pool;
-the hub is never held up more than ~7 ms (the blocking resolver called in a greenlet: 1.2 s); answered
-queries run at 0.9-1.0 x the threadpool's rate (~2,000-2,800/s on the 2-core dev machine).
+server: silent seeds cost one timeout in all (the pool pays more once seeds outnumber its
+threads), the hub is never held up for long (the blocking resolver called in a greenlet holds it
+for the whole query), and answered queries run at about the threadpool's rate.
 
 Failures never raise out of `discover` or `resolve_peer`: each query ends with an answer or an
 error kind (`TIMEOUT`, `MALFORMED`, `NETWORK`, `NO_NAMESERVER`, `BAD_NAME`, or the answer's

@@ -1,6 +1,6 @@
 """The network manager: a listener, an outbound dialer and the connection limits around `Peer`s.
 
-This is the start of issue 5's NetworkManager. It has: the listener (a gevent StreamServer whose
+It has: the listener (a gevent StreamServer whose
 spawn is a `Pool(max_inbound + 1)`: it stops accepting while the pool is full, as gevent and
 gunicorn do, and the one slot over the limit lets a full node accept in order to evict or
 refuse), `add_peer` for outbound connections, the limits (8 outbound, 117 inbound, 125 in
