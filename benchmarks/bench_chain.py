@@ -61,6 +61,7 @@ from pantheon.chain.utxo import UtxoSet  # noqa: E402
 from pantheon.chain.validation import check_block, check_block_at_height  # noqa: E402
 from pantheon.params import REGTEST  # noqa: E402
 from pantheon.primitives import Block, BlockHeader, Tx, TxIn, TxOut  # noqa: E402
+from pantheon.protocol import BLOCK_HEADER_SIZE  # noqa: E402
 from pantheon.store import Store  # noqa: E402
 
 FULL = (5_000, 50_000)
@@ -81,7 +82,7 @@ def generate(block_count: int, tx_count: int, seed: int = 6) -> list[Block]:
     rng = random.Random(seed)
     spendable: list[tuple[bytes, int, int]] = []
     maturing: list[tuple[bytes, int]] = []
-    parent = BlockHeader.from_bytes(REGTEST.genesis_block[:80])
+    parent = BlockHeader.from_bytes(REGTEST.genesis_block[:BLOCK_HEADER_SIZE])
     carrying = block_count - MATURITY
     blocks = []
     for height in range(1, block_count + 1):

@@ -295,10 +295,8 @@ _OPTIONS: tuple[_Option, ...] = (
     # networks
     _Option("network", _network, "main, testnet (testnet3), testnet4, signet or regtest (default: main)"),
     _Option("chain", _chain, "Core's name for --network: main, test, testnet4, signet, regtest"),
-    _Option("regtest", _bool, "use regtest (as -chain=regtest)", Kind.SWITCH),
-    _Option("testnet", _bool, "use testnet3 (as -chain=test)", Kind.SWITCH),
-    _Option("testnet4", _bool, "use testnet4 (as -chain=testnet4)", Kind.SWITCH),
-    _Option("signet", _bool, "use signet (as -chain=signet)", Kind.SWITCH),
+    *(_Option(network.switch, _bool, f"use {network.name} (as -chain={network.chain_name})", Kind.SWITCH)
+      for network in params.NETWORKS.values() if network.switch),
     # P2P
     _Option("port", _port, "P2P listening port (default: the network's, 8333 on main)"),
     _Option("listen", _bool, "accept inbound connections (default: 1; 0 with --connect)", Kind.SWITCH),
@@ -387,7 +385,8 @@ _OPTIONS: tuple[_Option, ...] = (
     _ignored("deprecatedrpc", "Core's deprecated RPC switches"),
 )
 _BY_NAME = {option.name: option for option in _OPTIONS}
-_NETWORK_SWITCHES = {"regtest": "regtest", "testnet": "testnet3", "testnet4": "testnet4", "signet": "signet"}
+#: Core's network switches (-regtest, -testnet, ...) -> our network names.
+_NETWORK_SWITCHES = {network.switch: network.name for network in params.NETWORKS.values() if network.switch}
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ class Network:
 
     name: str
     chain_name: str  # Core's name: -chain=, getblockchaininfo's "chain", the bitcoin.conf section
+    switch: str | None  # Core's command-line switch choosing it (-regtest, -testnet, ...); None on main
     magic: int  # the first four wire bytes read as a little-endian uint32
     p2p_port: int
     rpc_port: int
@@ -59,6 +60,7 @@ _POW_LIMIT_MAIN = (1 << 224) - 1  # 00000000ffff...ff
 MAIN = Network(
     name="main",
     chain_name="main",
+    switch=None,
     magic=0xD9B4BEF9,
     p2p_port=8333,
     rpc_port=8332,
@@ -99,6 +101,7 @@ MAIN = Network(
 TESTNET3 = Network(
     name="testnet3",
     chain_name="test",
+    switch="testnet",
     magic=0x0709110B,
     p2p_port=18333,
     rpc_port=18332,
@@ -133,6 +136,7 @@ TESTNET3 = Network(
 TESTNET4 = Network(
     name="testnet4",
     chain_name="testnet4",
+    switch="testnet4",
     magic=0x283F161C,
     p2p_port=48333,
     rpc_port=48332,
@@ -155,6 +159,7 @@ TESTNET4 = Network(
 SIGNET = Network(
     name="signet",
     chain_name="signet",
+    switch="signet",
     magic=0x40CF030A,
     p2p_port=38333,
     rpc_port=38332,
@@ -178,6 +183,7 @@ SIGNET = Network(
 REGTEST = Network(
     name="regtest",
     chain_name="regtest",
+    switch="regtest",
     magic=0xDAB5BFFA,
     p2p_port=18444,
     rpc_port=18443,

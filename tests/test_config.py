@@ -36,7 +36,7 @@ def test_every_option_is_a_config_field() -> None:
     """Each option that does something lands in NodeConfig (the network choosers select
     `network`; -loglevel=CATEGORY:LEVEL fills `category_levels`)."""
     names = {field.name for field in dataclasses.fields(NodeConfig)}
-    choosers = {"chain", "regtest", "testnet", "testnet4", "signet"}
+    choosers = {"chain", *(network.switch for network in params.NETWORKS.values() if network.switch)}
     effective = {option.name.replace("-", "_") for option in _OPTIONS
                  if option.kind not in (Kind.IGNORED, Kind.OFF_ONLY)}
     assert effective - choosers <= names

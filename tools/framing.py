@@ -45,8 +45,6 @@ INCOMPLETE_END = "incomplete_capture_ended"
 _HEADER = limits.HEADER_SIZE
 _LEGACY_HEADER = limits.LEGACY_HEADER_SIZE
 _LEGACY_COMMANDS = frozenset({"version", "verack"})
-# BIP37's version, the protocol's floor; 20-byte-header versions were sent by 0.3.x (< 32500).
-_FIRST_MODERN_VERSION = MIN_PEER_VERSION
 _COMMAND = re.compile(rb"[\x20-\x7e]+\x00*")  # Core's rule, and not empty
 _MAGICS = {net.magic_bytes: net for net in params.BY_MAGIC.values()}
 # Bytes kept from a scan without a magic, so a magic cut by a chunk boundary is still found.
@@ -259,7 +257,7 @@ class MessageWalker:
         self._checked = start
         return (
             self._end - start == _LEGACY_HEADER + length
-            and 0 < int.from_bytes(head[_LEGACY_HEADER:], "little") < _FIRST_MODERN_VERSION
+            and 0 < int.from_bytes(head[_LEGACY_HEADER:], "little") < MIN_PEER_VERSION
             and self._legacy(start)
         )
 
