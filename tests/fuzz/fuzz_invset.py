@@ -37,7 +37,7 @@ from typing import Any, Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the reference model
 
-from invset_model import Model, inv_payload  # noqa: E402
+from helpers.invset_model import Model, inv_payload  # noqa: E402
 
 TWINS = {"cy": "pantheon._wire", "py": "pantheon._wire_py"}
 MAX_OPERATIONS = 48

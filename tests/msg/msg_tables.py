@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from codec_oracle import plain, spec_plain
+from helpers.codec_oracle import plain, spec_plain
 
 from pantheon import errors, spec
 
