@@ -8,8 +8,9 @@ from pathlib import Path
 
 import gevent
 from test_peers_page import get, load_example as _load, record_serve
-from test_node import FAST, settings, wait_for
+from test_node import FAST, settings
 
+from helpers.waiting import NODE_WAIT, wait_for
 from pantheon.node import Node
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "node_in_wsgi.py"
@@ -24,7 +25,8 @@ def test_the_page_follows_the_embedded_nodes_sync(tmp_path: Path, monkeypatch) -
                                   "--bind", "127.0.0.1", "--server", "0", "--dnsseed", "0",
                                   "--connect", f"{host}:{port}"], ("127.0.0.1", 0))
     try:
-        wait_for(lambda: json.loads(get(server.server_port, "/")[1])["height"] == 15, what="page shows height 15")
+        wait_for(lambda: json.loads(get(server.server_port, "/")[1])["height"] == 15, NODE_WAIT,
+                 what="page shows height 15")
         status = json.loads(get(server.server_port, "/")[1])
         assert status["tip"] == hashes[-1][::-1].hex() and status["peers"] == 1 and status["network"] == "regtest"
         blocks = json.loads(get(server.server_port, "/blocks.json")[1])
@@ -42,7 +44,7 @@ def test_main_runs_until_the_node_stops(tmp_path: Path, monkeypatch) -> None:
     runner = gevent.spawn(example.main, ["--datadir", str(tmp_path), "--http", "127.0.0.1:0", "--", "--network",
                                          "regtest", "--port", "0", "--bind", "127.0.0.1", "--server", "0",
                                          "--dnsseed", "0"])
-    wait_for(lambda: started, what="the example started")
+    wait_for(lambda: started, NODE_WAIT, what="the example started")
     node, server = started[0]
     assert get(server.server_port, "/")[0].endswith("200 OK")
     node.stop()

@@ -35,7 +35,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,11 +43,12 @@ from typing import Any
 import gevent
 import pytest
 
+from helpers.waiting import wait_for
+
 BCOIN = Path(__file__).parents[1] / "bcoin" / "node_modules" / ".bin" / "bcoin"
 START_TIMEOUT = 30.0
 MINING_ADDRESS = "RDLF3X6D6GgHf2cf7eVehdzs8Mtgzv5DB1"  # a bcoin regtest address (DESIGN.md)
 COINBASE_MATURITY = 100
-POLL = 0.01  # s between polls: bcoin answers a cheap RPC in ~0.5 ms
 
 
 def require_bcoin() -> Path:
@@ -64,18 +65,6 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-def wait_until(condition: Callable[[], Any], timeout: float, what: str) -> Any:
-    """Poll `condition` (yielding to gevent) until it returns something truthy; returns it."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
-        gevent.sleep(POLL)
 
 
 def _outputs(destination: str | bytes, sats: int) -> dict[str, Any]:
@@ -244,10 +233,10 @@ class BcoinNode:
 
     def wait_for_height(self, height: int, timeout: float = 30.0) -> str:
         """Wait until the best chain is at least `height` high; returns the tip hash."""
-        return wait_until(lambda: (tip := self.tip())[0] >= height and tip[1], timeout, f"height {height}")
+        return wait_for(lambda: (tip := self.tip())[0] >= height and tip[1], timeout, f"height {height}")
 
     def wait_for_tip(self, block_hash: str, timeout: float = 30.0) -> None:
-        wait_until(lambda: self.rpc("getbestblockhash") == block_hash, timeout, f"tip {block_hash}")
+        wait_for(lambda: self.rpc("getbestblockhash") == block_hash, timeout, f"tip {block_hash}")
 
     # peers
 
@@ -270,7 +259,7 @@ class BcoinNode:
         while True:
             self.rpc("addnode", target, "onetry")
             try:
-                return wait_until(connected, min(2.0, max(0.0, deadline - time.monotonic())), f"a link to {target}")
+                return wait_for(connected, min(2.0, max(0.0, deadline - time.monotonic())), f"a link to {target}")
             except TimeoutError:
                 if time.monotonic() > deadline:
                     raise
@@ -280,7 +269,7 @@ class BcoinNode:
         back, e.g. one given `--nodes` or `addnode add`, makes this time out)."""
         for peer in self.peers():
             self.rpc("disconnectnode", peer["addr"])
-        wait_until(lambda: not self.peers(), timeout, "no peers")
+        wait_for(lambda: not self.peers(), timeout, "no peers")
 
     # the wallet ("primary", account "default"; unencrypted)
 
@@ -295,7 +284,7 @@ class BcoinNode:
             self._wallet_address = self.new_address()
         hashes = self.mine(blocks, self._wallet_address)
         height = self.tip()[0]
-        wait_until(lambda: max(self.wallet("GET", "/wallet/primary/block"), default=-1) >= height,
+        wait_for(lambda: max(self.wallet("GET", "/wallet/primary/block"), default=-1) >= height,
                    30.0, f"the wallet to reach height {height}")
         return hashes
 
@@ -317,7 +306,7 @@ class BcoinNode:
         return self.rpc("getrawmempool")
 
     def wait_for_mempool(self, txid: str, timeout: float = 10.0) -> None:
-        wait_until(lambda: txid in self.mempool(), timeout, f"{txid} in the mempool")
+        wait_for(lambda: txid in self.mempool(), timeout, f"{txid} in the mempool")
 
     def raw_tx(self, txid: str) -> str:
         """A transaction's hex: from the mempool, or from a block only if started with index_tx."""

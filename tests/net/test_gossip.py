@@ -24,7 +24,8 @@ from pantheon.net.peer import PeerConfig, PeerState
 from pantheon.primitives import NetAddress
 from pantheon.store import Store
 from helpers.store import CORE_DETERMINISTIC_KEY, NOW, Clock
-from test_peer import WAIT, RawClient, wait_for
+from helpers.waiting import WAIT, wait_for
+from test_peer import RawClient
 
 PEER = PeerConfig(network=params.REGTEST, handshake_timeout=2.0, ping_interval=60.0)
 GOSSIP = GossipConfig(relay_interval=0.05)  # Core's 30 s trickle, shrunk

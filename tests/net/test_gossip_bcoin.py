@@ -21,7 +21,8 @@ from pantheon.net.manager import ManagerConfig, NetworkManager
 from pantheon.net.peer import PeerState
 from pantheon.store import Store
 from helpers.store import CORE_DETERMINISTIC_KEY
-from test_peer_bcoin import CONFIG, bcoin, bcoin_sees, rpc, wait_for, wire_twins  # noqa: F401
+from helpers.waiting import BCOIN_WAIT, wait_for
+from test_peer_bcoin import CONFIG, bcoin, bcoin_sees, rpc, wire_twins  # noqa: F401
 
 HOSTS = [PeerAddress.parse(f"{60 + i}.1.2.3", 8333) for i in range(5)]
 SOAK_SECONDS = 10.0
@@ -43,15 +44,15 @@ def test_getaddr_to_bcoin_fills_our_addrman_and_no_ban(bcoin: BcoinNode, tmp_pat
         feeder = manager(wire_twins()[0])
         peer = feeder.add_peer("127.0.0.1", bcoin.p2p_port)
         assert peer is not None and feeder.gossip is not None
-        wait_for(lambda: peer.state is PeerState.CONNECTED)
+        wait_for(lambda: peer.state is PeerState.CONNECTED, BCOIN_WAIT)
         now = int(time.time())
         assert feeder.gossip.send(peer, [TimedAddress(host, now - 60, 9) for host in HOSTS]) == 5
-        wait_for(lambda: "Received 5 addrs" in bcoin.log_path.read_text(errors="replace"))
+        wait_for(lambda: "Received 5 addrs" in bcoin.log_path.read_text(errors="replace"), BCOIN_WAIT)
         receivers = [manager(wire) for wire in wire_twins()]
         peers = [receiver.add_peer("127.0.0.1", bcoin.p2p_port) for receiver in receivers]
         for receiver in receivers:
             assert receiver.addrman is not None
-            wait_for(lambda: len(receiver.addrman) == len(HOSTS))
+            wait_for(lambda: len(receiver.addrman) == len(HOSTS), BCOIN_WAIT)
             assert {info.address for info, _ in receiver.addrman.entries(False)} == set(HOSTS)
             assert receiver.addrman.get(HOSTS[0]).source == PeerAddress.parse("127.0.0.1")
         until = time.monotonic() + SOAK_SECONDS

@@ -3,7 +3,6 @@ graceful stop, and no monkey-patching."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ import gevent
 import gevent.socket
 import pytest
 
+from helpers.waiting import wait_for
 from pantheon import params
 from pantheon.net.banlist import BanList
 from pantheon.net.manager import ManagerConfig, NetworkManager
@@ -21,13 +21,6 @@ from test_wire_loaded import _run_python
 
 PEER = PeerConfig(network=params.REGTEST, handshake_timeout=2.0)
 LISTEN = ManagerConfig(peer=PEER, listen=("127.0.0.1", 0))
-
-
-def wait_for(condition: Any, timeout: float = 3.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        gevent.sleep(0.005)
 
 
 def closed_by_server(port: int) -> bool:

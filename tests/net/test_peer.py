@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import gevent
 import gevent.pool
@@ -22,6 +22,7 @@ import gevent.server
 import gevent.socket
 import pytest
 
+from helpers.waiting import WAIT, wait_for
 from pantheon import limits, params, protocol
 from pantheon.net import messages
 from pantheon.net.address import PeerAddress
@@ -32,14 +33,6 @@ from pantheon.store import Store
 
 REGTEST = params.REGTEST
 FAST = PeerConfig(network=REGTEST, handshake_timeout=2.0, ping_interval=60.0, ping_timeout=60.0)
-WAIT = 3.0
-
-
-def wait_for(condition: Callable[[], Any], timeout: float = WAIT) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        gevent.sleep(0.005)
 
 
 class Listener:

@@ -19,6 +19,7 @@ import gevent.server
 import pytest
 
 from helpers.bcoin import MINING_ADDRESS, BcoinNode
+from helpers.waiting import BCOIN_WAIT, wait_for
 import pantheon.wire
 from pantheon import _wire_py, params
 from pantheon.frames import Frame
@@ -33,13 +34,6 @@ def bcoin(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureReque
     node = BcoinNode(tmp_path_factory.mktemp("bcoin-peer")).start()
     request.addfinalizer(node.stop)
     return node
-
-
-def wait_for(condition: Any, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        gevent.sleep(0.02)
 
 
 class PingLog:
@@ -76,15 +70,15 @@ def exercise(bcoin: BcoinNode, connections: list[tuple[Peer, int, PingLog]]) -> 
     """The traffic every direction goes through, and what must hold after it. `connections`
     holds (our peer, our end's port, its ping log)."""
     for peer, _, _ in connections:
-        wait_for(lambda: peer.state is PeerState.CONNECTED)
+        wait_for(lambda: peer.state is PeerState.CONNECTED, BCOIN_WAIT)
         assert peer.remote is not None and peer.remote.user_agent.startswith("/bcoin:")
         assert peer.common_version == min(peer.remote.version, 70016) and not peer.wtxid_relay
-        wait_for(lambda: peer.ping_time is not None)  # bcoin answered our ping
+        wait_for(lambda: peer.ping_time is not None, BCOIN_WAIT)  # bcoin answered our ping
     rpc(bcoin, "ping")  # bcoin pings every peer now; we answer
     for _, port, pings in connections:
-        wait_for(lambda: pings.pings >= 1)
+        wait_for(lambda: pings.pings >= 1, BCOIN_WAIT)
         # bcoin times pongs in whole milliseconds: a loopback answer can read 0.0; -1 means none yet
-        wait_for(lambda: (bcoin_sees(bcoin, port) or {}).get("pingtime", -1) >= 0)
+        wait_for(lambda: (bcoin_sees(bcoin, port) or {}).get("pingtime", -1) >= 0, BCOIN_WAIT)
     rpc(bcoin, "generatetoaddress", 3, MINING_ADDRESS)  # (an unsynced regtest bcoin does not announce them)
     until = time.monotonic() + TRAFFIC_SECONDS
     while time.monotonic() < until:
@@ -107,7 +101,7 @@ def test_we_connect_to_bcoin(bcoin: BcoinNode) -> None:
             pings = PingLog()
             peer = Peer(None, ("127.0.0.1", bcoin.p2p_port), inbound=False, config=CONFIG, wire=wire,
                         handlers={"ping": pings}).start()
-            wait_for(lambda: peer.state is PeerState.CONNECTED)
+            wait_for(lambda: peer.state is PeerState.CONNECTED, BCOIN_WAIT)
             connections.append((peer, peer._sock.getsockname()[1], pings))
         exercise(bcoin, connections)
     finally:
@@ -147,7 +141,7 @@ def test_bcoin_connects_to_us(bcoin: BcoinNode) -> None:
         for _ in range(8):
             ask_bcoin_to_dial_the_rest()
             with gevent.Timeout(2, False):
-                wait_for(lambda: len(connections) == len(servers))
+                wait_for(lambda: len(connections) == len(servers), BCOIN_WAIT)
             if len(connections) == len(servers):
                 break
         assert len(connections) == len(servers), "bcoin did not dial every listener in 16 s"

@@ -26,9 +26,9 @@ from pantheon.net.manager import ManagerConfig, NetworkManager
 from pantheon.net.peer import PeerState
 from pantheon.store import Store
 from helpers.store import CORE_DETERMINISTIC_KEY
+from helpers.waiting import wait_for
 from test_discovery import RECORDS, blackhole, dns_server  # noqa: F401 (dnsmasq fixtures)
 from test_gossip import LISTEN
-from test_peer import wait_for
 
 
 def loopback(address: PeerAddress) -> tuple[str, int]:

@@ -16,11 +16,10 @@ import gevent
 import pytest
 from bitcoin.core import CTransaction
 from bitcoin.rpc import JSONRPCError, Proxy, RawProxy
-from helpers.bcoin import wait_until
 from helpers.regtest_chain import P2WSH_TRUE, prevouts_of, spend
+from helpers.waiting import NODE_WAIT, in_thread, wait_for
 from test_disassembly import P2PKH_SPEND, P2PKH_SPEND_SCRIPT_SIG_ASM
 from test_peer import RawClient
-from test_rpc import in_thread
 
 from pantheon import params, wire
 from pantheon.chain import scripts
@@ -34,13 +33,6 @@ from pantheon.primitives import Block, BlockHeader, InvVect, OutPoint, Tx, TxOut
 from pantheon.store import DatadirInUse
 
 FAST = NodeTuning(tick=0.02, trickle_outbound=0.05, trickle_inbound=0.05, handshake_timeout=10)
-WAIT = 20.0
-
-
-def wait_for(condition: Callable[[], Any], timeout: float = WAIT, what: str = "condition") -> Any:
-    return wait_until(condition, timeout, what)
-
-
 def settings(datadir: Path, *extra: str, rpc: bool = False) -> NodeConfig:
     args = ["--datadir", str(datadir), "--network", "regtest", "--port", "0", "--bind", "127.0.0.1",
             "--dnsseed", "0", "--rpcport", "0", "--server", "1" if rpc else "0", *extra]
@@ -80,7 +72,7 @@ def raw_client() -> Iterator[Callable[[Node], RawClient]]:
 def connect(node: Node, to: Node) -> None:
     host, port = to.manager.address
     node.add_peer(host, port)
-    wait_for(lambda: any(p.state is PeerState.CONNECTED for p in node.peers()), what="handshake")
+    wait_for(lambda: any(p.state is PeerState.CONNECTED for p in node.peers()), NODE_WAIT, what="handshake")
 
 
 def test_a_node_syncs_relays_and_follows_a_reorg(make_node: Callable[..., Node]) -> None:
@@ -88,32 +80,32 @@ def test_a_node_syncs_relays_and_follows_a_reorg(make_node: Callable[..., Node])
     mined = a.generate(110, P2WSH_TRUE)
     b = make_node("b", "--listen", "0")
     connect(b, a)
-    wait_for(lambda: b.chain.tip == a.chain.tip, what="b synced to a")
+    wait_for(lambda: b.chain.tip == a.chain.tip, NODE_WAIT, what="b synced to a")
     assert b.chain.height == 110
     # A transaction submitted to a reaches b's mempool through the trickle.
     coinbase = a.chain.read_block(mined[0]).transactions[0]
     tx = spend(prevouts_of(coinbase)[:1], fee=5_000)
     assert a.submit_transaction(tx) == "accepted"
-    wait_for(lambda: b.mempool.get(tx.txid) is not None, what="tx relayed to b")
+    wait_for(lambda: b.mempool.get(tx.txid) is not None, NODE_WAIT, what="tx relayed to b")
     # b mines it; a gets the block (a headers announcement: a sent sendheaders) and empties its pool.
     block_hash = b.generate(1, P2WSH_TRUE)[0]
-    wait_for(lambda: a.chain.tip == block_hash, what="block relayed to a")
+    wait_for(lambda: a.chain.tip == block_hash, NODE_WAIT, what="block relayed to a")
     assert a.mempool.get(tx.txid) is None
     assert tx.txid in {t.txid for t in a.chain.read_block(block_hash).transactions}
     # Split: each mines alone; b's branch is longer; reconnected, a reorganises to it and the
     # transaction, mined only on a's losing branch, is back in a's mempool.
     for peer in b.peers():
         peer.close("test: partition")
-    wait_for(lambda: not a.peers() and not b.peers(), what="partition")
+    wait_for(lambda: not a.peers() and not b.peers(), NODE_WAIT, what="partition")
     tx2 = spend(prevouts_of(a.chain.read_block(mined[1]).transactions[0])[:1], fee=4_000)
     a.submit_transaction(tx2)
     a.generate(1, P2WSH_TRUE)
     assert a.mempool.get(tx2.txid) is None
     b.generate(3, P2WSH_TRUE)
     connect(b, a)
-    wait_for(lambda: a.chain.tip == b.chain.tip, what="a reorganised to b's branch")
+    wait_for(lambda: a.chain.tip == b.chain.tip, NODE_WAIT, what="a reorganised to b's branch")
     assert a.chain.height == 114
-    wait_for(lambda: a.mempool.get(tx2.txid) is not None, what="tx2 back in a's mempool")
+    wait_for(lambda: a.mempool.get(tx2.txid) is not None, NODE_WAIT, what="tx2 back in a's mempool")
 
 
 def test_restart_resumes_and_a_second_node_on_the_datadir_is_refused(tmp_path: Path) -> None:
@@ -149,7 +141,7 @@ def test_an_invalid_block_discourages_its_peer_and_no_one_else(make_node: Callab
     assert not node.chain.headers.is_valid(bad.hash) and node.chain.height == 3
     assert all(peer.state is PeerState.CONNECTED for peer in friend.peers())
     node.generate(1, P2WSH_TRUE)
-    wait_for(lambda: friend.chain.tip == node.chain.tip, what="the friend still syncs")
+    wait_for(lambda: friend.chain.tip == node.chain.tip, NODE_WAIT, what="the friend still syncs")
 
 
 def test_non_continuous_headers_discourage_the_peer(make_node: Callable[..., Node], raw_client: Callable[[Node], RawClient]) -> None:
@@ -334,7 +326,7 @@ def test_rpc_addnode_and_disconnectnode(rpc_node: Node, make_node: Callable[...,
     client = proxy(rpc_node)
     target = f"127.0.0.1:{other.manager.address[1]}"
     in_thread(client.addnode, target, "add")
-    wait_for(lambda: in_thread(client.getconnectioncount) == 1, what="added node connected")
+    wait_for(lambda: in_thread(client.getconnectioncount) == 1, NODE_WAIT, what="added node connected")
     with pytest.raises(JSONRPCError) as caught:
         in_thread(client.addnode, target, "add")
     assert caught.value.error["code"] == -23
@@ -345,12 +337,12 @@ def test_rpc_addnode_and_disconnectnode(rpc_node: Node, make_node: Callable[...,
         in_thread(client.addnode, target, "remove")
     assert caught.value.error["code"] == -24
     in_thread(client.disconnectnode, target)
-    wait_for(lambda: in_thread(client.getconnectioncount) == 0, what="disconnected")
+    wait_for(lambda: in_thread(client.getconnectioncount) == 0, NODE_WAIT, what="disconnected")
     in_thread(client.addnode, target, "onetry")  # once, not remembered
-    wait_for(lambda: in_thread(client.getconnectioncount) == 1, what="onetry connected")
+    wait_for(lambda: in_thread(client.getconnectioncount) == 1, NODE_WAIT, what="onetry connected")
     assert not rpc_node.added_nodes
     in_thread(client.disconnectnode, "", in_thread(client.getpeerinfo)[0]["id"])  # by node id
-    wait_for(lambda: in_thread(client.getconnectioncount) == 0, what="disconnected by id")
+    wait_for(lambda: in_thread(client.getconnectioncount) == 0, NODE_WAIT, what="disconnected by id")
     with pytest.raises(JSONRPCError) as caught:
         in_thread(client.disconnectnode, target)
     assert caught.value.error["code"] == -29
@@ -514,7 +506,7 @@ def test_sync_logs_progress(make_node: Callable[..., Node], caplog: pytest.LogCa
                 tuning=NodeTuning(tick=0.02, progress_interval=0.01), script_workers=0).start()
     try:
         connect(slow, source)
-        wait_for(lambda: slow.chain.tip == source.chain.tip, what="synced")
+        wait_for(lambda: slow.chain.tip == source.chain.tip, NODE_WAIT, what="synced")
     finally:
         slow.stop()
     assert any("sync: height" in record.getMessage() and "blocks/s" in record.getMessage() and "ETA" in
@@ -553,7 +545,7 @@ def test_an_orphan_makes_the_node_ask_its_sender_for_the_parent(
     asked = wire.decode_getdata(raw.receive("getdata").payload)
     assert [item.hash for item in asked] == [parent.txid]
     raw.send("tx", wire.encode_tx(parent))
-    wait_for(lambda: node.mempool.get(child.txid) is not None, what="the orphan resolved")
+    wait_for(lambda: node.mempool.get(child.txid) is not None, NODE_WAIT, what="the orphan resolved")
 
 
 def asked_of(client: RawClient) -> list[tuple[int, bytes]]:

@@ -20,9 +20,9 @@ from typing import Any, Callable
 import gevent
 import pytest
 from helpers.bcoin import BcoinNode, Chain
+from helpers.waiting import NODE_WAIT, in_thread, wait_for
 from test_peer import RawClient
-from test_node import FAST, proxy, wait_for
-from test_rpc import in_thread
+from test_node import FAST, proxy
 
 from pantheon import wire
 from pantheon.chain.addresses import address_to_script
@@ -122,7 +122,8 @@ def test_4_partitioned_nodes_converge_on_most_work(
     for peer in second.peers():
         if peer.address == first.manager.address:
             peer.close("test: partition")
-    wait_for(lambda: len(first.peers()) == 2 and len(second.peers()) == 1, what="partition")  # first: bcoin both ways
+    wait_for(lambda: len(first.peers()) == 2 and len(second.peers()) == 1, NODE_WAIT,
+             what="partition")  # first: bcoin both ways
     bcoin.mine(2)
     light = bcoin.tip()[1]
     synced(first, light)

@@ -17,6 +17,7 @@ import gevent.subprocess
 import pytest
 from bitcoin.rpc import JSONRPCError, RawProxy
 
+from helpers.waiting import in_thread
 from pantheon.rpc import (
     COOKIE_USER,
     RPC_INVALID_PARAMETER,
@@ -53,21 +54,6 @@ def server(tmp_path: Path) -> Iterator[RpcServer]:
     rpc = RpcServer(methods(), RpcAuth(USER, PASSWORD, cookie_dir=tmp_path), port=0).start()
     yield rpc
     rpc.stop()
-
-
-def in_thread(function: Any, *args: Any) -> Any:
-    """Run a blocking client in a native thread so the server's greenlets keep running; its
-    exception is raised here (not reported by the thread pool)."""
-    def capture() -> tuple[bool, Any]:
-        try:
-            return True, function(*args)
-        except Exception as error:
-            return False, error
-
-    ok, value = gevent.get_hub().threadpool.apply(capture)
-    if not ok:
-        raise value
-    return value
 
 
 def post(server: RpcServer, body: bytes | str, auth: str | None = f"{USER}:{PASSWORD}",
