@@ -43,6 +43,7 @@ from typing import Any
 import gevent
 import pytest
 
+from helpers.p2p import free_port
 from helpers.waiting import wait_for
 
 BCOIN = Path(__file__).parents[1] / "bcoin" / "node_modules" / ".bin" / "bcoin"
@@ -59,12 +60,6 @@ def require_bcoin() -> Path:
     if os.environ.get("CI") == "true":
         pytest.fail(reason)
     pytest.skip(reason)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _outputs(destination: str | bytes, sats: int) -> dict[str, Any]:

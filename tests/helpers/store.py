@@ -6,11 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 NOW = 1_700_000_000
-#: Core's uint256{1}, its AddrMan(..., deterministic=true) key. A test that counts the addresses
-#: one source placed must fix the key: under a random one, one source group reaches only 64 new
-#: buckets, so two of five addresses share a slot (and the later is dropped, as in Core) about
-#: once in 400 tables.
-CORE_DETERMINISTIC_KEY = b"\x01" + bytes(31)
 
 
 class Clock:

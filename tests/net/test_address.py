@@ -10,15 +10,12 @@ import hashlib
 
 import pytest
 
+from helpers.net import ip
 from pantheon import limits
 from pantheon.net.address import ADDRESS_SIZES, BIP155_IDS, Network, PeerAddress, TimedAddress
 
 TOR_V3 = "pg6mmjiyjmcrsslvykfwnntlaru7p5svn6y2ymmju6nubxndf4pscryd.onion"
 I2P = "udhdrtrcetjm5sxzskjyr5ztpeszydbh4dpl3pl4utgqqw2v4jna.b32.i2p"
-
-
-def ip(text: str, port: int = 0) -> PeerAddress:
-    return PeerAddress.from_ip(text, port)
 
 
 # (address, valid, routable, local): Core's IsValid / IsRoutable / IsLocal.

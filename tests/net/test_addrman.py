@@ -22,14 +22,11 @@ from pantheon.net.addrman import AddressInfo, AddrMan, bucket_position, new_buck
 from pantheon.store import Store
 from pantheon.wire import double_sha256
 
-from helpers.store import CORE_DETERMINISTIC_KEY, NOW, Clock, zero_table_blocks
+from helpers.net import CORE_DETERMINISTIC_KEY, ip
+from helpers.store import NOW, Clock, zero_table_blocks
 
 CORE_TEST_KEY_1 = double_sha256(struct.pack("<i", 1))  # (HashWriter{} << 1).GetHash()
 CORE_TEST_KEY_2 = double_sha256(struct.pack("<i", 2))
-
-
-def ip(text: str, port: int = 0) -> PeerAddress:
-    return PeerAddress.from_ip(text, port)
 
 
 def offer(text: str, port: int = 8333, seen: int = NOW, services: int = 0) -> TimedAddress:

@@ -31,6 +31,7 @@ import gevent.server
 import gevent.socket
 import pytest
 
+from helpers.net import CORE_DETERMINISTIC_KEY
 from pantheon import params, protocol
 from pantheon.net import discovery
 from pantheon.net.address import PeerAddress
@@ -46,7 +47,6 @@ from pantheon.net.discovery import (
     parse_peer,
     resolve_peer,
 )
-from helpers.store import CORE_DETERMINISTIC_KEY
 
 QUERY_TIMEOUT = 0.8  # seconds: long enough for loopback, short enough to keep the suite fast
 

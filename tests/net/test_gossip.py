@@ -23,13 +23,11 @@ from pantheon.net.manager import ManagerConfig, NetworkManager
 from pantheon.net.peer import PeerConfig, PeerState
 from pantheon.primitives import NetAddress
 from pantheon.store import Store
-from helpers.store import CORE_DETERMINISTIC_KEY, NOW, Clock
+from helpers.net import CORE_DETERMINISTIC_KEY, GOSSIP, LISTEN, PEER
+from helpers.p2p import RawClient
+from helpers.store import NOW, Clock
 from helpers.waiting import WAIT, wait_for
-from test_peer import RawClient
 
-PEER = PeerConfig(network=params.REGTEST, handshake_timeout=2.0, ping_interval=60.0)
-GOSSIP = GossipConfig(relay_interval=0.05)  # Core's 30 s trickle, shrunk
-LISTEN = ManagerConfig(peer=PEER, listen=("127.0.0.1", 0), gossip=GOSSIP)
 
 
 def legacy(host: str, port: int = 8333, seen: int = NOW, services: int = 9) -> NetAddress:

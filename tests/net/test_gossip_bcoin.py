@@ -20,7 +20,7 @@ from pantheon.net.addrman import AddrMan
 from pantheon.net.manager import ManagerConfig, NetworkManager
 from pantheon.net.peer import PeerState
 from pantheon.store import Store
-from helpers.store import CORE_DETERMINISTIC_KEY
+from helpers.net import CORE_DETERMINISTIC_KEY
 from helpers.waiting import BCOIN_WAIT, wait_for
 from test_peer_bcoin import CONFIG, bcoin, bcoin_sees, rpc, wire_twins  # noqa: F401
 

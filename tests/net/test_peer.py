@@ -22,6 +22,7 @@ import gevent.server
 import gevent.socket
 import pytest
 
+from helpers.p2p import RawClient
 from helpers.waiting import WAIT, wait_for
 from pantheon import limits, params, protocol
 from pantheon.net import messages
@@ -63,66 +64,6 @@ class Listener:
             peer.close("test over")
         self.server.stop(timeout=1)
         self.group.kill(timeout=1)
-
-
-class RawClient:
-    """A bare socket speaking whatever a test needs, bad input included."""
-
-    def __init__(self, port: int, wire: Any, sock: gevent.socket.socket | None = None) -> None:
-        """Dial `port`, or (with `sock`) speak on a connection a test server accepted."""
-        self.sock = sock if sock is not None else gevent.socket.create_connection(("127.0.0.1", port), timeout=WAIT)
-        self.wire = wire
-        self.decoder = wire.FrameDecoder(REGTEST.magic)
-        self.received: list[Any] = []
-
-    def send_raw(self, data: bytes) -> None:
-        self.sock.sendall(data)
-
-    def frame(self, command: str, payload: bytes = b"", magic: int = REGTEST.magic) -> bytes:
-        return self.wire.pack_header(magic, command, payload) + payload
-
-    def send(self, command: str, payload: bytes = b"") -> None:
-        self.send_raw(self.frame(command, payload))
-
-    def version(self, version: int = 70016, nonce: int = 42, services: int = 0,
-                addr_recv: messages.Endpoint = messages.Endpoint()) -> bytes:
-        return messages.encode_version(messages.Version(
-            version, services, int(time.time()), addr_recv, messages.Endpoint(), nonce, "/raw/", 0, True))
-
-    def receive(self, command: str, timeout: float = WAIT) -> Any:
-        deadline = time.monotonic() + timeout
-        while True:
-            for frame in self.decoder:
-                self.received.append(frame)
-                if frame.command == "ping":
-                    self.send("pong", frame.payload)
-                if frame.command == command:
-                    return frame
-            self.sock.settimeout(max(deadline - time.monotonic(), 0.001))
-            data = self.sock.recv(65536)
-            if not data:
-                raise ConnectionError(f"closed while waiting for {command}")
-            self.decoder.feed(data)
-
-    def handshake(self, version: int = 70016, nonce: int = 42, services: int = 0) -> None:
-        self.send("version", self.version(version, nonce, services))
-        self.receive("verack")
-        self.send("verack")
-
-    def is_closed(self, timeout: float = WAIT) -> bool:
-        """Whether the other side closes the connection within `timeout` (reading what comes)."""
-        self.sock.settimeout(timeout)
-        try:
-            while self.sock.recv(65536):
-                pass
-        except socket.timeout:
-            return False
-        except ConnectionResetError:
-            pass
-        return True
-
-    def close(self) -> None:
-        self.sock.close()
 
 
 @pytest.fixture

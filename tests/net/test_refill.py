@@ -25,10 +25,9 @@ from pantheon.net.discovery import Discovery, Endpoint, Lookup, fixed_seeds
 from pantheon.net.manager import ManagerConfig, NetworkManager
 from pantheon.net.peer import PeerState
 from pantheon.store import Store
-from helpers.store import CORE_DETERMINISTIC_KEY
+from helpers.net import CORE_DETERMINISTIC_KEY, LISTEN
 from helpers.waiting import wait_for
 from test_discovery import RECORDS, blackhole, dns_server  # noqa: F401 (dnsmasq fixtures)
-from test_gossip import LISTEN
 
 
 def loopback(address: PeerAddress) -> tuple[str, int]:

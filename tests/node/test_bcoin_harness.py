@@ -12,8 +12,8 @@ import pytest
 
 import pantheon.wire
 from helpers.bcoin import BcoinNode, Chain, bcoin_sync_baseline
+from helpers.p2p import RawPeer, our_version
 from pantheon import hashing
-from test_interop_bcoin import RawPeer, handshake, our_version
 
 CHAIN_BLOCKS = 130  # past coinbase maturity (100), so the wallet has coins to spend
 # Bitcoin Core regtest addresses and the scriptPubKeys they stand for (what bcoin must be given)
@@ -113,7 +113,7 @@ def test_selfish_bcoin_syncs_but_answers_getdata_with_notfound(
         selfish.wait_for_tip(alice.tip()[1])
         peer = RawPeer(selfish.p2p_port, pantheon.wire)
         peer.send("version", our_version(selfish.p2p_port))
-        handshake(peer)
+        peer.handshake()
         wanted = [{"type": 2, "hash": hashing.hex_to_hash(chain.tip)}]  # MSG_BLOCK
         peer.send("getdata", {"inventory": wanted})
         answer = peer.receive_until("notfound").payload.inventory

@@ -8,7 +8,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,15 +15,11 @@ from pathlib import Path
 
 import pytest
 
+from helpers.p2p import free_port
+
 ADDRESS = "bcrt1qdavt4j2sd7dlhqsavtnfxvzppw6k7qy97tmnu9"
 needs_curl = pytest.mark.skipif(shutil.which("curl") is None and os.environ.get("CI") != "true",
                                 reason="curl not installed (CI installs it)")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def start(datadir: Path, *extra: str) -> subprocess.Popen[bytes]:

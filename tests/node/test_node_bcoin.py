@@ -20,8 +20,8 @@ from typing import Any, Callable
 import gevent
 import pytest
 from helpers.bcoin import BcoinNode, Chain
+from helpers.p2p import RawClient
 from helpers.waiting import NODE_WAIT, in_thread, wait_for
-from test_peer import RawClient
 from test_node import FAST, proxy
 
 from pantheon import wire

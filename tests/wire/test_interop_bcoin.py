@@ -9,16 +9,14 @@ to what bcoin's RPC reports.
 from __future__ import annotations
 
 import secrets
-import socket
-import time
-from typing import Any, Iterator
+from typing import Iterator
 
 import pytest
 
 from helpers.bcoin import BcoinNode
+from helpers.p2p import RawPeer, our_version
 from pantheon import hashing, limits, params, protocol, spec
 
-REGTEST = params.REGTEST
 MINED_BLOCKS = 15
 
 
@@ -31,66 +29,6 @@ def bcoin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BcoinNode]:
         node.stop()
 
 
-class RawPeer:
-    """A blocking socket that frames messages with a wire twin and decodes them with the spec."""
-
-    def __init__(self, port: int, wire: Any) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-        self.wire = wire
-        self.received: list[spec.Message] = []
-
-    def send(self, command: str, payload: Any) -> None:
-        self.sock.sendall(spec.build_message(REGTEST.magic, command, payload))
-
-    def _read_exactly(self, size: int) -> bytes:
-        chunks = []
-        while size:
-            chunk = self.sock.recv(size)
-            if not chunk:
-                raise ConnectionError("bcoin closed the connection")
-            chunks.append(chunk)
-            size -= len(chunk)
-        return b"".join(chunks)
-
-    def receive(self) -> spec.Message:
-        header = self._read_exactly(limits.HEADER_SIZE)
-        command, length, checksum = self.wire.unpack_header(header, REGTEST.magic)
-        assert length <= limits.max_payload(command)
-        payload = self._read_exactly(length)
-        assert self.wire.checksum(payload) == checksum
-        message = spec.parse_message(header + payload, magic=REGTEST.magic)
-        self.received.append(message)
-        return message
-
-    def receive_until(self, command: str, timeout: float = 15.0) -> spec.Message:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            message = self.receive()
-            if message.command == command:
-                return message
-            if message.command == "ping":
-                self.send("pong", {"nonce": message.payload.nonce})
-        raise TimeoutError(f"no {command} from bcoin within {timeout} s")
-
-    def close(self) -> None:
-        self.sock.close()
-
-
-def our_version(port: int) -> dict[str, Any]:
-    return {
-        "version": 70016,
-        "services": 0,
-        "timestamp": int(time.time()),
-        "addr_recv": {"services": 1, "ip": bytes(10) + b"\xff\xff" + bytes([127, 0, 0, 1]), "port": port},
-        "addr_from": {"services": 0, "ip": bytes(16), "port": 0},
-        "nonce": secrets.randbits(64),
-        "user_agent": "/Pantheon:0.1.0/",
-        "start_height": 0,
-        "relay": True,
-        "extra": None,
-    }
-
-
 @pytest.fixture
 def peer(bcoin: BcoinNode, wire_impl) -> Iterator[RawPeer]:
     connection = RawPeer(bcoin.p2p_port, wire_impl.module)
@@ -101,15 +39,8 @@ def peer(bcoin: BcoinNode, wire_impl) -> Iterator[RawPeer]:
         connection.close()
 
 
-def handshake(peer: RawPeer) -> spec.Message:
-    version = peer.receive_until("version")
-    peer.receive_until("verack")
-    peer.send("verack", {})
-    return version
-
-
 def test_bcoin_handshake_messages_decode(peer: RawPeer) -> None:
-    version = handshake(peer).payload
+    version = peer.handshake().payload
     assert version.version >= 70001 and version.user_agent.startswith("/bcoin:")
     assert version.nonce is not None and version.relay is not None
     # bcoin sends sendcmpct and getaddr after verack (DESIGN.md); everything decodes.
@@ -121,7 +52,7 @@ def test_bcoin_handshake_messages_decode(peer: RawPeer) -> None:
 
 
 def test_bcoin_headers_and_blocks_decode_and_hash(bcoin: BcoinNode, peer: RawPeer) -> None:
-    handshake(peer)
+    peer.handshake()
     start = bcoin.rpc("getblockcount")
     expected = bcoin.mine(MINED_BLOCKS)
     locator = [hashing.hex_to_hash(bcoin.rpc("getblockhash", start))]
@@ -141,7 +72,7 @@ def test_bcoin_headers_and_blocks_decode_and_hash(bcoin: BcoinNode, peer: RawPee
 
 
 def test_bcoin_answers_ping_with_our_nonce(peer: RawPeer) -> None:
-    handshake(peer)
+    peer.handshake()
     nonce = secrets.randbits(64)
     peer.send("ping", {"nonce": nonce})
     while (pong := peer.receive_until("pong")).payload.nonce != nonce:
