@@ -1,4 +1,4 @@
-"""Shared fixtures: the two wire twins and the vectors directory.
+"""Shared fixtures: the two wire twins, the vectors directory, a LevelDB store and a clock.
 
 Every wire test takes `wire_impl` and so runs against both twins: `cy` (the compiled
 `pantheon._wire`, marked `compiled`) and `py` (`pantheon._wire_py`). The `cy` param imports the
@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import importlib
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+
+from helpers.clock import Clock
+from pantheon.store import Store
 
 _TWINS = {"cy": "pantheon._wire", "py": "pantheon._wire_py"}
 
@@ -64,3 +68,16 @@ def wire_impl(request: pytest.FixtureRequest) -> WireImpl:
 def vectors_dir() -> Path:
     """tests/vectors: real wire data copied from shared/vectors (see its README for provenance)."""
     return Path(__file__).parent / "vectors"
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    """A LevelDB store in the test's own directory, closed after it."""
+    with Store.open(tmp_path) as opened:
+        yield opened
+
+
+@pytest.fixture
+def clock() -> Clock:
+    """A clock at `helpers.clock.NOW` that moves only when the test moves it."""
+    return Clock()

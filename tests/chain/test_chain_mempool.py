@@ -15,6 +15,7 @@ import tracemalloc
 from typing import Any, Callable
 
 import pytest
+from helpers.clock import Clock
 from helpers.regtest_chain import P2WSH_TRUE, Prevout, RegtestChain, prevouts_of, relay, spend
 
 from pantheon.chain.mempool import (
@@ -33,16 +34,6 @@ P2SH = bytes.fromhex("a914" + "22" * 20 + "87")
 KEY = b"\x02" + b"\x33" * 32
 
 
-class Clock:
-    """An injectable monotonic clock."""
-
-    def __init__(self) -> None:
-        self.now = 1_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def chain() -> RegtestChain:
     return RegtestChain()
@@ -52,11 +43,6 @@ def chain() -> RegtestChain:
 def coins(chain: RegtestChain) -> list[Prevout]:
     """Twelve spendable 50-coin P2WSH(OP_TRUE) coinbase outputs at height 112."""
     return chain.mature_coinbases(12)
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Sequence
 
 import gevent
 import pytest
@@ -38,12 +38,6 @@ def build_base(network: Network) -> list[Block]:
 @pytest.fixture(scope="module")
 def base() -> list[Block]:
     return build_base(REGTEST)
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store.open(tmp_path) as opened:
-        yield opened
 
 
 def chainstate_on(store: Store, blocks: Sequence[Block], network: Network = REGTEST, **options: object) -> Chainstate:

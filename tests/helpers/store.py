@@ -1,21 +1,8 @@
-"""Helpers shared by the store-backed tests: a clock moved by hand, on-disk damage, and Core's
-deterministic address-manager key."""
+"""What a bad disk does to a LevelDB store, for the tests that prove the store notices."""
 
 from __future__ import annotations
 
 from pathlib import Path
-
-NOW = 1_700_000_000
-
-
-class Clock:
-    """Unix seconds that only move when a test sets `now`."""
-
-    def __init__(self, now: int = NOW) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def zero_table_blocks(db: Path, start: int = 100, stop: int = 4100) -> None:

@@ -11,7 +11,7 @@ import dataclasses
 import logging
 import random
 import struct
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -23,7 +23,8 @@ from pantheon.store import Store
 from pantheon.wire import double_sha256
 
 from helpers.net import CORE_DETERMINISTIC_KEY, ip
-from helpers.store import NOW, Clock, zero_table_blocks
+from helpers.clock import NOW, Clock
+from helpers.store import zero_table_blocks
 
 CORE_TEST_KEY_1 = double_sha256(struct.pack("<i", 1))  # (HashWriter{} << 1).GetHash()
 CORE_TEST_KEY_2 = double_sha256(struct.pack("<i", 2))
@@ -55,17 +56,6 @@ def spread_ipv4(count: int, rng: random.Random) -> list[PeerAddress]:
         if address.is_routable:
             found[address] = None
     return list(found)
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store.open(tmp_path) as opened:
-        yield opened
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 def manager(store: Store, clock: Clock, seed: int = 7, **options) -> AddrMan:

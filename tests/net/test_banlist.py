@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,20 +11,9 @@ import pytest
 from pantheon.net.address import Network, PeerAddress
 from pantheon.net.banlist import DEFAULT_BAN_TIME, DISCOURAGED_MAX, BanEntry, BanList
 from pantheon.store import Store
-from helpers.store import NOW, Clock
+from helpers.clock import NOW, Clock
 
 TOR_V3 = "pg6mmjiyjmcrsslvykfwnntlaru7p5svn6y2ymmju6nubxndf4pscryd.onion"
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store.open(tmp_path) as opened:
-        yield opened
 
 
 def test_a_banned_address_is_banned_on_every_port(store: Store, clock: Clock) -> None:

@@ -25,7 +25,7 @@ from pantheon.primitives import NetAddress
 from pantheon.store import Store
 from helpers.net import CORE_DETERMINISTIC_KEY, GOSSIP, LISTEN, PEER
 from helpers.p2p import RawClient
-from helpers.store import NOW, Clock
+from helpers.clock import NOW, Clock
 from helpers.waiting import WAIT, wait_for
 
 

@@ -7,17 +7,10 @@ from __future__ import annotations
 import pytest
 from test_chain_headers import NOW, extend
 
+from helpers.clock import Clock
 from pantheon.chain.headers import HeaderTree
 from pantheon.params import REGTEST
 from pantheon.sync import BlockDownload
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class Chain:
@@ -38,11 +31,6 @@ class Chain:
 def download(chain: Chain, clock: Clock, **options: float) -> BlockDownload:
     return BlockDownload(chain.tree, chain.have.__contains__, lambda: chain.hashes[chain.tip_height], clock=clock,
                          **options)
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 def test_requests_lowest_first_within_per_peer_limit_and_window(clock: Clock) -> None:
