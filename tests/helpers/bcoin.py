@@ -45,11 +45,15 @@ import pytest
 
 from helpers.p2p import free_port
 from helpers.waiting import wait_for
+from pantheon import params
+from pantheon.net.peer import PeerConfig
 
 BCOIN = Path(__file__).parents[1] / "bcoin" / "node_modules" / ".bin" / "bcoin"
 START_TIMEOUT = 30.0
 MINING_ADDRESS = "RDLF3X6D6GgHf2cf7eVehdzs8Mtgzv5DB1"  # a bcoin regtest address (DESIGN.md)
 COINBASE_MATURITY = 100
+#: Our peers' settings facing bcoin: its handshake may take a while under load; we ping every 0.5 s.
+BCOIN_PEER = PeerConfig(network=params.REGTEST, handshake_timeout=10.0, ping_interval=0.5, ping_timeout=10.0)
 
 
 def require_bcoin() -> Path:
@@ -69,7 +73,7 @@ def _outputs(destination: str | bytes, sats: int) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
-class Chain:
+class BcoinChain:
     """What `build_chain` made: the tip and the wallet transactions in its blocks."""
 
     height: int
@@ -240,6 +244,10 @@ class BcoinNode:
         (-1 until its version message arrived), `subver`, `bestheight`, `banscore`..."""
         return self.rpc("getpeerinfo")
 
+    def peer_at(self, port: int) -> dict[str, Any] | None:
+        """The getpeerinfo entry for our end of a connection (by our port), if any."""
+        return next((entry for entry in self.peers() if entry["addr"].endswith(f":{port}")), None)
+
     def connect_to(self, host: str, port: int, timeout: float = 20.0) -> dict[str, Any]:
         """Make bcoin dial HOST:PORT (RPC `addnode ... onetry`) and wait for the handshake; returns
         its getpeerinfo entry. A one-shot dial can be dropped while bcoin is busy, so it asks again
@@ -314,7 +322,7 @@ class BcoinNode:
         self.wait_for_mempool(txid, timeout)
         return txid
 
-    def build_chain(self, blocks: int = 500, tx_every: int = 8, txs_per_block: int = 1) -> Chain:
+    def build_chain(self, blocks: int = 500, tx_every: int = 8, txs_per_block: int = 1) -> BcoinChain:
         """Mine `blocks` blocks paying the wallet; once coinbases have matured, every `tx_every`-th
         block carries `txs_per_block` wallet transactions (each pays one of the wallet's fresh
         addresses). Blocks without transactions are mined in batches. The coins come from the
@@ -334,7 +342,7 @@ class BcoinNode:
             mined += plain + 1
         height, tip = self.tip()
         assert height == start + blocks, (height, start, blocks)
-        return Chain(height, tip, tuple(txids))
+        return BcoinChain(height, tip, tuple(txids))
 
 
 @dataclass(frozen=True)

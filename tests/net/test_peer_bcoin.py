@@ -1,4 +1,4 @@
-"""`pantheon.net.peer` against a real, independent node: bcoin 1.0.2 on regtest (tests/bcoin_peer.py).
+"""`pantheon.net.peer` against a real, independent node: bcoin 1.0.2 on regtest (tests/helpers/bcoin.py).
 
 Both directions: our outbound peer dials bcoin, and bcoin (RPC `addnode ... onetry`) dials a
 Pantheon listener. Each completes the handshake, pings are answered both ways, and after 10 s of
@@ -8,7 +8,6 @@ crossed its misbehaviour threshold.
 
 from __future__ import annotations
 
-import importlib
 import time
 from types import ModuleType
 from typing import Any
@@ -16,24 +15,15 @@ from typing import Any
 import gevent
 import gevent.pool
 import gevent.server
-import pytest
 
-from helpers.bcoin import MINING_ADDRESS, BcoinNode
+from helpers.bcoin import BCOIN_PEER, MINING_ADDRESS, BcoinNode
 from helpers.waiting import BCOIN_WAIT, wait_for
 import pantheon.wire
 from pantheon import _wire_py, params
 from pantheon.frames import Frame
 from pantheon.net.peer import BUILTIN_HANDLERS, Peer, PeerConfig, PeerState
 
-CONFIG = PeerConfig(network=params.REGTEST, handshake_timeout=10.0, ping_interval=0.5, ping_timeout=10.0)
 TRAFFIC_SECONDS = 10.0
-
-
-@pytest.fixture(scope="module")
-def bcoin(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> BcoinNode:
-    node = BcoinNode(tmp_path_factory.mktemp("bcoin-peer")).start()
-    request.addfinalizer(node.stop)
-    return node
 
 
 class PingLog:
@@ -47,25 +37,6 @@ class PingLog:
         BUILTIN_HANDLERS["ping"](peer, frame)
 
 
-def rpc(bcoin: BcoinNode, method: str, *args: Any) -> Any:
-    """bcoin's RPC from gevent's threadpool: the blocking HTTP call must not stop our peers."""
-    return gevent.get_hub().threadpool.apply(bcoin.rpc, (method, *args))
-
-
-def bcoin_sees(bcoin: BcoinNode, port: int) -> dict[str, Any] | None:
-    """bcoin's getpeerinfo entry for our end of a connection (by our port), if any."""
-    return next((entry for entry in rpc(bcoin, "getpeerinfo") if entry["addr"].endswith(f":{port}")), None)
-
-
-def wire_twins() -> list[ModuleType]:
-    """Both twins where the compiled one is built (test_wire_loaded guards that), else the pure one.
-    Each test runs one connection per twin at the same time: one 10 s soak covers both."""
-    twins = [_wire_py]
-    if pantheon.wire.IMPLEMENTATION == "cython":
-        twins.append(importlib.import_module("pantheon._wire"))
-    return twins
-
-
 def exercise(bcoin: BcoinNode, connections: list[tuple[Peer, int, PingLog]]) -> None:
     """The traffic every direction goes through, and what must hold after it. `connections`
     holds (our peer, our end's port, its ping log)."""
@@ -74,12 +45,12 @@ def exercise(bcoin: BcoinNode, connections: list[tuple[Peer, int, PingLog]]) -> 
         assert peer.remote is not None and peer.remote.user_agent.startswith("/bcoin:")
         assert peer.common_version == min(peer.remote.version, 70016) and not peer.wtxid_relay
         wait_for(lambda: peer.ping_time is not None, BCOIN_WAIT)  # bcoin answered our ping
-    rpc(bcoin, "ping")  # bcoin pings every peer now; we answer
+    bcoin.rpc("ping")  # bcoin pings every peer now; we answer
     for _, port, pings in connections:
         wait_for(lambda: pings.pings >= 1, BCOIN_WAIT)
         # bcoin times pongs in whole milliseconds: a loopback answer can read 0.0; -1 means none yet
-        wait_for(lambda: (bcoin_sees(bcoin, port) or {}).get("pingtime", -1) >= 0, BCOIN_WAIT)
-    rpc(bcoin, "generatetoaddress", 3, MINING_ADDRESS)  # (an unsynced regtest bcoin does not announce them)
+        wait_for(lambda: (bcoin.peer_at(port) or {}).get("pingtime", -1) >= 0, BCOIN_WAIT)
+    bcoin.rpc("generatetoaddress", 3, MINING_ADDRESS)  # (an unsynced regtest bcoin does not announce them)
     until = time.monotonic() + TRAFFIC_SECONDS
     while time.monotonic() < until:
         for peer, _, _ in connections:
@@ -88,18 +59,18 @@ def exercise(bcoin: BcoinNode, connections: list[tuple[Peer, int, PingLog]]) -> 
     for peer, port, _ in connections:
         assert peer.counters["messages received"] > 10 and peer.min_ping is not None
         assert peer.compact_blocks is not None  # bcoin's sendcmpct after verack was read (not served)
-        assert bcoin_sees(bcoin, port) is not None  # still connected, as bcoin sees it
-    assert rpc(bcoin, "listbanned") == []
+        assert bcoin.peer_at(port) is not None  # still connected, as bcoin sees it
+    assert bcoin.rpc("listbanned") == []
     log = bcoin.log_path.read_text(errors="replace")
     assert "Ban threshold exceeded" not in log and "Banning peer" not in log
 
 
-def test_we_connect_to_bcoin(bcoin: BcoinNode) -> None:
+def test_we_connect_to_bcoin(bcoin: BcoinNode, wire_twins: list[ModuleType]) -> None:
     connections = []
     try:
-        for wire in wire_twins():
+        for wire in wire_twins:
             pings = PingLog()
-            peer = Peer(None, ("127.0.0.1", bcoin.p2p_port), inbound=False, config=CONFIG, wire=wire,
+            peer = Peer(None, ("127.0.0.1", bcoin.p2p_port), inbound=False, config=BCOIN_PEER, wire=wire,
                         handlers={"ping": pings}).start()
             wait_for(lambda: peer.state is PeerState.CONNECTED, BCOIN_WAIT)
             connections.append((peer, peer._sock.getsockname()[1], pings))
@@ -109,7 +80,7 @@ def test_we_connect_to_bcoin(bcoin: BcoinNode) -> None:
             peer.close("test over")
 
 
-def test_bcoin_connects_to_us(bcoin: BcoinNode) -> None:
+def test_bcoin_connects_to_us(bcoin: BcoinNode, wire_twins: list[ModuleType]) -> None:
     group = gevent.pool.Group()
     servers = []
     connections: list[tuple[Peer, int, PingLog]] = []
@@ -118,7 +89,7 @@ def test_bcoin_connects_to_us(bcoin: BcoinNode) -> None:
         pings = PingLog()
 
         def handle(sock: Any, address: tuple[str, int]) -> None:
-            peer = Peer(sock, address, inbound=True, config=CONFIG, wire=wire, group=group,
+            peer = Peer(sock, address, inbound=True, config=BCOIN_PEER, wire=wire, group=group,
                         handlers={"ping": pings})
             connections.append((peer, server.server_port, pings))
             peer.run()
@@ -131,10 +102,10 @@ def test_bcoin_connects_to_us(bcoin: BcoinNode) -> None:
         reached = {port for _, port, _ in connections}
         for server in servers:
             if server.server_port not in reached:
-                rpc(bcoin, "addnode", f"127.0.0.1:{server.server_port}", "onetry")
+                bcoin.rpc("addnode", f"127.0.0.1:{server.server_port}", "onetry")
 
     try:
-        for wire in wire_twins():
+        for wire in wire_twins:
             listen(wire)
         # A one-shot `onetry` dial can be dropped while bcoin is busy (seen once under load):
         # ask again every 2 s for the listeners it has not reached.

@@ -5,13 +5,13 @@ split, mine apart and converge, and the bcoin→bcoin sync baseline of the bench
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 import pantheon.wire
-from helpers.bcoin import BcoinNode, Chain, bcoin_sync_baseline
+from helpers.bcoin import BcoinChain, BcoinNode, bcoin_sync_baseline
 from helpers.p2p import RawPeer, our_version
 from pantheon import hashing
 
@@ -22,25 +22,17 @@ CORE_BASE58, CORE_P2PKH = "midSACfDe3qAxJZZXA9gkwBZgPqJJUpy1w", bytes.fromhex("7
 
 
 @pytest.fixture(scope="module")
-def alice(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BcoinNode]:
-    node = BcoinNode(tmp_path_factory.mktemp("alice"), index_tx=True)
-    try:
-        yield node.start()
-    finally:
-        node.stop()
+def alice(start_bcoin: Callable[..., BcoinNode]) -> BcoinNode:
+    return start_bcoin("alice", index_tx=True)
 
 
 @pytest.fixture(scope="module")
-def bob(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BcoinNode]:
-    node = BcoinNode(tmp_path_factory.mktemp("bob"))
-    try:
-        yield node.start()
-    finally:
-        node.stop()
+def bob(start_bcoin: Callable[..., BcoinNode]) -> BcoinNode:
+    return start_bcoin("bob")
 
 
 @pytest.fixture(scope="module")
-def chain(alice: BcoinNode) -> Chain:
+def chain(alice: BcoinNode) -> BcoinChain:
     return alice.build_chain(CHAIN_BLOCKS, tx_every=5)
 
 
@@ -48,7 +40,7 @@ def block_hash(block_hex: str) -> str:
     return hashing.hash_to_hex(hashing.double_sha256(bytes.fromhex(block_hex)[:80]))
 
 
-def test_build_chain_has_the_height_and_wallet_txs(alice: BcoinNode, chain: Chain) -> None:
+def test_build_chain_has_the_height_and_wallet_txs(alice: BcoinNode, chain: BcoinChain) -> None:
     assert alice.tip() == (CHAIN_BLOCKS, chain.tip)
     assert block_hash(alice.block_hex(chain.tip)) == chain.tip
     assert len(chain.txids) == (CHAIN_BLOCKS - 101) // 5 + 1  # one per 5th block after maturity
@@ -59,7 +51,7 @@ def test_build_chain_has_the_height_and_wallet_txs(alice: BcoinNode, chain: Chai
     assert alice.raw_tx(chain.txids[0])  # index_tx: confirmed transactions are found
 
 
-def test_second_bcoin_dials_and_syncs(alice: BcoinNode, bob: BcoinNode, chain: Chain) -> None:
+def test_second_bcoin_dials_and_syncs(alice: BcoinNode, bob: BcoinNode, chain: BcoinChain) -> None:
     entry = bob.connect_to("127.0.0.1", alice.p2p_port)
     assert entry["subver"] == "/bcoin:v1.0.2/" and not entry["inbound"]
     assert bob.wait_for_height(CHAIN_BLOCKS) == chain.tip
@@ -68,7 +60,7 @@ def test_second_bcoin_dials_and_syncs(alice: BcoinNode, bob: BcoinNode, chain: C
 
 
 def test_wallet_tx_reaches_the_other_mempool_and_raw_tx_goes_back(
-        alice: BcoinNode, bob: BcoinNode, chain: Chain) -> None:
+        alice: BcoinNode, bob: BcoinNode, chain: BcoinChain) -> None:
     bob.connect_to("127.0.0.1", alice.p2p_port)
     for core_address in ("bcrt1qzyg3zyg3zyg3zyg3zyg3zyg3zyg3zyg3mnklw7", "mipcBbFg9gMiCh81Kj8tqqdgoZub1ZJRfn"):
         with pytest.raises(RuntimeError):  # bcoin's regtest knows only its own formats
@@ -85,7 +77,7 @@ def test_wallet_tx_reaches_the_other_mempool_and_raw_tx_goes_back(
         bob.submit_raw_tx(tx_hex[:-8] + "01000000", timeout=1)  # a changed locktime breaks the signature
 
 
-def test_partition_then_converge_on_the_most_work(alice: BcoinNode, bob: BcoinNode, chain: Chain) -> None:
+def test_partition_then_converge_on_the_most_work(alice: BcoinNode, bob: BcoinNode, chain: BcoinChain) -> None:
     bob.connect_to("127.0.0.1", alice.p2p_port)
     bob.wait_for_tip(alice.tip()[1])
     alice.disconnect_all()
@@ -104,7 +96,7 @@ def test_partition_then_converge_on_the_most_work(alice: BcoinNode, bob: BcoinNo
 
 
 def test_selfish_bcoin_syncs_but_answers_getdata_with_notfound(
-        alice: BcoinNode, chain: Chain, tmp_path: Path) -> None:
+        alice: BcoinNode, chain: BcoinChain, tmp_path: Path) -> None:
     """`--selfish=true`: a peer for proof 5 that has the blocks and still answers notfound."""
     selfish = BcoinNode(tmp_path, args=["--selfish=true"], wallet=False).start()
     peer = None

@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 import gevent
 import pytest
-from helpers.bcoin import BcoinNode, Chain
+from helpers.bcoin import BcoinChain, BcoinNode
 from helpers.p2p import RawClient
 from helpers.waiting import NODE_WAIT, in_thread, wait_for
 from test_node import FAST, proxy
@@ -39,16 +39,7 @@ SYNC_WAIT = 120.0
 
 
 @pytest.fixture(scope="module")
-def bcoin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BcoinNode]:
-    node = BcoinNode(tmp_path_factory.mktemp("bcoin"))
-    try:
-        yield node.start()
-    finally:
-        node.stop()
-
-
-@pytest.fixture(scope="module")
-def chain(bcoin: BcoinNode) -> Chain:
+def chain(bcoin: BcoinNode) -> BcoinChain:
     return bcoin.build_chain(CHAIN_BLOCKS, tx_every=10)
 
 
@@ -75,7 +66,7 @@ def synced(node: Node, tip: str, timeout: float = SYNC_WAIT) -> None:
 
 
 def test_1_2_pantheon_syncs_from_bcoin_then_bcoin_from_pantheon(
-        bcoin: BcoinNode, chain: Chain, pantheon: Callable[..., Node]) -> None:
+        bcoin: BcoinNode, chain: BcoinChain, pantheon: Callable[..., Node]) -> None:
     node = pantheon("p", "--addnode", f"127.0.0.1:{bcoin.p2p_port}", rpc=True)
     synced(node, chain.tip)
     assert node.chain.height == CHAIN_BLOCKS
@@ -93,7 +84,7 @@ def test_1_2_pantheon_syncs_from_bcoin_then_bcoin_from_pantheon(
     assert all(p.state is PeerState.CONNECTED for p in node.peers())  # bcoin kept us
 
 
-def test_3_transactions_flow_both_ways(bcoin: BcoinNode, chain: Chain, pantheon: Callable[..., Node]) -> None:
+def test_3_transactions_flow_both_ways(bcoin: BcoinNode, chain: BcoinChain, pantheon: Callable[..., Node]) -> None:
     height, tip = bcoin.tip()
     node = pantheon("p", "--addnode", f"127.0.0.1:{bcoin.p2p_port}", rpc=True)
     synced(node, tip)
@@ -107,7 +98,7 @@ def test_3_transactions_flow_both_ways(bcoin: BcoinNode, chain: Chain, pantheon:
 
 
 def test_4_partitioned_nodes_converge_on_most_work(
-        bcoin: BcoinNode, chain: Chain, pantheon: Callable[..., Node]) -> None:
+        bcoin: BcoinNode, chain: BcoinChain, pantheon: Callable[..., Node]) -> None:
     _, tip = bcoin.tip()
     first = pantheon("p1", "--addnode", f"127.0.0.1:{bcoin.p2p_port}")
     second = pantheon("p2")
@@ -178,7 +169,7 @@ class HeadersOnlyPeer:
 
 
 def test_5_notfound_and_a_peer_leaving_mid_download_do_not_stall(
-        bcoin: BcoinNode, chain: Chain, pantheon: Callable[..., Node]) -> None:
+        bcoin: BcoinNode, chain: BcoinChain, pantheon: Callable[..., Node]) -> None:
     height, tip = bcoin.tip()
     reference = pantheon("ref", "--addnode", f"127.0.0.1:{bcoin.p2p_port}")
     synced(reference, tip)

@@ -20,15 +20,6 @@ from pantheon import hashing, limits, params, protocol, spec
 MINED_BLOCKS = 15
 
 
-@pytest.fixture(scope="module")
-def bcoin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BcoinNode]:
-    node = BcoinNode(tmp_path_factory.mktemp("bcoin")).start()
-    try:
-        yield node
-    finally:
-        node.stop()
-
-
 @pytest.fixture
 def peer(bcoin: BcoinNode, wire_impl) -> Iterator[RawPeer]:
     connection = RawPeer(bcoin.p2p_port, wire_impl.module)
