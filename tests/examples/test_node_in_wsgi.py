@@ -8,8 +8,8 @@ from pathlib import Path
 
 import gevent
 from test_peers_page import get, load_example as _load, record_serve
-from test_node import FAST, settings
 
+from helpers.node import FAST, settings
 from helpers.waiting import NODE_WAIT, wait_for
 from pantheon.node import Node
 

@@ -15,7 +15,8 @@ from typing import Any, Callable, Iterator
 import gevent
 import pytest
 from bitcoin.core import CTransaction
-from bitcoin.rpc import JSONRPCError, Proxy, RawProxy
+from bitcoin.rpc import JSONRPCError, Proxy
+from helpers.node import FAST, proxy, settings
 from helpers.p2p import RawClient
 from helpers.regtest_chain import P2WSH_TRUE, prevouts_of, spend
 from helpers.waiting import NODE_WAIT, in_thread, wait_for
@@ -31,27 +32,6 @@ from pantheon.net.peer import PeerState
 from pantheon.node import Node, NodeTuning
 from pantheon.primitives import Block, BlockHeader, InvVect, OutPoint, Tx, TxOut
 from pantheon.store import DatadirInUse
-
-FAST = NodeTuning(tick=0.02, trickle_outbound=0.05, trickle_inbound=0.05, handshake_timeout=10)
-def settings(datadir: Path, *extra: str, rpc: bool = False) -> NodeConfig:
-    args = ["--datadir", str(datadir), "--network", "regtest", "--port", "0", "--bind", "127.0.0.1",
-            "--dnsseed", "0", "--rpcport", "0", "--server", "1" if rpc else "0", *extra]
-    return load_config(args)
-
-
-@pytest.fixture
-def make_node(tmp_path: Path) -> Iterator[Callable[..., Node]]:
-    nodes: list[Node] = []
-
-    def make(name: str, *extra: str, rpc: bool = False, **options: Any) -> Node:
-        node = Node(settings(tmp_path / name, *extra, rpc=rpc), tuning=FAST, script_workers=0, **options).start()
-        nodes.append(node)
-        return node
-
-    yield make
-    for node in nodes:
-        node.stop()
-
 
 @pytest.fixture
 def raw_client() -> Iterator[Callable[[Node], RawClient]]:
@@ -170,12 +150,6 @@ def test_getdata_for_unknown_things_gets_notfound(make_node: Callable[..., Node]
 @pytest.fixture
 def rpc_node(make_node: Callable[..., Node]) -> Node:
     return make_node("rpc", "--rpcuser", "u", "--rpcpassword", "p", rpc=True, verify_scripts=scripts.AVAILABLE)
-
-
-def proxy(node: Node) -> RawProxy:
-    assert node.rpc is not None
-    host, port = node.rpc.address
-    return RawProxy(service_url=f"http://u:p@{host}:{port}")
 
 
 def test_rpc_methods_through_python_bitcoinlib(rpc_node: Node) -> None:

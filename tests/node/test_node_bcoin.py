@@ -13,16 +13,14 @@ and segwit at 432 and buries BIP34/65/66 elsewhere):
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any, Callable
 
 import gevent
 import pytest
 from helpers.bcoin import BcoinChain, BcoinNode
+from helpers.node import proxy
 from helpers.p2p import RawClient
 from helpers.waiting import NODE_WAIT, in_thread, wait_for
-from test_node import FAST, proxy
 
 from pantheon import wire
 from pantheon.chain.addresses import address_to_script
@@ -44,21 +42,14 @@ def chain(bcoin: BcoinNode) -> BcoinChain:
 
 
 @pytest.fixture
-def pantheon(tmp_path: Path) -> Iterator[Callable[..., Node]]:
-    nodes: list[Node] = []
+def pantheon(make_node: Callable[..., Node]) -> Callable[..., Node]:
+    """`make_node` on bcoin's regtest rules, with RPC user u, password p."""
 
     def start(name: str, *extra: str, rpc: bool = False) -> Node:
-        args = ["--datadir", str(tmp_path / name), "--network", "regtest", "--port", "0", "--bind", "127.0.0.1",
-                "--dnsseed", "0", "--rpcport", "0", "--server", "1" if rpc else "0", "--rpcuser", "u",
-                "--rpcpassword", "p", *itertools.chain.from_iterable(("--testactivationheight", rule)
-                                                                     for rule in BCOIN_RULES), *extra]
-        node = Node(load_config(args), tuning=FAST, script_workers=0).start()
-        nodes.append(node)
-        return node
+        rules = itertools.chain.from_iterable(("--testactivationheight", rule) for rule in BCOIN_RULES)
+        return make_node(name, "--rpcuser", "u", "--rpcpassword", "p", *rules, *extra, rpc=rpc)
 
-    yield start
-    for node in nodes:
-        node.stop()
+    return start
 
 
 def synced(node: Node, tip: str, timeout: float = SYNC_WAIT) -> None:

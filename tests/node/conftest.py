@@ -1,0 +1,28 @@
+"""Fixtures of the node tests: `make_node` starts whole nodes in the test's directory."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from helpers.node import FAST, settings
+from pantheon.node import Node
+
+
+@pytest.fixture
+def make_node(tmp_path: Path) -> Iterator[Callable[..., Node]]:
+    """`make_node(name, *flags, rpc=False, **Node options)`: a started regtest node on loopback
+    (`helpers.node.settings`, `FAST` tuning, scripts checked inline), stopped after the test."""
+    nodes: list[Node] = []
+
+    def make(name: str, *extra: str, rpc: bool = False, **options: Any) -> Node:
+        node = Node(settings(tmp_path / name, *extra, rpc=rpc), tuning=FAST, script_workers=0, **options).start()
+        nodes.append(node)
+        return node
+
+    yield make
+    for node in nodes:
+        node.stop()
