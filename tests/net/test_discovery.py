@@ -13,13 +13,9 @@ Without dnsmasq the server tests skip, unless CI=true, where they fail: CI must 
 from __future__ import annotations
 
 import logging
-import os
-import shutil
 import socket
-import subprocess
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from ipaddress import ip_address
 from pathlib import Path
 
@@ -31,6 +27,7 @@ import gevent.server
 import gevent.socket
 import pytest
 
+from helpers.dns import QUERY_TIMEOUT, RECORDS, DnsServer, bound_pair
 from helpers.net import CORE_DETERMINISTIC_KEY
 from pantheon import params, protocol
 from pantheon.net import discovery
@@ -48,119 +45,8 @@ from pantheon.net.discovery import (
     resolve_peer,
 )
 
-QUERY_TIMEOUT = 0.8  # seconds: long enough for loopback, short enough to keep the suite fast
-
-RECORDS = {  # name -> its A and AAAA addresses, served by dnsmasq as host records
-    "seed-a.example": ["192.0.2.1", "192.0.2.2", "2001:db8::1"],
-    "seed-b.example": ["192.0.2.2", "198.51.100.7", "2001:db8::1", "2001:db8::2"],  # overlaps seed-a
-    "x9.seed-a.example": ["203.0.113.9"],  # seed-a supports the service filter, seed-b does not
-    "v6only.example": ["2001:db8::6"],
-    "big.example": [f"198.51.100.{n}" for n in range(1, 41)],  # too many for 512 bytes: truncated
-    "public.example": ["20.1.2.3", "21.4.5.6", "2600:1f00::1"],  # routable: AddrMan keeps these
-}
 SEED_A = {"192.0.2.1", "192.0.2.2", "2001:db8::1"}
 SEED_B = {"192.0.2.2", "198.51.100.7", "2001:db8::1", "2001:db8::2"}
-
-
-@dataclass(frozen=True)
-class DnsServer:
-    port: int
-    log: Path
-
-    def resolver(self, timeout: float = QUERY_TIMEOUT) -> Resolver:
-        return Resolver(["127.0.0.1"], self.port, timeout=timeout)
-
-
-def _dnsmasq_binary() -> str:
-    path = shutil.which("dnsmasq", path=os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"]))
-    if path is None:
-        message = "dnsmasq is not installed (apt-get install dnsmasq-base)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{message}: CI must provide it")
-        pytest.skip(message)
-    return path
-
-
-def _bound_pair() -> tuple[gevent.socket.socket, gevent.socket.socket]:
-    """A UDP and a TCP socket bound to one loopback port number (DNS serves both). The number
-    the kernel picks for UDP may already be taken for TCP: then both close and it tries again."""
-    for _ in range(50):
-        udp = gevent.socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        tcp = gevent.socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        try:
-            udp.bind(("127.0.0.1", 0))
-            tcp.bind(("127.0.0.1", udp.getsockname()[1]))
-            return udp, tcp
-        except OSError:
-            udp.close()
-            tcp.close()
-    pytest.fail("no loopback port number was free for both UDP and TCP")
-
-
-def _free_port() -> int:
-    """A loopback port free for both UDP and TCP at the time of asking (for dnsmasq)."""
-    udp, tcp = _bound_pair()
-    with udp, tcp:
-        return udp.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def blackhole() -> Iterator[socket.socket]:
-    """A bound UDP socket nobody reads: a name server that never answers."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        yield sock
-
-
-@pytest.fixture(scope="module")
-def dns_server(tmp_path_factory: pytest.TempPathFactory, blackhole: socket.socket) -> Iterator[DnsServer]:
-    binary = _dnsmasq_binary()
-    log = tmp_path_factory.mktemp("dnsmasq") / "dnsmasq.log"
-    silent_port = blackhole.getsockname()[1]
-    records = [
-        f"--host-record={name},{address}" for name, addresses in RECORDS.items() for address in addresses
-    ]
-    for attempt in range(3):  # the free port can be taken between the check and dnsmasq's bind
-        port = _free_port()
-        command = [
-            binary,
-            "--keep-in-foreground",
-            "--conf-file=/dev/null",  # no /etc/dnsmasq.conf
-            "--pid-file=",  # none
-            f"--port={port}",
-            "--listen-address=127.0.0.1",
-            "--bind-interfaces",  # bind 127.0.0.1 itself, not the wildcard address
-            "--no-resolv",  # no upstream from /etc/resolv.conf: unknown names are REFUSED
-            "--no-hosts",
-            "--log-facility=-",
-            "--log-queries",
-            "--address=/nx.example/",  # NXDOMAIN for nx.example and below
-            f"--server=/silent.example/127.0.0.1#{silent_port}",  # forwarded to the blackhole
-            "--cname=alias.example,seed-a.example",
-            "--local=/v6only.example/",  # answered locally: its A query gets NOERROR with no records
-            *records,
-        ]
-        with log.open("ab") as out:
-            process = subprocess.Popen(
-                command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT
-            )
-        server = DnsServer(port, log)
-        deadline = time.monotonic() + 5
-        while process.poll() is None and time.monotonic() < deadline:
-            if server.resolver(timeout=0.2).query("seed-a.example", "A").error is None:
-                break
-        else:
-            process.kill()
-            process.wait()
-            if attempt == 2:
-                pytest.fail(f"dnsmasq did not start: {log.read_text()}")
-            continue
-        try:
-            yield server
-        finally:
-            process.terminate()
-            process.wait(timeout=5)
-        return
 
 
 def _ips(endpoints: tuple[Endpoint, ...]) -> set[str]:
@@ -402,7 +288,7 @@ def bad_server() -> Iterator[tuple[int, dict[str, str]]]:
             answer = _reply(wire, modes["tcp"])
             sock.sendall(len(answer).to_bytes(2, "big") + answer)
 
-    udp_socket, tcp_socket = _bound_pair()
+    udp_socket, tcp_socket = bound_pair()
     tcp_socket.listen()
     port = udp_socket.getsockname()[1]
     udp = gevent.server.DatagramServer(

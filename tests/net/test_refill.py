@@ -25,9 +25,9 @@ from pantheon.net.discovery import Discovery, Endpoint, Lookup, fixed_seeds
 from pantheon.net.manager import ManagerConfig, NetworkManager
 from pantheon.net.peer import PeerState
 from pantheon.store import Store
+from helpers.dns import RECORDS
 from helpers.net import CORE_DETERMINISTIC_KEY, LISTEN
 from helpers.waiting import wait_for
-from test_discovery import RECORDS, blackhole, dns_server  # noqa: F401 (dnsmasq fixtures)
 
 
 def loopback(address: PeerAddress) -> tuple[str, int]:
