@@ -11,13 +11,13 @@ import gevent
 import gevent.socket
 import pytest
 
+from helpers.process import run_python
 from helpers.waiting import wait_for
 from pantheon import params
 from pantheon.net.banlist import BanList
 from pantheon.net.manager import ManagerConfig, NetworkManager
 from pantheon.net.peer import PeerConfig, PeerState
 from pantheon.store import Store
-from test_wire_loaded import _run_python
 
 PEER = PeerConfig(network=params.REGTEST, handshake_timeout=2.0)
 LISTEN = ManagerConfig(peer=PEER, listen=("127.0.0.1", 0))
@@ -110,7 +110,7 @@ def test_serve_forever_until_stopped() -> None:
 
 
 def test_importing_the_network_layer_does_not_monkey_patch() -> None:
-    patched = _run_python(
+    patched = run_python(
         "import gevent.monkey, pantheon.net.manager, pantheon.net.peer; "
         "print(gevent.monkey.is_anything_patched())"
     )

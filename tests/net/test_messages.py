@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
+from helpers.process import run_python
 from pantheon import errors, limits, protocol, spec
 from pantheon.errors import OversizedMessage, TrailingBytes, Truncated
 from pantheon.net import messages
 from pantheon.net.messages import Endpoint, Version
-from test_wire_loaded import _run_python
 
 FULL = Version(
     version=70016,
@@ -126,7 +126,7 @@ def test_small_message_errors_match_the_spec(decode, command, raw, error) -> Non
 
 
 def test_net_does_not_import_construct() -> None:
-    loaded = _run_python(
+    loaded = run_python(
         "import sys, pantheon.net.messages, pantheon.net.peer; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] == 'construct' or m == 'pantheon.spec'))"
     )

@@ -6,34 +6,16 @@ from __future__ import annotations
 import ast
 import importlib
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from helpers.process import run_python
 import pantheon
 import pantheon.wire
 from pantheon import _wire_py
 
 SWITCHED_OFF = os.environ.get("PANTHEON_NO_EXTENSIONS", "") not in ("", "0")
-
-
-def _run_python(code: str, **env_overrides: str | None) -> str:
-    """Run `code` in a fresh interpreter that imports the same `pantheon` as this test run."""
-    env = dict(os.environ)
-    package_parent = str(Path(pantheon.__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_parent, env.get("PYTHONPATH")]))
-    for key, value in env_overrides.items():
-        if value is None:
-            env.pop(key, None)
-        else:
-            env[key] = value
-    done = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip()
 
 
 def _stub_names(path: Path) -> set[str]:
@@ -72,7 +54,7 @@ def test_public_names_match() -> None:
 
 
 def test_wire_does_not_import_construct() -> None:
-    loaded = _run_python(
+    loaded = run_python(
         "import sys, pantheon.wire; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] == 'construct'))"
     )
@@ -80,7 +62,7 @@ def test_wire_does_not_import_construct() -> None:
 
 
 def test_switch_forces_pure_twin() -> None:
-    assert _run_python(
+    assert run_python(
         "import pantheon.wire; print(pantheon.wire.IMPLEMENTATION)", PANTHEON_NO_EXTENSIONS="1"
     ) == "python"
 
@@ -88,6 +70,6 @@ def test_switch_forces_pure_twin() -> None:
 @pytest.mark.compiled
 @pytest.mark.parametrize("value", [None, "", "0"], ids=["unset", "empty", "zero"])
 def test_switch_off_values_keep_compiled_twin(value: str | None) -> None:
-    assert _run_python(
+    assert run_python(
         "import pantheon.wire; print(pantheon.wire.IMPLEMENTATION)", PANTHEON_NO_EXTENSIONS=value
     ) == "cython"
