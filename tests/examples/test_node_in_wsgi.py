@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 
 import gevent
-from test_peers_page import get, load_example as _load, record_serve
 
+from helpers.examples import get, load_example, record_serve
 from helpers.node import FAST, settings
 from helpers.waiting import NODE_WAIT, wait_for
 from pantheon.node import Node
@@ -17,7 +17,7 @@ EXAMPLE = Path(__file__).parents[2] / "examples" / "node_in_wsgi.py"
 
 
 def test_the_page_follows_the_embedded_nodes_sync(tmp_path: Path, monkeypatch) -> None:
-    example = _load(EXAMPLE)
+    example = load_example(EXAMPLE)
     source = Node(settings(tmp_path / "source"), tuning=FAST, script_workers=0).start()
     hashes = source.generate(15, "bcrt1qdavt4j2sd7dlhqsavtnfxvzppw6k7qy97tmnu9")
     host, port = source.manager.address
@@ -39,7 +39,7 @@ def test_the_page_follows_the_embedded_nodes_sync(tmp_path: Path, monkeypatch) -
 
 
 def test_main_runs_until_the_node_stops(tmp_path: Path, monkeypatch) -> None:
-    example = _load(EXAMPLE)
+    example = load_example(EXAMPLE)
     started = record_serve(example, monkeypatch)
     runner = gevent.spawn(example.main, ["--datadir", str(tmp_path), "--http", "127.0.0.1:0", "--", "--network",
                                          "regtest", "--port", "0", "--bind", "127.0.0.1", "--server", "0",

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import time
 from pathlib import Path
-from types import ModuleType
 
 import gevent
-import gevent.socket
 
+from helpers.examples import get, load_example, record_serve
 from pantheon import params
 from pantheon.net.manager import ManagerConfig, NetworkManager
 from pantheon.net.peer import USER_AGENT, PeerConfig
@@ -19,28 +17,8 @@ EXAMPLE = Path(__file__).parents[2] / "examples" / "peers_page.py"
 PEER = PeerConfig(network=params.REGTEST)
 
 
-def load_example(path: Path = EXAMPLE) -> ModuleType:
-    """An example script imported as a module (examples/ is not a package)."""
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def get(port: int, path: str) -> tuple[str, bytes]:
-    """A plain HTTP/1.0 GET over a gevent socket: (status line, body)."""
-    with gevent.socket.create_connection(("127.0.0.1", port), timeout=3) as sock:
-        sock.sendall(f"GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n".encode())
-        chunks = []
-        while chunk := sock.recv(65536):
-            chunks.append(chunk)
-    head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
-    return head.split(b"\r\n")[0].decode(), body
-
-
 def test_the_page_lists_the_connected_peers() -> None:
-    example = load_example()
+    example = load_example(EXAMPLE)
     remote = NetworkManager(ManagerConfig(peer=PEER, listen=("127.0.0.1", 0))).start()
     manager, server = example.serve(ManagerConfig(peer=PEER), ("127.0.0.1", 0), [remote.address])
     try:
@@ -59,22 +37,8 @@ def test_the_page_lists_the_connected_peers() -> None:
         remote.stop(timeout=1)
 
 
-def record_serve(example: ModuleType, monkeypatch) -> list[tuple]:
-    """Wrap the example's `serve` so a test can reach what `main` started: the list fills with
-    each call's result."""
-    started: list[tuple] = []
-    real_serve = example.serve
-
-    def serve(*args):
-        started.append(real_serve(*args))
-        return started[-1]
-
-    monkeypatch.setattr(example, "serve", serve)
-    return started
-
-
 def test_main_runs_until_the_manager_stops(monkeypatch) -> None:
-    example = load_example()
+    example = load_example(EXAMPLE)
     started = record_serve(example, monkeypatch)
     runner = gevent.spawn(example.main, ["--network", "regtest", "--http", "127.0.0.1:0", "--listen", "127.0.0.1:0"])
     while not started:
