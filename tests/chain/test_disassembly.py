@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from helpers.decodescript import P2PKH_SPEND, P2PKH_SPEND_SCRIPT_SIG_ASM
 from pantheon.chain.disassembly import script_to_asm
 
 SIGNATURE = ("304502207fa7a6d1e0ee81132a269ad84e68d695483745cde8b541e3bf630749894e342a022100c1f7ab20e13e22fb"
@@ -16,18 +17,8 @@ PUBKEY = "03b0da749730dc9b4b1f4a14d6902877a92541f5368778853d9c4a0cb7802dcfb2"
 PUBKEY_HASH = "5dd1d3a048119c27b28293056724d9522f26d945"
 
 # Source of every hex string here and its expected asm: Bitcoin Core's test/functional/rpc_decodescript.py.
-# Mainnet: a P2PKH spend (one input: <sig> <65-byte pubkey>; one P2PKH output of 1 BTC), and the
+# Mainnet: a P2PKH spend (helpers/decodescript.py, shared with the node's RPC test), and the
 # scriptSig of a 2-of-3 P2SH multisig spend (OP_0 <sig> <sig> <redeem script via OP_PUSHDATA1>).
-P2PKH_SPEND = (
-    "0100000001696a20784a2c70143f634e95227dbdfdf0ecd51647052e70854512235f5986ca010000008a47304402207174775824bec6"
-    "c2700023309a168231ec80b82c6069282f5133e6f11cbb04460220570edc55c7c5da2ca687ebd0372d3546ebc3f810516a002350cac7"
-    "2dfe192dfb014104d3f898e6487787910a690410b7a917ef198905c27fb9d3b0a42da12aceae0544fc7088d239d9a48f2828a15a09e8"
-    "4043001f27cc80d162cb95404e1210161536ffffffff0100e1f505000000001976a914eb6c6e0cdb2d256a32d97b8df1fc75d1920d9b"
-    "ca88ac00000000")
-P2PKH_SPEND_SCRIPT_SIG_ASM = (
-    "304402207174775824bec6c2700023309a168231ec80b82c6069282f5133e6f11cbb04460220570edc55c7c5da2ca687ebd0372d35"
-    "46ebc3f810516a002350cac72dfe192dfb[ALL] 04d3f898e6487787910a690410b7a917ef198905c27fb9d3b0a42da12aceae0544fc"
-    "7088d239d9a48f2828a15a09e84043001f27cc80d162cb95404e1210161536")
 MULTISIG_SCRIPT_SIG = (
     "00483045022100ae3b4e589dfc9d48cb82d41008dc5fa6a86f94d5c54f9935531924602730ab8002202f88cf464414c4ed9fa11b773c"
     "5ee944f66e9b05cc1e51d97abc22ce098937ea01483045022100b44883be035600e9328a01b66c7d8439b74db64187e76b99a68f7893"
