@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import gc
-import itertools
 import subprocess
 import sys
 import tracemalloc
@@ -19,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from helpers.chain import REGTEST_BITS, extend, header_on
 from pantheon.chain.headers import MAX_FUTURE_BLOCK_TIME, HeaderRejected, HeaderTree, TipChange
 from pantheon.chain.pow import block_work, check_proof_of_work, compact_to_target, target_to_compact
 from pantheon.hashing import hash_to_hex, hex_to_hash
@@ -31,7 +31,6 @@ LAST_HASH = "00000000000000000000506183a8b30fa3224b85e82a70416e1d594bdb632fdb"
 RETARGETS = {824_544: 0x1703D869, 826_560: 0x1704005A, 828_576: 0x1703BA5D, 830_592: 0x170371B1}
 NOW = 1_800_000_000.0  # a clock after the vectors (Jan 2027)
 EASY_LIMIT = REGTEST.pow_limit
-EASY_BITS = 0x207FFFFF
 
 
 @pytest.fixture(scope="module")
@@ -57,28 +56,8 @@ def _easy(network: Network, **changes: object) -> Network:
     return dataclasses.replace(network, name=f"easy-{network.name}", pow_limit=EASY_LIMIT, **changes)
 
 
-def mine(prev: bytes, timestamp: int, bits: int = EASY_BITS, version: int = 4, tag: int = 0) -> BlockHeader:
-    """A header meeting its own `bits`; `tag` (in the merkle root) tells branches apart."""
-    target = compact_to_target(bits).target
-    for nonce in itertools.count():
-        header = BlockHeader(version, prev, tag.to_bytes(32, "little"), timestamp, bits, nonce)
-        if int.from_bytes(header.hash, "little") <= target:
-            return header
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-def extend(tree: HeaderTree, parent: bytes, count: int, tag: int = 0, spacing: int = 600) -> list[bytes]:
-    """Mine `count` headers on `parent` into `tree`; their hashes."""
-    hashes = []
-    for _ in range(count):
-        header = mine(parent, tree.header(parent).timestamp + spacing, tag=tag)
-        tree.add_header(header)
-        hashes.append(parent := header.hash)
-    return hashes
-
-
 def anchored(network: Network, height: int = 0, time: int = 1_600_000_000) -> HeaderTree:
-    return HeaderTree(network, mine(bytes(32), time), height, now=lambda: NOW)
+    return HeaderTree(network, header_on(bytes(32), time), height, now=lambda: NOW)
 
 
 def rejected(tree: HeaderTree, header: BlockHeader) -> str:
@@ -196,25 +175,25 @@ def test_every_rejection_reason() -> None:
     tip = tree.header(tree.tip)
     mtp = tree.median_time_past(tree.tip)
     assert mtp == anchor.timestamp + 6 * 600
-    assert rejected(tree, mine(tree.tip, tip.timestamp + 600, bits=0x207FFFFE)) == "bad-diffbits"
-    assert rejected(tree, mine(tree.tip, mtp)) == "time-too-old"
-    assert tree.add_header(mine(tree.tip, mtp + 1, tag=1)).new  # one second after the median is enough
-    assert rejected(tree, mine(tree.tip, int(NOW) + MAX_FUTURE_BLOCK_TIME + 1)) == "time-too-new"
-    assert tree.add_header(mine(tree.tip, int(NOW) + MAX_FUTURE_BLOCK_TIME, tag=2)).new
-    assert rejected(tree, mine(tree.tip, tip.timestamp + 600, version=3)) == "bad-version(0x00000003)"
-    assert rejected(tree, mine(tree.tip, tip.timestamp + 600, version=-1)) == "bad-version(0xffffffff)"
-    assert rejected(tree, mine(bytes(range(32)), tip.timestamp + 600)) == "prev-blk-not-found"
+    assert rejected(tree, header_on(tree.tip, tip.timestamp + 600, bits=0x207FFFFE)) == "bad-diffbits"
+    assert rejected(tree, header_on(tree.tip, mtp)) == "time-too-old"
+    assert tree.add_header(header_on(tree.tip, mtp + 1, tag=1)).new  # one second after the median is enough
+    assert rejected(tree, header_on(tree.tip, int(NOW) + MAX_FUTURE_BLOCK_TIME + 1)) == "time-too-new"
+    assert tree.add_header(header_on(tree.tip, int(NOW) + MAX_FUTURE_BLOCK_TIME, tag=2)).new
+    assert rejected(tree, header_on(tree.tip, tip.timestamp + 600, version=3)) == "bad-version(0x00000003)"
+    assert rejected(tree, header_on(tree.tip, tip.timestamp + 600, version=-1)) == "bad-version(0xffffffff)"
+    assert rejected(tree, header_on(bytes(range(32)), tip.timestamp + 600)) == "prev-blk-not-found"
     unmined = BlockHeader(4, tree.tip, bytes(32), tip.timestamp + 600, 0x1D00FFFF, 0)
     assert rejected(tree, unmined) == "high-hash"
-    assert rejected(tree, mine(tree.tip, tip.timestamp + 600, bits=0x2100FFFF)) == "high-hash"  # over the limit
+    assert rejected(tree, header_on(tree.tip, tip.timestamp + 600, bits=0x2100FFFF)) == "high-hash"  # over the limit
     # An invalid header is remembered: resent, it is a duplicate; its children are bad-prevblk.
-    bad = mine(tree.tip, tip.timestamp + 600, version=2)
+    bad = header_on(tree.tip, tip.timestamp + 600, version=2)
     assert rejected(tree, bad) == "bad-version(0x00000002)" and rejected(tree, bad) == "duplicate"
-    child = mine(bad.hash, tip.timestamp + 1200)
+    child = header_on(bad.hash, tip.timestamp + 1200)
     assert rejected(tree, child) == "bad-prevblk" and rejected(tree, child) == "duplicate"
-    assert rejected(tree, mine(child.hash, tip.timestamp + 1800)) == "bad-prevblk"
+    assert rejected(tree, header_on(child.hash, tip.timestamp + 1800)) == "bad-prevblk"
     # Too far in the future is not remembered: the same header is accepted once time catches up.
-    early = mine(tree.tip, int(NOW) + MAX_FUTURE_BLOCK_TIME + 60, tag=3)
+    early = header_on(tree.tip, int(NOW) + MAX_FUTURE_BLOCK_TIME + 60, tag=3)
     assert rejected(tree, early) == "time-too-new"
     later = HeaderTree(net, anchor, 389_088, now=lambda: NOW + 60)
     assert later.add_headers(tree.header(tree.at_height(h)) for h in range(389_089, tree.height + 1)).error is None
@@ -227,8 +206,8 @@ def test_version_rules_follow_the_buried_heights() -> None:
     start = tree.header(tree.anchor).timestamp
     for height, (too_old, needed) in enumerate([(0, 1), (1, 2), (2, 3), (3, 4)], 1):
         if too_old:
-            assert rejected(tree, mine(tree.tip, start + 600 * height, version=too_old)).startswith("bad-version")
-        tree.add_header(mine(tree.tip, start + 600 * height, version=needed))
+            assert rejected(tree, header_on(tree.tip, start + 600 * height, version=too_old)).startswith("bad-version")
+        tree.add_header(header_on(tree.tip, start + 600 * height, version=needed))
     assert tree.height == 4
 
 
@@ -255,22 +234,22 @@ def test_testnet3_twenty_minute_rule() -> None:
     back to the last real difficulty, walking over min-difficulty blocks to the period start."""
     net = _easy(TESTNET3)
     real = 0x2000FFFF  # harder than the (easy) limit 0x207fffff: a couple of hundred tries
-    tree = HeaderTree(net, mine(bytes(32), 1_600_000_000, bits=real), 2016 * 10, now=lambda: NOW)
+    tree = HeaderTree(net, header_on(bytes(32), 1_600_000_000, bits=real), 2016 * 10, now=lambda: NOW)
     t = tree.header(tree.anchor).timestamp
     assert tree.next_work_required(tree.tip, t + 1200) == real  # exactly 2 x spacing: not late
-    assert tree.next_work_required(tree.tip, t + 1201) == EASY_BITS
-    assert rejected(tree, mine(tree.tip, t + 600)) == "bad-diffbits"  # on time, so real difficulty
-    assert rejected(tree, mine(tree.tip, t + 1201, bits=real)) == "bad-diffbits"  # late: must be minimum
-    tree.add_header(mine(tree.tip, t + 600, bits=real))
-    tree.add_header(mine(tree.tip, t + 600 + 1201))  # late: min difficulty
-    tree.add_header(mine(tree.tip, t + 600 + 1201 + 1300))
+    assert tree.next_work_required(tree.tip, t + 1201) == REGTEST_BITS
+    assert rejected(tree, header_on(tree.tip, t + 600)) == "bad-diffbits"  # on time, so real difficulty
+    assert rejected(tree, header_on(tree.tip, t + 1201, bits=real)) == "bad-diffbits"  # late: must be minimum
+    tree.add_header(header_on(tree.tip, t + 600, bits=real))
+    tree.add_header(header_on(tree.tip, t + 600 + 1201))  # late: min difficulty
+    tree.add_header(header_on(tree.tip, t + 600 + 1201 + 1300))
     assert tree.next_work_required(tree.tip, t + 3200) == real  # walks back over two min blocks
-    tree.add_header(mine(tree.tip, t + 3200, bits=real))
+    tree.add_header(header_on(tree.tip, t + 3200, bits=real))
     assert tree.height == 2016 * 10 + 4
     # A period whose every block is min-difficulty: the walk stops at the period's first block.
-    flat = HeaderTree(net, mine(bytes(32), 1_600_000_000), 2016 * 10, now=lambda: NOW)
+    flat = HeaderTree(net, header_on(bytes(32), 1_600_000_000), 2016 * 10, now=lambda: NOW)
     extend(flat, flat.anchor, 2, spacing=1300)
-    assert flat.next_work_required(flat.tip, flat.header(flat.tip).timestamp + 1) == EASY_BITS
+    assert flat.next_work_required(flat.tip, flat.header(flat.tip).timestamp + 1) == REGTEST_BITS
 
 
 def _small(network: Network) -> Network:
@@ -287,7 +266,7 @@ def test_retarget_on_mined_periods() -> None:
     """Mainnet's rule on mined 16-block periods: 15 s over 16 s makes it harder, a slow period is
     clamped to 4x and then capped at the limit; each recomputed value is the one accepted."""
     net = _small(MAIN)
-    tree = HeaderTree(net, mine(bytes(32), 1_600_000_000, bits=SMALL_LIMIT), 0, now=lambda: NOW)
+    tree = HeaderTree(net, header_on(bytes(32), 1_600_000_000, bits=SMALL_LIMIT), 0, now=lambda: NOW)
     parent = tree.anchor
     for height in range(1, 49):
         bits = tree.next_work_required(parent, tree.header(parent).timestamp + 1)
@@ -296,10 +275,10 @@ def test_retarget_on_mined_periods() -> None:
         elif height == 32:
             assert bits == SMALL_LIMIT  # 4x the previous target, capped at the limit
         spacing = 1 if height <= 16 else 10
-        header = mine(parent, tree.header(parent).timestamp + spacing, bits=bits)
+        header = header_on(parent, tree.header(parent).timestamp + spacing, bits=bits)
         assert tree.add_header(header).new
         if height in (16, 32):
-            assert rejected(tree, mine(parent, header.timestamp, bits=SMALL_LIMIT if height == 16 else 0x2003FFFE,
+            assert rejected(tree, header_on(parent, header.timestamp, bits=SMALL_LIMIT if height == 16 else 0x2003FFFE,
                                        tag=1)) == "bad-diffbits"
         parent = header.hash
     assert tree.height == 48
@@ -310,19 +289,19 @@ def test_bip94_retargets_from_the_first_block_and_refuses_timewarp() -> None:
     loses the difficulty; BIP94 scales the first block's, and refuses a timewarp at the boundary."""
     first_bits = 0x2000FFFF
     for network, expected in ((_small(TESTNET4), 0x2003FFFC), (_small(TESTNET3), SMALL_LIMIT)):
-        tree = HeaderTree(network, mine(bytes(32), 1_600_000_000, bits=first_bits), 0, now=lambda: NOW)
+        tree = HeaderTree(network, header_on(bytes(32), 1_600_000_000, bits=first_bits), 0, now=lambda: NOW)
         parent = tree.anchor
         for _ in range(15):  # 700 s apart: each more than 2 x spacing late, so minimum difficulty
-            header = mine(parent, tree.header(parent).timestamp + 700, bits=SMALL_LIMIT)
+            header = header_on(parent, tree.header(parent).timestamp + 700, bits=SMALL_LIMIT)
             tree.add_header(header)
             parent = header.hash
         last = tree.header(tree.tip)
         assert tree.next_work_required(tree.tip, last.timestamp + 1) == expected
-        warp = mine(tree.tip, last.timestamp - 601, bits=expected)
+        warp = header_on(tree.tip, last.timestamp - 601, bits=expected)
         reason = "time-timewarp-attack" if network.pow_enforce_bip94 else None
         if reason:
             assert rejected(tree, warp) == reason
-            assert tree.add_header(mine(tree.tip, last.timestamp - 600, bits=expected)).new
+            assert tree.add_header(header_on(tree.tip, last.timestamp - 600, bits=expected)).new
         else:
             assert tree.add_header(warp).new
 
@@ -340,20 +319,20 @@ def test_regtest_reorg_reports_disconnect_and_connect() -> None:
     locator = tree.locator(side[-1])
     assert locator == [*reversed(side), *reversed(main[:2]), genesis]
     assert tree.find_fork(locator) == main[1]
-    header = mine(side[-1], tree.header(side[-1]).timestamp + 600, tag=7)
+    header = header_on(side[-1], tree.header(side[-1]).timestamp + 600, tag=7)
     accepted = tree.add_header(header)
     assert accepted.height == 6 and accepted.tip_change == TipChange(
         fork=main[1], disconnected=tuple(reversed(main[2:])), connected=(*side, header.hash))
     assert accepted.tip_change.is_reorg
     assert [tree.at_height(h) for h in range(7)] == [genesis, *main[:2], *side, header.hash]
-    extension = tree.add_header(mine(header.hash, tree.header(header.hash).timestamp + 600, tag=7))
+    extension = tree.add_header(header_on(header.hash, tree.header(header.hash).timestamp + 600, tag=7))
     assert extension.tip_change == TipChange(header.hash, (), (extension.hash,))
     assert not extension.tip_change.is_reorg
     # The losing branch's locator still finds the active fork point; a longer batch reorgs back.
     assert tree.find_fork(tree.locator(main[-1])) == main[1]
-    more = [mine(main[-1], tree.header(main[-1]).timestamp + 600, tag=9)]
-    more.append(mine(more[0].hash, more[0].timestamp + 600, tag=9))
-    more.append(mine(more[1].hash, more[1].timestamp + 600, tag=9))
+    more = [header_on(main[-1], tree.header(main[-1]).timestamp + 600, tag=9)]
+    more.append(header_on(more[0].hash, more[0].timestamp + 600, tag=9))
+    more.append(header_on(more[1].hash, more[1].timestamp + 600, tag=9))
     result = tree.add_headers(more)
     assert result.error is None and result.tip_change is not None
     assert result.tip_change.disconnected == (extension.hash, header.hash, *reversed(side))
@@ -363,9 +342,9 @@ def test_regtest_reorg_reports_disconnect_and_connect() -> None:
 
 def test_batch_stops_at_first_rejection() -> None:
     tree = HeaderTree.from_genesis(REGTEST, now=lambda: NOW)
-    first = mine(tree.tip, tree.header(tree.tip).timestamp + 600)
-    orphan = mine(bytes(32), first.timestamp + 600)
-    result = tree.add_headers([first, orphan, mine(first.hash, first.timestamp + 600)])
+    first = header_on(tree.tip, tree.header(tree.tip).timestamp + 600)
+    orphan = header_on(bytes(32), first.timestamp + 600)
+    result = tree.add_headers([first, orphan, header_on(first.hash, first.timestamp + 600)])
     assert result.accepted == (first.hash,) and result.error is not None
     assert result.error.reason == "prev-blk-not-found" and tree.height == 1
     assert tree.add_headers([first]).tip_change is None
@@ -388,7 +367,7 @@ def test_invalidate_moves_the_tip_to_the_best_valid_branch() -> None:
     assert change == TipChange(main[0], tuple(reversed(main[1:])), tuple(side))
     assert tree.tip == side[-1] and not tree.is_valid(main[3])
     assert rejected(tree, tree.header(main[2])) == "duplicate"
-    child = mine(main[3], tree.header(main[3]).timestamp + 600)
+    child = header_on(main[3], tree.header(main[3]).timestamp + 600)
     assert rejected(tree, child) == "bad-prevblk"
     assert tree.invalidate(main[2]) is None  # already off the active chain
     with pytest.raises(ValueError, match="anchor"):
@@ -402,7 +381,7 @@ def test_regtest_never_retargets_and_invalid_memory_is_bounded(monkeypatch: pyte
     assert tree.height == 2017 and hashes[1] in tree and bytes(32) not in tree
     monkeypatch.setattr("pantheon.chain.headers.MAX_REMEMBERED_INVALID", 2)
     tip = tree.header(tree.tip)
-    bad = [mine(tree.tip, tip.timestamp + 600, bits=0x207FFFFE, tag=n) for n in range(3)]
+    bad = [header_on(tree.tip, tip.timestamp + 600, bits=0x207FFFFE, tag=n) for n in range(3)]
     assert [rejected(tree, header) for header in bad] == ["bad-diffbits"] * 3
     assert rejected(tree, bad[0]) == "bad-diffbits"  # forgotten: checked again, not `duplicate`
     assert rejected(tree, bad[2]) == "duplicate"

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 from pathlib import Path
 from typing import Iterator
 
 import pytest
+from helpers.chain import CHAIN_JSON, read_chain
 from helpers.taproot import sign_key_path, taproot_output
 
 from pantheon import wire
@@ -37,20 +37,7 @@ from pantheon.store import Store
 
 pytestmark = pytest.mark.skipif(not scripts.AVAILABLE, reason=scripts.UNAVAILABLE_REASON or "no kernel")
 
-CHAINS = Path(__file__).parents[1] / "vectors" / "chains"
-CHAIN_JSON = json.loads((CHAINS / "regtest_bcoin_471.json").read_text())
 P2WPKH_OUT = bytes.fromhex("0014") + bytes(range(20))
-
-
-def read_blocks(network: Network) -> list[Block]:
-    raw = (CHAINS / "regtest_bcoin_471.blk").read_bytes()
-    blocks, pos = [], 0
-    while pos < len(raw):
-        assert raw[pos:pos + 4] == network.magic_bytes
-        size = int.from_bytes(raw[pos + 4:pos + 8], "little")
-        blocks.append(wire.decode_block(raw[pos + 8:pos + 8 + size]))
-        pos += 8 + size
-    return blocks
 
 
 class Chain:
@@ -98,7 +85,7 @@ def open_chain(tmp_path: Path) -> Iterator[type[Chain]]:
 def test_bcoin_chain_and_its_mempool_with_every_script_verified(open_chain: type[Chain]) -> None:
     chain = open_chain("bcoin", BCOIN_REGTEST)
     assert chain.state.scripts_verified and chain.mempool.scripts_verified
-    for block in read_blocks(BCOIN_REGTEST)[1:]:
+    for block in read_chain(wire.decode_block)[1:]:
         chain.state.accept_block(block)
     assert hash_to_hex(chain.state.tip) == CHAIN_JSON["tip_hash"]
     pending = [wire.decode_tx(bytes.fromhex(entry["hex"])) for entry in CHAIN_JSON["mempool_at_tip"]]

@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 import pytest
 from helpers.clock import Clock
-from helpers.regtest_chain import P2WSH_TRUE, Prevout, RegtestChain, prevouts_of, relay, spend
+from helpers.chain import P2WSH_TRUE, Prevout, RegtestChain, prevouts_of, relay, spend
 
 from pantheon.chain.mempool import (
     CHAIN_COUNT_LIMIT,

@@ -1,7 +1,7 @@
 """The chain state's contextual rules (Core's ConnectBlock and ContextualCheckBlock finality), one
 hand-made block per rule with Core's reason and the tip unmoved; reorganisations to a heavier
 branch checked against a from-scratch recomputation; hooks, the script flag and the regtest
-activation heights. Blocks are mined here at regtest difficulty (`chainbuilder.Miner`)."""
+activation heights. Blocks are mined here at regtest difficulty (`helpers.chain.Miner`)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Sequence
 import gevent
 import pytest
 
-from helpers.chain import OP_TRUE, Miner, coinbase_tx, mine, recompute_utxo, snapshot, spend
+from helpers.chain import OP_TRUE, Miner, block_on, coinbase_tx, recompute_utxo, snapshot, spend
 from pantheon.chain.chainstate import BCOIN_REGTEST, Chainstate, with_activation_heights
 from pantheon.chain.coins import Coin
 from pantheon.chain.contextual import COIN
@@ -54,7 +54,7 @@ def cb(blocks: Sequence[Block], height: int) -> tuple[bytes, int]:
 
 def on_tip(chainstate: Chainstate, txs: Sequence[Tx] = (), **options: object) -> Block:
     tip = chainstate.headers.header(chainstate.tip)
-    return mine(tip, chainstate.height + 1, chainstate.network, txs, **options)  # type: ignore[arg-type]
+    return block_on(tip, chainstate.height + 1, chainstate.network, txs, **options)  # type: ignore[arg-type]
 
 
 def assert_rejected(chainstate: Chainstate, block: Block, reason: str) -> None:
@@ -68,7 +68,7 @@ def assert_rejected(chainstate: Chainstate, block: Block, reason: str) -> None:
     assert snapshot(chainstate.store) == coins
     assert not chainstate.headers.is_valid(block.hash)
     with pytest.raises(HeaderRejected, match="bad-prevblk"):
-        chainstate.accept_block(mine(block.header, height + 2, chainstate.network))
+        chainstate.accept_block(block_on(block.header, height + 2, chainstate.network))
     with pytest.raises(HeaderRejected, match="duplicate"):
         chainstate.accept_block(block)
 
@@ -212,8 +212,8 @@ def test_a_heavier_branch_with_a_bad_block_falls_back_to_the_old_tip(tmp_path: P
     chain_a = branch(base, 108, 4, {}, b"A")  # heights 109..112
     chain_c = branch(base, 108, 3, {}, b"C")  # heights 109..111
     parent = chain_c[-1].header
-    bad = mine(parent, 112, REGTEST, coinbase=coinbase_tx(112, 50 * COIN + 1, extra=b"C"))
-    heavier = mine(bad.header, 113, REGTEST, extra=b"C")
+    bad = block_on(parent, 112, REGTEST, coinbase=coinbase_tx(112, 50 * COIN + 1, extra=b"C"))
+    heavier = block_on(bad.header, 113, REGTEST, extra=b"C")
     with Store.open(tmp_path) as store:
         chainstate = chainstate_on(store, base[:108] + chain_a)
         chainstate.flush()
@@ -238,7 +238,7 @@ def test_blocks_arriving_before_their_parent_connect_when_it_comes(store: Store,
     change = chainstate.accept_block(base[100])
     assert change is not None and change.connected == tuple(block.hash for block in base[100:])
     with pytest.raises(HeaderRejected, match="prev-blk-not-found"):
-        chainstate.accept_block(mine(BlockHeader(1, b"\x01" * 32, bytes(32), 0, 0x207FFFFF, 0), 5, REGTEST))
+        chainstate.accept_block(block_on(BlockHeader(1, b"\x01" * 32, bytes(32), 0, 0x207FFFFF, 0), 5, REGTEST))
 
 
 def test_connecting_many_blocks_yields_to_other_greenlets(store: Store, base: list[Block]) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers.chain import spend
 from pantheon import params, wire
 from pantheon.chain.coins import Coin
 from pantheon.chain.contextual import (
@@ -38,12 +39,6 @@ class DictView:
         return self.coins.get(outpoint)
 
 
-def spend(*prevouts: tuple[bytes, int], value: int = 1, sequence: int = 0xFFFF_FFFF, version: int = 2,
-          locktime: int = 0) -> Tx:
-    return Tx(version, [TxIn(txid, index, b"\x51", sequence) for txid, index in prevouts],
-              [TxOut(value, P2PKH_SCRIPT)], locktime)
-
-
 def test_subsidy_halves_on_schedule_and_ends_after_64_halvings() -> None:
     assert block_subsidy(0, params.MAIN) == 50 * COIN
     assert block_subsidy(209_999, params.MAIN) == 50 * COIN
@@ -58,7 +53,7 @@ def test_subsidy_halves_on_schedule_and_ends_after_64_halvings() -> None:
 def test_check_tx_inputs_returns_fee_and_coins_in_input_order() -> None:
     a, b = OutPoint(b"\xaa" * 32, 0), OutPoint(b"\xbb" * 32, 3)
     coins = {a: Coin(700, P2PKH_SCRIPT, 5, False), b: Coin(300, P2PKH_SCRIPT, 6, False)}
-    fee, spent = check_tx_inputs(spend((b.txid, b.index), (a.txid, a.index), value=900), DictView(coins), 7)
+    fee, spent = check_tx_inputs(spend([(b.txid, b.index), (a.txid, a.index)], [900]), DictView(coins), 7)
     assert fee == 100
     assert spent == [coins[b], coins[a]]
 
@@ -75,31 +70,32 @@ def test_check_tx_inputs_rejects_with_cores_reason(coin: Coin | None, value_out:
     outpoint = OutPoint(b"\xcc" * 32, 1)
     view = DictView({} if coin is None else {outpoint: coin})
     with pytest.raises(TxRejected) as caught:
-        check_tx_inputs(spend((outpoint.txid, 1), value=value_out), view, height)
+        check_tx_inputs(spend([(outpoint.txid, 1)], [value_out]), view, height)
     assert caught.value.reason == reason
 
 
 def test_coinbase_matures_after_exactly_100_blocks() -> None:
     outpoint = OutPoint(b"\xdd" * 32, 0)
     view = DictView({outpoint: Coin(50, P2PKH_SCRIPT, 10, True)})
-    assert check_tx_inputs(spend((outpoint.txid, 0), value=50), view, 110)[0] == 0
+    assert check_tx_inputs(spend([(outpoint.txid, 0)], [50]), view, 110)[0] == 0
     with pytest.raises(TxRejected, match="depth 99"):
-        check_tx_inputs(spend((outpoint.txid, 0), value=50), view, 109)
+        check_tx_inputs(spend([(outpoint.txid, 0)], [50]), view, 109)
 
 
 def test_is_final_tx_reads_locktime_as_height_or_time() -> None:
     prevout = (b"\x01" * 32, 0)
-    assert is_final_tx(spend(prevout, sequence=0), 100, 0)
-    assert is_final_tx(spend(prevout, sequence=0, locktime=99), 100, 0)
-    assert not is_final_tx(spend(prevout, sequence=0, locktime=100), 100, 0)
-    assert is_final_tx(spend(prevout, locktime=100), 100, 0)  # every input's sequence is final
-    assert is_final_tx(spend(prevout, sequence=0, locktime=1_600_000_000), 1, 1_600_000_001)
-    assert not is_final_tx(spend(prevout, sequence=0, locktime=1_600_000_000), 10**6, 1_600_000_000)
+    assert is_final_tx(spend([prevout], [1], sequence=0), 100, 0)
+    assert is_final_tx(spend([prevout], [1], sequence=0, locktime=99), 100, 0)
+    assert not is_final_tx(spend([prevout], [1], sequence=0, locktime=100), 100, 0)
+    final = 0xFFFF_FFFF
+    assert is_final_tx(spend([prevout], [1], sequence=final, locktime=100), 100, 0)  # every input's sequence is final
+    assert is_final_tx(spend([prevout], [1], sequence=0, locktime=1_600_000_000), 1, 1_600_000_001)
+    assert not is_final_tx(spend([prevout], [1], sequence=0, locktime=1_600_000_000), 10**6, 1_600_000_000)
 
 
 def test_nonfinal_tx_names_the_first_nonfinal_transaction() -> None:
     coinbase = Tx(1, [TxIn(bytes(32), 0xFFFF_FFFF, b"\x01\x01")], [TxOut(50, P2PKH_SCRIPT)], 0)
-    late = spend((b"\x02" * 32, 0), sequence=0, locktime=200)
+    late = spend([(b"\x02" * 32, 0)], [1], sequence=0, locktime=200)
     header = BlockHeader(4, bytes(32), bytes(32), 0, 0x207FFFFF, 0)
     block = Block(header, (coinbase, late))
     assert nonfinal_tx(block, 200, 0) is late
@@ -108,11 +104,11 @@ def test_nonfinal_tx_names_the_first_nonfinal_transaction() -> None:
 
 def test_sequence_locks_by_height_and_time() -> None:
     mtp = {h: 1_000_000 + 600 * h for h in range(300)}.__getitem__
-    by_height = spend((b"\x03" * 32, 0), sequence=10)
+    by_height = spend([(b"\x03" * 32, 0)], [1], sequence=10)
     assert sequence_locks(by_height, [100], mtp) == (109, -1)
     assert not sequence_locks_met((109, -1), 109, mtp(108))
     assert sequence_locks_met((109, -1), 110, mtp(109))
-    by_time = spend((b"\x03" * 32, 0), sequence=(1 << 22) | 2)  # 2 x 512 s after the coin's parent MTP
+    by_time = spend([(b"\x03" * 32, 0)], [1], sequence=(1 << 22) | 2)  # 2 x 512 s after the coin's parent MTP
     assert sequence_locks(by_time, [100], mtp) == (-1, mtp(99) + 1024 - 1)
     assert not sequence_locks_met((-1, mtp(99) + 1023), 200, mtp(99) + 1023)
     assert sequence_locks_met((-1, mtp(99) + 1023), 200, mtp(99) + 1024)
@@ -120,15 +116,15 @@ def test_sequence_locks_by_height_and_time() -> None:
 
 def test_sequence_locks_are_off_for_version_1_and_disabled_inputs() -> None:
     mtp = lambda height: 0  # noqa: E731 - never asked
-    assert sequence_locks(spend((b"\x04" * 32, 0), sequence=10, version=1), [5], mtp) == (-1, -1)
-    assert sequence_locks(spend((b"\x04" * 32, 0), sequence=(1 << 31) | 10), [5], mtp) == (-1, -1)
+    assert sequence_locks(spend([(b"\x04" * 32, 0)], [1], sequence=10, version=1), [5], mtp) == (-1, -1)
+    assert sequence_locks(spend([(b"\x04" * 32, 0)], [1], sequence=(1 << 31) | 10), [5], mtp) == (-1, -1)
 
 
 def test_sequence_locks_read_the_version_unsigned_as_core() -> None:
     mtp = lambda height: 0  # noqa: E731 - never asked
-    negative = spend((b"\x04" * 32, 0), sequence=10, version=-1)  # 0xffffffff on the wire: >= 2 unsigned
+    negative = spend([(b"\x04" * 32, 0)], [1], sequence=10, version=-1)  # 0xffffffff on the wire: >= 2 unsigned
     assert sequence_locks(negative, [5], mtp) == (14, -1)
-    assert sequence_locks(spend((b"\x04" * 32, 0), sequence=10, version=-(2**31)), [5], mtp) == (14, -1)
+    assert sequence_locks(spend([(b"\x04" * 32, 0)], [1], sequence=10, version=-(2**31)), [5], mtp) == (14, -1)
 
 
 def typed(kind: str) -> tuple[Tx, list[Coin]]:

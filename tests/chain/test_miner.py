@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from helpers.regtest_chain import P2WSH_TRUE, PAYOUT, Prevout, RegtestChain, prevouts_of, relay, spend
+from helpers.chain import P2WSH_TRUE, PAYOUT, REGTEST_BITS, Prevout, RegtestChain, prevouts_of, relay, spend
 
 from pantheon.chain.addresses import address_to_script
 from pantheon.chain.contextual import COIN, block_subsidy
@@ -27,7 +27,6 @@ from pantheon.chain.validation import (
 from pantheon.hashing import WITNESS_COMMITMENT_PREFIX
 from pantheon.primitives import Block, BlockHeader, OutPoint, Tx, TxIn, TxOut
 
-REGTEST_POW_LIMIT_BITS = 0x207FFFFF
 ADDRESS = "bcrt1qdavt4j2sd7dlhqsavtnfxvzppw6k7qy97tmnu9"  # Core's key_io_valid.json
 
 
@@ -65,7 +64,7 @@ def test_mined_blocks_pass_validation_and_proof_of_work(chain: RegtestChain, wir
     for _ in range(20):
         template = block_template(chain, None, PAYOUT, 0)
         block = mine(template.block)
-        assert block.header.bits == REGTEST_POW_LIMIT_BITS
+        assert block.header.bits == REGTEST_BITS
         assert check_proof_of_work(block.hash, block.header.bits, chain.network.pow_limit)
         assert block.header.timestamp == chain.mtp_at(chain.height) + 1  # time 0 asked: MTP + 1
         validate_block(wire_impl.module.decode_block(wire_impl.module.encode_block(block)), template.height,
@@ -191,7 +190,7 @@ def test_mine_rolls_the_extranonce_when_the_nonces_run_out(chain: RegtestChain) 
     block = Block(BlockHeader(header.version, header.prev_block, header.merkle_root, header.timestamp, hard_bits, 0),
                   template.transactions)
     mined = mine(block, nonce_space=16)
-    assert check_proof_of_work(mined.hash, hard_bits, compact_to_target(REGTEST_POW_LIMIT_BITS).target)
+    assert check_proof_of_work(mined.hash, hard_bits, compact_to_target(REGTEST_BITS).target)
     assert mined.transactions[0].txid != template.transactions[0].txid  # another extranonce
     assert mined.header.nonce < 16
     check_block(mined)  # the merkle root was rebuilt

@@ -26,6 +26,7 @@ import pytest
 from packaging.requirements import Requirement
 
 from pantheon import _wire_py
+from helpers.chain import CHAIN_JSON, read_chain
 from helpers.taproot import schnorr_sign, taproot_output, taproot_sighash
 
 from pantheon.chain import scripts
@@ -429,30 +430,15 @@ def test_p2tr_corrupted_signature_fails(wire_impl) -> None:
 
 # --- a whole chain: bcoin's regtest wallets -------------------------------------------------
 
-_CHAIN = Path(__file__).parents[1] / "vectors" / "chains" / "regtest_bcoin_471"
-
-
-def _chain_blocks(wire_module: ModuleType) -> list[Block]:
-    """Blocks 0..471 from the blk-file records (magic, 4-byte length, block)."""
-    data = _CHAIN.with_suffix(".blk").read_bytes()
-    blocks, pos = [], 0
-    while pos < len(data):
-        size = int.from_bytes(data[pos + 4 : pos + 8], "little")
-        blocks.append(wire_module.decode_block(data[pos + 8 : pos + 8 + size]))
-        pos += 8 + size
-    return blocks
-
-
 @needs_kernel
 def test_bcoin_regtest_chain_scripts_all_verify(wire_impl) -> None:
     """Every input of the 471-block chain, its spent outputs taken from the chain itself (the
     UTXO set's job, kept to a dict here), then the 4 txs left in bcoin's mempool at the tip."""
-    info = json.loads(_CHAIN.with_suffix(".json").read_text())
     unspent: dict[OutPoint, Coin] = {}
     inputs = segwit_inputs = 0
     with scripts.ScriptVerifier(workers=0) as verifier:
-        for height, block in enumerate(_chain_blocks(wire_impl.module)):
-            assert block.hash == hex_to_hash(info["blocks"][height]["hash"])
+        for height, block in enumerate(read_chain(wire_impl.module.decode_block)):
+            assert block.hash == hex_to_hash(CHAIN_JSON["blocks"][height]["hash"])
             spent = []
             for tx in block.transactions:  # in order: a tx may spend an earlier one of its block
                 spent.append([] if is_coinbase(tx) else [unspent.pop(txin.outpoint) for txin in tx.inputs])
@@ -461,7 +447,7 @@ def test_bcoin_regtest_chain_scripts_all_verify(wire_impl) -> None:
             stats = verifier.verify_block_scripts(block, spent, scripts.script_flags(REGTEST, height, block.hash))
             inputs += stats.inputs_verified
             segwit_inputs += sum(bool(txin.witness) for tx in block.transactions[1:] for txin in tx.inputs)
-        for entry in info["mempool_at_tip"]:
+        for entry in CHAIN_JSON["mempool_at_tip"]:
             tx = wire_impl.module.decode_tx(bytes.fromhex(entry["hex"]))
             verifier.verify_mempool_tx(tx, [unspent.pop(txin.outpoint) for txin in tx.inputs], REGTEST, height + 1)
             for index, txout in enumerate(tx.outputs):

@@ -5,13 +5,12 @@ connected from genesis, disconnected back byte for byte, and reconnected."""
 from __future__ import annotations
 
 import contextlib
-import json
 from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 
-from helpers.chain import read_chain, recompute_utxo, snapshot
+from helpers.chain import CHAIN_JSON, read_chain, recompute_utxo, snapshot
 from pantheon.chain.chainstate import BCOIN_REGTEST, Chainstate
 from pantheon.chain.coins import Coin
 from pantheon.chain.utxo import (
@@ -29,7 +28,6 @@ from pantheon.params import REGTEST, Network
 from pantheon.primitives import Block, OutPoint
 from pantheon.store import Store
 
-CHAIN_JSON = json.loads((Path(__file__).parents[1] / "vectors" / "chains" / "regtest_bcoin_471.json").read_text())
 P2PKH = bytes.fromhex("76a914" + "11" * 20 + "88ac")
 NETWORKS = [pytest.param(REGTEST, id="core-heights"), pytest.param(BCOIN_REGTEST, id="bcoin-heights")]
 

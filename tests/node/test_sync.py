@@ -5,9 +5,9 @@ disconnects mid-download never leaving a block unrequested."""
 from __future__ import annotations
 
 import pytest
-from test_chain_headers import NOW, extend
 
-from helpers.clock import Clock
+from helpers.chain import extend
+from helpers.clock import NOW, Clock
 from pantheon.chain.headers import HeaderTree
 from pantheon.params import REGTEST
 from pantheon.sync import BlockDownload
