@@ -38,6 +38,7 @@ from typing import Any, Callable
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the reference model
 
 from helpers.invset_model import Model, inv_payload  # noqa: E402
+from helpers.twins import attempt  # noqa: E402
 
 TWINS = {"cy": "pantheon._wire", "py": "pantheon._wire_py"}
 MAX_OPERATIONS = 48
@@ -82,15 +83,8 @@ class Reader:
         return self.take(1)[0]
 
 
-def outcome(call: Callable[[Any], Any], target: Any) -> tuple[Any, ...]:
-    try:
-        return ("ok", call(target))
-    except Exception as error:  # compared across twins, then checked against what is allowed
-        return ("error", type(error), str(error))
-
-
 def same_everywhere(sets: list[Any], call: Callable[[Any], Any], allowed: tuple[type, ...] = ()) -> tuple[Any, ...]:
-    results = [outcome(call, target) for target in sets]
+    results = [attempt(call, target) for target in sets]  # compared across twins, then against what is allowed
     assert all(result == results[0] for result in results), f"twins disagree: {results}"
     assert all(len(target) == len(sets[0]) for target in sets), "twins disagree on len"
     if results[0][0] == "error" and not issubclass(results[0][1], allowed):

@@ -21,7 +21,7 @@ ACK, SYN, FIN, RST = tcp.TH_ACK, tcp.TH_SYN, tcp.TH_FIN, tcp.TH_RST
 MAIN = 0xD9B4BEF9
 
 
-def message(command: str, payload: bytes, magic: int = MAIN) -> bytes:
+def wire_message(command: str, payload: bytes, magic: int = MAIN) -> bytes:
     return wire.pack_header(magic, command, payload) + payload
 
 

@@ -12,7 +12,7 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
-from helpers.capture import ACK, FIN, MAIN, RST, SYN, CaptureBuilder, message
+from helpers.capture import ACK, FIN, MAIN, RST, SYN, CaptureBuilder, wire_message
 from dpkt import ip, pcap, udp
 from dpkt.ethernet import Ethernet as dpkt_ethernet
 from dpkt.pcapng import Reader as pcapng_reader
@@ -108,7 +108,7 @@ def conversation(magic: int = MAIN, repeat: int = 2) -> tuple[bytes, list[tuple[
     for _ in range(repeat):
         for command, payload in PAYLOADS:
             layout.append((len(data), command, len(payload)))
-            data += message(command, payload, magic)
+            data += wire_message(command, payload, magic)
     return data, layout
 
 
@@ -240,11 +240,11 @@ def test_non_bitcoin_stream_and_garbage_between_messages(wire_impl) -> None:
 
 def test_bad_checksum_unknown_command_oversized_and_networks(wire_impl) -> None:
     testnet4 = 0x283F161C
-    good = message("ping", b"\x01" * 8, testnet4)
-    bad = bytearray(message("pong", b"\x02" * 8, testnet4))
+    good = wire_message("ping", b"\x01" * 8, testnet4)
+    bad = bytearray(wire_message("pong", b"\x02" * 8, testnet4))
     bad[20] ^= 0xFF
-    unknown = message("futurecmd", b"hello", testnet4)
-    header = bytearray(message("ping", b"", testnet4))
+    unknown = wire_message("futurecmd", b"hello", testnet4)
+    header = bytearray(wire_message("ping", b"", testnet4))
     header[16:20] = (1000).to_bytes(4, "little")  # ping's cap is 8 bytes
     data = good + bytes(bad) + unknown + bytes(header) + good
     builder = CaptureBuilder()
@@ -269,7 +269,7 @@ def test_legacy_headers_at_the_end_and_before_a_gap(wire_impl) -> None:
     handshake(builder, 0)
     builder.segment(CLIENT, SERVER, 1, legacy)  # a 2011 version, waiting for the answer
     builder.segment(SERVER, CLIENT, 7001, legacy + verack)
-    builder.segment(SERVER, CLIENT, 7001 + len(legacy) + 20 + 500, message("ping", b"\x00" * 8))
+    builder.segment(SERVER, CLIENT, 7001 + len(legacy) + 20 + 500, wire_message("ping", b"\x00" * 8))
     builder.segment(CLIENT, SERVER, 1 + len(legacy), verack)  # the capture ends after it
     sequences, report = run(builder.write(), wire_impl)
     assert sequences == {
@@ -449,8 +449,8 @@ def test_cli_reports_gaps_and_skips(tmp_path: Path, capsys) -> None:
     builder = CaptureBuilder()
     builder.segment(("10.0.0.9", 443), SERVER, 1, b"not bitcoin")
     builder.frames.append((3.0, b"\x02" * 6 + b"\x04" * 6 + b"\x08\x06" + b"\x00" * 28))
-    builder.segment(CLIENT, SERVER, 1, b"junk" + message("ping", b"\x00" * 8))
-    builder.segment(CLIENT, SERVER, 500, message("ping", b"\x01" * 8))
+    builder.segment(CLIENT, SERVER, 1, b"junk" + wire_message("ping", b"\x00" * 8))
+    builder.segment(CLIENT, SERVER, 500, wire_message("ping", b"\x01" * 8))
     path = tmp_path / "gappy.pcap"
     path.write_bytes(builder.write()[:-10])
     assert decode.main([str(path)], out=io.StringIO()) == 0
@@ -541,8 +541,8 @@ def test_garbage_streams_never_crash_and_both_twins_agree() -> None:
     magic = MAIN.to_bytes(4, "little")
     pieces = [
         magic, magic + b"version\0\0\0\0\0", magic + b"verack\0\0\0\0\0\0", b"\0" * 4,
-        message("ping", b"\1" * 8), message("inv", b"\x01\x01\0\0\0" + b"\x22" * 32), bytes(range(97)),
-        message("ping", b"\1" * 8)[:20], (1000).to_bytes(4, "little"), (85).to_bytes(4, "little"), b"\x01\x7d\0\0",
+        wire_message("ping", b"\1" * 8), wire_message("inv", b"\x01\x01\0\0\0" + b"\x22" * 32), bytes(range(97)),
+        wire_message("ping", b"\1" * 8)[:20], (1000).to_bytes(4, "little"), (85).to_bytes(4, "little"), b"\x01\x7d\0\0",
     ]
     for _ in range(400):
         data = b"".join(rng.choice(pieces) for _ in range(rng.randrange(1, 30)))
@@ -676,7 +676,7 @@ def test_bcoin_sync_with_lost_segments(wire_impl) -> None:
 
 
 def test_lost_last_segment_before_the_fin_is_a_gap(wire_impl) -> None:
-    ping = message("ping", b"\x03" * 8)
+    ping = wire_message("ping", b"\x03" * 8)
     builder = CaptureBuilder()
     handshake(builder, 0)
     builder.segment(CLIENT, SERVER, 1, ping + ping[:10])

@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from helpers.twins import attempt
 from pantheon import _wire_py, errors, limits
 
 # Network magics as wire bytes (DESIGN.md, Bitcoin Core chainparams); the API takes the uint32.
@@ -57,14 +58,6 @@ EMPTY_CHECKSUM = bytes.fromhex("5df6e0e2")
 
 def reference(data: bytes) -> bytes:
     return hashlib.sha256(hashlib.sha256(data).digest()).digest()
-
-
-def outcome(function: Callable[..., Any], *args: Any) -> tuple[Any, ...]:
-    """A call's result, or its exception's class and message, for comparing the twins."""
-    try:
-        return ("ok", function(*args))
-    except Exception as exc:  # noqa: BLE001 - any difference between the twins is the failure
-        return (type(exc), str(exc))
 
 
 def header_with_command_field(field: bytes, magic: int = MAIN) -> bytes:
@@ -296,7 +289,7 @@ AGREEMENT_CASES = [
 
 @pytest.mark.parametrize(("function", "args"), AGREEMENT_CASES)
 def test_twins_agree(wire_impl, function: str, args: tuple[Any, ...]) -> None:
-    assert outcome(getattr(wire_impl.module, function), *args) == outcome(getattr(_wire_py, function), *args)
+    assert attempt(getattr(wire_impl.module, function), *args) == attempt(getattr(_wire_py, function), *args)
 
 
 @given(
@@ -311,13 +304,13 @@ def test_twins_agree(wire_impl, function: str, args: tuple[Any, ...]) -> None:
     ),
 )
 def test_twins_agree_on_any_header(wire_impl, magic: int, data: bytes) -> None:
-    assert outcome(wire_impl.module.unpack_header, data, magic) == outcome(_wire_py.unpack_header, data, magic)
+    assert attempt(wire_impl.module.unpack_header, data, magic) == attempt(_wire_py.unpack_header, data, magic)
 
 
 @given(command=st.text(max_size=14), payload=st.binary(max_size=64))
 def test_twins_agree_on_any_pack(wire_impl, command: str, payload: bytes) -> None:
-    expected = outcome(_wire_py.pack_header, MAIN, command, payload)
-    assert outcome(wire_impl.module.pack_header, MAIN, command, payload) == expected
+    expected = attempt(_wire_py.pack_header, MAIN, command, payload)
+    assert attempt(wire_impl.module.pack_header, MAIN, command, payload) == expected
     if expected[0] == "ok":
         assert wire_impl.module.unpack_header(expected[1], MAIN) == (
             command,

@@ -516,7 +516,7 @@ def test_non_buffers_rejected(wire_impl, value: Any, error_type: type) -> None:
     assert list(decoder) == [PING_FRAME]
 
 
-def outcome(function: Any, *args: Any, **kwargs: Any) -> tuple[Any, ...]:
+def constructed(function: Any, *args: Any, **kwargs: Any) -> tuple[Any, ...]:
     try:
         decoder = function(*args, **kwargs)
         return ("ok", decoder.magic, decoder.max_payload, decoder.resync)
@@ -546,10 +546,10 @@ CONSTRUCTOR_CASES = [
 
 @pytest.mark.parametrize(("args", "kwargs", "expected"), [c[1:] for c in CONSTRUCTOR_CASES], ids=[c[0] for c in CONSTRUCTOR_CASES])
 def test_constructor(wire_impl, args: tuple, kwargs: dict, expected: Any) -> None:
-    got = outcome(wire_impl.module.FrameDecoder, *args, **kwargs)
+    got = constructed(wire_impl.module.FrameDecoder, *args, **kwargs)
     assert got[0] == expected
     if expected != TypeError:  # TypeError texts name the twin's own function
-        assert got == outcome(_wire_py.FrameDecoder, *args, **kwargs)
+        assert got == constructed(_wire_py.FrameDecoder, *args, **kwargs)
 
 
 def test_attributes(wire_impl) -> None:
