@@ -9,7 +9,6 @@ compiled module by name, so a missing build is an error, never a silent second p
 from __future__ import annotations
 
 import importlib
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,11 +22,6 @@ from helpers.clock import Clock
 from pantheon.store import Store
 
 _TWINS = {"cy": "pantheon._wire", "py": "pantheon._wire_py"}
-
-# Some test modules still import others across folders: every test folder is importable, as the
-# flat tests/ was. The next commits move what they share into tests/helpers/ and drop this.
-sys.path[1:1] = [str(folder) for folder in sorted(Path(__file__).parent.iterdir())
-                 if folder.is_dir() and folder.name not in ("bcoin", "helpers", "vectors", "__pycache__")]
 
 
 @dataclass(frozen=True)
