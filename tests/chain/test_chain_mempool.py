@@ -10,7 +10,6 @@ Every transaction reaches the pool encoded and decoded by the twin under test (`
 from __future__ import annotations
 
 import logging
-import random
 import tracemalloc
 from typing import Any, Callable
 
@@ -35,31 +34,9 @@ KEY = b"\x02" + b"\x33" * 32
 
 
 @pytest.fixture
-def chain() -> RegtestChain:
-    return RegtestChain()
-
-
-@pytest.fixture
 def coins(chain: RegtestChain) -> list[Prevout]:
     """Twelve spendable 50-coin P2WSH(OP_TRUE) coinbase outputs at height 112."""
     return chain.mature_coinbases(12)
-
-
-@pytest.fixture
-def pool(chain: RegtestChain, clock: Clock) -> Mempool:
-    return Mempool(chain, clock=clock, rng=random.Random(6))
-
-
-@pytest.fixture
-def submit(pool: Mempool, wire_impl: Any) -> Callable[[Tx], Tx]:
-    """Accept through the twin; returns the relayed transaction."""
-
-    def submit(tx: Tx) -> Tx:
-        relayed = relay(wire_impl.module, tx)
-        pool.accept(relayed)
-        return relayed
-
-    return submit
 
 
 def multisig(required: int, keys: int) -> bytes:

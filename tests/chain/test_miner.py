@@ -7,10 +7,10 @@ are padding or sigop-heavy scripts: nothing executes scripts yet, and the miner 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import pytest
-from helpers.chain import P2WSH_TRUE, PAYOUT, REGTEST_BITS, Prevout, RegtestChain, prevouts_of, relay, spend
+from helpers.chain import P2WSH_TRUE, PAYOUT, REGTEST_BITS, Prevout, RegtestChain, prevouts_of, spend
 
 from pantheon.chain.addresses import address_to_script
 from pantheon.chain.contextual import COIN, block_subsidy
@@ -31,24 +31,8 @@ ADDRESS = "bcrt1qdavt4j2sd7dlhqsavtnfxvzppw6k7qy97tmnu9"  # Core's key_io_valid.
 
 
 @pytest.fixture
-def chain() -> RegtestChain:
-    return RegtestChain()
-
-
-@pytest.fixture
 def coins(chain: RegtestChain) -> list[Prevout]:
     return chain.mature_coinbases(3)
-
-
-@pytest.fixture
-def pool(chain: RegtestChain) -> Mempool:
-    return Mempool(chain)
-
-
-def submit(pool: Mempool, wire_impl: Any, tx: Tx) -> Tx:
-    relayed = relay(wire_impl.module, tx)
-    pool.accept(relayed)
-    return relayed
 
 
 def assert_in_order(block: Block) -> None:
@@ -77,12 +61,12 @@ def test_mined_blocks_pass_validation_and_proof_of_work(chain: RegtestChain, wir
 
 
 def test_a_template_with_fee_varied_transactions(chain: RegtestChain, coins: list[Prevout], pool: Mempool,
-                                                 wire_impl: Any) -> None:
-    parent = submit(pool, wire_impl, spend([coins[0]], fee=300))
-    child = submit(pool, wire_impl, spend(prevouts_of(parent), fee=40_000))
-    grandchild = submit(pool, wire_impl, spend(prevouts_of(child), fee=500))
-    rich = submit(pool, wire_impl, spend([coins[1]], fee=9_000))
-    low = submit(pool, wire_impl, spend([coins[2]], fee=200))
+                                                 submit: Callable[[Tx], Tx]) -> None:
+    parent = submit(spend([coins[0]], fee=300))
+    child = submit(spend(prevouts_of(parent), fee=40_000))
+    grandchild = submit(spend(prevouts_of(child), fee=500))
+    rich = submit(spend([coins[1]], fee=9_000))
+    low = submit(spend([coins[2]], fee=200))
     template = block_template(chain, pool, PAYOUT)
     block = template.block
     assert [tx.txid for tx in block.transactions[1:]] == [parent.txid, child.txid, rich.txid, grandchild.txid,
@@ -98,18 +82,18 @@ def test_a_template_with_fee_varied_transactions(chain: RegtestChain, coins: lis
 
 
 def test_the_weight_limit_leaves_the_lowest_fee_rates_out(chain: RegtestChain, coins: list[Prevout], pool: Mempool,
-                                                          wire_impl: Any) -> None:
+                                                          submit: Callable[[Tx], Tx]) -> None:
     """45 transactions of ~100,000 weight each cannot all fit: the cheapest wait; a child paying
     for its parent goes in with it."""
     count = 45
-    splitter = submit(pool, wire_impl, spend([coins[0]], [TxOut(COIN // 100, P2WSH_TRUE)] * count))
+    splitter = submit(spend([coins[0]], [TxOut(COIN // 100, P2WSH_TRUE)] * count))
     chain.mine_block(pool)
     heavy = []
     for index, prevout in enumerate(prevouts_of(splitter)):
         tx = Tx(2, [TxIn(prevout[0].txid, prevout[0].index, b"", 0xFFFF_FFFE, (b"\x00" * 99_000, b"\x51"))],
                 [TxOut(COIN // 100 - 40_000 + 100 * index, P2WSH_TRUE)], 0)  # fees fall with the index
-        heavy.append(submit(pool, wire_impl, tx))
-    child = submit(pool, wire_impl, spend(prevouts_of(heavy[0]), fee=50_000))
+        heavy.append(submit(tx))
+    child = submit(spend(prevouts_of(heavy[0]), fee=50_000))
     template = block_template(chain, pool, PAYOUT)
     block = template.block
     included = {tx.txid for tx in block.transactions[1:]}
@@ -125,29 +109,30 @@ def test_the_weight_limit_leaves_the_lowest_fee_rates_out(chain: RegtestChain, c
 
 
 def test_a_child_of_a_left_out_parent_is_left_out(chain: RegtestChain, coins: list[Prevout], pool: Mempool,
-                                                  wire_impl: Any) -> None:
+                                                  submit: Callable[[Tx], Tx]) -> None:
     big = Tx(2, [TxIn(coins[0][0].txid, coins[0][0].index, b"", 0xFFFF_FFFE, (b"\x00" * 99_000, b"\x51"))],
              [TxOut(coins[0][1].value - 30_000, P2WSH_TRUE)], 0)
-    submit(pool, wire_impl, big)
-    child = submit(pool, wire_impl, spend(prevouts_of(big), fee=1_000))
-    small = submit(pool, wire_impl, spend([coins[1]], fee=1_000))
+    submit(big)
+    child = submit(spend(prevouts_of(big), fee=1_000))
+    small = submit(spend([coins[1]], fee=1_000))
     template = block_template(chain, pool, PAYOUT, max_weight=50_000)
     assert [tx.txid for tx in template.block.transactions[1:]] == [small.txid]
     assert child.txid in pool
 
 
-def test_the_sigop_limit(chain: RegtestChain, pool: Mempool, wire_impl: Any) -> None:
+def test_the_sigop_limit(chain: RegtestChain, pool: Mempool, submit: Callable[[Tx], Tx]) -> None:
     """Six transactions of 15,000 sigop cost each: five fit under 80,000 with the coinbase's 400."""
     coins = chain.mature_coinbases(6)
     for coin in coins:
-        submit(pool, wire_impl, Tx(2, [TxIn(coin[0].txid, coin[0].index, b"", 0xFFFF_FFFE, (b"\xae" * 750,))],
+        submit(Tx(2, [TxIn(coin[0].txid, coin[0].index, b"", 0xFFFF_FFFE, (b"\xae" * 750,))],
                                    [TxOut(coin[1].value - 100_000, P2WSH_TRUE)], 0))
     template = block_template(chain, pool, PAYOUT)
     assert len(template.block.transactions) == 6 and template.sigop_cost == 5 * 15_000 <= MAX_BLOCK_SIGOPS_COST
     chain.connect(mine(template.block))
 
 
-def test_witness_commitment_switch(chain: RegtestChain, coins: list[Prevout], pool: Mempool, wire_impl: Any) -> None:
+def test_witness_commitment_switch(chain: RegtestChain, coins: list[Prevout], pool: Mempool,
+                                   submit: Callable[[Tx], Tx]) -> None:
     """By default the commitment is always there (segwit is active on regtest from 0, as in Core);
     `commit_witness=False` leaves it out unless a transaction has witness data (bcoin < 432)."""
     def committed(block: Block) -> bool:
@@ -160,7 +145,7 @@ def test_witness_commitment_switch(chain: RegtestChain, coins: list[Prevout], po
     bare = block_template(chain, None, PAYOUT, commit_witness=False).block
     assert not committed(bare) and not bare.transactions[0].has_witness
     validate_block(mine(bare), chain.height + 1, chain.network)
-    submit(pool, wire_impl, spend([coins[0]]))
+    submit(spend([coins[0]]))
     with_witness = block_template(chain, pool, PAYOUT, commit_witness=False).block
     assert committed(with_witness)
     chain.connect(mine(with_witness))
@@ -197,9 +182,9 @@ def test_mine_rolls_the_extranonce_when_the_nonces_run_out(chain: RegtestChain) 
     assert mined.transactions[0].inputs[0].script_sig.startswith(bip34_height_script(chain.height + 1))
 
 
-def test_blocks_from_the_miner_are_accepted_by_the_chain_after_spends(chain: RegtestChain, coins: list[Prevout],
-                                                                      pool: Mempool, wire_impl: Any) -> None:
-    tx = submit(pool, wire_impl, spend([coins[0]], fee=12_345))
+def test_blocks_from_the_miner_are_accepted_by_the_chain_after_spends(
+        chain: RegtestChain, coins: list[Prevout], pool: Mempool, submit: Callable[[Tx], Tx]) -> None:
+    tx = submit(spend([coins[0]], fee=12_345))
     block = chain.mine_block(pool)
     assert block.transactions[1] == tx and len(pool) == 0
     assert chain.get_coin(OutPoint(tx.txid, 0)) is not None
