@@ -19,6 +19,7 @@ import pytest
 import pantheon.wire
 from helpers.bcoin import BcoinNode
 from helpers.clock import Clock
+from helpers.vectors import VECTORS
 from pantheon.store import Store
 
 _TWINS = {"cy": "pantheon._wire", "py": "pantheon._wire_py"}
@@ -71,7 +72,7 @@ def wire_twins() -> list[ModuleType]:
 @pytest.fixture(scope="session")
 def vectors_dir() -> Path:
     """tests/vectors: real wire data copied from shared/vectors (see its README for provenance)."""
-    return Path(__file__).parent / "vectors"
+    return VECTORS
 
 
 @pytest.fixture

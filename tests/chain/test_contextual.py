@@ -4,12 +4,11 @@ and the subsidy schedule."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 
 import pytest
 
 from helpers.chain import spend
+from helpers.vectors import TYPED_TXS
 from pantheon import params, wire
 from pantheon.chain.coins import Coin
 from pantheon.chain.contextual import (
@@ -25,7 +24,6 @@ from pantheon.chain.contextual import (
 from pantheon.chain.validation import MAX_MONEY, TxRejected
 from pantheon.primitives import Block, BlockHeader, OutPoint, Tx, TxIn, TxOut
 
-TYPED = json.loads((Path(__file__).parents[1] / "vectors" / "tx" / "mainnet_txs_by_type.json").read_text())
 P2PKH_SCRIPT = bytes.fromhex("76a914" + "11" * 20 + "88ac")
 
 
@@ -129,7 +127,7 @@ def test_sequence_locks_read_the_version_unsigned_as_core() -> None:
 
 def typed(kind: str) -> tuple[Tx, list[Coin]]:
     """A typed mainnet spend and its spent outputs: the known one, and empty scripts for the rest."""
-    entry = next(e for e in TYPED if e["type"] == kind)
+    entry = next(e for e in TYPED_TXS if e["type"] == kind)
     tx = wire.decode_tx(bytes.fromhex(entry["hex"]))
     spent = entry["spent_output"]
     coins = [Coin(spent["amount_sat"] or 0, bytes.fromhex(spent["script_pubkey_hex"]), 1, False)

@@ -28,6 +28,7 @@ from packaging.requirements import Requirement
 from pantheon import _wire_py
 from helpers.chain import CHAIN_JSON, read_chain
 from helpers.taproot import schnorr_sign, taproot_output, taproot_sighash
+from helpers.vectors import TYPED_TXS, VECTORS
 
 from pantheon.chain import scripts
 from pantheon.chain.coins import Coin
@@ -37,7 +38,6 @@ from pantheon.hashing import hex_to_hash
 from pantheon.params import MAIN, REGTEST, TESTNET3
 from pantheon.primitives import Block, BlockHeader, OutPoint, Tx, TxIn, TxOut
 
-_TX_VECTORS = Path(__file__).parents[1] / "vectors" / "tx"
 needs_kernel = pytest.mark.skipif(not scripts.AVAILABLE, reason=scripts.UNAVAILABLE_REASON or "kernel loaded")
 
 
@@ -171,7 +171,7 @@ class Case:
 
 def _load(name: str) -> list[Case]:
     cases = []
-    for number, entry in enumerate(json.loads((_TX_VECTORS / name).read_text())):
+    for number, entry in enumerate(json.loads((VECTORS / "tx" / name).read_text())):
         if not isinstance(entry[0], list):
             continue  # a comment line
         prevouts = {
@@ -299,7 +299,7 @@ def test_flags_the_kernel_would_abort_on_are_refused(flags: int) -> None:
 
 # --- mainnet spends --------------------------------------------------------------------------
 
-_TYPED = {entry["type"]: entry for entry in json.loads((_TX_VECTORS / "mainnet_txs_by_type.json").read_text())}
+_TYPED = {entry["type"]: entry for entry in TYPED_TXS}
 
 
 def _typed(kind: str, module: ModuleType, corrupt_at: int | None = None) -> tuple[Tx, list[tuple[int, bytes]]]:

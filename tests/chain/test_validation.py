@@ -7,7 +7,6 @@ fails with exactly Core's reason, and only the BLOCK_MUTATED ones say `mutated`.
 
 from __future__ import annotations
 
-import json
 import struct
 import subprocess
 import sys
@@ -18,14 +17,13 @@ from typing import Any, Sequence
 
 import pytest
 
+from helpers.vectors import BLOCKS
 from pantheon import hashing, params
 from pantheon.chain import validation
 from pantheon.chain.validation import BlockRejected, TxRejected
 from pantheon.primitives import Block, BlockHeader, Tx, TxIn, TxOut
 
 VECTORS = Path(__file__).parents[1] / "vectors" / "blocks"
-INDEX: list[dict[str, Any]] = json.loads((VECTORS / "index.json").read_text())
-BLOCKS = [entry for entry in INDEX if entry["file"].endswith(".bin")]
 MAIN = params.MAIN
 PRE_SEGWIT = 300_025  # block_300025: 461 txs (odd), BIP34, no witness
 SEGWIT = 482_683  # block_482683: 12 txs, segwit with a commitment

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from helpers.capture import ACK, FIN, MAIN, RST, SYN, CaptureBuilder, wire_message
+from helpers.vectors import GOLDEN, VECTORS
 from dpkt import ip, pcap, udp
 from dpkt.ethernet import Ethernet as dpkt_ethernet
 from dpkt.pcapng import Reader as pcapng_reader
@@ -25,7 +26,7 @@ from tools.pcap import CaptureError, CaptureReader
 from tools.pipeline import decode_capture
 from tools.summary import summarize, to_json
 
-PCAPS = Path(__file__).parents[1] / "vectors" / "pcaps"
+PCAPS = VECTORS / "pcaps"
 CAPTURES = sorted(PCAPS.rglob("*.pcap"))
 
 
@@ -84,7 +85,6 @@ def test_peafowl_legacy_headers_and_tshark_misses() -> None:
 
 # --- our own captures ----------------------------------------------------------------------
 
-VECTORS = json.loads((Path(__file__).parents[1] / "vectors" / "messages" / "golden-vectors.json").read_text())
 CLIENT, SERVER = ("10.0.0.1", 50123), ("10.0.0.2", 8333)
 
 
@@ -93,7 +93,7 @@ def _payloads() -> list[tuple[str, bytes]]:
     order = ["version", "verack", "sendcmpct", "ping", "pong", "feefilter", "inv", "getdata",
              "headers", "addr", "tx", "block", "getheaders"]
     found = {}
-    for vector in VECTORS:
+    for vector in GOLDEN:
         if vector["expect"] == "valid_framing" and vector["command"] in order:
             found.setdefault(vector["command"], bytes.fromhex(vector["hex"])[24:])
     return [(command, found[command]) for command in order]
@@ -263,7 +263,7 @@ def test_bad_checksum_unknown_command_oversized_and_networks(wire_impl) -> None:
 
 
 def test_legacy_headers_at_the_end_and_before_a_gap(wire_impl) -> None:
-    legacy = next(bytes.fromhex(v["hex"]) for v in VECTORS if v["expect"].startswith("valid_legacy") and v["command"] == "version")
+    legacy = next(bytes.fromhex(v["hex"]) for v in GOLDEN if v["expect"].startswith("valid_legacy") and v["command"] == "version")
     verack = wire.pack_header(MAIN, "verack", b"")[:20]
     builder = CaptureBuilder()
     handshake(builder, 0)
@@ -406,7 +406,7 @@ def test_cli_filter_stream_json_stats() -> None:
 
 
 def test_json_of_blocks_and_headers() -> None:
-    block = (Path(__file__).parents[1] / "vectors" / "blocks" / "block_170.bin").read_bytes()
+    block = (VECTORS / "blocks" / "block_170.bin").read_bytes()
     decoded = to_json("block", block)
     assert decoded["hash"] == "00000000d1145790a8694403d4063f323d499e655c83426834d4ce2f8dd4a2ee"
     assert len(decoded["txids"]) == len(decoded["transactions"]) == 2
@@ -421,11 +421,11 @@ def test_json_of_blocks_and_headers() -> None:
 
 def test_cli_hex(capsys) -> None:
     out = io.StringIO()
-    version = next(v["hex"] for v in VECTORS if v["command"] == "version" and v["expect"] == "valid_framing")
+    version = next(v["hex"] for v in GOLDEN if v["command"] == "version" and v["expect"] == "valid_framing")
     assert decode.main(["--hex", version], out=out) == 0
     assert out.getvalue().startswith("version 70015 /Satoshi:0.13.99/ height=0\nnetwork: regtest")
     out = io.StringIO()
-    legacy = next(v["hex"] for v in VECTORS if v["expect"].startswith("valid_legacy"))
+    legacy = next(v["hex"] for v in GOLDEN if v["expect"].startswith("valid_legacy"))
     assert decode.main(["--hex", legacy, "--json"], out=out) == 0
     assert json.loads(out.getvalue())["status"] == "ok_no_checksum_20byte_header"
     assert decode.main(["--hex", "zz"], out=io.StringIO()) == 2
@@ -466,7 +466,7 @@ def test_cli_reports_gaps_and_skips(tmp_path: Path, capsys) -> None:
     assert out.getvalue().splitlines()[-1].endswith("ping 8B checksum=- ping (incomplete: the capture ends)")
 
 
-@pytest.mark.parametrize("vector", [v for v in VECTORS if v["expect"] == "valid_framing"], ids=lambda v: v["command"])
+@pytest.mark.parametrize("vector", [v for v in GOLDEN if v["expect"] == "valid_framing"], ids=lambda v: v["command"])
 def test_every_golden_message_has_a_summary_and_json(vector, wire_impl) -> None:
     command, payload = vector["command"], bytes.fromhex(vector["hex"])[24:]
     line = summarize(command, payload, wire_impl.module)

@@ -7,28 +7,24 @@ spec and by class and message between the twins (which give spec.py's messages).
 
 from __future__ import annotations
 
-import json
 import pickle
-from pathlib import Path
 from typing import Any
 
 import pytest
 from helpers.codec_oracle import COMMANDS, agreement, outcome, plain, spec_plain, to_primitive, tx_of
+from helpers.vectors import BLOCKS, RAW_TXS, TYPED_TXS, VECTORS
+from helpers.vectors import GOLDEN as ALL_GOLDEN
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pantheon import _wire_py, errors, hashing, limits, params, spec
 from pantheon.primitives import Block, BlockHeader, InvVect, NetAddress, OutPoint, Tx, TxIn, TxOut
 
-VECTORS = Path(__file__).parents[1] / "vectors"
 GOLDEN = [
     entry
-    for entry in json.loads((VECTORS / "messages" / "golden-vectors.json").read_text())
+    for entry in ALL_GOLDEN
     if entry["command"] in COMMANDS and entry["expect"] == "valid_framing"
 ]
-BLOCKS = [e for e in json.loads((VECTORS / "blocks" / "index.json").read_text()) if e["file"].endswith(".bin")]
-RAW_TXS = json.loads((VECTORS / "tx" / "raw_txs_index.json").read_text())
-TYPED_TXS = json.loads((VECTORS / "tx" / "mainnet_txs_by_type.json").read_text())
 CEILING = limits.MAX_MESSAGE_SIZE_CEILING
 U64_MAX = (1 << 64) - 1
 

@@ -10,7 +10,6 @@ built here use `spec.checksum`, never the twin under test.
 from __future__ import annotations
 
 import array
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
@@ -19,11 +18,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from helpers.vectors import GOLDEN
 from pantheon import _wire_py, errors, limits, spec
 from pantheon.frames import BAD_CHECKSUM, BAD_COMMAND, Frame
 
-VECTORS = Path(__file__).parents[1] / "vectors"
-GOLDEN: list[dict[str, Any]] = json.loads((VECTORS / "messages" / "golden-vectors.json").read_text())
 # Five golden vectors (NBitcoin's protocol-31900 version, and a version/verack pair from each
 # side of the 2010 peafowl capture) use the pre-protocol-209 20-byte header, which has no
 # checksum field. Bitcoin Core has not spoken it since 2012 and neither does FrameDecoder: read

@@ -3,13 +3,12 @@ merkle root recomputes; magics and ports are Bitcoin Core's."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 
+from helpers.vectors import VECTORS
 from pantheon import hashing, params, spec
 
-VECTORS = Path(__file__).parents[1] / "vectors"
 
 
 def bits_to_target(bits: int) -> int:

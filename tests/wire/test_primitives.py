@@ -7,15 +7,14 @@ from __future__ import annotations
 import copy
 import json
 import struct
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from helpers.vectors import VECTORS
 from pantheon import errors, hashing, limits, params, primitives
 from pantheon.primitives import Block, BlockHeader, InvVect, NetAddress, OutPoint, Tx, TxIn, TxOut
 
-VECTORS = Path(__file__).parents[1] / "vectors"
 TYPED_TXS = {case["type"]: bytes.fromhex(case["hex"]) for case in json.loads((VECTORS / "tx" / "mainnet_txs_by_type.json").read_text())}
 GENESIS = params.MAIN.genesis_block
 H = bytes(range(32))

@@ -4,21 +4,14 @@ roots, witness commitments, weights and txids recompute to the values the source
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from helpers.vectors import BLOCKS, RAW_TXS, TYPED_TXS, VECTORS
 from pantheon import errors, hashing, limits, params, spec
 
-VECTORS = Path(__file__).parents[1] / "vectors"
-BLOCKS: list[dict[str, Any]] = [
-    entry
-    for entry in json.loads((VECTORS / "blocks" / "index.json").read_text())
-    if entry["file"].endswith(".bin")
-]
-RAW_TXS: list[dict[str, Any]] = json.loads((VECTORS / "tx" / "raw_txs_index.json").read_text())
 
 
 def txid(tx: Any) -> bytes:
@@ -120,7 +113,7 @@ def test_raw_transaction(entry: dict[str, Any]) -> None:
 
 
 def test_typed_mainnet_spends_parse_to_their_txids() -> None:
-    cases = json.loads((VECTORS / "tx" / "mainnet_txs_by_type.json").read_text())
+    cases = TYPED_TXS
     assert len(cases) == 6 and any(case["segwit"] for case in cases)
     for case in cases:
         raw = bytes.fromhex(case["hex"])

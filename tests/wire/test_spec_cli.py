@@ -5,13 +5,12 @@ from __future__ import annotations
 import io
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
+from helpers.vectors import VECTORS
 from pantheon import params, spec
 
-VECTORS = Path(__file__).parents[1] / "vectors"
 README_VECTOR = VECTORS / "messages" / "version-satoshi-0.17.1.bin"
 
 

@@ -5,16 +5,13 @@ wire twins' checksum and header codec are checked as the other voices on the sam
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from helpers.vectors import GOLDEN, VECTORS
 from pantheon import errors, hashing, limits, params, spec
 
-VECTORS = Path(__file__).parents[1] / "vectors"
-GOLDEN: list[dict[str, Any]] = json.loads((VECTORS / "messages" / "golden-vectors.json").read_text())
 VALID = [entry for entry in GOLDEN if entry["expect"].startswith("valid_framing") and "invalid" not in entry["expect"]]
 LEGACY = [entry for entry in GOLDEN if entry["expect"] == "valid_legacy_pre209_header_without_checksum"]
 
