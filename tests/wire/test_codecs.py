@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from helpers.codec_oracle import COMMANDS, agreement, outcome, plain, spec_plain, to_primitive, tx_of
-from helpers.vectors import BLOCKS, RAW_TXS, TYPED_TXS, VECTORS
+from helpers.vectors import TYPED_TXS, VECTORS
 from helpers.vectors import GOLDEN as ALL_GOLDEN
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -77,17 +77,6 @@ def test_golden_vectors_cover_every_codec() -> None:
 
 
 # --- blocks -----------------------------------------------------------------------------------
-
-
-def load_vector(command: str, folder: str, entry: dict[str, Any]) -> tuple[dict[str, Any], bytes, Any]:
-    """An index entry, its file's bytes and the spec's parse of them (once per module)."""
-    data = (VECTORS / folder / entry["file"]).read_bytes()
-    return entry, data, spec.parse_payload(command, data)
-
-
-@pytest.fixture(scope="module", params=BLOCKS, ids=lambda entry: entry["file"])
-def block_vector(request: pytest.FixtureRequest) -> tuple[dict[str, Any], bytes, Any]:
-    return load_vector("block", "blocks", request.param)
 
 
 def test_block_matches_spec_and_index(block_vector: tuple[dict[str, Any], bytes, Any], wire_impl: Any) -> None:
@@ -160,11 +149,6 @@ def test_block_at_the_4_mb_message_limit(wire_impl: Any) -> None:
 
 
 # --- transactions -----------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module", params=RAW_TXS, ids=lambda entry: entry["file"])
-def tx_vector(request: pytest.FixtureRequest) -> tuple[dict[str, Any], bytes, Any]:
-    return load_vector("tx", "tx", request.param)
 
 
 def test_raw_tx_matches_spec_and_index(tx_vector: tuple[dict[str, Any], bytes, Any], wire_impl: Any) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from helpers.vectors import BLOCKS, RAW_TXS, TYPED_TXS, VECTORS
+from helpers.vectors import RAW_TXS, TYPED_TXS, VECTORS
 from pantheon import errors, hashing, limits, params, spec
 
 
@@ -26,12 +26,6 @@ def weight(tx_or_block_bytes: tuple[bytes, bytes]) -> int:
     """BIP141 weight from (stripped, full) serialisations."""
     stripped, full = tx_or_block_bytes
     return 3 * len(stripped) + len(full)
-
-
-@pytest.fixture(scope="module", params=BLOCKS, ids=lambda entry: entry["file"])
-def block_vector(request: pytest.FixtureRequest) -> tuple[dict[str, Any], bytes, Any]:
-    data = (VECTORS / "blocks" / request.param["file"]).read_bytes()
-    return request.param, data, spec.parse_block(data)
 
 
 def test_block_hash_count_and_round_trip(block_vector: tuple[dict[str, Any], bytes, Any]) -> None:
