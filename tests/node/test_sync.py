@@ -28,17 +28,19 @@ class Chain:
             self.tip_height += 1
 
 
-def download(chain: Chain, clock: Clock, **options: float) -> BlockDownload:
-    return BlockDownload(chain.tree, chain.have.__contains__, lambda: chain.hashes[chain.tip_height], clock=clock,
-                         **options)
+def download(chain: Chain, clock: Clock, *peers: str, **options: float) -> BlockDownload:
+    """The schedule over `chain`, with `peers` added, each announcing the chain's last block."""
+    schedule = BlockDownload(chain.tree, chain.have.__contains__, lambda: chain.hashes[chain.tip_height], clock=clock,
+                             **options)
+    for peer in peers:
+        schedule.add_peer(peer)
+        schedule.peer_has(peer, chain.hashes[-1])
+    return schedule
 
 
 def test_requests_lowest_first_within_per_peer_limit_and_window(clock: Clock) -> None:
     chain = Chain(40)
-    schedule = download(chain, clock, window=20, per_peer=8)
-    for peer in ("a", "b", "c"):
-        schedule.add_peer(peer)
-        schedule.peer_has(peer, chain.hashes[-1])
+    schedule = download(chain, clock, "a", "b", "c", window=20, per_peer=8)
     assert schedule.next_requests("a") == chain.hashes[1:9]
     assert schedule.next_requests("b") == chain.hashes[9:17]
     assert schedule.next_requests("c") == chain.hashes[17:21]  # the window ends at tip + 20
@@ -47,9 +49,7 @@ def test_requests_lowest_first_within_per_peer_limit_and_window(clock: Clock) ->
 
 def test_out_of_order_arrival_is_connected_in_order_and_the_window_moves(clock: Clock) -> None:
     chain = Chain(30)
-    schedule = download(chain, clock, window=10, per_peer=10)
-    schedule.add_peer("a")
-    schedule.peer_has("a", chain.hashes[-1])
+    schedule = download(chain, clock, "a", window=10, per_peer=10)
     asked = schedule.next_requests("a")
     for block_hash in reversed(asked):  # delivered backwards
         assert schedule.block_received("a", block_hash)
@@ -79,10 +79,7 @@ def test_a_peer_is_only_asked_for_what_it_has(clock: Clock) -> None:
 
 def test_staller_is_named_after_the_timeout_which_doubles_then_relaxes(clock: Clock) -> None:
     chain = Chain(50)
-    schedule = download(chain, clock, window=16, per_peer=8)
-    for peer in ("slow", "fast"):
-        schedule.add_peer(peer)
-        schedule.peer_has(peer, chain.hashes[-1])
+    schedule = download(chain, clock, "slow", "fast", window=16, per_peer=8)
     slow = schedule.next_requests("slow")  # heights 1..8
     fast = schedule.next_requests("fast")  # heights 9..16
     for block_hash in fast:
@@ -117,10 +114,7 @@ def test_stall_timeout_is_capped_at_64_seconds(clock: Clock) -> None:
 
 def test_delivering_a_block_clears_stalling(clock: Clock) -> None:
     chain = Chain(30)
-    schedule = download(chain, clock, window=4, per_peer=2)
-    for peer in ("slow", "fast"):
-        schedule.add_peer(peer)
-        schedule.peer_has(peer, chain.hashes[-1])
+    schedule = download(chain, clock, "slow", "fast", window=4, per_peer=2)
     slow = schedule.next_requests("slow")
     for block_hash in schedule.next_requests("fast"):
         schedule.block_received("fast", block_hash)
@@ -133,10 +127,7 @@ def test_delivering_a_block_clears_stalling(clock: Clock) -> None:
 
 def test_notfound_moves_the_block_to_another_peer_and_never_back(clock: Clock) -> None:
     chain = Chain(3)
-    schedule = download(chain, clock)
-    for peer in ("liar", "honest"):
-        schedule.add_peer(peer)
-        schedule.peer_has(peer, chain.hashes[-1])
+    schedule = download(chain, clock, "liar", "honest")
     assert schedule.next_requests("liar") == chain.hashes[1:]
     schedule.not_found("liar", [chain.hashes[2], b"\x07" * 32])  # an unasked hash is ignored
     assert schedule.in_flight("liar") == 2
@@ -150,10 +141,7 @@ def test_notfound_moves_the_block_to_another_peer_and_never_back(clock: Clock) -
 
 def test_disconnect_mid_download_frees_its_blocks(clock: Clock) -> None:
     chain = Chain(10)
-    schedule = download(chain, clock, per_peer=4)
-    for peer in ("gone", "stays"):
-        schedule.add_peer(peer)
-        schedule.peer_has(peer, chain.hashes[-1])
+    schedule = download(chain, clock, "gone", "stays", per_peer=4)
     gone = schedule.next_requests("gone")
     stays = schedule.next_requests("stays")
     schedule.remove_peer("gone")
@@ -167,9 +155,7 @@ def test_disconnect_mid_download_frees_its_blocks(clock: Clock) -> None:
 
 def test_a_peer_that_never_answers_times_out(clock: Clock) -> None:
     chain = Chain(5)
-    schedule = download(chain, clock, request_timeout=30)
-    schedule.add_peer("mute")
-    schedule.peer_has("mute", chain.hashes[-1])
+    schedule = download(chain, clock, "mute", request_timeout=30)
     schedule.next_requests("mute")
     clock.now += 29
     assert schedule.timed_out_peers() == []
@@ -181,9 +167,7 @@ def test_nothing_to_do_at_or_below_our_tip(clock: Clock) -> None:
     chain = Chain(3)
     chain.have.update(chain.hashes)
     chain.connect_ready()
-    schedule = download(chain, clock)
-    schedule.add_peer("p")
-    schedule.peer_has("p", chain.hashes[-1])
+    schedule = download(chain, clock, "p")
     assert schedule.next_requests("p") == []
     assert schedule.in_flight("unknown") == 0 and schedule.best_of("unknown") is None
     schedule.not_found("unknown", [chain.hashes[1]])
