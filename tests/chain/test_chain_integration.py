@@ -4,7 +4,7 @@ with Bitcoin Core's interpreter verifying every script (`scripts.ChainScriptChec
 - bcoin's 471-block regtest chain connects with every script verified; its 4 mempool transactions
   are accepted by our mempool at the tip; a block our miner makes of them connects and empties the
   pool; disconnecting it puts them back.
-- A regtest chain our miner makes with P2TR key-path spends (signed by tests/taproot.py) connects;
+- A regtest chain our miner makes with P2TR key-path spends (signed by tests/helpers/taproot.py) connects;
   a corrupted signature is refused by the mempool and, mined anyway, rejects its block.
 - `--assumevalid`: a block with a failing script connects when it is an ancestor of the assumed-valid
   block and of the best header with more than two weeks of work on top and the minimum chain work,

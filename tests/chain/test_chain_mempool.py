@@ -1,7 +1,7 @@
 """The mempool (`pantheon.chain.mempool`) on both wire twins: every reject reason with a transaction
 built to hit it, orphans, eviction, block connect/disconnect, txid and wtxid lookups.
 
-The chain is `tests/regtest_chain.RegtestChain` (a real HeaderTree and a coin dict fed by blocks our
+The chain is `tests/helpers/chain.RegtestChain` (a real HeaderTree and a coin dict fed by blocks our
 miner makes), standing in for `Chainstate` until that merges. Scripts are not executed (no
 verifier is wired yet), so the coins spent here are anyone-can-spend P2WSH(OP_TRUE) outputs and
 some witnesses are arbitrary: that is what the rules under test look at, not script validity.

@@ -1,4 +1,4 @@
-"""Crash safety of the chain state: the writer in tests/crashkill.py is SIGKILLed at random
+"""Crash safety of the chain state: the writer in tests/helpers/crashkill.py is SIGKILLed at random
 moments (PANTHEON_CRASH_KILLS times, default 100) while it connects, disconnects and reconnects
 the bcoin regtest chain with a small cache, so flushes happen often; after every kill the store
 opens, its tip is a fully connected block and the UTXO set equals one recomputed from the stored

@@ -1,7 +1,7 @@
 """The regtest miner (`pantheon.chain.miner`) on both wire twins: mined blocks pass context-free
 validation and proof of work; templates keep Core's order and limits and pay subsidy + fees.
 
-The chain is `tests/regtest_chain.RegtestChain` (a real HeaderTree and a coin dict), standing in for
+The chain is `tests/helpers/chain.RegtestChain` (a real HeaderTree and a coin dict), standing in for
 `Chainstate` until it merges. Coins are anyone-can-spend P2WSH(OP_TRUE) outputs and some witnesses
 are padding or sigop-heavy scripts: nothing executes scripts yet, and the miner does not need to."""
 

@@ -14,11 +14,11 @@ every operation:
     malformed hash; anything else fails the input;
   - the twins agree: the same answer and length, or the same error class and message; at the end
     of the input, the same table byte for byte;
-  - the reference model (tests/invset_model.py) agrees: FIFO membership with no false negative,
+  - the reference model (tests/helpers/invset_model.py) agrees: FIFO membership with no false negative,
     filter_new's entries; raw payloads raise the class `pantheon.spec` raises or parse as it does;
   - memory stays fixed: `nbytes` never changes and the pure twin's arrays are never reallocated
     (the compiled twin allocates only in __cinit__; both are checked by tracemalloc in
-    tests/test_invset.py).
+    tests/wire/test_invset.py).
 libFuzzer ends an atheris run with `Done N runs in T second(s)` (N inputs tried); a --random run
 ends with `fuzz_invset: N inputs, M operations (twins ...)`.
 """

@@ -1,27 +1,26 @@
-"""A real, independent Bitcoin node for interop tests: bcoin 1.0.2 from npm (tests/bcoin/).
+"""bcoin 1.0.2 (npm, tests/bcoin/), a real independent node: `BcoinNode` and the bcoin sync baseline."""
 
-`.ci/run` installs it with npm; on a laptop without it the tests that need it skip with the
-reason, but under CI=true a missing bcoin is a failure, never a silent skip. bcoin runs on
-regtest, in memory, on free loopback ports, and is always stopped (terminate, then kill).
-
-Every HTTP call to bcoin runs in gevent's threadpool and every wait sleeps with gevent.sleep,
-so a Pantheon node running in the same process keeps serving while bcoin is asked or awaited.
-
-bcoin 1.0.2 behaviours these helpers rely on (read in node_modules/bcoin/lib, seen here):
-- Its regtest addresses are its own: base58 prefix 0x3c ("R..."), bech32 "rb1...". Its RPC and
-  wallet reject Bitcoin Core's m/n/2/bcrt1 forms, so `send` pays Core's as a raw scriptPubKey.
-- The wallet RPC's getnewaddress answers in *mainnet* format ("1..."), which regtest
-  generatetoaddress then rejects; the wallet's REST API (POST /wallet/primary/address) is right.
-- Wallet sends and sendrawtransaction hand the tx to the mempool without waiting: it shows in
-  getrawmempool a moment later, or never (sendrawtransaction returns the txid of an invalid tx).
-- The wallet follows the chain asynchronously; `mine_to_wallet` waits until it has caught up.
-- `addnode HOST:PORT onetry` dials out once (no retry, no memory); the first outbound peer that
-  completes a handshake becomes the "loader", the only peer a not-yet-synced bcoin syncs from.
-  `add` also records the node and re-dials it whenever the connection drops.
-- It learns no loopback addresses from addr gossip (non-routable), so a disconnected peer
-  stays disconnected unless dialled again.
-- getrawtransaction finds confirmed transactions only with --index-tx (`index_tx=True`).
-"""
+# `.ci/run` installs it with npm; on a laptop without it the tests that need it skip with the
+# reason, but under CI=true a missing bcoin is a failure, never a silent skip. bcoin runs on
+# regtest, in memory, on free loopback ports, and is always stopped (terminate, then kill).
+#
+# Every HTTP call to bcoin runs in gevent's threadpool and every wait sleeps with gevent.sleep,
+# so a Pantheon node running in the same process keeps serving while bcoin is asked or awaited.
+#
+# bcoin 1.0.2 behaviours these helpers rely on (read in node_modules/bcoin/lib, seen here):
+# - Its regtest addresses are its own: base58 prefix 0x3c ("R..."), bech32 "rb1...". Its RPC and
+#   wallet reject Bitcoin Core's m/n/2/bcrt1 forms, so `send` pays Core's as a raw scriptPubKey.
+# - The wallet RPC's getnewaddress answers in *mainnet* format ("1..."), which regtest
+#   generatetoaddress then rejects; the wallet's REST API (POST /wallet/primary/address) is right.
+# - Wallet sends and sendrawtransaction hand the tx to the mempool without waiting: it shows in
+#   getrawmempool a moment later, or never (sendrawtransaction returns the txid of an invalid tx).
+# - The wallet follows the chain asynchronously; `mine_to_wallet` waits until it has caught up.
+# - `addnode HOST:PORT onetry` dials out once (no retry, no memory); the first outbound peer that
+#   completes a handshake becomes the "loader", the only peer a not-yet-synced bcoin syncs from.
+#   `add` also records the node and re-dials it whenever the connection drops.
+# - It learns no loopback addresses from addr gossip (non-routable), so a disconnected peer
+#   stays disconnected unless dialled again.
+# - getrawtransaction finds confirmed transactions only with --index-tx (`index_tx=True`).
 
 from __future__ import annotations
 

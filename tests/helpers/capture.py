@@ -1,9 +1,8 @@
-"""Captures for the decoder's tests, written with dpkt: TCP segments on any link type.
+"""Captures for the decoder's tests, written with dpkt: TCP segments on any link type."""
 
-A test lays out the segments itself (order, duplicates, drops), so each case says exactly what
-went on the wire; `expected_frames` computes, independently of tools/, which frame first
-carried each byte: the reference's rule for a message's frame.
-"""
+# A test lays out the segments itself (order, duplicates, drops), so each case says exactly what
+# went on the wire; `expected_frames` computes, independently of tools/, which frame first
+# carried each byte: the reference's rule for a message's frame.
 
 from __future__ import annotations
 

@@ -1,10 +1,9 @@
-"""The three voices of a payload codec side by side: `spec.py` and the two wire twins.
+"""The three voices of a payload codec side by side: `spec.py` and the two wire twins."""
 
-Shared by tests/test_codecs.py and the fuzz harness tests/fuzz/fuzz_codecs.py. `plain` puts a
-twin's value in the spec's shape (dicts and lists of plain values, what a parsed Container holds),
-so one `==` compares every field; `to_primitive` goes the other way, for the encoders;
-`agreement` runs one payload through all three voices and asserts that they agree.
-"""
+# Shared by wire/test_codecs.py, msg/msg_tables.py and the fuzz harness fuzz/fuzz_codecs.py.
+# `plain` puts a twin's value in the spec's shape (dicts and lists of plain values, what a parsed
+# Container holds), so one `==` compares every field; `to_primitive` goes the other way, for the
+# encoders; `agreement` runs one payload through all three voices and asserts that they agree.
 
 from __future__ import annotations
 

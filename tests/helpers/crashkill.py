@@ -1,14 +1,14 @@
-"""Crash safety, for real: a writer process connects (and disconnects and reconnects) the bcoin
-regtest chain while it is SIGKILLed at random moments; after each kill the store must open, its
-tip must be a fully connected block, and the UTXO set must equal one recomputed from the stored
-blocks up to that tip.
+"""Crash safety, for real: the chain state's writer, SIGKILLed at random, and its checker."""
 
-Run as a script it is the writer: `python tests/crashkill.py DATADIR SEED CACHE_BYTES` prints
-`ready` once its imports are done, then opens the chain state (which reconnects what the last
-run stored but had not flushed) and loops until killed: accept every block of the chain, then
-disconnect a random number of blocks (up to 300) and reconnect them. `kill_cycles` is the killer and checker,
-used by tests/test_chain_crash.py (100 kills) and `python -m benchmarks chain` (500).
-"""
+# A writer process connects (and disconnects and reconnects) the bcoin regtest chain while it is
+# SIGKILLed at random moments; after each kill the store must open, its tip must be a fully
+# connected block, and the UTXO set must equal one recomputed from the stored blocks up to that tip.
+#
+# Run as a script it is the writer: `python tests/helpers/crashkill.py DATADIR SEED CACHE_BYTES`
+# prints `ready` once its imports are done, then opens the chain state (which reconnects what the
+# last run stored but had not flushed) and loops until killed: accept every block of the chain, then
+# disconnect a random number of blocks (up to 300) and reconnect them. `kill_cycles` is the killer
+# and checker, used by tests/chain/test_crash.py (100 kills) and `python -m benchmarks chain` (500).
 
 from __future__ import annotations
 

@@ -1,13 +1,12 @@
-"""The reference model of `InventorySet`, shared by tests/test_invset.py and the fuzz harness.
+"""The reference model of `InventorySet`, for wire/test_invset.py and the fuzz harness fuzz_invset.py."""
 
-An exact FIFO set of hashes (a dict in insertion order) with InventorySet's documented
-semantics, plus the one allowance a fingerprint set needs: it may call a hash "known" that the
-model does not hold, but only when that hash's fingerprint equals the fingerprint of a hash the
-model does hold (or of one named earlier in the same payload). The model then takes the set's
-answer, so the two stay in step, and counts it in `false_positives`. The other direction, a hash
-the model holds that the set calls new or absent (a false negative), always fails. With a fixed
-seed the fingerprints are fixed, so every run of a script takes the same path.
-"""
+# An exact FIFO set of hashes (a dict in insertion order) with InventorySet's documented
+# semantics, plus the one allowance a fingerprint set needs: it may call a hash "known" that the
+# model does not hold, but only when that hash's fingerprint equals the fingerprint of a hash the
+# model does hold (or of one named earlier in the same payload). The model then takes the set's
+# answer, so the two stay in step, and counts it in `false_positives`. The other direction, a hash
+# the model holds that the set calls new or absent (a false negative), always fails. With a fixed
+# seed the fingerprints are fixed, so every run of a script takes the same path.
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""What the net tests share: a listening manager's settings with gossip shrunk to test time, Core's
-deterministic AddrMan key, and `ip` for a PeerAddress from text."""
+"""What the net tests share: a listening manager's settings, Core's deterministic AddrMan key, `ip`."""
 
 from __future__ import annotations
 

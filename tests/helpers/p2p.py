@@ -1,6 +1,4 @@
-"""Raw P2P clients that several test folders share: `RawClient` (a gevent socket framing with a
-wire twin, bad input included) and `RawPeer` (a blocking socket whose messages the spec builds and
-parses, for bcoin), with `our_version` and `free_port`."""
+"""Raw P2P clients (`RawClient` for any bytes, `RawPeer` speaking the spec to bcoin), `free_port`."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
-"""Taproot key-path signing for tests: secp256k1 and BIP340 Schnorr signatures, and the BIP341
-signature message for SIGHASH_DEFAULT, written fresh from the BIPs' reference algorithms.
-Test-only: slow, not constant-time, never for real keys."""
+"""Taproot key-path signing for tests: BIP340 Schnorr over secp256k1 and the BIP341 signature message."""
+
+# Written fresh from the BIPs' reference algorithms, for SIGHASH_DEFAULT. Test-only: slow, not
+# constant-time, never for real keys.
 
 from __future__ import annotations
 

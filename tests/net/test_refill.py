@@ -4,7 +4,7 @@
 AddrMan keeps only routable addresses, so the table holds public addresses in chosen /16s
 whose port is a real Pantheon listener's, and the manager's `route` dials them on 127.0.0.1:
 the one-outbound-per-netgroup rule then runs on the real netgroups. The `auto_outbound` switch
-is driven end to end: DNS seeds from the real dnsmasq of test_discovery, then fixed seeds."""
+is driven end to end: DNS seeds from the real dnsmasq of tests/net/conftest.py, then fixed seeds."""
 
 from __future__ import annotations
 

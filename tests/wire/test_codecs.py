@@ -1,6 +1,6 @@
 """The payload codecs of both twins against the spec: every vector, generated payloads, every cut.
 
-Every test takes `wire_impl`; `spec.py` is the third voice (tests/codec_oracle.py). Values are
+Every test takes `wire_impl`; `spec.py` is the third voice (tests/helpers/codec_oracle.py). Values are
 compared field by field in the spec's shape, encodings byte for byte, errors by class with the
 spec and by class and message between the twins (which give spec.py's messages).
 """

@@ -2,7 +2,7 @@
 
 Every test takes `wire_impl`. The references: SipHash's published test vector, the construct
 spec (`pantheon.spec.parse_payload("inv", ...)`) for what a valid payload is and which error a
-malformed one raises, the reference model in tests/invset_model.py (an exact FIFO set that
+malformed one raises, the reference model in tests/helpers/invset_model.py (an exact FIFO set that
 allows only fingerprint-collision false positives) and, for the differential tests, the pure
 twin `pantheon._wire_py`.
 """
