@@ -14,8 +14,8 @@ import tracemalloc
 from typing import Any, Callable
 
 import pytest
-from helpers.clock import Clock
 from helpers.chain import P2WSH_TRUE, Prevout, RegtestChain, prevouts_of, relay, spend
+from helpers.clock import Clock
 
 from pantheon.chain.mempool import (
     CHAIN_COUNT_LIMIT,

@@ -22,8 +22,8 @@ from pantheon.net.addrman import AddressInfo, AddrMan, bucket_position, new_buck
 from pantheon.store import Store
 from pantheon.wire import double_sha256
 
-from helpers.net import CORE_DETERMINISTIC_KEY, ip
 from helpers.clock import NOW, Clock
+from helpers.net import CORE_DETERMINISTIC_KEY, ip
 from helpers.store import zero_table_blocks
 
 CORE_TEST_KEY_1 = double_sha256(struct.pack("<i", 1))  # (HashWriter{} << 1).GetHash()

@@ -23,9 +23,9 @@ from pantheon.net.manager import ManagerConfig, NetworkManager
 from pantheon.net.peer import PeerConfig, PeerState
 from pantheon.primitives import NetAddress
 from pantheon.store import Store
+from helpers.clock import NOW, Clock
 from helpers.net import CORE_DETERMINISTIC_KEY, GOSSIP, LISTEN, PEER
 from helpers.p2p import RawClient
-from helpers.clock import NOW, Clock
 from helpers.waiting import WAIT, wait_for
 
 

@@ -16,10 +16,10 @@ import gevent
 import pytest
 from bitcoin.core import CTransaction
 from bitcoin.rpc import JSONRPCError, Proxy
+from helpers.chain import P2WSH_TRUE, prevouts_of, spend
 from helpers.decodescript import P2PKH_SPEND, P2PKH_SPEND_SCRIPT_SIG_ASM
 from helpers.node import FAST, proxy, settings
 from helpers.p2p import RawClient
-from helpers.chain import P2WSH_TRUE, prevouts_of, spend
 from helpers.waiting import NODE_WAIT, in_thread, wait_for
 
 from pantheon import params, wire

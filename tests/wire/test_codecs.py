@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 from helpers.codec_oracle import COMMANDS, agreement, outcome, plain, spec_plain, to_primitive, tx_of
-from helpers.vectors import TYPED_TXS, VECTORS
 from helpers.vectors import GOLDEN as ALL_GOLDEN
+from helpers.vectors import TYPED_TXS, VECTORS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
