@@ -23,9 +23,9 @@ from pathlib import Path
 
 TESTS = Path(__file__).resolve().parent.parent / "tests"
 if str(TESTS) not in sys.path:
-    sys.path.insert(0, str(TESTS))  # bcoin_peer lives with the interop tests that use it most
+    sys.path.insert(0, str(TESTS))  # helpers.bcoin lives with the interop tests that use it most
 
-from bcoin_peer import BcoinNode, SyncRun, bcoin_sync_baseline, sync_from  # noqa: E402
+from helpers.bcoin import BcoinNode, SyncRun, bcoin_sync_baseline, sync_from  # noqa: E402
 
 __all__ = ["BcoinNode", "SyncRun", "bcoin_sync_baseline", "sync_from"]
 

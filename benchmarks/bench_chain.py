@@ -18,7 +18,7 @@ in a fresh child process reading it, so RSS and timings are its own. Rows:
 - kill-and-reopen: the child is SIGKILLed halfway, then the store is opened and the chain state
   reconnects what was stored but not yet written to the UTXO set (at most the block in
   progress): ms, against opening the cleanly closed store;
-- crash soak: `tests/crashkill.kill_cycles` with 500 kills (50 with --quick), every check passing.
+- crash soak: `tests/helpers/crashkill.kill_cycles` with 500 kills (50 with --quick), every check passing.
 Full context-free validation of the mainnet vectors is `python -m benchmarks validation`.
 
 Measured here (2-core EPYC shared with other jobs, Python 3.11, compiled twin, full run): 1,936
@@ -51,8 +51,8 @@ from benchmarks.common import Figure
 _ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(_ROOT / "tests"))  # the regtest miner and the crash-kill harness
 
-from chainbuilder import mine  # noqa: E402
-from crashkill import kill_cycles  # noqa: E402
+from helpers.chain import block_on  # noqa: E402
+from helpers.crashkill import kill_cycles  # noqa: E402
 
 from pantheon import wire  # noqa: E402
 from pantheon.chain.chainstate import DEFAULT_FLUSH_BLOCKS, Chainstate  # noqa: E402
@@ -91,7 +91,7 @@ def generate(block_count: int, tx_count: int, seed: int = 6) -> list[Block]:
             spendable.append((txid, 0, value))
         share = 0 if height <= MATURITY else tx_count // carrying + ((height - MATURITY) <= tx_count % carrying)
         txs = [_spend(spendable, rng) for _ in range(share)]
-        block = mine(parent, height, REGTEST, txs)
+        block = block_on(parent, height, REGTEST, txs)
         maturing.append((block.transactions[0].txid, block_subsidy(height, REGTEST)))
         blocks.append(block)
         parent = block.header

@@ -29,7 +29,7 @@ BCOIN_RULES = ("bip34@100000000", "dersig@1251", "cltv@1351", "csv@432", "segwit
 
 def run(quick: bool) -> list[Figure]:
     from benchmarks.bcoin_sync import BcoinNode, sync_from
-    from bcoin_peer import BCOIN
+    from helpers.bcoin import BCOIN
 
     if not BCOIN.exists():
         return [Figure("sync vs bcoin (bcoin not installed: npm ci --prefix tests/bcoin)", 0, "s", "run", False)]

@@ -25,10 +25,10 @@ from pathlib import Path
 
 import atheris
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/: codec_oracle
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/: helpers.codec_oracle
 
-with atheris.instrument_imports(include=["pantheon", "codec_oracle"]):
-    import codec_oracle
+with atheris.instrument_imports(include=["pantheon", "helpers.codec_oracle"]):
+    from helpers import codec_oracle
     from pantheon import _wire, _wire_py
 
 TARGETS = (*codec_oracle.COMMANDS, "compact_size")

@@ -14,11 +14,11 @@ every operation:
     malformed hash; anything else fails the input;
   - the twins agree: the same answer and length, or the same error class and message; at the end
     of the input, the same table byte for byte;
-  - the reference model (tests/invset_model.py) agrees: FIFO membership with no false negative,
+  - the reference model (tests/helpers/invset_model.py) agrees: FIFO membership with no false negative,
     filter_new's entries; raw payloads raise the class `pantheon.spec` raises or parse as it does;
   - memory stays fixed: `nbytes` never changes and the pure twin's arrays are never reallocated
     (the compiled twin allocates only in __cinit__; both are checked by tracemalloc in
-    tests/test_invset.py).
+    tests/wire/test_invset.py).
 libFuzzer ends an atheris run with `Done N runs in T second(s)` (N inputs tried); a --random run
 ends with `fuzz_invset: N inputs, M operations (twins ...)`.
 """
@@ -37,7 +37,8 @@ from typing import Any, Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the reference model
 
-from invset_model import Model, inv_payload  # noqa: E402
+from helpers.invset_model import Model, inv_payload  # noqa: E402
+from helpers.twins import attempt  # noqa: E402
 
 TWINS = {"cy": "pantheon._wire", "py": "pantheon._wire_py"}
 MAX_OPERATIONS = 48
@@ -82,15 +83,8 @@ class Reader:
         return self.take(1)[0]
 
 
-def outcome(call: Callable[[Any], Any], target: Any) -> tuple[Any, ...]:
-    try:
-        return ("ok", call(target))
-    except Exception as error:  # compared across twins, then checked against what is allowed
-        return ("error", type(error), str(error))
-
-
 def same_everywhere(sets: list[Any], call: Callable[[Any], Any], allowed: tuple[type, ...] = ()) -> tuple[Any, ...]:
-    results = [outcome(call, target) for target in sets]
+    results = [attempt(call, target) for target in sets]  # compared across twins, then against what is allowed
     assert all(result == results[0] for result in results), f"twins disagree: {results}"
     assert all(len(target) == len(sets[0]) for target in sets), "twins disagree on len"
     if results[0][0] == "error" and not issubclass(results[0][1], allowed):

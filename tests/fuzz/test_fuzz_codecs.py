@@ -4,16 +4,15 @@ and the spec."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Callable
 
 import pytest
 
+from helpers.vectors import GOLDEN, TYPED_TXS, VECTORS
 from pantheon import spec
 
 HARNESS = Path(__file__).with_name("fuzz_codecs.py")
-VECTORS = Path(__file__).parent.parent / "vectors"
 TARGETS = ("inv", "getdata", "notfound", "headers", "tx", "block", "addr", "compact_size")
 # Seconds per target; libFuzzer adds up to a second, start-up another half.
 SECONDS = {"tx": 2, "block": 2, "headers": 2}
@@ -23,11 +22,11 @@ MAX_LEN = 4096
 def seeds(target: str) -> list[bytes]:
     """Real payloads for `target`: the golden messages and the small vectors."""
     found = []
-    for entry in json.loads((VECTORS / "messages" / "golden-vectors.json").read_text()):
+    for entry in GOLDEN:
         if entry["command"] == target and entry["expect"] == "valid_framing":
             found.append(spec.parse_message(bytes.fromhex(entry["hex"])).raw_payload)
     if target == "tx":
-        found += [bytes.fromhex(case["hex"]) for case in json.loads((VECTORS / "tx" / "mainnet_txs_by_type.json").read_text())]
+        found += [bytes.fromhex(case["hex"]) for case in TYPED_TXS]
         found += [path.read_bytes() for path in (VECTORS / "tx").glob("bcoin_tx*.bin")]
     if target == "block":
         found += [(VECTORS / "blocks" / name).read_bytes() for name in ("block_0_genesis.bin", "block_170.bin", "testnet3_block_21066.bin")]

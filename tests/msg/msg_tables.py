@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from codec_oracle import outcome, plain, spec_plain
+from helpers.codec_oracle import outcome, plain, spec_plain
 
 from pantheon import errors, hashing, limits, spec
 from pantheon.primitives import BlockHeader

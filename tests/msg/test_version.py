@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from codec_oracle import plain
+from helpers.codec_oracle import plain
 from msg_tables import Layout, check_cuts, check_error, check_largest, check_over_cap, check_wire, golden
 
 from pantheon import errors, limits, protocol, spec

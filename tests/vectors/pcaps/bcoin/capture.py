@@ -20,7 +20,7 @@ from pathlib import Path
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parent.parent.parent))
 
-from bcoin_peer import BcoinNode  # noqa: E402
+from helpers.bcoin import BcoinNode  # noqa: E402
 
 BLOCKS = 300
 

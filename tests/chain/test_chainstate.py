@@ -1,0 +1,315 @@
+"""The chain state's contextual rules (Core's ConnectBlock and ContextualCheckBlock finality), one
+hand-made block per rule with Core's reason and the tip unmoved; reorganisations to a heavier
+branch checked against a from-scratch recomputation; hooks, the script flag and the regtest
+activation heights. Blocks are mined here at regtest difficulty (`helpers.chain.Miner`)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Sequence
+
+import gevent
+import pytest
+
+from helpers.chain import OP_TRUE, Miner, block_on, coinbase_tx, recompute_utxo, snapshot, spend
+from pantheon.chain.chainstate import BCOIN_REGTEST, Chainstate, with_activation_heights
+from pantheon.chain.coins import Coin
+from pantheon.chain.validation import COIN
+from pantheon.chain.headers import HeaderRejected
+from pantheon.chain.validation import BlockRejected, Rejected
+from pantheon.params import MAIN, REGTEST, Network
+from pantheon.primitives import Block, BlockHeader, OutPoint, Tx
+from pantheon.store import Store
+
+BASE_HEIGHT = 110
+P2SH_ANY = b"\xa9\x14" + b"\x5a" * 20 + b"\x87"  # sigop counting never checks the hash
+GENESIS = BlockHeader.from_bytes(REGTEST.genesis_block[:80])
+
+
+def build_base(network: Network) -> list[Block]:
+    """Blocks 1..110 paying each coinbase to OP_TRUE: coinbases 1..10 are mature at 111."""
+    miner = Miner(network, GENESIS)
+    for _ in range(BASE_HEIGHT):
+        miner.block()
+    return miner.blocks
+
+
+@pytest.fixture(scope="module")
+def base() -> list[Block]:
+    return build_base(REGTEST)
+
+
+def chainstate_on(store: Store, blocks: Sequence[Block], network: Network = REGTEST, **options: object) -> Chainstate:
+    chainstate = Chainstate(store, network, **options)  # type: ignore[arg-type]
+    for block in blocks:
+        chainstate.accept_block(block)
+    return chainstate
+
+
+def cb(blocks: Sequence[Block], height: int) -> tuple[bytes, int]:
+    """The outpoint of the coinbase output at `height`."""
+    return blocks[height - 1].transactions[0].txid, 0
+
+
+def on_tip(chainstate: Chainstate, txs: Sequence[Tx] = (), **options: object) -> Block:
+    tip = chainstate.headers.header(chainstate.tip)
+    return block_on(tip, chainstate.height + 1, chainstate.network, txs, **options)  # type: ignore[arg-type]
+
+
+def assert_rejected(chainstate: Chainstate, block: Block, reason: str) -> None:
+    chainstate.flush()
+    tip, height, coins = chainstate.tip, chainstate.height, snapshot(chainstate.store)
+    with pytest.raises(BlockRejected) as caught:
+        chainstate.accept_block(block)
+    assert caught.value.reason == reason
+    assert (chainstate.tip, chainstate.height) == (tip, height)
+    chainstate.flush()
+    assert snapshot(chainstate.store) == coins
+    assert not chainstate.headers.is_valid(block.hash)
+    with pytest.raises(HeaderRejected, match="bad-prevblk"):
+        chainstate.accept_block(block_on(block.header, height + 2, chainstate.network))
+    with pytest.raises(HeaderRejected, match="duplicate"):
+        chainstate.accept_block(block)
+
+
+# --- one block per rule ------------------------------------------------------------------------
+
+def test_spending_a_missing_coin(store: Store, base: list[Block]) -> None:
+    chainstate = chainstate_on(store, base)
+    block = on_tip(chainstate, [spend([(b"\xee" * 32, 0)], [1])])
+    assert_rejected(chainstate, block, "bad-txns-inputs-missingorspent")
+
+
+def test_spending_a_coin_twice_in_one_block(store: Store, base: list[Block]) -> None:
+    chainstate = chainstate_on(store, base)
+    block = on_tip(chainstate, [spend([cb(base, 1)], [COIN]), spend([cb(base, 1)], [2 * COIN])])
+    assert_rejected(chainstate, block, "bad-txns-inputs-missingorspent")
+
+
+def test_spending_an_immature_coinbase(store: Store, base: list[Block]) -> None:
+    chainstate = chainstate_on(store, base)
+    block = on_tip(chainstate, [spend([cb(base, 20)], [COIN])])  # depth 91 at height 111
+    assert_rejected(chainstate, block, "bad-txns-premature-spend-of-coinbase")
+
+
+def test_a_coinbase_paying_more_than_subsidy_and_fees(store: Store, base: list[Block]) -> None:
+    chainstate = chainstate_on(store, base)
+    txs = [spend([cb(base, 1)], [50 * COIN - 1000])]
+    assert chainstate.accept_block(on_tip(chainstate, txs, fees=1000)) is not None  # exactly allowed
+    assert_rejected(chainstate, on_tip(chainstate, [spend([cb(base, 2)], [49 * COIN])], fees=COIN + 1),
+                    "bad-cb-amount")
+
+
+def test_a_nonfinal_locktime(store: Store, base: list[Block]) -> None:
+    chainstate = chainstate_on(store, base)
+    tx = spend([cb(base, 1)], [COIN], sequence=0xFFFF_FFFE, locktime=BASE_HEIGHT + 1)
+    assert_rejected(chainstate, on_tip(chainstate, [tx]), "bad-txns-nonfinal")
+
+
+def test_a_time_locktime_is_judged_by_median_time_past_once_csv_is_active(store: Store, base: list[Block]) -> None:
+    chainstate = chainstate_on(store, base)
+    mtp = chainstate.median_time_past
+    tx = spend([cb(base, 1)], [COIN], sequence=0, locktime=mtp)  # final only when locktime < MTP
+    block = on_tip(chainstate, [tx], timestamp=mtp + 1000)  # the block's own time would pass it
+    assert_rejected(chainstate, block, "bad-txns-nonfinal")
+
+
+def test_a_bip68_relative_lock_not_yet_met(store: Store, base: list[Block]) -> None:
+    chainstate = chainstate_on(store, base)
+    tx = spend([cb(base, 5)], [COIN], version=2, sequence=200)  # 200 blocks after height 5
+    assert_rejected(chainstate, on_tip(chainstate, [tx]), "bad-txns-nonfinal")
+
+
+def test_bip68_waits_for_csv_activation_with_bcoins_heights(tmp_path: Path) -> None:
+    blocks = build_base(BCOIN_REGTEST)
+    with Store.open(tmp_path) as store:
+        chainstate = chainstate_on(store, blocks, BCOIN_REGTEST)
+        tx = spend([cb(blocks, 5)], [COIN], version=2, sequence=200)
+        assert chainstate.accept_block(on_tip(chainstate, [tx])) is not None  # CSV only from 432
+
+
+def test_too_many_sigops_counting_p2sh_redeem_scripts(store: Store, base: list[Block]) -> None:
+    chainstate = chainstate_on(store, base)
+    fan_out = spend([cb(base, 1)], [COIN] * 40, script_pubkey=P2SH_ANY)
+    chainstate.accept_block(on_tip(chainstate, [fan_out]))
+    redeem = b"\xac" * 520  # 520 CHECKSIGs: 2,080 sigop cost per input, 83,200 for 40
+    script_sig = b"\x4d" + len(redeem).to_bytes(2, "little") + redeem  # one push: no legacy sigops
+    sweep = spend([(fan_out.txid, index) for index in range(40)], [COIN], script_sig=script_sig)
+    assert_rejected(chainstate, on_tip(chainstate, [sweep]), "bad-blk-sigops")
+
+
+def test_a_duplicate_of_an_unspent_transaction_bip30(tmp_path: Path) -> None:
+    blocks = build_base(BCOIN_REGTEST)  # no BIP34 there, so a coinbase can repeat
+    with Store.open(tmp_path) as store:
+        chainstate = chainstate_on(store, blocks, BCOIN_REGTEST)
+        repeat = on_tip(chainstate, coinbase=blocks[-1].transactions[0])
+        assert_rejected(chainstate, repeat, "bad-txns-BIP30")
+
+
+def test_a_repeated_coinbase_fails_bip34_first_with_cores_heights(store: Store, base: list[Block]) -> None:
+    chainstate = chainstate_on(store, base)
+    assert_rejected(chainstate, on_tip(chainstate, coinbase=base[-1].transactions[0]), "bad-cb-height")
+
+
+def test_a_mutated_copy_does_not_mark_the_block_invalid(store: Store, base: list[Block]) -> None:
+    chainstate = chainstate_on(store, base)
+    good = on_tip(chainstate, [spend([cb(base, 1)], [COIN])])
+    forged = Block(good.header, (*good.transactions, spend([cb(base, 2)], [COIN])))
+    with pytest.raises(BlockRejected) as caught:
+        chainstate.accept_block(forged)
+    assert caught.value.reason == "bad-txnmrklroot" and caught.value.mutated
+    assert chainstate.headers.is_valid(good.hash)
+    assert chainstate.accept_block(good) is not None and chainstate.tip == good.hash
+
+
+# --- reorganisations ---------------------------------------------------------------------------
+
+def branch(base: list[Block], fork_height: int, count: int, spends: dict[int, list[Tx]], tag: bytes) -> list[Block]:
+    """`count` blocks on base[fork_height], block i carrying spends[i] (fees claimed by its
+    coinbase); `tag` makes the branch's coinbases differ from another branch's."""
+    values = {(block.transactions[0].txid, 0): block.transactions[0].outputs[0].value for block in base}
+    miner = Miner(REGTEST, base[fork_height - 1].header, fork_height)
+    for i in range(count):
+        txs = spends.get(i, [])
+        fees = 0
+        for tx in txs:
+            fees += sum(values[txin.prev_txid, txin.prev_index] for txin in tx.inputs)
+            fees -= sum(txout.value for txout in tx.outputs)
+            values.update(((tx.txid, index), txout.value) for index, txout in enumerate(tx.outputs))
+        miner.block(txs, extra=tag, fees=fees)
+    return miner.blocks
+
+
+def test_a_heavier_branch_reorganises_to_the_set_a_fresh_chain_would_have(tmp_path: Path, base: list[Block]) -> None:
+    a1 = spend([cb(base, 1)], [20 * COIN, 29 * COIN])
+    a2 = spend([(a1.txid, 0)], [19 * COIN])
+    chain_a = branch(base, 108, 7, {2: [a1], 4: [a2]}, b"A")  # heights 109..115
+    b1 = spend([cb(base, 1)], [10 * COIN])  # the same coin, spent otherwise
+    b2 = spend([cb(base, 2)], [49 * COIN])
+    chain_b = branch(base, 108, 8, {1: [b1], 5: [b2]}, b"B")  # heights 109..116
+    events: list[tuple[str, int]] = []
+    with Store.open(tmp_path / "reorg") as store:
+        chainstate = chainstate_on(store, base[:108] + chain_a)
+        chainstate.on_connected.append(lambda block, height: events.append(("+", height)))
+        chainstate.on_disconnected.append(lambda block, height: events.append(("-", height)))
+        for block in chain_b[:-1]:
+            assert chainstate.accept_block(block) is None  # not heavier yet (equal work stays)
+        assert chainstate.tip == chain_a[-1].hash
+        change = chainstate.accept_block(chain_b[-1])
+        assert change is not None and change.is_reorg
+        assert change.disconnected == tuple(block.hash for block in reversed(chain_a))
+        assert change.connected == tuple(block.hash for block in chain_b)
+        assert events == [("-", h) for h in range(115, 108, -1)] + [("+", h) for h in range(109, 117)]
+        chainstate.flush()
+        reorged = snapshot(store)
+    with Store.open(tmp_path / "fresh") as store:
+        chainstate_on(store, base[:108] + chain_b).flush()
+        assert snapshot(store) == reorged == recompute_utxo(base[:108] + chain_b)
+
+
+def test_a_heavier_branch_with_a_bad_block_falls_back_to_the_old_tip(tmp_path: Path, base: list[Block]) -> None:
+    chain_a = branch(base, 108, 4, {}, b"A")  # heights 109..112
+    chain_c = branch(base, 108, 3, {}, b"C")  # heights 109..111
+    parent = chain_c[-1].header
+    bad = block_on(parent, 112, REGTEST, coinbase=coinbase_tx(112, 50 * COIN + 1, extra=b"C"))
+    heavier = block_on(bad.header, 113, REGTEST, extra=b"C")
+    with Store.open(tmp_path) as store:
+        chainstate = chainstate_on(store, base[:108] + chain_a)
+        chainstate.flush()
+        before = snapshot(store)
+        for block in chain_c + [bad]:
+            assert chainstate.accept_block(block) is None
+        with pytest.raises(BlockRejected) as caught:
+            chainstate.accept_block(heavier)  # now C is heavier: disconnect A, connect C, fail at `bad`
+        assert caught.value.reason == "bad-cb-amount" and caught.value.block_hash == bad.hash
+        assert chainstate.tip == chain_a[-1].hash and chainstate.headers.tip == chain_a[-1].hash
+        assert not chainstate.headers.is_valid(heavier.hash)
+        chainstate.flush()
+        assert snapshot(store) == before
+
+
+def test_blocks_arriving_before_their_parent_connect_when_it_comes(store: Store, base: list[Block]) -> None:
+    chainstate = chainstate_on(store, base[:100])
+    assert chainstate.headers.add_headers(block.header for block in base[100:]).error is None  # headers first
+    for block in base[101:]:
+        assert chainstate.accept_block(block) is None  # stored: block 101's data is not here yet
+    assert chainstate.height == 100
+    change = chainstate.accept_block(base[100])
+    assert change is not None and change.connected == tuple(block.hash for block in base[100:])
+    with pytest.raises(HeaderRejected, match="prev-blk-not-found"):
+        chainstate.accept_block(block_on(BlockHeader(1, b"\x01" * 32, bytes(32), 0, 0x207FFFFF, 0), 5, REGTEST))
+
+
+def test_connecting_many_blocks_yields_to_other_greenlets(store: Store, base: list[Block]) -> None:
+    chainstate = chainstate_on(store, base[:1])
+    chainstate.headers.add_headers(block.header for block in base[1:])
+    for block in base[2:]:
+        chainstate.accept_block(block)  # stored, waiting for block 2
+    ticks = []
+    ticker = gevent.spawn(lambda: [ticks.append(gevent.sleep(0)) for _ in range(1_000)])
+    chainstate.accept_block(base[1])  # connects 109 blocks in one call
+    ticker.kill()
+    assert chainstate.height == BASE_HEIGHT
+    assert len(ticks) >= 100
+
+
+# --- what the chain state exposes --------------------------------------------------------------
+
+def test_scripts_are_off_without_a_verifier_and_say_so(store: Store, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, "pantheon.chain.chainstate"):
+        chainstate = Chainstate(store, REGTEST)
+    assert not chainstate.scripts_verified
+    assert "SCRIPT CHECKS ARE OFF" in caplog.text
+
+
+def test_a_script_verifier_sees_each_blocks_spends_last_and_can_reject_it(store: Store, base: list[Block]) -> None:
+    seen: list[tuple[bytes, int, list[list[Coin]]]] = []
+
+    def verifier(block: Block, height: int, spent: Sequence[Sequence[Coin]]) -> None:
+        seen.append((block.hash, height, [list(coins) for coins in spent]))
+        if block.transactions[-1].outputs[0].value == 7:
+            raise BlockRejected("block-script-verify-flag-failed", block.hash)
+
+    chainstate = chainstate_on(store, base, script_verifier=verifier)
+    assert chainstate.scripts_verified
+    block = on_tip(chainstate, [spend([cb(base, 1)], [COIN])])
+    chainstate.accept_block(block)
+    assert seen[-1] == (block.hash, BASE_HEIGHT + 1, [[], [Coin(50 * COIN, OP_TRUE, 1, True)]])
+    assert_rejected(chainstate, on_tip(chainstate, [spend([cb(base, 2)], [7])]), "block-script-verify-flag-failed")
+    seen.clear()
+    assert_rejected(chainstate, on_tip(chainstate, [spend([cb(base, 2)], [7])], fees=50 * COIN), "bad-cb-amount")
+    assert seen == []  # scripts come after every other rule, as in Core
+
+
+def test_median_time_past_of_the_tip_and_at_a_height(store: Store, base: list[Block]) -> None:
+    chainstate = chainstate_on(store, base)
+    assert chainstate.median_time_past == base[-1].header.timestamp - 5  # 11 times one second apart
+    assert chainstate.mtp_at(50) == base[49].header.timestamp - 5
+    assert chainstate.mtp_at(0) == GENESIS.timestamp
+    with pytest.raises(ValueError, match="outside the chain"):
+        chainstate.mtp_at(BASE_HEIGHT + 1)
+
+
+def test_get_coin_and_view_answer_for_the_tip(store: Store, base: list[Block]) -> None:
+    chainstate = chainstate_on(store, base)
+    txid, index = cb(base, 3)
+    expected = Coin(50 * COIN, OP_TRUE, 3, True)
+    assert chainstate.get_coin(OutPoint(txid, index)) == expected
+    assert chainstate.view().get_coin(OutPoint(txid, index)) == expected
+
+
+def test_activation_heights_are_regtest_only_as_in_core() -> None:
+    custom = with_activation_heights(REGTEST, csv=432, segwit=432, bip34=500)
+    assert (custom.csv_height, custom.segwit_height, custom.bip34_height) == (432, 432, 500)
+    assert REGTEST.csv_height == 1  # the default network is untouched
+    with pytest.raises(ValueError, match="only regtest"):
+        with_activation_heights(MAIN, csv=1)
+    with pytest.raises(ValueError, match="unknown deployment"):
+        with_activation_heights(REGTEST, taproot=1)
+
+
+def test_a_rejection_is_a_core_reason_string(store: Store, base: list[Block]) -> None:
+    chainstate = chainstate_on(store, base)
+    with pytest.raises(Rejected, match="bad-txns-inputs-missingorspent"):
+        chainstate.accept_block(on_tip(chainstate, [spend([(b"\x01" * 32, 9)], [1])]))

@@ -1,0 +1,119 @@
+"""Crash safety, for real: the chain state's writer, SIGKILLed at random, and its checker."""
+
+# A writer process connects (and disconnects and reconnects) the bcoin regtest chain while it is
+# SIGKILLed at random moments; after each kill the store must open, its tip must be a fully
+# connected block, and the UTXO set must equal one recomputed from the stored blocks up to that tip.
+#
+# Run as a script it is the writer: `python tests/helpers/crashkill.py DATADIR SEED CACHE_BYTES`
+# prints `ready` once its imports are done, then opens the chain state (which reconnects what the
+# last run stored but had not flushed) and loops until killed: accept every block of the chain, then
+# disconnect a random number of blocks (up to 300) and reconnect them. `kill_cycles` is the killer
+# and checker, used by tests/chain/test_crash.py (100 kills) and `python -m benchmarks chain` (500).
+
+from __future__ import annotations
+
+import logging
+import random
+import signal
+import struct
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: put tests/ on the path, for helpers.chain
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from helpers.chain import read_chain, recompute_utxo, snapshot  # noqa: E402
+
+from pantheon import wire  # noqa: E402
+from pantheon.chain.chainstate import BCOIN_REGTEST, DEFAULT_FLUSH_BLOCKS, Chainstate  # noqa: E402
+from pantheon.params import Network  # noqa: E402
+from pantheon.primitives import Block  # noqa: E402
+from pantheon.store import Store  # noqa: E402
+
+NETWORK: Network = BCOIN_REGTEST
+_TIP = struct.Struct(">32sI")  # the `t/tip` record (pantheon.chain.utxo), read here independently
+
+
+@dataclass
+class KillStats:
+    kills: int
+    seconds: float
+    tip_heights: list[int]  # the flushed tip found after each kill
+    check_seconds: float  # reopening and checking, summed
+
+
+def writer(datadir: str, seed: int, cache_bytes: int) -> None:
+    logging.getLogger("pantheon.chain.chainstate").setLevel(logging.ERROR)  # "script checks are off", per run
+    rng = random.Random(seed)
+    chain = read_chain(wire.decode_block)
+    print("ready", flush=True)
+    store = Store.open(datadir)
+    # Half the runs write every block (the default), half defer up to 50 blocks per batch.
+    flush_every = rng.choice([DEFAULT_FLUSH_BLOCKS, rng.randint(2, 50)])
+    chainstate = Chainstate(store, NETWORK, cache_bytes=cache_bytes, flush_every=flush_every)
+    while True:
+        for block in chain[1:]:
+            chainstate.accept_block(block)
+        for _ in range(rng.randint(1, 300)):
+            chainstate.disconnect_tip()
+        chainstate.activate_best_chain()
+
+
+def check_store(datadir: Path, genesis: bytes) -> int:
+    """What a kill must leave: the flushed tip's blocks stored back to genesis, each with its
+    undo record, and the coins equal to a recomputation from those blocks. Returns the height."""
+    with Store.open(datadir) as store:
+        record = store.namespace("tip").get(b"tip")
+        assert record is not None, "no tip marker"
+        tip, height = _TIP.unpack(record)
+        blocks: list[Block] = []
+        block_hash = tip
+        while block_hash != genesis:
+            raw = store.namespace("blocks").get(block_hash)
+            assert raw is not None, f"tip's ancestor {block_hash[::-1].hex()} is not stored"
+            assert store.namespace("undo").get(block_hash) is not None, "a connected block has no undo record"
+            block = wire.decode_block(raw)
+            blocks.append(block)
+            block_hash = block.header.prev_block
+        blocks.reverse()
+        assert len(blocks) == height, f"the tip marker says height {height}, its chain has {len(blocks)} blocks"
+        assert snapshot(store) == recompute_utxo(blocks), f"the UTXO set at height {height} differs"
+        chainstate = Chainstate(store, NETWORK)  # opens, reconnecting what was stored beyond the tip
+        assert chainstate.height >= height and chainstate.has_block(chainstate.tip)
+        chainstate.close()
+    return height
+
+
+def kill_cycles(datadir: Path, kills: int, seed: int = 1, cache_bytes: int = 20_000,
+                max_delay: float = 0.25) -> KillStats:
+    """Start the writer, SIGKILL it after a random delay, check the store; `kills` times."""
+    rng = random.Random(seed)
+    genesis = NETWORK.genesis_block
+    genesis_hash = wire.decode_block(genesis).hash
+    started = time.perf_counter()
+    heights = []
+    checking = 0.0
+    for kill in range(kills):
+        child = subprocess.Popen([sys.executable, __file__, str(datadir), str(seed * 100_000 + kill), str(cache_bytes)],
+                                 stdout=subprocess.PIPE, text=True)
+        try:
+            assert child.stdout is not None
+            assert child.stdout.readline().strip() == "ready", "the writer did not start"
+            time.sleep(rng.uniform(0, max_delay))
+            child.send_signal(signal.SIGKILL)
+        finally:
+            child.kill()
+            child.wait()
+            child.stdout.close()  # type: ignore[union-attr]
+        assert child.returncode == -signal.SIGKILL, f"the writer exited by itself ({child.returncode})"
+        check_started = time.perf_counter()
+        heights.append(check_store(datadir, genesis_hash))
+        checking += time.perf_counter() - check_started
+    return KillStats(kills, time.perf_counter() - started, heights, checking)
+
+
+if __name__ == "__main__":
+    writer(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))

@@ -1,0 +1,30 @@
+"""Whole nodes in a test: their settings (regtest on loopback, `FAST` tuning) and an RPC proxy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bitcoin.rpc import RawProxy
+
+from helpers.p2p import free_port
+from pantheon.config import NodeConfig, load_config
+from pantheon.node import Node, NodeTuning
+
+FAST = NodeTuning(tick=0.02, trickle_outbound=0.05, trickle_inbound=0.05, handshake_timeout=10)
+
+
+def settings(datadir: Path, *extra: str, rpc: bool = False) -> NodeConfig:
+    """A regtest node on loopback; with `rpc`, JSON-RPC on a free port (`node.config.rpcport`)."""
+    args = ["--datadir", str(datadir), "--network", "regtest", "--port", "0", "--bind", "127.0.0.1",
+            "--dnsseed", "0", "--rpcport", str(free_port()) if rpc else "0", "--server", "1" if rpc else "0", *extra]
+    return load_config(args)
+
+
+def rpc_url(node: Node) -> str:
+    """The node's JSON-RPC URL, for a node started with --rpcuser u --rpcpassword p."""
+    return f"http://u:p@{node.config.rpcbind}:{node.config.rpcport}"
+
+
+def proxy(node: Node) -> RawProxy:
+    """python-bitcoinlib's RawProxy to the node's JSON-RPC."""
+    return RawProxy(service_url=rpc_url(node))

@@ -1,0 +1,152 @@
+"""Raw P2P clients (`RawClient` for any bytes, `RawPeer` speaking the spec to bcoin), `free_port`."""
+
+from __future__ import annotations
+
+import secrets
+import socket
+import time
+from typing import Any
+
+import gevent.socket
+
+from helpers.waiting import WAIT
+from pantheon import limits, params, spec
+from pantheon.primitives import Endpoint, Version
+
+REGTEST = params.REGTEST
+
+
+def free_port() -> int:
+    """A loopback TCP port nobody listens on at the time of asking."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class RawClient:
+    """A bare socket speaking whatever a test needs, bad input included."""
+
+    def __init__(self, port: int, wire: Any, sock: gevent.socket.socket | None = None) -> None:
+        """Dial `port`, or (with `sock`) speak on a connection a test server accepted."""
+        self.sock = sock if sock is not None else gevent.socket.create_connection(("127.0.0.1", port), timeout=WAIT)
+        self.wire = wire
+        self.decoder = wire.FrameDecoder(REGTEST.magic)
+        self.received: list[Any] = []
+
+    def send_raw(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def frame(self, command: str, payload: bytes = b"", magic: int = REGTEST.magic) -> bytes:
+        return self.wire.pack_header(magic, command, payload) + payload
+
+    def send(self, command: str, payload: bytes = b"") -> None:
+        self.send_raw(self.frame(command, payload))
+
+    def version(self, version: int = 70016, nonce: int = 42, services: int = 0,
+                addr_recv: Endpoint = Endpoint()) -> bytes:
+        return self.wire.encode_version(Version(
+            version, services, int(time.time()), addr_recv, Endpoint(), nonce, "/raw/", 0, True))
+
+    def receive(self, command: str, timeout: float = WAIT) -> Any:
+        deadline = time.monotonic() + timeout
+        while True:
+            for frame in self.decoder:
+                self.received.append(frame)
+                if frame.command == "ping":
+                    self.send("pong", frame.payload)
+                if frame.command == command:
+                    return frame
+            self.sock.settimeout(max(deadline - time.monotonic(), 0.001))
+            data = self.sock.recv(65536)
+            if not data:
+                raise ConnectionError(f"closed while waiting for {command}")
+            self.decoder.feed(data)
+
+    def handshake(self, version: int = 70016, nonce: int = 42, services: int = 0) -> None:
+        self.send("version", self.version(version, nonce, services))
+        self.receive("verack")
+        self.send("verack")
+
+    def is_closed(self, timeout: float = WAIT) -> bool:
+        """Whether the other side closes the connection within `timeout` (reading what comes)."""
+        self.sock.settimeout(timeout)
+        try:
+            while self.sock.recv(65536):
+                pass
+        except socket.timeout:
+            return False
+        except ConnectionResetError:
+            pass
+        return True
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class RawPeer:
+    """A blocking socket that frames messages with a wire twin and decodes them with the spec."""
+
+    def __init__(self, port: int, wire: Any) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.wire = wire
+        self.received: list[spec.Message] = []
+
+    def send(self, command: str, payload: Any) -> None:
+        self.sock.sendall(spec.build_message(REGTEST.magic, command, payload))
+
+    def _read_exactly(self, size: int) -> bytes:
+        chunks = []
+        while size:
+            chunk = self.sock.recv(size)
+            if not chunk:
+                raise ConnectionError("bcoin closed the connection")
+            chunks.append(chunk)
+            size -= len(chunk)
+        return b"".join(chunks)
+
+    def receive(self) -> spec.Message:
+        header = self._read_exactly(limits.HEADER_SIZE)
+        command, length, checksum = self.wire.unpack_header(header, REGTEST.magic)
+        assert length <= limits.max_payload(command)
+        payload = self._read_exactly(length)
+        assert self.wire.checksum(payload) == checksum
+        message = spec.parse_message(header + payload, magic=REGTEST.magic)
+        self.received.append(message)
+        return message
+
+    def receive_until(self, command: str, timeout: float = 15.0) -> spec.Message:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            message = self.receive()
+            if message.command == command:
+                return message
+            if message.command == "ping":
+                self.send("pong", {"nonce": message.payload.nonce})
+        raise TimeoutError(f"no {command} from bcoin within {timeout} s")
+
+    def handshake(self) -> spec.Message:
+        """After our version (sent by the caller): read theirs and their verack, answer verack;
+        their version message."""
+        version = self.receive_until("version")
+        self.receive_until("verack")
+        self.send("verack", {})
+        return version
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def our_version(port: int) -> dict[str, Any]:
+    """Our version message (the spec's fields) to a peer listening on loopback `port`."""
+    return {
+        "version": 70016,
+        "services": 0,
+        "timestamp": int(time.time()),
+        "addr_recv": {"services": 1, "ip": bytes(10) + b"\xff\xff" + bytes([127, 0, 0, 1]), "port": port},
+        "addr_from": {"services": 0, "ip": bytes(16), "port": 0},
+        "nonce": secrets.randbits(64),
+        "user_agent": "/Pantheon:0.1.0/",
+        "start_height": 0,
+        "relay": True,
+        "extra": None,
+    }

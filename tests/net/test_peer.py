@@ -1,0 +1,530 @@
+"""`pantheon.net.peer` over real loopback sockets (gevent's, no monkey-patching, no mocks).
+
+A gevent StreamServer accepts inbound Pantheon peers. Bad input comes from `RawClient`, a bare
+gevent socket that frames whatever the test wants; each reaction test also keeps a well-behaved
+Pantheon peer connected to the same listener and checks it is unaffected. Every test runs
+against both wire twins (`wire_impl`).
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import gevent
+import gevent.pool
+import gevent.server
+import gevent.socket
+import pytest
+
+from helpers.p2p import RawClient
+from helpers.waiting import WAIT, wait_for
+from pantheon import limits, params, protocol, wire
+from pantheon.net.address import PeerAddress
+from pantheon.net.banlist import BanList
+from pantheon.net.peer import USER_AGENT, Peer, PeerConfig, PeerState
+from pantheon.primitives import InvVect
+from pantheon.store import Store
+
+REGTEST = params.REGTEST
+FAST = PeerConfig(network=REGTEST, handshake_timeout=2.0, ping_interval=60.0, ping_timeout=60.0)
+
+
+class Listener:
+    """A StreamServer whose connections become inbound Pantheon peers (kept in `peers`)."""
+
+    def __init__(self, wire: Any, config: PeerConfig, **peer_options: Any) -> None:
+        self.peers: list[Peer] = []
+        self.wire = wire
+        self.config = config
+        self.options = peer_options
+        self.group = gevent.pool.Group()
+        self.server = gevent.server.StreamServer(("127.0.0.1", 0), self._handle, spawn=gevent.pool.Pool(16))
+        self.server.start()
+        self.port = self.server.server_port
+
+    def _handle(self, sock: gevent.socket.socket, address: tuple[str, int]) -> None:
+        peer = Peer(sock, address, inbound=True, config=self.config, wire=self.wire, group=self.group,
+                    **self.options)
+        self.peers.append(peer)
+        peer.run()
+
+    def dial(self, config: PeerConfig | None = None, **options: Any) -> Peer:
+        return Peer(None, ("127.0.0.1", self.port), inbound=False, config=config or self.config,
+                    wire=self.wire, group=self.group, **options).start()
+
+    def stop(self) -> None:
+        for peer in self.peers:
+            peer.close("test over")
+        self.server.stop(timeout=1)
+        self.group.kill(timeout=1)
+
+
+@pytest.fixture
+def listener(wire_impl) -> Iterator[Listener]:
+    server = Listener(wire_impl.module, FAST)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def banlist(tmp_path: Path) -> Iterator[BanList]:
+    with Store.open(tmp_path) as store:
+        yield BanList(store)
+
+
+@pytest.fixture
+def raw(listener: Listener) -> Iterator[RawClient]:
+    client = RawClient(listener.port, listener.wire)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def good(listener: Listener) -> Iterator[Peer]:
+    """A well-behaved Pantheon peer connected to the same listener."""
+    peer = listener.dial()
+    wait_for(lambda: peer.state is PeerState.CONNECTED)
+    yield peer
+    peer.close("test over")
+
+
+def assert_unaffected(peer: Peer) -> None:
+    """Still connected, and a ping is answered."""
+    assert peer.state is PeerState.CONNECTED and not peer.closed
+    wait_for(lambda: peer.ping_time is not None)  # the first ping, sent after the handshake
+    before = peer.ping_time
+    assert peer.ping()
+    wait_for(lambda: peer.ping_time != before or peer.counters["messages received"] > 0 and peer.ping())
+    assert peer.state is PeerState.CONNECTED
+
+
+def server_peer(listener: Listener, client: RawClient | Peer | None = None) -> Peer:
+    """The inbound peer serving `client` (a RawClient or an outbound Peer); any one without."""
+    if client is None:
+        wait_for(lambda: listener.peers)
+        return listener.peers[-1]
+    port = (client.sock if isinstance(client, RawClient) else client._sock).getsockname()[1]
+    wait_for(lambda: any(peer.address[1] == port for peer in listener.peers))
+    return next(peer for peer in listener.peers if peer.address[1] == port)
+
+
+# --- handshake -------------------------------------------------------------------------------
+
+
+def test_handshake_both_ways(listener: Listener) -> None:
+    transitions = []
+    outbound = listener.dial(start_height=lambda: 7, on_transition=lambda peer, t: transitions.append(t.new))
+    wait_for(lambda: outbound.state is PeerState.CONNECTED)
+    inbound = server_peer(listener, outbound)
+    wait_for(lambda: inbound.state is PeerState.CONNECTED)
+    assert transitions == [PeerState.HANDSHAKE, PeerState.CONNECTED]
+    assert [t.new for t in inbound.transitions] == [PeerState.HANDSHAKE, PeerState.CONNECTED]
+    assert [t.reason for t in outbound.transitions] == ["connected", "handshake complete"]
+    for peer, other in ((outbound, inbound), (inbound, outbound)):
+        assert peer.remote is not None and peer.remote.version == 70016
+        assert peer.remote.user_agent == USER_AGENT == f"/Pantheon:{__import__('pantheon').__version__}/"
+        assert peer.remote.nonce == other.local_nonce and peer.remote.relay is True
+        assert peer.remote.services == protocol.NODE_NETWORK | protocol.NODE_WITNESS
+        assert peer.common_version == 70016 and peer.wtxid_relay and peer.wants_addrv2
+    assert inbound.remote.start_height == 7
+    wait_for(lambda: inbound.prefers_headers and inbound.fee_filter == 1000 and outbound.fee_filter == 1000)
+    wait_for(lambda: outbound.ping_time is not None and inbound.ping_time is not None)
+    info = outbound.info()
+    assert info["state"] == "connected" and info["subver"] == USER_AGENT and info["startingheight"] == 0
+    assert info["transitions"] == [("handshake", "connected"), ("connected", "handshake complete")]
+    assert info["services"] == "0000000000000009" and info["pingtime"] > 0 and info["bytesrecv"] > 0
+    assert info["pingwait"] is None and outbound.ping() and outbound.info()["pingwait"] >= 0
+    outbound.close("done")
+    outbound.close("again")  # idempotent
+    assert [t.reason for t in outbound.transitions][-1] == "done"
+    assert outbound.state is PeerState.DISCONNECTED and outbound.send("ping", bytes(8)) is False
+    wait_for(lambda: inbound.state is PeerState.DISCONNECTED)
+    assert inbound.close_reason == "connection closed by peer"
+
+
+def test_wtxidrelay_and_sendaddrv2_come_before_verack(raw: RawClient) -> None:
+    raw.send("version", raw.version())
+    raw.receive("verack")
+    commands = [frame.command for frame in raw.received]
+    assert commands == ["version", "wtxidrelay", "sendaddrv2", "verack"]
+    raw.send("verack")
+    raw.receive("feefilter")
+    assert [frame.command for frame in raw.received][4:] == ["sendheaders", "feefilter"]
+    assert "sendcmpct" not in [frame.command for frame in raw.received]
+
+
+@pytest.mark.parametrize("version", [70016, 70015])
+def test_wtxidrelay_and_sendaddrv2_honoured_before_verack(listener: Listener, raw: RawClient, version: int) -> None:
+    """Both are honoured before verack; wtxidrelay only from 70016 (ignored below, as Core)."""
+    raw.send("version", raw.version(version))
+    raw.send("wtxidrelay")
+    raw.send("sendaddrv2")
+    raw.receive("verack")
+    raw.send("verack")
+    peer = server_peer(listener, raw)
+    wait_for(lambda: peer.state is PeerState.CONNECTED)
+    assert peer.wtxid_relay is (version >= 70016) and peer.wants_addrv2
+    assert peer.counters["ignored"] == (version < 70016)
+    # Core sends neither to a peer below 70016
+    assert ("wtxidrelay" in [frame.command for frame in raw.received]) is (version >= 70016)
+
+
+@pytest.mark.parametrize("command", ["wtxidrelay", "sendaddrv2"])
+def test_feature_negotiation_after_verack_disconnects(listener: Listener, raw: RawClient, good: Peer,
+                                                       command: str) -> None:
+    raw.handshake()
+    peer = server_peer(listener, raw)
+    wait_for(lambda: peer.state is PeerState.CONNECTED)
+    raw.send(command)
+    assert raw.is_closed()
+    assert peer.state is PeerState.DISCONNECTED and peer.close_reason == f"{command} received after verack"
+    assert_unaffected(good)
+
+
+def test_old_version_refused(listener: Listener, raw: RawClient, good: Peer, caplog) -> None:
+    caplog.set_level(logging.INFO, "pantheon.net.peer")
+    raw.send("version", raw.version(70000))
+    assert raw.is_closed()
+    peer = server_peer(listener, raw)
+    assert peer.close_reason == "obsolete version 70000 < 70001"
+    assert "obsolete version 70000" in caplog.text
+    assert_unaffected(good)
+
+
+def test_outbound_peer_without_required_services_refused(listener: Listener) -> None:
+    needy = replace(FAST, required_services=protocol.NODE_NETWORK | protocol.NODE_COMPACT_FILTERS)
+    peer = listener.dial(needy)
+    assert peer.join(WAIT)
+    assert peer.close_reason == "does not offer the expected services (0x40 missing)"
+    assert peer.info()["state"] == "disconnected" and peer.info()["version"] == 0
+
+
+def test_self_connection_detected_by_nonce(wire_impl) -> None:
+    nonces: set[int] = set()
+    server = Listener(wire_impl.module, FAST, nonces=nonces)
+    try:
+        outbound = server.dial(nonces=nonces)
+        assert outbound.join(WAIT)
+        inbound = server_peer(server)
+        assert inbound.join(WAIT)
+        assert inbound.close_reason == f"connected to self (nonce {outbound.local_nonce:#x})"
+        assert outbound.close_reason == "connection closed by peer"
+        assert not nonces  # every nonce is released on close
+    finally:
+        server.stop()
+
+
+def test_handshake_timeout(wire_impl) -> None:
+    server = Listener(wire_impl.module, replace(FAST, handshake_timeout=0.2))
+    client = RawClient(server.port, wire_impl.module)
+    try:
+        started = time.monotonic()
+        assert client.is_closed()
+        assert 0.15 < time.monotonic() - started < 2
+        assert server_peer(server).close_reason == "version handshake timeout (0.2 s)"
+    finally:
+        client.close()
+        server.stop()
+
+
+def test_outbound_connection_refused(wire_impl) -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    peer = Peer(None, ("127.0.0.1", port), inbound=False, config=FAST, wire=wire_impl.module).start()
+    assert peer.join(WAIT)
+    assert peer.state is PeerState.DISCONNECTED and peer.close_reason.startswith("connection failed")
+    assert [t.new for t in peer.transitions] == [PeerState.DISCONNECTED]
+
+
+# --- ping ------------------------------------------------------------------------------------
+
+
+def test_ping_latency_recorded_and_repeated(wire_impl) -> None:
+    server = Listener(wire_impl.module, FAST)
+    try:
+        peer = server.dial(replace(FAST, ping_interval=0.05))
+        wait_for(lambda: peer.ping_time is not None)
+        first = peer.counters["messages sent"]
+        wait_for(lambda: peer.counters["messages sent"] >= first + 3)  # pings keep coming
+        assert 0 < peer.min_ping <= peer.ping_time < 1
+        assert peer.state is PeerState.CONNECTED
+    finally:
+        server.stop()
+
+
+def test_we_answer_pings_with_the_nonce(raw: RawClient) -> None:
+    raw.handshake()
+    raw.send("ping", wire.encode_ping(0xDEADBEEF))
+    while wire.decode_pong(raw.receive("pong").payload) != 0xDEADBEEF:
+        pass
+    raw.send("ping", b"")  # pre-BIP31 ping: no pong expected, no harm
+    raw.send("pong", wire.encode_pong(5))  # unsolicited pong: ignored
+    raw.send("ping", wire.encode_ping(7))
+    while wire.decode_pong(raw.receive("pong").payload) != 7:
+        pass
+
+
+def test_pong_timeout(listener: Listener, good: Peer) -> None:
+    listener.config = replace(FAST, ping_timeout=0.2)
+    client = RawClient(listener.port, listener.wire)
+    try:
+        client.handshake()  # our ping comes after the verack: it is read below, never answered
+        peer = server_peer(listener, client)
+        assert client.is_closed(2)
+        assert peer.close_reason == "ping timeout: no pong within 0.2 s"
+        assert_unaffected(good)
+    finally:
+        client.close()
+
+
+# --- reactions ---------------------------------------------------------------------------------
+
+
+def test_wrong_magic_disconnects(listener: Listener, raw: RawClient, good: Peer, caplog) -> None:
+    caplog.set_level(logging.INFO, "pantheon.net.peer")
+    raw.handshake()
+    raw.send_raw(raw.frame("ping", bytes(8), magic=params.MAIN.magic))
+    assert raw.is_closed()
+    peer = server_peer(listener, raw)
+    assert peer.state is PeerState.DISCONNECTED and peer.close_reason.startswith("wrong magic")
+    assert f"{peer} connected -> disconnected: wrong magic: magic 0xd9b4bef9, expected 0xdab5bffa" in caplog.text
+    assert_unaffected(good)
+
+
+def test_declared_length_over_cap_disconnects_before_the_payload(listener: Listener, raw: RawClient,
+                                                                 good: Peer) -> None:
+    raw.handshake()
+    header = raw.frame("ping", bytes(9))[: limits.HEADER_SIZE]
+    raw.send_raw(header)  # the 9 payload bytes never come: the peer must not wait for them
+    assert raw.is_closed()
+    peer = server_peer(listener, raw)
+    assert peer.state is PeerState.DISCONNECTED
+    assert peer.close_reason == "declared length over the cap, payload not read: ping payload: 9 exceeds the cap of 8"
+    assert_unaffected(good)
+
+
+def test_bad_checksum_drops_the_message_keeps_the_peer(listener: Listener, raw: RawClient, good: Peer) -> None:
+    raw.handshake()
+    bad = bytearray(raw.frame("ping", wire.encode_ping(1)))
+    bad[20] ^= 0xFF  # checksum
+    raw.send_raw(bytes(bad))
+    raw.send_raw(b"\0" * 0 + raw.frame("ping", wire.encode_ping(2)))
+    while (nonce := wire.decode_pong(raw.receive("pong").payload)) != 2:
+        assert nonce != 1, "the bad-checksum ping was answered"
+    peer = server_peer(listener, raw)
+    assert peer.counters["dropped: bad checksum"] == 1 and peer.state is PeerState.CONNECTED
+    assert_unaffected(good)
+
+
+def test_bad_command_field_drops_the_message(listener: Listener, raw: RawClient, good: Peer) -> None:
+    raw.handshake()
+    frame = bytearray(raw.frame("ping", wire.encode_ping(1)))
+    frame[4:16] = b"pi\x01g" + bytes(8)
+    raw.send_raw(bytes(frame))
+    raw.send("ping", wire.encode_ping(2))
+    assert wire.decode_pong(raw.receive("pong").payload) == 2
+    assert server_peer(listener, raw).counters["dropped: bad command"] == 1
+    assert_unaffected(good)
+
+
+def test_unknown_command_ignored_and_counted(listener: Listener, raw: RawClient, good: Peer) -> None:
+    raw.handshake()
+    raw.send("frobnicate", b"xyz")
+    raw.send("ping", wire.encode_ping(3))
+    assert wire.decode_pong(raw.receive("pong").payload) == 3
+    peer = server_peer(listener, raw)
+    assert peer.counters["unknown command"] == 1 and peer.state is PeerState.CONNECTED
+    assert_unaffected(good)
+
+
+def test_messages_before_version_ignored(listener: Listener, raw: RawClient, good: Peer) -> None:
+    raw.send("ping", wire.encode_ping(1))
+    raw.send("verack")
+    raw.send("getaddr")
+    raw.handshake()
+    raw.send("version", raw.version(nonce=99))  # duplicate version: ignored
+    raw.send("ping", wire.encode_ping(2))
+    assert wire.decode_pong(raw.receive("pong").payload) == 2
+    assert [frame.command for frame in raw.received].count("pong") == 1
+    peer = server_peer(listener, raw)
+    assert peer.counters["ignored"] == 4 and peer.remote.nonce == 42
+    assert peer.state is PeerState.CONNECTED
+    assert_unaffected(good)
+
+
+def test_messages_between_version_and_verack_ignored(listener: Listener, raw: RawClient) -> None:
+    raw.send("version", raw.version())
+    raw.send("ping", wire.encode_ping(1))
+    raw.receive("verack")
+    raw.send("verack")
+    raw.send("ping", wire.encode_ping(2))
+    assert wire.decode_pong(raw.receive("pong").payload) == 2
+    assert server_peer(listener, raw).counters["ignored"] == 1
+
+
+def test_a_failing_handler_costs_the_message_not_the_peer(listener: Listener, caplog) -> None:
+    def broken(peer: Peer, frame: Any) -> None:
+        raise RuntimeError("bug")
+
+    listener.options["handlers"] = {"getaddr": broken}
+    client = RawClient(listener.port, listener.wire)
+    try:
+        client.handshake()
+        client.send("getaddr")
+        client.send("ping", wire.encode_ping(5))
+        assert wire.decode_pong(client.receive("pong").payload) == 5
+        peer = server_peer(listener, client)
+        assert peer.counters["handler errors"] == 1 and peer.state is PeerState.CONNECTED
+        assert "handler for getaddr failed" in caplog.text and "RuntimeError: bug" in caplog.text
+    finally:
+        client.close()
+
+
+def test_malformed_payload_dropped(listener: Listener, raw: RawClient, good: Peer) -> None:
+    raw.handshake()
+    raw.send("feefilter", b"\x01\x02")
+    raw.send("ping", wire.encode_ping(4))
+    assert wire.decode_pong(raw.receive("pong").payload) == 4
+    assert server_peer(listener, raw).counters["malformed"] == 1
+    assert_unaffected(good)
+
+
+OVER_COUNT = [
+    ("addr", limits.MAX_ADDR),
+    ("addrv2", limits.MAX_ADDR),
+    ("inv", limits.MAX_INV_ENTRIES),
+    ("getdata", limits.MAX_INV_ENTRIES),
+    ("headers", limits.MAX_HEADERS),
+]
+
+
+@pytest.mark.parametrize(("command", "cap"), OVER_COUNT)
+def test_oversized_counts_are_misbehaviour(wire_impl, banlist: BanList, command: str, cap: int, caplog) -> None:
+    server = Listener(wire_impl.module, FAST, banlist=banlist)
+    try:
+        good = server.dial()
+        wait_for(lambda: good.state is PeerState.CONNECTED)
+        raw = RawClient(server.port, wire_impl.module)
+        raw.handshake()
+        raw.send(command, wire_impl.module.write_compact_size(cap + 1) + bytes(36))
+        assert raw.is_closed()
+        peer = server_peer(server, raw)
+        assert peer.state is PeerState.BANNED
+        assert peer.close_reason == f"misbehaving: {command} declares {cap + 1} entries, over the cap of {cap}"
+        assert banlist.is_discouraged(PeerAddress.from_ip("127.0.0.1")) and not banlist.list()
+        assert f"{peer} misbehaving: {command} declares {cap + 1} entries" in caplog.text
+        assert_unaffected(good)
+        raw.close()
+    finally:
+        server.stop()
+
+
+def test_full_oversized_inv_is_misbehaviour(listener: Listener, raw: RawClient, good: Peer) -> None:
+    """50,001 real entries: the frame's length is over inv's cap, which only too many entries
+    can reach, so it is misbehaviour (as Core, which reads it and counts) without reading it."""
+    raw.handshake()
+    count = limits.MAX_INV_ENTRIES + 1
+    payload = listener.wire.write_compact_size(count) + bytes(36) * count
+    raw.send_raw(raw.frame("inv", payload)[: limits.HEADER_SIZE])
+    assert raw.is_closed()
+    peer = server_peer(listener, raw)
+    assert peer.state is PeerState.BANNED and "more entries than allowed" in peer.close_reason
+    assert_unaffected(good)
+
+
+def test_locator_over_101_disconnects_without_discouraging(wire_impl, banlist: BanList) -> None:
+    server = Listener(wire_impl.module, FAST, banlist=banlist)
+    raw = RawClient(server.port, wire_impl.module)
+    try:
+        raw.handshake()
+        raw.send("getheaders", (70016).to_bytes(4, "little") + bytes([102]) + bytes(32))
+        assert raw.is_closed()
+        peer = server_peer(server, raw)
+        assert peer.state is PeerState.DISCONNECTED and "getheaders declares 102 entries" in peer.close_reason
+        assert not banlist.is_discouraged("127.0.0.1")
+    finally:
+        raw.close()
+        server.stop()
+
+
+def test_counts_within_caps_pass(listener: Listener) -> None:
+    seen = []
+    listener.options["handlers"] = {"addr": lambda peer, frame: seen.append(frame.command)}
+    raw2 = RawClient(listener.port, listener.wire)
+    try:
+        raw2.handshake()
+        raw2.send("addr", listener.wire.write_compact_size(limits.MAX_ADDR))  # truncated, within cap
+        raw2.send("getheaders", b"\x01")  # too short to hold a count
+        raw2.send("inv", b"\xfd\x01\x00")  # non-canonical count: left to the decoder
+        raw2.send("ping", wire.encode_ping(9))
+        assert wire.decode_pong(raw2.receive("pong").payload) == 9
+        peer = server_peer(listener, raw2)
+        assert seen == ["addr"] and peer.state is PeerState.CONNECTED
+        assert peer.counters["malformed"] == 1 and peer.counters["unhandled"] == 1
+    finally:
+        raw2.close()
+
+
+# --- the send queue ----------------------------------------------------------------------------
+
+
+def test_send_queue_pauses_then_disconnects(wire_impl) -> None:
+    config = replace(FAST, send_pause=64 * 1024, send_limit=4 * 1024 * 1024)
+    server = Listener(wire_impl.module, config)
+    try:
+        good = server.dial(FAST)
+        wait_for(lambda: good.state is PeerState.CONNECTED)
+        client = RawClient(server.port, wire_impl.module)
+        client.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        client.handshake()
+        peer = server_peer(server, client)
+        client.receive("ping")  # and answers it: nothing is outstanding while the queue fills
+        wait_for(lambda: peer.ping_time is not None)
+        block = bytes(200_000)
+        while not peer.paused:  # the client reads nothing more: the queue fills
+            assert peer.send("block", block)
+            gevent.sleep(0.01)
+        assert peer.queued_bytes > config.send_pause
+        received = peer.counters["messages received"]
+        client.send("ping", wire.encode_ping(1))
+        gevent.sleep(0.2)
+        assert peer.counters["messages received"] == received  # not served while paused
+        assert_unaffected(good)
+        while peer.send("block", block):
+            pass
+        assert peer.state is PeerState.DISCONNECTED and peer.close_reason.startswith("send queue")
+        assert peer.queued_bytes == 0
+        assert_unaffected(good)
+        client.close()
+    finally:
+        server.stop()
+
+
+def test_writer_exists_only_while_sending(listener: Listener, good: Peer) -> None:
+    wait_for(lambda: good._writer is None)
+    good.send("frobnicate", b"x")
+    assert good._writer is not None
+    wait_for(lambda: good._writer is None)
+
+
+# --- inventory -------------------------------------------------------------------------------
+
+
+def test_known_inventory_never_announced_back(listener: Listener, raw: RawClient) -> None:
+    raw.handshake()
+    peer = server_peer(listener, raw)
+    wait_for(lambda: peer.state is PeerState.CONNECTED)
+    theirs = InvVect(1, b"\x11" * 32)
+    raw.send("inv", listener.wire.encode_inv([theirs]))
+    wait_for(lambda: theirs.hash in peer.known_inventory)
+    ours = InvVect(1, b"\x22" * 32)
+    assert peer.announce([theirs, ours, ours]) == 1
+    assert listener.wire.decode_inv(raw.receive("inv").payload) == [ours]
+    assert peer.announce([ours]) == 0

@@ -1,0 +1,31 @@
+"""Fixtures of the node tests: `make_node` starts whole nodes in the test's directory."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from helpers.node import FAST, settings
+from pantheon.node import Node
+from pantheon.service import NodeService
+
+
+@pytest.fixture
+def make_node(tmp_path: Path) -> Iterator[Callable[..., Node]]:
+    """`make_node(name, *flags, rpc=False, **Node options)`: a started regtest node on loopback
+    (`helpers.node.settings`, `FAST` tuning, scripts checked inline), run as `pantheon-gevent`
+    runs it (a NodeService: JSON-RPC and metrics when the flags ask), stopped after the test."""
+    services: list[NodeService] = []
+
+    def make(name: str, *extra: str, rpc: bool = False, **options: Any) -> Node:
+        service = NodeService(settings(tmp_path / name, *extra, rpc=rpc), tuning=FAST, script_workers=0,
+                              **options).start()
+        services.append(service)
+        return service.node
+
+    yield make
+    for service in services:
+        service.stop()

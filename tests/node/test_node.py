@@ -1,0 +1,675 @@
+"""The node (`pantheon.node.Node`) end to end over loopback: Pantheon nodes syncing from each other
+headers-first, relaying transactions and blocks, reorganising, serving JSON-RPC to python-bitcoinlib,
+restarting where they stopped, and reacting to a peer's invalid block or headers as DESIGN.md says.
+Scripts are verified (Core's interpreter) wherever py-bitcoinkernel is installed."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import gevent
+import pytest
+from bitcoin.core import CTransaction
+from bitcoin.rpc import JSONRPCError, Proxy
+from helpers.chain import P2WSH_TRUE, prevouts_of, spend
+from helpers.decodescript import P2PKH_SPEND, P2PKH_SPEND_SCRIPT_SIG_ASM
+from helpers.node import FAST, proxy, rpc_url, settings
+from helpers.p2p import RawClient, free_port
+from helpers.waiting import NODE_WAIT, in_thread, wait_for
+
+from pantheon import params, wire
+from pantheon.chain import scripts
+from pantheon.chain.miner import block_template, mine
+from pantheon.hashing import hash_to_hex, merkle_root
+from pantheon.protocol import MSG_BLOCK, MSG_TX, MSG_WITNESS_TX, MSG_WTX, NODE_NETWORK, NODE_WITNESS
+from pantheon.net.peer import PeerState
+from pantheon.node import Node, NodeTuning
+from pantheon.service import NodeService
+from pantheon.primitives import Block, BlockHeader, InvVect, OutPoint, Tx, TxOut
+from pantheon.store import DatadirInUse
+
+@pytest.fixture
+def raw_client() -> Iterator[Callable[[Node], RawClient]]:
+    """Raw sockets to a node (closed after the test), for the bad input a real node never sends."""
+    clients: list[RawClient] = []
+
+    def dial(node: Node, services: int = 0) -> RawClient:
+        client = RawClient(node.manager.address[1], wire)
+        clients.append(client)
+        client.handshake(services=services)
+        return client
+
+    yield dial
+    for client in clients:
+        client.close()
+
+
+def connect(node: Node, to: Node) -> None:
+    host, port = to.manager.address
+    node.add_peer(host, port)
+    wait_for(lambda: any(p.state is PeerState.CONNECTED for p in node.peers()), NODE_WAIT, what="handshake")
+
+
+def test_a_node_syncs_relays_and_follows_a_reorg(make_node: Callable[..., Node]) -> None:
+    a = make_node("a")
+    mined = a.generate(110, P2WSH_TRUE)
+    b = make_node("b", "--listen", "0")
+    connect(b, a)
+    wait_for(lambda: b.chain.tip == a.chain.tip, NODE_WAIT, what="b synced to a")
+    assert b.chain.height == 110
+    # A transaction submitted to a reaches b's mempool through the trickle.
+    coinbase = a.chain.read_block(mined[0]).transactions[0]
+    tx = spend(prevouts_of(coinbase)[:1], fee=5_000)
+    assert a.submit_transaction(tx) == "accepted"
+    wait_for(lambda: b.mempool.get(tx.txid) is not None, NODE_WAIT, what="tx relayed to b")
+    # b mines it; a gets the block (a headers announcement: a sent sendheaders) and empties its pool.
+    block_hash = b.generate(1, P2WSH_TRUE)[0]
+    wait_for(lambda: a.chain.tip == block_hash, NODE_WAIT, what="block relayed to a")
+    assert a.mempool.get(tx.txid) is None
+    assert tx.txid in {t.txid for t in a.chain.read_block(block_hash).transactions}
+    # Split: each mines alone; b's branch is longer; reconnected, a reorganises to it and the
+    # transaction, mined only on a's losing branch, is back in a's mempool.
+    for peer in b.peers():
+        peer.close("test: partition")
+    wait_for(lambda: not a.peers() and not b.peers(), NODE_WAIT, what="partition")
+    tx2 = spend(prevouts_of(a.chain.read_block(mined[1]).transactions[0])[:1], fee=4_000)
+    a.submit_transaction(tx2)
+    a.generate(1, P2WSH_TRUE)
+    assert a.mempool.get(tx2.txid) is None
+    b.generate(3, P2WSH_TRUE)
+    connect(b, a)
+    wait_for(lambda: a.chain.tip == b.chain.tip, NODE_WAIT, what="a reorganised to b's branch")
+    assert a.chain.height == 114
+    wait_for(lambda: a.mempool.get(tx2.txid) is not None, NODE_WAIT, what="tx2 back in a's mempool")
+
+
+def test_restart_resumes_and_a_second_node_on_the_datadir_is_refused(tmp_path: Path) -> None:
+    node = Node(settings(tmp_path / "n"), tuning=FAST, script_workers=0).start()
+    tip = node.generate(12, P2WSH_TRUE)[-1]
+    with pytest.raises(DatadirInUse):
+        Node(settings(tmp_path / "n"), tuning=FAST, script_workers=0)
+    node.stop()
+    again = Node(settings(tmp_path / "n"), tuning=FAST, script_workers=0).start()
+    try:
+        assert (again.chain.height, again.chain.tip) == (12, tip)
+    finally:
+        again.stop()
+
+
+def test_an_invalid_block_discourages_its_peer_and_no_one_else(make_node: Callable[..., Node], raw_client: Callable[[Node], RawClient]) -> None:
+    node = make_node("n")
+    node.generate(3, P2WSH_TRUE)
+    friend = make_node("friend", "--listen", "0")
+    connect(friend, node)
+    raw = raw_client(node)
+    template = block_template(node.chain, None, P2WSH_TRUE)
+    coinbase = template.block.transactions[0]
+    greedy = Tx(coinbase.version, coinbase.inputs, [TxOut(coinbase.outputs[0].value + 1, P2WSH_TRUE),
+                                                    *coinbase.outputs[1:]], coinbase.locktime)
+    header = template.block.header
+    header = BlockHeader(header.version, header.prev_block, merkle_root([greedy.txid])[0], header.timestamp,
+                         header.bits, 0)
+    bad = mine(Block(header, (greedy,)))
+    raw.send("block", wire.encode_block(bad))
+    assert raw.is_closed()
+    assert node.banlist.is_discouraged("127.0.0.1")
+    assert not node.chain.headers.is_valid(bad.hash) and node.chain.height == 3
+    assert all(peer.state is PeerState.CONNECTED for peer in friend.peers())
+    node.generate(1, P2WSH_TRUE)
+    wait_for(lambda: friend.chain.tip == node.chain.tip, NODE_WAIT, what="the friend still syncs")
+
+
+def test_non_continuous_headers_discourage_the_peer(make_node: Callable[..., Node], raw_client: Callable[[Node], RawClient]) -> None:
+    node = make_node("n")
+    other = make_node("other")
+    hashes = other.generate(3, P2WSH_TRUE)
+    headers = [other.chain.headers.header(h) for h in hashes]
+    raw = raw_client(node)
+    raw.send("headers", wire.encode_headers([headers[0], headers[2]]))
+    assert raw.is_closed()
+    assert node.chain.headers.height == 0
+
+
+def test_getdata_for_unknown_things_gets_notfound(make_node: Callable[..., Node], raw_client: Callable[[Node], RawClient]) -> None:
+    node = make_node("n")
+    node.generate(1, P2WSH_TRUE)
+    raw = raw_client(node)
+    wanted = [InvVect(2, b"\x11" * 32), InvVect(0x40000001, b"\x22" * 32), InvVect(2, node.chain.tip)]
+    raw.send("getdata", wire.encode_getdata(wanted))
+    block = wire.decode_block(raw.receive("block").payload)
+    assert block.hash == node.chain.tip
+    missing = wire.decode_notfound(raw.receive("notfound").payload)
+    assert [item.hash for item in missing] == [b"\x11" * 32, b"\x22" * 32]
+
+
+@pytest.fixture
+def rpc_node(make_node: Callable[..., Node]) -> Node:
+    return make_node("rpc", "--rpcuser", "u", "--rpcpassword", "p", rpc=True, verify_scripts=scripts.AVAILABLE)
+
+
+def test_rpc_methods_through_python_bitcoinlib(rpc_node: Node) -> None:
+    client = proxy(rpc_node)
+    address = "bcrt1qdavt4j2sd7dlhqsavtnfxvzppw6k7qy97tmnu9"
+    hashes = in_thread(client.generatetoaddress, 101, address)
+    assert len(hashes) == 101 and in_thread(client.getblockcount) == 101
+    assert in_thread(client.getbestblockhash) == hashes[-1] == in_thread(client.getblockhash, 101)
+    info = in_thread(client.getblockchaininfo)
+    assert info["chain"] == "regtest" and info["blocks"] == info["headers"] == 101
+    assert info["scripts_verified"] is scripts.AVAILABLE
+    block = in_thread(client.getblock, hashes[0])
+    assert block["height"] == 1 and block["confirmations"] == 101 and block["nextblockhash"] == hashes[1]
+    full = in_thread(client.getblock, hashes[0], 2)
+    assert full["tx"][0]["vout"][0]["scriptPubKey"]["address"] == address
+    raw_block = bytes.fromhex(in_thread(client.getblock, hashes[0], 0))
+    assert hash_to_hex(wire.decode_block(raw_block).hash) == hashes[0]
+    header = in_thread(client.getblockheader, hashes[5])
+    assert header["previousblockhash"] == hashes[4] and header["nTx"] == 1
+    with pytest.raises(JSONRPCError) as caught:
+        in_thread(client.getblockhash, 500)
+    assert caught.value.error["code"] == -8
+    with pytest.raises(JSONRPCError) as caught:
+        in_thread(client.getblock, "00" * 32)
+    assert caught.value.error["code"] == -5
+    with pytest.raises(JSONRPCError) as caught:
+        in_thread(client.sendrawtransaction, "00")
+    assert caught.value.error["code"] == -22
+    with pytest.raises(JSONRPCError) as caught:
+        in_thread(client.generatetoaddress, 1, "not-an-address")
+    assert caught.value.error["code"] == -5
+    mempool = in_thread(client.getmempoolinfo)
+    assert mempool["size"] == 0 and mempool["loaded"]
+    assert in_thread(client.getconnectioncount) == 0 and in_thread(client.getpeerinfo) == []
+    assert in_thread(client.getnetworkinfo)["subversion"].startswith("/Pantheon:")
+    status = in_thread(client.getsyncstatus)
+    assert (status["height"], status["target"], status["headers"], status["progress"]) == (101, 101, 101, 100.0)
+    assert status["peers"] == 0 and status["blocks_in_flight"] == 0 and not status["initialblockdownload"]
+    assert 0 <= in_thread(client.uptime) < 600 and in_thread(client.ping) is None
+
+
+def test_python_bitcoinlibs_typed_proxy_works_unmodified(rpc_node: Node) -> None:
+    """`bitcoin.rpc.Proxy` (not Raw): it sends booleans for verbosity, turns our hex into its own
+    CBlock / CBlockHeader / CTransaction and our error codes into IndexError."""
+    client = Proxy(service_url=rpc_url(rpc_node))
+    mined = rpc_node.generate(101, P2WSH_TRUE)
+    assert in_thread(client.getblockcount) == 101
+    assert in_thread(client.getbestblockhash) == mined[-1] == in_thread(client.getblockhash, 101)
+    block = in_thread(client.getblock, mined[0])
+    assert block.GetHash() == mined[0] and len(block.vtx) == 1 and block.vtx[0].is_coinbase()
+    assert in_thread(client.getblockheader, mined[1]).hashPrevBlock == mined[0]
+    detail = in_thread(client.getblockheader, mined[1], True)
+    assert (detail["height"], detail["confirmations"], detail["nextblockhash"]) == (2, 100, mined[2])
+    with pytest.raises(IndexError):
+        in_thread(client.getblockhash, 500)
+    with pytest.raises(IndexError):
+        in_thread(client.getblock, b"\x00" * 32)
+    tx = spend(prevouts_of(rpc_node.chain.read_block(mined[0]).transactions[0])[:1], fee=2_000)
+    assert in_thread(client.sendrawtransaction, CTransaction.deserialize(tx.serialize())) == tx.txid
+    assert in_thread(client.getrawmempool) == [tx.txid]
+    assert in_thread(client.getrawtransaction, tx.txid).GetTxid() == tx.txid
+    verbose = in_thread(client.getrawtransaction, tx.txid, True)
+    assert verbose["tx"].GetTxid() == tx.txid and verbose["blockhash"] is None
+    assert in_thread(client.getinfo)["blocks"] == 101
+
+
+def test_decoderawtransaction_and_scripts_as_core_shows_them(rpc_node: Node) -> None:
+    client = proxy(rpc_node)
+    decoded = in_thread(client.decoderawtransaction, P2PKH_SPEND)
+    assert "hex" not in decoded and decoded["txid"] == hash_to_hex(wire.decode_tx(bytes.fromhex(P2PKH_SPEND)).txid)
+    assert decoded["vin"][0]["scriptSig"]["asm"] == P2PKH_SPEND_SCRIPT_SIG_ASM
+    script = decoded["vout"][0]["scriptPubKey"]
+    assert script["asm"] == "OP_DUP OP_HASH160 eb6c6e0cdb2d256a32d97b8df1fc75d1920d9bca OP_EQUALVERIFY OP_CHECKSIG"
+    assert script["type"] == "pubkeyhash" and script["hex"] == "76a914eb6c6e0cdb2d256a32d97b8df1fc75d1920d9bca88ac"
+    with pytest.raises(JSONRPCError) as caught:
+        in_thread(client.decoderawtransaction, "0100")
+    assert caught.value.error["code"] == -22
+    block_hash = rpc_node.generate(1, P2WSH_TRUE)[0]
+    coinbase = in_thread(client.getblock, hash_to_hex(block_hash), 2)["tx"][0]
+    assert coinbase["vout"][0]["scriptPubKey"]["asm"] == "0 " + P2WSH_TRUE[2:].hex()
+
+
+GENESIS = "0f9188f13cb7b2c71f2a335e3a4fc328bf5beb436012afca590b1a11466e2206"  # regtest
+UNKNOWN = "ab" * 32
+
+
+@pytest.mark.parametrize(("method", "params", "code"), [
+    ("getblockhash", ["1"], -3),
+    ("getblockhash", [-1], -8),
+    ("getblock", ["zz" * 32], -8),
+    ("getblock", ["00"], -8),
+    ("getblock", [GENESIS, "2"], -3),
+    ("getblockheader", [UNKNOWN], -5),
+    ("getrawtransaction", [UNKNOWN], -5),
+    ("getrawtransaction", [UNKNOWN, False, UNKNOWN], -5),
+    ("getrawtransaction", [UNKNOWN, True, GENESIS], -5),
+    ("decoderawtransaction", [12], -22),
+    ("sendrawtransaction", ["zz"], -22),
+    ("addnode", ["127.0.0.1:1", "bogus"], -8),
+    ("addnode", ["127.0.0.1:notaport", "add"], -8),
+    ("disconnectnode", ["127.0.0.1:1", 3], -8),
+    ("setban", ["10.0.0.1", "bogus"], -8),
+    ("setban", ["10.0.0.1", "add", "soon"], -3),
+    ("nosuchmethod", [], -32601),
+])
+def test_a_bad_call_gets_cores_error_code(rpc_node: Node, method: str, params: list[Any], code: int) -> None:
+    with pytest.raises(JSONRPCError) as caught:
+        in_thread(proxy(rpc_node)._call, method, *params)
+    assert caught.value.error["code"] == code and caught.value.error["message"]
+
+
+def test_an_unknown_parent_is_reported_as_missing_inputs(rpc_node: Node) -> None:
+    """sendrawtransaction of a tx whose inputs nobody has: Core's -25, and the pool stays empty."""
+    orphan = spend([(OutPoint(bytes(range(32)), 0), TxOut(50_000, P2WSH_TRUE))])
+    with pytest.raises(JSONRPCError) as caught:
+        in_thread(proxy(rpc_node).sendrawtransaction, orphan.serialize().hex())
+    assert caught.value.error == {"code": -25, "message": "bad-txns-inputs-missingorspent"}
+    assert len(rpc_node.mempool) == 0 and rpc_node.mempool.orphan_count == 0  # Core keeps only relayed orphans
+
+
+def test_rpc_bans(rpc_node: Node) -> None:
+    client = proxy(rpc_node)
+    in_thread(client.setban, "10.1.0.0/16", "add", 3600)
+    banned = in_thread(client.listbanned)
+    assert [entry["address"] for entry in banned] == ["10.1.0.0/16"]
+    assert 3590 <= banned[0]["time_remaining"] <= 3600
+    with pytest.raises(JSONRPCError) as caught:
+        in_thread(client.setban, "10.1.0.0/16", "add")
+    assert caught.value.error["code"] == -23
+    with pytest.raises(JSONRPCError) as caught:
+        in_thread(client.setban, "no.such/ip", "add")
+    assert caught.value.error["code"] == -30
+    in_thread(client.setban, "10.1.0.0/16", "remove")
+    with pytest.raises(JSONRPCError) as caught:
+        in_thread(client.setban, "10.1.0.0/16", "remove")
+    assert caught.value.error["code"] == -30
+    until = int(time.time()) + 600
+    in_thread(client.setban, "10.2.3.4", "add", until, True)  # absolute: a Unix time
+    assert [entry["banned_until"] for entry in in_thread(client.listbanned)] == [until]
+    in_thread(client.clearbanned)
+    assert in_thread(client.listbanned) == []
+
+
+def test_rpc_addnode_and_disconnectnode(rpc_node: Node, make_node: Callable[..., Node]) -> None:
+    other = make_node("other")
+    client = proxy(rpc_node)
+    target = f"127.0.0.1:{other.manager.address[1]}"
+    in_thread(client.addnode, target, "add")
+    wait_for(lambda: in_thread(client.getconnectioncount) == 1, NODE_WAIT, what="added node connected")
+    with pytest.raises(JSONRPCError) as caught:
+        in_thread(client.addnode, target, "add")
+    assert caught.value.error["code"] == -23
+    peer = in_thread(client.getpeerinfo)[0]
+    assert peer["state"] == "connected" and not peer["inbound"] and peer["subver"].startswith("/Pantheon:")
+    in_thread(client.addnode, target, "remove")
+    with pytest.raises(JSONRPCError) as caught:
+        in_thread(client.addnode, target, "remove")
+    assert caught.value.error["code"] == -24
+    in_thread(client.disconnectnode, target)
+    wait_for(lambda: in_thread(client.getconnectioncount) == 0, NODE_WAIT, what="disconnected")
+    in_thread(client.addnode, target, "onetry")  # once, not remembered
+    wait_for(lambda: in_thread(client.getconnectioncount) == 1, NODE_WAIT, what="onetry connected")
+    assert not rpc_node.added_nodes
+    in_thread(client.disconnectnode, "", in_thread(client.getpeerinfo)[0]["id"])  # by node id
+    wait_for(lambda: in_thread(client.getconnectioncount) == 0, NODE_WAIT, what="disconnected by id")
+    with pytest.raises(JSONRPCError) as caught:
+        in_thread(client.disconnectnode, target)
+    assert caught.value.error["code"] == -29
+
+
+def test_sendrawtransaction_and_mempool_rpcs(rpc_node: Node) -> None:
+    client = proxy(rpc_node)
+    mined = rpc_node.generate(101, P2WSH_TRUE)
+    tx = spend(prevouts_of(rpc_node.chain.read_block(mined[0]).transactions[0])[:1], fee=2_000)
+    txid = in_thread(client.sendrawtransaction, tx.serialize().hex())
+    assert txid == hash_to_hex(tx.txid)
+    assert in_thread(client.sendrawtransaction, tx.serialize().hex()) == txid  # already in the pool: Core's success
+    assert in_thread(client.getrawmempool) == [txid]
+    verbose = in_thread(client.getrawmempool, True)[txid]
+    assert str(verbose["fees"]["base"]) == "0.00002" and verbose["wtxid"] == hash_to_hex(tx.wtxid)
+    assert in_thread(client.getrawtransaction, txid) == tx.serialize().hex()
+    assert in_thread(client.getrawtransaction, txid, True)["vin"][0]["txinwitness"] == ["51"]
+    conflict = spend(prevouts_of(rpc_node.chain.read_block(mined[0]).transactions[0])[:1], fee=9_000)
+    with pytest.raises(JSONRPCError) as caught:
+        in_thread(client.sendrawtransaction, conflict.serialize().hex())
+    assert caught.value.error == {"code": -26, "message": "txn-mempool-conflict"}
+    block_hash = rpc_node.generate(1, P2WSH_TRUE)[0]
+    assert in_thread(client.getrawmempool) == []
+    found = in_thread(client.getrawtransaction, txid, True, hash_to_hex(block_hash))
+    assert found["blockhash"] == hash_to_hex(block_hash) and found["in_active_chain"] is True
+    assert found["confirmations"] == 1 and found["blocktime"] == found["time"] == rpc_node.chain.headers.header(
+        block_hash).timestamp
+    with pytest.raises(JSONRPCError) as caught:
+        in_thread(client.sendrawtransaction, tx.serialize().hex())
+    assert caught.value.error["code"] == -27  # confirmed: its outputs are in the UTXO set
+    with pytest.raises(JSONRPCError) as caught:
+        in_thread(client.getrawtransaction, txid)
+    assert caught.value.error["code"] == -5
+
+
+@pytest.mark.skipif(not scripts.AVAILABLE, reason=scripts.UNAVAILABLE_REASON or "kernel missing")
+def test_a_bad_signature_is_rejected_by_script_checks(rpc_node: Node) -> None:
+    """A P2WSH(OP_FALSE) spend passes every check but the script: the mempool refuses it with
+    Core's mandatory reason, so scripts are really executed."""
+    import hashlib
+
+    false_script = b"\x00"
+    p2wsh_false = b"\x00\x20" + hashlib.sha256(false_script).digest()
+    mined = rpc_node.generate(101, p2wsh_false)
+    coinbase = rpc_node.chain.read_block(mined[0]).transactions[0]
+    outpoint, txout = prevouts_of(coinbase)[0]
+    from pantheon.primitives import TxIn
+    tx = Tx(2, [TxIn(outpoint.txid, outpoint.index, b"", 0xFFFFFFFE, (false_script,))],
+            [TxOut(txout.value - 1_000, P2WSH_TRUE)], 0)
+    client = proxy(rpc_node)
+    with pytest.raises(JSONRPCError) as caught:
+        in_thread(client.sendrawtransaction, tx.serialize().hex())
+    assert caught.value.error["message"].startswith("mandatory-script-verify-flag-failed")
+
+
+def test_metrics_endpoint(make_node: Callable[..., Node], raw_client: Callable[[Node], RawClient]) -> None:
+    metrics_port = free_port()
+    node = make_node("m", "--metrics-port", str(metrics_port))
+    node.generate(2, P2WSH_TRUE)
+    other = make_node("other")
+    headers = [other.chain.headers.header(h) for h in other.generate(3, P2WSH_TRUE)]
+    raw = raw_client(node)
+    raw.send("headers", wire.encode_headers([headers[0], headers[2]]))
+    assert raw.is_closed()
+    url = f"http://{node.config.rpcbind}:{metrics_port}/metrics"
+    text = in_thread(lambda: urllib.request.urlopen(url, timeout=5).read().decode())
+    assert "pantheon_sync_height 2.0" in text
+    assert 'pantheon_peers{direction="inbound",state="connected"} 0.0' in text
+    assert "pantheon_blocks_connected_total 2.0" in text
+    assert "pantheon_block_connect_seconds_count 2.0" in text
+    assert "pantheon_mempool_transactions 0.0" in text
+    assert 'pantheon_misbehaviour_total{reason="non-continuous headers sequence"} 1.0' in text
+    assert 'pantheon_messages_total{command="headers",direction="received"} 1.0' in text
+    assert 'pantheon_disconnects_total{direction="inbound"} 1.0' in text
+
+
+def test_misbehaviour_labels_drop_what_varies() -> None:
+    from pantheon.metrics import reason_label
+
+    assert reason_label("misbehaving: invalid block " + "ab" * 32 + ": bad-cb-amount") == "invalid block"
+    assert reason_label("misbehaving: headers declares 3000 entries, over the cap of 2000") == \
+        "headers declares entries, over the cap of"
+    assert reason_label("misbehaving: 1234") == "unspecified"
+
+
+def test_sync_status_and_progress(make_node: Callable[..., Node], tmp_path: Path) -> None:
+    node = make_node("s")
+    status = node.sync_status()
+    assert (status.height, status.target, status.progress) == (0, 0, 100.0)
+    assert status.initial_block_download  # regtest genesis is from 2011
+    node.generate(1, P2WSH_TRUE)
+    assert not node.sync_status().initial_block_download
+    assert json.loads(json.dumps(node.sync_status().__dict__))["height"] == 1
+    # Core's other IBD condition: a fresh tip with less than the network's minimum chain work
+    demanding = dataclasses.replace(params.REGTEST, minimum_chain_work=1_000)  # regtest: 2 a block
+    light = Node(dataclasses.replace(settings(tmp_path / "light"), network=demanding), tuning=FAST,
+                 script_workers=0).start()
+    try:
+        light.generate(1, P2WSH_TRUE)
+        assert light.in_initial_block_download()
+        light.generate(499, P2WSH_TRUE)  # work 2 x 501 > 1,000
+        assert not light.in_initial_block_download()
+    finally:
+        light.stop()
+
+
+@pytest.mark.skipif(not scripts.AVAILABLE, reason=scripts.UNAVAILABLE_REASON or "kernel missing")
+def test_a_block_with_a_corrupted_signature_discourages_its_peer(
+        make_node: Callable[..., Node], raw_client: Callable[[Node], RawClient]) -> None:
+    """A P2TR key-path spend whose signature has one bit flipped, mined into an otherwise valid
+    block by a miner that does not check scripts: the node's script checks reject the block, the
+    peer that sent it is discouraged and disconnected, the tip does not move."""
+    from helpers.taproot import sign_key_path, taproot_output
+
+    from pantheon.chain.mempool import Mempool
+    from pantheon.primitives import TxIn
+
+    node = make_node("n")
+    secret, script = taproot_output(0xBAD5)
+    funding = node.chain.read_block(node.generate(1, script)[0]).transactions[0]
+    node.generate(100, P2WSH_TRUE)
+    value = funding.outputs[0].value
+    draft = Tx(2, [TxIn(funding.txid, 0, b"", 0xFFFFFFFD)], [TxOut(value - 2_000, P2WSH_TRUE)], 0)
+    signature = sign_key_path(draft, [(value, script)], [secret]).inputs[0].witness[0]
+    broken = signature[:20] + bytes([signature[20] ^ 0x01]) + signature[21:]
+    forged = Tx(2, [TxIn(funding.txid, 0, b"", 0xFFFFFFFD, (broken,))], draft.outputs, 0)
+    careless = Mempool(node.chain)  # no script verifier: it takes the forged spend
+    careless.accept(forged)
+    block = mine(block_template(node.chain, careless, P2WSH_TRUE).block)
+    tip = node.chain.tip
+    raw = raw_client(node)
+    raw.send("block", wire.encode_block(block))
+    assert raw.is_closed()
+    assert node.banlist.is_discouraged("127.0.0.1")
+    assert node.chain.tip == tip and not node.chain.headers.is_valid(block.hash)
+
+
+def test_feefilter_is_obeyed_when_announcing(make_node: Callable[..., Node],
+                                              raw_client: Callable[[Node], RawClient]) -> None:
+    node = make_node("n")
+    mined = node.generate(102, P2WSH_TRUE)
+    picky, easy = raw_client(node), raw_client(node)
+    picky.send("feefilter", wire.encode_feefilter(50_000))  # 50 sat/vB
+    easy.send("feefilter", wire.encode_feefilter(1_000))
+    gevent.sleep(0.2)
+    cheap = spend(prevouts_of(node.chain.read_block(mined[0]).transactions[0])[:1], fee=2_000)  # ~20 sat/vB
+    node.submit_transaction(cheap)
+    announced = wire.decode_inv(easy.receive("inv").payload)
+    assert [item.hash for item in announced] == [cheap.txid]  # a txid-relay peer gets the txid
+    with pytest.raises(OSError):
+        picky.receive("inv", timeout=0.5)
+
+
+def test_sync_logs_progress(make_node: Callable[..., Node], caplog: pytest.LogCaptureFixture) -> None:
+    source = make_node("source")
+    source.generate(300, P2WSH_TRUE)
+    caplog.set_level("INFO", logger="pantheon.node")
+    slow = Node(settings(source.datadir.parent.parent / "slow", "--listen", "0"),
+                tuning=NodeTuning(tick=0.02, progress_interval=0.01), script_workers=0).start()
+    try:
+        connect(slow, source)
+        wait_for(lambda: slow.chain.tip == source.chain.tip, NODE_WAIT, what="synced")
+    finally:
+        slow.stop()
+    assert any("sync: height" in record.getMessage() and "blocks/s" in record.getMessage() and "ETA" in
+               record.getMessage() for record in caplog.records)
+
+
+def test_getblocks_is_answered_in_500s_and_continued(make_node: Callable[..., Node],
+                                                     raw_client: Callable[[Node], RawClient]) -> None:
+    """bcoin syncs by getblocks: 500 hashes an answer, and fetching the last of them brings an inv
+    of our tip so the peer asks again (Core's hashContinue)."""
+    from pantheon.primitives import InvVect, Locator
+
+    node = make_node("n")
+    hashes = node.generate(520, P2WSH_TRUE)
+    raw = raw_client(node)
+    genesis = node.chain.headers.anchor
+    raw.send("getblocks", wire.encode_getblocks(Locator(70016, (genesis,))))
+    offered = [item.hash for item in wire.decode_inv(raw.receive("inv").payload)]
+    assert offered == hashes[:500]
+    raw.send("getdata", wire.encode_getdata([InvVect(2, offered[-1])]))
+    assert wire.decode_block(raw.receive("block").payload).hash == offered[-1]
+    assert [item.hash for item in wire.decode_inv(raw.receive("inv").payload)] == [node.chain.tip]
+    raw.send("getblocks", wire.encode_getblocks(Locator(70016, (offered[-1], genesis))))
+    assert [item.hash for item in wire.decode_inv(raw.receive("inv").payload)] == hashes[500:]
+
+
+def test_an_orphan_makes_the_node_ask_its_sender_for_the_parent(
+        make_node: Callable[..., Node], raw_client: Callable[[Node], RawClient]) -> None:
+    node = make_node("n")
+    mined = node.generate(101, P2WSH_TRUE)
+    parent = spend(prevouts_of(node.chain.read_block(mined[0]).transactions[0])[:1], fee=3_000)
+    child = spend(prevouts_of(parent)[:1], fee=3_000)
+    raw = raw_client(node)
+    raw.send("tx", wire.encode_tx(child))
+    asked = wire.decode_getdata(raw.receive("getdata").payload)
+    assert [item.hash for item in asked] == [parent.txid]
+    raw.send("tx", wire.encode_tx(parent))
+    wait_for(lambda: node.mempool.get(child.txid) is not None, NODE_WAIT, what="the orphan resolved")
+
+
+def asked_of(client: RawClient) -> list[tuple[int, bytes]]:
+    """The (type, hash) items of the next getdata `client` receives."""
+    return [(item.type, item.hash) for item in wire.decode_getdata(client.receive("getdata").payload)]
+
+
+def assert_nothing_asked(client: RawClient) -> None:
+    """No getdata reached `client`: the node answers a ping only after handling what came before."""
+    client.send("ping", b"\x09" * 8)
+    assert client.receive("pong").payload == b"\x09" * 8
+    assert not any(frame.command == "getdata" for frame in client.received)
+
+
+def test_a_tx_is_asked_of_one_announcer_and_an_unknown_block_brings_getheaders(
+        make_node: Callable[..., Node], raw_client: Callable[[Node], RawClient]) -> None:
+    node = make_node("n")
+    node.generate(1, P2WSH_TRUE)  # a recent tip: out of initial block download, so tx invs count
+    first, second = raw_client(node), raw_client(node, NODE_NETWORK | NODE_WITNESS)
+    second.receive("getheaders")  # on connect: `second` serves blocks
+    txid = b"\x33" * 32
+    first.send("inv", wire.encode_inv([InvVect(MSG_TX, txid)]))
+    assert asked_of(first) == [(MSG_WITNESS_TX, txid)]
+    # The same tx (in flight from `first`), a wtxid inv (this peer never sent wtxidrelay: Core
+    # ignores it) and a block we have never heard of (we ask for headers).
+    second.send("inv", wire.encode_inv([InvVect(MSG_TX, txid), InvVect(MSG_WTX, b"\x44" * 32),
+                                        InvVect(MSG_BLOCK, b"\x55" * 32)]))
+    second.receive("getheaders")  # again, for the block it announced
+    assert_nothing_asked(second)
+
+
+@pytest.mark.parametrize("ending", ["notfound", "timeout", "disconnect"])
+def test_a_tx_request_that_fails_goes_to_the_next_announcer(tmp_path: Path, ending: str) -> None:
+    """Core's TxRequestTracker: the first announcer is asked; when its request ends without the
+    tx, the next peer that announced it is asked in turn, so one slow or lying peer cannot keep a
+    transaction from us."""
+    timeout = 0.3 if ending == "timeout" else 60.0
+    node = Node(settings(tmp_path / "n"), tuning=dataclasses.replace(FAST, tx_request_timeout=timeout),
+                script_workers=0).start()
+    clients = [RawClient(node.manager.address[1], wire) for _ in range(3)]
+    try:
+        node.generate(1, P2WSH_TRUE)  # a recent tip: out of initial block download
+        for client in clients:
+            client.handshake()
+        first, second, third = clients
+        txid = b"\x66" * 32
+        announce = wire.encode_inv([InvVect(MSG_TX, txid)])
+        first.send("inv", announce)
+        assert asked_of(first) == [(MSG_WITNESS_TX, txid)]
+        for later in (second, third):
+            later.send("inv", announce)
+            assert_nothing_asked(later)
+        if ending == "notfound":
+            first.send("notfound", wire.encode_notfound([InvVect(MSG_WITNESS_TX, txid)]))
+        elif ending == "disconnect":
+            first.close()
+        assert asked_of(second) == [(MSG_WITNESS_TX, txid)]  # the second announcer, not the third
+        if ending == "timeout":  # the second does not answer either: the third is next
+            assert asked_of(third) == [(MSG_WITNESS_TX, txid)]
+        else:
+            assert_nothing_asked(third)
+    finally:
+        for client in clients:
+            client.close()
+        node.stop()
+
+
+def test_the_mempool_message_lists_the_pool(make_node: Callable[..., Node],
+                                            raw_client: Callable[[Node], RawClient]) -> None:
+    node = make_node("n")
+    mined = node.generate(103, P2WSH_TRUE)
+    txs = [spend(prevouts_of(node.chain.read_block(block).transactions[0])[:1], fee=5_000) for block in mined[:3]]
+    for tx in txs:
+        node.submit_transaction(tx)
+    raw = raw_client(node)
+    raw.send("mempool")
+    announced = {item.hash for item in wire.decode_inv(raw.receive("inv").payload)}
+    assert announced == {tx.txid for tx in txs}
+
+
+def test_node_is_a_context_manager_with_a_timed_stop_and_no_server(tmp_path: Path) -> None:
+    """The embeddable core: no JSON-RPC or metrics server even when configured (the service's
+    job), its greenlets in one group that stop joins, and serve_forever returning after stop."""
+    config = settings(tmp_path / "n", "--metrics-port", str(free_port()), rpc=True)
+    with Node(config, tuning=FAST, script_workers=0) as node:
+        assert node.started and len(node._greenlets) == 2
+        with pytest.raises(OSError):
+            in_thread(lambda: urllib.request.urlopen(f"http://127.0.0.1:{config.rpcport}/", timeout=2))
+        waiter = gevent.spawn(node.serve_forever)
+        gevent.sleep(0.05)
+        assert not waiter.ready()
+        started = time.monotonic()
+        node.stop(timeout=2)
+        waiter.join(timeout=2)
+        assert waiter.ready() and time.monotonic() - started < 4
+        assert len(node._greenlets) == 0 and node.store.closed
+    assert node.wait_stopped(0)
+
+
+def test_the_service_serves_rpc_and_the_stop_rpc_ends_serve_forever(tmp_path: Path) -> None:
+    config = settings(tmp_path / "s", "--rpcuser", "u", "--rpcpassword", "p", rpc=True)
+    service = NodeService(config, tuning=FAST, script_workers=0)
+    waiter = gevent.spawn(service.serve_forever)
+    wait_for(lambda: service.rpc is not None, what="RPC up")
+    client = proxy(service.node)
+    assert in_thread(client.getblockcount) == 0
+    assert in_thread(client.stop) == "Pantheon server stopping"
+    waiter.join(timeout=10)
+    assert waiter.ready() and service.node.store.closed
+    for after_stop in (client, proxy(service.node)):  # the kept-alive connection and a new one
+        with pytest.raises(OSError):
+            in_thread(after_stop.getblockcount)
+
+
+def test_a_service_that_cannot_bind_its_rpc_port_stops_its_node(tmp_path: Path) -> None:
+    taken = gevent.socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    try:
+        config = settings(tmp_path / "t", "--rpcport", str(taken.getsockname()[1]), rpc=True)
+        service = NodeService(config, tuning=FAST, script_workers=0)
+        with pytest.raises(OSError):
+            service.start()
+        assert service.node.store.closed and service.wait_stopped(0)
+    finally:
+        taken.close()
+
+
+def test_help_lists_cores_categories_and_describes_a_method(rpc_node: Node) -> None:
+    client = proxy(rpc_node)
+    overview = in_thread(client.help)
+    headings = [line for line in overview.splitlines() if line.startswith("==")]
+    assert headings == ["== Blockchain ==", "== Control ==", "== Generating ==", "== Network ==",
+                        "== Rawtransactions ==", "== Util =="]
+    assert "getblock blockhash ( verbosity )" in overview.splitlines()
+    assert "sendrawtransaction hexstring ( maxfeerate )" in overview.split("== Rawtransactions ==")[1]
+    detail = in_thread(client.help, "getblockhash")
+    assert detail.startswith("getblockhash height\n\n") and "active chain" in detail
+    assert in_thread(client.help, "nosuchmethod") == "help: unknown command: nosuchmethod"
+    valid = in_thread(client.validateaddress, "bcrt1qdavt4j2sd7dlhqsavtnfxvzppw6k7qy97tmnu9")
+    assert valid["isvalid"] and valid["iswitness"] and valid["witness_version"] == 0 and not valid["isscript"]
+    assert valid["scriptPubKey"] == "0014" + valid["witness_program"]
+    assert not in_thread(client.validateaddress, "1BoatSLRHtKNngkdXEeobR76b53LETtpyT")["isvalid"]  # mainnet
+
+
+def test_events_reach_subscribers_and_a_failing_one_harms_nothing(
+        make_node: Callable[..., Node], caplog: pytest.LogCaptureFixture) -> None:
+    node = make_node("e")
+    seen: list[tuple[str, Any]] = []
+    node.events.block_connected.subscribe(lambda block, height: seen.append(("block", height)))
+    node.events.block_connected.subscribe(lambda block, height: 1 / 0)
+    unsubscribe = node.events.block_processed.subscribe(lambda seconds: seen.append(("timed", seconds >= 0)))
+    node.generate(1, P2WSH_TRUE)
+    unsubscribe()
+    node.generate(1, P2WSH_TRUE)
+    assert seen == [("block", 1), ("timed", True), ("block", 2)]
+    assert node.chain.height == 2
+    assert any("block_connected observer" in record.getMessage() for record in caplog.records)
