@@ -32,11 +32,12 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
-from pantheon import params
+from pantheon import __version__, limits, params
 from pantheon.chain.validation import COIN
+from pantheon.net.permissions import WhitelistEntry, parse_whitelist
 
 __all__ = [
-    "ConfigError", "NodeConfig", "Bind", "Permission", "WhitelistEntry", "load_config", "parse_hostport",
+    "ConfigError", "NodeConfig", "Bind", "load_config", "parse_hostport",
     "usage", "CONF_FILENAME", "CORE_CONF_FILENAME", "DEFAULT_DATADIR", "LOG_CATEGORIES",
 ]
 
@@ -181,6 +182,23 @@ def _chain_work(text: str) -> int:
     return int(value, 16)
 
 
+#: Core's SAFE_CHARS_UA_COMMENT: what a -uacomment may hold.
+_UA_COMMENT_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 .,;-_/:?@()")
+
+
+def _uacomment(text: str) -> str:
+    if not set(text) <= _UA_COMMENT_CHARS:
+        raise CoreInitError(f"User Agent comment ({text}) contains unsafe characters.")
+    return text
+
+
+def _mocktime(text: str) -> int:
+    value = _count(text)
+    if value:
+        raise ValueError("a mock clock is not implemented yet; only 0 (real time) is accepted")
+    return value
+
+
 def _peertimeout(text: str) -> int:
     value = int(text)
     if value <= 0:
@@ -196,60 +214,6 @@ def _off_only(what: str) -> Callable[[str], bool]:
         return False
 
     return parse
-
-
-class Permission(str, Enum):
-    """Core's -whitelist permissions (net_permissions.h)."""
-
-    BLOOMFILTER = "bloomfilter"
-    NOBAN = "noban"
-    FORCERELAY = "forcerelay"
-    RELAY = "relay"
-    MEMPOOL = "mempool"
-    DOWNLOAD = "download"
-    ADDR = "addr"
-
-
-#: What Core grants a whitelisted peer given without permissions (its "implicit" set).
-_IMPLICIT_PERMISSIONS = frozenset({Permission.NOBAN, Permission.MEMPOOL, Permission.RELAY, Permission.DOWNLOAD})
-
-
-@dataclass(frozen=True)
-class WhitelistEntry:
-    """`-whitelist=[PERMISSIONS@]SUBNET`: permissions for peers from SUBNET, inbound (default)
-    and/or outbound (`in`/`out` flags, Core 28)."""
-
-    permissions: frozenset[Permission]
-    subnet: str
-    inbound: bool = True
-    outbound: bool = False
-
-
-def _whitelist(text: str) -> WhitelistEntry:
-    flags_text, sep, subnet = text.strip().rpartition("@")
-    if not subnet:
-        raise ValueError("expected [PERMISSIONS@]SUBNET")
-    permissions: set[Permission] = set()
-    inbound = outbound = False
-    for flag in filter(None, flags_text.split(",")) if sep else ():
-        if flag == "in":
-            inbound = True
-        elif flag == "out":
-            outbound = True
-        elif flag == "all":
-            permissions.update(Permission)
-        elif flag == "implicit":
-            permissions.update(_IMPLICIT_PERMISSIONS)
-        else:
-            try:
-                permissions.add(Permission(flag))
-            except ValueError:
-                raise ValueError(f"Invalid P2P permission: '{flag}'") from None
-    if not sep:
-        permissions.update(_IMPLICIT_PERMISSIONS)
-    if Permission.FORCERELAY in permissions:
-        permissions.add(Permission.RELAY)
-    return WhitelistEntry(frozenset(permissions), subnet, inbound or not outbound, outbound)
 
 
 @dataclass(frozen=True)
@@ -310,8 +274,8 @@ _OPTIONS: tuple[_Option, ...] = (
     _Option("fixedseeds", _bool, "dial the network's fixed seeds when nothing else is known (default: 1)",
             Kind.SWITCH),
     _Option("discover", _bool, "advertise our own address to peers (default: 1)", Kind.SWITCH),
-    _Option("uacomment", _text, "a comment appended to the user agent, as Core's; repeatable", Kind.LIST),
-    _Option("whitelist", _whitelist, "[PERMISSIONS@]SUBNET: grant peers from SUBNET noban, relay, forcerelay, "
+    _Option("uacomment", _uacomment, "a comment appended to the user agent, as Core's; repeatable", Kind.LIST),
+    _Option("whitelist", parse_whitelist, "[PERMISSIONS@]SUBNET: grant peers from SUBNET noban, relay, forcerelay, "
             "mempool, download, addr, bloomfilter (in/out: inbound/outbound); repeatable", Kind.LIST),
     _Option("peertimeout", _peertimeout, "seconds a new connection may stay silent or unfinished "
             "(default: 60)"),
@@ -350,7 +314,7 @@ _OPTIONS: tuple[_Option, ...] = (
             Kind.SWITCH),
     _Option("testactivationheight", _activation, "regtest only, as Core: NAME@HEIGHT enforces a deployment "
             "(bip34, dersig, cltv, csv, segwit) from HEIGHT; repeatable", Kind.LIST),
-    _Option("mocktime", _count, "regtest only: start with the clock set to this UNIX time (0: real time)"),
+    _Option("mocktime", _mocktime, "regtest only: a mock clock (not implemented yet: 0 only)"),
     # logging
     _Option("loglevel", _loglevel, "trace, debug, info, warning, error, or CATEGORY:LEVEL (default: info); "
             "repeatable", Kind.LIST),
@@ -363,7 +327,7 @@ _OPTIONS: tuple[_Option, ...] = (
     _Option("logtimemicros", _bool, "log times with microseconds (default: 0)", Kind.SWITCH),
     _Option("logthreadnames", _bool, "log the greenlet or thread name (default: 0)", Kind.SWITCH),
     _Option("logsourcelocations", _bool, "log the source file and line (default: 0)", Kind.SWITCH),
-    _Option("logips", _bool, "log peers' addresses (default: 0)", Kind.SWITCH),
+    _ignored("logips", "Core's peer-address logging (Pantheon always names a peer by its address)"),
     _ignored("logratelimit", "Core's log rate limiting (Pantheon does not rate-limit)"),
     _ignored("shrinkdebugfile", "Core's debug.log shrinking at start (Pantheon never shrinks it)"),
     # options of Core's wallet, GUI, IPC and test-only switches: a node without them accepts them
@@ -441,13 +405,18 @@ class NodeConfig:
     logtimemicros: bool = False
     logthreadnames: bool = False
     logsourcelocations: bool = False
-    logips: bool = False
     #: Core options accepted without effect (wallet, GUI, IPC, test-only), to be named in the log.
     ignored_options: tuple[str, ...] = field(default=())
 
     @property
     def log_level(self) -> int:
         return _LOG_LEVELS[self.loglevel]
+
+    @property
+    def user_agent(self) -> str:
+        """Core's subversion format: /Pantheon:VERSION(comment; comment)/."""
+        comments = f"({'; '.join(self.uacomment)})" if self.uacomment else ""
+        return f"/Pantheon:{__version__}{comments}/"
 
     @property
     def network_datadir(self) -> Path:
@@ -692,6 +661,11 @@ def _resolve(datadir: Path, network: params.Network, values: dict[str, Any], ign
     if ("rpcuser" in values) != ("rpcpassword" in values):
         raise ConfigError("rpcuser and rpcpassword must be given together")
     port = values.get("port", network.p2p_port)
+    uacomment = tuple(values.get("uacomment", ()))
+    agent_length = len(f"/Pantheon:{__version__}({'; '.join(uacomment)})/") if uacomment else 0
+    if agent_length > limits.MAX_USER_AGENT:
+        raise ConfigError(f"Total length of network version string ({agent_length}) exceeds maximum length "
+                          f"({limits.MAX_USER_AGENT}). Reduce the number or size of uacomments.")
     binds = tuple(values.get("bind", ())) or (Bind("0.0.0.0", None),)
     levels = values.get("loglevel", [])
     overall = next((level for category, level in reversed(levels) if category is None), "info")
@@ -712,7 +686,7 @@ def _resolve(datadir: Path, network: params.Network, values: dict[str, Any], ign
         dnsserver=parse_hostport(dnsserver, 53) if dnsserver else None,
         fixedseeds=values.get("fixedseeds", True),
         discover=values.get("discover", True),
-        uacomment=tuple(values.get("uacomment", ())),
+        uacomment=uacomment,
         whitelist=tuple(values.get("whitelist", ())),
         peertimeout=values.get("peertimeout", 60),
         blocksonly=values.get("blocksonly", False),
@@ -743,6 +717,5 @@ def _resolve(datadir: Path, network: params.Network, values: dict[str, Any], ign
         logtimemicros=values.get("logtimemicros", False),
         logthreadnames=values.get("logthreadnames", False),
         logsourcelocations=values.get("logsourcelocations", False),
-        logips=values.get("logips", False),
         ignored_options=ignored,
     )

@@ -38,7 +38,7 @@ import gevent
 import gevent.lock
 import gevent.pool
 
-from pantheon import __version__, limits, wire
+from pantheon import limits, wire
 from pantheon.chain import scripts
 from pantheon.chain.chainstate import Chainstate, with_activation_heights
 from pantheon.chain.headers import HeaderRejected, TipChange
@@ -54,8 +54,10 @@ from pantheon.lifecycle import Lifecycle
 from pantheon.net.addrman import AddrMan
 from pantheon.net.banlist import BanEntry, BanList
 from pantheon.net.discovery import Resolver
+from pantheon.net.gossip import GossipConfig
 from pantheon.net.manager import ManagerConfig, NetworkManager
 from pantheon.net.peer import BUILTIN_HANDLERS, Handler, Peer, PeerConfig, PeerState, Transition
+from pantheon.net.permissions import Permission
 from pantheon.params import Network
 from pantheon.primitives import Block, InvVect, Locator, Tx
 from pantheon.protocol import (
@@ -92,7 +94,6 @@ class NodeTuning:
     block_request_timeout: float = 10 * 60.0
     added_node_retry: float = 60.0  # Core retries -addnode peers every minute
     progress_interval: float = 10.0  # seconds between sync progress lines
-    handshake_timeout: float = 60.0
     ping_interval: float = 120.0
     ping_timeout: float = 20 * 60.0
 
@@ -163,19 +164,24 @@ class Node(Lifecycle):
         self.chain.on_connected.append(self._block_connected)
         self.chain.on_disconnected.append(self._block_disconnected)
         peer_config = PeerConfig(
-            network=network, user_agent=f"/Pantheon:{__version__}/", fee_filter=config.minrelaytxfee,
-            handshake_timeout=self.tuning.handshake_timeout, ping_interval=self.tuning.ping_interval,
+            network=network, user_agent=config.user_agent, relay=not config.blocksonly,
+            fee_filter=None if config.blocksonly else config.minrelaytxfee,
+            handshake_timeout=config.peertimeout, ping_interval=self.tuning.ping_interval,
             ping_timeout=self.tuning.ping_timeout)
         if resolver is None and config.dnsserver is not None:
             resolver = Resolver([config.dnsserver[0]], config.dnsserver[1])
         manager_config = ManagerConfig(
             peer=peer_config,
-            listen=(config.bind, config.port) if config.listen else None,
+            listen=(config.bind, config.binds[0].port or config.port) if config.listen else None,
+            more_listen=tuple((bind.host, bind.port or config.port, bind.onion) for bind in config.binds[1:]),
             max_connections=config.maxconnections,
             max_inbound=max(config.maxconnections - 8, 0),
-            auto_outbound=config.dnsseed and not config.connect,
+            auto_outbound=not config.no_auto_outbound,
             resolver=resolver,
             dns_seeds=None if config.dnsseed else (),
+            fixed_seeds=config.fixedseeds,
+            gossip=GossipConfig(advertise=config.discover),
+            whitelist=config.whitelist,
         )
         self.manager = NetworkManager(manager_config, banlist=self.banlist, handlers=self._handlers(),
                                       start_height=lambda: self.chain.height, addrman=self.addrman,
@@ -436,11 +442,15 @@ class Node(Lifecycle):
         tree = self.chain.headers
         unknown_block = False
         for item in items:
-            if item.type & ~MSG_WITNESS_FLAG == MSG_BLOCK:
+            kind = item.type & ~MSG_WITNESS_FLAG
+            if kind == MSG_BLOCK:
                 if item.hash in tree:
                     self.download.peer_has(peer.id, item.hash)
                 else:
                     unknown_block = True
+            elif kind in (MSG_TX, MSG_WTX) and self._rejects_txs_from(peer):
+                peer.close(f"transaction ({hash_to_hex(item.hash)}) inv sent in violation of protocol")
+                return
         if not self.in_initial_block_download():
             self.relay.announced(peer, items)
         if unknown_block:
@@ -504,7 +514,15 @@ class Node(Lifecycle):
         finally:
             self._request_blocks(peer)
 
+    def _rejects_txs_from(self, peer: Peer) -> bool:
+        """Core's -blocksonly: transactions (and their invs) from a peer without the relay
+        permission are a protocol violation, as our version message said relay=false."""
+        return self.config.blocksonly and Permission.RELAY not in peer.permissions
+
     def _on_tx(self, peer: Peer, frame: Frame) -> None:
+        if self._rejects_txs_from(peer):
+            peer.close("transaction sent in violation of protocol")
+            return
         tx = wire.decode_tx(frame.payload)
         self.relay.received(peer, tx)
         if self.mempool.get(tx.txid) is not None:

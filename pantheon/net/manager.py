@@ -44,6 +44,7 @@ from pantheon.net.gossip import AddrGossip, GossipConfig
 from pantheon.net.eviction import EvictionCandidate, keyed_netgroup, select_to_evict
 from pantheon.protocol import FULL_RELAY_SERVICES
 from pantheon.net.peer import Handler, Peer, PeerConfig, PeerState, Traffic, Transition
+from pantheon.net.permissions import Permission, WhitelistEntry, permissions_for
 
 from pantheon.net.discovery import Discovery, Endpoint, Resolver, discover, fixed_seeds
 
@@ -59,6 +60,9 @@ class ManagerConfig:
 
     peer: PeerConfig = field(default_factory=PeerConfig)
     listen: tuple[str, int] | None = None
+    #: Further listeners (Core's repeated -bind): (host, port, onion); peers accepted on an onion
+    #: one are inbound Tor peers, as Core's `-bind=...=onion` (a local Tor daemon forwards to it).
+    more_listen: tuple[tuple[str, int, bool], ...] = ()
     max_outbound: int = 8
     # The switch (see the module notes): seed the AddrMan (DNS seeds, then fixed seeds) and keep
     # max_outbound full-relay outbound connections filled from it. Off by default so a manager
@@ -69,12 +73,14 @@ class ManagerConfig:
     dns_seed_services: int | None = FULL_RELAY_SERVICES  # Core asks "x9.<seed>"; None: the bare names
     resolver: Resolver | None = None  # None: the system's (resolv.conf)
     fixed_seeds_after: float = 60.0  # Core: fixed seeds after a minute with an empty AddrMan
+    fixed_seeds: bool = True  # Core -fixedseeds
     max_inbound: int = 117
     max_connections: int = 125
     # The listen socket's backlog; None: gevent's default. Many peers arriving at once (the
     # 5,000-peer benchmark) need a big one, or SYNs dropped from a full queue wait 1 s to retry.
     backlog: int | None = None
     gossip: GossipConfig = field(default_factory=GossipConfig)  # address relay timing, self-advertisement
+    whitelist: tuple[WhitelistEntry, ...] = ()  # Core -whitelist: permissions by subnet and direction
 
 
 class NetworkManager:
@@ -113,6 +119,7 @@ class NetworkManager:
         self._counts = {True: 0, False: 0}  # inbound -> open peers, kept so no accept is O(n)
         self._group = gevent.pool.Group()  # every peer's reader and writer
         self._server: gevent.server.StreamServer | None = None
+        self._more_servers: list[gevent.server.StreamServer] = []
         self._stopped = gevent.event.Event()
         self._netgroup_key = secrets.token_bytes(16)  # eviction's secret
         self.addrman = addrman
@@ -137,13 +144,20 @@ class NetworkManager:
     def start(self) -> NetworkManager:
         """Start listening (when configured). Returns the manager."""
         if self.config.listen is not None and self._server is None:
-            # One slot over max_inbound: a full node still accepts, to evict or refuse.
-            self._server = gevent.server.StreamServer(
-                self.config.listen, self._accept, backlog=self.config.backlog,
-                spawn=gevent.pool.Pool(self.config.max_inbound + 1),
-            )
+            # One pool for every listener, one slot over max_inbound: a full node still accepts, to
+            # evict or refuse.
+            pool = gevent.pool.Pool(self.config.max_inbound + 1)
+            self._server = gevent.server.StreamServer(self.config.listen, self._accept,
+                                                      backlog=self.config.backlog, spawn=pool)
             self._server.start()
             log.info("listening on %s:%d", *self.address)
+            for host, port, onion in self.config.more_listen:
+                server = gevent.server.StreamServer(
+                    (host, port), lambda sock, address, onion=onion: self._accept(sock, address, onion),
+                    backlog=self.config.backlog, spawn=pool)
+                server.start()
+                self._more_servers.append(server)
+                log.info("listening on %s:%d%s", server.server_host, server.server_port, " (onion)" if onion else "")
         if self.config.auto_outbound and self.addrman is not None and self._refiller is None:
             self._refiller = gevent.spawn(self._find_peers)
         return self
@@ -166,15 +180,17 @@ class NetworkManager:
         if self._refiller is not None:
             self._refiller.kill()
             self._refiller = None
-        if self._server is not None:
-            self._server.close()
+        servers = [server for server in (self._server, *self._more_servers) if server is not None]
+        for server in servers:
+            server.close()
         for peer in list(self._peers.values()):
             peer.close("shutting down")
         self._group.join(timeout)
         self._group.kill(timeout=1)
-        if self._server is not None:
-            self._server.stop(timeout=timeout)
-            self._server = None
+        for server in servers:
+            server.stop(timeout=timeout)
+        self._server = None
+        self._more_servers = []
         self._stopped.set()
         log.info("stopped")
 
@@ -316,7 +332,8 @@ class NetworkManager:
         config = self.config
         seeds = config.peer.network.dns_seeds if config.dns_seeds is None else config.dns_seeds
         self.seed_dns()
-        fixed_at: float | None = time.monotonic() + (config.fixed_seeds_after if seeds else 0.0)
+        fixed_at: float | None = (time.monotonic() + (config.fixed_seeds_after if seeds else 0.0)
+                                  if config.fixed_seeds else None)
         while True:
             try:
                 if fixed_at is not None and time.monotonic() >= fixed_at:
@@ -333,6 +350,7 @@ class NetworkManager:
             sock, address, inbound=inbound, config=config or self.config.peer, banlist=self.banlist,
             handlers=self.handlers, nonces=self._nonces, start_height=self._start_height, group=self._group,
             wire=self._wire, on_transition=self._on_transition, traffic=self._traffic,
+            permissions=permissions_for(self.config.whitelist, address[0], inbound),
         )
         self._peers[peer.id] = peer
         self._counts[inbound] += 1
@@ -357,19 +375,22 @@ class NetworkManager:
         for listener in self.listeners:
             listener(peer, transition)
 
-    def _accept(self, sock: gevent.socket.socket, address: tuple[str, int]) -> None:
+    def _accept(self, sock: gevent.socket.socket, address: tuple[str, int], onion: bool = False) -> None:
         """StreamServer handler: one inbound peer, whose reader this greenlet is for as long as
-        the peer lives (returning closes the socket)."""
+        the peer lives (returning closes the socket); `onion`: accepted on an onion bind."""
         host = address[0]
-        if self.banlist is not None and self.banlist.is_banned(host):
+        noban = Permission.NOBAN in permissions_for(self.config.whitelist, host, inbound=True)
+        if self.banlist is not None and not noban and self.banlist.is_banned(host):
             log.info("refused inbound %s:%d: banned", host, address[1])
             return
         if self.count(inbound=True) >= self.config.max_inbound or len(self._peers) >= self.config.max_connections:
             if not self.evict():
                 log.info("refused inbound %s:%d: connections are full, no peer to evict", host, address[1])
                 return
-        if (self.banlist is not None and self.count(inbound=True) + 1 >= self.config.max_inbound
+        if (self.banlist is not None and not noban and self.count(inbound=True) + 1 >= self.config.max_inbound
                 and self.banlist.is_discouraged(PeerAddress.from_ip(host))):
             log.info("refused inbound %s:%d: discouraged, and inbound is nearly full", host, address[1])
             return  # Core takes a discouraged peer only while more than one inbound slot is free
-        self._make_peer(sock, address, inbound=True).run()
+        peer = self._make_peer(sock, address, inbound=True)
+        peer.inbound_onion = onion
+        peer.run()

@@ -71,6 +71,7 @@ from pantheon.errors import BadMagic, OversizedMessage, ProtocolError
 from pantheon.frames import Frame
 from pantheon.net.address import PeerAddress
 from pantheon.net.banlist import BanList
+from pantheon.net.permissions import Permission
 from pantheon.primitives import Endpoint, InvVect, SendCmpct, Version
 from pantheon.protocol import (
     FEEFILTER_VERSION,
@@ -177,7 +178,7 @@ class Peer:
     __slots__ = (
         "id", "address", "inbound", "config", "banlist", "handlers", "counters", "transitions",
         "on_transition", "_known_inventory", "local_nonce", "remote", "common_version", "wtxid_relay",
-        "wants_addrv2", "prefers_headers", "fee_filter", "compact_blocks", "ping_time", "min_ping",
+        "permissions", "inbound_onion", "wants_addrv2", "prefers_headers", "fee_filter", "compact_blocks", "ping_time", "min_ping",
         "close_reason", "last_block_time", "last_tx_time", "_sock", "_wire", "_nonces", "_start_height",
         "_group", "_decoder", "_state", "_verack_received", "_started_at", "_ping_nonce", "_ping_sent_at",
         "_next_ping", "_queue", "_queued", "_drained", "_closed", "_reader", "_writer", "_traffic",
@@ -198,8 +199,11 @@ class Peer:
         wire: ModuleType = pantheon.wire,
         on_transition: Callable[[Peer, Transition], None] | None = None,
         traffic: Traffic | None = None,
+        permissions: frozenset[Permission] = frozenset(),
     ) -> None:
         self.id = next(_ids)
+        self.permissions = permissions  # what -whitelist grants this peer (net/permissions.py)
+        self.inbound_onion = False  # accepted on an onion bind (Core's m_inbound_onion)
         self.address = (address[0], address[1])
         self.inbound = inbound
         self.config = config or PeerConfig()
@@ -367,9 +371,13 @@ class Peer:
                 gevent.kill(task)  # the reader may be a StreamServer's handler (`run`)
 
     def misbehaving(self, reason: str) -> None:
-        """Core's reaction to misbehaviour: discourage the address (with a BanList) and disconnect."""
+        """Core's reaction to misbehaviour: discourage the address (with a BanList) and disconnect;
+        a noban peer is only warned about, as Core does."""
         log.warning("%s misbehaving: %s", self, reason)
         self.counters["misbehaving"] += 1
+        if Permission.NOBAN in self.permissions:
+            log.warning("Warning: not punishing noban peer %d!", self.id)
+            return
         if self.banlist is not None:
             try:
                 self.banlist.discourage(PeerAddress.from_ip(self.address[0]))

@@ -142,7 +142,7 @@ class NetworkRpc(RpcGroup):
         remote = peer.remote
         synced_headers, inflight = self.node.peer_sync_state(peer)
         return {
-            "id": peer.id, "addr": info["addr"], "network": _net_name(peer.address[0]),
+            "id": peer.id, "addr": info["addr"], "network": "onion" if peer.inbound_onion else _net_name(peer.address[0]),
             "services": info["services"], "relaytxes": info["relaytxes"], "bytessent": info["bytessent"],
             "bytesrecv": info["bytesrecv"], "conntime": int(time.time() - float(info["conntime"])),  # type: ignore[arg-type]
             "pingtime": info["pingtime"], "minping": info["minping"], "version": info["version"],
@@ -151,7 +151,7 @@ class NetworkRpc(RpcGroup):
             "connection_type": "inbound" if peer.inbound else "outbound-full-relay",
             "minfeefilter": round(peer.fee_filter / COIN, 8), "state": info["state"],
             "transitions": info["transitions"], "bip152_hb_to": False, "bip152_hb_from": False,
-            "permissions": [], "servicesnames": service_names(remote.services if remote else 0),
+            "permissions": sorted(permission.value for permission in peer.permissions), "servicesnames": service_names(remote.services if remote else 0),
         }
 
 

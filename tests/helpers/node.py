@@ -10,13 +10,15 @@ from helpers.p2p import free_port
 from pantheon.config import NodeConfig, load_config
 from pantheon.node import Node, NodeTuning
 
-FAST = NodeTuning(tick=0.02, trickle_outbound=0.05, trickle_inbound=0.05, handshake_timeout=10)
+FAST = NodeTuning(tick=0.02, trickle_outbound=0.05, trickle_inbound=0.05)
 
 
 def settings(datadir: Path, *extra: str, rpc: bool = False) -> NodeConfig:
-    """A regtest node on loopback; with `rpc`, JSON-RPC on a free port (`node.config.rpcport`)."""
+    """A regtest node on loopback that dials only what it is told (`-connect=0`, as Core's test
+    framework starts bitcoind); with `rpc`, JSON-RPC on a free port (`node.config.rpcport`)."""
     args = ["--datadir", str(datadir), "--network", "regtest", "--port", "0", "--bind", "127.0.0.1",
-            "--dnsseed", "0", "--rpcport", str(free_port()) if rpc else "0", "--server", "1" if rpc else "0", *extra]
+            "--connect", "0", "--peertimeout", "10", "--rpcport", str(free_port()) if rpc else "0",
+            "--server", "1" if rpc else "0", *extra]
     return load_config(args)
 
 

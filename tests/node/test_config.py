@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from pantheon import params
-from pantheon.config import _OPTIONS, ConfigError, HelpRequested, Kind, NodeConfig, Permission, load_config, parse_hostport
+from pantheon.config import _OPTIONS, ConfigError, HelpRequested, Kind, NodeConfig, load_config, parse_hostport
+from pantheon.net.permissions import Permission
 from pantheon.hashing import hex_to_hash
 
 
@@ -129,7 +130,7 @@ def test_assumevalid_defaults_to_cores_block_for_the_network(tmp_path: Path, net
     (["-regtest", "-peertimeout=0"], None, "peertimeout must be a positive integer."),
     (["-v2transport=1"], None, "not implemented"),
     (["-peerbloomfilters"], None, "only 0 is accepted"),
-    (["-mocktime=5"], None, "regtest only"),
+    (["-regtest", "-mocktime=5"], None, "not implemented yet"),
     (["-whitelist=bogus@127.0.0.1"], None, "Invalid P2P permission: 'bogus'"),
     ([], "includeconf=other.conf\n", "not supported"),
     ([], "\n\nrpcport\n", r"pantheon.conf:3: expected key=value"),
@@ -197,7 +198,7 @@ def test_bitcoinds_command_line_and_bitcoin_conf_as_the_functional_tests_write_t
                                         "prevoutfetchthreads", "rpcdoccheck", "shrinkdebugfile", "unsafesqlitesync")
     (entry,) = settings.whitelist
     assert entry.permissions == {Permission.NOBAN} and entry.inbound and entry.outbound
-    assert entry.subnet == "127.0.0.1"
+    assert str(entry.subnet) == "127.0.0.1/32"
 
 
 def test_core_forms_of_names_values_and_sections(tmp_path: Path) -> None:

@@ -25,6 +25,7 @@ from helpers.waiting import NODE_WAIT, in_thread, wait_for
 from pantheon import params, wire
 from pantheon.chain import scripts
 from pantheon.chain.miner import block_template, mine
+from pantheon.config import load_config
 from pantheon.hashing import hash_to_hex, merkle_root
 from pantheon.protocol import MSG_BLOCK, MSG_TX, MSG_WITNESS_TX, MSG_WTX, NODE_NETWORK, NODE_WITNESS
 from pantheon.net.peer import PeerState
@@ -673,3 +674,82 @@ def test_events_reach_subscribers_and_a_failing_one_harms_nothing(
     assert seen == [("block", 1), ("timed", True), ("block", 2)]
     assert node.chain.height == 2
     assert any("block_connected observer" in record.getMessage() for record in caplog.records)
+
+
+def test_a_noban_peer_is_warned_not_punished(make_node: Callable[..., Node], raw_client: Callable[[Node], RawClient],
+                                             caplog: pytest.LogCaptureFixture) -> None:
+    """-whitelist=noban@127.0.0.1: the headers that get any other peer discouraged leave this one
+    connected and its address in good standing; getpeerinfo lists the permission."""
+    node = make_node("n", "-whitelist=noban@127.0.0.1", "--rpcuser", "u", "--rpcpassword", "p", rpc=True)
+    other = make_node("other")
+    hashes = other.generate(3, P2WSH_TRUE)
+    headers = [other.chain.headers.header(h) for h in hashes]
+    raw = raw_client(node)
+    raw.send("headers", wire.encode_headers([headers[0], headers[2]]))
+    raw.send("ping", wire.encode_ping(7))
+    assert wire.decode_pong(raw.receive("pong").payload) == 7
+    assert not raw.is_closed(0.2) and not node.banlist.is_discouraged("127.0.0.1")
+    assert any("not punishing noban peer" in record.getMessage() for record in caplog.records)
+    (info,) = in_thread(proxy(node).getpeerinfo)
+    assert info["permissions"] == ["noban"]
+
+
+def test_blocksonly_says_relay_false_and_drops_a_peer_that_sends_transactions(
+        make_node: Callable[..., Node], raw_client: Callable[[Node], RawClient]) -> None:
+    node = make_node("n", "-blocksonly")
+    mined = node.generate(101, P2WSH_TRUE)
+    tx = spend(prevouts_of(node.chain.read_block(mined[0]).transactions[0])[:1], fee=2_000)
+    sender = raw_client(node)
+    ours = next(frame for frame in sender.received if frame.command == "version")
+    assert wire.decode_version(ours.payload).relay is False
+    sender.send("tx", tx.serialize())
+    assert sender.is_closed()
+    announcer = raw_client(node)
+    announcer.send("inv", wire.encode_inv([InvVect(MSG_WTX, tx.wtxid)]))
+    assert announcer.is_closed()
+    assert node.mempool.get(tx.txid) is None
+
+
+def test_comments_join_the_user_agent_and_peertimeout_bounds_the_handshake(make_node: Callable[..., Node]) -> None:
+    node = make_node("n", "-uacomment=testnode0", "-uacomment=b", "-peertimeout=1")
+    assert node.user_agent.endswith("(testnode0; b)/")
+    silent = RawClient(node.manager.address[1], wire)
+    try:
+        started = time.monotonic()
+        assert silent.is_closed(5)
+        assert time.monotonic() - started < 4
+    finally:
+        silent.close()
+
+
+@pytest.mark.parametrize(("flags", "auto", "dns", "fixed", "advertise"), [
+    ((), True, None, True, True),
+    (("-dnsseed=0",), True, (), True, True),  # Core keeps addrman and fixed-seed dialling
+    (("-dnsseed=0", "-fixedseeds=0", "-discover=0"), True, (), False, False),
+    (("-connect=0",), False, (), True, True),  # no automatic outbound at all
+])
+def test_outbound_options_reach_the_network_manager(tmp_path: Path, flags: tuple[str, ...], auto: bool,
+                                                    dns: tuple[str, ...] | None, fixed: bool, advertise: bool) -> None:
+    node = Node(load_config([f"-datadir={tmp_path}", "-regtest", *flags]), tuning=FAST, script_workers=0)
+    try:
+        manager = node.manager.config
+        assert (manager.auto_outbound, manager.dns_seeds, manager.fixed_seeds) == (auto, dns, fixed)
+        assert manager.gossip.advertise is advertise
+    finally:
+        node.stop()
+
+
+def test_every_bind_listens_and_an_onion_bind_marks_its_peers(make_node: Callable[..., Node]) -> None:
+    onion_port = free_port()
+    node = make_node("n", f"-bind=127.0.0.1:{onion_port}=onion", "--rpcuser", "u", "--rpcpassword", "p",
+                     rpc=True)
+    plain = RawClient(node.manager.address[1], wire)
+    hidden = RawClient(onion_port, wire)
+    try:
+        plain.handshake()
+        hidden.handshake()
+        networks = {info["addr"].rsplit(":", 1)[1]: info["network"] for info in in_thread(proxy(node).getpeerinfo)}
+        assert sorted(networks.values()) == ["ipv4", "onion"]
+    finally:
+        plain.close()
+        hidden.close()
