@@ -1,7 +1,8 @@
 """The node's HTTP servers (JSON-RPC, metrics) on gevent.pywsgi, with what a bare `WSGIServer`
 lacks: a bounded handler pool, which is also what `stop(timeout)` joins (with the default spawn,
-kept-alive connections outlive the server), and a listener that is closed when binding fails
-(gevent's own leaks its socket then)."""
+kept-alive connections outlive the server), an idle timeout per connection (Core's
+-rpcservertimeout: a client that sends nothing is let go), and a listener that is closed when
+binding fails (gevent's own leaks its socket then)."""
 
 from __future__ import annotations
 
@@ -18,17 +19,29 @@ __all__ = ["HttpServer", "WsgiApp"]
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
+class _IdleTimeoutServer(gevent.pywsgi.WSGIServer):
+    """A WSGIServer whose connections time out when idle: pywsgi closes a connection whose read
+    of the next request fails, and a socket timeout is such a failure."""
+
+    idle_timeout: float | None = None
+
+    def handle(self, sock: gevent.socket.socket, address: Any) -> None:
+        sock.settimeout(self.idle_timeout)
+        super().handle(sock, address)
+
+
 class HttpServer:
     """Serve `app` on (host, port) with at most `connections` at once; `start()` binds."""
 
     def __init__(self, app: WsgiApp, host: str, port: int, *, connections: int, log: logging.Logger,
-                 backlog: int = 128) -> None:
+                 backlog: int = 128, idle_timeout: float | None = None) -> None:
         self._app = app
+        self._idle_timeout = idle_timeout
         self._endpoint = (host, port)
         self._connections = connections
         self._log = log
         self._backlog = backlog
-        self._server: gevent.pywsgi.WSGIServer | None = None
+        self._server: _IdleTimeoutServer | None = None
 
     @property
     def address(self) -> tuple[str, int]:
@@ -49,8 +62,9 @@ class HttpServer:
         except OSError:
             listener.close()
             raise
-        self._server = gevent.pywsgi.WSGIServer(listener, self._app, log=None, error_log=self._log,
-                                                spawn=gevent.pool.Pool(self._connections))
+        self._server = _IdleTimeoutServer(listener, self._app, log=None, error_log=self._log,
+                                          spawn=gevent.pool.Pool(self._connections))
+        self._server.idle_timeout = self._idle_timeout
         self._server.start()
         return self.address
 

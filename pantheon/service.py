@@ -41,7 +41,8 @@ class NodeService(Lifecycle):
             if config.server:
                 auth = RpcAuth(config.rpcuser, config.rpcpassword, cookie_dir=self.node.datadir)
                 self.rpc = RpcServer(node_methods(self.node, self.stop), auth, host=config.rpcbind,
-                                     port=config.rpcport).start()
+                                     port=config.rpcport, threads=config.rpcthreads,
+                                     idle_timeout=config.rpcservertimeout).start()
             if config.metrics_port is not None:
                 self.metrics = NodeMetrics(self.node)
                 self.metrics.serve(config.rpcbind, config.metrics_port)

@@ -54,9 +54,9 @@ COOKIE_FILE = ".cookie"
 MAX_BODY = 32 * 1024 * 1024
 #: Core's pause before answering a failed authentication.
 AUTH_FAILURE_DELAY = 0.25
-#: Connections served at once (Core: -rpcthreads 4 working a queue of -rpcworkqueue 16); more wait
-#: in the listen backlog.
-MAX_CONNECTIONS = 64
+#: Requests Core queues beyond those its -rpcthreads serve (-rpcworkqueue): connections open at once
+#: are the threads plus this; more wait in the listen backlog.
+WORK_QUEUE = 16
 
 _LEGACY_STATUS = {RPC_INVALID_REQUEST: "400 Bad Request", RPC_METHOD_NOT_FOUND: "404 Not Found"}
 _JSON = [("Content-Type", "application/json")]
@@ -181,10 +181,12 @@ class RpcServer:
     """Core's JSON-RPC over HTTP on a gevent WSGI server; `start()` returns at once."""
 
     def __init__(self, methods: Mapping[str, Method], auth: RpcAuth, host: str = "127.0.0.1",
-                 port: int = 8332) -> None:
+                 port: int = 8332, *, threads: int = 4, idle_timeout: float | None = 30.0) -> None:
+        """`threads` and `idle_timeout`: Core's -rpcthreads and -rpcservertimeout."""
         self.dispatcher = Dispatcher(methods)
         self.auth = auth
-        self._server = HttpServer(self.app, host, port, connections=MAX_CONNECTIONS, log=log)
+        self._server = HttpServer(self.app, host, port, connections=threads + WORK_QUEUE, log=log,
+                                  idle_timeout=idle_timeout)
 
     @property
     def address(self) -> tuple[str, int]:

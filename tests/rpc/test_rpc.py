@@ -9,10 +9,12 @@ import json
 import os
 import shutil
 import stat
+import time
 from pathlib import Path
 from typing import Any, Iterator
 
 import gevent
+import gevent.socket
 import gevent.subprocess
 import pytest
 from bitcoin.rpc import JSONRPCError, RawProxy
@@ -206,3 +208,17 @@ def test_curl_works_unmodified(server: RpcServer) -> None:
         '{"jsonrpc": "1.0", "id": "curltest", "method": "getblockcount", "params": []}',
         "-H", "content-type: text/plain;", f"http://{host}:{port}/"], timeout=10)
     assert json.loads(output) == {"result": 42, "error": None, "id": "curltest"}
+
+
+def test_an_idle_connection_is_closed_after_rpcservertimeout(tmp_path: Path) -> None:
+    """Core's -rpcservertimeout: a client that opens a connection and sends nothing is let go."""
+    rpc = RpcServer(methods(), RpcAuth(USER, PASSWORD, cookie_dir=tmp_path), port=0, idle_timeout=0.3).start()
+    try:
+        idle = gevent.socket.create_connection(rpc.address, timeout=5)
+        started = time.monotonic()
+        assert idle.recv(1) == b""  # closed by the server, nothing said
+        assert time.monotonic() - started < 3
+        idle.close()
+        assert post(rpc, json.dumps({"method": "getblockcount", "id": 1}))[0] == 200  # others still served
+    finally:
+        rpc.stop()
