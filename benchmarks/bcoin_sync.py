@@ -1,4 +1,4 @@
-"""bcoin→bcoin initial sync: the baseline issue 9's node benchmark sets Pantheon against.
+"""bcoin→bcoin initial sync: the baseline the node's sync benchmark sets Pantheon against.
 
     python -m benchmarks.bcoin_sync [--blocks 5000] [--tx-every 10]
 

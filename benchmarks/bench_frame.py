@@ -106,7 +106,7 @@ def _tiny_pieces(quick: bool) -> list[Figure]:
         one = _per_byte(_feed_pieces(module, bytewise), len(block), repeat, min_time=0)
         four_k = _per_byte(_feed_pieces(module, _split(block, 4096)), len(block), 5)
         small_one = _per_byte(_feed_pieces(module, small_bytewise), len(small), 5)
-        compiled_twin = module is _compiled  # the targets are the compiled twin's
+        compiled_twin = module is _compiled  # the targets are the compiled twin's
         figures.append(Figure(
             f"{label} block in 1 B pieces, {twin}", one, "ns/B",
             "<= 3x 4 KB pieces" if compiled_twin else "reported",

@@ -1,4 +1,4 @@
-"""Scale: one `NetworkManager` with thousands of loopback inbound peers (issue 5).
+"""Scale: one `NetworkManager` with thousands of loopback inbound peers.
 
 The manager listens on 127.0.0.1 in this process with its inbound and total limits raised; a
 second process (`benchmarks/net_clients.py`, gevent greenlets on raw sockets) opens the

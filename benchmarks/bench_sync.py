@@ -1,4 +1,4 @@
-"""Initial sync against bcoin (issue 9): one bcoin 1.0.2 mines 5,000 regtest blocks (1,000 with
+"""Initial sync against bcoin: one bcoin 1.0.2 mines 5,000 regtest blocks (1,000 with
 --quick) with a wallet transaction in every 10th once coinbases mature; then, in the same run and
 from the same source, a fresh bcoin and a fresh Pantheon each sync the whole chain.
 

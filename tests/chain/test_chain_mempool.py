@@ -3,9 +3,10 @@ with a transaction built to hit it, orphans, eviction, block connect/disconnect,
 lookups. The standardness reasons (`chain/policy.py`) are tests/chain/test_policy.py's.
 
 The chain is `tests/helpers/chain.RegtestChain` (a real HeaderTree and a coin dict fed by blocks our
-miner makes), standing in for `Chainstate` until that merges. Scripts are not executed (no
-verifier is wired yet), so the coins spent here are anyone-can-spend P2WSH(OP_TRUE) outputs and
-some witnesses are arbitrary: that is what the rules under test look at, not script validity.
+miner makes), lighter than a `Chainstate` and enough for the pool. Scripts are not executed (the
+pool is built without a verifier here; tests/chain/test_chain_integration.py runs them), so the
+coins spent here are anyone-can-spend P2WSH(OP_TRUE) outputs and some witnesses are arbitrary:
+that is what the rules under test look at, not script validity.
 Every transaction reaches the pool encoded and decoded by the twin under test (`relay`)."""
 
 from __future__ import annotations

@@ -346,7 +346,7 @@ class BcoinNode:
 
 @dataclass(frozen=True)
 class SyncRun:
-    """One bcoin syncing a chain from another: the figures issue 9's benchmark sets Pantheon against."""
+    """One bcoin syncing a chain from another: the figures the sync benchmark sets Pantheon against."""
 
     blocks: int
     txs: int

@@ -1,4 +1,4 @@
-"""The bcoin side of issue 9's proofs, proven on bcoin alone (tests/helpers/bcoin.py; skipped without
+"""The bcoin side of the node's interop proofs (tests/node/test_node_bcoin.py), proven on bcoin alone (tests/helpers/bcoin.py; skipped without
 bcoin, a failure under CI=true): two bcoins 1.0.2 on regtest sync, relay wallet transactions,
 split, mine apart and converge, and the bcoin→bcoin sync baseline of the benchmark runs.
 """

@@ -1,4 +1,4 @@
-"""Issue 9's five proofs against bcoin 1.0.2 (tests/helpers/bcoin.py; skipped without bcoin, a
+"""The node's five proofs against bcoin 1.0.2 (tests/helpers/bcoin.py; skipped without bcoin, a
 failure under CI=true), on bcoin's regtest rules (`--testactivationheight`, as bcoin activates CSV
 and segwit at 432 and buries BIP34/65/66 elsewhere):
 
