@@ -192,13 +192,6 @@ def _uacomment(text: str) -> str:
     return text
 
 
-def _mocktime(text: str) -> int:
-    value = _count(text)
-    if value:
-        raise ValueError("a mock clock is not implemented yet; only 0 (real time) is accepted")
-    return value
-
-
 def _peertimeout(text: str) -> int:
     value = int(text)
     if value <= 0:
@@ -314,7 +307,7 @@ _OPTIONS: tuple[_Option, ...] = (
             Kind.SWITCH),
     _Option("testactivationheight", _activation, "regtest only, as Core: NAME@HEIGHT enforces a deployment "
             "(bip34, dersig, cltv, csv, segwit) from HEIGHT; repeatable", Kind.LIST),
-    _Option("mocktime", _mocktime, "regtest only: a mock clock (not implemented yet: 0 only)"),
+    _Option("mocktime", _count, "regtest only: start with the clock frozen at this UNIX time (0: real time)"),
     # logging
     _Option("loglevel", _loglevel, "trace, debug, info, warning, error, or CATEGORY:LEVEL (default: info); "
             "repeatable", Kind.LIST),

@@ -46,6 +46,7 @@ from pantheon.chain.mempool import Mempool
 from pantheon.chain.miner import block_template, mine
 from pantheon.chain.scripts import ChainScriptChecks
 from pantheon.chain.validation import BlockRejected, TxRejected
+from pantheon.clock import NodeClock
 from pantheon.config import NodeConfig
 from pantheon.events import NodeEvents
 from pantheon.frames import Frame
@@ -129,20 +130,22 @@ class Node(Lifecycle):
             network = dataclasses.replace(network, minimum_chain_work=config.minimumchainwork)
         self.network: Network = network
         self.datadir = config.network_datadir
+        #: The one clock the node's behaviour reads (clock.py); `setmocktime` moves it.
+        self.clock = NodeClock(config.mocktime)
         self.store = Store.open(self.datadir)
         self._lock = gevent.lock.RLock()
         workers = script_workers if script_workers is not None else config.par if config.par > 0 else os.cpu_count() or 1
         self.scripts = self._script_checks(verify_scripts, workers)
         try:
             self.chain = Chainstate(self.store, network, cache_bytes=config.dbcache * 1024 * 1024,
-                                    script_verifier=self.scripts.block if self.scripts else None)
+                                    script_verifier=self.scripts.block if self.scripts else None, now=self.clock)
             if self.scripts is not None:
                 self.scripts.headers = self.chain.headers
             self.mempool = Mempool(self.chain, max_usage=config.maxmempool * 1_000_000, min_relay_fee=config.minrelaytxfee,
                                    script_verifier=self.scripts.mempool_tx if self.scripts else None,
-                                   require_standard=not config.acceptnonstdtxn)
-            self.addrman = AddrMan(self.store)
-            self.banlist = BanList(self.store)
+                                   require_standard=not config.acceptnonstdtxn, clock=self.clock)
+            self.addrman = AddrMan(self.store, clock=self.clock)
+            self.banlist = BanList(self.store, clock=self.clock)
         except Exception:
             self.store.close()
             if self.scripts is not None:
@@ -151,10 +154,10 @@ class Node(Lifecycle):
         self.events = NodeEvents()
         self.download = BlockDownload(self.chain.headers, self.chain.has_block, lambda: self.chain.tip,
                                       stall_timeout=self.tuning.stall_timeout,
-                                      request_timeout=self.tuning.block_request_timeout)
+                                      request_timeout=self.tuning.block_request_timeout, clock=self.clock)
         self.relay = TxRelay(self.mempool, trickle_outbound=self.tuning.trickle_outbound,
                              trickle_inbound=self.tuning.trickle_inbound,
-                             request_timeout=self.tuning.tx_request_timeout)
+                             request_timeout=self.tuning.tx_request_timeout, clock=self.clock)
         self.started_at = time.time()
         #: getblocks: when a peer fetches this block of ours, it is sent an inv of our tip.
         self._continue_hash: dict[int, bytes] = {}
@@ -185,7 +188,7 @@ class Node(Lifecycle):
         )
         self.manager = NetworkManager(manager_config, banlist=self.banlist, handlers=self._handlers(),
                                       start_height=lambda: self.chain.height, addrman=self.addrman,
-                                      traffic=self.events.message.emit)
+                                      traffic=self.events.message.emit, clock=self.clock)
         self.manager.listeners.append(self._peer_changed)
 
     def _script_checks(self, wanted: bool, workers: int) -> ChainScriptChecks | None:
@@ -300,7 +303,7 @@ class Node(Lifecycle):
         tip = self.chain.tip
         tree = self.chain.headers
         return (tree.chain_work(tip) < self.network.minimum_chain_work
-                or tree.header(tip).timestamp < time.time() - self.config.maxtipage)
+                or tree.header(tip).timestamp < self.clock() - self.config.maxtipage)
 
     def sync_status(self) -> SyncStatus:
         target = max(self.chain.headers.height, *(p.remote.start_height for p in self.peers()
@@ -310,10 +313,14 @@ class Node(Lifecycle):
         return SyncStatus(height, target, self.chain.headers.height, 100.0 * height / target if target else 100.0,
                           self.in_initial_block_download())
 
-    def peer_sync_state(self, peer: Peer) -> tuple[int, int]:
-        """(height of the best header the peer is known to have or -1, blocks in flight from it)."""
-        best = self.download.best_of(peer.id)
-        return (-1 if best is None else self.chain.headers.height_of(best)), self.download.in_flight(peer.id)
+    def peer_sync_state(self, peer: Peer) -> tuple[int, int, list[int]]:
+        """(height of the best header the peer is known to have, of the last block it shares
+        with our chain (-1: unknown), heights of the blocks in flight from it)."""
+        return self.download.peer_progress(peer.id)
+
+    def peer_relay_state(self, peer: Peer) -> tuple[int, bool]:
+        """(transactions waiting to be announced to the peer, whether it relays addresses)."""
+        return self.relay.pending(peer.id), self.manager.gossip is not None and peer.state is PeerState.CONNECTED
 
     def blocks_in_flight(self) -> int:
         """Blocks requested from peers and not yet received."""
@@ -366,7 +373,7 @@ class Node(Lifecycle):
         hashes = []
         for _ in range(count):
             with self._lock:
-                template = block_template(self.chain, self.mempool, pay_to,
+                template = block_template(self.chain, self.mempool, pay_to, int(self.clock()),
                                           commit_witness=commit_witness)
                 block = mine(template.block)
                 self.process_block(block)
@@ -498,7 +505,7 @@ class Node(Lifecycle):
     def _on_block(self, peer: Peer, frame: Frame) -> None:
         block = wire.decode_block(frame.payload)
         self.download.block_received(peer.id, block.hash)
-        peer.last_block_time = time.monotonic()
+        peer.last_block_time = self.clock()
         try:
             self.process_block(block, source=peer)
         except HeaderRejected as error:
@@ -527,7 +534,7 @@ class Node(Lifecycle):
         self.relay.received(peer, tx)
         if self.mempool.get(tx.txid) is not None:
             return
-        peer.last_tx_time = time.monotonic()
+        peer.last_tx_time = self.clock()
         try:
             status = self.submit_transaction(tx, source=peer)
         except TxRejected as error:

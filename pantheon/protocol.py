@@ -45,8 +45,9 @@ FULL_RELAY_SERVICES: Final = NODE_NETWORK | NODE_WITNESS
 
 
 def service_names(services: int) -> list[str]:
-    """Core's names of the known bits set in `services`."""
-    return [name for bit, name in SERVICE_NAMES.items() if services & bit]
+    """Core's names of the bits set in `services`, lowest first; an unknown bit k is
+    `UNKNOWN[2^k]`, as Core's GetServicesNames shows it."""
+    return [SERVICE_NAMES.get(1 << bit, f"UNKNOWN[2^{bit}]") for bit in range(64) if services >> bit & 1]
 
 
 # --- inventory types (Core protocol.h GetDataMsg) -------------------------------------------

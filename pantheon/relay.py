@@ -88,6 +88,11 @@ class TxRelay:
         for tx_hash in state.in_flight if state is not None else ():
             self._request_failed(tx_hash)
 
+    def pending(self, peer_id: int) -> int:
+        """Transactions queued for this peer's next trickle."""
+        state = self._peers.get(peer_id)
+        return len(state.pending) if state is not None else 0
+
     def in_flight(self, peer_id: int) -> int:
         """Transactions asked of this peer and not yet answered."""
         state = self._peers.get(peer_id)

@@ -93,6 +93,19 @@ class BlockDownload:
         state = self._peers.get(peer)
         return None if state is None else state.best
 
+    def peer_progress(self, peer: PeerId) -> tuple[int, int, list[int]]:
+        """What Core's getpeerinfo says of a peer's sync: the height of its best known header
+        (-1: none), of the last block it shares with our chain (-1: none), and the heights of
+        the blocks in flight from it, lowest first."""
+        state = self._peers.get(peer)
+        if state is None:
+            return -1, -1, []
+        best = state.best if state.best is not None and state.best in self.tree else None
+        heights = sorted(self.tree.height_of(block_hash) for block_hash in state.in_flight)
+        if best is None:
+            return -1, -1, heights
+        return self.tree.height_of(best), self._last_common_height(best), heights
+
     def in_flight(self, peer: PeerId | None = None) -> int:
         """Blocks asked for and not yet delivered, from one peer or all."""
         if peer is None:

@@ -182,7 +182,7 @@ class Mempool:
     def __init__(self, chain: ChainView, *, max_usage: int = DEFAULT_MAX_USAGE,
                  script_verifier: ScriptVerifier | None = None,
                  permit_bare_multisig: bool = DEFAULT_PERMIT_BARE_MULTISIG,
-                 clock: Callable[[], float] = time.monotonic, rng: random.Random | None = None,
+                 clock: Callable[[], float] = time.time, rng: random.Random | None = None,
                  min_relay_fee: int = MIN_RELAY_FEE, require_standard: bool = True) -> None:
         self.chain = chain
         #: Core's -acceptnonstdtxn=0: IsStandardTx applies (size, sigop and fee limits apply regardless).

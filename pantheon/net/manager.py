@@ -63,7 +63,8 @@ class ManagerConfig:
     #: Further listeners (Core's repeated -bind): (host, port, onion); peers accepted on an onion
     #: one are inbound Tor peers, as Core's `-bind=...=onion` (a local Tor daemon forwards to it).
     more_listen: tuple[tuple[str, int, bool], ...] = ()
-    max_outbound: int = 8
+    max_outbound: int = 8  # automatic full-relay outbound connections
+    max_manual: int = 8  # Core's MAX_ADDNODE_CONNECTIONS: manual ones (add_peer) have their own slots
     # The switch (see the module notes): seed the AddrMan (DNS seeds, then fixed seeds) and keep
     # max_outbound full-relay outbound connections filled from it. Off by default so a manager
     # only dials what it is told to.
@@ -90,7 +91,8 @@ class NetworkManager:
               node extends `manager.handlers` before peers connect.
     addrman   with one, addresses are gossiped (`net/gossip.py`): addr/addrv2 stored and
               relayed, getaddr answered, outbound peers asked once.
-    clock     Unix seconds for the gossip's timestamps and token buckets (tests inject it).
+    clock     Unix seconds for the peers' timers and the gossip's timestamps and token buckets
+              (the node's clock.NodeClock; tests inject their own).
     route     where to dial an AddrMan address, (host, port); tests map routable addresses
               (the only kind AddrMan keeps) onto loopback listeners.
     """
@@ -211,15 +213,18 @@ class NetworkManager:
         return self._counts[inbound]
 
     def add_peer(self, host: str, port: int) -> Peer | None:
-        """Dial a peer; None (logged) when the outbound or total limit is reached or the
-        address is already connected."""
+        """Dial a peer by hand (Core's manual connections: -addnode, -connect, the addnode RPC),
+        in slots of their own apart from the automatic ones; None (logged) when those or the
+        total limit are full or the address is already connected."""
         if any(peer.address == (host, port) for peer in self._peers.values()):
             log.info("not dialling %s:%d: already connected", host, port)
             return None
-        if self.count(inbound=False) >= self.config.max_outbound or len(self._peers) >= self.config.max_connections:
-            log.info("not dialling %s:%d: outbound connections are full", host, port)
+        manual = sum(1 for peer in self._peers.values() if peer.connection_type == "manual")
+        if manual >= self.config.max_manual or len(self._peers) >= self.config.max_connections:
+            log.info("not dialling %s:%d: manual connections are full", host, port)
             return None
         peer = self._make_peer(None, (host, port), inbound=False)
+        peer.connection_type = "manual"
         return peer.start()
 
     def broadcast(self, command: str, payload: bytes = b"", filter: Callable[[Peer], bool] | None = None) -> int:
@@ -350,7 +355,7 @@ class NetworkManager:
             sock, address, inbound=inbound, config=config or self.config.peer, banlist=self.banlist,
             handlers=self.handlers, nonces=self._nonces, start_height=self._start_height, group=self._group,
             wire=self._wire, on_transition=self._on_transition, traffic=self._traffic,
-            permissions=permissions_for(self.config.whitelist, address[0], inbound),
+            permissions=permissions_for(self.config.whitelist, address[0], inbound), clock=self._clock,
         )
         self._peers[peer.id] = peer
         self._counts[inbound] += 1

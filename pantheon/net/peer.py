@@ -119,7 +119,7 @@ class PeerState(str, enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class Transition:
-    """One state change: from `old` to `new` because of `reason`, at `at` (time.monotonic())."""
+    """One state change: from `old` to `new` because of `reason`, at `at` (the peer's clock)."""
 
     old: PeerState
     new: PeerState
@@ -154,7 +154,6 @@ class PeerConfig:
 Handler = Callable[["Peer", Frame], None]
 #: (direction "sent" or "received", command, bytes on the wire including the 24-byte header)
 Traffic = Callable[[str, str, int], None]
-_HEADER_SIZE = 24
 
 
 class Peer:
@@ -181,7 +180,8 @@ class Peer:
         "permissions", "inbound_onion", "wants_addrv2", "prefers_headers", "fee_filter", "compact_blocks", "ping_time", "min_ping",
         "close_reason", "last_block_time", "last_tx_time", "_sock", "_wire", "_nonces", "_start_height",
         "_group", "_decoder", "_state", "_verack_received", "_started_at", "_ping_nonce", "_ping_sent_at",
-        "_next_ping", "_queue", "_queued", "_drained", "_closed", "_reader", "_writer", "_traffic",
+        "_next_ping", "_clock", "_local", "bytes_sent_per_msg", "bytes_recv_per_msg", "last_send", "last_recv",
+        "connection_type", "_queue", "_queued", "_drained", "_closed", "_reader", "_writer", "_traffic",
     )
 
     def __init__(
@@ -200,6 +200,7 @@ class Peer:
         on_transition: Callable[[Peer, Transition], None] | None = None,
         traffic: Traffic | None = None,
         permissions: frozenset[Permission] = frozenset(),
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.id = next(_ids)
         self.permissions = permissions  # what -whitelist grants this peer (net/permissions.py)
@@ -225,7 +226,7 @@ class Peer:
         self.ping_time: float | None = None  # last round trip, seconds
         self.min_ping: float | None = None
         self.close_reason: str | None = None
-        # When the peer last relayed a new block / transaction (time.monotonic(); 0: never). Set
+        # When the peer last relayed a new block / transaction (its clock; 0: never). Set
         # by the node's handlers; inbound eviction protects recent relayers.
         self.last_block_time = 0.0
         self.last_tx_time = 0.0
@@ -237,7 +238,18 @@ class Peer:
         self._decoder = wire.FrameDecoder(self.config.network.magic, self.config.max_payload)
         self._state = PeerState.CONNECTING
         self._verack_received = False
-        self._started_at = time.monotonic()
+        self._clock = clock  # the node's clock (clock.py): every timer and time here reads it
+        self._started_at = clock()
+        self._local: tuple[str, int] | None = None
+        # Bytes by message type, header included, as Core's getpeerinfo shows them: a message
+        # of an unknown type or whose header failed its checks counts under "*other*".
+        self.bytes_sent_per_msg: Counter[str] = Counter()
+        self.bytes_recv_per_msg: Counter[str] = Counter()
+        self.last_send = 0.0  # the clock when bytes last went out / came in (0: never)
+        self.last_recv = 0.0
+        #: Core's getpeerinfo connection_type: "inbound", "outbound-full-relay", "manual" (-addnode,
+        #: -connect, RPC), "block-relay-only", "feeler", "addr-fetch"; the manager sets it.
+        self.connection_type = "inbound" if inbound else "outbound-full-relay"
         self._ping_nonce: int | None = None
         self._ping_sent_at = 0.0
         self._next_ping = float("inf")  # set when the handshake completes
@@ -261,7 +273,7 @@ class Peer:
 
     @property
     def connected_at(self) -> float:
-        """When the connection began (time.monotonic())."""
+        """When the connection began (the peer's clock)."""
         return self._started_at
 
     @property
@@ -280,11 +292,8 @@ class Peer:
 
     @property
     def local_address(self) -> tuple[str, int] | None:
-        """Our end of the connection (host, port); None before connecting or after closing."""
-        try:
-            return self._sock.getsockname()[:2] if self._sock is not None else None
-        except OSError:
-            return None
+        """Our end of the connection (host, port); None before connecting."""
+        return self._local
 
     @property
     def known_inventory(self) -> InventorySet:
@@ -299,7 +308,7 @@ class Peer:
         """What Core's getpeerinfo shows of this peer (the RPC layer serves it), plus the state
         and its history."""
         remote = self.remote
-        now = time.monotonic()
+        now = self._clock()
         return {
             "id": self.id,
             "addr": f"{self.address[0]}:{self.address[1]}",
@@ -318,7 +327,7 @@ class Peer:
             "pingwait": now - self._ping_sent_at if self._ping_nonce is not None else None,
             "bytessent": self.counters["bytes sent"],
             "bytesrecv": self.counters["bytes received"],
-            "conntime": now - self._started_at,
+            "conntime": self._started_at,  # when it connected, on the peer's clock (Unix time)
             "counters": dict(self.counters),
         }
 
@@ -386,7 +395,7 @@ class Peer:
         self.close(f"misbehaving: {reason}", discourage=True)
 
     def _set_state(self, new: PeerState, reason: str) -> None:
-        transition = Transition(self._state, new, reason, time.monotonic())
+        transition = Transition(self._state, new, reason, self._clock())
         self._state = new
         self.transitions.append(transition)
         log.info("%s %s -> %s: %s", self, transition.old.value, new.value, reason)
@@ -404,6 +413,7 @@ class Peer:
         self._queue.append(data)
         self._queued += len(data)
         self.counters["messages sent"] += 1
+        self.bytes_sent_per_msg[command] += len(data)
         if self._traffic is not None:
             self._traffic("sent", command, len(data))
         if self._queued > self.config.send_limit:
@@ -429,7 +439,7 @@ class Peer:
         if self._state is not PeerState.CONNECTED or self._ping_nonce is not None:
             return False
         self._ping_nonce = secrets.randbits(64)
-        self._ping_sent_at = time.monotonic()
+        self._ping_sent_at = self._clock()
         return self.send("ping", self._wire.encode_ping(self._ping_nonce))
 
     def _write(self) -> None:
@@ -445,6 +455,7 @@ class Peer:
                 self._queue.popleft()
                 self._queued -= len(chunk)
                 self.counters["bytes sent"] += len(chunk)
+                self.last_send = self._clock()
                 if self._queued <= self.config.send_pause:
                     self._drained.set()
         except OSError as error:
@@ -465,6 +476,7 @@ class Peer:
                     self._writer = self._group.spawn(self._write)
             else:
                 self._set_state(PeerState.HANDSHAKE, "accepted")
+            self._local = self._sock.getsockname()[:2]
             self._nonces.add(self.local_nonce)
             if not self.inbound:
                 self._send_version()
@@ -488,7 +500,10 @@ class Peer:
         assert sock is not None
         decoder = self._decoder
         while not self._closed.is_set():
-            wait = self._run_timers(time.monotonic())
+            wait = self._run_timers(self._clock())
+            poll = getattr(self._clock, "poll_interval", None)  # a mock clock may jump: look again soon
+            if poll is not None:
+                wait = min(wait, poll)
             if self._closed.is_set():
                 return
             if self.paused:
@@ -507,6 +522,7 @@ class Peer:
                 self.close("connection closed by peer")
                 return
             self.counters["bytes received"] += len(data)
+            self.last_recv = self._clock()
             decoder.feed(data)
             # gevent's recv returns without yielding while bytes are waiting: yield once a chunk,
             # or a peer that floods us would starve every other greenlet.
@@ -544,8 +560,11 @@ class Peer:
     def _dispatch(self, frame: Frame) -> None:
         self.counters["messages received"] += 1
         command = frame.command
+        size = limits.HEADER_SIZE + len(frame.payload)
+        known = frame.error is None and command in limits.COMMANDS
+        self.bytes_recv_per_msg[command if known else "*other*"] += size
         if self._traffic is not None:
-            self._traffic("received", command, _HEADER_SIZE + len(frame.payload))
+            self._traffic("received", command, size)
         if frame.error is not None:
             self.counters[f"dropped: {frame.error}"] += 1
             log.info("%s dropped a %s message: %s", self, command, frame.error)
@@ -602,7 +621,7 @@ class Peer:
         version = Version(
             version=config.protocol_version,
             services=config.services,
-            timestamp=int(time.time()),
+            timestamp=int(self._clock()),
             addr_recv=Endpoint.from_host(host, port),
             addr_from=Endpoint(services=config.services),
             nonce=self.local_nonce,
@@ -648,7 +667,7 @@ class Peer:
             self.send("sendheaders")
         if self.config.fee_filter is not None and self.common_version >= FEEFILTER_VERSION:
             self.send("feefilter", self._wire.encode_feefilter(self.config.fee_filter))
-        self._next_ping = time.monotonic()  # Core pings as soon as the handshake is done
+        self._next_ping = self._clock()  # Core pings as soon as the handshake is done
 
     def _on_wtxidrelay(self, frame: Frame) -> None:
         if self._verack_received:
@@ -684,7 +703,7 @@ class Peer:
             self.counters["unexpected pong"] += 1
             log.debug("%s pong nonce %#x does not answer our ping", self, nonce)
             return
-        now = time.monotonic()
+        now = self._clock()
         self.ping_time = now - self._ping_sent_at
         self.min_ping = self.ping_time if self.min_ping is None else min(self.min_ping, self.ping_time)
         self._ping_nonce = None

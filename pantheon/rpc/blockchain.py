@@ -10,7 +10,7 @@ from pantheon.net.peer import PeerState
 from pantheon.protocol import BLOCK_HEADER_SIZE
 from pantheon.rpc.arguments import int_arg, known_block
 from pantheon.rpc.errors import RPC_INVALID_PARAMETER, RPC_MISC_ERROR, RpcError
-from pantheon.rpc.registry import RpcGroup, rpc_method
+from pantheon.rpc.registry import HIDDEN, RpcGroup, rpc_method
 from pantheon.rpc.results import difficulty, header_json, tx_to_json, warnings
 
 __all__ = ["BlockchainRpc"]
@@ -88,6 +88,11 @@ class BlockchainRpc(RpcGroup):
             "chainwork": f"{tree.chain_work(chain.tip):064x}", "size_on_disk": node.size_on_disk(),
             "pruned": False, "scripts_verified": chain.scripts_verified, "warnings": warnings(node),
         }
+
+    @rpc_method(regtest_only=True, category=HIDDEN)
+    def syncwithvalidationinterfacequeue(self) -> None:
+        """Wait for the notifications of validation events to be delivered: Pantheon delivers them
+        (node.events) before a block or transaction call returns, so there is never a queue."""
 
     @rpc_method
     def getsyncstatus(self) -> dict[str, Any]:

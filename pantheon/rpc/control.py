@@ -10,7 +10,9 @@ import gevent
 from pantheon.net.peer import PeerState
 from pantheon.protocol import PROTOCOL_VERSION
 from pantheon.rpc.network import client_version
-from pantheon.rpc.registry import RpcGroup, rpc_method
+from pantheon.rpc.arguments import int_arg
+from pantheon.rpc.errors import RPC_INVALID_PARAMETER, RpcError
+from pantheon.rpc.registry import HIDDEN, RpcGroup, rpc_method
 from pantheon.rpc.results import amount, difficulty, warnings
 
 __all__ = ["ControlRpc"]
@@ -30,10 +32,21 @@ class ControlRpc(RpcGroup):
         return method.help if method is not None else f"help: unknown command: {command}"
 
     @rpc_method
-    def stop(self) -> str:
-        """Stop the node (after this reply is sent)."""
+    def stop(self, wait: Any = None) -> str:
+        """Stop the node (after this reply is sent). `wait`: Core's test-only milliseconds to wait
+        before answering."""
+        if wait is not None:
+            gevent.sleep(int_arg(wait, "wait") / 1000)
         gevent.spawn_later(0.1, self.context.shutdown)
         return "Pantheon server stopping"
+
+    @rpc_method(regtest_only=True, category=HIDDEN)
+    def setmocktime(self, timestamp: Any) -> None:
+        """Set the node's clock to `timestamp` (UNIX seconds; 0: back to real time), for tests."""
+        try:
+            self.node.clock.set_mock(int_arg(timestamp, "timestamp"))
+        except ValueError as error:
+            raise RpcError(RPC_INVALID_PARAMETER, str(error)) from None
 
     @rpc_method
     def uptime(self) -> int:

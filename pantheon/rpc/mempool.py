@@ -3,7 +3,6 @@ transaction (which Core files under rawtransactions)."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from pantheon.chain.validation import COIN
@@ -58,7 +57,7 @@ class MempoolRpc(RpcGroup):
 
 
 def _entry_json(entry: MempoolEntry) -> dict[str, Any]:
-    return {"vsize": entry.vsize, "weight": entry.tx.weight, "time": int(time.time() - (time.monotonic() - entry.time)),
+    return {"vsize": entry.vsize, "weight": entry.tx.weight, "time": int(entry.time),
             "height": entry.height, "fees": {"base": amount(entry.fee)}, "wtxid": hash_to_hex(entry.tx.wtxid),
             "depends": sorted(hash_to_hex(parent) for parent in entry.parents),
             "spentby": sorted(hash_to_hex(child) for child in entry.children)}

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import ipaddress
-import time
 from typing import Any
 
 from pantheon import __version__
 from pantheon.chain.validation import COIN
+from pantheon.net.address import Network, PeerAddress
 from pantheon.net.peer import Peer, PeerState
 from pantheon.protocol import PROTOCOL_VERSION, service_names
 from pantheon.rpc.arguments import endpoint_arg, int_arg
@@ -122,7 +122,7 @@ class NetworkRpc(RpcGroup):
     @rpc_method
     def listbanned(self) -> list[dict[str, Any]]:
         """Every ban, with when it was made and when it ends."""
-        now = int(time.time())
+        now = int(self.node.clock())
         return [{"address": str(entry.subnet), "ban_created": entry.created, "banned_until": entry.until,
                  "ban_duration": entry.until - entry.created, "time_remaining": max(entry.until - now, 0)}
                 for entry in self.node.bans()]
@@ -138,25 +138,65 @@ class NetworkRpc(RpcGroup):
         self.node.ping_peers()
 
     def _peer_json(self, peer: Peer) -> dict[str, Any]:
-        info = peer.info()
+        """Core's getpeerinfo entry, its key set exactly: the ping keys only when they apply."""
         remote = peer.remote
-        synced_headers, inflight = self.node.peer_sync_state(peer)
-        return {
-            "id": peer.id, "addr": info["addr"], "network": "onion" if peer.inbound_onion else _net_name(peer.address[0]),
-            "services": info["services"], "relaytxes": info["relaytxes"], "bytessent": info["bytessent"],
-            "bytesrecv": info["bytesrecv"], "conntime": int(time.time() - float(info["conntime"])),  # type: ignore[arg-type]
-            "pingtime": info["pingtime"], "minping": info["minping"], "version": info["version"],
-            "subver": info["subver"], "inbound": peer.inbound, "startingheight": info["startingheight"],
-            "synced_headers": synced_headers, "inflight": inflight, "wtxid_relay": peer.wtxid_relay,
-            "connection_type": "inbound" if peer.inbound else "outbound-full-relay",
-            "minfeefilter": round(peer.fee_filter / COIN, 8), "state": info["state"],
-            "transitions": info["transitions"], "bip152_hb_to": False, "bip152_hb_from": False,
-            "permissions": sorted(permission.value for permission in peer.permissions), "servicesnames": service_names(remote.services if remote else 0),
+        services = remote.services if remote else 0
+        synced_headers, synced_blocks, inflight = self.node.peer_sync_state(peer)
+        inv_to_send, addr_relay = self.node.peer_relay_state(peer)
+        local = peer.local_address
+        entry: dict[str, Any] = {
+            "id": peer.id, "addr": _endpoint_text(peer.address), "addrbind": _endpoint_text(local) if local else "",
+            "network": "onion" if peer.inbound_onion else _network_name(peer.address[0]),
+            "services": f"{services:016x}", "servicesnames": service_names(services),
+            "relaytxes": bool(remote and remote.relay), "last_inv_sequence": 0, "inv_to_send": inv_to_send,
+            "lastsend": int(peer.last_send), "lastrecv": int(peer.last_recv),
+            "last_transaction": int(peer.last_tx_time), "last_block": int(peer.last_block_time),
+            "bytessent": peer.counters["bytes sent"], "bytesrecv": peer.counters["bytes received"],
+            "conntime": int(peer.connected_at), "timeoffset": _time_offset(peer),
         }
+        info = peer.info()
+        for key in ("pingtime", "minping", "pingwait"):
+            if info[key] is not None:
+                entry[key] = info[key]
+        entry.update({
+            "version": remote.version if remote else 0, "subver": (remote.user_agent or "") if remote else "",
+            "inbound": peer.inbound, "bip152_hb_to": False, "bip152_hb_from": False, "presynced_headers": -1,
+            "synced_headers": synced_headers, "synced_blocks": synced_blocks, "inflight": inflight,
+            "addr_relay_enabled": addr_relay, "addr_processed": peer.counters["addr received"],
+            "addr_rate_limited": peer.counters["addr rate limited"],
+            "permissions": sorted(permission.value for permission in peer.permissions),
+            "minfeefilter": round(peer.fee_filter / COIN, 8),
+            "bytessent_per_msg": _nonzero(peer.bytes_sent_per_msg), "bytesrecv_per_msg": _nonzero(peer.bytes_recv_per_msg),
+            "connection_type": peer.connection_type, "transport_protocol_type": "v1", "session_id": "",
+        })
+        return entry
 
 
-def _net_name(host: str) -> str:
+def _endpoint_text(endpoint: tuple[str, int]) -> str:
+    """Core's CService::ToStringAddrPort: host:port, an IPv6 host in brackets."""
+    host, port = endpoint
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _network_name(host: str) -> str:
+    """Core's GetNetworkName of the address's class: loopback and private addresses are
+    not_publicly_routable."""
     try:
-        return "ipv4" if ipaddress.ip_address(host).version == 4 else "ipv6"
+        address = PeerAddress.from_ip(host)
     except ValueError:
         return "onion" if host.endswith(".onion") else "not_publicly_routable"
+    return _NETWORK_NAMES.get(address.network, "not_publicly_routable") if address.is_routable else "not_publicly_routable"
+
+
+_NETWORK_NAMES = {Network.IPV4: "ipv4", Network.IPV6: "ipv6", Network.ONION: "onion", Network.I2P: "i2p",
+                  Network.CJDNS: "cjdns"}
+
+
+def _time_offset(peer: Peer) -> int:
+    """The peer's clock against ours when its version arrived (Core's m_time_offset)."""
+    remote = peer.remote
+    return 0 if remote is None else int(remote.timestamp - peer.connected_at)
+
+
+def _nonzero(counts: Any) -> dict[str, int]:
+    return {command: size for command, size in sorted(counts.items()) if size}

@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable, TypeVar
 if TYPE_CHECKING:
     from pantheon.node import Node
 
-__all__ = ["RpcContext", "RpcGroup", "RpcMethod", "MethodTable", "rpc_method"]
+__all__ = ["RpcContext", "RpcGroup", "RpcMethod", "MethodTable", "rpc_method", "HIDDEN"]
 
 F = TypeVar("F", bound=Callable[..., Any])
+HIDDEN = "hidden"  # Core's category of test-only methods, served but not listed by `help`
 _MARK = "__rpc_method__"
 
 
@@ -97,9 +98,11 @@ class MethodTable:
         return {name: method.function for name, method in self.methods.items()}
 
     def overview(self) -> str:
-        """Core's `help` without arguments: each category's heading, then its methods' usage lines."""
+        """Core's `help` without arguments: each category's heading, then its methods' usage lines
+        (Core's "hidden" ones, for tests, left out)."""
         sections: dict[str, list[str]] = {}
         for method in sorted(self.methods.values(), key=lambda m: (m.category, m.name)):
-            sections.setdefault(method.category, []).append(method.usage)
+            if method.category != HIDDEN:
+                sections.setdefault(method.category, []).append(method.usage)
         return "\n\n".join(f"== {category.capitalize()} ==\n" + "\n".join(lines)
                            for category, lines in sections.items())

@@ -155,7 +155,13 @@ class Dispatcher:
         method = self.methods.get(method_name)
         if method is None:
             raise RpcError(RPC_METHOD_NOT_FOUND, "Method not found")
-        args, kwargs = (params, {}) if isinstance(params, list) else ([], params)
+        if isinstance(params, list):
+            args, kwargs = params, {}
+        else:  # named; Core takes positional arguments given beside named ones as "args"
+            kwargs = dict(params)
+            args = kwargs.pop("args", [])
+            if not isinstance(args, list):
+                raise RpcError(RPC_INVALID_REQUEST, "args must be an array")
         try:
             inspect.signature(method).bind(*args, **kwargs)
         except TypeError as error:

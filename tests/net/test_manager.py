@@ -72,7 +72,7 @@ def test_outbound_and_total_limits(managers) -> None:
     server = managers()
     client = managers(ManagerConfig(peer=PEER, listen=("127.0.0.1", 0), max_outbound=1, max_connections=1))
     assert client.add_peer(*server.address) is not None
-    assert client.add_peer("127.0.0.1", 1) is None  # outbound full
+    assert client.add_peer("127.0.0.1", 1) is None  # connections full
     wait_for(lambda: client.peers(PeerState.CONNECTED))
     assert closed_by_server(client.address[1])  # total full: the inbound is refused
     assert client.count(inbound=False) == 1 and client.count(inbound=True) == 0

@@ -130,7 +130,7 @@ def test_assumevalid_defaults_to_cores_block_for_the_network(tmp_path: Path, net
     (["-regtest", "-peertimeout=0"], None, "peertimeout must be a positive integer."),
     (["-v2transport=1"], None, "not implemented"),
     (["-peerbloomfilters"], None, "only 0 is accepted"),
-    (["-regtest", "-mocktime=5"], None, "not implemented yet"),
+    (["-mocktime=5"], None, "regtest only"),
     (["-whitelist=bogus@127.0.0.1"], None, "Invalid P2P permission: 'bogus'"),
     ([], "includeconf=other.conf\n", "not supported"),
     ([], "\n\nrpcport\n", r"pantheon.conf:3: expected key=value"),

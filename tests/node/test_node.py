@@ -304,7 +304,7 @@ def test_rpc_addnode_and_disconnectnode(rpc_node: Node, make_node: Callable[...,
         in_thread(client.addnode, target, "add")
     assert caught.value.error["code"] == -23
     peer = in_thread(client.getpeerinfo)[0]
-    assert peer["state"] == "connected" and not peer["inbound"] and peer["subver"].startswith("/Pantheon:")
+    assert peer["connection_type"] == "manual" and not peer["inbound"] and peer["subver"].startswith("/Pantheon:")
     in_thread(client.addnode, target, "remove")
     with pytest.raises(JSONRPCError) as caught:
         in_thread(client.addnode, target, "remove")
@@ -749,7 +749,41 @@ def test_every_bind_listens_and_an_onion_bind_marks_its_peers(make_node: Callabl
         plain.handshake()
         hidden.handshake()
         networks = {info["addr"].rsplit(":", 1)[1]: info["network"] for info in in_thread(proxy(node).getpeerinfo)}
-        assert sorted(networks.values()) == ["ipv4", "onion"]
+        assert sorted(networks.values()) == ["not_publicly_routable", "onion"]  # loopback: Core's class
     finally:
         plain.close()
         hidden.close()
+
+
+CORE_PEER_KEYS = {  # Core's getpeerinfo entry (rpc/net.cpp), without the ping keys that come and go
+    "id", "addr", "addrbind", "network", "services", "servicesnames", "relaytxes", "last_inv_sequence",
+    "inv_to_send", "lastsend", "lastrecv", "last_transaction", "last_block", "bytessent", "bytesrecv",
+    "conntime", "timeoffset", "version", "subver", "inbound", "bip152_hb_to", "bip152_hb_from",
+    "presynced_headers", "synced_headers", "synced_blocks", "inflight", "addr_relay_enabled",
+    "addr_processed", "addr_rate_limited", "permissions", "minfeefilter", "bytessent_per_msg",
+    "bytesrecv_per_msg", "connection_type", "transport_protocol_type", "session_id"}
+
+
+def test_getpeerinfo_has_cores_fields_and_counts_bytes_by_message(make_node: Callable[..., Node]) -> None:
+    node = make_node("n", "--rpcuser", "u", "--rpcpassword", "p", rpc=True)
+    node.clock.set_mock(1_700_000_000)
+    raw = RawClient(node.manager.address[1], wire)
+    try:
+        raw.handshake(services=NODE_NETWORK | NODE_WITNESS | 1 << 4)
+        raw.send("ping", wire.encode_ping(5))
+        raw.receive("pong")
+        raw.send("badmsg", b"xy")  # an unknown type counts under *other*
+        raw.send("ping", wire.encode_ping(6))
+        raw.receive("pong")
+        (entry,) = in_thread(proxy(node).getpeerinfo)
+        assert set(entry) - {"pingtime", "minping", "pingwait"} == CORE_PEER_KEYS
+        assert entry["addrbind"] == f"127.0.0.1:{node.manager.address[1]}"
+        assert entry["addr"] == "127.0.0.1:%d" % raw.sock.getsockname()[1]
+        assert entry["network"] == "not_publicly_routable" and entry["connection_type"] == "inbound"
+        assert entry["servicesnames"] == ["NETWORK", "WITNESS", "UNKNOWN[2^4]"]
+        assert entry["conntime"] == 1_700_000_000 and entry["lastrecv"] == 1_700_000_000
+        assert entry["bytesrecv_per_msg"]["ping"] == 2 * 32 and entry["bytesrecv_per_msg"]["*other*"] == 26
+        assert entry["bytessent_per_msg"]["pong"] == 2 * 32 and entry["bytessent_per_msg"]["version"] > 24
+        assert entry["transport_protocol_type"] == "v1" and entry["presynced_headers"] == -1
+    finally:
+        raw.close()
