@@ -787,3 +787,19 @@ def test_getpeerinfo_has_cores_fields_and_counts_bytes_by_message(make_node: Cal
         assert entry["transport_protocol_type"] == "v1" and entry["presynced_headers"] == -1
     finally:
         raw.close()
+
+
+def test_setmocktime_moves_the_nodes_clock(rpc_node: Node) -> None:
+    client = proxy(rpc_node)
+    mock = 2_000_000_000
+    assert in_thread(client.setmocktime, mock) is None
+    block_hash = rpc_node.generate(1, P2WSH_TRUE)[0]
+    assert rpc_node.chain.headers.header(block_hash).timestamp == mock  # the miner's time is the node's
+    assert rpc_node.in_initial_block_download() is False  # the tip is fresh by the mocked clock
+    with pytest.raises(JSONRPCError) as caught:
+        in_thread(client.setmocktime, -1)
+    assert caught.value.error == {"code": -8, "message": "Mocktime must be in the range [0, 4294967295], not -1."}
+    assert in_thread(client.setmocktime, 0) is None and rpc_node.clock.mock == 0
+    assert "setmocktime" not in in_thread(client.help) and in_thread(client.syncwithvalidationinterfacequeue) is None
+    raw = in_thread(client._call, "getblock", block_hash[::-1].hex())  # positional through python-bitcoinlib
+    assert raw["height"] == 1

@@ -222,3 +222,13 @@ def test_an_idle_connection_is_closed_after_rpcservertimeout(tmp_path: Path) -> 
         assert post(rpc, json.dumps({"method": "getblockcount", "id": 1}))[0] == 200  # others still served
     finally:
         rpc.stop()
+
+
+def test_positional_arguments_beside_named_ones_come_as_args(server: RpcServer) -> None:
+    """What Core's test framework sends for f(a, twice=True): {"args": [a], "twice": true}."""
+    status, _, body = post(server, json.dumps({"jsonrpc": "2.0", "method": "echo", "id": 1,
+                                               "params": {"args": ["x"], "twice": True}}))
+    assert status == 200 and json.loads(body)["result"] == ["x", "x"]
+    status, _, body = post(server, json.dumps({"jsonrpc": "2.0", "method": "echo", "id": 2,
+                                               "params": {"args": "x"}}))
+    assert json.loads(body)["error"]["code"] == -32600
