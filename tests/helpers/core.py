@@ -1,0 +1,77 @@
+"""Bitcoin Core's functional test framework (`../shared/core-functional`, used unmodified) driving
+`pantheon-gevent`: a build directory of our own (its config.ini, the framework linked in, and
+`bin/bitcoind` launching pantheon-gevent), and a runner for one of Core's tests."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+CORE_FUNCTIONAL = Path(__file__).resolve().parents[2].parent / "shared" / "core-functional"
+#: Core's exit code for a skipped test (test_framework.py TEST_EXIT_SKIPPED).
+SKIPPED = 77
+#: The components Core's config.ini.in lists; only bitcoind is there.
+_COMPONENTS = ("ENABLE_WALLET", "BUILD_BENCH", "ENABLE_CLI", "BUILD_BITCOIN_TX", "ENABLE_BITCOIN_UTIL",
+               "ENABLE_BITCOIN_CHAINSTATE", "ENABLE_WALLET_TOOL", "ENABLE_BITCOIND", "ENABLE_FUZZ_BINARY",
+               "ENABLE_ZMQ", "ENABLE_EMBEDDED_ASMAP", "ENABLE_EXTERNAL_SIGNER", "ENABLE_USDT_TRACEPOINTS",
+               "ENABLE_IPC", "BUILD_GUI")
+
+
+def available() -> bool:
+    return (CORE_FUNCTIONAL / "functional" / "test_framework" / "test_framework.py").is_file()
+
+
+def build_dir(root: Path, python: str = sys.executable) -> Path:
+    """Lay out what Core's framework expects of a build: config.ini (here and in test/), test/functional
+    (the shared framework and tests, linked), and bin/bitcoind, a launcher that execs pantheon-gevent
+    (same process id, as the framework kills the process it started)."""
+    (root / "test").mkdir(parents=True, exist_ok=True)
+    (root / "bin").mkdir(exist_ok=True)
+    link = root / "test" / "functional"
+    if not link.exists():
+        link.symlink_to(CORE_FUNCTIONAL / "functional", target_is_directory=True)
+    components = "\n".join(f"{name}={'true' if name == 'ENABLE_BITCOIND' else 'false'}" for name in _COMPONENTS)
+    config = (f"[environment]\nCLIENT_NAME=Pantheon\nCLIENT_BUGREPORT=https://example.invalid/pantheon/issues\n"
+              f"SRCDIR={root}\nBUILDDIR={root}\nEXEEXT=\nRPCAUTH={root}/share/rpcauth/rpcauth.py\n\n"
+              f"[components]\n{components}\n")
+    for path in (root / "config.ini", root / "test" / "config.ini"):
+        path.write_text(config)
+    launcher = root / "bin" / "bitcoind"
+    launcher.write_text(f'#!/bin/sh\nexec "{python}" -m pantheon.cli "$@"\n')
+    launcher.chmod(0o755)
+    return root
+
+
+@dataclass(frozen=True)
+class CoreRun:
+    name: str
+    returncode: int
+    output: str
+
+    @property
+    def passed(self) -> bool:
+        return self.returncode == 0
+
+    @property
+    def skipped(self) -> bool:
+        return self.returncode == SKIPPED
+
+
+def run_core_test(build: Path, script: str, work: Path, *, cache: Path, timeout_factor: float = 2.0,
+                  timeout: float = 900.0, extra: tuple[str, ...] = ()) -> CoreRun:
+    """Run one of Core's functional tests (`script`, e.g. "p2p_ping.py") against pantheon-gevent."""
+    work.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, str(build / "test" / "functional" / script),
+               f"--configfile={build / 'test' / 'config.ini'}", f"--cachedir={cache}", f"--tmpdir={work / 'run'}",
+               f"--timeout-factor={timeout_factor}", *extra]
+    environment = {**os.environ, "BITCOIND": str(build / "bin" / "bitcoind")}
+    try:
+        done = subprocess.run(command, cwd=work, env=environment, capture_output=True, text=True, timeout=timeout)
+        return CoreRun(script, done.returncode, done.stdout + done.stderr)
+    except subprocess.TimeoutExpired as expired:
+        output = (expired.stdout or b"").decode() + (expired.stderr or b"").decode() if isinstance(
+            expired.stdout, bytes) else (expired.stdout or "") + (expired.stderr or "")
+        return CoreRun(script, -1, output + f"\n(timed out after {timeout} s)")
