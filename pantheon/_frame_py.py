@@ -57,7 +57,7 @@ def _settings(magic: int, max_payload: int, caps: Mapping[str, int] | None) -> t
 
 
 def _bad_magic(got: int, expected: int) -> _errors.BadMagic:
-    return _errors.BadMagic(f"magic {got:#010x}, expected {expected:#010x}")
+    return _errors.BadMagic(f"magic {got:#010x}, expected {expected:#010x}", got.to_bytes(4, "little"))
 
 
 def _oversized(command: str, size: int, cap: int) -> _errors.OversizedMessage:

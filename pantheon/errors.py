@@ -34,7 +34,12 @@ class OversizedMessage(ProtocolError):
 
 
 class BadMagic(ProtocolError):
-    """A message header does not start with the expected network magic."""
+    """A message header does not start with the expected network magic; `found` holds the four
+    bytes seen instead, as they were on the wire (Core's log shows them)."""
+
+    def __init__(self, message: str, found: bytes = b"") -> None:
+        super().__init__(message)
+        self.found = found
 
 
 class BadChecksum(ProtocolError):

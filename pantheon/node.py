@@ -63,6 +63,7 @@ from pantheon.params import Network
 from pantheon.primitives import Block, InvVect, Locator, Tx
 from pantheon.protocol import (
     MSG_BLOCK,
+    MSG_FILTERED_BLOCK,
     MSG_TX,
     MSG_WITNESS_BLOCK,
     MSG_WITNESS_FLAG,
@@ -420,6 +421,9 @@ class Node(Lifecycle):
             "getheaders": self._on_getheaders,
             "getblocks": self._on_getblocks,
             "mempool": self._on_mempool,
+            "filterload": self._on_bloom_filter,
+            "filteradd": self._on_bloom_filter,
+            "filterclear": self._on_bloom_filter,
         }
 
     def _on_headers(self, peer: Peer, frame: Frame) -> None:
@@ -487,8 +491,11 @@ class Node(Lifecycle):
                     continue
                 with_witness = kind == MSG_WTX or bool(item.type & MSG_WITNESS_FLAG)
                 peer.send("tx", entry.tx.serialize(include_witness=with_witness))
+            elif kind == MSG_FILTERED_BLOCK:
+                peer.disconnect("filtered block request received when NODE_BLOOM service disabled")
+                return
             else:
-                missing.append(item)  # filtered and compact blocks are not served
+                missing.append(item)  # compact blocks are not served
         if missing:
             for start in range(0, len(missing), limits.MAX_INV_ENTRIES):
                 peer.send("notfound", wire.encode_notfound(missing[start:start + limits.MAX_INV_ENTRIES]))
@@ -579,8 +586,19 @@ class Node(Lifecycle):
             peer.send("inv", wire.encode_inv([InvVect(MSG_BLOCK, h) for h in hashes]))
 
     def _on_mempool(self, peer: Peer, frame: Frame) -> None:
-        """BIP35: announce the whole mempool (above the peer's feefilter) at once."""
+        """BIP35: announce the whole mempool (above the peer's feefilter) at once, to a peer with
+        the mempool permission; others are disconnected, as Core does without NODE_BLOOM (the
+        message is how bloom-filtering light clients fill their filters)."""
+        if Permission.MEMPOOL not in peer.permissions:
+            if Permission.NOBAN not in peer.permissions:
+                peer.disconnect("mempool request with bloom filters disabled")
+            return
         self.relay.announce_mempool(peer)
+
+    def _on_bloom_filter(self, peer: Peer, frame: Frame) -> None:
+        """BIP37 filters: Pantheon does not offer NODE_BLOOM, and Core disconnects a peer that
+        sends them to a node that does not."""
+        peer.disconnect(f"{frame.command} received despite not offering bloom services")
 
     # --- block download and announcement ------------------------------------------------------
 

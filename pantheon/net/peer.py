@@ -106,7 +106,7 @@ COUNT_CAPS: Mapping[str, tuple[int, int, bool]] = {
 }
 # Accepted between version and verack (Core); everything else then is ignored.
 _BEFORE_VERACK = frozenset({"version", "verack", "wtxidrelay", "sendaddrv2", "sendtxrcncl"})
-_ids = itertools.count(1)
+_ids = itertools.count(0)  # Core numbers the connections of a process from 0
 
 
 class PeerState(str, enum.Enum):
@@ -379,14 +379,20 @@ class Peer:
             if task is not None and task is not current:
                 gevent.kill(task)  # the reader may be a StreamServer's handler (`run`)
 
+    def disconnect(self, message: str) -> None:
+        """Close with Core's wording: `message`, then "disconnecting peer=N" (net category)."""
+        log.debug("%s, disconnecting peer=%d", message, self.id)
+        self.close(message)
+
     def misbehaving(self, reason: str) -> None:
         """Core's reaction to misbehaviour: discourage the address (with a BanList) and disconnect;
         a noban peer is only warned about, as Core does."""
-        log.warning("%s misbehaving: %s", self, reason)
+        log.debug("Misbehaving: peer=%d: %s", self.id, reason)
         self.counters["misbehaving"] += 1
         if Permission.NOBAN in self.permissions:
             log.warning("Warning: not punishing noban peer %d!", self.id)
             return
+        log.info("Disconnecting and discouraging peer %d! (%s: %s)", self.id, self, reason)
         if self.banlist is not None:
             try:
                 self.banlist.discourage(PeerAddress.from_ip(self.address[0]))
@@ -434,11 +440,11 @@ class Peer:
         return len(fresh)
 
     def ping(self) -> bool:
-        """Send a ping now (as Core's `ping` RPC); False if one is already outstanding or the
-        handshake is not complete. The pong sets `ping_time`."""
-        if self._state is not PeerState.CONNECTED or self._ping_nonce is not None:
+        """Send a ping now (as Core's `ping` RPC, even with one outstanding, which it replaces);
+        False before the handshake is complete. The pong sets `ping_time`."""
+        if self._state is not PeerState.CONNECTED:
             return False
-        self._ping_nonce = secrets.randbits(64)
+        self._ping_nonce = secrets.randbits(64) or 1  # never 0: a zero nonce means none
         self._ping_sent_at = self._clock()
         return self.send("ping", self._wire.encode_ping(self._ping_nonce))
 
@@ -476,13 +482,14 @@ class Peer:
                     self._writer = self._group.spawn(self._write)
             else:
                 self._set_state(PeerState.HANDSHAKE, "accepted")
+            log.debug("Added connection peer=%d", self.id)
             self._local = self._sock.getsockname()[:2]
             self._nonces.add(self.local_nonce)
             if not self.inbound:
                 self._send_version()
             self._read_loop()
         except BadMagic as error:
-            self.close(f"wrong magic: {error}")
+            self.disconnect(f"Header error: Wrong MessageStart {error.found.hex()} received")
         except OversizedMessage as error:
             command = error.field.removesuffix(" payload")
             cap = COUNT_CAPS.get(command)
@@ -529,27 +536,45 @@ class Peer:
             gevent.sleep(0)
 
     def _run_timers(self, now: float) -> float:
-        """Act on due timers; returns the seconds until the next one."""
+        """Act on due timers, as Core's InactivityCheck and MaybeSendPing; returns the seconds
+        until the next one. Nothing is timed out until `handshake_timeout` (Core's
+        -peertimeout) has passed since connecting; then, in Core's order: a connection that never
+        received or never sent, no traffic either way for `ping_timeout` (20 minutes), an
+        unfinished handshake, a ping unanswered for `ping_timeout`."""
         config = self.config
-        deadlines = []
-        if self._state is not PeerState.CONNECTED:
-            deadline = self._started_at + config.handshake_timeout
-            if now >= deadline:
-                self.close(f"version handshake timeout ({config.handshake_timeout:g} s)")
+        checked_from = self._started_at + config.handshake_timeout
+        if now > checked_from:
+            problem = self._inactivity(now)
+            if problem is not None:
+                self.disconnect(problem)
                 return 0.0
-            deadlines.append(deadline)
-        elif self._ping_nonce is not None:
-            deadline = self._ping_sent_at + config.ping_timeout
-            if now >= deadline:
-                self.close(f"ping timeout: no pong within {config.ping_timeout:g} s")
-                return 0.0
-            deadlines.append(deadline)
-        elif now >= self._next_ping:
-            self.ping()
-            deadlines.append(self._ping_sent_at + config.ping_timeout)
-        else:
-            deadlines.append(self._next_ping)
+        deadlines = [checked_from] if now <= checked_from else []
+        if self._state is PeerState.CONNECTED:
+            if self._ping_nonce is None and now >= self._next_ping:
+                self.ping()
+            if self._ping_nonce is not None:
+                deadlines.append(max(self._ping_sent_at + config.ping_timeout, checked_from))
+            else:
+                deadlines.append(self._next_ping)
+        deadlines.append(max(self.last_send, self.last_recv, self._started_at) + config.ping_timeout)
         return max(min(deadlines) - now, 0.0)
+
+    def _inactivity(self, now: float) -> str | None:
+        """Why the connection is dead by Core's rules, or None."""
+        timeout = self.config.ping_timeout
+        if not self.last_recv or not self.last_send:
+            return (f"socket no message in first {self.config.handshake_timeout:g} seconds"
+                    + ("" if self.last_recv else ", never received from peer")
+                    + ("" if self.last_send else ", never sent to peer"))
+        if now > self.last_send + timeout:
+            return f"socket sending timeout: {now - self.last_send:.0f}s"
+        if now > self.last_recv + timeout:
+            return f"socket receive timeout: {now - self.last_recv:.0f}s"
+        if self._state is not PeerState.CONNECTED:
+            return "version handshake timeout"
+        if self._ping_nonce is not None and now > self._ping_sent_at + timeout:
+            return f"ping timeout: {now - self._ping_sent_at:f}s"
+        return None
 
     # --- dispatch -----------------------------------------------------------------------
 
@@ -569,9 +594,12 @@ class Peer:
             self.counters[f"dropped: {frame.error}"] += 1
             log.info("%s dropped a %s message: %s", self, command, frame.error)
             return
+        log.debug("received: %s (%d bytes) peer=%d", command, len(frame.payload), self.id)
         if self.remote is None and command != "version":
+            log.debug('non-version message before version handshake. Message "%s" from peer=%d', command, self.id)
             return self._ignore(frame, "message before version")
         if not self._verack_received and command not in _BEFORE_VERACK:
+            log.debug('Unsupported message "%s" prior to verack from peer=%d', command, self.id)
             return self._ignore(frame, "message before verack")
         caps = COUNT_CAPS.get(command)
         if caps is not None and not self._within_count(frame, *caps):
@@ -633,6 +661,7 @@ class Peer:
 
     def _on_version(self, frame: Frame) -> None:
         if self.remote is not None:
+            log.debug("redundant version message from peer=%d", self.id)
             return self._ignore(frame, "redundant version")
         remote = self._wire.decode_version(frame.payload)
         if remote.version < self.config.min_peer_version:
@@ -659,6 +688,7 @@ class Peer:
 
     def _on_verack(self, frame: Frame) -> None:
         if self._verack_received:
+            log.debug("ignoring redundant verack message from peer=%d", self.id)
             return self._ignore(frame, "redundant verack")
         self._verack_received = True
         self._nonces.discard(self.local_nonce)
@@ -698,16 +728,34 @@ class Peer:
             self.send("pong", self._wire.encode_pong(nonce))
 
     def _on_pong(self, frame: Frame) -> None:
-        nonce = self._wire.decode_pong(frame.payload)
-        if self._ping_nonce is None or nonce != self._ping_nonce:
+        """Core's pong handling: the answer to our ping ends it and times the round trip; a short
+        payload or a zero nonce cancels it (a bug elsewhere, Core says), a mismatch leaves it
+        outstanding; anything but the answer is logged with what was expected."""
+        payload = frame.payload
+        expected = self._ping_nonce or 0
+        nonce = int.from_bytes(payload[:8], "little") if len(payload) >= 8 else 0
+        finished = False
+        problem = None
+        if len(payload) < 8:
+            finished, problem = True, "Short payload"
+        elif not expected:
+            problem = "Unsolicited pong without ping"
+        elif nonce == expected:
+            finished = True
+            now = self._clock()
+            self.ping_time = now - self._ping_sent_at
+            self.min_ping = self.ping_time if self.min_ping is None else min(self.min_ping, self.ping_time)
+        elif nonce == 0:
+            finished, problem = True, "Nonce zero"
+        else:
+            problem = "Nonce mismatch"
+        if problem is not None:
             self.counters["unexpected pong"] += 1
-            log.debug("%s pong nonce %#x does not answer our ping", self, nonce)
-            return
-        now = self._clock()
-        self.ping_time = now - self._ping_sent_at
-        self.min_ping = self.ping_time if self.min_ping is None else min(self.min_ping, self.ping_time)
-        self._ping_nonce = None
-        self._next_ping = self._ping_sent_at + self.config.ping_interval
+            log.debug("pong peer=%d: %s, %x expected, %x received, %d bytes", self.id, problem, expected, nonce,
+                      len(payload))
+        if finished:
+            self._ping_nonce = None
+            self._next_ping = self._ping_sent_at + self.config.ping_interval
 
     def _on_inv(self, frame: Frame) -> None:
         """What the peer announces, it has: remember it so it is never announced back."""

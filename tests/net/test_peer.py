@@ -220,14 +220,29 @@ def test_self_connection_detected_by_nonce(wire_impl) -> None:
         server.stop()
 
 
-def test_handshake_timeout(wire_impl) -> None:
+def test_a_silent_connection_times_out_as_cores_inactivity_check_says(wire_impl) -> None:
     server = Listener(wire_impl.module, replace(FAST, handshake_timeout=0.2))
     client = RawClient(server.port, wire_impl.module)
     try:
         started = time.monotonic()
         assert client.is_closed()
         assert 0.15 < time.monotonic() - started < 2
-        assert server_peer(server).close_reason == "version handshake timeout (0.2 s)"
+        assert server_peer(server).close_reason == (
+            "socket no message in first 0.2 seconds, never received from peer, never sent to peer")
+    finally:
+        client.close()
+        server.stop()
+
+
+def test_handshake_timeout(wire_impl) -> None:
+    """A peer that sends its version but never a verack: Core's "version handshake timeout"."""
+    server = Listener(wire_impl.module, replace(FAST, handshake_timeout=0.2))
+    client = RawClient(server.port, wire_impl.module)
+    try:
+        client.send("version", client.version())
+        client.receive("verack")
+        assert client.is_closed()
+        assert server_peer(server, client).close_reason == "version handshake timeout"
     finally:
         client.close()
         server.stop()
@@ -272,13 +287,28 @@ def test_we_answer_pings_with_the_nonce(raw: RawClient) -> None:
 
 
 def test_pong_timeout(listener: Listener, good: Peer) -> None:
-    listener.config = replace(FAST, ping_timeout=0.2)
+    """A peer that keeps talking (its own pings, which we answer) but never answers ours: Core's
+    ping timeout, checked after the traffic timeouts, which this peer keeps away."""
+    listener.config = replace(FAST, ping_timeout=0.3)
     client = RawClient(listener.port, listener.wire)
     try:
         client.handshake()  # our ping comes after the verack: it is read below, never answered
         peer = server_peer(listener, client)
-        assert client.is_closed(2)
-        assert peer.close_reason == "ping timeout: no pong within 0.2 s"
+        client.sock.settimeout(0.05)
+        deadline = time.monotonic() + FAST.handshake_timeout + 2  # checks start after the peer timeout
+        closed = False
+        while time.monotonic() < deadline and not closed:  # our pings and their pongs flow; theirs we
+            try:                                             # read, unanswered
+                client.send("ping", wire.encode_ping(1))
+                closed = not client.sock.recv(65536)
+            except socket.timeout:
+                pass
+            except OSError:  # reset by the disconnect
+                closed = True
+            gevent.sleep(0.05)
+        assert closed or client.is_closed(2)
+        assert peer.close_reason.startswith("ping timeout: ")  # Core: seconds since the ping, %f
+        assert float(peer.close_reason.removeprefix("ping timeout: ").removesuffix("s")) >= 0.3
         assert_unaffected(good)
     finally:
         client.close()
@@ -288,13 +318,14 @@ def test_pong_timeout(listener: Listener, good: Peer) -> None:
 
 
 def test_wrong_magic_disconnects(listener: Listener, raw: RawClient, good: Peer, caplog) -> None:
-    caplog.set_level(logging.INFO, "pantheon.net.peer")
+    caplog.set_level(logging.DEBUG, "pantheon.net.peer")
     raw.handshake()
     raw.send_raw(raw.frame("ping", bytes(8), magic=params.MAIN.magic))
     assert raw.is_closed()
     peer = server_peer(listener, raw)
-    assert peer.state is PeerState.DISCONNECTED and peer.close_reason.startswith("wrong magic")
-    assert f"{peer} connected -> disconnected: wrong magic: magic 0xd9b4bef9, expected 0xdab5bffa" in caplog.text
+    assert peer.state is PeerState.DISCONNECTED
+    assert peer.close_reason == "Header error: Wrong MessageStart f9beb4d9 received"  # Core's wording
+    assert f"Header error: Wrong MessageStart f9beb4d9 received, disconnecting peer={peer.id}" in caplog.text
     assert_unaffected(good)
 
 
@@ -407,6 +438,7 @@ OVER_COUNT = [
 
 @pytest.mark.parametrize(("command", "cap"), OVER_COUNT)
 def test_oversized_counts_are_misbehaviour(wire_impl, banlist: BanList, command: str, cap: int, caplog) -> None:
+    caplog.set_level(logging.DEBUG, "pantheon.net.peer")
     server = Listener(wire_impl.module, FAST, banlist=banlist)
     try:
         good = server.dial()
@@ -419,7 +451,7 @@ def test_oversized_counts_are_misbehaviour(wire_impl, banlist: BanList, command:
         assert peer.state is PeerState.BANNED
         assert peer.close_reason == f"misbehaving: {command} declares {cap + 1} entries, over the cap of {cap}"
         assert banlist.is_discouraged(PeerAddress.from_ip("127.0.0.1")) and not banlist.list()
-        assert f"{peer} misbehaving: {command} declares {cap + 1} entries" in caplog.text
+        assert f"Misbehaving: peer={peer.id}: {command} declares {cap + 1} entries" in caplog.text
         assert_unaffected(good)
         raw.close()
     finally:

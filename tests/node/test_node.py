@@ -27,7 +27,15 @@ from pantheon.chain import scripts
 from pantheon.chain.miner import block_template, mine
 from pantheon.config import load_config
 from pantheon.hashing import hash_to_hex, merkle_root
-from pantheon.protocol import MSG_BLOCK, MSG_TX, MSG_WITNESS_TX, MSG_WTX, NODE_NETWORK, NODE_WITNESS
+from pantheon.protocol import (
+    MSG_BLOCK,
+    MSG_FILTERED_BLOCK,
+    MSG_TX,
+    MSG_WITNESS_TX,
+    MSG_WTX,
+    NODE_NETWORK,
+    NODE_WITNESS,
+)
 from pantheon.net.peer import PeerState
 from pantheon.node import Node, NodeTuning
 from pantheon.service import NodeService
@@ -583,9 +591,10 @@ def test_a_tx_request_that_fails_goes_to_the_next_announcer(tmp_path: Path, endi
         node.stop()
 
 
-def test_the_mempool_message_lists_the_pool(make_node: Callable[..., Node],
-                                            raw_client: Callable[[Node], RawClient]) -> None:
-    node = make_node("n")
+def test_the_mempool_message_lists_the_pool_to_a_peer_with_the_permission(
+        make_node: Callable[..., Node], raw_client: Callable[[Node], RawClient]) -> None:
+    """BIP35 is served to a peer whitelisted with the mempool permission; the rest are the next test's."""
+    node = make_node("n", "-whitelist=mempool@127.0.0.1")
     mined = node.generate(103, P2WSH_TRUE)
     txs = [spend(prevouts_of(node.chain.read_block(block).transactions[0])[:1], fee=5_000) for block in mined[:3]]
     for tx in txs:
@@ -594,6 +603,23 @@ def test_the_mempool_message_lists_the_pool(make_node: Callable[..., Node],
     raw.send("mempool")
     announced = {item.hash for item in wire.decode_inv(raw.receive("inv").payload)}
     assert announced == {tx.txid for tx in txs}
+
+
+@pytest.mark.parametrize(("command", "payload"), [
+    ("mempool", b""), ("filterload", bytes.fromhex("0100" + "00000000" + "00000000" + "00")),
+    ("filteradd", bytes.fromhex("01cc")), ("filterclear", b""),
+    ("getdata", None),  # a filtered block
+])
+def test_bloom_messages_disconnect_as_core_does_without_node_bloom(
+        make_node: Callable[..., Node], raw_client: Callable[[Node], RawClient], command: str,
+        payload: bytes | None) -> None:
+    node = make_node("n")
+    raw = raw_client(node)
+    if payload is None:
+        payload = wire.encode_getdata([InvVect(MSG_FILTERED_BLOCK, node.chain.tip)])
+    raw.send(command, payload)
+    assert raw.is_closed()
+    assert not node.banlist.is_discouraged("127.0.0.1")  # disconnected, not punished
 
 
 def test_node_is_a_context_manager_with_a_timed_stop_and_no_server(tmp_path: Path) -> None:
