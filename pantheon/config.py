@@ -34,6 +34,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 from pantheon import __version__, limits, params
 from pantheon.chain.validation import COIN
+from pantheon.net.banlist import DEFAULT_BAN_TIME
 from pantheon.net.permissions import WhitelistEntry, parse_whitelist
 
 __all__ = [
@@ -270,6 +271,7 @@ _OPTIONS: tuple[_Option, ...] = (
     _Option("uacomment", _uacomment, "a comment appended to the user agent, as Core's; repeatable", Kind.LIST),
     _Option("whitelist", parse_whitelist, "[PERMISSIONS@]SUBNET: grant peers from SUBNET noban, relay, forcerelay, "
             "mempool, download, addr, bloomfilter (in/out: inbound/outbound); repeatable", Kind.LIST),
+    _Option("bantime", _count, "seconds a setban without a time bans for (default: 86400)"),
     _Option("peertimeout", _peertimeout, "seconds a new connection may stay silent or unfinished "
             "(default: 60)"),
     _Option("blocksonly", _bool, "relay no transactions, and ask peers for none (default: 0)", Kind.SWITCH),
@@ -381,6 +383,7 @@ class NodeConfig:
     uacomment: tuple[str, ...] = ()
     whitelist: tuple[WhitelistEntry, ...] = ()
     peertimeout: int = 60
+    bantime: int = DEFAULT_BAN_TIME
     blocksonly: bool = False
     rpcthreads: int = 4
     rpcservertimeout: int = 30
@@ -682,6 +685,7 @@ def _resolve(datadir: Path, network: params.Network, values: dict[str, Any], ign
         uacomment=uacomment,
         whitelist=tuple(values.get("whitelist", ())),
         peertimeout=values.get("peertimeout", 60),
+        bantime=values.get("bantime", DEFAULT_BAN_TIME),
         blocksonly=values.get("blocksonly", False),
         rpcport=values.get("rpcport", network.rpc_port),
         rpcbind=values.get("rpcbind", "127.0.0.1"),

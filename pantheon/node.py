@@ -28,7 +28,6 @@ from __future__ import annotations
 
 
 import dataclasses
-import ipaddress
 import logging
 import os
 import time
@@ -53,7 +52,8 @@ from pantheon.frames import Frame
 from pantheon.hashing import hash_to_hex
 from pantheon.lifecycle import Lifecycle
 from pantheon.net.addrman import AddrMan
-from pantheon.net.banlist import BanEntry, BanList
+from pantheon.net.address import PeerAddress
+from pantheon.net.banlist import BanEntry, BanList, Banned
 from pantheon.net.discovery import Resolver
 from pantheon.net.gossip import GossipConfig
 from pantheon.net.manager import ManagerConfig, NetworkManager
@@ -146,7 +146,7 @@ class Node(Lifecycle):
                                    script_verifier=self.scripts.mempool_tx if self.scripts else None,
                                    require_standard=not config.acceptnonstdtxn, clock=self.clock)
             self.addrman = AddrMan(self.store, clock=self.clock)
-            self.banlist = BanList(self.store, clock=self.clock)
+            self.banlist = BanList(self.store, clock=self.clock, default_ban_time=config.bantime)
         except Exception:
             self.store.close()
             if self.scripts is not None:
@@ -261,8 +261,7 @@ class Node(Lifecycle):
         for peer in self.peers(PeerState.CONNECTED):
             peer.ping()
 
-    def ban(self, target: ipaddress.IPv4Address | ipaddress.IPv6Address | ipaddress.IPv4Network
-            | ipaddress.IPv6Network, *, until: int | None = None, duration: int | None = None) -> BanEntry:
+    def ban(self, target: Banned, *, until: int | None = None, duration: int | None = None) -> BanEntry:
         """Ban an address or subnet (persisted) and disconnect the peers it covers."""
         entry = self.banlist.ban(target, until=until, duration=duration)
         for peer in self.peers():
@@ -270,11 +269,10 @@ class Node(Lifecycle):
                 peer.close("banned by setban RPC")
         return entry
 
-    def unban(self, target: ipaddress.IPv4Address | ipaddress.IPv6Address | ipaddress.IPv4Network
-              | ipaddress.IPv6Network) -> bool:
+    def unban(self, target: Banned) -> bool:
         return self.banlist.unban(target)
 
-    def is_banned(self, address: str) -> bool:
+    def is_banned(self, address: str | PeerAddress) -> bool:
         return self.banlist.is_banned(address)
 
     def bans(self) -> list[BanEntry]:
@@ -394,6 +392,7 @@ class Node(Lifecycle):
             best = tree.tip
             self._ask_headers(peer, tree.header(best).prev_block if best != tree.anchor else None)
         elif transition.new in (PeerState.DISCONNECTED, PeerState.BANNED):
+            log.debug("Cleared nodestate for peer=%d", peer.id)
             self.relay.remove_peer(peer)
             self._continue_hash.pop(peer.id, None)
             self.download.remove_peer(peer.id)

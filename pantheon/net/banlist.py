@@ -39,46 +39,75 @@ _VALUE = struct.Struct(">Bqq")
 Subnet = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
 IP = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
 Target = Union[str, IP, Subnet, PeerAddress]
+#: What a ban covers: an IP subnet, or one address off the IP networks (Tor, I2P, CJDNS), as
+#: Core's CSubNet holds a single address of those.
+Banned = Union[Subnet, PeerAddress]
+_OTHER_NETWORK = 0x80  # key family flag: a non-IP address follows, its Network in the low bits
 
 
 @dataclass(frozen=True, slots=True)
 class BanEntry:
     """One ban: `subnet` is banned from `created` until `until` (Unix seconds)."""
 
-    subnet: Subnet
+    subnet: Banned
     created: int
     until: int
+
+    @property
+    def address(self) -> str:
+        """As Core's listbanned shows it: a subnet with its prefix length, or a bare name."""
+        return self.subnet.host if isinstance(self.subnet, PeerAddress) else str(self.subnet)
+
+    @property
+    def order(self) -> tuple[int, bytes, bytes]:
+        """Core's CSubNet order (its banmap is a std::map): network, address bytes, netmask."""
+        subnet = self.subnet
+        if isinstance(subnet, PeerAddress):
+            return int(subnet.network), subnet.raw, b""
+        family = Network.IPV4 if subnet.version == 4 else Network.IPV6
+        return int(family), subnet.network_address.packed, subnet.netmask.packed
 
 
 def _ip(address: PeerAddress | str | IP) -> IP | None:
     """The IP address of a peer (IPv4-mapped IPv6 as IPv4); None off the IP networks."""
     if not isinstance(address, PeerAddress):
-        address = PeerAddress.from_ip(address)
+        address = PeerAddress.parse(address) if isinstance(address, str) else PeerAddress.from_ip(address)
     if address.network not in (Network.IPV4, Network.IPV6):
         return None
     return ipaddress.ip_address(address.raw)
 
 
-def _subnet(target: Target) -> Subnet:
-    """What a ban covers: host bits of a subnet are cleared, as Core's CSubNet does."""
+def _subnet(target: Target) -> Banned:
+    """What a ban covers: host bits of a subnet are cleared, as Core's CSubNet does; an address
+    off the IP networks is banned as itself."""
     if isinstance(target, (ipaddress.IPv4Network, ipaddress.IPv6Network)):
         return target
     if isinstance(target, str) and "/" in target:
         return ipaddress.ip_network(target, strict=False)
-    ip = _ip(target)
-    if ip is None:
-        raise ValueError(f"only IPv4 and IPv6 addresses can be banned, not {target}")
-    return ipaddress.ip_network(ip)
+    address = target.without_port() if isinstance(target, PeerAddress) else None
+    if address is None and isinstance(target, str):
+        address = PeerAddress.parse(target)
+    ip = _ip(address if address is not None else target)
+    if ip is not None:
+        return ipaddress.ip_network(ip)
+    assert address is not None
+    return address
 
 
-def _key(subnet: Subnet) -> bytes:
+def _key(subnet: Banned) -> bytes:
+    if isinstance(subnet, PeerAddress):
+        return bytes([_OTHER_NETWORK | subnet.network]) + subnet.raw
     return bytes([subnet.version]) + subnet.network_address.packed + bytes([subnet.prefixlen])
 
 
 def _decode(key: bytes, value: bytes) -> BanEntry:
     version, created, until = _VALUE.unpack(value)
-    if version != FORMAT_VERSION or key[0] not in (4, 6):
-        raise ValueError(f"format version {version}, IP version {key[0]}")
+    if version != FORMAT_VERSION:
+        raise ValueError(f"format version {version}")
+    if key[0] & _OTHER_NETWORK:
+        return BanEntry(PeerAddress(Network(key[0] & ~_OTHER_NETWORK), key[1:]), created, until)
+    if key[0] not in (4, 6):
+        raise ValueError(f"IP version {key[0]}")
     subnet = ipaddress.ip_network((key[1:-1], key[-1]))  # strict: stored networks are exact
     if subnet.version != key[0]:
         raise ValueError(f"an IPv{key[0]} key holding {subnet}")
@@ -90,11 +119,13 @@ class BanList:
     yields, and each ban is one small store write."""
 
     def __init__(self, store: Store, *, clock: Callable[[], float] = time.time,
-                 max_discouraged: int = DISCOURAGED_MAX) -> None:
+                 max_discouraged: int = DISCOURAGED_MAX, default_ban_time: int = DEFAULT_BAN_TIME) -> None:
+        """`default_ban_time`: a ban's length when none is given (Core's -bantime)."""
         self._store = store
+        self.default_ban_time = default_ban_time
         self._view = store.namespace("bans")
         self._clock = clock
-        self._bans: dict[Subnet, BanEntry] = {}
+        self._bans: dict[Banned, BanEntry] = {}
         # (IP version, prefix length) -> {network bits: entry}: a lookup per prefix length in use.
         self._index: dict[tuple[int, int], dict[int, BanEntry]] = {}
         self._discouraged: OrderedDict[PeerAddress, None] = OrderedDict()
@@ -104,13 +135,14 @@ class BanList:
     # --- bans -------------------------------------------------------------------------------
 
     def ban(self, target: Target, until: int | None = None, *, duration: int | None = None) -> BanEntry:
-        """Ban an address or subnet until `until`, or for `duration` seconds (24 h if neither).
+        """Ban an address or subnet until `until`, or for `duration` seconds (the default ban time
+        if neither).
         An existing ban of the same subnet is only ever extended. Returns the ban in force."""
         if until is not None and duration is not None:
             raise ValueError("give the ban an end time or a duration, not both")
         subnet = _subnet(target)
         now = self._now()
-        end = until if until is not None else now + (DEFAULT_BAN_TIME if duration is None else duration)
+        end = until if until is not None else now + (self.default_ban_time if duration is None else duration)
         current = self._bans.get(subnet)
         if current is not None and current.until >= end:
             return current
@@ -132,11 +164,14 @@ class BanList:
         return True
 
     def is_banned(self, address: PeerAddress | str | IP) -> bool:
-        """Whether a ban in force covers `address` (peers off the IP networks never match)."""
-        ip = _ip(address)
-        if ip is None or not self._index:
-            return False
+        """Whether a ban in force covers `address`."""
         now = self._now()
+        ip = _ip(address)
+        if ip is None:
+            entry = self._bans.get(self._peer(address))
+            return entry is not None and now < entry.until
+        if not self._index:
+            return False
         value = int(ip)
         for (version, prefixlen), table in self._index.items():
             if version == ip.version:
@@ -146,9 +181,10 @@ class BanList:
         return False
 
     def list(self) -> list[BanEntry]:
-        """The bans in force, oldest first; expired ones are swept from memory and the store."""
+        """The bans in force, in Core's order (`BanEntry.order`); expired ones are swept from
+        memory and the store."""
         self._sweep()
-        return sorted(self._bans.values(), key=lambda entry: (entry.created, _key(entry.subnet)))
+        return sorted(self._bans.values(), key=lambda entry: entry.order)
 
     def clear(self) -> None:
         """Lift every ban."""
@@ -183,11 +219,13 @@ class BanList:
     def _peer(address: PeerAddress | str | IP) -> PeerAddress:
         if isinstance(address, PeerAddress):
             return address.without_port()
-        return PeerAddress.from_ip(address)
+        return PeerAddress.parse(address) if isinstance(address, str) else PeerAddress.from_ip(address)
 
     def _reindex(self) -> None:
         index: dict[tuple[int, int], dict[int, BanEntry]] = {}
         for subnet, entry in self._bans.items():
+            if isinstance(subnet, PeerAddress):
+                continue  # looked up by itself, not by prefix
             bits = int(subnet.network_address) >> (subnet.max_prefixlen - subnet.prefixlen)
             index.setdefault((subnet.version, subnet.prefixlen), {})[bits] = entry
         self._index = index

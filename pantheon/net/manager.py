@@ -386,7 +386,7 @@ class NetworkManager:
         host = address[0]
         noban = Permission.NOBAN in permissions_for(self.config.whitelist, host, inbound=True)
         if self.banlist is not None and not noban and self.banlist.is_banned(host):
-            log.info("refused inbound %s:%d: banned", host, address[1])
+            log.debug("connection from %s:%d dropped (banned)", host, address[1])
             return
         if self.count(inbound=True) >= self.config.max_inbound or len(self._peers) >= self.config.max_connections:
             if not self.evict():

@@ -98,18 +98,17 @@ class NetworkRpc(RpcGroup):
         """add: ban an address or subnet (for `bantime` seconds, or until that time if `absolute`)
         and disconnect its peers; remove: lift a ban."""
         node = self.node
-        try:
-            target = ipaddress.ip_network(subnet, strict=False) if "/" in str(subnet) else ipaddress.ip_address(subnet)
-        except ValueError:
-            raise RpcError(RPC_CLIENT_INVALID_IP_OR_SUBNET, "Error: Invalid IP/Subnet") from None
+        target = _ban_target(subnet)
         if command == "add":
             already = (any(entry.subnet == target for entry in node.bans())
                        if isinstance(target, (ipaddress.IPv4Network, ipaddress.IPv6Network))
-                       else node.is_banned(str(target)))
+                       else node.is_banned(target))
             if already:
                 raise RpcError(RPC_CLIENT_NODE_ALREADY_ADDED, "Error: IP/Subnet already banned")
             bantime = int_arg(bantime, "bantime")
             if absolute:
+                if bantime <= node.clock():
+                    raise RpcError(RPC_INVALID_PARAMETER, "Error: Absolute timestamp is in the past")
                 node.ban(target, until=bantime)
             else:
                 node.ban(target, duration=bantime or None)
@@ -123,7 +122,7 @@ class NetworkRpc(RpcGroup):
     def listbanned(self) -> list[dict[str, Any]]:
         """Every ban, with when it was made and when it ends."""
         now = int(self.node.clock())
-        return [{"address": str(entry.subnet), "ban_created": entry.created, "banned_until": entry.until,
+        return [{"address": entry.address, "ban_created": entry.created, "banned_until": entry.until,
                  "ban_duration": entry.until - entry.created, "time_remaining": max(entry.until - now, 0)}
                 for entry in self.node.bans()]
 
@@ -170,6 +169,19 @@ class NetworkRpc(RpcGroup):
             "connection_type": peer.connection_type, "transport_protocol_type": "v1", "session_id": "",
         })
         return entry
+
+
+def _ban_target(text: Any) -> ipaddress.IPv4Network | ipaddress.IPv6Network | PeerAddress:
+    """setban's subnet argument: an IP subnet, or one IP, Tor or I2P address; Core's -30 if not."""
+    try:
+        if "/" in str(text):
+            return ipaddress.ip_network(text, strict=False)
+        address = PeerAddress.parse(str(text))
+    except ValueError:
+        raise RpcError(RPC_CLIENT_INVALID_IP_OR_SUBNET, "Error: Invalid IP/Subnet") from None
+    if address.network in (Network.IPV4, Network.IPV6):
+        return ipaddress.ip_network(address.host)
+    return address
 
 
 def _endpoint_text(endpoint: tuple[str, int]) -> str:

@@ -18,6 +18,7 @@ PASSING = (
     "p2p_nobloomfilter_messages.py",
     "p2p_ping.py",
     "p2p_timeouts.py",
+    "rpc_setban.py",
 )
 
 needs_core = pytest.mark.skipif(not available() and os.environ.get("CI") != "true",

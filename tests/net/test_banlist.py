@@ -50,15 +50,28 @@ def test_host_bits_are_cleared_and_forms_agree(store: Store, clock: Clock) -> No
     assert [str(entry.subnet) for entry in bans.list()] == ["10.0.0.0/8", "2001:4860::/32", "2001:4860::1/128"]
 
 
-def test_overlay_addresses_cannot_be_banned_and_never_match(store: Store, clock: Clock) -> None:
+def test_an_overlay_address_is_banned_as_itself_and_persists(store: Store, clock: Clock) -> None:
+    """Core bans a Tor or I2P address as a single-address CSubNet; no IP subnet covers one."""
     bans = BanList(store, clock=clock)
     tor = PeerAddress.parse(TOR_V3, 9050)
-    with pytest.raises(ValueError, match="only IPv4 and IPv6"):
-        bans.ban(tor)
     bans.ban("0.0.0.0/0")
     assert not bans.is_banned(tor)
+    entry = bans.ban(tor)
+    assert bans.is_banned(tor) and bans.is_banned(TOR_V3) and entry.address == TOR_V3
+    assert [e.address for e in BanList(store, clock=clock).list()] == ["0.0.0.0/0", TOR_V3]  # reloaded
+    assert bans.unban(TOR_V3) and not bans.is_banned(tor)
     with pytest.raises(ValueError):
         bans.ban("not an address")
+
+
+def test_bans_list_in_cores_order_and_default_to_the_configured_time(store: Store, clock: Clock) -> None:
+    """Core's banmap order: network (IPv4, IPv6, Tor), then address bytes, then netmask."""
+    bans = BanList(store, clock=clock, default_ban_time=1234)
+    for target in (TOR_V3, "2001:4d48:ac57:400:cacf:e9ff:fe1d:9c63/19", "192.168.0.2", "127.0.0.0/32", "127.0.0.0/24"):
+        bans.ban(target)
+    assert [entry.address for entry in bans.list()] == [
+        "127.0.0.0/24", "127.0.0.0/32", "192.168.0.2/32", "2001:4000::/19", TOR_V3]
+    assert {entry.until - entry.created for entry in bans.list()} == {1234}
 
 
 def test_until_duration_and_default(store: Store, clock: Clock) -> None:
