@@ -57,7 +57,7 @@ from pantheon.net.banlist import BanEntry, BanList, Banned
 from pantheon.net.discovery import Resolver
 from pantheon.net.gossip import GossipConfig
 from pantheon.net.manager import ManagerConfig, NetworkManager
-from pantheon.net.peer import BUILTIN_HANDLERS, Handler, Peer, PeerConfig, PeerState, Transition
+from pantheon.net.peer import BUILTIN_HANDLERS, Handler, NetTotals, Peer, PeerConfig, PeerState, Transition
 from pantheon.net.permissions import Permission
 from pantheon.params import Network
 from pantheon.primitives import Block, InvVect, Locator, Tx
@@ -321,6 +321,10 @@ class Node(Lifecycle):
         """(transactions waiting to be announced to the peer, whether it relays addresses)."""
         return self.relay.pending(peer.id), self.manager.gossip is not None and peer.state is PeerState.CONNECTED
 
+    def net_totals(self) -> NetTotals:
+        """Bytes received and sent over every connection since the node started."""
+        return self.manager.totals
+
     def blocks_in_flight(self) -> int:
         """Blocks requested from peers and not yet received."""
         return self.download.in_flight()
@@ -386,11 +390,14 @@ class Node(Lifecycle):
         if transition.new is PeerState.CONNECTED:
             self.relay.add_peer(peer)
             self.download.add_peer(peer.id)
-            # Core starts from the best header's parent, so a peer on our chain answers at least
-            # one header and so tells us it has our best block.
-            tree = self.chain.headers
-            best = tree.tip
-            self._ask_headers(peer, tree.header(best).prev_block if best != tree.anchor else None)
+            # Core starts headers sync with a peer that serves blocks, from the best header's
+            # parent, so a peer on our chain answers at least one header and so tells us it has
+            # our best block.
+            remote = peer.remote
+            if remote is not None and remote.services & (NODE_NETWORK | NODE_NETWORK_LIMITED):
+                tree = self.chain.headers
+                best = tree.tip
+                self._ask_headers(peer, tree.header(best).prev_block if best != tree.anchor else None)
         elif transition.new in (PeerState.DISCONNECTED, PeerState.BANNED):
             log.debug("Cleared nodestate for peer=%d", peer.id)
             self.relay.remove_peer(peer)
@@ -400,10 +407,8 @@ class Node(Lifecycle):
         self.events.peer_changed.emit(peer, transition)
 
     def _ask_headers(self, peer: Peer, start: bytes | None = None) -> None:
-        """getheaders from our best header (or `start`), if the peer serves blocks."""
-        remote = peer.remote
-        if remote is None or not remote.services & (NODE_NETWORK | NODE_NETWORK_LIMITED):
-            return
+        """getheaders from our best header (or `start`). Whatever its services: Core asks any
+        peer that announces what it cannot place (an unknown block's inv, unconnecting headers)."""
         locator = Locator(peer.config.protocol_version, tuple(self.chain.headers.locator(start)))
         peer.send("getheaders", wire.encode_getheaders(locator))
 

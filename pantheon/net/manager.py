@@ -43,7 +43,7 @@ from pantheon.net.banlist import BanList
 from pantheon.net.gossip import AddrGossip, GossipConfig
 from pantheon.net.eviction import EvictionCandidate, keyed_netgroup, select_to_evict
 from pantheon.protocol import FULL_RELAY_SERVICES
-from pantheon.net.peer import Handler, Peer, PeerConfig, PeerState, Traffic, Transition
+from pantheon.net.peer import Handler, NetTotals, Peer, PeerConfig, PeerState, Traffic, Transition
 from pantheon.net.permissions import Permission, WhitelistEntry, permissions_for
 
 from pantheon.net.discovery import Discovery, Endpoint, Resolver, discover, fixed_seeds
@@ -122,6 +122,7 @@ class NetworkManager:
         self._group = gevent.pool.Group()  # every peer's reader and writer
         self._server: gevent.server.StreamServer | None = None
         self._more_servers: list[gevent.server.StreamServer] = []
+        self.totals = NetTotals()  # bytes every peer received and sent, closed ones included
         self._stopped = gevent.event.Event()
         self._netgroup_key = secrets.token_bytes(16)  # eviction's secret
         self.addrman = addrman
@@ -356,6 +357,7 @@ class NetworkManager:
             handlers=self.handlers, nonces=self._nonces, start_height=self._start_height, group=self._group,
             wire=self._wire, on_transition=self._on_transition, traffic=self._traffic,
             permissions=permissions_for(self.config.whitelist, address[0], inbound), clock=self._clock,
+            totals=self.totals,
         )
         self._peers[peer.id] = peer
         self._counts[inbound] += 1

@@ -86,7 +86,7 @@ if TYPE_CHECKING:
     from pantheon._invset_py import InventorySet
 
 __all__ = [
-    "USER_AGENT", "COUNT_CAPS", "PeerState", "Transition",
+    "USER_AGENT", "NetTotals", "COUNT_CAPS", "PeerState", "Transition",
     "PeerConfig", "Peer", "Handler", "Traffic", "BUILTIN_HANDLERS",
 ]
 
@@ -151,6 +151,15 @@ class PeerConfig:
     recv_size: int = 64 * 1024
 
 
+@dataclass
+class NetTotals:
+    """Bytes received and sent by every peer of a manager, counted as they cross the socket
+    (Core's getnettotals: a partial message counts as soon as its bytes arrive)."""
+
+    received: int = 0
+    sent: int = 0
+
+
 Handler = Callable[["Peer", Frame], None]
 #: (direction "sent" or "received", command, bytes on the wire including the 24-byte header)
 Traffic = Callable[[str, str, int], None]
@@ -181,7 +190,7 @@ class Peer:
         "close_reason", "last_block_time", "last_tx_time", "_sock", "_wire", "_nonces", "_start_height",
         "_group", "_decoder", "_state", "_verack_received", "_started_at", "_ping_nonce", "_ping_sent_at",
         "_next_ping", "_clock", "_local", "bytes_sent_per_msg", "bytes_recv_per_msg", "last_send", "last_recv",
-        "connection_type", "_queue", "_queued", "_drained", "_closed", "_reader", "_writer", "_traffic",
+        "connection_type", "_totals", "_queue", "_queued", "_drained", "_closed", "_reader", "_writer", "_traffic",
     )
 
     def __init__(
@@ -201,6 +210,7 @@ class Peer:
         traffic: Traffic | None = None,
         permissions: frozenset[Permission] = frozenset(),
         clock: Callable[[], float] = time.time,
+        totals: NetTotals | None = None,
     ) -> None:
         self.id = next(_ids)
         self.permissions = permissions  # what -whitelist grants this peer (net/permissions.py)
@@ -239,6 +249,7 @@ class Peer:
         self._state = PeerState.CONNECTING
         self._verack_received = False
         self._clock = clock  # the node's clock (clock.py): every timer and time here reads it
+        self._totals = totals if totals is not None else NetTotals()
         self._started_at = clock()
         self._local: tuple[str, int] | None = None
         # Bytes by message type, header included, as Core's getpeerinfo shows them: a message
@@ -461,6 +472,7 @@ class Peer:
                 self._queue.popleft()
                 self._queued -= len(chunk)
                 self.counters["bytes sent"] += len(chunk)
+                self._totals.sent += len(chunk)
                 self.last_send = self._clock()
                 if self._queued <= self.config.send_pause:
                     self._drained.set()
@@ -529,6 +541,7 @@ class Peer:
                 self.close("connection closed by peer")
                 return
             self.counters["bytes received"] += len(data)
+            self._totals.received += len(data)
             self.last_recv = self._clock()
             decoder.feed(data)
             # gevent's recv returns without yielding while bytes are waiting: yield once a chunk,

@@ -39,6 +39,17 @@ class NetworkRpc(RpcGroup):
         return [self._peer_json(peer) for peer in self.node.peers()]
 
     @rpc_method
+    def getnettotals(self) -> dict[str, Any]:
+        """Bytes received and sent over every connection since the node started. Pantheon sets
+        no upload target (Core's -maxuploadtarget), so that part reports none."""
+        totals = self.node.net_totals()
+        return {"totalbytesrecv": totals.received, "totalbytessent": totals.sent,
+                "timemillis": int(self.node.clock() * 1000),
+                "uploadtarget": {"timeframe": 86400, "target": 0, "target_reached": False,
+                                 "serve_historical_blocks": True, "bytes_left_in_cycle": 0,
+                                 "time_left_in_cycle": 0}}
+
+    @rpc_method
     def getconnectioncount(self) -> int:
         """The number of connected peers."""
         return len(self.node.peers(PeerState.CONNECTED))

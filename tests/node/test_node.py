@@ -829,3 +829,38 @@ def test_setmocktime_moves_the_nodes_clock(rpc_node: Node) -> None:
     assert "setmocktime" not in in_thread(client.help) and in_thread(client.syncwithvalidationinterfacequeue) is None
     raw = in_thread(client._call, "getblock", block_hash[::-1].hex())  # positional through python-bitcoinlib
     assert raw["height"] == 1
+
+
+def test_an_unknown_block_inv_from_a_witness_only_peer_brings_getheaders(
+        make_node: Callable[..., Node], raw_client: Callable[[Node], RawClient]) -> None:
+    """Core asks any announcer for headers (p2p_sendheaders.py:338); only the headers sync started
+    at connection is kept for peers that serve blocks."""
+    node = make_node("n")
+    tip = node.generate(1, P2WSH_TRUE)[0]
+    witness_only = raw_client(node, NODE_WITNESS)
+    assert_nothing_asked(witness_only)  # no sync started on connect: it serves no blocks
+    witness_only.send("inv", wire.encode_inv([InvVect(MSG_BLOCK, b"\x55" * 32)]))
+    request = wire.decode_getheaders(witness_only.receive("getheaders").payload)
+    assert request.hashes[0] == tip  # the locator starts at our best header
+
+
+def test_getnettotals_counts_bytes_as_they_arrive(make_node: Callable[..., Node]) -> None:
+    """Core's p2p_invalid_messages: the first 12 bytes of a message count before it is whole."""
+    node = make_node("n", "--rpcuser", "u", "--rpcpassword", "p", rpc=True)
+    client = proxy(node)
+    raw = RawClient(node.manager.address[1], wire)
+    try:
+        raw.handshake()
+        raw.send("ping", wire.encode_ping(1))
+        raw.receive("pong")
+        before = in_thread(client.getnettotals)
+        message = raw.frame("ping", wire.encode_ping(2))
+        raw.send_raw(message[:12])
+        wait_for(lambda: in_thread(client.getnettotals)["totalbytesrecv"] == before["totalbytesrecv"] + 12,
+                 what="12 bytes counted")
+        raw.send_raw(message[12:])
+        assert wire.decode_pong(raw.receive("pong").payload) == 2
+        after = in_thread(client.getnettotals)
+        assert after["totalbytessent"] >= before["totalbytessent"] + 32 and set(after["uploadtarget"]) >= {"target"}
+    finally:
+        raw.close()
