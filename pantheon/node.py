@@ -81,6 +81,7 @@ __all__ = ["Node", "NodeTuning", "SyncStatus"]
 log = logging.getLogger("pantheon.node")
 
 MAX_BLOCKS_TO_ANNOUNCE = 8  # Core: more new blocks than this are announced by inv of the tip
+HEADERS_RESPONSE_TIME = 2 * 60  # Core: a getheaders is outstanding this long unless answered
 MAX_GETBLOCKS_RESULTS = 500  # Core answers getblocks with at most 500 block hashes
 
 
@@ -98,6 +99,17 @@ class NodeTuning:
     progress_interval: float = 10.0  # seconds between sync progress lines
     ping_interval: float = 120.0
     ping_timeout: float = 20 * 60.0
+
+
+@dataclass
+class _HeadersSync:
+    """Core's per-peer headers-sync state: whether sync started with the peer (it serves
+    blocks), whether an unknown block's inv already made us ask it before that, and since when a
+    getheaders to it is unanswered (at most one at a time, as Core's MaybeSendGetHeaders)."""
+
+    started: bool = False
+    inv_triggered: bool = False
+    asked_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -162,6 +174,10 @@ class Node(Lifecycle):
         self.started_at = time.time()
         #: getblocks: when a peer fetches this block of ours, it is sent an inv of our tip.
         self._continue_hash: dict[int, bytes] = {}
+        self._headers_sync: dict[int, _HeadersSync] = {}
+        #: The last unknown block whose inv started headers sync with a new peer: Core adds at
+        #: most one such peer per new block.
+        self._last_inv_sync_block: bytes | None = None
         self._disconnected: list[Block] = []
         self._added: list[tuple[str, int]] = list(config.addnode)
         self._greenlets = gevent.pool.Group()
@@ -393,8 +409,10 @@ class Node(Lifecycle):
             # Core starts headers sync with a peer that serves blocks, from the best header's
             # parent, so a peer on our chain answers at least one header and so tells us it has
             # our best block.
+            sync = self._headers_sync[peer.id] = _HeadersSync()
             remote = peer.remote
             if remote is not None and remote.services & (NODE_NETWORK | NODE_NETWORK_LIMITED):
+                sync.started = True
                 tree = self.chain.headers
                 best = tree.tip
                 self._ask_headers(peer, tree.header(best).prev_block if best != tree.anchor else None)
@@ -402,13 +420,21 @@ class Node(Lifecycle):
             log.debug("Cleared nodestate for peer=%d", peer.id)
             self.relay.remove_peer(peer)
             self._continue_hash.pop(peer.id, None)
+            self._headers_sync.pop(peer.id, None)
             self.download.remove_peer(peer.id)
             self.mempool.drop_orphans_from(peer.id)
         self.events.peer_changed.emit(peer, transition)
 
     def _ask_headers(self, peer: Peer, start: bytes | None = None) -> None:
-        """getheaders from our best header (or `start`). Whatever its services: Core asks any
-        peer that announces what it cannot place (an unknown block's inv, unconnecting headers)."""
+        """getheaders from our best header (or `start`), unless one to this peer is still
+        unanswered (Core's MaybeSendGetHeaders). Whatever its services: Core asks any peer that
+        announces what it cannot place (an unknown block's inv, unconnecting headers)."""
+        sync = self._headers_sync.get(peer.id)
+        now = self.clock()
+        if sync is not None:
+            if sync.asked_at is not None and now - sync.asked_at < HEADERS_RESPONSE_TIME:
+                return
+            sync.asked_at = now
         locator = Locator(peer.config.protocol_version, tuple(self.chain.headers.locator(start)))
         peer.send("getheaders", wire.encode_getheaders(locator))
 
@@ -432,8 +458,13 @@ class Node(Lifecycle):
 
     def _on_headers(self, peer: Peer, frame: Frame) -> None:
         headers = wire.decode_headers(frame.payload)
+        sync = self._headers_sync.get(peer.id)
+        if sync is not None:
+            sync.asked_at = None  # any headers message answers our getheaders
         if not headers:
             return
+        for header in headers:
+            peer.known_inventory.add(header.hash)  # what it announces, it has: never announced back
         for previous, header in zip(headers, headers[1:]):
             if header.prev_block != previous.hash:
                 return peer.misbehaving("non-continuous headers sequence")
@@ -455,22 +486,34 @@ class Node(Lifecycle):
         BUILTIN_HANDLERS["inv"](peer, frame)  # what it announces, it has: never announced back
         items = wire.decode_inv(frame.payload)
         tree = self.chain.headers
-        unknown_block = False
+        unknown_block: bytes | None = None
         for item in items:
             kind = item.type & ~MSG_WITNESS_FLAG
             if kind == MSG_BLOCK:
                 if item.hash in tree:
                     self.download.peer_has(peer.id, item.hash)
                 else:
-                    unknown_block = True
+                    unknown_block = item.hash
             elif kind in (MSG_TX, MSG_WTX) and self._rejects_txs_from(peer):
                 peer.close(f"transaction ({hash_to_hex(item.hash)}) inv sent in violation of protocol")
                 return
         if not self.in_initial_block_download():
             self.relay.announced(peer, items)
-        if unknown_block:
-            self._ask_headers(peer)
+        if unknown_block is not None:
+            self._headers_for_inv(peer, unknown_block)
         self._request_blocks(peer)
+
+    def _headers_for_inv(self, peer: Peer, block_hash: bytes) -> None:
+        """Core's reaction to an unknown block's inv: ask for headers from a peer we sync with;
+        before that, ask each peer once, and only one new peer per new block."""
+        sync = self._headers_sync.get(peer.id)
+        if sync is None:
+            return
+        if sync.started or (not sync.inv_triggered and block_hash != self._last_inv_sync_block):
+            self._ask_headers(peer)
+            if not sync.started:
+                sync.inv_triggered = True
+                self._last_inv_sync_block = block_hash
 
     def _on_getdata(self, peer: Peer, frame: Frame) -> None:
         items = wire.decode_getdata(frame.payload)

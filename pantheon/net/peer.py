@@ -427,6 +427,7 @@ class Peer:
         if self._closed.is_set():
             return False
         data = self._wire.pack_header(self.config.network.magic, command, payload) + payload
+        log.debug("sending %s (%d bytes) peer=%d", command, len(payload), self.id)
         self._queue.append(data)
         self._queued += len(data)
         self.counters["messages sent"] += 1

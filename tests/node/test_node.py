@@ -531,11 +531,12 @@ def asked_of(client: RawClient) -> list[tuple[int, bytes]]:
     return [(item.type, item.hash) for item in wire.decode_getdata(client.receive("getdata").payload)]
 
 
-def assert_nothing_asked(client: RawClient) -> None:
-    """No getdata reached `client`: the node answers a ping only after handling what came before."""
+def assert_nothing_asked(client: RawClient, command: str = "getdata", since: int = 0) -> None:
+    """No `command` reached `client` (from its `since`-th frame on): the node answers a ping only
+    after handling what came before."""
     client.send("ping", b"\x09" * 8)
     assert client.receive("pong").payload == b"\x09" * 8
-    assert not any(frame.command == "getdata" for frame in client.received)
+    assert not any(frame.command == command for frame in client.received[since:])
 
 
 def test_a_tx_is_asked_of_one_announcer_and_an_unknown_block_brings_getheaders(
@@ -544,6 +545,7 @@ def test_a_tx_is_asked_of_one_announcer_and_an_unknown_block_brings_getheaders(
     node.generate(1, P2WSH_TRUE)  # a recent tip: out of initial block download, so tx invs count
     first, second = raw_client(node), raw_client(node, NODE_NETWORK | NODE_WITNESS)
     second.receive("getheaders")  # on connect: `second` serves blocks
+    second.send("headers", wire.encode_headers([]))  # answered: another getheaders may follow
     txid = b"\x33" * 32
     first.send("inv", wire.encode_inv([InvVect(MSG_TX, txid)]))
     assert asked_of(first) == [(MSG_WITNESS_TX, txid)]
@@ -864,3 +866,29 @@ def test_getnettotals_counts_bytes_as_they_arrive(make_node: Callable[..., Node]
         assert after["totalbytessent"] >= before["totalbytessent"] + 32 and set(after["uploadtarget"]) >= {"target"}
     finally:
         raw.close()
+
+
+def test_getheaders_waits_for_an_answer_and_inv_asks_a_new_peer_once(
+        make_node: Callable[..., Node], raw_client: Callable[[Node], RawClient]) -> None:
+    """Core's MaybeSendGetHeaders: one getheaders at a time per peer until any headers answer it;
+    a peer we do not sync with (it serves no blocks) is asked once for an unknown block's inv,
+    and only one such peer per new block."""
+    node = make_node("n")
+    node.generate(1, P2WSH_TRUE)
+    syncing = raw_client(node, NODE_NETWORK | NODE_WITNESS)
+    syncing.receive("getheaders")
+    mark = len(syncing.received)
+    syncing.send("inv", wire.encode_inv([InvVect(MSG_BLOCK, b"\x01" * 32)]))
+    assert_nothing_asked(syncing, "getheaders", mark)  # the first getheaders is unanswered
+    syncing.send("headers", wire.encode_headers([]))
+    syncing.send("inv", wire.encode_inv([InvVect(MSG_BLOCK, b"\x02" * 32)]))
+    syncing.receive("getheaders")
+    first, second = raw_client(node, NODE_WITNESS), raw_client(node, NODE_WITNESS)
+    first.send("inv", wire.encode_inv([InvVect(MSG_BLOCK, b"\x03" * 32)]))
+    first.receive("getheaders")
+    second.send("inv", wire.encode_inv([InvVect(MSG_BLOCK, b"\x03" * 32)]))
+    assert_nothing_asked(second, "getheaders")  # the same new block: one new peer per block
+    first.send("headers", wire.encode_headers([]))
+    mark = len(first.received)
+    first.send("inv", wire.encode_inv([InvVect(MSG_BLOCK, b"\x04" * 32)]))
+    assert_nothing_asked(first, "getheaders", mark)  # asked once already before sync
