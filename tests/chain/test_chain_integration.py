@@ -133,7 +133,7 @@ def test_a_chain_with_p2tr_key_path_spends_connects_and_a_bad_signature_does_not
     bad = _p2tr_spend(funding[2].transactions[0], secret, script, corrupt=True)
     with pytest.raises(TxRejected) as refused:
         chain.mempool.accept(bad)
-    assert refused.value.reason.startswith("mandatory-script-verify-flag-failed")
+    assert refused.value.reason.startswith("mempool-script-verify-flag-failed")
     # Mined anyway (by a miner whose mempool does not check scripts), the block is rejected.
     careless = Mempool(chain.state)
     careless.accept(bad)
@@ -141,7 +141,7 @@ def test_a_chain_with_p2tr_key_path_spends_connects_and_a_bad_signature_does_not
     tip = chain.state.tip
     with pytest.raises(BlockRejected) as rejected:
         chain.state.accept_block(forged)
-    assert rejected.value.reason.startswith("mandatory-script-verify-flag-failed")
+    assert rejected.value.reason.startswith("block-script-verify-flag-failed")
     assert chain.state.tip == tip and not chain.state.headers.is_valid(forged.hash)
 
 
@@ -196,5 +196,5 @@ def test_otherwise_the_forged_block_is_verified_and_rejected(open_chain: type[Ch
     chain = open_chain(why.replace(" ", "-"), network, assumevalid=anchor)
     with pytest.raises(BlockRejected) as rejected:
         connect_through_forged_block(chain, forged_chain, headers)
-    assert rejected.value.reason.startswith("mandatory-script-verify-flag-failed")
+    assert rejected.value.reason.startswith("block-script-verify-flag-failed")
     assert chain.state.height == 101

@@ -78,11 +78,11 @@ def test_a_script_verifier_sees_the_spent_coins_and_can_reject(chain: RegtestCha
 
     def verifier(tx: Tx, spent: list) -> None:
         seen.append((tx.txid, [coin.value for coin in spent]))
-        raise TxRejected("mandatory-script-verify-flag-failed", tx.txid)
+        raise TxRejected("mempool-script-verify-flag-failed", tx.txid)
 
     pool = Mempool(chain, script_verifier=verifier)
     tx = spend([coins[0]])
-    with pytest.raises(TxRejected, match="mandatory-script-verify-flag-failed"):
+    with pytest.raises(TxRejected, match="mempool-script-verify-flag-failed"):
         pool.accept(tx)
     assert seen == [(tx.txid, [coins[0][1].value])] and len(pool) == 0 and pool.scripts_verified
 
