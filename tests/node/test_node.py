@@ -651,7 +651,7 @@ def test_help_lists_cores_categories_and_describes_a_method(rpc_node: Node) -> N
     assert headings == ["== Blockchain ==", "== Control ==", "== Generating ==", "== Network ==",
                         "== Rawtransactions ==", "== Util =="]
     assert "getblock blockhash ( verbosity )" in overview.splitlines()
-    assert "sendrawtransaction hexstring ( maxfeerate )" in overview.split("== Rawtransactions ==")[1]
+    assert "sendrawtransaction hexstring ( maxfeerate maxburnamount )" in overview.split("== Rawtransactions ==")[1]
     detail = in_thread(client.help, "getblockhash")
     assert detail.startswith("getblockhash height\n\n") and "active chain" in detail
     assert in_thread(client.help, "nosuchmethod") == "help: unknown command: nosuchmethod"
