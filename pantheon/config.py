@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 from pantheon import __version__, limits, params
+from pantheon.chain.policy import DEFAULT_PERMIT_BARE_MULTISIG, INCREMENTAL_RELAY_FEE, MAX_OP_RETURN_RELAY, MIN_RELAY_FEE
 from pantheon.chain.validation import COIN
 from pantheon.net.banlist import DEFAULT_BAN_TIME
 from pantheon.net.permissions import WhitelistEntry, parse_whitelist
@@ -304,7 +305,13 @@ _OPTIONS: tuple[_Option, ...] = (
             "cores)"),
     _Option("maxmempool", _count, "mempool memory limit in MB (default: 300)"),
     _Option("minrelaytxfee", _fee_rate, "lowest fee rate relayed and accepted to the mempool, BTC/kvB "
-            "(default: 0.00001)"),
+            "(default: 0.000001)"),
+    _Option("incrementalrelayfee", _fee_rate, "fee rate a replacement or an eviction adds, BTC/kvB "
+            "(default: 0.000001)"),
+    _Option("datacarrier", _bool, "relay and pool transactions with OP_RETURN outputs (default: 1)", Kind.SWITCH),
+    _Option("datacarriersize", _count, "most bytes of OP_RETURN output scripts in a relayed transaction "
+            "(default: 100000)"),
+    _Option("permitbaremultisig", _bool, "relay bare multisig outputs (default: 1)", Kind.SWITCH),
     _Option("acceptnonstdtxn", _bool, "accept non-standard transactions (regtest only; default: 0)",
             Kind.SWITCH),
     _Option("testactivationheight", _activation, "regtest only, as Core: NAME@HEIGHT enforces a deployment "
@@ -372,7 +379,11 @@ class NodeConfig:
     dbcache: int
     maxmempool: int
     loglevel: str
-    minrelaytxfee: int = 1_000  # sat/kvB
+    minrelaytxfee: int = MIN_RELAY_FEE  # sat/kvB
+    incrementalrelayfee: int = INCREMENTAL_RELAY_FEE  # sat/kvB
+    datacarrier: bool = True
+    datacarriersize: int = MAX_OP_RETURN_RELAY
+    permitbaremultisig: bool = DEFAULT_PERMIT_BARE_MULTISIG
     testactivationheight: tuple[tuple[str, int], ...] = ()
     #: Every P2P listening address (`bind` is the first one's host, kept for single-bind callers).
     binds: tuple[Bind, ...] = ()
@@ -413,6 +424,13 @@ class NodeConfig:
         """Core's subversion format: /Pantheon:VERSION(comment; comment)/."""
         comments = f"({'; '.join(self.uacomment)})" if self.uacomment else ""
         return f"/Pantheon:{__version__}{comments}/"
+
+    def mempool_policy(self) -> dict[str, Any]:
+        """The mempool's policy options as `chain.mempool.Mempool` takes them (-datacarrier=0: no
+        OP_RETURN output at all)."""
+        return {"incremental_relay_fee": self.incrementalrelayfee,
+                "max_datacarrier_bytes": self.datacarriersize if self.datacarrier else None,
+                "permit_bare_multisig": self.permitbaremultisig}
 
     @property
     def network_datadir(self) -> Path:
@@ -701,7 +719,11 @@ def _resolve(datadir: Path, network: params.Network, values: dict[str, Any], ign
         dbcache=values.get("dbcache", 450),
         par=values.get("par", 2),
         maxmempool=values.get("maxmempool", 300),
-        minrelaytxfee=values.get("minrelaytxfee", 1_000),
+        minrelaytxfee=values.get("minrelaytxfee", MIN_RELAY_FEE),
+        incrementalrelayfee=values.get("incrementalrelayfee", INCREMENTAL_RELAY_FEE),
+        datacarrier=values.get("datacarrier", True),
+        datacarriersize=values.get("datacarriersize", MAX_OP_RETURN_RELAY),
+        permitbaremultisig=values.get("permitbaremultisig", DEFAULT_PERMIT_BARE_MULTISIG),
         acceptnonstdtxn=values.get("acceptnonstdtxn", False),
         testactivationheight=tuple(values.get("testactivationheight", ())),
         mocktime=values.get("mocktime", 0),

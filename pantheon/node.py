@@ -156,7 +156,8 @@ class Node(Lifecycle):
                 self.scripts.headers = self.chain.headers
             self.mempool = Mempool(self.chain, max_usage=config.maxmempool * 1_000_000, min_relay_fee=config.minrelaytxfee,
                                    script_verifier=self.scripts.mempool_tx if self.scripts else None,
-                                   require_standard=not config.acceptnonstdtxn, clock=self.clock)
+                                   require_standard=not config.acceptnonstdtxn, clock=self.clock,
+                                   **config.mempool_policy())
             self.addrman = AddrMan(self.store, clock=self.clock)
             self.banlist = BanList(self.store, clock=self.clock, default_ban_time=config.bantime)
         except Exception:

@@ -129,6 +129,10 @@ class Namespace:
     def iterator(self, **options: Any) -> plyvel.Iterator:
         return self._view().iterator(**options)
 
+    def snapshot(self) -> plyvel.Snapshot:
+        """The namespace as it is now, readable (`get`, `iterator`) while writes go on; `close()` it."""
+        return self._view().snapshot()
+
     def write_batch(self, **options: Any) -> plyvel.WriteBatch:
         return self._view().write_batch(**options)
 

@@ -26,7 +26,8 @@ from pantheon.chain.script import (
 from pantheon.params import Network
 
 __all__ = ["AddressError", "BASE58_PREFIXES", "address_to_script", "script_to_address",
-           "b58check_encode", "b58check_decode", "bech32_encode", "bech32_decode", "Encoding"]
+           "b58check_encode", "b58check_decode", "bech32_encode", "bech32_decode", "Encoding",
+           "BECH32_CHARSET"]
 
 #: (P2PKH, P2SH) version bytes per network name (Core's `base58Prefixes`).
 BASE58_PREFIXES: dict[str, tuple[int, int]] = {
@@ -39,8 +40,9 @@ BASE58_PREFIXES: dict[str, tuple[int, int]] = {
 
 _B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 _B58_INDEX = {char: value for value, char in enumerate(_B58)}
-_B32 = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
-_B32_INDEX = {char: value for value, char in enumerate(_B32)}
+#: The 32 characters of bech32 data, by value (BIP173); BIP380 descriptor checksums use them too.
+BECH32_CHARSET = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
+_B32_INDEX = {char: value for value, char in enumerate(BECH32_CHARSET)}
 _BECH32_MAX_LENGTH = 90
 
 
@@ -112,7 +114,7 @@ def bech32_encode(hrp: str, data: list[int], encoding: Encoding) -> str:
     """`hrp` + '1' + the 5-bit `data` and its 6-character checksum, lower case."""
     polymod = _polymod(_hrp_expand(hrp) + data + [0] * 6) ^ encoding.value
     checksum = [(polymod >> 5 * (5 - i)) & 31 for i in range(6)]
-    return hrp + "1" + "".join(_B32[value] for value in data + checksum)
+    return hrp + "1" + "".join(BECH32_CHARSET[value] for value in data + checksum)
 
 
 def bech32_decode(text: str) -> tuple[str, list[int], Encoding]:

@@ -24,7 +24,7 @@ from pantheon.chain.script import (
     script_ops,
 )
 
-__all__ = ["script_to_asm"]
+__all__ = ["script_to_asm", "OPCODE_NAMES"]
 
 _SIGHASH_ANYONECANPAY = 0x80
 _SIGHASH_NAMES = {1: "ALL", 2: "NONE", 3: "SINGLE"}
@@ -53,7 +53,8 @@ def _opcode_names() -> dict[int, str]:
     return names
 
 
-_OPCODE_NAMES = _opcode_names()
+#: Every opcode by Core's name (`GetOpName`; OP_0..OP_16 and OP_1NEGATE as their numbers).
+OPCODE_NAMES = _opcode_names()
 
 
 def _script_num(data: bytes) -> int:
@@ -101,7 +102,7 @@ def script_to_asm(script: bytes, decode_signatures: bool = False) -> str:
     try:
         for opcode, data in script_ops(script):
             if data is None:
-                words.append(_OPCODE_NAMES.get(opcode, "OP_UNKNOWN"))
+                words.append(OPCODE_NAMES.get(opcode, "OP_UNKNOWN"))
             elif len(data) <= 4:
                 words.append(str(_script_num(data)))
             else:

@@ -1,15 +1,22 @@
 """The transaction memory pool: Bitcoin Core's `MemPoolAccept` checks in Core's order and with its
-reject reasons, an orphan pool, a memory cap, and the ancestor-aware order the miner reads.
+reject reasons, the orphanage (`chain/orphanage.py`) and the recently refused transactions, a
+memory cap, and the ancestor-aware order the miner reads.
 
-Standardness (what is relayed at all, dust, virtual size, the relay fee rates) is Core 28's, in
+Standardness (what is relayed at all, dust, virtual size, the relay fee rates) is Core 30's, in
 `chain/policy.py`; the pool applies it where Core's `PreChecks` does. There is no replacement (no
 RBF, full or opt-in): any spend of an outpoint a pooled transaction spends is
 `txn-mempool-conflict`. Chains are limited as Core's defaults: 25 transactions and 101,000 vB
 with ancestors, and with descendants, for each ancestor (`too-long-mempool-chain`). Not
 implemented: TRUC (v3) topology rules and packages (CPFP submission).
 
-Scripts are NOT executed unless a `script_verifier` is given (`chain/scripts.py` will provide
-one): without it the pool says so loudly once, and `scripts_verified` is False.
+Scripts are NOT executed unless a `script_verifier` is given (`chain/scripts.py` provides one):
+without it the pool says so loudly once, and `scripts_verified` is False.
+
+A peer's transaction (`accept(tx, peer=ID)`) is logged as Core's net_processing logs it: accepted
+(mempool), or refused with its reason (mempoolrej). Refused transactions are remembered, as
+Core's recent-rejects filter, until the tip changes (those refused only for their fee rate are
+not: a package could pay for them); an orphan spending one is not kept. When a transaction is
+accepted, the orphans spending it are tried at once, recursively.
 
 Memory use (`usage`) is an estimate of what an entry costs in this process, as Core's
 `DynamicMemoryUsage` estimates malloc's: the serialised bytes plus fixed per-entry, per-input and
@@ -23,8 +30,8 @@ from __future__ import annotations
 import heapq
 import logging
 import math
-import random
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator, Literal, Protocol
 
@@ -36,9 +43,11 @@ from pantheon.chain.contextual import (
     sequence_locks_met,
     tx_sigop_cost,
 )
+from pantheon.chain.orphanage import TxOrphanage
 from pantheon.chain.policy import (
     DEFAULT_PERMIT_BARE_MULTISIG,
     INCREMENTAL_RELAY_FEE,
+    MAX_OP_RETURN_RELAY,
     MAX_STANDARD_TX_SIGOPS_COST,
     MIN_RELAY_FEE,
     MIN_STANDARD_TX_NONWITNESS_SIZE,
@@ -46,6 +55,7 @@ from pantheon.chain.policy import (
     virtual_size,
 )
 from pantheon.chain.validation import TxRejected, check_transaction, is_coinbase
+from pantheon.hashing import hash_to_hex
 from pantheon.params import Network
 from pantheon.primitives import Block, OutPoint, Tx
 
@@ -57,17 +67,21 @@ __all__ = [
     "MempoolInfo",
     "Mempool",
     "DEFAULT_MAX_USAGE",
-    "MAX_ORPHANS",
-    "ORPHAN_EXPIRY",
     "CHAIN_COUNT_LIMIT",
     "CHAIN_SIZE_LIMIT",
+    "RECENT_REJECTS",
+    "FEE_REASONS",
 ]
 
 log = logging.getLogger(__name__)
+_MEMPOOLREJ = {"category": "mempoolrej"}
+_TXPACKAGES = {"category": "txpackages"}
 
 DEFAULT_MAX_USAGE = 300_000_000  # Core's -maxmempool default, 300 MB
-MAX_ORPHANS = 100
-ORPHAN_EXPIRY = 20 * 60  # seconds
+#: Refused transactions remembered (Core's m_lazy_recent_rejects holds 120,000 in a rolling filter).
+RECENT_REJECTS = 120_000
+#: Reasons Core files as TX_RECONSIDERABLE (the fee rate alone): not remembered as refused.
+FEE_REASONS = frozenset({"min relay fee not met", "mempool min fee not met"})
 CHAIN_COUNT_LIMIT = 25  # Core's -limitancestorcount and -limitdescendantcount
 CHAIN_SIZE_LIMIT = 101_000  # vB, Core's -limitancestorsize and -limitdescendantsize
 _ROLLING_FEE_HALFLIFE = 12 * 60 * 60
@@ -150,11 +164,14 @@ class MempoolInfo:
     scripts_verified: bool
 
 
-@dataclass(slots=True)
-class _Orphan:
-    tx: Tx
-    expires: float
-    peer: object
+@dataclass(frozen=True, slots=True)
+class _Checked:
+    """What the checks found of a transaction that passed them: what its entry records."""
+
+    fee: int
+    vsize: int
+    sigop_cost: int
+    height: int  # the tip's, at acceptance
 
 
 class _PoolView:
@@ -182,22 +199,27 @@ class Mempool:
     def __init__(self, chain: ChainView, *, max_usage: int = DEFAULT_MAX_USAGE,
                  script_verifier: ScriptVerifier | None = None,
                  permit_bare_multisig: bool = DEFAULT_PERMIT_BARE_MULTISIG,
-                 clock: Callable[[], float] = time.time, rng: random.Random | None = None,
-                 min_relay_fee: int = MIN_RELAY_FEE, require_standard: bool = True) -> None:
+                 clock: Callable[[], float] = time.time, min_relay_fee: int = MIN_RELAY_FEE,
+                 incremental_relay_fee: int = INCREMENTAL_RELAY_FEE,
+                 max_datacarrier_bytes: int | None = MAX_OP_RETURN_RELAY, require_standard: bool = True,
+                 orphanage: TxOrphanage | None = None) -> None:
         self.chain = chain
         #: Core's -acceptnonstdtxn=0: IsStandardTx applies (size, sigop and fee limits apply regardless).
         self.require_standard = require_standard
         self.min_relay_fee = min_relay_fee  # sat/kvB (Core's -minrelaytxfee)
+        self.incremental_relay_fee = incremental_relay_fee  # sat/kvB (Core's -incrementalrelayfee)
+        #: Core's -datacarriersize (None: -datacarrier=0, no OP_RETURN output relayed).
+        self.max_datacarrier_bytes = max_datacarrier_bytes
         self.max_usage = max_usage
         self.script_verifier = script_verifier
         self.permit_bare_multisig = permit_bare_multisig
+        self.orphanage = orphanage or TxOrphanage()
         self._clock = clock
-        self._rng = rng or random.Random()
         self._entries: dict[Hash, MempoolEntry] = {}
         self._by_wtxid: dict[Hash, Hash] = {}  # wtxid -> txid
         self._spenders: dict[OutPoint, Hash] = {}  # outpoint -> txid of the pooled spender
-        self._orphans: dict[Hash, _Orphan] = {}  # by wtxid
-        self._orphans_by_parent: dict[Hash, set[Hash]] = {}  # parent txid -> orphan wtxids
+        self._rejects: OrderedDict[Hash, None] = OrderedDict()  # wtxids refused at `_rejects_tip`
+        self._rejects_tip = chain.tip
         self._usage = 0
         self._vbytes = 0
         self._rolling_min_fee = 0.0  # sat/kvB, raised by evictions, decaying (Core's)
@@ -231,11 +253,19 @@ class Mempool:
         return None if txid is None else self._entries[txid]
 
     def has_orphan(self, wtxid: Hash) -> bool:
-        return wtxid in self._orphans
+        return wtxid in self.orphanage
 
     @property
     def orphan_count(self) -> int:
-        return len(self._orphans)
+        return len(self.orphanage)
+
+    def recently_rejected(self, tx_hash: Hash) -> bool:
+        """Core's RecentRejectsFilter: refused at this tip (by wtxid, which is the txid of a
+        transaction without witnesses)."""
+        if self._rejects_tip != self.chain.tip:
+            self._rejects.clear()
+            self._rejects_tip = self.chain.tip
+        return tx_hash in self._rejects
 
     @property
     def bytes(self) -> int:
@@ -256,7 +286,7 @@ class Mempool:
             halflife = _ROLLING_FEE_HALFLIFE / (4 if self._usage < self.max_usage / 4
                                                 else 2 if self._usage < self.max_usage / 2 else 1)
             self._rolling_min_fee /= 2 ** ((now - self._rolling_updated) / halflife)
-            if self._rolling_min_fee < INCREMENTAL_RELAY_FEE / 2:
+            if self._rolling_min_fee < self.incremental_relay_fee / 2:
                 self._rolling_min_fee = 0.0
         self._rolling_updated = now
         return max(self._rolling_min_fee, self.min_relay_fee) / 1000
@@ -264,7 +294,7 @@ class Mempool:
     def info(self) -> MempoolInfo:
         return MempoolInfo(len(self._entries), self._vbytes, self._usage, self.max_usage,
                            sum(entry.fee for entry in self._entries.values()), self.min_fee_rate(),
-                           self.min_relay_fee / 1000, len(self._orphans), self.scripts_verified)
+                           self.min_relay_fee / 1000, len(self.orphanage), self.scripts_verified)
 
     def ancestors(self, txid: Hash) -> set[Hash]:
         """The txids of every in-pool ancestor of `txid`."""
@@ -306,27 +336,74 @@ class Mempool:
 
     # --- accepting ------------------------------------------------------------------------
 
-    def accept(self, tx: Tx, peer: object = None, keep_orphan: bool = True) -> AcceptResult:
+    def accept(self, tx: Tx, peer: int | None = None, keep_orphan: bool = True) -> AcceptResult:
         """Check `tx` as Core's AcceptToMemoryPool does and add it, or raise TxRejected with
-        Core's reason. Missing inputs put it in the orphan pool (attributed to `peer`) unless
-        `keep_orphan` is False (Core keeps only relayed orphans); an accepted transaction then
-        resolves the orphans waiting for it, recursively."""
-        entry = self._accept(tx, bypass_limits=False)
+        Core's reason. Missing inputs put it in the orphanage, announced by `peer`, unless
+        `keep_orphan` is False (Core keeps only relayed orphans) or a parent was refused at this
+        tip; an accepted transaction then resolves the orphans waiting for it, recursively."""
+        try:
+            entry = self._accept(tx, bypass_limits=False)
+        except TxRejected as error:
+            self._refused(tx, error, peer)
+            raise
         if entry is None:
-            if not keep_orphan:
+            if not keep_orphan or peer is None:
                 return AcceptResult("missing-inputs", None)
-            self._add_orphan(tx, peer)
+            if any(self.recently_rejected(txin.prev_txid) for txin in tx.inputs):
+                log.debug("not keeping orphan with rejected parents %s (wtxid=%s)", hash_to_hex(tx.txid),
+                          hash_to_hex(tx.wtxid))
+                self._remember_reject(tx.wtxid)
+                return AcceptResult("missing-inputs", None)
+            self.orphanage.add(tx, peer)
             return AcceptResult("orphan", None)
-        return AcceptResult("accepted", entry, tuple(self._resolve_orphans(entry.tx.txid)))
+        if peer is not None:
+            log.debug("AcceptToMemoryPool: peer=%d: accepted %s (wtxid=%s) (poolsz %d txn, %d kB)", peer,
+                      hash_to_hex(tx.txid), hash_to_hex(tx.wtxid), len(self._entries), self._usage // 1000)
+        return AcceptResult("accepted", entry, tuple(self._resolve_orphans(entry.tx)))
+
+    def _refused(self, tx: Tx, error: TxRejected, peer: int | None) -> None:
+        """Core's MempoolRejectedTx: log a peer's refused transaction and remember it."""
+        if peer is not None:
+            state = f"{error.reason}, {error.detail}" if error.detail else error.reason
+            log.debug("%s (wtxid=%s) from peer=%d was not accepted: %s", hash_to_hex(tx.txid),
+                      hash_to_hex(tx.wtxid), peer, state, extra=_MEMPOOLREJ)
+        if error.reason not in FEE_REASONS:
+            self._remember_reject(tx.wtxid)
+
+    def _remember_reject(self, tx_hash: Hash) -> None:
+        self.recently_rejected(tx_hash)  # forget the previous tip's
+        self._rejects[tx_hash] = None
+        if len(self._rejects) > RECENT_REJECTS:
+            self._rejects.popitem(last=False)
+
+    def test_accept(self, tx: Tx) -> tuple[int, int] | None:
+        """Core's `test_accept`: every check `accept` makes, the pool left as it is. Returns the
+        fee and the (sigop-adjusted) virtual size, None when inputs are missing; raises
+        TxRejected with Core's reason."""
+        checked = self._check(tx, bypass_limits=False)
+        return None if checked is None else (checked.fee, checked.vsize)
 
     def _accept(self, tx: Tx, bypass_limits: bool) -> MempoolEntry | None:
+        """Core's MemPoolAccept: the checks, then the entry added and the pool trimmed; None:
+        inputs missing."""
+        checked = self._check(tx, bypass_limits)
+        if checked is None:
+            return None
+        entry = self._add(tx, checked.fee, checked.vsize, checked.sigop_cost, checked.height)
+        if not bypass_limits:
+            self._trim()
+            if tx.txid not in self._entries:
+                raise TxRejected("mempool full", tx.txid)
+        return entry
+
+    def _check(self, tx: Tx, bypass_limits: bool) -> _Checked | None:
         """Core's MemPoolAccept::PreChecks and the rest in order; None: inputs missing."""
         check_transaction(tx)
         txid = tx.txid
         if is_coinbase(tx):
             raise TxRejected("coinbase", txid)
         if self.require_standard:
-            check_standard_tx(tx, self.permit_bare_multisig)
+            check_standard_tx(tx, self.permit_bare_multisig, self.max_datacarrier_bytes)
         if tx.stripped_size < MIN_STANDARD_TX_NONWITNESS_SIZE:
             raise TxRejected("tx-size-small", txid)
         chain = self.chain
@@ -370,12 +447,7 @@ class Mempool:
         self._check_chain_limits(tx, vsize)
         if self.script_verifier is not None:
             self.script_verifier(tx, spent)
-        entry = self._add(tx, fee, vsize, sigop_cost, height - 1)
-        if not bypass_limits:
-            self._trim()
-            if txid not in self._entries:
-                raise TxRejected("mempool full", txid)
-        return entry
+        return _Checked(fee, vsize, sigop_cost, height - 1)
 
     def _check_chain_limits(self, tx: Tx, vsize: int) -> None:
         """Core's CalculateMemPoolAncestors limits: the new transaction with its in-pool
@@ -460,12 +532,7 @@ class Mempool:
                 spender = self._spenders.get(txin.outpoint)
                 if spender is not None and spender != txid:
                     conflicts += self.remove_with_descendants(spender)
-            self._erase_orphan(tx.wtxid)
-            for txin in tx.inputs:
-                for wtxid in list(self._orphans_by_parent.get(txin.prev_txid, ())):
-                    orphan = self._orphans.get(wtxid)
-                    if orphan is not None and any(i.outpoint == txin.outpoint for i in orphan.tx.inputs):
-                        self._erase_orphan(wtxid)
+        self.orphanage.erase_for_block(block)
         return conflicts
 
     def readd_for_disconnect(self, block: Block) -> list[Tx]:
@@ -521,7 +588,7 @@ class Mempool:
                 return max(entry.fee_rate, sum(e.fee for e in package) / sum(e.vsize for e in package))
 
             victim = min(self._entries.values(), key=descendant_score)
-            rate = descendant_score(victim) * 1000 + INCREMENTAL_RELAY_FEE
+            rate = descendant_score(victim) * 1000 + self.incremental_relay_fee
             self.min_fee_rate()  # decay first, so the bump starts from now
             self._rolling_min_fee = max(self._rolling_min_fee, rate)
             removed = self.remove_with_descendants(victim.tx.txid)
@@ -529,60 +596,36 @@ class Mempool:
 
     # --- orphans --------------------------------------------------------------------------
 
-    def _add_orphan(self, tx: Tx, peer: object) -> None:
-        """Keep `tx` (its weight is already <= 400,000 by the standardness check: Core's orphan
-        cap); expire old orphans, then evict random ones beyond 100 (Core's LimitOrphans)."""
-        wtxid = tx.wtxid
-        if wtxid in self._orphans:
-            return
-        now = self._clock()
-        self._orphans[wtxid] = _Orphan(tx, now + ORPHAN_EXPIRY, peer)
-        for txin in tx.inputs:
-            self._orphans_by_parent.setdefault(txin.prev_txid, set()).add(wtxid)
-        for key, orphan in list(self._orphans.items()):
-            if orphan.expires <= now:
-                self._erase_orphan(key)
-        while len(self._orphans) > MAX_ORPHANS:
-            self._erase_orphan(self._rng.choice(list(self._orphans)))
+    def drop_orphans_from(self, peer: int) -> int:
+        """Forget what `peer` announced to the orphanage (it disconnected); returns how many."""
+        return self.orphanage.erase_for_peer(peer)
 
-    def _erase_orphan(self, wtxid: Hash) -> None:
-        orphan = self._orphans.pop(wtxid, None)
-        if orphan is None:
-            return
-        for txin in orphan.tx.inputs:
-            waiting = self._orphans_by_parent.get(txin.prev_txid)
-            if waiting is not None:
-                waiting.discard(wtxid)
-                if not waiting:
-                    del self._orphans_by_parent[txin.prev_txid]
-
-    def drop_orphans_from(self, peer: object) -> int:
-        """Forget the orphans `peer` sent (it disconnected); returns how many."""
-        mine = [wtxid for wtxid, orphan in self._orphans.items() if orphan.peer == peer]
-        for wtxid in mine:
-            self._erase_orphan(wtxid)
-        return len(mine)
-
-    def _resolve_orphans(self, txid: Hash) -> Iterator[MempoolEntry]:
-        """Try the orphans waiting for `txid`, then those waiting for each one accepted. An
-        orphan still missing a parent stays; one rejected otherwise is dropped."""
-        work = [txid]
+    def _resolve_orphans(self, parent: Tx) -> Iterator[MempoolEntry]:
+        """Core's ProcessOrphanTx, run at once: try the orphans spending `parent`, then those
+        spending each one accepted. An orphan still missing a parent stays; one refused
+        otherwise leaves the orphanage and is remembered as refused."""
+        work = [parent]
         while work:
-            parent = work.pop()
-            for wtxid in sorted(self._orphans_by_parent.get(parent, ())):
-                orphan = self._orphans.get(wtxid)
-                if orphan is None or orphan.expires <= self._clock():
-                    self._erase_orphan(wtxid)
-                    continue
+            tx = work.pop()
+            for wtxid in self.orphanage.spenders(tx.txid, len(tx.outputs)):
+                orphan = self.orphanage.get(wtxid)
+                if orphan is None:
+                    continue  # resolved or dropped meanwhile
+                peer = self.orphanage.announcers(wtxid)[0]
                 try:
-                    entry = self._accept(orphan.tx, bypass_limits=False)
+                    entry = self._accept(orphan, bypass_limits=False)
                 except TxRejected as error:
-                    log.info("mempool: orphan %s rejected: %s", orphan.tx.txid[::-1].hex(), error.reason)
-                    self._erase_orphan(wtxid)
+                    state = f"{error.reason}, {error.detail}" if error.detail else error.reason
+                    log.debug("   invalid orphan tx %s (wtxid=%s) from peer=%d. %s", hash_to_hex(orphan.txid),
+                              hash_to_hex(wtxid), peer, state, extra=_TXPACKAGES)
+                    self._refused(orphan, error, peer)
+                    self.orphanage.erase(wtxid)
                     continue
                 if entry is not None:
-                    self._erase_orphan(wtxid)
-                    work.append(entry.tx.txid)
+                    log.debug("   accepted orphan tx %s (wtxid=%s)", hash_to_hex(orphan.txid), hash_to_hex(wtxid),
+                              extra=_TXPACKAGES)
+                    self.orphanage.erase(wtxid)
+                    work.append(orphan)
                     yield entry
 
     # --- helpers --------------------------------------------------------------------------

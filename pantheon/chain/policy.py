@@ -1,11 +1,12 @@
 """Mempool standardness policy: which transactions a node relays and pools beyond what consensus
-allows, as Bitcoin Core 28's `policy/policy.h` and `policy.cpp` decide it, with Core's reject
+allows, as Bitcoin Core 30's `policy/policy.h` and `policy.cpp` decide it, with Core's reject
 reasons.
 
-Core 28's `IsStandardTx`: version 1..3, one OP_RETURN output of at most 83 bytes (Core 30
-relaxed both; its reasons differ, so we follow 28 throughout), bare multisig of at most 3 keys
-allowed unless refused (`permit_bare_multisig`), P2A anchors standard, and every dust output
-refused at 3 sat/vB (Core 29's single zero-fee "ephemeral dust" output is not implemented).
+Core 30's `IsStandardTx`: version 1..3, any number of OP_RETURN outputs whose scripts together
+take at most `-datacarriersize` bytes (100,000 by default; Core <= 29 allowed one of 83 bytes),
+bare multisig of at most 3 keys allowed unless refused (`permit_bare_multisig`), P2A anchors
+standard, and every dust output refused at 3 sat/vB (Core 29's single zero-fee "ephemeral dust"
+output is not implemented). Relay fee rates are Core 30's: 0.1 sat/vB minimum and increment.
 Not implemented: the input and witness checks that need the spent outputs' scripts parsed
 (`AreInputsStandard`, `IsWitnessStandard`: `bad-txns-nonstandard-inputs`,
 `bad-witness-nonstandard`).
@@ -63,10 +64,11 @@ MIN_STANDARD_TX_NONWITNESS_SIZE = 65
 MAX_STANDARD_SCRIPTSIG_SIZE = 1_650
 MAX_STANDARD_TX_SIGOPS_COST = MAX_BLOCK_SIGOPS_COST // 5
 TX_MAX_STANDARD_VERSION = 3
-MAX_OP_RETURN_RELAY = 83  # Core <= 29's -datacarriersize: the whole output script
+#: Core's default -datacarriersize: the bytes of all OP_RETURN output scripts of a transaction.
+MAX_OP_RETURN_RELAY = 100_000
 DUST_RELAY_FEE = 3_000  # sat/kvB
-MIN_RELAY_FEE = 1_000  # sat/kvB: Core's default -minrelaytxfee
-INCREMENTAL_RELAY_FEE = 1_000  # sat/kvB: Core's -incrementalrelayfee (eviction's bump, the rolling floor)
+MIN_RELAY_FEE = 100  # sat/kvB: Core 30's default -minrelaytxfee
+INCREMENTAL_RELAY_FEE = 100  # sat/kvB: Core 30's -incrementalrelayfee (eviction's bump, the rolling floor)
 BYTES_PER_SIGOP = 20  # Core's -bytespersigop: sigops weigh in a transaction's virtual size
 DEFAULT_PERMIT_BARE_MULTISIG = True  # Core's -permitbaremultisig
 
@@ -131,9 +133,11 @@ def output_type(script: bytes) -> str:
     return "nonstandard"
 
 
-def check_standard_tx(tx: Tx, permit_bare_multisig: bool = DEFAULT_PERMIT_BARE_MULTISIG) -> None:
-    """Core 28's `IsStandardTx`, in its order: version, weight, each scriptSig's size and
-    push-only form, each output's type (`IsStandard`), bare multisig, dust, one OP_RETURN.
+def check_standard_tx(tx: Tx, permit_bare_multisig: bool = DEFAULT_PERMIT_BARE_MULTISIG,
+                      max_datacarrier_bytes: int | None = MAX_OP_RETURN_RELAY) -> None:
+    """Core 30's `IsStandardTx`, in its order: version, weight, each scriptSig's size and
+    push-only form, each output's type (`IsStandard`), the OP_RETURN bytes left of
+    `max_datacarrier_bytes` (None: none allowed, Core's -datacarrier=0), bare multisig, dust.
     Raises TxRejected with Core's reason."""
     txid = tx.txid
     if not 1 <= tx.version <= TX_MAX_STANDARD_VERSION:
@@ -145,20 +149,20 @@ def check_standard_tx(tx: Tx, permit_bare_multisig: bool = DEFAULT_PERMIT_BARE_M
             raise TxRejected("scriptsig-size", txid)
         if not is_push_only(txin.script_sig):
             raise TxRejected("scriptsig-not-pushonly", txid)
-    data_outputs = 0
+    data_left = max_datacarrier_bytes or 0
     for txout in tx.outputs:
         kind = output_type(txout.script_pubkey)
-        if kind == "nonstandard" or (kind == "nulldata" and len(txout.script_pubkey) > MAX_OP_RETURN_RELAY):
+        if kind == "nonstandard":
             raise TxRejected("scriptpubkey", txid)
         if kind.startswith("multisig:"):
             _, required, count = kind.split(":")
             if not 1 <= int(count) <= 3 or not 1 <= int(required) <= int(count):
                 raise TxRejected("scriptpubkey", txid)
-            if not permit_bare_multisig:
-                raise TxRejected("bare-multisig", txid)
         if kind == "nulldata":
-            data_outputs += 1
-        elif txout.value < dust_threshold(txout):
-            raise TxRejected("dust", txid)
-    if data_outputs > 1:
-        raise TxRejected("multi-op-return", txid)
+            if len(txout.script_pubkey) > data_left:
+                raise TxRejected("datacarrier", txid)
+            data_left -= len(txout.script_pubkey)
+        elif kind.startswith("multisig:") and not permit_bare_multisig:
+            raise TxRejected("bare-multisig", txid)
+    if any(txout.value < dust_threshold(txout) for txout in tx.outputs):
+        raise TxRejected("dust", txid)

@@ -15,15 +15,16 @@ What the kernel can and cannot express
   DISCOURAGE_UPGRADABLE_TAPROOT_VERSION, DISCOURAGE_OP_SUCCESS, DISCOURAGE_UPGRADABLE_PUBKEYTYPE)
   that the kernel does not expose, so `STANDARD_FLAGS` is the consensus set only: the mempool
   accepts scripts that Core's policy would call non-standard (e.g. a high-S signature).
-- Errors: the kernel returns pass/fail, not Core's ScriptError, so a rejection carries Core's
-  own text for an unspecified error, `unknown error`, where Core shows e.g. `Signature must be zero
-  for failed CHECK(MULTI)SIG operation`. The input, txid and wtxid are in `detail`.
-- Reasons: `mandatory-script-verify-flag-failed (...)` when the scripts fail the consensus flags
-  of the block the tx is for, `non-mandatory-script-verify-flag (...)` when they fail only the
-  wider flags asked for (Core <= 29 re-checked with the mandatory flags to tell them apart, and
-  so do we; Core's master, the source this kernel is built from, now says
-  `block-script-verify-flag-failed` / `mempool-script-verify-flag-failed` without a re-check).
-  With the kernel's flag set the two differ only below a network's activation heights.
+- Errors: the kernel returns pass/fail, not Core's ScriptError. The error is named by
+  `chain/script_errors.py`, which follows the refused input as Core's interpreter would as far as
+  it can (every opcode's checks, flow control, the stack, P2SH, the witness placement rules,
+  but no signatures, lock times or witness programs' scripts); where it cannot, the text is
+  Core's own for an unspecified error, `unknown error`, where Core would show e.g. `Signature
+  must be zero for failed CHECK(MULTI)SIG operation`. The input, txid and wtxid are in `detail`.
+- Reasons: Core 30's, `mempool-script-verify-flag-failed (<error>)` for a mempool transaction
+  (Core's policy flags named by the explanation) and `block-script-verify-flag-failed (<error>)`
+  in a block (Core <= 29 said `mandatory-script-verify-flag-failed` or
+  `non-mandatory-script-verify-flag`, re-checking with the consensus flags to tell them apart).
 
 Not blocking the gevent hub (`ScriptVerifier(workers=...)`). An input's cost is split between the
 kernel, which runs with the GIL released (`pbk` calls through `ctypes.CDLL`), and Python and ctypes
@@ -61,6 +62,7 @@ from gevent.pool import Pool
 
 from pantheon.chain.coins import Coin
 from pantheon.chain.pow import block_work
+from pantheon.chain.script_errors import SCRIPT_ERRORS, explain_failure
 from pantheon.chain.validation import BlockRejected, TxRejected, is_coinbase
 from pantheon.hashing import hash_to_hex, hex_to_hash
 from pantheon.params import MAIN, TESTNET3, Network
@@ -82,8 +84,8 @@ __all__ = [
     "ScriptFlags",
     "CONSENSUS_FLAGS",
     "STANDARD_FLAGS",
-    "MANDATORY_REASON",
-    "NON_MANDATORY_REASON",
+    "MEMPOOL_REASON",
+    "BLOCK_REASON",
     "SCRIPT_ERROR_TEXT",
     "SpentOutput",
     "ScriptCheckError",
@@ -126,10 +128,10 @@ CONSENSUS_FLAGS = (
 #: docstring lists the 13 policy flags it cannot): the consensus set, whatever the height.
 STANDARD_FLAGS = CONSENSUS_FLAGS
 
-MANDATORY_REASON = "mandatory-script-verify-flag-failed"
-NON_MANDATORY_REASON = "non-mandatory-script-verify-flag"
-#: Core's ScriptErrorString(SCRIPT_ERR_UNKNOWN_ERROR): the kernel does not say which rule failed.
-SCRIPT_ERROR_TEXT = "unknown error"
+MEMPOOL_REASON = "mempool-script-verify-flag-failed"
+BLOCK_REASON = "block-script-verify-flag-failed"
+#: Core's ScriptErrorString(SCRIPT_ERR_UNKNOWN_ERROR): where the failure cannot be named.
+SCRIPT_ERROR_TEXT = SCRIPT_ERRORS["UNKNOWN_ERROR"]
 #: -assumevalid skips a block's scripts only under more than this much work (two weeks of blocks).
 ASSUMEVALID_BURIED_SECONDS = 60 * 60 * 24 * 7 * 2
 
@@ -167,20 +169,19 @@ class ScriptsUnavailable(ScriptCheckError):
 
 
 class ScriptRejected(TxRejected):
-    """An input's script failed. `reason` is Core's; `mandatory` is False when the scripts pass
-    the consensus flags of the block the tx is for and fail only wider (policy) flags."""
+    """An input's script failed. `reason` is Core's: MEMPOOL_REASON or BLOCK_REASON, then the
+    script error (`error`) in parentheses."""
 
-    def __init__(self, tx: Tx, input_index: int, flags: int, *, mandatory: bool) -> None:
-        prefix = MANDATORY_REASON if mandatory else NON_MANDATORY_REASON
+    def __init__(self, tx: Tx, input_index: int, flags: int, *, prefix: str, error: str) -> None:
         txin = tx.inputs[input_index]
         detail = (
             f"input {input_index} of {hash_to_hex(tx.txid)} (wtxid {hash_to_hex(tx.wtxid)}), "
             f"spending {hash_to_hex(txin.prev_txid)}:{txin.prev_index}, flags {flag_names(flags)}"
         )
-        super().__init__(f"{prefix} ({SCRIPT_ERROR_TEXT})", tx.txid, detail)
+        super().__init__(f"{prefix} ({error})", tx.txid, detail)
         self.input_index = input_index
         self.flags = flags
-        self.mandatory = mandatory
+        self.error = error
 
 
 def flag_names(flags: int) -> str:
@@ -260,12 +261,11 @@ def _require_kernel() -> None:
         raise ScriptsUnavailable(UNAVAILABLE_REASON)
 
 
-def verify_tx(tx: Tx, spent_outputs: Sequence[SpentOutput], flags: int, mandatory_flags: int | None = None) -> None:
+def verify_tx(tx: Tx, spent_outputs: Sequence[SpentOutput], flags: int, *, mempool: bool = False) -> None:
     """Verify every input of `tx` (not a coinbase) against the outputs it spends, in input order.
 
-    Raises ScriptRejected on the first failing input. `mandatory_flags` (default: `flags`) are
-    the consensus flags of the block the tx is for: a failure under `flags` that passes under
-    `flags & mandatory_flags` is non-mandatory, as Core tells policy from consensus failures.
+    Raises ScriptRejected on the first failing input, its error named as Core would under its
+    policy flags (`mempool`) or under `flags` alone (a block's).
     """
     _require_kernel()
     if is_coinbase(tx):
@@ -276,10 +276,11 @@ def verify_tx(tx: Tx, spent_outputs: Sequence[SpentOutput], flags: int, mandator
     failed = kernel_tx.first_failure(flags)
     if failed is None:
         return
-    mandatory = True
-    if mandatory_flags is not None and flags & ~int(mandatory_flags):
-        mandatory = kernel_tx.first_failure(_check_flags(flags & int(mandatory_flags))) is not None
-    raise ScriptRejected(tx, failed, flags, mandatory=mandatory)
+    txin = tx.inputs[failed]
+    error = explain_failure(txin.script_sig, pairs[failed][1], txin.witness, p2sh=bool(flags & ScriptFlags.P2SH),
+                            segwit=bool(flags & ScriptFlags.WITNESS), standard=mempool)
+    raise ScriptRejected(tx, failed, flags, prefix=MEMPOOL_REASON if mempool else BLOCK_REASON,
+                         error=error or SCRIPT_ERROR_TEXT)
 
 
 class VerificationCache:
@@ -355,14 +356,14 @@ class ScriptVerifier:
     def verify_mempool_tx(
         self, tx: Tx, spent_outputs: Sequence[SpentOutput], network: Network, next_height: int
     ) -> None:
-        """Verify a tx for the mempool with STANDARD_FLAGS (the block at `next_height` decides
-        what is mandatory) and cache the success under both flag sets, so the tx's block finds
-        it, as Core's ConsensusScriptChecks caches it. No second run is needed: STANDARD_FLAGS
-        is a superset, and removing flags never invalidates scripts (tx_valid tests this)."""
+        """Verify a tx for the mempool with STANDARD_FLAGS and cache the success under them and
+        the flags of the block at `next_height`, so the tx's block finds it, as Core's
+        ConsensusScriptChecks caches it. No second run is needed: STANDARD_FLAGS is a superset,
+        and removing flags never invalidates scripts (tx_valid tests this)."""
         block_flags = script_flags(network, next_height, None)
         if self.cache.contains(tx.wtxid, STANDARD_FLAGS):
             return
-        verify_tx(tx, spent_outputs, STANDARD_FLAGS, block_flags)
+        verify_tx(tx, spent_outputs, STANDARD_FLAGS, mempool=True)
         self.cache.add(tx.wtxid, STANDARD_FLAGS)
         self.cache.add(tx.wtxid, block_flags)
 

@@ -23,8 +23,11 @@ records in one `Store.write_batch()` and, when over the bound, empties the cache
 
 from __future__ import annotations
 
+import heapq
 import struct
-from typing import Mapping, Sequence
+from typing import Iterator, Mapping, Sequence
+
+import plyvel
 
 from pantheon.chain.coins import Coin
 from pantheon.primitives import OutPoint
@@ -107,6 +110,10 @@ def decode_undo(data: bytes) -> list[Coin]:
     return coins
 
 
+def _by_key(item: tuple[bytes, Coin]) -> bytes:
+    return item[0]
+
+
 def _cost(coin: Coin | None) -> int:
     return ENTRY_OVERHEAD + (len(coin.script_pubkey) if coin is not None else 0)
 
@@ -150,6 +157,31 @@ class UtxoSet:
     def get_coin(self, outpoint: OutPoint) -> Coin | None:
         """CoinView: the unspent output at `outpoint`, None if there is none."""
         return self.get(coin_key(outpoint.txid, outpoint.index))
+
+    def cursor(self) -> Iterator[tuple[OutPoint, Coin]]:
+        """Every unspent coin as of now, in key order (txid in internal byte order, then output
+        index), as Core's `CCoinsViewCursor` over a flushed view: a database snapshot and a copy
+        of the unflushed changes are taken by this call, so blocks may connect (and flush) while
+        the caller walks the coins and yields, and the walk still shows this moment's set."""
+        changes = {key: self._cache[key] for key in self._dirty}
+        snapshot = self._db.snapshot()
+        unflushed = sorted(((key, coin) for key, coin in changes.items() if coin is not None), key=_by_key)
+        return self._walk(snapshot, changes, unflushed)
+
+    @staticmethod
+    def _walk(snapshot: plyvel.Snapshot, changes: Mapping[bytes, Coin | None],
+              unflushed: list[tuple[bytes, Coin]]) -> Iterator[tuple[OutPoint, Coin]]:
+        def stored() -> Iterator[tuple[bytes, Coin]]:
+            with snapshot.iterator() as records:
+                for key, raw in records:
+                    if key not in changes:
+                        yield key, decode_coin(raw)
+
+        try:
+            for key, coin in heapq.merge(stored(), unflushed, key=_by_key):
+                yield OutPoint(key[:32], _INDEX.unpack_from(key, 32)[0]), coin
+        finally:
+            snapshot.close()
 
     def get(self, key: bytes) -> Coin | None:
         try:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from pantheon import wire
+from pantheon.chain.validation import COIN, MAX_MONEY
 from pantheon.config import ConfigError, parse_hostport
 from pantheon.errors import ProtocolError
 from pantheon.hashing import hex_to_hash
@@ -20,7 +22,7 @@ from pantheon.rpc.errors import (
 if TYPE_CHECKING:
     from pantheon.chain.chainstate import Chainstate
 
-__all__ = ["hash_arg", "known_block", "int_arg", "tx_arg", "endpoint_arg"]
+__all__ = ["hash_arg", "known_block", "int_arg", "amount_arg", "tx_arg", "endpoint_arg"]
 
 
 def hash_arg(value: Any, name: str = "hash") -> bytes:
@@ -46,6 +48,22 @@ def int_arg(value: Any, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise RpcError(RPC_TYPE_ERROR, f"{name}: expected a number, got {type(value).__name__}")
     return value
+
+
+def amount_arg(value: Any) -> int:
+    """Core's AmountFromValue: bitcoins (a JSON number or string, at most 8 decimals) as
+    satoshis, or Core's -3 error."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise RpcError(RPC_TYPE_ERROR, "Amount is not a number or string")
+    try:
+        satoshis = Decimal(str(value)) * COIN
+    except InvalidOperation:
+        raise RpcError(RPC_TYPE_ERROR, "Invalid amount") from None
+    if satoshis != satoshis.to_integral_value():
+        raise RpcError(RPC_TYPE_ERROR, "Invalid amount")
+    if not 0 <= satoshis <= MAX_MONEY:
+        raise RpcError(RPC_TYPE_ERROR, "Amount out of range")
+    return int(satoshis)
 
 
 def tx_arg(hexstring: Any) -> Tx:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from pantheon.chain.addresses import script_to_address
+from pantheon.chain.descriptors import infer_descriptor
 from pantheon.chain.validation import COIN
 from pantheon.chain.disassembly import script_to_asm
 from pantheon.chain.policy import output_type
@@ -55,11 +56,13 @@ def tx_to_json(tx: Tx, network: Network, block_hash: bytes | None = None) -> dic
         vin.append(entry)
     vout = []
     for index, txout in enumerate(tx.outputs):
-        script: dict[str, Any] = {"asm": script_to_asm(txout.script_pubkey), "hex": txout.script_pubkey.hex(),
-                                  "type": output_type(txout.script_pubkey)}
+        script: dict[str, Any] = {"asm": script_to_asm(txout.script_pubkey),
+                                  "desc": infer_descriptor(txout.script_pubkey, network),
+                                  "hex": txout.script_pubkey.hex()}
         address = script_to_address(txout.script_pubkey, network)
         if address is not None:
             script["address"] = address
+        script["type"] = output_type(txout.script_pubkey)
         vout.append({"value": amount(txout.value), "n": index, "scriptPubKey": script})
     result = {"txid": hash_to_hex(tx.txid), "hash": hash_to_hex(tx.wtxid), "version": tx.version, "size": tx.size,
               "vsize": tx.vsize, "weight": tx.weight, "locktime": tx.locktime, "vin": vin, "vout": vout}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable
 from typing import Any
 
@@ -22,8 +21,8 @@ def chain() -> RegtestChain:
 
 @pytest.fixture
 def pool(chain: RegtestChain, clock: Clock) -> Mempool:
-    """A mempool on `chain`, on the test's clock, its random choices seeded."""
-    return Mempool(chain, clock=clock, rng=random.Random(6))
+    """A mempool on `chain`, on the test's clock."""
+    return Mempool(chain, clock=clock)
 
 
 @pytest.fixture

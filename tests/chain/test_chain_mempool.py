@@ -20,13 +20,9 @@ from helpers.chain import P2WSH_TRUE, Prevout, RegtestChain, prevouts_of, relay,
 from helpers.clock import Clock
 from helpers.standard_outputs import KEY, P2A, P2PKH, P2SH, multisig
 
-from pantheon.chain.mempool import (
-    CHAIN_COUNT_LIMIT,
-    MAX_ORPHANS,
-    ORPHAN_EXPIRY,
-    Mempool,
-)
-from pantheon.chain.policy import dust_threshold
+from pantheon.chain.mempool import CHAIN_COUNT_LIMIT, Mempool
+from pantheon.chain.orphanage import TxOrphanage
+from pantheon.chain.policy import MIN_RELAY_FEE, dust_threshold
 from pantheon.chain.validation import TxRejected
 from pantheon.primitives import OutPoint, Tx, TxIn, TxOut
 
@@ -60,7 +56,7 @@ def test_accept_indexes_by_txid_and_wtxid_and_reports_info(pool: Mempool, coins:
     assert result.entry.fee == 2_000 and result.entry.vsize == tx.vsize
     info = pool.info()
     assert (info.size, info.bytes, info.total_fee, info.min_fee_rate, info.scripts_verified) == (
-        1, tx.vsize, 2_000, 1.0, False)
+        1, tx.vsize, 2_000, MIN_RELAY_FEE / 1000, False)
     assert pool.bytes == tx.vsize and info.usage == pool.usage > len(tx.serialize())
 
 
@@ -78,11 +74,11 @@ def test_a_script_verifier_sees_the_spent_coins_and_can_reject(chain: RegtestCha
 
     def verifier(tx: Tx, spent: list) -> None:
         seen.append((tx.txid, [coin.value for coin in spent]))
-        raise TxRejected("mandatory-script-verify-flag-failed", tx.txid)
+        raise TxRejected("mempool-script-verify-flag-failed", tx.txid)
 
     pool = Mempool(chain, script_verifier=verifier)
     tx = spend([coins[0]])
-    with pytest.raises(TxRejected, match="mandatory-script-verify-flag-failed"):
+    with pytest.raises(TxRejected, match="mempool-script-verify-flag-failed"):
         pool.accept(tx)
     assert seen == [(tx.txid, [coins[0][1].value])] and len(pool) == 0 and pool.scripts_verified
 
@@ -114,7 +110,8 @@ REJECTS: list[tuple[str, Callable[[RegtestChain, list[Prevout]], Tx]]] = [
     ("bad-txns-too-many-sigops", lambda chain, coins: Tx(2, [TxIn(coins[0][0].txid, coins[0][0].index, b"", 0xFFFF_FFFE,
                                                                (b"\xae" * 801,))], [TxOut(10**9, P2WSH_TRUE)], 0)),
     ("min relay fee not met", lambda chain, coins: spend([coins[0]], fee=0)),
-    ("min relay fee not met", lambda chain, coins: spend([coins[0]], fee=spend([coins[0]]).vsize - 1)),
+    ("min relay fee not met",
+     lambda chain, coins: spend([coins[0]], fee=spend([coins[0]]).vsize * MIN_RELAY_FEE // 1000 - 1)),
 ]
 
 
@@ -130,15 +127,15 @@ def test_each_reject_reason(pool: Mempool, chain: RegtestChain, coins: list[Prev
 
 def test_what_each_reject_reason_lets_through(pool: Mempool, chain: RegtestChain, coins: list[Prevout],
                                               submit: Callable[[Tx], Tx]) -> None:
-    """The edges just inside the limits are accepted: dust thresholds, an 83-byte OP_RETURN, a
+    """The edges just inside the limits are accepted: dust thresholds, two OP_RETURN outputs, a
     3-key bare multisig, the standard and anchor types, locktime just passed, the fee floor."""
-    outputs = [TxOut(330, P2WSH_TRUE), TxOut(546, P2PKH), TxOut(0, b"\x6a\x4c\x50" + b"\x00" * 80),
+    outputs = [TxOut(330, P2WSH_TRUE), TxOut(546, P2PKH), TxOut(0, b"\x6a\x4c\x50" + b"\x00" * 80), TxOut(0, b"\x6a"),
                TxOut(10_000, multisig(2, 3)), TxOut(240, P2A), TxOut(540, P2SH), TxOut(600, b"\x21" + KEY + b"\xac"),
                TxOut(330, b"\x51\x20" + b"\x01" * 32), TxOut(300, b"\x52\x02\x01\x02")]
     base = spend([coins[0]], outputs + [TxOut(10**9, P2WSH_TRUE)])
     submit(base)
-    edge = spend([coins[1]], [TxOut(coins[1][1].value - spend([coins[1]]).vsize, P2WSH_TRUE)],
-                 locktime=chain.height, version=3)
+    floor = spend([coins[1]]).vsize * MIN_RELAY_FEE // 1000
+    edge = spend([coins[1]], [TxOut(coins[1][1].value - floor, P2WSH_TRUE)], locktime=chain.height, version=3)
     submit(edge)
     assert len(pool) == 2
 
@@ -224,10 +221,11 @@ def test_the_mempool_full_and_min_fee_reasons(chain: RegtestChain, coins: list[P
     with pytest.raises(TxRejected, match="mempool full"):  # the lowest fee rate: itself evicted
         pool.accept(relay(wire_impl.module, spend([coins[3]], fee=200)))
     assert pool.info().min_fee_rate > 1.0 and len(pool) == 3
+    below = int(pool.min_fee_rate() * spend([coins[4]]).vsize) - 1  # above the relay minimum
     with pytest.raises(TxRejected, match="mempool min fee not met"):
-        pool.accept(relay(wire_impl.module, spend([coins[4]], fee=250)))
+        pool.accept(relay(wire_impl.module, spend([coins[4]], fee=below)))
     clock.now += 3 * 24 * 3600  # the rolling minimum decays away
-    assert pool.min_fee_rate() == 1.0
+    assert pool.min_fee_rate() == MIN_RELAY_FEE / 1000
 
 
 # --- eviction ---------------------------------------------------------------------------------
@@ -290,9 +288,10 @@ def test_orphans_resolve_recursively_when_the_parent_arrives(pool: Mempool, coin
     parent = relay(wire_impl.module, spend([coins[0]]))
     child = relay(wire_impl.module, spend(prevouts_of(parent)))
     grandchild = relay(wire_impl.module, spend(prevouts_of(child)))
-    assert pool.accept(grandchild).status == "orphan"
-    assert pool.accept(child).status == "orphan"
-    assert pool.accept(child).status == "orphan" and pool.orphan_count == 2  # kept once
+    assert pool.accept(grandchild, peer=0).status == "orphan"
+    assert pool.accept(child, peer=0).status == "orphan"
+    assert pool.accept(child, peer=1).status == "orphan" and pool.orphan_count == 2  # kept once
+    assert pool.orphanage.announcers(child.wtxid) == [0, 1]
     assert pool.has_orphan(child.wtxid) and len(pool) == 0
     result = pool.accept(parent)
     assert [entry.tx.txid for entry in result.resolved] == [child.txid, grandchild.txid]
@@ -301,44 +300,110 @@ def test_orphans_resolve_recursively_when_the_parent_arrives(pool: Mempool, coin
     assert pool.descendants(parent.txid) == {child.txid, grandchild.txid}
 
 
-def test_an_orphan_invalid_once_its_parent_arrives_is_dropped(pool: Mempool, coins: list[Prevout]) -> None:
+def _bare_spend(txid: bytes, value: int) -> Tx:
+    """A spend of output 0 of `txid` without a witness (scripts are not run here), so that its
+    txid, which children name, is the wtxid the refusals remember (Core's rule)."""
+    return Tx(2, [TxIn(txid, 0, b"", 0, ())], [TxOut(value, P2WSH_TRUE)], 0)
+
+
+def test_an_orphan_invalid_once_its_parent_arrives_is_dropped_and_refused_again(
+        pool: Mempool, coins: list[Prevout], caplog: pytest.LogCaptureFixture) -> None:
+    """Core's ProcessOrphanTx: the refusal is logged for the orphan's peer and remembered, so an
+    orphan spending the refused one is not kept."""
     parent = spend([coins[0]])
-    greedy = spend(prevouts_of(parent), [TxOut(parent.outputs[0].value + 1, P2WSH_TRUE)])
-    assert pool.accept(greedy).status == "orphan"
-    assert pool.accept(parent).resolved == () and pool.orphan_count == 0 and len(pool) == 1
+    greedy = _bare_spend(parent.txid, parent.outputs[0].value + 1)  # no witness: its txid is its wtxid
+    assert pool.accept(greedy, peer=3).status == "orphan"
+    with caplog.at_level(logging.DEBUG, logger="pantheon.chain"):
+        assert pool.accept(parent, peer=0).resolved == () and pool.orphan_count == 0 and len(pool) == 1
+        grandchild = spend(prevouts_of(greedy))
+        assert pool.accept(grandchild, peer=0).status == "missing-inputs" and pool.orphan_count == 0
+    lines = [record.getMessage() for record in caplog.records]
+    assert f"   invalid orphan tx {greedy.txid[::-1].hex()} (wtxid={greedy.wtxid[::-1].hex()}) from peer=3. " \
+           "bad-txns-in-belowout, value in (" in "\n".join(lines)
+    assert any(line.startswith(f"{greedy.txid[::-1].hex()} (wtxid={greedy.wtxid[::-1].hex()}) from peer=3 was not "
+                               "accepted: bad-txns-in-belowout") for line in lines)
+    assert f"not keeping orphan with rejected parents {grandchild.txid[::-1].hex()} " \
+           f"(wtxid={grandchild.wtxid[::-1].hex()})" in lines
+    assert pool.recently_rejected(grandchild.wtxid)
+
+
+def test_refusals_are_forgotten_at_a_new_tip_and_fee_refusals_not_kept(pool: Mempool, chain: RegtestChain,
+                                                                        coins: list[Prevout]) -> None:
+    cheap, greedy = spend([coins[0]], fee=0), _bare_spend(coins[1][0].txid, coins[1][1].value + 1)
+    for tx in (cheap, greedy):
+        with pytest.raises(TxRejected):
+            pool.accept(tx, peer=0)
+    assert not pool.recently_rejected(cheap.wtxid) and pool.recently_rejected(greedy.wtxid)
+    chain.mine_block(Mempool(chain))
+    assert not pool.recently_rejected(greedy.wtxid)
+    assert pool.accept(spend(prevouts_of(greedy)), peer=0).status == "orphan"
 
 
 def test_a_local_orphan_is_reported_and_not_kept(pool: Mempool, coins: list[Prevout]) -> None:
     """Core keeps only relayed orphans: a submission of our own with missing inputs is refused."""
     child = spend(prevouts_of(spend([coins[0]])))
     assert pool.accept(child, keep_orphan=False).status == "missing-inputs"
+    assert pool.accept(child).status == "missing-inputs"  # no peer: ours
     assert pool.orphan_count == 0 and not pool.has_orphan(child.wtxid) and len(pool) == 0
 
 
-def test_orphans_expire_after_20_minutes(pool: Mempool, clock: Clock, coins: list[Prevout]) -> None:
+def test_orphans_do_not_expire(pool: Mempool, clock: Clock, coins: list[Prevout]) -> None:
+    """Core 30 dropped the 20-minute expiry: only the limits, blocks and peers remove orphans."""
     parent = spend([coins[0]])
-    pool.accept(spend(prevouts_of(parent)))
-    clock.now += ORPHAN_EXPIRY
-    assert pool.accept(parent).resolved == () and pool.orphan_count == 0
+    pool.accept(spend(prevouts_of(parent)), peer=0)
+    clock.now += 7 * 24 * 3600
+    assert len(pool.accept(parent).resolved) == 1 and pool.orphan_count == 0
 
 
-def test_orphans_expire_when_others_arrive(pool: Mempool, clock: Clock) -> None:
-    pool.accept(spend([(OutPoint(b"\x01" * 32, 0), TxOut(10**6, P2WSH_TRUE))]))
-    clock.now += ORPHAN_EXPIRY - 1
-    pool.accept(spend([(OutPoint(b"\x02" * 32, 0), TxOut(10**6, P2WSH_TRUE))]))
-    assert pool.orphan_count == 2
-    clock.now += 1
-    pool.accept(spend([(OutPoint(b"\x03" * 32, 0), TxOut(10**6, P2WSH_TRUE))]))
-    assert pool.orphan_count == 2
+def test_the_orphanage_keeps_more_than_100_and_forgets_a_peers(pool: Mempool) -> None:
+    """Core 30 has no count limit (Core <= 29 kept 100): 150 one-input orphans of two peers fit
+    in the latency score of 3,000; a peer's leave when it disconnects."""
+    for i in range(150):
+        pool.accept(spend([(OutPoint(i.to_bytes(32, "little"), 0), TxOut(10**6, P2WSH_TRUE))]), peer=i % 2)
+    assert pool.orphan_count == 150 and pool.info().orphans == 150
+    assert pool.drop_orphans_from(1) == 75 and pool.orphan_count == 75
 
 
-def test_the_orphan_pool_holds_100_and_forgets_a_peers(pool: Mempool) -> None:
-    for i in range(MAX_ORPHANS + 20):
-        peer = "a" if i % 2 else "b"
-        pool.accept(spend([(OutPoint(i.to_bytes(32, "little"), 0), TxOut(10**6, P2WSH_TRUE))]), peer=peer)
-    assert pool.orphan_count == MAX_ORPHANS
-    dropped = pool.drop_orphans_from("a")
-    assert 0 < dropped < MAX_ORPHANS and pool.orphan_count == MAX_ORPHANS - dropped
+def _orphan(i: int, inputs: int = 1, pad: int = 0) -> Tx:
+    return Tx(2, [TxIn(i.to_bytes(32, "little"), n, b"", 0, (b"\x00" * pad,) if pad else ()) for n in range(inputs)],
+              [TxOut(10**6, P2WSH_TRUE)], 0)
+
+
+def test_the_orphanage_trims_the_peer_most_over_its_latency_share() -> None:
+    """Core's LimitOrphans: the score is shared evenly by the peers holding orphans; over it, the
+    worst peer (by its share) loses its oldest announcements first."""
+    orphanage = TxOrphanage(max_latency_score=10)
+    spammed = [_orphan(i) for i in range(9)]
+    for tx in spammed[:8]:
+        orphanage.add(tx, 7)
+    orphanage.add(_orphan(100, inputs=10), 2)  # latency 2: one plus one per 10 inputs
+    orphanage.add(spammed[8], 7)  # 11 > 10: peer 7 holds 9 of its share of 5
+    assert orphanage.latency_score == 10 and _orphan(100, inputs=10).wtxid in orphanage
+    assert [tx.wtxid in orphanage for tx in spammed] == [False] + [True] * 8
+    orphanage.add(_orphan(101), 2)
+    assert orphanage.latency_score == 10 and spammed[1].wtxid not in orphanage
+
+
+def test_the_orphanage_trims_by_weight_beyond_each_peers_reservation() -> None:
+    heavy = [_orphan(i, pad=4_000) for i in range(3)]
+    orphanage = TxOrphanage(reserved_weight_per_peer=2 * heavy[0].weight + 10)
+    for tx in heavy:
+        orphanage.add(tx, 0)
+    assert [tx.wtxid in orphanage for tx in heavy] == [False, True, True]
+    assert orphanage.weight == 2 * heavy[0].weight
+    assert not orphanage.add(_orphan(9, pad=400_000), 0) and len(orphanage) == 2  # over the standard weight
+
+
+def test_orphans_list_with_their_announcers_in_wtxid_order() -> None:
+    orphanage = TxOrphanage()
+    txs = [_orphan(i) for i in range(5)]
+    for peer, tx in enumerate(txs):
+        orphanage.add(tx, peer)
+        orphanage.add(tx, 9)
+    assert [(tx.wtxid, peers) for tx, peers in orphanage.orphans()] == sorted(
+        ((tx.wtxid, [peer, 9]) for peer, tx in enumerate(txs)), key=lambda item: item[0][::-1])
+    assert orphanage.erase_for_peer(9) == 5 and len(orphanage) == 5
+    assert orphanage.erase(txs[0].wtxid) and not orphanage.erase(txs[0].wtxid)
 
 
 # --- blocks in and out ------------------------------------------------------------------------
@@ -354,19 +419,22 @@ def test_ordered_lists_ancestor_packages_by_fee_rate_parents_first(pool: Mempool
 
 
 def test_a_block_removes_its_transactions_and_their_conflicts(pool: Mempool, chain: RegtestChain,
-                                                              coins: list[Prevout], submit: Callable[[Tx], Tx]) -> None:
+                                                              coins: list[Prevout], submit: Callable[[Tx], Tx],
+                                                              caplog: pytest.LogCaptureFixture) -> None:
     kept = submit(spend([coins[0]]))
     doomed = submit(spend([coins[1]], fee=1_000))
     doomed_child = submit(spend(prevouts_of(doomed)))
     orphan = spend([(OutPoint(b"\x09" * 32, 0), TxOut(10**6, P2WSH_TRUE))])
-    pool.accept(orphan)
+    pool.accept(orphan, peer=0)
     conflicting_orphan = spend([coins[2], (OutPoint(b"\x0a" * 32, 0), TxOut(10**6, P2WSH_TRUE))])
-    pool.accept(conflicting_orphan)
+    pool.accept(conflicting_orphan, peer=0)
     rival_pool = Mempool(chain)
     rival_pool.accept(spend([coins[1]], fee=9_000))
     rival_pool.accept(spend([coins[2]], fee=9_000))
     block = chain.mine_block(rival_pool)  # confirms the rivals of `doomed` and of the orphan
-    conflicts = pool.remove_for_block(block)
+    with caplog.at_level(logging.DEBUG, logger="pantheon.chain.orphanage"):
+        conflicts = pool.remove_for_block(block)
+    assert "Erased 1 orphan transaction(s) included or conflicted by block" in caplog.messages
     assert {entry.tx.txid for entry in conflicts} == {doomed.txid, doomed_child.txid}
     assert list(pool) == [pool.get(kept.txid)]
     assert pool.has_orphan(orphan.wtxid) and not pool.has_orphan(conflicting_orphan.wtxid)

@@ -34,11 +34,9 @@ REJECTS: list[tuple[str, Callable[[], Tx]]] = [
     ("scriptsig-not-pushonly", lambda: spend([COIN], script_sig=b"\x76")),
     ("scriptpubkey", _with_output(b"\x76\xac")),
     ("scriptpubkey", _with_output(b"\x00\x15" + b"\x01" * 21)),  # a v0 program of 21 bytes
-    ("scriptpubkey", _with_output(b"\x6a\x4c\x51" + b"\x00" * 81, 0)),  # 84-byte OP_RETURN
     ("scriptpubkey", _with_output(multisig(1, 4))),
     ("scriptpubkey", _with_output(multisig(3, 2))),
-    ("multi-op-return", lambda: spend([COIN], [TxOut(0, b"\x6a\x01\x01"), TxOut(0, b"\x6a"),
-                                              TxOut(COIN[1].value - 10_000, P2WSH_TRUE)])),
+    ("scriptpubkey", _with_output(b"\x6a\x76", 0)),  # OP_RETURN then a non-push: not nulldata
     ("dust", _with_output(P2WSH_TRUE, 329)),
     ("dust", _with_output(P2PKH, 545)),
 ]
@@ -68,6 +66,19 @@ def test_what_standardness_lets_through(wire_impl: Any) -> None:
 ])
 def test_dust_thresholds_at_3_sat_per_vbyte(script: bytes, threshold: int) -> None:
     assert dust_threshold(TxOut(0, script)) == threshold
+
+
+def test_op_return_outputs_share_the_datacarrier_bytes(wire_impl: Any) -> None:
+    """Core 30: any number of OP_RETURN outputs, their scripts together within -datacarriersize
+    (100,000 bytes by default; Core <= 29: one output of at most 83 bytes, "multi-op-return")."""
+    two = relay(wire_impl.module, spend([COIN], [TxOut(0, b"\x6a\x01\x01"), TxOut(0, b"\x6a"),
+                                                 TxOut(COIN[1].value - 10_000, P2WSH_TRUE)]))
+    check_standard_tx(two, max_datacarrier_bytes=4)
+    for refused in (3, None):
+        with pytest.raises(TxRejected, match="datacarrier"):
+            check_standard_tx(two, max_datacarrier_bytes=refused)
+    big = relay(wire_impl.module, _with_output(b"\x6a\x4e" + (90_000).to_bytes(4, "little") + b"\x00" * 90_000, 0)())
+    check_standard_tx(big)
 
 
 def test_bare_multisig_can_be_refused() -> None:

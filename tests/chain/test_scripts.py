@@ -333,14 +333,15 @@ def test_mainnet_p2wsh_input_verifies(wire_impl) -> None:
 
 
 @needs_kernel
-def test_corrupted_signature_is_rejected_as_mandatory(wire_impl) -> None:
+def test_corrupted_signature_is_rejected_with_an_unknown_error(wire_impl) -> None:
+    """Signatures are the kernel's alone: where one fails, the error cannot be named."""
     # version 4 + count 1 + outpoint 36 + script length 1 + push 1, then DER 30 45 02 21 00 r...
     tx, spent = _typed("P2PKH", wire_impl.module, corrupt_at=4 + 1 + 36 + 1 + 1 + 10)
     with pytest.raises(scripts.ScriptRejected) as caught:
         scripts.verify_tx(tx, spent, CONSENSUS_FLAGS)
     error = caught.value
-    assert error.reason == "mandatory-script-verify-flag-failed (unknown error)"
-    assert (error.input_index, error.txid, error.mandatory) == (0, tx.txid, True)
+    assert error.reason == "block-script-verify-flag-failed (unknown error)"
+    assert (error.input_index, error.txid, error.error) == (0, tx.txid, "unknown error")
     assert f"input 0 of {tx.txid[::-1].hex()}" in str(error)
 
 
@@ -371,27 +372,38 @@ def test_without_the_kernel_nothing_is_verified() -> None:
     subprocess.run([sys.executable, "-c", program], check=True, timeout=60)
 
 
-# --- policy versus consensus -----------------------------------------------------------------
+# --- the mempool's reasons ----------------------------------------------------------------------
 
 _NULLDUMMY_CASE = next(case for case in INVALID if case.flag_names == {"NULLDUMMY"})
 
 
 @needs_kernel
-def test_failing_only_a_flag_the_block_does_not_enforce_is_non_mandatory(wire_impl) -> None:
+def test_the_mempool_says_mempool_script_verify_flag_failed_whatever_the_height(wire_impl) -> None:
+    """Core 30: one reason for every mempool script failure (Core <= 29 told a failure of policy
+    flags only, `non-mandatory-script-verify-flag`, from a consensus one)."""
     tx = wire_impl.module.decode_tx(bytes.fromhex(_NULLDUMMY_CASE.tx_hex))
     spent = _NULLDUMMY_CASE.spent(tx)
     # its signature is not strict DER and its dummy not null: both enforced only from BIP66, BIP147
-    pre_bip66 = scripts.script_flags(MAIN, 363_724, None)
-    with pytest.raises(scripts.ScriptRejected) as caught:
-        scripts.verify_tx(tx, spent, scripts.STANDARD_FLAGS, pre_bip66)
-    assert caught.value.reason == "non-mandatory-script-verify-flag (unknown error)"
-    assert not caught.value.mandatory
-    with pytest.raises(scripts.ScriptRejected) as caught:
-        scripts.verify_tx(tx, spent, scripts.STANDARD_FLAGS, scripts.script_flags(MAIN, 481_824, None))
-    assert caught.value.mandatory
     with scripts.ScriptVerifier(workers=0) as verifier, pytest.raises(scripts.ScriptRejected) as caught:
         verifier.verify_mempool_tx(tx, [Coin(value, script, 1, False) for value, script in spent], MAIN, 363_724)
-    assert not caught.value.mandatory and len(verifier.cache) == 0
+    assert caught.value.reason == "mempool-script-verify-flag-failed (unknown error)" and len(verifier.cache) == 0
+
+
+@needs_kernel
+@pytest.mark.parametrize(("script_sig", "error"), [
+    (b"\x68" * 35, "Invalid OP_IF construction"),
+    (b"\x00\x00\x00\xab\x6a", "Using OP_CODESEPARATOR in non-witness script"),  # before its OP_RETURN
+    (b"\x7e", "Attempted to use a disabled opcode"),  # OP_CAT
+])
+def test_a_failing_script_is_named_as_core_names_it(wire_impl, script_sig: bytes, error: str) -> None:
+    """Core's p2p_invalid_tx cases: a bare OP_TRUE output spent with a failing scriptSig."""
+    tx = wire_impl.module.decode_tx(Tx(2, [TxIn(b"\x05" * 32, 0, script_sig)], [TxOut(1_000, b"\x51")], 0).serialize())
+    with scripts.ScriptVerifier(workers=0) as verifier, pytest.raises(scripts.ScriptRejected) as caught:
+        verifier.verify_mempool_tx(tx, [Coin(5_000, b"\x51", 1, False)], MAIN, 900_000)
+    assert caught.value.reason == f"mempool-script-verify-flag-failed ({error})"
+    with pytest.raises(scripts.ScriptRejected) as caught:
+        scripts.verify_tx(tx, [(5_000, b"\x51")], CONSENSUS_FLAGS)
+    assert caught.value.reason.startswith("block-script-verify-flag-failed (")
 
 
 # --- taproot key path, signed here -----------------------------------------------------------
@@ -424,7 +436,7 @@ def test_p2tr_corrupted_signature_fails(wire_impl) -> None:
     tx, spent = _p2tr_spend(wire_impl.module, corrupt=True)
     with pytest.raises(scripts.ScriptRejected) as caught:
         scripts.verify_tx(tx, spent, CONSENSUS_FLAGS)
-    assert (caught.value.input_index, caught.value.mandatory) == (1, True)
+    assert caught.value.input_index == 1
     scripts.verify_tx(tx, spent, CONSENSUS_FLAGS & ~ScriptFlags.TAPROOT)  # unknown witness v1 before taproot
 
 
@@ -482,7 +494,7 @@ def test_block_scripts_verify_and_a_bad_one_rejects_the_block(wire_impl, workers
         bad_block, bad_spent = _block(wire_impl.module, corrupt=True)
         with pytest.raises(BlockRejected) as caught:
             verifier.verify_block_scripts(bad_block, bad_spent, CONSENSUS_FLAGS)
-        assert caught.value.reason == "mandatory-script-verify-flag-failed (unknown error)"
+        assert caught.value.reason == "block-script-verify-flag-failed (unknown error)"
         assert f"input 1 of {bad_block.transactions[4].txid[::-1].hex()}" in caught.value.detail
         assert not caught.value.mutated and isinstance(caught.value.__cause__, scripts.ScriptRejected)
         assert verifier.verify_block_scripts(block, spent, CONSENSUS_FLAGS).inputs_verified == 5  # workers reused

@@ -121,6 +121,29 @@ def test_over_its_bound_the_cache_empties_on_flush_and_reads_back_from_the_datab
         assert coins.cache_bytes == ENTRY_OVERHEAD + len(P2PKH)
 
 
+def test_the_cursor_walks_flushed_and_unflushed_coins_in_key_order_as_of_its_call(tmp_path: Path) -> None:
+    """Core's CCoinsViewCursor over a flushed view: the database's coins overlaid with the
+    cache's changes (new coins in, spent ones out), and changes after the call unseen."""
+    def walk(cursor: Iterator[tuple[OutPoint, Coin]]) -> list[tuple[bytes, int, int]]:
+        return [(outpoint.txid[:1], outpoint.index, coin.value) for outpoint, coin in cursor]
+
+    with Store.open(tmp_path) as store:
+        coins = UtxoSet(store)
+        coins.set_tip(b"\x01" * 32, 1)
+        for txid, index, value in ((b"\x05", 1, 51), (b"\x05", 0, 50), (b"\x09", 0, 90), (b"\x02", 300, 20)):
+            coins.add(coin_key(txid * 32, index), Coin(value, P2PKH, 1, False))
+        coins.flush()
+        coins.spend(coin_key(b"\x09" * 32, 0))
+        coins.add(coin_key(b"\x07" * 32, 0), Coin(70, P2PKH, 2, True))
+        cursor = coins.cursor()
+        coins.add(coin_key(b"\x03" * 32, 0), Coin(30, P2PKH, 2, False))  # after the call: not walked
+        coins.spend(coin_key(b"\x05" * 32, 0))
+        coins.set_tip(b"\x02" * 32, 2)
+        coins.flush()
+        assert walk(cursor) == [(b"\x02", 300, 20), (b"\x05", 0, 50), (b"\x05", 1, 51), (b"\x07", 0, 70)]
+        assert walk(coins.cursor()) == [(b"\x02", 300, 20), (b"\x03", 0, 30), (b"\x05", 1, 51), (b"\x07", 0, 70)]
+
+
 def test_adding_over_an_unspent_coin_needs_possible_overwrite(tmp_path: Path) -> None:
     with Store.open(tmp_path) as store:
         coins = UtxoSet(store)

@@ -19,6 +19,7 @@ PASSING = (
     "p2p_ping.py",
     "p2p_timeouts.py",
     "rpc_setban.py",
+    "p2p_invalid_tx.py",
 )
 
 needs_core = pytest.mark.skipif(not available() and os.environ.get("CI") != "true",

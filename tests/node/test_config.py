@@ -29,7 +29,12 @@ def test_defaults_are_mainnets_like_core(tmp_path: Path) -> None:
     assert (settings.maxconnections, settings.maxmempool, settings.loglevel) == (125, 300, "info")
     assert settings.rpcuser is None and settings.metrics_port is None
     assert settings.assumevalid == hex_to_hash(params.MAIN.default_assumevalid)  # Core's default
-    assert settings.minrelaytxfee == 1_000
+    assert settings.minrelaytxfee == 100  # Core 30's 0.1 sat/vB
+    assert settings.mempool_policy() == {"incremental_relay_fee": 100, "max_datacarrier_bytes": 100_000,
+                                         "permit_bare_multisig": True}
+    assert config(tmp_path, "-datacarrier=0").mempool_policy()["max_datacarrier_bytes"] is None
+    assert config(tmp_path, "-datacarriersize=83", "-nopermitbaremultisig").mempool_policy() == {
+        "incremental_relay_fee": 100, "max_datacarrier_bytes": 83, "permit_bare_multisig": False}
     assert config(tmp_path, "--minrelaytxfee", "0.0000099").minrelaytxfee == 990
 
 

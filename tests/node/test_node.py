@@ -362,7 +362,7 @@ def test_sendrawtransaction_and_mempool_rpcs(rpc_node: Node) -> None:
 @pytest.mark.skipif(not scripts.AVAILABLE, reason=scripts.UNAVAILABLE_REASON or "kernel missing")
 def test_a_bad_signature_is_rejected_by_script_checks(rpc_node: Node) -> None:
     """A P2WSH(OP_FALSE) spend passes every check but the script: the mempool refuses it with
-    Core's mandatory reason, so scripts are really executed."""
+    Core's reason, so scripts are really executed."""
     import hashlib
 
     false_script = b"\x00"
@@ -376,7 +376,7 @@ def test_a_bad_signature_is_rejected_by_script_checks(rpc_node: Node) -> None:
     client = proxy(rpc_node)
     with pytest.raises(JSONRPCError) as caught:
         in_thread(client.sendrawtransaction, tx.serialize().hex())
-    assert caught.value.error["message"].startswith("mandatory-script-verify-flag-failed")
+    assert caught.value.error["message"].startswith("mempool-script-verify-flag-failed")
 
 
 def test_metrics_endpoint(make_node: Callable[..., Node], raw_client: Callable[[Node], RawClient]) -> None:
@@ -679,7 +679,7 @@ def test_help_lists_cores_categories_and_describes_a_method(rpc_node: Node) -> N
     assert headings == ["== Blockchain ==", "== Control ==", "== Generating ==", "== Network ==",
                         "== Rawtransactions ==", "== Util =="]
     assert "getblock blockhash ( verbosity )" in overview.splitlines()
-    assert "sendrawtransaction hexstring ( maxfeerate )" in overview.split("== Rawtransactions ==")[1]
+    assert "sendrawtransaction hexstring ( maxfeerate maxburnamount )" in overview.split("== Rawtransactions ==")[1]
     detail = in_thread(client.help, "getblockhash")
     assert detail.startswith("getblockhash height\n\n") and "active chain" in detail
     assert in_thread(client.help, "nosuchmethod") == "help: unknown command: nosuchmethod"

@@ -1,0 +1,161 @@
+"""The RPCs a client without a node wallet drives a node with (Core's MiniWallet): mining to a
+descriptor, scanning the UTXO set, the mempool's entries and state, submitting with a fee-rate
+cap and test-accepting, over JSON-RPC to a running node (python-bitcoinlib's RawProxy)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, Callable
+
+import gevent
+import pytest
+from bitcoin.rpc import JSONRPCError
+from helpers.chain import P2WSH_TRUE, prevouts_of, spend
+from helpers.node import proxy
+from helpers.waiting import in_thread
+
+from pantheon.chain.descriptors import add_checksum, infer_descriptor
+from pantheon.hashing import hash_to_hex
+from pantheon.node import Node
+from pantheon.primitives import Tx, TxOut
+from pantheon.rpc import blockchain
+from pantheon.rpc.blockchain import BlockchainRpc
+from pantheon.rpc.registry import RpcContext
+
+ADDRESS = "bcrt1qdavt4j2sd7dlhqsavtnfxvzppw6k7qy97tmnu9"
+RAW_TRUE = add_checksum("raw(51)")
+
+
+@pytest.fixture
+def rpc_node(make_node: Callable[..., Node]) -> Node:
+    return make_node("rpc", "--rpcuser", "u", "--rpcpassword", "p", rpc=True)
+
+
+def rpc_error(call: Callable[..., Any], *params: Any) -> dict[str, Any]:
+    with pytest.raises(JSONRPCError) as caught:
+        in_thread(call, *params)
+    return caught.value.error
+
+
+def test_generatetodescriptor_and_scantxoutset(rpc_node: Node) -> None:
+    client = proxy(rpc_node)
+    mined = in_thread(client.generatetodescriptor, 3, RAW_TRUE)
+    in_thread(client.generatetoaddress, 2, ADDRESS)
+    scan = in_thread(client.scantxoutset, "start", [RAW_TRUE])
+    assert (scan["success"], scan["txouts"], scan["height"]) == (True, 5, 5)
+    assert scan["bestblock"] == in_thread(client.getbestblockhash) and scan["total_amount"] == Decimal(150)
+    first = min(scan["unspents"], key=lambda unspent: unspent["height"])
+    block = in_thread(client.getblock, mined[0])
+    assert first == {"txid": block["tx"][0], "vout": 0, "scriptPubKey": "51", "desc": RAW_TRUE, "amount": Decimal(50),
+                     "coinbase": True, "height": 1, "blockhash": mined[0], "confirmations": 5}
+    by_address = in_thread(client.scantxoutset, "start", [{"desc": f"addr({ADDRESS})"}])
+    assert sorted(unspent["height"] for unspent in by_address["unspents"]) == [4, 5]
+    assert by_address["unspents"][0]["desc"] == infer_descriptor(bytes.fromhex(by_address["unspents"][0]["scriptPubKey"]),
+                                                                  rpc_node.network)
+    assert in_thread(client.scantxoutset, "status") is None and in_thread(client.scantxoutset, "abort") is False
+    assert rpc_error(client.scantxoutset, "start", [RAW_TRUE[:-1] + "x"])["code"] == -5
+    assert rpc_error(client.scantxoutset, "start", [{"desc": RAW_TRUE, "range": 10}])["code"] == -8
+    assert rpc_error(client.scantxoutset, "start", [7])["code"] == -8
+    assert rpc_error(client.scantxoutset, "start") == {
+        "code": -1, "message": "scanobjects argument is required for the start action"}
+    assert rpc_error(client.scantxoutset, "begin", [])["message"] == "Invalid action 'begin'"
+    assert rpc_error(client.generatetodescriptor, 1, "raw(51)#00000000")["message"] == (
+        f"Provided checksum '00000000' does not match computed checksum '{RAW_TRUE[-8:]}'")
+    assert rpc_error(client.generatetodescriptor, 1, "pkh(02aa)")["code"] == -5
+
+
+def test_a_running_scan_reports_progress_and_can_be_aborted(rpc_node: Node, monkeypatch: pytest.MonkeyPatch) -> None:
+    rpc_node.generate(3, P2WSH_TRUE)
+    monkeypatch.setattr(blockchain, "SCAN_YIELD_EVERY", 1)
+    group = BlockchainRpc(RpcContext(rpc_node, lambda: None))
+    scan = gevent.spawn(group.scantxoutset, "start", ["raw(51)"])
+    gevent.sleep(0)
+    assert set(group.scantxoutset("status")) == {"progress"}
+    with pytest.raises(Exception, match="Scan already in progress"):
+        group.scantxoutset("start", ["raw(51)"])
+    assert group.scantxoutset("abort") is True
+    assert scan.get(timeout=5)["success"] is False
+    assert group.scantxoutset("status") is None
+
+
+def _funded(node: Node) -> list[tuple[Any, TxOut]]:
+    """Three mature coinbase outputs (P2WSH(OP_TRUE)), the tip at 103."""
+    mined = node.generate(103, P2WSH_TRUE)
+    return [prevouts_of(node.chain.read_block(block_hash).transactions[0])[0] for block_hash in mined[:3]]
+
+
+def test_mempool_entries_have_cores_fields(rpc_node: Node) -> None:
+    client = proxy(rpc_node)
+    coins = _funded(rpc_node)
+    parent = spend([coins[0]], [TxOut(10**8, P2WSH_TRUE), TxOut(coins[0][1].value - 10**8 - 3_000, P2WSH_TRUE)])
+    child = spend(prevouts_of(parent)[:1], fee=2_000, sequence=0xFFFF_FFFD)
+    for tx in (parent, child):
+        in_thread(client.sendrawtransaction, tx.serialize().hex())
+    pool = in_thread(client.getrawmempool, True)
+    parent_id, child_id = hash_to_hex(parent.txid), hash_to_hex(child.txid)
+    entry = pool[parent_id]
+    assert set(entry) == {"vsize", "weight", "time", "height", "descendantcount", "descendantsize", "ancestorcount",
+                          "ancestorsize", "wtxid", "fees", "depends", "spentby", "bip125-replaceable", "unbroadcast"}
+    assert (entry["ancestorcount"], entry["descendantcount"], entry["height"]) == (1, 2, 103)
+    assert entry["descendantsize"] == parent.vsize + child.vsize and entry["ancestorsize"] == parent.vsize
+    assert entry["fees"] == {"base": Decimal("0.00003"), "modified": Decimal("0.00003"),
+                             "ancestor": Decimal("0.00003"), "descendant": Decimal("0.00005")}
+    assert entry["depends"] == [] and entry["spentby"] == [child_id]
+    assert entry["bip125-replaceable"] is False and entry["unbroadcast"] is False
+    assert in_thread(client.getmempoolentry, child_id) == pool[child_id]
+    assert pool[child_id]["depends"] == [parent_id] and pool[child_id]["bip125-replaceable"] is True
+    assert pool[child_id]["ancestorcount"] == 2 and pool[child_id]["fees"]["ancestor"] == Decimal("0.00005")
+    assert rpc_error(client.getmempoolentry, "ab" * 32) == {"code": -5, "message": "Transaction not in mempool"}
+    info = in_thread(client.getmempoolinfo)
+    assert (info["size"], info["bytes"], info["total_fee"]) == (2, parent.vsize + child.vsize, Decimal("0.00005"))
+    assert (info["minrelaytxfee"], info["incrementalrelayfee"], info["mempoolminfee"]) == (
+        Decimal("0.000001"), Decimal("0.000001"), Decimal("0.000001"))
+    assert (info["permitbaremultisig"], info["maxdatacarriersize"], info["fullrbf"]) == (True, 100_000, False)
+
+
+def test_sendrawtransaction_caps_the_fee_rate_and_the_burn(rpc_node: Node) -> None:
+    client = proxy(rpc_node)
+    coins = _funded(rpc_node)
+    generous = spend([coins[0]], [TxOut(10**8, P2WSH_TRUE)])  # 49 BTC of fee
+    assert rpc_error(client.sendrawtransaction, generous.serialize().hex()) == {
+        "code": -25, "message": "Fee exceeds maximum configured by user (e.g. -maxtxfee, maxfeerate)"}
+    assert rpc_error(client.sendrawtransaction, generous.serialize().hex(), 1)["code"] == -8
+    assert len(rpc_node.mempool) == 0
+    assert in_thread(client.sendrawtransaction, generous.serialize().hex(), 0) == hash_to_hex(generous.txid)
+    burn = spend([coins[1]], [TxOut(1_000, b"\x6a"), TxOut(coins[1][1].value - 10_000, P2WSH_TRUE)])
+    assert rpc_error(client.sendrawtransaction, burn.serialize().hex())["message"] == (
+        "Unspendable output exceeds maximum configured by user (maxburnamount)")
+    assert in_thread(client.sendrawtransaction, burn.serialize().hex(), "0.10", "0.00001") == hash_to_hex(burn.txid)
+
+
+def test_testmempoolaccept_judges_one_transaction_without_adding_it(rpc_node: Node) -> None:
+    client = proxy(rpc_node)
+    coins = _funded(rpc_node)
+    good = spend([coins[0]], fee=2_000)
+    [result] = in_thread(client.testmempoolaccept, [good.serialize().hex()])
+    assert result == {"txid": hash_to_hex(good.txid), "wtxid": hash_to_hex(good.wtxid), "allowed": True,
+                      "vsize": good.vsize, "fees": {"base": Decimal("0.00002"),
+                                                    "effective-feerate": Decimal(2_000 * 1000 // good.vsize) / 10**8,
+                                                    "effective-includes": [hash_to_hex(good.wtxid)]}}
+    assert len(rpc_node.mempool) == 0
+    greedy = spend([coins[1]], [TxOut(coins[1][1].value + 1, P2WSH_TRUE)])
+    [refused] = in_thread(client.testmempoolaccept, [greedy.serialize().hex()])
+    assert (refused["allowed"], refused["reject-reason"]) == (False, "bad-txns-in-belowout")
+    assert refused["reject-details"].startswith("bad-txns-in-belowout, value in (")
+    orphan = spend(prevouts_of(good))
+    assert in_thread(client.testmempoolaccept, [orphan.serialize().hex()])[0]["reject-reason"] == "missing-inputs"
+    generous = spend([coins[2]], [TxOut(10**8, P2WSH_TRUE)])
+    assert in_thread(client.testmempoolaccept, [generous.serialize().hex()])[0]["reject-reason"] == "max-fee-exceeded"
+    assert in_thread(client.testmempoolaccept, [generous.serialize().hex()], 0)[0]["allowed"] is True
+    assert rpc_error(client.testmempoolaccept, [good.serialize().hex()] * 2)["code"] == -8
+
+
+def test_getorphantxs_lists_a_peers_orphans(rpc_node: Node) -> None:
+    client = proxy(rpc_node)
+    orphan = Tx(2, [spend([(b"\x01" * 32, 0)]).inputs[0]], [TxOut(1_000, P2WSH_TRUE)], 0)
+    assert rpc_node.mempool.accept(orphan, peer=4).status == "orphan"
+    assert in_thread(client.getorphantxs) == [hash_to_hex(orphan.txid)]
+    [detail] = in_thread(client.getorphantxs, 2)
+    assert detail == {"txid": hash_to_hex(orphan.txid), "wtxid": hash_to_hex(orphan.wtxid), "bytes": orphan.size,
+                      "vsize": orphan.vsize, "weight": orphan.weight, "from": [4], "hex": orphan.serialize().hex()}
+    assert in_thread(client.getmempoolinfo)["orphans"] == 1
