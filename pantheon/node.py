@@ -592,10 +592,8 @@ class Node(Lifecycle):
         peer.last_tx_time = self.clock()
         try:
             status = self.submit_transaction(tx, source=peer)
-        except TxRejected as error:
-            self.relay.rejected(tx.wtxid)
-            log.debug("tx %s from %s rejected: %s", hash_to_hex(tx.txid), peer, error.reason)
-            return
+        except TxRejected:
+            return  # the mempool logged it in Core's words and remembers it (recently_rejected)
         if status == "orphan":
             self.relay.request_parents(peer, tx)
 

@@ -2,7 +2,7 @@
 
 What it owns, per connected peer: the transactions waiting to be announced to it, when its next
 trickle is due, and the transactions asked of it; across peers: who else announced a transaction
-that is being fetched (Core's TxRequestTracker), and the transactions recently refused.
+that is being fetched (Core's TxRequestTracker). What was recently refused it asks the pool.
 
 - Announcing: a transaction accepted to the mempool is queued for every peer but its source that
   relays transactions (`relay` in its version). Each peer's queue is flushed on its own Poisson
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import random
 import time
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Iterable, Protocol
 
@@ -39,7 +38,6 @@ __all__ = ["TxRelay", "TxPool", "INVENTORY_BROADCAST_MAX", "MAX_PEER_TX_REQUEST_
 INVENTORY_BROADCAST_MAX = 1_000  # Core's per-trickle cap on transactions announced in one inv
 MAX_PEER_TX_REQUEST_IN_FLIGHT = 100  # Core's txrequest limit per peer
 MAX_TX_FALLBACK_ANNOUNCERS = 16  # other announcers remembered per requested tx, asked in turn
-RECENT_REJECTS = 50_000  # wtxids recently refused, not fetched again (Core: a rolling filter)
 
 
 class TxPool(Protocol):
@@ -48,6 +46,7 @@ class TxPool(Protocol):
     def get(self, txid: bytes) -> MempoolEntry | None: ...
     def get_by_wtxid(self, wtxid: bytes) -> MempoolEntry | None: ...
     def has_orphan(self, wtxid: bytes) -> bool: ...
+    def recently_rejected(self, tx_hash: bytes) -> bool: ...
     def ordered(self) -> list[MempoolEntry]: ...
 
 
@@ -74,7 +73,6 @@ class TxRelay:
         self._peers: dict[int, _PeerState] = {}
         #: For each tx hash in flight from one peer: the other peers that announced it, in order.
         self._fallback: dict[bytes, list[int]] = {}
-        self._rejects: OrderedDict[bytes, None] = OrderedDict()
 
     # --- peers ---------------------------------------------------------------------------
 
@@ -145,20 +143,14 @@ class TxRelay:
     def request_parents(self, peer: Peer, tx: Tx) -> None:
         """`tx` from `peer` is an orphan: ask that peer for its parents we neither have nor refused."""
         parents = {txin.prev_txid for txin in tx.inputs if self.pool.get(txin.prev_txid) is None}
-        wanted = [InvVect(MSG_WITNESS_TX, parent) for parent in parents if parent not in self._rejects]
+        wanted = [InvVect(MSG_WITNESS_TX, parent) for parent in parents if not self.pool.recently_rejected(parent)]
         if wanted:
             peer.send("getdata", wire.encode_getdata(wanted))
-
-    def rejected(self, wtxid: bytes) -> None:
-        """Remember a refused transaction so no peer's announcement of it is fetched again."""
-        self._rejects[wtxid] = None
-        if len(self._rejects) > RECENT_REJECTS:
-            self._rejects.popitem(last=False)
 
     def is_known(self, tx_hash: bytes) -> bool:
         """In the mempool or the orphanage (by txid or wtxid), or recently refused."""
         pool = self.pool
-        return (tx_hash in self._rejects or pool.get(tx_hash) is not None
+        return (pool.recently_rejected(tx_hash) or pool.get(tx_hash) is not None
                 or pool.get_by_wtxid(tx_hash) is not None or pool.has_orphan(tx_hash))
 
     # --- announcing ---------------------------------------------------------------------------

@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 from helpers.clock import Clock
 
-from pantheon import relay as relay_module
 from pantheon import wire
 from pantheon.chain.mempool import MempoolEntry
 from pantheon.primitives import InvVect, Tx, TxIn, TxOut
@@ -52,6 +51,7 @@ class Pool:
     def __init__(self) -> None:
         self.entries: dict[bytes, MempoolEntry] = {}
         self.orphans: set[bytes] = set()
+        self.rejects: set[bytes] = set()
 
     def add(self, tx: Tx, fee: int = 1_000) -> MempoolEntry:
         entry = MempoolEntry(tx, fee, tx.vsize, 0, 0.0, 1, 0)
@@ -66,6 +66,9 @@ class Pool:
 
     def has_orphan(self, wtxid: bytes) -> bool:
         return wtxid in self.orphans
+
+    def recently_rejected(self, tx_hash: bytes) -> bool:
+        return tx_hash in self.rejects
 
     def ordered(self) -> list[MempoolEntry]:
         return list(self.entries.values())
@@ -126,7 +129,7 @@ def test_known_and_refused_txs_are_not_asked(tx_relay: TxRelay, pool: Pool) -> N
     pooled, orphan, refused = tx(1), tx(2), tx(3)
     pool.add(pooled)
     pool.orphans.add(orphan.wtxid)
-    tx_relay.rejected(refused.wtxid)
+    pool.rejects.add(refused.wtxid)
     tx_relay.announced(peer, [InvVect(MSG_WTX, t.wtxid) for t in (pooled, orphan, refused)])
     assert peer.take() == []
     assert tx_relay.is_known(pooled.txid) and tx_relay.is_known(pooled.wtxid) and tx_relay.is_known(refused.wtxid)
@@ -177,7 +180,7 @@ def test_orphan_parents_are_asked_of_the_sender(tx_relay: TxRelay, pool: Pool) -
     connect(tx_relay, peer)
     have, missing, refused = tx(1), tx(2), tx(3)
     pool.add(have)
-    tx_relay.rejected(refused.txid)
+    pool.rejects.add(refused.txid)
     tx_relay.request_parents(peer, tx(9, parents=(have.txid, missing.txid, refused.txid)))
     assert getdata(peer) == [InvVect(MSG_WITNESS_TX, missing.txid)]
 
@@ -231,11 +234,3 @@ def test_txs_left_the_pool_before_their_trickle_are_not_announced(tx_relay: TxRe
     clock.now += 600
     tx_relay.tick()
     assert peer.take() == []
-
-
-def test_recent_rejects_are_bounded(tx_relay: TxRelay, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(relay_module, "RECENT_REJECTS", 3)
-    hashes = [bytes([n]) * 32 for n in range(5)]
-    for tx_hash in hashes:
-        tx_relay.rejected(tx_hash)
-    assert [tx_relay.is_known(h) for h in hashes] == [False, False, True, True, True]
