@@ -322,9 +322,9 @@ class Node(Lifecycle):
                 or tree.header(tip).timestamp < self.clock() - self.config.maxtipage)
 
     def sync_status(self) -> SyncStatus:
-        target = max(self.chain.headers.height, *(p.remote.start_height for p in self.peers()
-                                                   if p.remote is not None and p.remote.start_height > 0),
-                     self.chain.height)
+        """How far the sync is: the target is the best header's height, which proof of work
+        vouches for, never a peer's self-reported start height (anyone can claim any)."""
+        target = max(self.chain.headers.height, self.chain.height)
         height = self.chain.height
         return SyncStatus(height, target, self.chain.headers.height, 100.0 * height / target if target else 100.0,
                           self.in_initial_block_download())

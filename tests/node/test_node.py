@@ -39,7 +39,7 @@ from pantheon.protocol import (
 from pantheon.net.peer import PeerState
 from pantheon.node import Node, NodeTuning
 from pantheon.service import NodeService
-from pantheon.primitives import Block, BlockHeader, InvVect, OutPoint, Tx, TxOut
+from pantheon.primitives import Block, BlockHeader, Endpoint, InvVect, OutPoint, Tx, TxOut, Version
 from pantheon.store import DatadirInUse
 
 @pytest.fixture
@@ -892,3 +892,20 @@ def test_getheaders_waits_for_an_answer_and_inv_asks_a_new_peer_once(
     mark = len(first.received)
     first.send("inv", wire.encode_inv([InvVect(MSG_BLOCK, b"\x04" * 32)]))
     assert_nothing_asked(first, "getheaders", mark)  # asked once already before sync
+
+
+def test_a_peers_claimed_height_does_not_move_the_sync_target(make_node: Callable[..., Node]) -> None:
+    node = make_node("n")
+    node.generate(2, P2WSH_TRUE)
+    liar = RawClient(node.manager.address[1], wire)
+    try:
+        claim = Version(70016, NODE_NETWORK | NODE_WITNESS, int(time.time()), Endpoint(), Endpoint(), 7,
+                        "/liar/", 1_000_000, True)
+        liar.send("version", wire.encode_version(claim))
+        liar.receive("verack")
+        liar.send("verack")
+        wait_for(lambda: node.peers(PeerState.CONNECTED), what="handshake")
+        status = node.sync_status()
+        assert (status.height, status.target, status.progress) == (2, 2, 100.0)
+    finally:
+        liar.close()
