@@ -95,7 +95,8 @@ class NodeTuning:
     tx_request_timeout: float = 60.0  # Core's GETDATA_TX_INTERVAL
     stall_timeout: float = 2.0
     block_request_timeout: float = 10 * 60.0
-    added_node_retry: float = 60.0  # Core retries -addnode peers every minute
+    added_node_retry: float = 60.0  # Core retries -addnode and -connect peers every minute
+    addrman_flush_interval: float = 15 * 60.0  # Core's DUMP_PEERS_INTERVAL: a crash loses at most this
     progress_interval: float = 10.0  # seconds between sync progress lines
     ping_interval: float = 120.0
     ping_timeout: float = 20 * 60.0
@@ -231,6 +232,7 @@ class Node(Lifecycle):
             self.add_peer(host, port)
         self._greenlets.spawn(self._tick_loop)
         self._greenlets.spawn(self._added_nodes_loop)
+        self._greenlets.spawn(self._addrman_flush_loop)
         log.info("node started on %s: height %d, headers %d, datadir %s", self.network.name,
                  self.chain.height, self.chain.headers.height, self.datadir)
 
@@ -733,10 +735,20 @@ class Node(Lifecycle):
         return status.height
 
     def _added_nodes_loop(self) -> None:
-        """Core's ThreadOpenAddedConnections: keep dialling -addnode peers that are not connected."""
+        """Core's ThreadOpenAddedConnections (and, for -connect, ThreadOpenConnections): keep
+        dialling the manual peers that are not connected."""
         while True:
             gevent.sleep(self.tuning.added_node_retry)
             connected = {peer.address for peer in self.peers()}
-            for host, port in list(self._added):
+            for host, port in (*self.config.connect, *self._added):
                 if (host, port) not in connected:
                     self.add_peer(host, port)
+
+    def _addrman_flush_loop(self) -> None:
+        """Core's periodic DumpAddresses: the address table reaches the store every interval,
+        not only at a clean stop, so a killed node keeps what it learned."""
+        while True:
+            gevent.sleep(self.tuning.addrman_flush_interval)
+            with self._lock:
+                if not self.store.closed:
+                    self.addrman.flush()

@@ -26,6 +26,7 @@ from pantheon import params, wire
 from pantheon.chain import scripts
 from pantheon.chain.miner import block_template, mine
 from pantheon.config import load_config
+from pantheon.net.address import PeerAddress, TimedAddress
 from pantheon.hashing import hash_to_hex, merkle_root
 from pantheon.protocol import (
     MSG_BLOCK,
@@ -629,7 +630,7 @@ def test_node_is_a_context_manager_with_a_timed_stop_and_no_server(tmp_path: Pat
     job), its greenlets in one group that stop joins, and serve_forever returning after stop."""
     config = settings(tmp_path / "n", "--metrics-port", str(free_port()), rpc=True)
     with Node(config, tuning=FAST, script_workers=0) as node:
-        assert node.started and len(node._greenlets) == 2
+        assert node.started and len(node._greenlets) == 3
         with pytest.raises(OSError):
             in_thread(lambda: urllib.request.urlopen(f"http://127.0.0.1:{config.rpcport}/", timeout=2))
         waiter = gevent.spawn(node.serve_forever)
@@ -909,3 +910,23 @@ def test_a_peers_claimed_height_does_not_move_the_sync_target(make_node: Callabl
         assert (status.height, status.target, status.progress) == (2, 2, 100.0)
     finally:
         liar.close()
+
+
+def test_connect_peers_are_redialled_and_the_address_table_is_flushed_while_running(
+        make_node: Callable[..., Node], tmp_path: Path) -> None:
+    """Core keeps -connect peers connected (not dialled once), and writes its address table
+    every 15 minutes, so a node that is killed keeps what it learned."""
+    quick = dataclasses.replace(FAST, added_node_retry=0.1, addrman_flush_interval=0.1)
+    target = make_node("target")
+    host, port = target.manager.address
+    node = Node(settings(tmp_path / "n", "--connect", f"{host}:{port}"), tuning=quick, script_workers=0).start()
+    try:
+        wait_for(lambda: node.peers(PeerState.CONNECTED), NODE_WAIT, what="connected")
+        for peer in node.peers():
+            peer.close("test: dropped")
+        wait_for(lambda: node.peers(PeerState.CONNECTED), NODE_WAIT, what="redialled")
+        learned = PeerAddress.from_ip("8.8.8.8", 8333)
+        assert node.addrman.add([TimedAddress(learned, int(time.time()), 9)], PeerAddress.from_ip("1.1.1.1")) == 1
+        wait_for(lambda: any(True for _ in node.store.namespace("addrman").iterator()), what="flushed")
+    finally:
+        node.stop()
