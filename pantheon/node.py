@@ -63,10 +63,12 @@ from pantheon.params import Network
 from pantheon.primitives import Block, InvVect, Locator, Tx
 from pantheon.protocol import (
     MSG_BLOCK,
+    MSG_CMPCT_BLOCK,
     MSG_FILTERED_BLOCK,
     MSG_TX,
     MSG_WITNESS_BLOCK,
     MSG_WITNESS_FLAG,
+    MSG_WITNESS_TX,
     MSG_WTX,
     NODE_NETWORK,
     NODE_NETWORK_LIMITED,
@@ -120,6 +122,16 @@ class SyncStatus:
     headers: int
     progress: float  # percent of `target` connected
     initial_block_download: bool
+
+
+#: Core's CInv::ToString names of the inventory types.
+_INV_NAMES = {MSG_TX: "tx", MSG_WTX: "wtx", MSG_BLOCK: "block", MSG_FILTERED_BLOCK: "merkleblock",
+              MSG_CMPCT_BLOCK: "cmpctblock", MSG_WITNESS_TX: "witness-tx", MSG_WITNESS_BLOCK: "witness-block"}
+
+
+def _inv_text(item: InvVect) -> str:
+    """Core's CInv::ToString: the type's name (or its number) and the hash in display order."""
+    return f"{_INV_NAMES.get(item.type, f'0x{item.type:08x}')} {hash_to_hex(item.hash)}"
 
 
 class Node(Lifecycle):
@@ -519,7 +531,13 @@ class Node(Lifecycle):
                 self._last_inv_sync_block = block_hash
 
     def _on_getdata(self, peer: Peer, frame: Frame) -> None:
+        """Core's ProcessGetData: blocks we have and may serve are sent; a block we do not have
+        is ignored, as is an item of an unknown type; transactions not in the pool (or not to be
+        relayed to this peer) are answered with notfound."""
         items = wire.decode_getdata(frame.payload)
+        log.debug("received getdata (%d invsz) peer=%d", len(items), peer.id)
+        if len(items) == 1:
+            log.debug("received getdata for: %s peer=%d", _inv_text(items[0]), peer.id)
         missing: list[InvVect] = []
         for item in items:
             if not peer.wait_writable(self.tuning.ping_timeout):
@@ -528,7 +546,6 @@ class Node(Lifecycle):
             if kind == MSG_BLOCK:
                 raw = self._block_bytes(item.hash, witness=bool(item.type & MSG_WITNESS_FLAG))
                 if raw is None:
-                    missing.append(item)
                     continue
                 peer.send("block", raw)
                 if self._continue_hash.get(peer.id) == item.hash:
@@ -544,8 +561,6 @@ class Node(Lifecycle):
             elif kind == MSG_FILTERED_BLOCK:
                 peer.disconnect("filtered block request received when NODE_BLOOM service disabled")
                 return
-            else:
-                missing.append(item)  # compact blocks are not served
         if missing:
             for start in range(0, len(missing), limits.MAX_INV_ENTRIES):
                 peer.send("notfound", wire.encode_notfound(missing[start:start + limits.MAX_INV_ENTRIES]))

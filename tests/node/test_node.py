@@ -145,16 +145,20 @@ def test_non_continuous_headers_discourage_the_peer(make_node: Callable[..., Nod
     assert node.chain.headers.height == 0
 
 
-def test_getdata_for_unknown_things_gets_notfound(make_node: Callable[..., Node], raw_client: Callable[[Node], RawClient]) -> None:
+def test_getdata_as_core_answers_it(make_node: Callable[..., Node], raw_client: Callable[[Node], RawClient]) -> None:
+    """Core's ProcessGetData: a missing transaction gets notfound; a block we lack and an item of
+    an unknown type get nothing; the block we have comes, non-witness for type 2."""
     node = make_node("n")
     node.generate(1, P2WSH_TRUE)
     raw = raw_client(node)
-    wanted = [InvVect(2, b"\x11" * 32), InvVect(0x40000001, b"\x22" * 32), InvVect(2, node.chain.tip)]
+    wanted = [InvVect(2, b"\x11" * 32), InvVect(0x40000001, b"\x22" * 32), InvVect(0, bytes(32)),
+              InvVect(2, node.chain.tip)]
     raw.send("getdata", wire.encode_getdata(wanted))
     block = wire.decode_block(raw.receive("block").payload)
     assert block.hash == node.chain.tip
     missing = wire.decode_notfound(raw.receive("notfound").payload)
-    assert [item.hash for item in missing] == [b"\x11" * 32, b"\x22" * 32]
+    assert [item.hash for item in missing] == [b"\x22" * 32]
+    assert_nothing_asked(raw, "notfound", len(raw.received))
 
 
 @pytest.fixture
