@@ -84,6 +84,7 @@ log = logging.getLogger("pantheon.node")
 
 MAX_BLOCKS_TO_ANNOUNCE = 8  # Core: more new blocks than this are announced by inv of the tip
 HEADERS_RESPONSE_TIME = 2 * 60  # Core: a getheaders is outstanding this long unless answered
+NETWORK_LIMITED_TIP_AGE = 144 * 10 * 60  # Core: a NETWORK_LIMITED peer has the last 288 blocks; 144 are a margin
 MAX_GETBLOCKS_RESULTS = 500  # Core answers getblocks with at most 500 block hashes
 
 
@@ -221,6 +222,7 @@ class Node(Lifecycle):
                                       start_height=lambda: self.chain.height, addrman=self.addrman,
                                       traffic=self.events.message.emit, clock=self.clock)
         self.manager.listeners.append(self._peer_changed)
+        self.manager.desirable_services = self.desirable_services
 
     def _script_checks(self, wanted: bool, workers: int) -> ChainScriptChecks | None:
         """Bitcoin Core's interpreter when it can be loaded; otherwise say loudly that scripts
@@ -264,8 +266,9 @@ class Node(Lifecycle):
 
     # --- peers and bans ----------------------------------------------------------------------
 
-    def add_peer(self, host: str, port: int) -> Peer | None:
-        return self.manager.add_peer(host, port)
+    def add_peer(self, host: str, port: int, connection_type: str = "manual") -> Peer | None:
+        """Dial a peer (`net.manager.CONNECTION_TYPES`; manual by default)."""
+        return self.manager.add_peer(host, port, connection_type)
 
     def peers(self, state: PeerState | None = None) -> list[Peer]:
         """The open peers (in `state` when given), oldest first."""
@@ -316,6 +319,15 @@ class Node(Lifecycle):
 
     def clear_bans(self) -> None:
         self.banlist.clear()
+
+    def desirable_services(self, services: int) -> int:
+        """Core's GetDesirableServiceFlags: what an automatic outbound peer must offer. A pruned
+        (NETWORK_LIMITED) peer will do while our tip is within a day of now, as it still has the
+        blocks we lack."""
+        tip_age = self.clock() - self.chain.headers.header(self.chain.tip).timestamp
+        if services & NODE_NETWORK_LIMITED and tip_age < NETWORK_LIMITED_TIP_AGE:
+            return NODE_NETWORK_LIMITED | NODE_WITNESS
+        return NODE_NETWORK | NODE_WITNESS
 
     @property
     def local_services(self) -> int:
@@ -510,7 +522,7 @@ class Node(Lifecycle):
                 else:
                     unknown_block = item.hash
             elif kind in (MSG_TX, MSG_WTX) and self._rejects_txs_from(peer):
-                peer.close(f"transaction ({hash_to_hex(item.hash)}) inv sent in violation of protocol")
+                peer.disconnect(f"transaction ({hash_to_hex(item.hash)}) inv sent in violation of protocol")
                 return
         if not self.in_initial_block_download():
             self.relay.announced(peer, items)
@@ -552,6 +564,8 @@ class Node(Lifecycle):
                     del self._continue_hash[peer.id]  # Core: tell a getblocks peer where to go on
                     peer.send("inv", wire.encode_inv([InvVect(MSG_BLOCK, self.chain.tip)]))
             elif kind in (MSG_TX, MSG_WTX):
+                if peer.connection_type == "block-relay-only":
+                    continue  # Core relays no transactions there: not even a notfound
                 entry = self.mempool.get_by_wtxid(item.hash) if kind == MSG_WTX else self.mempool.get(item.hash)
                 if entry is None:
                     missing.append(item)
@@ -594,13 +608,15 @@ class Node(Lifecycle):
             self._request_blocks(peer)
 
     def _rejects_txs_from(self, peer: Peer) -> bool:
-        """Core's -blocksonly: transactions (and their invs) from a peer without the relay
-        permission are a protocol violation, as our version message said relay=false."""
-        return self.config.blocksonly and Permission.RELAY not in peer.permissions
+        """Core's RejectIncomingTxs: on a block-relay-only connection, or under -blocksonly from
+        a peer without the relay permission, transactions (and their invs) are a protocol
+        violation, as our version message said relay=false."""
+        return peer.connection_type == "block-relay-only" or (
+            self.config.blocksonly and Permission.RELAY not in peer.permissions)
 
     def _on_tx(self, peer: Peer, frame: Frame) -> None:
         if self._rejects_txs_from(peer):
-            peer.close("transaction sent in violation of protocol")
+            peer.disconnect("transaction sent in violation of protocol")
             return
         tx = wire.decode_tx(frame.payload)
         self.relay.received(peer, tx)

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from pantheon.chain.mempool import MempoolEntry
     from pantheon.net.peer import Peer
 
-__all__ = ["TxRelay", "TxPool", "INVENTORY_BROADCAST_MAX", "MAX_PEER_TX_REQUEST_IN_FLIGHT"]
+__all__ = ["TxRelay", "TxPool", "relays_txs", "INVENTORY_BROADCAST_MAX", "MAX_PEER_TX_REQUEST_IN_FLIGHT"]
 
 INVENTORY_BROADCAST_MAX = 1_000  # Core's per-trickle cap on transactions announced in one inv
 MAX_PEER_TX_REQUEST_IN_FLIGHT = 100  # Core's txrequest limit per peer
@@ -158,13 +158,13 @@ class TxRelay:
     def queue(self, tx: Tx, source: Peer | None = None) -> None:
         """Announce `tx` to every peer that relays transactions, but its source, at its next trickle."""
         for state in self._peers.values():
-            if state.peer is not source and _relays_txs(state.peer):
+            if state.peer is not source and relays_txs(state.peer):
                 state.pending[tx.txid] = tx.wtxid
 
     def announce_mempool(self, peer: Peer) -> None:
         """BIP35 `mempool`: announce the whole pool (above the peer's feefilter) now."""
         state = self._peers.get(peer.id)
-        if state is None or not _relays_txs(peer):
+        if state is None or not relays_txs(peer):
             return
         for entry in self.pool.ordered():
             state.pending[entry.tx.txid] = entry.tx.wtxid
@@ -225,6 +225,8 @@ def _request_item(peer: Peer, tx_hash: bytes) -> InvVect:
     return InvVect(MSG_WTX if peer.wtxid_relay else MSG_WITNESS_TX, tx_hash)
 
 
-def _relays_txs(peer: Peer) -> bool:
-    return peer.remote is not None and bool(peer.remote.relay)
+def relays_txs(peer: Peer) -> bool:
+    """The peer asked for transactions (relay in its version) and this is not a connection Core
+    keeps free of them."""
+    return peer.remote is not None and bool(peer.remote.relay) and peer.connection_type != "block-relay-only"
 

@@ -156,8 +156,8 @@ class AddrGossip:
     def connected(self, peer: Peer) -> None:
         """After a handshake: an outbound peer is asked for addresses once (Core) and is told
         our own address, now and then every `advertise_interval` on average."""
-        if peer.inbound:
-            return
+        if peer.inbound or peer.connection_type in ("block-relay-only", "feeler"):
+            return  # Core: no address relay on those
         self.state(peer).getaddr_sent = True
         peer.send("getaddr")
         if self.config.advertise:
@@ -194,7 +194,13 @@ class AddrGossip:
         self.receive(peer, entries, len(decoded))
 
     def receive(self, peer: Peer, entries: list[TimedAddress], announced: int) -> int:
-        """Rate-limit, fix up, store and relay what `peer` announced; returns how many were kept."""
+        """Rate-limit, fix up, store and relay what `peer` announced; returns how many were kept.
+        A block-relay-only peer's addresses are ignored; an addr-fetch connection ends once it
+        has given some (Core)."""
+        if peer.connection_type == "block-relay-only":
+            return 0
+        if peer.connection_type == "addr-fetch" and announced > 1:
+            peer.disconnect("addrfetch connection completed")
         state = self.state(peer)
         now_f = self._clock()
         state.tokens = min(state.tokens + (now_f - state.refilled_at) * ADDR_RATE, ADDR_BURST)
@@ -239,6 +245,7 @@ class AddrGossip:
         count = 2 if reachable or self._keyed(seed) & 1 else 1
         candidates = (peer for peer in self._peers()
                       if peer is not origin and peer.state is PeerState.CONNECTED
+                      and peer.connection_type != "block-relay-only"
                       and (peer.wants_addrv2 or address.addrv1_compatible))
         return heapq.nlargest(count, candidates, key=lambda peer: self._keyed(seed + peer.id.to_bytes(8, "little")))
 

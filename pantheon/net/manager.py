@@ -48,7 +48,10 @@ from pantheon.net.permissions import Permission, WhitelistEntry, permissions_for
 
 from pantheon.net.discovery import Discovery, Endpoint, Resolver, discover, fixed_seeds
 
-__all__ = ["ManagerConfig", "NetworkManager"]
+__all__ = ["ManagerConfig", "NetworkManager", "CONNECTION_TYPES"]
+
+#: Core's outbound connection types (net.h ConnectionType), as getpeerinfo and addconnection name them.
+CONNECTION_TYPES = ("outbound-full-relay", "block-relay-only", "manual", "addr-fetch", "feeler")
 
 
 log = logging.getLogger("pantheon.net.manager")
@@ -65,6 +68,7 @@ class ManagerConfig:
     more_listen: tuple[tuple[str, int, bool], ...] = ()
     max_outbound: int = 8  # automatic full-relay outbound connections
     max_manual: int = 8  # Core's MAX_ADDNODE_CONNECTIONS: manual ones (add_peer) have their own slots
+    max_block_relay: int = 2  # Core's MAX_BLOCK_RELAY_ONLY_CONNECTIONS
     # The switch (see the module notes): seed the AddrMan (DNS seeds, then fixed seeds) and keep
     # max_outbound full-relay outbound connections filled from it. Off by default so a manager
     # only dials what it is told to.
@@ -123,6 +127,9 @@ class NetworkManager:
         self._server: gevent.server.StreamServer | None = None
         self._more_servers: list[gevent.server.StreamServer] = []
         self.totals = NetTotals()  # bytes every peer received and sent, closed ones included
+        #: What an automatic outbound peer must offer given what it offers (Core's
+        #: GetDesirableServiceFlags); the node replaces it with one that knows its tip's age.
+        self.desirable_services: Callable[[int], int] = lambda services: FULL_RELAY_SERVICES
         self._stopped = gevent.event.Event()
         self._netgroup_key = secrets.token_bytes(16)  # eviction's secret
         self.addrman = addrman
@@ -213,19 +220,27 @@ class NetworkManager:
         """Open inbound (or outbound) peers, counted as they come and go."""
         return self._counts[inbound]
 
-    def add_peer(self, host: str, port: int) -> Peer | None:
-        """Dial a peer by hand (Core's manual connections: -addnode, -connect, the addnode RPC),
-        in slots of their own apart from the automatic ones; None (logged) when those or the
-        total limit are full or the address is already connected."""
+    def add_peer(self, host: str, port: int, connection_type: str = "manual") -> Peer | None:
+        """Dial a peer: by hand (Core's manual connections: -addnode, -connect, the addnode RPC),
+        in slots of their own apart from the automatic ones, or as one of Core's other outbound
+        types (`CONNECTION_TYPES`, the addconnection RPC). None (logged) when that type's slots
+        or the total are full or the address is already connected."""
         if any(peer.address == (host, port) for peer in self._peers.values()):
             log.info("not dialling %s:%d: already connected", host, port)
             return None
-        manual = sum(1 for peer in self._peers.values() if peer.connection_type == "manual")
-        if manual >= self.config.max_manual or len(self._peers) >= self.config.max_connections:
-            log.info("not dialling %s:%d: manual connections are full", host, port)
+        limit = {"manual": self.config.max_manual, "outbound-full-relay": self.config.max_outbound,
+                 "block-relay-only": self.config.max_block_relay}.get(connection_type)
+        open_now = sum(1 for peer in self._peers.values() if peer.connection_type == connection_type)
+        if (limit is not None and open_now >= limit) or len(self._peers) >= self.config.max_connections:
+            log.info("not dialling %s:%d: %s connections are full", host, port, connection_type)
             return None
-        peer = self._make_peer(None, (host, port), inbound=False)
-        peer.connection_type = "manual"
+        config = self.config.peer
+        if connection_type == "block-relay-only":
+            config = replace(config, relay=False, fee_filter=None)  # Core: no transactions on it
+        peer = self._make_peer(None, (host, port), inbound=False, config=config)
+        peer.connection_type = connection_type
+        if connection_type != "manual":
+            peer.desirable_services = self.desirable_services
         return peer.start()
 
     def broadcast(self, command: str, payload: bytes = b"", filter: Callable[[Peer], bool] | None = None) -> int:
@@ -317,6 +332,7 @@ class NetworkManager:
             self.addrman.attempt(address, now=now)
             config = replace(self.config.peer, required_services=self.config.peer.required_services | FULL_RELAY_SERVICES)
             peer = self._make_peer(None, target, inbound=False, config=config)
+            peer.desirable_services = self.desirable_services
             self._outbound[peer.id] = address
             groups.add(address.netgroup())
             connected.add(target)

@@ -190,7 +190,7 @@ class Peer:
         "close_reason", "last_block_time", "last_tx_time", "_sock", "_wire", "_nonces", "_start_height",
         "_group", "_decoder", "_state", "_verack_received", "_started_at", "_ping_nonce", "_ping_sent_at",
         "_next_ping", "_clock", "_local", "bytes_sent_per_msg", "bytes_recv_per_msg", "last_send", "last_recv",
-        "connection_type", "_totals", "_queue", "_queued", "_drained", "_closed", "_reader", "_writer", "_traffic",
+        "connection_type", "desirable_services", "_totals", "_queue", "_queued", "_drained", "_closed", "_reader", "_writer", "_traffic",
     )
 
     def __init__(
@@ -261,6 +261,9 @@ class Peer:
         #: Core's getpeerinfo connection_type: "inbound", "outbound-full-relay", "manual" (-addnode,
         #: -connect, RPC), "block-relay-only", "feeler", "addr-fetch"; the manager sets it.
         self.connection_type = "inbound" if inbound else "outbound-full-relay"
+        #: For an automatic outbound connection: the services it must offer, given those it
+        #: offers (Core's GetDesirableServiceFlags); None: `config.required_services`.
+        self.desirable_services: Callable[[int], int] | None = None
         self._ping_nonce: int | None = None
         self._ping_sent_at = 0.0
         self._next_ping = float("inf")  # set when the handshake completes
@@ -681,12 +684,15 @@ class Peer:
         if remote.version < self.config.min_peer_version:
             self.close(f"obsolete version {remote.version} < {self.config.min_peer_version}")
             return
-        missing = self.config.required_services & ~remote.services
-        if not self.inbound and missing:
-            self.close(f"does not offer the expected services ({missing:#x} missing)")
+        expected = (self.desirable_services(remote.services) if self.desirable_services is not None
+                    else self.config.required_services)
+        if not self.inbound and self.connection_type != "manual" and remote.services & expected != expected:
+            self.disconnect(f"peer does not offer the expected services ({remote.services:08x} offered, "
+                            f"{expected:08x} expected)")
             return
         if self.inbound and remote.nonce in self._nonces and remote.nonce != self.local_nonce:
-            self.close(f"connected to self (nonce {remote.nonce:#x})")
+            log.info("connected to self at %s:%d, disconnecting", *self.address)
+            self.close("connected to self")
             return
         self.remote = remote
         self.common_version = min(remote.version, self.config.protocol_version)
@@ -699,6 +705,8 @@ class Peer:
             # BIP155 is for any version, but Core only sends it from 70016 on as a courtesy.
             self.send("sendaddrv2")
         self.send("verack")
+        if self.connection_type == "feeler":  # Core: a feeler only learns that the address answers
+            self.disconnect("feeler connection completed")
 
     def _on_verack(self, frame: Frame) -> None:
         if self._verack_received:

@@ -8,18 +8,21 @@ from typing import Any
 from pantheon import __version__
 from pantheon.chain.validation import COIN
 from pantheon.net.address import Network, PeerAddress
+from pantheon.net.manager import CONNECTION_TYPES
 from pantheon.net.peer import Peer, PeerState
 from pantheon.protocol import PROTOCOL_VERSION, service_names
+from pantheon.relay import relays_txs
 from pantheon.rpc.arguments import endpoint_arg, int_arg
 from pantheon.rpc.errors import (
     RPC_CLIENT_INVALID_IP_OR_SUBNET,
     RPC_CLIENT_NODE_ALREADY_ADDED,
+    RPC_CLIENT_NODE_CAPACITY_REACHED,
     RPC_CLIENT_NODE_NOT_ADDED,
     RPC_CLIENT_NODE_NOT_CONNECTED,
     RPC_INVALID_PARAMETER,
     RpcError,
 )
-from pantheon.rpc.registry import RpcGroup, rpc_method
+from pantheon.rpc.registry import HIDDEN, RpcGroup, rpc_method
 from pantheon.rpc.results import amount, warnings
 
 __all__ = ["NetworkRpc", "client_version"]
@@ -91,6 +94,21 @@ class NetworkRpc(RpcGroup):
         else:
             raise RpcError(RPC_INVALID_PARAMETER, f"addnode command must be add, remove or onetry, not {command!r}")
 
+    @rpc_method(regtest_only=True, category=HIDDEN)
+    def addconnection(self, address: Any, connection_type: Any, v2transport: Any = False) -> dict[str, str]:
+        """Open an outbound connection of one of Core's types, for tests: outbound-full-relay,
+        block-relay-only, addr-fetch or feeler."""
+        if connection_type not in CONNECTION_TYPES or connection_type in ("manual", "inbound"):
+            raise RpcError(RPC_INVALID_PARAMETER, "addconnection \"address\" \"connection_type\" ( v2transport ): "
+                           "connection_type must be outbound-full-relay, block-relay-only, addr-fetch or feeler")
+        if v2transport:
+            raise RpcError(RPC_INVALID_PARAMETER, "Error: Adding v2transport connections requires -v2transport "
+                           "init flag to be set.")
+        host, port = endpoint_arg(address, self.node.network.p2p_port)
+        if self.node.add_peer(host, port, connection_type) is None:
+            raise RpcError(RPC_CLIENT_NODE_CAPACITY_REACHED, "Error: Already at capacity for specified connection type.")
+        return {"address": str(address), "connection_type": connection_type}
+
     @rpc_method
     def disconnectnode(self, address: Any = "", nodeid: Any = None) -> None:
         """Disconnect the peer at `address` or with id `nodeid` (one of them)."""
@@ -158,7 +176,7 @@ class NetworkRpc(RpcGroup):
             "id": peer.id, "addr": _endpoint_text(peer.address), "addrbind": _endpoint_text(local) if local else "",
             "network": "onion" if peer.inbound_onion else _network_name(peer.address[0]),
             "services": f"{services:016x}", "servicesnames": service_names(services),
-            "relaytxes": bool(remote and remote.relay), "last_inv_sequence": 0, "inv_to_send": inv_to_send,
+            "relaytxes": relays_txs(peer), "last_inv_sequence": 0, "inv_to_send": inv_to_send,
             "lastsend": int(peer.last_send), "lastrecv": int(peer.last_recv),
             "last_transaction": int(peer.last_tx_time), "last_block": int(peer.last_block_time),
             "bytessent": peer.counters["bytes sent"], "bytesrecv": peer.counters["bytes received"],

@@ -6,6 +6,7 @@ Scripts are verified (Core's interpreter) wherever py-bitcoinkernel is installed
 from __future__ import annotations
 
 import dataclasses
+import logging
 import json
 import time
 import urllib.request
@@ -936,3 +937,33 @@ def test_connect_peers_are_redialled_and_the_address_table_is_flushed_while_runn
         wait_for(lambda: any(True for _ in stored.iterator(prefix=b"e/")), what="flushed")
     finally:
         node.stop()
+
+
+def test_addconnection_opens_cores_connection_types(make_node: Callable[..., Node],
+                                                    caplog: pytest.LogCaptureFixture) -> None:
+    """block-relay-only: relay=false both ways, blocks but no transactions or addresses; feeler:
+    closed once the version arrives; an unknown type or a v2 request: Core's -8."""
+    caplog.set_level(logging.DEBUG, "pantheon.net.peer")
+    a = make_node("a", "--rpcuser", "u", "--rpcpassword", "p", rpc=True)
+    b = make_node("b")
+    mined = a.generate(101, P2WSH_TRUE)
+    client = proxy(a)
+    address = f"127.0.0.1:{b.manager.address[1]}"
+    assert in_thread(client.addconnection, address, "block-relay-only", False) == {
+        "address": address, "connection_type": "block-relay-only"}
+    wait_for(lambda: b.chain.tip == a.chain.tip, NODE_WAIT, what="blocks relayed on block-relay-only")
+    (ours,) = in_thread(client.getpeerinfo)
+    assert ours["connection_type"] == "block-relay-only" and not ours["relaytxes"]
+    (theirs,) = b.peers(PeerState.CONNECTED)
+    assert theirs.remote is not None and theirs.remote.relay is False  # we asked for no transactions
+    tx = spend(prevouts_of(a.chain.read_block(mined[0]).transactions[0])[:1], fee=5_000)
+    assert a.submit_transaction(tx) == "accepted"
+    gevent.sleep(0.5)  # several trickles
+    assert b.mempool.get(tx.txid) is None
+    feeler_target = make_node("c")
+    in_thread(client.addconnection, f"127.0.0.1:{feeler_target.manager.address[1]}", "feeler", False)
+    wait_for(lambda: "feeler connection completed, disconnecting peer=" in caplog.text, NODE_WAIT, what="feeler")
+    for bad in (("127.0.0.1:1", "manual", False), ("127.0.0.1:1", "outbound-full-relay", True)):
+        with pytest.raises(JSONRPCError) as caught:
+            in_thread(client.addconnection, *bad)
+        assert caught.value.error["code"] == -8

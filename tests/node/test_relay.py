@@ -33,6 +33,7 @@ class RecordingPeer:
     fee_filter: int = 0
     remote: Remote = field(default_factory=Remote)
     closed: bool = False
+    connection_type: str = "outbound-full-relay"
     known_inventory: Any = field(default_factory=lambda: wire.InventorySet(1_000))
     sent: list[tuple[str, list[InvVect]]] = field(default_factory=list)
 
