@@ -368,12 +368,15 @@ class NetworkManager:
 
     def _make_peer(self, sock: gevent.socket.socket | None, address: tuple[str, int], inbound: bool,
                    config: PeerConfig | None = None) -> Peer:
+        permissions = permissions_for(self.config.whitelist, address[0], inbound)
+        config = config or self.config.peer
+        if Permission.RELAY in permissions and not config.relay:
+            config = replace(config, relay=True)  # Core: transactions from it are welcome even so
         peer = Peer(
-            sock, address, inbound=inbound, config=config or self.config.peer, banlist=self.banlist,
+            sock, address, inbound=inbound, config=config, banlist=self.banlist,
             handlers=self.handlers, nonces=self._nonces, start_height=self._start_height, group=self._group,
             wire=self._wire, on_transition=self._on_transition, traffic=self._traffic,
-            permissions=permissions_for(self.config.whitelist, address[0], inbound), clock=self._clock,
-            totals=self.totals,
+            permissions=permissions, clock=self._clock, totals=self.totals,
         )
         self._peers[peer.id] = peer
         self._counts[inbound] += 1

@@ -67,7 +67,7 @@ class NetworkRpc(RpcGroup):
         return {
             "version": client_version(), "subversion": node.user_agent,
             "protocolversion": PROTOCOL_VERSION, "localservices": f"{services:016x}",
-            "localservicesnames": service_names(services), "localrelay": True, "timeoffset": 0,
+            "localservicesnames": service_names(services), "localrelay": not node.config.blocksonly, "timeoffset": 0,
             "networkactive": True, "connections": len(peers), "connections_in": inbound,
             "connections_out": len(peers) - inbound,
             "networks": [{"name": name, "limited": False, "reachable": True, "proxy": "",

@@ -967,3 +967,13 @@ def test_addconnection_opens_cores_connection_types(make_node: Callable[..., Nod
         with pytest.raises(JSONRPCError) as caught:
             in_thread(client.addconnection, *bad)
         assert caught.value.error["code"] == -8
+
+
+def test_blocksonly_still_asks_relay_permission_peers_for_transactions(make_node: Callable[..., Node],
+                                                                      raw_client: Callable[[Node], RawClient]) -> None:
+    node = make_node("n", "-blocksonly", "-whitelist=relay@127.0.0.1", "--rpcuser", "u", "--rpcpassword", "p",
+                     rpc=True)
+    raw = raw_client(node)
+    ours = next(frame for frame in raw.received if frame.command == "version")
+    assert wire.decode_version(ours.payload).relay is True  # Core: relay=1 to a relay-permission peer
+    assert in_thread(proxy(node).getnetworkinfo)["localrelay"] is False
