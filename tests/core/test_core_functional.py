@@ -33,6 +33,7 @@ def core_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @needs_core
+@pytest.mark.core_functional
 @pytest.mark.parametrize("script", PASSING)
 def test_core_functional(script: str, core_build: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
     work = tmp_path_factory.mktemp(script.removesuffix(".py"))
