@@ -81,6 +81,9 @@ log = logging.getLogger("pantheon.node")
 
 MAX_BLOCKS_TO_ANNOUNCE = 8  # Core: more new blocks than this are announced by inv of the tip
 MAX_GETBLOCKS_RESULTS = 500  # Core answers getblocks with at most 500 block hashes
+#: Core creates this (empty) directory with the network's datadir even with -disablewallet, and
+#: its functional tests' cached datadir is made by removing it.
+WALLETS_DIRNAME = "wallets"
 
 
 @dataclass(frozen=True)
@@ -133,6 +136,7 @@ class Node(Lifecycle):
         #: The one clock the node's behaviour reads (clock.py); `setmocktime` moves it.
         self.clock = NodeClock(config.mocktime)
         self.store = Store.open(self.datadir)
+        (self.datadir / WALLETS_DIRNAME).mkdir(exist_ok=True)
         self._lock = gevent.lock.RLock()
         workers = script_workers if script_workers is not None else config.par if config.par > 0 else os.cpu_count() or 1
         self.scripts = self._script_checks(verify_scripts, workers)

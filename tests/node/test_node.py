@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 import time
 import urllib.request
 from pathlib import Path
@@ -29,7 +30,7 @@ from pantheon.config import load_config
 from pantheon.hashing import hash_to_hex, merkle_root
 from pantheon.protocol import MSG_BLOCK, MSG_TX, MSG_WITNESS_TX, MSG_WTX, NODE_NETWORK, NODE_WITNESS
 from pantheon.net.peer import PeerState
-from pantheon.node import Node, NodeTuning
+from pantheon.node import WALLETS_DIRNAME, Node, NodeTuning
 from pantheon.service import NodeService
 from pantheon.primitives import Block, BlockHeader, InvVect, OutPoint, Tx, TxOut
 from pantheon.store import DatadirInUse
@@ -100,6 +101,27 @@ def test_restart_resumes_and_a_second_node_on_the_datadir_is_refused(tmp_path: P
         assert (again.chain.height, again.chain.tip) == (12, tip)
     finally:
         again.stop()
+
+
+def test_a_datadir_cut_down_as_cores_cache_starts_with_its_chain(tmp_path: Path) -> None:
+    """Core's functional tests build a chain once, then keep only the directories blocks,
+    chainstate and indexes of the network's datadir (removing `wallets`, which must be there and
+    empty, with os.rmdir, and every other entry with os.remove) and copy that to each node."""
+    node = Node(settings(tmp_path / "cache"), tuning=FAST, script_workers=0).start()
+    tip = node.generate(5, P2WSH_TRUE)[-1]
+    node.stop()
+    network_dir = node.datadir
+    (network_dir / WALLETS_DIRNAME).rmdir()
+    for entry in network_dir.iterdir():
+        if entry.name not in ("blocks", "chainstate", "indexes"):
+            entry.unlink()  # raises for any other directory
+    shutil.copytree(tmp_path / "cache", tmp_path / "copy")
+    copy = Node(settings(tmp_path / "copy"), tuning=FAST, script_workers=0).start()
+    try:
+        assert (copy.chain.height, copy.chain.tip) == (5, tip)
+        assert (copy.datadir / WALLETS_DIRNAME).is_dir()
+    finally:
+        copy.stop()
 
 
 def test_an_invalid_block_discourages_its_peer_and_no_one_else(make_node: Callable[..., Node], raw_client: Callable[[Node], RawClient]) -> None:
