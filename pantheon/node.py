@@ -33,6 +33,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 import gevent
 import gevent.lock
@@ -60,7 +61,7 @@ from pantheon.net.manager import ManagerConfig, NetworkManager
 from pantheon.net.peer import BUILTIN_HANDLERS, Handler, Peer, PeerConfig, PeerState, Transition
 from pantheon.net.permissions import Permission
 from pantheon.params import Network
-from pantheon.primitives import Block, InvVect, Locator, Tx
+from pantheon.primitives import Block, BlockHeader, InvVect, Locator, Tx
 from pantheon.protocol import (
     MSG_BLOCK,
     MSG_TX,
@@ -340,16 +341,43 @@ class Node(Lifecycle):
         """Check, store and connect a block (ours or a peer's); announce a new tip. Raises
         HeaderRejected/BlockRejected with Core's reason."""
         started = time.perf_counter()
-        with self._lock:
-            self._disconnected = []
-            try:
-                change = self.chain.accept_block(block)
-            finally:
-                self._readd_disconnected()
+        change = self._change_chain(lambda: self.chain.accept_block(block))
         self.events.block_processed.emit(time.perf_counter() - started)
         if change is not None:
             self._announce_blocks(change, source)
         return change
+
+    def submit_header(self, header: BlockHeader) -> None:
+        """Add a header to the header tree (Core's submitheader); raises HeaderRejected."""
+        with self._lock:
+            self.chain.headers.add_header(header)
+
+    def invalidate_block(self, block_hash: bytes) -> TipChange | None:
+        """Core's invalidateblock: the block and its descendants are marked invalid, the chain
+        goes back to its parent and on along the best valid chain; disconnected transactions
+        return to the mempool."""
+        change = self._change_chain(lambda: self.chain.invalidate_block(block_hash))
+        if change is not None:
+            self._announce_blocks(change, None)
+        return change
+
+    def reconsider_block(self, block_hash: bytes) -> TipChange | None:
+        """Core's reconsiderblock: the invalid marks of the block, its ancestors and its
+        descendants are cleared and the best valid chain connected."""
+        change = self._change_chain(lambda: self.chain.reconsider_block(block_hash))
+        if change is not None:
+            self._announce_blocks(change, None)
+        return change
+
+    def _change_chain(self, change: Callable[[], TipChange | None]) -> TipChange | None:
+        """Run a change of the chain under the lock; the transactions of blocks it disconnects
+        go back to the mempool afterwards."""
+        with self._lock:
+            self._disconnected = []
+            try:
+                return change()
+            finally:
+                self._readd_disconnected()
 
     def submit_transaction(self, tx: Tx, source: Peer | None = None) -> str:
         """Offer a transaction to the mempool and, when accepted, relay it. Returns "accepted",

@@ -264,6 +264,20 @@ class Chainstate:
     def has_block(self, block_hash: bytes) -> bool:
         return self._blocks.get(block_hash) is not None
 
+    def contains(self, block_hash: bytes) -> bool:
+        """Whether the block is on the connected chain (Core's `m_chain.Contains`)."""
+        tree = self.headers
+        if block_hash not in tree:
+            return False
+        height = tree.height_of(block_hash)
+        return height <= self.height and tree.ancestor(self.tip, height) == block_hash
+
+    def is_validated(self, block_hash: bytes) -> bool:
+        """Core's IsValid(BLOCK_VALID_SCRIPTS): connected now or once before, and not since
+        marked invalid."""
+        tree = self.headers
+        return tree.is_valid(block_hash) and (tree.was_connected(block_hash) or self.contains(block_hash))
+
     def read_block(self, block_hash: bytes) -> Block:
         """A stored block (KeyError if its data is not here)."""
         raw = self._blocks.get(block_hash)
@@ -326,6 +340,36 @@ class Chainstate:
                 failure = failure or error
         if failure is not None:
             raise failure
+        if self.tip == start:
+            return None
+        fork, down, up = self._path(start, self.tip)
+        return TipChange(fork, tuple(down), tuple(up))
+
+    def invalidate_block(self, block_hash: bytes) -> TipChange | None:
+        """Core's InvalidateBlock (invalidateblock): mark the block and its descendants invalid,
+        disconnect back to its parent if it is connected, then connect the best valid chain.
+        Returns how the tip moved."""
+        start = self.tip
+        self.headers.invalidate(block_hash)
+        while not self.headers.is_valid(self.tip):
+            self.disconnect_tip()
+            gevent.sleep(0)
+        return self._settle(start)
+
+    def reconsider_block(self, block_hash: bytes) -> TipChange | None:
+        """Core's ReconsiderBlock: clear the invalid mark of the block, its descendants and its
+        ancestors, then connect the best valid chain (a block failing again is marked again)."""
+        start = self.tip
+        self.headers.reconsider(block_hash)
+        return self._settle(start)
+
+    def _settle(self, start: bytes) -> TipChange | None:
+        """Connect the best valid chain after the marks changed; how the tip moved from `start`.
+        A block failing to connect is logged and marked by `activate_best_chain`."""
+        try:
+            self.activate_best_chain()
+        except BlockRejected:
+            pass
         if self.tip == start:
             return None
         fork, down, up = self._path(start, self.tip)
@@ -413,6 +457,7 @@ class Chainstate:
         self._unflushed_undo_bytes += len(record)
         view.apply()
         self.coins.set_tip(block_hash, height)
+        self.headers.mark_connected(block_hash)
         self._after_change()
         for hook in self.on_connected:
             hook(block, height)
@@ -454,8 +499,10 @@ class Chainstate:
     # --- flushing --------------------------------------------------------------------------
 
     def flush(self) -> None:
-        """Write the UTXO set's changes, the undo records and the tip now (one atomic batch)."""
+        """Write the UTXO set's changes, the undo records and the tip now (one atomic batch),
+        then the blocks marked connected in the header tree."""
         self.coins.flush(self._unflushed_undo)
+        self.headers.save()
         self._unflushed_undo.clear()
         self._unflushed_undo_bytes = 0
         self._since_flush = 0

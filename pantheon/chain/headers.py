@@ -25,8 +25,9 @@ anchor's first ten descendants uses the timestamps the tree has (as Core does ne
 Persistence (optional). `HeaderTree.open(store, ...)` keeps the tree in the store's `block_index`
 namespace (real LevelDB) and reloads it on the next open. Records, after the namespace prefix:
 `meta` -> u8 format version, u32 anchor height, 32-byte anchor chain work (big-endian), network
-name; each block hash (32 bytes) -> u32 insertion sequence, u8 status (0 valid, 1 failed), then
-the 80 raw header bytes (all big-endian). Every call that changes the tree writes its records in
+name; each block hash (32 bytes) -> u32 insertion sequence, u8 status flags (1: failed, itself or
+an ancestor; 2: its block was connected once, Core's BLOCK_VALID_SCRIPTS), then the 80 raw header
+bytes (all big-endian). Every call that changes the tree writes its records in
 one atomic batch. Loading re-checks each header's proof of work and linkage (as Core's
 LoadBlockIndex does), not its context, and replays the insertion order, so the tip, ties
 included, is the same as before. The remembered invalid headers are not stored.
@@ -76,7 +77,8 @@ _WORK_SIZE = 32
 _VERSION = struct.Struct("<i")
 _TIME_BITS = struct.Struct("<II")
 _TIME_OFFSET = 68  # version 4 + prev 32 + merkle root 32
-_VALID, _FAILED = 0, 1
+_FAILED = 1  # Core's BLOCK_FAILED_MASK: this block or an ancestor failed validation
+_CONNECTED = 2  # Core's BLOCK_VALID_SCRIPTS: the block was connected (fully validated) once
 _NO_PARENT = -1
 FORMAT_VERSION = 1
 _META_KEY = b"meta"
@@ -231,7 +233,17 @@ class HeaderTree:
         return self._work_of(self._lookup(block_hash))
 
     def is_valid(self, block_hash: bytes) -> bool:
-        return self._status[self._lookup(block_hash)] == _VALID
+        """Not marked failed (neither itself nor an ancestor failed validation)."""
+        return not self._status[self._lookup(block_hash)] & _FAILED
+
+    def was_connected(self, block_hash: bytes) -> bool:
+        """Core's IsValid(BLOCK_VALID_SCRIPTS): the block was fully validated once."""
+        return bool(self._status[self._lookup(block_hash)] & _CONNECTED)
+
+    def leaves(self) -> list[bytes]:
+        """Every header no other header builds on (Core's getchaintips candidates)."""
+        parents = set(self._parent)
+        return [block_hash for i, block_hash in enumerate(self._hashes) if i not in parents]
 
     def at_height(self, height: int) -> bytes | None:
         """The active chain's hash at `height`, None outside it."""
@@ -312,7 +324,7 @@ class HeaderTree:
         block_hash = header.hash
         known = self._index.get(block_hash)
         if known is not None:
-            if self._status[known] != _VALID:
+            if self._status[known] & _FAILED:
                 raise HeaderRejected("duplicate", block_hash)
             return Accepted(block_hash, self._height[known], False, None)
         if block_hash in self._invalid:
@@ -320,7 +332,7 @@ class HeaderTree:
         if not check_proof_of_work(block_hash, header.bits, self.network.pow_limit):
             raise HeaderRejected("high-hash", block_hash)
         parent = self._index.get(header.prev_block)
-        if parent is None or self._status[parent] != _VALID:
+        if parent is None or self._status[parent] & _FAILED:
             if parent is None and header.prev_block not in self._invalid:
                 raise HeaderRejected("prev-blk-not-found", block_hash)
             self._reject(block_hash, "bad-prevblk")
@@ -358,16 +370,51 @@ class HeaderTree:
         first = self._lookup(block_hash)
         if first == 0:
             raise ValueError("the anchor cannot be invalidated")
-        self._status[first] = _FAILED
+        self._status[first] |= _FAILED
         self._unsaved.append(first)
         for i in range(first + 1, len(self._hashes)):
-            if self._status[self._parent[i]] != _VALID and self._status[i] == _VALID:
-                self._status[i] = _FAILED
+            if self._status[self._parent[i]] & _FAILED and not self._status[i] & _FAILED:
+                self._status[i] |= _FAILED
                 self._unsaved.append(i)
         self._save()
-        if self._status[self._active[-1]] == _VALID:
+        if not self._status[self._active[-1]] & _FAILED:
             return None
         return self._set_tip(self._best_valid())
+
+    def reconsider(self, block_hash: bytes) -> TipChange | None:
+        """Core's ResetBlockFailureFlags (reconsiderblock): clear the failed mark of a header, its
+        descendants and its ancestors; the best valid header becomes the tip. A block that fails
+        again when connected is marked again."""
+        first = self._lookup(block_hash)
+        cleared = {first}
+        for i in range(first + 1, len(self._hashes)):
+            if self._parent[i] in cleared:
+                cleared.add(i)
+        i = self._parent[first]
+        while i != _NO_PARENT:
+            cleared.add(i)
+            i = self._parent[i]
+        for i in cleared:
+            if self._status[i] & _FAILED:
+                self._status[i] &= ~_FAILED
+                self._unsaved.append(i)
+        for refused in [h for h, reason in self._invalid.items() if reason == "bad-prevblk"]:
+            del self._invalid[refused]  # their parents may be valid again
+        self._save()
+        best = self._best_valid()
+        return None if best == self._active[-1] else self._set_tip(best)
+
+    def mark_connected(self, block_hash: bytes) -> None:
+        """Record that the block passed ConnectBlock (written with the tree's next change or `save`)."""
+        i = self._lookup(block_hash)
+        if not self._status[i] & _CONNECTED:
+            self._status[i] |= _CONNECTED
+            self._unsaved.append(i)
+
+    def save(self) -> None:
+        """Write what `mark_connected` recorded since the last change."""
+        if self._unsaved:
+            self._save()
 
     # --- internals ------------------------------------------------------------------------
 
@@ -375,7 +422,7 @@ class HeaderTree:
         """The valid header with the most work, the first seen among equals (one scan)."""
         best, best_work = 0, -1
         for i in range(len(self._hashes)):
-            if self._status[i] == _VALID and (work := self._work_of(i)) > best_work:
+            if not self._status[i] & _FAILED and (work := self._work_of(i)) > best_work:
                 best, best_work = i, work
         return best
 
@@ -407,7 +454,7 @@ class HeaderTree:
         self._index[header.hash] = i
         self._parent.append(parent)
         self._height.append(height)
-        self._status.append(_VALID)
+        self._status.append(0)
         self._unsaved.append(i)
         return i
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import string
 from typing import TYPE_CHECKING, Any
 
 from pantheon import wire
@@ -20,7 +21,7 @@ from pantheon.rpc.errors import (
 if TYPE_CHECKING:
     from pantheon.chain.chainstate import Chainstate
 
-__all__ = ["hash_arg", "known_block", "int_arg", "tx_arg", "endpoint_arg"]
+__all__ = ["hash_arg", "known_block", "int_arg", "hex_arg", "tx_arg", "endpoint_arg"]
 
 
 def hash_arg(value: Any, name: str = "hash") -> bytes:
@@ -33,9 +34,9 @@ def hash_arg(value: Any, name: str = "hash") -> bytes:
         raise RpcError(RPC_INVALID_PARAMETER, f"{name} must be hexadecimal string (not '{value}')") from None
 
 
-def known_block(chain: Chainstate, value: Any) -> bytes:
+def known_block(chain: Chainstate, value: Any, name: str = "blockhash") -> bytes:
     """A block hash naming a header the chain has, or Core's -5 error."""
-    block_hash = hash_arg(value, "blockhash")
+    block_hash = hash_arg(value, name)
     if block_hash not in chain.headers:
         raise RpcError(RPC_INVALID_ADDRESS_OR_KEY, "Block not found")
     return block_hash
@@ -46,6 +47,13 @@ def int_arg(value: Any, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise RpcError(RPC_TYPE_ERROR, f"{name}: expected a number, got {type(value).__name__}")
     return value
+
+
+def hex_arg(value: Any) -> bytes | None:
+    """The bytes of a hex string as Core's IsHex accepts it (even length, hex digits only), or None."""
+    if not isinstance(value, str) or len(value) % 2 or not all(c in string.hexdigits for c in value):
+        return None
+    return bytes.fromhex(value)
 
 
 def tx_arg(hexstring: Any) -> Tx:

@@ -11,7 +11,7 @@ from pantheon.protocol import BLOCK_HEADER_SIZE
 from pantheon.rpc.arguments import int_arg, known_block
 from pantheon.rpc.errors import RPC_INVALID_PARAMETER, RPC_MISC_ERROR, RpcError
 from pantheon.rpc.registry import HIDDEN, RpcGroup, rpc_method
-from pantheon.rpc.results import difficulty, header_json, tx_to_json, warnings
+from pantheon.rpc.results import coinbase_json, difficulty, header_json, tx_to_json, warnings
 
 __all__ = ["BlockchainRpc"]
 
@@ -42,12 +42,10 @@ class BlockchainRpc(RpcGroup):
     def getblockheader(self, blockhash: Any, verbose: bool = True) -> Any:
         """The header of a block: an object (`verbose`), else its 80 bytes in hex."""
         chain = self.node.chain
-        block_hash = known_block(chain, blockhash)
+        block_hash = known_block(chain, blockhash, "hash")
         if not verbose:
             return chain.headers.header(block_hash).serialize().hex()
-        result = header_json(chain, block_hash)
-        result["nTx"] = len(chain.read_block(block_hash).transactions) if chain.has_block(block_hash) else 0
-        return result
+        return header_json(chain, block_hash)
 
     @rpc_method
     def getblock(self, blockhash: Any, verbosity: Any = 1) -> Any:
@@ -62,15 +60,71 @@ class BlockchainRpc(RpcGroup):
         block = chain.read_block(block_hash)
         if verbosity <= 0:
             return wire.encode_block(block).hex()
-        result = header_json(chain, block_hash)
+        result = header_json(chain, block_hash, block)
         stripped = BLOCK_HEADER_SIZE + len(wire.write_compact_size(len(block.transactions))) + sum(
             tx.stripped_size for tx in block.transactions)
         size = len(wire.encode_block(block))
-        result.update({"size": size, "strippedsize": stripped, "weight": 3 * stripped + size,
-                       "nTx": len(block.transactions)})
+        result.update({"strippedsize": stripped, "size": size, "weight": 3 * stripped + size})
         result["tx"] = ([tx_to_json(tx, self.node.network) for tx in block.transactions] if verbosity >= 2
                         else [hash_to_hex(tx.txid) for tx in block.transactions])
+        if block.transactions:
+            result["coinbase_tx"] = coinbase_json(block.transactions[0])
         return result
+
+    @rpc_method
+    def getdifficulty(self) -> float:
+        """The tip's proof-of-work difficulty, as a multiple of the minimum difficulty."""
+        chain = self.node.chain
+        return difficulty(chain.headers.header(chain.tip).bits)
+
+    @rpc_method
+    def getchaintips(self) -> list[dict[str, Any]]:
+        """Every tip of the block tree (headers no other builds on, and the active tip), highest
+        first: its height, hash, the length of its branch off the active chain, and its status:
+        `active`, `invalid` (it or an ancestor failed), `headers-only` (a block of its branch
+        is missing), `valid-fork` (connected once), `valid-headers` (all data, not validated)."""
+        chain = self.node.chain
+        tree = chain.headers
+        tips = set(tree.leaves())
+        tips.add(chain.tip)
+        result = []
+        for tip in tips:
+            height = tree.height_of(tip)
+            fork, all_data = tip, True
+            while not chain.contains(fork):
+                all_data = all_data and chain.has_block(fork)
+                fork = tree.header(fork).prev_block
+            if fork == tip:
+                status = "active"
+            elif not tree.is_valid(tip):
+                status = "invalid"
+            elif not all_data:
+                status = "headers-only"
+            elif chain.is_validated(tip):
+                status = "valid-fork"
+            else:
+                status = "valid-headers"
+            result.append({"height": height, "hash": hash_to_hex(tip), "branchlen": height - tree.height_of(fork),
+                           "status": status})
+        result.sort(key=lambda entry: (-entry["height"], entry["hash"]))
+        return result
+
+    @rpc_method
+    def invalidateblock(self, blockhash: Any) -> None:
+        """Treat a block as invalid (and its descendants): the chain goes back to its parent
+        and on along the best chain that is still valid."""
+        node = self.node
+        block_hash = known_block(node.chain, blockhash)
+        if block_hash == node.chain.headers.anchor:
+            raise RpcError(RPC_MISC_ERROR, "The genesis block cannot be invalidated")
+        node.invalidate_block(block_hash)
+
+    @rpc_method
+    def reconsiderblock(self, blockhash: Any) -> None:
+        """Undo invalidateblock: clear the invalid mark of a block, its ancestors and its
+        descendants, and connect the best chain again."""
+        node = self.node
+        node.reconsider_block(known_block(node.chain, blockhash))
 
     @rpc_method
     def getblockchaininfo(self) -> dict[str, Any]:

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from pantheon import wire
 from pantheon.chain.addresses import AddressError
 from pantheon.chain.headers import HeaderRejected
 from pantheon.chain.validation import BlockRejected
+from pantheon.errors import ProtocolError
 from pantheon.hashing import hash_to_hex
-from pantheon.rpc.arguments import int_arg
-from pantheon.rpc.errors import RPC_INVALID_ADDRESS_OR_KEY, RPC_VERIFY_ERROR, RpcError
+from pantheon.primitives import BlockHeader
+from pantheon.protocol import BLOCK_HEADER_SIZE
+from pantheon.rpc.arguments import hex_arg, int_arg
+from pantheon.rpc.errors import RPC_DESERIALIZATION_ERROR, RPC_INVALID_ADDRESS_OR_KEY, RPC_VERIFY_ERROR, RpcError
 from pantheon.rpc.registry import RpcGroup, rpc_method
 
 __all__ = ["MiningRpc"]
@@ -29,3 +33,51 @@ class MiningRpc(RpcGroup):
         except (BlockRejected, HeaderRejected) as error:
             raise RpcError(RPC_VERIFY_ERROR, f"generated block rejected: {error.reason}") from None
         return [hash_to_hex(block_hash) for block_hash in hashes]
+
+    @rpc_method
+    def submitblock(self, hexdata: Any, dummy: Any = None) -> str | None:
+        """Offer a block to the chain. BIP22's answer: null when it was connected, "duplicate"
+        when already known (validated, or stored before), "duplicate-invalid" when known to be
+        invalid, "inconclusive" when stored but not connected (off the best chain), else the
+        reason it was rejected. `dummy` is ignored, as in Core."""
+        raw = hex_arg(hexdata)
+        try:
+            if raw is None:
+                raise ValueError
+            block = wire.decode_block(raw)
+        except (ValueError, ProtocolError):
+            raise RpcError(RPC_DESERIALIZATION_ERROR, "Block decode failed") from None
+        node = self.node
+        chain = node.chain
+        block_hash = block.hash
+        if block_hash in chain.headers:
+            if chain.is_validated(block_hash):
+                return "duplicate"
+            if not chain.headers.is_valid(block_hash):
+                return "duplicate-invalid"
+        stored_before = chain.has_block(block_hash)
+        try:
+            node.process_block(block)
+        except (HeaderRejected, BlockRejected) as error:
+            if error.block_hash != block_hash:
+                return "inconclusive"  # this block was stored; another on its way failed
+            return "duplicate-invalid" if error.reason == "duplicate" else error.reason
+        if stored_before:
+            return "duplicate"
+        return None if chain.is_validated(block_hash) else "inconclusive"
+
+    @rpc_method
+    def submitheader(self, hexdata: Any) -> None:
+        """Add a block header (its first 80 bytes: a whole block's hex is taken too) to the
+        header tree, without its block; raises Core's -25 with the reason it was refused."""
+        raw = hex_arg(hexdata)
+        if raw is None or len(raw) < BLOCK_HEADER_SIZE:
+            raise RpcError(RPC_DESERIALIZATION_ERROR, "Block header decode failed")
+        header = BlockHeader.from_bytes(raw[:BLOCK_HEADER_SIZE])
+        node = self.node
+        if header.prev_block not in node.chain.headers:
+            raise RpcError(RPC_VERIFY_ERROR, f"Must submit previous header ({hash_to_hex(header.prev_block)}) first")
+        try:
+            node.submit_header(header)
+        except HeaderRejected as error:
+            raise RpcError(RPC_VERIFY_ERROR, error.reason) from None

@@ -375,6 +375,40 @@ def test_invalidate_moves_the_tip_to_the_best_valid_branch() -> None:
     assert tree.is_valid(hex_to_hash(REGTEST.genesis_hash))
 
 
+def test_reconsider_clears_the_block_its_descendants_and_ancestors() -> None:
+    """Core's ResetBlockFailureFlags: a sibling branch that failed on its own stays invalid."""
+    tree = HeaderTree.from_genesis(REGTEST, now=lambda: NOW)
+    main = extend(tree, tree.tip, 6)
+    side = extend(tree, main[0], 8, tag=5)
+    tree.invalidate(side[0])
+    tree.invalidate(main[4])
+    tree.invalidate(main[2])
+    assert tree.tip == main[1]
+    child = header_on(main[5], tree.header(main[5]).timestamp + 600)
+    assert rejected(tree, child) == "bad-prevblk"
+    change = tree.reconsider(main[3])  # ancestor main[2] and descendants main[4], main[5] too
+    assert change == TipChange(main[1], (), tuple(main[2:]))
+    assert all(tree.is_valid(h) for h in main) and not any(tree.is_valid(h) for h in side)
+    assert tree.add_header(child).height == 7  # its parent is valid again
+    assert tree.reconsider(main[3]) is None
+
+
+def test_leaves_and_connected_marks(tmp_path: Path) -> None:
+    with Store.open(tmp_path) as store:
+        tree = HeaderTree.open(store, REGTEST, now=lambda: NOW)
+        main = extend(tree, tree.tip, 3)
+        side = extend(tree, main[0], 1, tag=5)
+        assert sorted(tree.leaves()) == sorted([main[-1], side[-1]])
+        tree.mark_connected(main[0])
+        assert tree.was_connected(main[0]) and not tree.was_connected(main[1])
+        tree.save()
+    with Store.open(tmp_path) as store:
+        tree = HeaderTree.open(store, REGTEST, now=lambda: NOW)
+        assert tree.was_connected(main[0]) and not tree.was_connected(side[0])
+        tree.invalidate(main[0])
+        assert tree.was_connected(main[0]) and not tree.is_valid(main[0])  # the marks are apart
+
+
 def test_regtest_never_retargets_and_invalid_memory_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     tree = anchored(REGTEST, height=2014)
     hashes = extend(tree, tree.anchor, 3)  # crosses height 2016 with the same bits

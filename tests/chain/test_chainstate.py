@@ -229,6 +229,40 @@ def test_a_heavier_branch_with_a_bad_block_falls_back_to_the_old_tip(tmp_path: P
         assert snapshot(store) == before
 
 
+def test_invalidate_block_goes_back_to_its_parent_then_to_the_best_valid_branch(tmp_path: Path,
+                                                                                base: list[Block]) -> None:
+    """Core's invalidateblock/reconsiderblock, the UTXO set checked against fresh chains."""
+    a1 = spend([cb(base, 1)], [49 * COIN])
+    chain_a = branch(base, 108, 4, {1: [a1]}, b"A")  # heights 109..112
+    chain_c = branch(base, 108, 3, {}, b"C")  # heights 109..111, lighter
+    with Store.open(tmp_path / "moved") as store:
+        chainstate = chainstate_on(store, base[:108] + chain_a + chain_c)
+        assert chainstate.tip == chain_a[-1].hash and not chainstate.is_validated(chain_c[-1].hash)
+        change = chainstate.invalidate_block(chain_a[2].hash)
+        assert change is not None and change.disconnected == tuple(b.hash for b in reversed(chain_a))
+        assert chainstate.tip == chain_c[-1].hash and chainstate.headers.tip == chain_c[-1].hash
+        assert chainstate.is_validated(chain_a[1].hash)  # connected once, still valid
+        assert not chainstate.is_validated(chain_a[2].hash) and not chainstate.contains(chain_a[1].hash)
+        chainstate.flush()
+        invalidated = snapshot(store)
+        change = chainstate.reconsider_block(chain_a[3].hash)
+        assert change is not None and change.connected == tuple(b.hash for b in chain_a)
+        assert chainstate.tip == chain_a[-1].hash and chainstate.is_validated(chain_c[-1].hash)
+        assert chainstate.invalidate_block(chain_c[0].hash) is None  # off the chain: the tip stays
+        chainstate.flush()
+        reconsidered = snapshot(store)
+    assert invalidated == recompute_utxo(base[:108] + chain_c)
+    assert reconsidered == recompute_utxo(base[:108] + chain_a)
+
+
+def test_invalidating_the_only_chain_walks_the_tip_back(store: Store, base: list[Block]) -> None:
+    chainstate = chainstate_on(store, base[:20])
+    assert chainstate.invalidate_block(base[9].hash) is not None
+    assert (chainstate.height, chainstate.headers.height) == (9, 9)
+    assert chainstate.reconsider_block(base[5].hash) is not None  # a descendant of it was failed
+    assert chainstate.tip == base[19].hash
+
+
 def test_blocks_arriving_before_their_parent_connect_when_it_comes(store: Store, base: list[Block]) -> None:
     chainstate = chainstate_on(store, base[:100])
     assert chainstate.headers.add_headers(block.header for block in base[100:]).error is None  # headers first

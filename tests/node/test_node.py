@@ -170,11 +170,6 @@ def test_getdata_for_unknown_things_gets_notfound(make_node: Callable[..., Node]
     assert [item.hash for item in missing] == [b"\x11" * 32, b"\x22" * 32]
 
 
-@pytest.fixture
-def rpc_node(make_node: Callable[..., Node]) -> Node:
-    return make_node("rpc", "--rpcuser", "u", "--rpcpassword", "p", rpc=True, verify_scripts=scripts.AVAILABLE)
-
-
 def test_rpc_methods_through_python_bitcoinlib(rpc_node: Node) -> None:
     client = proxy(rpc_node)
     address = "bcrt1qdavt4j2sd7dlhqsavtnfxvzppw6k7qy97tmnu9"

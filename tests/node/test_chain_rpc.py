@@ -1,0 +1,133 @@
+"""Core's chain RPCs on a whole node over JSON-RPC: submitblock's BIP22 answers, submitheader,
+getchaintips' statuses, invalidateblock/reconsiderblock, and the header and block fields Core's
+functional tests read. Blocks are built here at regtest difficulty (`helpers.chain.block_on`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from bitcoin.rpc import JSONRPCError
+
+from helpers.chain import P2WSH_TRUE, block_on, coinbase_tx, header_on
+from helpers.node import proxy
+from helpers.waiting import in_thread
+from pantheon import wire
+from pantheon.chain.contextual import block_subsidy
+from pantheon.hashing import hash_to_hex
+from pantheon.node import Node
+from pantheon.params import REGTEST
+from pantheon.primitives import Block, BlockHeader
+
+REGTEST_TARGET = f"{0x7FFFFF << 232:064x}"
+
+
+def call(node: Node, method: str, *args: Any) -> Any:
+    return in_thread(getattr(proxy(node), method), *args)
+
+
+def error_of(node: Node, method: str, *args: Any) -> tuple[int, str]:
+    with pytest.raises(JSONRPCError) as caught:
+        call(node, method, *args)
+    return caught.value.error["code"], caught.value.error["message"]
+
+
+def on(node: Node, parent: bytes, **options: Any) -> Block:
+    """A block on `parent` (a block the node knows), one second after it."""
+    tree = node.chain.headers
+    return block_on(tree.header(parent), tree.height_of(parent) + 1, REGTEST, **options)
+
+
+def submit(node: Node, block: Block) -> Any:
+    return call(node, "submitblock", wire.encode_block(block).hex())
+
+
+def tips(node: Node) -> list[tuple[int, str, int, str]]:
+    return [(tip["height"], tip["hash"], tip["branchlen"], tip["status"]) for tip in call(node, "getchaintips")]
+
+
+def test_submitblock_answers_as_bip22(rpc_node: Node) -> None:
+    node = rpc_node
+    node.generate(3, P2WSH_TRUE)
+    good = on(node, node.chain.tip)
+    assert submit(node, good) is None and node.chain.tip == good.hash
+    assert submit(node, good) == "duplicate"
+    real = on(node, good.hash)
+    mutated = Block(real.header, (real.transactions[0], real.transactions[0]))
+    assert submit(node, mutated) == submit(node, mutated) == "bad-txnmrklroot"  # not remembered
+    assert submit(node, real) is None  # the header was never marked invalid
+    good = real
+    greedy = on(node, good.hash, coinbase=coinbase_tx(6, block_subsidy(6, REGTEST) + 1))
+    assert submit(node, greedy) == "bad-cb-amount"
+    assert submit(node, greedy) == "duplicate-invalid"
+    assert submit(node, Block(BlockHeader(0, bytes(32), bytes(32), 0, 0, 0), ())) == "high-hash"
+    side = on(node, node.chain.headers.ancestor(good.hash, 4), extra=b"side")
+    assert submit(node, side) == "inconclusive"  # stored, less work: not connected
+    assert error_of(node, "submitblock", wire.encode_block(good).hex()[:-30]) == (-22, "Block decode failed")
+    assert error_of(node, "submitblock", "zz") == (-22, "Block decode failed")
+
+
+def test_submitheader_and_getchaintips(rpc_node: Node) -> None:
+    node = rpc_node
+    hashes = [hash_to_hex(h) for h in node.generate(3, P2WSH_TRUE)]
+    tip = node.chain.tip
+    assert tips(node) == [(3, hashes[-1], 0, "active")]
+    assert error_of(node, "submitheader", "xx" * 80) == (-22, "Block header decode failed")
+    assert error_of(node, "submitheader", "ff" * 78) == (-22, "Block header decode failed")
+    orphan = header_on(b"\x01" * 32, 1_700_000_000)
+    assert error_of(node, "submitheader", orphan.serialize().hex()) == (
+        -25, f"Must submit previous header ({hash_to_hex(orphan.prev_block)}) first")
+    child = on(node, node.chain.tip)
+    assert call(node, "submitheader", wire.encode_block(child).hex()) is None  # a whole block's hex too
+    assert call(node, "submitheader", child.header.serialize().hex()) is None  # known: nothing to do
+    info = call(node, "getblockchaininfo")
+    assert (info["blocks"], info["headers"]) == (3, 4)
+    assert tips(node) == [(4, hash_to_hex(child.hash), 1, "headers-only"), (3, hashes[-1], 0, "active")]
+    too_old = header_on(child.hash, 1)
+    assert error_of(node, "submitheader", too_old.serialize().hex()) == (-25, "time-too-old")
+    header = call(node, "getblockheader", hash_to_hex(child.hash))
+    assert (header["confirmations"], header["nTx"], header["target"]) == (-1, 0, REGTEST_TARGET)
+    greedy = on(node, tip, coinbase=coinbase_tx(4, block_subsidy(4, REGTEST) + 1))
+    grandchild = header_on(greedy.hash, greedy.header.timestamp + 1)
+    call(node, "submitheader", greedy.header.serialize().hex())
+    call(node, "submitheader", grandchild.serialize().hex())
+    assert submit(node, greedy) == "bad-cb-amount"
+    assert tips(node)[0] == (5, hash_to_hex(grandchild.hash), 2, "invalid")  # a descendant of it
+    after = header_on(grandchild.hash, grandchild.timestamp + 1)
+    assert error_of(node, "submitheader", after.serialize().hex()) == (-25, "bad-prevblk")
+
+
+def test_invalidateblock_reconsiderblock_and_valid_forks(rpc_node: Node) -> None:
+    node = rpc_node
+    hashes = [hash_to_hex(h) for h in node.generate(3, P2WSH_TRUE)]
+    side = on(node, node.chain.headers.ancestor(node.chain.tip, 2), extra=b"side")
+    assert submit(node, side) == "inconclusive"
+    assert (3, hash_to_hex(side.hash), 1, "valid-headers") in tips(node)
+    assert call(node, "invalidateblock", hashes[-1]) is None
+    assert call(node, "getbestblockhash") == hash_to_hex(side.hash)  # equal work, the valid one
+    assert tips(node) == sorted([(3, hash_to_hex(side.hash), 0, "active"), (3, hashes[-1], 1, "invalid")],
+                                key=lambda tip: (-tip[0], tip[1]))
+    assert call(node, "getblock", hashes[-1])["confirmations"] == -1
+    assert call(node, "reconsiderblock", hashes[-1]) is None
+    assert call(node, "getbestblockhash") == hash_to_hex(side.hash)  # no switch to equal work
+    assert (3, hashes[-1], 1, "valid-fork") in tips(node)  # connected before
+    assert call(node, "invalidateblock", hashes[0]) is None
+    assert (call(node, "getblockcount"), call(node, "getblockchaininfo")["headers"]) == (0, 0)
+    assert call(node, "reconsiderblock", hashes[-1]) is None  # its ancestors are cleared too
+    assert call(node, "getblockcount") == 3
+    assert error_of(node, "invalidateblock", "00" * 32) == (-5, "Block not found")
+    assert error_of(node, "reconsiderblock", "00" * 32) == (-5, "Block not found")
+
+
+def test_block_and_header_fields_as_cores_tests_read_them(rpc_node: Node) -> None:
+    node = rpc_node
+    block_hash = hash_to_hex(node.generate(1, P2WSH_TRUE)[0])
+    block = call(node, "getblock", block_hash)
+    coinbase = call(node, "getblock", block_hash, 2)["tx"][0]
+    assert block["nTx"] == 1 and block["target"] == REGTEST_TARGET and "nextblockhash" not in block
+    expected = {"version": coinbase["version"], "locktime": coinbase["locktime"],
+                "sequence": coinbase["vin"][0]["sequence"], "coinbase": coinbase["vin"][0]["coinbase"],
+                "witness": coinbase["vin"][0]["txinwitness"][0]}
+    assert block["coinbase_tx"] == expected
+    assert float(call(node, "getdifficulty")) == pytest.approx(2 ** -31)
+    assert error_of(node, "getblockheader", "nonsense") == (-8, "hash must be of length 64 (not 8, for 'nonsense')")
