@@ -2,14 +2,14 @@
 work, the best chain by most work, and the consensus checks a header can pass on its own.
 
 Checks and reasons follow Core's `AcceptBlockHeader`, in its order: a known header is returned
-as is (`duplicate` if it is known to be invalid); `high-hash` (proof of work against its own
+as is (`duplicate-invalid` if it is known to be invalid); `high-hash` (proof of work against its own
 `bits`, capped at the network's limit); `prev-blk-not-found`; `bad-prevblk` (a descendant of an
 invalid header); then `ContextualCheckBlockHeader`: `bad-diffbits` (Core's
 `GetNextWorkRequired`, including testnet's 20-minute rule and BIP94), `time-too-old` (not after
 the median time past of the last 11), `time-timewarp-attack` (BIP94), `time-too-new` (more than
 two hours ahead of the injectable clock) and `bad-version(0x…)` (below 2, 3, 4 once BIP34, 66,
 65 are buried). A contextually invalid header is remembered (bounded) so that it and its
-descendants are refused at once (`duplicate`, `bad-prevblk`); a header too far in the future is
+descendants are refused at once (`duplicate-invalid`, `bad-prevblk`); a header too far in the future is
 not, because time cures it. Core keeps no such headers (it marks failed entries only when a
 block fails full validation, which `invalidate` does here), so there a resent one is rejected
 with its first reason again.
@@ -70,7 +70,7 @@ __all__ = [
 MAX_FUTURE_BLOCK_TIME = 2 * 60 * 60  # Core's validation.h
 MEDIAN_TIME_SPAN = 11  # Core's CBlockIndex::nMedianTimeSpan
 MAX_TIMEWARP = 600  # BIP94
-MAX_REMEMBERED_INVALID = 10_000  # invalid headers kept to answer `duplicate`/`bad-prevblk`
+MAX_REMEMBERED_INVALID = 10_000  # invalid headers kept to answer `duplicate-invalid`/`bad-prevblk`
 
 _HASH_SIZE = 32
 _WORK_SIZE = 32
@@ -325,10 +325,10 @@ class HeaderTree:
         known = self._index.get(block_hash)
         if known is not None:
             if self._status[known] & _FAILED:
-                raise HeaderRejected("duplicate", block_hash)
+                raise HeaderRejected("duplicate-invalid", block_hash)
             return Accepted(block_hash, self._height[known], False, None)
         if block_hash in self._invalid:
-            raise HeaderRejected("duplicate", block_hash)
+            raise HeaderRejected("duplicate-invalid", block_hash)
         if not check_proof_of_work(block_hash, header.bits, self.network.pow_limit):
             raise HeaderRejected("high-hash", block_hash)
         parent = self._index.get(header.prev_block)

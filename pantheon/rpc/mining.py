@@ -36,10 +36,10 @@ class MiningRpc(RpcGroup):
 
     @rpc_method
     def submitblock(self, hexdata: Any, dummy: Any = None) -> str | None:
-        """Offer a block to the chain. BIP22's answer: null when it was connected, "duplicate"
-        when already known (validated, or stored before), "duplicate-invalid" when known to be
-        invalid, "inconclusive" when stored but not connected (off the best chain), else the
-        reason it was rejected. `dummy` is ignored, as in Core."""
+        """Offer a block to the chain. BIP22's answer, as Core gives it: null when this call
+        connected it, "duplicate" when its data was here already, "inconclusive" when it was
+        stored but not connected (off the best chain, or a pruned block stored again), else the
+        reason it was rejected ("duplicate-invalid": known to be invalid). `dummy` is ignored."""
         raw = hex_arg(hexdata)
         try:
             if raw is None:
@@ -48,23 +48,16 @@ class MiningRpc(RpcGroup):
         except (ValueError, ProtocolError):
             raise RpcError(RPC_DESERIALIZATION_ERROR, "Block decode failed") from None
         node = self.node
-        chain = node.chain
         block_hash = block.hash
-        if block_hash in chain.headers:
-            if chain.is_validated(block_hash):
-                return "duplicate"
-            if not chain.headers.is_valid(block_hash):
-                return "duplicate-invalid"
-        stored_before = chain.has_block(block_hash)
+        stored_before = node.chain.has_block(block_hash)
         try:
-            node.process_block(block)
+            change = node.process_block(block)
         except (HeaderRejected, BlockRejected) as error:
-            if error.block_hash != block_hash:
-                return "inconclusive"  # this block was stored; another on its way failed
-            return "duplicate-invalid" if error.reason == "duplicate" else error.reason
+            # a failure of another block on the way leaves this one stored, its fate unknown
+            return error.reason if error.block_hash == block_hash else "inconclusive"
         if stored_before:
             return "duplicate"
-        return None if chain.is_validated(block_hash) else "inconclusive"
+        return None if change is not None and block_hash in change.connected else "inconclusive"
 
     @rpc_method
     def submitheader(self, hexdata: Any) -> None:

@@ -188,9 +188,9 @@ def test_every_rejection_reason() -> None:
     assert rejected(tree, header_on(tree.tip, tip.timestamp + 600, bits=0x2100FFFF)) == "high-hash"  # over the limit
     # An invalid header is remembered: resent, it is a duplicate; its children are bad-prevblk.
     bad = header_on(tree.tip, tip.timestamp + 600, version=2)
-    assert rejected(tree, bad) == "bad-version(0x00000002)" and rejected(tree, bad) == "duplicate"
+    assert rejected(tree, bad) == "bad-version(0x00000002)" and rejected(tree, bad) == "duplicate-invalid"
     child = header_on(bad.hash, tip.timestamp + 1200)
-    assert rejected(tree, child) == "bad-prevblk" and rejected(tree, child) == "duplicate"
+    assert rejected(tree, child) == "bad-prevblk" and rejected(tree, child) == "duplicate-invalid"
     assert rejected(tree, header_on(child.hash, tip.timestamp + 1800)) == "bad-prevblk"
     # Too far in the future is not remembered: the same header is accepted once time catches up.
     early = header_on(tree.tip, int(NOW) + MAX_FUTURE_BLOCK_TIME + 60, tag=3)
@@ -366,7 +366,7 @@ def test_invalidate_moves_the_tip_to_the_best_valid_branch() -> None:
     change = tree.invalidate(main[1])
     assert change == TipChange(main[0], tuple(reversed(main[1:])), tuple(side))
     assert tree.tip == side[-1] and not tree.is_valid(main[3])
-    assert rejected(tree, tree.header(main[2])) == "duplicate"
+    assert rejected(tree, tree.header(main[2])) == "duplicate-invalid"
     child = header_on(main[3], tree.header(main[3]).timestamp + 600)
     assert rejected(tree, child) == "bad-prevblk"
     assert tree.invalidate(main[2]) is None  # already off the active chain
@@ -417,8 +417,8 @@ def test_regtest_never_retargets_and_invalid_memory_is_bounded(monkeypatch: pyte
     tip = tree.header(tree.tip)
     bad = [header_on(tree.tip, tip.timestamp + 600, bits=0x207FFFFE, tag=n) for n in range(3)]
     assert [rejected(tree, header) for header in bad] == ["bad-diffbits"] * 3
-    assert rejected(tree, bad[0]) == "bad-diffbits"  # forgotten: checked again, not `duplicate`
-    assert rejected(tree, bad[2]) == "duplicate"
+    assert rejected(tree, bad[0]) == "bad-diffbits"  # forgotten: checked again, not `duplicate-invalid`
+    assert rejected(tree, bad[2]) == "duplicate-invalid"
 
 
 # --- persistence in the store's block_index namespace ------------------------------------------
@@ -461,7 +461,7 @@ def test_reload_keeps_first_seen_tip_and_invalid_marks(tmp_path: Path) -> None:
         tree = HeaderTree.open(store, REGTEST, now=lambda: NOW)
         assert tree.tip == first[-1] and len(tree) == 8 and second[-1] in tree
         assert tree.is_valid(third[0]) and not tree.is_valid(third[2])
-        assert rejected(tree, tree.header(third[2])) == "duplicate"
+        assert rejected(tree, tree.header(third[2])) == "duplicate-invalid"
 
 
 def test_chain_does_not_load_construct_or_the_spec() -> None:

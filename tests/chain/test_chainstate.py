@@ -69,7 +69,7 @@ def assert_rejected(chainstate: Chainstate, block: Block, reason: str) -> None:
     assert not chainstate.headers.is_valid(block.hash)
     with pytest.raises(HeaderRejected, match="bad-prevblk"):
         chainstate.accept_block(block_on(block.header, height + 2, chainstate.network))
-    with pytest.raises(HeaderRejected, match="duplicate"):
+    with pytest.raises(HeaderRejected, match="duplicate-invalid"):
         chainstate.accept_block(block)
 
 
