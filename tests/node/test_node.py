@@ -665,7 +665,7 @@ def test_help_lists_cores_categories_and_describes_a_method(rpc_node: Node) -> N
     client = proxy(rpc_node)
     overview = in_thread(client.help)
     headings = [line for line in overview.splitlines() if line.startswith("==")]
-    assert headings == ["== Blockchain ==", "== Control ==", "== Generating ==", "== Network ==",
+    assert headings == ["== Blockchain ==", "== Control ==", "== Generating ==", "== Mining ==", "== Network ==",
                         "== Rawtransactions ==", "== Util =="]
     assert "getblock blockhash ( verbosity )" in overview.splitlines()
     assert "sendrawtransaction hexstring ( maxfeerate )" in overview.split("== Rawtransactions ==")[1]
