@@ -33,7 +33,13 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 from pantheon import __version__, limits, params
-from pantheon.chain.validation import COIN
+from pantheon.chain.miner import (
+    DEFAULT_BLOCK_MAX_WEIGHT,
+    DEFAULT_BLOCK_MIN_TX_FEE,
+    DEFAULT_BLOCK_RESERVED_WEIGHT,
+    MINIMUM_BLOCK_RESERVED_WEIGHT,
+)
+from pantheon.chain.validation import COIN, MAX_BLOCK_WEIGHT
 from pantheon.net.permissions import WhitelistEntry, parse_whitelist
 
 __all__ = [
@@ -174,6 +180,17 @@ def _activation(text: str) -> tuple[str, int]:
     return name, int(height)
 
 
+#: Core's -test=<option> names Pantheon honours.
+_TEST_OPTIONS = ("bip94",)
+
+
+def _test_option(text: str) -> str:
+    name = text.strip()
+    if name not in _TEST_OPTIONS:
+        raise CoreInitError(f'Unrecognised option "{name}" provided in -test=<option>.')
+    return name
+
+
 def _chain_work(text: str) -> int:
     """Core's -minimumchainwork: a hex number, with or without 0x."""
     value = text.strip().lower().removeprefix("0x")
@@ -308,6 +325,15 @@ _OPTIONS: tuple[_Option, ...] = (
     _Option("testactivationheight", _activation, "regtest only, as Core: NAME@HEIGHT enforces a deployment "
             "(bip34, dersig, cltv, csv, segwit) from HEIGHT; repeatable", Kind.LIST),
     _Option("mocktime", _count, "regtest only: start with the clock frozen at this UNIX time (0: real time)"),
+    _Option("test", _test_option, "regtest only, as Core: bip94 enforces BIP94's timewarp rule; repeatable",
+            Kind.LIST),
+    # mining
+    _Option("blockmaxweight", _count, f"the most weight a mined block has (default: {DEFAULT_BLOCK_MAX_WEIGHT})"),
+    _Option("blockreservedweight", _count, "weight kept for the header and coinbase of a mined block "
+            f"(default: {DEFAULT_BLOCK_RESERVED_WEIGHT})"),
+    _Option("blockmintxfee", _fee_rate, "the lowest fee rate of a transaction mined, BTC/kvB "
+            f"(default: {DEFAULT_BLOCK_MIN_TX_FEE} sat/kvB)"),
+    _Option("blockversion", _integer, "regtest only: the version of mined blocks (default: BIP9's, signalling)"),
     # logging
     _Option("loglevel", _loglevel, "trace, debug, info, warning, error, or CATEGORY:LEVEL (default: info); "
             "repeatable", Kind.LIST),
@@ -389,6 +415,12 @@ class NodeConfig:
     par: int = 2
     acceptnonstdtxn: bool = False
     mocktime: int = 0
+    #: Core's -test options given (regtest only)
+    test: tuple[str, ...] = ()
+    blockmaxweight: int = DEFAULT_BLOCK_MAX_WEIGHT
+    blockreservedweight: int = DEFAULT_BLOCK_RESERVED_WEIGHT
+    blockmintxfee: int = DEFAULT_BLOCK_MIN_TX_FEE  # sat/kvB
+    blockversion: int | None = None
     #: per-category log levels from `-loglevel=CATEGORY:LEVEL`
     category_levels: tuple[tuple[str, str], ...] = ()
     debug: tuple[str, ...] = ()
@@ -648,12 +680,24 @@ def _resolve(datadir: Path, network: params.Network, values: dict[str, Any], ign
         if len(assumevalid_hash) != 32:
             raise ConfigError(f"assumevalid={assumevalid!r}: not a 64-digit block hash")
         assumevalid = assumevalid_hash
-    for regtest_only in ("testactivationheight", "mocktime", "acceptnonstdtxn"):
+    for regtest_only in ("testactivationheight", "mocktime", "acceptnonstdtxn", "test", "blockversion"):
         if values.get(regtest_only) and network.name != "regtest":
             raise ConfigError(f"{regtest_only} is for regtest only, not {network.name}")
     if ("rpcuser" in values) != ("rpcpassword" in values):
         raise ConfigError("rpcuser and rpcpassword must be given together")
     port = values.get("port", network.p2p_port)
+    max_weight = values.get("blockmaxweight", DEFAULT_BLOCK_MAX_WEIGHT)
+    reserved_weight = values.get("blockreservedweight", DEFAULT_BLOCK_RESERVED_WEIGHT)
+    if reserved_weight > MAX_BLOCK_WEIGHT:
+        raise ConfigError(f"-blockreservedweight ({reserved_weight}) exceeds consensus maximum block weight "
+                          f"({MAX_BLOCK_WEIGHT})")
+    if reserved_weight < MINIMUM_BLOCK_RESERVED_WEIGHT:
+        raise ConfigError(f"-blockreservedweight ({reserved_weight}) is lower than minimum safety value of "
+                          f"({MINIMUM_BLOCK_RESERVED_WEIGHT})")
+    if max_weight > MAX_BLOCK_WEIGHT:
+        raise ConfigError(f"-blockmaxweight ({max_weight}) exceeds consensus maximum block weight ({MAX_BLOCK_WEIGHT})")
+    if reserved_weight > max_weight:
+        raise ConfigError(f"-blockreservedweight ({reserved_weight}) exceeds -blockmaxweight ({max_weight})")
     uacomment = tuple(values.get("uacomment", ()))
     agent_length = len(f"/Pantheon:{__version__}({'; '.join(uacomment)})/") if uacomment else 0
     if agent_length > limits.MAX_USER_AGENT:
@@ -701,6 +745,11 @@ def _resolve(datadir: Path, network: params.Network, values: dict[str, Any], ign
         acceptnonstdtxn=values.get("acceptnonstdtxn", False),
         testactivationheight=tuple(values.get("testactivationheight", ())),
         mocktime=values.get("mocktime", 0),
+        test=tuple(values.get("test", ())),
+        blockmaxweight=max_weight,
+        blockreservedweight=reserved_weight,
+        blockmintxfee=values.get("blockmintxfee", DEFAULT_BLOCK_MIN_TX_FEE),
+        blockversion=values.get("blockversion"),
         loglevel=overall,
         category_levels=tuple((category, level) for category, level in levels if category is not None),
         debug=debug,

@@ -44,7 +44,7 @@ from pantheon.chain import scripts
 from pantheon.chain.chainstate import Chainstate, with_activation_heights
 from pantheon.chain.headers import HeaderRejected, TipChange
 from pantheon.chain.mempool import Mempool
-from pantheon.chain.miner import block_template, mine
+from pantheon.chain.miner import BlockTemplate, block_template, mine
 from pantheon.chain.scripts import ChainScriptChecks
 from pantheon.chain.validation import BlockRejected, TxRejected
 from pantheon.clock import NodeClock
@@ -132,6 +132,8 @@ class Node(Lifecycle):
             network = with_activation_heights(network, **dict(config.testactivationheight))
         if config.minimumchainwork is not None:
             network = dataclasses.replace(network, minimum_chain_work=config.minimumchainwork)
+        if "bip94" in config.test:
+            network = dataclasses.replace(network, pow_enforce_bip94=True)
         self.network: Network = network
         self.datadir = config.network_datadir
         #: The one clock the node's behaviour reads (clock.py); `setmocktime` moves it.
@@ -164,6 +166,8 @@ class Node(Lifecycle):
                              trickle_inbound=self.tuning.trickle_inbound,
                              request_timeout=self.tuning.tx_request_timeout, clock=self.clock)
         self.started_at = time.time()
+        #: The last block assembled (mined or templated), for getmininginfo.
+        self.last_template: BlockTemplate | None = None
         #: getblocks: when a peer fetches this block of ours, it is sent an inv of our tip.
         self._continue_hash: dict[int, bytes] = {}
         self._disconnected: list[Block] = []
@@ -352,6 +356,12 @@ class Node(Lifecycle):
         with self._lock:
             self.chain.headers.add_header(header)
 
+    def test_block_validity(self, block: Block) -> None:
+        """Core's TestBlockValidity under the chain lock (script checks may yield): raises
+        BlockRejected/HeaderRejected with Core's reason; nothing changes."""
+        with self._lock:
+            self.chain.test_block_validity(block)
+
     def invalidate_block(self, block_hash: bytes) -> TipChange | None:
         """Core's invalidateblock: the block and its descendants are marked invalid, the chain
         goes back to its parent and on along the best valid chain; disconnected transactions
@@ -405,13 +415,27 @@ class Node(Lifecycle):
         hashes = []
         for _ in range(count):
             with self._lock:
-                template = block_template(self.chain, self.mempool, pay_to, int(self.clock()),
-                                          commit_witness=commit_witness)
-                block = mine(template.block)
+                block = mine(self.block_template(pay_to, commit_witness=commit_witness).block)
                 self.process_block(block)
             hashes.append(block.hash)
             gevent.sleep(0)
         return hashes
+
+    def block_template(self, pay_to: bytes | str, *, commit_witness: bool = True) -> BlockTemplate:
+        """Core's CreateNewBlock on the tip, now, with the node's -blockmaxweight,
+        -blockreservedweight, -blockmintxfee and version (-blockversion on regtest, else BIP9's
+        signalling); remembered as the last block assembled (getmininginfo)."""
+        config = self.config
+        with self._lock:
+            version = config.blockversion
+            if version is None:
+                version = self.chain.versionbits.block_version(self.chain.tip)
+            template = block_template(self.chain, self.mempool, pay_to, int(self.clock()),
+                                      commit_witness=commit_witness, max_weight=config.blockmaxweight,
+                                      reserved_weight=config.blockreservedweight, min_fee_rate=config.blockmintxfee,
+                                      version=version)
+        self.last_template = template
+        return template
 
     # --- peers coming and going -----------------------------------------------------------
 

@@ -12,6 +12,27 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Mapping
 
+#: Core's BIP9Deployment start times that skip the state machine, and its no-timeout value.
+ALWAYS_ACTIVE = -1
+NEVER_ACTIVE = -2
+NO_TIMEOUT = 2**63 - 1
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """A BIP9 soft fork signalled by a version bit (Core's Consensus::BIP9Deployment and its
+    VBDeploymentInfo): median-time-past window, `threshold` signalling blocks out of each
+    `period`, and whether getblocktemplate clients may ignore it (`gbt_optional`)."""
+
+    name: str
+    bit: int
+    start_time: int
+    timeout: int = NO_TIMEOUT
+    min_activation_height: int = 0
+    period: int = 2016
+    threshold: int = 1815
+    gbt_optional: bool = True
+
 
 @dataclass(frozen=True)
 class Network:
@@ -45,6 +66,9 @@ class Network:
     minimum_chain_work: int = 0
     #: Core's defaultAssumeValid, display order ("" for none): the -assumevalid default.
     default_assumevalid: str = ""
+    #: BIP9 deployments followed by signalling. Only regtest's are here: elsewhere every soft
+    #: fork Pantheon enforces is buried at a height above.
+    deployments: tuple[Deployment, ...] = ()
 
     @property
     def magic_bytes(self) -> bytes:
@@ -199,9 +223,14 @@ REGTEST = Network(
     pow_limit=(1 << 255) - 1,  # 7fff...ff
     pow_allow_min_difficulty=True,
     pow_no_retargeting=True,
+    pow_target_timespan=24 * 60 * 60,  # Core's regtest: a one-day (144-block) difficulty period
     subsidy_halving_interval=150,
     segwit_height=0,
     bech32_hrp="bcrt",
+    deployments=(
+        Deployment("testdummy", 28, start_time=0, period=144, threshold=108),
+        Deployment("taproot", 2, start_time=ALWAYS_ACTIVE, period=144, threshold=108),
+    ),
 )
 
 NETWORKS: Mapping[str, Network] = MappingProxyType(

@@ -62,8 +62,9 @@ from pantheon.chain.contextual import (
     sequence_locks_met,
     tx_sigop_cost,
 )
-from pantheon.chain.headers import HeaderTree, TipChange
+from pantheon.chain.headers import HeaderRejected, HeaderTree, TipChange
 from pantheon.chain.script import is_unspendable
+from pantheon.chain.versionbits import VersionBits
 from pantheon.chain.utxo import DEFAULT_CACHE_BYTES, UtxoSet, coin_key, decode_undo, encode_undo
 from pantheon.chain.validation import (
     MAX_BLOCK_SIGOPS_COST,
@@ -180,6 +181,8 @@ class Chainstate:
         self.store = store
         self.network = network
         self.headers = HeaderTree.open(store, network, now=now)
+        #: The BIP9 deployments' states along the header tree (the miner's block version).
+        self.versionbits = VersionBits(self.headers, network.deployments)
         self.coins = UtxoSet(store, cache_bytes)
         self.flush_every = flush_every
         self._script_verifier = script_verifier
@@ -255,6 +258,10 @@ class Chainstate:
         if not 0 <= height <= self.height:
             raise ValueError(f"height {height} is outside the chain (0..{self.height})")
         return self.headers.median_time_past(self.headers.ancestor(self.tip, height))
+
+    def time_at(self, height: int) -> int:
+        """The timestamp of the tip's chain's block at `height` (0..tip height)."""
+        return self.headers.header(self.headers.ancestor(self.tip, height)).timestamp
 
     def next_work_required(self, parent_hash: bytes, timestamp: int) -> int:
         """The compact target a child of `parent_hash` made at `timestamp` must meet (the miner's
@@ -401,6 +408,38 @@ class Chainstate:
         if block.header.prev_block != parent:
             raise ValueError(f"block {hash_to_hex(block_hash)} does not extend the tip")
         height = parent_height + 1
+        view, undo = self._connect_checks(block, height)
+        record = encode_undo(undo)
+        self._unflushed_undo[block_hash] = record
+        self._unflushed_undo_bytes += len(record)
+        view.apply()
+        self.coins.set_tip(block_hash, height)
+        self.headers.mark_connected(block_hash)
+        self._after_change()
+        for hook in self.on_connected:
+            hook(block, height)
+
+    def test_block_validity(self, block: Block) -> None:
+        """Core's TestBlockValidity (getblocktemplate's proposals): every check of a child of
+        the tip but its proof of work, nothing stored or changed; BlockRejected or
+        HeaderRejected with Core's reason."""
+        block_hash = block.hash
+        if block.header.prev_block != self.tip:
+            raise BlockRejected("inconclusive-not-best-prevblk", block_hash)
+        reason = self.headers.contextual_reason(block.header)
+        if reason is not None:
+            raise HeaderRejected(reason, block_hash)
+        height = self.height + 1
+        check_block(block)
+        self._check_finality(block, height)
+        check_block_at_height(block, height, self.network)
+        self._connect_checks(block, height)
+
+    def _connect_checks(self, block: Block, height: int) -> tuple[_BlockView, list[Coin]]:
+        """ConnectBlock's rules for a child of the tip at `height`, against an overlay of the
+        UTXO set: the overlay and the coins spent (the undo record), nothing applied."""
+        block_hash = block.hash
+        parent = block.header.prev_block
         net = self.network
         view = _BlockView(self.coins)
         transactions = block.transactions
@@ -452,15 +491,7 @@ class Chainstate:
                                 f"coinbase pays too much (actual={paid} vs limit={reward})")
         if verifier is not None:  # last, as Core waits for its script checks after bad-cb-amount
             verifier(block, height, spent_per_tx)
-        record = encode_undo(undo)
-        self._unflushed_undo[block_hash] = record
-        self._unflushed_undo_bytes += len(record)
-        view.apply()
-        self.coins.set_tip(block_hash, height)
-        self.headers.mark_connected(block_hash)
-        self._after_change()
-        for hook in self.on_connected:
-            hook(block, height)
+        return view, undo
 
     def disconnect_tip(self) -> Block:
         """Core's DisconnectBlock for the tip: its outputs leave the set, the coins its inputs

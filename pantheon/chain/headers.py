@@ -59,6 +59,7 @@ from pantheon.store import Namespace, Store, StoreError
 
 __all__ = [
     "MAX_FUTURE_BLOCK_TIME",
+    "MAX_TIMEWARP",
     "MEDIAN_TIME_SPAN",
     "HeaderRejected",
     "TipChange",
@@ -268,6 +269,11 @@ class HeaderTree:
     def next_work_required(self, parent_hash: bytes, timestamp: int) -> int:
         """The `bits` a child of `parent_hash` made at `timestamp` must carry."""
         return self._next_bits(self._lookup(parent_hash), timestamp)
+
+    def contextual_reason(self, header: BlockHeader) -> str | None:
+        """Core's ContextualCheckBlockHeader for a header on a known parent, without adding it:
+        the first rule it breaks, None if none."""
+        return self._contextual_check(header, self._lookup(header.prev_block))
 
     def locator(self, block_hash: bytes | None = None) -> list[bytes]:
         """Core's block locator from `block_hash` (default the tip) back to the anchor: ten steps

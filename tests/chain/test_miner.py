@@ -98,8 +98,8 @@ def test_the_weight_limit_leaves_the_lowest_fee_rates_out(chain: RegtestChain, c
     template = block_template(chain, pool, PAYOUT)
     block = template.block
     included = {tx.txid for tx in block.transactions[1:]}
-    assert template.weight <= DEFAULT_BLOCK_MAX_WEIGHT < MAX_BLOCK_WEIGHT
-    assert template.weight > DEFAULT_BLOCK_MAX_WEIGHT - 100_000  # filled
+    assert template.weight < template.assembled_weight <= DEFAULT_BLOCK_MAX_WEIGHT == MAX_BLOCK_WEIGHT
+    assert template.assembled_weight > DEFAULT_BLOCK_MAX_WEIGHT - 100_000  # filled
     fitted = sum(tx.txid in included for tx in heavy)
     assert 30 < fitted < count
     assert {tx.txid for tx in heavy[:fitted]} <= included  # the highest fees (lowest index) first
