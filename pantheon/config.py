@@ -180,6 +180,8 @@ def _activation(text: str) -> tuple[str, int]:
     return name, int(height)
 
 
+#: Core's MIN_DISK_SPACE_FOR_BLOCK_FILES: the smallest automatic -prune target, MiB.
+MIN_PRUNE_MIB = 550
 #: Core's -test=<option> names Pantheon honours.
 _TEST_OPTIONS = ("bip94",)
 
@@ -333,6 +335,9 @@ _OPTIONS: tuple[_Option, ...] = (
             f"(default: {DEFAULT_BLOCK_RESERVED_WEIGHT})"),
     _Option("blockmintxfee", _fee_rate, "the lowest fee rate of a transaction mined, BTC/kvB "
             f"(default: {DEFAULT_BLOCK_MIN_TX_FEE} sat/kvB)"),
+    _Option("prune", _count, "0: keep every block (default); 1: prune on request (pruneblockchain); "
+            f"{MIN_PRUNE_MIB} or more: keep the stored chain under that many MiB by pruning old blocks"),
+    _Option("fastprune", _bool, "regtest only: prune from a chain of 100 blocks on (default: 0)", Kind.SWITCH),
     _Option("blockversion", _integer, "regtest only: the version of mined blocks (default: BIP9's, signalling)"),
     # logging
     _Option("loglevel", _loglevel, "trace, debug, info, warning, error, or CATEGORY:LEVEL (default: info); "
@@ -421,6 +426,8 @@ class NodeConfig:
     blockreservedweight: int = DEFAULT_BLOCK_RESERVED_WEIGHT
     blockmintxfee: int = DEFAULT_BLOCK_MIN_TX_FEE  # sat/kvB
     blockversion: int | None = None
+    prune: int = 0  # Core's -prune: 0 off, 1 manual, else the target in MiB
+    fastprune: bool = False
     #: per-category log levels from `-loglevel=CATEGORY:LEVEL`
     category_levels: tuple[tuple[str, str], ...] = ()
     debug: tuple[str, ...] = ()
@@ -680,12 +687,15 @@ def _resolve(datadir: Path, network: params.Network, values: dict[str, Any], ign
         if len(assumevalid_hash) != 32:
             raise ConfigError(f"assumevalid={assumevalid!r}: not a 64-digit block hash")
         assumevalid = assumevalid_hash
-    for regtest_only in ("testactivationheight", "mocktime", "acceptnonstdtxn", "test", "blockversion"):
+    for regtest_only in ("testactivationheight", "mocktime", "acceptnonstdtxn", "test", "blockversion", "fastprune"):
         if values.get(regtest_only) and network.name != "regtest":
             raise ConfigError(f"{regtest_only} is for regtest only, not {network.name}")
     if ("rpcuser" in values) != ("rpcpassword" in values):
         raise ConfigError("rpcuser and rpcpassword must be given together")
     port = values.get("port", network.p2p_port)
+    prune = values.get("prune", 0)
+    if 1 < prune < MIN_PRUNE_MIB:
+        raise ConfigError(f"Prune configured below the minimum of {MIN_PRUNE_MIB} MiB.  Please use a higher number.")
     max_weight = values.get("blockmaxweight", DEFAULT_BLOCK_MAX_WEIGHT)
     reserved_weight = values.get("blockreservedweight", DEFAULT_BLOCK_RESERVED_WEIGHT)
     if reserved_weight > MAX_BLOCK_WEIGHT:
@@ -750,6 +760,8 @@ def _resolve(datadir: Path, network: params.Network, values: dict[str, Any], ign
         blockreservedweight=reserved_weight,
         blockmintxfee=values.get("blockmintxfee", DEFAULT_BLOCK_MIN_TX_FEE),
         blockversion=values.get("blockversion"),
+        prune=prune,
+        fastprune=values.get("fastprune", False),
         loglevel=overall,
         category_levels=tuple((category, level) for category, level in levels if category is not None),
         debug=debug,

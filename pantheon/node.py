@@ -82,6 +82,8 @@ log = logging.getLogger("pantheon.node")
 
 MAX_BLOCKS_TO_ANNOUNCE = 8  # Core: more new blocks than this are announced by inv of the tip
 MAX_GETBLOCKS_RESULTS = 500  # Core answers getblocks with at most 500 block hashes
+#: Core's regtest prunes from this height on with -fastprune (1,000 without).
+FASTPRUNE_AFTER_HEIGHT = 100
 #: Core creates this (empty) directory with the network's datadir even with -disablewallet, and
 #: its functional tests' cached datadir is made by removing it.
 WALLETS_DIRNAME = "wallets"
@@ -112,6 +114,11 @@ class SyncStatus:
     initial_block_download: bool
 
 
+def prune_target(prune: int) -> int | None:
+    """Core's -prune as the chain state's target: None (0: off), 0 (1: on request), else bytes."""
+    return None if prune == 0 else 0 if prune == 1 else prune * 1024 * 1024
+
+
 class Node(Lifecycle):
     """A full node on one datadir: `start()` (or `with Node(...) as node:`), then it syncs,
     relays and serves its peers until `stop(timeout)` (the life cycle: lifecycle.py).
@@ -134,6 +141,8 @@ class Node(Lifecycle):
             network = dataclasses.replace(network, minimum_chain_work=config.minimumchainwork)
         if "bip94" in config.test:
             network = dataclasses.replace(network, pow_enforce_bip94=True)
+        if config.fastprune:
+            network = dataclasses.replace(network, prune_after_height=FASTPRUNE_AFTER_HEIGHT)
         self.network: Network = network
         self.datadir = config.network_datadir
         #: The one clock the node's behaviour reads (clock.py); `setmocktime` moves it.
@@ -145,7 +154,8 @@ class Node(Lifecycle):
         self.scripts = self._script_checks(verify_scripts, workers)
         try:
             self.chain = Chainstate(self.store, network, cache_bytes=config.dbcache * 1024 * 1024,
-                                    script_verifier=self.scripts.block if self.scripts else None, now=self.clock)
+                                    script_verifier=self.scripts.block if self.scripts else None, now=self.clock,
+                                    prune_target=prune_target(config.prune))
             if self.scripts is not None:
                 self.scripts.headers = self.chain.headers
             self.mempool = Mempool(self.chain, max_usage=config.maxmempool * 1_000_000, min_relay_fee=config.minrelaytxfee,
@@ -355,6 +365,12 @@ class Node(Lifecycle):
         """Add a header to the header tree (Core's submitheader); raises HeaderRejected."""
         with self._lock:
             self.chain.headers.add_header(header)
+
+    def prune(self, height: int) -> int | None:
+        """Core's pruneblockchain under the chain lock: the data of blocks up to `height` (the
+        last 288 kept) goes; the highest height pruned, None if none."""
+        with self._lock:
+            return self.chain.prune(height)
 
     def test_block_validity(self, block: Block) -> None:
         """Core's TestBlockValidity under the chain lock (script checks may yield): raises

@@ -66,6 +66,8 @@ class Network:
     minimum_chain_work: int = 0
     #: Core's defaultAssumeValid, display order ("" for none): the -assumevalid default.
     default_assumevalid: str = ""
+    #: Core's nPruneAfterHeight: a chain shorter than this is never pruned.
+    prune_after_height: int = 1_000
     #: BIP9 deployments followed by signalling. Only regtest's are here: elsewhere every soft
     #: fork Pantheon enforces is buried at a height above.
     deployments: tuple[Deployment, ...] = ()
@@ -119,6 +121,7 @@ MAIN = Network(
         "seed.bitcoin.wiz.biz",
     ),
     minimum_chain_work=0x63C4EBD298DB40AF57541800,  # Core 27
+    prune_after_height=100_000,
     default_assumevalid="000000000000000000026811d149d4d261995ec5b3f64f439a0a10e1a464af9a",  # 824,000
 )
 

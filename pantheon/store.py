@@ -18,7 +18,8 @@ in the owning module.
 |        |               |                     | `e/` + network + address bytes + port: one entry |
 | `b/`   | `bans`        | net/banlist.py      | family (4/6) + network address + prefix length   |
 | `h/`   | `block_index` | chain/headers.py    | `meta`; block hash -> sequence, status, header   |
-| `k/`   | `blocks`      | chain/chainstate.py | block hash -> the block as on the wire (witness) |
+| `k/`   | `blocks`      | chain/chainstate.py | block hash -> the block as on the wire (witness);|
+|        |               |                     | `pruned` -> u32 BE: the highest height pruned    |
 | `u/`   | `undo`        | chain/chainstate.py | block hash -> the coins its inputs spent         |
 | `c/`   | `utxo`        | chain/utxo.py       | txid + u32 BE index -> coin (height, value, ...) |
 | `t/`   | `tip`         | chain/utxo.py       | `tip` -> block hash + u32 BE height: the block   |

@@ -37,6 +37,13 @@ connected block. `flush_every` > 1 defers the writes as Core's dbcache does (one
 covers several blocks, still atomically, and is also written when the cache is over its bound
 and on `close`); opening reconnects any stored blocks beyond the written tip.
 
+Pruning (Core's -prune). With a `prune_target` the chain state may delete the block and undo
+data of blocks deeper than MIN_BLOCKS_TO_KEEP below the tip: on demand (`prune`, Core's
+pruneblockchain; target 0 is Core's -prune=1) or, with a target in bytes, after a block is
+connected while the store's files exceed it and the chain is past the network's
+prune_after_height. Core then deletes just enough of its oldest block files; here every block
+that may go goes at once. The highest height pruned is kept in `k/` under `pruned`.
+
 Regtest activation heights. Core's regtest has BIP34/65/66 at 1 and CSV/segwit from the start;
 bcoin's regtest (the vectors' chain) buries BIP34/65/66 far later and activates CSV and segwit
 by BIP9 signalling at height 432. `with_activation_heights` is Core's `-testactivationheight`
@@ -47,6 +54,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import time
 from typing import Callable, Iterable, Sequence
 
@@ -95,6 +103,10 @@ log = logging.getLogger("pantheon.chain.chainstate")
 #: Write the UTXO set at least this often (in blocks connected or disconnected): by default
 #: every block is its own batch.
 DEFAULT_FLUSH_BLOCKS = 1
+#: Core's MIN_BLOCKS_TO_KEEP: blocks this close to the tip keep their data (reorgs need it).
+MIN_BLOCKS_TO_KEEP = 288
+#: The key in `k/` (block hashes are 32 bytes, so it cannot clash) of the highest height pruned.
+_PRUNED_KEY = b"pruned"
 #: Core's BIP34_IMPLIES_BIP30_LIMIT: BIP34 stops guaranteeing unique coinbases at this height.
 BIP34_IMPLIES_BIP30_LIMIT = 1_983_702
 #: Core's BIP34Hash (main, testnet3): where it is the chain's BIP34 block, BIP30 is not checked.
@@ -177,8 +189,11 @@ class Chainstate:
 
     def __init__(self, store: Store, network: Network, *, cache_bytes: int = DEFAULT_CACHE_BYTES,
                  flush_every: int = DEFAULT_FLUSH_BLOCKS, script_verifier: ScriptVerifier | None = None,
-                 now: Callable[[], float] = time.time) -> None:
+                 now: Callable[[], float] = time.time, prune_target: int | None = None) -> None:
+        """`prune_target`: None keeps every block; 0 prunes on demand only; more prunes when the
+        store's files exceed that many bytes."""
         self.store = store
+        self.prune_target = prune_target
         self.network = network
         self.headers = HeaderTree.open(store, network, now=now)
         #: The BIP9 deployments' states along the header tree (the miner's block version).
@@ -188,6 +203,8 @@ class Chainstate:
         self._script_verifier = script_verifier
         self._blocks = store.namespace("blocks")
         self._undo = store.namespace("undo")
+        pruned = self._blocks.get(_PRUNED_KEY)
+        self._pruned_height = None if pruned is None else int.from_bytes(pruned, "big")
         self._since_flush = 0
         #: Undo records of the blocks connected since the last flush; written in its batch.
         self._unflushed_undo: dict[bytes, bytes] = {}
@@ -291,6 +308,44 @@ class Chainstate:
         if raw is None:
             raise KeyError(f"no data for block {hash_to_hex(block_hash)}")
         return wire.decode_block(raw)
+
+    @property
+    def pruned_height(self) -> int | None:
+        """The highest height whose block data was pruned (Core's GetPruneHeight); None: none."""
+        return self._pruned_height
+
+    def is_pruned(self, block_hash: bytes) -> bool:
+        """Core's IsBlockPruned: the block was connected and its data pruned since."""
+        return (self._pruned_height is not None and not self.has_block(block_hash)
+                and (self.headers.was_connected(block_hash) or self.contains(block_hash)))
+
+    def prune(self, height: int) -> int | None:
+        """Delete the block and undo data of the chain's blocks up to `height`, never within
+        MIN_BLOCKS_TO_KEEP of the tip (Core's PruneBlockFilesManual); the highest height pruned
+        since the chain began, None if none."""
+        if self.prune_target is None:
+            raise ValueError("this chain state keeps every block (no prune target)")
+        height = min(height, self.height - MIN_BLOCKS_TO_KEEP)
+        start = 0 if self._pruned_height is None else self._pruned_height + 1
+        if height < start:
+            return self._pruned_height
+        self.flush()  # the undo records about to go must not be written after
+        with self.store.write_batch() as batch:
+            for at in range(start, height + 1):
+                block_hash = self.headers.ancestor(self.tip, at)
+                batch.delete("blocks", block_hash)
+                batch.delete("undo", block_hash)
+            batch.put("blocks", _PRUNED_KEY, height.to_bytes(4, "big"))
+        self._pruned_height = height
+        log.info("pruned the data of blocks up to height %d", height)
+        return height
+
+    def _prune_automatically(self) -> None:
+        target = self.prune_target
+        if not target or self.height <= self.network.prune_after_height:
+            return
+        if sum(entry.stat().st_size for entry in os.scandir(self.store.path) if entry.is_file()) > target:
+            self.prune(self.height)
 
     # --- accepting and connecting ---------------------------------------------------------
 
@@ -416,6 +471,7 @@ class Chainstate:
         self.coins.set_tip(block_hash, height)
         self.headers.mark_connected(block_hash)
         self._after_change()
+        self._prune_automatically()
         for hook in self.on_connected:
             hook(block, height)
 

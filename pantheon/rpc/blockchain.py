@@ -5,15 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from pantheon import wire
+from pantheon.chain.headers import MAX_FUTURE_BLOCK_TIME
 from pantheon.hashing import hash_to_hex
 from pantheon.net.peer import PeerState
 from pantheon.protocol import BLOCK_HEADER_SIZE
 from pantheon.rpc.arguments import int_arg, known_block
 from pantheon.rpc.errors import RPC_INVALID_PARAMETER, RPC_MISC_ERROR, RpcError
 from pantheon.rpc.registry import HIDDEN, RpcGroup, rpc_method
-from pantheon.rpc.results import coinbase_json, difficulty, header_json, tx_to_json, warnings
+from pantheon.rpc.results import coinbase_json, difficulty, header_json, target, tx_to_json, warnings
 
 __all__ = ["BlockchainRpc"]
+
+#: Core's pruneblockchain: a larger `height` is a block time (Sep 2001 on), not a height.
+PRUNE_HEIGHT_OR_TIME = 1_000_000_000
 
 
 class BlockchainRpc(RpcGroup):
@@ -56,7 +60,8 @@ class BlockchainRpc(RpcGroup):
             verbosity = int(verbosity)
         verbosity = int_arg(verbosity, "verbosity")
         if not chain.has_block(block_hash):
-            raise RpcError(RPC_MISC_ERROR, "Block not available (pruned data)")
+            raise RpcError(RPC_MISC_ERROR, "Block not available (pruned data)" if chain.is_pruned(block_hash)
+                           else "Block not available (not fully downloaded)")
         block = chain.read_block(block_hash)
         if verbosity <= 0:
             return wire.encode_block(block).hex()
@@ -128,20 +133,55 @@ class BlockchainRpc(RpcGroup):
 
     @rpc_method
     def getblockchaininfo(self) -> dict[str, Any]:
-        """The state of the chain; `scripts_verified` is Pantheon's: whether scripts are executed."""
+        """The state of the chain, with Core's fields (and its pruning fields in prune mode)."""
         node = self.node
         chain = node.chain
         tree = chain.headers
         tip = tree.header(chain.tip)
         status = node.sync_status()
-        return {
+        result: dict[str, Any] = {
             "chain": node.network.chain_name, "blocks": chain.height, "headers": tree.height,
-            "bestblockhash": hash_to_hex(chain.tip), "difficulty": difficulty(tip.bits), "time": tip.timestamp,
-            "mediantime": chain.median_time_past, "verificationprogress": status.progress / 100.0,
+            "bestblockhash": hash_to_hex(chain.tip), "bits": f"{tip.bits:08x}", "target": target(tip.bits),
+            "difficulty": difficulty(tip.bits), "time": tip.timestamp, "mediantime": chain.median_time_past,
+            "verificationprogress": status.progress / 100.0,
             "initialblockdownload": status.initial_block_download,
             "chainwork": f"{tree.chain_work(chain.tip):064x}", "size_on_disk": node.size_on_disk(),
-            "pruned": False, "scripts_verified": chain.scripts_verified, "warnings": warnings(node),
+            "pruned": chain.prune_target is not None,
         }
+        if chain.prune_target is not None:
+            pruned = chain.pruned_height
+            result["pruneheight"] = 0 if pruned is None else pruned + 1
+            result["automatic_pruning"] = chain.prune_target > 0
+            if chain.prune_target:
+                result["prune_target_size"] = chain.prune_target
+        text = warnings(node)
+        result["warnings"] = [text] if text else []
+        return result
+
+    @rpc_method
+    def pruneblockchain(self, height: Any) -> int:
+        """Delete the data of the blocks up to `height` (a block height, or a UNIX time above a
+        billion: the first block that late), keeping the last 288; the highest height pruned
+        (-1: none). Only in prune mode."""
+        node = self.node
+        chain = node.chain
+        if chain.prune_target is None:
+            raise RpcError(RPC_MISC_ERROR, "Cannot prune blocks because node is not in prune mode.")
+        wanted = int_arg(height, "height")
+        if wanted < 0:
+            raise RpcError(RPC_INVALID_PARAMETER, "Negative block height.")
+        if wanted > PRUNE_HEIGHT_OR_TIME:
+            earliest = wanted - MAX_FUTURE_BLOCK_TIME
+            found = next((h for h in range(chain.height + 1) if chain.time_at(h) >= earliest), None)
+            if found is None:
+                raise RpcError(RPC_INVALID_PARAMETER, "Could not find block with at least the specified timestamp.")
+            wanted = found
+        if chain.height < chain.network.prune_after_height:
+            raise RpcError(RPC_MISC_ERROR, "Blockchain is too short for pruning.")
+        if wanted > chain.height:
+            raise RpcError(RPC_INVALID_PARAMETER, "Blockchain is shorter than the attempted prune height.")
+        pruned = node.prune(wanted)
+        return -1 if pruned is None else pruned
 
     @rpc_method(regtest_only=True, category=HIDDEN)
     def syncwithvalidationinterfacequeue(self) -> None:
@@ -150,9 +190,11 @@ class BlockchainRpc(RpcGroup):
 
     @rpc_method
     def getsyncstatus(self) -> dict[str, Any]:
-        """Pantheon's: the sync's height, target, headers, progress and blocks in flight."""
+        """Pantheon's: the sync's height, target, headers, progress and blocks in flight, and
+        whether scripts are executed (`scripts_verified`)."""
         node = self.node
         status = node.sync_status()
         return {"height": status.height, "target": status.target, "headers": status.headers,
                 "progress": round(status.progress, 2), "initialblockdownload": status.initial_block_download,
-                "blocks_in_flight": node.blocks_in_flight(), "peers": len(node.peers(PeerState.CONNECTED))}
+                "blocks_in_flight": node.blocks_in_flight(), "peers": len(node.peers(PeerState.CONNECTED)),
+                "scripts_verified": node.chain.scripts_verified}
