@@ -8,11 +8,11 @@ invalid header); then `ContextualCheckBlockHeader`: `bad-diffbits` (Core's
 `GetNextWorkRequired`, including testnet's 20-minute rule and BIP94), `time-too-old` (not after
 the median time past of the last 11), `time-timewarp-attack` (BIP94), `time-too-new` (more than
 two hours ahead of the injectable clock) and `bad-version(0x…)` (below 2, 3, 4 once BIP34, 66,
-65 are buried). A contextually invalid header is remembered (bounded) so that it and its
-descendants are refused at once (`duplicate-invalid`, `bad-prevblk`); a header too far in the future is
-not, because time cures it. Core keeps no such headers (it marks failed entries only when a
-block fails full validation, which `invalidate` does here), so there a resent one is rejected
-with its first reason again.
+65 are buried). A contextually invalid header is remembered (bounded) so that it is refused at
+once with the same reason (Core, which keeps no such headers and checks a resent one again,
+gives that reason too) and its descendants with `bad-prevblk`; a header too far in the future is
+not remembered, because time cures it. A header in the tree marked failed (a block that failed
+full validation, or `invalidate`) is refused as `duplicate-invalid`.
 
 Anchor. The tree starts at one trusted header with its height and chain work: the genesis block
 (`HeaderTree.from_genesis`) or a checkpoint such as mainnet 822,528. Its chain work defaults to
@@ -71,7 +71,7 @@ __all__ = [
 MAX_FUTURE_BLOCK_TIME = 2 * 60 * 60  # Core's validation.h
 MEDIAN_TIME_SPAN = 11  # Core's CBlockIndex::nMedianTimeSpan
 MAX_TIMEWARP = 600  # BIP94
-MAX_REMEMBERED_INVALID = 10_000  # invalid headers kept to answer `duplicate-invalid`/`bad-prevblk`
+MAX_REMEMBERED_INVALID = 10_000  # invalid headers kept to refuse them and their children at once
 
 _HASH_SIZE = 32
 _WORK_SIZE = 32
@@ -333,8 +333,9 @@ class HeaderTree:
             if self._status[known] & _FAILED:
                 raise HeaderRejected("duplicate-invalid", block_hash)
             return Accepted(block_hash, self._height[known], False, None)
-        if block_hash in self._invalid:
-            raise HeaderRejected("duplicate-invalid", block_hash)
+        remembered = self._invalid.get(block_hash)
+        if remembered is not None:
+            raise HeaderRejected(remembered, block_hash)
         if not check_proof_of_work(block_hash, header.bits, self.network.pow_limit):
             raise HeaderRejected("high-hash", block_hash)
         parent = self._index.get(header.prev_block)

@@ -186,11 +186,11 @@ def test_every_rejection_reason() -> None:
     unmined = BlockHeader(4, tree.tip, bytes(32), tip.timestamp + 600, 0x1D00FFFF, 0)
     assert rejected(tree, unmined) == "high-hash"
     assert rejected(tree, header_on(tree.tip, tip.timestamp + 600, bits=0x2100FFFF)) == "high-hash"  # over the limit
-    # An invalid header is remembered: resent, it is a duplicate; its children are bad-prevblk.
+    # An invalid header is remembered: resent, it gets its reason again; its children are bad-prevblk.
     bad = header_on(tree.tip, tip.timestamp + 600, version=2)
-    assert rejected(tree, bad) == "bad-version(0x00000002)" and rejected(tree, bad) == "duplicate-invalid"
+    assert rejected(tree, bad) == rejected(tree, bad) == "bad-version(0x00000002)"
     child = header_on(bad.hash, tip.timestamp + 1200)
-    assert rejected(tree, child) == "bad-prevblk" and rejected(tree, child) == "duplicate-invalid"
+    assert rejected(tree, child) == rejected(tree, child) == "bad-prevblk"
     assert rejected(tree, header_on(child.hash, tip.timestamp + 1800)) == "bad-prevblk"
     # Too far in the future is not remembered: the same header is accepted once time catches up.
     early = header_on(tree.tip, int(NOW) + MAX_FUTURE_BLOCK_TIME + 60, tag=3)
@@ -417,8 +417,8 @@ def test_regtest_never_retargets_and_invalid_memory_is_bounded(monkeypatch: pyte
     tip = tree.header(tree.tip)
     bad = [header_on(tree.tip, tip.timestamp + 600, bits=0x207FFFFE, tag=n) for n in range(3)]
     assert [rejected(tree, header) for header in bad] == ["bad-diffbits"] * 3
-    assert rejected(tree, bad[0]) == "bad-diffbits"  # forgotten: checked again, not `duplicate-invalid`
-    assert rejected(tree, bad[2]) == "duplicate-invalid"
+    assert rejected(tree, header_on(bad[0].hash, tip.timestamp + 1200)) == "prev-blk-not-found"  # forgotten
+    assert rejected(tree, header_on(bad[2].hash, tip.timestamp + 1200)) == "bad-prevblk"  # remembered
 
 
 # --- persistence in the store's block_index namespace ------------------------------------------
