@@ -5,6 +5,7 @@ activation heights. Blocks are mined here at regtest difficulty (`helpers.chain.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from pathlib import Path
 from typing import Sequence
@@ -347,3 +348,50 @@ def test_a_rejection_is_a_core_reason_string(store: Store, base: list[Block]) ->
     chainstate = chainstate_on(store, base)
     with pytest.raises(Rejected, match="bad-txns-inputs-missingorspent"):
         chainstate.accept_block(on_tip(chainstate, [spend([(b"\x01" * 32, 9)], [1])]))
+
+
+# --- pruning and proposals -----------------------------------------------------------------------
+
+def test_pruning_on_request_keeps_the_last_blocks(tmp_path: Path, base: list[Block],
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("pantheon.chain.chainstate.MIN_BLOCKS_TO_KEEP", 10)
+    with Store.open(tmp_path) as store:
+        with pytest.raises(ValueError, match="keeps every block"):
+            chainstate_on(store, ()).prune(5)
+    with Store.open(tmp_path) as store:
+        chainstate = chainstate_on(store, base, prune_target=0)
+        assert chainstate.pruned_height is None and not chainstate.is_pruned(base[0].hash)
+        assert chainstate.prune(50) == 50 and chainstate.prune(40) == 50  # nothing more to do
+        assert not chainstate.has_block(base[49].hash) and chainstate.is_pruned(base[49].hash)
+        assert chainstate.has_block(base[50].hash)
+        assert chainstate.prune(BASE_HEIGHT) == BASE_HEIGHT - 10  # the last ten stay
+        assert chainstate.accept_block(base[20]) is None  # stored again, not connected again
+        assert chainstate.has_block(base[20].hash) and not chainstate.is_pruned(base[20].hash)
+    with Store.open(tmp_path) as store:
+        assert Chainstate(store, REGTEST, prune_target=0).pruned_height == BASE_HEIGHT - 10  # kept
+
+
+def test_automatic_pruning_past_the_networks_height(store: Store, base: list[Block],
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("pantheon.chain.chainstate.MIN_BLOCKS_TO_KEEP", 10)
+    network = dataclasses.replace(REGTEST, prune_after_height=100)
+    chainstate = chainstate_on(store, base[:100], network, prune_target=1)  # any file is over
+    assert chainstate.pruned_height is None
+    chainstate.accept_block(base[100])
+    assert chainstate.pruned_height == 91 and not chainstate.has_block(base[90].hash)
+
+
+def test_test_block_validity_checks_everything_but_proof_of_work(store: Store, base: list[Block]) -> None:
+    chainstate = chainstate_on(store, base[:20])
+    good = on_tip(chainstate)
+    unsolved = Block(BlockHeader(good.header.version, good.header.prev_block, good.header.merkle_root,
+                                 good.header.timestamp, good.header.bits, good.header.nonce + 1), good.transactions)
+    chainstate.test_block_validity(unsolved)  # its proof of work may fail: not checked
+    greedy = on_tip(chainstate, coinbase=coinbase_tx(21, 50 * COIN + 1))
+    with pytest.raises(BlockRejected, match="bad-cb-amount"):
+        chainstate.test_block_validity(greedy)
+    with pytest.raises(HeaderRejected, match="time-too-old"):
+        chainstate.test_block_validity(on_tip(chainstate, timestamp=1))
+    with pytest.raises(BlockRejected, match="inconclusive-not-best-prevblk"):
+        chainstate.test_block_validity(base[5])
+    assert chainstate.tip == base[19].hash and greedy.hash not in chainstate.headers

@@ -131,3 +131,69 @@ def test_block_and_header_fields_as_cores_tests_read_them(rpc_node: Node) -> Non
     assert block["coinbase_tx"] == expected
     assert float(call(node, "getdifficulty")) == pytest.approx(2 ** -31)
     assert error_of(node, "getblockheader", "nonsense") == (-8, "hash must be of length 64 (not 8, for 'nonsense')")
+
+
+def test_getblocktemplate_and_proposals(rpc_node: Node) -> None:
+    node = rpc_node
+    node.generate(142, P2WSH_TRUE)
+    template = call(node, "getblocktemplate", {"rules": ["segwit"]})
+    assert template["version"] == 0x2000_0000 and template["vbavailable"] == {}  # block 144 is the first signalling
+    node.generate(2, P2WSH_TRUE)
+    template = call(node, "getblocktemplate", {"rules": ["segwit"]})
+    assert template["version"] == 0x3000_0000 and template["vbavailable"] == {"testdummy": 28}
+    assert template["rules"] == ["csv", "!segwit", "taproot"] and "proposal" in template["capabilities"]
+    assert template["height"] == 145 and template["previousblockhash"] == hash_to_hex(node.chain.tip)
+    assert template["transactions"] == [] and template["coinbasevalue"] == block_subsidy(145, REGTEST)
+    assert (template["bits"], template["target"], template["weightlimit"]) == ("207fffff", REGTEST_TARGET, 4_000_000)
+    assert template["mintime"] == node.chain.median_time_past + 1 <= template["curtime"]
+    assert template["default_witness_commitment"].startswith("6a24aa21a9ed")
+    assert error_of(node, "getblocktemplate", {}) == (-8, 'getblocktemplate must be called with the segwit rule set '
+                                                        '(call with {"rules": ["segwit"]})')
+    assert error_of(node, "getblocktemplate", {"mode": "other", "rules": ["segwit"]}) == (-8, "Invalid mode")
+    good = on(node, node.chain.tip)
+    proposal = {"mode": "proposal", "data": wire.encode_block(good).hex(), "rules": ["segwit"]}
+    assert call(node, "getblocktemplate", proposal) is None and node.chain.tip != good.hash
+    greedy = on(node, node.chain.tip, coinbase=coinbase_tx(145, block_subsidy(145, REGTEST) + 1))
+    assert call(node, "getblocktemplate", {**proposal, "data": wire.encode_block(greedy).hex()}) == "bad-cb-amount"
+    assert submit(node, good) is None
+    assert call(node, "getblocktemplate", proposal) == "duplicate"
+    assert error_of(node, "getblocktemplate", {"mode": "proposal"}) == (-3, "Missing data String key for proposal")
+
+
+def test_getmininginfo_and_getnetworkhashps(rpc_node: Node) -> None:
+    node = rpc_node
+    info = call(node, "getmininginfo")
+    assert "currentblocktx" not in info and "currentblockweight" not in info
+    node.clock.set_mock(node.chain.headers.header(node.chain.tip).timestamp)
+    for _ in range(200):
+        node.clock.set_mock(node.clock.mock + 600)
+        node.generate(1, P2WSH_TRUE)
+    info = call(node, "getmininginfo")
+    assert (info["blocks"], info["currentblocktx"], info["currentblockweight"]) == (200, 0, 8_000)
+    assert (info["bits"], info["target"], info["chain"], info["pooledtx"]) == ("207fffff", REGTEST_TARGET, "regtest", 0)
+    assert info["next"] == {"height": 201, "bits": "207fffff", "target": REGTEST_TARGET,
+                            "difficulty": info["difficulty"]}
+    assert round(float(info["networkhashps"]), 5) == 0.00333 and float(info["blockmintxfee"]) == 1e-8
+    assert call(node, "getnetworkhashps", 100, 0) == 0
+    assert float(call(node, "getnetworkhashps", -1)) == pytest.approx(2 / 600)  # blocks 144..200, 600 s apart
+    assert error_of(node, "getnetworkhashps", 0) == (-8, "Invalid nblocks. Must be a positive number or -1.")
+    assert error_of(node, "getnetworkhashps", 100, 201) == (-8, "Block does not exist at specified height")
+
+
+def test_pruneblockchain_and_prune_fields(make_node: Any) -> None:
+    node = make_node("pruned", "--rpcuser", "u", "--rpcpassword", "p", "-prune=1", "-fastprune", rpc=True)
+    hashes = [hash_to_hex(h) for h in node.generate(400, P2WSH_TRUE)]
+    info = call(node, "getblockchaininfo")
+    assert set(info) == {"bestblockhash", "bits", "blocks", "chain", "chainwork", "difficulty", "headers",
+                         "initialblockdownload", "mediantime", "pruned", "size_on_disk", "target", "time",
+                         "verificationprogress", "warnings", "pruneheight", "automatic_pruning"}
+    assert (info["pruned"], info["pruneheight"], info["automatic_pruning"]) == (True, 0, False)
+    old = call(node, "getblock", hashes[1], 0)
+    assert call(node, "pruneblockchain", 400) == 400 - 288
+    assert call(node, "getblockchaininfo")["pruneheight"] == 400 - 288 + 1
+    assert error_of(node, "getblock", hashes[1]) == (-1, "Block not available (pruned data)")
+    assert call(node, "submitblock", old) == "inconclusive"  # stored again
+    assert call(node, "getblock", hashes[1], 0) == old
+    plain = make_node("plain", "--rpcuser", "u", "--rpcpassword", "p", rpc=True)
+    assert "pruneheight" not in call(plain, "getblockchaininfo")
+    assert error_of(plain, "pruneblockchain", 10) == (-1, "Cannot prune blocks because node is not in prune mode.")
