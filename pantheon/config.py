@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 from pantheon import __version__, limits, params
+from pantheon.chain.chainstate import ACTIVATION_FIELDS
 from pantheon.chain.miner import (
     DEFAULT_BLOCK_MAX_WEIGHT,
     DEFAULT_BLOCK_MIN_TX_FEE,
@@ -174,16 +175,31 @@ def _fee_rate(text: str) -> int:
 
 
 def _activation(text: str) -> tuple[str, int]:
-    name, sep, height = text.strip().partition("@")
-    if not sep or not name or not height.isdigit():
-        raise ValueError("expected NAME@HEIGHT")
+    """Core's -testactivationheight=NAME@HEIGHT, checked in Core's order with its texts."""
+    name, sep, height = text.partition("@")
+    if not sep:
+        raise CoreInitError(f"Invalid format ({text}) for -testactivationheight=name@height.")
+    if not height.isdigit() or int(height) >= 2**31 - 1:
+        raise CoreInitError(f"Invalid height value ({text}) for -testactivationheight=name@height.")
+    if name not in ACTIVATION_FIELDS:
+        raise CoreInitError(f"Invalid name ({text}) for -testactivationheight=name@height.")
     return name, int(height)
 
 
+#: Core's -checkblocks and -checklevel defaults: the last 6 blocks, at level 3, at every start.
+DEFAULT_CHECKBLOCKS = 6
+DEFAULT_CHECKLEVEL = 3
 #: Core's MIN_DISK_SPACE_FOR_BLOCK_FILES: the smallest automatic -prune target, MiB.
 MIN_PRUNE_MIB = 550
 #: Core's -test=<option> names Pantheon honours.
 _TEST_OPTIONS = ("bip94",)
+
+
+def _checklevel(text: str) -> int:
+    level = int(text)
+    if not 0 <= level <= 4:
+        raise ValueError("must be 0 to 4")
+    return level
 
 
 def _test_option(text: str) -> str:
@@ -335,6 +351,9 @@ _OPTIONS: tuple[_Option, ...] = (
             f"(default: {DEFAULT_BLOCK_RESERVED_WEIGHT})"),
     _Option("blockmintxfee", _fee_rate, "the lowest fee rate of a transaction mined, BTC/kvB "
             f"(default: {DEFAULT_BLOCK_MIN_TX_FEE} sat/kvB)"),
+    _Option("stopatheight", _count, "shut down once the chain reaches this height (default: 0, never)"),
+    _Option("checkblocks", _integer, "blocks verified at start (default: 6; 0 or less: all)"),
+    _Option("checklevel", _checklevel, "how thoroughly -checkblocks verifies, 0-4 (default: 3)"),
     _Option("prune", _count, "0: keep every block (default); 1: prune on request (pruneblockchain); "
             f"{MIN_PRUNE_MIB} or more: keep the stored chain under that many MiB by pruning old blocks"),
     _Option("fastprune", _bool, "regtest only: prune from a chain of 100 blocks on (default: 0)", Kind.SWITCH),
@@ -427,6 +446,9 @@ class NodeConfig:
     blockmintxfee: int = DEFAULT_BLOCK_MIN_TX_FEE  # sat/kvB
     blockversion: int | None = None
     prune: int = 0  # Core's -prune: 0 off, 1 manual, else the target in MiB
+    stopatheight: int = 0
+    checkblocks: int = DEFAULT_CHECKBLOCKS
+    checklevel: int = DEFAULT_CHECKLEVEL
     fastprune: bool = False
     #: per-category log levels from `-loglevel=CATEGORY:LEVEL`
     category_levels: tuple[tuple[str, str], ...] = ()
@@ -761,6 +783,9 @@ def _resolve(datadir: Path, network: params.Network, values: dict[str, Any], ign
         blockmintxfee=values.get("blockmintxfee", DEFAULT_BLOCK_MIN_TX_FEE),
         blockversion=values.get("blockversion"),
         prune=prune,
+        stopatheight=values.get("stopatheight", 0),
+        checkblocks=values.get("checkblocks", DEFAULT_CHECKBLOCKS),
+        checklevel=values.get("checklevel", DEFAULT_CHECKLEVEL),
         fastprune=values.get("fastprune", False),
         loglevel=overall,
         category_levels=tuple((category, level) for category, level in levels if category is not None),

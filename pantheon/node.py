@@ -42,7 +42,7 @@ import gevent.pool
 from pantheon import limits, wire
 from pantheon.chain import scripts
 from pantheon.chain.chainstate import Chainstate, with_activation_heights
-from pantheon.chain.headers import HeaderRejected, TipChange
+from pantheon.chain.headers import MAX_FUTURE_BLOCK_TIME, HeaderRejected, TipChange
 from pantheon.chain.mempool import Mempool
 from pantheon.chain.miner import BlockTemplate, block_template, mine
 from pantheon.chain.scripts import ChainScriptChecks
@@ -73,10 +73,10 @@ from pantheon.protocol import (
     NODE_WITNESS,
 )
 from pantheon.relay import TxRelay
-from pantheon.store import Store
+from pantheon.store import Store, StoreError
 from pantheon.sync import BlockDownload
 
-__all__ = ["Node", "NodeTuning", "SyncStatus"]
+__all__ = ["BlockFromTheFuture", "Node", "NodeTuning", "SyncStatus"]
 
 log = logging.getLogger("pantheon.node")
 
@@ -112,6 +112,11 @@ class SyncStatus:
     headers: int
     progress: float  # percent of `target` connected
     initial_block_download: bool
+
+
+class BlockFromTheFuture(StoreError):
+    """The chain's tip is more than two hours ahead of the clock: Core refuses to start, and
+    says so without its usual `Error: ` (the message is its own question to the user)."""
 
 
 def prune_target(prune: int) -> int | None:
@@ -158,6 +163,7 @@ class Node(Lifecycle):
                                     prune_target=prune_target(config.prune))
             if self.scripts is not None:
                 self.scripts.headers = self.chain.headers
+            self._check_loaded_chain()
             self.mempool = Mempool(self.chain, max_usage=config.maxmempool * 1_000_000, min_relay_fee=config.minrelaytxfee,
                                    script_verifier=self.scripts.mempool_tx if self.scripts else None,
                                    require_standard=not config.acceptnonstdtxn, clock=self.clock)
@@ -209,6 +215,19 @@ class Node(Lifecycle):
                                       start_height=lambda: self.chain.height, addrman=self.addrman,
                                       traffic=self.events.message.emit, clock=self.clock)
         self.manager.listeners.append(self._peer_changed)
+
+    def _check_loaded_chain(self) -> None:
+        """Core's checks of the chain it loads: a tip from the future (the clock is wrong, or the
+        database) stops the start; then the last -checkblocks blocks are verified at -checklevel."""
+        chain = self.chain
+        if chain.headers.header(chain.tip).timestamp > self.clock() + MAX_FUTURE_BLOCK_TIME:
+            raise BlockFromTheFuture(
+                "The block database contains a block which appears to be from the future. This may be due to your "
+                "computer's date and time being set incorrectly. Only rebuild the block database if you are sure "
+                f"that your computer's date and time are correct.{os.linesep}"
+                "Please restart with -reindex or -reindex-chainstate to recover.")
+        if not chain.verify_chain(self.config.checklevel, self.config.checkblocks):
+            raise StoreError("Corrupted block database detected.")
 
     def _script_checks(self, wanted: bool, workers: int) -> ChainScriptChecks | None:
         """Bitcoin Core's interpreter when it can be loaded; otherwise say loudly that scripts
@@ -371,6 +390,11 @@ class Node(Lifecycle):
         last 288 kept) goes; the highest height pruned, None if none."""
         with self._lock:
             return self.chain.prune(height)
+
+    def verify_chain(self, level: int, nblocks: int) -> bool:
+        """Core's verifychain under the chain lock (Chainstate.verify_chain)."""
+        with self._lock:
+            return self.chain.verify_chain(level, nblocks)
 
     def test_block_validity(self, block: Block) -> None:
         """Core's TestBlockValidity under the chain lock (script checks may yield): raises

@@ -21,6 +21,8 @@ in the owning module.
 | `k/`   | `blocks`      | chain/chainstate.py | block hash -> the block as on the wire (witness);|
 |        |               |                     | `pruned` -> u32 BE: the highest height pruned    |
 | `u/`   | `undo`        | chain/chainstate.py | block hash -> the coins its inputs spent         |
+| `n/`   | `chaintx`     | chain/chainstate.py | block hash -> u64 BE: transactions in the chain  |
+|        |               |                     | up to it (Core's m_chain_tx_count)               |
 | `c/`   | `utxo`        | chain/utxo.py       | txid + u32 BE index -> coin (height, value, ...) |
 | `t/`   | `tip`         | chain/utxo.py       | `tip` -> block hash + u32 BE height: the block   |
 |        |               |                     | `c/` is consistent with (moves with its flush)   |
@@ -63,6 +65,7 @@ NAMESPACES: Mapping[str, bytes] = MappingProxyType({
     "block_index": b"h/",
     "blocks": b"k/",
     "undo": b"u/",
+    "chaintx": b"n/",
     "utxo": b"c/",
     "tip": b"t/",
 })

@@ -55,6 +55,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import struct
 import time
 from typing import Callable, Iterable, Sequence
 
@@ -90,6 +91,7 @@ from pantheon.primitives import Block, OutPoint
 from pantheon.store import Store, StoreError
 
 __all__ = [
+    "ACTIVATION_FIELDS",
     "BCOIN_REGTEST",
     "DEFAULT_FLUSH_BLOCKS",
     "BlockHook",
@@ -121,7 +123,8 @@ _BIP30_REPEATS = frozenset(hex_to_hash(h) for h in (
 ))
 #: Core's script_flag_exceptions on mainnet that drop P2SH (and witness): block 170,060.
 _NO_P2SH_BLOCKS = frozenset({hex_to_hash("00000000000002dc756eebf4f49723ed8d30cc28a5f108eb94b1ba88ac4f9c22")})
-_ACTIVATION_FIELDS = {"bip34": "bip34_height", "dersig": "bip66_height", "cltv": "bip65_height",
+#: Core's buried deployments by their -testactivationheight names, and our Network fields.
+ACTIVATION_FIELDS = {"bip34": "bip34_height", "dersig": "bip66_height", "cltv": "bip65_height",
                       "csv": "csv_height", "segwit": "segwit_height"}
 
 #: Called with a block and its height after it is connected or disconnected.
@@ -137,11 +140,11 @@ def with_activation_heights(network: Network, **heights: int) -> Network:
     cltv, csv, segwit) enforced from other heights. Regtest only, as in Core."""
     if network.name != REGTEST.name:
         raise ValueError(f"activation heights are fixed on {network.name}; only regtest takes others")
-    unknown = set(heights) - set(_ACTIVATION_FIELDS)
+    unknown = set(heights) - set(ACTIVATION_FIELDS)
     if unknown:
         raise ValueError(f"unknown deployment(s) {', '.join(sorted(unknown))}; "
-                         f"choose from {', '.join(_ACTIVATION_FIELDS)}")
-    return dataclasses.replace(network, **{_ACTIVATION_FIELDS[name]: height for name, height in heights.items()})
+                         f"choose from {', '.join(ACTIVATION_FIELDS)}")
+    return dataclasses.replace(network, **{ACTIVATION_FIELDS[name]: height for name, height in heights.items()})
 
 
 #: bcoin 1.0.2's regtest (lib/protocol/networks.js: bip34height 100,000,000, bip66height 1,251,
@@ -203,6 +206,7 @@ class Chainstate:
         self._script_verifier = script_verifier
         self._blocks = store.namespace("blocks")
         self._undo = store.namespace("undo")
+        self._chain_tx = store.namespace("chaintx")
         pruned = self._blocks.get(_PRUNED_KEY)
         self._pruned_height = None if pruned is None else int.from_bytes(pruned, "big")
         self._since_flush = 0
@@ -308,6 +312,73 @@ class Chainstate:
         if raw is None:
             raise KeyError(f"no data for block {hash_to_hex(block_hash)}")
         return wire.decode_block(raw)
+
+    def spent_coins(self, block_hash: bytes) -> list[list[Coin]] | None:
+        """The coins each of the block's transactions but the coinbase spent, from its undo
+        record (Core's CBlockUndo); None when there is none (never connected, or pruned)."""
+        raw = self._unflushed_undo.get(block_hash) or self._undo.get(block_hash)
+        if raw is None or not self.has_block(block_hash):
+            return None
+        coins = decode_undo(raw)
+        result = []
+        for tx in self.read_block(block_hash).transactions[1:]:
+            result.append(coins[:len(tx.inputs)])
+            del coins[:len(tx.inputs)]
+        return result
+
+    def verify_chain(self, level: int, nblocks: int) -> bool:
+        """Core's VerifyDB over the chain's last `nblocks` blocks (0 or less: all), stopping at
+        pruned data: level 0 reads each block, 1 also checks it (CheckBlock), 2 reads its undo
+        record, 3 and 4 check that the record holds one coin per input. Core at levels 3 and 4
+        also disconnects (and at 4 reconnects) the blocks in memory: not done here. False,
+        with the reason logged, at the first failure."""
+        count = self.height if nblocks <= 0 else min(nblocks, self.height)
+        for height in range(self.height, self.height - count, -1):
+            block_hash = self.headers.ancestor(self.tip, height)
+            if not self.has_block(block_hash):
+                break
+            block = self.read_block(block_hash)
+            try:
+                if level >= 1:
+                    check_block(block)
+                if level >= 2:
+                    raw = self._unflushed_undo.get(block_hash) or self._undo.get(block_hash)
+                    if raw is None:
+                        raise StoreError("no undo data")
+                    spent = decode_undo(raw)
+                    inputs = sum(len(tx.inputs) for tx in block.transactions[1:])
+                    if level >= 3 and len(spent) != inputs:
+                        raise StoreError(f"undo data has {len(spent)} coins for {inputs} inputs")
+            except (BlockRejected, StoreError, ValueError, IndexError, struct.error) as error:
+                log.error("verifying block %s at height %d failed: %s", hash_to_hex(block_hash), height, error)
+                return False
+        return True
+
+    def chain_tx_count(self, block_hash: bytes) -> int:
+        """Core's m_chain_tx_count: the transactions of the block's chain up to and including it,
+        genesis's counted; 0 when unknown (a block on the way was never here, or was pruned
+        before it was counted). Recorded when a block is connected; counted from the stored
+        blocks for one connected before the record was kept."""
+        missing: list[bytes] = []
+        count = 0
+        while True:
+            raw = self._chain_tx.get(block_hash)
+            if raw is not None:
+                count = int.from_bytes(raw, "big")
+                break
+            if block_hash == self.headers.anchor:
+                if self.headers.height_of(block_hash):
+                    return 0  # a checkpoint: what came before it is not known here
+                count = 1  # genesis: its coinbase
+                break
+            if not self.has_block(block_hash):
+                return 0
+            missing.append(block_hash)
+            block_hash = self.headers.header(block_hash).prev_block
+        for block_hash in reversed(missing):
+            count += len(self.read_block(block_hash).transactions)
+            self._chain_tx.put(block_hash, count.to_bytes(8, "big"))
+        return count
 
     @property
     def pruned_height(self) -> int | None:
@@ -470,6 +541,9 @@ class Chainstate:
         view.apply()
         self.coins.set_tip(block_hash, height)
         self.headers.mark_connected(block_hash)
+        parent_count = self.chain_tx_count(block.header.prev_block)
+        if parent_count:
+            self._chain_tx.put(block_hash, (parent_count + len(block.transactions)).to_bytes(8, "big"))
         self._after_change()
         self._prune_automatically()
         for hook in self.on_connected:

@@ -62,6 +62,21 @@ class VersionBits:
             self._cache[deployment.name, last] = state
         return state
 
+    def since(self, deployment: Deployment, parent: bytes) -> int:
+        """The height from which a block on `parent` has been in its state (Core's
+        GetStateSinceHeightFor): 0 for DEFINED and the deployments outside the state machine."""
+        state = self.state(deployment, parent)
+        if state == DEFINED or deployment.start_time in (ALWAYS_ACTIVE, NEVER_ACTIVE):
+            return 0
+        tree = self.tree
+        period = deployment.period
+        last = self._period_end(parent, period)
+        assert last is not None  # not DEFINED: a period has passed
+        while (earlier := self._ancestor(last, tree.height_of(last) - period)) is not None \
+                and self.state(deployment, earlier) == state:
+            last = earlier
+        return tree.height_of(last) + 1
+
     def statuses(self, parent: bytes) -> dict[str, str]:
         """Every deployment's state for a block on `parent`, by name."""
         return {deployment.name: self.state(deployment, parent) for deployment in self.deployments}

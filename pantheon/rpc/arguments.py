@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import string
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +22,7 @@ from pantheon.rpc.errors import (
 if TYPE_CHECKING:
     from pantheon.chain.chainstate import Chainstate
 
-__all__ = ["hash_arg", "known_block", "int_arg", "hex_arg", "tx_arg", "endpoint_arg"]
+__all__ = ["hash_arg", "known_block", "json_type", "int_arg", "check_types", "hex_arg", "tx_arg", "endpoint_arg"]
 
 
 def hash_arg(value: Any, name: str = "hash") -> bytes:
@@ -42,11 +43,33 @@ def known_block(chain: Chainstate, value: Any, name: str = "blockhash") -> bytes
     return block_hash
 
 
+def json_type(value: Any) -> str:
+    """UniValue's name for a JSON value's type."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float)):
+        return "number"
+    return {str: "string", list: "array", dict: "object"}.get(type(value), type(value).__name__)
+
+
 def int_arg(value: Any, name: str) -> int:
-    """A JSON integer (not a boolean), or Core's -3 error."""
+    """A JSON integer (not a boolean), or UniValue's -3 error (`name` is for the caller's
+    reading; Core's text does not carry it)."""
     if isinstance(value, bool) or not isinstance(value, int):
-        raise RpcError(RPC_TYPE_ERROR, f"{name}: expected a number, got {type(value).__name__}")
+        raise RpcError(RPC_TYPE_ERROR, f"JSON value of type {json_type(value)} is not of expected type number")
     return value
+
+
+def check_types(*arguments: tuple[str, Any, str]) -> None:
+    """Core's RPCHelpMan check of every argument given (name, value, expected JSON type; None:
+    omitted), before the method runs: one -3 error listing each mismatch by position."""
+    mismatches = {f"Position {position} ({name})": f"JSON value of type {json_type(value)} is not of expected type "
+                  f"{expected}" for position, (name, value, expected) in enumerate(arguments, 1)
+                  if value is not None and json_type(value) != expected}
+    if mismatches:
+        raise RpcError(RPC_TYPE_ERROR, f"Wrong type passed:\n{json.dumps(mismatches, indent=4)}")
 
 
 def hex_arg(value: Any) -> bytes | None:

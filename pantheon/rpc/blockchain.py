@@ -2,22 +2,43 @@
 
 from __future__ import annotations
 
-from typing import Any
+import time
+from typing import Any, Callable
+
+import gevent.event
 
 from pantheon import wire
 from pantheon.chain.headers import MAX_FUTURE_BLOCK_TIME
+from pantheon.chain.scripts import ScriptFlags, script_flags
+from pantheon.chain.versionbits import ACTIVE, DEFINED, LOCKED_IN, STARTED, signals
 from pantheon.hashing import hash_to_hex
 from pantheon.net.peer import PeerState
+from pantheon.params import ALWAYS_ACTIVE, Deployment
+from pantheon.primitives import Block
 from pantheon.protocol import BLOCK_HEADER_SIZE
-from pantheon.rpc.arguments import int_arg, known_block
+from pantheon.rpc.arguments import check_types, hash_arg, int_arg, known_block
 from pantheon.rpc.errors import RPC_INVALID_PARAMETER, RPC_MISC_ERROR, RpcError
 from pantheon.rpc.registry import HIDDEN, RpcGroup, rpc_method
-from pantheon.rpc.results import coinbase_json, difficulty, header_json, target, tx_to_json, warnings
+from pantheon.rpc.results import (
+    amount,
+    coinbase_json,
+    difficulty,
+    header_json,
+    script_pubkey_json,
+    target,
+    tx_to_json,
+    warnings,
+)
 
 __all__ = ["BlockchainRpc"]
 
 #: Core's pruneblockchain: a larger `height` is a block time (Sep 2001 on), not a height.
 PRUNE_HEIGHT_OR_TIME = 1_000_000_000
+#: getchaintxstats' default window: a month of blocks.
+MONTH = 30 * 24 * 60 * 60
+#: Core's buried deployments as getdeploymentinfo names them, and our Network fields.
+BURIED_DEPLOYMENTS = (("bip34", "bip34_height"), ("bip66", "bip66_height"), ("bip65", "bip65_height"),
+                      ("csv", "csv_height"), ("segwit", "segwit_height"))
 
 
 class BlockchainRpc(RpcGroup):
@@ -53,7 +74,9 @@ class BlockchainRpc(RpcGroup):
 
     @rpc_method
     def getblock(self, blockhash: Any, verbosity: Any = 1) -> Any:
-        """A block: hex (verbosity 0), an object with txids (1) or with decoded transactions (2)."""
+        """A block: hex (verbosity 0), an object with txids (1), with decoded transactions and
+        their fees (2), and each input's spent output (3, `prevout`); fees and prevouts when
+        the block's undo data is here (it was connected)."""
         chain = self.node.chain
         block_hash = known_block(chain, blockhash)
         if isinstance(verbosity, bool):
@@ -70,11 +93,178 @@ class BlockchainRpc(RpcGroup):
             tx.stripped_size for tx in block.transactions)
         size = len(wire.encode_block(block))
         result.update({"strippedsize": stripped, "size": size, "weight": 3 * stripped + size})
-        result["tx"] = ([tx_to_json(tx, self.node.network) for tx in block.transactions] if verbosity >= 2
-                        else [hash_to_hex(tx.txid) for tx in block.transactions])
+        if verbosity >= 2:
+            result["tx"] = self._transactions_json(block, block_hash, verbosity >= 3)
+        else:
+            result["tx"] = [hash_to_hex(tx.txid) for tx in block.transactions]
         if block.transactions:
             result["coinbase_tx"] = coinbase_json(block.transactions[0])
         return result
+
+    def _transactions_json(self, block: Block, block_hash: bytes, prevouts: bool) -> list[dict[str, Any]]:
+        """getblock's decoded transactions, with each one's fee (and its inputs' spent outputs)
+        from the undo data, as Core's TxToUniv with a TxUndo."""
+        network = self.node.network
+        spent = self.node.chain.spent_coins(block_hash)
+        result = []
+        for position, tx in enumerate(block.transactions):
+            entry = tx_to_json(tx, network)
+            coins = spent[position - 1] if spent is not None and position else None
+            if coins is not None:
+                entry["fee"] = amount(sum(coin.value for coin in coins) - sum(txout.value for txout in tx.outputs))
+                if prevouts:
+                    for vin, coin in zip(entry["vin"], coins):
+                        vin["prevout"] = {"generated": coin.coinbase, "height": coin.height,
+                                          "value": amount(coin.value),
+                                          "scriptPubKey": script_pubkey_json(coin.script_pubkey, network)}
+            result.append(entry)
+        return result
+
+    @rpc_method
+    def getchaintxstats(self, nblocks: Any = None, blockhash: Any = None) -> dict[str, Any]:
+        """Transaction counts and rate over a window of `nblocks` blocks (default: a month's)
+        ending at `blockhash` (default: the tip)."""
+        check_types(("nblocks", nblocks, "number"), ("blockhash", blockhash, "string"))
+        chain = self.node.chain
+        if blockhash is None:
+            end = chain.tip
+        else:
+            end = known_block(chain, blockhash)
+            if not chain.contains(end):
+                raise RpcError(RPC_INVALID_PARAMETER, "Block is not in main chain")
+        tree = chain.headers
+        height = tree.height_of(end)
+        if nblocks is None:
+            count = max(0, min(MONTH // chain.network.pow_target_spacing, height - 1))
+        else:
+            count = int_arg(nblocks, "nblocks")
+            if count < 0 or 0 < height <= count:
+                raise RpcError(RPC_INVALID_PARAMETER, "Invalid block count: should be between 0 and the block's height - 1")
+        start = tree.ancestor(end, height - count)
+        end_count, start_count = chain.chain_tx_count(end), chain.chain_tx_count(start)
+        result: dict[str, Any] = {"time": tree.header(end).timestamp}
+        if end_count:
+            result["txcount"] = end_count
+        result.update({"window_final_block_hash": hash_to_hex(end), "window_final_block_height": height,
+                       "window_block_count": count})
+        if count > 0:
+            interval = tree.median_time_past(end) - tree.median_time_past(start)
+            result["window_interval"] = interval
+            if end_count and start_count:
+                result["window_tx_count"] = end_count - start_count
+                if interval > 0:
+                    result["txrate"] = (end_count - start_count) / interval
+        return result
+
+    @rpc_method
+    def waitfornewblock(self, timeout: Any = 0, current_tip: Any = None) -> dict[str, Any]:
+        """Wait until the tip is another than `current_tip` (default: the tip now), at most
+        `timeout` milliseconds (0: no limit); the tip then."""
+        chain = self.node.chain
+        start = chain.tip if current_tip is None else hash_arg(current_tip, "current_tip")
+        return self._wait(lambda: chain.tip != start, timeout)
+
+    @rpc_method
+    def waitforblock(self, blockhash: Any, timeout: Any = 0) -> dict[str, Any]:
+        """Wait until `blockhash` is the tip, at most `timeout` milliseconds (0: no limit); the
+        tip then."""
+        chain = self.node.chain
+        wanted = hash_arg(blockhash, "blockhash")
+        return self._wait(lambda: chain.tip == wanted, timeout)
+
+    @rpc_method
+    def waitforblockheight(self, height: Any, timeout: Any = 0) -> dict[str, Any]:
+        """Wait until the chain is at least `height` blocks high, at most `timeout` milliseconds
+        (0: no limit); the tip then."""
+        chain = self.node.chain
+        wanted = int_arg(height, "height")
+        return self._wait(lambda: chain.height >= wanted, timeout)
+
+    def _wait(self, done: Callable[[], bool], timeout: Any) -> dict[str, Any]:
+        """Block this call (not the node) until `done()` after a tip change, or the timeout."""
+        millis = int_arg(timeout, "timeout")
+        if millis < 0:
+            raise RpcError(RPC_MISC_ERROR, "Negative timeout")
+        node = self.node
+        changed = gevent.event.Event()
+        stops = [node.events.block_connected.subscribe(lambda *_: changed.set()),
+                 node.events.block_disconnected.subscribe(lambda *_: changed.set())]
+        deadline = time.monotonic() + millis / 1000 if millis else None
+        try:
+            while not done():
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    break
+                changed.clear()  # no switch since done(): a change now is not lost
+                changed.wait(left)
+        finally:
+            for stop in stops:
+                stop()
+        return {"hash": hash_to_hex(node.chain.tip), "height": node.chain.height}
+
+    @rpc_method
+    def verifychain(self, checklevel: Any = None, nblocks: Any = None) -> bool:
+        """Verify the chain's last `nblocks` blocks (default -checkblocks; 0: all) at
+        `checklevel` (default -checklevel): see Chainstate.verify_chain for what each level
+        checks (levels 3 and 4 do not reconnect blocks in memory as Core's do)."""
+        node = self.node
+        level = node.config.checklevel if checklevel is None else int_arg(checklevel, "checklevel")
+        count = node.config.checkblocks if nblocks is None else int_arg(nblocks, "nblocks")
+        return node.verify_chain(level, count)
+
+    @rpc_method
+    def getdeploymentinfo(self, blockhash: Any = None) -> dict[str, Any]:
+        """The soft forks' states at a block (default: the tip): the buried ones by height, the
+        BIP9 ones with their signalling statistics, and the script flags the block is checked
+        with. Deployments always active from genesis are left out, as Core does."""
+        chain = self.node.chain
+        tree = chain.headers
+        at = chain.tip if blockhash is None else known_block(chain, blockhash)
+        height = tree.height_of(at)
+        network = chain.network
+        deployments: dict[str, Any] = {
+            name: {"type": "buried", "active": height + 1 >= getattr(network, field), "height": getattr(network, field)}
+            for name, field in BURIED_DEPLOYMENTS}
+        for deployment in network.deployments:
+            if deployment.start_time != ALWAYS_ACTIVE:
+                deployments[deployment.name] = self._bip9_json(deployment, at)
+        flags = script_flags(network, height, at)
+        return {"hash": hash_to_hex(at), "height": height,
+                "script_flags": sorted(flag.name for flag in ScriptFlags if flag and flags & flag),
+                "deployments": deployments}
+
+    def _bip9_json(self, deployment: Deployment, at: bytes) -> dict[str, Any]:
+        """Core's SoftForkDescPushBack for a BIP9 deployment at block `at`."""
+        tree = self.node.chain.headers
+        bits = self.node.chain.versionbits
+        parent = tree.header(at).prev_block if at != tree.anchor else None
+        current = DEFINED if parent is None else bits.state(deployment, parent)
+        following = bits.state(deployment, at)
+        signalling = current in (STARTED, LOCKED_IN)
+        info: dict[str, Any] = {}
+        if signalling:
+            info["bit"] = deployment.bit
+        info.update({"start_time": deployment.start_time, "timeout": deployment.timeout,
+                     "min_activation_height": deployment.min_activation_height, "status": current,
+                     "since": 0 if parent is None else bits.since(deployment, parent), "status_next": following})
+        if signalling:
+            period = deployment.period
+            in_period = tree.height_of(at) % period + 1
+            marks = []
+            block = at
+            for _ in range(in_period):
+                header = tree.header(block)
+                marks.append(signals(header.version, deployment))
+                block = header.prev_block
+            marks.reverse()
+            count = sum(marks)
+            statistics: dict[str, Any] = {"period": period, "elapsed": in_period, "count": count}
+            if current != LOCKED_IN:
+                statistics["threshold"] = deployment.threshold
+                statistics["possible"] = period - deployment.threshold >= in_period - count
+            info["statistics"] = statistics
+            info["signalling"] = "".join("#" if mark else "-" for mark in marks)
+        return {"type": "bip9", "bip9": info, "active": following == ACTIVE}
 
     @rpc_method
     def getdifficulty(self) -> float:

@@ -23,7 +23,7 @@ from pantheon.hashing import hash_to_hex
 from pantheon.net.peer import PeerState
 from pantheon.primitives import Block, BlockHeader
 from pantheon.protocol import BLOCK_HEADER_SIZE
-from pantheon.rpc.arguments import hex_arg, int_arg
+from pantheon.rpc.arguments import check_types, hex_arg, int_arg
 from pantheon.rpc.errors import (
     RPC_CLIENT_IN_INITIAL_DOWNLOAD,
     RPC_CLIENT_NOT_CONNECTED,
@@ -110,6 +110,7 @@ class MiningRpc(RpcGroup):
     def getnetworkhashps(self, nblocks: Any = _HASHPS_BLOCKS, height: Any = -1) -> float:
         """Hashes per second the network spent on the `nblocks` blocks (-1: since the last
         difficulty change) up to the one at `height` (-1: the tip): their work over their time."""
+        check_types(("nblocks", nblocks, "number"), ("height", height, "number"))
         lookup = int_arg(nblocks, "nblocks")
         at = int_arg(height, "height")
         chain = self.node.chain

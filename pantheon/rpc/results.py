@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from pantheon.chain.chainstate import Chainstate
     from pantheon.node import Node
 
-__all__ = ["amount", "difficulty", "target", "tx_to_json", "coinbase_json", "header_json", "warnings"]
+__all__ = ["amount", "difficulty", "target", "script_pubkey_json", "tx_to_json", "coinbase_json", "header_json", "warnings"]
 
 
 def amount(satoshis: int) -> float:
@@ -40,6 +40,15 @@ def difficulty(bits: int) -> float:
     return value
 
 
+def script_pubkey_json(script: bytes, network: Network) -> dict[str, Any]:
+    """Core's ScriptToUniv for an output script: asm, hex, type and (when it has one) address."""
+    result: dict[str, Any] = {"asm": script_to_asm(script), "hex": script.hex(), "type": output_type(script)}
+    address = script_to_address(script, network)
+    if address is not None:
+        result["address"] = address
+    return result
+
+
 def tx_to_json(tx: Tx, network: Network, block_hash: bytes | None = None) -> dict[str, Any]:
     """Core's TxToUniv: the decoded transaction as getrawtransaction shows it."""
     vin: list[dict[str, Any]] = []
@@ -54,14 +63,8 @@ def tx_to_json(tx: Tx, network: Network, block_hash: bytes | None = None) -> dic
             entry["txinwitness"] = [item.hex() for item in txin.witness]
         entry["sequence"] = txin.sequence
         vin.append(entry)
-    vout = []
-    for index, txout in enumerate(tx.outputs):
-        script: dict[str, Any] = {"asm": script_to_asm(txout.script_pubkey), "hex": txout.script_pubkey.hex(),
-                                  "type": output_type(txout.script_pubkey)}
-        address = script_to_address(txout.script_pubkey, network)
-        if address is not None:
-            script["address"] = address
-        vout.append({"value": amount(txout.value), "n": index, "scriptPubKey": script})
+    vout = [{"value": amount(txout.value), "n": index, "scriptPubKey": script_pubkey_json(txout.script_pubkey, network)}
+            for index, txout in enumerate(tx.outputs)]
     result = {"txid": hash_to_hex(tx.txid), "hash": hash_to_hex(tx.wtxid), "version": tx.version, "size": tx.size,
               "vsize": tx.vsize, "weight": tx.weight, "locktime": tx.locktime, "vin": vin, "vout": vout}
     if block_hash is not None:

@@ -4,6 +4,7 @@ precedence, and a typed error naming the culprit for every mistake."""
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 
 import pytest
@@ -181,8 +182,10 @@ def test_test_activation_heights_are_regtest_only(tmp_path: Path) -> None:
     assert settings.testactivationheight == (("segwit", 432), ("bip34", 100_000_000))
     with pytest.raises(ConfigError, match="regtest only"):
         config(tmp_path, "--testactivationheight", "csv@1")
-    with pytest.raises(ConfigError, match="NAME@HEIGHT"):
-        config(tmp_path, "--network", "regtest", "--testactivationheight", "csv")
+    for text, error in (("csv", "Invalid format (csv)"), ("name@2", "Invalid name (name@2)"),
+                        ("bip34@-2", "Invalid height value (bip34@-2)")):
+        with pytest.raises(ConfigError, match=rf"^{re.escape(error)} for -testactivationheight=name@height.$"):
+            config(tmp_path, "--network", "regtest", "--testactivationheight", text)
 
 
 def test_bitcoinds_command_line_and_bitcoin_conf_as_the_functional_tests_write_them(tmp_path: Path) -> None:
