@@ -7,9 +7,10 @@ median-time-past once CSV is active, else the block's time; `validation.check_bl
 and stores the block (`k/`). A block failing there is marked invalid in the header tree unless
 the rejection says `mutated` (the header may still be good). Then `activate_best_chain` moves the
 UTXO tip to the header tree's best chain as far as block data reaches, disconnecting first
-when that is a heavier branch (Core's ActivateBestChainStep). Unlike Core, which picks the
-most-work chain among blocks it has, only the best header chain is followed: while a heavier
-header-only branch waits for its blocks, a branch between the two in work is not connected.
+when that is a heavier branch (Core's ActivateBestChainStep), or to the block just accepted
+when it has more work than that and its data down to the chain. Core picks the most-work chain
+among all the blocks it has; here a stored branch that is neither the best header's nor the
+block just accepted waits until one of those leads to it.
 
 `connect_block` applies Core's ConnectBlock rules in Core's order: BIP30 (`bad-txns-BIP30`;
 skipped for Core's two mainnet repeats and, as Core does, after the BIP34 block where the
@@ -53,6 +54,7 @@ for regtest only, and `BCOIN_REGTEST` uses it with bcoin's heights.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
 import os
 import struct
@@ -449,24 +451,21 @@ class Chainstate:
             raise BlockRejected("bad-txns-nonfinal", block.hash, f"non-final transaction {hash_to_hex(tx.txid)}")
 
     def activate_best_chain(self, known: dict[bytes, Block] | None = None) -> TipChange | None:
-        """Move the UTXO tip to the header tree's best chain, as far as stored blocks reach and
-        only to more work. A block failing to connect is marked invalid and the next best chain
-        tried (back to the old tip if need be); its BlockRejected is raised at the end."""
+        """Move the UTXO tip towards the most work whose blocks are here: along the best header's
+        chain as far as its stored blocks reach, and to a heavier block just accepted (`known`)
+        off that chain, as Core connects the most-work chain it has the data of. A block failing
+        to connect is marked invalid and the next best chain tried (back to the old tip if need
+        be); its BlockRejected is raised at the end."""
         start = self.tip
+        known = known or {}
         failure: BlockRejected | None = None
-        while (target := self.headers.tip) != self.tip:
-            fork, down, up = self._path(self.tip, target)
-            if down:  # a reorganisation: only towards more work that is here to connect
-                up = list(self._stored_prefix(up))
-                end = up[-1] if up else fork
-                if self.headers.chain_work(end) <= self.headers.chain_work(self.tip):
-                    break
+        while (step := self._next_step(known)) is not None:
+            down, up = step
             for _ in down:
                 self.disconnect_tip()
                 gevent.sleep(0)
             try:
-                if not self._connect_along(up, known or {}):
-                    break  # the best chain's data ends here
+                self._connect_along(up, known)  # stops where the data ends; the next step looks again
             except BlockRejected as error:
                 log.warning("block %s rejected: %s", hash_to_hex(error.block_hash), error)
                 self.headers.invalidate(error.block_hash)
@@ -477,6 +476,45 @@ class Chainstate:
             return None
         fork, down, up = self._path(start, self.tip)
         return TipChange(fork, tuple(down), tuple(up))
+
+    def _next_step(self, known: dict[bytes, Block]) -> tuple[list[bytes], Iterable[bytes]] | None:
+        """(blocks to disconnect from the tip down, blocks to connect) towards more work that
+        is here; None when the tip has the most. Along the best header's chain the blocks to
+        connect come lazily: during a headers-first sync it runs far beyond the data."""
+        tree = self.headers
+        fork, down, up = self._path(self.tip, tree.tip)
+        if not down:
+            ahead = iter(up)
+            first = next(ahead, None)
+            if first is not None and self.has_block(first):
+                return [], itertools.chain((first,), ahead)
+        else:  # a reorganisation: only towards more work that is here to connect
+            stored = list(self._stored_prefix(up))
+            if tree.chain_work(stored[-1] if stored else fork) > tree.chain_work(self.tip):
+                return down, stored
+        other = self._heavier_known(known)
+        if other is None:
+            return None
+        _, down, up = self._path(self.tip, other)
+        return down, list(up)
+
+    def _heavier_known(self, known: dict[bytes, Block]) -> bytes | None:
+        """The heaviest of the blocks just accepted that has more work than the tip and every
+        block's data down to the chain, None if none has."""
+        tree = self.headers
+        best, best_work = None, tree.chain_work(self.tip)
+        for block_hash in known:
+            if (block_hash in tree and tree.is_valid(block_hash)
+                    and (work := tree.chain_work(block_hash)) > best_work and self._data_down_to_chain(block_hash)):
+                best, best_work = block_hash, work
+        return best
+
+    def _data_down_to_chain(self, block_hash: bytes) -> bool:
+        while not self.contains(block_hash):
+            if not self.has_block(block_hash):
+                return False
+            block_hash = self.headers.header(block_hash).prev_block
+        return True
 
     def invalidate_block(self, block_hash: bytes) -> TipChange | None:
         """Core's InvalidateBlock (invalidateblock): mark the block and its descendants invalid,

@@ -276,6 +276,20 @@ def test_blocks_arriving_before_their_parent_connect_when_it_comes(store: Store,
         chainstate.accept_block(block_on(BlockHeader(1, b"\x01" * 32, bytes(32), 0, 0x207FFFFF, 0), 5, REGTEST))
 
 
+def test_a_block_extending_the_tip_connects_while_a_heavier_header_branch_waits(store: Store,
+                                                                                 base: list[Block]) -> None:
+    """Core connects the most-work chain it has the data of: a header-only branch with more work
+    must not hold back the blocks that do arrive (as the node's own mined blocks)."""
+    chainstate = chainstate_on(store, base[:100])
+    waiting = branch(base, 99, 3, {}, b"W")  # heights 100..102, headers only
+    assert chainstate.headers.add_headers(block.header for block in waiting).error is None
+    assert chainstate.headers.tip == waiting[-1].hash and chainstate.tip == base[99].hash
+    for block in base[100:103]:
+        change = chainstate.accept_block(block)
+        assert change is not None and chainstate.tip == block.hash
+    assert chainstate.headers.tip == base[102].hash  # now the heavier one
+
+
 def test_connecting_many_blocks_yields_to_other_greenlets(store: Store, base: list[Block]) -> None:
     chainstate = chainstate_on(store, base[:1])
     chainstate.headers.add_headers(block.header for block in base[1:])
