@@ -35,6 +35,16 @@ class Deployment:
 
 
 @dataclass(frozen=True)
+class ChainTxData:
+    """Core's ChainTxData: transactions in the chain at `time`, and the rate (per second)
+    assumed since, for its verification progress estimate."""
+
+    time: int
+    tx_count: int
+    rate: float
+
+
+@dataclass(frozen=True)
 class Network:
     """One network's constants. Heights are where a buried deployment is enforced."""
 
@@ -66,6 +76,8 @@ class Network:
     minimum_chain_work: int = 0
     #: Core's defaultAssumeValid, display order ("" for none): the -assumevalid default.
     default_assumevalid: str = ""
+    #: Core's chainTxData, for `verificationprogress`; None: estimated from heights instead.
+    chain_tx_data: ChainTxData | None = None
     #: Core's nPruneAfterHeight: a chain shorter than this is never pruned.
     prune_after_height: int = 1_000
     #: BIP9 deployments followed by signalling. Only regtest's are here: elsewhere every soft
@@ -227,6 +239,7 @@ REGTEST = Network(
     pow_allow_min_difficulty=True,
     pow_no_retargeting=True,
     pow_target_timespan=24 * 60 * 60,  # Core's regtest: a one-day (144-block) difficulty period
+    chain_tx_data=ChainTxData(0, 0, 0.001),  # Core's: a rate only, so progress is testable
     subsidy_halving_interval=150,
     segwit_height=0,
     bech32_hrp="bcrt",

@@ -73,7 +73,7 @@ from pantheon.chain.contextual import (
     sequence_locks_met,
     tx_sigop_cost,
 )
-from pantheon.chain.headers import HeaderRejected, HeaderTree, TipChange
+from pantheon.chain.headers import MAX_FUTURE_BLOCK_TIME, HeaderRejected, HeaderTree, TipChange
 from pantheon.chain.script import is_unspendable
 from pantheon.chain.versionbits import VersionBits
 from pantheon.chain.utxo import DEFAULT_CACHE_BYTES, UtxoSet, coin_key, decode_undo, encode_undo
@@ -355,6 +355,27 @@ class Chainstate:
                 log.error("verifying block %s at height %d failed: %s", hash_to_hex(block_hash), height, error)
                 return False
         return True
+
+    def verification_progress(self, now: float) -> float | None:
+        """Core's GuessVerificationProgress for the tip at time `now`: its chain's transactions
+        over those estimated to exist by then (from the network's ChainTxData; a tip within
+        two hours of `now` is placed by its height below the best header, so a synced chain
+        reads exactly 1). None without the network's ChainTxData."""
+        data = self.network.chain_tx_data
+        if data is None:
+            return None
+        count = self.chain_tx_count(self.tip)
+        if not count:
+            return 0.0
+        tree = self.headers
+        block_time = tree.header(self.tip).timestamp
+        if abs(now - block_time) <= MAX_FUTURE_BLOCK_TIME and tree.height >= self.height:
+            block_time = now - (tree.height - self.height) * self.network.pow_target_spacing
+        if count <= data.tx_count:
+            total = data.tx_count + (now - data.time) * data.rate
+        else:
+            total = count + (now - block_time) * data.rate
+        return min(count / total, 1.0)
 
     def chain_tx_count(self, block_hash: bytes) -> int:
         """Core's m_chain_tx_count: the transactions of the block's chain up to and including it,

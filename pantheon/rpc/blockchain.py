@@ -333,7 +333,8 @@ class BlockchainRpc(RpcGroup):
             "chain": node.network.chain_name, "blocks": chain.height, "headers": tree.height,
             "bestblockhash": hash_to_hex(chain.tip), "bits": f"{tip.bits:08x}", "target": target(tip.bits),
             "difficulty": difficulty(tip.bits), "time": tip.timestamp, "mediantime": chain.median_time_past,
-            "verificationprogress": status.progress / 100.0,
+            "verificationprogress": progress if (progress := chain.verification_progress(node.clock())) is not None
+            else status.progress / 100.0,
             "initialblockdownload": status.initial_block_download,
             "chainwork": f"{tree.chain_work(chain.tip):064x}", "size_on_disk": node.size_on_disk(),
             "pruned": chain.prune_target is not None,

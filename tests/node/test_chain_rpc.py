@@ -4,16 +4,19 @@ functional tests read. Blocks are built here at regtest difficulty (`helpers.cha
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
+import gevent
 import pytest
 from bitcoin.rpc import JSONRPCError
 
-from helpers.chain import P2WSH_TRUE, block_on, coinbase_tx, header_on
+from helpers.chain import P2WSH_TRUE, block_on, coinbase_tx, header_on, prevouts_of, spend
 from helpers.node import proxy
 from helpers.waiting import in_thread
 from pantheon import wire
 from pantheon.chain.contextual import block_subsidy
+from pantheon.chain.validation import COIN
 from pantheon.hashing import hash_to_hex
 from pantheon.node import Node
 from pantheon.params import REGTEST
@@ -197,3 +200,60 @@ def test_pruneblockchain_and_prune_fields(make_node: Any) -> None:
     plain = make_node("plain", "--rpcuser", "u", "--rpcpassword", "p", rpc=True)
     assert "pruneheight" not in call(plain, "getblockchaininfo")
     assert error_of(plain, "pruneblockchain", 10) == (-1, "Cannot prune blocks because node is not in prune mode.")
+
+
+def test_verificationprogress_and_the_chain_rpcs_core_reads(rpc_node: Node) -> None:
+    node = rpc_node
+    tip_time = node.chain.headers.header(node.chain.tip).timestamp
+    node.clock.set_mock(tip_time)
+    hashes = [hash_to_hex(h) for h in node.generate(150, P2WSH_TRUE)]
+    tip_time = node.chain.headers.header(node.chain.tip).timestamp
+    node.clock.set_mock(tip_time + 7_201)
+    assert call(node, "getblockchaininfo")["verificationprogress"] < 1
+    node.clock.set_mock(tip_time + 7_200)
+    assert call(node, "getblockchaininfo")["verificationprogress"] == 1
+    call(node, "submitheader", header_on(node.chain.tip, tip_time + 1).serialize().hex())
+    assert call(node, "getblockchaininfo")["verificationprogress"] < 1
+    stats = call(node, "getchaintxstats", 10)
+    assert (stats["txcount"], stats["window_block_count"], stats["window_tx_count"]) == (151, 10, 10)
+    assert call(node, "getchaintxstats", None, hashes[0]) == {
+        "time": call(node, "getblock", hashes[0])["time"], "txcount": 2, "window_final_block_hash": hashes[0],
+        "window_final_block_height": 1, "window_block_count": 0}
+    assert error_of(node, "getchaintxstats", "") == (-3, 'Wrong type passed:\n{\n    "Position 1 (nblocks)": '
+                                                      '"JSON value of type string is not of expected type number"\n}')
+    assert error_of(node, "getchaintxstats", 151) == (
+        -8, "Invalid block count: should be between 0 and the block's height - 1")
+    info = call(node, "getdeploymentinfo")
+    assert info["deployments"]["testdummy"]["bip9"]["status"] == "started"
+    assert info["deployments"]["testdummy"]["bip9"]["signalling"] == "#" * 7  # blocks 144..150
+    assert info["deployments"]["bip34"] == {"type": "buried", "active": True, "height": 1}
+    assert "taproot" not in info["deployments"] and "TAPROOT" in info["script_flags"]
+    assert call(node, "verifychain", 4, 0) is True
+    assert call(node, "waitforblockheight", 1, 10)["hash"] == hashes[-1]  # already there
+    assert call(node, "waitfornewblock", 50)["hash"] == hashes[-1]  # nothing new: the timeout
+    assert error_of(node, "waitforblock", hashes[0], -1) == (-1, "Negative timeout")
+    waiter = gevent.spawn(call, node, "waitfornewblock", 0, hashes[-1])
+    gevent.sleep(0.2)
+    assert not waiter.ready()
+    [new] = node.generate(1, P2WSH_TRUE)
+    assert waiter.get(timeout=10)["hash"] == hash_to_hex(new)
+
+
+def test_getblock_fees_and_prevouts_from_the_undo_data(rpc_node: Node) -> None:
+    node = rpc_node
+    mined = node.generate(101, P2WSH_TRUE)
+    coinbase = node.chain.read_block(mined[0]).transactions[0]
+    tx = spend(prevouts_of(coinbase)[:1], fee=2_345)
+    assert node.submit_transaction(tx) == "accepted"
+    block_hash = hash_to_hex(node.generate(1, P2WSH_TRUE)[0])
+    assert "fee" not in call(node, "getblock", block_hash, 2)["tx"][0]  # the coinbase
+    decoded = call(node, "getblock", block_hash, 2)["tx"][1]
+    assert decoded["fee"] == Decimal("0.00002345") and "prevout" not in decoded["vin"][0]
+    [vin] = call(node, "getblock", block_hash, 3)["tx"][1]["vin"]
+    assert vin["prevout"]["generated"] is True and vin["prevout"]["height"] == 1
+    assert vin["prevout"]["value"] == Decimal(coinbase.outputs[0].value) / COIN
+    assert vin["prevout"]["scriptPubKey"]["hex"] == P2WSH_TRUE.hex()
+    assert error_of(node, "getblock", block_hash, "2") == (-3, "JSON value of type string is not of expected type number")
+    assert error_of(node, "getnetworkhashps", "a", []) == (-3, (
+        'Wrong type passed:\n{\n    "Position 1 (nblocks)": "JSON value of type string is not of expected type number",'
+        '\n    "Position 2 (height)": "JSON value of type array is not of expected type number"\n}'))
