@@ -41,6 +41,7 @@ import gevent.pool
 
 from pantheon import limits, wire
 from pantheon.chain import scripts
+from pantheon.chain.blockfiles import FASTPRUNE_BLOCKFILE_SIZE, MAX_BLOCKFILE_SIZE
 from pantheon.chain.chainstate import Chainstate, with_activation_heights
 from pantheon.chain.headers import MAX_FUTURE_BLOCK_TIME, HeaderRejected, TipChange
 from pantheon.chain.mempool import Mempool
@@ -82,7 +83,8 @@ log = logging.getLogger("pantheon.node")
 
 MAX_BLOCKS_TO_ANNOUNCE = 8  # Core: more new blocks than this are announced by inv of the tip
 MAX_GETBLOCKS_RESULTS = 500  # Core answers getblocks with at most 500 block hashes
-#: Core's regtest prunes from this height on with -fastprune (1,000 without).
+#: Core's regtest prunes from this height on with -fastprune (1,000 without); its block files
+#: are then small too (FASTPRUNE_BLOCKFILE_SIZE), so that a short chain spans several.
 FASTPRUNE_AFTER_HEIGHT = 100
 #: Core creates this (empty) directory with the network's datadir even with -disablewallet, and
 #: its functional tests' cached datadir is made by removing it.
@@ -160,7 +162,8 @@ class Node(Lifecycle):
         try:
             self.chain = Chainstate(self.store, network, cache_bytes=config.dbcache * 1024 * 1024,
                                     script_verifier=self.scripts.block if self.scripts else None, now=self.clock,
-                                    prune_target=prune_target(config.prune))
+                                    prune_target=prune_target(config.prune),
+                                    block_file_size=FASTPRUNE_BLOCKFILE_SIZE if config.fastprune else MAX_BLOCKFILE_SIZE)
             if self.scripts is not None:
                 self.scripts.headers = self.chain.headers
             self._check_loaded_chain()

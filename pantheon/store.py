@@ -18,9 +18,12 @@ in the owning module.
 |        |               |                     | `e/` + network + address bytes + port: one entry |
 | `b/`   | `bans`        | net/banlist.py      | family (4/6) + network address + prefix length   |
 | `h/`   | `block_index` | chain/headers.py    | `meta`; block hash -> sequence, status, header   |
-| `k/`   | `blocks`      | chain/chainstate.py | block hash -> the block as on the wire (witness);|
+| `k/`   | `blocks`      | chain/blockfiles.py | block hash -> its position in a blk file (or,    |
+|        |               | chain/chainstate.py | written before the files, the block itself);     |
+|        |               |                     | `f` + u32 BE file -> u32 BE its highest height;  |
 |        |               |                     | `pruned` -> u32 BE: the highest height pruned    |
-| `u/`   | `undo`        | chain/chainstate.py | block hash -> the coins its inputs spent         |
+| `u/`   | `undo`        | chain/blockfiles.py | block hash -> its undo record's position in a    |
+|        |               |                     | rev file (or the record): the coins it spent     |
 | `n/`   | `chaintx`     | chain/chainstate.py | block hash -> u64 BE: transactions in the chain  |
 |        |               |                     | up to it (Core's m_chain_tx_count)               |
 | `c/`   | `utxo`        | chain/utxo.py       | txid + u32 BE index -> coin (height, value, ...) |

@@ -31,19 +31,20 @@ Between blocks, `activate_best_chain` yields to the gevent hub, so a long catch-
 reorganisation lets peers be served; the caller serialises calls that change the chain (the
 node holds a lock around `accept_block`).
 
-Durability. The block is written to `k/` when accepted, before it is connected. Then each block
-connect or disconnect is one atomic WriteBatch: its coin changes, its undo record (`u/`) and the
-tip marker (`t/`) land together or not at all, so after a crash the store is at a fully
-connected block. `flush_every` > 1 defers the writes as Core's dbcache does (one batch then
+Durability. The block is appended to a blk file (`chain/blockfiles.py`) when accepted, its
+position in `k/`, before it is connected. Then each block connect or disconnect is one atomic
+WriteBatch: its coin changes, its undo record's position (`u/`, the record appended to a rev
+file just before) and the tip marker (`t/`) land together or not at all, so after a crash the
+store is at a fully connected block. `flush_every` > 1 defers the writes as Core's dbcache does (one batch then
 covers several blocks, still atomically, and is also written when the cache is over its bound
 and on `close`); opening reconnects any stored blocks beyond the written tip.
 
-Pruning (Core's -prune). With a `prune_target` the chain state may delete the block and undo
-data of blocks deeper than MIN_BLOCKS_TO_KEEP below the tip: on demand (`prune`, Core's
+Pruning (Core's -prune). With a `prune_target` the chain state may delete the block files whose
+blocks are all deeper than MIN_BLOCKS_TO_KEEP below the tip: on demand (`prune`, Core's
 pruneblockchain; target 0 is Core's -prune=1) or, with a target in bytes, after a block is
-connected while the store's files exceed it and the chain is past the network's
-prune_after_height. Core then deletes just enough of its oldest block files; here every block
-that may go goes at once. The highest height pruned is kept in `k/` under `pruned`.
+connected while the block files exceed it and the chain is past the network's
+prune_after_height. Core then deletes just enough of its oldest files; here every file that may
+go goes at once. The highest height pruned is kept in `k/` under `pruned`.
 
 Regtest activation heights. Core's regtest has BIP34/65/66 at 1 and CSV/segwit from the start;
 bcoin's regtest (the vectors' chain) buries BIP34/65/66 far later and activates CSV and segwit
@@ -56,7 +57,6 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import logging
-import os
 import struct
 import time
 from typing import Callable, Iterable, Sequence
@@ -64,6 +64,7 @@ from typing import Callable, Iterable, Sequence
 import gevent
 
 from pantheon import wire
+from pantheon.chain.blockfiles import MAX_BLOCKFILE_SIZE, BlockFiles
 from pantheon.chain.coins import Coin, CoinView
 from pantheon.chain.contextual import (
     block_subsidy,
@@ -194,9 +195,10 @@ class Chainstate:
 
     def __init__(self, store: Store, network: Network, *, cache_bytes: int = DEFAULT_CACHE_BYTES,
                  flush_every: int = DEFAULT_FLUSH_BLOCKS, script_verifier: ScriptVerifier | None = None,
-                 now: Callable[[], float] = time.time, prune_target: int | None = None) -> None:
+                 now: Callable[[], float] = time.time, prune_target: int | None = None,
+                 block_file_size: int = MAX_BLOCKFILE_SIZE) -> None:
         """`prune_target`: None keeps every block; 0 prunes on demand only; more prunes when the
-        store's files exceed that many bytes."""
+        block files exceed that many bytes. `block_file_size`: where a blk file ends."""
         self.store = store
         self.prune_target = prune_target
         self.network = network
@@ -207,7 +209,7 @@ class Chainstate:
         self.flush_every = flush_every
         self._script_verifier = script_verifier
         self._blocks = store.namespace("blocks")
-        self._undo = store.namespace("undo")
+        self.files = BlockFiles(store, network.magic_bytes, block_file_size)
         self._chain_tx = store.namespace("chaintx")
         pruned = self._blocks.get(_PRUNED_KEY)
         self._pruned_height = None if pruned is None else int.from_bytes(pruned, "big")
@@ -237,7 +239,7 @@ class Chainstate:
         block_hash = self.headers.anchor
         if self.headers.height_of(block_hash) != 0:
             raise StoreError("a chain state starts at genesis; this block index has another anchor")
-        self._blocks.put(block_hash, genesis)
+        self.files.write_block(block_hash, genesis, 0)
         self.coins.set_tip(block_hash, 0)
         self.coins.flush()
 
@@ -292,7 +294,7 @@ class Chainstate:
         return self.headers.next_work_required(parent_hash, timestamp)
 
     def has_block(self, block_hash: bytes) -> bool:
-        return self._blocks.get(block_hash) is not None
+        return self.files.has_block(block_hash)
 
     def contains(self, block_hash: bytes) -> bool:
         """Whether the block is on the connected chain (Core's `m_chain.Contains`)."""
@@ -310,7 +312,7 @@ class Chainstate:
 
     def read_block(self, block_hash: bytes) -> Block:
         """A stored block (KeyError if its data is not here)."""
-        raw = self._blocks.get(block_hash)
+        raw = self.files.read_block(block_hash)
         if raw is None:
             raise KeyError(f"no data for block {hash_to_hex(block_hash)}")
         return wire.decode_block(raw)
@@ -318,7 +320,7 @@ class Chainstate:
     def spent_coins(self, block_hash: bytes) -> list[list[Coin]] | None:
         """The coins each of the block's transactions but the coinbase spent, from its undo
         record (Core's CBlockUndo); None when there is none (never connected, or pruned)."""
-        raw = self._unflushed_undo.get(block_hash) or self._undo.get(block_hash)
+        raw = self._undo_record(block_hash)
         if raw is None or not self.has_block(block_hash):
             return None
         coins = decode_undo(raw)
@@ -344,7 +346,7 @@ class Chainstate:
                 if level >= 1:
                     check_block(block)
                 if level >= 2:
-                    raw = self._unflushed_undo.get(block_hash) or self._undo.get(block_hash)
+                    raw = self._undo_record(block_hash)
                     if raw is None:
                         raise StoreError("no undo data")
                     spent = decode_undo(raw)
@@ -376,6 +378,11 @@ class Chainstate:
         else:
             total = count + (now - block_time) * data.rate
         return min(count / total, 1.0)
+
+    def _undo_record(self, block_hash: bytes) -> bytes | None:
+        """The block's undo record, written or not yet (BlockFileMissing if its file is gone)."""
+        record = self._unflushed_undo.get(block_hash)
+        return record if record is not None else self.files.read_undo(block_hash)
 
     def chain_tx_count(self, block_hash: bytes) -> int:
         """Core's m_chain_tx_count: the transactions of the block's chain up to and including it,
@@ -419,26 +426,19 @@ class Chainstate:
         since the chain began, None if none."""
         if self.prune_target is None:
             raise ValueError("this chain state keeps every block (no prune target)")
-        height = min(height, self.height - MIN_BLOCKS_TO_KEEP)
-        start = 0 if self._pruned_height is None else self._pruned_height + 1
-        if height < start:
-            return self._pruned_height
-        self.flush()  # the undo records about to go must not be written after
-        with self.store.write_batch() as batch:
-            for at in range(start, height + 1):
-                block_hash = self.headers.ancestor(self.tip, at)
-                batch.delete("blocks", block_hash)
-                batch.delete("undo", block_hash)
-            batch.put("blocks", _PRUNED_KEY, height.to_bytes(4, "big"))
-        self._pruned_height = height
-        log.info("pruned the data of blocks up to height %d", height)
-        return height
+        self.flush()  # every undo record in its rev file before files go
+        pruned = self.files.prune(min(height, self.height - MIN_BLOCKS_TO_KEEP))
+        if pruned is not None and (self._pruned_height is None or pruned > self._pruned_height):
+            self._blocks.put(_PRUNED_KEY, pruned.to_bytes(4, "big"))
+            self._pruned_height = pruned
+            log.info("pruned block files: blocks up to height %d are gone", pruned)
+        return self._pruned_height
 
     def _prune_automatically(self) -> None:
         target = self.prune_target
         if not target or self.height <= self.network.prune_after_height:
             return
-        if sum(entry.stat().st_size for entry in os.scandir(self.store.path) if entry.is_file()) > target:
+        if self.files.size() > target:
             self.prune(self.height)
 
     # --- accepting and connecting ---------------------------------------------------------
@@ -459,7 +459,7 @@ class Chainstate:
             if not error.mutated:
                 self.headers.invalidate(block_hash)
             raise
-        self._blocks.put(block_hash, wire.encode_block(block))
+        self.files.write_block(block_hash, wire.encode_block(block), height)
         return self.activate_best_chain({block_hash: block})
 
     def _check_finality(self, block: Block, height: int) -> None:
@@ -694,7 +694,7 @@ class Chainstate:
         if raw_undo is not None:
             self._unflushed_undo_bytes -= len(raw_undo)
         else:
-            raw_undo = self._undo.get(block_hash)
+            raw_undo = self.files.read_undo(block_hash)
         if raw_undo is None:
             raise StoreError(f"no undo data for connected block {hash_to_hex(block_hash)}")
         undo = decode_undo(raw_undo)
@@ -721,7 +721,8 @@ class Chainstate:
     def flush(self) -> None:
         """Write the UTXO set's changes, the undo records and the tip now (one atomic batch),
         then the blocks marked connected in the header tree."""
-        self.coins.flush(self._unflushed_undo)
+        self.coins.flush({block_hash: self.files.write_undo(block_hash, record)
+                          for block_hash, record in self._unflushed_undo.items()})
         self.headers.save()
         self._unflushed_undo.clear()
         self._unflushed_undo_bytes = 0

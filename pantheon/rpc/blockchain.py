@@ -8,6 +8,7 @@ from typing import Any, Callable
 import gevent.event
 
 from pantheon import wire
+from pantheon.chain.blockfiles import BlockFileMissing
 from pantheon.chain.headers import MAX_FUTURE_BLOCK_TIME
 from pantheon.chain.scripts import ScriptFlags, script_flags
 from pantheon.chain.versionbits import ACTIVE, DEFINED, LOCKED_IN, STARTED, signals
@@ -17,7 +18,7 @@ from pantheon.params import ALWAYS_ACTIVE, Deployment
 from pantheon.primitives import Block
 from pantheon.protocol import BLOCK_HEADER_SIZE
 from pantheon.rpc.arguments import check_types, hash_arg, int_arg, known_block
-from pantheon.rpc.errors import RPC_INVALID_PARAMETER, RPC_MISC_ERROR, RpcError
+from pantheon.rpc.errors import RPC_INTERNAL_ERROR, RPC_INVALID_PARAMETER, RPC_MISC_ERROR, RpcError
 from pantheon.rpc.registry import HIDDEN, RpcGroup, rpc_method
 from pantheon.rpc.results import (
     amount,
@@ -85,7 +86,10 @@ class BlockchainRpc(RpcGroup):
         if not chain.has_block(block_hash):
             raise RpcError(RPC_MISC_ERROR, "Block not available (pruned data)" if chain.is_pruned(block_hash)
                            else "Block not available (not fully downloaded)")
-        block = chain.read_block(block_hash)
+        try:
+            block = chain.read_block(block_hash)
+        except BlockFileMissing:
+            raise RpcError(RPC_MISC_ERROR, "Block not found on disk") from None
         if verbosity <= 0:
             return wire.encode_block(block).hex()
         result = header_json(chain, block_hash, block)
@@ -105,7 +109,11 @@ class BlockchainRpc(RpcGroup):
         """getblock's decoded transactions, with each one's fee (and its inputs' spent outputs)
         from the undo data, as Core's TxToUniv with a TxUndo."""
         network = self.node.network
-        spent = self.node.chain.spent_coins(block_hash)
+        try:
+            spent = self.node.chain.spent_coins(block_hash)
+        except BlockFileMissing:
+            raise RpcError(RPC_INTERNAL_ERROR, "Undo data expected but can't be read. This could be due to disk "
+                           "corruption or a conflict with a pruning event.") from None
         result = []
         for position, tx in enumerate(block.transactions):
             entry = tx_to_json(tx, network)

@@ -14,6 +14,8 @@ import gevent
 import pytest
 
 from helpers.chain import OP_TRUE, Miner, block_on, coinbase_tx, recompute_utxo, snapshot, spend
+from pantheon import wire
+from pantheon.chain.blockfiles import BlockFileMissing
 from pantheon.chain.chainstate import BCOIN_REGTEST, Chainstate, with_activation_heights
 from pantheon.chain.coins import Coin
 from pantheon.chain.validation import COIN
@@ -366,33 +368,61 @@ def test_a_rejection_is_a_core_reason_string(store: Store, base: list[Block]) ->
 
 # --- pruning and proposals -----------------------------------------------------------------------
 
-def test_pruning_on_request_keeps_the_last_blocks(tmp_path: Path, base: list[Block],
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_pruning_on_request_deletes_whole_block_files(tmp_path: Path, base: list[Block],
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("pantheon.chain.chainstate.MIN_BLOCKS_TO_KEEP", 10)
     with Store.open(tmp_path) as store:
         with pytest.raises(ValueError, match="keeps every block"):
             chainstate_on(store, ()).prune(5)
     with Store.open(tmp_path) as store:
-        chainstate = chainstate_on(store, base, prune_target=0)
-        assert chainstate.pruned_height is None and not chainstate.is_pruned(base[0].hash)
-        assert chainstate.prune(50) == 50 and chainstate.prune(40) == 50  # nothing more to do
-        assert not chainstate.has_block(base[49].hash) and chainstate.is_pruned(base[49].hash)
-        assert chainstate.has_block(base[50].hash)
-        assert chainstate.prune(BASE_HEIGHT) == BASE_HEIGHT - 10  # the last ten stay
+        chainstate = chainstate_on(store, base, prune_target=0, block_file_size=1_000)  # ~4 blocks a file
+        blocks_dir = chainstate.files.directory
+        assert chainstate.pruned_height is None and (blocks_dir / "blk00000.dat").is_file()
+        pruned = chainstate.prune(50)
+        assert pruned is not None and 45 <= pruned <= 50 and chainstate.prune(40) == pruned
+        assert not (blocks_dir / "blk00000.dat").exists() and not (blocks_dir / "rev00000.dat").exists()
+        assert not chainstate.has_block(base[pruned - 1].hash) and chainstate.is_pruned(base[pruned - 1].hash)
+        assert chainstate.has_block(base[50].hash) and not chainstate.is_pruned(base[50].hash)
+        assert BASE_HEIGHT - 15 <= chainstate.prune(BASE_HEIGHT) <= BASE_HEIGHT - 10  # the last ten stay
         assert chainstate.accept_block(base[20]) is None  # stored again, not connected again
         assert chainstate.has_block(base[20].hash) and not chainstate.is_pruned(base[20].hash)
+        assert chainstate.read_block(base[20].hash) == base[20]
+        kept = chainstate.pruned_height
     with Store.open(tmp_path) as store:
-        assert Chainstate(store, REGTEST, prune_target=0).pruned_height == BASE_HEIGHT - 10  # kept
+        assert Chainstate(store, REGTEST, prune_target=0).pruned_height == kept
 
 
 def test_automatic_pruning_past_the_networks_height(store: Store, base: list[Block],
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("pantheon.chain.chainstate.MIN_BLOCKS_TO_KEEP", 10)
     network = dataclasses.replace(REGTEST, prune_after_height=100)
-    chainstate = chainstate_on(store, base[:100], network, prune_target=1)  # any file is over
+    chainstate = chainstate_on(store, base[:100], network, prune_target=1, block_file_size=1_000)  # always over
     assert chainstate.pruned_height is None
     chainstate.accept_block(base[100])
-    assert chainstate.pruned_height == 91 and not chainstate.has_block(base[90].hash)
+    assert chainstate.pruned_height is not None and 85 <= chainstate.pruned_height <= 91
+    assert not chainstate.has_block(base[80].hash)
+
+
+def test_block_files_read_live_and_a_missing_file_says_so(store: Store, base: list[Block]) -> None:
+    chainstate = chainstate_on(store, base[:20])
+    blocks_dir = chainstate.files.directory
+    assert sorted(path.name for path in blocks_dir.iterdir()) == ["blk00000.dat", "rev00000.dat"]
+    assert (blocks_dir / "blk00000.dat").read_bytes()[:4] == REGTEST.magic_bytes
+    chainstate.flush()
+    (blocks_dir / "rev00000.dat").rename(blocks_dir / "rev_wrong")
+    with pytest.raises(BlockFileMissing, match="rev00000.dat"):
+        chainstate.spent_coins(base[5].hash)
+    (blocks_dir / "rev_wrong").rename(blocks_dir / "rev00000.dat")
+    (blocks_dir / "blk00000.dat").rename(blocks_dir / "blk.bak")
+    with pytest.raises(BlockFileMissing, match="blk00000.dat"):
+        chainstate.read_block(base[5].hash)
+    (blocks_dir / "blk.bak").rename(blocks_dir / "blk00000.dat")
+    assert chainstate.read_block(base[5].hash) == base[5] and chainstate.spent_coins(base[5].hash) == []
+    legacy = on_tip(chainstate)  # a datadir from before the files kept the block itself in `k/`
+    chainstate.headers.add_header(legacy.header)
+    store.namespace("blocks").put(legacy.hash, wire.encode_block(legacy))
+    assert chainstate.has_block(legacy.hash) and chainstate.read_block(legacy.hash) == legacy
+    assert chainstate.activate_best_chain() is not None and chainstate.tip == legacy.hash
 
 
 def test_test_block_validity_checks_everything_but_proof_of_work(store: Store, base: list[Block]) -> None:

@@ -185,15 +185,16 @@ def test_getmininginfo_and_getnetworkhashps(rpc_node: Node) -> None:
 
 def test_pruneblockchain_and_prune_fields(make_node: Any) -> None:
     node = make_node("pruned", "--rpcuser", "u", "--rpcpassword", "p", "-prune=1", "-fastprune", rpc=True)
-    hashes = [hash_to_hex(h) for h in node.generate(400, P2WSH_TRUE)]
+    hashes = [hash_to_hex(h) for h in node.generate(700, P2WSH_TRUE)]  # a few 64 KiB block files
     info = call(node, "getblockchaininfo")
     assert set(info) == {"bestblockhash", "bits", "blocks", "chain", "chainwork", "difficulty", "headers",
                          "initialblockdownload", "mediantime", "pruned", "size_on_disk", "target", "time",
                          "verificationprogress", "warnings", "pruneheight", "automatic_pruning"}
     assert (info["pruned"], info["pruneheight"], info["automatic_pruning"]) == (True, 0, False)
     old = call(node, "getblock", hashes[1], 0)
-    assert call(node, "pruneblockchain", 400) == 400 - 288
-    assert call(node, "getblockchaininfo")["pruneheight"] == 400 - 288 + 1
+    pruned = call(node, "pruneblockchain", 700)  # the last height of the files all below 700 - 288
+    assert 2 <= pruned <= 700 - 288 and not (node.datadir / "blocks" / "blk00000.dat").exists()
+    assert call(node, "getblockchaininfo")["pruneheight"] == pruned + 1
     assert error_of(node, "getblock", hashes[1]) == (-1, "Block not available (pruned data)")
     assert call(node, "submitblock", old) == "inconclusive"  # stored again
     assert call(node, "getblock", hashes[1], 0) == old
@@ -254,6 +255,15 @@ def test_getblock_fees_and_prevouts_from_the_undo_data(rpc_node: Node) -> None:
     assert vin["prevout"]["value"] == Decimal(coinbase.outputs[0].value) / COIN
     assert vin["prevout"]["scriptPubKey"]["hex"] == P2WSH_TRUE.hex()
     assert error_of(node, "getblock", block_hash, "2") == (-3, "JSON value of type string is not of expected type number")
+    blocks = node.datadir / "blocks"
+    node.chain.flush()
+    (blocks / "rev00000.dat").rename(blocks / "rev_wrong")
+    assert error_of(node, "getblock", block_hash, 2) == (-32603, "Undo data expected but can't be read. This could "
+                                                         "be due to disk corruption or a conflict with a pruning event.")
+    (blocks / "rev_wrong").rename(blocks / "rev00000.dat")
+    (blocks / "blk00000.dat").rename(blocks / "blk00000.dat.bak")
+    assert error_of(node, "getblock", block_hash) == (-1, "Block not found on disk")
+    (blocks / "blk00000.dat.bak").rename(blocks / "blk00000.dat")
     assert error_of(node, "getnetworkhashps", "a", []) == (-3, (
         'Wrong type passed:\n{\n    "Position 1 (nblocks)": "JSON value of type string is not of expected type number",'
         '\n    "Position 2 (height)": "JSON value of type array is not of expected type number"\n}'))
