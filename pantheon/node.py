@@ -43,6 +43,7 @@ from pantheon import limits, wire
 from pantheon.chain import scripts
 from pantheon.chain.blockfiles import FASTPRUNE_BLOCKFILE_SIZE, MAX_BLOCKFILE_SIZE
 from pantheon.chain.chainstate import Chainstate, with_activation_heights
+from pantheon.chain.coinstats import CoinStats, coin_stats
 from pantheon.chain.headers import MAX_FUTURE_BLOCK_TIME, HeaderRejected, TipChange
 from pantheon.chain.mempool import Mempool
 from pantheon.chain.miner import BlockTemplate, block_template, mine
@@ -393,6 +394,12 @@ class Node(Lifecycle):
         last 288 kept) goes; the highest height pruned, None if none."""
         with self._lock:
             return self.chain.prune(height)
+
+    def coin_stats(self, hash_type: str) -> tuple[bytes, int, CoinStats]:
+        """Core's gettxoutsetinfo over the UTXO set at the tip, under the chain lock (nothing
+        connects meanwhile): (tip, its height, the statistics)."""
+        with self._lock:
+            return self.chain.tip, self.chain.height, coin_stats(self.chain.unspent_coins(), hash_type)
 
     def verify_chain(self, level: int, nblocks: int) -> bool:
         """Core's verifychain under the chain lock (Chainstate.verify_chain)."""

@@ -59,7 +59,7 @@ import itertools
 import logging
 import struct
 import time
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import gevent
 
@@ -77,7 +77,7 @@ from pantheon.chain.contextual import (
 from pantheon.chain.headers import MAX_FUTURE_BLOCK_TIME, HeaderRejected, HeaderTree, TipChange
 from pantheon.chain.script import is_unspendable
 from pantheon.chain.versionbits import VersionBits
-from pantheon.chain.utxo import DEFAULT_CACHE_BYTES, UtxoSet, coin_key, decode_undo, encode_undo
+from pantheon.chain.utxo import DEFAULT_CACHE_BYTES, UtxoSet, coin_key, decode_coin, decode_undo, encode_undo
 from pantheon.chain.validation import (
     MAX_BLOCK_SIGOPS_COST,
     MAX_MONEY,
@@ -378,6 +378,14 @@ class Chainstate:
         else:
             total = count + (now - block_time) * data.rate
         return min(count / total, 1.0)
+
+    def unspent_coins(self) -> Iterator[tuple[OutPoint, Coin]]:
+        """Every unspent coin as of the tip, in key order (txid, then output index): the set is
+        flushed first and read from the store, so nothing may change it while the caller walks
+        (the node's chain lock)."""
+        self.flush()
+        for key, raw in self.store.namespace("utxo").iterator():
+            yield OutPoint(key[:32], int.from_bytes(key[32:], "big")), decode_coin(raw)
 
     def _undo_record(self, block_hash: bytes) -> bytes | None:
         """The block's undo record, written or not yet (BlockFileMissing if its file is gone)."""

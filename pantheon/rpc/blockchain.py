@@ -9,13 +9,15 @@ import gevent.event
 
 from pantheon import wire
 from pantheon.chain.blockfiles import BlockFileMissing
+from pantheon.chain.coins import Coin
+from pantheon.chain.coinstats import HASH_TYPES
 from pantheon.chain.headers import MAX_FUTURE_BLOCK_TIME
 from pantheon.chain.scripts import ScriptFlags, script_flags
 from pantheon.chain.versionbits import ACTIVE, DEFINED, LOCKED_IN, STARTED, signals
 from pantheon.hashing import hash_to_hex
 from pantheon.net.peer import PeerState
 from pantheon.params import ALWAYS_ACTIVE, Deployment
-from pantheon.primitives import Block
+from pantheon.primitives import Block, OutPoint
 from pantheon.protocol import BLOCK_HEADER_SIZE
 from pantheon.rpc.arguments import check_types, hash_arg, int_arg, known_block
 from pantheon.rpc.errors import RPC_INTERNAL_ERROR, RPC_INVALID_PARAMETER, RPC_MISC_ERROR, RpcError
@@ -273,6 +275,49 @@ class BlockchainRpc(RpcGroup):
             info["statistics"] = statistics
             info["signalling"] = "".join("#" if mark else "-" for mark in marks)
         return {"type": "bip9", "bip9": info, "active": following == ACTIVE}
+
+    @rpc_method
+    def gettxoutsetinfo(self, hash_type: Any = "hash_serialized_3") -> dict[str, Any]:
+        """Statistics of the UTXO set at the tip, with its `hash_serialized_3` or `muhash` digest
+        (or none). Walks every coin in Python: slow on a large set. Core's `hash_or_height` and
+        `use_index` (a coin statistics index) are not supported."""
+        check_types(("hash_type", hash_type, "string"))
+        if hash_type not in HASH_TYPES:
+            raise RpcError(RPC_INVALID_PARAMETER, f"'{hash_type}' is not a valid hash_type")
+        node = self.node
+        tip, height, stats = node.coin_stats(hash_type)
+        result: dict[str, Any] = {"height": height, "bestblock": hash_to_hex(tip), "txouts": stats.outputs,
+                                  "bogosize": stats.bogosize}
+        if stats.digest is not None:
+            result[hash_type] = hash_to_hex(stats.digest)
+        result.update({"total_amount": amount(stats.total_amount), "transactions": stats.transactions,
+                       "disk_size": sum(path.stat().st_size for path in node.store.path.iterdir() if path.is_file())})
+        return result
+
+    @rpc_method
+    def gettxout(self, txid: Any, n: Any, include_mempool: Any = True) -> dict[str, Any] | None:
+        """An unspent output: of the chain's tip, or (`include_mempool`) as the mempool leaves
+        it (a pooled transaction's output, confirmations 0; none if a pooled one spends it)."""
+        check_types(("txid", txid, "string"), ("n", n, "number"), ("include_mempool", include_mempool, "bool"))
+        node = self.node
+        chain = node.chain
+        outpoint = OutPoint(hash_arg(txid, "txid"), int_arg(n, "n"))
+        coin = None
+        confirmations = 0
+        if include_mempool:
+            if node.mempool.spender(outpoint) is not None:
+                return None
+            entry = node.mempool.get(outpoint.txid)
+            if entry is not None and outpoint.index < len(entry.tx.outputs):
+                txout = entry.tx.outputs[outpoint.index]
+                coin = Coin(txout.value, txout.script_pubkey, chain.height + 1, False)
+        if coin is None:
+            coin = chain.get_coin(outpoint)
+            if coin is None:
+                return None
+            confirmations = chain.height - coin.height + 1
+        return {"bestblock": hash_to_hex(chain.tip), "confirmations": confirmations, "value": amount(coin.value),
+                "scriptPubKey": script_pubkey_json(coin.script_pubkey, node.network), "coinbase": coin.coinbase}
 
     @rpc_method
     def getdifficulty(self) -> float:

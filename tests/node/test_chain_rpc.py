@@ -267,3 +267,34 @@ def test_getblock_fees_and_prevouts_from_the_undo_data(rpc_node: Node) -> None:
     assert error_of(node, "getnetworkhashps", "a", []) == (-3, (
         'Wrong type passed:\n{\n    "Position 1 (nblocks)": "JSON value of type string is not of expected type number",'
         '\n    "Position 2 (height)": "JSON value of type array is not of expected type number"\n}'))
+
+
+def test_gettxoutsetinfo_and_gettxout(rpc_node: Node) -> None:
+    node = rpc_node
+    mined = node.generate(101, P2WSH_TRUE)
+    info = call(node, "gettxoutsetinfo")
+    assert (info["height"], info["bestblock"], info["txouts"], info["transactions"]) == (
+        101, hash_to_hex(mined[-1]), 101, 101)  # a payout each (commitments are unspendable)
+    assert info["total_amount"] == Decimal(sum(block_subsidy(h, REGTEST) for h in range(1, 102))) / COIN
+    assert len(info["hash_serialized_3"]) == 64 and 0 < info["disk_size"] and "muhash" not in info
+    muhash = call(node, "gettxoutsetinfo", "muhash")
+    assert len(muhash["muhash"]) == 64 and muhash["muhash"] != info["hash_serialized_3"]
+    assert "hash_serialized_3" not in call(node, "gettxoutsetinfo", "none")
+    assert error_of(node, "gettxoutsetinfo", "foo hash") == (-8, "'foo hash' is not a valid hash_type")
+    call(node, "invalidateblock", hash_to_hex(mined[50]))
+    assert call(node, "gettxoutsetinfo")["txouts"] == 50
+    call(node, "reconsiderblock", hash_to_hex(mined[50]))
+    again = call(node, "gettxoutsetinfo")
+    del info["disk_size"], again["disk_size"]
+    assert again == info
+    coinbase = node.chain.read_block(mined[0]).transactions[0]
+    txid = hash_to_hex(coinbase.txid)
+    out = call(node, "gettxout", txid, 0)
+    assert (out["bestblock"], out["confirmations"], out["coinbase"]) == (hash_to_hex(mined[-1]), 101, True)
+    assert out["scriptPubKey"]["hex"] == P2WSH_TRUE.hex() and out["value"] == Decimal(coinbase.outputs[0].value) / COIN
+    tx = spend(prevouts_of(coinbase)[:1], fee=1_000)
+    assert node.submit_transaction(tx) == "accepted"
+    assert call(node, "gettxout", txid, 0) is None  # the mempool spends it
+    assert call(node, "gettxout", txid, 0, False)["confirmations"] == 101
+    assert call(node, "gettxout", hash_to_hex(tx.txid), 0)["confirmations"] == 0
+    assert call(node, "gettxout", hash_to_hex(tx.txid), 0, False) is None
