@@ -471,6 +471,19 @@ class Node(Lifecycle):
             gevent.sleep(0)
         return hashes
 
+    def generate_block(self, pay_to: bytes | str, transactions: list[Tx], *, submit: bool = True) -> Block:
+        """Core's generateblock: a block on the tip holding exactly `transactions` (the coinbase
+        claims no fee of them), checked as a child of the tip, mined, and processed if `submit`;
+        raises BlockRejected/HeaderRejected for a block that cannot be."""
+        with self._lock:
+            template = block_template(self.chain, None, pay_to, int(self.clock()), transactions=transactions,
+                                      version=self.chain.versionbits.block_version(self.chain.tip))
+            self.chain.test_block_validity(template.block)
+            block = mine(template.block)
+            if submit:
+                self.process_block(block)
+        return block
+
     def block_template(self, pay_to: bytes | str, *, commit_witness: bool = True) -> BlockTemplate:
         """Core's CreateNewBlock on the tip, now, with the node's -blockmaxweight,
         -blockreservedweight, -blockmintxfee and version (-blockversion on regtest, else BIP9's

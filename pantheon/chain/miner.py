@@ -17,7 +17,7 @@ from __future__ import annotations
 import struct
 import time as _time
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, Sequence
 
 from pantheon.chain.addresses import address_to_script
 from pantheon.chain.contextual import block_subsidy
@@ -97,10 +97,12 @@ def minimum_time(chain: MiningChain) -> int:
 def block_template(chain: MiningChain, mempool: Mempool | None, pay_to: bytes | str, timestamp: int | None = None,
                    *, commit_witness: bool = True, max_weight: int = DEFAULT_BLOCK_MAX_WEIGHT,
                    reserved_weight: int = DEFAULT_BLOCK_RESERVED_WEIGHT, min_fee_rate: int = DEFAULT_BLOCK_MIN_TX_FEE,
-                   version: int = DEFAULT_BLOCK_VERSION, extranonce: int = 0) -> BlockTemplate:
+                   version: int = DEFAULT_BLOCK_VERSION, extranonce: int = 0,
+                   transactions: Sequence[Tx] = ()) -> BlockTemplate:
     """A block on `chain`'s tip holding the mempool's best transactions within the weight, sigop
     and fee-rate limits (`min_fee_rate` in sat/kvB), its coinbase paying subsidy + fees to
-    `pay_to` (an address on the chain's network, or a raw scriptPubKey).
+    `pay_to` (an address on the chain's network, or a raw scriptPubKey). `transactions` are
+    put in as given, after those, their fees not claimed (Core's generateblock).
 
     The BIP141 commitment (and the coinbase's 32-byte reserved value) is added when segwit is
     active, as Core does; `commit_witness=False` adds it only when a transaction has witness
@@ -131,6 +133,7 @@ def block_template(chain: MiningChain, mempool: Mempool | None, pay_to: bytes | 
             weight += tx.weight
             sigops += entry.sigop_cost
     fees = sum(tx_fees)
+    chosen += transactions
     segwit = height >= network.segwit_height
     commitment = None
     if segwit and (commit_witness or any(tx.has_witness for tx in chosen)):

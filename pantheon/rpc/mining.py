@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from pantheon import wire
-from pantheon.chain.addresses import AddressError
+from pantheon.chain.addresses import AddressError, address_to_script
 from pantheon.chain.headers import HeaderRejected
 from pantheon.chain.miner import minimum_time
 from pantheon.chain.script import OP_1
@@ -23,7 +23,7 @@ from pantheon.hashing import hash_to_hex
 from pantheon.net.peer import PeerState
 from pantheon.primitives import Block, BlockHeader
 from pantheon.protocol import BLOCK_HEADER_SIZE
-from pantheon.rpc.arguments import check_types, hex_arg, int_arg
+from pantheon.rpc.arguments import check_types, hash_arg, hex_arg, int_arg, tx_arg
 from pantheon.rpc.errors import (
     RPC_CLIENT_IN_INITIAL_DOWNLOAD,
     RPC_CLIENT_NOT_CONNECTED,
@@ -34,7 +34,7 @@ from pantheon.rpc.errors import (
     RPC_VERIFY_ERROR,
     RpcError,
 )
-from pantheon.rpc.registry import RpcGroup, rpc_method
+from pantheon.rpc.registry import HIDDEN, RpcGroup, rpc_method
 from pantheon.rpc.results import amount, difficulty, target, warnings
 
 __all__ = ["MiningRpc"]
@@ -70,6 +70,41 @@ class MiningRpc(RpcGroup):
         except (BlockRejected, HeaderRejected) as error:
             raise RpcError(RPC_VERIFY_ERROR, f"generated block rejected: {error.reason}") from None
         return [hash_to_hex(block_hash) for block_hash in hashes]
+
+    @rpc_method(regtest_only=True, category=HIDDEN)
+    def generateblock(self, output: Any, transactions: Any, submit: Any = True) -> dict[str, Any]:
+        """Mine a block paying `output` (an address: descriptors are not parsed here) holding
+        `transactions` in order (txids of pooled transactions, or raw transactions); it is
+        submitted unless `submit` is false, when its hex is returned with its hash."""
+        check_types(("output", output, "string"), ("transactions", transactions, "array"),
+                    ("submit", submit, "bool"))
+        node = self.node
+        chosen = []
+        for item in transactions:
+            entry = None
+            if isinstance(item, str) and len(item) == 64:
+                entry = node.mempool.get(hash_arg(item, "txid"))
+                if entry is None:
+                    raise RpcError(RPC_INVALID_ADDRESS_OR_KEY, f"Transaction {item} not in mempool.")
+                chosen.append(entry.tx)
+                continue
+            try:
+                chosen.append(tx_arg(item))
+            except RpcError:
+                raise RpcError(RPC_DESERIALIZATION_ERROR, f"Transaction decode failed for {item}. Make sure the tx "
+                               "has at least one input.") from None
+        try:
+            script = address_to_script(output, node.network)
+        except AddressError:
+            raise RpcError(RPC_INVALID_ADDRESS_OR_KEY, "Error: Invalid address or descriptor") from None
+        try:
+            block = node.generate_block(script, chosen, submit=submit)
+        except (BlockRejected, HeaderRejected) as error:
+            raise RpcError(RPC_VERIFY_ERROR, f"TestBlockValidity failed: {error.reason}") from None
+        result = {"hash": hash_to_hex(block.hash)}
+        if not submit:
+            result["hex"] = wire.encode_block(block).hex()
+        return result
 
     @rpc_method
     def submitblock(self, hexdata: Any, dummy: Any = None) -> str | None:

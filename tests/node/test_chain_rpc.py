@@ -298,3 +298,25 @@ def test_gettxoutsetinfo_and_gettxout(rpc_node: Node) -> None:
     assert call(node, "gettxout", txid, 0, False)["confirmations"] == 101
     assert call(node, "gettxout", hash_to_hex(tx.txid), 0)["confirmations"] == 0
     assert call(node, "gettxout", hash_to_hex(tx.txid), 0, False) is None
+
+
+def test_generateblock(rpc_node: Node) -> None:
+    node = rpc_node
+    mined = node.generate(101, P2WSH_TRUE)
+    address = "bcrt1qdavt4j2sd7dlhqsavtnfxvzppw6k7qy97tmnu9"
+    unsent = call(node, "generateblock", address, [], False)
+    block = wire.decode_block(bytes.fromhex(unsent["hex"]))
+    assert hash_to_hex(block.hash) == unsent["hash"] and node.chain.tip == mined[-1]  # not submitted
+    assert call(node, "submitblock", unsent["hex"]) is None and node.chain.tip == block.hash
+    pooled = spend(prevouts_of(node.chain.read_block(mined[0]).transactions[0])[:1], fee=3_000)
+    raw = spend(prevouts_of(node.chain.read_block(mined[1]).transactions[0])[:1], fee=4_000)
+    assert node.submit_transaction(pooled) == "accepted"
+    made = call(node, "generateblock", address, [hash_to_hex(pooled.txid), raw.serialize().hex()])
+    connected = node.chain.read_block(node.chain.tip)
+    assert made == {"hash": hash_to_hex(connected.hash)}
+    assert [tx.txid for tx in connected.transactions[1:]] == [pooled.txid, raw.txid]
+    assert connected.transactions[0].outputs[0].value == block_subsidy(103, REGTEST)  # the fees go unclaimed
+    assert error_of(node, "generateblock", address, ["00" * 32]) == (-5, f"Transaction {'00' * 32} not in mempool.")
+    assert error_of(node, "generateblock", address, ["beef"])[0] == -22
+    assert error_of(node, "generateblock", "nonsense", []) == (-5, "Error: Invalid address or descriptor")
+    assert error_of(node, "generateblock", address, [raw.serialize().hex()])[0] == -25  # spent already
