@@ -2,7 +2,8 @@
 (`kernel/coinstats.cpp`): counts, amounts, Core's "bogosize", and one of its two digests:
 `hash_serialized_3` (double SHA-256 over every coin serialized in key order) or `muhash`
 (MuHash3072, an order-independent multiset hash: each coin's serialization is expanded by
-ChaCha20 into a 3072-bit number and multiplied in, modulo 2**3072 - 1103717).
+ChaCha20 into a 3072-bit number and multiplied in, modulo 2**3072 - 1103717). Core's
+`disk_size` is LevelDB's estimate of the coins' range; here it is the size of their records.
 
 Pure functions over (outpoint, coin) pairs: the caller walks the set (and keeps it still).
 """
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from pantheon.chain.coins import Coin
+from pantheon.chain.utxo import coin_key, encode_coin
 from pantheon.primitives import OutPoint
 from pantheon.wire import write_compact_size
 
@@ -89,6 +91,7 @@ class CoinStats:
     bogosize: int
     total_amount: int
     digest: bytes | None  # internal byte order; None for hash_type "none"
+    disk_size: int  # the coin records (keys and values) as the store keeps them, before compression
 
 
 def _serialize(outpoint: OutPoint, coin: Coin) -> bytes:
@@ -104,7 +107,7 @@ def coin_stats(coins: Iterable[tuple[OutPoint, Coin]], hash_type: str) -> CoinSt
         raise ValueError(f"'{hash_type}' is not a valid hash_type")
     serialized = hashlib.sha256() if hash_type == "hash_serialized_3" else None
     muhash = MuHash3072() if hash_type == "muhash" else None
-    transactions = outputs = bogosize = total = 0
+    transactions = outputs = bogosize = total = disk_size = 0
     last_txid = None
     for outpoint, coin in coins:
         if outpoint.txid != last_txid:
@@ -113,6 +116,7 @@ def coin_stats(coins: Iterable[tuple[OutPoint, Coin]], hash_type: str) -> CoinSt
         outputs += 1
         total += coin.value
         bogosize += _BOGO_FIXED + len(coin.script_pubkey)
+        disk_size += len(coin_key(outpoint.txid, outpoint.index)) + len(encode_coin(coin))
         if serialized is not None or muhash is not None:
             data = _serialize(outpoint, coin)
             if serialized is not None:
@@ -125,4 +129,4 @@ def coin_stats(coins: Iterable[tuple[OutPoint, Coin]], hash_type: str) -> CoinSt
         digest = hashlib.sha256(serialized.digest()).digest()
     elif muhash is not None:
         digest = muhash.digest()
-    return CoinStats(transactions, outputs, bogosize, total, digest)
+    return CoinStats(transactions, outputs, bogosize, total, digest, disk_size)

@@ -291,7 +291,7 @@ class BlockchainRpc(RpcGroup):
         if stats.digest is not None:
             result[hash_type] = hash_to_hex(stats.digest)
         result.update({"total_amount": amount(stats.total_amount), "transactions": stats.transactions,
-                       "disk_size": sum(path.stat().st_size for path in node.store.path.iterdir() if path.is_file())})
+                       "disk_size": stats.disk_size})
         return result
 
     @rpc_method

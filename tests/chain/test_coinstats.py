@@ -9,6 +9,7 @@ import pytest
 
 from pantheon.chain.coins import Coin
 from pantheon.chain.coinstats import MuHash3072, chacha20_block, coin_stats
+from pantheon.chain.utxo import encode_coin
 from pantheon.primitives import OutPoint
 
 
@@ -45,6 +46,7 @@ def test_coin_stats_counts_and_digests() -> None:
     stats = coin_stats(coins, "hash_serialized_3")
     assert (stats.transactions, stats.outputs, stats.total_amount) == (2, 3, 5_008)
     assert stats.bogosize == 3 * 50 + 1 + 22  # Core's GetBogoSize: 50 + the script's length
+    assert stats.disk_size == sum(36 + len(encode_coin(coin)) for _, coin in coins)  # key: txid + index
     first = b"\x01" * 32 + (0).to_bytes(4, "little") + (7).to_bytes(4, "little") + (5_000).to_bytes(8, "little") + b"\x01\x51"
     assert stats.digest is not None and len(stats.digest) == 32
     single = coin_stats(coins[:1], "hash_serialized_3").digest
