@@ -25,6 +25,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from pantheon.config import ConfigError, HelpRequested, load_config
     from pantheon.logs import LogStream, configure_logging
+    from pantheon.node import BlockFromTheFuture
     from pantheon.service import NodeService
     from pantheon.store import StoreError
 
@@ -48,6 +49,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.info("Ignoring -%s: Pantheon has no wallet, GUI or IPC, so this option has no effect", name)
     try:
         service = NodeService(config).start()
+    except BlockFromTheFuture as error:
+        log.error("cannot start: %s", error)
+        print(error, file=sys.stderr)
+        return 1
     except (StoreError, OSError) as error:
         log.error("cannot start: %s", error)
         print(f"Error: {error}", file=sys.stderr)

@@ -33,8 +33,15 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 from pantheon import __version__, limits, params
+from pantheon.chain.chainstate import ACTIVATION_FIELDS
+from pantheon.chain.miner import (
+    DEFAULT_BLOCK_MAX_WEIGHT,
+    DEFAULT_BLOCK_MIN_TX_FEE,
+    DEFAULT_BLOCK_RESERVED_WEIGHT,
+    MINIMUM_BLOCK_RESERVED_WEIGHT,
+)
 from pantheon.chain.policy import DEFAULT_PERMIT_BARE_MULTISIG, INCREMENTAL_RELAY_FEE, MAX_OP_RETURN_RELAY, MIN_RELAY_FEE
-from pantheon.chain.validation import COIN
+from pantheon.chain.validation import COIN, MAX_BLOCK_WEIGHT
 from pantheon.net.banlist import DEFAULT_BAN_TIME
 from pantheon.net.permissions import WhitelistEntry, parse_whitelist
 
@@ -170,10 +177,38 @@ def _fee_rate(text: str) -> int:
 
 
 def _activation(text: str) -> tuple[str, int]:
-    name, sep, height = text.strip().partition("@")
-    if not sep or not name or not height.isdigit():
-        raise ValueError("expected NAME@HEIGHT")
+    """Core's -testactivationheight=NAME@HEIGHT, checked in Core's order with its texts."""
+    name, sep, height = text.partition("@")
+    if not sep:
+        raise CoreInitError(f"Invalid format ({text}) for -testactivationheight=name@height.")
+    if not height.isdigit() or int(height) >= 2**31 - 1:
+        raise CoreInitError(f"Invalid height value ({text}) for -testactivationheight=name@height.")
+    if name not in ACTIVATION_FIELDS:
+        raise CoreInitError(f"Invalid name ({text}) for -testactivationheight=name@height.")
     return name, int(height)
+
+
+#: Core's -checkblocks and -checklevel defaults: the last 6 blocks, at level 3, at every start.
+DEFAULT_CHECKBLOCKS = 6
+DEFAULT_CHECKLEVEL = 3
+#: Core's MIN_DISK_SPACE_FOR_BLOCK_FILES: the smallest automatic -prune target, MiB.
+MIN_PRUNE_MIB = 550
+#: Core's -test=<option> names Pantheon honours.
+_TEST_OPTIONS = ("bip94",)
+
+
+def _checklevel(text: str) -> int:
+    level = int(text)
+    if not 0 <= level <= 4:
+        raise ValueError("must be 0 to 4")
+    return level
+
+
+def _test_option(text: str) -> str:
+    name = text.strip()
+    if name not in _TEST_OPTIONS:
+        raise CoreInitError(f'Unrecognised option "{name}" provided in -test=<option>.')
+    return name
 
 
 def _chain_work(text: str) -> int:
@@ -317,6 +352,21 @@ _OPTIONS: tuple[_Option, ...] = (
     _Option("testactivationheight", _activation, "regtest only, as Core: NAME@HEIGHT enforces a deployment "
             "(bip34, dersig, cltv, csv, segwit) from HEIGHT; repeatable", Kind.LIST),
     _Option("mocktime", _count, "regtest only: start with the clock frozen at this UNIX time (0: real time)"),
+    _Option("test", _test_option, "regtest only, as Core: bip94 enforces BIP94's timewarp rule; repeatable",
+            Kind.LIST),
+    # mining
+    _Option("blockmaxweight", _count, f"the most weight a mined block has (default: {DEFAULT_BLOCK_MAX_WEIGHT})"),
+    _Option("blockreservedweight", _count, "weight kept for the header and coinbase of a mined block "
+            f"(default: {DEFAULT_BLOCK_RESERVED_WEIGHT})"),
+    _Option("blockmintxfee", _fee_rate, "the lowest fee rate of a transaction mined, BTC/kvB "
+            f"(default: {DEFAULT_BLOCK_MIN_TX_FEE} sat/kvB)"),
+    _Option("stopatheight", _count, "shut down once the chain reaches this height (default: 0, never)"),
+    _Option("checkblocks", _integer, "blocks verified at start (default: 6; 0 or less: all)"),
+    _Option("checklevel", _checklevel, "how thoroughly -checkblocks verifies, 0-4 (default: 3)"),
+    _Option("prune", _count, "0: keep every block (default); 1: prune on request (pruneblockchain); "
+            f"{MIN_PRUNE_MIB} or more: keep the stored chain under that many MiB by pruning old blocks"),
+    _Option("fastprune", _bool, "regtest only: prune from a chain of 100 blocks on (default: 0)", Kind.SWITCH),
+    _Option("blockversion", _integer, "regtest only: the version of mined blocks (default: BIP9's, signalling)"),
     # logging
     _Option("loglevel", _loglevel, "trace, debug, info, warning, error, or CATEGORY:LEVEL (default: info); "
             "repeatable", Kind.LIST),
@@ -403,6 +453,17 @@ class NodeConfig:
     par: int = 2
     acceptnonstdtxn: bool = False
     mocktime: int = 0
+    #: Core's -test options given (regtest only)
+    test: tuple[str, ...] = ()
+    blockmaxweight: int = DEFAULT_BLOCK_MAX_WEIGHT
+    blockreservedweight: int = DEFAULT_BLOCK_RESERVED_WEIGHT
+    blockmintxfee: int = DEFAULT_BLOCK_MIN_TX_FEE  # sat/kvB
+    blockversion: int | None = None
+    prune: int = 0  # Core's -prune: 0 off, 1 manual, else the target in MiB
+    stopatheight: int = 0
+    checkblocks: int = DEFAULT_CHECKBLOCKS
+    checklevel: int = DEFAULT_CHECKLEVEL
+    fastprune: bool = False
     #: per-category log levels from `-loglevel=CATEGORY:LEVEL`
     category_levels: tuple[tuple[str, str], ...] = ()
     debug: tuple[str, ...] = ()
@@ -669,12 +730,27 @@ def _resolve(datadir: Path, network: params.Network, values: dict[str, Any], ign
         if len(assumevalid_hash) != 32:
             raise ConfigError(f"assumevalid={assumevalid!r}: not a 64-digit block hash")
         assumevalid = assumevalid_hash
-    for regtest_only in ("testactivationheight", "mocktime", "acceptnonstdtxn"):
+    for regtest_only in ("testactivationheight", "mocktime", "acceptnonstdtxn", "test", "blockversion", "fastprune"):
         if values.get(regtest_only) and network.name != "regtest":
             raise ConfigError(f"{regtest_only} is for regtest only, not {network.name}")
     if ("rpcuser" in values) != ("rpcpassword" in values):
         raise ConfigError("rpcuser and rpcpassword must be given together")
     port = values.get("port", network.p2p_port)
+    prune = values.get("prune", 0)
+    if 1 < prune < MIN_PRUNE_MIB:
+        raise ConfigError(f"Prune configured below the minimum of {MIN_PRUNE_MIB} MiB.  Please use a higher number.")
+    max_weight = values.get("blockmaxweight", DEFAULT_BLOCK_MAX_WEIGHT)
+    reserved_weight = values.get("blockreservedweight", DEFAULT_BLOCK_RESERVED_WEIGHT)
+    if reserved_weight > MAX_BLOCK_WEIGHT:
+        raise ConfigError(f"-blockreservedweight ({reserved_weight}) exceeds consensus maximum block weight "
+                          f"({MAX_BLOCK_WEIGHT})")
+    if reserved_weight < MINIMUM_BLOCK_RESERVED_WEIGHT:
+        raise ConfigError(f"-blockreservedweight ({reserved_weight}) is lower than minimum safety value of "
+                          f"({MINIMUM_BLOCK_RESERVED_WEIGHT})")
+    if max_weight > MAX_BLOCK_WEIGHT:
+        raise ConfigError(f"-blockmaxweight ({max_weight}) exceeds consensus maximum block weight ({MAX_BLOCK_WEIGHT})")
+    if reserved_weight > max_weight:
+        raise ConfigError(f"-blockreservedweight ({reserved_weight}) exceeds -blockmaxweight ({max_weight})")
     uacomment = tuple(values.get("uacomment", ()))
     agent_length = len(f"/Pantheon:{__version__}({'; '.join(uacomment)})/") if uacomment else 0
     if agent_length > limits.MAX_USER_AGENT:
@@ -727,6 +803,16 @@ def _resolve(datadir: Path, network: params.Network, values: dict[str, Any], ign
         acceptnonstdtxn=values.get("acceptnonstdtxn", False),
         testactivationheight=tuple(values.get("testactivationheight", ())),
         mocktime=values.get("mocktime", 0),
+        test=tuple(values.get("test", ())),
+        blockmaxweight=max_weight,
+        blockreservedweight=reserved_weight,
+        blockmintxfee=values.get("blockmintxfee", DEFAULT_BLOCK_MIN_TX_FEE),
+        blockversion=values.get("blockversion"),
+        prune=prune,
+        stopatheight=values.get("stopatheight", 0),
+        checkblocks=values.get("checkblocks", DEFAULT_CHECKBLOCKS),
+        checklevel=values.get("checklevel", DEFAULT_CHECKLEVEL),
+        fastprune=values.get("fastprune", False),
         loglevel=overall,
         category_levels=tuple((category, level) for category, level in levels if category is not None),
         debug=debug,

@@ -32,6 +32,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 import gevent
 import gevent.lock
@@ -39,10 +40,12 @@ import gevent.pool
 
 from pantheon import limits, wire
 from pantheon.chain import scripts
+from pantheon.chain.blockfiles import FASTPRUNE_BLOCKFILE_SIZE, MAX_BLOCKFILE_SIZE
 from pantheon.chain.chainstate import Chainstate, with_activation_heights
-from pantheon.chain.headers import HeaderRejected, TipChange
+from pantheon.chain.coinstats import CoinStats, coin_stats
+from pantheon.chain.headers import MAX_FUTURE_BLOCK_TIME, HeaderRejected, TipChange
 from pantheon.chain.mempool import Mempool
-from pantheon.chain.miner import block_template, mine
+from pantheon.chain.miner import BlockTemplate, block_template, mine
 from pantheon.chain.scripts import ChainScriptChecks
 from pantheon.chain.validation import BlockRejected, TxRejected
 from pantheon.clock import NodeClock
@@ -60,7 +63,7 @@ from pantheon.net.manager import ManagerConfig, NetworkManager
 from pantheon.net.peer import BUILTIN_HANDLERS, Handler, NetTotals, Peer, PeerConfig, PeerState, Transition
 from pantheon.net.permissions import Permission
 from pantheon.params import Network
-from pantheon.primitives import Block, InvVect, Locator, Tx
+from pantheon.primitives import Block, BlockHeader, InvVect, Locator, Tx
 from pantheon.protocol import (
     MSG_BLOCK,
     MSG_CMPCT_BLOCK,
@@ -75,10 +78,10 @@ from pantheon.protocol import (
     NODE_WITNESS,
 )
 from pantheon.relay import TxRelay
-from pantheon.store import Store
+from pantheon.store import Store, StoreError
 from pantheon.sync import BlockDownload
 
-__all__ = ["Node", "NodeTuning", "SyncStatus"]
+__all__ = ["BlockFromTheFuture", "Node", "NodeTuning", "SyncStatus"]
 
 log = logging.getLogger("pantheon.node")
 
@@ -86,6 +89,12 @@ MAX_BLOCKS_TO_ANNOUNCE = 8  # Core: more new blocks than this are announced by i
 HEADERS_RESPONSE_TIME = 2 * 60  # Core: a getheaders is outstanding this long unless answered
 NETWORK_LIMITED_TIP_AGE = 144 * 10 * 60  # Core: a NETWORK_LIMITED peer has the last 288 blocks; 144 are a margin
 MAX_GETBLOCKS_RESULTS = 500  # Core answers getblocks with at most 500 block hashes
+#: Core's regtest prunes from this height on with -fastprune (1,000 without); its block files
+#: are then small too (FASTPRUNE_BLOCKFILE_SIZE), so that a short chain spans several.
+FASTPRUNE_AFTER_HEIGHT = 100
+#: Core creates this (empty) directory with the network's datadir even with -disablewallet, and
+#: its functional tests' cached datadir is made by removing it.
+WALLETS_DIRNAME = "wallets"
 
 
 @dataclass(frozen=True)
@@ -133,6 +142,14 @@ _INV_NAMES = {MSG_TX: "tx", MSG_WTX: "wtx", MSG_BLOCK: "block", MSG_FILTERED_BLO
 def _inv_text(item: InvVect) -> str:
     """Core's CInv::ToString: the type's name (or its number) and the hash in display order."""
     return f"{_INV_NAMES.get(item.type, f'0x{item.type:08x}')} {hash_to_hex(item.hash)}"
+class BlockFromTheFuture(StoreError):
+    """The chain's tip is more than two hours ahead of the clock: Core refuses to start, and
+    says so without its usual `Error: ` (the message is its own question to the user)."""
+
+
+def prune_target(prune: int) -> int | None:
+    """Core's -prune as the chain state's target: None (0: off), 0 (1: on request), else bytes."""
+    return None if prune == 0 else 0 if prune == 1 else prune * 1024 * 1024
 
 
 class Node(Lifecycle):
@@ -155,19 +172,27 @@ class Node(Lifecycle):
             network = with_activation_heights(network, **dict(config.testactivationheight))
         if config.minimumchainwork is not None:
             network = dataclasses.replace(network, minimum_chain_work=config.minimumchainwork)
+        if "bip94" in config.test:
+            network = dataclasses.replace(network, pow_enforce_bip94=True)
+        if config.fastprune:
+            network = dataclasses.replace(network, prune_after_height=FASTPRUNE_AFTER_HEIGHT)
         self.network: Network = network
         self.datadir = config.network_datadir
         #: The one clock the node's behaviour reads (clock.py); `setmocktime` moves it.
         self.clock = NodeClock(config.mocktime)
         self.store = Store.open(self.datadir)
+        (self.datadir / WALLETS_DIRNAME).mkdir(exist_ok=True)
         self._lock = gevent.lock.RLock()
         workers = script_workers if script_workers is not None else config.par if config.par > 0 else os.cpu_count() or 1
         self.scripts = self._script_checks(verify_scripts, workers)
         try:
             self.chain = Chainstate(self.store, network, cache_bytes=config.dbcache * 1024 * 1024,
-                                    script_verifier=self.scripts.block if self.scripts else None, now=self.clock)
+                                    script_verifier=self.scripts.block if self.scripts else None, now=self.clock,
+                                    prune_target=prune_target(config.prune),
+                                    block_file_size=FASTPRUNE_BLOCKFILE_SIZE if config.fastprune else MAX_BLOCKFILE_SIZE)
             if self.scripts is not None:
                 self.scripts.headers = self.chain.headers
+            self._check_loaded_chain()
             self.mempool = Mempool(self.chain, max_usage=config.maxmempool * 1_000_000, min_relay_fee=config.minrelaytxfee,
                                    script_verifier=self.scripts.mempool_tx if self.scripts else None,
                                    require_standard=not config.acceptnonstdtxn, clock=self.clock,
@@ -187,6 +212,8 @@ class Node(Lifecycle):
                              trickle_inbound=self.tuning.trickle_inbound,
                              request_timeout=self.tuning.tx_request_timeout, clock=self.clock)
         self.started_at = time.time()
+        #: The last block assembled (mined or templated), for getmininginfo.
+        self.last_template: BlockTemplate | None = None
         #: getblocks: when a peer fetches this block of ours, it is sent an inv of our tip.
         self._continue_hash: dict[int, bytes] = {}
         self._headers_sync: dict[int, _HeadersSync] = {}
@@ -223,6 +250,19 @@ class Node(Lifecycle):
                                       traffic=self.events.message.emit, clock=self.clock)
         self.manager.listeners.append(self._peer_changed)
         self.manager.desirable_services = self.desirable_services
+
+    def _check_loaded_chain(self) -> None:
+        """Core's checks of the chain it loads: a tip from the future (the clock is wrong, or the
+        database) stops the start; then the last -checkblocks blocks are verified at -checklevel."""
+        chain = self.chain
+        if chain.headers.header(chain.tip).timestamp > self.clock() + MAX_FUTURE_BLOCK_TIME:
+            raise BlockFromTheFuture(
+                "The block database contains a block which appears to be from the future. This may be due to your "
+                "computer's date and time being set incorrectly. Only rebuild the block database if you are sure "
+                f"that your computer's date and time are correct.{os.linesep}"
+                "Please restart with -reindex or -reindex-chainstate to recover.")
+        if not chain.verify_chain(self.config.checklevel, self.config.checkblocks):
+            raise StoreError("Corrupted block database detected.")
 
     def _script_checks(self, wanted: bool, workers: int) -> ChainScriptChecks | None:
         """Bitcoin Core's interpreter when it can be loaded; otherwise say loudly that scripts
@@ -382,16 +422,66 @@ class Node(Lifecycle):
         """Check, store and connect a block (ours or a peer's); announce a new tip. Raises
         HeaderRejected/BlockRejected with Core's reason."""
         started = time.perf_counter()
-        with self._lock:
-            self._disconnected = []
-            try:
-                change = self.chain.accept_block(block)
-            finally:
-                self._readd_disconnected()
+        change = self._change_chain(lambda: self.chain.accept_block(block))
         self.events.block_processed.emit(time.perf_counter() - started)
         if change is not None:
             self._announce_blocks(change, source)
         return change
+
+    def submit_header(self, header: BlockHeader) -> None:
+        """Add a header to the header tree (Core's submitheader); raises HeaderRejected."""
+        with self._lock:
+            self.chain.headers.add_header(header)
+
+    def prune(self, height: int) -> int | None:
+        """Core's pruneblockchain under the chain lock: the data of blocks up to `height` (the
+        last 288 kept) goes; the highest height pruned, None if none."""
+        with self._lock:
+            return self.chain.prune(height)
+
+    def coin_stats(self, hash_type: str) -> tuple[bytes, int, CoinStats]:
+        """Core's gettxoutsetinfo over the UTXO set at the tip, under the chain lock (nothing
+        connects meanwhile): (tip, its height, the statistics)."""
+        with self._lock:
+            return self.chain.tip, self.chain.height, coin_stats(self.chain.unspent_coins(), hash_type)
+
+    def verify_chain(self, level: int, nblocks: int) -> bool:
+        """Core's verifychain under the chain lock (Chainstate.verify_chain)."""
+        with self._lock:
+            return self.chain.verify_chain(level, nblocks)
+
+    def test_block_validity(self, block: Block) -> None:
+        """Core's TestBlockValidity under the chain lock (script checks may yield): raises
+        BlockRejected/HeaderRejected with Core's reason; nothing changes."""
+        with self._lock:
+            self.chain.test_block_validity(block)
+
+    def invalidate_block(self, block_hash: bytes) -> TipChange | None:
+        """Core's invalidateblock: the block and its descendants are marked invalid, the chain
+        goes back to its parent and on along the best valid chain; disconnected transactions
+        return to the mempool."""
+        change = self._change_chain(lambda: self.chain.invalidate_block(block_hash))
+        if change is not None:
+            self._announce_blocks(change, None)
+        return change
+
+    def reconsider_block(self, block_hash: bytes) -> TipChange | None:
+        """Core's reconsiderblock: the invalid marks of the block, its ancestors and its
+        descendants are cleared and the best valid chain connected."""
+        change = self._change_chain(lambda: self.chain.reconsider_block(block_hash))
+        if change is not None:
+            self._announce_blocks(change, None)
+        return change
+
+    def _change_chain(self, change: Callable[[], TipChange | None]) -> TipChange | None:
+        """Run a change of the chain under the lock; the transactions of blocks it disconnects
+        go back to the mempool afterwards."""
+        with self._lock:
+            self._disconnected = []
+            try:
+                return change()
+            finally:
+                self._readd_disconnected()
 
     def submit_transaction(self, tx: Tx, source: Peer | None = None) -> str:
         """Offer a transaction to the mempool and, when accepted, relay it. Returns "accepted",
@@ -419,13 +509,40 @@ class Node(Lifecycle):
         hashes = []
         for _ in range(count):
             with self._lock:
-                template = block_template(self.chain, self.mempool, pay_to, int(self.clock()),
-                                          commit_witness=commit_witness)
-                block = mine(template.block)
+                block = mine(self.block_template(pay_to, commit_witness=commit_witness).block)
                 self.process_block(block)
             hashes.append(block.hash)
             gevent.sleep(0)
         return hashes
+
+    def generate_block(self, pay_to: bytes | str, transactions: list[Tx], *, submit: bool = True) -> Block:
+        """Core's generateblock: a block on the tip holding exactly `transactions` (the coinbase
+        claims no fee of them), checked as a child of the tip, mined, and processed if `submit`;
+        raises BlockRejected/HeaderRejected for a block that cannot be."""
+        with self._lock:
+            template = block_template(self.chain, None, pay_to, int(self.clock()), transactions=transactions,
+                                      version=self.chain.versionbits.block_version(self.chain.tip))
+            self.chain.test_block_validity(template.block)
+            block = mine(template.block)
+            if submit:
+                self.process_block(block)
+        return block
+
+    def block_template(self, pay_to: bytes | str, *, commit_witness: bool = True) -> BlockTemplate:
+        """Core's CreateNewBlock on the tip, now, with the node's -blockmaxweight,
+        -blockreservedweight, -blockmintxfee and version (-blockversion on regtest, else BIP9's
+        signalling); remembered as the last block assembled (getmininginfo)."""
+        config = self.config
+        with self._lock:
+            version = config.blockversion
+            if version is None:
+                version = self.chain.versionbits.block_version(self.chain.tip)
+            template = block_template(self.chain, self.mempool, pay_to, int(self.clock()),
+                                      commit_witness=commit_witness, max_weight=config.blockmaxweight,
+                                      reserved_weight=config.blockreservedweight, min_fee_rate=config.blockmintxfee,
+                                      version=version)
+        self.last_template = template
+        return template
 
     # --- peers coming and going -----------------------------------------------------------
 

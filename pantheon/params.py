@@ -12,6 +12,37 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Mapping
 
+#: Core's BIP9Deployment start times that skip the state machine, and its no-timeout value.
+ALWAYS_ACTIVE = -1
+NEVER_ACTIVE = -2
+NO_TIMEOUT = 2**63 - 1
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """A BIP9 soft fork signalled by a version bit (Core's Consensus::BIP9Deployment and its
+    VBDeploymentInfo): median-time-past window, `threshold` signalling blocks out of each
+    `period`, and whether getblocktemplate clients may ignore it (`gbt_optional`)."""
+
+    name: str
+    bit: int
+    start_time: int
+    timeout: int = NO_TIMEOUT
+    min_activation_height: int = 0
+    period: int = 2016
+    threshold: int = 1815
+    gbt_optional: bool = True
+
+
+@dataclass(frozen=True)
+class ChainTxData:
+    """Core's ChainTxData: transactions in the chain at `time`, and the rate (per second)
+    assumed since, for its verification progress estimate."""
+
+    time: int
+    tx_count: int
+    rate: float
+
 
 @dataclass(frozen=True)
 class Network:
@@ -45,6 +76,13 @@ class Network:
     minimum_chain_work: int = 0
     #: Core's defaultAssumeValid, display order ("" for none): the -assumevalid default.
     default_assumevalid: str = ""
+    #: Core's chainTxData, for `verificationprogress`; None: estimated from heights instead.
+    chain_tx_data: ChainTxData | None = None
+    #: Core's nPruneAfterHeight: a chain shorter than this is never pruned.
+    prune_after_height: int = 1_000
+    #: BIP9 deployments followed by signalling. Only regtest's are here: elsewhere every soft
+    #: fork Pantheon enforces is buried at a height above.
+    deployments: tuple[Deployment, ...] = ()
 
     @property
     def magic_bytes(self) -> bytes:
@@ -95,6 +133,7 @@ MAIN = Network(
         "seed.bitcoin.wiz.biz",
     ),
     minimum_chain_work=0x63C4EBD298DB40AF57541800,  # Core 27
+    prune_after_height=100_000,
     default_assumevalid="000000000000000000026811d149d4d261995ec5b3f64f439a0a10e1a464af9a",  # 824,000
 )
 
@@ -199,9 +238,15 @@ REGTEST = Network(
     pow_limit=(1 << 255) - 1,  # 7fff...ff
     pow_allow_min_difficulty=True,
     pow_no_retargeting=True,
+    pow_target_timespan=24 * 60 * 60,  # Core's regtest: a one-day (144-block) difficulty period
+    chain_tx_data=ChainTxData(0, 0, 0.001),  # Core's: a rate only, so progress is testable
     subsidy_halving_interval=150,
     segwit_height=0,
     bech32_hrp="bcrt",
+    deployments=(
+        Deployment("testdummy", 28, start_time=0, period=144, threshold=108),
+        Deployment("taproot", 2, start_time=ALWAYS_ACTIVE, period=144, threshold=108),
+    ),
 )
 
 NETWORKS: Mapping[str, Network] = MappingProxyType(

@@ -3,13 +3,17 @@ Prometheus exporter (with `metrics_port`) its configuration asks for. `pantheon-
 an embedder that wants only the node uses `Node` and pulls in neither server.
 
 It never monkey-patches and never installs signal handlers (`cli.py` does both); its `stop` is
-what the `stop` RPC and the signals call.
+what the `stop` RPC and the signals call, and what `-stopatheight` calls once a block at that
+height is connected.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import gevent
+
+from pantheon.primitives import Block
 from pantheon.config import NodeConfig
 from pantheon.lifecycle import Lifecycle
 from pantheon.metrics import NodeMetrics
@@ -31,6 +35,13 @@ class NodeService(Lifecycle):
         self.node = Node(config, **node_options)
         self.rpc: RpcServer | None = None
         self.metrics: NodeMetrics | None = None
+        if config.stopatheight:
+            self.node.events.block_connected.subscribe(self._stop_at_height)
+
+    def _stop_at_height(self, block: Block, height: int) -> None:
+        """Core's -stopatheight: shut down (cleanly, as `stop` does) once the chain is that high."""
+        if height >= self.config.stopatheight:
+            gevent.spawn(self.stop)
 
     def _start(self) -> None:
         """Start the node, then the servers the configuration asks for. If a server cannot

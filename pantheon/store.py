@@ -1,4 +1,8 @@
-"""The node's embedded key-value store: one LevelDB (plyvel) per datadir, at `DATADIR/db`.
+"""The node's embedded key-value store: one LevelDB (plyvel) per datadir, at `DATADIR/chainstate`.
+
+Core's layout: the network's datadir holds the directories `blocks`, `chainstate` and `indexes`
+and otherwise only files (Core's functional tests copy a cached datadir keeping just those three
+directories). A datadir from before, with the database at `DATADIR/db`, is moved on open.
 
 A process opens the store once and hands it to every owner (address manager, ban list, and
 later the chain). LevelDB's LOCK file keeps a second process (or a second open in this one)
@@ -14,8 +18,14 @@ in the owning module.
 |        |               |                     | `e/` + network + address bytes + port: one entry |
 | `b/`   | `bans`        | net/banlist.py      | family (4/6) + network address + prefix length   |
 | `h/`   | `block_index` | chain/headers.py    | `meta`; block hash -> sequence, status, header   |
-| `k/`   | `blocks`      | chain/chainstate.py | block hash -> the block as on the wire (witness) |
-| `u/`   | `undo`        | chain/chainstate.py | block hash -> the coins its inputs spent         |
+| `k/`   | `blocks`      | chain/blockfiles.py | block hash -> its position in a blk file (or,    |
+|        |               | chain/chainstate.py | written before the files, the block itself);     |
+|        |               |                     | `f` + u32 BE file -> u32 BE its highest height;  |
+|        |               |                     | `pruned` -> u32 BE: the highest height pruned    |
+| `u/`   | `undo`        | chain/blockfiles.py | block hash -> its undo record's position in a    |
+|        |               |                     | rev file (or the record): the coins it spent     |
+| `n/`   | `chaintx`     | chain/chainstate.py | block hash -> u64 BE: transactions in the chain  |
+|        |               |                     | up to it (Core's m_chain_tx_count)               |
 | `c/`   | `utxo`        | chain/utxo.py       | txid + u32 BE index -> coin (height, value, ...) |
 | `t/`   | `tip`         | chain/utxo.py       | `tip` -> block hash + u32 BE height: the block   |
 |        |               |                     | `c/` is consistent with (moves with its flush)   |
@@ -29,7 +39,7 @@ Damage. A database LevelDB reports as corrupt (or cannot read) on open is repair
 `plyvel.repair_db`, which rebuilds the manifest from the table and log files it can still read,
 then read through once with checksums on; both run in a child process, because LevelDB's
 repairer can abort the process it runs in. If repair fails, or the repaired database still will
-not open or read, the directory is renamed to `db.corrupt-<UTC timestamp>` (kept for
+not open or read, the directory is renamed to `chainstate.corrupt-<UTC timestamp>` (kept for
 inspection, never deleted) and an empty database is started: a damaged store must not stop the
 node. An owner that meets corruption while reading after open calls `Store.recover()`, which
 does the same. Each step is logged on `pantheon.store`.
@@ -58,11 +68,14 @@ NAMESPACES: Mapping[str, bytes] = MappingProxyType({
     "block_index": b"h/",
     "blocks": b"k/",
     "undo": b"u/",
+    "chaintx": b"n/",
     "utxo": b"c/",
     "tip": b"t/",
 })
 
-DB_DIRNAME = "db"
+DB_DIRNAME = "chainstate"
+#: Where the database was before it moved to Core's `chainstate` directory.
+LEGACY_DB_DIRNAME = "db"
 
 
 class StoreError(Exception):
@@ -147,10 +160,14 @@ class Store:
 
     @classmethod
     def open(cls, datadir: str | os.PathLike[str]) -> Store:
-        """Open (creating if needed) `datadir/db`; repair or replace it if it is damaged."""
+        """Open (creating if needed) `datadir/chainstate`; repair or replace it if it is damaged."""
         datadir = Path(datadir)
         datadir.mkdir(parents=True, exist_ok=True)
         path = datadir / DB_DIRNAME
+        legacy = datadir / LEGACY_DB_DIRNAME
+        if legacy.is_dir() and not path.exists():
+            legacy.rename(path)
+            log.warning("moved the database from %s to %s (Core's layout)", legacy, path)
         if path.is_dir() and any(path.iterdir()) and not (path / "CURRENT").exists():
             # LevelDB would silently create an empty database over the surviving tables.
             return cls(datadir, _recover(path, "CURRENT is missing"))
@@ -273,7 +290,7 @@ def _replace(path: Path, problem: str) -> plyvel.DB:
 
 
 def _move_aside(path: Path) -> Path:
-    """Rename a damaged database to a fresh `db.corrupt-<timestamp>[-n]` beside it."""
+    """Rename a damaged database to a fresh `chainstate.corrupt-<timestamp>[-n]` beside it."""
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     aside = path.with_name(f"{path.name}.corrupt-{stamp}")
     suffix = 1

@@ -7,9 +7,10 @@ median-time-past once CSV is active, else the block's time; `validation.check_bl
 and stores the block (`k/`). A block failing there is marked invalid in the header tree unless
 the rejection says `mutated` (the header may still be good). Then `activate_best_chain` moves the
 UTXO tip to the header tree's best chain as far as block data reaches, disconnecting first
-when that is a heavier branch (Core's ActivateBestChainStep). Unlike Core, which picks the
-most-work chain among blocks it has, only the best header chain is followed: while a heavier
-header-only branch waits for its blocks, a branch between the two in work is not connected.
+when that is a heavier branch (Core's ActivateBestChainStep), or to the block just accepted
+when it has more work than that and its data down to the chain. Core picks the most-work chain
+among all the blocks it has; here a stored branch that is neither the best header's nor the
+block just accepted waits until one of those leads to it.
 
 `connect_block` applies Core's ConnectBlock rules in Core's order: BIP30 (`bad-txns-BIP30`;
 skipped for Core's two mainnet repeats and, as Core does, after the BIP34 block where the
@@ -30,12 +31,20 @@ Between blocks, `activate_best_chain` yields to the gevent hub, so a long catch-
 reorganisation lets peers be served; the caller serialises calls that change the chain (the
 node holds a lock around `accept_block`).
 
-Durability. The block is written to `k/` when accepted, before it is connected. Then each block
-connect or disconnect is one atomic WriteBatch: its coin changes, its undo record (`u/`) and the
-tip marker (`t/`) land together or not at all, so after a crash the store is at a fully
-connected block. `flush_every` > 1 defers the writes as Core's dbcache does (one batch then
+Durability. The block is appended to a blk file (`chain/blockfiles.py`) when accepted, its
+position in `k/`, before it is connected. Then each block connect or disconnect is one atomic
+WriteBatch: its coin changes, its undo record's position (`u/`, the record appended to a rev
+file just before) and the tip marker (`t/`) land together or not at all, so after a crash the
+store is at a fully connected block. `flush_every` > 1 defers the writes as Core's dbcache does (one batch then
 covers several blocks, still atomically, and is also written when the cache is over its bound
 and on `close`); opening reconnects any stored blocks beyond the written tip.
+
+Pruning (Core's -prune). With a `prune_target` the chain state may delete the block files whose
+blocks are all deeper than MIN_BLOCKS_TO_KEEP below the tip: on demand (`prune`, Core's
+pruneblockchain; target 0 is Core's -prune=1) or, with a target in bytes, after a block is
+connected while the block files exceed it and the chain is past the network's
+prune_after_height. Core then deletes just enough of its oldest files; here every file that may
+go goes at once. The highest height pruned is kept in `k/` under `pruned`.
 
 Regtest activation heights. Core's regtest has BIP34/65/66 at 1 and CSV/segwit from the start;
 bcoin's regtest (the vectors' chain) buries BIP34/65/66 far later and activates CSV and segwit
@@ -46,13 +55,16 @@ for regtest only, and `BCOIN_REGTEST` uses it with bcoin's heights.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
+import struct
 import time
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import gevent
 
 from pantheon import wire
+from pantheon.chain.blockfiles import MAX_BLOCKFILE_SIZE, BlockFiles
 from pantheon.chain.coins import Coin, CoinView
 from pantheon.chain.contextual import (
     block_subsidy,
@@ -62,9 +74,10 @@ from pantheon.chain.contextual import (
     sequence_locks_met,
     tx_sigop_cost,
 )
-from pantheon.chain.headers import HeaderTree, TipChange
+from pantheon.chain.headers import MAX_FUTURE_BLOCK_TIME, HeaderRejected, HeaderTree, TipChange
 from pantheon.chain.script import is_unspendable
-from pantheon.chain.utxo import DEFAULT_CACHE_BYTES, UtxoSet, coin_key, decode_undo, encode_undo
+from pantheon.chain.versionbits import VersionBits
+from pantheon.chain.utxo import DEFAULT_CACHE_BYTES, UtxoSet, coin_key, decode_coin, decode_undo, encode_undo
 from pantheon.chain.validation import (
     MAX_BLOCK_SIGOPS_COST,
     MAX_MONEY,
@@ -81,6 +94,7 @@ from pantheon.primitives import Block, OutPoint
 from pantheon.store import Store, StoreError
 
 __all__ = [
+    "ACTIVATION_FIELDS",
     "BCOIN_REGTEST",
     "DEFAULT_FLUSH_BLOCKS",
     "BlockHook",
@@ -94,6 +108,10 @@ log = logging.getLogger("pantheon.chain.chainstate")
 #: Write the UTXO set at least this often (in blocks connected or disconnected): by default
 #: every block is its own batch.
 DEFAULT_FLUSH_BLOCKS = 1
+#: Core's MIN_BLOCKS_TO_KEEP: blocks this close to the tip keep their data (reorgs need it).
+MIN_BLOCKS_TO_KEEP = 288
+#: The key in `k/` (block hashes are 32 bytes, so it cannot clash) of the highest height pruned.
+_PRUNED_KEY = b"pruned"
 #: Core's BIP34_IMPLIES_BIP30_LIMIT: BIP34 stops guaranteeing unique coinbases at this height.
 BIP34_IMPLIES_BIP30_LIMIT = 1_983_702
 #: Core's BIP34Hash (main, testnet3): where it is the chain's BIP34 block, BIP30 is not checked.
@@ -108,7 +126,8 @@ _BIP30_REPEATS = frozenset(hex_to_hash(h) for h in (
 ))
 #: Core's script_flag_exceptions on mainnet that drop P2SH (and witness): block 170,060.
 _NO_P2SH_BLOCKS = frozenset({hex_to_hash("00000000000002dc756eebf4f49723ed8d30cc28a5f108eb94b1ba88ac4f9c22")})
-_ACTIVATION_FIELDS = {"bip34": "bip34_height", "dersig": "bip66_height", "cltv": "bip65_height",
+#: Core's buried deployments by their -testactivationheight names, and our Network fields.
+ACTIVATION_FIELDS = {"bip34": "bip34_height", "dersig": "bip66_height", "cltv": "bip65_height",
                       "csv": "csv_height", "segwit": "segwit_height"}
 
 #: Called with a block and its height after it is connected or disconnected.
@@ -124,11 +143,11 @@ def with_activation_heights(network: Network, **heights: int) -> Network:
     cltv, csv, segwit) enforced from other heights. Regtest only, as in Core."""
     if network.name != REGTEST.name:
         raise ValueError(f"activation heights are fixed on {network.name}; only regtest takes others")
-    unknown = set(heights) - set(_ACTIVATION_FIELDS)
+    unknown = set(heights) - set(ACTIVATION_FIELDS)
     if unknown:
         raise ValueError(f"unknown deployment(s) {', '.join(sorted(unknown))}; "
-                         f"choose from {', '.join(_ACTIVATION_FIELDS)}")
-    return dataclasses.replace(network, **{_ACTIVATION_FIELDS[name]: height for name, height in heights.items()})
+                         f"choose from {', '.join(ACTIVATION_FIELDS)}")
+    return dataclasses.replace(network, **{ACTIVATION_FIELDS[name]: height for name, height in heights.items()})
 
 
 #: bcoin 1.0.2's regtest (lib/protocol/networks.js: bip34height 100,000,000, bip66height 1,251,
@@ -176,15 +195,24 @@ class Chainstate:
 
     def __init__(self, store: Store, network: Network, *, cache_bytes: int = DEFAULT_CACHE_BYTES,
                  flush_every: int = DEFAULT_FLUSH_BLOCKS, script_verifier: ScriptVerifier | None = None,
-                 now: Callable[[], float] = time.time) -> None:
+                 now: Callable[[], float] = time.time, prune_target: int | None = None,
+                 block_file_size: int = MAX_BLOCKFILE_SIZE) -> None:
+        """`prune_target`: None keeps every block; 0 prunes on demand only; more prunes when the
+        block files exceed that many bytes. `block_file_size`: where a blk file ends."""
         self.store = store
+        self.prune_target = prune_target
         self.network = network
         self.headers = HeaderTree.open(store, network, now=now)
+        #: The BIP9 deployments' states along the header tree (the miner's block version).
+        self.versionbits = VersionBits(self.headers, network.deployments)
         self.coins = UtxoSet(store, cache_bytes)
         self.flush_every = flush_every
         self._script_verifier = script_verifier
         self._blocks = store.namespace("blocks")
-        self._undo = store.namespace("undo")
+        self.files = BlockFiles(store, network.magic_bytes, block_file_size)
+        self._chain_tx = store.namespace("chaintx")
+        pruned = self._blocks.get(_PRUNED_KEY)
+        self._pruned_height = None if pruned is None else int.from_bytes(pruned, "big")
         self._since_flush = 0
         #: Undo records of the blocks connected since the last flush; written in its batch.
         self._unflushed_undo: dict[bytes, bytes] = {}
@@ -211,7 +239,7 @@ class Chainstate:
         block_hash = self.headers.anchor
         if self.headers.height_of(block_hash) != 0:
             raise StoreError("a chain state starts at genesis; this block index has another anchor")
-        self._blocks.put(block_hash, genesis)
+        self.files.write_block(block_hash, genesis, 0)
         self.coins.set_tip(block_hash, 0)
         self.coins.flush()
 
@@ -256,20 +284,170 @@ class Chainstate:
             raise ValueError(f"height {height} is outside the chain (0..{self.height})")
         return self.headers.median_time_past(self.headers.ancestor(self.tip, height))
 
+    def time_at(self, height: int) -> int:
+        """The timestamp of the tip's chain's block at `height` (0..tip height)."""
+        return self.headers.header(self.headers.ancestor(self.tip, height)).timestamp
+
     def next_work_required(self, parent_hash: bytes, timestamp: int) -> int:
         """The compact target a child of `parent_hash` made at `timestamp` must meet (the miner's
         `MiningChain`)."""
         return self.headers.next_work_required(parent_hash, timestamp)
 
     def has_block(self, block_hash: bytes) -> bool:
-        return self._blocks.get(block_hash) is not None
+        return self.files.has_block(block_hash)
+
+    def contains(self, block_hash: bytes) -> bool:
+        """Whether the block is on the connected chain (Core's `m_chain.Contains`)."""
+        tree = self.headers
+        if block_hash not in tree:
+            return False
+        height = tree.height_of(block_hash)
+        return height <= self.height and tree.ancestor(self.tip, height) == block_hash
+
+    def is_validated(self, block_hash: bytes) -> bool:
+        """Core's IsValid(BLOCK_VALID_SCRIPTS): connected now or once before, and not since
+        marked invalid."""
+        tree = self.headers
+        return tree.is_valid(block_hash) and (tree.was_connected(block_hash) or self.contains(block_hash))
 
     def read_block(self, block_hash: bytes) -> Block:
         """A stored block (KeyError if its data is not here)."""
-        raw = self._blocks.get(block_hash)
+        raw = self.files.read_block(block_hash)
         if raw is None:
             raise KeyError(f"no data for block {hash_to_hex(block_hash)}")
         return wire.decode_block(raw)
+
+    def spent_coins(self, block_hash: bytes) -> list[list[Coin]] | None:
+        """The coins each of the block's transactions but the coinbase spent, from its undo
+        record (Core's CBlockUndo); None when there is none (never connected, or pruned)."""
+        raw = self._undo_record(block_hash)
+        if raw is None or not self.has_block(block_hash):
+            return None
+        coins = decode_undo(raw)
+        result = []
+        for tx in self.read_block(block_hash).transactions[1:]:
+            result.append(coins[:len(tx.inputs)])
+            del coins[:len(tx.inputs)]
+        return result
+
+    def verify_chain(self, level: int, nblocks: int) -> bool:
+        """Core's VerifyDB over the chain's last `nblocks` blocks (0 or less: all), stopping at
+        pruned data: level 0 reads each block, 1 also checks it (CheckBlock), 2 reads its undo
+        record, 3 and 4 check that the record holds one coin per input. Core at levels 3 and 4
+        also disconnects (and at 4 reconnects) the blocks in memory: not done here. False,
+        with the reason logged, at the first failure."""
+        count = self.height if nblocks <= 0 else min(nblocks, self.height)
+        for height in range(self.height, self.height - count, -1):
+            block_hash = self.headers.ancestor(self.tip, height)
+            if not self.has_block(block_hash):
+                break
+            block = self.read_block(block_hash)
+            try:
+                if level >= 1:
+                    check_block(block)
+                if level >= 2:
+                    raw = self._undo_record(block_hash)
+                    if raw is None:
+                        raise StoreError("no undo data")
+                    spent = decode_undo(raw)
+                    inputs = sum(len(tx.inputs) for tx in block.transactions[1:])
+                    if level >= 3 and len(spent) != inputs:
+                        raise StoreError(f"undo data has {len(spent)} coins for {inputs} inputs")
+            except (BlockRejected, StoreError, ValueError, IndexError, struct.error) as error:
+                log.error("verifying block %s at height %d failed: %s", hash_to_hex(block_hash), height, error)
+                return False
+        return True
+
+    def verification_progress(self, now: float) -> float | None:
+        """Core's GuessVerificationProgress for the tip at time `now`: its chain's transactions
+        over those estimated to exist by then (from the network's ChainTxData; a tip within
+        two hours of `now` is placed by its height below the best header, so a synced chain
+        reads exactly 1). None without the network's ChainTxData."""
+        data = self.network.chain_tx_data
+        if data is None:
+            return None
+        count = self.chain_tx_count(self.tip)
+        if not count:
+            return 0.0
+        tree = self.headers
+        block_time = tree.header(self.tip).timestamp
+        if abs(now - block_time) <= MAX_FUTURE_BLOCK_TIME and tree.height >= self.height:
+            block_time = now - (tree.height - self.height) * self.network.pow_target_spacing
+        if count <= data.tx_count:
+            total = data.tx_count + (now - data.time) * data.rate
+        else:
+            total = count + (now - block_time) * data.rate
+        return min(count / total, 1.0)
+
+    def unspent_coins(self) -> Iterator[tuple[OutPoint, Coin]]:
+        """Every unspent coin as of the tip, in key order (txid, then output index): the set is
+        flushed first and read from the store, so nothing may change it while the caller walks
+        (the node's chain lock)."""
+        self.flush()
+        for key, raw in self.store.namespace("utxo").iterator():
+            yield OutPoint(key[:32], int.from_bytes(key[32:], "big")), decode_coin(raw)
+
+    def _undo_record(self, block_hash: bytes) -> bytes | None:
+        """The block's undo record, written or not yet (BlockFileMissing if its file is gone)."""
+        record = self._unflushed_undo.get(block_hash)
+        return record if record is not None else self.files.read_undo(block_hash)
+
+    def chain_tx_count(self, block_hash: bytes) -> int:
+        """Core's m_chain_tx_count: the transactions of the block's chain up to and including it,
+        genesis's counted; 0 when unknown (a block on the way was never here, or was pruned
+        before it was counted). Recorded when a block is connected; counted from the stored
+        blocks for one connected before the record was kept."""
+        missing: list[bytes] = []
+        count = 0
+        while True:
+            raw = self._chain_tx.get(block_hash)
+            if raw is not None:
+                count = int.from_bytes(raw, "big")
+                break
+            if block_hash == self.headers.anchor:
+                if self.headers.height_of(block_hash):
+                    return 0  # a checkpoint: what came before it is not known here
+                count = 1  # genesis: its coinbase
+                break
+            if not self.has_block(block_hash):
+                return 0
+            missing.append(block_hash)
+            block_hash = self.headers.header(block_hash).prev_block
+        for block_hash in reversed(missing):
+            count += len(self.read_block(block_hash).transactions)
+            self._chain_tx.put(block_hash, count.to_bytes(8, "big"))
+        return count
+
+    @property
+    def pruned_height(self) -> int | None:
+        """The highest height whose block data was pruned (Core's GetPruneHeight); None: none."""
+        return self._pruned_height
+
+    def is_pruned(self, block_hash: bytes) -> bool:
+        """Core's IsBlockPruned: the block was connected and its data pruned since."""
+        return (self._pruned_height is not None and not self.has_block(block_hash)
+                and (self.headers.was_connected(block_hash) or self.contains(block_hash)))
+
+    def prune(self, height: int) -> int | None:
+        """Delete the block and undo data of the chain's blocks up to `height`, never within
+        MIN_BLOCKS_TO_KEEP of the tip (Core's PruneBlockFilesManual); the highest height pruned
+        since the chain began, None if none."""
+        if self.prune_target is None:
+            raise ValueError("this chain state keeps every block (no prune target)")
+        self.flush()  # every undo record in its rev file before files go
+        pruned = self.files.prune(min(height, self.height - MIN_BLOCKS_TO_KEEP))
+        if pruned is not None and (self._pruned_height is None or pruned > self._pruned_height):
+            self._blocks.put(_PRUNED_KEY, pruned.to_bytes(4, "big"))
+            self._pruned_height = pruned
+            log.info("pruned block files: blocks up to height %d are gone", pruned)
+        return self._pruned_height
+
+    def _prune_automatically(self) -> None:
+        target = self.prune_target
+        if not target or self.height <= self.network.prune_after_height:
+            return
+        if self.files.size() > target:
+            self.prune(self.height)
 
     # --- accepting and connecting ---------------------------------------------------------
 
@@ -289,7 +467,7 @@ class Chainstate:
             if not error.mutated:
                 self.headers.invalidate(block_hash)
             raise
-        self._blocks.put(block_hash, wire.encode_block(block))
+        self.files.write_block(block_hash, wire.encode_block(block), height)
         return self.activate_best_chain({block_hash: block})
 
     def _check_finality(self, block: Block, height: int) -> None:
@@ -302,30 +480,96 @@ class Chainstate:
             raise BlockRejected("bad-txns-nonfinal", block.hash, f"non-final transaction {hash_to_hex(tx.txid)}")
 
     def activate_best_chain(self, known: dict[bytes, Block] | None = None) -> TipChange | None:
-        """Move the UTXO tip to the header tree's best chain, as far as stored blocks reach and
-        only to more work. A block failing to connect is marked invalid and the next best chain
-        tried (back to the old tip if need be); its BlockRejected is raised at the end."""
+        """Move the UTXO tip towards the most work whose blocks are here: along the best header's
+        chain as far as its stored blocks reach, and to a heavier block just accepted (`known`)
+        off that chain, as Core connects the most-work chain it has the data of. A block failing
+        to connect is marked invalid and the next best chain tried (back to the old tip if need
+        be); its BlockRejected is raised at the end."""
         start = self.tip
+        known = known or {}
         failure: BlockRejected | None = None
-        while (target := self.headers.tip) != self.tip:
-            fork, down, up = self._path(self.tip, target)
-            if down:  # a reorganisation: only towards more work that is here to connect
-                up = list(self._stored_prefix(up))
-                end = up[-1] if up else fork
-                if self.headers.chain_work(end) <= self.headers.chain_work(self.tip):
-                    break
+        while (step := self._next_step(known)) is not None:
+            down, up = step
             for _ in down:
                 self.disconnect_tip()
                 gevent.sleep(0)
             try:
-                if not self._connect_along(up, known or {}):
-                    break  # the best chain's data ends here
+                self._connect_along(up, known)  # stops where the data ends; the next step looks again
             except BlockRejected as error:
                 log.warning("block %s rejected: %s", hash_to_hex(error.block_hash), error)
                 self.headers.invalidate(error.block_hash)
                 failure = failure or error
         if failure is not None:
             raise failure
+        if self.tip == start:
+            return None
+        fork, down, up = self._path(start, self.tip)
+        return TipChange(fork, tuple(down), tuple(up))
+
+    def _next_step(self, known: dict[bytes, Block]) -> tuple[list[bytes], Iterable[bytes]] | None:
+        """(blocks to disconnect from the tip down, blocks to connect) towards more work that
+        is here; None when the tip has the most. Along the best header's chain the blocks to
+        connect come lazily: during a headers-first sync it runs far beyond the data."""
+        tree = self.headers
+        fork, down, up = self._path(self.tip, tree.tip)
+        if not down:
+            ahead = iter(up)
+            first = next(ahead, None)
+            if first is not None and self.has_block(first):
+                return [], itertools.chain((first,), ahead)
+        else:  # a reorganisation: only towards more work that is here to connect
+            stored = list(self._stored_prefix(up))
+            if tree.chain_work(stored[-1] if stored else fork) > tree.chain_work(self.tip):
+                return down, stored
+        other = self._heavier_known(known)
+        if other is None:
+            return None
+        _, down, up = self._path(self.tip, other)
+        return down, list(up)
+
+    def _heavier_known(self, known: dict[bytes, Block]) -> bytes | None:
+        """The heaviest of the blocks just accepted that has more work than the tip and every
+        block's data down to the chain, None if none has."""
+        tree = self.headers
+        best, best_work = None, tree.chain_work(self.tip)
+        for block_hash in known:
+            if (block_hash in tree and tree.is_valid(block_hash)
+                    and (work := tree.chain_work(block_hash)) > best_work and self._data_down_to_chain(block_hash)):
+                best, best_work = block_hash, work
+        return best
+
+    def _data_down_to_chain(self, block_hash: bytes) -> bool:
+        while not self.contains(block_hash):
+            if not self.has_block(block_hash):
+                return False
+            block_hash = self.headers.header(block_hash).prev_block
+        return True
+
+    def invalidate_block(self, block_hash: bytes) -> TipChange | None:
+        """Core's InvalidateBlock (invalidateblock): mark the block and its descendants invalid,
+        disconnect back to its parent if it is connected, then connect the best valid chain.
+        Returns how the tip moved."""
+        start = self.tip
+        self.headers.invalidate(block_hash)
+        while not self.headers.is_valid(self.tip):
+            self.disconnect_tip()
+            gevent.sleep(0)
+        return self._settle(start)
+
+    def reconsider_block(self, block_hash: bytes) -> TipChange | None:
+        """Core's ReconsiderBlock: clear the invalid mark of the block, its descendants and its
+        ancestors, then connect the best valid chain (a block failing again is marked again)."""
+        start = self.tip
+        self.headers.reconsider(block_hash)
+        return self._settle(start)
+
+    def _settle(self, start: bytes) -> TipChange | None:
+        """Connect the best valid chain after the marks changed; how the tip moved from `start`.
+        A block failing to connect is logged and marked by `activate_best_chain`."""
+        try:
+            self.activate_best_chain()
+        except BlockRejected:
+            pass
         if self.tip == start:
             return None
         fork, down, up = self._path(start, self.tip)
@@ -357,6 +601,42 @@ class Chainstate:
         if block.header.prev_block != parent:
             raise ValueError(f"block {hash_to_hex(block_hash)} does not extend the tip")
         height = parent_height + 1
+        view, undo = self._connect_checks(block, height)
+        record = encode_undo(undo)
+        self._unflushed_undo[block_hash] = record
+        self._unflushed_undo_bytes += len(record)
+        view.apply()
+        self.coins.set_tip(block_hash, height)
+        self.headers.mark_connected(block_hash)
+        parent_count = self.chain_tx_count(block.header.prev_block)
+        if parent_count:
+            self._chain_tx.put(block_hash, (parent_count + len(block.transactions)).to_bytes(8, "big"))
+        self._after_change()
+        self._prune_automatically()
+        for hook in self.on_connected:
+            hook(block, height)
+
+    def test_block_validity(self, block: Block) -> None:
+        """Core's TestBlockValidity (getblocktemplate's proposals): every check of a child of
+        the tip but its proof of work, nothing stored or changed; BlockRejected or
+        HeaderRejected with Core's reason."""
+        block_hash = block.hash
+        if block.header.prev_block != self.tip:
+            raise BlockRejected("inconclusive-not-best-prevblk", block_hash)
+        reason = self.headers.contextual_reason(block.header)
+        if reason is not None:
+            raise HeaderRejected(reason, block_hash)
+        height = self.height + 1
+        check_block(block)
+        self._check_finality(block, height)
+        check_block_at_height(block, height, self.network)
+        self._connect_checks(block, height)
+
+    def _connect_checks(self, block: Block, height: int) -> tuple[_BlockView, list[Coin]]:
+        """ConnectBlock's rules for a child of the tip at `height`, against an overlay of the
+        UTXO set: the overlay and the coins spent (the undo record), nothing applied."""
+        block_hash = block.hash
+        parent = block.header.prev_block
         net = self.network
         view = _BlockView(self.coins)
         transactions = block.transactions
@@ -408,14 +688,7 @@ class Chainstate:
                                 f"coinbase pays too much (actual={paid} vs limit={reward})")
         if verifier is not None:  # last, as Core waits for its script checks after bad-cb-amount
             verifier(block, height, spent_per_tx)
-        record = encode_undo(undo)
-        self._unflushed_undo[block_hash] = record
-        self._unflushed_undo_bytes += len(record)
-        view.apply()
-        self.coins.set_tip(block_hash, height)
-        self._after_change()
-        for hook in self.on_connected:
-            hook(block, height)
+        return view, undo
 
     def disconnect_tip(self) -> Block:
         """Core's DisconnectBlock for the tip: its outputs leave the set, the coins its inputs
@@ -429,7 +702,7 @@ class Chainstate:
         if raw_undo is not None:
             self._unflushed_undo_bytes -= len(raw_undo)
         else:
-            raw_undo = self._undo.get(block_hash)
+            raw_undo = self.files.read_undo(block_hash)
         if raw_undo is None:
             raise StoreError(f"no undo data for connected block {hash_to_hex(block_hash)}")
         undo = decode_undo(raw_undo)
@@ -454,8 +727,11 @@ class Chainstate:
     # --- flushing --------------------------------------------------------------------------
 
     def flush(self) -> None:
-        """Write the UTXO set's changes, the undo records and the tip now (one atomic batch)."""
-        self.coins.flush(self._unflushed_undo)
+        """Write the UTXO set's changes, the undo records and the tip now (one atomic batch),
+        then the blocks marked connected in the header tree."""
+        self.coins.flush({block_hash: self.files.write_undo(block_hash, record)
+                          for block_hash, record in self._unflushed_undo.items()})
+        self.headers.save()
         self._unflushed_undo.clear()
         self._unflushed_undo_bytes = 0
         self._since_flush = 0

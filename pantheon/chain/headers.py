@@ -2,17 +2,17 @@
 work, the best chain by most work, and the consensus checks a header can pass on its own.
 
 Checks and reasons follow Core's `AcceptBlockHeader`, in its order: a known header is returned
-as is (`duplicate` if it is known to be invalid); `high-hash` (proof of work against its own
+as is (`duplicate-invalid` if it is known to be invalid); `high-hash` (proof of work against its own
 `bits`, capped at the network's limit); `prev-blk-not-found`; `bad-prevblk` (a descendant of an
 invalid header); then `ContextualCheckBlockHeader`: `bad-diffbits` (Core's
 `GetNextWorkRequired`, including testnet's 20-minute rule and BIP94), `time-too-old` (not after
 the median time past of the last 11), `time-timewarp-attack` (BIP94), `time-too-new` (more than
 two hours ahead of the injectable clock) and `bad-version(0x…)` (below 2, 3, 4 once BIP34, 66,
-65 are buried). A contextually invalid header is remembered (bounded) so that it and its
-descendants are refused at once (`duplicate`, `bad-prevblk`); a header too far in the future is
-not, because time cures it. Core keeps no such headers (it marks failed entries only when a
-block fails full validation, which `invalidate` does here), so there a resent one is rejected
-with its first reason again.
+65 are buried). A contextually invalid header is remembered (bounded) so that it is refused at
+once with the same reason (Core, which keeps no such headers and checks a resent one again,
+gives that reason too) and its descendants with `bad-prevblk`; a header too far in the future is
+not remembered, because time cures it. A header in the tree marked failed (a block that failed
+full validation, or `invalidate`) is refused as `duplicate-invalid`.
 
 Anchor. The tree starts at one trusted header with its height and chain work: the genesis block
 (`HeaderTree.from_genesis`) or a checkpoint such as mainnet 822,528. Its chain work defaults to
@@ -25,8 +25,9 @@ anchor's first ten descendants uses the timestamps the tree has (as Core does ne
 Persistence (optional). `HeaderTree.open(store, ...)` keeps the tree in the store's `block_index`
 namespace (real LevelDB) and reloads it on the next open. Records, after the namespace prefix:
 `meta` -> u8 format version, u32 anchor height, 32-byte anchor chain work (big-endian), network
-name; each block hash (32 bytes) -> u32 insertion sequence, u8 status (0 valid, 1 failed), then
-the 80 raw header bytes (all big-endian). Every call that changes the tree writes its records in
+name; each block hash (32 bytes) -> u32 insertion sequence, u8 status flags (1: failed, itself or
+an ancestor; 2: its block was connected once, Core's BLOCK_VALID_SCRIPTS), then the 80 raw header
+bytes (all big-endian). Every call that changes the tree writes its records in
 one atomic batch. Loading re-checks each header's proof of work and linkage (as Core's
 LoadBlockIndex does), not its context, and replays the insertion order, so the tip, ties
 included, is the same as before. The remembered invalid headers are not stored.
@@ -58,6 +59,7 @@ from pantheon.store import Namespace, Store, StoreError
 
 __all__ = [
     "MAX_FUTURE_BLOCK_TIME",
+    "MAX_TIMEWARP",
     "MEDIAN_TIME_SPAN",
     "HeaderRejected",
     "TipChange",
@@ -69,14 +71,15 @@ __all__ = [
 MAX_FUTURE_BLOCK_TIME = 2 * 60 * 60  # Core's validation.h
 MEDIAN_TIME_SPAN = 11  # Core's CBlockIndex::nMedianTimeSpan
 MAX_TIMEWARP = 600  # BIP94
-MAX_REMEMBERED_INVALID = 10_000  # invalid headers kept to answer `duplicate`/`bad-prevblk`
+MAX_REMEMBERED_INVALID = 10_000  # invalid headers kept to refuse them and their children at once
 
 _HASH_SIZE = 32
 _WORK_SIZE = 32
 _VERSION = struct.Struct("<i")
 _TIME_BITS = struct.Struct("<II")
 _TIME_OFFSET = 68  # version 4 + prev 32 + merkle root 32
-_VALID, _FAILED = 0, 1
+_FAILED = 1  # Core's BLOCK_FAILED_MASK: this block or an ancestor failed validation
+_CONNECTED = 2  # Core's BLOCK_VALID_SCRIPTS: the block was connected (fully validated) once
 _NO_PARENT = -1
 FORMAT_VERSION = 1
 _META_KEY = b"meta"
@@ -231,7 +234,17 @@ class HeaderTree:
         return self._work_of(self._lookup(block_hash))
 
     def is_valid(self, block_hash: bytes) -> bool:
-        return self._status[self._lookup(block_hash)] == _VALID
+        """Not marked failed (neither itself nor an ancestor failed validation)."""
+        return not self._status[self._lookup(block_hash)] & _FAILED
+
+    def was_connected(self, block_hash: bytes) -> bool:
+        """Core's IsValid(BLOCK_VALID_SCRIPTS): the block was fully validated once."""
+        return bool(self._status[self._lookup(block_hash)] & _CONNECTED)
+
+    def leaves(self) -> list[bytes]:
+        """Every header no other header builds on (Core's getchaintips candidates)."""
+        parents = set(self._parent)
+        return [block_hash for i, block_hash in enumerate(self._hashes) if i not in parents]
 
     def at_height(self, height: int) -> bytes | None:
         """The active chain's hash at `height`, None outside it."""
@@ -256,6 +269,11 @@ class HeaderTree:
     def next_work_required(self, parent_hash: bytes, timestamp: int) -> int:
         """The `bits` a child of `parent_hash` made at `timestamp` must carry."""
         return self._next_bits(self._lookup(parent_hash), timestamp)
+
+    def contextual_reason(self, header: BlockHeader) -> str | None:
+        """Core's ContextualCheckBlockHeader for a header on a known parent, without adding it:
+        the first rule it breaks, None if none."""
+        return self._contextual_check(header, self._lookup(header.prev_block))
 
     def locator(self, block_hash: bytes | None = None) -> list[bytes]:
         """Core's block locator from `block_hash` (default the tip) back to the anchor: ten steps
@@ -312,15 +330,16 @@ class HeaderTree:
         block_hash = header.hash
         known = self._index.get(block_hash)
         if known is not None:
-            if self._status[known] != _VALID:
-                raise HeaderRejected("duplicate", block_hash)
+            if self._status[known] & _FAILED:
+                raise HeaderRejected("duplicate-invalid", block_hash)
             return Accepted(block_hash, self._height[known], False, None)
-        if block_hash in self._invalid:
-            raise HeaderRejected("duplicate", block_hash)
+        remembered = self._invalid.get(block_hash)
+        if remembered is not None:
+            raise HeaderRejected(remembered, block_hash)
         if not check_proof_of_work(block_hash, header.bits, self.network.pow_limit):
             raise HeaderRejected("high-hash", block_hash)
         parent = self._index.get(header.prev_block)
-        if parent is None or self._status[parent] != _VALID:
+        if parent is None or self._status[parent] & _FAILED:
             if parent is None and header.prev_block not in self._invalid:
                 raise HeaderRejected("prev-blk-not-found", block_hash)
             self._reject(block_hash, "bad-prevblk")
@@ -358,16 +377,51 @@ class HeaderTree:
         first = self._lookup(block_hash)
         if first == 0:
             raise ValueError("the anchor cannot be invalidated")
-        self._status[first] = _FAILED
+        self._status[first] |= _FAILED
         self._unsaved.append(first)
         for i in range(first + 1, len(self._hashes)):
-            if self._status[self._parent[i]] != _VALID and self._status[i] == _VALID:
-                self._status[i] = _FAILED
+            if self._status[self._parent[i]] & _FAILED and not self._status[i] & _FAILED:
+                self._status[i] |= _FAILED
                 self._unsaved.append(i)
         self._save()
-        if self._status[self._active[-1]] == _VALID:
+        if not self._status[self._active[-1]] & _FAILED:
             return None
         return self._set_tip(self._best_valid())
+
+    def reconsider(self, block_hash: bytes) -> TipChange | None:
+        """Core's ResetBlockFailureFlags (reconsiderblock): clear the failed mark of a header, its
+        descendants and its ancestors; the best valid header becomes the tip. A block that fails
+        again when connected is marked again."""
+        first = self._lookup(block_hash)
+        cleared = {first}
+        for i in range(first + 1, len(self._hashes)):
+            if self._parent[i] in cleared:
+                cleared.add(i)
+        i = self._parent[first]
+        while i != _NO_PARENT:
+            cleared.add(i)
+            i = self._parent[i]
+        for i in cleared:
+            if self._status[i] & _FAILED:
+                self._status[i] &= ~_FAILED
+                self._unsaved.append(i)
+        for refused in [h for h, reason in self._invalid.items() if reason == "bad-prevblk"]:
+            del self._invalid[refused]  # their parents may be valid again
+        self._save()
+        best = self._best_valid()
+        return None if best == self._active[-1] else self._set_tip(best)
+
+    def mark_connected(self, block_hash: bytes) -> None:
+        """Record that the block passed ConnectBlock (written with the tree's next change or `save`)."""
+        i = self._lookup(block_hash)
+        if not self._status[i] & _CONNECTED:
+            self._status[i] |= _CONNECTED
+            self._unsaved.append(i)
+
+    def save(self) -> None:
+        """Write what `mark_connected` recorded since the last change."""
+        if self._unsaved:
+            self._save()
 
     # --- internals ------------------------------------------------------------------------
 
@@ -375,7 +429,7 @@ class HeaderTree:
         """The valid header with the most work, the first seen among equals (one scan)."""
         best, best_work = 0, -1
         for i in range(len(self._hashes)):
-            if self._status[i] == _VALID and (work := self._work_of(i)) > best_work:
+            if not self._status[i] & _FAILED and (work := self._work_of(i)) > best_work:
                 best, best_work = i, work
         return best
 
@@ -407,7 +461,7 @@ class HeaderTree:
         self._index[header.hash] = i
         self._parent.append(parent)
         self._height.append(height)
-        self._status.append(_VALID)
+        self._status.append(0)
         self._unsaved.append(i)
         return i
 

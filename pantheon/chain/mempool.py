@@ -248,6 +248,10 @@ class Mempool:
     def get(self, txid: Hash) -> MempoolEntry | None:
         return self._entries.get(txid)
 
+    def spender(self, outpoint: OutPoint) -> Hash | None:
+        """The txid of the pooled transaction spending `outpoint`, None if none does."""
+        return self._spenders.get(outpoint)
+
     def get_by_wtxid(self, wtxid: Hash) -> MempoolEntry | None:
         txid = self._by_wtxid.get(wtxid)
         return None if txid is None else self._entries[txid]

@@ -1,8 +1,15 @@
 """The regtest miner: a block template from the mempool (Core's BlockAssembler, simplified) and a
 nonce grinder. Proof of work in Python is only practical at regtest's difficulty.
 
-The coinbase scriptSig is the BIP34 height push followed by an 8-byte extranonce push, so `mine`
-can roll the extranonce (and rebuild the merkle root) when a nonce space is exhausted.
+The coinbase is Core 30's: the BIP34 height push (followed by an 8-byte extranonce push, so `mine`
+can roll the extranonce and rebuild the merkle root when a nonce space is exhausted), its lock
+time the parent's height and its sequence not final, so that the lock time is enforced.
+
+Transactions are chosen in the mempool's block order (`Mempool.ordered`) while they fit Core's
+limits: the block weight (`max_weight`, with `reserved_weight` kept for the header, the
+transaction count and the coinbase), the sigop cost, and `min_fee_rate` (Core's -blockmintxfee,
+judged per transaction where Core judges the package: the same for transactions without pooled
+ancestors). A transaction left out takes its descendants with it.
 """
 
 from __future__ import annotations
@@ -10,10 +17,11 @@ from __future__ import annotations
 import struct
 import time as _time
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, Sequence
 
 from pantheon.chain.addresses import address_to_script
 from pantheon.chain.contextual import block_subsidy
+from pantheon.chain.headers import MAX_TIMEWARP
 from pantheon.chain.mempool import ChainView, Mempool
 from pantheon.chain.pow import compact_to_target
 from pantheon.chain.script import OP_0, OP_PUSHDATA1
@@ -30,13 +38,17 @@ from pantheon.primitives import Block, BlockHeader, Tx, TxIn, TxOut
 from pantheon.protocol import BLOCK_HEADER_SIZE
 from pantheon.wire import double_sha256
 
-__all__ = ["MiningChain", "BlockTemplate", "block_template", "mine", "COINBASE_RESERVE_WEIGHT",
-           "DEFAULT_BLOCK_MAX_WEIGHT", "DEFAULT_BLOCK_VERSION"]
+__all__ = ["MiningChain", "BlockTemplate", "block_template", "minimum_time", "mine", "DEFAULT_BLOCK_MAX_WEIGHT",
+           "DEFAULT_BLOCK_RESERVED_WEIGHT", "MINIMUM_BLOCK_RESERVED_WEIGHT", "DEFAULT_BLOCK_MIN_TX_FEE",
+           "DEFAULT_BLOCK_VERSION"]
 
-COINBASE_RESERVE_WEIGHT = 4_000  # Core's BlockAssembler: header and coinbase room
-COINBASE_RESERVE_SIGOPS = 400
-DEFAULT_BLOCK_MAX_WEIGHT = MAX_BLOCK_WEIGHT - 4_000  # Core's -blockmaxweight default
+COINBASE_RESERVE_SIGOPS = 400  # Core's coinbase_output_max_additional_sigops
+DEFAULT_BLOCK_MAX_WEIGHT = MAX_BLOCK_WEIGHT  # Core 30's -blockmaxweight default
+DEFAULT_BLOCK_RESERVED_WEIGHT = 8_000  # Core's -blockreservedweight: header, tx count and coinbase room
+MINIMUM_BLOCK_RESERVED_WEIGHT = 2_000  # Core refuses a smaller -blockreservedweight
+DEFAULT_BLOCK_MIN_TX_FEE = 1  # sat/kvB, Core 30's -blockmintxfee default
 DEFAULT_BLOCK_VERSION = 0x2000_0000  # BIP9 top bits, no deployment signalled
+_NONFINAL_SEQUENCE = 0xFFFF_FFFE  # Core's MAX_SEQUENCE_NONFINAL: the coinbase's lock time counts
 _WITNESS_RESERVED_VALUE = bytes(32)
 _EXTRANONCE_SIZE = 8
 _NONCE_SPACE = 1 << 32
@@ -49,75 +61,107 @@ class MiningChain(ChainView, Protocol):
         """The `bits` a child of `parent_hash` made at `timestamp` must carry."""
         ...
 
+    def time_at(self, height: int) -> int:
+        """The timestamp of the active chain's block at `height` (<= the tip's)."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class BlockTemplate:
-    """An unmined block (nonce 0) and what went into it."""
+    """An unmined block (nonce 0) and what went into it: per chosen transaction (coinbase left
+    out) its fee and sigop cost, as getblocktemplate lists them; `assembled_weight` is Core's
+    `currentblockweight` (the reserved weight plus the transactions')."""
 
     block: Block
     height: int
     fees: int
     weight: int
     sigop_cost: int
+    tx_fees: tuple[int, ...] = ()
+    tx_sigops: tuple[int, ...] = ()
+    assembled_weight: int = 0
+    commitment: bytes | None = None
+
+
+def minimum_time(chain: MiningChain) -> int:
+    """Core's GetMinimumTime for a block on the tip: after the median time past and, for the
+    first block of a difficulty period, no more than BIP94's MAX_TIMEWARP before its parent
+    (on every network, as Core's miner does)."""
+    network = chain.network
+    earliest = chain.mtp_at(chain.height) + 1
+    if (chain.height + 1) % (network.pow_target_timespan // network.pow_target_spacing) == 0:
+        earliest = max(earliest, chain.time_at(chain.height) - MAX_TIMEWARP)
+    return earliest
 
 
 def block_template(chain: MiningChain, mempool: Mempool | None, pay_to: bytes | str, timestamp: int | None = None,
                    *, commit_witness: bool = True, max_weight: int = DEFAULT_BLOCK_MAX_WEIGHT,
-                   version: int = DEFAULT_BLOCK_VERSION, extranonce: int = 0) -> BlockTemplate:
-    """A block on `chain`'s tip holding the mempool's best transactions within the weight and
-    sigop limits, its coinbase paying subsidy + fees to `pay_to` (an address on the chain's
-    network, or a raw scriptPubKey).
+                   reserved_weight: int = DEFAULT_BLOCK_RESERVED_WEIGHT, min_fee_rate: int = DEFAULT_BLOCK_MIN_TX_FEE,
+                   version: int = DEFAULT_BLOCK_VERSION, extranonce: int = 0,
+                   transactions: Sequence[Tx] = ()) -> BlockTemplate:
+    """A block on `chain`'s tip holding the mempool's best transactions within the weight, sigop
+    and fee-rate limits (`min_fee_rate` in sat/kvB), its coinbase paying subsidy + fees to
+    `pay_to` (an address on the chain's network, or a raw scriptPubKey). `transactions` are
+    put in as given, after those, their fees not claimed (Core's generateblock).
 
     The BIP141 commitment (and the coinbase's 32-byte reserved value) is added when segwit is
     active, as Core does; `commit_witness=False` adds it only when a transaction has witness
     data, for peers that refuse coinbase witness before segwit (bcoin's regtest below 432).
-    The time is at least median-time-past + 1 (default: now).
+    The time is `timestamp` (default: now), at least `minimum_time`.
     """
     height = chain.height + 1
     network = chain.network
     script = address_to_script(pay_to, network) if isinstance(pay_to, str) else pay_to
+    max_weight = min(max(max_weight, reserved_weight), MAX_BLOCK_WEIGHT)  # Core's ClampOptions
     chosen: list[Tx] = []
-    fees = 0
-    weight = COINBASE_RESERVE_WEIGHT
+    tx_fees: list[int] = []
+    tx_sigops: list[int] = []
+    weight = reserved_weight
     sigops = COINBASE_RESERVE_SIGOPS
     if mempool is not None:
         skipped: set[bytes] = set()
         for entry in mempool.ordered():
             tx = entry.tx
-            if (entry.parents & skipped or weight + tx.weight > max_weight
-                    or sigops + entry.sigop_cost > MAX_BLOCK_SIGOPS_COST):
+            if (entry.parents & skipped or weight + WITNESS_SCALE_FACTOR * entry.vsize > max_weight
+                    or sigops + entry.sigop_cost >= MAX_BLOCK_SIGOPS_COST
+                    or entry.fee < -(-min_fee_rate * entry.vsize // 1000)):
                 skipped.add(tx.txid)  # and so, later, its descendants
                 continue
             chosen.append(tx)
-            fees += entry.fee
+            tx_fees.append(entry.fee)
+            tx_sigops.append(entry.sigop_cost)
             weight += tx.weight
             sigops += entry.sigop_cost
+    fees = sum(tx_fees)
+    chosen += transactions
     segwit = height >= network.segwit_height
-    commit = segwit and (commit_witness or any(tx.has_witness for tx in chosen))
-    coinbase = _coinbase(height, block_subsidy(height, network) + fees, script, chosen if commit else None,
-                         extranonce)
+    commitment = None
+    if segwit and (commit_witness or any(tx.has_witness for tx in chosen)):
+        commitment = WITNESS_COMMITMENT_PREFIX + expected_witness_commitment(
+            [bytes(32), *(tx.wtxid for tx in chosen)], _WITNESS_RESERVED_VALUE)
+    coinbase = _coinbase(height, block_subsidy(height, network) + fees, script, commitment, extranonce)
     transactions = (coinbase, *chosen)
-    timestamp = max(int(_time.time()) if timestamp is None else timestamp, chain.mtp_at(chain.height) + 1)
+    timestamp = max(int(_time.time()) if timestamp is None else timestamp, minimum_time(chain))
     header = BlockHeader(version, chain.tip, merkle_root([tx.txid for tx in transactions])[0], timestamp,
                          chain.next_work_required(chain.tip, timestamp), 0)
     block_weight = WITNESS_SCALE_FACTOR * (BLOCK_HEADER_SIZE + compact_size_len(len(transactions))) + sum(
         tx.weight for tx in transactions)
     return BlockTemplate(Block(header, transactions), height, fees, block_weight,
-                         sigops - COINBASE_RESERVE_SIGOPS + tx_sigop_cost(coinbase, []))
+                         sigops - COINBASE_RESERVE_SIGOPS + tx_sigop_cost(coinbase, []), tuple(tx_fees),
+                         tuple(tx_sigops), weight, commitment)
 
 
-def _coinbase(height: int, value: int, script: bytes, committed: list[Tx] | None, extranonce: int) -> Tx:
+def _coinbase(height: int, value: int, script: bytes, commitment: bytes | None, extranonce: int) -> Tx:
     """Core's coinbase: BIP34 height (plus our extranonce), one payout, then the witness
-    commitment over `committed` when it is not None."""
+    commitment output when there is one; locked to the parent's height, as Core 30's."""
     script_sig = (bip34_height_script(height) + bytes((_EXTRANONCE_SIZE,))
                   + extranonce.to_bytes(_EXTRANONCE_SIZE, "little"))
     outputs = [TxOut(value, script)]
     witness: tuple[bytes, ...] = ()
-    if committed is not None:
-        commitment = expected_witness_commitment([bytes(32), *(tx.wtxid for tx in committed)], _WITNESS_RESERVED_VALUE)
-        outputs.append(TxOut(0, WITNESS_COMMITMENT_PREFIX + commitment))
+    if commitment is not None:
+        outputs.append(TxOut(0, commitment))
         witness = (_WITNESS_RESERVED_VALUE,)
-    return Tx(2, [TxIn(bytes(32), 0xFFFF_FFFF, script_sig, 0xFFFF_FFFF, witness)], outputs, 0)
+    return Tx(2, [TxIn(bytes(32), 0xFFFF_FFFF, script_sig, _NONFINAL_SEQUENCE, witness)], outputs, height - 1)
 
 
 def _with_extranonce(block: Block, extranonce: int) -> Block:

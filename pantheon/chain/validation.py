@@ -43,6 +43,7 @@ from pantheon.protocol import BLOCK_HEADER_SIZE
 __all__ = [
     "COIN",
     "MAX_BLOCK_WEIGHT",
+    "MAX_BLOCK_SERIALIZED_SIZE",
     "MAX_BLOCK_SIGOPS_COST",
     "MAX_MONEY",
     "Rejected",
@@ -59,6 +60,7 @@ __all__ = [
 ]
 
 MAX_BLOCK_WEIGHT = 4_000_000
+MAX_BLOCK_SERIALIZED_SIZE = 4_000_000  # Core's consensus.h: bytes, witness included
 MAX_BLOCK_SIGOPS_COST = 80_000
 WITNESS_SCALE_FACTOR = 4
 COIN = 100_000_000  # satoshis in a bitcoin

@@ -3,9 +3,9 @@
 rawtransactions, mining, control, util. `node_methods(node, shutdown)` gathers them into the table
 the server serves; a new method is a decorated method in its group's module and nothing else.
 
-Clients written for Core work unchanged. Differences, on purpose and visible: `getblockchaininfo`
-and `getmempoolinfo` add `scripts_verified` (whether scripts are executed: see chain/scripts.py);
-`getsyncstatus` is ours; scripts are shown with Core's `asm`, `hex`, `type` and `address` but
+Clients written for Core work unchanged. Differences, on purpose and visible: `getmempoolinfo`
+adds `scripts_verified` (whether scripts are executed: see chain/scripts.py); `getsyncstatus` is
+ours (with `scripts_verified` too); scripts are shown with Core's `asm`, `hex`, `type` and `address` but
 without its output descriptors (`desc`).
 """
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
+import json
+import string
 from typing import TYPE_CHECKING, Any
 
 from pantheon import wire
@@ -22,7 +24,8 @@ from pantheon.rpc.errors import (
 if TYPE_CHECKING:
     from pantheon.chain.chainstate import Chainstate
 
-__all__ = ["hash_arg", "known_block", "int_arg", "amount_arg", "tx_arg", "endpoint_arg"]
+__all__ = ["hash_arg", "known_block", "json_type", "int_arg", "check_types", "amount_arg", "hex_arg", "tx_arg",
+           "endpoint_arg"]
 
 
 def hash_arg(value: Any, name: str = "hash") -> bytes:
@@ -35,18 +38,30 @@ def hash_arg(value: Any, name: str = "hash") -> bytes:
         raise RpcError(RPC_INVALID_PARAMETER, f"{name} must be hexadecimal string (not '{value}')") from None
 
 
-def known_block(chain: Chainstate, value: Any) -> bytes:
+def known_block(chain: Chainstate, value: Any, name: str = "blockhash") -> bytes:
     """A block hash naming a header the chain has, or Core's -5 error."""
-    block_hash = hash_arg(value, "blockhash")
+    block_hash = hash_arg(value, name)
     if block_hash not in chain.headers:
         raise RpcError(RPC_INVALID_ADDRESS_OR_KEY, "Block not found")
     return block_hash
 
 
+def json_type(value: Any) -> str:
+    """UniValue's name for a JSON value's type."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float)):
+        return "number"
+    return {str: "string", list: "array", dict: "object"}.get(type(value), type(value).__name__)
+
+
 def int_arg(value: Any, name: str) -> int:
-    """A JSON integer (not a boolean), or Core's -3 error."""
+    """A JSON integer (not a boolean), or UniValue's -3 error (`name` is for the caller's
+    reading; Core's text does not carry it)."""
     if isinstance(value, bool) or not isinstance(value, int):
-        raise RpcError(RPC_TYPE_ERROR, f"{name}: expected a number, got {type(value).__name__}")
+        raise RpcError(RPC_TYPE_ERROR, f"JSON value of type {json_type(value)} is not of expected type number")
     return value
 
 
@@ -64,6 +79,21 @@ def amount_arg(value: Any) -> int:
     if not 0 <= satoshis <= MAX_MONEY:
         raise RpcError(RPC_TYPE_ERROR, "Amount out of range")
     return int(satoshis)
+def check_types(*arguments: tuple[str, Any, str]) -> None:
+    """Core's RPCHelpMan check of every argument given (name, value, expected JSON type; None:
+    omitted), before the method runs: one -3 error listing each mismatch by position."""
+    mismatches = {f"Position {position} ({name})": f"JSON value of type {json_type(value)} is not of expected type "
+                  f"{expected}" for position, (name, value, expected) in enumerate(arguments, 1)
+                  if value is not None and json_type(value) != expected}
+    if mismatches:
+        raise RpcError(RPC_TYPE_ERROR, f"Wrong type passed:\n{json.dumps(mismatches, indent=4)}")
+
+
+def hex_arg(value: Any) -> bytes | None:
+    """The bytes of a hex string as Core's IsHex accepts it (even length, hex digits only), or None."""
+    if not isinstance(value, str) or len(value) % 2 or not all(c in string.hexdigits for c in value):
+        return None
+    return bytes.fromhex(value)
 
 
 def tx_arg(hexstring: Any) -> Tx:

@@ -12,7 +12,7 @@ from pantheon.primitives import Tx
 from pantheon.rpc.arguments import hash_arg, known_block, tx_arg
 from pantheon.rpc.errors import RPC_INVALID_ADDRESS_OR_KEY, RPC_MISC_ERROR, RpcError
 from pantheon.rpc.registry import RpcGroup, rpc_method
-from pantheon.rpc.results import in_active_chain, tx_to_json
+from pantheon.rpc.results import tx_to_json
 
 __all__ = ["RawTransactionsRpc"]
 
@@ -44,7 +44,7 @@ class RawTransactionsRpc(RpcGroup):
             return found.serialize().hex()
         result = tx_to_json(found, self.node.network, in_block)
         if in_block is not None:  # Core's TxToJSON with a block hash given
-            active = in_active_chain(chain, in_block)
+            active = chain.contains(in_block)
             result["in_active_chain"] = active
             result["confirmations"] = chain.height - chain.headers.height_of(in_block) + 1 if active else 0
             if active:

@@ -12,14 +12,15 @@ from pantheon.chain.disassembly import script_to_asm
 from pantheon.chain.policy import output_type
 from pantheon.chain.validation import is_coinbase
 from pantheon.hashing import hash_to_hex
+from pantheon.chain.pow import compact_to_target
 from pantheon.params import Network
-from pantheon.primitives import Tx
+from pantheon.primitives import Block, Tx
 
 if TYPE_CHECKING:
     from pantheon.chain.chainstate import Chainstate
     from pantheon.node import Node
 
-__all__ = ["amount", "difficulty", "tx_to_json", "header_json", "in_active_chain", "warnings"]
+__all__ = ["amount", "difficulty", "target", "script_pubkey_json", "tx_to_json", "coinbase_json", "header_json", "warnings"]
 
 
 def amount(satoshis: int) -> float:
@@ -40,6 +41,18 @@ def difficulty(bits: int) -> float:
     return value
 
 
+def script_pubkey_json(script: bytes, network: Network) -> dict[str, Any]:
+    """Core's ScriptToUniv for an output script, in its order: asm, desc, hex, address (when it
+    has one), type."""
+    result: dict[str, Any] = {"asm": script_to_asm(script), "desc": infer_descriptor(script, network),
+                              "hex": script.hex()}
+    address = script_to_address(script, network)
+    if address is not None:
+        result["address"] = address
+    result["type"] = output_type(script)
+    return result
+
+
 def tx_to_json(tx: Tx, network: Network, block_hash: bytes | None = None) -> dict[str, Any]:
     """Core's TxToUniv: the decoded transaction as getrawtransaction shows it."""
     vin: list[dict[str, Any]] = []
@@ -54,16 +67,8 @@ def tx_to_json(tx: Tx, network: Network, block_hash: bytes | None = None) -> dic
             entry["txinwitness"] = [item.hex() for item in txin.witness]
         entry["sequence"] = txin.sequence
         vin.append(entry)
-    vout = []
-    for index, txout in enumerate(tx.outputs):
-        script: dict[str, Any] = {"asm": script_to_asm(txout.script_pubkey),
-                                  "desc": infer_descriptor(txout.script_pubkey, network),
-                                  "hex": txout.script_pubkey.hex()}
-        address = script_to_address(txout.script_pubkey, network)
-        if address is not None:
-            script["address"] = address
-        script["type"] = output_type(txout.script_pubkey)
-        vout.append({"value": amount(txout.value), "n": index, "scriptPubKey": script})
+    vout = [{"value": amount(txout.value), "n": index, "scriptPubKey": script_pubkey_json(txout.script_pubkey, network)}
+            for index, txout in enumerate(tx.outputs)]
     result = {"txid": hash_to_hex(tx.txid), "hash": hash_to_hex(tx.wtxid), "version": tx.version, "size": tx.size,
               "vsize": tx.vsize, "weight": tx.weight, "locktime": tx.locktime, "vin": vin, "vout": vout}
     if block_hash is not None:
@@ -72,25 +77,39 @@ def tx_to_json(tx: Tx, network: Network, block_hash: bytes | None = None) -> dic
     return result
 
 
-def in_active_chain(chain: Chainstate, block_hash: bytes) -> bool:
-    tree = chain.headers
-    height = tree.height_of(block_hash)
-    return chain.height >= height and tree.ancestor(chain.tip, height) == block_hash
+def target(bits: int) -> str:
+    """Core's `target` field: the compact `bits` expanded, 64 hex digits."""
+    return f"{compact_to_target(bits).target:064x}"
 
 
-def header_json(chain: Chainstate, block_hash: bytes) -> dict[str, Any]:
-    """Core's blockheaderToJSON: the fields getblockheader and getblock share."""
+def coinbase_json(coinbase: Tx) -> dict[str, Any]:
+    """getblock's `coinbase_tx`: what a miner reads of the coinbase without decoding it."""
+    txin = coinbase.inputs[0]
+    result: dict[str, Any] = {"version": coinbase.version, "locktime": coinbase.locktime,
+                              "sequence": txin.sequence, "coinbase": txin.script_sig.hex()}
+    if txin.witness:
+        result["witness"] = txin.witness[0].hex()
+    return result
+
+
+def header_json(chain: Chainstate, block_hash: bytes, block: Block | None = None) -> dict[str, Any]:
+    """Core's blockheaderToJSON: the fields getblockheader and getblock share (`nTx` from
+    `block` when given, else from the stored block; 0 when its data is not here)."""
     tree = chain.headers
     header = tree.header(block_hash)
     height = tree.height_of(block_hash)
-    active = in_active_chain(chain, block_hash)
+    active = chain.contains(block_hash)
+    if block is None and chain.has_block(block_hash):
+        block = chain.read_block(block_hash)
     result: dict[str, Any] = {
         "hash": hash_to_hex(block_hash),
         "confirmations": chain.height - height + 1 if active else -1,
         "height": height, "version": header.version, "versionHex": f"{header.version & 0xFFFFFFFF:08x}",
         "merkleroot": hash_to_hex(header.merkle_root), "time": header.timestamp,
         "mediantime": tree.median_time_past(block_hash), "nonce": header.nonce, "bits": f"{header.bits:08x}",
-        "difficulty": difficulty(header.bits), "chainwork": f"{tree.chain_work(block_hash):064x}",
+        "target": target(header.bits), "difficulty": difficulty(header.bits),
+        "chainwork": f"{tree.chain_work(block_hash):064x}",
+        "nTx": 0 if block is None else len(block.transactions),
     }
     if height > 0:
         result["previousblockhash"] = hash_to_hex(header.prev_block)

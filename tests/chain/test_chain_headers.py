@@ -186,11 +186,11 @@ def test_every_rejection_reason() -> None:
     unmined = BlockHeader(4, tree.tip, bytes(32), tip.timestamp + 600, 0x1D00FFFF, 0)
     assert rejected(tree, unmined) == "high-hash"
     assert rejected(tree, header_on(tree.tip, tip.timestamp + 600, bits=0x2100FFFF)) == "high-hash"  # over the limit
-    # An invalid header is remembered: resent, it is a duplicate; its children are bad-prevblk.
+    # An invalid header is remembered: resent, it gets its reason again; its children are bad-prevblk.
     bad = header_on(tree.tip, tip.timestamp + 600, version=2)
-    assert rejected(tree, bad) == "bad-version(0x00000002)" and rejected(tree, bad) == "duplicate"
+    assert rejected(tree, bad) == rejected(tree, bad) == "bad-version(0x00000002)"
     child = header_on(bad.hash, tip.timestamp + 1200)
-    assert rejected(tree, child) == "bad-prevblk" and rejected(tree, child) == "duplicate"
+    assert rejected(tree, child) == rejected(tree, child) == "bad-prevblk"
     assert rejected(tree, header_on(child.hash, tip.timestamp + 1800)) == "bad-prevblk"
     # Too far in the future is not remembered: the same header is accepted once time catches up.
     early = header_on(tree.tip, int(NOW) + MAX_FUTURE_BLOCK_TIME + 60, tag=3)
@@ -366,13 +366,47 @@ def test_invalidate_moves_the_tip_to_the_best_valid_branch() -> None:
     change = tree.invalidate(main[1])
     assert change == TipChange(main[0], tuple(reversed(main[1:])), tuple(side))
     assert tree.tip == side[-1] and not tree.is_valid(main[3])
-    assert rejected(tree, tree.header(main[2])) == "duplicate"
+    assert rejected(tree, tree.header(main[2])) == "duplicate-invalid"
     child = header_on(main[3], tree.header(main[3]).timestamp + 600)
     assert rejected(tree, child) == "bad-prevblk"
     assert tree.invalidate(main[2]) is None  # already off the active chain
     with pytest.raises(ValueError, match="anchor"):
         tree.invalidate(genesis)
     assert tree.is_valid(hex_to_hash(REGTEST.genesis_hash))
+
+
+def test_reconsider_clears_the_block_its_descendants_and_ancestors() -> None:
+    """Core's ResetBlockFailureFlags: a sibling branch that failed on its own stays invalid."""
+    tree = HeaderTree.from_genesis(REGTEST, now=lambda: NOW)
+    main = extend(tree, tree.tip, 6)
+    side = extend(tree, main[0], 8, tag=5)
+    tree.invalidate(side[0])
+    tree.invalidate(main[4])
+    tree.invalidate(main[2])
+    assert tree.tip == main[1]
+    child = header_on(main[5], tree.header(main[5]).timestamp + 600)
+    assert rejected(tree, child) == "bad-prevblk"
+    change = tree.reconsider(main[3])  # ancestor main[2] and descendants main[4], main[5] too
+    assert change == TipChange(main[1], (), tuple(main[2:]))
+    assert all(tree.is_valid(h) for h in main) and not any(tree.is_valid(h) for h in side)
+    assert tree.add_header(child).height == 7  # its parent is valid again
+    assert tree.reconsider(main[3]) is None
+
+
+def test_leaves_and_connected_marks(tmp_path: Path) -> None:
+    with Store.open(tmp_path) as store:
+        tree = HeaderTree.open(store, REGTEST, now=lambda: NOW)
+        main = extend(tree, tree.tip, 3)
+        side = extend(tree, main[0], 1, tag=5)
+        assert sorted(tree.leaves()) == sorted([main[-1], side[-1]])
+        tree.mark_connected(main[0])
+        assert tree.was_connected(main[0]) and not tree.was_connected(main[1])
+        tree.save()
+    with Store.open(tmp_path) as store:
+        tree = HeaderTree.open(store, REGTEST, now=lambda: NOW)
+        assert tree.was_connected(main[0]) and not tree.was_connected(side[0])
+        tree.invalidate(main[0])
+        assert tree.was_connected(main[0]) and not tree.is_valid(main[0])  # the marks are apart
 
 
 def test_regtest_never_retargets_and_invalid_memory_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -383,8 +417,8 @@ def test_regtest_never_retargets_and_invalid_memory_is_bounded(monkeypatch: pyte
     tip = tree.header(tree.tip)
     bad = [header_on(tree.tip, tip.timestamp + 600, bits=0x207FFFFE, tag=n) for n in range(3)]
     assert [rejected(tree, header) for header in bad] == ["bad-diffbits"] * 3
-    assert rejected(tree, bad[0]) == "bad-diffbits"  # forgotten: checked again, not `duplicate`
-    assert rejected(tree, bad[2]) == "duplicate"
+    assert rejected(tree, header_on(bad[0].hash, tip.timestamp + 1200)) == "prev-blk-not-found"  # forgotten
+    assert rejected(tree, header_on(bad[2].hash, tip.timestamp + 1200)) == "bad-prevblk"  # remembered
 
 
 # --- persistence in the store's block_index namespace ------------------------------------------
@@ -427,7 +461,7 @@ def test_reload_keeps_first_seen_tip_and_invalid_marks(tmp_path: Path) -> None:
         tree = HeaderTree.open(store, REGTEST, now=lambda: NOW)
         assert tree.tip == first[-1] and len(tree) == 8 and second[-1] in tree
         assert tree.is_valid(third[0]) and not tree.is_valid(third[2])
-        assert rejected(tree, tree.header(third[2])) == "duplicate"
+        assert rejected(tree, tree.header(third[2])) == "duplicate-invalid"
 
 
 def test_chain_does_not_load_construct_or_the_spec() -> None:

@@ -5,6 +5,7 @@ activation heights. Blocks are mined here at regtest difficulty (`helpers.chain.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from pathlib import Path
 from typing import Sequence
@@ -13,6 +14,8 @@ import gevent
 import pytest
 
 from helpers.chain import OP_TRUE, Miner, block_on, coinbase_tx, recompute_utxo, snapshot, spend
+from pantheon import wire
+from pantheon.chain.blockfiles import BlockFileMissing
 from pantheon.chain.chainstate import BCOIN_REGTEST, Chainstate, with_activation_heights
 from pantheon.chain.coins import Coin
 from pantheon.chain.validation import COIN
@@ -69,7 +72,7 @@ def assert_rejected(chainstate: Chainstate, block: Block, reason: str) -> None:
     assert not chainstate.headers.is_valid(block.hash)
     with pytest.raises(HeaderRejected, match="bad-prevblk"):
         chainstate.accept_block(block_on(block.header, height + 2, chainstate.network))
-    with pytest.raises(HeaderRejected, match="duplicate"):
+    with pytest.raises(HeaderRejected, match="duplicate-invalid"):
         chainstate.accept_block(block)
 
 
@@ -229,6 +232,40 @@ def test_a_heavier_branch_with_a_bad_block_falls_back_to_the_old_tip(tmp_path: P
         assert snapshot(store) == before
 
 
+def test_invalidate_block_goes_back_to_its_parent_then_to_the_best_valid_branch(tmp_path: Path,
+                                                                                base: list[Block]) -> None:
+    """Core's invalidateblock/reconsiderblock, the UTXO set checked against fresh chains."""
+    a1 = spend([cb(base, 1)], [49 * COIN])
+    chain_a = branch(base, 108, 4, {1: [a1]}, b"A")  # heights 109..112
+    chain_c = branch(base, 108, 3, {}, b"C")  # heights 109..111, lighter
+    with Store.open(tmp_path / "moved") as store:
+        chainstate = chainstate_on(store, base[:108] + chain_a + chain_c)
+        assert chainstate.tip == chain_a[-1].hash and not chainstate.is_validated(chain_c[-1].hash)
+        change = chainstate.invalidate_block(chain_a[2].hash)
+        assert change is not None and change.disconnected == tuple(b.hash for b in reversed(chain_a))
+        assert chainstate.tip == chain_c[-1].hash and chainstate.headers.tip == chain_c[-1].hash
+        assert chainstate.is_validated(chain_a[1].hash)  # connected once, still valid
+        assert not chainstate.is_validated(chain_a[2].hash) and not chainstate.contains(chain_a[1].hash)
+        chainstate.flush()
+        invalidated = snapshot(store)
+        change = chainstate.reconsider_block(chain_a[3].hash)
+        assert change is not None and change.connected == tuple(b.hash for b in chain_a)
+        assert chainstate.tip == chain_a[-1].hash and chainstate.is_validated(chain_c[-1].hash)
+        assert chainstate.invalidate_block(chain_c[0].hash) is None  # off the chain: the tip stays
+        chainstate.flush()
+        reconsidered = snapshot(store)
+    assert invalidated == recompute_utxo(base[:108] + chain_c)
+    assert reconsidered == recompute_utxo(base[:108] + chain_a)
+
+
+def test_invalidating_the_only_chain_walks_the_tip_back(store: Store, base: list[Block]) -> None:
+    chainstate = chainstate_on(store, base[:20])
+    assert chainstate.invalidate_block(base[9].hash) is not None
+    assert (chainstate.height, chainstate.headers.height) == (9, 9)
+    assert chainstate.reconsider_block(base[5].hash) is not None  # a descendant of it was failed
+    assert chainstate.tip == base[19].hash
+
+
 def test_blocks_arriving_before_their_parent_connect_when_it_comes(store: Store, base: list[Block]) -> None:
     chainstate = chainstate_on(store, base[:100])
     assert chainstate.headers.add_headers(block.header for block in base[100:]).error is None  # headers first
@@ -239,6 +276,20 @@ def test_blocks_arriving_before_their_parent_connect_when_it_comes(store: Store,
     assert change is not None and change.connected == tuple(block.hash for block in base[100:])
     with pytest.raises(HeaderRejected, match="prev-blk-not-found"):
         chainstate.accept_block(block_on(BlockHeader(1, b"\x01" * 32, bytes(32), 0, 0x207FFFFF, 0), 5, REGTEST))
+
+
+def test_a_block_extending_the_tip_connects_while_a_heavier_header_branch_waits(store: Store,
+                                                                                 base: list[Block]) -> None:
+    """Core connects the most-work chain it has the data of: a header-only branch with more work
+    must not hold back the blocks that do arrive (as the node's own mined blocks)."""
+    chainstate = chainstate_on(store, base[:100])
+    waiting = branch(base, 99, 3, {}, b"W")  # heights 100..102, headers only
+    assert chainstate.headers.add_headers(block.header for block in waiting).error is None
+    assert chainstate.headers.tip == waiting[-1].hash and chainstate.tip == base[99].hash
+    for block in base[100:103]:
+        change = chainstate.accept_block(block)
+        assert change is not None and chainstate.tip == block.hash
+    assert chainstate.headers.tip == base[102].hash  # now the heavier one
 
 
 def test_connecting_many_blocks_yields_to_other_greenlets(store: Store, base: list[Block]) -> None:
@@ -313,3 +364,78 @@ def test_a_rejection_is_a_core_reason_string(store: Store, base: list[Block]) ->
     chainstate = chainstate_on(store, base)
     with pytest.raises(Rejected, match="bad-txns-inputs-missingorspent"):
         chainstate.accept_block(on_tip(chainstate, [spend([(b"\x01" * 32, 9)], [1])]))
+
+
+# --- pruning and proposals -----------------------------------------------------------------------
+
+def test_pruning_on_request_deletes_whole_block_files(tmp_path: Path, base: list[Block],
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("pantheon.chain.chainstate.MIN_BLOCKS_TO_KEEP", 10)
+    with Store.open(tmp_path) as store:
+        with pytest.raises(ValueError, match="keeps every block"):
+            chainstate_on(store, ()).prune(5)
+    with Store.open(tmp_path) as store:
+        chainstate = chainstate_on(store, base, prune_target=0, block_file_size=1_000)  # ~4 blocks a file
+        blocks_dir = chainstate.files.directory
+        assert chainstate.pruned_height is None and (blocks_dir / "blk00000.dat").is_file()
+        pruned = chainstate.prune(50)
+        assert pruned is not None and 45 <= pruned <= 50 and chainstate.prune(40) == pruned
+        assert not (blocks_dir / "blk00000.dat").exists() and not (blocks_dir / "rev00000.dat").exists()
+        assert not chainstate.has_block(base[pruned - 1].hash) and chainstate.is_pruned(base[pruned - 1].hash)
+        assert chainstate.has_block(base[50].hash) and not chainstate.is_pruned(base[50].hash)
+        assert BASE_HEIGHT - 15 <= chainstate.prune(BASE_HEIGHT) <= BASE_HEIGHT - 10  # the last ten stay
+        assert chainstate.accept_block(base[20]) is None  # stored again, not connected again
+        assert chainstate.has_block(base[20].hash) and not chainstate.is_pruned(base[20].hash)
+        assert chainstate.read_block(base[20].hash) == base[20]
+        kept = chainstate.pruned_height
+    with Store.open(tmp_path) as store:
+        assert Chainstate(store, REGTEST, prune_target=0).pruned_height == kept
+
+
+def test_automatic_pruning_past_the_networks_height(store: Store, base: list[Block],
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("pantheon.chain.chainstate.MIN_BLOCKS_TO_KEEP", 10)
+    network = dataclasses.replace(REGTEST, prune_after_height=100)
+    chainstate = chainstate_on(store, base[:100], network, prune_target=1, block_file_size=1_000)  # always over
+    assert chainstate.pruned_height is None
+    chainstate.accept_block(base[100])
+    assert chainstate.pruned_height is not None and 85 <= chainstate.pruned_height <= 91
+    assert not chainstate.has_block(base[80].hash)
+
+
+def test_block_files_read_live_and_a_missing_file_says_so(store: Store, base: list[Block]) -> None:
+    chainstate = chainstate_on(store, base[:20])
+    blocks_dir = chainstate.files.directory
+    assert sorted(path.name for path in blocks_dir.iterdir()) == ["blk00000.dat", "rev00000.dat"]
+    assert (blocks_dir / "blk00000.dat").read_bytes()[:4] == REGTEST.magic_bytes
+    chainstate.flush()
+    (blocks_dir / "rev00000.dat").rename(blocks_dir / "rev_wrong")
+    with pytest.raises(BlockFileMissing, match="rev00000.dat"):
+        chainstate.spent_coins(base[5].hash)
+    (blocks_dir / "rev_wrong").rename(blocks_dir / "rev00000.dat")
+    (blocks_dir / "blk00000.dat").rename(blocks_dir / "blk.bak")
+    with pytest.raises(BlockFileMissing, match="blk00000.dat"):
+        chainstate.read_block(base[5].hash)
+    (blocks_dir / "blk.bak").rename(blocks_dir / "blk00000.dat")
+    assert chainstate.read_block(base[5].hash) == base[5] and chainstate.spent_coins(base[5].hash) == []
+    legacy = on_tip(chainstate)  # a datadir from before the files kept the block itself in `k/`
+    chainstate.headers.add_header(legacy.header)
+    store.namespace("blocks").put(legacy.hash, wire.encode_block(legacy))
+    assert chainstate.has_block(legacy.hash) and chainstate.read_block(legacy.hash) == legacy
+    assert chainstate.activate_best_chain() is not None and chainstate.tip == legacy.hash
+
+
+def test_test_block_validity_checks_everything_but_proof_of_work(store: Store, base: list[Block]) -> None:
+    chainstate = chainstate_on(store, base[:20])
+    good = on_tip(chainstate)
+    unsolved = Block(BlockHeader(good.header.version, good.header.prev_block, good.header.merkle_root,
+                                 good.header.timestamp, good.header.bits, good.header.nonce + 1), good.transactions)
+    chainstate.test_block_validity(unsolved)  # its proof of work may fail: not checked
+    greedy = on_tip(chainstate, coinbase=coinbase_tx(21, 50 * COIN + 1))
+    with pytest.raises(BlockRejected, match="bad-cb-amount"):
+        chainstate.test_block_validity(greedy)
+    with pytest.raises(HeaderRejected, match="time-too-old"):
+        chainstate.test_block_validity(on_tip(chainstate, timestamp=1))
+    with pytest.raises(BlockRejected, match="inconclusive-not-best-prevblk"):
+        chainstate.test_block_validity(base[5])
+    assert chainstate.tip == base[19].hash and greedy.hash not in chainstate.headers

@@ -16,7 +16,15 @@ from pantheon.chain.addresses import address_to_script
 from pantheon.chain.contextual import block_subsidy
 from pantheon.chain.validation import COIN
 from pantheon.chain.mempool import Mempool
-from pantheon.chain.miner import DEFAULT_BLOCK_MAX_WEIGHT, block_template, mine
+from pantheon.chain.headers import MAX_TIMEWARP
+from pantheon.chain.miner import (
+    DEFAULT_BLOCK_MAX_WEIGHT,
+    DEFAULT_BLOCK_RESERVED_WEIGHT,
+    MINIMUM_BLOCK_RESERVED_WEIGHT,
+    block_template,
+    mine,
+    minimum_time,
+)
 from pantheon.chain.pow import check_proof_of_work, compact_to_target
 from pantheon.chain.validation import (
     MAX_BLOCK_SIGOPS_COST,
@@ -98,8 +106,8 @@ def test_the_weight_limit_leaves_the_lowest_fee_rates_out(chain: RegtestChain, c
     template = block_template(chain, pool, PAYOUT)
     block = template.block
     included = {tx.txid for tx in block.transactions[1:]}
-    assert template.weight <= DEFAULT_BLOCK_MAX_WEIGHT < MAX_BLOCK_WEIGHT
-    assert template.weight > DEFAULT_BLOCK_MAX_WEIGHT - 100_000  # filled
+    assert template.weight < template.assembled_weight <= DEFAULT_BLOCK_MAX_WEIGHT == MAX_BLOCK_WEIGHT
+    assert template.assembled_weight > DEFAULT_BLOCK_MAX_WEIGHT - 100_000  # filled
     fitted = sum(tx.txid in included for tx in heavy)
     assert 30 < fitted < count
     assert {tx.txid for tx in heavy[:fitted]} <= included  # the highest fees (lowest index) first
@@ -190,3 +198,42 @@ def test_blocks_from_the_miner_are_accepted_by_the_chain_after_spends(
     assert block.transactions[1] == tx and len(pool) == 0
     assert chain.get_coin(OutPoint(tx.txid, 0)) is not None
     assert block.transactions[0].outputs[0].value == block_subsidy(chain.height, chain.network) + 12_345
+
+
+def test_the_coinbase_is_locked_to_the_parents_height(chain: RegtestChain) -> None:
+    """Core 30's coinbase: lock time height - 1, a sequence that lets it count; still final."""
+    for _ in range(3):
+        block = chain.mine_block()
+        coinbase = block.transactions[0]
+        assert coinbase.locktime == chain.height - 1 and coinbase.inputs[0].sequence == 0xFFFF_FFFE
+
+
+def test_reserved_weight_and_the_least_fee_rate(chain: RegtestChain, coins: list[Prevout], pool: Mempool,
+                                                submit: Callable[[Tx], Tx]) -> None:
+    cheap = submit(spend([coins[0]], fee=200))
+    dear = submit(spend([coins[1]], fee=20_000))
+    rate = 1_000 * 200 // pool.get(cheap.txid).vsize  # sat/kvB: cheap pays just enough
+    assert [tx.txid for tx in block_template(chain, pool, PAYOUT, min_fee_rate=rate).block.transactions[1:]] == [
+        dear.txid, cheap.txid]
+    assert [tx.txid for tx in block_template(chain, pool, PAYOUT, min_fee_rate=rate + 10).block.transactions[1:]] == [
+        dear.txid]
+    template = block_template(chain, pool, PAYOUT)
+    assert template.assembled_weight == DEFAULT_BLOCK_RESERVED_WEIGHT + cheap.weight + dear.weight
+    assert template.tx_fees == (20_000, 200)
+    room = DEFAULT_BLOCK_RESERVED_WEIGHT + 4 * pool.get(dear.txid).vsize
+    assert len(block_template(chain, pool, PAYOUT, max_weight=room).block.transactions) == 2  # one fits exactly
+    assert len(block_template(chain, pool, PAYOUT, max_weight=room - 1).block.transactions) == 1
+    smaller = block_template(chain, pool, PAYOUT, max_weight=room, reserved_weight=MINIMUM_BLOCK_RESERVED_WEIGHT)
+    assert len(smaller.block.transactions) == 3 and smaller.assembled_weight < room
+
+
+def test_the_first_block_of_a_period_keeps_within_the_timewarp_limit(chain: RegtestChain) -> None:
+    """Core's GetMinimumTime: from a period's first block on, no more than 600 s before the parent."""
+    interval = chain.network.pow_target_timespan // chain.network.pow_target_spacing
+    while chain.height < interval - 2:
+        chain.mine_block()
+    parent_time = chain.time_at(chain.height)
+    header = block_template(chain, None, PAYOUT, parent_time + 7_200).block.header
+    chain.connect(mine(block_template(chain, None, PAYOUT, parent_time + 7_200).block))  # the period's last
+    assert minimum_time(chain) == header.timestamp - MAX_TIMEWARP
+    assert block_template(chain, None, PAYOUT, 0).block.header.timestamp == parent_time + 7_200 - MAX_TIMEWARP

@@ -15,7 +15,7 @@ from pathlib import Path
 import plyvel
 import pytest
 
-from pantheon.store import NAMESPACES, DatadirInUse, Store
+from pantheon.store import DB_DIRNAME, LEGACY_DB_DIRNAME, NAMESPACES, DatadirInUse, Store
 from helpers.store import zero_table_blocks
 
 
@@ -49,9 +49,23 @@ def test_key_schema_prefixes_are_distinct_and_never_nested() -> None:
 def test_open_creates_db_under_datadir(tmp_path: Path) -> None:
     datadir = tmp_path / "nested" / "datadir"
     with Store.open(datadir) as store:
-        assert store.path == datadir / "db"
-        assert (datadir / "db" / "CURRENT").is_file()
+        assert store.path == datadir / DB_DIRNAME
+        assert (datadir / DB_DIRNAME / "CURRENT").is_file()
     assert store.closed
+    assert [path.name for path in datadir.iterdir() if path.is_dir()] == [DB_DIRNAME]  # Core's layout
+
+
+def test_a_database_in_the_old_place_is_moved_once(tmp_path: Path, caplog) -> None:
+    with Store.open(tmp_path) as store:
+        records = _fill(store, 50)
+    (tmp_path / DB_DIRNAME).rename(tmp_path / LEGACY_DB_DIRNAME)
+    with caplog.at_level(logging.WARNING, logger="pantheon.store"):
+        with Store.open(tmp_path) as store:
+            assert _read(store) == records
+        Store.open(tmp_path).close()
+    assert not (tmp_path / LEGACY_DB_DIRNAME).exists()
+    [moved] = [record.getMessage() for record in caplog.records]
+    assert "moved the database" in moved and str(tmp_path / DB_DIRNAME) in moved
 
 
 def test_namespaces_do_not_see_each_other(tmp_path: Path) -> None:
@@ -141,9 +155,9 @@ def test_second_process_gets_datadir_in_use(tmp_path: Path) -> None:
 def test_a_held_db_is_never_repaired_or_moved_by_another_process(tmp_path: Path) -> None:
     with Store.open(tmp_path) as store:
         records = _fill(store, 100)
-        (tmp_path / "db" / "CURRENT").unlink()  # looks damaged to the next opener
+        (tmp_path / DB_DIRNAME / "CURRENT").unlink()  # looks damaged to the next opener
         assert _open_elsewhere(tmp_path) == (3, f"datadir {tmp_path} is in use by another process")
-        assert not list(tmp_path.glob("db.corrupt-*"))
+        assert not list(tmp_path.glob(f"{DB_DIRNAME}.corrupt-*"))
         assert _read(store) == records
 
 
@@ -170,20 +184,20 @@ def _delete_current(db: Path) -> None:
 def test_damaged_metadata_is_repaired_and_records_kept(tmp_path: Path, damage, caplog) -> None:
     with Store.open(tmp_path) as store:
         records = _fill(store)
-    damage(tmp_path / "db")
+    damage(tmp_path / DB_DIRNAME)
     with caplog.at_level(logging.WARNING, logger="pantheon.store"):
         with Store.open(tmp_path) as store:
             assert _read(store) == records
     messages = [record.getMessage() for record in caplog.records]
     assert any("is damaged" in message and "trying to repair" in message for message in messages)
     assert any("repaired" in message for message in messages[1:])
-    assert not list(tmp_path.glob("db.corrupt-*"))
+    assert not list(tmp_path.glob(f"{DB_DIRNAME}.corrupt-*"))
 
 
 def test_unrepairable_db_is_moved_aside_and_replaced(tmp_path: Path, caplog) -> None:
     with Store.open(tmp_path) as store:
         _fill(store)
-    db = tmp_path / "db"
+    db = tmp_path / DB_DIRNAME
     tables = sorted(path.name for path in db.glob("*.ldb"))
     # A directory where CURRENT should be: LevelDB can neither read nor repair it.
     (db / "CURRENT").unlink()
@@ -193,7 +207,7 @@ def test_unrepairable_db_is_moved_aside_and_replaced(tmp_path: Path, caplog) -> 
         with Store.open(tmp_path) as store:
             assert _read(store) == {}
             store.namespace("addrman").put(b"fresh", b"1")
-    [aside] = tmp_path.glob("db.corrupt-*")
+    [aside] = tmp_path.glob(f"{DB_DIRNAME}.corrupt-*")
     assert sorted(path.name for path in aside.glob("*.ldb")) == tables  # kept for inspection
     [error] = [record for record in caplog.records if record.levelno == logging.ERROR]
     assert "could not be repaired" in error.getMessage() and str(aside) in error.getMessage()
@@ -205,16 +219,16 @@ def test_move_aside_never_overwrites_an_earlier_copy(tmp_path: Path) -> None:
     for _ in range(2):
         with Store.open(tmp_path) as store:
             _fill(store, 10)
-        (tmp_path / "db" / "CURRENT").unlink()
-        (tmp_path / "db" / "CURRENT").mkdir()
+        (tmp_path / DB_DIRNAME / "CURRENT").unlink()
+        (tmp_path / DB_DIRNAME / "CURRENT").mkdir()
         Store.open(tmp_path).close()
-    assert len(list(tmp_path.glob("db.corrupt-*"))) == 2
+    assert len(list(tmp_path.glob(f"{DB_DIRNAME}.corrupt-*"))) == 2
 
 
 def test_recover_salvages_what_repair_can_read(tmp_path: Path, caplog) -> None:
     with Store.open(tmp_path) as store:
         records = _fill(store, 2000)
-    zero_table_blocks(tmp_path / "db")
+    zero_table_blocks(tmp_path / DB_DIRNAME)
     with Store.open(tmp_path) as store:  # opening reads no table block: the damage is latent
         with pytest.raises(plyvel.CorruptionError):
             _read(store)
@@ -223,7 +237,7 @@ def test_recover_salvages_what_repair_can_read(tmp_path: Path, caplog) -> None:
         survivors = _read(store)  # checksums verified: no exception
         assert 0 < len(survivors) < len(records)
         assert all(records[key] == value for key, value in survivors.items())
-    assert not list(tmp_path.glob("db.corrupt-*"))
+    assert not list(tmp_path.glob(f"{DB_DIRNAME}.corrupt-*"))
     assert "repaired" in caplog.records[-1].getMessage()
 
 
@@ -236,7 +250,7 @@ def test_recover_salvages_what_repair_can_read(tmp_path: Path, caplog) -> None:
 def test_recover_replaces_what_repair_cannot_mend(tmp_path: Path, caplog, start, stop, failure) -> None:
     with Store.open(tmp_path) as store:
         _fill(store, 2000, incompressible=True)
-    zero_table_blocks(tmp_path / "db", start, stop)
+    zero_table_blocks(tmp_path / DB_DIRNAME, start, stop)
     with Store.open(tmp_path) as store:
         view = store.namespace("addrman")
         with pytest.raises(plyvel.CorruptionError):
@@ -246,7 +260,7 @@ def test_recover_replaces_what_repair_cannot_mend(tmp_path: Path, caplog, start,
         assert _read(store) == {}
         view.put(b"after", b"recover")  # a view taken before recover() still works
         assert view.get(b"after") == b"recover"
-    [aside] = tmp_path.glob("db.corrupt-*")
+    [aside] = tmp_path.glob(f"{DB_DIRNAME}.corrupt-*")
     assert list(aside.glob("*.ldb"))  # the damaged tables are kept for inspection
     messages = [record.getMessage() for record in caplog.records]
     assert "a read failed" in messages[0]
@@ -258,4 +272,4 @@ def test_recover_keeps_a_readable_db(tmp_path: Path) -> None:
         records = _fill(store)
         store.recover("suspicion")
         assert _read(store) == records
-    assert not list(tmp_path.glob("db.corrupt-*"))
+    assert not list(tmp_path.glob(f"{DB_DIRNAME}.corrupt-*"))

@@ -20,6 +20,8 @@ PASSING = (
     "p2p_timeouts.py",
     "rpc_setban.py",
     "p2p_invalid_tx.py",
+    "rpc_getchaintips.py",
+    "p2p_invalid_locator.py",
 )
 
 needs_core = pytest.mark.skipif(not available() and os.environ.get("CI") != "true",

@@ -172,6 +172,11 @@ class RegtestChain:
     def next_work_required(self, parent_hash: bytes, timestamp: int) -> int:
         return self.tree.next_work_required(parent_hash, timestamp)
 
+    def time_at(self, height: int) -> int:
+        block_hash = self.tree.at_height(height)
+        assert block_hash is not None
+        return self.tree.header(block_hash).timestamp
+
     def connect(self, block: Block) -> None:
         """Validate and apply a block on the tip (context-free checks, PoW, inputs)."""
         height = self.height + 1

@@ -28,6 +28,7 @@ if __package__ in (None, ""):  # run as a script: put tests/ on the path, for he
 from helpers.chain import read_chain, recompute_utxo, snapshot  # noqa: E402
 
 from pantheon import wire  # noqa: E402
+from pantheon.chain.blockfiles import BlockFiles  # noqa: E402
 from pantheon.chain.chainstate import BCOIN_REGTEST, DEFAULT_FLUSH_BLOCKS, Chainstate  # noqa: E402
 from pantheon.params import Network  # noqa: E402
 from pantheon.primitives import Block  # noqa: E402
@@ -71,10 +72,11 @@ def check_store(datadir: Path, genesis: bytes) -> int:
         tip, height = _TIP.unpack(record)
         blocks: list[Block] = []
         block_hash = tip
+        files = BlockFiles(store, NETWORK.magic_bytes)
         while block_hash != genesis:
-            raw = store.namespace("blocks").get(block_hash)
+            raw = files.read_block(block_hash)
             assert raw is not None, f"tip's ancestor {block_hash[::-1].hex()} is not stored"
-            assert store.namespace("undo").get(block_hash) is not None, "a connected block has no undo record"
+            assert files.read_undo(block_hash) is not None, "a connected block has no undo record"
             block = wire.decode_block(raw)
             blocks.append(block)
             block_hash = block.header.prev_block

@@ -19,7 +19,7 @@ import pytest
 from pantheon.net import addrman as am
 from pantheon.net.address import Network, PeerAddress, TimedAddress
 from pantheon.net.addrman import AddressInfo, AddrMan, bucket_position, new_bucket, tried_bucket
-from pantheon.store import Store
+from pantheon.store import DB_DIRNAME, Store
 from pantheon.wire import double_sha256
 
 from helpers.clock import NOW, Clock
@@ -545,7 +545,7 @@ def test_corrupt_table_files_are_discarded_not_fatal(tmp_path: Path, clock: Cloc
         fill(table, 2000, 12)
         table.flush()
         store._db.compact_range()
-    zero_table_blocks(tmp_path / "db")
+    zero_table_blocks(tmp_path / DB_DIRNAME)
     with caplog.at_level(logging.WARNING), Store.open(tmp_path) as store:
         table = manager(store, clock)
         assert len(table) == 0 and table.select() is None

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from helpers.node import FAST, settings
+from pantheon.chain import scripts
 from pantheon.node import Node
 from pantheon.service import NodeService
 
@@ -29,3 +30,10 @@ def make_node(tmp_path: Path) -> Iterator[Callable[..., Node]]:
     yield make
     for service in services:
         service.stop()
+
+
+@pytest.fixture
+def rpc_node(make_node: Callable[..., Node]) -> Node:
+    """A node with JSON-RPC for user `u`, password `p` (`helpers.node.proxy`), scripts checked
+    when the kernel is there."""
+    return make_node("rpc", "--rpcuser", "u", "--rpcpassword", "p", rpc=True, verify_scripts=scripts.AVAILABLE)

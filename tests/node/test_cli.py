@@ -15,7 +15,11 @@ from pathlib import Path
 
 import pytest
 
+from helpers.chain import P2WSH_TRUE
+from helpers.node import FAST, settings
 from helpers.p2p import free_port
+from pantheon.node import Node
+from pantheon.service import NodeService
 
 ADDRESS = "bcrt1qdavt4j2sd7dlhqsavtnfxvzppw6k7qy97tmnu9"
 needs_curl = pytest.mark.skipif(shutil.which("curl") is None and os.environ.get("CI") != "true",
@@ -133,3 +137,28 @@ def test_help_and_an_init_error_as_bitcoind_prints_them(tmp_path: Path) -> None:
                               "-peertimeout=0"], capture_output=True, timeout=60)
     assert refused.returncode == 1
     assert refused.stderr.decode().strip() == "Error: peertimeout must be a positive integer."  # Core's text
+
+
+def test_a_tip_from_the_future_refuses_the_start_as_core_words_it(tmp_path: Path) -> None:
+    """Core's question dialog text: two lines, no `Error: ` prefix, exit 1."""
+    node = Node(settings(tmp_path / "n"), tuning=FAST, script_workers=0).start()
+    node.generate(2, P2WSH_TRUE)
+    tip_time = node.chain.headers.header(node.chain.tip).timestamp
+    node.stop()
+    argv = [sys.executable, "-m", "pantheon.cli", f"-datadir={tmp_path / 'n'}", "-regtest", "-printtoconsole=0",
+            "-listen=0", "-server=0"]
+    refused = subprocess.run([*argv, f"-mocktime={tip_time - 7_201}"], capture_output=True, timeout=60)
+    assert refused.returncode == 1
+    assert refused.stderr.decode().strip() == (
+        "The block database contains a block which appears to be from the future. This may be due to your "
+        "computer's date and time being set incorrectly. Only rebuild the block database if you are sure that "
+        f"your computer's date and time are correct.{os.linesep}Please restart with -reindex or "
+        "-reindex-chainstate to recover.")
+
+
+def test_stopatheight_stops_cleanly_once_the_chain_is_that_high(tmp_path: Path) -> None:
+    service = NodeService(settings(tmp_path / "n", "-stopatheight=3"), tuning=FAST, script_workers=0).start()
+    service.node.generate(2, P2WSH_TRUE)
+    assert not service.wait_stopped(0.5)
+    service.node.generate(1, P2WSH_TRUE)
+    assert service.wait_stopped(10) and service.node.store.closed

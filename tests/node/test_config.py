@@ -4,6 +4,7 @@ precedence, and a typed error naming the culprit for every mistake."""
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 
 import pytest
@@ -137,6 +138,17 @@ def test_assumevalid_defaults_to_cores_block_for_the_network(tmp_path: Path, net
     (["-peerbloomfilters"], None, "only 0 is accepted"),
     (["-mocktime=5"], None, "regtest only"),
     (["-whitelist=bogus@127.0.0.1"], None, "Invalid P2P permission: 'bogus'"),
+    # Core's init errors, word for word
+    (["-blockreservedweight=4000001"], None,
+     r"^-blockreservedweight \(4000001\) exceeds consensus maximum block weight \(4000000\)$"),
+    (["-blockreservedweight=1999"], None,
+     r"^-blockreservedweight \(1999\) is lower than minimum safety value of \(2000\)$"),
+    (["-blockmaxweight=4000001"], None, r"^-blockmaxweight \(4000001\) exceeds consensus maximum block weight"),
+    (["-blockmaxweight=7999"], None, r"^-blockreservedweight \(8000\) exceeds -blockmaxweight \(7999\)$"),
+    (["-prune=549"], None, r"^Prune configured below the minimum of 550 MiB.  Please use a higher number.$"),
+    (["-regtest", "-test=addrmap"], None, r'^Unrecognised option "addrmap" provided in -test=<option>.$'),
+    (["-test=bip94"], None, "regtest only"),
+    (["-fastprune"], None, "regtest only"),
     ([], "includeconf=other.conf\n", "not supported"),
     ([], "\n\nrpcport\n", r"pantheon.conf:3: expected key=value"),
     ([], "[moon]\n", "unknown section"),
@@ -175,8 +187,10 @@ def test_test_activation_heights_are_regtest_only(tmp_path: Path) -> None:
     assert settings.testactivationheight == (("segwit", 432), ("bip34", 100_000_000))
     with pytest.raises(ConfigError, match="regtest only"):
         config(tmp_path, "--testactivationheight", "csv@1")
-    with pytest.raises(ConfigError, match="NAME@HEIGHT"):
-        config(tmp_path, "--network", "regtest", "--testactivationheight", "csv")
+    for text, error in (("csv", "Invalid format (csv)"), ("name@2", "Invalid name (name@2)"),
+                        ("bip34@-2", "Invalid height value (bip34@-2)")):
+        with pytest.raises(ConfigError, match=rf"^{re.escape(error)} for -testactivationheight=name@height.$"):
+            config(tmp_path, "--network", "regtest", "--testactivationheight", text)
 
 
 def test_bitcoinds_command_line_and_bitcoin_conf_as_the_functional_tests_write_them(tmp_path: Path) -> None:
@@ -229,3 +243,11 @@ def test_help_lists_the_options() -> None:
         load_config(["-help"])
     text = str(caught.value)
     assert "-peertimeout" in text and "-whitelist" in text and "-disablewallet" in text
+
+
+def test_mining_and_pruning_options(tmp_path: Path) -> None:
+    chosen = config(tmp_path, "-regtest", "-blockmaxweight=3998000", "-blockreservedweight=4000",
+                    "-blockmintxfee=0.00021", "-blockversion=1337", "-test=bip94", "-prune=1", "-fastprune")
+    assert (chosen.blockmaxweight, chosen.blockreservedweight, chosen.blockmintxfee) == (3_998_000, 4_000, 21_000)
+    assert (chosen.blockversion, chosen.test, chosen.prune, chosen.fastprune) == (1337, ("bip94",), 1, True)
+    assert config(tmp_path, "-prune=123456789").prune == 123_456_789

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import json
+import shutil
 import time
 import urllib.request
 from pathlib import Path
@@ -39,7 +40,7 @@ from pantheon.protocol import (
     NODE_WITNESS,
 )
 from pantheon.net.peer import PeerState
-from pantheon.node import Node, NodeTuning
+from pantheon.node import WALLETS_DIRNAME, Node, NodeTuning
 from pantheon.service import NodeService
 from pantheon.primitives import Block, BlockHeader, Endpoint, InvVect, OutPoint, Tx, TxOut, Version
 from pantheon.store import DatadirInUse
@@ -112,6 +113,27 @@ def test_restart_resumes_and_a_second_node_on_the_datadir_is_refused(tmp_path: P
         again.stop()
 
 
+def test_a_datadir_cut_down_as_cores_cache_starts_with_its_chain(tmp_path: Path) -> None:
+    """Core's functional tests build a chain once, then keep only the directories blocks,
+    chainstate and indexes of the network's datadir (removing `wallets`, which must be there and
+    empty, with os.rmdir, and every other entry with os.remove) and copy that to each node."""
+    node = Node(settings(tmp_path / "cache"), tuning=FAST, script_workers=0).start()
+    tip = node.generate(5, P2WSH_TRUE)[-1]
+    node.stop()
+    network_dir = node.datadir
+    (network_dir / WALLETS_DIRNAME).rmdir()
+    for entry in network_dir.iterdir():
+        if entry.name not in ("blocks", "chainstate", "indexes"):
+            entry.unlink()  # raises for any other directory
+    shutil.copytree(tmp_path / "cache", tmp_path / "copy")
+    copy = Node(settings(tmp_path / "copy"), tuning=FAST, script_workers=0).start()
+    try:
+        assert (copy.chain.height, copy.chain.tip) == (5, tip)
+        assert (copy.datadir / WALLETS_DIRNAME).is_dir()
+    finally:
+        copy.stop()
+
+
 def test_an_invalid_block_discourages_its_peer_and_no_one_else(make_node: Callable[..., Node], raw_client: Callable[[Node], RawClient]) -> None:
     node = make_node("n")
     node.generate(3, P2WSH_TRUE)
@@ -162,11 +184,6 @@ def test_getdata_as_core_answers_it(make_node: Callable[..., Node], raw_client: 
     assert_nothing_asked(raw, "notfound", len(raw.received))
 
 
-@pytest.fixture
-def rpc_node(make_node: Callable[..., Node]) -> Node:
-    return make_node("rpc", "--rpcuser", "u", "--rpcpassword", "p", rpc=True, verify_scripts=scripts.AVAILABLE)
-
-
 def test_rpc_methods_through_python_bitcoinlib(rpc_node: Node) -> None:
     client = proxy(rpc_node)
     address = "bcrt1qdavt4j2sd7dlhqsavtnfxvzppw6k7qy97tmnu9"
@@ -175,7 +192,7 @@ def test_rpc_methods_through_python_bitcoinlib(rpc_node: Node) -> None:
     assert in_thread(client.getbestblockhash) == hashes[-1] == in_thread(client.getblockhash, 101)
     info = in_thread(client.getblockchaininfo)
     assert info["chain"] == "regtest" and info["blocks"] == info["headers"] == 101
-    assert info["scripts_verified"] is scripts.AVAILABLE
+    assert in_thread(client.getsyncstatus)["scripts_verified"] is scripts.AVAILABLE
     block = in_thread(client.getblock, hashes[0])
     assert block["height"] == 1 and block["confirmations"] == 101 and block["nextblockhash"] == hashes[1]
     full = in_thread(client.getblock, hashes[0], 2)
@@ -682,7 +699,7 @@ def test_help_lists_cores_categories_and_describes_a_method(rpc_node: Node) -> N
     client = proxy(rpc_node)
     overview = in_thread(client.help)
     headings = [line for line in overview.splitlines() if line.startswith("==")]
-    assert headings == ["== Blockchain ==", "== Control ==", "== Generating ==", "== Network ==",
+    assert headings == ["== Blockchain ==", "== Control ==", "== Generating ==", "== Mining ==", "== Network ==",
                         "== Rawtransactions ==", "== Util =="]
     assert "getblock blockhash ( verbosity )" in overview.splitlines()
     assert "sendrawtransaction hexstring ( maxfeerate maxburnamount )" in overview.split("== Rawtransactions ==")[1]
