@@ -104,6 +104,9 @@ COUNT_CAPS: Mapping[str, tuple[int, int, bool]] = {
     "getheaders": (4, limits.MAX_LOCATOR_HASHES, False),
     "getblocks": (4, limits.MAX_LOCATOR_HASHES, False),
 }
+#: Core's ExpectServicesFromConn: the outbound connections we rely on for blocks, transactions or
+#: addresses; inbound, manual and feeler connections take whatever the peer offers.
+SERVICE_CHECKED_CONNECTIONS = frozenset({"outbound-full-relay", "block-relay-only", "addr-fetch"})
 # Accepted between version and verack (Core); everything else then is ignored.
 _BEFORE_VERACK = frozenset({"version", "verack", "wtxidrelay", "sendaddrv2", "sendtxrcncl"})
 _ids = itertools.count(0)  # Core numbers the connections of a process from 0
@@ -686,7 +689,7 @@ class Peer:
             return
         expected = (self.desirable_services(remote.services) if self.desirable_services is not None
                     else self.config.required_services)
-        if not self.inbound and self.connection_type != "manual" and remote.services & expected != expected:
+        if self.connection_type in SERVICE_CHECKED_CONNECTIONS and remote.services & expected != expected:
             self.disconnect(f"peer does not offer the expected services ({remote.services:08x} offered, "
                             f"{expected:08x} expected)")
             return

@@ -205,6 +205,24 @@ def test_outbound_peer_without_required_services_refused(listener: Listener) -> 
     assert peer.info()["state"] == "disconnected" and peer.info()["version"] == 0
 
 
+@pytest.mark.parametrize("connection_type, close_reason", [("manual", "test over"),
+                                                           ("feeler", "feeler connection completed")])
+def test_manual_and_feeler_connections_take_any_services(listener: Listener, connection_type: str,
+                                                         close_reason: str) -> None:
+    """Core checks services only where it relies on the peer; a feeler only learns that it answers."""
+    needy = replace(FAST, required_services=protocol.NODE_NETWORK | protocol.NODE_COMPACT_FILTERS)
+    peer = Peer(None, ("127.0.0.1", listener.port), inbound=False, config=needy, wire=listener.wire,
+                group=listener.group)
+    peer.connection_type = connection_type
+    peer.start()
+    wait_for(lambda: peer.remote is not None)
+    if connection_type == "manual":
+        wait_for(lambda: peer.state is PeerState.CONNECTED)
+        peer.close("test over")
+    assert peer.join(WAIT)
+    assert peer.close_reason == close_reason
+
+
 def test_self_connection_detected_by_nonce(wire_impl) -> None:
     nonces: set[int] = set()
     server = Listener(wire_impl.module, FAST, nonces=nonces)
