@@ -56,7 +56,7 @@ from pantheon.hashing import hash_to_hex
 from pantheon.lifecycle import Lifecycle
 from pantheon.net.addrman import AddrMan
 from pantheon.net.address import PeerAddress
-from pantheon.net.banlist import BanEntry, BanList, Banned
+from pantheon.net.banlist import BANLIST_FILENAME, BanEntry, BanList, Banned
 from pantheon.net.discovery import Resolver
 from pantheon.net.gossip import GossipConfig
 from pantheon.net.manager import ManagerConfig, NetworkManager
@@ -198,7 +198,8 @@ class Node(Lifecycle):
                                    require_standard=not config.acceptnonstdtxn, clock=self.clock,
                                    **config.mempool_policy())
             self.addrman = AddrMan(self.store, clock=self.clock)
-            self.banlist = BanList(self.store, clock=self.clock, default_ban_time=config.bantime)
+            self.banlist = BanList(self.datadir / BANLIST_FILENAME, clock=self.clock,
+                                   default_ban_time=config.bantime, legacy_store=self.store)
         except Exception:
             self.store.close()
             if self.scripts is not None:

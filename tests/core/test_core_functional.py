@@ -22,6 +22,10 @@ PASSING = (
     "p2p_invalid_tx.py",
     "rpc_getchaintips.py",
     "p2p_invalid_locator.py",
+    "p2p_handshake.py",
+    "p2p_getdata.py",
+    "feature_framework_miniwallet.py",
+    "p2p_disconnect_ban.py",
 )
 
 needs_core = pytest.mark.skipif(not available() and os.environ.get("CI") != "true",

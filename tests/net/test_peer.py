@@ -29,7 +29,6 @@ from pantheon.net.address import PeerAddress
 from pantheon.net.banlist import BanList
 from pantheon.net.peer import USER_AGENT, Peer, PeerConfig, PeerState
 from pantheon.primitives import InvVect
-from pantheon.store import Store
 
 REGTEST = params.REGTEST
 FAST = PeerConfig(network=REGTEST, handshake_timeout=2.0, ping_interval=60.0, ping_timeout=60.0)
@@ -73,9 +72,8 @@ def listener(wire_impl) -> Iterator[Listener]:
 
 
 @pytest.fixture
-def banlist(tmp_path: Path) -> Iterator[BanList]:
-    with Store.open(tmp_path) as store:
-        yield BanList(store)
+def banlist(tmp_path: Path) -> BanList:
+    return BanList(tmp_path / "banlist.json")
 
 
 @pytest.fixture

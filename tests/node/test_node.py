@@ -282,7 +282,9 @@ UNKNOWN = "ab" * 32
     ("sendrawtransaction", ["zz"], -22),
     ("addnode", ["127.0.0.1:1", "bogus"], -8),
     ("addnode", ["127.0.0.1:notaport", "add"], -8),
-    ("disconnectnode", ["127.0.0.1:1", 3], -8),
+    ("disconnectnode", ["127.0.0.1:1", 3], -32602),  # Core: RPC_INVALID_PARAMS for both or neither
+    ("disconnectnode", [], -32602),
+    ("disconnectnode", ["221B Baker Street"], -29),
     ("setban", ["10.0.0.1", "bogus"], -8),
     ("setban", ["10.0.0.1", "add", "soon"], -3),
     ("nosuchmethod", [], -32601),
@@ -311,6 +313,11 @@ def test_rpc_bans(rpc_node: Node) -> None:
     with pytest.raises(JSONRPCError) as caught:
         in_thread(client.setban, "10.1.0.0/16", "add")
     assert caught.value.error["code"] == -23
+    with pytest.raises(JSONRPCError) as caught:  # one address inside a banned subnet is banned already
+        in_thread(client.setban, "10.1.2.3", "add")
+    assert caught.value.error == {"code": -23, "message": "Error: IP/Subnet already banned"}
+    in_thread(client.setban, "10.1.2.0/24", "add")  # a subnet only by itself
+    in_thread(client.setban, "10.1.2.0/24", "remove")
     with pytest.raises(JSONRPCError) as caught:
         in_thread(client.setban, "no.such/ip", "add")
     assert caught.value.error["code"] == -30
@@ -323,6 +330,7 @@ def test_rpc_bans(rpc_node: Node) -> None:
     assert [entry["banned_until"] for entry in in_thread(client.listbanned)] == [until]
     in_thread(client.clearbanned)
     assert in_thread(client.listbanned) == []
+    assert json.loads((rpc_node.datadir / "banlist.json").read_text()) == {"banned_nets": []}
 
 
 def test_rpc_addnode_and_disconnectnode(rpc_node: Node, make_node: Callable[..., Node]) -> None:
