@@ -720,7 +720,9 @@ class Peer:
         self._set_state(PeerState.CONNECTED, "handshake complete")
         if self.common_version >= SENDHEADERS_VERSION:
             self.send("sendheaders")
-        if self.config.fee_filter is not None and self.common_version >= FEEFILTER_VERSION:
+        # Core: a forcerelay peer's transactions are taken whatever their fee, so it is not told one.
+        if (self.config.fee_filter is not None and self.common_version >= FEEFILTER_VERSION
+                and Permission.FORCERELAY not in self.permissions):
             self.send("feefilter", self._wire.encode_feefilter(self.config.fee_filter))
         self._next_ping = self._clock()  # Core pings as soon as the handshake is done
 

@@ -26,6 +26,7 @@ PASSING = (
     "p2p_getdata.py",
     "feature_framework_miniwallet.py",
     "p2p_disconnect_ban.py",
+    "p2p_feefilter.py",
 )
 
 needs_core = pytest.mark.skipif(not available() and os.environ.get("CI") != "true",

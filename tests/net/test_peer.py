@@ -27,6 +27,7 @@ from helpers.waiting import WAIT, wait_for
 from pantheon import limits, params, protocol, wire
 from pantheon.net.address import PeerAddress
 from pantheon.net.banlist import BanList
+from pantheon.net.permissions import Permission
 from pantheon.net.peer import USER_AGENT, Peer, PeerConfig, PeerState
 from pantheon.primitives import InvVect
 
@@ -155,6 +156,21 @@ def test_wtxidrelay_and_sendaddrv2_come_before_verack(raw: RawClient) -> None:
     raw.receive("feefilter")
     assert [frame.command for frame in raw.received][4:] == ["sendheaders", "feefilter"]
     assert "sendcmpct" not in [frame.command for frame in raw.received]
+
+
+def test_a_forcerelay_peer_gets_no_feefilter(wire_impl) -> None:
+    """Core takes a forcerelay peer's transactions whatever their fee, so it does not filter them."""
+    server = Listener(wire_impl.module, FAST, permissions=frozenset({Permission.FORCERELAY, Permission.RELAY}))
+    client = RawClient(server.port, wire_impl.module)
+    try:
+        client.handshake()
+        client.send("ping", bytes(8))
+        client.receive("pong")
+        assert "sendheaders" in [frame.command for frame in client.received]
+        assert "feefilter" not in [frame.command for frame in client.received]
+    finally:
+        client.close()
+        server.stop()
 
 
 @pytest.mark.parametrize("version", [70016, 70015])
