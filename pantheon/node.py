@@ -46,6 +46,7 @@ from pantheon.chain.coinstats import CoinStats, coin_stats
 from pantheon.chain.headers import MAX_FUTURE_BLOCK_TIME, HeaderRejected, TipChange
 from pantheon.chain.mempool import Mempool
 from pantheon.chain.miner import BlockTemplate, block_template, mine
+from pantheon.chain.pow import check_proof_of_work
 from pantheon.chain.scripts import ChainScriptChecks
 from pantheon.chain.validation import BlockRejected, TxRejected
 from pantheon.clock import NodeClock
@@ -610,6 +611,11 @@ class Node(Lifecycle):
             return
         for header in headers:
             peer.known_inventory.add(header.hash)  # what it announces, it has: never announced back
+        # Core's CheckHeadersPoW, before anything else: each header's work against its own bits,
+        # then continuity.
+        pow_limit = self.network.pow_limit
+        if not all(check_proof_of_work(header.hash, header.bits, pow_limit) for header in headers):
+            return peer.misbehaving("header with invalid proof of work")
         for previous, header in zip(headers, headers[1:]):
             if header.prev_block != previous.hash:
                 return peer.misbehaving("non-continuous headers sequence")

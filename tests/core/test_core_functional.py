@@ -27,6 +27,7 @@ PASSING = (
     "feature_framework_miniwallet.py",
     "p2p_disconnect_ban.py",
     "p2p_feefilter.py",
+    "p2p_invalid_messages.py",
 )
 
 needs_core = pytest.mark.skipif(not available() and os.environ.get("CI") != "true",

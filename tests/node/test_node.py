@@ -42,6 +42,7 @@ from pantheon.protocol import (
 from pantheon.net.peer import PeerState
 from pantheon.node import WALLETS_DIRNAME, Node, NodeTuning
 from pantheon.service import NodeService
+from pantheon.chain.pow import check_proof_of_work
 from pantheon.primitives import Block, BlockHeader, Endpoint, InvVect, OutPoint, Tx, TxOut, Version
 from pantheon.store import DatadirInUse
 
@@ -431,12 +432,31 @@ def test_metrics_endpoint(make_node: Callable[..., Node], raw_client: Callable[[
     assert 'pantheon_disconnects_total{direction="inbound"} 1.0' in text
 
 
+def test_a_header_failing_its_own_proof_of_work_is_misbehaviour(make_node: Callable[..., Node],
+                                                                raw_client: Callable[[Node], RawClient],
+                                                                caplog) -> None:
+    """Core's CheckHeadersPoW runs first, even on a header that does not connect."""
+    caplog.set_level(logging.DEBUG, "pantheon.net.peer")
+    node = make_node("pow")
+    other = make_node("other")
+    header = other.chain.headers.header(other.generate(1, P2WSH_TRUE)[0])
+    def with_nonce(nonce: int) -> BlockHeader:
+        return BlockHeader(header.version, header.prev_block, header.merkle_root, header.timestamp, header.bits, nonce)
+
+    failing = next(candidate for candidate in map(with_nonce, range(1000))
+                   if not check_proof_of_work(candidate.hash, header.bits, node.network.pow_limit))
+    raw = raw_client(node)
+    raw.send("headers", wire.encode_headers([failing]))
+    assert raw.is_closed()
+    assert "Misbehaving: peer=" in caplog.text and ": header with invalid proof of work" in caplog.text
+    assert node.chain.headers.height == 0
+
+
 def test_misbehaviour_labels_drop_what_varies() -> None:
     from pantheon.metrics import reason_label
 
     assert reason_label("misbehaving: invalid block " + "ab" * 32 + ": bad-cb-amount") == "invalid block"
-    assert reason_label("misbehaving: headers declares 3000 entries, over the cap of 2000") == \
-        "headers declares entries, over the cap of"
+    assert reason_label("misbehaving: headers message size = 3000") == "headers message size ="
     assert reason_label("misbehaving: 1234") == "unspecified"
 
 
