@@ -39,7 +39,7 @@ import gevent.lock
 import gevent.pool
 
 from pantheon import limits, wire
-from pantheon.chain import scripts
+from pantheon.chain import reindex, scripts
 from pantheon.chain.blockfiles import FASTPRUNE_BLOCKFILE_SIZE, MAX_BLOCKFILE_SIZE
 from pantheon.chain.chainstate import Chainstate, with_activation_heights
 from pantheon.chain.coinstats import CoinStats, coin_stats
@@ -187,10 +187,11 @@ class Node(Lifecycle):
         workers = script_workers if script_workers is not None else config.par if config.par > 0 else os.cpu_count() or 1
         self.scripts = self._script_checks(verify_scripts, workers)
         try:
-            self.chain = Chainstate(self.store, network, cache_bytes=config.dbcache * 1024 * 1024,
-                                    script_verifier=self.scripts.block if self.scripts else None, now=self.clock,
-                                    prune_target=prune_target(config.prune),
-                                    block_file_size=FASTPRUNE_BLOCKFILE_SIZE if config.fastprune else MAX_BLOCKFILE_SIZE)
+            if config.reindex or config.reindex_chainstate:
+                reindex.wipe(self.store, network.magic_bytes, keep_block_index=not config.reindex)
+            self.chain = self._open_chain(config)
+            if config.reindex:
+                reindex.import_block_files(self.chain)
             if self.scripts is not None:
                 self.scripts.headers = self.chain.headers
             self._check_loaded_chain()
@@ -252,6 +253,18 @@ class Node(Lifecycle):
                                       traffic=self.events.message.emit, clock=self.clock)
         self.manager.listeners.append(self._peer_changed)
         self.manager.desirable_services = self.desirable_services
+
+    def _open_chain(self, config: NodeConfig) -> Chainstate:
+        """The chain state on the store; a store whose index or UTXO set does not load is
+        named as damaged, with Core's way forward."""
+        try:
+            return Chainstate(self.store, self.network, cache_bytes=config.dbcache * 1024 * 1024,
+                              script_verifier=self.scripts.block if self.scripts else None, now=self.clock,
+                              prune_target=prune_target(config.prune),
+                              block_file_size=FASTPRUNE_BLOCKFILE_SIZE if config.fastprune else MAX_BLOCKFILE_SIZE)
+        except StoreError as error:
+            raise StoreError(f"Error loading block database: {error}.{os.linesep}"
+                             "Please restart with -reindex or -reindex-chainstate to recover.") from error
 
     def _check_loaded_chain(self) -> None:
         """Core's checks of the chain it loads: a tip from the future (the clock is wrong, or the

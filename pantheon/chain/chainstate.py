@@ -64,7 +64,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 import gevent
 
 from pantheon import wire
-from pantheon.chain.blockfiles import MAX_BLOCKFILE_SIZE, BlockFiles
+from pantheon.chain.blockfiles import MAX_BLOCKFILE_SIZE, BlockFiles, BlockPosition
 from pantheon.chain.coins import Coin, CoinView
 from pantheon.chain.contextual import (
     block_subsidy,
@@ -239,7 +239,8 @@ class Chainstate:
         block_hash = self.headers.anchor
         if self.headers.height_of(block_hash) != 0:
             raise StoreError("a chain state starts at genesis; this block index has another anchor")
-        self.files.write_block(block_hash, genesis, 0)
+        if not self.has_block(block_hash):  # -reindex-chainstate keeps it
+            self.files.write_block(block_hash, genesis, 0)
         self.coins.set_tip(block_hash, 0)
         self.coins.flush()
 
@@ -455,6 +456,22 @@ class Chainstate:
         """Core's AcceptBlock then ActivateBestChain: check and store `block`, then connect the
         best chain. Raises HeaderRejected or BlockRejected (Core's reason) for `block` or for a
         stored block the best chain needed; returns how the tip moved, None if it did not."""
+        height = self._checked_height(block)
+        if height is None:
+            return None
+        self.files.write_block(block.hash, wire.encode_block(block), height)
+        return self.activate_best_chain({block.hash: block})
+
+    def index_stored_block(self, block: Block, position: BlockPosition) -> None:
+        """-reindex: accept a block found in the blk files, where it stays; connected later by
+        `activate_best_chain`. Raises as `accept_block` does."""
+        height = self._checked_height(block)
+        if height is not None:
+            self.files.index_block(block.hash, position, height)
+
+    def _checked_height(self, block: Block) -> int | None:
+        """AcceptBlock's checks of a block to store: its header into the tree, then the block's
+        own and at-height rules; its height, None if it is stored already."""
         block_hash = block.hash
         height = self.headers.add_header(block.header).height  # `duplicate` if known invalid
         if self.has_block(block_hash):
@@ -467,8 +484,7 @@ class Chainstate:
             if not error.mutated:
                 self.headers.invalidate(block_hash)
             raise
-        self.files.write_block(block_hash, wire.encode_block(block), height)
-        return self.activate_best_chain({block_hash: block})
+        return height
 
     def _check_finality(self, block: Block, height: int) -> None:
         """ContextualCheckBlock's finality: locktimes against the parent's median-time-past once
