@@ -15,7 +15,12 @@ sets it and nothing else). On `start()` a greenlet seeds an empty AddrMan from t
 (`seed_dns`: the network's, asked for NODE_NETWORK|NODE_WITNESS peers as Core does), adds the
 fixed seeds if the table is still empty `fixed_seeds_after` seconds later (at once when there
 are no DNS seeds), and keeps `max_outbound` outbound slots filled from it, one per netgroup
-(`refill`, every `refill_interval`). `seed`/`seed_from` do the seeding step by hand.
+(`refill`, every `refill_interval`). `seed`/`seed_from` do the seeding step by hand. Once those
+slots are full it opens a feeler now and then (`feel`, Core's: on average every
+`feeler_interval`): a short connection that only learns whether an address answers, to an address
+a tried-table collision waits on, else to a new one, so the table learns which addresses live and
+collisions are settled (`AddrMan.resolve_collisions`, every round). An outbound peer that
+completed its handshake refreshes its address's time when it goes (`AddrMan.connected`).
 
 The library never monkey-patches; everything here uses gevent's own sockets and pools.
 """
@@ -74,6 +79,7 @@ class ManagerConfig:
     # only dials what it is told to.
     auto_outbound: bool = False
     refill_interval: float = 0.5  # Core's ThreadOpenConnections wakes every 500 ms
+    feeler_interval: float = 120.0  # Core's FEELER_INTERVAL: the mean wait between feelers
     dns_seeds: tuple[str, ...] | None = None  # None: the network's (params); (): none
     dns_seed_services: int | None = FULL_RELAY_SERVICES  # Core asks "x9.<seed>"; None: the bare names
     resolver: Resolver | None = None  # None: the system's (resolv.conf)
@@ -142,6 +148,8 @@ class NetworkManager:
         #: bookkeeping: how the node learns a peer is ready (CONNECTED) or gone.
         self.listeners: list[Callable[[Peer, Transition], None]] = []
         self._outbound: dict[int, PeerAddress] = {}  # automatic outbound peer id -> its AddrMan address
+        self._feelers: dict[int, PeerAddress] = {}  # feeler peer id -> the AddrMan address it tests
+        self._next_feeler = 0.0
         self._refiller: gevent.Greenlet | None = None
         if addrman is not None:
             self.gossip = AddrGossip(addrman, lambda: self.peers(PeerState.CONNECTED), config=self.config.gossip,
@@ -340,6 +348,34 @@ class NetworkManager:
             started += 1
         return started
 
+    def feel(self) -> Peer | None:
+        """Open a feeler when it is time (Core's ThreadOpenConnections): only with the outbound
+        slots full, on average every `feeler_interval`; to the address a tried collision waits
+        on, else to one from the new table. The peer, or None."""
+        now = self._clock()
+        if (self.addrman is None or len(self._outbound) < self.config.max_outbound or now < self._next_feeler
+                or len(self._peers) >= self.config.max_connections):
+            return None
+        self._next_feeler = now + self._rng.expovariate(1 / self.config.feeler_interval)
+        info = self.addrman.select_tried_collision()
+        target = None if info is None else self._route(info.address)
+        connected = {peer.address for peer in self._peers.values()}
+        if info is not None and target in connected:
+            self.addrman.good(info.address)  # Core: it answers already, that settles the collision
+            return None
+        if info is None:
+            info = self.addrman.select(new_only=True)
+            target = None if info is None else self._route(info.address)
+        if info is None or target is None or target in connected or now - info.last_try < 600 or (
+                self.banlist is not None and (self.banlist.is_banned(info.address)
+                                              or self.banlist.is_discouraged(info.address))):
+            return None
+        self.addrman.attempt(info.address, now=int(now))
+        peer = self._make_peer(None, target, inbound=False)
+        peer.connection_type = "feeler"
+        self._feelers[peer.id] = info.address
+        return peer.start()
+
     def seed_dns(self) -> int:
         """Ask the DNS seeds (`ManagerConfig.dns_seeds`, through its `resolver`) when the AddrMan
         is empty; returns how many addresses were added."""
@@ -361,7 +397,9 @@ class NetworkManager:
                 if fixed_at is not None and time.monotonic() >= fixed_at:
                     fixed_at = None
                     self.seed(fixed_seeds(config.peer.network), "fixedseeds")  # Core's source name
+                self.addrman.resolve_collisions()
                 self.refill()
+                self.feel()
             except Exception:  # a bug here must not end outbound connections for good
                 log.exception("finding outbound peers failed")
             gevent.sleep(config.refill_interval)
@@ -391,6 +429,14 @@ class NetworkManager:
                     self.addrman.set_services(address, peer.remote.services)
             elif transition.new in (PeerState.DISCONNECTED, PeerState.BANNED):
                 del self._outbound[peer.id]
+                if transition.old is PeerState.CONNECTED and peer.connection_type != "block-relay-only":
+                    self.addrman.connected(address)  # Core's FinalizeNode: it was alive until now
+        feeler = self._feelers.get(peer.id)
+        if feeler is not None and transition.new in (PeerState.DISCONNECTED, PeerState.BANNED):
+            del self._feelers[peer.id]
+            if peer.remote is not None and self.addrman is not None:  # its version came: it answers
+                self.addrman.good(feeler)
+                self.addrman.set_services(feeler, peer.remote.services)
         if transition.new is PeerState.CONNECTED and self.gossip is not None:
             self.gossip.connected(peer)  # outbound: getaddr once, and our own address
         if transition.new in (PeerState.DISCONNECTED, PeerState.BANNED):

@@ -163,3 +163,74 @@ def test_auto_outbound_falls_back_to_the_fixed_seeds(wire_impl, setup, dns_serve
     finally:
         node.stop(timeout=1)
         target.stop(timeout=1)
+
+
+def test_a_feeler_opens_only_with_the_slots_full_and_moves_a_new_address_to_tried(setup, caplog) -> None:
+    """Core's feeler: a short connection, closed at the version, that proves an address answers."""
+    listener, addrman, dialer = setup
+    full, other = listener(), listener()
+    addrman.add([TimedAddress(PeerAddress.parse("40.1.1.1", full.address[1]), 1_700_000_000, 9)],
+                PeerAddress.parse("30.1.1.1"))
+    node = dialer(max_outbound=1)
+    assert node.feel() is None  # the outbound slots are not full: no feeler
+    assert node.refill() == 1
+    wait_for(lambda: len(node.peers(PeerState.CONNECTED)) == 1)
+    fresh = PeerAddress.parse("41.1.1.1", other.address[1])
+    addrman.add([TimedAddress(fresh, 1_700_000_000, 9)], PeerAddress.parse("30.1.1.1"))
+    feeler = node.feel()
+    assert feeler is not None and feeler.connection_type == "feeler"
+    assert feeler.join(3) and feeler.close_reason == "feeler connection completed"
+    wait_for(lambda: addrman.get(fresh).tried)
+    assert node.feel() is None  # the next one waits for the (random, two-minute mean) interval
+    assert len(node.peers(PeerState.CONNECTED)) == 1  # a feeler takes no outbound slot
+
+
+def test_a_feeler_settles_a_tried_collision_in_favour_of_an_occupant_that_answers(setup) -> None:
+    """Test-before-evict: the occupant of a contested tried slot is tried first; it answers, so
+    it stays and the newcomer stays in new."""
+    listener, addrman, dialer = setup
+    occupant_node = listener()
+    # Core's deterministic key puts 250.1.1.19 and 250.1.1.36 (port 0) in one tried slot; here the
+    # pair keeps the collision with the occupant's real port (found by search under the same key).
+    first, second = _tried_colliders(addrman, occupant_node.address[1])
+    addrman.add([TimedAddress(first, 1_700_000_000, 9), TimedAddress(second, 1_700_000_000, 9)],
+                PeerAddress.parse("30.1.1.1"))
+    now = int(addrman._clock())
+    assert addrman.good(first, now=now - 5 * 3600)  # last heard of five hours ago
+    assert not addrman.good(second)  # the second collides with the first
+    assert addrman.select_tried_collision().address == first
+    # Tried an hour ago without an answer: without a new answer Core's rules evict it.
+    addrman.attempt(first, count_failure=False, now=now - 3600)
+    node = dialer(max_outbound=0)
+    feeler = node.feel()
+    assert feeler is not None and feeler.address == ("127.0.0.1", first.port)
+    assert feeler.join(3)
+    wait_for(lambda: addrman.get(first).last_success >= int(addrman._clock()) - 5)
+    addrman.resolve_collisions()
+    assert addrman.select_tried_collision() is None
+    assert addrman.get(first).tried and not addrman.get(second).tried
+
+
+def _tried_colliders(addrman: AddrMan, port: int) -> tuple[PeerAddress, PeerAddress]:
+    """Two routable addresses on `port` that share a tried slot under this table's key."""
+    slots: dict[int, PeerAddress] = {}
+    for n in range(1, 65536):
+        address = PeerAddress.parse(f"50.{n >> 8}.{n & 255}.1", port)
+        slot = addrman._tried_slot(address)
+        if slot in slots:
+            return slots[slot], address
+        slots[slot] = address
+    raise AssertionError("no two addresses share a tried slot")
+
+
+def test_an_outbound_peer_that_goes_refreshes_its_address_time(setup) -> None:
+    """Core's FinalizeNode calls AddrMan's Connected for a successful outbound connection."""
+    listener, addrman, dialer = setup
+    target = listener()
+    address = PeerAddress.parse("40.1.1.1", target.address[1])
+    addrman.add([TimedAddress(address, 1_700_000_000, 9)], PeerAddress.parse("30.1.1.1"))
+    node = dialer(max_outbound=1)
+    assert node.refill() == 1
+    wait_for(lambda: len(node.peers(PeerState.CONNECTED)) == 1)
+    node.peers()[0].close("test: done")
+    wait_for(lambda: addrman.get(address).time > 1_700_000_000)
