@@ -55,7 +55,7 @@ from pantheon.frames import Frame
 from pantheon.hashing import hash_to_hex
 from pantheon.lifecycle import Lifecycle
 from pantheon.net.addrman import AddrMan
-from pantheon.net.address import PeerAddress
+from pantheon.net.address import Network as AddressNetwork, PeerAddress, TimedAddress
 from pantheon.net.banlist import BanEntry, BanList, Banned
 from pantheon.net.discovery import Resolver
 from pantheon.net.gossip import GossipConfig
@@ -152,6 +152,17 @@ def prune_target(prune: int) -> int | None:
     return None if prune == 0 else 0 if prune == 1 else prune * 1024 * 1024
 
 
+def reachable_networks(config: NodeConfig) -> frozenset[AddressNetwork]:
+    """Networks the node can dial (Core's g_reachable_nets): IPv4 and IPv6; Tor through -proxy;
+    CJDNS with -cjdnsreachable. I2P needs a SAM bridge Pantheon does not speak."""
+    networks = {AddressNetwork.IPV4, AddressNetwork.IPV6}
+    if config.proxy is not None:
+        networks.add(AddressNetwork.ONION)
+    if config.cjdnsreachable:
+        networks.add(AddressNetwork.CJDNS)
+    return frozenset(networks)
+
+
 class Node(Lifecycle):
     """A full node on one datadir: `start()` (or `with Node(...) as node:`), then it syncs,
     relays and serves its peers until `stop(timeout)` (the life cycle: lifecycle.py).
@@ -179,7 +190,7 @@ class Node(Lifecycle):
         self.network: Network = network
         self.datadir = config.network_datadir
         #: The one clock the node's behaviour reads (clock.py); `setmocktime` moves it.
-        self.clock = NodeClock(config.mocktime)
+        self.clock = NodeClock(config.mocktime, mockable=network.name == "regtest")
         self.store = Store.open(self.datadir)
         (self.datadir / WALLETS_DIRNAME).mkdir(exist_ok=True)
         self._lock = gevent.lock.RLock()
@@ -197,7 +208,8 @@ class Node(Lifecycle):
                                    script_verifier=self.scripts.mempool_tx if self.scripts else None,
                                    require_standard=not config.acceptnonstdtxn, clock=self.clock,
                                    **config.mempool_policy())
-            self.addrman = AddrMan(self.store, clock=self.clock)
+            self.addrman = AddrMan(self.store, clock=self.clock, deterministic="addrman" in config.test,
+                                   check_ratio=config.checkaddrman)
             self.banlist = BanList(self.store, clock=self.clock, default_ban_time=config.bantime)
         except Exception:
             self.store.close()
@@ -242,7 +254,7 @@ class Node(Lifecycle):
             resolver=resolver,
             dns_seeds=None if config.dnsseed else (),
             fixed_seeds=config.fixedseeds,
-            gossip=GossipConfig(advertise=config.discover),
+            gossip=GossipConfig(advertise=config.discover, reachable=reachable_networks(config)),
             whitelist=config.whitelist,
         )
         self.manager = NetworkManager(manager_config, banlist=self.banlist, handlers=self._handlers(),
@@ -330,6 +342,12 @@ class Node(Lifecycle):
     def added_nodes(self) -> list[tuple[str, int]]:
         return list(self._added)
 
+    def node_addresses(self, count: int, network: AddressNetwork | None = None) -> list[TimedAddress]:
+        """Up to `count` (0: all) addresses the address manager knows, shuffled, none banned or
+        discouraged, optionally of one network class (Core's getnodeaddresses)."""
+        assert self.manager.gossip is not None, "the node's manager always has the address manager"
+        return self.manager.gossip.addresses(count, 0, network)
+
     def ping_peers(self) -> None:
         """Ping every connected peer now (Core's `ping` RPC); the pong updates its ping time."""
         for peer in self.peers(PeerState.CONNECTED):
@@ -400,9 +418,12 @@ class Node(Lifecycle):
         with our chain (-1: unknown), heights of the blocks in flight from it)."""
         return self.download.peer_progress(peer.id)
 
-    def peer_relay_state(self, peer: Peer) -> tuple[int, bool]:
-        """(transactions waiting to be announced to the peer, whether it relays addresses)."""
-        return self.relay.pending(peer.id), self.manager.gossip is not None and peer.state is PeerState.CONNECTED
+    def peer_relay_state(self, peer: Peer) -> tuple[int, bool, int, int]:
+        """(transactions waiting to be announced to the peer, whether addresses are relayed to it,
+        addresses processed from it, addresses rate-limited from it)."""
+        gossip = self.manager.gossip
+        assert gossip is not None, "the node's manager always has the address manager"
+        return (self.relay.pending(peer.id), gossip.relay_enabled(peer), *gossip.counts(peer))
 
     def net_totals(self) -> NetTotals:
         """Bytes received and sent over every connection since the node started."""

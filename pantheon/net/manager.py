@@ -377,6 +377,7 @@ class NetworkManager:
             handlers=self.handlers, nonces=self._nonces, start_height=self._start_height, group=self._group,
             wire=self._wire, on_transition=self._on_transition, traffic=self._traffic,
             permissions=permissions, clock=self._clock, totals=self.totals,
+            tickers=(self.gossip.tick,) if self.gossip is not None else (),
         )
         self._peers[peer.id] = peer
         self._counts[inbound] += 1

@@ -7,12 +7,13 @@ from typing import Any
 
 from pantheon import __version__
 from pantheon.chain.validation import COIN
-from pantheon.net.address import Network, PeerAddress
+from pantheon.net.address import Network, PeerAddress, TimedAddress
+from pantheon.net.addrman import AddressInfo
 from pantheon.net.manager import CONNECTION_TYPES
 from pantheon.net.peer import Peer, PeerState
-from pantheon.protocol import PROTOCOL_VERSION, service_names
+from pantheon.protocol import FULL_RELAY_SERVICES, PROTOCOL_VERSION, service_names
 from pantheon.relay import relays_txs
-from pantheon.rpc.arguments import endpoint_arg, int_arg
+from pantheon.rpc.arguments import check_types, endpoint_arg, int_arg
 from pantheon.rpc.errors import (
     RPC_CLIENT_INVALID_IP_OR_SUBNET,
     RPC_CLIENT_NODE_ALREADY_ADDED,
@@ -20,6 +21,7 @@ from pantheon.rpc.errors import (
     RPC_CLIENT_NODE_NOT_ADDED,
     RPC_CLIENT_NODE_NOT_CONNECTED,
     RPC_INVALID_PARAMETER,
+    RPC_MISC_ERROR,
     RpcError,
 )
 from pantheon.rpc.registry import HIDDEN, RpcGroup, rpc_method
@@ -160,6 +162,71 @@ class NetworkRpc(RpcGroup):
         """Lift every ban."""
         self.node.clear_bans()
 
+    @rpc_method(category=HIDDEN)
+    def addpeeraddress(self, address: Any, port: Any, tried: Any = None) -> dict[str, Any]:
+        """Add an address to the address manager, heard from itself, now, with services
+        NETWORK|WITNESS; with `tried`, then mark it connected (moved to tried), for tests.
+        Returns {"success": bool} and, on failure, "error": failed-adding-to-new or -tried."""
+        check_types(("address", address, "string"), ("port", port, "number"), ("tried", tried, "bool"))
+        port = int_arg(port, "port")
+        if not 0 <= port <= 0xFFFF:
+            raise RpcError(RPC_MISC_ERROR, "JSON integer out of range")
+        try:
+            parsed = self._lookup_host(address)
+        except ValueError:
+            raise RpcError(RPC_CLIENT_INVALID_IP_OR_SUBNET, "Invalid IP address") from None
+        peer_address = PeerAddress(parsed.network, parsed.raw, port)
+        addrman = self.node.addrman
+        offer = TimedAddress(peer_address, int(self.node.clock()), FULL_RELAY_SERVICES)
+        if not addrman.add([offer], parsed):
+            return {"success": False, "error": "failed-adding-to-new"}
+        if tried and not addrman.good(peer_address):
+            return {"success": False, "error": "failed-adding-to-tried"}
+        return {"success": True}
+
+    @rpc_method
+    def getnodeaddresses(self, count: Any = None, network: Any = None) -> list[dict[str, Any]]:
+        """Up to `count` (default 1; 0: all) known addresses, shuffled, optionally of one network
+        (ipv4, ipv6, onion, i2p, cjdns), with when each was last seen and its services."""
+        count = 1 if count is None else int_arg(count, "count")
+        if count < 0:
+            raise RpcError(RPC_INVALID_PARAMETER, "Address count out of range")
+        wanted = None
+        if network is not None:
+            wanted = _NETWORKS_BY_NAME.get(str(network).lower())
+            if wanted is None:
+                raise RpcError(RPC_INVALID_PARAMETER, f"Network not recognized: {network}")
+        return [{"time": entry.time, "services": entry.services, "address": entry.address.host,
+                 "port": entry.address.port, "network": _NETWORK_NAMES[entry.address.net_class]}
+                for entry in self.node.node_addresses(count, wanted)]
+
+    @rpc_method
+    def getaddrmaninfo(self) -> dict[str, dict[str, int]]:
+        """How many addresses the address manager holds in its new and tried tables, per network
+        (ipv4, ipv6, onion, i2p, cjdns) and in all."""
+        addrman = self.node.addrman
+        counts = {name: {"new": addrman.size(network, True), "tried": addrman.size(network, False),
+                         "total": addrman.size(network)} for network, name in _NETWORK_NAMES.items()}
+        counts["all_networks"] = {"new": addrman.size(in_new=True), "tried": addrman.size(in_new=False),
+                                  "total": len(addrman)}
+        return counts
+
+    @rpc_method(category=HIDDEN)
+    def getrawaddrman(self) -> dict[str, dict[str, dict[str, Any]]]:
+        """Every entry of the address manager's new and tried tables keyed "bucket/position", for
+        tests and debugging."""
+        addrman = self.node.addrman
+        return {table: {f"{where.bucket}/{where.position}": _addrman_entry(info) for info, where in addrman.entries(tried)}
+                for table, tried in (("new", False), ("tried", True))}
+
+    def _lookup_host(self, text: Any) -> PeerAddress:
+        """Core's LookupHost without name resolution (an IP literal, a v3 .onion or a .b32.i2p
+        name), an fc00::/8 address being CJDNS under -cjdnsreachable (Core's MaybeFlipIPv6toCJDNS)."""
+        address = PeerAddress.parse(str(text))
+        if self.node.config.cjdnsreachable:
+            address = address.as_cjdns()
+        return address
+
     @rpc_method
     def ping(self) -> None:
         """Ping every peer; the answers show in getpeerinfo's pingtime."""
@@ -170,7 +237,7 @@ class NetworkRpc(RpcGroup):
         remote = peer.remote
         services = remote.services if remote else 0
         synced_headers, synced_blocks, inflight = self.node.peer_sync_state(peer)
-        inv_to_send, addr_relay = self.node.peer_relay_state(peer)
+        inv_to_send, addr_relay, addr_processed, addr_rate_limited = self.node.peer_relay_state(peer)
         local = peer.local_address
         entry: dict[str, Any] = {
             "id": peer.id, "addr": _endpoint_text(peer.address), "addrbind": _endpoint_text(local) if local else "",
@@ -190,8 +257,8 @@ class NetworkRpc(RpcGroup):
             "version": remote.version if remote else 0, "subver": (remote.user_agent or "") if remote else "",
             "inbound": peer.inbound, "bip152_hb_to": False, "bip152_hb_from": False, "presynced_headers": -1,
             "synced_headers": synced_headers, "synced_blocks": synced_blocks, "inflight": inflight,
-            "addr_relay_enabled": addr_relay, "addr_processed": peer.counters["addr received"],
-            "addr_rate_limited": peer.counters["addr rate limited"],
+            "addr_relay_enabled": addr_relay, "addr_processed": addr_processed,
+            "addr_rate_limited": addr_rate_limited,
             "permissions": sorted(permission.value for permission in peer.permissions),
             "minfeefilter": round(peer.fee_filter / COIN, 8),
             "bytessent_per_msg": _nonzero(peer.bytes_sent_per_msg), "bytesrecv_per_msg": _nonzero(peer.bytes_recv_per_msg),
@@ -231,6 +298,17 @@ def _network_name(host: str) -> str:
 
 _NETWORK_NAMES = {Network.IPV4: "ipv4", Network.IPV6: "ipv6", Network.ONION: "onion", Network.I2P: "i2p",
                   Network.CJDNS: "cjdns"}
+
+
+_NETWORKS_BY_NAME = {name: network for network, name in _NETWORK_NAMES.items()}
+
+
+def _addrman_entry(info: AddressInfo) -> dict[str, Any]:
+    """Core's getrawaddrman entry."""
+    return {"address": info.address.host, "port": info.address.port, "services": info.services, "time": info.time,
+            "network": _NETWORK_NAMES.get(info.address.net_class, "not_publicly_routable"),
+            "source": info.source.host,
+            "source_network": _NETWORK_NAMES.get(info.source.net_class, "not_publicly_routable")}
 
 
 def _time_offset(peer: Peer) -> int:
