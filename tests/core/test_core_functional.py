@@ -22,6 +22,8 @@ PASSING = (
     "p2p_invalid_tx.py",
     "rpc_getchaintips.py",
     "p2p_invalid_locator.py",
+    "p2p_addr_relay.py",
+    "p2p_getaddr_caching.py",
 )
 
 needs_core = pytest.mark.skipif(not available() and os.environ.get("CI") != "true",
