@@ -28,11 +28,13 @@ from __future__ import annotations
 
 
 import dataclasses
+import ipaddress
 import logging
 import os
+import socket
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import gevent
 import gevent.lock
@@ -49,7 +51,7 @@ from pantheon.chain.miner import BlockTemplate, block_template, mine
 from pantheon.chain.scripts import ChainScriptChecks
 from pantheon.chain.validation import BlockRejected, TxRejected
 from pantheon.clock import NodeClock
-from pantheon.config import NodeConfig
+from pantheon.config import NodeConfig, parse_hostport
 from pantheon.events import NodeEvents
 from pantheon.frames import Frame
 from pantheon.hashing import hash_to_hex
@@ -152,6 +154,31 @@ def prune_target(prune: int) -> int | None:
     return None if prune == 0 else 0 if prune == 1 else prune * 1024 * 1024
 
 
+class AddedNode(NamedTuple):
+    """A peer added by addnode or -addnode: the text given, and the host and port dialled."""
+
+    text: str
+    host: str
+    port: int
+
+    @property
+    def endpoint(self) -> tuple[str, int]:
+        return self.host, self.port
+
+
+def _numeric_endpoint(host: str, port: int) -> tuple[bytes, int] | None:
+    """Core's LookupNumeric: a numeric host (inet_aton's IPv4 forms, such as 127.1, or IPv6) as
+    bytes with the port; None for a name."""
+    try:
+        return socket.inet_aton(host), port
+    except OSError:
+        pass
+    try:
+        return ipaddress.IPv6Address(host).packed, port
+    except ValueError:
+        return None
+
+
 def reachable_networks(config: NodeConfig) -> frozenset[AddressNetwork]:
     """Networks the node can dial (Core's g_reachable_nets): IPv4 and IPv6; Tor through -proxy;
     CJDNS with -cjdnsreachable. I2P needs a SAM bridge Pantheon does not speak."""
@@ -233,7 +260,8 @@ class Node(Lifecycle):
         #: most one such peer per new block.
         self._last_inv_sync_block: bytes | None = None
         self._disconnected: list[Block] = []
-        self._added: list[tuple[str, int]] = list(config.addnode)
+        #: Core's added nodes: each as given (addnode's text) and where it is dialled.
+        self._added: list[AddedNode] = [AddedNode(f"{host}:{port}", host, port) for host, port in config.addnode]
         self._greenlets = gevent.pool.Group()
         self.chain.on_connected.append(self._block_connected)
         self.chain.on_disconnected.append(self._block_disconnected)
@@ -294,7 +322,7 @@ class Node(Lifecycle):
     def _start(self) -> None:
         """Listen, dial the configured peers and start syncing."""
         self.manager.start()
-        for host, port in (*self.config.connect, *self._added):
+        for host, port in (*self.config.connect, *(added.endpoint for added in self._added)):
             self.add_peer(host, port)
         self._greenlets.spawn(self._tick_loop)
         self._greenlets.spawn(self._added_nodes_loop)
@@ -326,20 +354,28 @@ class Node(Lifecycle):
         """The open peers (in `state` when given), oldest first."""
         return self.manager.peers(state)
 
-    def add_node(self, host: str, port: int) -> None:
-        """Keep a connection to this peer (Core's addnode add): dialled now and retried."""
-        if (host, port) not in self._added:
-            self._added.append((host, port))
-        self.add_peer(host, port)
-
-    def remove_node(self, host: str, port: int) -> bool:
-        if (host, port) not in self._added:
+    def add_node(self, text: str) -> bool:
+        """Keep a connection to `text` (host[:port]; Core's addnode add): dialled now and retried.
+        False if it is added already, as the same text or the same numeric address and port."""
+        host, port = parse_hostport(text, self.network.p2p_port)
+        numeric = _numeric_endpoint(host, port)
+        if any(added.text == text or (numeric is not None and numeric == _numeric_endpoint(*added.endpoint))
+               for added in self._added):
             return False
-        self._added.remove((host, port))
+        self._added.append(AddedNode(text, host, port))
+        self.add_peer(host, port)
         return True
 
+    def remove_node(self, text: str) -> bool:
+        """Stop keeping the connection added as `text` (Core compares the text)."""
+        for added in self._added:
+            if added.text == text:
+                self._added.remove(added)
+                return True
+        return False
+
     @property
-    def added_nodes(self) -> list[tuple[str, int]]:
+    def added_nodes(self) -> list[AddedNode]:
         return list(self._added)
 
     def node_addresses(self, count: int, network: AddressNetwork | None = None) -> list[TimedAddress]:
@@ -909,7 +945,7 @@ class Node(Lifecycle):
         while True:
             gevent.sleep(self.tuning.added_node_retry)
             connected = {peer.address for peer in self.peers()}
-            for host, port in (*self.config.connect, *self._added):
+            for host, port in (*self.config.connect, *(added.endpoint for added in self._added)):
                 if (host, port) not in connected:
                     self.add_peer(host, port)
 

@@ -142,6 +142,7 @@ class NetworkManager:
         #: bookkeeping: how the node learns a peer is ready (CONNECTED) or gone.
         self.listeners: list[Callable[[Peer, Transition], None]] = []
         self._outbound: dict[int, PeerAddress] = {}  # automatic outbound peer id -> its AddrMan address
+        self._active = True
         self._refiller: gevent.Greenlet | None = None
         if addrman is not None:
             self.gossip = AddrGossip(addrman, lambda: self.peers(PeerState.CONNECTED), config=self.config.gossip,
@@ -216,6 +217,19 @@ class NetworkManager:
         """The open peers (in `state` when given), oldest first."""
         return [peer for peer in self._peers.values() if state is None or peer.state is state]
 
+    @property
+    def network_active(self) -> bool:
+        """Core's fNetworkActive: while False no connection is made or accepted."""
+        return self._active
+
+    def set_network_active(self, active: bool) -> None:
+        """Core's SetNetworkActive: switching off closes every connection."""
+        log.info("SetNetworkActive: %s", "true" if active else "false")
+        self._active = active
+        if not active:
+            for peer in list(self._peers.values()):
+                peer.close("network activity switched off")
+
     def count(self, inbound: bool) -> int:
         """Open inbound (or outbound) peers, counted as they come and go."""
         return self._counts[inbound]
@@ -224,7 +238,10 @@ class NetworkManager:
         """Dial a peer: by hand (Core's manual connections: -addnode, -connect, the addnode RPC),
         in slots of their own apart from the automatic ones, or as one of Core's other outbound
         types (`CONNECTION_TYPES`, the addconnection RPC). None (logged) when that type's slots
-        or the total are full or the address is already connected."""
+        or the total are full, the address is already connected or network activity is off."""
+        if not self._active:
+            log.info("not dialling %s:%d: network activity is off", host, port)
+            return None
         if any(peer.address == (host, port) for peer in self._peers.values()):
             log.info("not dialling %s:%d: already connected", host, port)
             return None
@@ -316,7 +333,7 @@ class NetworkManager:
         connected = {peer.address for peer in self._peers.values()}
         now = int(self._clock())
         started = 0
-        for attempt in range(tries):
+        for attempt in range(tries if self._active else 0):
             if (len(self._outbound) >= self.config.max_outbound
                     or len(self._peers) >= self.config.max_connections):
                 break
@@ -406,6 +423,9 @@ class NetworkManager:
         """StreamServer handler: one inbound peer, whose reader this greenlet is for as long as
         the peer lives (returning closes the socket); `onion`: accepted on an onion bind."""
         host = address[0]
+        if not self._active:
+            log.debug("connection from %s:%d dropped (network activity is off)", host, address[1])
+            return
         noban = Permission.NOBAN in permissions_for(self.config.whitelist, host, inbound=True)
         if self.banlist is not None and not noban and self.banlist.is_banned(host):
             log.debug("connection from %s:%d dropped (banned)", host, address[1])

@@ -13,7 +13,7 @@ from pantheon.net.manager import CONNECTION_TYPES
 from pantheon.net.peer import Peer, PeerState
 from pantheon.protocol import FULL_RELAY_SERVICES, PROTOCOL_VERSION, service_names
 from pantheon.relay import relays_txs
-from pantheon.rpc.arguments import check_types, endpoint_arg, int_arg
+from pantheon.rpc.arguments import check_types, endpoint_arg, hex_arg, int_arg
 from pantheon.rpc.errors import (
     RPC_CLIENT_INVALID_IP_OR_SUBNET,
     RPC_CLIENT_NODE_ALREADY_ADDED,
@@ -40,7 +40,8 @@ class NetworkRpc(RpcGroup):
 
     @rpc_method
     def getpeerinfo(self) -> list[dict[str, Any]]:
-        """One object per open connection, with Core's fields and Pantheon's `state`."""
+        """One object per open connection, with Core's fields: among them `network`, the network
+        the peer came through (ipv4, ipv6, onion, i2p, cjdns, not_publicly_routable)."""
         return [self._peer_json(peer) for peer in self.node.peers()]
 
     @rpc_method
@@ -61,40 +62,81 @@ class NetworkRpc(RpcGroup):
 
     @rpc_method
     def getnetworkinfo(self) -> dict[str, Any]:
-        """The node's version, services, connections and relay fee."""
+        """The node's version, services, connections and relay fee, and whether each network
+        (ipv4, ipv6, onion, i2p, cjdns) is reachable."""
         node = self.node
         peers = node.peers(PeerState.CONNECTED)
         inbound = sum(1 for peer in peers if peer.inbound)
         services = node.local_services
+        reachable = node.manager.gossip.config.reachable if node.manager.gossip is not None else frozenset()
         return {
             "version": client_version(), "subversion": node.user_agent,
             "protocolversion": PROTOCOL_VERSION, "localservices": f"{services:016x}",
             "localservicesnames": service_names(services), "localrelay": not node.config.blocksonly, "timeoffset": 0,
-            "networkactive": True, "connections": len(peers), "connections_in": inbound,
+            "networkactive": node.manager.network_active, "connections": len(peers), "connections_in": inbound,
             "connections_out": len(peers) - inbound,
-            "networks": [{"name": name, "limited": False, "reachable": True, "proxy": "",
-                          "proxy_randomize_credentials": False} for name in ("ipv4", "ipv6")],
+            "networks": [{"name": name, "limited": network not in reachable, "reachable": network in reachable,
+                          "proxy": "", "proxy_randomize_credentials": False} for network, name in _NETWORK_NAMES.items()],
             "relayfee": amount(node.mempool.min_relay_fee), "incrementalfee": 0.00001, "localaddresses": [],
             "warnings": warnings(node),
         }
 
     @rpc_method
-    def addnode(self, node_address: Any, command: Any) -> None:
+    def addnode(self, node: Any, command: Any) -> None:
         """add: keep a connection to the peer; remove: stop keeping it; onetry: dial it once."""
-        node = self.node
-        host, port = endpoint_arg(node_address, node.network.p2p_port)
+        if command not in ("add", "remove", "onetry"):
+            raise RpcError(RPC_MISC_ERROR, _ADDNODE_HELP)
+        text = str(node).strip()
+        if not text:
+            raise RpcError(RPC_INVALID_PARAMETER, "Error: Node address cannot be empty")
         if command == "onetry":
-            node.add_peer(host, port)
+            self.node.add_peer(*endpoint_arg(text, self.node.network.p2p_port))
         elif command == "add":
-            if (host, port) in node.added_nodes:
+            endpoint_arg(text, self.node.network.p2p_port)
+            if not self.node.add_node(text):
                 raise RpcError(RPC_CLIENT_NODE_ALREADY_ADDED, "Error: Node already added")
-            node.add_node(host, port)
-        elif command == "remove":
-            if not node.remove_node(host, port):
-                raise RpcError(RPC_CLIENT_NODE_NOT_ADDED,
-                               "Error: Node could not be removed. It has not been added previously.")
-        else:
-            raise RpcError(RPC_INVALID_PARAMETER, f"addnode command must be add, remove or onetry, not {command!r}")
+        elif not self.node.remove_node(text):
+            raise RpcError(RPC_CLIENT_NODE_NOT_ADDED,
+                           "Error: Node could not be removed. It has not been added previously.")
+
+    @rpc_method
+    def getaddednodeinfo(self, node: Any = None) -> list[dict[str, Any]]:
+        """The peers added with addnode (or only `node`), whether each is connected, and how."""
+        added = self.node.added_nodes
+        if node is not None:
+            added = [entry for entry in added if entry.text == node]
+            if not added:
+                raise RpcError(RPC_CLIENT_NODE_NOT_ADDED, "Error: Node has not been added.")
+        connected = {peer.address: peer for peer in self.node.peers(PeerState.CONNECTED) if not peer.inbound}
+        result = []
+        for entry in added:
+            peer = connected.get(entry.endpoint)
+            result.append({"addednode": entry.text, "connected": peer is not None,
+                           "addresses": [] if peer is None else [{"address": _endpoint_text(peer.address),
+                                                                  "connected": "outbound"}]})
+        return result
+
+    @rpc_method
+    def setnetworkactive(self, state: Any) -> bool:
+        """Switch all network activity on or off (off closes every connection); returns `state`."""
+        check_types(("state", state, "bool"))
+        self.node.manager.set_network_active(state)
+        return state
+
+    @rpc_method(category=HIDDEN)
+    def sendmsgtopeer(self, peer_id: Any, msg_type: Any, msg: Any) -> dict[str, Any]:
+        """Send a raw message of any type (at most 12 characters) and payload (hex) to a peer,
+        unchecked, for tests."""
+        check_types(("peer_id", peer_id, "number"), ("msg_type", msg_type, "string"), ("msg", msg, "string"))
+        if len(msg_type) > 12:
+            raise RpcError(RPC_INVALID_PARAMETER, "Error: msg_type too long, max length is 12")
+        payload = hex_arg(msg)
+        if payload is None:
+            raise RpcError(RPC_INVALID_PARAMETER, "Error parsing input for msg")
+        peer = next((peer for peer in self.node.peers(PeerState.CONNECTED) if peer.id == peer_id), None)
+        if peer is None or not peer.send(msg_type, payload):
+            raise RpcError(RPC_MISC_ERROR, "Error: Could not send message to peer")
+        return {}
 
     @rpc_method(regtest_only=True, category=HIDDEN)
     def addconnection(self, address: Any, connection_type: Any, v2transport: Any = False) -> dict[str, str]:
@@ -265,6 +307,12 @@ class NetworkRpc(RpcGroup):
             "connection_type": peer.connection_type, "transport_protocol_type": "v1", "session_id": "",
         })
         return entry
+
+
+#: The usage addnode answers a bad command with, in Core's form.
+_ADDNODE_HELP = ('addnode "node" "command"\n\n'
+                 "node: host[:port] of the peer; command: add (keep a connection to it), remove (stop keeping "
+                 "it) or onetry (dial it once)")
 
 
 def _ban_target(text: Any) -> ipaddress.IPv4Network | ipaddress.IPv6Network | PeerAddress:

@@ -24,6 +24,7 @@ PASSING = (
     "p2p_invalid_locator.py",
     "p2p_addr_relay.py",
     "p2p_getaddr_caching.py",
+    "rpc_net.py",
 )
 
 needs_core = pytest.mark.skipif(not available() and os.environ.get("CI") != "true",
