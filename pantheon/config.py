@@ -314,7 +314,8 @@ _OPTIONS: tuple[_Option, ...] = (
             "never)"),
     _Option("cjdnsreachable", _bool, "this host reaches the CJDNS network: fc00::/8 addresses are CJDNS, not "
             "IPv6 (default: 0)", Kind.SWITCH),
-    _Option("proxy", _proxy, "dial routable peers through this SOCKS5 proxy, host:port (default: none; 0: none)"),
+    _Option("proxy", _proxy, "Core's SOCKS5 proxy for routable peers, host:port; Pantheon speaks no SOCKS5, so "
+            "with one set it dials no routable address directly (default: none; 0: none)"),
     _Option("discover", _bool, "advertise our own address to peers (default: 1)", Kind.SWITCH),
     _Option("uacomment", _uacomment, "a comment appended to the user agent, as Core's; repeatable", Kind.LIST),
     _Option("whitelist", parse_whitelist, "[PERMISSIONS@]SUBNET: grant peers from SUBNET noban, relay, forcerelay, "

@@ -180,11 +180,9 @@ def _numeric_endpoint(host: str, port: int) -> tuple[bytes, int] | None:
 
 
 def reachable_networks(config: NodeConfig) -> frozenset[AddressNetwork]:
-    """Networks the node can dial (Core's g_reachable_nets): IPv4 and IPv6; Tor through -proxy;
-    CJDNS with -cjdnsreachable. I2P needs a SAM bridge Pantheon does not speak."""
+    """Networks the node can dial (Core's g_reachable_nets): IPv4 and IPv6; CJDNS with
+    -cjdnsreachable. Tor and I2P need a SOCKS5 proxy or a SAM bridge Pantheon does not speak."""
     networks = {AddressNetwork.IPV4, AddressNetwork.IPV6}
-    if config.proxy is not None:
-        networks.add(AddressNetwork.ONION)
     if config.cjdnsreachable:
         networks.add(AddressNetwork.CJDNS)
     return frozenset(networks)
@@ -284,6 +282,7 @@ class Node(Lifecycle):
             fixed_seeds=config.fixedseeds,
             gossip=GossipConfig(advertise=config.discover, reachable=reachable_networks(config)),
             whitelist=config.whitelist,
+            proxy=config.proxy,
         )
         self.manager = NetworkManager(manager_config, banlist=self.banlist, handlers=self._handlers(),
                                       start_height=lambda: self.chain.height, addrman=self.addrman,

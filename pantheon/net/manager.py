@@ -86,6 +86,17 @@ class ManagerConfig:
     backlog: int | None = None
     gossip: GossipConfig = field(default_factory=GossipConfig)  # address relay timing, self-advertisement
     whitelist: tuple[WhitelistEntry, ...] = ()  # Core -whitelist: permissions by subnet and direction
+    #: Core's -proxy, through which Core dials routable addresses. Pantheon speaks no SOCKS5, so with
+    #: one set it never dials a routable address directly (what a proxy's user asks); local ones it does.
+    proxy: tuple[str, int] | None = None
+
+
+def _is_routable(host: str) -> bool:
+    """Whether a dialled host is a publicly routable address; a name counts as routable."""
+    try:
+        return PeerAddress.from_ip(host).is_routable
+    except ValueError:
+        return True
 
 
 class NetworkManager:
@@ -245,6 +256,9 @@ class NetworkManager:
         if any(peer.address == (host, port) for peer in self._peers.values()):
             log.info("not dialling %s:%d: already connected", host, port)
             return None
+        if self.config.proxy is not None and _is_routable(host):
+            log.info("not dialling %s:%d: it is routable and -proxy is set (no SOCKS5 here)", host, port)
+            return None
         limit = {"manual": self.config.max_manual, "outbound-full-relay": self.config.max_outbound,
                  "block-relay-only": self.config.max_block_relay}.get(connection_type)
         open_now = sum(1 for peer in self._peers.values() if peer.connection_type == connection_type)
@@ -338,8 +352,8 @@ class NetworkManager:
                     or len(self._peers) >= self.config.max_connections):
                 break
             info = self.addrman.select()
-            if info is None:
-                break
+            if info is None or self.config.proxy is not None:
+                break  # AddrMan holds routable addresses only: none is dialled past a proxy
             address = info.address
             target = self._route(address)
             if (address.netgroup() in groups or target in connected

@@ -417,3 +417,35 @@ def test_one_token_is_enough_to_relay_a_fresh_address(node, wire_impl) -> None:
     wait_for(lambda: node.gossip.counts(node.peers()[0]) == (1, 0))
     send_due(node)
     assert sorted(len(addr_frames(other, wire_impl.module, 0.3)) for other in others) == [1, 1]
+
+
+def test_getaddr_caches_are_kept_per_network_and_local_socket(wire_impl, tmp_path: Path) -> None:
+    """Core keys its getaddr cache by the network the peer came through (Tor for an onion bind)
+    and the local address and port it reached: answers differ between binds, not within one."""
+    store = Store.open(tmp_path / "db")
+    clock = Clock()
+    addrman = AddrMan(store, clock=clock, rng=random.Random(1))
+    addrman.add([TimedAddress(PeerAddress.parse(f"62.{i}.1.1", 8333), NOW, 9) for i in range(200)],
+                PeerAddress.parse("60.1.1.1"))
+    config = replace(LISTEN, more_listen=(("127.0.0.1", 0, True),))
+    manager = NetworkManager(config, wire=wire_impl.module, addrman=addrman, clock=clock, rng=random.Random(2)).start()
+    ports = {"plain": manager.address[1], "onion": manager._more_servers[0].server_port}
+    answers: dict[str, list[list[bytes]]] = {"plain": [], "onion": []}
+    clients = []
+    try:
+        for _ in range(2):
+            for name, port in ports.items():
+                client = RawClient(port, wire_impl.module)
+                client.handshake()
+                client.send("getaddr")
+                answers[name].append([a.ip for a in wire_impl.module.decode_addr(client.receive("addr").payload)])
+                clients.append(client)
+        assert answers["plain"][0] == answers["plain"][1] and answers["onion"][0] == answers["onion"][1]
+        assert answers["plain"][0] != answers["onion"][0]
+        onion_peers = [peer for peer in manager.peers() if peer.inbound_onion]
+        assert len(onion_peers) == 2
+    finally:
+        for client in clients:
+            client.close()
+        manager.stop(timeout=1)
+        store.close()
