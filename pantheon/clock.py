@@ -7,8 +7,10 @@ transaction relay, block download, the future-block check, the miner's block tim
 download). What stays on real time is what Core keeps on it: `uptime`, durations measured for logs
 and metrics.
 
-A peer sleeps until its next timer is due; a mock clock can jump past that at any moment, so while
-mocked the peer's timers are looked at every `poll_interval` (a quarter of a second) as well.
+A peer sleeps until its next timer is due; a mock clock can jump past that at any moment, so on a
+clock that can be mocked (regtest's) the peers' timers are looked at every `poll_interval` (a
+quarter of a second) as well, from before the first `setmocktime` on: Core's message handler looks
+at every peer's timers at least every 100 ms, so a test that moves mock time sees the timers move.
 """
 
 from __future__ import annotations
@@ -22,8 +24,13 @@ _MOCK_POLL = 0.25
 
 
 class NodeClock:
-    def __init__(self, mock: int = 0) -> None:
+    """`mockable`: mock time may be set (regtest); `mock`: the mock time to start at (0: real)."""
+
+    def __init__(self, mock: int = 0, *, mockable: bool = True) -> None:
+        if mock and not mockable:
+            raise ValueError("mock time on a clock that cannot be mocked")
         self._mock = mock
+        self._mockable = mockable
 
     def __call__(self) -> float:
         return float(self._mock) if self._mock else time.time()
@@ -35,6 +42,8 @@ class NodeClock:
 
     def set_mock(self, seconds: int) -> None:
         """Freeze the clock at `seconds` (0: back to real time)."""
+        if not self._mockable:
+            raise ValueError("this clock cannot be mocked")
         if not 0 <= seconds <= MAX_MOCKTIME:
             raise ValueError(f"Mocktime must be in the range [0, {MAX_MOCKTIME}], not {seconds}.")
         self._mock = seconds
@@ -42,4 +51,4 @@ class NodeClock:
     @property
     def poll_interval(self) -> float | None:
         """How often timers must be looked at besides their deadlines (None: only then)."""
-        return _MOCK_POLL if self._mock else None
+        return _MOCK_POLL if self._mockable else None

@@ -194,7 +194,14 @@ DEFAULT_CHECKLEVEL = 3
 #: Core's MIN_DISK_SPACE_FOR_BLOCK_FILES: the smallest automatic -prune target, MiB.
 MIN_PRUNE_MIB = 550
 #: Core's -test=<option> names Pantheon honours.
-_TEST_OPTIONS = ("bip94",)
+_TEST_OPTIONS = ("bip94", "addrman")
+
+
+def _proxy(text: str) -> tuple[str, int] | None:
+    """Core's -proxy: host[:port] (Core's default port 9050); 0 or empty: none."""
+    if text.strip() in ("", "0"):
+        return None
+    return parse_hostport(text, 9050)
 
 
 def _checklevel(text: str) -> int:
@@ -303,6 +310,12 @@ _OPTIONS: tuple[_Option, ...] = (
     _Option("dnsserver", _text, "resolve DNS seeds through this name server host[:port] (default: system)"),
     _Option("fixedseeds", _bool, "dial the network's fixed seeds when nothing else is known (default: 1)",
             Kind.SWITCH),
+    _Option("checkaddrman", _count, "check the address manager's consistency after 1 in N changes (default: 0, "
+            "never)"),
+    _Option("cjdnsreachable", _bool, "this host reaches the CJDNS network: fc00::/8 addresses are CJDNS, not "
+            "IPv6 (default: 0)", Kind.SWITCH),
+    _Option("proxy", _proxy, "Core's SOCKS5 proxy for routable peers, host:port; Pantheon speaks no SOCKS5, so "
+            "with one set it dials no routable address directly (default: none; 0: none)"),
     _Option("discover", _bool, "advertise our own address to peers (default: 1)", Kind.SWITCH),
     _Option("uacomment", _uacomment, "a comment appended to the user agent, as Core's; repeatable", Kind.LIST),
     _Option("whitelist", parse_whitelist, "[PERMISSIONS@]SUBNET: grant peers from SUBNET noban, relay, forcerelay, "
@@ -352,7 +365,8 @@ _OPTIONS: tuple[_Option, ...] = (
     _Option("testactivationheight", _activation, "regtest only, as Core: NAME@HEIGHT enforces a deployment "
             "(bip34, dersig, cltv, csv, segwit) from HEIGHT; repeatable", Kind.LIST),
     _Option("mocktime", _count, "regtest only: start with the clock frozen at this UNIX time (0: real time)"),
-    _Option("test", _test_option, "regtest only, as Core: bip94 enforces BIP94's timewarp rule; repeatable",
+    _Option("test", _test_option, "regtest only, as Core: bip94 enforces BIP94's timewarp rule; addrman makes "
+            "the address manager deterministic (Core's test key and seed); repeatable",
             Kind.LIST),
     # mining
     _Option("blockmaxweight", _count, f"the most weight a mined block has (default: {DEFAULT_BLOCK_MAX_WEIGHT})"),
@@ -459,6 +473,9 @@ class NodeConfig:
     mocktime: int = 0
     #: Core's -test options given (regtest only)
     test: tuple[str, ...] = ()
+    checkaddrman: int = 0
+    cjdnsreachable: bool = False
+    proxy: tuple[str, int] | None = None
     blockmaxweight: int = DEFAULT_BLOCK_MAX_WEIGHT
     blockreservedweight: int = DEFAULT_BLOCK_RESERVED_WEIGHT
     blockmintxfee: int = DEFAULT_BLOCK_MIN_TX_FEE  # sat/kvB
@@ -812,6 +829,9 @@ def _resolve(datadir: Path, network: params.Network, values: dict[str, Any], ign
         testactivationheight=tuple(values.get("testactivationheight", ())),
         mocktime=values.get("mocktime", 0),
         test=tuple(values.get("test", ())),
+        checkaddrman=values.get("checkaddrman", 0),
+        cjdnsreachable=values.get("cjdnsreachable", False),
+        proxy=values.get("proxy"),
         blockmaxweight=max_weight,
         blockreservedweight=reserved_weight,
         blockmintxfee=values.get("blockmintxfee", DEFAULT_BLOCK_MIN_TX_FEE),

@@ -27,6 +27,10 @@ class _IdleTimeoutServer(gevent.pywsgi.WSGIServer):
 
     def handle(self, sock: gevent.socket.socket, address: Any) -> None:
         sock.settimeout(self.idle_timeout)
+        # pywsgi writes a reply's headers and body in separate sends: with Nagle's algorithm the
+        # body waits for the client's delayed ACK (40 ms), which caps a kept-alive client at 25 calls/s.
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         super().handle(sock, address)
 
 

@@ -28,11 +28,13 @@ from __future__ import annotations
 
 
 import dataclasses
+import ipaddress
 import logging
 import os
+import socket
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import gevent
 import gevent.lock
@@ -50,13 +52,13 @@ from pantheon.chain.pow import check_proof_of_work
 from pantheon.chain.scripts import ChainScriptChecks
 from pantheon.chain.validation import BlockRejected, TxRejected
 from pantheon.clock import NodeClock
-from pantheon.config import NodeConfig
+from pantheon.config import NodeConfig, parse_hostport
 from pantheon.events import NodeEvents
 from pantheon.frames import Frame
 from pantheon.hashing import hash_to_hex
 from pantheon.lifecycle import Lifecycle
 from pantheon.net.addrman import AddrMan
-from pantheon.net.address import PeerAddress
+from pantheon.net.address import Network as AddressNetwork, PeerAddress, TimedAddress
 from pantheon.net.banlist import BANLIST_FILENAME, BanEntry, BanList, Banned
 from pantheon.net.discovery import Resolver
 from pantheon.net.gossip import GossipConfig
@@ -153,6 +155,40 @@ def prune_target(prune: int) -> int | None:
     return None if prune == 0 else 0 if prune == 1 else prune * 1024 * 1024
 
 
+class AddedNode(NamedTuple):
+    """A peer added by addnode or -addnode: the text given, and the host and port dialled."""
+
+    text: str
+    host: str
+    port: int
+
+    @property
+    def endpoint(self) -> tuple[str, int]:
+        return self.host, self.port
+
+
+def _numeric_endpoint(host: str, port: int) -> tuple[bytes, int] | None:
+    """Core's LookupNumeric: a numeric host (inet_aton's IPv4 forms, such as 127.1, or IPv6) as
+    bytes with the port; None for a name."""
+    try:
+        return socket.inet_aton(host), port
+    except OSError:
+        pass
+    try:
+        return ipaddress.IPv6Address(host).packed, port
+    except ValueError:
+        return None
+
+
+def reachable_networks(config: NodeConfig) -> frozenset[AddressNetwork]:
+    """Networks the node can dial (Core's g_reachable_nets): IPv4 and IPv6; CJDNS with
+    -cjdnsreachable. Tor and I2P need a SOCKS5 proxy or a SAM bridge Pantheon does not speak."""
+    networks = {AddressNetwork.IPV4, AddressNetwork.IPV6}
+    if config.cjdnsreachable:
+        networks.add(AddressNetwork.CJDNS)
+    return frozenset(networks)
+
+
 class Node(Lifecycle):
     """A full node on one datadir: `start()` (or `with Node(...) as node:`), then it syncs,
     relays and serves its peers until `stop(timeout)` (the life cycle: lifecycle.py).
@@ -180,7 +216,7 @@ class Node(Lifecycle):
         self.network: Network = network
         self.datadir = config.network_datadir
         #: The one clock the node's behaviour reads (clock.py); `setmocktime` moves it.
-        self.clock = NodeClock(config.mocktime)
+        self.clock = NodeClock(config.mocktime, mockable=network.name == "regtest")
         self.store = Store.open(self.datadir)
         (self.datadir / WALLETS_DIRNAME).mkdir(exist_ok=True)
         self._lock = gevent.lock.RLock()
@@ -199,7 +235,8 @@ class Node(Lifecycle):
                                    script_verifier=self.scripts.mempool_tx if self.scripts else None,
                                    require_standard=not config.acceptnonstdtxn, clock=self.clock,
                                    **config.mempool_policy())
-            self.addrman = AddrMan(self.store, clock=self.clock)
+            self.addrman = AddrMan(self.store, clock=self.clock, deterministic="addrman" in config.test,
+                                   check_ratio=config.checkaddrman)
             self.banlist = BanList(self.datadir / BANLIST_FILENAME, clock=self.clock,
                                    default_ban_time=config.bantime, legacy_store=self.store)
         except Exception:
@@ -224,7 +261,8 @@ class Node(Lifecycle):
         #: most one such peer per new block.
         self._last_inv_sync_block: bytes | None = None
         self._disconnected: list[Block] = []
-        self._added: list[tuple[str, int]] = list(config.addnode)
+        #: Core's added nodes: each as given (addnode's text) and where it is dialled.
+        self._added: list[AddedNode] = [AddedNode(f"{host}:{port}", host, port) for host, port in config.addnode]
         self._greenlets = gevent.pool.Group()
         self.chain.on_connected.append(self._block_connected)
         self.chain.on_disconnected.append(self._block_disconnected)
@@ -245,8 +283,9 @@ class Node(Lifecycle):
             resolver=resolver,
             dns_seeds=None if config.dnsseed else (),
             fixed_seeds=config.fixedseeds,
-            gossip=GossipConfig(advertise=config.discover),
+            gossip=GossipConfig(advertise=config.discover, reachable=reachable_networks(config)),
             whitelist=config.whitelist,
+            proxy=config.proxy,
         )
         self.manager = NetworkManager(manager_config, banlist=self.banlist, handlers=self._handlers(),
                                       start_height=lambda: self.chain.height, addrman=self.addrman,
@@ -297,7 +336,7 @@ class Node(Lifecycle):
     def _start(self) -> None:
         """Listen, dial the configured peers and start syncing."""
         self.manager.start()
-        for host, port in (*self.config.connect, *self._added):
+        for host, port in (*self.config.connect, *(added.endpoint for added in self._added)):
             self.add_peer(host, port)
         self._greenlets.spawn(self._tick_loop)
         self._greenlets.spawn(self._added_nodes_loop)
@@ -329,21 +368,35 @@ class Node(Lifecycle):
         """The open peers (in `state` when given), oldest first."""
         return self.manager.peers(state)
 
-    def add_node(self, host: str, port: int) -> None:
-        """Keep a connection to this peer (Core's addnode add): dialled now and retried."""
-        if (host, port) not in self._added:
-            self._added.append((host, port))
-        self.add_peer(host, port)
-
-    def remove_node(self, host: str, port: int) -> bool:
-        if (host, port) not in self._added:
+    def add_node(self, text: str) -> bool:
+        """Keep a connection to `text` (host[:port]; Core's addnode add): dialled now and retried.
+        False if it is added already, as the same text or the same numeric address and port."""
+        host, port = parse_hostport(text, self.network.p2p_port)
+        numeric = _numeric_endpoint(host, port)
+        if any(added.text == text or (numeric is not None and numeric == _numeric_endpoint(*added.endpoint))
+               for added in self._added):
             return False
-        self._added.remove((host, port))
+        self._added.append(AddedNode(text, host, port))
+        self.add_peer(host, port)
         return True
 
+    def remove_node(self, text: str) -> bool:
+        """Stop keeping the connection added as `text` (Core compares the text)."""
+        for added in self._added:
+            if added.text == text:
+                self._added.remove(added)
+                return True
+        return False
+
     @property
-    def added_nodes(self) -> list[tuple[str, int]]:
+    def added_nodes(self) -> list[AddedNode]:
         return list(self._added)
+
+    def node_addresses(self, count: int, network: AddressNetwork | None = None) -> list[TimedAddress]:
+        """Up to `count` (0: all) addresses the address manager knows, shuffled, none banned or
+        discouraged, optionally of one network class (Core's getnodeaddresses)."""
+        assert self.manager.gossip is not None, "the node's manager always has the address manager"
+        return self.manager.gossip.addresses(count, 0, network)
 
     def ping_peers(self) -> None:
         """Ping every connected peer now (Core's `ping` RPC); the pong updates its ping time."""
@@ -415,9 +468,12 @@ class Node(Lifecycle):
         with our chain (-1: unknown), heights of the blocks in flight from it)."""
         return self.download.peer_progress(peer.id)
 
-    def peer_relay_state(self, peer: Peer) -> tuple[int, bool]:
-        """(transactions waiting to be announced to the peer, whether it relays addresses)."""
-        return self.relay.pending(peer.id), self.manager.gossip is not None and peer.state is PeerState.CONNECTED
+    def peer_relay_state(self, peer: Peer) -> tuple[int, bool, int, int]:
+        """(transactions waiting to be announced to the peer, whether addresses are relayed to it,
+        addresses processed from it, addresses rate-limited from it)."""
+        gossip = self.manager.gossip
+        assert gossip is not None, "the node's manager always has the address manager"
+        return (self.relay.pending(peer.id), gossip.relay_enabled(peer), *gossip.counts(peer))
 
     def net_totals(self) -> NetTotals:
         """Bytes received and sent over every connection since the node started."""
@@ -908,7 +964,7 @@ class Node(Lifecycle):
         while True:
             gevent.sleep(self.tuning.added_node_retry)
             connected = {peer.address for peer in self.peers()}
-            for host, port in (*self.config.connect, *self._added):
+            for host, port in (*self.config.connect, *(added.endpoint for added in self._added)):
                 if (host, port) not in connected:
                     self.add_peer(host, port)
 

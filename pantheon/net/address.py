@@ -258,6 +258,13 @@ class PeerAddress:
         address = self.to_legacy() if self.addrv1_compatible else self.raw
         return address + self.port.to_bytes(2, "big")
 
+    def as_cjdns(self) -> PeerAddress:
+        """An fc00::/8 IPv6 address as the CJDNS address it is on a host that reaches CJDNS (Core's
+        MaybeFlipIPv6toCJDNS); any other address unchanged."""
+        if self.network == Network.IPV6 and self.raw[0] == _CJDNS_PREFIX:
+            return PeerAddress(Network.CJDNS, self.raw, self.port)
+        return self
+
     def without_port(self) -> PeerAddress:
         """The bare address (Core's CNetAddr), as sources and bans use it."""
         return PeerAddress(self.network, self.raw) if self.port else self

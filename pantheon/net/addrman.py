@@ -22,16 +22,26 @@ The design, facts and constants are Core's (addrman.cpp, addrman_impl.h):
   1.2 after each refusal, so it always ends. `get_addresses()` answers getaddr: random, good
   addresses, at most 1,000 or 23% of the table.
 
-Persistence (namespace `addrman`, `a/` in the store's key schema), format version 1:
-  `meta` -> u8 version, 32-byte secret
+Persistence. `peers.dat` in the network's datadir (Core's file name) holds the table's header:
+u8 format version, then the 32-byte bucket key. It is written once, when a table is created, and
+is what makes the stored records a table: without it the records cannot be placed, so a missing
+file means an empty table, as in Core, with Core's line `Creating peers.dat because the file was
+not found ("<path>")`. The records themselves live in the store (namespace `addrman`, `a/` in
+the store's key schema), so a flush writes only what changed, never the whole table:
   `e/` + u8 network + address bytes + u16 port (big-endian) ->
       u8 flags (1 = tried), u64 services, i64 time, i64 last success, u32 attempts,
       u8 source network, u8 source length, source bytes, u8 n, n × u16 new buckets
 Slots are recomputed from the key, so a reload restores every address to the same bucket and
 slot. Changes are collected in memory and written by `flush()` in one atomic batch: the
-network manager calls it periodically and at stop, never once per address. A record that does
-not decode, a version this code does not know, or a database error while loading discards the
-whole namespace with a log line and starts an empty table: a bad file never stops the node.
+network manager calls it periodically and at stop, never once per address. A header or record
+that does not decode, a version this code does not know, or a database error while loading
+discards the whole table with a log line and starts an empty one: a bad file never stops the
+node.
+
+Core's `-test=addrman` is `deterministic=True` here: the key of a new table is uint256{1} and the
+random choices come from a fixed seed, so placements are Core's exactly (the getrawaddrman
+bucket/position keys). Core's `-checkaddrman=N` is `check_ratio`: the table's invariants are
+checked after 1 in N changes on average (Core's consistency check; a failure is a bug and raises).
 """
 
 from __future__ import annotations
@@ -43,6 +53,7 @@ import struct
 import time
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Collection, Iterable, NamedTuple
 
 import plyvel
@@ -74,7 +85,10 @@ TEST_WINDOW = 40 * MINUTE  # how long a collision waits for its test before evic
 GETADDR_MAX_PCT = 23  # Core MAX_PCT_ADDR_TO_SEND
 
 FORMAT_VERSION = 1
-_META_KEY = b"meta"
+PEERS_FILENAME = "peers.dat"  # Core's name; here it holds the header (see the module docstring)
+#: Core's AddrMan(..., deterministic=true) key, uint256{1}, little-endian as Core serializes it.
+DETERMINISTIC_KEY = (1).to_bytes(32, "little")
+_DETERMINISTIC_SEED = 1
 _ENTRY_PREFIX = b"e/"
 _META = struct.Struct(">B32s")
 _ENTRY_HEAD = struct.Struct(">BQqqIBB")
@@ -194,6 +208,10 @@ class _Entry:
                            self.last_try, self.attempts, self.tried)
 
 
+class AddrManInconsistent(RuntimeError):
+    """The tables contradict each other (Core's failed consistency check): a bug."""
+
+
 class _Undecodable(ValueError):
     """A stored record this version cannot read."""
 
@@ -242,18 +260,25 @@ class AddrMan:
     """Core's address manager over a `Store`; not thread-safe, never blocks (greenlet-safe).
 
     `clock` returns Unix seconds and `rng` drives every random choice: tests pass their own.
-    `secret` fixes the bucket key of a table created now (as Core's deterministic mode does);
-    a table loaded from the store keeps its own key, and a different `secret` is an error.
+    `secret` fixes the bucket key of a table created now; a table loaded from its `path`
+    (default: `peers.dat` beside the store) keeps its own key, as Core's does. `deterministic`
+    is Core's -test=addrman (key uint256{1}, a fixed seed); `check_ratio` Core's -checkaddrman.
     """
 
     def __init__(self, store: Store, *, clock: Callable[[], float] = time.time,
-                 rng: random.Random | None = None, secret: bytes | None = None) -> None:
+                 rng: random.Random | None = None, secret: bytes | None = None, path: Path | None = None,
+                 deterministic: bool = False, check_ratio: int = 0) -> None:
+        if deterministic:
+            secret = DETERMINISTIC_KEY if secret is None else secret
+            rng = random.Random(_DETERMINISTIC_SEED) if rng is None else rng
         if secret is not None and len(secret) != 32:
             raise ValueError("the addrman secret is 32 bytes")
         self._store = store
         self._view = store.namespace("addrman")
+        self.path = path if path is not None else store.datadir / PEERS_FILENAME
         self._clock = clock
         self._rng = rng if rng is not None else random.Random()
+        self._check_ratio = check_ratio
         self._new: list[_Entry | None] = [None] * (NEW_BUCKET_COUNT * BUCKET_SIZE)
         self._tried: list[_Entry | None] = [None] * (TRIED_BUCKET_COUNT * BUCKET_SIZE)
         self._new_filled = [0] * NEW_BUCKET_COUNT  # occupied slots per bucket: select skips empties
@@ -296,12 +321,15 @@ class AddrMan:
         if added:
             log.debug("Added %d addresses (of %d) from %s: %d tried, %d new", added, len(offered), source.host,
                       self.size(in_new=False), self.size(in_new=True))
+        self._maybe_check()
         return added
 
     def good(self, address: PeerAddress, now: int | None = None) -> bool:
         """We completed a connection to `address`: move it to tried, unless its tried slot is
         taken (test-before-evict: then it is recorded as a collision). True if moved."""
-        return self._good(address, True, self._now() if now is None else now)
+        moved = self._good(address, True, self._now() if now is None else now)
+        self._maybe_check()
+        return moved
 
     def attempt(self, address: PeerAddress, count_failure: bool = True, now: int | None = None) -> None:
         """We tried to connect. A failure counts at most once per `good()` of any address, so a
@@ -315,6 +343,7 @@ class AddrMan:
             entry.last_count_attempt = now
             entry.attempts += 1
             self._dirty.add(address)
+        self._maybe_check()
 
     def connected(self, address: PeerAddress, now: int | None = None) -> None:
         """A connection to `address` is alive: refresh its last-seen time (at most every 20 min)."""
@@ -323,6 +352,7 @@ class AddrMan:
         if entry is not None and now - entry.time > 20 * MINUTE:
             entry.time = now
             self._dirty.add(address)
+        self._maybe_check()
 
     def set_services(self, address: PeerAddress, services: int) -> None:
         """Record the services `address` announced in its version message."""
@@ -330,6 +360,7 @@ class AddrMan:
         if entry is not None and entry.services != services:
             entry.services = services
             self._dirty.add(address)
+        self._maybe_check()
 
     def select(self, new_only: bool = False, networks: Collection[Network] | None = None) -> AddressInfo | None:
         """An address to dial, or None if the table (or its part on `networks`) is empty."""
@@ -409,6 +440,7 @@ class AddrMan:
                 log.debug("tried collision: %s replaces %s", entry.address, occupant and occupant.address)
                 self._good(entry.address, False, now)
             self._collisions.discard(entry)
+        self._maybe_check()
 
     def entries(self, tried: bool) -> list[tuple[AddressInfo, AddressPosition]]:
         """Every occupied slot of one table, in bucket order (Core's GetEntries)."""
@@ -419,6 +451,46 @@ class AddrMan:
                 copies = 1 if tried else len(entry.new_slots)
                 found.append((entry.snapshot(), AddressPosition(tried, copies, *divmod(index, BUCKET_SIZE))))
         return found
+
+    def check(self) -> None:
+        """Core's CheckAddrman: every index agrees with the tables; AddrManInconsistent if not
+        (a bug, never bad input)."""
+        problem = self._inconsistency()
+        if problem is not None:
+            log.error("ADDRMAN CONSISTENCY CHECK FAILED!!! %s", problem)
+            raise AddrManInconsistent(problem)
+
+    def _maybe_check(self) -> None:
+        """After a change, `check()` with probability 1/check_ratio (Core's -checkaddrman)."""
+        if self._check_ratio and self._rng.randrange(self._check_ratio) == 0:
+            self.check()
+
+    def _inconsistency(self) -> str | None:
+        if len(self._random) != len(self._by_address):
+            return f"{len(self._random)} entries in the random order, {len(self._by_address)} known"
+        counts: Counter[tuple[Network, bool]] = Counter()
+        for position, entry in enumerate(self._random):
+            if entry.random_pos != position or self._by_address.get(entry.address) is not entry:
+                return f"{entry.address} is misfiled in the random order"
+            counts[entry.address.network, entry.tried] += 1
+            if entry.tried:
+                if entry.new_slots or self._tried[self._tried_slot(entry.address)] is not entry:
+                    return f"tried {entry.address} is not in its tried slot"
+            elif not 0 < len(entry.new_slots) <= NEW_BUCKETS_PER_ADDRESS or any(
+                    self._new[bucket * BUCKET_SIZE + slot] is not entry
+                    or slot != bucket_position(self._key, True, bucket, entry.address)
+                    for bucket, slot in entry.new_slots):
+                return f"new {entry.address} is not in its new slots"
+        if +counts != +self._counts:
+            return "the per-network counts are wrong"
+        for name, table, filled, in_tried in (("new", self._new, self._new_filled, False),
+                                              ("tried", self._tried, self._tried_filled, True)):
+            for bucket, occupied in enumerate(filled):
+                slots = table[bucket * BUCKET_SIZE:(bucket + 1) * BUCKET_SIZE]
+                if occupied != sum(entry is not None for entry in slots) or any(
+                        entry is not None and entry.tried != in_tried for entry in slots):
+                    return f"{name} bucket {bucket} is miscounted"
+        return None
 
     def flush(self) -> int:
         """Write every change since the last flush in one atomic batch; return records written."""
@@ -585,17 +657,21 @@ class AddrMan:
     # --- persistence -------------------------------------------------------------------------
 
     def _load(self, secret: bytes | None) -> None:
-        """Take the bucket key and rebuild the tables from the store (see module docstring)."""
+        """Take the bucket key from `path` and rebuild the tables from the store (see the module
+        docstring)."""
         try:
-            meta = self._view.get(_META_KEY)
-            if meta is None:
-                if next(self._view.iterator(include_value=False), None) is not None:
-                    raise _Undecodable("records without a header")
-                self._start_fresh(secret)
-                return
-            if len(meta) != _META.size:
-                raise _Undecodable(f"header of {len(meta)} bytes")
-            version, key = _META.unpack(meta)
+            header = self.path.read_bytes()
+        except FileNotFoundError:
+            log.info('Creating %s because the file was not found ("%s")', PEERS_FILENAME, self.path)
+            discarded = self._store.clear("addrman")  # records without their key cannot be placed
+            if discarded:
+                log.info("addrman: discarded %d records stored without %s", discarded, PEERS_FILENAME)
+            self._start_fresh(secret)
+            return
+        try:
+            if len(header) != _META.size:
+                raise _Undecodable(f"{PEERS_FILENAME} of {len(header)} bytes")
+            version, key = _META.unpack(header)
             if version != FORMAT_VERSION:
                 raise _Undecodable(f"format version {version}, this code reads {FORMAT_VERSION}")
             records = [_decode(k, v) for k, v in self._view.iterator(prefix=_ENTRY_PREFIX, verify_checksums=True)]
@@ -606,8 +682,6 @@ class AddrMan:
             self._store.recover(f"reading the address table: {describe_error(error)}")
             self._discard(describe_error(error), secret)
             return
-        if secret is not None and secret != key:
-            raise ValueError("the stored addrman table was built with a different secret")
         self._key = key
         lost = 0
         for entry, buckets in sorted(records, key=lambda record: record[0].tried):  # new first, as Core
@@ -649,5 +723,8 @@ class AddrMan:
         self._start_fresh(secret)
 
     def _start_fresh(self, secret: bytes | None) -> None:
+        """A new, empty table: its key in a new `peers.dat`, written whole or not at all."""
         self._key = secret if secret is not None else os.urandom(32)
-        self._view.put(_META_KEY, _META.pack(FORMAT_VERSION, self._key))
+        partial = self.path.with_name(self.path.name + ".new")
+        partial.write_bytes(_META.pack(FORMAT_VERSION, self._key))
+        os.replace(partial, self.path)

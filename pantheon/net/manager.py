@@ -92,6 +92,17 @@ class ManagerConfig:
     backlog: int | None = None
     gossip: GossipConfig = field(default_factory=GossipConfig)  # address relay timing, self-advertisement
     whitelist: tuple[WhitelistEntry, ...] = ()  # Core -whitelist: permissions by subnet and direction
+    #: Core's -proxy, through which Core dials routable addresses. Pantheon speaks no SOCKS5, so with
+    #: one set it never dials a routable address directly (what a proxy's user asks); local ones it does.
+    proxy: tuple[str, int] | None = None
+
+
+def _is_routable(host: str) -> bool:
+    """Whether a dialled host is a publicly routable address; a name counts as routable."""
+    try:
+        return PeerAddress.from_ip(host).is_routable
+    except ValueError:
+        return True
 
 
 class NetworkManager:
@@ -150,6 +161,7 @@ class NetworkManager:
         self._outbound: dict[int, PeerAddress] = {}  # automatic outbound peer id -> its AddrMan address
         self._feelers: dict[int, PeerAddress] = {}  # feeler peer id -> the AddrMan address it tests
         self._next_feeler = 0.0
+        self._active = True
         self._refiller: gevent.Greenlet | None = None
         if addrman is not None:
             self.gossip = AddrGossip(addrman, lambda: self.peers(PeerState.CONNECTED), config=self.config.gossip,
@@ -224,6 +236,19 @@ class NetworkManager:
         """The open peers (in `state` when given), oldest first."""
         return [peer for peer in self._peers.values() if state is None or peer.state is state]
 
+    @property
+    def network_active(self) -> bool:
+        """Core's fNetworkActive: while False no connection is made or accepted."""
+        return self._active
+
+    def set_network_active(self, active: bool) -> None:
+        """Core's SetNetworkActive: switching off closes every connection."""
+        log.info("SetNetworkActive: %s", "true" if active else "false")
+        self._active = active
+        if not active:
+            for peer in list(self._peers.values()):
+                peer.close("network activity switched off")
+
     def count(self, inbound: bool) -> int:
         """Open inbound (or outbound) peers, counted as they come and go."""
         return self._counts[inbound]
@@ -232,9 +257,15 @@ class NetworkManager:
         """Dial a peer: by hand (Core's manual connections: -addnode, -connect, the addnode RPC),
         in slots of their own apart from the automatic ones, or as one of Core's other outbound
         types (`CONNECTION_TYPES`, the addconnection RPC). None (logged) when that type's slots
-        or the total are full or the address is already connected."""
+        or the total are full, the address is already connected or network activity is off."""
+        if not self._active:
+            log.info("not dialling %s:%d: network activity is off", host, port)
+            return None
         if any(peer.address == (host, port) for peer in self._peers.values()):
             log.info("not dialling %s:%d: already connected", host, port)
+            return None
+        if self.config.proxy is not None and _is_routable(host):
+            log.info("not dialling %s:%d: it is routable and -proxy is set (no SOCKS5 here)", host, port)
             return None
         limit = {"manual": self.config.max_manual, "outbound-full-relay": self.config.max_outbound,
                  "block-relay-only": self.config.max_block_relay}.get(connection_type)
@@ -324,13 +355,13 @@ class NetworkManager:
         connected = {peer.address for peer in self._peers.values()}
         now = int(self._clock())
         started = 0
-        for attempt in range(tries):
+        for attempt in range(tries if self._active else 0):
             if (len(self._outbound) >= self.config.max_outbound
                     or len(self._peers) >= self.config.max_connections):
                 break
             info = self.addrman.select()
-            if info is None:
-                break
+            if info is None or self.config.proxy is not None:
+                break  # AddrMan holds routable addresses only: none is dialled past a proxy
             address = info.address
             target = self._route(address)
             if (address.netgroup() in groups or target in connected
@@ -415,6 +446,7 @@ class NetworkManager:
             handlers=self.handlers, nonces=self._nonces, start_height=self._start_height, group=self._group,
             wire=self._wire, on_transition=self._on_transition, traffic=self._traffic,
             permissions=permissions, clock=self._clock, totals=self.totals,
+            tickers=(self.gossip.tick,) if self.gossip is not None else (),
         )
         self._peers[peer.id] = peer
         self._counts[inbound] += 1
@@ -451,6 +483,9 @@ class NetworkManager:
         """StreamServer handler: one inbound peer, whose reader this greenlet is for as long as
         the peer lives (returning closes the socket); `onion`: accepted on an onion bind."""
         host = address[0]
+        if not self._active:
+            log.debug("connection from %s:%d dropped (network activity is off)", host, address[1])
+            return
         noban = Permission.NOBAN in permissions_for(self.config.whitelist, host, inbound=True)
         if self.banlist is not None and not noban and self.banlist.is_banned(host):
             log.debug("connection from %s:%d dropped (banned)", host, address[1])

@@ -25,7 +25,8 @@ Reactions (DESIGN.md, Bitcoin Core's):
     any message before version                    ignore; a duplicate version is ignored
     other messages between version and verack     ignore (Core: "unsupported message prior to verack")
     addr/addrv2 > 1,000, inv/getdata > 50,000,
-    headers > 2,000 entries declared               misbehaving: disconnect and discourage
+    headers > 2,000 entries declared               misbehaving ("addr message size = 1010", Core's
+                                                  words): disconnect and discourage
     locator > 101 (getheaders, getblocks)         disconnect
     wtxidrelay/sendaddrv2 after verack            disconnect (Core)
     version < min_peer_version                    disconnect
@@ -56,7 +57,7 @@ import time
 from collections import Counter, deque
 from dataclasses import dataclass
 from types import ModuleType
-from typing import TYPE_CHECKING, Callable, Iterable, Mapping, MutableSet
+from typing import TYPE_CHECKING, Callable, Iterable, Mapping, MutableSet, Sequence
 
 import gevent
 import gevent.event
@@ -87,7 +88,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "USER_AGENT", "NetTotals", "COUNT_CAPS", "PeerState", "Transition",
-    "PeerConfig", "Peer", "Handler", "Traffic", "BUILTIN_HANDLERS",
+    "PeerConfig", "Peer", "Handler", "Traffic", "Ticker", "BUILTIN_HANDLERS",
 ]
 
 log = logging.getLogger("pantheon.net.peer")
@@ -104,6 +105,9 @@ COUNT_CAPS: Mapping[str, tuple[int, int, bool]] = {
     "getheaders": (4, limits.MAX_LOCATOR_HASHES, False),
     "getblocks": (4, limits.MAX_LOCATOR_HASHES, False),
 }
+#: Core's SendMessages work one peer's reader runs after each message and when idle: called with
+#: (peer, now), it acts if due and returns the seconds until it is next due (None: not waiting).
+Ticker = Callable[["Peer", float], "float | None"]
 #: Core's ExpectServicesFromConn: the outbound connections we rely on for blocks, transactions or
 #: addresses; inbound, manual and feeler connections take whatever the peer offers.
 SERVICE_CHECKED_CONNECTIONS = frozenset({"outbound-full-relay", "block-relay-only", "addr-fetch"})
@@ -200,6 +204,8 @@ class Peer:
     wire          the wire twin (`pantheon.wire` by default; tests pass either twin).
     traffic       called (direction "sent"/"received", command, bytes with the header) for each
                   message queued or read: the node's per-command metrics.
+    tickers       `Ticker`s run by the reader while connected, after each message and when due
+                  (the address gossip's send timer): shared by a manager's peers, like `handlers`.
     """
 
     # Slots: every idle peer saves its instance dict (bench_net measures the bytes per peer).
@@ -210,7 +216,7 @@ class Peer:
         "close_reason", "last_block_time", "last_tx_time", "_sock", "_wire", "_nonces", "_start_height",
         "_group", "_decoder", "_state", "_verack_received", "_started_at", "_ping_nonce", "_ping_sent_at",
         "_next_ping", "_clock", "_local", "bytes_sent_per_msg", "bytes_recv_per_msg", "last_send", "last_recv",
-        "connection_type", "desirable_services", "_totals", "_queue", "_queued", "_drained", "_closed", "_reader", "_writer", "_traffic",
+        "connection_type", "desirable_services", "_totals", "_tickers", "_queue", "_queued", "_drained", "_closed", "_reader", "_writer", "_traffic",
     )
 
     def __init__(
@@ -231,6 +237,7 @@ class Peer:
         permissions: frozenset[Permission] = frozenset(),
         clock: Callable[[], float] = time.time,
         totals: NetTotals | None = None,
+        tickers: Sequence[Ticker] = (),
     ) -> None:
         self.id = next(_ids)
         self.permissions = permissions  # what -whitelist grants this peer (net/permissions.py)
@@ -270,6 +277,7 @@ class Peer:
         self._state = PeerState.CONNECTING
         self._verack_received = False
         self._clock = clock  # the node's clock (clock.py): every timer and time here reads it
+        self._tickers = tickers
         self._totals = totals if totals is not None else NetTotals()
         self._started_at = clock()
         self._local: tuple[str, int] | None = None
@@ -591,6 +599,11 @@ class Peer:
             else:
                 deadlines.append(self._next_ping)
         deadlines.append(max(self.last_send, self.last_recv, self._started_at) + config.ping_timeout)
+        if self._state is PeerState.CONNECTED:
+            for ticker in self._tickers:
+                wait = ticker(self, now)
+                if wait is not None:
+                    deadlines.append(now + wait)
         return max(min(deadlines) - now, 0.0)
 
     def _inactivity(self, now: float) -> str | None:

@@ -7,12 +7,13 @@ from typing import Any
 
 from pantheon import __version__
 from pantheon.chain.validation import COIN
-from pantheon.net.address import Network, PeerAddress
+from pantheon.net.address import Network, PeerAddress, TimedAddress
+from pantheon.net.addrman import AddressInfo
 from pantheon.net.manager import CONNECTION_TYPES
 from pantheon.net.peer import Peer, PeerState
-from pantheon.protocol import PROTOCOL_VERSION, service_names
+from pantheon.protocol import FULL_RELAY_SERVICES, PROTOCOL_VERSION, service_names
 from pantheon.relay import relays_txs
-from pantheon.rpc.arguments import endpoint_arg, int_arg
+from pantheon.rpc.arguments import check_types, endpoint_arg, hex_arg, int_arg
 from pantheon.rpc.errors import (
     RPC_CLIENT_INVALID_IP_OR_SUBNET,
     RPC_CLIENT_NODE_ALREADY_ADDED,
@@ -21,6 +22,7 @@ from pantheon.rpc.errors import (
     RPC_CLIENT_NODE_NOT_CONNECTED,
     RPC_INVALID_PARAMETER,
     RPC_INVALID_PARAMS,
+    RPC_MISC_ERROR,
     RpcError,
 )
 from pantheon.rpc.registry import HIDDEN, RpcGroup, rpc_method
@@ -39,7 +41,8 @@ class NetworkRpc(RpcGroup):
 
     @rpc_method
     def getpeerinfo(self) -> list[dict[str, Any]]:
-        """One object per open connection, with Core's fields and Pantheon's `state`."""
+        """One object per open connection, with Core's fields: among them `network`, the network
+        the peer came through (ipv4, ipv6, onion, i2p, cjdns, not_publicly_routable)."""
         return [self._peer_json(peer) for peer in self.node.peers()]
 
     @rpc_method
@@ -60,40 +63,81 @@ class NetworkRpc(RpcGroup):
 
     @rpc_method
     def getnetworkinfo(self) -> dict[str, Any]:
-        """The node's version, services, connections and relay fee."""
+        """The node's version, services, connections and relay fee, and whether each network
+        (ipv4, ipv6, onion, i2p, cjdns) is reachable."""
         node = self.node
         peers = node.peers(PeerState.CONNECTED)
         inbound = sum(1 for peer in peers if peer.inbound)
         services = node.local_services
+        reachable = node.manager.gossip.config.reachable if node.manager.gossip is not None else frozenset()
         return {
             "version": client_version(), "subversion": node.user_agent,
             "protocolversion": PROTOCOL_VERSION, "localservices": f"{services:016x}",
             "localservicesnames": service_names(services), "localrelay": not node.config.blocksonly, "timeoffset": 0,
-            "networkactive": True, "connections": len(peers), "connections_in": inbound,
+            "networkactive": node.manager.network_active, "connections": len(peers), "connections_in": inbound,
             "connections_out": len(peers) - inbound,
-            "networks": [{"name": name, "limited": False, "reachable": True, "proxy": "",
-                          "proxy_randomize_credentials": False} for name in ("ipv4", "ipv6")],
+            "networks": [{"name": name, "limited": network not in reachable, "reachable": network in reachable,
+                          "proxy": "", "proxy_randomize_credentials": False} for network, name in _NETWORK_NAMES.items()],
             "relayfee": amount(node.mempool.min_relay_fee), "incrementalfee": 0.00001, "localaddresses": [],
             "warnings": warnings(node),
         }
 
     @rpc_method
-    def addnode(self, node_address: Any, command: Any) -> None:
+    def addnode(self, node: Any, command: Any) -> None:
         """add: keep a connection to the peer; remove: stop keeping it; onetry: dial it once."""
-        node = self.node
-        host, port = endpoint_arg(node_address, node.network.p2p_port)
+        if command not in ("add", "remove", "onetry"):
+            raise RpcError(RPC_MISC_ERROR, _ADDNODE_HELP)
+        text = str(node).strip()
+        if not text:
+            raise RpcError(RPC_INVALID_PARAMETER, "Error: Node address cannot be empty")
         if command == "onetry":
-            node.add_peer(host, port)
+            self.node.add_peer(*endpoint_arg(text, self.node.network.p2p_port))
         elif command == "add":
-            if (host, port) in node.added_nodes:
+            endpoint_arg(text, self.node.network.p2p_port)
+            if not self.node.add_node(text):
                 raise RpcError(RPC_CLIENT_NODE_ALREADY_ADDED, "Error: Node already added")
-            node.add_node(host, port)
-        elif command == "remove":
-            if not node.remove_node(host, port):
-                raise RpcError(RPC_CLIENT_NODE_NOT_ADDED,
-                               "Error: Node could not be removed. It has not been added previously.")
-        else:
-            raise RpcError(RPC_INVALID_PARAMETER, f"addnode command must be add, remove or onetry, not {command!r}")
+        elif not self.node.remove_node(text):
+            raise RpcError(RPC_CLIENT_NODE_NOT_ADDED,
+                           "Error: Node could not be removed. It has not been added previously.")
+
+    @rpc_method
+    def getaddednodeinfo(self, node: Any = None) -> list[dict[str, Any]]:
+        """The peers added with addnode (or only `node`), whether each is connected, and how."""
+        added = self.node.added_nodes
+        if node is not None:
+            added = [entry for entry in added if entry.text == node]
+            if not added:
+                raise RpcError(RPC_CLIENT_NODE_NOT_ADDED, "Error: Node has not been added.")
+        connected = {peer.address: peer for peer in self.node.peers(PeerState.CONNECTED) if not peer.inbound}
+        result = []
+        for entry in added:
+            peer = connected.get(entry.endpoint)
+            result.append({"addednode": entry.text, "connected": peer is not None,
+                           "addresses": [] if peer is None else [{"address": _endpoint_text(peer.address),
+                                                                  "connected": "outbound"}]})
+        return result
+
+    @rpc_method
+    def setnetworkactive(self, state: Any) -> bool:
+        """Switch all network activity on or off (off closes every connection); returns `state`."""
+        check_types(("state", state, "bool"))
+        self.node.manager.set_network_active(state)
+        return state
+
+    @rpc_method(category=HIDDEN)
+    def sendmsgtopeer(self, peer_id: Any, msg_type: Any, msg: Any) -> dict[str, Any]:
+        """Send a raw message of any type (at most 12 characters) and payload (hex) to a peer,
+        unchecked, for tests."""
+        check_types(("peer_id", peer_id, "number"), ("msg_type", msg_type, "string"), ("msg", msg, "string"))
+        if len(msg_type) > 12:
+            raise RpcError(RPC_INVALID_PARAMETER, "Error: msg_type too long, max length is 12")
+        payload = hex_arg(msg)
+        if payload is None:
+            raise RpcError(RPC_INVALID_PARAMETER, "Error parsing input for msg")
+        peer = next((peer for peer in self.node.peers(PeerState.CONNECTED) if peer.id == peer_id), None)
+        if peer is None or not peer.send(msg_type, payload):
+            raise RpcError(RPC_MISC_ERROR, "Error: Could not send message to peer")
+        return {}
 
     @rpc_method(regtest_only=True, category=HIDDEN)
     def addconnection(self, address: Any, connection_type: Any, v2transport: Any = False) -> dict[str, str]:
@@ -163,6 +207,71 @@ class NetworkRpc(RpcGroup):
         """Lift every ban."""
         self.node.clear_bans()
 
+    @rpc_method(category=HIDDEN)
+    def addpeeraddress(self, address: Any, port: Any, tried: Any = None) -> dict[str, Any]:
+        """Add an address to the address manager, heard from itself, now, with services
+        NETWORK|WITNESS; with `tried`, then mark it connected (moved to tried), for tests.
+        Returns {"success": bool} and, on failure, "error": failed-adding-to-new or -tried."""
+        check_types(("address", address, "string"), ("port", port, "number"), ("tried", tried, "bool"))
+        port = int_arg(port, "port")
+        if not 0 <= port <= 0xFFFF:
+            raise RpcError(RPC_MISC_ERROR, "JSON integer out of range")
+        try:
+            parsed = self._lookup_host(address)
+        except ValueError:
+            raise RpcError(RPC_CLIENT_INVALID_IP_OR_SUBNET, "Invalid IP address") from None
+        peer_address = PeerAddress(parsed.network, parsed.raw, port)
+        addrman = self.node.addrman
+        offer = TimedAddress(peer_address, int(self.node.clock()), FULL_RELAY_SERVICES)
+        if not addrman.add([offer], parsed):
+            return {"success": False, "error": "failed-adding-to-new"}
+        if tried and not addrman.good(peer_address):
+            return {"success": False, "error": "failed-adding-to-tried"}
+        return {"success": True}
+
+    @rpc_method
+    def getnodeaddresses(self, count: Any = None, network: Any = None) -> list[dict[str, Any]]:
+        """Up to `count` (default 1; 0: all) known addresses, shuffled, optionally of one network
+        (ipv4, ipv6, onion, i2p, cjdns), with when each was last seen and its services."""
+        count = 1 if count is None else int_arg(count, "count")
+        if count < 0:
+            raise RpcError(RPC_INVALID_PARAMETER, "Address count out of range")
+        wanted = None
+        if network is not None:
+            wanted = _NETWORKS_BY_NAME.get(str(network).lower())
+            if wanted is None:
+                raise RpcError(RPC_INVALID_PARAMETER, f"Network not recognized: {network}")
+        return [{"time": entry.time, "services": entry.services, "address": entry.address.host,
+                 "port": entry.address.port, "network": _NETWORK_NAMES[entry.address.net_class]}
+                for entry in self.node.node_addresses(count, wanted)]
+
+    @rpc_method
+    def getaddrmaninfo(self) -> dict[str, dict[str, int]]:
+        """How many addresses the address manager holds in its new and tried tables, per network
+        (ipv4, ipv6, onion, i2p, cjdns) and in all."""
+        addrman = self.node.addrman
+        counts = {name: {"new": addrman.size(network, True), "tried": addrman.size(network, False),
+                         "total": addrman.size(network)} for network, name in _NETWORK_NAMES.items()}
+        counts["all_networks"] = {"new": addrman.size(in_new=True), "tried": addrman.size(in_new=False),
+                                  "total": len(addrman)}
+        return counts
+
+    @rpc_method(category=HIDDEN)
+    def getrawaddrman(self) -> dict[str, dict[str, dict[str, Any]]]:
+        """Every entry of the address manager's new and tried tables keyed "bucket/position", for
+        tests and debugging."""
+        addrman = self.node.addrman
+        return {table: {f"{where.bucket}/{where.position}": _addrman_entry(info) for info, where in addrman.entries(tried)}
+                for table, tried in (("new", False), ("tried", True))}
+
+    def _lookup_host(self, text: Any) -> PeerAddress:
+        """Core's LookupHost without name resolution (an IP literal, a v3 .onion or a .b32.i2p
+        name), an fc00::/8 address being CJDNS under -cjdnsreachable (Core's MaybeFlipIPv6toCJDNS)."""
+        address = PeerAddress.parse(str(text))
+        if self.node.config.cjdnsreachable:
+            address = address.as_cjdns()
+        return address
+
     @rpc_method
     def ping(self) -> None:
         """Ping every peer; the answers show in getpeerinfo's pingtime."""
@@ -173,7 +282,7 @@ class NetworkRpc(RpcGroup):
         remote = peer.remote
         services = remote.services if remote else 0
         synced_headers, synced_blocks, inflight = self.node.peer_sync_state(peer)
-        inv_to_send, addr_relay = self.node.peer_relay_state(peer)
+        inv_to_send, addr_relay, addr_processed, addr_rate_limited = self.node.peer_relay_state(peer)
         local = peer.local_address
         entry: dict[str, Any] = {
             "id": peer.id, "addr": _endpoint_text(peer.address), "addrbind": _endpoint_text(local) if local else "",
@@ -193,14 +302,20 @@ class NetworkRpc(RpcGroup):
             "version": remote.version if remote else 0, "subver": (remote.user_agent or "") if remote else "",
             "inbound": peer.inbound, "bip152_hb_to": False, "bip152_hb_from": False, "presynced_headers": -1,
             "synced_headers": synced_headers, "synced_blocks": synced_blocks, "inflight": inflight,
-            "addr_relay_enabled": addr_relay, "addr_processed": peer.counters["addr received"],
-            "addr_rate_limited": peer.counters["addr rate limited"],
+            "addr_relay_enabled": addr_relay, "addr_processed": addr_processed,
+            "addr_rate_limited": addr_rate_limited,
             "permissions": sorted(permission.value for permission in peer.permissions),
             "minfeefilter": round(peer.fee_filter / COIN, 8),
             "bytessent_per_msg": _nonzero(peer.bytes_sent_per_msg), "bytesrecv_per_msg": _nonzero(peer.bytes_recv_per_msg),
             "connection_type": peer.connection_type, "transport_protocol_type": "v1", "session_id": "",
         })
         return entry
+
+
+#: The usage addnode answers a bad command with, in Core's form.
+_ADDNODE_HELP = ('addnode "node" "command"\n\n'
+                 "node: host[:port] of the peer; command: add (keep a connection to it), remove (stop keeping "
+                 "it) or onetry (dial it once)")
 
 
 def _ban_target(text: Any) -> ipaddress.IPv4Network | ipaddress.IPv6Network | PeerAddress:
@@ -234,6 +349,17 @@ def _network_name(host: str) -> str:
 
 _NETWORK_NAMES = {Network.IPV4: "ipv4", Network.IPV6: "ipv6", Network.ONION: "onion", Network.I2P: "i2p",
                   Network.CJDNS: "cjdns"}
+
+
+_NETWORKS_BY_NAME = {name: network for network, name in _NETWORK_NAMES.items()}
+
+
+def _addrman_entry(info: AddressInfo) -> dict[str, Any]:
+    """Core's getrawaddrman entry."""
+    return {"address": info.address.host, "port": info.address.port, "services": info.services, "time": info.time,
+            "network": _NETWORK_NAMES.get(info.address.net_class, "not_publicly_routable"),
+            "source": info.source.host,
+            "source_network": _NETWORK_NAMES.get(info.source.net_class, "not_publicly_routable")}
 
 
 def _time_offset(peer: Peer) -> int:

@@ -28,6 +28,9 @@ PASSING = (
     "p2p_disconnect_ban.py",
     "p2p_feefilter.py",
     "p2p_invalid_messages.py",
+    "p2p_addr_relay.py",
+    "p2p_getaddr_caching.py",
+    "rpc_net.py",
 )
 
 needs_core = pytest.mark.skipif(not available() and os.environ.get("CI") != "true",

@@ -469,7 +469,7 @@ def test_changes_reach_the_store_only_at_flush(store: Store, clock: Clock) -> No
     table = manager(store, clock)
     view = store.namespace("addrman")
     fill(table, 500, 10)
-    assert [key for key, _ in view.iterator()] == [b"meta"]  # no write per address
+    assert [key for key, _ in view.iterator()] == []  # no write per address
     written = table.flush()  # addresses added and dropped again since the last flush cost nothing
     assert written == len(table) == sum(1 for _ in view.iterator(prefix=b"e/"))
     table.good(table.entries(False)[0][0].address)
@@ -512,31 +512,47 @@ def _saved_table(tmp_path: Path, clock: Clock) -> bytes:
         table = manager(store, clock)
         fill(table, 300, 11)
         table.flush()
-        return store.namespace("addrman").get(b"meta")
+    return (tmp_path / "peers.dat").read_bytes()
+
+
+def _write_header(path: Path, header: bytes) -> None:
+    path.write_bytes(header)
 
 
 @pytest.mark.parametrize(("damage", "reason"), [
-    (lambda view: view.put(b"e/" + bytes([1, 8, 8, 8, 8, 0x20, 0x8D]), b"\x00garbage"), "record 652f01"),
-    (lambda view: view.put(b"e/\x09\x01\x02", b""), "record 652f09"),
-    (lambda view: view.put(*_record(ip("8.8.8.8", 1), True, [5], ip("1.1.1.1"))), "inconsistent fields"),
-    (lambda view: view.put(b"meta", b"\x02" + bytes(32)), "format version 2, this code reads 1"),
-    (lambda view: view.put(b"meta", b"\x01short"), "header of 6 bytes"),
-    (lambda view: view.delete(b"meta"), "records without a header"),
+    (lambda view, peers: view.put(b"e/" + bytes([1, 8, 8, 8, 8, 0x20, 0x8D]), b"\x00garbage"), "record 652f01"),
+    (lambda view, peers: view.put(b"e/\x09\x01\x02", b""), "record 652f09"),
+    (lambda view, peers: view.put(*_record(ip("8.8.8.8", 1), True, [5], ip("1.1.1.1"))), "inconsistent fields"),
+    (lambda view, peers: _write_header(peers, b"\x02" + bytes(32)), "format version 2, this code reads 1"),
+    (lambda view, peers: _write_header(peers, b"\x01short"), "peers.dat of 6 bytes"),
 ])
 def test_undecodable_store_is_discarded_not_fatal(tmp_path: Path, clock: Clock, damage, reason, caplog) -> None:
-    old_meta = _saved_table(tmp_path, clock)
+    old_header = _saved_table(tmp_path, clock)
     with Store.open(tmp_path) as store:
-        damage(store.namespace("addrman"))
+        damage(store.namespace("addrman"), tmp_path / "peers.dat")
     with caplog.at_level(logging.WARNING, logger="pantheon.net.addrman"), Store.open(tmp_path) as store:
         table = manager(store, clock)
         assert len(table) == 0 and table.select() is None
-        assert [key for key, _ in store.namespace("addrman").iterator()] == [b"meta"]
-        assert store.namespace("addrman").get(b"meta") != old_meta  # a new secret
+        assert [key for key, _ in store.namespace("addrman").iterator()] == []
+        assert (tmp_path / "peers.dat").read_bytes() != old_header  # a new secret
         table.add([offer("8.8.8.8")], ip("1.1.1.1"))
         assert len(table) == 1
     [warning] = caplog.records
     assert "stored table unusable" in warning.getMessage() and reason in warning.getMessage()
     assert "discarded" in warning.getMessage()
+
+
+def test_a_missing_peers_dat_starts_an_empty_table_as_core(tmp_path: Path, clock: Clock, caplog) -> None:
+    """Core's functional tests delete peers.dat to clear the address manager: the records left in
+    the store are dropped with Core's log line, and a new peers.dat is written at once."""
+    _saved_table(tmp_path, clock)
+    (tmp_path / "peers.dat").unlink()
+    with caplog.at_level(logging.INFO, logger="pantheon.net.addrman"), Store.open(tmp_path) as store:
+        table = manager(store, clock)
+        assert len(table) == 0
+        assert [key for key, _ in store.namespace("addrman").iterator()] == []
+        assert len((tmp_path / "peers.dat").read_bytes()) == 33
+    assert f'Creating peers.dat because the file was not found ("{tmp_path / "peers.dat"}")' in caplog.text
 
 
 def test_corrupt_table_files_are_discarded_not_fatal(tmp_path: Path, clock: Clock, caplog) -> None:
@@ -588,18 +604,16 @@ def test_stored_entries_that_no_longer_fit_are_dropped(tmp_path: Path, clock: Cl
     assert any("loaded 36 addresses (1 new, 35 tried)" in message for message in messages)
 
 
-def test_secret_is_persisted_and_checked(tmp_path: Path, clock: Clock) -> None:
+def test_secret_is_persisted_and_a_loaded_table_keeps_its_own(tmp_path: Path, clock: Clock) -> None:
     address, source = ip("250.1.2.1", 8333), ip("250.1.2.1")
     with Store.open(tmp_path) as store:
         manager(store, clock, secret=CORE_TEST_KEY_1).add([TimedAddress(address, NOW)], source)
-        assert store.namespace("addrman").get(b"meta") == b"\x01" + CORE_TEST_KEY_1
+        assert (tmp_path / "peers.dat").read_bytes() == b"\x01" + CORE_TEST_KEY_1
     with Store.open(tmp_path) as store:
-        table = manager(store, clock)
+        table = manager(store, clock, secret=CORE_TEST_KEY_2)  # as Core: the file's key wins
         assert len(table) == 0  # never flushed
         table.add([TimedAddress(address, NOW)], source)
         assert [p.bucket for _, p in table.entries(False)] == [786]  # still Core's key 1
-        with pytest.raises(ValueError, match="different secret"):
-            manager(store, clock, secret=CORE_TEST_KEY_2)
         with pytest.raises(ValueError, match="32 bytes"):
             manager(store, clock, secret=b"short")
 
@@ -609,9 +623,9 @@ def test_fresh_tables_get_distinct_random_secrets(tmp_path: Path, clock: Clock) 
     for n in range(3):
         with Store.open(tmp_path / str(n)) as store:
             manager(store, clock)
-            meta = store.namespace("addrman").get(b"meta")
-            assert len(meta) == 33 and meta[0] == 1
-            secrets.add(meta[1:])
+            header = (tmp_path / str(n) / "peers.dat").read_bytes()
+            assert len(header) == 33 and header[0] == 1
+            secrets.add(header[1:])
     assert len(secrets) == 3
 
 
@@ -624,3 +638,32 @@ def test_additions_are_logged_in_cores_words(store: Store, clock: Clock, caplog)
     assert not tried and placed.address == ip("9.9.9.9", 8333)
     assert f"Added 9.9.9.9:8333 to new[{bucket}][{position}]" in caplog.text
     assert "Added 1 addresses (of 2) from 1.2.3.4: 0 tried, 1 new" in caplog.text
+
+
+def test_deterministic_tables_place_as_cores_test_addrman(tmp_path: Path, clock: Clock) -> None:
+    """-test=addrman: key uint256{1}; rpc_net.py's expected getrawaddrman positions."""
+    with Store.open(tmp_path) as store:
+        table = AddrMan(store, clock=clock, deterministic=True)
+        placed = {}
+        for text, port, tried in (("2.0.0.0", 8333, False), ("2803:0:1234:abcd::1", 45324, False),
+                                  ("1.2.3.4", 8333, True), ("1233:3432:2434:2343:3234:2345:6546:4534", 8333, True)):
+            address = ip(text, port)
+            assert table.add([TimedAddress(address, NOW, 9)], address.without_port()) == 1
+            assert not tried or table.good(address)
+        for info, where in table.entries(False) + table.entries(True):
+            placed[info.address.host] = (where.bucket, where.position)
+        assert placed == {"2.0.0.0": (82, 8), "2803:0:1234:abcd::1": (613, 6), "1.2.3.4": (6, 33),
+                          "1233:3432:2434:2343:3234:2345:6546:4534": (197, 34)}
+        colliding = ip("1.2.5.45", 8333)  # Core's grinded tried-table collision with 1.2.3.4
+        assert table.add([TimedAddress(colliding, NOW, 9)], colliding.without_port()) == 1
+        assert table.good(colliding) is False and not table.get(colliding).tried
+
+
+def test_check_finds_a_damaged_table(store: Store, clock: Clock) -> None:
+    table = manager(store, clock, check_ratio=1)
+    fill(table, 200, 13)  # every change checked: a correct table passes
+    table.check()
+    entry = table._random[0]
+    table._counts[entry.address.network, entry.tried] += 1
+    with pytest.raises(am.AddrManInconsistent, match="per-network counts"):
+        table.check()

@@ -4,6 +4,7 @@ against `pantheon.spec`."""
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Iterator
 from dataclasses import replace
@@ -20,6 +21,7 @@ from pantheon.net.addrman import AddrMan
 from pantheon.net.gossip import TIME_PENALTY, GossipConfig, fix_time
 from pantheon.net.manager import ManagerConfig, NetworkManager
 from pantheon.net.peer import PeerState
+from pantheon.net.permissions import parse_whitelist
 from pantheon.primitives import AddrV2Entry, Endpoint, NetAddress
 from pantheon.store import Store
 from helpers.clock import NOW, Clock
@@ -38,25 +40,29 @@ def spread(count: int, start: int = 0) -> list[NetAddress]:
     return [legacy(f"{20 + (i >> 8) % 200}.{i & 0xFF}.1.1") for i in range(start, start + count)]
 
 
-@pytest.fixture
-def node(wire_impl, tmp_path: Path) -> Iterator[Any]:
-    """A listening manager with an AddrMan on LevelDB and an injected clock."""
+@pytest.fixture(params=[True], ids=["addr-permission"])
+def node(request, wire_impl, tmp_path: Path) -> Iterator[Any]:
+    """A listening manager with an AddrMan on LevelDB and an injected clock; its peers have the
+    addr permission (as Core's p2p_addr_relay.py gives them), so the token bucket does not cut
+    what a test sends, unless a test asks for `rate_limited_node`."""
     store = Store.open(tmp_path / "db")
     clock = Clock()
     addrman = AddrMan(store, clock=clock, rng=random.Random(1), secret=CORE_DETERMINISTIC_KEY)
-    manager = NetworkManager(LISTEN, wire=wire_impl.module, addrman=addrman, clock=clock,
-                             rng=random.Random(2)).start()
+    whitelist = (parse_whitelist("addr@127.0.0.1"),) if request.param else ()
+    manager = NetworkManager(replace(LISTEN, whitelist=whitelist), wire=wire_impl.module, addrman=addrman,
+                             clock=clock, rng=random.Random(2)).start()
     manager.clock = clock  # type: ignore[attr-defined]
     clients: list[RawClient] = []
 
     def connect(addrv2: bool = False) -> RawClient:
+        known = {peer.id for peer in manager.peers()}
         client = RawClient(manager.address[1], wire_impl.module)
         client.send("version", client.version(nonce=random.getrandbits(63)))
         if addrv2:
             client.send("sendaddrv2")
         client.receive("verack")
         client.send("verack")
-        wait_for(lambda: len(manager.peers(PeerState.CONNECTED)) > len(clients))
+        wait_for(lambda: any(peer.id not in known for peer in manager.peers(PeerState.CONNECTED)))
         clients.append(client)
         return client
 
@@ -66,6 +72,22 @@ def node(wire_impl, tmp_path: Path) -> Iterator[Any]:
         client.close()
     manager.stop(timeout=1)
     store.close()
+
+
+rate_limited_node = pytest.mark.parametrize("node", [False], ids=["no-permission"], indirect=True)
+
+
+def enable_relay(node: Any, *clients: RawClient) -> None:
+    """Inbound peers become relay targets once they send an address message (Core): an empty one."""
+    enabled = sum(node.gossip.relay_enabled(peer) for peer in node.peers())
+    for client in clients:
+        client.send("addr", b"\x00")
+    wait_for(lambda: sum(node.gossip.relay_enabled(peer) for peer in node.peers()) == enabled + len(clients))
+
+
+def send_due(node: Any) -> None:
+    """Move the clock past any peer's Poisson send time (Core's tests move mock time 10 minutes)."""
+    node.clock.now += 600
 
 
 def test_addr_reaches_addrman_with_the_peer_as_source(node, wire_impl) -> None:
@@ -93,29 +115,42 @@ def test_absurd_timestamps_are_stored_as_five_days_old(node, wire_impl) -> None:
         assert node.addrman.get(PeerAddress.parse(host, 8333)).time == NOW - 5 * 86400 - TIME_PENALTY
 
 
-def test_the_token_bucket_drops_a_second_burst_and_refills(node, wire_impl) -> None:
+@rate_limited_node
+def test_the_token_bucket_starts_at_one_and_refills_a_tenth_per_second(node, wire_impl) -> None:
+    """Core's bucket for an inbound peer we never asked: 1 token, then 0.1 per second of the
+    node's clock; rate limiting is counted, never misbehaviour."""
     client = node.connect()
     peer = node.peers()[0]
-    client.send("addr", wire_impl.module.encode_addr(spread(1000)))
-    wait_for(lambda: peer.counters["addr received"] == 1000)
-    first = len(node.addrman)
-    assert first > 500  # AddrMan keeps most (one source group: some bucket collisions)
-    client.send("addr", wire_impl.module.encode_addr(spread(1000, 1000)))
-    wait_for(lambda: peer.counters["addr rate limited"] == 1000)
-    assert len(node.addrman) == first
-    node.clock.now += 100  # 0.1 per second: 10 tokens
+    assert not node.gossip.relay_enabled(peer)  # an inbound peer, until it sends addresses
+    client.send("addr", wire_impl.module.encode_addr(spread(5)))
+    wait_for(lambda: node.gossip.counts(peer) == (1, 4))
+    assert len(node.addrman) == 1 and node.gossip.relay_enabled(peer)
+    node.clock.now += 100  # 10 tokens
     client.send("addr", wire_impl.module.encode_addr(spread(50, 2000)))
-    wait_for(lambda: peer.counters["addr rate limited"] == 1040)
-    assert peer.counters["addr received"] == 1010
-    assert peer.state is PeerState.CONNECTED  # rate limiting is not misbehaviour
+    wait_for(lambda: node.gossip.counts(peer) == (11, 44))
+    node.clock.now += 1000  # 100 tokens
+    client.send("addr", wire_impl.module.encode_addr(spread(200, 3000)))
+    wait_for(lambda: node.gossip.counts(peer) == (111, 144))
+    assert peer.state is PeerState.CONNECTED
+
+
+def test_services_and_bans_decide_what_is_processed(node, wire_impl) -> None:
+    """Core keeps only full or pruned nodes' addresses, and only remembers banned ones."""
+    client = node.connect()
+    peer = node.peers()[0]
+    client.send("addr", wire_impl.module.encode_addr([legacy("31.1.1.1", services=8), legacy("31.2.1.1", services=1024),
+                                                      legacy("31.3.1.1", services=1)]))
+    wait_for(lambda: node.gossip.counts(peer) == (2, 0))
+    assert {info.address.host for info, _ in node.addrman.entries(False)} == {"31.2.1.1", "31.3.1.1"}
 
 
 def test_over_1000_addresses_is_misbehaving(node, wire_impl) -> None:
     client = node.connect()
     payload = wire_impl.module.encode_addr(spread(1000))
-    client.send("addr", b"\xfd\xe9\x03" + payload[3:] + payload[3:33])  # declares 1,001
+    client.send("addr", b"\xfd\xe9\x03" + payload[3:] + payload[3:33])  # 1,001: read whole, then counted
     assert client.is_closed()
     assert len(node.addrman) == 0
+    assert node.peers() == [] or node.peers()[0].close_reason == "misbehaving: addr message size = 1001"
 
 
 def addr_frames(client: RawClient, wire: Any, timeout: float = 0.3,
@@ -132,29 +167,32 @@ def addr_frames(client: RawClient, wire: Any, timeout: float = 0.3,
 
 
 def test_a_fresh_announcement_goes_to_the_two_peers_core_would_pick(node, wire_impl) -> None:
-    sender, *others = [node.connect() for _ in range(4)]
+    sender, *others = [node.connect() for _ in range(5)]
     peers = node.peers()  # in the order the clients connected
+    enable_relay(node, *others[:3])  # the last never sent an address message: never a target
     sender.send("addr", wire_impl.module.encode_addr([legacy("40.1.1.1")]))
     wait_for(lambda: len(node.addrman) == 1)
     targets = node.gossip.relay_targets(peers[0], PeerAddress.parse("40.1.1.1", 8333), NOW)
-    assert len(targets) == 2 and peers[0] not in targets  # reachable (IPv4): 2 peers, never the sender
+    assert len(targets) == 2 and peers[0] not in targets and peers[4] not in targets
+    send_due(node)
     for peer, other in zip(peers[1:], others):
         assert addr_frames(other, wire_impl.module) == ([[legacy("40.1.1.1")]] if peer in targets else [])
     assert addr_frames(sender, wire_impl.module, 0.1) == []
     # Repeated the same day: the same targets, which know it now, so it goes nowhere.
     sender.send("addr", wire_impl.module.encode_addr([legacy("40.1.1.1")]))
-    wait_for(lambda: peers[0].counters["addr received"] == 2)
+    wait_for(lambda: node.gossip.counts(peers[0])[0] == 2)
+    send_due(node)
     assert all(addr_frames(other, wire_impl.module, 0.2) == [] for other in others)
     # Not relayed: more than 10 at once, and unroutable addresses.
     sender.send("addr", wire_impl.module.encode_addr(spread(11, 100)))
     sender.send("addr", wire_impl.module.encode_addr([legacy("10.0.0.1")]))
-    wait_for(lambda: peers[0].counters["addr received"] == 14)
+    wait_for(lambda: node.gossip.counts(peers[0])[0] == 14)
+    send_due(node)
     assert all(addr_frames(other, wire_impl.module, 0.2) == [] for other in others)
 
 
 def test_relay_targets_hold_for_the_window_and_vary_by_address(node) -> None:
-    for _ in range(6):
-        node.connect()
+    enable_relay(node, *[node.connect() for _ in range(6)])
     origin, *rest = node.peers()
     picks = set()
     for i in range(40):
@@ -170,10 +208,13 @@ def test_relay_targets_hold_for_the_window_and_vary_by_address(node) -> None:
 
 def test_relayed_addresses_are_trickled_in_one_message(node, wire_impl) -> None:
     sender, *others = [node.connect() for _ in range(3)]
-    node.gossip.config = GossipConfig(relay_interval=0.5)
+    enable_relay(node, *others)  # their first send is due at once, and empty: the timer starts
     hosts = ["42.1.1.1", "42.2.1.1", "42.3.1.1"]
     for host in hosts:  # three messages in a row: both other peers get them together
         sender.send("addr", wire_impl.module.encode_addr([legacy(host)]))
+    wait_for(lambda: node.gossip.counts(node.peers()[0])[0] == 3)
+    assert all(addr_frames(other, wire_impl.module, 0.2) == [] for other in others)  # not due yet
+    send_due(node)
     for other in others:
         frames = addr_frames(other, wire_impl.module, 0.3, first=10.0)
         assert [sorted(a.ip for a in frame) for frame in frames] == [sorted(legacy(h).ip for h in hosts)]
@@ -189,6 +230,7 @@ def test_getaddr_is_answered_once_with_addr_or_addrv2(node, wire_impl) -> None:
     assert 0 < len(answer) <= len(node.addrman) * 23 // 100 + 1
     assert {a.ip for a in answer} <= {a.ip for a in spread(100, 300)}
     v1.send("getaddr")
+    send_due(node)
     with pytest.raises(TimeoutError):
         v1.receive("addr", timeout=0.3)
     v2 = node.connect(addrv2=True)
@@ -239,16 +281,20 @@ def test_addrv2_codec_matches_the_spec(wire_impl) -> None:
     assert PeerAddress.from_addrv2(4, bytes(32)).network == Network.ONION
 
 
+@rate_limited_node
 def test_getaddr_answers_come_from_a_cache_rebuilt_after_a_day(node, wire_impl) -> None:
-    encode, decode = wire_impl.module.encode_addr, wire_impl.module.decode_addr
-    feeder = node.connect()
-    feeder.send("addr", encode(spread(100, 300)))
-    wait_for(lambda: len(node.addrman) >= 50)
+    decode = wire_impl.module.decode_addr
+    source = PeerAddress.parse("60.1.1.1")
+
+    def learn(start: int) -> None:
+        node.addrman.add([TimedAddress(PeerAddress(Network.IPV4, a.ip[12:], a.port), NOW, 9) for a in spread(100, start)],
+                         source)
+
+    learn(300)
     first = node.connect()
     first.send("getaddr")
     answer = {a.ip for a in decode(first.receive("addr").payload)}
-    feeder.send("addr", encode(spread(100, 1000)))  # a new /8: 23.x
-    wait_for(lambda: node.peers()[0].counters["addr received"] == 200)
+    learn(1000)  # a new /8: 23.x
     second = node.connect()
     second.send("getaddr")
     assert {a.ip for a in decode(second.receive("addr").payload)} == answer  # the table grew; not the answer
@@ -257,6 +303,25 @@ def test_getaddr_answers_come_from_a_cache_rebuilt_after_a_day(node, wire_impl) 
     third.send("getaddr")
     fresh = {a.ip for a in decode(third.receive("addr").payload)}
     assert fresh != answer and fresh & {a.ip for a in spread(100, 1000)}
+
+
+def test_a_peer_with_the_addr_permission_gets_a_fresh_getaddr_answer(node, wire_impl) -> None:
+    node.addrman.add([TimedAddress(PeerAddress.parse(f"61.{i}.1.1", 8333), NOW, 9) for i in range(200)],
+                     PeerAddress.parse("60.1.1.1"))
+    answers = []
+    for _ in range(2):
+        client = node.connect()
+        client.send("getaddr")
+        answers.append([a.ip for a in wire_impl.module.decode_addr(client.receive("addr").payload)])
+    assert answers[0] != answers[1]  # 23% of 200, drawn anew for each
+
+
+def test_a_repeated_getaddr_is_ignored_with_cores_log(node, wire_impl, caplog) -> None:
+    caplog.set_level(logging.DEBUG, "pantheon.net.gossip")
+    client = node.connect()
+    client.send("getaddr")
+    client.send("getaddr")
+    wait_for(lambda: 'Ignoring repeated "getaddr". peer=' in caplog.text)
 
 
 def far_end(listener: gevent.socket.socket, wire: Any, seen_as: str) -> RawClient:
@@ -338,4 +403,49 @@ def test_nothing_is_advertised_without_a_listener_or_when_switched_off(
             finally:
                 manager.stop(timeout=1)
     finally:
+        store.close()
+
+
+@rate_limited_node
+def test_one_token_is_enough_to_relay_a_fresh_address(node, wire_impl) -> None:
+    """Core's rotation test: peers without the addr permission, one address per message."""
+    sender, *others = [node.connect() for _ in range(3)]
+    for client in (sender, *others):
+        client.send("getaddr")  # relay on, and the (empty) answer starts each send timer
+    wait_for(lambda: all(node.gossip.relay_enabled(peer) for peer in node.peers()))
+    sender.send("addr", wire_impl.module.encode_addr([legacy("43.1.1.1", seen=NOW + 600)]))
+    wait_for(lambda: node.gossip.counts(node.peers()[0]) == (1, 0))
+    send_due(node)
+    assert sorted(len(addr_frames(other, wire_impl.module, 0.3)) for other in others) == [1, 1]
+
+
+def test_getaddr_caches_are_kept_per_network_and_local_socket(wire_impl, tmp_path: Path) -> None:
+    """Core keys its getaddr cache by the network the peer came through (Tor for an onion bind)
+    and the local address and port it reached: answers differ between binds, not within one."""
+    store = Store.open(tmp_path / "db")
+    clock = Clock()
+    addrman = AddrMan(store, clock=clock, rng=random.Random(1))
+    addrman.add([TimedAddress(PeerAddress.parse(f"62.{i}.1.1", 8333), NOW, 9) for i in range(200)],
+                PeerAddress.parse("60.1.1.1"))
+    config = replace(LISTEN, more_listen=(("127.0.0.1", 0, True),))
+    manager = NetworkManager(config, wire=wire_impl.module, addrman=addrman, clock=clock, rng=random.Random(2)).start()
+    ports = {"plain": manager.address[1], "onion": manager._more_servers[0].server_port}
+    answers: dict[str, list[list[bytes]]] = {"plain": [], "onion": []}
+    clients = []
+    try:
+        for _ in range(2):
+            for name, port in ports.items():
+                client = RawClient(port, wire_impl.module)
+                client.handshake()
+                client.send("getaddr")
+                answers[name].append([a.ip for a in wire_impl.module.decode_addr(client.receive("addr").payload)])
+                clients.append(client)
+        assert answers["plain"][0] == answers["plain"][1] and answers["onion"][0] == answers["onion"][1]
+        assert answers["plain"][0] != answers["onion"][0]
+        onion_peers = [peer for peer in manager.peers() if peer.inbound_onion]
+        assert len(onion_peers) == 2
+    finally:
+        for client in clients:
+            client.close()
+        manager.stop(timeout=1)
         store.close()

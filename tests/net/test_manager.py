@@ -167,3 +167,28 @@ def test_an_idle_inbound_peer_costs_one_greenlet_and_no_table(managers, wire_imp
 def test_the_listen_backlog_is_configurable(managers) -> None:
     server = managers(ManagerConfig(peer=PEER, listen=("127.0.0.1", 0), backlog=2048))
     assert server._server.backlog == 2048
+
+
+def test_with_a_proxy_routable_addresses_are_not_dialled_directly(managers) -> None:
+    """-proxy: Core would dial 8.8.8.8 through it; without SOCKS5 we must not dial it at all."""
+    server = managers()
+    client = managers(ManagerConfig(peer=PEER, proxy=("127.0.0.1", 1)))
+    assert client.add_peer("8.8.8.8", 8333) is None and client.peers() == []
+    peer = client.add_peer(*server.address)  # loopback is not routable: Core dials it directly too
+    assert peer is not None
+    wait_for(lambda: peer.state is PeerState.CONNECTED)
+
+
+def test_network_activity_off_closes_and_refuses(managers) -> None:
+    server = managers()
+    client = managers(ManagerConfig(peer=PEER))
+    peer = client.add_peer(*server.address)
+    wait_for(lambda: peer.state is PeerState.CONNECTED)
+    server.set_network_active(False)
+    assert not server.network_active
+    wait_for(lambda: server.peers() == [] and client.peers() == [])
+    assert server.add_peer("127.0.0.1", 1) is None  # nothing is dialled while off
+    assert closed_by_server(server.address[1])
+    server.set_network_active(True)
+    peer = client.add_peer(*server.address)
+    wait_for(lambda: peer.state is PeerState.CONNECTED)

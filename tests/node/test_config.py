@@ -253,3 +253,15 @@ def test_mining_and_pruning_options(tmp_path: Path) -> None:
     assert (chosen.blockmaxweight, chosen.blockreservedweight, chosen.blockmintxfee) == (3_998_000, 4_000, 21_000)
     assert (chosen.blockversion, chosen.test, chosen.prune, chosen.fastprune) == (1337, ("bip94",), 1, True)
     assert config(tmp_path, "-prune=123456789").prune == 123_456_789
+
+
+def test_address_manager_and_proxy_options(tmp_path: Path) -> None:
+    chosen = config(tmp_path, "-regtest", "-test=addrman", "-checkaddrman=1", "-cjdnsreachable", "-proxy=127.0.0.1:1")
+    assert (chosen.test, chosen.checkaddrman, chosen.cjdnsreachable, chosen.proxy) == (
+        ("addrman",), 1, True, ("127.0.0.1", 1))
+    defaults = config(tmp_path, "-regtest")
+    assert (defaults.checkaddrman, defaults.cjdnsreachable, defaults.proxy) == (0, False, None)
+    assert config(tmp_path, "-proxy=10.0.0.1").proxy == ("10.0.0.1", 9050)  # Core's default proxy port
+    assert config(tmp_path, "-proxy=0").proxy is None
+    with pytest.raises(ConfigError):
+        config(tmp_path, "-test=addrman")  # regtest only, as Core

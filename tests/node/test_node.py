@@ -281,7 +281,7 @@ UNKNOWN = "ab" * 32
     ("getrawtransaction", [UNKNOWN, True, GENESIS], -5),
     ("decoderawtransaction", [12], -22),
     ("sendrawtransaction", ["zz"], -22),
-    ("addnode", ["127.0.0.1:1", "bogus"], -8),
+    ("addnode", ["127.0.0.1:1", "bogus"], -1),  # Core answers a bad command with its usage, as -1
     ("addnode", ["127.0.0.1:notaport", "add"], -8),
     ("disconnectnode", ["127.0.0.1:1", 3], -32602),  # Core: RPC_INVALID_PARAMS for both or neither
     ("disconnectnode", [], -32602),
