@@ -6,11 +6,13 @@ other one does not yet. Without the shared framework a laptop skips them; CI req
 from __future__ import annotations
 
 import os
-from pathlib import Path
+import threading
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import pytest
 
-from helpers.core import CORE_FUNCTIONAL, available, build_dir, run_core_test
+from helpers.core import CORE_FUNCTIONAL, CoreRun, available, build_dir, run_core_test
 
 #: Core's test scripts that pass against Pantheon (the README's table lists all of them).
 PASSING = (
@@ -36,17 +38,44 @@ PASSING = (
 needs_core = pytest.mark.skipif(not available() and os.environ.get("CI") != "true",
                                 reason=f"Core's functional tests are not at {CORE_FUNCTIONAL} (CI provides them)")
 
+#: Parallel jobs, as Core's test_runner runs its tests: they mostly wait on timers and sockets.
+JOBS = int(os.environ.get("PANTHEON_CORE_JOBS", "4"))
+
+
+def uses_cached_chain(script: str) -> bool:
+    """Whether the test starts from the framework's cached 200-block chain (built by the first
+    such test to run; the others must wait for it rather than race to build it too)."""
+    return "setup_clean_chain = True" not in (CORE_FUNCTIONAL / "functional" / script).read_text()
+
 
 @pytest.fixture(scope="module")
-def core_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def core_runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Future[CoreRun]]]:
+    """Every test of PASSING started at once in `JOBS` threads, each in its own directory with
+    its own port range (Core's --portseed); the cached-chain tests after the first of them."""
     assert available(), f"Core's functional test framework is missing: {CORE_FUNCTIONAL}"
-    return build_dir(tmp_path_factory.mktemp("core-build"))
+    build = build_dir(tmp_path_factory.mktemp("core-build"))
+    cache = tmp_path_factory.getbasetemp() / "core-cache"
+    cached = [script for script in PASSING if uses_cached_chain(script)]
+    cache_built = threading.Event()
+
+    def run(index: int, script: str) -> CoreRun:
+        if script in cached[1:]:
+            cache_built.wait()
+        try:
+            return run_core_test(build, script, tmp_path_factory.mktemp(script.removesuffix(".py")), cache=cache,
+                                 extra=(f"--portseed={index}",))
+        finally:
+            if cached and script == cached[0]:
+                cache_built.set()
+
+    order = sorted(PASSING, key=lambda script: script not in cached[:1])  # the cache builder first
+    with ThreadPoolExecutor(JOBS) as pool:
+        yield {script: pool.submit(run, index, script) for index, script in enumerate(order, start=1)}
 
 
 @needs_core
 @pytest.mark.core_functional
 @pytest.mark.parametrize("script", PASSING)
-def test_core_functional(script: str, core_build: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
-    work = tmp_path_factory.mktemp(script.removesuffix(".py"))
-    run = run_core_test(core_build, script, work, cache=tmp_path_factory.getbasetemp() / "core-cache")
+def test_core_functional(script: str, core_runs: dict[str, Future[CoreRun]]) -> None:
+    run = core_runs[script].result()
     assert run.passed, f"{script} exited {run.returncode}:\n{run.output[-6000:]}"
