@@ -498,6 +498,12 @@ class Node(Lifecycle):
                 self.events.transaction_accepted.emit(entry.tx)
         return result.status
 
+    def prioritise_transaction(self, txid: bytes, delta: int) -> None:
+        """Core's prioritisetransaction: the pool and the miner judge `txid` (pooled or not yet)
+        by its fee plus `delta` satoshis."""
+        with self._lock:
+            self.mempool.prioritise(txid, delta)
+
     def broadcast_block(self, block: Block) -> None:
         """Announce a block we have to every peer that may not have it."""
         self._announce_blocks(TipChange(block.header.prev_block, (), (block.hash,)), None)

@@ -167,7 +167,7 @@ def _orphan_json(tx: Tx, peers: list[int], *, with_hex: bool) -> dict[str, Any]:
 
 
 def _entry_json(pool: Mempool, entry: MempoolEntry) -> dict[str, Any]:
-    """Core's entryToJSON (without prioritisetransaction, modified fees are the base fees)."""
+    """Core's entryToJSON: the ancestor and descendant fees are modified fees, as Core's."""
     txid = entry.tx.txid
     ancestors = [pool.get(other) for other in pool.ancestors(txid)]
     descendants = [pool.get(other) for other in pool.descendants(txid)]
@@ -179,8 +179,9 @@ def _entry_json(pool: Mempool, entry: MempoolEntry) -> dict[str, Any]:
         "descendantcount": len(below), "descendantsize": sum(e.vsize for e in below),
         "ancestorcount": len(above), "ancestorsize": sum(e.vsize for e in above),
         "wtxid": hash_to_hex(entry.tx.wtxid),
-        "fees": {"base": amount(entry.fee), "modified": amount(entry.fee),
-                 "ancestor": amount(sum(e.fee for e in above)), "descendant": amount(sum(e.fee for e in below))},
+        "fees": {"base": amount(entry.fee), "modified": amount(entry.modified_fee),
+                 "ancestor": amount(sum(e.modified_fee for e in above)),
+                 "descendant": amount(sum(e.modified_fee for e in below))},
         "depends": sorted(hash_to_hex(parent) for parent in entry.parents),
         "spentby": [hash_to_hex(child) for child in sorted(entry.children)],
         "bip125-replaceable": replaceable, "unbroadcast": False,

@@ -122,6 +122,33 @@ class MiningRpc(RpcGroup):
         return result
 
     @rpc_method
+    def prioritisetransaction(self, txid: Any, dummy: Any = None, fee_delta: Any = None) -> bool:
+        """Judge a transaction (pooled or not yet) as paying `fee_delta` satoshis more (or less,
+        when negative) when it is mined and when the mempool checks its fee; deltas add up.
+        `dummy` must be 0 or null (Core's old priority argument). Pantheon's pool admits no
+        dust, so Core's refusal to prioritise a dust transaction never arises."""
+        check_types(("txid", txid, "string"), ("dummy", dummy, "number"), ("fee_delta", fee_delta, "number"))
+        tx_hash = hash_arg(txid, "txid")
+        delta = int_arg(fee_delta, "fee_delta")  # required: null is Core's -3 type error
+        if dummy:
+            raise RpcError(RPC_INVALID_PARAMETER,
+                           "Priority is no longer supported, dummy argument to prioritisetransaction must be 0.")
+        self.node.prioritise_transaction(tx_hash, delta)
+        return True
+
+    @rpc_method
+    def getprioritisedtransactions(self) -> dict[str, dict[str, Any]]:
+        """Every fee delta prioritisetransaction set, by txid: the delta (satoshis), whether the
+        transaction is pooled and, if it is, its modified fee (satoshis)."""
+        pool = self.node.mempool
+        result: dict[str, dict[str, Any]] = {}
+        for tx_hash, delta in sorted(pool.deltas().items()):
+            entry = pool.get(tx_hash)
+            result[hash_to_hex(tx_hash)] = {"fee_delta": delta, "in_mempool": entry is not None,
+                                            **({"modified_fee": entry.modified_fee} if entry is not None else {})}
+        return result
+
+    @rpc_method
     def submitblock(self, hexdata: Any, dummy: Any = None) -> str | None:
         """Offer a block to the chain. BIP22's answer, as Core gives it: null when this call
         connected it, "duplicate" when its data was here already, "inconclusive" when it was

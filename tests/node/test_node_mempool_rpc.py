@@ -159,3 +159,29 @@ def test_getorphantxs_lists_a_peers_orphans(rpc_node: Node) -> None:
     assert detail == {"txid": hash_to_hex(orphan.txid), "wtxid": hash_to_hex(orphan.wtxid), "bytes": orphan.size,
                       "vsize": orphan.vsize, "weight": orphan.weight, "from": [4], "hex": orphan.serialize().hex()}
     assert in_thread(client.getmempoolinfo)["orphans"] == 1
+
+
+def test_prioritisetransaction_moves_the_modified_fee_pooled_or_not(rpc_node: Node) -> None:
+    client = proxy(rpc_node)
+    coins = _funded(rpc_node)
+    tx = spend([coins[0]], fee=2_000)
+    txid = in_thread(client.sendrawtransaction, tx.serialize().hex())
+    absent = "ab" * 32
+    assert in_thread(client.prioritisetransaction, txid, 0, 3_000) is True
+    assert in_thread(client.prioritisetransaction, absent, None, -11) is True
+    assert in_thread(client.getmempoolentry, txid)["fees"] == {
+        "base": Decimal("0.00002"), "modified": Decimal("0.00005"), "ancestor": Decimal("0.00005"),
+        "descendant": Decimal("0.00005")}
+    assert in_thread(client.getprioritisedtransactions) == {
+        txid: {"fee_delta": 3_000, "in_mempool": True, "modified_fee": 5_000},
+        absent: {"fee_delta": -11, "in_mempool": False}}
+    template = in_thread(client.getblocktemplate, {"rules": ["segwit"]})
+    assert [(entry["txid"], entry["fee"]) for entry in template["transactions"]] == [(txid, 2_000)]  # base fee paid
+    assert rpc_error(client.prioritisetransaction, txid, 1, 5) == {
+        "code": -8, "message": "Priority is no longer supported, dummy argument to prioritisetransaction must be 0."}
+    assert rpc_error(client.prioritisetransaction, txid) == {
+        "code": -3, "message": "JSON value of type null is not of expected type number"}
+    assert rpc_error(client.prioritisetransaction, "zz", 0, 5)["code"] == -8
+    assert rpc_error(client.prioritisetransaction, txid, 0, "5")["code"] == -3
+    in_thread(client.generatetoaddress, 1, ADDRESS)
+    assert in_thread(client.getprioritisedtransactions) == {absent: {"fee_delta": -11, "in_mempool": False}}
