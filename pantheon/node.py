@@ -32,6 +32,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import gevent
@@ -45,6 +46,7 @@ from pantheon.chain.chainstate import Chainstate, with_activation_heights
 from pantheon.chain.coinstats import CoinStats, coin_stats
 from pantheon.chain.headers import MAX_FUTURE_BLOCK_TIME, HeaderRejected, TipChange
 from pantheon.chain.mempool import Mempool
+from pantheon.chain.mempool_persist import MEMPOOL_FILENAME, dump_mempool, load_mempool
 from pantheon.chain.miner import BlockTemplate, block_template, mine
 from pantheon.chain.scripts import ChainScriptChecks
 from pantheon.chain.validation import BlockRejected, TxRejected
@@ -213,6 +215,9 @@ class Node(Lifecycle):
                              trickle_inbound=self.tuning.trickle_inbound,
                              request_timeout=self.tuning.tx_request_timeout, clock=self.clock)
         self.started_at = time.time()
+        #: Core's GetLoadTried: the mempool.dat load (if -persistmempool) was attempted; only
+        #: then is the pool written back at stop, so a failed start never overwrites the file.
+        self.mempool_loaded = False
         #: The last block assembled (mined or templated), for getmininginfo.
         self.last_template: BlockTemplate | None = None
         #: getblocks: when a peer fetches this block of ours, it is sent an inv of our tip.
@@ -281,7 +286,12 @@ class Node(Lifecycle):
     # --- life cycle ---------------------------------------------------------------------
 
     def _start(self) -> None:
-        """Listen, dial the configured peers and start syncing."""
+        """Load the saved mempool (-persistmempool), then listen, dial the configured peers and
+        start syncing: peers meet the pool whole, as it was at the last clean stop."""
+        if self.config.persistmempool:
+            with self._lock:
+                load_mempool(self.mempool, self.mempool_path, self.clock())
+        self.mempool_loaded = True
         self.manager.start()
         for host, port in (*self.config.connect, *self._added):
             self.add_peer(host, port)
@@ -296,6 +306,11 @@ class Node(Lifecycle):
         the chain and address tables and close the store."""
         self._greenlets.kill(timeout=timeout)
         self.manager.stop(timeout)
+        if self.config.persistmempool and self.mempool_loaded:
+            try:
+                self.save_mempool()
+            except OSError as error:
+                log.info("Failed to dump mempool: %s. Continuing anyway.", error)
         with self._lock:
             if not self.store.closed:
                 self.chain.close()
@@ -503,6 +518,18 @@ class Node(Lifecycle):
         by its fee plus `delta` satoshis."""
         with self._lock:
             self.mempool.prioritise(txid, delta)
+
+    @property
+    def mempool_path(self) -> Path:
+        """Where the mempool is saved (Core's MempoolPath: the network's datadir)."""
+        return self.datadir / MEMPOOL_FILENAME
+
+    def save_mempool(self) -> Path:
+        """Write the mempool and its fee deltas to `mempool_path` (Core's DumpMempool); raises
+        OSError if it cannot."""
+        with self._lock:
+            dump_mempool(self.mempool, self.mempool_path)
+        return self.mempool_path
 
     def broadcast_block(self, block: Block) -> None:
         """Announce a block we have to every peer that may not have it."""
