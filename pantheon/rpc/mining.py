@@ -88,9 +88,9 @@ class MiningRpc(RpcGroup):
         return [hash_to_hex(block_hash) for block_hash in hashes]
     @rpc_method(regtest_only=True, category=HIDDEN)
     def generateblock(self, output: Any, transactions: Any, submit: Any = True) -> dict[str, Any]:
-        """Mine a block paying `output` (an address: descriptors are not parsed here) holding
-        `transactions` in order (txids of pooled transactions, or raw transactions); it is
-        submitted unless `submit` is false, when its hex is returned with its hash."""
+        """Mine a block paying `output` (a descriptor, `raw()` or `addr()`, else an address)
+        holding `transactions` in order (txids of pooled transactions, or raw transactions); it
+        is submitted unless `submit` is false, when its hex is returned with its hash."""
         check_types(("output", output, "string"), ("transactions", transactions, "array"),
                     ("submit", submit, "bool"))
         node = self.node
@@ -109,9 +109,12 @@ class MiningRpc(RpcGroup):
                 raise RpcError(RPC_DESERIALIZATION_ERROR, f"Transaction decode failed for {item}. Make sure the tx "
                                "has at least one input.") from None
         try:
-            script = address_to_script(output, node.network)
-        except AddressError:
-            raise RpcError(RPC_INVALID_ADDRESS_OR_KEY, "Error: Invalid address or descriptor") from None
+            script = parse_descriptor(output, node.network).script
+        except DescriptorError:  # Core tries the text as an address next
+            try:
+                script = address_to_script(output, node.network)
+            except AddressError:
+                raise RpcError(RPC_INVALID_ADDRESS_OR_KEY, "Error: Invalid address or descriptor") from None
         try:
             block = node.generate_block(script, chosen, submit=submit)
         except (BlockRejected, HeaderRejected) as error:
