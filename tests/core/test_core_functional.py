@@ -27,6 +27,10 @@ PASSING = (
     "feature_framework_miniwallet.py",
     "p2p_disconnect_ban.py",
     "p2p_feefilter.py",
+    "rpc_invalidateblock.py",
+    "p2p_blocksonly.py",
+    "rpc_blockchain.py",
+    "mining_basic.py",
 )
 
 needs_core = pytest.mark.skipif(not available() and os.environ.get("CI") != "true",
