@@ -21,6 +21,7 @@ from pantheon._codecs_py import (
     _CEILING,
     _PORT,
     _U64_MAX,
+    _as_bytes,
     _checked_payload,
     _count,
     _finish,
@@ -95,6 +96,7 @@ __all__ = [
     "decode_getcfcheckpt", "encode_getcfcheckpt",
     "decode_cfcheckpt", "encode_cfcheckpt",
     "decode_sendtxrcncl", "encode_sendtxrcncl",
+    "read_tx",
 ]
 
 _T = TypeVar("_T")
@@ -430,6 +432,18 @@ def encode_blocktxn(message: BlockTxn) -> bytes:
     message = _record("blocktxn", message, BlockTxn)
     parts = (message.block_hash, _counted("blocktxn.transactions", len(message.transactions), _CEILING))
     return _checked_payload("blocktxn", b"".join((*parts, *(tx.serialize() for tx in message.transactions))))
+
+
+def read_tx(data: Buffer, offset: int = 0) -> tuple[Tx, int]:
+    """(transaction, offset after it) of the transaction at `offset` in a longer record, where no
+    length says where it ends (Core's mempool.dat follows each with its time and fee delta).
+    Checked as `decode_tx` checks a payload, without a payload cap: Truncated if `data` ends
+    inside it."""
+    data = _as_bytes(data)
+    try:
+        return _tx_at(data, offset)
+    except IndexError:
+        raise _truncated("tx", data) from None
 
 
 # --- addrv2 (BIP155) ------------------------------------------------------------------------

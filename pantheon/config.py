@@ -359,6 +359,8 @@ _OPTIONS: tuple[_Option, ...] = (
     _Option("datacarrier", _bool, "relay and pool transactions with OP_RETURN outputs (default: 1)", Kind.SWITCH),
     _Option("datacarriersize", _count, "most bytes of OP_RETURN output scripts in a relayed transaction "
             "(default: 100000)"),
+    _Option("persistmempool", _bool, "keep the mempool across restarts in mempool.dat: written at a clean stop, "
+            "read at start (default: 1)", Kind.SWITCH),
     _Option("permitbaremultisig", _bool, "relay bare multisig outputs (default: 1)", Kind.SWITCH),
     _Option("acceptnonstdtxn", _bool, "accept non-standard transactions (regtest only; default: 0)",
             Kind.SWITCH),
@@ -452,6 +454,7 @@ class NodeConfig:
     datacarrier: bool = True
     datacarriersize: int = MAX_OP_RETURN_RELAY
     permitbaremultisig: bool = DEFAULT_PERMIT_BARE_MULTISIG
+    persistmempool: bool = True
     testactivationheight: tuple[tuple[str, int], ...] = ()
     #: Every P2P listening address (`bind` is the first one's host, kept for single-bind callers).
     binds: tuple[Bind, ...] = ()
@@ -825,6 +828,7 @@ def _resolve(datadir: Path, network: params.Network, values: dict[str, Any], ign
         datacarrier=values.get("datacarrier", True),
         datacarriersize=values.get("datacarriersize", MAX_OP_RETURN_RELAY),
         permitbaremultisig=values.get("permitbaremultisig", DEFAULT_PERMIT_BARE_MULTISIG),
+        persistmempool=values.get("persistmempool", True),
         acceptnonstdtxn=values.get("acceptnonstdtxn", False),
         testactivationheight=tuple(values.get("testactivationheight", ())),
         mocktime=values.get("mocktime", 0),

@@ -34,6 +34,7 @@ import os
 import socket
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, NamedTuple
 
 import gevent
@@ -47,6 +48,7 @@ from pantheon.chain.chainstate import Chainstate, with_activation_heights
 from pantheon.chain.coinstats import CoinStats, coin_stats
 from pantheon.chain.headers import MAX_FUTURE_BLOCK_TIME, HeaderRejected, TipChange
 from pantheon.chain.mempool import Mempool
+from pantheon.chain.mempool_persist import MEMPOOL_FILENAME, dump_mempool, load_mempool
 from pantheon.chain.miner import BlockTemplate, block_template, mine
 from pantheon.chain.pow import check_proof_of_work
 from pantheon.chain.scripts import ChainScriptChecks
@@ -252,6 +254,9 @@ class Node(Lifecycle):
                              trickle_inbound=self.tuning.trickle_inbound,
                              request_timeout=self.tuning.tx_request_timeout, clock=self.clock)
         self.started_at = time.time()
+        #: Core's GetLoadTried: the mempool.dat load (if -persistmempool) was attempted; only
+        #: then is the pool written back at stop, so a failed start never overwrites the file.
+        self.mempool_loaded = False
         #: The last block assembled (mined or templated), for getmininginfo.
         self.last_template: BlockTemplate | None = None
         #: getblocks: when a peer fetches this block of ours, it is sent an inv of our tip.
@@ -334,7 +339,12 @@ class Node(Lifecycle):
     # --- life cycle ---------------------------------------------------------------------
 
     def _start(self) -> None:
-        """Listen, dial the configured peers and start syncing."""
+        """Load the saved mempool (-persistmempool), then listen, dial the configured peers and
+        start syncing: peers meet the pool whole, as it was at the last clean stop."""
+        if self.config.persistmempool:
+            with self._lock:
+                load_mempool(self.mempool, self.mempool_path, self.clock())
+        self.mempool_loaded = True
         self.manager.start()
         for host, port in (*self.config.connect, *(added.endpoint for added in self._added)):
             self.add_peer(host, port)
@@ -349,6 +359,11 @@ class Node(Lifecycle):
         the chain and address tables and close the store."""
         self._greenlets.kill(timeout=timeout)
         self.manager.stop(timeout)
+        if self.config.persistmempool and self.mempool_loaded:
+            try:
+                self.save_mempool()
+            except OSError as error:
+                log.info("Failed to dump mempool: %s. Continuing anyway.", error)
         with self._lock:
             if not self.store.closed:
                 self.chain.close()
@@ -567,6 +582,24 @@ class Node(Lifecycle):
                 self.relay.queue(entry.tx, source)
                 self.events.transaction_accepted.emit(entry.tx)
         return result.status
+
+    def prioritise_transaction(self, txid: bytes, delta: int) -> None:
+        """Core's prioritisetransaction: the pool and the miner judge `txid` (pooled or not yet)
+        by its fee plus `delta` satoshis."""
+        with self._lock:
+            self.mempool.prioritise(txid, delta)
+
+    @property
+    def mempool_path(self) -> Path:
+        """Where the mempool is saved (Core's MempoolPath: the network's datadir)."""
+        return self.datadir / MEMPOOL_FILENAME
+
+    def save_mempool(self) -> Path:
+        """Write the mempool and its fee deltas to `mempool_path` (Core's DumpMempool); raises
+        OSError if it cannot."""
+        with self._lock:
+            dump_mempool(self.mempool, self.mempool_path)
+        return self.mempool_path
 
     def broadcast_block(self, block: Block) -> None:
         """Announce a block we have to every peer that may not have it."""

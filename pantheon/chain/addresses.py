@@ -27,7 +27,7 @@ from pantheon.params import Network
 
 __all__ = ["AddressError", "BASE58_PREFIXES", "address_to_script", "script_to_address",
            "b58check_encode", "b58check_decode", "bech32_encode", "bech32_decode", "Encoding",
-           "BECH32_CHARSET"]
+           "BECH32_CHARSET", "hash160", "p2sh_output", "p2wsh_output", "p2wpkh_output"]
 
 #: (P2PKH, P2SH) version bytes per network name (Core's `base58Prefixes`).
 BASE58_PREFIXES: dict[str, tuple[int, int]] = {
@@ -178,6 +178,26 @@ def _segwit_decode(text: str) -> tuple[int, bytes]:
 
 
 # --- scripts ------------------------------------------------------------------------------
+
+
+def hash160(data: bytes) -> bytes:
+    """Core's Hash160, RIPEMD-160 of SHA-256: what P2PKH, P2SH and P2WPKH outputs commit to."""
+    return hashlib.new("ripemd160", hashlib.sha256(data).digest()).digest()
+
+
+def p2sh_output(redeem_script: bytes) -> bytes:
+    """The P2SH scriptPubKey of `redeem_script` (Core's GetScriptForDestination(ScriptHash))."""
+    return bytes((OP_HASH160, 20)) + hash160(redeem_script) + bytes((OP_EQUAL,))
+
+
+def p2wsh_output(witness_script: bytes) -> bytes:
+    """The P2WSH scriptPubKey of `witness_script` (BIP141: version 0, its SHA-256)."""
+    return bytes((encode_op_n(0), 32)) + hashlib.sha256(witness_script).digest()
+
+
+def p2wpkh_output(key_hash: bytes) -> bytes:
+    """The P2WPKH scriptPubKey of a 20-byte key hash (BIP141: version 0, the hash)."""
+    return bytes((encode_op_n(0), 20)) + key_hash
 
 
 def address_to_script(address: str, network: Network) -> bytes:

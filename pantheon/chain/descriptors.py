@@ -30,7 +30,7 @@ from pantheon.chain.script import (
 from pantheon.params import Network
 
 __all__ = ["DescriptorError", "Descriptor", "descriptor_checksum", "add_checksum", "parse_descriptor",
-           "infer_descriptor"]
+           "infer_descriptor", "infer_wsh_descriptor"]
 
 #: BIP380's input alphabet: a character's position gives its checksum symbols.
 _INPUT_CHARSET = ("0123456789()[],'/*abcdefgh@:$%{}IJKLMNOPQRSTUVWXYZ&+-.;<=>?!^_|~"
@@ -151,10 +151,15 @@ def parse_descriptor(text: str, network: Network, *, require_checksum: bool = Fa
     raise DescriptorError(f"'{body}' is not a valid descriptor function")
 
 
+def _valid_compressed(key: bytes) -> bool:
+    """A compressed key encoding (02/03, 33 bytes): the only kind segwit scripts may check."""
+    return len(key) == 33 and key[0] in (2, 3)
+
+
 def _valid_non_hybrid(key: bytes) -> bool:
     """Core's `CPubKey::IsValidNonHybrid`: a compressed (02/03, 33 bytes) or uncompressed (04, 65)
     encoding; the point itself is not checked."""
-    return (len(key) == 33 and key[0] in (2, 3)) or (len(key) == 65 and key[0] == 4)
+    return _valid_compressed(key) or (len(key) == 65 and key[0] == 4)
 
 
 def _xonly_valid(key: bytes) -> bool:
@@ -166,23 +171,24 @@ def _xonly_valid(key: bytes) -> bool:
     return pow(value, (_FIELD_PRIME - 1) // 2, _FIELD_PRIME) in (0, 1)
 
 
-def _inferred(script: bytes) -> str | None:
-    """The key descriptors Core infers without any key information: `pk`, bare `multi`, `rawtr`."""
+def _inferred(script: bytes, *, in_wsh: bool = False) -> str | None:
+    """The key descriptors Core infers without any key information: `pk`, `multi`, and at the
+    top `rawtr`; inside `wsh()` (`in_wsh`) only compressed keys count, as segwit takes no other."""
     try:
         ops = list(script_ops(script))
     except MalformedScript:
         return None
+    valid_key = _valid_compressed if in_wsh else _valid_non_hybrid
     key = script[1:-1]
-    if len(script) == len(key) + 2 and script[0] == len(key) and script[-1] == OP_CHECKSIG and _valid_non_hybrid(key):
+    if len(script) == len(key) + 2 and script[0] == len(key) and script[-1] == OP_CHECKSIG and valid_key(key):
         return f"pk({key.hex()})"
     if (len(ops) >= 4 and ops[-1] == (OP_CHECKMULTISIG, None) and OP_1 <= ops[0][0] <= OP_16
             and OP_1 <= ops[-2][0] <= OP_16):
         keys = [data for _, data in ops[1:-2]]
         required, count = decode_op_n(ops[0][0]), decode_op_n(ops[-2][0])
-        if count == len(keys) and required <= count and all(key is not None and _valid_non_hybrid(key)
-                                                            for key in keys):
+        if count == len(keys) and required <= count and all(key is not None and valid_key(key) for key in keys):
             return f"multi({required},{','.join(key.hex() for key in keys if key is not None)})"
-    if is_p2tr(script) and _xonly_valid(script[2:]):
+    if not in_wsh and is_p2tr(script) and _xonly_valid(script[2:]):
         return f"rawtr({script[2:].hex()})"
     return None
 
@@ -196,3 +202,12 @@ def infer_descriptor(script: bytes, network: Network) -> str:
         address = script_to_address(script, network)
         text = f"addr({address})" if address is not None else f"raw({script.hex()})"
     return add_checksum(text)
+
+
+def infer_wsh_descriptor(witness_script: bytes) -> str:
+    """Core's `InferDescriptor` of the P2WSH output of a witness script it knows (decodescript's
+    `segwit.desc`): `wsh()` around the script's own inference, `pk()` or `multi()` of compressed
+    keys, else `raw()`; with its checksum. Core would infer a sane miniscript policy where one
+    matches; Pantheon has no miniscript, and shows such a script as `wsh(raw(...))`."""
+    inner = _inferred(witness_script, in_wsh=True)
+    return add_checksum(f"wsh({inner if inner is not None else f'raw({witness_script.hex()})'})")

@@ -18,6 +18,11 @@ Core's recent-rejects filter, until the tip changes (those refused only for thei
 not: a package could pay for them); an orphan spending one is not kept. When a transaction is
 accepted, the orphans spending it are tried at once, recursively.
 
+Fee deltas (Core's `prioritisetransaction`, `prioritise` here) are kept by txid whether or not the
+transaction is pooled, applied when it enters, and forgotten when a block confirms it. The
+modified fee (fee plus delta) is what the pool's fee checks, eviction and block order judge;
+the base fee is what a block's coinbase collects and what peers' fee filters see.
+
 Memory use (`usage`) is an estimate of what an entry costs in this process, as Core's
 `DynamicMemoryUsage` estimates malloc's: the serialised bytes plus fixed per-entry, per-input and
 per-output costs of the Python objects kept for it (the decoded records, the entry, and the index
@@ -54,7 +59,7 @@ from pantheon.chain.policy import (
     check_standard_tx,
     virtual_size,
 )
-from pantheon.chain.validation import TxRejected, check_transaction, is_coinbase
+from pantheon.chain.validation import COIN, TxRejected, check_transaction, is_coinbase
 from pantheon.hashing import hash_to_hex
 from pantheon.params import Network
 from pantheon.primitives import Block, OutPoint, Tx
@@ -71,6 +76,7 @@ __all__ = [
     "CHAIN_SIZE_LIMIT",
     "RECENT_REJECTS",
     "FEE_REASONS",
+    "MAX_MONEY_DELTA",
 ]
 
 log = logging.getLogger(__name__)
@@ -85,11 +91,21 @@ FEE_REASONS = frozenset({"min relay fee not met", "mempool min fee not met"})
 CHAIN_COUNT_LIMIT = 25  # Core's -limitancestorcount and -limitdescendantcount
 CHAIN_SIZE_LIMIT = 101_000  # vB, Core's -limitancestorsize and -limitdescendantsize
 _ROLLING_FEE_HALFLIFE = 12 * 60 * 60
+#: Core keeps a fee delta in an int64 and saturates sums there (SaturatingAdd).
+MAX_MONEY_DELTA = (1 << 63) - 1
 
 # Memory estimate (bytes, CPython 3.11, measured with tracemalloc; see the module docstring).
 _ENTRY_COST = 900  # the entry, its Tx object, the txid/wtxid hashes and their index slots
 _INPUT_COST = 400  # a decoded TxIn, its OutPoint and the spent-outpoint index slot
 _OUTPUT_COST = 150  # a decoded TxOut and its script object
+
+
+def _format_money(satoshis: int) -> str:
+    """Core's FormatMoney, as its log lines show amounts: bitcoins, trailing zeros cut to two."""
+    whole, fraction = divmod(abs(satoshis), COIN)
+    text = f"{whole}.{fraction:08d}"
+    text = text[:text.index(".") + 3] + text[text.index(".") + 3:].rstrip("0")
+    return f"-{text}" if satoshis < 0 else text
 
 
 class ChainView(CoinView, Protocol):
@@ -119,8 +135,9 @@ ScriptVerifier = Callable[[Tx, list[Coin]], None]
 
 @dataclass(eq=False, slots=True)
 class MempoolEntry:
-    """A pooled transaction and what selection and eviction need: its fee, virtual size (Core's,
-    sigop-adjusted), sigop cost and in-pool parents/children by txid."""
+    """A pooled transaction and what selection and eviction need: its fee (and the delta
+    prioritisetransaction added), virtual size (Core's, sigop-adjusted), sigop cost and in-pool
+    parents/children by txid."""
 
     tx: Tx
     fee: int
@@ -129,13 +146,19 @@ class MempoolEntry:
     time: float
     height: int
     usage: int
+    fee_delta: int = 0
     parents: set[bytes] = field(default_factory=set)
     children: set[bytes] = field(default_factory=set)
 
     @property
+    def modified_fee(self) -> int:
+        """Core's GetModifiedFee: what the miner and eviction judge the entry by."""
+        return self.fee + self.fee_delta
+
+    @property
     def fee_rate(self) -> float:
-        """sat/vB"""
-        return self.fee / self.vsize
+        """sat/vB, of the modified fee"""
+        return self.modified_fee / self.vsize
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,6 +243,7 @@ class Mempool:
         self._spenders: dict[OutPoint, Hash] = {}  # outpoint -> txid of the pooled spender
         self._rejects: OrderedDict[Hash, None] = OrderedDict()  # wtxids refused at `_rejects_tip`
         self._rejects_tip = chain.tip
+        self._deltas: dict[Hash, int] = {}  # txid -> fee delta (Core's mapDeltas)
         self._usage = 0
         self._vbytes = 0
         self._rolling_min_fee = 0.0  # sat/kvB, raised by evictions, decaying (Core's)
@@ -317,7 +341,7 @@ class Mempool:
 
         def score(txid: Hash) -> float:
             package = [txid, *(a for a in ancestors[txid] if a not in listed)]
-            return (sum(self._entries[t].fee for t in package)
+            return (sum(self._entries[t].modified_fee for t in package)
                     / sum(self._entries[t].vsize for t in package))
 
         heap = [(-score(txid), txid) for txid in self._entries]
@@ -340,13 +364,15 @@ class Mempool:
 
     # --- accepting ------------------------------------------------------------------------
 
-    def accept(self, tx: Tx, peer: int | None = None, keep_orphan: bool = True) -> AcceptResult:
+    def accept(self, tx: Tx, peer: int | None = None, keep_orphan: bool = True,
+               accepted_at: float | None = None) -> AcceptResult:
         """Check `tx` as Core's AcceptToMemoryPool does and add it, or raise TxRejected with
         Core's reason. Missing inputs put it in the orphanage, announced by `peer`, unless
         `keep_orphan` is False (Core keeps only relayed orphans) or a parent was refused at this
-        tip; an accepted transaction then resolves the orphans waiting for it, recursively."""
+        tip; an accepted transaction then resolves the orphans waiting for it, recursively.
+        `accepted_at`: the entry's time (default now; a reloaded pool keeps its entries' own)."""
         try:
-            entry = self._accept(tx, bypass_limits=False)
+            entry = self._accept(tx, bypass_limits=False, accepted_at=accepted_at)
         except TxRejected as error:
             self._refused(tx, error, peer)
             raise
@@ -387,13 +413,14 @@ class Mempool:
         checked = self._check(tx, bypass_limits=False)
         return None if checked is None else (checked.fee, checked.vsize)
 
-    def _accept(self, tx: Tx, bypass_limits: bool) -> MempoolEntry | None:
+    def _accept(self, tx: Tx, bypass_limits: bool, accepted_at: float | None = None) -> MempoolEntry | None:
         """Core's MemPoolAccept: the checks, then the entry added and the pool trimmed; None:
         inputs missing."""
         checked = self._check(tx, bypass_limits)
         if checked is None:
             return None
-        entry = self._add(tx, checked.fee, checked.vsize, checked.sigop_cost, checked.height)
+        entry = self._add(tx, checked.fee, checked.vsize, checked.sigop_cost, checked.height,
+                          self._clock() if accepted_at is None else accepted_at)
         if not bypass_limits:
             self._trim()
             if tx.txid not in self._entries:
@@ -443,11 +470,13 @@ class Mempool:
             raise TxRejected("bad-txns-too-many-sigops", txid, str(sigop_cost))
         vsize = virtual_size(tx.weight, sigop_cost)
         if not bypass_limits:
+            modified_fee = fee + self._deltas.get(txid, 0)  # Core's CheckFeeRate judges the modified fee
             floor = math.ceil(self.min_fee_rate() * vsize)
-            if self._rolling_min_fee and fee < floor:
-                raise TxRejected("mempool min fee not met", txid, f"{fee} < {floor}")
-            if fee < self.min_relay_fee * vsize // 1000:
-                raise TxRejected("min relay fee not met", txid, f"{fee} < {self.min_relay_fee * vsize // 1000}")
+            if self._rolling_min_fee and modified_fee < floor:
+                raise TxRejected("mempool min fee not met", txid, f"{modified_fee} < {floor}")
+            if modified_fee < self.min_relay_fee * vsize // 1000:
+                raise TxRejected("min relay fee not met", txid,
+                                 f"{modified_fee} < {self.min_relay_fee * vsize // 1000}")
         self._check_chain_limits(tx, vsize)
         if self.script_verifier is not None:
             self.script_verifier(tx, spent)
@@ -477,10 +506,10 @@ class Mempool:
                 raise TxRejected("too-long-mempool-chain", txid,
                                  f"exceeds descendant size limit for tx {name} [limit: {CHAIN_SIZE_LIMIT}]")
 
-    def _add(self, tx: Tx, fee: int, vsize: int, sigop_cost: int, height: int) -> MempoolEntry:
+    def _add(self, tx: Tx, fee: int, vsize: int, sigop_cost: int, height: int, accepted_at: float) -> MempoolEntry:
         txid = tx.txid
         usage = len(tx.serialize()) + _ENTRY_COST + _INPUT_COST * len(tx.inputs) + _OUTPUT_COST * len(tx.outputs)
-        entry = MempoolEntry(tx, fee, vsize, sigop_cost, self._clock(), height, usage)
+        entry = MempoolEntry(tx, fee, vsize, sigop_cost, accepted_at, height, usage, self._deltas.get(txid, 0))
         for txin in tx.inputs:
             self._spenders[txin.outpoint] = txid
             if txin.prev_txid in self._entries:
@@ -496,6 +525,29 @@ class Mempool:
         self._usage += usage
         self._vbytes += vsize
         return entry
+
+    # --- prioritising ---------------------------------------------------------------------
+
+    def prioritise(self, txid: Hash, delta: int) -> None:
+        """Core's PrioritiseTransaction: add `delta` satoshis to the fee the pool judges `txid` by
+        (saturating at int64, as Core), pooled or not yet; a delta summing to 0 is forgotten."""
+        total = max(-MAX_MONEY_DELTA - 1, min(MAX_MONEY_DELTA, self._deltas.get(txid, 0) + delta))
+        entry = self._entries.get(txid)
+        if entry is not None:
+            entry.fee_delta = total
+        where = "" if entry is not None else "not "
+        if total:
+            self._deltas[txid] = total
+            log.info("PrioritiseTransaction: %s (%sin mempool) fee += %s, new delta=%s", hash_to_hex(txid), where,
+                     _format_money(delta), _format_money(total))
+        else:
+            self._deltas.pop(txid, None)
+            log.info("PrioritiseTransaction: %s (%sin mempool) delta cleared", hash_to_hex(txid), where)
+
+    def deltas(self) -> dict[Hash, int]:
+        """Every fee delta by txid, pooled or not (Core's mapDeltas, as getprioritisedtransactions
+        and mempool.dat read it)."""
+        return dict(self._deltas)
 
     # --- removing -------------------------------------------------------------------------
 
@@ -532,6 +584,7 @@ class Mempool:
         for tx in block.transactions[1:]:
             txid = tx.txid
             self._remove([txid])
+            self._deltas.pop(txid, None)  # Core's ClearPrioritisation: confirmed, the delta is spent
             for txin in tx.inputs:
                 spender = self._spenders.get(txin.outpoint)
                 if spender is not None and spender != txid:
@@ -589,7 +642,7 @@ class Mempool:
         while self._usage > self.max_usage and self._entries:
             def descendant_score(entry: MempoolEntry) -> float:
                 package = [entry, *(self._entries[t] for t in self.descendants(entry.tx.txid))]
-                return max(entry.fee_rate, sum(e.fee for e in package) / sum(e.vsize for e in package))
+                return max(entry.fee_rate, sum(e.modified_fee for e in package) / sum(e.vsize for e in package))
 
             victim = min(self._entries.values(), key=descendant_score)
             rate = descendant_score(victim) * 1000 + self.incremental_relay_fee

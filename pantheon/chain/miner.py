@@ -9,7 +9,8 @@ Transactions are chosen in the mempool's block order (`Mempool.ordered`) while t
 limits: the block weight (`max_weight`, with `reserved_weight` kept for the header, the
 transaction count and the coinbase), the sigop cost, and `min_fee_rate` (Core's -blockmintxfee,
 judged per transaction where Core judges the package: the same for transactions without pooled
-ancestors). A transaction left out takes its descendants with it.
+ancestors). A transaction left out takes its descendants with it. Selection judges the modified
+fee (prioritisetransaction's delta included), as Core's; the coinbase collects the base fees.
 """
 
 from __future__ import annotations
@@ -124,7 +125,7 @@ def block_template(chain: MiningChain, mempool: Mempool | None, pay_to: bytes | 
             tx = entry.tx
             if (entry.parents & skipped or weight + WITNESS_SCALE_FACTOR * entry.vsize > max_weight
                     or sigops + entry.sigop_cost >= MAX_BLOCK_SIGOPS_COST
-                    or entry.fee < -(-min_fee_rate * entry.vsize // 1000)):
+                    or entry.modified_fee < -(-min_fee_rate * entry.vsize // 1000)):
                 skipped.add(tx.txid)  # and so, later, its descendants
                 continue
             chosen.append(tx)

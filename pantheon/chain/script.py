@@ -16,10 +16,12 @@ __all__ = [
     "OP_0", "OP_PUSHDATA1", "OP_PUSHDATA2", "OP_PUSHDATA4", "OP_1NEGATE", "OP_RESERVED",
     "OP_1", "OP_2", "OP_3", "OP_4", "OP_5", "OP_6", "OP_7", "OP_8", "OP_9", "OP_10", "OP_11", "OP_12", "OP_13",
     "OP_14", "OP_15", "OP_16", "OP_NOP", "OP_RETURN", "OP_DUP", "OP_EQUAL", "OP_EQUALVERIFY", "OP_HASH160",
-    "OP_CHECKSIG", "OP_CHECKSIGVERIFY", "OP_CHECKMULTISIG", "OP_CHECKMULTISIGVERIFY", "OP_INVALIDOPCODE",
+    "OP_CHECKSIG", "OP_CHECKSIGVERIFY", "OP_CHECKMULTISIG", "OP_CHECKMULTISIGVERIFY", "OP_NOP10", "OP_CHECKSIGADD",
+    "OP_INVALIDOPCODE", "MAX_OPCODE",
     "MAX_SCRIPT_SIZE", "MAX_SCRIPT_ELEMENT_SIZE", "MAX_PUBKEYS_PER_MULTISIG",
     "encode_op_n", "decode_op_n", "MalformedScript", "script_ops", "is_push_only", "witness_program",
-    "is_p2pkh", "is_p2sh", "is_p2wpkh", "is_p2wsh", "is_p2tr", "is_p2a", "is_unspendable",
+    "is_p2pkh", "is_p2sh", "is_p2wpkh", "is_p2wsh", "is_p2tr", "is_p2a", "is_unspendable", "has_valid_ops",
+    "is_op_success",
 ]
 
 # --- opcodes (Core script.h opcodetype): those Pantheon names ------------------------------
@@ -55,7 +57,10 @@ OP_CHECKSIG: Final = 0xAC  # the four signature opcodes are consecutive: 0xac..0
 OP_CHECKSIGVERIFY: Final = 0xAD
 OP_CHECKMULTISIG: Final = 0xAE
 OP_CHECKMULTISIGVERIFY: Final = 0xAF
+OP_NOP10: Final = 0xB9
+OP_CHECKSIGADD: Final = 0xBA  # tapscript's (BIP342)
 OP_INVALIDOPCODE: Final = 0xFF
+MAX_OPCODE: Final = OP_NOP10  # Core's: above it, no opcode is defined outside tapscript
 
 # --- limits (Core script.h, consensus) --------------------------------------------------------
 #: A longer script fails to execute, so a scriptPubKey this long can never be spent.
@@ -64,6 +69,10 @@ MAX_SCRIPT_SIZE: Final = 10_000
 MAX_SCRIPT_ELEMENT_SIZE: Final = 520
 #: The keys a CHECKMULTISIG may name: what legacy sigop counting charges for one.
 MAX_PUBKEYS_PER_MULTISIG: Final = 20
+
+#: BIP342's OP_SUCCESSx: in tapscript each makes the script succeed at once (Core's IsOpSuccess).
+_OP_SUCCESS = frozenset((80, 98, *range(126, 130), *range(131, 135), 137, 138, 141, 142, *range(149, 154),
+                         *range(187, 255)))
 
 _P2PKH_HEAD = bytes((OP_DUP, OP_HASH160, 20))
 _P2PKH_TAIL = bytes((OP_EQUALVERIFY, OP_CHECKSIG))
@@ -169,3 +178,18 @@ def is_unspendable(script: bytes) -> bool:
     """Core's `CScript::IsUnspendable`: starts with OP_RETURN or is over MAX_SCRIPT_SIZE; such
     outputs never enter the UTXO set."""
     return (bool(script) and script[0] == OP_RETURN) or len(script) > MAX_SCRIPT_SIZE
+
+
+def has_valid_ops(script: bytes) -> bool:
+    """Core's `CScript::HasValidOps`: every push whole and at most MAX_SCRIPT_ELEMENT_SIZE bytes,
+    every opcode defined (at most MAX_OPCODE)."""
+    try:
+        return all(opcode <= MAX_OPCODE and (data is None or len(data) <= MAX_SCRIPT_ELEMENT_SIZE)
+                   for opcode, data in script_ops(script))
+    except MalformedScript:
+        return False
+
+
+def is_op_success(opcode: int) -> bool:
+    """Core's `IsOpSuccess`: an OP_SUCCESSx of BIP342 tapscript."""
+    return opcode in _OP_SUCCESS

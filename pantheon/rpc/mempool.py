@@ -21,6 +21,7 @@ from pantheon.rpc.arguments import amount_arg, hash_arg, tx_arg
 from pantheon.rpc.errors import (
     RPC_INVALID_ADDRESS_OR_KEY,
     RPC_INVALID_PARAMETER,
+    RPC_MISC_ERROR,
     RPC_TYPE_ERROR,
     RPC_VERIFY_ALREADY_IN_CHAIN,
     RPC_VERIFY_ERROR,
@@ -137,7 +138,7 @@ class MempoolRpc(RpcGroup):
         """The mempool's size, usage, fee floors and policy switches."""
         pool = self.node.mempool
         info = pool.info()
-        return {"loaded": True, "size": info.size, "bytes": info.bytes, "usage": info.usage,
+        return {"loaded": self.node.mempool_loaded, "size": info.size, "bytes": info.bytes, "usage": info.usage,
                 "total_fee": amount(info.total_fee), "maxmempool": info.max_usage,
                 "mempoolminfee": round(max(info.min_fee_rate, info.min_relay_fee_rate) * 1000 / COIN, 8),
                 "minrelaytxfee": round(info.min_relay_fee_rate * 1000 / COIN, 8),
@@ -145,6 +146,19 @@ class MempoolRpc(RpcGroup):
                 "fullrbf": False, "permitbaremultisig": pool.permit_bare_multisig,
                 "maxdatacarriersize": pool.max_datacarrier_bytes or 0,
                 "orphans": info.orphans, "scripts_verified": info.scripts_verified}
+
+    @rpc_method
+    def savemempool(self) -> dict[str, str]:
+        """Write the mempool to mempool.dat in the network's datadir now (as a clean stop does
+        under -persistmempool, which this ignores); returns the file's path."""
+        node = self.node
+        if not node.mempool_loaded:
+            raise RpcError(RPC_MISC_ERROR, "The mempool was not loaded yet")
+        try:
+            path = node.save_mempool()
+        except OSError:
+            raise RpcError(RPC_MISC_ERROR, "Unable to dump mempool to disk") from None
+        return {"filename": str(path)}
 
     @rpc_method(category=HIDDEN)
     def getorphantxs(self, verbosity: Any = 0) -> list[Any]:
@@ -167,7 +181,7 @@ def _orphan_json(tx: Tx, peers: list[int], *, with_hex: bool) -> dict[str, Any]:
 
 
 def _entry_json(pool: Mempool, entry: MempoolEntry) -> dict[str, Any]:
-    """Core's entryToJSON (without prioritisetransaction, modified fees are the base fees)."""
+    """Core's entryToJSON: the ancestor and descendant fees are modified fees, as Core's."""
     txid = entry.tx.txid
     ancestors = [pool.get(other) for other in pool.ancestors(txid)]
     descendants = [pool.get(other) for other in pool.descendants(txid)]
@@ -179,8 +193,9 @@ def _entry_json(pool: Mempool, entry: MempoolEntry) -> dict[str, Any]:
         "descendantcount": len(below), "descendantsize": sum(e.vsize for e in below),
         "ancestorcount": len(above), "ancestorsize": sum(e.vsize for e in above),
         "wtxid": hash_to_hex(entry.tx.wtxid),
-        "fees": {"base": amount(entry.fee), "modified": amount(entry.fee),
-                 "ancestor": amount(sum(e.fee for e in above)), "descendant": amount(sum(e.fee for e in below))},
+        "fees": {"base": amount(entry.fee), "modified": amount(entry.modified_fee),
+                 "ancestor": amount(sum(e.modified_fee for e in above)),
+                 "descendant": amount(sum(e.modified_fee for e in below))},
         "depends": sorted(hash_to_hex(parent) for parent in entry.parents),
         "spentby": [hash_to_hex(child) for child in sorted(entry.children)],
         "bip125-replaceable": replaceable, "unbroadcast": False,

@@ -88,9 +88,9 @@ class MiningRpc(RpcGroup):
         return [hash_to_hex(block_hash) for block_hash in hashes]
     @rpc_method(regtest_only=True, category=HIDDEN)
     def generateblock(self, output: Any, transactions: Any, submit: Any = True) -> dict[str, Any]:
-        """Mine a block paying `output` (an address: descriptors are not parsed here) holding
-        `transactions` in order (txids of pooled transactions, or raw transactions); it is
-        submitted unless `submit` is false, when its hex is returned with its hash."""
+        """Mine a block paying `output` (a descriptor, `raw()` or `addr()`, else an address)
+        holding `transactions` in order (txids of pooled transactions, or raw transactions); it
+        is submitted unless `submit` is false, when its hex is returned with its hash."""
         check_types(("output", output, "string"), ("transactions", transactions, "array"),
                     ("submit", submit, "bool"))
         node = self.node
@@ -109,9 +109,12 @@ class MiningRpc(RpcGroup):
                 raise RpcError(RPC_DESERIALIZATION_ERROR, f"Transaction decode failed for {item}. Make sure the tx "
                                "has at least one input.") from None
         try:
-            script = address_to_script(output, node.network)
-        except AddressError:
-            raise RpcError(RPC_INVALID_ADDRESS_OR_KEY, "Error: Invalid address or descriptor") from None
+            script = parse_descriptor(output, node.network).script
+        except DescriptorError:  # Core tries the text as an address next
+            try:
+                script = address_to_script(output, node.network)
+            except AddressError:
+                raise RpcError(RPC_INVALID_ADDRESS_OR_KEY, "Error: Invalid address or descriptor") from None
         try:
             block = node.generate_block(script, chosen, submit=submit)
         except (BlockRejected, HeaderRejected) as error:
@@ -119,6 +122,33 @@ class MiningRpc(RpcGroup):
         result = {"hash": hash_to_hex(block.hash)}
         if not submit:
             result["hex"] = wire.encode_block(block).hex()
+        return result
+
+    @rpc_method
+    def prioritisetransaction(self, txid: Any, dummy: Any = None, fee_delta: Any = None) -> bool:
+        """Judge a transaction (pooled or not yet) as paying `fee_delta` satoshis more (or less,
+        when negative) when it is mined and when the mempool checks its fee; deltas add up.
+        `dummy` must be 0 or null (Core's old priority argument). Pantheon's pool admits no
+        dust, so Core's refusal to prioritise a dust transaction never arises."""
+        check_types(("txid", txid, "string"), ("dummy", dummy, "number"), ("fee_delta", fee_delta, "number"))
+        tx_hash = hash_arg(txid, "txid")
+        delta = int_arg(fee_delta, "fee_delta")  # required: null is Core's -3 type error
+        if dummy:
+            raise RpcError(RPC_INVALID_PARAMETER,
+                           "Priority is no longer supported, dummy argument to prioritisetransaction must be 0.")
+        self.node.prioritise_transaction(tx_hash, delta)
+        return True
+
+    @rpc_method
+    def getprioritisedtransactions(self) -> dict[str, dict[str, Any]]:
+        """Every fee delta prioritisetransaction set, by txid: the delta (satoshis), whether the
+        transaction is pooled and, if it is, its modified fee (satoshis)."""
+        pool = self.node.mempool
+        result: dict[str, dict[str, Any]] = {}
+        for tx_hash, delta in sorted(pool.deltas().items()):
+            entry = pool.get(tx_hash)
+            result[hash_to_hex(tx_hash)] = {"fee_delta": delta, "in_mempool": entry is not None,
+                                            **({"modified_fee": entry.modified_fee} if entry is not None else {})}
         return result
 
     @rpc_method

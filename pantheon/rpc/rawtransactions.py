@@ -1,4 +1,5 @@
-"""Core's raw-transaction RPCs (`rpc/rawtransaction.cpp`): finding and decoding transactions.
+"""Core's raw-transaction RPCs (`rpc/rawtransaction.cpp`): finding and decoding transactions and
+scripts.
 
 Without a transaction index, `getrawtransaction` finds mempool transactions, or a block's when its
 hash is given, as Core does without `-txindex`.
@@ -8,13 +9,65 @@ from __future__ import annotations
 
 from typing import Any
 
+from pantheon.chain.addresses import hash160, p2sh_output, p2wpkh_output, p2wsh_output, script_to_address
+from pantheon.chain.descriptors import infer_wsh_descriptor
+from pantheon.chain.policy import output_type
+from pantheon.chain.script import OP_CHECKSIGADD, has_valid_ops, is_op_success, is_p2wsh, is_unspendable, script_ops
+from pantheon.params import Network
 from pantheon.primitives import Tx
-from pantheon.rpc.arguments import hash_arg, known_block, tx_arg
-from pantheon.rpc.errors import RPC_INVALID_ADDRESS_OR_KEY, RPC_MISC_ERROR, RpcError
+from pantheon.rpc.arguments import check_types, hash_arg, hex_arg, known_block, tx_arg
+from pantheon.rpc.errors import RPC_INVALID_ADDRESS_OR_KEY, RPC_INVALID_PARAMETER, RPC_MISC_ERROR, RpcError
 from pantheon.rpc.registry import RpcGroup, rpc_method
-from pantheon.rpc.results import tx_to_json
+from pantheon.rpc.results import script_pubkey_json, tx_to_json
 
 __all__ = ["RawTransactionsRpc"]
+
+#: Solver types decodescript never wraps in P2SH: unspendable, a script hash, a newer witness program.
+_NOT_IN_P2SH = frozenset({"nulldata", "scripthash", "witness_unknown", "witness_v1_taproot", "anchor"})
+#: ... nor in a segwit output: a witness program cannot hold another.
+_NOT_IN_SEGWIT = _NOT_IN_P2SH | {"witness_v0_keyhash", "witness_v0_scripthash"}
+
+
+def _can_wrap(script: bytes, kind: str) -> bool:
+    """Core's decodescript `can_wrap`: P2SH may wrap a script that is no script hash or newer
+    witness program, whose opcodes are all defined and spendable outside tapscript."""
+    if kind in _NOT_IN_P2SH:
+        return False
+    if not has_valid_ops(script) or is_unspendable(script):
+        return False
+    return not any(opcode == OP_CHECKSIGADD or is_op_success(opcode) for opcode, _ in script_ops(script))
+
+
+def _segwit_output(script: bytes, kind: str) -> bytes | None:
+    """Core's decodescript `can_wrap_P2WSH` and its choice: a key (P2PK) or key hash (P2PKH) as
+    P2WPKH, any other script as P2WSH; None for a witness program or a script holding an
+    uncompressed key, which segwit cannot check."""
+    if kind in _NOT_IN_SEGWIT:
+        return None
+    keys = [data for _, data in script_ops(script) if data is not None and len(data) > 1]
+    if kind in ("pubkey", "multisig") and any(len(key) != 33 for key in keys):
+        return None
+    if kind == "pubkey":
+        return p2wpkh_output(hash160(keys[0]))
+    if kind == "pubkeyhash":
+        return p2wpkh_output(script[3:23])
+    return p2wsh_output(script)
+
+
+def _decoded_script(script: bytes, network: Network) -> dict[str, Any]:
+    """Core's decodescript result: the script as an output (no hex), then the P2SH address and
+    the segwit output that could wrap it, where they can."""
+    result = script_pubkey_json(script, network, include_hex=False)
+    kind = output_type(script).partition(":")[0]
+    if not _can_wrap(script, kind):
+        return result
+    result["p2sh"] = script_to_address(p2sh_output(script), network)
+    segwit = _segwit_output(script, kind)
+    if segwit is not None:
+        desc = infer_wsh_descriptor(script) if is_p2wsh(segwit) else None  # Core's provider knows the script
+        result["segwit"] = {**script_pubkey_json(segwit, network, desc=desc),
+                            "p2sh-segwit": script_to_address(p2sh_output(segwit), network)}
+    return result
 
 
 class RawTransactionsRpc(RpcGroup):
@@ -58,3 +111,14 @@ class RawTransactionsRpc(RpcGroup):
         result = tx_to_json(tx_arg(hexstring), self.node.network)
         del result["hex"]
         return result
+
+    @rpc_method
+    def decodescript(self, hexstring: Any) -> dict[str, Any]:
+        """Decode a hex-encoded script: its asm, inferred descriptor, type and address; where it
+        can be wrapped, the P2SH address of it and (`segwit`) the witness output that would hold
+        it: P2WPKH for a key or key hash, else P2WSH. An empty string is the empty script."""
+        check_types(("hexstring", hexstring, "string"))
+        script = hex_arg(hexstring) if hexstring else b""
+        if script is None:
+            raise RpcError(RPC_INVALID_PARAMETER, f"argument must be hexadecimal string (not '{hexstring}')")
+        return _decoded_script(script, self.node.network)

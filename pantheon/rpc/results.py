@@ -41,15 +41,18 @@ def difficulty(bits: int) -> float:
     return value
 
 
-def script_pubkey_json(script: bytes, network: Network) -> dict[str, Any]:
-    """Core's ScriptToUniv for an output script, in its order: asm, desc, hex, address (when it
-    has one), type."""
-    result: dict[str, Any] = {"asm": script_to_asm(script), "desc": infer_descriptor(script, network),
-                              "hex": script.hex()}
+def script_pubkey_json(script: bytes, network: Network, *, include_hex: bool = True,
+                       desc: str | None = None) -> dict[str, Any]:
+    """Core's ScriptToUniv for an output script, in its order: asm, desc (inferred, unless given),
+    hex (unless left out, as decodescript does), address (when it has one), type (Core's
+    TxoutType name: "multisig" without its counts)."""
+    result: dict[str, Any] = {"asm": script_to_asm(script), "desc": desc or infer_descriptor(script, network)}
+    if include_hex:
+        result["hex"] = script.hex()
     address = script_to_address(script, network)
     if address is not None:
         result["address"] = address
-    result["type"] = output_type(script)
+    result["type"] = output_type(script).partition(":")[0]
     return result
 
 

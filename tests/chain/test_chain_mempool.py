@@ -471,3 +471,59 @@ def test_a_disconnected_transaction_that_fails_policy_is_not_readded(chain: Regt
     block = chain.mine_block(permissive)
     assert chain.disconnect() is block
     assert strict.readd_for_disconnect(block) == [bare] and len(strict) == 0
+
+
+# --- prioritisation (Core's prioritisetransaction) --------------------------------------------
+
+
+def test_a_fee_delta_set_before_the_transaction_comes_lets_a_free_one_in(
+        pool: Mempool, coins: list[Prevout], submit: Callable[[Tx], Tx], caplog: pytest.LogCaptureFixture) -> None:
+    free = spend([coins[0]], fee=0)
+    with pytest.raises(TxRejected, match="min relay fee not met"):
+        submit(free)
+    with caplog.at_level(logging.INFO, logger="pantheon.chain.mempool"):
+        pool.prioritise(free.txid, 5_000)
+    assert (f"PrioritiseTransaction: {free.txid[::-1].hex()} (not in mempool) fee += 0.00005, new delta=0.00005"
+            in caplog.messages)
+    entry = pool.accept(free).entry  # Core's CheckFeeRate judges the modified fee
+    assert entry is not None and (entry.fee, entry.fee_delta, entry.modified_fee) == (0, 5_000, 5_000)
+    assert pool.deltas() == {free.txid: 5_000}
+    assert pool.info().total_fee == 0  # the base fees
+
+
+def test_deltas_add_up_follow_the_pooled_entry_and_clear_at_zero(pool: Mempool, coins: list[Prevout],
+                                                                  submit: Callable[[Tx], Tx],
+                                                                  caplog: pytest.LogCaptureFixture) -> None:
+    tx = submit(spend([coins[0]], fee=2_000))
+    pool.prioritise(tx.txid, 1_000)
+    pool.prioritise(tx.txid, -3_500)
+    assert pool.get(tx.txid).modified_fee == -500 and pool.deltas() == {tx.txid: -2_500}
+    with caplog.at_level(logging.INFO, logger="pantheon.chain.mempool"):
+        pool.prioritise(tx.txid, 2_500)
+    assert f"PrioritiseTransaction: {tx.txid[::-1].hex()} (in mempool) delta cleared" in caplog.messages
+    assert pool.deltas() == {} and pool.get(tx.txid).modified_fee == 2_000
+    pool.prioritise(tx.txid, 1 << 64)  # saturates at int64, as Core's SaturatingAdd
+    assert pool.deltas() == {tx.txid: (1 << 63) - 1}
+
+
+def test_the_block_order_and_eviction_judge_the_modified_fee(chain: RegtestChain, coins: list[Prevout],
+                                                             pool: Mempool, submit: Callable[[Tx], Tx]) -> None:
+    rich = submit(spend([coins[0]], fee=9_000))
+    poor = submit(spend([coins[1]], fee=300))
+    pool.prioritise(poor.txid, 20_000)
+    assert [entry.tx.txid for entry in pool.ordered()] == [poor.txid, rich.txid]
+    pool.prioritise(rich.txid, -9_000)
+    pool.max_usage = pool.usage  # full: the next one evicts the lowest modified fee rate
+    third = submit(spend([coins[2]], fee=5_000))
+    assert {entry.tx.txid for entry in pool} == {poor.txid, third.txid}
+
+
+def test_a_confirmed_transactions_delta_is_forgotten_an_evicted_ones_kept(chain: RegtestChain, coins: list[Prevout],
+                                                                          pool: Mempool,
+                                                                          submit: Callable[[Tx], Tx]) -> None:
+    mined = submit(spend([coins[0]]))
+    waiting = spend([coins[1]])
+    pool.prioritise(mined.txid, 100)
+    pool.prioritise(waiting.txid, 200)
+    pool.remove_for_block(chain.mine_block(pool))
+    assert pool.deltas() == {waiting.txid: 200}

@@ -12,6 +12,7 @@ from pantheon.chain.descriptors import (
     add_checksum,
     descriptor_checksum,
     infer_descriptor,
+    infer_wsh_descriptor,
     parse_descriptor,
 )
 from pantheon.params import REGTEST
@@ -69,3 +70,12 @@ def test_parse_raw_and_addr_with_or_without_checksum() -> None:
 ])
 def test_infer_descriptor_as_core(script: str, inferred: str) -> None:
     assert infer_descriptor(bytes.fromhex(script), REGTEST) == add_checksum(inferred)
+
+
+def test_infer_wsh_descriptor_keeps_compressed_keys_only() -> None:
+    """Inside wsh() Core infers pk() and multi() of compressed keys only (segwit checks no other)."""
+    compressed = "02" + "11" * 32
+    uncompressed = "04" + "11" * 64
+    assert infer_wsh_descriptor(bytes.fromhex(f"21{compressed}ac")) == add_checksum(f"wsh(pk({compressed}))")
+    assert infer_wsh_descriptor(bytes.fromhex(f"41{uncompressed}ac")) == add_checksum(f"wsh(raw(41{uncompressed}ac))")
+    assert infer_wsh_descriptor(bytes.fromhex("51")) == add_checksum("wsh(raw(51))")

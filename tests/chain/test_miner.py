@@ -237,3 +237,18 @@ def test_the_first_block_of_a_period_keeps_within_the_timewarp_limit(chain: Regt
     chain.connect(mine(block_template(chain, None, PAYOUT, parent_time + 7_200).block))  # the period's last
     assert minimum_time(chain) == header.timestamp - MAX_TIMEWARP
     assert block_template(chain, None, PAYOUT, 0).block.header.timestamp == parent_time + 7_200 - MAX_TIMEWARP
+
+
+def test_selection_judges_the_modified_fee_and_the_coinbase_collects_the_base_fees(
+        chain: RegtestChain, coins: list[Prevout], pool: Mempool, submit: Callable[[Tx], Tx]) -> None:
+    """Core's prioritisetransaction: a delta moves a transaction in the order and past
+    -blockmintxfee, or (negative) below it, but the fees paid are what they are."""
+    first = submit(spend([coins[0]], fee=9_000))
+    second = submit(spend([coins[1]], fee=300))
+    pool.prioritise(second.txid, 50_000)
+    template = block_template(chain, pool, PAYOUT, min_fee_rate=0)
+    assert [tx.txid for tx in template.block.transactions[1:]] == [second.txid, first.txid]
+    assert template.tx_fees == (300, 9_000) and template.fees == 9_300
+    pool.prioritise(first.txid, -9_001)  # a modified fee below zero: under even a zero minimum
+    template = block_template(chain, pool, PAYOUT, min_fee_rate=0)
+    assert [tx.txid for tx in template.block.transactions[1:]] == [second.txid]

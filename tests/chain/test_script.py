@@ -176,7 +176,8 @@ CORE_OPCODES = {
     "OP_0": 0x00, "OP_PUSHDATA1": 0x4C, "OP_PUSHDATA2": 0x4D, "OP_PUSHDATA4": 0x4E, "OP_1NEGATE": 0x4F,
     "OP_RESERVED": 0x50, **{f"OP_{n}": 0x50 + n for n in range(1, 17)}, "OP_NOP": 0x61, "OP_RETURN": 0x6A,
     "OP_DUP": 0x76, "OP_EQUAL": 0x87, "OP_EQUALVERIFY": 0x88, "OP_HASH160": 0xA9, "OP_CHECKSIG": 0xAC,
-    "OP_CHECKSIGVERIFY": 0xAD, "OP_CHECKMULTISIG": 0xAE, "OP_CHECKMULTISIGVERIFY": 0xAF, "OP_INVALIDOPCODE": 0xFF,
+    "OP_CHECKSIGVERIFY": 0xAD, "OP_CHECKMULTISIG": 0xAE, "OP_CHECKMULTISIGVERIFY": 0xAF, "OP_NOP10": 0xB9,
+    "OP_CHECKSIGADD": 0xBA, "OP_INVALIDOPCODE": 0xFF,
 }
 
 
@@ -187,3 +188,19 @@ def test_opcode_values_are_cores() -> None:
 def test_script_limits_are_cores() -> None:
     limits = (script.MAX_SCRIPT_SIZE, script.MAX_SCRIPT_ELEMENT_SIZE, script.MAX_PUBKEYS_PER_MULTISIG)
     assert limits == (10_000, 520, 20)
+    assert script.MAX_OPCODE == script.OP_NOP10
+
+
+@pytest.mark.parametrize(("hex_script", "valid"), [
+    ("", True), ("51b9", True), ("ba", False),  # OP_NOP10 is the last opcode defined outside tapscript
+    ("4d0802" + "00" * 520, True), ("4d0902" + "00" * 521, False),  # a push of 520 bytes at most
+    ("4c05" + "00" * 4, False),  # a truncated push
+])
+def test_has_valid_ops_is_cores(hex_script: str, valid: bool) -> None:
+    assert script.has_valid_ops(bytes.fromhex(hex_script)) is valid
+
+
+def test_op_success_is_bip342s() -> None:
+    success = [opcode for opcode in range(256) if script.is_op_success(opcode)]
+    assert success == [80, 98, 126, 127, 128, 129, 131, 132, 133, 134, 137, 138, 141, 142, 149, 150, 151, 152,
+                       153, *range(187, 255)]

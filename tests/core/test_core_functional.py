@@ -33,6 +33,10 @@ PASSING = (
     "p2p_addr_relay.py",
     "p2p_getaddr_caching.py",
     "rpc_net.py",
+    "rpc_invalidateblock.py",
+    "p2p_blocksonly.py",
+    "rpc_blockchain.py",
+    "mining_basic.py",
 )
 
 needs_core = pytest.mark.skipif(not available() and os.environ.get("CI") != "true",

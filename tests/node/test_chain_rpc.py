@@ -17,7 +17,9 @@ from helpers.chain import P2WSH_TRUE, block_on, coinbase_tx, header_on, prevouts
 from helpers.node import proxy
 from helpers.waiting import in_thread
 from pantheon import wire
+from pantheon.chain.addresses import address_to_script
 from pantheon.chain.contextual import block_subsidy
+from pantheon.chain.descriptors import add_checksum
 from pantheon.chain.validation import COIN
 from pantheon.hashing import hash_to_hex
 from pantheon.node import Node
@@ -322,3 +324,7 @@ def test_generateblock(rpc_node: Node) -> None:
     assert error_of(node, "generateblock", address, ["beef"])[0] == -22
     assert error_of(node, "generateblock", "nonsense", []) == (-5, "Error: Invalid address or descriptor")
     assert error_of(node, "generateblock", address, [raw.serialize().hex()])[0] == -25  # spent already
+    for output, script in (("raw(55)", b"\x55"), (add_checksum(f"addr({address})"), address_to_script(address, REGTEST))):
+        call(node, "generateblock", output, [])  # a descriptor, as Core reads it before an address
+        assert node.chain.read_block(node.chain.tip).transactions[0].outputs[0].script_pubkey == script
+    assert error_of(node, "generateblock", "raw(55)#00000000", []) == (-5, "Error: Invalid address or descriptor")

@@ -1,25 +1,30 @@
 """The RPCs a client without a node wallet drives a node with (Core's MiniWallet): mining to a
 descriptor, scanning the UTXO set, the mempool's entries and state, submitting with a fee-rate
-cap and test-accepting, over JSON-RPC to a running node (python-bitcoinlib's RawProxy)."""
+cap and test-accepting, prioritising, over JSON-RPC to a running node (python-bitcoinlib's
+RawProxy); and the mempool kept across a restart (-persistmempool, savemempool)."""
 
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, Callable
 
 import gevent
 import pytest
 from bitcoin.rpc import JSONRPCError
 from helpers.chain import P2WSH_TRUE, prevouts_of, spend
-from helpers.node import proxy
+from helpers.node import FAST, proxy, settings
 from helpers.waiting import in_thread
 
 from pantheon.chain.descriptors import add_checksum, infer_descriptor
 from pantheon.hashing import hash_to_hex
 from pantheon.node import Node
+from pantheon.service import NodeService
 from pantheon.primitives import Tx, TxOut
 from pantheon.rpc import blockchain
 from pantheon.rpc.blockchain import BlockchainRpc
+from pantheon.rpc.errors import RpcError
+from pantheon.rpc.mempool import MempoolRpc
 from pantheon.rpc.registry import RpcContext
 
 ADDRESS = "bcrt1qdavt4j2sd7dlhqsavtnfxvzppw6k7qy97tmnu9"
@@ -159,3 +164,95 @@ def test_getorphantxs_lists_a_peers_orphans(rpc_node: Node) -> None:
     assert detail == {"txid": hash_to_hex(orphan.txid), "wtxid": hash_to_hex(orphan.wtxid), "bytes": orphan.size,
                       "vsize": orphan.vsize, "weight": orphan.weight, "from": [4], "hex": orphan.serialize().hex()}
     assert in_thread(client.getmempoolinfo)["orphans"] == 1
+
+
+def test_prioritisetransaction_moves_the_modified_fee_pooled_or_not(rpc_node: Node) -> None:
+    client = proxy(rpc_node)
+    coins = _funded(rpc_node)
+    tx = spend([coins[0]], fee=2_000)
+    txid = in_thread(client.sendrawtransaction, tx.serialize().hex())
+    absent = "ab" * 32
+    assert in_thread(client.prioritisetransaction, txid, 0, 3_000) is True
+    assert in_thread(client.prioritisetransaction, absent, None, -11) is True
+    assert in_thread(client.getmempoolentry, txid)["fees"] == {
+        "base": Decimal("0.00002"), "modified": Decimal("0.00005"), "ancestor": Decimal("0.00005"),
+        "descendant": Decimal("0.00005")}
+    assert in_thread(client.getprioritisedtransactions) == {
+        txid: {"fee_delta": 3_000, "in_mempool": True, "modified_fee": 5_000},
+        absent: {"fee_delta": -11, "in_mempool": False}}
+    template = in_thread(client.getblocktemplate, {"rules": ["segwit"]})
+    assert [(entry["txid"], entry["fee"]) for entry in template["transactions"]] == [(txid, 2_000)]  # base fee paid
+    assert rpc_error(client.prioritisetransaction, txid, 1, 5) == {
+        "code": -8, "message": "Priority is no longer supported, dummy argument to prioritisetransaction must be 0."}
+    assert rpc_error(client.prioritisetransaction, txid) == {
+        "code": -3, "message": "JSON value of type null is not of expected type number"}
+    assert rpc_error(client.prioritisetransaction, "zz", 0, 5)["code"] == -8
+    assert rpc_error(client.prioritisetransaction, txid, 0, "5")["code"] == -3
+    in_thread(client.generatetoaddress, 1, ADDRESS)
+    assert in_thread(client.getprioritisedtransactions) == {absent: {"fee_delta": -11, "in_mempool": False}}
+
+
+def _service(datadir: Path, *flags: str) -> NodeService:
+    return NodeService(settings(datadir, *flags), tuning=FAST, script_workers=0).start()
+
+
+def test_the_mempool_and_its_deltas_survive_a_clean_restart(tmp_path: Path) -> None:
+    service = _service(tmp_path / "n")
+    node = service.node
+    coins = _funded(node)
+    kept = spend([coins[0]], fee=2_000)
+    node.submit_transaction(kept)
+    node.prioritise_transaction(kept.txid, 500)
+    node.prioritise_transaction(b"\x11" * 32, 7)
+    entered = node.mempool.get(kept.txid).time
+    service.stop()
+    assert (node.datadir / "mempool.dat").is_file()
+    service = _service(tmp_path / "n")
+    try:
+        node = service.node
+        entry = node.mempool.get(kept.txid)
+        assert entry is not None and (entry.fee, entry.fee_delta, int(entry.time)) == (2_000, 500, int(entered))
+        assert node.mempool.deltas() == {kept.txid: 500, b"\x11" * 32: 7}
+        assert node.mempool_loaded
+    finally:
+        service.stop()
+
+
+def test_persistmempool_0_neither_loads_nor_writes_and_savemempool_still_writes(tmp_path: Path) -> None:
+    service = _service(tmp_path / "n", "-persistmempool=0")
+    node = service.node
+    coins = _funded(node)
+    first = spend([coins[0]], fee=2_000)
+    node.submit_transaction(first)
+    path = node.datadir / "mempool.dat"
+    assert MempoolRpc(RpcContext(node, lambda: None)).savemempool() == {"filename": str(path)}
+    saved = path.read_bytes()
+    node.submit_transaction(spend([coins[1]], fee=2_000))
+    service.stop()
+    assert path.read_bytes() == saved  # the stop wrote nothing
+    again = _service(tmp_path / "n", "-persistmempool=0")
+    try:
+        assert len(again.node.mempool) == 0 and again.node.mempool_loaded  # and the start read nothing
+    finally:
+        again.stop()
+    third = _service(tmp_path / "n")
+    try:
+        assert [entry.tx.txid for entry in third.node.mempool] == [first.txid]  # what savemempool wrote
+    finally:
+        third.stop()
+
+
+def test_savemempool_refuses_before_the_load_and_when_it_cannot_write(tmp_path: Path) -> None:
+    node = Node(settings(tmp_path / "n"), tuning=FAST, script_workers=0)
+    group = MempoolRpc(RpcContext(node, lambda: None))
+    with pytest.raises(RpcError) as caught:
+        group.savemempool()
+    assert caught.value.to_json() == {"code": -1, "message": "The mempool was not loaded yet"}
+    node.start()
+    try:
+        (node.datadir / "mempool.dat.new").mkdir()  # where the file is written first
+        with pytest.raises(RpcError) as caught:
+            group.savemempool()
+        assert caught.value.to_json() == {"code": -1, "message": "Unable to dump mempool to disk"}
+    finally:
+        node.stop()

@@ -331,6 +331,20 @@ def test_a_400_kb_witness_item(wire_impl: Any) -> None:
     assert wire_impl.module.decode_tx(data).inputs[0].witness[0] == b"\xab" * 400_000
 
 
+def test_read_tx_at_an_offset_in_a_longer_record(wire_impl: Any) -> None:
+    """A transaction followed by other fields (as in mempool.dat): read where it starts, its end
+    returned; a cut inside it is Truncated, as a cut tx payload is."""
+    tx = Tx(2, [TxIn(b"\x11" * 32, 0, b"", 0xFFFFFFFE, [b"\x02" * 33])], [TxOut(1_000, b"\x51")], 0)
+    raw = tx.serialize()
+    record = b"\xaa" * 3 + raw + b"\xbb" * 16
+    read, end = wire_impl.module.read_tx(record, 3)
+    assert (read.wtxid, read.txid, end) == (tx.wtxid, tx.txid, 3 + len(raw))
+    assert wire_impl.module.read_tx(bytearray(raw))[1] == len(raw)
+    for cut in range(3, 3 + len(raw)):
+        with pytest.raises(errors.Truncated, match=r"^tx: data ends early"):
+            wire_impl.module.read_tx(record[:cut], 3)
+
+
 # --- CompactSize ------------------------------------------------------------------------------
 
 COMPACT_SIZES = [0, 1, 0xFC, 0xFD, 0xFFFF, 0x1_0000, 0xFFFF_FFFF, 0x1_0000_0000, (1 << 64) - 1]
