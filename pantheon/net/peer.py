@@ -428,19 +428,28 @@ class Peer:
         self.close(message)
 
     def misbehaving(self, reason: str) -> None:
-        """Core's reaction to misbehaviour: discourage the address (with a BanList) and disconnect;
-        a noban peer is only warned about, as Core does."""
+        """Core's MaybeDiscourageAndDisconnect: a noban or manually connected peer is only warned
+        about; a local one (loopback, or inbound over Tor, whose address all such peers share) is
+        disconnected without discouraging its address; any other is discouraged and disconnected."""
         log.debug("Misbehaving: peer=%d: %s", self.id, reason)
         self.counters["misbehaving"] += 1
         if Permission.NOBAN in self.permissions:
             log.warning("Warning: not punishing noban peer %d!", self.id)
             return
-        log.info("Disconnecting and discouraging peer %d! (%s: %s)", self.id, self, reason)
-        if self.banlist is not None:
-            try:
-                self.banlist.discourage(PeerAddress.from_ip(self.address[0]))
-            except ValueError:  # not an IP address: nothing to discourage
-                log.info("%s cannot be discouraged: %s is not an IP address", self, self.address[0])
+        if self.connection_type == "manual":
+            log.warning("Warning: not punishing manually connected peer %d!", self.id)
+            return
+        try:
+            address: PeerAddress | None = PeerAddress.from_ip(self.address[0])
+        except ValueError:  # not an IP address: nothing to discourage
+            address = None
+        if address is None or address.is_local or self.inbound_onion:
+            log.debug("Warning: disconnecting but not discouraging %s peer %d!",
+                      "inbound onion" if self.inbound_onion else "local", self.id)
+        else:
+            log.info("Disconnecting and discouraging peer %d! (%s: %s)", self.id, self, reason)
+            if self.banlist is not None:
+                self.banlist.discourage(address)
         self.close(f"misbehaving: {reason}", discourage=True)
 
     def _set_state(self, new: PeerState, reason: str) -> None:

@@ -38,8 +38,11 @@ FAST = PeerConfig(network=REGTEST, handshake_timeout=2.0, ping_interval=60.0, pi
 class Listener:
     """A StreamServer whose connections become inbound Pantheon peers (kept in `peers`)."""
 
-    def __init__(self, wire: Any, config: PeerConfig, **peer_options: Any) -> None:
+    def __init__(self, wire: Any, config: PeerConfig, *, seen_as: str | None = None, **peer_options: Any) -> None:
+        """`seen_as`: the host inbound peers get instead of loopback's, their port kept (Core treats
+        a local peer differently: it never discourages one)."""
         self.peers: list[Peer] = []
+        self.seen_as = seen_as
         self.wire = wire
         self.config = config
         self.options = peer_options
@@ -49,6 +52,7 @@ class Listener:
         self.port = self.server.server_port
 
     def _handle(self, sock: gevent.socket.socket, address: tuple[str, int]) -> None:
+        address = address if self.seen_as is None else (self.seen_as, address[1])
         peer = Peer(sock, address, inbound=True, config=self.config, wire=self.wire, group=self.group,
                     **self.options)
         self.peers.append(peer)
@@ -516,7 +520,7 @@ OVER_COUNT = [
 @pytest.mark.parametrize(("command", "cap"), OVER_COUNT)
 def test_oversized_counts_are_misbehaviour(wire_impl, banlist: BanList, command: str, cap: int, caplog) -> None:
     caplog.set_level(logging.DEBUG, "pantheon.net.peer")
-    server = Listener(wire_impl.module, FAST, banlist=banlist)
+    server = Listener(wire_impl.module, FAST, banlist=banlist, seen_as="203.0.113.7")
     try:
         good = server.dial()
         wait_for(lambda: good.state is PeerState.CONNECTED)
@@ -527,12 +531,43 @@ def test_oversized_counts_are_misbehaviour(wire_impl, banlist: BanList, command:
         peer = server_peer(server, raw)
         assert peer.state is PeerState.BANNED
         assert peer.close_reason == f"misbehaving: {command} message size = {cap + 1}"  # Core's words
-        assert banlist.is_discouraged(PeerAddress.from_ip("127.0.0.1")) and not banlist.list()
+        assert banlist.is_discouraged(PeerAddress.from_ip("203.0.113.7")) and not banlist.list()
         assert f"Misbehaving: peer={peer.id}: {command} message size = {cap + 1}" in caplog.text
         assert_unaffected(good)
         raw.close()
     finally:
         server.stop()
+
+
+def test_a_local_misbehaving_peer_is_disconnected_not_discouraged(wire_impl, banlist: BanList, caplog) -> None:
+    """Core: discouraging 127.0.0.1 would discourage every local peer at once."""
+    caplog.set_level(logging.DEBUG, "pantheon.net.peer")
+    server = Listener(wire_impl.module, FAST, banlist=banlist)
+    raw = RawClient(server.port, wire_impl.module)
+    try:
+        raw.handshake()
+        raw.send("inv", wire_impl.module.write_compact_size(limits.MAX_INV_ENTRIES + 1))
+        assert raw.is_closed()
+        peer = server_peer(server, raw)
+        assert peer.state is PeerState.BANNED and not banlist.is_discouraged("127.0.0.1")
+        assert f"Warning: disconnecting but not discouraging local peer {peer.id}!" in caplog.text
+    finally:
+        raw.close()
+        server.stop()
+
+
+def test_a_manually_connected_peer_is_not_punished(listener: Listener, caplog) -> None:
+    """Core never disconnects or discourages a peer the operator asked for."""
+    caplog.set_level(logging.DEBUG, "pantheon.net.peer")
+    peer = Peer(None, ("127.0.0.1", listener.port), inbound=False, config=FAST, wire=listener.wire,
+                group=listener.group)
+    peer.connection_type = "manual"
+    peer.start()
+    wait_for(lambda: peer.state is PeerState.CONNECTED)
+    peer.misbehaving("test: bad")
+    assert peer.state is PeerState.CONNECTED
+    assert f"Warning: not punishing manually connected peer {peer.id}!" in caplog.text
+    peer.close("test over")
 
 
 def test_full_oversized_inv_is_misbehaviour(listener: Listener, raw: RawClient, good: Peer) -> None:
