@@ -75,3 +75,22 @@ def run_core_test(build: Path, script: str, work: Path, *, cache: Path, timeout_
         output = (expired.stdout or b"").decode() + (expired.stderr or b"").decode() if isinstance(
             expired.stdout, bytes) else (expired.stdout or "") + (expired.stderr or "")
         return CoreRun(script, -1, output + f"\n(timed out after {timeout} s)")
+
+
+def main(argv: list[str]) -> int:
+    """`python tests/helpers/core.py SCRIPT...`: run Core's tests one by one against this venv's
+    Pantheon, keeping each one's directory (node logs included) under /tmp/pantheon-core."""
+    root = Path("/tmp/pantheon-core")
+    build = build_dir(root / "build")
+    failed = 0
+    for script in argv:
+        run = run_core_test(build, script, root / "work" / script.removesuffix(".py"), cache=root / "cache")
+        print(f"{script}: {'passed' if run.passed else f'exit {run.returncode}'}")
+        if not run.passed:
+            failed += 1
+            print(run.output[-4000:])
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
