@@ -155,6 +155,12 @@ def with_activation_heights(network: Network, **heights: int) -> Network:
 BCOIN_REGTEST = with_activation_heights(REGTEST, bip34=100_000_000, dersig=1_251, cltv=1_351, csv=432, segwit=432)
 
 
+def _failed(error: BlockRejected) -> BlockRejected:
+    """Log a block's rejection before it is stored as Core's ProcessNewBlock does."""
+    log.error("ProcessNewBlock: AcceptBlock FAILED (%s)", error.state)
+    return error
+
+
 def _in_block(error: Rejected, block_hash: bytes, txid: bytes) -> BlockRejected:
     """A transaction's rejection as its block's, with the reason unchanged (as Core's ConnectBlock)."""
     return BlockRejected(error.reason, block_hash, f"tx {hash_to_hex(txid)} {error.detail}".rstrip())
@@ -451,24 +457,52 @@ class Chainstate:
 
     # --- accepting and connecting ---------------------------------------------------------
 
-    def accept_block(self, block: Block) -> TipChange | None:
-        """Core's AcceptBlock then ActivateBestChain: check and store `block`, then connect the
-        best chain. Raises HeaderRejected or BlockRejected (Core's reason) for `block` or for a
-        stored block the best chain needed; returns how the tip moved, None if it did not."""
+    def accept_block(self, block: Block, *, requested: bool = True, min_pow_checked: bool = True) -> TipChange | None:
+        """Core's ProcessNewBlock: CheckBlock, AcceptBlock, then ActivateBestChain. Raises
+        HeaderRejected or BlockRejected (Core's reason) for `block` or for a stored block the best
+        chain needed; returns how the tip moved, None if it did not.
+
+        A CheckBlock failure never marks the block invalid (its header is not even added), as
+        Core: the data may be a malleated copy of a valid block. `min_pow_checked`: the caller
+        vouches that the block's chain has the anti-DoS minimum of work, else its header is not
+        added (`too-little-chainwork`). A block nobody asked for (not `requested`) is dropped
+        unstored, as Core's anti-DoS rules, when it has less work than the tip, lies more than
+        MIN_BLOCKS_TO_KEEP above it, or has less than the network's minimum chain work."""
         block_hash = block.hash
-        height = self.headers.add_header(block.header).height  # `duplicate` if known invalid
+        try:
+            try:
+                check_block(block)
+            except BlockRejected as error:
+                if error.mutated and block.header.prev_block in self.headers:
+                    log.debug("Block mutated: %s", error.state)
+                    raise
+                raise _failed(error)
+            height = self.headers.add_header(block.header, min_pow_checked=min_pow_checked).height
+        except HeaderRejected as error:
+            log.error("ProcessNewBlock: AcceptBlock FAILED (%s)", error.reason)
+            raise
         if self.has_block(block_hash):
             return None
+        if not requested and not self._worth_storing(block_hash, height):
+            return None
         try:
-            check_block(block)
             self._check_finality(block, height)
             check_block_at_height(block, height, self.network)
         except BlockRejected as error:
             if not error.mutated:
                 self.headers.invalidate(block_hash)
-            raise
+            raise _failed(error)
         self.files.write_block(block_hash, wire.encode_block(block), height)
         return self.activate_best_chain({block_hash: block})
+
+    def _worth_storing(self, block_hash: bytes, height: int) -> bool:
+        """Core's AcceptBlock for a block nobody asked for: stored only if it may soon be part
+        of the best chain (at least the tip's work, at most MIN_BLOCKS_TO_KEEP above it, the
+        network's minimum chain work) and was not pruned before."""
+        tree = self.headers
+        work = tree.chain_work(block_hash)
+        return (work >= tree.chain_work(self.tip) and height <= self.height + MIN_BLOCKS_TO_KEEP
+                and work >= self.network.minimum_chain_work and not self.is_pruned(block_hash))
 
     def _check_finality(self, block: Block, height: int) -> None:
         """ContextualCheckBlock's finality: locktimes against the parent's median-time-past once
@@ -496,7 +530,7 @@ class Chainstate:
             try:
                 self._connect_along(up, known)  # stops where the data ends; the next step looks again
             except BlockRejected as error:
-                log.warning("block %s rejected: %s", hash_to_hex(error.block_hash), error)
+                log.error("ConnectTip: ConnectBlock %s failed, %s", hash_to_hex(error.block_hash), error.state)
                 self.headers.invalidate(error.block_hash)
                 failure = failure or error
         if failure is not None:

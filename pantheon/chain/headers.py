@@ -42,6 +42,7 @@ come after their parents, which makes invalidation one forward scan.
 
 from __future__ import annotations
 
+import logging
 import struct
 import time
 from array import array
@@ -67,6 +68,8 @@ __all__ = [
     "HeadersResult",
     "HeaderTree",
 ]
+
+log = logging.getLogger("pantheon.chain.headers")
 
 MAX_FUTURE_BLOCK_TIME = 2 * 60 * 60  # Core's validation.h
 MEDIAN_TIME_SPAN = 11  # Core's CBlockIndex::nMedianTimeSpan
@@ -320,13 +323,16 @@ class HeaderTree:
 
     # --- writing --------------------------------------------------------------------------
 
-    def add_header(self, header: BlockHeader) -> Accepted:
-        """Check `header` and put it in the tree; HeaderRejected says why not."""
-        accepted = self._add(header)
+    def add_header(self, header: BlockHeader, *, min_pow_checked: bool = True) -> Accepted:
+        """Check `header` and put it in the tree; HeaderRejected says why not. Without
+        `min_pow_checked` (the caller could not vouch that its chain has the anti-DoS minimum of
+        work, Core's min_pow_checked) a new header passing every check is still not added:
+        `too-little-chainwork`, which says nothing against the header."""
+        accepted = self._add(header, min_pow_checked)
         self._save()
         return accepted
 
-    def _add(self, header: BlockHeader) -> Accepted:
+    def _add(self, header: BlockHeader, min_pow_checked: bool = True) -> Accepted:
         block_hash = header.hash
         known = self._index.get(block_hash)
         if known is not None:
@@ -348,6 +354,10 @@ class HeaderTree:
             if reason != "time-too-new":
                 self._reject(block_hash, reason)
             raise HeaderRejected(reason, block_hash)
+        if not min_pow_checked:
+            log.debug("AcceptBlockHeader: not adding new block header %s, missing anti-dos proof-of-work validation",
+                      hash_to_hex(block_hash))
+            raise HeaderRejected("too-little-chainwork", block_hash)
         height = self._height[parent] + 1
         i = self._append(header, parent, height, self._work_of(parent) + block_work(header.bits))
         change = None
