@@ -46,6 +46,7 @@ from pantheon.chain.coinstats import CoinStats, coin_stats
 from pantheon.chain.headers import MAX_FUTURE_BLOCK_TIME, HeaderRejected, TipChange
 from pantheon.chain.mempool import Mempool
 from pantheon.chain.miner import BlockTemplate, block_template, mine
+from pantheon.chain.pow import block_work
 from pantheon.chain.scripts import ChainScriptChecks
 from pantheon.chain.validation import BlockRejected, TxRejected
 from pantheon.clock import NodeClock
@@ -88,7 +89,10 @@ log = logging.getLogger("pantheon.node")
 MAX_BLOCKS_TO_ANNOUNCE = 8  # Core: more new blocks than this are announced by inv of the tip
 HEADERS_RESPONSE_TIME = 2 * 60  # Core: a getheaders is outstanding this long unless answered
 NETWORK_LIMITED_TIP_AGE = 144 * 10 * 60  # Core: a NETWORK_LIMITED peer has the last 288 blocks; 144 are a margin
-MAX_GETBLOCKS_RESULTS = 500  # Core answers getblocks with at most 500 block hashes
+MAX_GETBLOCKS_RESULTS = 500
+#: Core's CanDirectFetch: headers are fetched at once while the tip is younger than this many
+#: block intervals.
+DIRECT_FETCH_TIP_AGE = 20  # Core answers getblocks with at most 500 block hashes
 #: Core's regtest prunes from this height on with -fastprune (1,000 without); its block files
 #: are then small too (FASTPRUNE_BLOCKFILE_SIZE), so that a short chain spans several.
 FASTPRUNE_AFTER_HEIGHT = 100
@@ -117,12 +121,14 @@ class NodeTuning:
 @dataclass
 class _HeadersSync:
     """Core's per-peer headers-sync state: whether sync started with the peer (it serves
-    blocks), whether an unknown block's inv already made us ask it before that, and since when a
-    getheaders to it is unanswered (at most one at a time, as Core's MaybeSendGetHeaders)."""
+    blocks), whether an unknown block's inv already made us ask it before that, since when a
+    getheaders to it is unanswered (at most one at a time, as Core's MaybeSendGetHeaders), and
+    the last header we sent it (Core's pindexBestHeaderSent: it has that one's ancestors)."""
 
     started: bool = False
     inv_triggered: bool = False
     asked_at: float | None = None
+    best_header_sent: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -418,11 +424,15 @@ class Node(Lifecycle):
 
     # --- changing the chain and the mempool ----------------------------------------------------
 
-    def process_block(self, block: Block, source: Peer | None = None) -> TipChange | None:
+    def process_block(self, block: Block, source: Peer | None = None, *, requested: bool = True,
+                      min_pow_checked: bool = True) -> TipChange | None:
         """Check, store and connect a block (ours or a peer's); announce a new tip. Raises
-        HeaderRejected/BlockRejected with Core's reason."""
+        HeaderRejected/BlockRejected with Core's reason. A peer's block nobody asked for
+        (`requested` False) or whose chain's work is unproven (`min_pow_checked` False) meets
+        Core's anti-DoS rules (`Chainstate.accept_block`)."""
         started = time.perf_counter()
-        change = self._change_chain(lambda: self.chain.accept_block(block))
+        change = self._change_chain(lambda: self.chain.accept_block(block, requested=requested,
+                                                                    min_pow_checked=min_pow_checked))
         self.events.block_processed.emit(time.perf_counter() - started)
         if change is not None:
             self._announce_blocks(change, source)
@@ -554,8 +564,7 @@ class Node(Lifecycle):
             # parent, so a peer on our chain answers at least one header and so tells us it has
             # our best block.
             sync = self._headers_sync[peer.id] = _HeadersSync()
-            remote = peer.remote
-            if remote is not None and remote.services & (NODE_NETWORK | NODE_NETWORK_LIMITED):
+            if self._serves_blocks(peer):
                 sync.started = True
                 tree = self.chain.headers
                 best = tree.tip
@@ -607,8 +616,6 @@ class Node(Lifecycle):
             sync.asked_at = None  # any headers message answers our getheaders
         if not headers:
             return
-        for header in headers:
-            peer.known_inventory.add(header.hash)  # what it announces, it has: never announced back
         for previous, header in zip(headers, headers[1:]):
             if header.prev_block != previous.hash:
                 return peer.misbehaving("non-continuous headers sequence")
@@ -624,6 +631,8 @@ class Node(Lifecycle):
             return peer.misbehaving(f"invalid header received: {result.error.reason}")
         if len(headers) == limits.MAX_HEADERS:
             self._ask_headers(peer, headers[-1].hash)  # more may follow
+        if result.accepted:
+            self._direct_fetch(peer, result.accepted[-1])
         self._request_blocks(peer)
 
     def _on_inv(self, peer: Peer, frame: Frame) -> None:
@@ -634,9 +643,8 @@ class Node(Lifecycle):
         for item in items:
             kind = item.type & ~MSG_WITNESS_FLAG
             if kind == MSG_BLOCK:
-                if item.hash in tree:
-                    self.download.peer_has(peer.id, item.hash)
-                else:
+                self.download.peer_has(peer.id, item.hash)
+                if item.hash not in tree:
                     unknown_block = item.hash
             elif kind in (MSG_TX, MSG_WTX) and self._rejects_txs_from(peer):
                 peer.disconnect(f"transaction ({hash_to_hex(item.hash)}) inv sent in violation of protocol")
@@ -706,15 +714,23 @@ class Node(Lifecycle):
             tx.serialize(include_witness=False) for tx in block.transactions)
 
     def _on_block(self, peer: Peer, frame: Frame) -> None:
+        """Core's block message: processed in full when we asked anyone for it; otherwise the
+        chain state's anti-DoS rules for unrequested blocks apply, and its header is added only
+        if its chain's claimed work reaches the anti-DoS threshold. A peer that sent an invalid
+        or mutated block, or one whose parent we do not know, is punished (Core's
+        MaybePunishNodeForBlock); too little work or a timestamp too far ahead is not."""
         block = wire.decode_block(frame.payload)
+        requested = self.download.is_requested(block.hash)
         self.download.block_received(peer.id, block.hash)
         peer.last_block_time = self.clock()
+        tree = self.chain.headers
+        parent = block.header.prev_block
+        min_pow_checked = parent in tree and (
+            tree.chain_work(parent) + block_work(block.header.bits) >= self.anti_dos_work_threshold())
         try:
-            self.process_block(block, source=peer)
+            self.process_block(block, source=peer, requested=requested, min_pow_checked=min_pow_checked)
         except HeaderRejected as error:
-            if error.reason == "prev-blk-not-found":
-                self._ask_headers(peer)  # a block we cannot place yet: learn its chain
-            elif error.reason not in ("time-too-new",):
+            if error.reason not in ("time-too-new", "too-little-chainwork"):
                 peer.misbehaving(f"invalid block header: {error.reason}")
             return
         except BlockRejected as error:
@@ -723,6 +739,18 @@ class Node(Lifecycle):
             return
         finally:
             self._request_blocks(peer)
+        if block.hash in tree:
+            self.download.peer_has(peer.id, block.hash)  # it has what it sent: never announced back
+
+    def anti_dos_work_threshold(self) -> int:
+        """Core's GetAntiDoSWorkThreshold: the chain work a peer's headers must claim before they
+        are stored: the network's minimum chain work, or the tip's work less 144 of its blocks
+        when that is more (a chain near our tip is worth a look, one far below it is not)."""
+        tree = self.chain.headers
+        tip = self.chain.tip
+        work = tree.chain_work(tip)
+        near_tip = work - min(144 * block_work(tree.header(tip).bits), work)
+        return max(near_tip, self.network.minimum_chain_work)
 
     def _rejects_txs_from(self, peer: Peer) -> bool:
         """Core's RejectIncomingTxs: on a block-relay-only connection, or under -blocksonly from
@@ -754,10 +782,20 @@ class Node(Lifecycle):
         self._request_blocks(peer)
 
     def _on_getheaders(self, peer: Peer, frame: Frame) -> None:
+        """Core's getheaders: our connected chain's headers after the locator's fork (up to
+        2,000 or the stop hash); with an empty locator only the stop header, and only for a
+        block we validated or have on the chain. The last header sent (or our tip) is what the
+        peer has from then on: block announcements build on it."""
         request = wire.decode_getheaders(frame.payload)
         stop = None if request.stop == bytes(32) else request.stop
-        headers = [header for header in self.chain.headers.headers_after(request.hashes, stop)
-                   if self.chain.headers.height_of(header.hash) <= self.chain.height]
+        chain = self.chain
+        if not request.hashes and (stop is None or stop not in chain.headers or not chain.is_validated(stop)):
+            return
+        headers = [header for header in chain.headers.headers_after(request.hashes, stop)
+                   if chain.headers.height_of(header.hash) <= chain.height]
+        sync = self._headers_sync.get(peer.id)
+        if sync is not None:
+            sync.best_header_sent = headers[-1].hash if headers else chain.tip
         peer.send("headers", wire.encode_headers(headers))
 
     def _on_getblocks(self, peer: Peer, frame: Frame) -> None:
@@ -799,13 +837,42 @@ class Node(Lifecycle):
     # --- block download and announcement ------------------------------------------------------
 
     def _request_blocks(self, peer: Peer) -> None:
-        if peer.closed:
+        """Core's SendMessages block download: from a peer that serves blocks, along its best
+        known chain (`BlockDownload.next_requests`)."""
+        if peer.closed or not self._serves_blocks(peer):
             return
-        wanted = self.download.next_requests(peer.id)
+        self._ask_blocks(peer, self.download.next_requests(peer.id))
+
+    def _direct_fetch(self, peer: Peer, last: bytes) -> None:
+        """Core's HeadersDirectFetchBlocks: when our tip is recent, headers reaching at least its
+        work bring an immediate request for their blocks from the peer that sent them, whatever
+        its services (a witness-capable one, where segwit is active)."""
+        chain = self.chain
+        tree = chain.headers
+        tip_time = tree.header(chain.tip).timestamp
+        if (tip_time <= self.clock() - DIRECT_FETCH_TIP_AGE * self.network.pow_target_spacing
+                or not tree.is_valid(last) or tree.chain_work(last) < tree.chain_work(chain.tip)):
+            return
+        witness = bool(peer.remote and peer.remote.services & NODE_WITNESS)
+        if not witness and chain.height + 1 >= self.network.segwit_height:
+            return
+        wanted = self.download.direct_fetch(peer.id, last)
+        if wanted is None:
+            log.debug("Large reorg, won't direct fetch to %s (%d)", hash_to_hex(last), tree.height_of(last))
+        elif wanted:
+            self._ask_blocks(peer, wanted)
+
+    def _ask_blocks(self, peer: Peer, wanted: list[bytes]) -> None:
+        """getdata for blocks (witness blocks from a peer that has witnesses), oldest first."""
         if wanted:
             witness = bool(peer.remote and peer.remote.services & NODE_WITNESS)
             kind = MSG_WITNESS_BLOCK if witness else MSG_BLOCK
             peer.send("getdata", wire.encode_getdata([InvVect(kind, h) for h in wanted]))
+
+    @staticmethod
+    def _serves_blocks(peer: Peer) -> bool:
+        """Core's CanServeBlocks: the peer offers NODE_NETWORK or NODE_NETWORK_LIMITED."""
+        return bool(peer.remote and peer.remote.services & (NODE_NETWORK | NODE_NETWORK_LIMITED))
 
     def _block_connected(self, block: Block, height: int) -> None:
         self.mempool.remove_for_block(block)
@@ -822,22 +889,58 @@ class Node(Lifecycle):
             self.mempool.readd_for_disconnect(block)
 
     def _announce_blocks(self, change: TipChange, source: Peer | None) -> None:
-        if self.in_initial_block_download():
+        """Core's block announcements (UpdatedBlockTip, then SendMessages), made at once: the
+        new blocks (at most 8, Core's MAX_BLOCKS_TO_ANNOUNCE) as headers to a peer that sent
+        sendheaders and already has the parent of the first one it lacks; otherwise an inv of
+        the tip, unless the peer has it."""
+        if not change.connected or self.in_initial_block_download():
             return
-        connected = change.connected
+        if source is not None:
+            self.download.peer_has(source.id, change.connected[-1])  # it sent us the tip: it has it
+        new = change.connected[-MAX_BLOCKS_TO_ANNOUNCE:]
         tree = self.chain.headers
         for peer in self.peers(PeerState.CONNECTED):
-            if peer is source:
-                for block_hash in connected:
-                    peer.known_inventory.add(block_hash)
+            sync = self._headers_sync.get(peer.id)
+            if sync is None:
                 continue
-            fresh = [h for h in connected if peer.known_inventory.add(h)]
-            if not fresh:
+            if peer.prefers_headers:
+                fresh = self._headers_to_announce(peer, sync, new)
+                if fresh:
+                    peer.send("headers", wire.encode_headers([tree.header(h) for h in fresh]))
+                    sync.best_header_sent = fresh[-1]
+                    continue
+                if fresh is not None:
+                    continue  # it has them all
+            if not self._peer_has_header(peer, sync, new[-1]):
+                peer.send("inv", wire.encode_inv([InvVect(MSG_BLOCK, new[-1])]))
+
+    def _headers_to_announce(self, peer: Peer, sync: _HeadersSync, new: tuple[bytes, ...]) -> list[bytes] | None:
+        """The new blocks to announce to `peer` as headers: those after the last it has, if it
+        has that one's parent; None when they would not connect for it (an inv instead)."""
+        tree = self.chain.headers
+        fresh: list[bytes] = []
+        for block_hash in new:
+            if fresh:
+                fresh.append(block_hash)
+            elif self._peer_has_header(peer, sync, block_hash):
                 continue
-            if peer.prefers_headers and len(fresh) <= MAX_BLOCKS_TO_ANNOUNCE:
-                peer.send("headers", wire.encode_headers([tree.header(h) for h in fresh]))
+            elif tree.height_of(block_hash) == tree.height_of(tree.anchor) or self._peer_has_header(
+                    peer, sync, tree.header(block_hash).prev_block):
+                fresh.append(block_hash)
             else:
-                peer.send("inv", wire.encode_inv([InvVect(MSG_BLOCK, fresh[-1])]))
+                return None
+        return fresh
+
+    def _peer_has_header(self, peer: Peer, sync: _HeadersSync, block_hash: bytes) -> bool:
+        """Core's PeerHasHeader: the block is an ancestor of (or is) the best block the peer is
+        known to have, or of the last header we sent it."""
+        tree = self.chain.headers
+        height = tree.height_of(block_hash)
+        for known in (self.download.best_of(peer.id), sync.best_header_sent):
+            if known is not None and known in tree and tree.height_of(known) >= height \
+                    and tree.ancestor(known, height) == block_hash:
+                return True
+        return False
 
     # --- the tick: downloads, stalls, trickles, progress -------------------------------------
 
