@@ -22,6 +22,9 @@ PASSING = (
     "p2p_invalid_tx.py",
     "rpc_getchaintips.py",
     "p2p_invalid_locator.py",
+    "p2p_sendheaders.py",
+    "p2p_invalid_block.py",
+    "p2p_unrequested_blocks.py",
 )
 
 needs_core = pytest.mark.skipif(not available() and os.environ.get("CI") != "true",
