@@ -157,10 +157,16 @@ class BlockDownload:
         if best_height <= fork_height or best_work < tree.chain_work(self._tip()) \
                 or best_work < tree.network.minimum_chain_work:
             return []  # nothing past our tip, less work than ours, or less than the network's minimum
-        window_end = fork_height + self.window
+        # The window starts after the blocks we already have from the fork on, stored but not yet
+        # connected too (Core moves pindexLastCommonBlock over them): a reorganisation longer
+        # than the window needs all of its blocks before it can connect any.
+        start = fork_height
+        while start < best_height and self._have(tree.ancestor(state.best, start + 1)):
+            start += 1
+        window_end = start + self.window
         blocking: PeerId | None = None
         chosen: list[bytes] = []
-        for height in range(fork_height + 1, min(best_height, window_end) + 1):
+        for height in range(start + 1, min(best_height, window_end) + 1):
             block_hash = tree.ancestor(state.best, height)
             if block_hash in state.lacks or self._have(block_hash):
                 continue
@@ -215,12 +221,7 @@ class BlockDownload:
         """Height of the last block both our connected chain and the peer's branch hold (Core's
         pindexLastCommonBlock): downloading starts above it, so a peer on a heavier fork is asked
         for its branch from the fork, not from our tip's height."""
-        tree = self.tree
-        tip = self._tip()
-        height = min(tree.height_of(tip), tree.height_of(best))
-        while tree.ancestor(best, height) != tree.ancestor(tip, height):
-            height -= 1
-        return height
+        return self.tree.height_of(self.tree.last_common_ancestor(self._tip(), best))
 
     def is_requested(self, block_hash: bytes) -> bool:
         """Whether the block is in flight from any peer (Core's IsBlockRequested)."""

@@ -229,3 +229,21 @@ def test_direct_fetch_walks_back_to_our_chain_skipping_what_is_here_or_asked(clo
     assert schedule.direct_fetch("a", side[5]) == []  # "a" has 4 in flight
     far = extend(chain.tree, chain.hashes[-1], 6, tag=6)
     assert schedule.direct_fetch("b", far[-1]) is None  # 6 blocks off the chain, limit 4
+
+
+def test_the_window_slides_over_stored_blocks_of_a_branch_not_yet_connected(clock: Clock) -> None:
+    """A reorganisation longer than the window connects only once all of it is here: the window
+    counts from the last block stored, not from the fork (Core's pindexLastCommonBlock)."""
+    chain = Chain(3)
+    chain.have.update(chain.hashes)
+    chain.connect_ready()
+    side = extend(chain.tree, chain.hashes[1], 30, tag=9)  # heavier; forks at 1, so nothing connects
+    schedule = download(chain, clock, window=10, per_peer=10)
+    schedule.add_peer("p")
+    schedule.peer_has("p", side[-1])
+    asked = schedule.next_requests("p")
+    assert asked == side[:10]
+    for block_hash in asked:
+        schedule.block_received("p", block_hash)
+        chain.have.add(block_hash)
+    assert schedule.next_requests("p") == side[10:20]
