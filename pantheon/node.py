@@ -6,13 +6,16 @@ runs), and observers watch it through `node.events` (`events.py`).
 What the node adds to its parts (each part is its own module and documented there):
 - Headers-first sync (`sync.BlockDownload` schedules): a `getheaders` to every peer once its
   handshake is done, more while it answers with full (2,000) batches; headers are checked for
-  continuity and proof of work as they arrive; blocks are fetched in parallel along each peer's
-  branch, stored as they come and connected in order. Block announcements (`inv`, or `headers`
-  after `sendheaders`) lead to a `getheaders` or straight to a download.
+  continuity and proof of work as they arrive, and a new chain claiming less work than Core's
+  anti-DoS threshold is ignored, or presynced and downloaded again before it is stored
+  (`headerssync.py`); blocks are fetched in parallel along each peer's branch, stored as they
+  come and connected in order. Block announcements (`inv`, or `headers` after `sendheaders`)
+  lead to a `getheaders` or, while our tip is recent, straight to a download (direct fetch).
+  A block nobody asked for meets Core's anti-DoS rules (`Chainstate.accept_block`).
 - Serving: `getheaders`, `getblocks` (with Core's hashContinue, as bcoin syncs by getblocks),
   `getdata` for blocks and transactions (`notfound` for the rest), `mempool`.
 - Relay: new blocks are announced when not in initial block download (headers to peers that
-  asked for them, else an inv of the tip); transactions go through `relay.TxRelay` (trickled
+  asked for them and can connect them, else an inv of the tip, never to a peer known to have it); transactions go through `relay.TxRelay` (trickled
   announcements, one announcer asked at a time, orphans' parents), fed by the handlers here.
 - Misbehaviour as DESIGN.md: an invalid block, invalid or non-continuous headers, or more than
   2,000 headers discourage and disconnect the peer; a mutated block (a corrupt copy of a block
@@ -46,7 +49,7 @@ from pantheon.chain.coinstats import CoinStats, coin_stats
 from pantheon.chain.headers import MAX_FUTURE_BLOCK_TIME, HeaderRejected, TipChange
 from pantheon.chain.mempool import Mempool
 from pantheon.chain.miner import BlockTemplate, block_template, mine
-from pantheon.chain.pow import block_work
+from pantheon.chain.pow import block_work, check_proof_of_work
 from pantheon.chain.scripts import ChainScriptChecks
 from pantheon.chain.validation import BlockRejected, TxRejected
 from pantheon.clock import NodeClock
@@ -54,6 +57,7 @@ from pantheon.config import NodeConfig
 from pantheon.events import NodeEvents
 from pantheon.frames import Frame
 from pantheon.hashing import hash_to_hex
+from pantheon.headerssync import ChainStart, HeadersSyncState, SyncPhase
 from pantheon.lifecycle import Lifecycle
 from pantheon.net.addrman import AddrMan
 from pantheon.net.address import PeerAddress
@@ -123,12 +127,14 @@ class _HeadersSync:
     """Core's per-peer headers-sync state: whether sync started with the peer (it serves
     blocks), whether an unknown block's inv already made us ask it before that, since when a
     getheaders to it is unanswered (at most one at a time, as Core's MaybeSendGetHeaders), and
-    the last header we sent it (Core's pindexBestHeaderSent: it has that one's ancestors)."""
+    the last header we sent it (Core's pindexBestHeaderSent: it has that one's ancestors), and a
+    low-work headers sync with it (Core's m_headers_sync)."""
 
     started: bool = False
     inv_triggered: bool = False
     asked_at: float | None = None
     best_header_sent: bytes | None = None
+    presync: HeadersSyncState | None = None  # a low-work headers sync in progress
 
 
 @dataclass(frozen=True)
@@ -406,6 +412,12 @@ class Node(Lifecycle):
         with our chain (-1: unknown), heights of the blocks in flight from it)."""
         return self.download.peer_progress(peer.id)
 
+    def peer_presync_height(self, peer: Peer) -> int:
+        """Core's getpeerinfo presynced_headers: the height a low-work headers sync with the peer
+        has checked up to, -1 when none runs."""
+        sync = self._headers_sync.get(peer.id)
+        return -1 if sync is None or sync.presync is None else sync.presync.presync_height
+
     def peer_relay_state(self, peer: Peer) -> tuple[int, bool]:
         """(transactions waiting to be announced to the peer, whether it relays addresses)."""
         return self.relay.pending(peer.id), self.manager.gossip is not None and peer.state is PeerState.CONNECTED
@@ -578,18 +590,19 @@ class Node(Lifecycle):
             self.mempool.drop_orphans_from(peer.id)
         self.events.peer_changed.emit(peer, transition)
 
-    def _ask_headers(self, peer: Peer, start: bytes | None = None) -> None:
-        """getheaders from our best header (or `start`), unless one to this peer is still
-        unanswered (Core's MaybeSendGetHeaders). Whatever its services: Core asks any peer that
-        announces what it cannot place (an unknown block's inv, unconnecting headers)."""
+    def _ask_headers(self, peer: Peer, start: bytes | None = None, *, locator: list[bytes] | None = None) -> None:
+        """getheaders from our best header (or `start`, or with the given `locator`), unless one
+        to this peer is still unanswered (Core's MaybeSendGetHeaders). Whatever its services: Core
+        asks any peer that announces what it cannot place (an unknown block's inv, unconnecting
+        headers)."""
         sync = self._headers_sync.get(peer.id)
         now = self.clock()
         if sync is not None:
             if sync.asked_at is not None and now - sync.asked_at < HEADERS_RESPONSE_TIME:
                 return
             sync.asked_at = now
-        locator = Locator(peer.config.protocol_version, tuple(self.chain.headers.locator(start)))
-        peer.send("getheaders", wire.encode_getheaders(locator))
+        hashes = locator if locator is not None else self.chain.headers.locator(start)
+        peer.send("getheaders", wire.encode_getheaders(Locator(peer.config.protocol_version, tuple(hashes))))
 
     # --- handlers ---------------------------------------------------------------------------
 
@@ -610,30 +623,99 @@ class Node(Lifecycle):
         }
 
     def _on_headers(self, peer: Peer, frame: Frame) -> None:
+        """Core's ProcessHeadersMessage: proof of work and continuity first; a low-work sync in
+        progress takes the batch (and hands on what it proved); a batch we cannot connect asks
+        for the path to it; a new chain claiming less than the anti-DoS threshold is ignored or
+        presynced (`headerssync.py`) unless it leads to our best header or the peer has noban;
+        the rest goes to the header tree, then more is asked for and blocks are fetched."""
         headers = wire.decode_headers(frame.payload)
         sync = self._headers_sync.get(peer.id)
-        if sync is not None:
-            sync.asked_at = None  # any headers message answers our getheaders
-        if not headers:
+        if sync is None:
             return
+        sync.asked_at = None  # any headers message answers our getheaders
+        if not headers:
+            sync.presync = None  # Core: an empty answer ends a low-work sync
+            return
+        pow_limit = self.network.pow_limit
+        if not all(check_proof_of_work(header.hash, header.bits, pow_limit) for header in headers):
+            return peer.misbehaving("header with invalid proof of work")
         for previous, header in zip(headers, headers[1:]):
             if header.prev_block != previous.hash:
                 return peer.misbehaving("non-continuous headers sequence")
+        full = len(headers) == limits.MAX_HEADERS
+        validated_work = False
+        if sync.presync is not None:
+            headers, validated_work = self._continue_presync(peer, sync, headers, full)
+            if not headers:
+                return
         tree = self.chain.headers
         if headers[0].prev_block not in tree:
             self._ask_headers(peer)  # an announcement we cannot connect: ask for the path to it
+            self.download.peer_has(peer.id, headers[-1].hash)
             return
+        last = headers[-1].hash
+        if last in tree and (tree.is_active(last) or self.chain.contains(last)):
+            validated_work = True  # Core's IsAncestorOfBestHeaderOrTip
+        if Permission.NOBAN in peer.permissions:
+            validated_work = True
+        if not validated_work and self._low_work(peer, sync, headers, full):
+            return
+        best_before = tree.tip
         with self._lock:
             result = tree.add_headers(headers)
         if result.accepted:
             self.download.peer_has(peer.id, result.accepted[-1])
         if result.error is not None and result.error.reason not in ("time-too-new",):
             return peer.misbehaving(f"invalid header received: {result.error.reason}")
-        if len(headers) == limits.MAX_HEADERS:
+        if tree.tip != best_before:
+            self._log_header_progress()
+        if full and sync.presync is None:
             self._ask_headers(peer, headers[-1].hash)  # more may follow
         if result.accepted:
             self._direct_fetch(peer, result.accepted[-1])
         self._request_blocks(peer)
+
+    def _low_work(self, peer: Peer, sync: _HeadersSync, headers: list[BlockHeader], full: bool) -> bool:
+        """Core's TryLowWorkHeadersSync: headers whose chain claims less work than the anti-DoS
+        threshold are not stored; a full batch starts a presync with the peer, a short one is
+        ignored (the peer's chain ends there). False when the work is enough."""
+        tree = self.chain.headers
+        start = headers[0].prev_block
+        threshold = self.anti_dos_work_threshold()
+        if tree.chain_work(start) + sum(block_work(header.bits) for header in headers) >= threshold:
+            return False
+        if not full:
+            log.debug("Ignoring low-work chain (height=%d) from peer=%d", tree.height_of(start) + len(headers), peer.id)
+            return True
+        sync.presync = HeadersSyncState(peer.id, self.network, ChainStart.from_tree(tree, start), threshold,
+                                        self.clock())
+        headers, _ = self._continue_presync(peer, sync, headers, full)
+        assert not headers  # nothing is proven by the first batch: it was below the threshold
+        return True
+
+    def _continue_presync(self, peer: Peer, sync: _HeadersSync, headers: list[BlockHeader],
+                          full: bool) -> tuple[list[BlockHeader], bool]:
+        """Core's IsContinuationOfLowWorkHeadersSync: the batch goes to the peer's presync; ask
+        for more if it wants; (the headers it proved, whether it succeeded)."""
+        presync = sync.presync
+        assert presync is not None
+        result = presync.process_next_headers(headers, full)
+        if result.request_more:
+            locator = presync.next_request_locator()
+            self._ask_headers(peer, locator=locator)
+        if presync.phase is SyncPhase.FINAL:
+            sync.presync = None
+        return (result.ready, True) if result.success else ([], False)
+
+    def _log_header_progress(self) -> None:
+        """Core's ProcessNewBlockHeaders in initial block download: how far the best header is,
+        against the blocks its age says must exist by now."""
+        if not self.in_initial_block_download():
+            return
+        tree = self.chain.headers
+        height = tree.height
+        blocks_left = max(0, int(self.clock() - tree.header(tree.tip).timestamp) // self.network.pow_target_spacing)
+        log.info("Synchronizing blockheaders, height: %d (~%.2f%%)", height, 100.0 * height / (height + blocks_left))
 
     def _on_inv(self, peer: Peer, frame: Frame) -> None:
         BUILTIN_HANDLERS["inv"](peer, frame)  # what it announces, it has: never announced back

@@ -1,7 +1,8 @@
 """Blocks between the node and its peers as Core's net_processing moves them: announcements by
 headers or inv depending on what the peer is known to have (BIP130, PeerHasHeader), direct fetch
 of announced headers, getheaders with an empty locator, and the anti-DoS rules for blocks nobody
-asked for (unconnected, less work, too little chain work)."""
+asked for (unconnected, less work, too little chain work), and low-work headers (ignored,
+presynced, or taken from a noban peer)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,12 @@ import logging
 from typing import Callable
 
 import pytest
-from helpers.chain import P2WSH_TRUE, block_on
+from helpers.chain import P2WSH_TRUE, block_on, header_on
 from helpers.p2p import RawClient, assert_nothing_asked
 
-from pantheon import wire
+from pantheon import limits, wire
 from pantheon.node import Node
-from pantheon.primitives import Block, InvVect, Locator
+from pantheon.primitives import Block, BlockHeader, InvVect, Locator
 from pantheon.protocol import MSG_BLOCK, NODE_NETWORK, NODE_WITNESS
 
 Dial = Callable[..., RawClient]
@@ -192,3 +193,52 @@ def test_an_unrequested_block_below_the_anti_dos_work_is_not_even_a_header(
     assert ("AcceptBlockHeader: not adding new block header "
             f"{block.hash[::-1].hex()}, missing anti-dos proof-of-work validation") in caplog.text
     assert block.hash not in node.chain.headers and not peer.is_closed(timeout=0.2)
+
+
+def headers_from_genesis(node: Node, count: int) -> list[BlockHeader]:
+    """`count` valid regtest headers on genesis, every one with genesis's time + 1 (presync does
+    not look at timestamps; the header tree would refuse most of them)."""
+    genesis = node.chain.headers.header(node.chain.headers.anchor)
+    headers = [header_on(genesis.hash, genesis.timestamp + 1)]
+    while len(headers) < count:
+        headers.append(header_on(headers[-1].hash, genesis.timestamp + 1))
+    return headers
+
+
+def test_a_low_work_chain_is_ignored_or_presynced_never_stored(make_node: Callable[..., Node], raw_client: Dial,
+                                                               caplog: pytest.LogCaptureFixture) -> None:
+    """Core's TryLowWorkHeadersSync under -minimumchainwork: a short batch claiming too little
+    work is ignored with Core's log line; a full one starts a presync (getpeerinfo's
+    presynced_headers), which asks on from its last header; an empty answer ends it."""
+    node = make_node("n", "--minimumchainwork", "0x100000")
+    peer = connected(raw_client, node, NODE_NETWORK | NODE_WITNESS)
+    headers = headers_from_genesis(node, limits.MAX_HEADERS)
+    with caplog.at_level(logging.DEBUG, "pantheon.node"):
+        peer.send("headers", wire.encode_headers(headers[:14]))
+        assert_nothing_asked(peer, "none")
+    peer_id = node.peers()[0].id
+    assert f"Ignoring low-work chain (height=14) from peer={peer_id}" in caplog.text
+    assert len(node.chain.headers) == 1
+
+    mark = len(peer.received)
+    peer.send("headers", wire.encode_headers(headers))
+    request = wire.decode_getheaders(peer.receive("getheaders").payload)
+    assert request.hashes[0] == headers[-1].hash
+    assert node.peer_presync_height(node.peers()[0]) == limits.MAX_HEADERS
+    assert len(node.chain.headers) == 1
+    peer.send("headers", wire.encode_headers([]))
+    assert_nothing_asked(peer, "none")
+    assert node.peer_presync_height(node.peers()[0]) == -1
+
+
+def test_a_noban_peers_headers_skip_the_anti_dos_check(make_node: Callable[..., Node], raw_client: Dial,
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    node = make_node("n", "--minimumchainwork", "0x100000", "--whitelist", "noban@127.0.0.1")
+    miner = make_node("miner")
+    hashes = miner.generate(5, P2WSH_TRUE)
+    peer = connected(raw_client, node, NODE_WITNESS)
+    with caplog.at_level(logging.INFO, "pantheon.node"):
+        peer.send("headers", wire.encode_headers([miner.chain.headers.header(h) for h in hashes]))
+        assert_nothing_asked(peer, "none")
+    assert node.chain.headers.tip == hashes[-1]
+    assert "Synchronizing blockheaders, height: 5 (~" in caplog.text
