@@ -436,8 +436,7 @@ class Node(Lifecycle):
 
     # --- changing the chain and the mempool ----------------------------------------------------
 
-    def process_block(self, block: Block, source: Peer | None = None, *, requested: bool = True,
-                      min_pow_checked: bool = True) -> TipChange | None:
+    def process_block(self, block: Block, *, requested: bool = True, min_pow_checked: bool = True) -> TipChange | None:
         """Check, store and connect a block (ours or a peer's); announce a new tip. Raises
         HeaderRejected/BlockRejected with Core's reason. A peer's block nobody asked for
         (`requested` False) or whose chain's work is unproven (`min_pow_checked` False) meets
@@ -447,7 +446,7 @@ class Node(Lifecycle):
                                                                     min_pow_checked=min_pow_checked))
         self.events.block_processed.emit(time.perf_counter() - started)
         if change is not None:
-            self._announce_blocks(change, source)
+            self._announce_blocks(change)
         return change
 
     def submit_header(self, header: BlockHeader) -> None:
@@ -484,7 +483,7 @@ class Node(Lifecycle):
         return to the mempool."""
         change = self._change_chain(lambda: self.chain.invalidate_block(block_hash))
         if change is not None:
-            self._announce_blocks(change, None)
+            self._announce_blocks(change)
         return change
 
     def reconsider_block(self, block_hash: bytes) -> TipChange | None:
@@ -492,7 +491,7 @@ class Node(Lifecycle):
         descendants are cleared and the best valid chain connected."""
         change = self._change_chain(lambda: self.chain.reconsider_block(block_hash))
         if change is not None:
-            self._announce_blocks(change, None)
+            self._announce_blocks(change)
         return change
 
     def _change_chain(self, change: Callable[[], TipChange | None]) -> TipChange | None:
@@ -521,7 +520,7 @@ class Node(Lifecycle):
 
     def broadcast_block(self, block: Block) -> None:
         """Announce a block we have to every peer that may not have it."""
-        self._announce_blocks(TipChange(block.header.prev_block, (), (block.hash,)), None)
+        self._announce_blocks(TipChange(block.header.prev_block, (), (block.hash,)))
 
     def broadcast_transaction(self, tx: Tx) -> None:
         self.relay.queue(tx)
@@ -804,13 +803,14 @@ class Node(Lifecycle):
         block = wire.decode_block(frame.payload)
         requested = self.download.is_requested(block.hash)
         self.download.block_received(peer.id, block.hash)
+        self.download.peer_has(peer.id, block.hash)  # it has what it sent: never announced back
         peer.last_block_time = self.clock()
         tree = self.chain.headers
         parent = block.header.prev_block
         min_pow_checked = parent in tree and (
             tree.chain_work(parent) + block_work(block.header.bits) >= self.anti_dos_work_threshold())
         try:
-            self.process_block(block, source=peer, requested=requested, min_pow_checked=min_pow_checked)
+            self.process_block(block, requested=requested, min_pow_checked=min_pow_checked)
         except HeaderRejected as error:
             if error.reason not in ("time-too-new", "too-little-chainwork"):
                 peer.misbehaving(f"invalid block header: {error.reason}")
@@ -821,8 +821,6 @@ class Node(Lifecycle):
             return
         finally:
             self._request_blocks(peer)
-        if block.hash in tree:
-            self.download.peer_has(peer.id, block.hash)  # it has what it sent: never announced back
 
     def anti_dos_work_threshold(self) -> int:
         """Core's GetAntiDoSWorkThreshold: the chain work a peer's headers must claim before they
@@ -970,15 +968,13 @@ class Node(Lifecycle):
         for block in blocks:
             self.mempool.readd_for_disconnect(block)
 
-    def _announce_blocks(self, change: TipChange, source: Peer | None) -> None:
+    def _announce_blocks(self, change: TipChange) -> None:
         """Core's block announcements (UpdatedBlockTip, then SendMessages), made at once: the
         new blocks (at most 8, Core's MAX_BLOCKS_TO_ANNOUNCE) as headers to a peer that sent
         sendheaders and already has the parent of the first one it lacks; otherwise an inv of
         the tip, unless the peer has it."""
         if not change.connected or self.in_initial_block_download():
             return
-        if source is not None:
-            self.download.peer_has(source.id, change.connected[-1])  # it sent us the tip: it has it
         new = change.connected[-MAX_BLOCKS_TO_ANNOUNCE:]
         tree = self.chain.headers
         for peer in self.peers(PeerState.CONNECTED):
