@@ -42,7 +42,7 @@ if HEADER_SIZE > _SCRATCH:
 
 # Frame is built by filling a tuple of its type in place: it must stay a plain tuple subclass
 # (no instance dict) whose fields are in this order.
-cdef tuple _FRAME_FIELDS = ("command", "payload", "checksum_ok", "error", "wire_size")
+cdef tuple _FRAME_FIELDS = ("command", "payload", "checksum_ok", "error", "wire_size", "received_checksum")
 if not (issubclass(Frame, tuple) and Frame.__basicsize__ == tuple.__basicsize__
         and Frame.__itemsize__ == tuple.__itemsize__ and Frame._fields == _FRAME_FIELDS):
     raise RuntimeError(f"pantheon.frames.Frame must be a tuple subclass with fields {_FRAME_FIELDS}")
@@ -52,9 +52,9 @@ cdef object _BAD_COMMAND = _frames.BAD_COMMAND
 
 
 cdef inline object _new_frame(object command, bytes payload, bint checksum_ok, object error,
-                              Py_ssize_t wire_size):
+                              Py_ssize_t wire_size, object received_checksum):
     cdef PyTypeObject *frame_type = <PyTypeObject *>_FRAME_TYPE
-    cdef object frame = (<_TypeWithAlloc *>frame_type).tp_alloc(frame_type, 5)
+    cdef object frame = (<_TypeWithAlloc *>frame_type).tp_alloc(frame_type, 6)
     cdef object ok = checksum_ok
     cdef object size = wire_size
     # PyTuple_SET_ITEM steals a reference: give it one for each item.
@@ -68,6 +68,8 @@ cdef inline object _new_frame(object command, bytes payload, bint checksum_ok, o
     PyTuple_SET_ITEM(frame, 3, error)
     Py_INCREF(size)
     PyTuple_SET_ITEM(frame, 4, size)
+    Py_INCREF(received_checksum)
+    PyTuple_SET_ITEM(frame, 5, received_checksum)
     return frame
 
 
@@ -236,9 +238,10 @@ cdef class FrameDecoder:
                     continue
                 self._syncing = False
             self._consume(end)
-            if not self._command_ok:
-                return _new_frame(self._command, payload, checksum_ok, _BAD_COMMAND, end)
-            return _new_frame(self._command, payload, checksum_ok, None if checksum_ok else _BAD_CHECKSUM, end)
+            if not checksum_ok:
+                return _new_frame(self._command, payload, False, _BAD_CHECKSUM, end,
+                                  PyBytes_FromStringAndSize(<const char *>self._checksum, CHECKSUM_SIZE))
+            return _new_frame(self._command, payload, True, None if self._command_ok else _BAD_COMMAND, end, None)
 
     @cython.boundscheck(False)  # slot < _COMMAND_CACHE == len(self._names)
     @cython.wraparound(False)

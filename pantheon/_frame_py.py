@@ -93,10 +93,12 @@ class FrameDecoder:
                   scan keeps a tail of the buffer that could begin the magic. Only the first
                   frame after a skip is checked so; the frames after it are read as below.
       command     not printable ASCII then only NULs (Core's rule) -> the frame is still read,
-                  capped by max_payload, and given back with error BAD_COMMAND.
+                  capped by max_payload, and given back with error BAD_COMMAND unless its
+                  checksum fails (BAD_CHECKSUM wins, as in Core's V1Transport).
       length      over the command's cap -> raise OversizedMessage(f"{command} payload", size,
                   cap) once the 24 header bytes are in, before any payload byte is awaited.
-      checksum    no match -> the frame is given back with error BAD_CHECKSUM.
+      checksum    no match -> the frame is given back with error BAD_CHECKSUM and the
+                  header's checksum in `received_checksum`.
     Reactions for the network layer (Bitcoin Core's):
       BadMagic          disconnect.
       OversizedMessage  disconnect, without reading the payload.
@@ -228,8 +230,9 @@ class FrameDecoder:
                     continue
                 self._syncing = False
             self._consume(end)
-            error = BAD_COMMAND if not command_ok else None if checksum_ok else BAD_CHECKSUM
-            return _new_frame(Frame, (command, payload, checksum_ok, error, end))
+            if not checksum_ok:
+                return _new_frame(Frame, (command, payload, False, BAD_CHECKSUM, end, check))
+            return _new_frame(Frame, (command, payload, True, None if command_ok else BAD_COMMAND, end, None))
 
     # --- internals ------------------------------------------------------------------------
 

@@ -361,6 +361,10 @@ _OPTIONS: tuple[_Option, ...] = (
     _Option("blockmintxfee", _fee_rate, "the lowest fee rate of a transaction mined, BTC/kvB "
             f"(default: {DEFAULT_BLOCK_MIN_TX_FEE} sat/kvB)"),
     _Option("stopatheight", _count, "shut down once the chain reaches this height (default: 0, never)"),
+    _Option("reindex", _bool, "rebuild the block index and the chain state from the blk files in blocks/ "
+            "(default: 0)", Kind.SWITCH),
+    _Option("reindex-chainstate", _bool, "rebuild the chain state (UTXO set) from the blocks on disk, keeping "
+            "the block index (default: 0)", Kind.SWITCH),
     _Option("checkblocks", _integer, "blocks verified at start (default: 6; 0 or less: all)"),
     _Option("checklevel", _checklevel, "how thoroughly -checkblocks verifies, 0-4 (default: 3)"),
     _Option("prune", _count, "0: keep every block (default); 1: prune on request (pruneblockchain); "
@@ -461,6 +465,8 @@ class NodeConfig:
     blockversion: int | None = None
     prune: int = 0  # Core's -prune: 0 off, 1 manual, else the target in MiB
     stopatheight: int = 0
+    reindex: bool = False
+    reindex_chainstate: bool = False
     checkblocks: int = DEFAULT_CHECKBLOCKS
     checklevel: int = DEFAULT_CHECKLEVEL
     fastprune: bool = False
@@ -737,6 +743,8 @@ def _resolve(datadir: Path, network: params.Network, values: dict[str, Any], ign
         raise ConfigError("rpcuser and rpcpassword must be given together")
     port = values.get("port", network.p2p_port)
     prune = values.get("prune", 0)
+    if prune and values.get("reindex-chainstate"):
+        raise ConfigError("Prune mode is incompatible with -reindex-chainstate. Use full -reindex instead.")
     if 1 < prune < MIN_PRUNE_MIB:
         raise ConfigError(f"Prune configured below the minimum of {MIN_PRUNE_MIB} MiB.  Please use a higher number.")
     max_weight = values.get("blockmaxweight", DEFAULT_BLOCK_MAX_WEIGHT)
@@ -810,6 +818,8 @@ def _resolve(datadir: Path, network: params.Network, values: dict[str, Any], ign
         blockversion=values.get("blockversion"),
         prune=prune,
         stopatheight=values.get("stopatheight", 0),
+        reindex=values.get("reindex", False),
+        reindex_chainstate=values.get("reindex-chainstate", False),
         checkblocks=values.get("checkblocks", DEFAULT_CHECKBLOCKS),
         checklevel=values.get("checklevel", DEFAULT_CHECKLEVEL),
         fastprune=values.get("fastprune", False),

@@ -29,9 +29,11 @@ class Frame(NamedTuple):
                  `command.encode("latin-1")` gives the bytes back).
     payload      the payload bytes, exactly the declared length.
     checksum_ok  whether the header's checksum matches double-SHA256 of the payload.
-    error        None for a frame to dispatch; else why it must be dropped: BAD_COMMAND
-                 (checked first, in read order) or BAD_CHECKSUM.
+    error        None for a frame to dispatch; else why it must be dropped: BAD_CHECKSUM
+                 (checked first, as Core's V1Transport does) or BAD_COMMAND.
     wire_size    bytes the frame took on the wire: the 24-byte header plus the payload.
+    received_checksum  the header's checksum when it does not match the payload (Core logs it
+                 beside the expected one), else None.
     """
 
     command: str
@@ -39,6 +41,7 @@ class Frame(NamedTuple):
     checksum_ok: bool
     error: str | None
     wire_size: int
+    received_checksum: bytes | None = None
 
     @property
     def ok(self) -> bool:

@@ -42,7 +42,7 @@ import gevent.lock
 import gevent.pool
 
 from pantheon import limits, wire
-from pantheon.chain import scripts
+from pantheon.chain import reindex, scripts
 from pantheon.chain.blockfiles import FASTPRUNE_BLOCKFILE_SIZE, MAX_BLOCKFILE_SIZE
 from pantheon.chain.chainstate import Chainstate, with_activation_heights
 from pantheon.chain.coinstats import CoinStats, coin_stats
@@ -61,7 +61,7 @@ from pantheon.headerssync import ChainStart, HeadersSyncState, SyncPhase
 from pantheon.lifecycle import Lifecycle
 from pantheon.net.addrman import AddrMan
 from pantheon.net.address import PeerAddress
-from pantheon.net.banlist import BanEntry, BanList, Banned
+from pantheon.net.banlist import BANLIST_FILENAME, BanEntry, BanList, Banned
 from pantheon.net.discovery import Resolver
 from pantheon.net.gossip import GossipConfig
 from pantheon.net.manager import ManagerConfig, NetworkManager
@@ -198,10 +198,11 @@ class Node(Lifecycle):
         workers = script_workers if script_workers is not None else config.par if config.par > 0 else os.cpu_count() or 1
         self.scripts = self._script_checks(verify_scripts, workers)
         try:
-            self.chain = Chainstate(self.store, network, cache_bytes=config.dbcache * 1024 * 1024,
-                                    script_verifier=self.scripts.block if self.scripts else None, now=self.clock,
-                                    prune_target=prune_target(config.prune),
-                                    block_file_size=FASTPRUNE_BLOCKFILE_SIZE if config.fastprune else MAX_BLOCKFILE_SIZE)
+            if config.reindex or config.reindex_chainstate:
+                reindex.wipe(self.store, network.magic_bytes, keep_block_index=not config.reindex)
+            self.chain = self._open_chain(config)
+            if config.reindex:
+                reindex.import_block_files(self.chain)
             if self.scripts is not None:
                 self.scripts.headers = self.chain.headers
             self._check_loaded_chain()
@@ -210,7 +211,8 @@ class Node(Lifecycle):
                                    require_standard=not config.acceptnonstdtxn, clock=self.clock,
                                    **config.mempool_policy())
             self.addrman = AddrMan(self.store, clock=self.clock)
-            self.banlist = BanList(self.store, clock=self.clock, default_ban_time=config.bantime)
+            self.banlist = BanList(self.datadir / BANLIST_FILENAME, clock=self.clock,
+                                   default_ban_time=config.bantime, legacy_store=self.store)
         except Exception:
             self.store.close()
             if self.scripts is not None:
@@ -262,6 +264,18 @@ class Node(Lifecycle):
                                       traffic=self.events.message.emit, clock=self.clock)
         self.manager.listeners.append(self._peer_changed)
         self.manager.desirable_services = self.desirable_services
+
+    def _open_chain(self, config: NodeConfig) -> Chainstate:
+        """The chain state on the store; a store whose index or UTXO set does not load is
+        named as damaged, with Core's way forward."""
+        try:
+            return Chainstate(self.store, self.network, cache_bytes=config.dbcache * 1024 * 1024,
+                              script_verifier=self.scripts.block if self.scripts else None, now=self.clock,
+                              prune_target=prune_target(config.prune),
+                              block_file_size=FASTPRUNE_BLOCKFILE_SIZE if config.fastprune else MAX_BLOCKFILE_SIZE)
+        except StoreError as error:
+            raise StoreError(f"Error loading block database: {error}.{os.linesep}"
+                             "Please restart with -reindex or -reindex-chainstate to recover.") from error
 
     def _check_loaded_chain(self) -> None:
         """Core's checks of the chain it loads: a tip from the future (the clock is wrong, or the
@@ -635,6 +649,8 @@ class Node(Lifecycle):
         if not headers:
             sync.presync = None  # Core: an empty answer ends a low-work sync
             return
+        # Core's CheckHeadersPoW, before anything else: each header's work against its own bits,
+        # then continuity.
         pow_limit = self.network.pow_limit
         if not all(check_proof_of_work(header.hash, header.bits, pow_limit) for header in headers):
             return peer.misbehaving("header with invalid proof of work")

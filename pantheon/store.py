@@ -16,7 +16,7 @@ in the owning module.
 |--------|---------------|---------------------|--------------------------------------------------|
 | `a/`   | `addrman`     | net/addrman.py      | `meta` (format version, bucket secret);          |
 |        |               |                     | `e/` + network + address bytes + port: one entry |
-| `b/`   | `bans`        | net/banlist.py      | family (4/6) + network address + prefix length   |
+| `b/`   | `bans`        | net/banlist.py      | older versions' bans, moved into banlist.json    |
 | `h/`   | `block_index` | chain/headers.py    | `meta`; block hash -> sequence, status, header   |
 | `k/`   | `blocks`      | chain/blockfiles.py | block hash -> its position in a blk file (or,    |
 |        |               | chain/chainstate.py | written before the files, the block itself);     |

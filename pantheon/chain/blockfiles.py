@@ -16,14 +16,19 @@ unreferenced bytes at the end of a file (like the store's own writes, nothing is
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import struct
 from pathlib import Path
+from typing import Iterator, NamedTuple
 
 from pantheon.store import Store, StoreError
 
-__all__ = ["BLOCKS_DIRNAME", "MAX_BLOCKFILE_SIZE", "FASTPRUNE_BLOCKFILE_SIZE", "BlockFileMissing", "BlockFiles"]
+__all__ = ["BLOCKS_DIRNAME", "MAX_BLOCKFILE_SIZE", "FASTPRUNE_BLOCKFILE_SIZE", "BlockFileMissing", "BlockFiles",
+           "BlockPosition"]
+
+log = logging.getLogger("pantheon.chain.blockfiles")
 
 BLOCKS_DIRNAME = "blocks"
 MAX_BLOCKFILE_SIZE = 128 * 1024 * 1024  # Core's MAX_BLOCKFILE_SIZE
@@ -32,6 +37,14 @@ _POSITION = struct.Struct(">BIII")  # marker 0, file, offset, length
 _RECORD_HEADER = struct.Struct("<4sI")  # magic, length
 _FILE_KEY = b"f"  # + u32 BE file number -> u32 BE highest height in it
 _NAME = re.compile(r"blk(\d{5})\.dat")
+
+
+class BlockPosition(NamedTuple):
+    """Where a block's bytes are: blk file number, offset of the data, its length."""
+
+    file: int
+    offset: int
+    length: int
 
 
 class BlockFileMissing(StoreError):
@@ -65,18 +78,61 @@ class BlockFiles:
 
     def write_block(self, block_hash: bytes, raw: bytes, height: int) -> None:
         """Append a block to the current blk file (the next one if it would outgrow it)."""
+        number, offset = self.append_block(raw)
+        self.index_block(block_hash, BlockPosition(number, offset, len(raw)), height)
+
+    def read_at(self, position: BlockPosition) -> bytes:
+        """The bytes at a position in a blk file; BlockFileMissing if they cannot be read."""
+        data = self._read(_POSITION.pack(0, *position), "blk")
+        assert data is not None
+        return data
+
+    def append_block(self, raw: bytes) -> tuple[int, int]:
+        """Append a block's record, not indexed; (file number, offset of the data)."""
         path = self._path("blk", self.current)
         size = path.stat().st_size if path.exists() else 0
         if size and size + _RECORD_HEADER.size + len(raw) > self.max_file_size:
             self.current += 1
-            path, size = self._path("blk", self.current), 0
-        offset = self._append(path, raw)
-        key = _FILE_KEY + self.current.to_bytes(4, "big")
+            path = self._path("blk", self.current)
+        return self.current, self._append(path, raw)
+
+    def index_block(self, block_hash: bytes, position: BlockPosition, height: int) -> None:
+        """Record where a block is (and its file's highest height, for pruning)."""
+        key = _FILE_KEY + position.file.to_bytes(4, "big")
         highest = self._blocks.get(key)
         with self._blocks.write_batch(transaction=True) as batch:
-            batch.put(block_hash, _POSITION.pack(0, self.current, offset, len(raw)))
+            batch.put(block_hash, _POSITION.pack(0, *position))
             if highest is None or int.from_bytes(highest, "big") < height:
                 batch.put(key, height.to_bytes(4, "big"))
+
+    def records(self) -> Iterator[tuple[BlockPosition, bytes]]:
+        """Every block record in the blk files, in file then offset order, as -reindex reads
+        them. A file's scan stops (with a warning) where its bytes stop being records: a
+        killed process can leave a partial one at the end."""
+        numbers = sorted(int(match.group(1)) for path in self.directory.iterdir()
+                         if (match := _NAME.fullmatch(path.name)))
+        for number in numbers:
+            with self._path("blk", number).open("rb") as handle:
+                while header := handle.read(_RECORD_HEADER.size):
+                    offset = handle.tell() - len(header)
+                    magic, length = _RECORD_HEADER.unpack(header) if len(header) == _RECORD_HEADER.size else (b"", 0)
+                    raw = handle.read(length) if magic == self._magic else b""
+                    if magic != self._magic or len(raw) != length:
+                        log.warning("blk%05d.dat: no whole record at %d; the rest of the file is skipped",
+                                    number, offset)
+                        break
+                    yield BlockPosition(number, offset + _RECORD_HEADER.size, length), raw
+
+    def delete_undo_files(self) -> None:
+        """Remove every rev file (their records are rebuilt as blocks are connected again)."""
+        for path in self.directory.glob("rev[0-9][0-9][0-9][0-9][0-9].dat"):
+            path.unlink()
+
+    def stored_records(self) -> Iterator[tuple[bytes, bytes]]:
+        """(hash, block) of the blocks an older datadir kept in the store itself."""
+        for key, value in self._blocks.iterator():
+            if len(key) == 32 and not _is_position(value):
+                yield key, value
 
     # --- undo records --------------------------------------------------------------------------
 

@@ -64,7 +64,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 import gevent
 
 from pantheon import wire
-from pantheon.chain.blockfiles import MAX_BLOCKFILE_SIZE, BlockFiles
+from pantheon.chain.blockfiles import MAX_BLOCKFILE_SIZE, BlockFiles, BlockPosition
 from pantheon.chain.coins import Coin, CoinView
 from pantheon.chain.contextual import (
     block_subsidy,
@@ -245,7 +245,8 @@ class Chainstate:
         block_hash = self.headers.anchor
         if self.headers.height_of(block_hash) != 0:
             raise StoreError("a chain state starts at genesis; this block index has another anchor")
-        self.files.write_block(block_hash, genesis, 0)
+        if not self.has_block(block_hash):  # -reindex-chainstate keeps it
+            self.files.write_block(block_hash, genesis, 0)
         self.coins.set_tip(block_hash, 0)
         self.coins.flush()
 
@@ -468,6 +469,22 @@ class Chainstate:
         added (`too-little-chainwork`). A block nobody asked for (not `requested`) is dropped
         unstored, as Core's anti-DoS rules, when it has less work than the tip, lies more than
         MIN_BLOCKS_TO_KEEP above it, or has less than the network's minimum chain work."""
+        height = self._checked_height(block, requested, min_pow_checked)
+        if height is None:
+            return None
+        self.files.write_block(block.hash, wire.encode_block(block), height)
+        return self.activate_best_chain({block.hash: block})
+
+    def index_stored_block(self, block: Block, position: BlockPosition) -> None:
+        """-reindex: accept a block found in the blk files, where it stays; connected later by
+        `activate_best_chain`. Raises as `accept_block` does."""
+        height = self._checked_height(block, requested=True, min_pow_checked=True)
+        if height is not None:
+            self.files.index_block(block.hash, position, height)
+
+    def _checked_height(self, block: Block, requested: bool, min_pow_checked: bool) -> int | None:
+        """ProcessNewBlock's and AcceptBlock's checks of a block to store (see `accept_block`):
+        its height, None if it is stored already or not worth storing."""
         block_hash = block.hash
         try:
             try:
@@ -492,8 +509,7 @@ class Chainstate:
             if not error.mutated:
                 self.headers.invalidate(block_hash)
             raise _failed(error)
-        self.files.write_block(block_hash, wire.encode_block(block), height)
-        return self.activate_best_chain({block_hash: block})
+        return height
 
     def _worth_storing(self, block_hash: bytes, height: int) -> bool:
         """Core's AcceptBlock for a block nobody asked for: stored only if it may soon be part

@@ -77,10 +77,6 @@ class VersionBits:
             last = earlier
         return tree.height_of(last) + 1
 
-    def statuses(self, parent: bytes) -> dict[str, str]:
-        """Every deployment's state for a block on `parent`, by name."""
-        return {deployment.name: self.state(deployment, parent) for deployment in self.deployments}
-
     def block_version(self, parent: bytes) -> int:
         """Core's ComputeBlockVersion: the top bits, and the bit of each deployment STARTED or
         LOCKED_IN (signalling until it is active)."""

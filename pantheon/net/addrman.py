@@ -291,10 +291,11 @@ class AddrMan:
         now = self._now()
         source = source.without_port()
         source_group = source.netgroup()
-        added = sum(self._add_one(entry, source, source_group, time_penalty, now) for entry in addresses)
+        offered = list(addresses)
+        added = sum(self._add_one(entry, source, source_group, time_penalty, now) for entry in offered)
         if added:
-            log.debug("added %d addresses from %s: %d new, %d tried", added, source,
-                      self.size(in_new=True), self.size(in_new=False))
+            log.debug("Added %d addresses (of %d) from %s: %d tried, %d new", added, len(offered), source.host,
+                      self.size(in_new=False), self.size(in_new=True))
         return added
 
     def good(self, address: PeerAddress, now: int | None = None) -> bool:
@@ -472,6 +473,7 @@ class AddrMan:
         if occupant is None or is_terrible(occupant, now) or (len(occupant.new_slots) > 1 and not entry.new_slots):
             self._clear_new(bucket, slot)
             self._place_new(entry, bucket, slot)
+            log.debug("Added %s to new[%d][%d]", address, bucket, slot)
             return True
         if not entry.new_slots:
             self._delete(entry)

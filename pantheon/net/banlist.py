@@ -1,29 +1,38 @@
 """Bans and discouragement, as Bitcoin Core's BanMan keeps them.
 
-A ban covers an IPv4 or IPv6 subnet (a single address is a /32 or /128) until a time. Bans are
-kept in the store's `bans` namespace (`b/` in the key schema) and written at once: they are
-rare (an operator's command, a misbehaving peer where bans are configured) and must survive a
-crash. Expired bans are swept when loading and when listing; `is_banned` ignores them.
+A ban covers an IPv4 or IPv6 subnet (a single address is a /32 or /128), or one Tor, I2P or CJDNS
+address, until a time. Bans live in Core's `banlist.json` in the network's datadir, in Core's
+format, so an operator can carry a ban list between Core and Pantheon:
+
+    {"banned_nets": [{"version": 1, "ban_created": <unix s>, "banned_until": <unix s>,
+                      "address": "203.0.113.0/24"}, ...]}
+
+The file is rewritten at once on every change (to a temporary file, fsynced, then renamed over
+the old one: a crash leaves the old list or the new one, never half of either); bans are rare and
+must survive a crash. A missing file is Core's "Recreating the banlist database": an empty list,
+written at once. An unreadable one is moved aside to `banlist.json.unreadable-<UTC time>` (never
+deleted) and likewise recreated; an unreadable entry is dropped with a log line, the others stand.
+Bans kept by older versions in the store's `b/` namespace are moved into the file on first load.
+Expired bans are swept when loading and when listing; `is_banned` ignores them.
 
 Discouragement is Core's softer reaction to misbehaviour: the address may still connect but
 is first in line for eviction and is not gossiped. It is kept in memory only, as in Core.
 Core uses a rolling Bloom filter of 50,000 entries; here a set of the last 50,000 discouraged
 addresses, oldest forgotten first: the same bound, without false positives.
-
-Record: key = u8 IP version (4 or 6) + network address (4 or 16 bytes) + u8 prefix length;
-value = u8 format version (1), i64 created, i64 banned until (Unix seconds, big-endian).
-A record that does not decode is deleted with a log line; the other bans stand.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import json
 import logging
+import os
 import struct
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Callable, Union
+from pathlib import Path
+from typing import Any, Callable, Union
 
 from pantheon.net.address import Network, PeerAddress
 from pantheon.store import Store
@@ -32,9 +41,10 @@ log = logging.getLogger("pantheon.net.banlist")
 
 DEFAULT_BAN_TIME = 24 * 60 * 60  # Core DEFAULT_MISBEHAVING_BANTIME
 DISCOURAGED_MAX = 50_000  # Core's rolling filter of discouraged addresses holds 50,000
+BANLIST_FILENAME = "banlist.json"
 
-FORMAT_VERSION = 1
-_VALUE = struct.Struct(">Bqq")
+ENTRY_VERSION = 1  # Core's CBanEntry::CURRENT_VERSION
+_STORED_VALUE = struct.Struct(">Bqq")  # an older version's `b/` record: version, created, until
 
 Subnet = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
 IP = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
@@ -42,7 +52,11 @@ Target = Union[str, IP, Subnet, PeerAddress]
 #: What a ban covers: an IP subnet, or one address off the IP networks (Tor, I2P, CJDNS), as
 #: Core's CSubNet holds a single address of those.
 Banned = Union[Subnet, PeerAddress]
-_OTHER_NETWORK = 0x80  # key family flag: a non-IP address follows, its Network in the low bits
+_OTHER_NETWORK = 0x80  # stored key family flag: a non-IP address follows, its Network in the low bits
+
+
+class UnreadableBanList(ValueError):
+    """banlist.json is not Core's format (not JSON, or no "banned_nets" list)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +69,8 @@ class BanEntry:
 
     @property
     def address(self) -> str:
-        """As Core's listbanned shows it: a subnet with its prefix length, or a bare name."""
+        """As Core's listbanned and banlist.json show it: a subnet with its prefix length, or a
+        bare name."""
         return self.subnet.host if isinstance(self.subnet, PeerAddress) else str(self.subnet)
 
     @property
@@ -66,6 +81,28 @@ class BanEntry:
             return int(subnet.network), subnet.raw, b""
         family = Network.IPV4 if subnet.version == 4 else Network.IPV6
         return int(family), subnet.network_address.packed, subnet.netmask.packed
+
+    def to_json(self) -> dict[str, Any]:
+        """One element of banlist.json's "banned_nets", keys in Core's order."""
+        return {"version": ENTRY_VERSION, "ban_created": self.created, "banned_until": self.until,
+                "address": self.address}
+
+    @classmethod
+    def from_json(cls, item: Any) -> BanEntry:
+        """Raises ValueError (naming what is wrong) for anything Core would drop."""
+        if not isinstance(item, dict):
+            raise ValueError("not an object")
+        if item.get("version") != ENTRY_VERSION:
+            raise ValueError(f"unknown version ({item.get('version')!r})")
+        created, until, address = item.get("ban_created"), item.get("banned_until"), item.get("address")
+        if not all(isinstance(value, int) and not isinstance(value, bool) for value in (created, until)):
+            raise ValueError("ban_created and banned_until must be integers")
+        if not isinstance(address, str):
+            raise ValueError("unparseable address or subnet")
+        try:
+            return cls(_subnet(address), created, until)
+        except ValueError:
+            raise ValueError(f"unparseable address or subnet ({address})") from None
 
 
 def _ip(address: PeerAddress | str | IP) -> IP | None:
@@ -94,15 +131,11 @@ def _subnet(target: Target) -> Banned:
     return address
 
 
-def _key(subnet: Banned) -> bytes:
-    if isinstance(subnet, PeerAddress):
-        return bytes([_OTHER_NETWORK | subnet.network]) + subnet.raw
-    return bytes([subnet.version]) + subnet.network_address.packed + bytes([subnet.prefixlen])
-
-
-def _decode(key: bytes, value: bytes) -> BanEntry:
-    version, created, until = _VALUE.unpack(value)
-    if version != FORMAT_VERSION:
+def _decode_stored(key: bytes, value: bytes) -> BanEntry:
+    """An older version's `b/` record: key = family (4, 6, or 0x80|network) + address (+ prefix
+    length for IP); value = format version 1, i64 created, i64 until (big-endian)."""
+    version, created, until = _STORED_VALUE.unpack(value)
+    if version != ENTRY_VERSION:
         raise ValueError(f"format version {version}")
     if key[0] & _OTHER_NETWORK:
         return BanEntry(PeerAddress(Network(key[0] & ~_OTHER_NETWORK), key[1:]), created, until)
@@ -114,23 +147,54 @@ def _decode(key: bytes, value: bytes) -> BanEntry:
     return BanEntry(subnet, created, until)
 
 
-class BanList:
-    """Bans (persisted) and discouragement (in memory) for one node. Greenlet-safe: no call
-    yields, and each ban is one small store write."""
+def read_banlist_file(path: Path) -> list[BanEntry]:
+    """The entries of a banlist.json; FileNotFoundError if there is none, UnreadableBanList if
+    it is not Core's format. Unreadable entries are dropped with a log line, as Core does."""
+    try:
+        document = json.loads(path.read_bytes())
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise UnreadableBanList(f"{path}: {error}") from None
+    if not isinstance(document, dict) or not isinstance(document.get("banned_nets"), list):
+        raise UnreadableBanList(f'{path}: no "banned_nets" list')
+    entries = []
+    for item in document["banned_nets"]:
+        try:
+            entries.append(BanEntry.from_json(item))
+        except ValueError as error:
+            log.warning("Dropping entry with %s from ban list", error)
+    return entries
 
-    def __init__(self, store: Store, *, clock: Callable[[], float] = time.time,
-                 max_discouraged: int = DISCOURAGED_MAX, default_ban_time: int = DEFAULT_BAN_TIME) -> None:
-        """`default_ban_time`: a ban's length when none is given (Core's -bantime)."""
-        self._store = store
+
+def write_banlist_file(path: Path, entries: list[BanEntry]) -> None:
+    """Replace banlist.json atomically: a temporary file, fsynced, renamed over the old one."""
+    temporary = path.with_name(path.name + ".new")
+    text = json.dumps({"banned_nets": [entry.to_json() for entry in entries]}, indent=4) + "\n"
+    with open(temporary, "w", encoding="utf-8") as file:
+        file.write(text)
+        file.flush()
+        os.fsync(file.fileno())
+    os.replace(temporary, path)
+
+
+class BanList:
+    """Bans (in `banlist.json` under `path`'s directory, or in memory with `path=None`) and
+    discouragement (in memory) for one node. Greenlet-safe: no call yields."""
+
+    def __init__(self, path: Path | None, *, clock: Callable[[], float] = time.time,
+                 max_discouraged: int = DISCOURAGED_MAX, default_ban_time: int = DEFAULT_BAN_TIME,
+                 legacy_store: Store | None = None) -> None:
+        """`path`: the banlist.json to keep; `default_ban_time`: a ban's length when none is given
+        (Core's -bantime); `legacy_store`: a store whose `b/` bans (an older version's) move into
+        the file."""
+        self.path = path
         self.default_ban_time = default_ban_time
-        self._view = store.namespace("bans")
         self._clock = clock
         self._bans: dict[Banned, BanEntry] = {}
         # (IP version, prefix length) -> {network bits: entry}: a lookup per prefix length in use.
         self._index: dict[tuple[int, int], dict[int, BanEntry]] = {}
         self._discouraged: OrderedDict[PeerAddress, None] = OrderedDict()
         self._max_discouraged = max_discouraged
-        self._load()
+        self._load(legacy_store)
 
     # --- bans -------------------------------------------------------------------------------
 
@@ -147,9 +211,8 @@ class BanList:
         if current is not None and current.until >= end:
             return current
         entry = BanEntry(subnet, now, end)
-        self._view.put(_key(subnet), _VALUE.pack(FORMAT_VERSION, entry.created, entry.until))
         self._bans[subnet] = entry
-        self._reindex()
+        self._changed()
         log.info("banned %s until %s", subnet, time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(end)))
         return entry
 
@@ -158,8 +221,7 @@ class BanList:
         subnet = _subnet(target)
         if self._bans.pop(subnet, None) is None:
             return False
-        self._view.delete(_key(subnet))
-        self._reindex()
+        self._changed()
         log.info("unbanned %s", subnet)
         return True
 
@@ -182,15 +244,14 @@ class BanList:
 
     def list(self) -> list[BanEntry]:
         """The bans in force, in Core's order (`BanEntry.order`); expired ones are swept from
-        memory and the store."""
+        memory and the file."""
         self._sweep()
         return sorted(self._bans.values(), key=lambda entry: entry.order)
 
     def clear(self) -> None:
         """Lift every ban."""
-        self._store.clear("bans")
         self._bans.clear()
-        self._reindex()
+        self._changed()
         log.info("cleared all bans")
 
     # --- discouragement ----------------------------------------------------------------------
@@ -221,7 +282,8 @@ class BanList:
             return address.without_port()
         return PeerAddress.parse(address) if isinstance(address, str) else PeerAddress.from_ip(address)
 
-    def _reindex(self) -> None:
+    def _changed(self) -> None:
+        """Rebuild the lookup index and write the file."""
         index: dict[tuple[int, int], dict[int, BanEntry]] = {}
         for subnet, entry in self._bans.items():
             if isinstance(subnet, PeerAddress):
@@ -229,31 +291,58 @@ class BanList:
             bits = int(subnet.network_address) >> (subnet.max_prefixlen - subnet.prefixlen)
             index.setdefault((subnet.version, subnet.prefixlen), {})[bits] = entry
         self._index = index
+        if self.path is not None:
+            write_banlist_file(self.path, sorted(self._bans.values(), key=lambda entry: entry.order))
 
     def _sweep(self) -> None:
         now = self._now()
         expired = [subnet for subnet, entry in self._bans.items() if entry.until <= now]
         if not expired:
             return
-        with self._view.write_batch(transaction=True) as batch:
-            for subnet in expired:
-                batch.delete(_key(subnet))
-                del self._bans[subnet]
-        self._reindex()
+        for subnet in expired:
+            del self._bans[subnet]
+        self._changed()
         log.info("swept %d expired bans", len(expired))
 
-    def _load(self) -> None:
-        bad = []
-        for key, value in self._view.iterator():
-            try:
-                entry = _decode(key, value)
-            except (ValueError, struct.error, IndexError) as error:
-                log.warning("dropping unreadable ban record %s: %s", key.hex(), error)
-                bad.append(key)
-                continue
-            self._bans[entry.subnet] = entry
-        for key in bad:
-            self._view.delete(key)
-        self._reindex()
+    def _load(self, legacy_store: Store | None) -> None:
+        started = time.monotonic()
+        entries = self._read_file()
+        moved = self._read_stored_bans(legacy_store) if legacy_store is not None else []
+        for entry in entries + moved:
+            current = self._bans.get(entry.subnet)
+            if current is None or current.until < entry.until:
+                self._bans[entry.subnet] = entry
+        self._changed()  # writes the file: recreated, or with the moved bans
+        if legacy_store is not None:
+            legacy_store.clear("bans")  # only once the file holds them
         self._sweep()
-        log.info("loaded %d bans", len(self._bans))
+        log.debug("Loaded %d banned node addresses/subnets  %dms", len(self._bans),
+                  (time.monotonic() - started) * 1000)
+
+    def _read_file(self) -> list[BanEntry]:
+        if self.path is None:
+            return []
+        try:
+            return read_banlist_file(self.path)
+        except FileNotFoundError:
+            pass
+        except (OSError, UnreadableBanList) as error:
+            aside = self.path.with_name(f"{self.path.name}.unreadable-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}")
+            log.warning("Cannot load banlist %s: %s; kept as %s", self.path, error, aside.name)
+            os.replace(self.path, aside)
+        log.info("Recreating the banlist database")
+        return []
+
+    @staticmethod
+    def _read_stored_bans(store: Store) -> list[BanEntry]:
+        """The `b/` bans an older version kept in the store."""
+        view = store.namespace("bans")
+        entries = []
+        for key, value in view.iterator():
+            try:
+                entries.append(_decode_stored(key, value))
+            except (ValueError, struct.error, IndexError) as error:
+                log.warning("dropping unreadable stored ban record %s: %s", key.hex(), error)
+        if entries:
+            log.info("moving %d bans from the store into %s", len(entries), BANLIST_FILENAME)
+        return entries

@@ -18,10 +18,9 @@ does not read is not served more), above `send_limit` the peer is disconnected.
 
 Reactions (DESIGN.md, Bitcoin Core's):
     wrong magic                                   disconnect
-    declared length over the command's cap        disconnect before reading the payload; for
-                                                  addr/addrv2/inv/getdata/headers that length
-                                                  can only carry too many entries: misbehaving
-    bad checksum, malformed command field         drop the message, keep the peer
+    declared length over max_payload              disconnect before reading the payload (Core's
+                                                  transport caps only the whole message)
+    bad checksum, malformed command field         drop the message, keep the peer (checksum first)
     unknown command                               ignore, counted in counters["unknown command"]
     any message before version                    ignore; a duplicate version is ignored
     other messages between version and verack     ignore (Core: "unsupported message prior to verack")
@@ -43,7 +42,7 @@ built-in calls it (`BUILTIN_HANDLERS[command](peer, frame)`). Handlers run
 in the reader greenlet: they must not block (no unbounded I/O, no long CPU loop); longer work is
 spawned into the manager's pool. A handler raising a ProtocolError drops the message; any other
 exception is logged and counted ("handler errors") and the peer stays, as in Core.
-Reactions that keep the peer are logged at INFO (drops, unknown commands) or DEBUG (ignored).
+Reactions are logged in Core's words (the "Header error: …" lines, "Misbehaving: peer=N: …").
 """
 
 from __future__ import annotations
@@ -52,6 +51,7 @@ import enum
 import itertools
 import logging
 import secrets
+import string
 import time
 from collections import Counter, deque
 from dataclasses import dataclass
@@ -67,8 +67,8 @@ import gevent.socket
 import pantheon
 import pantheon.wire
 from pantheon import limits, params
-from pantheon.errors import BadMagic, OversizedMessage, ProtocolError
-from pantheon.frames import Frame
+from pantheon.errors import BadMagic, OversizedMessage, ProtocolError, Truncated
+from pantheon.frames import BAD_CHECKSUM, Frame
 from pantheon.net.address import PeerAddress
 from pantheon.net.banlist import BanList
 from pantheon.net.permissions import Permission
@@ -109,7 +109,24 @@ COUNT_CAPS: Mapping[str, tuple[int, int, bool]] = {
 SERVICE_CHECKED_CONNECTIONS = frozenset({"outbound-full-relay", "block-relay-only", "addr-fetch"})
 # Accepted between version and verack (Core); everything else then is ignored.
 _BEFORE_VERACK = frozenset({"version", "verack", "wtxidrelay", "sendaddrv2", "sendtxrcncl"})
+#: Core's SAFE_CHARS_DEFAULT: what its log keeps of a peer-supplied message type.
+_SAFE_CHARS = frozenset(string.ascii_letters + string.digits + " .,;-_/:?@()")
 _ids = itertools.count(0)  # Core numbers the connections of a process from 0
+
+
+def sanitized_type(command: str) -> str:
+    """A message type as Core logs it: up to its first NUL, only safe characters kept."""
+    return "".join(char for char in command.partition("\0")[0] if char in _SAFE_CHARS)
+
+
+def core_exception_text(error: ProtocolError) -> str:
+    """What Core's deserializer would say of the same fault, then ours: its stream's "end of
+    data", its "Address too long" (operators and Core's tests grep for these)."""
+    if isinstance(error, Truncated):
+        return f"end of data: {error}"
+    if isinstance(error, OversizedMessage) and error.field.endswith(".address"):
+        return f"Address too long: {error.size} > {error.cap}"
+    return str(error)
 
 
 class PeerState(str, enum.Enum):
@@ -248,7 +265,8 @@ class Peer:
         self._nonces: MutableSet[int] = set() if nonces is None else nonces
         self._start_height = start_height
         self._group = group if group is not None else gevent.pool.Group()
-        self._decoder = wire.FrameDecoder(self.config.network.magic, self.config.max_payload)
+        # Core's transport caps only the whole message; counts are checked once it is in.
+        self._decoder = wire.FrameDecoder(self.config.network.magic, self.config.max_payload, caps={})
         self._state = PeerState.CONNECTING
         self._verack_received = False
         self._clock = clock  # the node's clock (clock.py): every timer and time here reads it
@@ -509,13 +527,9 @@ class Peer:
             self._read_loop()
         except BadMagic as error:
             self.disconnect(f"Header error: Wrong MessageStart {error.found.hex()} received")
-        except OversizedMessage as error:
-            command = error.field.removesuffix(" payload")
-            cap = COUNT_CAPS.get(command)
-            if cap is not None and cap[2]:
-                self.misbehaving(f"{error} (more entries than allowed)")
-            else:
-                self.close(f"declared length over the cap, payload not read: {error}")
+        except OversizedMessage as error:  # decided from the header: the payload is never read
+            self.disconnect(f"Header error: Size too large ({sanitized_type(error.field.removesuffix(' payload'))}, "
+                            f"{error.size} bytes)")
         except OSError as error:
             self.close(f"connection failed: {error or type(error).__name__}")
         finally:
@@ -610,9 +624,15 @@ class Peer:
         self.bytes_recv_per_msg[command if known else "*other*"] += size
         if self._traffic is not None:
             self._traffic("received", command, size)
-        if frame.error is not None:
+        if frame.error is not None:  # Core's V1Transport drops it and keeps the peer
             self.counters[f"dropped: {frame.error}"] += 1
-            log.info("%s dropped a %s message: %s", self, command, frame.error)
+            if frame.error == BAD_CHECKSUM:
+                log.debug("Header error: Wrong checksum (%s, %d bytes), expected %s was %s, peer=%d",
+                          sanitized_type(command), len(frame.payload), self._wire.checksum(frame.payload).hex(),
+                          (frame.received_checksum or b"").hex(), self.id)
+            else:
+                log.debug("Header error: Invalid message type (%s, %d bytes), peer=%d", sanitized_type(command),
+                          len(frame.payload), self.id)
             return
         log.debug("received: %s (%d bytes) peer=%d", command, len(frame.payload), self.id)
         if self.remote is None and command != "version":
@@ -635,9 +655,10 @@ class Peer:
             return
         try:
             handler(self, frame)
-        except ProtocolError as error:
+        except ProtocolError as error:  # Core's ProcessMessages catches it; the peer stays
             self.counters["malformed"] += 1
-            log.info("%s dropped a malformed %s message: %s", self, command, error)
+            log.debug("ProcessMessages(%s, %d bytes): Exception '%s' (%s) caught", sanitized_type(command),
+                      len(frame.payload), core_exception_text(error), type(error).__name__)
         except Exception:  # a handler's bug costs the message, not the peer (as Core's ProcessMessages)
             self.counters["handler errors"] += 1
             log.exception("%s handler for %s failed", self, command)
@@ -653,11 +674,10 @@ class Peer:
             return True
         if count <= cap:
             return True
-        reason = f"{frame.command} declares {count} entries, over the cap of {cap}"
         if discourage:
-            self.misbehaving(reason)
+            self.misbehaving(f"{frame.command} message size = {count}")
         else:
-            self.close(reason)
+            self.disconnect(f"{frame.command} locator size {count} > {cap}")
         return False
 
     # --- the handshake and ping ---------------------------------------------------------
@@ -720,7 +740,9 @@ class Peer:
         self._set_state(PeerState.CONNECTED, "handshake complete")
         if self.common_version >= SENDHEADERS_VERSION:
             self.send("sendheaders")
-        if self.config.fee_filter is not None and self.common_version >= FEEFILTER_VERSION:
+        # Core: a forcerelay peer's transactions are taken whatever their fee, so it is not told one.
+        if (self.config.fee_filter is not None and self.common_version >= FEEFILTER_VERSION
+                and Permission.FORCERELAY not in self.permissions):
             self.send("feefilter", self._wire.encode_feefilter(self.config.fee_filter))
         self._next_ping = self._clock()  # Core pings as soon as the handshake is done
 

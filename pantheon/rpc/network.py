@@ -20,6 +20,7 @@ from pantheon.rpc.errors import (
     RPC_CLIENT_NODE_NOT_ADDED,
     RPC_CLIENT_NODE_NOT_CONNECTED,
     RPC_INVALID_PARAMETER,
+    RPC_INVALID_PARAMS,
     RpcError,
 )
 from pantheon.rpc.registry import HIDDEN, RpcGroup, rpc_method
@@ -110,10 +111,12 @@ class NetworkRpc(RpcGroup):
         return {"address": str(address), "connection_type": connection_type}
 
     @rpc_method
-    def disconnectnode(self, address: Any = "", nodeid: Any = None) -> None:
+    def disconnectnode(self, address: Any = None, nodeid: Any = None) -> None:
         """Disconnect the peer at `address` or with id `nodeid` (one of them)."""
-        if nodeid is not None and address:
-            raise RpcError(RPC_INVALID_PARAMETER, "Only one of address and nodeid should be provided.")
+        by_address = address is not None and nodeid is None
+        by_id = nodeid is not None and address in (None, "")
+        if not (by_address or by_id):
+            raise RpcError(RPC_INVALID_PARAMS, "Only one of address and nodeid should be provided.")
         p2p_port = self.node.network.p2p_port
         for peer in self.node.peers():
             if (nodeid is not None and peer.id == nodeid) or (
@@ -129,9 +132,9 @@ class NetworkRpc(RpcGroup):
         node = self.node
         target = _ban_target(subnet)
         if command == "add":
-            already = (any(entry.subnet == target for entry in node.bans())
-                       if isinstance(target, (ipaddress.IPv4Network, ipaddress.IPv6Network))
-                       else node.is_banned(target))
+            # Core: a subnet is banned only by itself, one address by any ban covering it.
+            already = (any(entry.subnet == target for entry in node.bans()) if "/" in str(subnet)
+                       else node.is_banned(str(subnet)))
             if already:
                 raise RpcError(RPC_CLIENT_NODE_ALREADY_ADDED, "Error: IP/Subnet already banned")
             bantime = int_arg(bantime, "bantime")

@@ -613,3 +613,14 @@ def test_fresh_tables_get_distinct_random_secrets(tmp_path: Path, clock: Clock) 
             assert len(meta) == 33 and meta[0] == 1
             secrets.add(meta[1:])
     assert len(secrets) == 3
+
+
+def test_additions_are_logged_in_cores_words(store: Store, clock: Clock, caplog) -> None:
+    """Core's addrman lines: each placement with its bucket and slot, then a summary."""
+    table = manager(store, clock)
+    with caplog.at_level(logging.DEBUG, logger="pantheon.net.addrman"):
+        assert table.add([offer("9.9.9.9"), offer("10.0.0.1")], ip("1.2.3.4")) == 1  # 10/8 is not routable
+    [((tried, bucket, position), placed)] = slots(table).items()
+    assert not tried and placed.address == ip("9.9.9.9", 8333)
+    assert f"Added 9.9.9.9:8333 to new[{bucket}][{position}]" in caplog.text
+    assert "Added 1 addresses (of 2) from 1.2.3.4: 0 tried, 1 new" in caplog.text

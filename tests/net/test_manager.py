@@ -4,7 +4,6 @@ graceful stop, and no monkey-patching."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import gevent
@@ -17,7 +16,6 @@ from pantheon import params
 from pantheon.net.banlist import BanList
 from pantheon.net.manager import ManagerConfig, NetworkManager
 from pantheon.net.peer import PeerConfig, PeerState
-from pantheon.store import Store
 
 PEER = PeerConfig(network=params.REGTEST, handshake_timeout=2.0)
 LISTEN = ManagerConfig(peer=PEER, listen=("127.0.0.1", 0))
@@ -78,18 +76,17 @@ def test_outbound_and_total_limits(managers) -> None:
     assert client.count(inbound=False) == 1 and client.count(inbound=True) == 0
 
 
-def test_inbound_limit_with_a_discouraged_address(managers, tmp_path: Path) -> None:
-    with Store.open(tmp_path) as store:
-        bans = BanList(store)
-        bans.discourage("127.0.0.1")
-        server = managers(ManagerConfig(peer=PEER, listen=("127.0.0.1", 0), max_inbound=1), banlist=bans)
-        assert closed_by_server(server.address[1])  # one slot free: a discouraged peer is refused
-        roomy = managers(ManagerConfig(peer=PEER, listen=("127.0.0.1", 0), max_inbound=2), banlist=bans)
-        client = managers(ManagerConfig(peer=PEER))
-        peer = client.add_peer(*roomy.address)
-        wait_for(lambda: peer.state is PeerState.CONNECTED)
-        bans.ban("127.0.0.1")
-        assert closed_by_server(roomy.address[1])  # banned: refused whatever the room
+def test_inbound_limit_with_a_discouraged_address(managers) -> None:
+    bans = BanList(None)
+    bans.discourage("127.0.0.1")
+    server = managers(ManagerConfig(peer=PEER, listen=("127.0.0.1", 0), max_inbound=1), banlist=bans)
+    assert closed_by_server(server.address[1])  # one slot free: a discouraged peer is refused
+    roomy = managers(ManagerConfig(peer=PEER, listen=("127.0.0.1", 0), max_inbound=2), banlist=bans)
+    client = managers(ManagerConfig(peer=PEER))
+    peer = client.add_peer(*roomy.address)
+    wait_for(lambda: peer.state is PeerState.CONNECTED)
+    bans.ban("127.0.0.1")
+    assert closed_by_server(roomy.address[1])  # banned: refused whatever the room
 
 
 def test_dialling_ourselves_is_detected(managers) -> None:

@@ -27,9 +27,9 @@ from helpers.waiting import WAIT, wait_for
 from pantheon import limits, params, protocol, wire
 from pantheon.net.address import PeerAddress
 from pantheon.net.banlist import BanList
+from pantheon.net.permissions import Permission
 from pantheon.net.peer import USER_AGENT, Peer, PeerConfig, PeerState
 from pantheon.primitives import InvVect
-from pantheon.store import Store
 
 REGTEST = params.REGTEST
 FAST = PeerConfig(network=REGTEST, handshake_timeout=2.0, ping_interval=60.0, ping_timeout=60.0)
@@ -73,9 +73,8 @@ def listener(wire_impl) -> Iterator[Listener]:
 
 
 @pytest.fixture
-def banlist(tmp_path: Path) -> Iterator[BanList]:
-    with Store.open(tmp_path) as store:
-        yield BanList(store)
+def banlist(tmp_path: Path) -> BanList:
+    return BanList(tmp_path / "banlist.json")
 
 
 @pytest.fixture
@@ -157,6 +156,21 @@ def test_wtxidrelay_and_sendaddrv2_come_before_verack(raw: RawClient) -> None:
     raw.receive("feefilter")
     assert [frame.command for frame in raw.received][4:] == ["sendheaders", "feefilter"]
     assert "sendcmpct" not in [frame.command for frame in raw.received]
+
+
+def test_a_forcerelay_peer_gets_no_feefilter(wire_impl) -> None:
+    """Core takes a forcerelay peer's transactions whatever their fee, so it does not filter them."""
+    server = Listener(wire_impl.module, FAST, permissions=frozenset({Permission.FORCERELAY, Permission.RELAY}))
+    client = RawClient(server.port, wire_impl.module)
+    try:
+        client.handshake()
+        client.send("ping", bytes(8))
+        client.receive("pong")
+        assert "sendheaders" in [frame.command for frame in client.received]
+        assert "feefilter" not in [frame.command for frame in client.received]
+    finally:
+        client.close()
+        server.stop()
 
 
 @pytest.mark.parametrize("version", [70016, 70015])
@@ -347,40 +361,72 @@ def test_wrong_magic_disconnects(listener: Listener, raw: RawClient, good: Peer,
     assert_unaffected(good)
 
 
-def test_declared_length_over_cap_disconnects_before_the_payload(listener: Listener, raw: RawClient,
-                                                                 good: Peer) -> None:
-    raw.handshake()
-    header = raw.frame("ping", bytes(9))[: limits.HEADER_SIZE]
-    raw.send_raw(header)  # the 9 payload bytes never come: the peer must not wait for them
-    assert raw.is_closed()
-    peer = server_peer(listener, raw)
-    assert peer.state is PeerState.DISCONNECTED
-    assert peer.close_reason == "declared length over the cap, payload not read: ping payload: 9 exceeds the cap of 8"
-    assert_unaffected(good)
+def test_declared_length_over_max_payload_disconnects_before_the_payload(wire_impl, caplog) -> None:
+    """Core's transport refuses a message over 4,000,000 bytes from its header alone."""
+    caplog.set_level(logging.DEBUG, "pantheon.net.peer")
+    server = Listener(wire_impl.module, FAST)
+    raw = RawClient(server.port, wire_impl.module)
+    try:
+        raw.handshake()
+        size = limits.MAX_MESSAGE_SIZE + 1
+        raw.send_raw(REGTEST.magic.to_bytes(4, "little") + b"badmsg\x01".ljust(12, b"\0") + size.to_bytes(4, "little")
+                     + bytes(4))
+        assert raw.is_closed()  # the payload never comes: the peer must not wait for it
+        peer = server_peer(server, raw)
+        assert peer.close_reason == f"Header error: Size too large (badmsg, {limits.MAX_MESSAGE_SIZE + 1} bytes)"
+        assert "Header error: Size too large (badmsg, 4000001 bytes)" in caplog.text
+    finally:
+        raw.close()
+        server.stop()
 
 
-def test_bad_checksum_drops_the_message_keeps_the_peer(listener: Listener, raw: RawClient, good: Peer) -> None:
+def test_bad_checksum_drops_the_message_keeps_the_peer(listener: Listener, raw: RawClient, good: Peer,
+                                                       caplog) -> None:
+    caplog.set_level(logging.DEBUG, "pantheon.net.peer")
     raw.handshake()
     bad = bytearray(raw.frame("ping", wire.encode_ping(1)))
-    bad[20] ^= 0xFF  # checksum
+    bad[20:24] = b"\xff" * 4  # checksum
     raw.send_raw(bytes(bad))
-    raw.send_raw(b"\0" * 0 + raw.frame("ping", wire.encode_ping(2)))
+    raw.send_raw(raw.frame("ping", wire.encode_ping(2)))
     while (nonce := wire.decode_pong(raw.receive("pong").payload)) != 2:
         assert nonce != 1, "the bad-checksum ping was answered"
     peer = server_peer(listener, raw)
     assert peer.counters["dropped: bad checksum"] == 1 and peer.state is PeerState.CONNECTED
+    expected = wire.checksum(wire.encode_ping(1)).hex()
+    assert f"Header error: Wrong checksum (ping, 8 bytes), expected {expected} was ffffffff, peer={peer.id}" in caplog.text
+    assert peer.bytes_recv_per_msg["*other*"] == 32  # Core counts a rejected message under *other*
     assert_unaffected(good)
 
 
-def test_bad_command_field_drops_the_message(listener: Listener, raw: RawClient, good: Peer) -> None:
+@pytest.mark.parametrize(("field", "logged"), [(b"pi\x01g" + bytes(8), "pig"), (b"pi\x00ng" + bytes(7), "pi")])
+def test_bad_command_field_drops_the_message(listener: Listener, raw: RawClient, good: Peer, caplog,
+                                             field: bytes, logged: str) -> None:
+    """Core logs the type up to its first NUL, unsafe characters left out."""
+    caplog.set_level(logging.DEBUG, "pantheon.net.peer")
     raw.handshake()
     frame = bytearray(raw.frame("ping", wire.encode_ping(1)))
-    frame[4:16] = b"pi\x01g" + bytes(8)
+    frame[4:16] = field
     raw.send_raw(bytes(frame))
     raw.send("ping", wire.encode_ping(2))
     assert wire.decode_pong(raw.receive("pong").payload) == 2
-    assert server_peer(listener, raw).counters["dropped: bad command"] == 1
+    peer = server_peer(listener, raw)
+    assert peer.counters["dropped: bad command"] == 1
+    assert f"Header error: Invalid message type ({logged}, 8 bytes), peer={peer.id}" in caplog.text
     assert_unaffected(good)
+
+
+def test_a_bad_checksum_is_reported_before_a_bad_command(listener: Listener, raw: RawClient, caplog) -> None:
+    caplog.set_level(logging.DEBUG, "pantheon.net.peer")
+    raw.handshake()
+    frame = bytearray(raw.frame("ping", b"\x01d"))  # Core's test sends this payload: its checksum is 78df0a04
+    frame[4:16] = b"badmsg\x01" + bytes(5)
+    frame[20:24] = b"\xff" * 4
+    raw.send_raw(bytes(frame))
+    raw.send("ping", wire.encode_ping(2))
+    raw.receive("pong")
+    peer = server_peer(listener, raw)
+    assert f"Header error: Wrong checksum (badmsg, 2 bytes), expected 78df0a04 was ffffffff, peer={peer.id}" in caplog.text
+    assert peer.counters["dropped: bad checksum"] == 1 and peer.bytes_recv_per_msg["*other*"] == 26
 
 
 def test_unknown_command_ignored_and_counted(listener: Listener, raw: RawClient, good: Peer) -> None:
@@ -436,13 +482,26 @@ def test_a_failing_handler_costs_the_message_not_the_peer(listener: Listener, ca
         client.close()
 
 
-def test_malformed_payload_dropped(listener: Listener, raw: RawClient, good: Peer) -> None:
+@pytest.mark.parametrize(("command", "payload", "what"), [
+    ("feefilter", b"\x01\x02", "Exception 'end of data: "),
+    ("addrv2", b"", "Exception 'end of data: "),
+    ("addrv2", bytes([1]) + bytes(4) + bytes([1, 1]) + bytes([0xFD]) + (513).to_bytes(2, "little") + bytes(515),
+     "Exception 'Address too long: 513 > 512' (OversizedMessage) caught"),
+])
+def test_malformed_payload_dropped_in_cores_words(listener: Listener, good: Peer, caplog, command: str,
+                                                  payload: bytes, what: str) -> None:
+    caplog.set_level(logging.DEBUG, "pantheon.net.peer")
+    listener.options["handlers"] = {"addrv2": lambda peer, frame: listener.wire.decode_addrv2(frame.payload)}
+    raw = RawClient(listener.port, listener.wire)
     raw.handshake()
-    raw.send("feefilter", b"\x01\x02")
+    raw.send(command, payload)
     raw.send("ping", wire.encode_ping(4))
     assert wire.decode_pong(raw.receive("pong").payload) == 4
-    assert server_peer(listener, raw).counters["malformed"] == 1
+    peer = server_peer(listener, raw)
+    assert peer.counters["malformed"] == 1 and peer.state is PeerState.CONNECTED
+    assert f"ProcessMessages({command}, {len(payload)} bytes): {what}" in caplog.text
     assert_unaffected(good)
+    raw.close()
 
 
 OVER_COUNT = [
@@ -467,9 +526,9 @@ def test_oversized_counts_are_misbehaviour(wire_impl, banlist: BanList, command:
         assert raw.is_closed()
         peer = server_peer(server, raw)
         assert peer.state is PeerState.BANNED
-        assert peer.close_reason == f"misbehaving: {command} declares {cap + 1} entries, over the cap of {cap}"
+        assert peer.close_reason == f"misbehaving: {command} message size = {cap + 1}"  # Core's words
         assert banlist.is_discouraged(PeerAddress.from_ip("127.0.0.1")) and not banlist.list()
-        assert f"Misbehaving: peer={peer.id}: {command} declares {cap + 1} entries" in caplog.text
+        assert f"Misbehaving: peer={peer.id}: {command} message size = {cap + 1}" in caplog.text
         assert_unaffected(good)
         raw.close()
     finally:
@@ -477,15 +536,13 @@ def test_oversized_counts_are_misbehaviour(wire_impl, banlist: BanList, command:
 
 
 def test_full_oversized_inv_is_misbehaviour(listener: Listener, raw: RawClient, good: Peer) -> None:
-    """50,001 real entries: the frame's length is over inv's cap, which only too many entries
-    can reach, so it is misbehaviour (as Core, which reads it and counts) without reading it."""
+    """50,001 real entries: read whole (within the 4 MB cap), then counted, as Core does."""
     raw.handshake()
     count = limits.MAX_INV_ENTRIES + 1
-    payload = listener.wire.write_compact_size(count) + bytes(36) * count
-    raw.send_raw(raw.frame("inv", payload)[: limits.HEADER_SIZE])
+    raw.send("inv", listener.wire.write_compact_size(count) + bytes(36) * count)
     assert raw.is_closed()
     peer = server_peer(listener, raw)
-    assert peer.state is PeerState.BANNED and "more entries than allowed" in peer.close_reason
+    assert peer.state is PeerState.BANNED and peer.close_reason == f"misbehaving: inv message size = {count}"
     assert_unaffected(good)
 
 
@@ -497,7 +554,7 @@ def test_locator_over_101_disconnects_without_discouraging(wire_impl, banlist: B
         raw.send("getheaders", (70016).to_bytes(4, "little") + bytes([102]) + bytes(32))
         assert raw.is_closed()
         peer = server_peer(server, raw)
-        assert peer.state is PeerState.DISCONNECTED and "getheaders declares 102 entries" in peer.close_reason
+        assert peer.state is PeerState.DISCONNECTED and peer.close_reason == "getheaders locator size 102 > 101"
         assert not banlist.is_discouraged("127.0.0.1")
     finally:
         raw.close()

@@ -1,6 +1,8 @@
-"""Core's chain RPCs on a whole node over JSON-RPC: submitblock's BIP22 answers, submitheader,
-getchaintips' statuses, invalidateblock/reconsiderblock, and the header and block fields Core's
-functional tests read. Blocks are built here at regtest difficulty (`helpers.chain.block_on`)."""
+"""Core's chain and mining RPCs on a whole node over JSON-RPC, as Core's functional tests call them:
+submitblock's BIP22 answers, submitheader, getchaintips' statuses, invalidate/reconsider, block
+and header fields, templates and proposals, mining figures, pruning, chain statistics, the UTXO
+set's digests, waiting for blocks, generateblock. Blocks are built here at regtest difficulty
+(`helpers.chain.block_on`)."""
 
 from __future__ import annotations
 

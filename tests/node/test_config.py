@@ -146,6 +146,8 @@ def test_assumevalid_defaults_to_cores_block_for_the_network(tmp_path: Path, net
     (["-blockmaxweight=4000001"], None, r"^-blockmaxweight \(4000001\) exceeds consensus maximum block weight"),
     (["-blockmaxweight=7999"], None, r"^-blockreservedweight \(8000\) exceeds -blockmaxweight \(7999\)$"),
     (["-prune=549"], None, r"^Prune configured below the minimum of 550 MiB.  Please use a higher number.$"),
+    (["-prune=1", "-reindex-chainstate"], None,
+     r"^Prune mode is incompatible with -reindex-chainstate. Use full -reindex instead.$"),
     (["-regtest", "-test=addrmap"], None, r'^Unrecognised option "addrmap" provided in -test=<option>.$'),
     (["-test=bip94"], None, "regtest only"),
     (["-fastprune"], None, "regtest only"),

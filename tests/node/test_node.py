@@ -42,6 +42,7 @@ from pantheon.protocol import (
 from pantheon.net.peer import PeerState
 from pantheon.node import WALLETS_DIRNAME, Node, NodeTuning
 from pantheon.service import NodeService
+from pantheon.chain.pow import check_proof_of_work
 from pantheon.primitives import Block, BlockHeader, Endpoint, InvVect, OutPoint, Tx, TxOut, Version
 from pantheon.store import DatadirInUse
 
@@ -266,7 +267,9 @@ UNKNOWN = "ab" * 32
     ("sendrawtransaction", ["zz"], -22),
     ("addnode", ["127.0.0.1:1", "bogus"], -8),
     ("addnode", ["127.0.0.1:notaport", "add"], -8),
-    ("disconnectnode", ["127.0.0.1:1", 3], -8),
+    ("disconnectnode", ["127.0.0.1:1", 3], -32602),  # Core: RPC_INVALID_PARAMS for both or neither
+    ("disconnectnode", [], -32602),
+    ("disconnectnode", ["221B Baker Street"], -29),
     ("setban", ["10.0.0.1", "bogus"], -8),
     ("setban", ["10.0.0.1", "add", "soon"], -3),
     ("nosuchmethod", [], -32601),
@@ -295,6 +298,11 @@ def test_rpc_bans(rpc_node: Node) -> None:
     with pytest.raises(JSONRPCError) as caught:
         in_thread(client.setban, "10.1.0.0/16", "add")
     assert caught.value.error["code"] == -23
+    with pytest.raises(JSONRPCError) as caught:  # one address inside a banned subnet is banned already
+        in_thread(client.setban, "10.1.2.3", "add")
+    assert caught.value.error == {"code": -23, "message": "Error: IP/Subnet already banned"}
+    in_thread(client.setban, "10.1.2.0/24", "add")  # a subnet only by itself
+    in_thread(client.setban, "10.1.2.0/24", "remove")
     with pytest.raises(JSONRPCError) as caught:
         in_thread(client.setban, "no.such/ip", "add")
     assert caught.value.error["code"] == -30
@@ -307,6 +315,7 @@ def test_rpc_bans(rpc_node: Node) -> None:
     assert [entry["banned_until"] for entry in in_thread(client.listbanned)] == [until]
     in_thread(client.clearbanned)
     assert in_thread(client.listbanned) == []
+    assert json.loads((rpc_node.datadir / "banlist.json").read_text()) == {"banned_nets": []}
 
 
 def test_rpc_addnode_and_disconnectnode(rpc_node: Node, make_node: Callable[..., Node]) -> None:
@@ -407,12 +416,31 @@ def test_metrics_endpoint(make_node: Callable[..., Node], raw_client: Callable[[
     assert 'pantheon_disconnects_total{direction="inbound"} 1.0' in text
 
 
+def test_a_header_failing_its_own_proof_of_work_is_misbehaviour(make_node: Callable[..., Node],
+                                                                raw_client: Callable[[Node], RawClient],
+                                                                caplog) -> None:
+    """Core's CheckHeadersPoW runs first, even on a header that does not connect."""
+    caplog.set_level(logging.DEBUG, "pantheon.net.peer")
+    node = make_node("pow")
+    other = make_node("other")
+    header = other.chain.headers.header(other.generate(1, P2WSH_TRUE)[0])
+    def with_nonce(nonce: int) -> BlockHeader:
+        return BlockHeader(header.version, header.prev_block, header.merkle_root, header.timestamp, header.bits, nonce)
+
+    failing = next(candidate for candidate in map(with_nonce, range(1000))
+                   if not check_proof_of_work(candidate.hash, header.bits, node.network.pow_limit))
+    raw = raw_client(node)
+    raw.send("headers", wire.encode_headers([failing]))
+    assert raw.is_closed()
+    assert "Misbehaving: peer=" in caplog.text and ": header with invalid proof of work" in caplog.text
+    assert node.chain.headers.height == 0
+
+
 def test_misbehaviour_labels_drop_what_varies() -> None:
     from pantheon.metrics import reason_label
 
     assert reason_label("misbehaving: invalid block " + "ab" * 32 + ": bad-cb-amount") == "invalid block"
-    assert reason_label("misbehaving: headers declares 3000 entries, over the cap of 2000") == \
-        "headers declares entries, over the cap of"
+    assert reason_label("misbehaving: headers message size = 3000") == "headers message size ="
     assert reason_label("misbehaving: 1234") == "unspecified"
 
 

@@ -57,7 +57,9 @@ def spec_voice(data: bytes) -> Frame:
         header = spec.MessageHeader.parse(data[:H])
         command, payload = header.command, data[H:]
         checksum_ok = spec.checksum(payload) == header.checksum
-    return Frame(command, payload, checksum_ok, None if checksum_ok else BAD_CHECKSUM, len(data))
+    if not checksum_ok:
+        return Frame(command, payload, False, BAD_CHECKSUM, len(data), data[H - 4:H])
+    return Frame(command, payload, True, None, len(data))
 
 
 def header(command: str | bytes, length: int, checksum: bytes = bytes(4), magic: int = MAIN) -> bytes:
@@ -79,6 +81,7 @@ PING_PAYLOAD = bytes.fromhex("0c8e5ac3a00df32f")
 PING = message("ping", PING_PAYLOAD)
 PING_FRAME = good("ping", PING_PAYLOAD)
 PING_BAD_CHECKSUM = message("ping", PING_PAYLOAD, checksum=b"\x00\x01\x02\x03")
+PING_BAD_CHECKSUM_FRAME = Frame("ping", PING_PAYLOAD, False, BAD_CHECKSUM, 32, b"\x00\x01\x02\x03")
 VERACK = message("verack", b"")
 
 
@@ -201,7 +204,7 @@ BAD_MAGIC_CASES = [
     ("one-bit-off", message("ping", PING_PAYLOAD, magic=MAIN ^ 0x100), [], MAIN ^ 0x100),
     ("ascii-garbage", b"GET / HTTP/1.1\r\n", [], int.from_bytes(b"GET ", "little")),
     ("after-a-frame", PING + VERACK[:3] + b"\x00" + VERACK[4:], [PING_FRAME], MAIN & 0x00FFFFFF),
-    ("after-a-bad-checksum-frame", PING_BAD_CHECKSUM + bytes(24), [Frame("ping", PING_PAYLOAD, False, BAD_CHECKSUM, 32)], 0),
+    ("after-a-bad-checksum-frame", PING_BAD_CHECKSUM + bytes(24), [PING_BAD_CHECKSUM_FRAME], 0),
 ]
 
 
@@ -294,7 +297,8 @@ def test_length_at_the_cap_is_awaited(wire_impl, command: str, length: int, kwar
 
 
 def test_bad_checksum_frame_then_the_stream_goes_on(wire_impl) -> None:
-    bad = Frame("ping", PING_PAYLOAD, False, BAD_CHECKSUM, 32)
+    bad = PING_BAD_CHECKSUM_FRAME
+    assert bad.received_checksum == b"\x00\x01\x02\x03"  # Core logs it beside the expected one
     assert run(wire_impl.module, [PING_BAD_CHECKSUM + PING + PING_BAD_CHECKSUM]) == Run([bad, PING_FRAME, bad], None, 0, 0)
     assert not bad.ok and PING_FRAME.ok
 
@@ -318,7 +322,10 @@ def test_bad_command_frame_is_consumed_then_the_stream_goes_on(wire_impl, field:
     payload = b"payload of a message with a broken command field"
     bad = message(field, payload, checksum=None if checksum_ok else b"\x00\x00\x00\x00")
     # Above every per-command cap but within max_payload: a bad command is capped by max_payload.
-    expected = [Frame(text, payload, checksum_ok, BAD_COMMAND, len(bad)), PING_FRAME]
+    # A failed checksum is reported first, as Core's V1Transport checks it first.
+    first = (Frame(text, payload, True, BAD_COMMAND, len(bad)) if checksum_ok
+             else Frame(text, payload, False, BAD_CHECKSUM, len(bad), bytes(4)))
+    expected = [first, PING_FRAME]
     assert run(wire_impl.module, [bad + PING], max_payload=len(payload)) == Run(expected, None, 0, 0)
     assert run(wire_impl.module, one_byte_pieces(bad + PING), max_payload=len(payload)) == Run(expected, None, 0, 0)
     assert expected[0].command.encode("latin-1").ljust(limits.COMMAND_SIZE, b"\x00") == field
@@ -367,10 +374,10 @@ RESYNC_CASES = [
     # A false header whose declared payload swallows the real frame: nothing is taken out
     # until its checksum fails, then the scan finds the real frame inside it.
     ("false-frame-covers-real-one", b"x" + header("inv", len(PING)) + PING, [PING_FRAME], 25, 0),
-    ("in-sync-bad-checksum-kept", PING_BAD_CHECKSUM + PING, [Frame("ping", PING_PAYLOAD, False, BAD_CHECKSUM, 32), PING_FRAME], 0, 0),
+    ("in-sync-bad-checksum-kept", PING_BAD_CHECKSUM + PING, [PING_BAD_CHECKSUM_FRAME, PING_FRAME], 0, 0),
     ("in-sync-bad-command-kept", message(b"\x01" * 12, b"") + PING, [Frame("\x01" * 12, b"", True, BAD_COMMAND, 24), PING_FRAME], 0, 0),
     ("after-resync-bad-checksum-kept", b"x" + PING + PING_BAD_CHECKSUM,
-     [PING_FRAME, Frame("ping", PING_PAYLOAD, False, BAD_CHECKSUM, 32)], 1, 0),
+     [PING_FRAME, PING_BAD_CHECKSUM_FRAME], 1, 0),
     ("trailing-partial-magic", PING + b"zz\xf9\xbe", [PING_FRAME], 2, 2),
     ("trailing-magic-prefix-under-4", PING + b"\xf9\xbe\xb4", [PING_FRAME], 0, 3),
     ("only-garbage", b"no magic here", [], 13, 0),
