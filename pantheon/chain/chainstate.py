@@ -75,6 +75,7 @@ from pantheon.chain.contextual import (
     tx_sigop_cost,
 )
 from pantheon.chain.headers import MAX_FUTURE_BLOCK_TIME, HeaderRejected, HeaderTree, TipChange
+from pantheon.chain.pow import check_proof_of_work
 from pantheon.chain.script import is_unspendable
 from pantheon.chain.versionbits import VersionBits
 from pantheon.chain.utxo import DEFAULT_CACHE_BYTES, UtxoSet, coin_key, decode_coin, decode_undo, encode_undo
@@ -487,6 +488,8 @@ class Chainstate:
         its height, None if it is stored already or not worth storing."""
         block_hash = block.hash
         try:
+            if not check_proof_of_work(block_hash, block.header.bits, self.network.pow_limit):
+                raise HeaderRejected("high-hash", block_hash)  # CheckBlock starts with the header's
             try:
                 check_block(block)
             except BlockRejected as error:
