@@ -108,7 +108,6 @@ class HeadersSyncState:
         self._commitments: deque[bool] = deque()
         self._last_hash = start.hash
         self._last_bits = start.bits
-        self._last_time = 0
         self.presync_work = start.work
         self.presync_height = start.height
         self._redownloaded: deque[BlockHeader] = deque()
@@ -118,11 +117,6 @@ class HeadersSyncState:
         self._release_all = False
         log.debug("Initial headers sync started with peer=%d: height=%d, max_commitments=%d, min_work=%064x",
                   peer_id, start.height, self._max_commitments, minimum_required_work)
-
-    @property
-    def presync_time(self) -> int:
-        """The timestamp of the last header presynced (Core's GetPresyncTime)."""
-        return self._last_time
 
     def process_next_headers(self, headers: list[BlockHeader], full: bool) -> ProcessingResult:
         """Core's ProcessNextHeaders: one headers message (`full`: 2,000 of them, so more may come)."""
@@ -171,7 +165,7 @@ class HeadersSyncState:
                 if len(self._commitments) > self._max_commitments:
                     return self._abort("exceeded max commitments", height)
             self.presync_work += block_work(header.bits)
-            self._last_hash, self._last_bits, self._last_time = header.hash, header.bits, header.timestamp
+            self._last_hash, self._last_bits = header.hash, header.bits
             self.presync_height = height
         if self.presync_work >= self.minimum_required_work:
             self.phase = SyncPhase.REDOWNLOAD

@@ -704,8 +704,7 @@ class Node(Lifecycle):
             return True
         sync.presync = HeadersSyncState(peer.id, self.network, ChainStart.from_tree(tree, start), threshold,
                                         self.clock())
-        headers, _ = self._continue_presync(peer, sync, headers, full)
-        assert not headers  # nothing is proven by the first batch: it was below the threshold
+        self._continue_presync(peer, sync, headers, full)  # proves nothing yet: it was below the threshold
         return True
 
     def _continue_presync(self, peer: Peer, sync: _HeadersSync, headers: list[BlockHeader],
@@ -949,8 +948,7 @@ class Node(Lifecycle):
         if (tip_time <= self.clock() - DIRECT_FETCH_TIP_AGE * self.network.pow_target_spacing
                 or not tree.is_valid(last) or tree.chain_work(last) < tree.chain_work(chain.tip)):
             return
-        witness = bool(peer.remote and peer.remote.services & NODE_WITNESS)
-        if not witness and chain.height + 1 >= self.network.segwit_height:
+        if not self._serves_witnesses(peer) and chain.height + 1 >= self.network.segwit_height:
             return
         wanted = self.download.direct_fetch(peer.id, last)
         if wanted is None:
@@ -961,9 +959,13 @@ class Node(Lifecycle):
     def _ask_blocks(self, peer: Peer, wanted: list[bytes]) -> None:
         """getdata for blocks (witness blocks from a peer that has witnesses), oldest first."""
         if wanted:
-            witness = bool(peer.remote and peer.remote.services & NODE_WITNESS)
-            kind = MSG_WITNESS_BLOCK if witness else MSG_BLOCK
+            kind = MSG_WITNESS_BLOCK if self._serves_witnesses(peer) else MSG_BLOCK
             peer.send("getdata", wire.encode_getdata([InvVect(kind, h) for h in wanted]))
+
+    @staticmethod
+    def _serves_witnesses(peer: Peer) -> bool:
+        """Core's CanServeWitnesses: the peer offers NODE_WITNESS."""
+        return bool(peer.remote and peer.remote.services & NODE_WITNESS)
 
     @staticmethod
     def _serves_blocks(peer: Peer) -> bool:
