@@ -32,6 +32,7 @@ CATEGORY_OF_LOGGER: tuple[tuple[str, str], ...] = (
     ("pantheon.net", "net"),
     ("pantheon.node", "net"),
     ("pantheon.relay", "net"),
+    ("pantheon.headerssync", "net"),
     ("pantheon.chain.mempool", "mempool"),
     ("pantheon.chain", "validation"),
     ("pantheon.rpc", "rpc"),

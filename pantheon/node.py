@@ -6,13 +6,16 @@ runs), and observers watch it through `node.events` (`events.py`).
 What the node adds to its parts (each part is its own module and documented there):
 - Headers-first sync (`sync.BlockDownload` schedules): a `getheaders` to every peer once its
   handshake is done, more while it answers with full (2,000) batches; headers are checked for
-  continuity and proof of work as they arrive; blocks are fetched in parallel along each peer's
-  branch, stored as they come and connected in order. Block announcements (`inv`, or `headers`
-  after `sendheaders`) lead to a `getheaders` or straight to a download.
+  continuity and proof of work as they arrive, and a new chain claiming less work than Core's
+  anti-DoS threshold is ignored, or presynced and downloaded again before it is stored
+  (`headerssync.py`); blocks are fetched in parallel along each peer's branch, stored as they
+  come and connected in order. Block announcements (`inv`, or `headers` after `sendheaders`)
+  lead to a `getheaders` or, while our tip is recent, straight to a download (direct fetch).
+  A block nobody asked for meets Core's anti-DoS rules (`Chainstate.accept_block`).
 - Serving: `getheaders`, `getblocks` (with Core's hashContinue, as bcoin syncs by getblocks),
   `getdata` for blocks and transactions (`notfound` for the rest), `mempool`.
 - Relay: new blocks are announced when not in initial block download (headers to peers that
-  asked for them, else an inv of the tip); transactions go through `relay.TxRelay` (trickled
+  asked for them and can connect them, else an inv of the tip, never to a peer known to have it); transactions go through `relay.TxRelay` (trickled
   announcements, one announcer asked at a time, orphans' parents), fed by the handlers here.
 - Misbehaviour as DESIGN.md: an invalid block, invalid or non-continuous headers, or more than
   2,000 headers discourage and disconnect the peer; a mutated block (a corrupt copy of a block
@@ -50,7 +53,7 @@ from pantheon.chain.headers import MAX_FUTURE_BLOCK_TIME, HeaderRejected, TipCha
 from pantheon.chain.mempool import Mempool
 from pantheon.chain.mempool_persist import MEMPOOL_FILENAME, dump_mempool, load_mempool
 from pantheon.chain.miner import BlockTemplate, block_template, mine
-from pantheon.chain.pow import check_proof_of_work
+from pantheon.chain.pow import block_work, check_proof_of_work
 from pantheon.chain.scripts import ChainScriptChecks
 from pantheon.chain.validation import BlockRejected, TxRejected
 from pantheon.clock import NodeClock
@@ -58,6 +61,7 @@ from pantheon.config import NodeConfig, parse_hostport
 from pantheon.events import NodeEvents
 from pantheon.frames import Frame
 from pantheon.hashing import hash_to_hex
+from pantheon.headerssync import ChainStart, HeadersSyncState, SyncPhase
 from pantheon.lifecycle import Lifecycle
 from pantheon.net.addrman import AddrMan
 from pantheon.net.address import Network as AddressNetwork, PeerAddress, TimedAddress
@@ -93,7 +97,10 @@ log = logging.getLogger("pantheon.node")
 MAX_BLOCKS_TO_ANNOUNCE = 8  # Core: more new blocks than this are announced by inv of the tip
 HEADERS_RESPONSE_TIME = 2 * 60  # Core: a getheaders is outstanding this long unless answered
 NETWORK_LIMITED_TIP_AGE = 144 * 10 * 60  # Core: a NETWORK_LIMITED peer has the last 288 blocks; 144 are a margin
-MAX_GETBLOCKS_RESULTS = 500  # Core answers getblocks with at most 500 block hashes
+MAX_GETBLOCKS_RESULTS = 500
+#: Core's CanDirectFetch: headers are fetched at once while the tip is younger than this many
+#: block intervals.
+DIRECT_FETCH_TIP_AGE = 20  # Core answers getblocks with at most 500 block hashes
 #: Core's regtest prunes from this height on with -fastprune (1,000 without); its block files
 #: are then small too (FASTPRUNE_BLOCKFILE_SIZE), so that a short chain spans several.
 FASTPRUNE_AFTER_HEIGHT = 100
@@ -122,12 +129,16 @@ class NodeTuning:
 @dataclass
 class _HeadersSync:
     """Core's per-peer headers-sync state: whether sync started with the peer (it serves
-    blocks), whether an unknown block's inv already made us ask it before that, and since when a
-    getheaders to it is unanswered (at most one at a time, as Core's MaybeSendGetHeaders)."""
+    blocks), whether an unknown block's inv already made us ask it before that, since when a
+    getheaders to it is unanswered (at most one at a time, as Core's MaybeSendGetHeaders), and
+    the last header we sent it (Core's pindexBestHeaderSent: it has that one's ancestors), and a
+    low-work headers sync with it (Core's m_headers_sync)."""
 
     started: bool = False
     inv_triggered: bool = False
     asked_at: float | None = None
+    best_header_sent: bytes | None = None
+    presync: HeadersSyncState | None = None  # a low-work headers sync in progress
 
 
 @dataclass(frozen=True)
@@ -483,6 +494,12 @@ class Node(Lifecycle):
         with our chain (-1: unknown), heights of the blocks in flight from it)."""
         return self.download.peer_progress(peer.id)
 
+    def peer_presync_height(self, peer: Peer) -> int:
+        """Core's getpeerinfo presynced_headers: the height a low-work headers sync with the peer
+        has checked up to, -1 when none runs."""
+        sync = self._headers_sync.get(peer.id)
+        return -1 if sync is None or sync.presync is None else sync.presync.presync_height
+
     def peer_relay_state(self, peer: Peer) -> tuple[int, bool, int, int]:
         """(transactions waiting to be announced to the peer, whether addresses are relayed to it,
         addresses processed from it, addresses rate-limited from it)."""
@@ -504,14 +521,17 @@ class Node(Lifecycle):
 
     # --- changing the chain and the mempool ----------------------------------------------------
 
-    def process_block(self, block: Block, source: Peer | None = None) -> TipChange | None:
+    def process_block(self, block: Block, *, requested: bool = True, min_pow_checked: bool = True) -> TipChange | None:
         """Check, store and connect a block (ours or a peer's); announce a new tip. Raises
-        HeaderRejected/BlockRejected with Core's reason."""
+        HeaderRejected/BlockRejected with Core's reason. A peer's block nobody asked for
+        (`requested` False) or whose chain's work is unproven (`min_pow_checked` False) meets
+        Core's anti-DoS rules (`Chainstate.accept_block`)."""
         started = time.perf_counter()
-        change = self._change_chain(lambda: self.chain.accept_block(block))
+        change = self._change_chain(lambda: self.chain.accept_block(block, requested=requested,
+                                                                    min_pow_checked=min_pow_checked))
         self.events.block_processed.emit(time.perf_counter() - started)
         if change is not None:
-            self._announce_blocks(change, source)
+            self._announce_blocks(change)
         return change
 
     def submit_header(self, header: BlockHeader) -> None:
@@ -548,7 +568,7 @@ class Node(Lifecycle):
         return to the mempool."""
         change = self._change_chain(lambda: self.chain.invalidate_block(block_hash))
         if change is not None:
-            self._announce_blocks(change, None)
+            self._announce_blocks(change)
         return change
 
     def reconsider_block(self, block_hash: bytes) -> TipChange | None:
@@ -556,7 +576,7 @@ class Node(Lifecycle):
         descendants are cleared and the best valid chain connected."""
         change = self._change_chain(lambda: self.chain.reconsider_block(block_hash))
         if change is not None:
-            self._announce_blocks(change, None)
+            self._announce_blocks(change)
         return change
 
     def _change_chain(self, change: Callable[[], TipChange | None]) -> TipChange | None:
@@ -603,7 +623,7 @@ class Node(Lifecycle):
 
     def broadcast_block(self, block: Block) -> None:
         """Announce a block we have to every peer that may not have it."""
-        self._announce_blocks(TipChange(block.header.prev_block, (), (block.hash,)), None)
+        self._announce_blocks(TipChange(block.header.prev_block, (), (block.hash,)))
 
     def broadcast_transaction(self, tx: Tx) -> None:
         self.relay.queue(tx)
@@ -658,8 +678,7 @@ class Node(Lifecycle):
             # parent, so a peer on our chain answers at least one header and so tells us it has
             # our best block.
             sync = self._headers_sync[peer.id] = _HeadersSync()
-            remote = peer.remote
-            if remote is not None and remote.services & (NODE_NETWORK | NODE_NETWORK_LIMITED):
+            if self._serves_blocks(peer):
                 sync.started = True
                 tree = self.chain.headers
                 best = tree.tip
@@ -673,18 +692,19 @@ class Node(Lifecycle):
             self.mempool.drop_orphans_from(peer.id)
         self.events.peer_changed.emit(peer, transition)
 
-    def _ask_headers(self, peer: Peer, start: bytes | None = None) -> None:
-        """getheaders from our best header (or `start`), unless one to this peer is still
-        unanswered (Core's MaybeSendGetHeaders). Whatever its services: Core asks any peer that
-        announces what it cannot place (an unknown block's inv, unconnecting headers)."""
+    def _ask_headers(self, peer: Peer, start: bytes | None = None, *, locator: list[bytes] | None = None) -> None:
+        """getheaders from our best header (or `start`, or with the given `locator`), unless one
+        to this peer is still unanswered (Core's MaybeSendGetHeaders). Whatever its services: Core
+        asks any peer that announces what it cannot place (an unknown block's inv, unconnecting
+        headers)."""
         sync = self._headers_sync.get(peer.id)
         now = self.clock()
         if sync is not None:
             if sync.asked_at is not None and now - sync.asked_at < HEADERS_RESPONSE_TIME:
                 return
             sync.asked_at = now
-        locator = Locator(peer.config.protocol_version, tuple(self.chain.headers.locator(start)))
-        peer.send("getheaders", wire.encode_getheaders(locator))
+        hashes = locator if locator is not None else self.chain.headers.locator(start)
+        peer.send("getheaders", wire.encode_getheaders(Locator(peer.config.protocol_version, tuple(hashes))))
 
     # --- handlers ---------------------------------------------------------------------------
 
@@ -705,14 +725,19 @@ class Node(Lifecycle):
         }
 
     def _on_headers(self, peer: Peer, frame: Frame) -> None:
+        """Core's ProcessHeadersMessage: proof of work and continuity first; a low-work sync in
+        progress takes the batch (and hands on what it proved); a batch we cannot connect asks
+        for the path to it; a new chain claiming less than the anti-DoS threshold is ignored or
+        presynced (`headerssync.py`) unless it leads to our best header or the peer has noban;
+        the rest goes to the header tree, then more is asked for and blocks are fetched."""
         headers = wire.decode_headers(frame.payload)
         sync = self._headers_sync.get(peer.id)
-        if sync is not None:
-            sync.asked_at = None  # any headers message answers our getheaders
-        if not headers:
+        if sync is None:
             return
-        for header in headers:
-            peer.known_inventory.add(header.hash)  # what it announces, it has: never announced back
+        sync.asked_at = None  # any headers message answers our getheaders
+        if not headers:
+            sync.presync = None  # Core: an empty answer ends a low-work sync
+            return
         # Core's CheckHeadersPoW, before anything else: each header's work against its own bits,
         # then continuity.
         pow_limit = self.network.pow_limit
@@ -721,19 +746,79 @@ class Node(Lifecycle):
         for previous, header in zip(headers, headers[1:]):
             if header.prev_block != previous.hash:
                 return peer.misbehaving("non-continuous headers sequence")
+        full = len(headers) == limits.MAX_HEADERS
+        validated_work = False
+        if sync.presync is not None:
+            headers, validated_work = self._continue_presync(peer, sync, headers, full)
+            if not headers:
+                return
         tree = self.chain.headers
         if headers[0].prev_block not in tree:
             self._ask_headers(peer)  # an announcement we cannot connect: ask for the path to it
+            self.download.peer_has(peer.id, headers[-1].hash)
             return
+        last = headers[-1].hash
+        if last in tree and (tree.is_active(last) or self.chain.contains(last)):
+            validated_work = True  # Core's IsAncestorOfBestHeaderOrTip
+        if Permission.NOBAN in peer.permissions:
+            validated_work = True
+        if not validated_work and self._low_work(peer, sync, headers, full):
+            return
+        best_before = tree.tip
         with self._lock:
             result = tree.add_headers(headers)
         if result.accepted:
             self.download.peer_has(peer.id, result.accepted[-1])
         if result.error is not None and result.error.reason not in ("time-too-new",):
             return peer.misbehaving(f"invalid header received: {result.error.reason}")
-        if len(headers) == limits.MAX_HEADERS:
+        if tree.tip != best_before:
+            self._log_header_progress()
+        if full and sync.presync is None:
             self._ask_headers(peer, headers[-1].hash)  # more may follow
+        if result.accepted:
+            self._direct_fetch(peer, result.accepted[-1])
         self._request_blocks(peer)
+
+    def _low_work(self, peer: Peer, sync: _HeadersSync, headers: list[BlockHeader], full: bool) -> bool:
+        """Core's TryLowWorkHeadersSync: headers whose chain claims less work than the anti-DoS
+        threshold are not stored; a full batch starts a presync with the peer, a short one is
+        ignored (the peer's chain ends there). False when the work is enough."""
+        tree = self.chain.headers
+        start = headers[0].prev_block
+        threshold = self.anti_dos_work_threshold()
+        if tree.chain_work(start) + sum(block_work(header.bits) for header in headers) >= threshold:
+            return False
+        if not full:
+            log.debug("Ignoring low-work chain (height=%d) from peer=%d", tree.height_of(start) + len(headers), peer.id)
+            return True
+        sync.presync = HeadersSyncState(peer.id, self.network, ChainStart.from_tree(tree, start), threshold,
+                                        self.clock())
+        self._continue_presync(peer, sync, headers, full)  # proves nothing yet: it was below the threshold
+        return True
+
+    def _continue_presync(self, peer: Peer, sync: _HeadersSync, headers: list[BlockHeader],
+                          full: bool) -> tuple[list[BlockHeader], bool]:
+        """Core's IsContinuationOfLowWorkHeadersSync: the batch goes to the peer's presync; ask
+        for more if it wants; (the headers it proved, whether it succeeded)."""
+        presync = sync.presync
+        assert presync is not None
+        result = presync.process_next_headers(headers, full)
+        if result.request_more:
+            locator = presync.next_request_locator()
+            self._ask_headers(peer, locator=locator)
+        if presync.phase is SyncPhase.FINAL:
+            sync.presync = None
+        return (result.ready, True) if result.success else ([], False)
+
+    def _log_header_progress(self) -> None:
+        """Core's ProcessNewBlockHeaders in initial block download: how far the best header is,
+        against the blocks its age says must exist by now."""
+        if not self.in_initial_block_download():
+            return
+        tree = self.chain.headers
+        height = tree.height
+        blocks_left = max(0, int(self.clock() - tree.header(tree.tip).timestamp) // self.network.pow_target_spacing)
+        log.info("Synchronizing blockheaders, height: %d (~%.2f%%)", height, 100.0 * height / (height + blocks_left))
 
     def _on_inv(self, peer: Peer, frame: Frame) -> None:
         BUILTIN_HANDLERS["inv"](peer, frame)  # what it announces, it has: never announced back
@@ -743,9 +828,8 @@ class Node(Lifecycle):
         for item in items:
             kind = item.type & ~MSG_WITNESS_FLAG
             if kind == MSG_BLOCK:
-                if item.hash in tree:
-                    self.download.peer_has(peer.id, item.hash)
-                else:
+                self.download.peer_has(peer.id, item.hash)
+                if item.hash not in tree:
                     unknown_block = item.hash
             elif kind in (MSG_TX, MSG_WTX) and self._rejects_txs_from(peer):
                 peer.disconnect(f"transaction ({hash_to_hex(item.hash)}) inv sent in violation of protocol")
@@ -815,15 +899,24 @@ class Node(Lifecycle):
             tx.serialize(include_witness=False) for tx in block.transactions)
 
     def _on_block(self, peer: Peer, frame: Frame) -> None:
+        """Core's block message: processed in full when we asked anyone for it; otherwise the
+        chain state's anti-DoS rules for unrequested blocks apply, and its header is added only
+        if its chain's claimed work reaches the anti-DoS threshold. A peer that sent an invalid
+        or mutated block, or one whose parent we do not know, is punished (Core's
+        MaybePunishNodeForBlock); too little work or a timestamp too far ahead is not."""
         block = wire.decode_block(frame.payload)
+        requested = self.download.is_requested(block.hash)
         self.download.block_received(peer.id, block.hash)
+        self.download.peer_has(peer.id, block.hash)  # it has what it sent: never announced back
         peer.last_block_time = self.clock()
+        tree = self.chain.headers
+        parent = block.header.prev_block
+        min_pow_checked = parent in tree and (
+            tree.chain_work(parent) + block_work(block.header.bits) >= self.anti_dos_work_threshold())
         try:
-            self.process_block(block, source=peer)
+            self.process_block(block, requested=requested, min_pow_checked=min_pow_checked)
         except HeaderRejected as error:
-            if error.reason == "prev-blk-not-found":
-                self._ask_headers(peer)  # a block we cannot place yet: learn its chain
-            elif error.reason not in ("time-too-new",):
+            if error.reason not in ("time-too-new", "too-little-chainwork"):
                 peer.misbehaving(f"invalid block header: {error.reason}")
             return
         except BlockRejected as error:
@@ -832,6 +925,16 @@ class Node(Lifecycle):
             return
         finally:
             self._request_blocks(peer)
+
+    def anti_dos_work_threshold(self) -> int:
+        """Core's GetAntiDoSWorkThreshold: the chain work a peer's headers must claim before they
+        are stored: the network's minimum chain work, or the tip's work less 144 of its blocks
+        when that is more (a chain near our tip is worth a look, one far below it is not)."""
+        tree = self.chain.headers
+        tip = self.chain.tip
+        work = tree.chain_work(tip)
+        near_tip = work - min(144 * block_work(tree.header(tip).bits), work)
+        return max(near_tip, self.network.minimum_chain_work)
 
     def _rejects_txs_from(self, peer: Peer) -> bool:
         """Core's RejectIncomingTxs: on a block-relay-only connection, or under -blocksonly from
@@ -863,10 +966,20 @@ class Node(Lifecycle):
         self._request_blocks(peer)
 
     def _on_getheaders(self, peer: Peer, frame: Frame) -> None:
+        """Core's getheaders: our connected chain's headers after the locator's fork (up to
+        2,000 or the stop hash); with an empty locator only the stop header, and only for a
+        block we validated or have on the chain. The last header sent (or our tip) is what the
+        peer has from then on: block announcements build on it."""
         request = wire.decode_getheaders(frame.payload)
         stop = None if request.stop == bytes(32) else request.stop
-        headers = [header for header in self.chain.headers.headers_after(request.hashes, stop)
-                   if self.chain.headers.height_of(header.hash) <= self.chain.height]
+        chain = self.chain
+        if not request.hashes and (stop is None or stop not in chain.headers or not chain.is_validated(stop)):
+            return
+        headers = [header for header in chain.headers.headers_after(request.hashes, stop)
+                   if chain.headers.height_of(header.hash) <= chain.height]
+        sync = self._headers_sync.get(peer.id)
+        if sync is not None:
+            sync.best_header_sent = headers[-1].hash if headers else chain.tip
         peer.send("headers", wire.encode_headers(headers))
 
     def _on_getblocks(self, peer: Peer, frame: Frame) -> None:
@@ -908,13 +1021,45 @@ class Node(Lifecycle):
     # --- block download and announcement ------------------------------------------------------
 
     def _request_blocks(self, peer: Peer) -> None:
-        if peer.closed:
+        """Core's SendMessages block download: from a peer that serves blocks, along its best
+        known chain (`BlockDownload.next_requests`)."""
+        if peer.closed or not self._serves_blocks(peer):
             return
-        wanted = self.download.next_requests(peer.id)
+        self._ask_blocks(peer, self.download.next_requests(peer.id))
+
+    def _direct_fetch(self, peer: Peer, last: bytes) -> None:
+        """Core's HeadersDirectFetchBlocks: when our tip is recent, headers reaching at least its
+        work bring an immediate request for their blocks from the peer that sent them, whatever
+        its services (a witness-capable one, where segwit is active)."""
+        chain = self.chain
+        tree = chain.headers
+        tip_time = tree.header(chain.tip).timestamp
+        if (tip_time <= self.clock() - DIRECT_FETCH_TIP_AGE * self.network.pow_target_spacing
+                or not tree.is_valid(last) or tree.chain_work(last) < tree.chain_work(chain.tip)):
+            return
+        if not self._serves_witnesses(peer) and chain.height + 1 >= self.network.segwit_height:
+            return
+        wanted = self.download.direct_fetch(peer.id, last)
+        if wanted is None:
+            log.debug("Large reorg, won't direct fetch to %s (%d)", hash_to_hex(last), tree.height_of(last))
+        elif wanted:
+            self._ask_blocks(peer, wanted)
+
+    def _ask_blocks(self, peer: Peer, wanted: list[bytes]) -> None:
+        """getdata for blocks (witness blocks from a peer that has witnesses), oldest first."""
         if wanted:
-            witness = bool(peer.remote and peer.remote.services & NODE_WITNESS)
-            kind = MSG_WITNESS_BLOCK if witness else MSG_BLOCK
+            kind = MSG_WITNESS_BLOCK if self._serves_witnesses(peer) else MSG_BLOCK
             peer.send("getdata", wire.encode_getdata([InvVect(kind, h) for h in wanted]))
+
+    @staticmethod
+    def _serves_witnesses(peer: Peer) -> bool:
+        """Core's CanServeWitnesses: the peer offers NODE_WITNESS."""
+        return bool(peer.remote and peer.remote.services & NODE_WITNESS)
+
+    @staticmethod
+    def _serves_blocks(peer: Peer) -> bool:
+        """Core's CanServeBlocks: the peer offers NODE_NETWORK or NODE_NETWORK_LIMITED."""
+        return bool(peer.remote and peer.remote.services & (NODE_NETWORK | NODE_NETWORK_LIMITED))
 
     def _block_connected(self, block: Block, height: int) -> None:
         self.mempool.remove_for_block(block)
@@ -930,23 +1075,57 @@ class Node(Lifecycle):
         for block in blocks:
             self.mempool.readd_for_disconnect(block)
 
-    def _announce_blocks(self, change: TipChange, source: Peer | None) -> None:
-        if self.in_initial_block_download():
+    def _announce_blocks(self, change: TipChange) -> None:
+        """Core's block announcements (UpdatedBlockTip, then SendMessages), made at once: the
+        new blocks (at most 8, Core's MAX_BLOCKS_TO_ANNOUNCE) as headers to a peer that sent
+        sendheaders and already has the parent of the first one it lacks; otherwise an inv of
+        the tip, unless the peer has it."""
+        if not change.connected or self.in_initial_block_download():
             return
-        connected = change.connected
+        new = change.connected[-MAX_BLOCKS_TO_ANNOUNCE:]
         tree = self.chain.headers
         for peer in self.peers(PeerState.CONNECTED):
-            if peer is source:
-                for block_hash in connected:
-                    peer.known_inventory.add(block_hash)
+            sync = self._headers_sync.get(peer.id)
+            if sync is None:
                 continue
-            fresh = [h for h in connected if peer.known_inventory.add(h)]
-            if not fresh:
+            if peer.prefers_headers:
+                fresh = self._headers_to_announce(peer, sync, new)
+                if fresh:
+                    peer.send("headers", wire.encode_headers([tree.header(h) for h in fresh]))
+                    sync.best_header_sent = fresh[-1]
+                    continue
+                if fresh is not None:
+                    continue  # it has them all
+            if not self._peer_has_header(peer, sync, new[-1]):
+                peer.send("inv", wire.encode_inv([InvVect(MSG_BLOCK, new[-1])]))
+
+    def _headers_to_announce(self, peer: Peer, sync: _HeadersSync, new: tuple[bytes, ...]) -> list[bytes] | None:
+        """The new blocks to announce to `peer` as headers: those after the last it has, if it
+        has that one's parent; None when they would not connect for it (an inv instead)."""
+        tree = self.chain.headers
+        fresh: list[bytes] = []
+        for block_hash in new:
+            if fresh:
+                fresh.append(block_hash)
+            elif self._peer_has_header(peer, sync, block_hash):
                 continue
-            if peer.prefers_headers and len(fresh) <= MAX_BLOCKS_TO_ANNOUNCE:
-                peer.send("headers", wire.encode_headers([tree.header(h) for h in fresh]))
+            elif tree.height_of(block_hash) == tree.height_of(tree.anchor) or self._peer_has_header(
+                    peer, sync, tree.header(block_hash).prev_block):
+                fresh.append(block_hash)
             else:
-                peer.send("inv", wire.encode_inv([InvVect(MSG_BLOCK, fresh[-1])]))
+                return None
+        return fresh
+
+    def _peer_has_header(self, peer: Peer, sync: _HeadersSync, block_hash: bytes) -> bool:
+        """Core's PeerHasHeader: the block is an ancestor of (or is) the best block the peer is
+        known to have, or of the last header we sent it."""
+        tree = self.chain.headers
+        height = tree.height_of(block_hash)
+        for known in (self.download.best_of(peer.id), sync.best_header_sent):
+            if known is not None and known in tree and tree.height_of(known) >= height \
+                    and tree.ancestor(known, height) == block_hash:
+                return True
+        return False
 
     # --- the tick: downloads, stalls, trickles, progress -------------------------------------
 

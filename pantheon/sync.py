@@ -41,6 +41,7 @@ PeerId = Hashable
 @dataclass
 class _Peer:
     best: bytes | None = None
+    last_unknown: bytes | None = None  # announced before its header was here (Core's hashLastUnknownBlock)
     in_flight: dict[bytes, float] = field(default_factory=dict)  # block hash -> when requested
     stalling_since: float | None = None
     lacks: set[bytes] = field(default_factory=set)  # answered notfound: never asked again
@@ -81,17 +82,39 @@ class BlockDownload:
 
     def peer_has(self, peer: PeerId, block_hash: bytes) -> None:
         """The peer has this header's block (it sent the header or announced the block): its best
-        known block becomes this one if that has more work (Core's UpdateBlockAvailability)."""
+        known block becomes this one if that has at least as much work (Core's
+        UpdateBlockAvailability: the latest of equals wins, so a peer that announces a competing
+        block of equal work is asked for that one, not the one it announced before). A block
+        whose header is not here yet is remembered (the last such) until its header comes."""
         state = self._peers.get(peer)
-        if state is None or block_hash not in self.tree or not self.tree.is_valid(block_hash):
+        if state is None:
             return
-        if state.best is None or state.best not in self.tree or \
-                self.tree.chain_work(block_hash) > self.tree.chain_work(state.best):
+        self._resolve_unknown(state)
+        if block_hash not in self.tree:
+            state.last_unknown = block_hash
+        else:
+            self._raise_best(state, block_hash)
+
+    def _raise_best(self, state: _Peer, block_hash: bytes) -> None:
+        tree = self.tree
+        if not tree.is_valid(block_hash):
+            return
+        if state.best is None or state.best not in tree or tree.chain_work(block_hash) >= tree.chain_work(state.best):
             state.best = block_hash
 
+    def _resolve_unknown(self, state: _Peer) -> None:
+        """Core's ProcessBlockAvailability: the block announced before its header now counts."""
+        if state.last_unknown is not None and state.last_unknown in self.tree:
+            self._raise_best(state, state.last_unknown)
+            state.last_unknown = None
+
     def best_of(self, peer: PeerId) -> bytes | None:
+        """The best block the peer is known to have (Core's pindexBestKnownBlock)."""
         state = self._peers.get(peer)
-        return None if state is None else state.best
+        if state is None:
+            return None
+        self._resolve_unknown(state)
+        return state.best
 
     def peer_progress(self, peer: PeerId) -> tuple[int, int, list[int]]:
         """What Core's getpeerinfo says of a peer's sync: the height of its best known header
@@ -120,6 +143,8 @@ class BlockDownload:
         When the window's end keeps it idle behind another peer's block, that peer is marked as
         stalling (Core's nodeStaller)."""
         state = self._peers.get(peer)
+        if state is not None:
+            self._resolve_unknown(state)
         if state is None or state.best is None:
             return []
         free = self.per_peer - len(state.in_flight)
@@ -128,12 +153,20 @@ class BlockDownload:
         tree = self.tree
         fork_height = self._last_common_height(state.best)
         best_height = tree.height_of(state.best)
-        if best_height <= fork_height or tree.chain_work(state.best) <= tree.chain_work(self._tip()):
-            return []  # nothing past our tip, or a branch with no more work than ours
-        window_end = fork_height + self.window
+        best_work = tree.chain_work(state.best)
+        if best_height <= fork_height or best_work < tree.chain_work(self._tip()) \
+                or best_work < tree.network.minimum_chain_work:
+            return []  # nothing past our tip, less work than ours, or less than the network's minimum
+        # The window starts after the blocks we already have from the fork on, stored but not yet
+        # connected too (Core moves pindexLastCommonBlock over them): a reorganisation longer
+        # than the window needs all of its blocks before it can connect any.
+        start = fork_height
+        while start < best_height and self._have(tree.ancestor(state.best, start + 1)):
+            start += 1
+        window_end = start + self.window
         blocking: PeerId | None = None
         chosen: list[bytes] = []
-        for height in range(fork_height + 1, min(best_height, window_end) + 1):
+        for height in range(start + 1, min(best_height, window_end) + 1):
             block_hash = tree.ancestor(state.best, height)
             if block_hash in state.lacks or self._have(block_hash):
                 continue
@@ -149,22 +182,50 @@ class BlockDownload:
             staller = self._peers[blocking]
             if staller.stalling_since is None:
                 staller.stalling_since = self._clock()
+        return self._ask(peer, state, chosen)
+
+    def direct_fetch(self, peer: PeerId, last: bytes) -> list[bytes] | None:
+        """Core's HeadersDirectFetchBlocks for headers just received from `peer` ending at
+        `last`: the blocks between our connected chain and `last` that we lack and nobody is
+        asked for, oldest first, marked in flight from `peer` up to its limit. None when `last`
+        is more than `per_peer` blocks off our chain (a large reorg: left to the normal download)."""
+        state = self._peers.get(peer)
+        if state is None:
+            return []
+        tree = self.tree
+        tip = self._tip()
+        tip_height = tree.height_of(tip)
+        wanted: list[bytes] = []
+        walk: bytes | None = last
+        while walk is not None and not self._on_chain(walk, tip, tip_height) and len(wanted) <= self.per_peer:
+            if not self._have(walk) and walk not in self._flight:
+                wanted.append(walk)
+            walk = None if walk == tree.anchor else tree.header(walk).prev_block
+        if walk is None or not self._on_chain(walk, tip, tip_height):
+            return None
+        return self._ask(peer, state, list(reversed(wanted))[:max(self.per_peer - len(state.in_flight), 0)])
+
+    def _ask(self, peer: PeerId, state: _Peer, chosen: list[bytes]) -> list[bytes]:
+        """Mark `chosen` in flight from `peer`, now; returns it."""
         now = self._clock()
         for block_hash in chosen:
             state.in_flight[block_hash] = now
             self._flight[block_hash] = peer
         return chosen
 
+    def _on_chain(self, block_hash: bytes, tip: bytes, tip_height: int) -> bool:
+        height = self.tree.height_of(block_hash)
+        return height <= tip_height and self.tree.ancestor(tip, height) == block_hash
+
     def _last_common_height(self, best: bytes) -> int:
         """Height of the last block both our connected chain and the peer's branch hold (Core's
         pindexLastCommonBlock): downloading starts above it, so a peer on a heavier fork is asked
         for its branch from the fork, not from our tip's height."""
-        tree = self.tree
-        tip = self._tip()
-        height = min(tree.height_of(tip), tree.height_of(best))
-        while tree.ancestor(best, height) != tree.ancestor(tip, height):
-            height -= 1
-        return height
+        return self.tree.height_of(self.tree.last_common_ancestor(self._tip(), best))
+
+    def is_requested(self, block_hash: bytes) -> bool:
+        """Whether the block is in flight from any peer (Core's IsBlockRequested)."""
+        return block_hash in self._flight
 
     def block_received(self, peer: PeerId, block_hash: bytes) -> bool:
         """A block arrived from `peer`; True if it was asked of that peer. Whoever it was asked

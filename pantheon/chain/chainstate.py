@@ -75,6 +75,7 @@ from pantheon.chain.contextual import (
     tx_sigop_cost,
 )
 from pantheon.chain.headers import MAX_FUTURE_BLOCK_TIME, HeaderRejected, HeaderTree, TipChange
+from pantheon.chain.pow import check_proof_of_work
 from pantheon.chain.script import is_unspendable
 from pantheon.chain.versionbits import VersionBits
 from pantheon.chain.utxo import DEFAULT_CACHE_BYTES, UtxoSet, coin_key, decode_coin, decode_undo, encode_undo
@@ -153,6 +154,12 @@ def with_activation_heights(network: Network, **heights: int) -> Network:
 #: bcoin 1.0.2's regtest (lib/protocol/networks.js: bip34height 100,000,000, bip66height 1,251,
 #: bip65height 1,351; CSV and segwit by BIP9, active from 432 on its chain): the vectors' chain.
 BCOIN_REGTEST = with_activation_heights(REGTEST, bip34=100_000_000, dersig=1_251, cltv=1_351, csv=432, segwit=432)
+
+
+def _failed(error: BlockRejected) -> BlockRejected:
+    """Log a block's rejection before it is stored as Core's ProcessNewBlock does."""
+    log.error("ProcessNewBlock: AcceptBlock FAILED (%s)", error.state)
+    return error
 
 
 def _in_block(error: Rejected, block_hash: bytes, txid: bytes) -> BlockRejected:
@@ -452,11 +459,18 @@ class Chainstate:
 
     # --- accepting and connecting ---------------------------------------------------------
 
-    def accept_block(self, block: Block) -> TipChange | None:
-        """Core's AcceptBlock then ActivateBestChain: check and store `block`, then connect the
-        best chain. Raises HeaderRejected or BlockRejected (Core's reason) for `block` or for a
-        stored block the best chain needed; returns how the tip moved, None if it did not."""
-        height = self._checked_height(block)
+    def accept_block(self, block: Block, *, requested: bool = True, min_pow_checked: bool = True) -> TipChange | None:
+        """Core's ProcessNewBlock: CheckBlock, AcceptBlock, then ActivateBestChain. Raises
+        HeaderRejected or BlockRejected (Core's reason) for `block` or for a stored block the best
+        chain needed; returns how the tip moved, None if it did not.
+
+        A CheckBlock failure never marks the block invalid (its header is not even added), as
+        Core: the data may be a malleated copy of a valid block. `min_pow_checked`: the caller
+        vouches that the block's chain has the anti-DoS minimum of work, else its header is not
+        added (`too-little-chainwork`). A block nobody asked for (not `requested`) is dropped
+        unstored, as Core's anti-DoS rules, when it has less work than the tip, lies more than
+        MIN_BLOCKS_TO_KEEP above it, or has less than the network's minimum chain work."""
+        height = self._checked_height(block, requested, min_pow_checked)
         if height is None:
             return None
         self.files.write_block(block.hash, wire.encode_block(block), height)
@@ -465,26 +479,49 @@ class Chainstate:
     def index_stored_block(self, block: Block, position: BlockPosition) -> None:
         """-reindex: accept a block found in the blk files, where it stays; connected later by
         `activate_best_chain`. Raises as `accept_block` does."""
-        height = self._checked_height(block)
+        height = self._checked_height(block, requested=True, min_pow_checked=True)
         if height is not None:
             self.files.index_block(block.hash, position, height)
 
-    def _checked_height(self, block: Block) -> int | None:
-        """AcceptBlock's checks of a block to store: its header into the tree, then the block's
-        own and at-height rules; its height, None if it is stored already."""
+    def _checked_height(self, block: Block, requested: bool, min_pow_checked: bool) -> int | None:
+        """ProcessNewBlock's and AcceptBlock's checks of a block to store (see `accept_block`):
+        its height, None if it is stored already or not worth storing."""
         block_hash = block.hash
-        height = self.headers.add_header(block.header).height  # `duplicate` if known invalid
+        try:
+            if not check_proof_of_work(block_hash, block.header.bits, self.network.pow_limit):
+                raise HeaderRejected("high-hash", block_hash)  # CheckBlock starts with the header's
+            try:
+                check_block(block)
+            except BlockRejected as error:
+                if error.mutated and block.header.prev_block in self.headers:
+                    log.debug("Block mutated: %s", error.state)
+                    raise
+                raise _failed(error)
+            height = self.headers.add_header(block.header, min_pow_checked=min_pow_checked).height
+        except HeaderRejected as error:
+            log.error("ProcessNewBlock: AcceptBlock FAILED (%s)", error.reason)
+            raise
         if self.has_block(block_hash):
             return None
+        if not requested and not self._worth_storing(block_hash, height):
+            return None
         try:
-            check_block(block)
             self._check_finality(block, height)
             check_block_at_height(block, height, self.network)
         except BlockRejected as error:
             if not error.mutated:
                 self.headers.invalidate(block_hash)
-            raise
+            raise _failed(error)
         return height
+
+    def _worth_storing(self, block_hash: bytes, height: int) -> bool:
+        """Core's AcceptBlock for a block nobody asked for: stored only if it may soon be part
+        of the best chain (at least the tip's work, at most MIN_BLOCKS_TO_KEEP above it, the
+        network's minimum chain work) and was not pruned before."""
+        tree = self.headers
+        work = tree.chain_work(block_hash)
+        return (work >= tree.chain_work(self.tip) and height <= self.height + MIN_BLOCKS_TO_KEEP
+                and work >= self.network.minimum_chain_work and not self.is_pruned(block_hash))
 
     def _check_finality(self, block: Block, height: int) -> None:
         """ContextualCheckBlock's finality: locktimes against the parent's median-time-past once
@@ -512,7 +549,7 @@ class Chainstate:
             try:
                 self._connect_along(up, known)  # stops where the data ends; the next step looks again
             except BlockRejected as error:
-                log.warning("block %s rejected: %s", hash_to_hex(error.block_hash), error)
+                log.error("ConnectTip: ConnectBlock %s failed, %s", hash_to_hex(error.block_hash), error.state)
                 self.headers.invalidate(error.block_hash)
                 failure = failure or error
         if failure is not None:

@@ -34,7 +34,8 @@ included, is the same as before. The remembered invalid headers are not stored.
 
 Memory. Headers are kept in parallel flat arrays indexed by insertion order, not one object
 each: the 80 raw bytes (fields are unpacked when read), 32 bytes of chain work, a 4-byte parent
-index and height, a status byte, 4 bytes in the active-chain array, and the hash as the key of
+index, skip index (Core's pskip: an ancestor further back, so finding the ancestor at any height
+off the best chain takes a few dozen steps, not one per block) and height, a status byte, 4 bytes in the active-chain array, and the hash as the key of
 the hash -> index dict (also listed by index): a few hundred bytes a header, where an object per
 header would cost several times that (test_memory_per_header holds the bound). Children always
 come after their parents, which makes invalidation one forward scan.
@@ -42,6 +43,7 @@ come after their parents, which makes invalidation one forward scan.
 
 from __future__ import annotations
 
+import logging
 import struct
 import time
 from array import array
@@ -68,6 +70,8 @@ __all__ = [
     "HeaderTree",
 ]
 
+log = logging.getLogger("pantheon.chain.headers")
+
 MAX_FUTURE_BLOCK_TIME = 2 * 60 * 60  # Core's validation.h
 MEDIAN_TIME_SPAN = 11  # Core's CBlockIndex::nMedianTimeSpan
 MAX_TIMEWARP = 600  # BIP94
@@ -85,6 +89,17 @@ FORMAT_VERSION = 1
 _META_KEY = b"meta"
 _META = struct.Struct(">BI32s")  # format version, anchor height, anchor chain work; then the network name
 _RECORD = struct.Struct(">IB")  # insertion sequence, status; then the 80 raw bytes
+
+
+def _skip_height(height: int) -> int:
+    """Core's GetSkipHeight: where a header's skip index points, counted from the anchor."""
+    if height < 2:
+        return 0
+    if height & 1:
+        lower = height - 1
+        lower &= lower - 1
+        return (lower & (lower - 1)) + 1
+    return height & (height - 1)
 
 
 class HeaderRejected(Exception):
@@ -146,6 +161,7 @@ class HeaderTree:
         self._hashes: list[bytes] = []
         self._index: dict[bytes, int] = {}
         self._parent = array("i")
+        self._skip = array("i")
         self._height = array("I")
         self._status = bytearray()
         self._active = array("I")
@@ -320,13 +336,16 @@ class HeaderTree:
 
     # --- writing --------------------------------------------------------------------------
 
-    def add_header(self, header: BlockHeader) -> Accepted:
-        """Check `header` and put it in the tree; HeaderRejected says why not."""
-        accepted = self._add(header)
+    def add_header(self, header: BlockHeader, *, min_pow_checked: bool = True) -> Accepted:
+        """Check `header` and put it in the tree; HeaderRejected says why not. Without
+        `min_pow_checked` (the caller could not vouch that its chain has the anti-DoS minimum of
+        work, Core's min_pow_checked) a new header passing every check is still not added:
+        `too-little-chainwork`, which says nothing against the header."""
+        accepted = self._add(header, min_pow_checked)
         self._save()
         return accepted
 
-    def _add(self, header: BlockHeader) -> Accepted:
+    def _add(self, header: BlockHeader, min_pow_checked: bool = True) -> Accepted:
         block_hash = header.hash
         known = self._index.get(block_hash)
         if known is not None:
@@ -348,6 +367,10 @@ class HeaderTree:
             if reason != "time-too-new":
                 self._reject(block_hash, reason)
             raise HeaderRejected(reason, block_hash)
+        if not min_pow_checked:
+            log.debug("AcceptBlockHeader: not adding new block header %s, missing anti-dos proof-of-work validation",
+                      hash_to_hex(block_hash))
+            raise HeaderRejected("too-little-chainwork", block_hash)
         height = self._height[parent] + 1
         i = self._append(header, parent, height, self._work_of(parent) + block_work(header.bits))
         change = None
@@ -460,6 +483,8 @@ class HeaderTree:
         self._hashes.append(header.hash)
         self._index[header.hash] = i
         self._parent.append(parent)
+        self._skip.append(_NO_PARENT if parent == _NO_PARENT else
+                          self._ancestor(parent, self._base + _skip_height(height - self._base)))
         self._height.append(height)
         self._status.append(0)
         self._unsaved.append(i)
@@ -483,12 +508,34 @@ class HeaderTree:
         return pos < len(self._active) and self._active[pos] == i
 
     def _ancestor(self, i: int, height: int) -> int:
-        """The ancestor of `i` at `height` (<= its own): walk to the active chain, then index it."""
+        """The ancestor of `i` at `height` (<= its own): Core's GetAncestor along skip indexes,
+        indexing the active chain as soon as the walk reaches it."""
+        target = height - self._base
         while self._height[i] > height:
             if self._on_active(i):
-                return self._active[height - self._base]
-            i = self._parent[i]
+                return self._active[target]
+            walk = self._height[i] - self._base
+            skip, skip_of_parent = _skip_height(walk), _skip_height(walk - 1)
+            # Follow the skip unless the parent's skip gets closer (Core's condition).
+            if self._skip[i] != _NO_PARENT and (skip == target or (
+                    skip > target and not (skip_of_parent < skip - 2 and skip_of_parent >= target))):
+                i = self._skip[i]
+            else:
+                i = self._parent[i]
         return i
+
+    def last_common_ancestor(self, a: bytes, b: bytes) -> bytes:
+        """The highest block both branches hold (Core's LastCommonAncestor), by bisecting on
+        height: ancestors agree up to the fork and differ above it."""
+        i, j = self._lookup(a), self._lookup(b)
+        low, high = self._base, min(self._height[i], self._height[j])
+        while low < high:
+            middle = (low + high + 1) // 2
+            if self._ancestor(i, middle) == self._ancestor(j, middle):
+                low = middle
+            else:
+                high = middle - 1
+        return self._hashes[self._ancestor(i, low)]
 
     def _mtp(self, i: int) -> int:
         times: list[int] = []

@@ -21,6 +21,7 @@ __all__ = [
     "block_work",
     "check_proof_of_work",
     "calculate_next_work_required",
+    "permitted_difficulty_transition",
 ]
 
 _U256 = (1 << 256) - 1
@@ -102,3 +103,23 @@ def calculate_next_work_required(last_bits: int, last_time: int, first_time: int
     base = last_bits if first_bits is None else first_bits
     target = ((compact_to_target(base).target * actual) & _U256) // timespan
     return target_to_compact(min(target, network.pow_limit))
+
+
+def permitted_difficulty_transition(network: Network, height: int, old_bits: int, new_bits: int) -> bool:
+    """Core's `PermittedDifficultyTransition`: could a block at `height` carry `new_bits` after a
+    parent with `old_bits`, whatever the timestamps? Unchanged inside a period; at a period's
+    start within the 4x clamp either way (compared after a compact round trip, as Core does).
+    Networks allowing minimum-difficulty blocks permit anything. Headers presync checks only this,
+    as it keeps no timestamps to compute the exact value."""
+    if network.pow_allow_min_difficulty:
+        return True
+    timespan = network.pow_target_timespan
+    if height % (timespan // network.pow_target_spacing):
+        return old_bits == new_bits
+    old_target = compact_to_target(old_bits).target
+    observed = compact_to_target(new_bits).target
+
+    def bound(span: int) -> int:
+        return compact_to_target(target_to_compact(min((old_target * span) // timespan, network.pow_limit))).target
+
+    return bound(timespan // 4) <= observed <= bound(timespan * 4)

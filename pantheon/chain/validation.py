@@ -81,6 +81,12 @@ class Rejected(Exception):
         self.reason = reason
         self.detail = detail
 
+    @property
+    def state(self) -> str:
+        """Core's ValidationState::ToString, as its log lines quote a rejection: the reason,
+        then the debug message."""
+        return f"{self.reason}, {self.detail}" if self.detail else self.reason
+
 
 class TxRejected(Rejected):
     """A transaction failed `check_transaction`; `txid` names it."""

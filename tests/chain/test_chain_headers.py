@@ -469,3 +469,22 @@ def test_chain_does_not_load_construct_or_the_spec() -> None:
     code = "import sys, pantheon.chain.headers; print(sorted(m for m in sys.modules if m.startswith(('construct', 'pantheon.spec'))))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_ancestors_and_the_fork_point_off_the_best_chain() -> None:
+    """Core's skip indexes: on a branch that is not the best chain, the ancestor at every height is
+    the one a parent-by-parent walk finds, and the last common ancestor of two branches is their
+    fork, whichever is the best."""
+    tree = HeaderTree.from_genesis(REGTEST, now=lambda: NOW)
+    main = [tree.anchor, *extend(tree, tree.anchor, 300)]
+    side = extend(tree, main[50], 400, tag=7)  # more work: the best chain now
+    assert tree.tip == side[-1] and not tree.is_active(main[-1])
+    walk = main[-1]
+    for height in range(300, -1, -1):
+        assert tree.ancestor(main[-1], height) == walk == main[height]
+        walk = tree.header(walk).prev_block if height else walk
+    assert tree.last_common_ancestor(main[-1], side[-1]) == main[50]
+    assert tree.last_common_ancestor(side[-1], main[120]) == main[50]
+    assert tree.last_common_ancestor(main[-1], main[120]) == main[120]
+    twig = extend(tree, main[200], 3, tag=8)
+    assert tree.last_common_ancestor(main[-1], twig[-1]) == main[200]

@@ -162,8 +162,71 @@ def test_a_mutated_copy_does_not_mark_the_block_invalid(store: Store, base: list
     with pytest.raises(BlockRejected) as caught:
         chainstate.accept_block(forged)
     assert caught.value.reason == "bad-txnmrklroot" and caught.value.mutated
-    assert chainstate.headers.is_valid(good.hash)
+    assert good.hash not in chainstate.headers  # CheckBlock comes before the header is added
     assert chainstate.accept_block(good) is not None and chainstate.tip == good.hash
+
+
+def test_a_check_block_failure_is_never_cached_as_invalid(store: Store, base: list[Block],
+                                                         caplog: pytest.LogCaptureFixture) -> None:
+    """Core's ProcessNewBlock: a block failing CheckBlock (here a transaction spending one output
+    twice) is refused with Core's log line, its header not added, so nothing is marked invalid."""
+    chainstate = chainstate_on(store, base)
+    twice = spend([cb(base, 1), cb(base, 1)], [COIN])
+    with caplog.at_level(logging.ERROR, "pantheon.chain.chainstate"), pytest.raises(BlockRejected) as caught:
+        chainstate.accept_block(on_tip(chainstate, [twice]))
+    assert caught.value.reason == "bad-txns-inputs-duplicate" and not caught.value.mutated
+    assert "ProcessNewBlock: AcceptBlock FAILED (bad-txns-inputs-duplicate" in caplog.text
+    assert chainstate.height == BASE_HEIGHT and len(chainstate.headers) == BASE_HEIGHT + 1
+
+
+def test_a_header_without_anti_dos_work_is_not_added(store: Store, base: list[Block],
+                                                      caplog: pytest.LogCaptureFixture) -> None:
+    """Core's AcceptBlockHeader: a valid block whose chain's work the caller could not vouch for
+    (min_pow_checked false) leaves no trace; the same block with it is connected."""
+    chainstate = chainstate_on(store, base)
+    block = on_tip(chainstate)
+    with caplog.at_level(logging.DEBUG, "pantheon.chain.headers"), pytest.raises(HeaderRejected) as caught:
+        chainstate.accept_block(block, min_pow_checked=False)
+    assert caught.value.reason == "too-little-chainwork" and block.hash not in chainstate.headers
+    assert (f"AcceptBlockHeader: not adding new block header {block.hash[::-1].hex()}, missing anti-dos "
+            "proof-of-work validation") in caplog.text
+    assert chainstate.accept_block(block) is not None and chainstate.tip == block.hash
+
+
+def test_unrequested_blocks_are_stored_only_when_they_may_soon_be_the_tip(store: Store, base: list[Block]) -> None:
+    """Core's AcceptBlock for a block nobody asked for: a less-work fork block keeps only its
+    header; an equal-work one is stored but not connected; one more than 288 blocks above the
+    tip, or below the network's minimum chain work, keeps only its header."""
+    chainstate = chainstate_on(store, base[:-1])  # tip at 109
+    tip = chainstate.tip
+    less = block_on(base[-4].header, BASE_HEIGHT - 2, REGTEST, extra=b"fork")  # 108 on 107: less work
+    assert chainstate.accept_block(less, requested=False) is None
+    assert less.hash in chainstate.headers and not chainstate.has_block(less.hash)
+    equal = block_on(less.header, BASE_HEIGHT - 1, REGTEST, extra=b"fork")  # 109 on the fork
+    assert chainstate.accept_block(equal, requested=False) is None
+    assert chainstate.has_block(equal.hash) and chainstate.tip == tip
+    assert chainstate.accept_block(less, requested=True) is None  # asked for: stored; equal work, no reorg
+    assert chainstate.has_block(less.hash) and chainstate.tip == tip
+    more = block_on(equal.header, BASE_HEIGHT, REGTEST, extra=b"fork")
+    assert chainstate.accept_block(more, requested=False) is not None and chainstate.tip == more.hash
+
+    far = Miner(REGTEST, chainstate.headers.header(chainstate.tip), BASE_HEIGHT)
+    ahead = [far.block() for _ in range(289)]
+    for block in ahead[:-1]:
+        chainstate.headers.add_header(block.header)
+    assert chainstate.accept_block(ahead[-1], requested=False) is None  # 289 above the tip
+    assert not chainstate.has_block(ahead[-1].hash)
+    assert chainstate.accept_block(ahead[-2], requested=False) is None  # 288 above: stored
+    assert chainstate.has_block(ahead[-2].hash)
+
+
+def test_unrequested_blocks_below_the_minimum_chain_work_are_not_stored(tmp_path: Path, base: list[Block]) -> None:
+    network = dataclasses.replace(REGTEST, minimum_chain_work=10_000)
+    with Store.open(tmp_path / "db") as store:
+        chainstate = chainstate_on(store, base[:2], network)
+        block = base[2]
+        assert chainstate.accept_block(block, requested=False) is None and not chainstate.has_block(block.hash)
+        assert chainstate.accept_block(block) is not None and chainstate.tip == block.hash
 
 
 # --- reorganisations ---------------------------------------------------------------------------

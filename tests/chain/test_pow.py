@@ -13,6 +13,7 @@ from pantheon.chain.pow import (
     calculate_next_work_required,
     check_proof_of_work,
     compact_to_target,
+    permitted_difficulty_transition,
     target_to_compact,
 )
 from pantheon.params import MAIN, NETWORKS, REGTEST, TESTNET4
@@ -106,3 +107,22 @@ def test_no_retargeting_and_bip94_base() -> None:
     assert calculate_next_work_required(0x1D00FFFF, two_weeks, 0, TESTNET4, first_bits=0x1C0FFFFF) == 0x1C0FFFFF
     no_cap = dataclasses.replace(MAIN, pow_limit=(1 << 256) - 1)
     assert calculate_next_work_required(0x1C0FFFFF, 2 * two_weeks, 0, no_cap) == 0x1C1FFFFE
+
+
+def test_permitted_difficulty_transition() -> None:
+    """Core's PermittedDifficultyTransition: bits unchanged inside a period; at a period's start
+    anything within the 4x clamp of the old target (after a compact round trip); regtest, which
+    allows minimum-difficulty blocks, permits anything."""
+    old = 0x1B0404CB
+    old_target = compact_to_target(old).target
+    assert permitted_difficulty_transition(MAIN, 2017, old, old)
+    assert not permitted_difficulty_transition(MAIN, 2017, old, old - 1)
+    easiest = target_to_compact(old_target * 4)
+    hardest = target_to_compact(old_target // 4)
+    for bits in (old, easiest, hardest):
+        assert permitted_difficulty_transition(MAIN, 2016 * 3, old, bits)
+    assert not permitted_difficulty_transition(MAIN, 2016 * 3, old, target_to_compact(old_target * 5))
+    assert not permitted_difficulty_transition(MAIN, 2016 * 3, old, target_to_compact(old_target // 5))
+    limit = target_to_compact(MAIN.pow_limit)
+    assert permitted_difficulty_transition(MAIN, 2016, limit, limit)  # capped at the limit, not above
+    assert permitted_difficulty_transition(REGTEST, 5, 0x207FFFFF, 0x1D00FFFF)

@@ -37,6 +37,10 @@ PASSING = (
     "p2p_blocksonly.py",
     "rpc_blockchain.py",
     "mining_basic.py",
+    "p2p_sendheaders.py",
+    "p2p_invalid_block.py",
+    "p2p_unrequested_blocks.py",
+    "p2p_headers_sync_with_minchainwork.py",
 )
 
 needs_core = pytest.mark.skipif(not available() and os.environ.get("CI") != "true",

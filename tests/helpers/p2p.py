@@ -83,6 +83,14 @@ class RawClient:
         self.sock.close()
 
 
+def assert_nothing_asked(client: RawClient, command: str = "getdata", since: int = 0) -> None:
+    """No `command` reached `client` (from its `since`-th frame on): the node answers a ping only
+    after handling what came before."""
+    client.send("ping", b"\x09" * 8)
+    assert client.receive("pong").payload == b"\x09" * 8
+    assert not any(frame.command == command for frame in client.received[since:])
+
+
 class RawPeer:
     """A blocking socket that frames messages with a wire twin and decodes them with the spec."""
 

@@ -1,4 +1,5 @@
-"""Fixtures of the node tests: `make_node` starts whole nodes in the test's directory."""
+"""Fixtures of the node tests: `make_node` starts whole nodes in the test's directory, `raw_client`
+dials them with a bare socket."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from typing import Any
 import pytest
 
 from helpers.node import FAST, settings
+from helpers.p2p import RawClient
+from pantheon import wire
 from pantheon.chain import scripts
 from pantheon.node import Node
 from pantheon.service import NodeService
@@ -37,3 +40,19 @@ def rpc_node(make_node: Callable[..., Node]) -> Node:
     """A node with JSON-RPC for user `u`, password `p` (`helpers.node.proxy`), scripts checked
     when the kernel is there."""
     return make_node("rpc", "--rpcuser", "u", "--rpcpassword", "p", rpc=True, verify_scripts=scripts.AVAILABLE)
+
+
+@pytest.fixture
+def raw_client() -> Iterator[Callable[[Node], RawClient]]:
+    """Raw sockets to a node (closed after the test), for the bad input a real node never sends."""
+    clients: list[RawClient] = []
+
+    def dial(node: Node, services: int = 0) -> RawClient:
+        client = RawClient(node.manager.address[1], wire)
+        clients.append(client)
+        client.handshake(services=services)
+        return client
+
+    yield dial
+    for client in clients:
+        client.close()

@@ -12,7 +12,7 @@ import shutil
 import time
 import urllib.request
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import gevent
 import pytest
@@ -21,7 +21,7 @@ from bitcoin.rpc import JSONRPCError, Proxy
 from helpers.chain import P2WSH_TRUE, prevouts_of, spend
 from helpers.decodescript import P2PKH_SPEND, P2PKH_SPEND_SCRIPT_SIG_ASM
 from helpers.node import FAST, proxy, rpc_url, settings
-from helpers.p2p import RawClient, free_port
+from helpers.p2p import RawClient, assert_nothing_asked, free_port
 from helpers.waiting import NODE_WAIT, in_thread, wait_for
 
 from pantheon import params, wire
@@ -45,22 +45,6 @@ from pantheon.service import NodeService
 from pantheon.chain.pow import check_proof_of_work
 from pantheon.primitives import Block, BlockHeader, Endpoint, InvVect, OutPoint, Tx, TxOut, Version
 from pantheon.store import DatadirInUse
-
-@pytest.fixture
-def raw_client() -> Iterator[Callable[[Node], RawClient]]:
-    """Raw sockets to a node (closed after the test), for the bad input a real node never sends."""
-    clients: list[RawClient] = []
-
-    def dial(node: Node, services: int = 0) -> RawClient:
-        client = RawClient(node.manager.address[1], wire)
-        clients.append(client)
-        client.handshake(services=services)
-        return client
-
-    yield dial
-    for client in clients:
-        client.close()
-
 
 def connect(node: Node, to: Node) -> None:
     host, port = to.manager.address
@@ -585,14 +569,6 @@ def test_an_orphan_makes_the_node_ask_its_sender_for_the_parent(
 def asked_of(client: RawClient) -> list[tuple[int, bytes]]:
     """The (type, hash) items of the next getdata `client` receives."""
     return [(item.type, item.hash) for item in wire.decode_getdata(client.receive("getdata").payload)]
-
-
-def assert_nothing_asked(client: RawClient, command: str = "getdata", since: int = 0) -> None:
-    """No `command` reached `client` (from its `since`-th frame on): the node answers a ping only
-    after handling what came before."""
-    client.send("ping", b"\x09" * 8)
-    assert client.receive("pong").payload == b"\x09" * 8
-    assert not any(frame.command == command for frame in client.received[since:])
 
 
 def test_a_tx_is_asked_of_one_announcer_and_an_unknown_block_brings_getheaders(

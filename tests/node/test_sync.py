@@ -191,7 +191,59 @@ def test_a_heavier_fork_is_fetched_from_the_fork_not_from_our_height(clock: Cloc
     side = extend(chain.tree, chain.hashes[3], 5, tag=4)  # heights 4..8: more work than ours
     schedule = download(chain, clock)
     schedule.add_peer("fork")
-    schedule.peer_has("fork", side[2])  # height 6: equal work to our tip, nothing to gain yet
+    schedule.peer_has("fork", side[1])  # height 5: less work than our tip, nothing to gain
     assert schedule.next_requests("fork") == []
+    schedule.peer_has("fork", side[2])  # height 6: equal work; Core fetches it (it may win the race)
+    assert schedule.next_requests("fork") == side[:3]
     schedule.peer_has("fork", side[-1])
-    assert schedule.next_requests("fork") == side
+    assert schedule.next_requests("fork") == side[3:]
+
+
+def test_a_block_announced_before_its_header_counts_once_the_header_comes(clock: Clock) -> None:
+    """Core's hashLastUnknownBlock: an inv of a block we cannot place yet is kept, and becomes the
+    peer's best block when its header arrives (by whoever sends it)."""
+    chain = Chain(2)
+    schedule = download(chain, clock)
+    schedule.add_peer("p")
+    unknown = b"\x42" * 32
+    schedule.peer_has("p", unknown)
+    assert schedule.best_of("p") is None
+    later = extend(chain.tree, chain.hashes[-1], 1)[0]
+    schedule.peer_has("p", later)  # another unknown would replace it; a known one just counts
+    assert schedule.best_of("p") == later
+
+
+def test_direct_fetch_walks_back_to_our_chain_skipping_what_is_here_or_asked(clock: Clock) -> None:
+    """Core's HeadersDirectFetchBlocks: oldest first, up to the per-peer limit, blocks in flight
+    elsewhere skipped; a branch more than the limit away from our chain is left alone."""
+    chain = Chain(3)
+    chain.have.update(chain.hashes)
+    chain.connect_ready()
+    side = extend(chain.tree, chain.hashes[-1], 6, tag=5)
+    schedule = download(chain, clock, per_peer=4)
+    schedule.add_peer("a")
+    schedule.add_peer("b")
+    assert schedule.direct_fetch("a", side[1]) == side[:2]
+    assert schedule.direct_fetch("b", side[3]) == side[2:4]  # side[:2] are asked of "a"
+    assert schedule.direct_fetch("a", side[5]) == side[4:6]
+    assert schedule.direct_fetch("a", side[5]) == []  # "a" has 4 in flight
+    far = extend(chain.tree, chain.hashes[-1], 6, tag=6)
+    assert schedule.direct_fetch("b", far[-1]) is None  # 6 blocks off the chain, limit 4
+
+
+def test_the_window_slides_over_stored_blocks_of_a_branch_not_yet_connected(clock: Clock) -> None:
+    """A reorganisation longer than the window connects only once all of it is here: the window
+    counts from the last block stored, not from the fork (Core's pindexLastCommonBlock)."""
+    chain = Chain(3)
+    chain.have.update(chain.hashes)
+    chain.connect_ready()
+    side = extend(chain.tree, chain.hashes[1], 30, tag=9)  # heavier; forks at 1, so nothing connects
+    schedule = download(chain, clock, window=10, per_peer=10)
+    schedule.add_peer("p")
+    schedule.peer_has("p", side[-1])
+    asked = schedule.next_requests("p")
+    assert asked == side[:10]
+    for block_hash in asked:
+        schedule.block_received("p", block_hash)
+        chain.have.add(block_hash)
+    assert schedule.next_requests("p") == side[10:20]
