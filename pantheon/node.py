@@ -82,8 +82,10 @@ from pantheon.protocol import (
     MSG_WITNESS_FLAG,
     MSG_WITNESS_TX,
     MSG_WTX,
+    FULL_RELAY_SERVICES,
     NODE_NETWORK,
     NODE_NETWORK_LIMITED,
+    NODE_P2P_V2,
     NODE_WITNESS,
 )
 from pantheon.relay import TxRelay
@@ -286,7 +288,8 @@ class Node(Lifecycle):
             network=network, user_agent=config.user_agent, relay=not config.blocksonly,
             fee_filter=None if config.blocksonly else config.minrelaytxfee,
             handshake_timeout=config.peertimeout, ping_interval=self.tuning.ping_interval,
-            ping_timeout=self.tuning.ping_timeout)
+            ping_timeout=self.tuning.ping_timeout, v2transport=config.v2transport,
+            services=FULL_RELAY_SERVICES | (NODE_P2P_V2 if config.v2transport else 0))
         if resolver is None and config.dnsserver is not None:
             resolver = Resolver([config.dnsserver[0]], config.dnsserver[1])
         manager_config = ManagerConfig(
@@ -386,15 +389,16 @@ class Node(Lifecycle):
 
     # --- peers and bans ----------------------------------------------------------------------
 
-    def add_peer(self, host: str, port: int, connection_type: str = "manual") -> Peer | None:
-        """Dial a peer (`net.manager.CONNECTION_TYPES`; manual by default)."""
-        return self.manager.add_peer(host, port, connection_type)
+    def add_peer(self, host: str, port: int, connection_type: str = "manual", v2: bool | None = None) -> Peer | None:
+        """Dial a peer (`net.manager.CONNECTION_TYPES`; manual by default), over BIP324 first
+        when `v2` (default: as -v2transport says)."""
+        return self.manager.add_peer(host, port, connection_type, v2)
 
     def peers(self, state: PeerState | None = None) -> list[Peer]:
         """The open peers (in `state` when given), oldest first."""
         return self.manager.peers(state)
 
-    def add_node(self, text: str) -> bool:
+    def add_node(self, text: str, v2: bool | None = None) -> bool:
         """Keep a connection to `text` (host[:port]; Core's addnode add): dialled now and retried.
         False if it is added already, as the same text or the same numeric address and port."""
         host, port = parse_hostport(text, self.network.p2p_port)
@@ -403,7 +407,7 @@ class Node(Lifecycle):
                for added in self._added):
             return False
         self._added.append(AddedNode(text, host, port))
-        self.add_peer(host, port)
+        self.add_peer(host, port, v2=v2)
         return True
 
     def remove_node(self, text: str) -> bool:

@@ -47,7 +47,7 @@ from pantheon.net.addrman import AddrMan
 from pantheon.net.banlist import BanList
 from pantheon.net.gossip import AddrGossip, GossipConfig
 from pantheon.net.eviction import EvictionCandidate, keyed_netgroup, select_to_evict
-from pantheon.protocol import FULL_RELAY_SERVICES
+from pantheon.protocol import FULL_RELAY_SERVICES, NODE_P2P_V2
 from pantheon.net.peer import Handler, NetTotals, Peer, PeerConfig, PeerState, Traffic, Transition
 from pantheon.net.permissions import Permission, WhitelistEntry, permissions_for
 
@@ -253,11 +253,12 @@ class NetworkManager:
         """Open inbound (or outbound) peers, counted as they come and go."""
         return self._counts[inbound]
 
-    def add_peer(self, host: str, port: int, connection_type: str = "manual") -> Peer | None:
+    def add_peer(self, host: str, port: int, connection_type: str = "manual", v2: bool | None = None) -> Peer | None:
         """Dial a peer: by hand (Core's manual connections: -addnode, -connect, the addnode RPC),
         in slots of their own apart from the automatic ones, or as one of Core's other outbound
         types (`CONNECTION_TYPES`, the addconnection RPC). None (logged) when that type's slots
-        or the total are full, the address is already connected or network activity is off."""
+        or the total are full, the address is already connected or network activity is off.
+        `v2`: try BIP324 first (default: when `-v2transport` is on, as Core does for manual peers)."""
         if not self._active:
             log.info("not dialling %s:%d: network activity is off", host, port)
             return None
@@ -276,7 +277,8 @@ class NetworkManager:
         config = self.config.peer
         if connection_type == "block-relay-only":
             config = replace(config, relay=False, fee_filter=None)  # Core: no transactions on it
-        peer = self._make_peer(None, (host, port), inbound=False, config=config)
+        use_v2 = self.config.peer.v2transport if v2 is None else v2 and self.config.peer.v2transport
+        peer = self._make_peer(None, (host, port), inbound=False, config=config, v2=use_v2)
         peer.connection_type = connection_type
         if connection_type != "manual":
             peer.desirable_services = self.desirable_services
@@ -370,7 +372,7 @@ class NetworkManager:
                 continue
             self.addrman.attempt(address, now=now)
             config = replace(self.config.peer, required_services=self.config.peer.required_services | FULL_RELAY_SERVICES)
-            peer = self._make_peer(None, target, inbound=False, config=config)
+            peer = self._make_peer(None, target, inbound=False, config=config, v2=self._offers_v2(info.services))
             peer.desirable_services = self.desirable_services
             self._outbound[peer.id] = address
             groups.add(address.netgroup())
@@ -402,7 +404,7 @@ class NetworkManager:
                                               or self.banlist.is_discouraged(info.address))):
             return None
         self.addrman.attempt(info.address, now=int(now))
-        peer = self._make_peer(None, target, inbound=False)
+        peer = self._make_peer(None, target, inbound=False, v2=self._offers_v2(info.services))
         peer.connection_type = "feeler"
         self._feelers[peer.id] = info.address
         return peer.start()
@@ -435,8 +437,12 @@ class NetworkManager:
                 log.exception("finding outbound peers failed")
             gevent.sleep(config.refill_interval)
 
+    def _offers_v2(self, services: int) -> bool:
+        """Core tries BIP324 first with an automatic peer only when it advertises NODE_P2P_V2."""
+        return self.config.peer.v2transport and bool(services & NODE_P2P_V2)
+
     def _make_peer(self, sock: gevent.socket.socket | None, address: tuple[str, int], inbound: bool,
-                   config: PeerConfig | None = None) -> Peer:
+                   config: PeerConfig | None = None, v2: bool = False) -> Peer:
         permissions = permissions_for(self.config.whitelist, address[0], inbound)
         config = config or self.config.peer
         if Permission.RELAY in permissions and not config.relay:
@@ -447,6 +453,7 @@ class NetworkManager:
             wire=self._wire, on_transition=self._on_transition, traffic=self._traffic,
             permissions=permissions, clock=self._clock, totals=self.totals,
             tickers=(self.gossip.tick,) if self.gossip is not None else (),
+            v2=v2 or (inbound and config.v2transport),
         )
         self._peers[peer.id] = peer
         self._counts[inbound] += 1
@@ -474,6 +481,9 @@ class NetworkManager:
         if transition.new in (PeerState.DISCONNECTED, PeerState.BANNED):
             if self._peers.pop(peer.id, None) is not None:
                 self._counts[peer.inbound] -= 1
+            if peer.should_reconnect_v1 and peer.connection_type != "feeler":
+                log.debug("retrying with v1 transport protocol for peer=%d", peer.id)
+                self._group.spawn(self.add_peer, *peer.address, peer.connection_type, False)
             if self.gossip is not None:
                 self.gossip.forget(peer)
         for listener in self.listeners:

@@ -71,6 +71,8 @@ from pantheon import limits, params
 from pantheon.errors import BadMagic, OversizedMessage, ProtocolError, Truncated
 from pantheon.frames import BAD_CHECKSUM, Frame
 from pantheon.net.address import PeerAddress
+from pantheon.net.bip324 import V2CipherError
+from pantheon.net.v2transport import V2State, V2Transport, V2TransportError, v2_wire_size
 from pantheon.net.banlist import BanList
 from pantheon.net.permissions import Permission
 from pantheon.primitives import Endpoint, InvVect, SendCmpct, Version
@@ -173,6 +175,7 @@ class PeerConfig:
     max_payload: int = limits.MAX_MESSAGE_SIZE
     known_inventory: int = 50_000  # Core's m_tx_inventory_known_filter size; made on first use
     recv_size: int = 64 * 1024
+    v2transport: bool = False  # Core's -v2transport: BIP324 accepted inbound and tried outbound
 
 
 @dataclass
@@ -214,7 +217,7 @@ class Peer:
         "on_transition", "_known_inventory", "local_nonce", "remote", "common_version", "wtxid_relay",
         "permissions", "inbound_onion", "wants_addrv2", "prefers_headers", "fee_filter", "compact_blocks", "ping_time", "min_ping",
         "close_reason", "last_block_time", "last_tx_time", "_sock", "_wire", "_nonces", "_start_height",
-        "_group", "_decoder", "_state", "_verack_received", "_started_at", "_ping_nonce", "_ping_sent_at",
+        "_group", "_decoder", "_v2", "_state", "_verack_received", "_started_at", "_ping_nonce", "_ping_sent_at",
         "_next_ping", "_clock", "_local", "bytes_sent_per_msg", "bytes_recv_per_msg", "last_send", "last_recv",
         "connection_type", "desirable_services", "_totals", "_tickers", "_queue", "_queued", "_drained", "_closed", "_reader", "_writer", "_traffic",
     )
@@ -238,6 +241,7 @@ class Peer:
         clock: Callable[[], float] = time.time,
         totals: NetTotals | None = None,
         tickers: Sequence[Ticker] = (),
+        v2: bool = False,
     ) -> None:
         self.id = next(_ids)
         self.permissions = permissions  # what -whitelist grants this peer (net/permissions.py)
@@ -274,6 +278,10 @@ class Peer:
         self._group = group if group is not None else gevent.pool.Group()
         # Core's transport caps only the whole message; counts are checked once it is in.
         self._decoder = wire.FrameDecoder(self.config.network.magic, self.config.max_payload, caps={})
+        # BIP324 (`v2`): an outbound peer starts the handshake, an inbound one tells v1 from v2 by
+        # the first bytes; None once the connection is known to be v1.
+        self._v2 = (V2Transport(self.config.network.magic, initiating=not inbound, max_payload=self.config.max_payload)
+                    if v2 else None)
         self._state = PeerState.CONNECTING
         self._verack_received = False
         self._clock = clock  # the node's clock (clock.py): every timer and time here reads it
@@ -467,22 +475,56 @@ class Peer:
         `send_limit` (the peer is then disconnected)."""
         if self._closed.is_set():
             return False
-        data = self._wire.pack_header(self.config.network.magic, command, payload) + payload
+        if self._v2 is None:
+            data = self._wire.pack_header(self.config.network.magic, command, payload) + payload
+            size = len(data)
+        else:
+            self._v2.send(command, payload)
+            data = self._v2.take_output()  # empty while the handshake holds the message back
+            size = v2_wire_size(command, payload)
         log.debug("sending %s (%d bytes) peer=%d", command, len(payload), self.id)
-        self._queue.append(data)
-        self._queued += len(data)
+        self._enqueue(data)
         self.counters["messages sent"] += 1
-        self.bytes_sent_per_msg[command] += len(data)
+        self.bytes_sent_per_msg[command] += size
         if self._traffic is not None:
-            self._traffic("sent", command, len(data))
+            self._traffic("sent", command, size)
         if self._queued > self.config.send_limit:
             self.close(f"send queue {self._queued} bytes, over the limit of {self.config.send_limit}")
             return False
+        return True
+
+    def _enqueue(self, data: bytes) -> None:
+        """Queue bytes for the writer (a message, or BIP324's handshake bytes)."""
+        if not data:
+            return
+        self._queue.append(data)
+        self._queued += len(data)
         if self._queued > self.config.send_pause:
             self._drained.clear()
         if self._writer is None and self._sock is not None:
             self._writer = self._group.spawn(self._write)
-        return True
+
+    @property
+    def transport_protocol(self) -> str:
+        """Core's getpeerinfo transport_protocol_type: v1, v2, or detecting while BIP324's
+        handshake has not shown which."""
+        if self._v2 is None:
+            return "v1"
+        return "v2" if self._v2.established else "detecting"
+
+    @property
+    def session_id(self) -> str:
+        """BIP324's session id in hex (getpeerinfo), empty on v1 or before the handshake ends."""
+        session = self._v2.session_id if self._v2 is not None else None
+        return session.hex() if session else ""
+
+    @property
+    def should_reconnect_v1(self) -> bool:
+        """Core's ShouldReconnectV1: an outbound v2 attempt that received nothing at all after
+        sending at least a v1 header's worth (a v1 peer drops such a connection)."""
+        v2 = self._v2
+        return (v2 is not None and not self.inbound and v2.state is V2State.KEY and v2.received_nothing
+                and self.counters["bytes sent"] >= limits.HEADER_SIZE)
 
     def announce(self, items: Iterable[InvVect]) -> int:
         """Send an inv of the items the peer is not known to have (and remember them); returns
@@ -532,6 +574,9 @@ class Peer:
                 self._sock = gevent.socket.create_connection(self.address, timeout=self.config.handshake_timeout)
                 self._sock.settimeout(None)
                 self._set_state(PeerState.HANDSHAKE, "connected")
+                if self._v2 is not None:
+                    log.debug("start sending v2 handshake to peer=%d", self.id)
+                    self._enqueue(self._v2.take_output())  # our key and garbage, first of all
                 if self._queue:
                     self._writer = self._group.spawn(self._write)
             else:
@@ -544,6 +589,9 @@ class Peer:
             self._read_loop()
         except BadMagic as error:
             self.disconnect(f"Header error: Wrong MessageStart {error.found.hex()} received")
+        except (V2TransportError, V2CipherError) as error:  # Core: the connection ends, no punishment
+            self.disconnect(str(error) if str(error).startswith("V2 transport error") else
+                            f"V2 transport error: {error}")
         except OversizedMessage as error:  # decided from the header: the payload is never read
             self.disconnect(f"Header error: Size too large ({sanitized_type(error.field.removesuffix(' payload'))}, "
                             f"{error.size} bytes)")
@@ -566,7 +614,7 @@ class Peer:
             if self.paused:
                 self._drained.wait(wait)
                 continue
-            frame = decoder.next_frame()
+            frame = decoder.next_frame() if self._v2 is None else self._next_v2_frame()
             if frame is not None:
                 self._dispatch(frame)
                 continue
@@ -581,10 +629,29 @@ class Peer:
             self.counters["bytes received"] += len(data)
             self._totals.received += len(data)
             self.last_recv = self._clock()
-            decoder.feed(data)
+            if self._v2 is None:
+                decoder.feed(data)
+            else:
+                self._v2.feed(data)
             # gevent's recv returns without yielding while bytes are waiting: yield once a chunk,
             # or a peer that floods us would starve every other greenlet.
             gevent.sleep(0)
+
+    def _next_v2_frame(self) -> Frame | None:
+        """The next frame through BIP324, sending what its handshake has to say; when an inbound
+        connection turns out to be v1, its bytes go to the v1 decoder from then on."""
+        v2 = self._v2
+        assert v2 is not None
+        detecting = v2.state is V2State.MAYBE_V1
+        frame = v2.next_frame()
+        if detecting and v2.state is V2State.KEY:
+            log.debug("start sending v2 handshake to peer=%d", self.id)
+        self._enqueue(v2.take_output())
+        if v2.state is V2State.V1:
+            self._v2 = None
+            self._decoder.feed(v2.v1_bytes())
+            return self._decoder.next_frame()
+        return frame
 
     def _run_timers(self, now: float) -> float:
         """Act on due timers, as Core's InactivityCheck and MaybeSendPing; returns the seconds
@@ -641,7 +708,7 @@ class Peer:
     def _dispatch(self, frame: Frame) -> None:
         self.counters["messages received"] += 1
         command = frame.command
-        size = limits.HEADER_SIZE + len(frame.payload)
+        size = frame.wire_size
         known = frame.error is None and command in limits.COMMANDS
         self.bytes_recv_per_msg[command if known else "*other*"] += size
         if self._traffic is not None:

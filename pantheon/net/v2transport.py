@@ -29,7 +29,7 @@ from .bip324 import (
     SHORT_MESSAGE_IDS, SHORT_MESSAGE_TYPES, TAG_SIZE, EllSwiftKey, PacketCipher, SessionKeys,
 )
 
-__all__ = ["V1_PREFIX_SIZE", "V2TransportError", "V2State", "V2Transport"]
+__all__ = ["V1_PREFIX_SIZE", "V2TransportError", "V2State", "V2Transport", "v2_wire_size"]
 
 #: A v1 `version` message's magic and command field: what tells a v1 peer from a v2 one.
 V1_PREFIX_SIZE: Final = 4 + limits.COMMAND_SIZE
@@ -58,7 +58,7 @@ class V2Transport:
     """One side of a BIP324 connection (see the module's docstring)."""
 
     __slots__ = ("initiating", "state", "_magic", "_max_contents", "_key", "_garbage", "_cipher", "_in", "_out",
-                 "_held", "_aad", "_contents_length", "_frames")
+                 "_held", "_aad", "_contents_length", "_frames", "_received")
 
     def __init__(self, magic: int, *, initiating: bool, max_payload: int = limits.MAX_MESSAGE_SIZE,
                  key: EllSwiftKey | None = None, garbage: bytes | None = None) -> None:
@@ -76,6 +76,7 @@ class V2Transport:
         self._aad = b""  # the peer's garbage: authenticated by its first packet
         self._contents_length: int | None = None  # of the packet being read, once its length is decrypted
         self._frames: deque[Frame] = deque()
+        self._received = 0
         if initiating:
             self.state = V2State.KEY
             self._out += self._key.encoding + self._garbage
@@ -89,6 +90,11 @@ class V2Transport:
         """BIP324's session id (getpeerinfo shows it), once the peer's version packet has
         confirmed that both sides hold the same keys."""
         return self._cipher.keys.session_id if self._cipher and self.established else None
+
+    @property
+    def received_nothing(self) -> bool:
+        """Whether not one byte has come from the peer (Core reconnects with v1 only then)."""
+        return self._received == 0
 
     @property
     def established(self) -> bool:
@@ -110,6 +116,7 @@ class V2Transport:
     def feed(self, data: bytes) -> None:
         """Bytes as they came off the socket; they are processed by `next_frame`."""
         self._in += data
+        self._received += len(data)
 
     def next_frame(self) -> Frame | None:
         """The next message, or None until more bytes arrive. Raises V2TransportError (or the
@@ -206,6 +213,11 @@ class V2Transport:
         else:
             self._frames.append(_frame(contents))
         return True
+
+
+def v2_wire_size(command: str, payload: bytes) -> int:
+    """The bytes a message takes on a v2 connection (Core counts these per message type)."""
+    return EXPANSION + len(_message_type(command)) + len(payload)
 
 
 def _message_type(command: str) -> bytes:

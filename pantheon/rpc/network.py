@@ -83,18 +83,22 @@ class NetworkRpc(RpcGroup):
         }
 
     @rpc_method
-    def addnode(self, node: Any, command: Any) -> None:
-        """add: keep a connection to the peer; remove: stop keeping it; onetry: dial it once."""
+    def addnode(self, node: Any, command: Any, v2transport: Any = None) -> None:
+        """add: keep a connection to the peer; remove: stop keeping it; onetry: dial it once.
+        `v2transport`: try BIP324 first (default: as -v2transport says)."""
         if command not in ("add", "remove", "onetry"):
             raise RpcError(RPC_MISC_ERROR, _ADDNODE_HELP)
         text = str(node).strip()
         if not text:
             raise RpcError(RPC_INVALID_PARAMETER, "Error: Node address cannot be empty")
+        if v2transport and not self.node.config.v2transport:
+            raise RpcError(RPC_INVALID_PARAMETER, "Error: v2transport requested but not enabled (see -v2transport)")
+        v2 = None if v2transport is None else bool(v2transport)
         if command == "onetry":
-            self.node.add_peer(*endpoint_arg(text, self.node.network.p2p_port))
+            self.node.add_peer(*endpoint_arg(text, self.node.network.p2p_port), v2=v2)
         elif command == "add":
             endpoint_arg(text, self.node.network.p2p_port)
-            if not self.node.add_node(text):
+            if not self.node.add_node(text, v2):
                 raise RpcError(RPC_CLIENT_NODE_ALREADY_ADDED, "Error: Node already added")
         elif not self.node.remove_node(text):
             raise RpcError(RPC_CLIENT_NODE_NOT_ADDED,
@@ -146,11 +150,11 @@ class NetworkRpc(RpcGroup):
         if connection_type not in CONNECTION_TYPES or connection_type in ("manual", "inbound"):
             raise RpcError(RPC_INVALID_PARAMETER, "addconnection \"address\" \"connection_type\" ( v2transport ): "
                            "connection_type must be outbound-full-relay, block-relay-only, addr-fetch or feeler")
-        if v2transport:
+        if v2transport and not self.node.config.v2transport:
             raise RpcError(RPC_INVALID_PARAMETER, "Error: Adding v2transport connections requires -v2transport "
                            "init flag to be set.")
         host, port = endpoint_arg(address, self.node.network.p2p_port)
-        if self.node.add_peer(host, port, connection_type) is None:
+        if self.node.add_peer(host, port, connection_type, bool(v2transport)) is None:
             raise RpcError(RPC_CLIENT_NODE_CAPACITY_REACHED, "Error: Already at capacity for specified connection type.")
         return {"address": str(address), "connection_type": connection_type}
 
@@ -308,7 +312,7 @@ class NetworkRpc(RpcGroup):
             "permissions": sorted(permission.value for permission in peer.permissions),
             "minfeefilter": round(peer.fee_filter / COIN, 8),
             "bytessent_per_msg": _nonzero(peer.bytes_sent_per_msg), "bytesrecv_per_msg": _nonzero(peer.bytes_recv_per_msg),
-            "connection_type": peer.connection_type, "transport_protocol_type": "v1", "session_id": "",
+            "connection_type": peer.connection_type, "transport_protocol_type": peer.transport_protocol, "session_id": peer.session_id,
         })
         return entry
 
