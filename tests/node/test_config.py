@@ -134,7 +134,7 @@ def test_assumevalid_defaults_to_cores_block_for_the_network(tmp_path: Path, net
     (["regtest"], None, "unexpected token 'regtest'"),
     (["-regtest", "-testnet"], None, "at most one"),
     (["-regtest", "-peertimeout=0"], None, "peertimeout must be a positive integer."),
-    (["-v2transport=1"], None, "not implemented"),
+    (["-v2transport=perhaps"], None, "yes/no"),
     (["-peerbloomfilters"], None, "only 0 is accepted"),
     (["-mocktime=5"], None, "regtest only"),
     (["-whitelist=bogus@127.0.0.1"], None, "Invalid P2P permission: 'bogus'"),
