@@ -327,7 +327,7 @@ _OPTIONS: tuple[_Option, ...] = (
     _Option("peerbloomfilters", _off_only("BIP37 bloom filtering"), "serve BIP37 bloom filters "
             "(not implemented: 0 only)", Kind.OFF_ONLY),
     _Option("v2transport", _bool, "BIP324 encrypted transport: accept it inbound beside v1 on one port, try it "
-            "first outbound to peers offering it and manual ones, falling back to v1 (default: 0)", Kind.SWITCH),
+            "first outbound to peers offering it and manual ones, falling back to v1 (default: 1)", Kind.SWITCH),
     _Option("listenonion", _off_only("a Tor hidden service"), "publish a Tor hidden service (not implemented: "
             "0 only)", Kind.OFF_ONLY),
     _Option("natpmp", _off_only("NAT-PMP port mapping"), "map the port with NAT-PMP (not implemented: 0 only)",
@@ -467,7 +467,7 @@ class NodeConfig:
     peertimeout: int = 60
     bantime: int = DEFAULT_BAN_TIME
     blocksonly: bool = False
-    v2transport: bool = False
+    v2transport: bool = True
     rpcthreads: int = 4
     rpcservertimeout: int = 30
     minimumchainwork: int | None = None
@@ -810,7 +810,7 @@ def _resolve(datadir: Path, network: params.Network, values: dict[str, Any], ign
         peertimeout=values.get("peertimeout", 60),
         bantime=values.get("bantime", DEFAULT_BAN_TIME),
         blocksonly=values.get("blocksonly", False),
-        v2transport=values.get("v2transport", False),
+        v2transport=values.get("v2transport", True),
         rpcport=values.get("rpcport", network.rpc_port),
         rpcbind=values.get("rpcbind", "127.0.0.1"),
         rpcuser=values.get("rpcuser"),

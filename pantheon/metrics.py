@@ -93,6 +93,13 @@ class NodeMetrics(Collector):
             for state in (PeerState.CONNECTING, PeerState.HANDSHAKE, PeerState.CONNECTED):
                 peers.add_metric([direction, state.value], tally[(direction, state.value)])
         yield peers
+        transports = GaugeMetricFamily("pantheon_peers_by_transport",
+                                       "Open peer connections by transport (v1, v2 = BIP324, detecting)",
+                                       labels=["transport"])
+        by_transport: Tally[str] = Tally(peer.transport_protocol for peer in node.peers())
+        for transport in ("v1", "v2", "detecting"):
+            transports.add_metric([transport], by_transport[transport])
+        yield transports
         yield GaugeMetricFamily("pantheon_bans", "Addresses and subnets banned", value=len(node.bans()))
         yield GaugeMetricFamily("pantheon_discouraged", "Addresses discouraged (in memory)",
                                 value=node.discouraged_count)

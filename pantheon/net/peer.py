@@ -175,7 +175,7 @@ class PeerConfig:
     max_payload: int = limits.MAX_MESSAGE_SIZE
     known_inventory: int = 50_000  # Core's m_tx_inventory_known_filter size; made on first use
     recv_size: int = 64 * 1024
-    v2transport: bool = False  # Core's -v2transport: BIP324 accepted inbound and tried outbound
+    v2transport: bool = False  # Core's -v2transport (the node turns it on): BIP324 accepted inbound and tried outbound
 
 
 @dataclass
@@ -521,10 +521,13 @@ class Peer:
     @property
     def should_reconnect_v1(self) -> bool:
         """Core's ShouldReconnectV1: an outbound v2 attempt that received nothing at all after
-        sending at least a v1 header's worth (a v1 peer drops such a connection)."""
+        sending at least a v1 header's worth (a v1 peer drops such a connection); also one
+        answered by a v1 version (a v1 peer that speaks first)."""
         v2 = self._v2
-        return (v2 is not None and not self.inbound and v2.state is V2State.KEY and v2.received_nothing
-                and self.counters["bytes sent"] >= limits.HEADER_SIZE)
+        if v2 is None or self.inbound:
+            return False
+        return v2.state is V2State.V1 or (v2.state is V2State.KEY and v2.received_nothing
+                                          and self.counters["bytes sent"] >= limits.HEADER_SIZE)
 
     def announce(self, items: Iterable[InvVect]) -> int:
         """Send an inv of the items the peer is not known to have (and remember them); returns
@@ -648,6 +651,9 @@ class Peer:
             log.debug("start sending v2 handshake to peer=%d", self.id)
         self._enqueue(v2.take_output())
         if v2.state is V2State.V1:
+            if not self.inbound:  # it already read our key as a bad header: start again on v1
+                self.close("v1 peer answered the v2 handshake")
+                return None
             self._v2 = None
             self._decoder.feed(v2.v1_bytes())
             return self._decoder.next_frame()

@@ -3,8 +3,11 @@
 must be written (keys, garbage, terminator, packets) is collected by `take_output`. So a peer can
 swap it for the v1 decoder without its reader, dispatch or relay changing.
 
-The handshake, as Core's V2Transport runs it: the initiator sends its ElligatorSwift key and
-random garbage at once; a responder says nothing until a received byte differs from a v1
+The handshake, as Core's V2Transport runs it but for one thing: the initiator sends its
+ElligatorSwift key alone, and its random garbage only with its terminator, once the responder's
+key has shown the peer speaks v2. A v1 peer reads whatever we send first as bad headers, and
+bcoin scores each 24 bytes of them 10 towards a ban at 100: garbage up to 4,095 bytes would get
+us banned before we could reconnect with v1, the key alone scores 20. A responder says nothing until a received byte differs from a v1
 `version` header's first 16 bytes (then the peer is v2; if all 16 match, it is v1 and
 `v1_detected` says so, leaving the bytes to a v1 decoder). Each side, once it has the other's
 key, sends its garbage terminator and a version packet authenticated with its garbage; it then
@@ -51,7 +54,7 @@ class V2State(Enum):
     GARBAGE = "garbage"  # looking for the peer's garbage terminator
     VERSION = "version"  # waiting for the peer's version packet (decoys skipped)
     APPLICATION = "application"  # messages
-    V1 = "v1"  # responder: the peer speaks v1; the bytes belong to a v1 decoder
+    V1 = "v1"  # the peer speaks v1: a responder's bytes belong to a v1 decoder; an initiator must reconnect
 
 
 class V2Transport:
@@ -79,7 +82,7 @@ class V2Transport:
         self._received = 0
         if initiating:
             self.state = V2State.KEY
-            self._out += self._key.encoding + self._garbage
+            self._out += self._key.encoding  # the garbage waits for the responder's key
         else:
             self.state = V2State.MAYBE_V1
 
@@ -126,7 +129,7 @@ class V2Transport:
         return self._frames.popleft() if self._frames else None
 
     def v1_bytes(self) -> bytes:
-        """Responder, when `state` is V1: everything received, for the v1 decoder to read."""
+        """When `state` is V1: everything received, for a responder's v1 decoder to read."""
         assert self.state is V2State.V1
         data, self._in = bytes(self._in), bytearray()
         return data
@@ -158,6 +161,10 @@ class V2Transport:
         return False
 
     def _receive_key(self) -> bool:
+        if self.initiating and self._in[:V1_PREFIX_SIZE] == self._magic + _V1_VERSION_COMMAND:
+            # A v1 peer that speaks first (bcoin does) answered with its version: not a key.
+            self.state = V2State.V1
+            return False
         if not self.initiating and self._in[4:V1_PREFIX_SIZE] == _V1_VERSION_COMMAND:
             # A v1 version header under another network's magic: a peer from another network.
             raise V2TransportError(f"V2 transport error: V1 peer with wrong MessageStart {self._in[:4].hex()}")
@@ -167,6 +174,8 @@ class V2Transport:
         del self._in[:ELLSWIFT_SIZE]
         secret = self._key.shared_secret(theirs, initiating=self.initiating)
         self._cipher = PacketCipher(SessionKeys.derive(secret, self._magic, initiating=self.initiating))
+        if self.initiating:
+            self._out += self._garbage
         self._out += self._cipher.keys.send_garbage_terminator
         self._out += self._cipher.encrypt(b"", aad=self._garbage)  # the version packet: no contents yet
         for command, payload in self._held:

@@ -78,6 +78,26 @@ def test_ten_thousand_messages_cross_many_rekeyings() -> None:
     assert [int.from_bytes(f.payload, "little") for f in frames] == list(range(10_000))
 
 
+def test_an_initiator_sends_its_key_alone_until_the_peer_proves_v2() -> None:
+    """A v1 peer reads our first bytes as headers (bcoin bans after ten bad ones): only the 64-byte
+    key goes out first; the garbage follows with the terminator once the responder's key came."""
+    initiator = V2Transport(MAGIC, initiating=True, garbage=b"G" * 4000)
+    responder = V2Transport(MAGIC, initiating=False, garbage=b"")
+    assert len(initiator.take_output()) == 64
+    responder.feed(initiator._key.encoding)  # noqa: SLF001 - the key just taken
+    responder.next_frame()
+    initiator.feed(responder.take_output())
+    initiator.next_frame()
+    assert initiator.take_output().startswith(b"G" * 4000)
+
+
+def test_an_initiator_answered_by_a_v1_version_knows_the_peer_is_v1() -> None:
+    """bcoin speaks first: its version header where the responder's key should be."""
+    initiator = V2Transport(MAGIC, initiating=True)
+    initiator.feed(params.REGTEST.magic_bytes + b"version".ljust(12, b"\x00") + bytes(8))
+    assert initiator.next_frame() is None and initiator.state is V2State.V1
+
+
 def test_a_responder_hands_a_v1_version_to_the_v1_decoder() -> None:
     responder = V2Transport(MAGIC, initiating=False)
     v1_version_start = params.REGTEST.magic_bytes + b"version".ljust(12, b"\x00") + b"\x66\x00\x00\x00"
@@ -219,6 +239,6 @@ def test_our_initiator_talks_to_core_frameworks_responder(core_v2: type) -> None
     ours.feed(response + finish)
     assert ours.next_frame() is None and ours.established
     ours.send("ping", b"8 bytes!")
-    our_garbage = hello[64:]
-    processed, ok = theirs.authenticate_handshake(our_garbage + ours.take_output())
+    assert len(hello) == 64  # our garbage goes with our terminator, now that the peer is known to be v2
+    processed, ok = theirs.authenticate_handshake(ours.take_output())
     assert ok and theirs.tried_v2_handshake and theirs.peer["session_id"] == ours.session_id

@@ -121,7 +121,8 @@ def test_sendmsgtopeer_sends_raw_messages(make_node: Callable[..., Node]) -> Non
     wait_for(lambda: other.peers() and other.peers()[0].state.value == "connected", NODE_WAIT, what="connected")
     peer_id = node.peers()[0].id
     assert in_thread(client.sendmsgtopeer, peer_id, "unknown", "ff") == {}
-    wait_for(lambda: other.peers()[0].bytes_recv_per_msg["*other*"] == 24 + 1, NODE_WAIT, what="received")
+    # Over BIP324 (on by default): a 3-byte length, the header byte, 0 and the 12-byte type, the payload, the tag.
+    wait_for(lambda: other.peers()[0].bytes_recv_per_msg["*other*"] == 3 + 1 + 1 + 12 + 1 + 16, NODE_WAIT, what="received")
     assert error_of(client.sendmsgtopeer, 100, "addr", "ff") == (-1, "Error: Could not send message to peer")
     assert error_of(client.sendmsgtopeer, peer_id, "long_msg_type", "ff") == \
         (-8, "Error: msg_type too long, max length is 12")

@@ -968,9 +968,9 @@ def test_connect_peers_are_redialled_and_the_address_table_is_flushed_while_runn
 def test_addconnection_opens_cores_connection_types(make_node: Callable[..., Node],
                                                     caplog: pytest.LogCaptureFixture) -> None:
     """block-relay-only: relay=false both ways, blocks but no transactions or addresses; feeler:
-    closed once the version arrives; an unknown type or a v2 request: Core's -8."""
+    closed once the version arrives; an unknown type, or a v2 request under -v2transport=0: Core's -8."""
     caplog.set_level(logging.DEBUG, "pantheon.net.peer")
-    a = make_node("a", "--rpcuser", "u", "--rpcpassword", "p", rpc=True)
+    a = make_node("a", "--rpcuser", "u", "--rpcpassword", "p", "-v2transport=0", rpc=True)
     b = make_node("b")
     mined = a.generate(101, P2WSH_TRUE)
     client = proxy(a)

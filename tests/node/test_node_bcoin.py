@@ -61,6 +61,8 @@ def test_1_2_pantheon_syncs_from_bcoin_then_bcoin_from_pantheon(
     synced(node, chain.tip)
     assert node.chain.height == CHAIN_BLOCKS
     assert node.chain.scripts_verified
+    # -v2transport is on by default: bcoin (v1 only) dropped our BIP324 key and we came back on v1.
+    assert [peer.transport_protocol for peer in node.peers()] == ["v1"]
     mined_txids = {hex_to_hash(txid) for txid in chain.txids}
     found = {tx.txid for height in range(101, CHAIN_BLOCKS + 1)
              for tx in node.chain.read_block(node.chain.headers.ancestor(node.chain.tip, height)).transactions}
@@ -72,6 +74,7 @@ def test_1_2_pantheon_syncs_from_bcoin_then_bcoin_from_pantheon(
     assert bcoin.wait_for_height(CHAIN_BLOCKS + 100, timeout=SYNC_WAIT) == hashes[-1]
     assert bcoin.block_hex(hashes[-1]) == wire.encode_block(node.chain.read_block(hex_to_hash(hashes[-1]))).hex()
     assert all(p.state is PeerState.CONNECTED for p in node.peers())  # bcoin kept us
+    assert sorted((p.inbound, p.transport_protocol) for p in node.peers()) == [(False, "v1"), (True, "v1")]
 
 
 def test_3_transactions_flow_both_ways(bcoin: BcoinNode, chain: BcoinChain, pantheon: Callable[..., Node]) -> None:
