@@ -24,6 +24,7 @@ __all__ = ["StatusHistory", "CURVE_POINTS", "TRAFFIC_MINUTES", "OTHER_COMMAND"]
 CURVE_POINTS = 512  # points of the height curve kept, at most
 CURVE_STEP = 1.0  # seconds between two points, at least
 TRAFFIC_MINUTES = 60  # the bandwidth table's window
+RATE_WINDOW = 30.0  # seconds of the curve the blocks/s figure (and so the ETA) looks at
 OTHER_COMMAND = "*other*"  # unknown commands counted together, as Core's per-message tallies do
 
 
@@ -63,7 +64,7 @@ class StatusHistory:
         key = (direction, command if command in limits.COMMANDS else OTHER_COMMAND)
         tally[key] = tally.get(key, 0) + size
 
-    def rate(self, window: float = 30.0) -> float:
+    def rate(self, window: float = RATE_WINDOW) -> float:
         """Blocks per second over the last `window` seconds: from the last point before the window
         opened to the newest (0 when no block came within it)."""
         now = self._clock()

@@ -9,11 +9,11 @@ from bisect import bisect_right
 from typing import TYPE_CHECKING, Any
 
 from pantheon.protocol import service_names
+from pantheon.status.history import TRAFFIC_MINUTES, StatusHistory
 
 if TYPE_CHECKING:
     from pantheon.net.peer import Peer
     from pantheon.node import Node
-    from pantheon.status.history import StatusHistory
 
 __all__ = ["build_snapshot", "FEE_RATE_BUCKETS"]
 
@@ -68,7 +68,7 @@ def _peer(peer: Peer, now: float) -> dict[str, Any]:
 def _traffic(history: StatusHistory) -> dict[str, Any]:
     commands = [{"command": command, **sizes} for command, sizes in history.traffic().items()]
     commands.sort(key=lambda entry: entry["sent"] + entry["received"], reverse=True)
-    return {"window_seconds": 3600, "commands": commands,
+    return {"window_seconds": TRAFFIC_MINUTES * 60, "commands": commands,
             "sent": sum(entry["sent"] for entry in commands),
             "received": sum(entry["received"] for entry in commands)}
 
