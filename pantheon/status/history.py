@@ -17,7 +17,6 @@ from pantheon import limits
 
 if TYPE_CHECKING:
     from pantheon.events import NodeEvents
-    from pantheon.primitives import Block
 
 __all__ = ["StatusHistory", "CURVE_POINTS", "TRAFFIC_MINUTES", "OTHER_COMMAND"]
 
@@ -37,8 +36,8 @@ class StatusHistory:
         self._minute = int(clock() // 60)
         self._traffic: deque[tuple[int, dict[tuple[str, str], int]]] = deque([(self._minute, {})],
                                                                             maxlen=TRAFFIC_MINUTES)
-        self._unsubscribe = [events.block_connected.subscribe(self._block),
-                             events.block_disconnected.subscribe(self._block),
+        self._unsubscribe = [events.block_connected.subscribe(lambda block, height: self._record(height)),
+                             events.block_disconnected.subscribe(lambda block, height: self._record(height - 1)),
                              events.message.subscribe(self._message)]
 
     def stop(self) -> None:
@@ -46,14 +45,17 @@ class StatusHistory:
             unsubscribe()
         self._unsubscribe = []
 
-    def _block(self, block: Block, height: int) -> None:
+    def _record(self, height: int) -> None:
+        """The tip's new height: a new point, or the newest one moved if it is under a step old
+        (the first point, the height at start, always stays)."""
         now = self._clock()
         if now - self.curve[-1][0] < CURVE_STEP and len(self.curve) > 1:
             self.curve[-1] = (self.curve[-1][0], height)
             return
         self.curve.append((now, height))
-        if len(self.curve) > CURVE_POINTS:
-            self.curve = self.curve[:1] + self.curve[2::2] + ([self.curve[-1]] if len(self.curve) % 2 else [])
+        if len(self.curve) > CURVE_POINTS:  # every other point goes; the first and the newest stay
+            last = self.curve[-1]
+            self.curve = self.curve[::2] if len(self.curve) % 2 else [*self.curve[::2], last]
 
     def _message(self, direction: str, command: str, size: int) -> None:
         minute = int(self._clock() // 60)
