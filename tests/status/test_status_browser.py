@@ -1,10 +1,12 @@
 """The status page in a real browser: headless Chromium (tests/helpers/browser.py) watches a
 Pantheon node sync from bcoin 1.0.2 and shows what the node's JSON-RPC says; the screenshot it
-takes is docs/status.png, the one the README shows. Skipped without chromium or bcoin (with the
-reason), a failure under CI=true."""
+takes is docs/status.png, the one the README shows. Behind --statusauth, the page's own polling
+works with the credentials a browser sends (the 401s are tested over plain HTTP). Skipped without
+chromium or bcoin (with the reason), a failure under CI=true."""
 
 from __future__ import annotations
 
+import base64
 import itertools
 from pathlib import Path
 
@@ -67,5 +69,23 @@ def test_chromium_shows_the_sync_from_bcoin_as_the_rpc_reports_it(bcoin: BcoinNo
             browser.evaluate("document.querySelector('#peers th[data-key=id]').click()")
             browser.screenshot(SCREENSHOT)
         assert SCREENSHOT.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    finally:
+        service.stop()
+
+
+def test_behind_statusauth_the_page_polls_with_the_browsers_credentials(tmp_path: Path) -> None:
+    service = NodeService(settings(tmp_path, "--statusport", "0", "--statusauth", "--rpcuser", "u",
+                                   "--rpcpassword", "p"), tuning=FAST, script_workers=0).start()
+    assert service.status is not None
+    url = f"http://127.0.0.1:{service.status.address[1]}/"
+    try:
+        service.node.generate(7, CORE_ADDRESS)
+        with Browser() as browser:
+            # what a browser sends for the page and its requests once the user typed u and p
+            browser.call("Network.enable")
+            browser.call("Network.setExtraHTTPHeaders",
+                         headers={"Authorization": "Basic " + base64.b64encode(b"u:p").decode()})
+            browser.open(url)
+            wait_for(lambda: browser.evaluate(SHOWN["height"]) == "7", PAGE_WAIT, what="height 7 behind auth")
     finally:
         service.stop()
