@@ -1,7 +1,9 @@
-"""Run every benchmark and print one table: `python -m benchmarks [--quick] [AREA ...]`.
+"""Run every benchmark and print one table: `python -m benchmarks [--quick] [--plots DIR] [AREA ...]`.
 
 Each row gives the figure, the baseline measured in the same run, their ratio, the target and
-whether it was met. The exit status is non-zero if any target was missed, so the command can
+whether it was met. With `--plots DIR` the curves the benchmarks measured on the way (sync
+progress over time, framing rate by message size, RSS against peers, the status page's CPU
+against its viewers) are drawn as PNGs in DIR (matplotlib: `pip install '.[plots]'`). The exit status is non-zero if any target was missed, so the command can
 gate a release; CI does not run it (timings on shared machines are noise, see README).
 """
 
@@ -13,7 +15,7 @@ import pkgutil
 import sys
 from pathlib import Path
 
-from benchmarks.common import Figure
+from benchmarks.common import Figure, Series
 
 
 def _format_number(value: float) -> str:
@@ -47,16 +49,25 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("areas", nargs="*", metavar="AREA", help=f"which to run (default all): {', '.join(areas)}")
     parser.add_argument("--quick", action="store_true", help="smaller inputs, fewer repeats")
+    parser.add_argument("--plots", type=Path, metavar="DIR", help="also draw the measured curves as PNGs in DIR")
     args = parser.parse_args(argv)
     unknown = set(args.areas) - set(areas)
     if unknown:
         parser.error(f"unknown area(s): {', '.join(sorted(unknown))}")
+    if args.plots is not None:
+        from benchmarks import plots  # before the runs: a missing matplotlib fails at once
+
     figures: list[Figure] = []
+    series: list[Series] = []
     for area in args.areas or areas:
         module = importlib.import_module(f"benchmarks.bench_{area}")
         print(f"running {area} ...", file=sys.stderr, flush=True)
-        figures.extend(module.run(args.quick))
+        for result in module.run(args.quick):
+            (series if isinstance(result, Series) else figures).append(result)
     print(render(figures))
+    if args.plots is not None:
+        for path in plots.draw(series, args.plots):
+            print(f"plot: {path}")
     return 0 if all(figure.met for figure in figures) else 1
 
 

@@ -11,6 +11,8 @@ Rows:
     time (target 3x: no cost grows with the frame's size).
   - context: 1-byte feeding against a loop making the same two calls per byte to builtins
     that do nothing (bytearray.extend, list.clear): the decoder's own share of that cost.
+  - plot only (`--plots`): messages/s of both twins by message size, from a ping to a 1 MB
+    block, each size as many messages back to back as fill about 4 MB (1 MB with --quick).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from __future__ import annotations
 import importlib
 from typing import Any, Callable
 
-from benchmarks.common import Figure, rate, seconds_per_call
+from benchmarks.common import Figure, Series, rate, seconds_per_call
 from pantheon import _wire_py, limits
 
 _compiled = importlib.import_module("pantheon._wire")  # an ImportError means a broken build
@@ -125,5 +127,23 @@ def _tiny_pieces(quick: bool) -> list[Figure]:
     return figures
 
 
-def run(quick: bool) -> list[Figure]:
-    return _small_messages(quick) + _tiny_pieces(quick)
+SIZES = (32, 61, 256, 1024, 4096, 16384, 65536, 262144, 1048576)  # bytes on the wire, header included
+
+
+def _by_size(quick: bool) -> list[Series]:
+    fill = (1 if quick else 4) * 1024 * 1024
+    series = []
+    for twin, module in (("compiled", _compiled), ("pure", _wire_py)):
+        points = []
+        for size in SIZES:
+            message = _message("block", bytes(size - limits.HEADER_SIZE))
+            count = max(fill // size, 4)
+            points.append((size, rate(_drain_all(module, message * count, count), count, repeat=2, min_time=0.1)))
+        series.append(Series("framing_by_size", "FrameDecoder: messages framed per second by size",
+                             f"{twin} twin", "message size on the wire (bytes)", "messages/s", tuple(points),
+                             log_x=True, log_y=True))
+    return series
+
+
+def run(quick: bool) -> list[Figure | Series]:
+    return [*_small_messages(quick), *_tiny_pieces(quick), *_by_size(quick)]

@@ -8,7 +8,8 @@ the row says so. Figures:
 - handshakes/s: from the client's go to the manager's last verack, for all connections; the
   baseline is the same with a tenth of the connections, to show how it scales;
 - RSS per connected peer: the manager process's RSS after all are connected and idle minus
-  before they connected, divided by the count (target ≤ 20 KB);
+  before they connected, divided by the count (target ≤ 20 KB); with `--plots`, the RSS growth
+  against connected peers, sampled `RSS_SAMPLES` times as the handshakes complete;
 - ping latency with every peer connected: `Peer.ping()` on all peers at once, p99 and p50 of
   the round trips the peers measured (Core's `ping` RPC does the same); then one peer pinged
   alone, 50 times in a row, while the others stay connected and idle (its p50);
@@ -42,7 +43,7 @@ import gevent
 import gevent.event
 import gevent.subprocess
 
-from benchmarks.common import Figure
+from benchmarks.common import Figure, Series
 from pantheon import wire
 from pantheon.net.manager import ManagerConfig, NetworkManager
 from pantheon.net.peer import BUILTIN_HANDLERS, PeerConfig, PeerState
@@ -56,6 +57,7 @@ FD_SPARE = 64  # descriptors besides the peers' (listener, pipes, libraries)
 SINGLE_PINGS = 50
 BREAKDOWN = 500  # peers in the tracemalloc round
 BREAKDOWN_LINES = 8  # source lines shown
+RSS_SAMPLES = 25  # points of the RSS-against-peers curve
 BACKLOG = 4096  # the listener's backlog (the kernel caps it at net.core.somaxconn)
 
 
@@ -97,6 +99,8 @@ class Round:
         self.rss_per_peer = float("nan")
         self.pings: list[float] = []
         self.single: list[float] = []  # one peer pinged alone, the others idle
+        self.rss_before = 0
+        self.rss_curve: list[tuple[float, float]] = []  # (peers connected, MiB above rss_before)
         self.traced: list[tracemalloc.StatisticDiff] = []  # with trace=True: by source line
         self.note = ""
 
@@ -113,6 +117,8 @@ def _round(count: int, measure: bool, trace: bool = False) -> Round:
         BUILTIN_HANDLERS["verack"](peer, frame)
         if peer.state is PeerState.CONNECTED:
             result.connected += 1
+            if measure and result.connected % max(count // RSS_SAMPLES, 1) == 0:
+                result.rss_curve.append((result.connected, (_rss() - result.rss_before) / 2**20))
             if result.connected >= count:
                 all_connected.set()
 
@@ -137,7 +143,7 @@ def _round(count: int, measure: bool, trace: bool = False) -> Round:
         if trace:
             tracemalloc.start()
             traced_before = tracemalloc.take_snapshot()
-        rss_before = _rss()
+        rss_before = result.rss_before = _rss()
         started = time.monotonic()
         client.stdin.write("go\n")
         client.stdin.flush()
@@ -185,7 +191,7 @@ def _round(count: int, measure: bool, trace: bool = False) -> Round:
         manager.stop(timeout=5)
 
 
-def run(quick: bool) -> list[Figure]:
+def run(quick: bool) -> list[Figure | Series]:
     wanted = QUICK if quick else FULL
     limit = _raise_fd_limit()
     count = min(wanted, max(limit - FD_SPARE, 0))
@@ -196,7 +202,9 @@ def run(quick: bool) -> list[Figure]:
     table = _allocated(lambda: wire.InventorySet(PeerConfig().known_inventory))
     label = f"{count:,} loopback peers{scaled}"
     note = f" ({main.note})" if main.note else ""
-    figures = [
+    figures: list[Figure | Series] = [
+        Series("rss_by_peers", "One NetworkManager: RSS as loopback peers connect", "RSS above the idle manager",
+               "peers connected", "MiB", ((0, 0.0), *main.rss_curve)),
         Figure(
             f"handshakes/s, {label}{note}", main.handshakes_per_second, "handshakes/s", "report",
             main.connected == count, f"{small.count:,} peers", small.handshakes_per_second,

@@ -3,7 +3,7 @@
 from the same source, a fresh bcoin and a fresh Pantheon each sync the whole chain.
 
 Each syncer is its own process, timed from its dial to the source's tip, with its peak RSS
-(VmHWM) when done. Pantheon runs as `pantheon-gevent` would (compiled twin when built, LevelDB
+(VmHWM) when done, and (for `--plots`) its height sampled over time on the same clock. Pantheon runs as `pantheon-gevent` would (compiled twin when built, LevelDB
 datadir, scripts verified by Core's interpreter with 2 worker processes, whose memory is not in
 its RSS), with bcoin's regtest activation heights (`--testactivationheight`). bcoin keeps its
 chain in memory (`--memory=true`), which counts in its RSS. Needs bcoin in tests/bcoin.
@@ -19,15 +19,16 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
-from benchmarks.common import Figure
+from benchmarks.common import Figure, Series
 
 BLOCKS, QUICK_BLOCKS = 5_000, 1_000
 TX_EVERY = 10
 BCOIN_RULES = ("bip34@100000000", "dersig@1251", "cltv@1351", "csv@432", "segwit@432")
 
 
-def run(quick: bool) -> list[Figure]:
+def run(quick: bool) -> list[Figure | Series]:
     from benchmarks.bcoin_sync import BcoinNode, sync_from
     from helpers.bcoin import BCOIN
 
@@ -39,7 +40,8 @@ def run(quick: bool) -> list[Figure]:
         source = BcoinNode(workdir / "source").start()
         try:
             chain = source.build_chain(blocks, tx_every=TX_EVERY)
-            bcoin_seconds, bcoin_rss = sync_from(source, workdir / "bcoin-syncer")
+            bcoin_curve: list[tuple[float, int]] = []
+            bcoin_seconds, bcoin_rss = sync_from(source, workdir / "bcoin-syncer", curve=bcoin_curve)
             ours = _pantheon_sync(workdir / "pantheon", source.p2p_port, chain.tip)
         finally:
             source.stop()
@@ -51,10 +53,13 @@ def run(quick: bool) -> list[Figure]:
                "bcoin", blocks / bcoin_seconds),
         Figure("sync peak RSS: Pantheon", ours["peak_rss_kib"] / 1024, "MiB", "reported", True,
                "bcoin", bcoin_rss / 1024),
+        *(Series("sync_curve", f"Initial sync of {label} from one bcoin 1.0.2", name, "seconds since the dial",
+                 "height", tuple(map(tuple, curve)))
+          for name, curve in (("Pantheon", ours["curve"]), ("bcoin 1.0.2", bcoin_curve))),
     ]
 
 
-def _pantheon_sync(datadir: Path, port: int, tip: str) -> dict[str, float]:
+def _pantheon_sync(datadir: Path, port: int, tip: str) -> dict[str, Any]:
     output = subprocess.run([sys.executable, "-m", "benchmarks.bench_sync", str(datadir), str(port), tip],
                             check=True, capture_output=True, text=True, timeout=1800).stdout
     return json.loads(output.strip().splitlines()[-1])
@@ -73,18 +78,21 @@ def _child(datadir: str, port: str, tip: str) -> None:
     for rule in BCOIN_RULES:
         args += ["--testactivationheight", rule]
     node = Node(load_config(args)).start()
+    curve = []
     try:
         started = time.perf_counter()
         node.add_peer("127.0.0.1", int(port))
         while hash_to_hex(node.chain.tip) != tip:
+            curve.append((time.perf_counter() - started, node.chain.height))
             gevent.sleep(0.01)
+        curve.append((time.perf_counter() - started, node.chain.height))
         seconds = time.perf_counter() - started
         scripts = node.chain.scripts_verified
     finally:
         node.stop()
     peak = next(int(line.split()[1]) for line in Path("/proc/self/status").read_text().splitlines()
                 if line.startswith("VmHWM:"))
-    print(json.dumps({"seconds": seconds, "peak_rss_kib": peak, "scripts_verified": scripts}))
+    print(json.dumps({"seconds": seconds, "peak_rss_kib": peak, "scripts_verified": scripts, "curve": curve}))
 
 
 if __name__ == "__main__":

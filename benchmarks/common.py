@@ -1,7 +1,7 @@
-"""What every benchmark module shares: a timer that takes the best of several runs, and the
-`Figure` row the runner prints.
+"""What every benchmark module shares: a timer that takes the best of several runs, the
+`Figure` row the runner prints and the `Series` it draws with `--plots`.
 
-A benchmark module is `benchmarks/bench_<area>.py` with `run(quick: bool) -> list[Figure]`.
+A benchmark module is `benchmarks/bench_<area>.py` with `run(quick: bool) -> list[Figure | Series]`.
 Baselines are measured in the same process and run, so ratios hold on a noisy machine.
 """
 
@@ -29,6 +29,21 @@ class Figure:
         if not self.baseline_value:
             return None
         return self.value / self.baseline_value
+
+
+@dataclass(frozen=True)
+class Series:
+    """One curve of a plot (`python -m benchmarks --plots DIR`): the series that name the same
+    `plot` are drawn on one pair of axes, in `DIR/<plot>.png`, each labelled `label`."""
+
+    plot: str
+    title: str
+    label: str
+    x_label: str
+    y_label: str
+    points: tuple[tuple[float, float], ...]
+    log_x: bool = False
+    log_y: bool = False
 
 
 def seconds_per_call(function: Callable[[], object], *, repeat: int = 5, min_time: float = 0.2) -> float:

@@ -4,7 +4,9 @@
 between requests without locks (greenlets switch only where they wait) and reacts to new blocks
 through `node.events.block_connected`. Nothing is monkey-patched, and no server of the node's own
 (JSON-RPC, metrics) is started: the page is the application's. The page at `/` is the node's sync status and
-tip; `/blocks.json` lists the blocks this process has seen connected, newest first.
+tip; `/blocks.json` lists the blocks this process has seen connected, newest first; `/status/` is
+the node's own status page (`pantheon.status.StatusPage`, what `--statusport` serves), mounted in
+this app like any WSGI app: the prefix moves from PATH_INFO to SCRIPT_NAME.
 
     python examples/node_in_wsgi.py --datadir /tmp/pantheon-demo --http 127.0.0.1:8080 \\
         -- --network regtest --addnode 127.0.0.1:18444
@@ -23,8 +25,10 @@ from pantheon.config import load_config
 from pantheon.hashing import hash_to_hex
 from pantheon.node import Node
 from pantheon.primitives import Block
+from pantheon.status import StatusPage
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
+STATUS_PREFIX = "/status"
 
 
 def make_app(node: Node, keep: int = 100) -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]:
@@ -35,9 +39,14 @@ def make_app(node: Node, keep: int = 100) -> Callable[[dict[str, Any], StartResp
         seen.appendleft({"height": height, "hash": hash_to_hex(block.hash), "txs": len(block.transactions)})
 
     node.events.block_connected.subscribe(remember)
+    status_page = StatusPage(node)
 
     def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "/")
+        if path == STATUS_PREFIX or path.startswith(STATUS_PREFIX + "/"):
+            mounted = dict(environ, SCRIPT_NAME=environ.get("SCRIPT_NAME", "") + STATUS_PREFIX,
+                           PATH_INFO=path[len(STATUS_PREFIX):])
+            return status_page(mounted, start_response)
         if path == "/":
             status = node.sync_status()
             body = {"network": node.network.name, "height": status.height, "target": status.target,

@@ -341,6 +341,10 @@ _OPTIONS: tuple[_Option, ...] = (
     _Option("rpcthreads", _count, "JSON-RPC requests served at once (default: 4, Core's)"),
     _Option("rpcservertimeout", _count, "seconds an idle JSON-RPC connection is kept (default: 30)"),
     _Option("metrics-port", _port, "serve Prometheus metrics on this port (default: off)"),
+    _Option("statusport", _port, "serve the live status page on this port (default: off)"),
+    _Option("statusbind", _text, "the status page's listening address (default: 127.0.0.1)"),
+    _Option("statusauth", _bool, "ask the status page's viewers for the JSON-RPC credentials (default: 0)",
+            Kind.SWITCH),
     # chain and mempool
     _Option("assumevalid", _text, "skip script checks for ancestors of this block hash, as Core "
             "(default: Core's for the network, none on regtest; 0: off)"),
@@ -470,6 +474,9 @@ class NodeConfig:
     v2transport: bool = True
     rpcthreads: int = 4
     rpcservertimeout: int = 30
+    statusport: int | None = None
+    statusbind: str = "127.0.0.1"
+    statusauth: bool = False
     minimumchainwork: int | None = None
     maxtipage: int = 24 * 60 * 60
     par: int = 2
@@ -819,6 +826,9 @@ def _resolve(datadir: Path, network: params.Network, values: dict[str, Any], ign
         rpcservertimeout=values.get("rpcservertimeout", 30),
         server=values.get("server", True),
         metrics_port=values.get("metrics-port"),
+        statusport=values.get("statusport"),
+        statusbind=values.get("statusbind", "127.0.0.1"),
+        statusauth=values.get("statusauth", False),
         assumevalid=assumevalid,
         minimumchainwork=values.get("minimumchainwork"),
         maxtipage=values.get("maxtipage", 24 * 60 * 60),

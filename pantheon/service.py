@@ -1,5 +1,6 @@
-"""A node as a running service: the `Node`, plus the JSON-RPC server (with `server`) and the
-Prometheus exporter (with `metrics_port`) its configuration asks for. `pantheon-gevent` runs one;
+"""A node as a running service: the `Node`, plus the JSON-RPC server (with `server`), the
+Prometheus exporter (with `metrics_port`) and the status page (with `statusport`) its
+configuration asks for. `pantheon-gevent` runs one;
 an embedder that wants only the node uses `Node` and pulls in neither server.
 
 It never monkey-patches and never installs signal handlers (`cli.py` does both); its `stop` is
@@ -20,6 +21,7 @@ from pantheon.metrics import NodeMetrics
 from pantheon.node import Node
 from pantheon.rpc import node_methods
 from pantheon.rpc.server import RpcAuth, RpcServer
+from pantheon.status import StatusPage, StatusServer
 
 __all__ = ["NodeService"]
 
@@ -35,6 +37,8 @@ class NodeService(Lifecycle):
         self.node = Node(config, **node_options)
         self.rpc: RpcServer | None = None
         self.metrics: NodeMetrics | None = None
+        self.status: StatusServer | None = None
+        self._status_cookie: RpcAuth | None = None  # the cookie written for the status page alone
         if config.stopatheight:
             self.node.events.block_connected.subscribe(self._stop_at_height)
 
@@ -49,14 +53,20 @@ class NodeService(Lifecycle):
         config = self.config
         self.node.start()
         try:
+            auth = RpcAuth(config.rpcuser, config.rpcpassword, cookie_dir=self.node.datadir)
             if config.server:
-                auth = RpcAuth(config.rpcuser, config.rpcpassword, cookie_dir=self.node.datadir)
                 self.rpc = RpcServer(node_methods(self.node, self.stop), auth, host=config.rpcbind,
                                      port=config.rpcport, threads=config.rpcthreads,
                                      idle_timeout=config.rpcservertimeout).start()
             if config.metrics_port is not None:
                 self.metrics = NodeMetrics(self.node)
                 self.metrics.serve(config.rpcbind, config.metrics_port)
+            if config.statusport is not None:
+                if config.statusauth and not config.server:
+                    auth.write_cookie()  # no RPC server writes it, and the page's viewers may use it
+                    self._status_cookie = auth
+                page = StatusPage(self.node, auth=auth if config.statusauth else None)
+                self.status = StatusServer(page, config.statusbind, config.statusport).start()
         except BaseException:
             self.stop()
             raise
@@ -67,4 +77,8 @@ class NodeService(Lifecycle):
             self.rpc.stop(timeout=min(timeout, 2.0))
         if self.metrics is not None:
             self.metrics.stop(timeout=min(timeout, 1.0))
+        if self.status is not None:
+            self.status.stop(timeout=min(timeout, 1.0))
+        if self._status_cookie is not None:
+            self._status_cookie.remove_cookie()
         self.node.stop(timeout)

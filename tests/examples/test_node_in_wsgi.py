@@ -9,6 +9,7 @@ from pathlib import Path
 import gevent
 
 from helpers.examples import get, load_example, record_serve
+from helpers.http import request
 from helpers.node import FAST, settings
 from helpers.waiting import NODE_WAIT, wait_for
 from pantheon.node import Node
@@ -32,6 +33,15 @@ def test_the_page_follows_the_embedded_nodes_sync(tmp_path: Path, monkeypatch) -
         blocks = json.loads(get(server.server_port, "/blocks.json")[1])
         assert [b["height"] for b in blocks] == list(range(15, 0, -1))
         assert get(server.server_port, "/nothing")[0].endswith("404 Not Found")
+        # the node's status page, mounted under /status/
+        status = json.loads(get(server.server_port, "/status/status.json")[1])
+        assert status["sync"]["height"] == 15 and status["peers"][0]["direction"] == "outbound"
+        page = request(server.server_port, "/status")
+        assert page.status == "301 Moved Permanently" and page.headers["location"] == "/status/"
+        assert b'src="status.js"' in get(server.server_port, "/status/")[1]
+        assert get(server.server_port, "/status/status.js")[0] == "200 OK"
+        assert get(server.server_port, "/status/nothing")[0] == "404 Not Found"
+        assert get(server.server_port, "/statusx")[0] == "404 Not Found"
     finally:
         server.stop(timeout=1)
         node.stop()

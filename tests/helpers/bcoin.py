@@ -355,15 +355,24 @@ class SyncRun:
     peak_rss_kib: int  # the syncing bcoin's VmHWM when it reached the tip
 
 
-def sync_from(source: BcoinNode, workdir: Path, timeout: float = 600.0) -> tuple[float, int]:
+def sync_from(source: BcoinNode, workdir: Path, timeout: float = 600.0,
+              curve: list[tuple[float, int]] | None = None) -> tuple[float, int]:
     """A fresh bcoin (no wallet, not listening, started before the clock runs) dials `source` and
-    syncs its whole chain: (seconds from the dial to the source's tip, its peak RSS in KiB)."""
+    syncs its whole chain: (seconds from the dial to the source's tip, its peak RSS in KiB).
+    With `curve`, each poll of the syncer's tip appends (seconds since the dial, its height)."""
     tip = source.tip()[1]
     syncer = BcoinNode(workdir, listen=False, wallet=False).start()
+
+    def at_tip() -> bool:
+        height, best = syncer.tip()
+        if curve is not None:
+            curve.append((time.perf_counter() - started, height))
+        return best == tip
+
     try:
         started = time.perf_counter()
         syncer.connect_to("127.0.0.1", source.p2p_port)
-        syncer.wait_for_tip(tip, timeout)
+        wait_for(at_tip, timeout, f"tip {tip}")
         return time.perf_counter() - started, syncer.peak_rss_kib()
     finally:
         syncer.stop()

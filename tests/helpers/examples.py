@@ -6,7 +6,7 @@ import importlib.util
 from pathlib import Path
 from types import ModuleType
 
-import gevent.socket
+from helpers.http import request
 
 
 def load_example(path: Path) -> ModuleType:
@@ -19,14 +19,9 @@ def load_example(path: Path) -> ModuleType:
 
 
 def get(port: int, path: str) -> tuple[str, bytes]:
-    """A plain HTTP/1.0 GET over a gevent socket: (status line, body)."""
-    with gevent.socket.create_connection(("127.0.0.1", port), timeout=3) as sock:
-        sock.sendall(f"GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n".encode())
-        chunks = []
-        while chunk := sock.recv(65536):
-            chunks.append(chunk)
-    head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
-    return head.split(b"\r\n")[0].decode(), body
+    """A plain HTTP/1.0 GET (`helpers.http.request`): (status, e.g. "200 OK", body)."""
+    reply = request(port, path, timeout=3)
+    return reply.status, reply.body
 
 
 def record_serve(example: ModuleType, monkeypatch) -> list[tuple]:
