@@ -56,7 +56,7 @@ def _peer(peer: Peer, now: float) -> dict[str, Any]:
     return {
         "id": peer.id, "address": f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}",
         "direction": "inbound" if peer.inbound else "outbound", "connection_type": peer.connection_type,
-        "state": peer.state.value, "transport": "v1",
+        "state": peer.state.value, "transport": peer.transport_protocol,
         "user_agent": (remote.user_agent or "") if remote else "", "version": remote.version if remote else 0,
         "services": service_names(services), "ping": peer.ping_time,
         "bytes_sent": peer.counters["bytes sent"], "bytes_received": peer.counters["bytes received"],
