@@ -29,11 +29,13 @@ in the owning module.
 | `c/`   | `utxo`        | chain/utxo.py       | txid + u32 BE index -> coin (height, value, ...) |
 | `t/`   | `tip`         | chain/utxo.py       | `tip` -> block hash + u32 BE height: the block   |
 |        |               |                     | `c/` is consistent with (moves with its flush)   |
+| `f/`   | `blockfilter` | chain/filterindex.py| `tip` -> block hash + u32 BE height; `b` + block |
+|        |               |                     | hash -> filter header, filter hash, BIP158 filter|
 
 Writes that must land together use `Store.write_batch()` (one LevelDB batch, written only
 when its block exits without an exception), or a namespace's own
 `write_batch(transaction=True)`. A block's connect or disconnect is one such batch: its `c/`
-changes, its `u/` record and the `t/` tip.
+changes, its `u/` record and the `t/` tip (and, with -blockfilterindex, its `f/` record and tip).
 
 Damage. A database LevelDB reports as corrupt (or cannot read) on open is repaired with
 `plyvel.repair_db`, which rebuilds the manifest from the table and log files it can still read,
@@ -71,6 +73,7 @@ NAMESPACES: Mapping[str, bytes] = MappingProxyType({
     "chaintx": b"n/",
     "utxo": b"c/",
     "tip": b"t/",
+    "blockfilter": b"f/",
 })
 
 DB_DIRNAME = "chainstate"
