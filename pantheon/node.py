@@ -46,6 +46,7 @@ from pantheon.chain import reindex, scripts
 from pantheon.chain.blockfiles import FASTPRUNE_BLOCKFILE_SIZE, MAX_BLOCKFILE_SIZE
 from pantheon.chain.chainstate import Chainstate, with_activation_heights
 from pantheon.chain.coinstats import CoinStats, coin_stats
+from pantheon.chain.filterindex import BlockFilterIndex
 from pantheon.chain.headers import MAX_FUTURE_BLOCK_TIME, HeaderRejected, TipChange
 from pantheon.chain.mempool import Mempool
 from pantheon.chain.mempool_persist import MEMPOOL_FILENAME, dump_mempool, load_mempool
@@ -53,6 +54,7 @@ from pantheon.chain.miner import BlockTemplate, block_template, mine
 from pantheon.chain.pow import check_proof_of_work
 from pantheon.chain.scripts import ChainScriptChecks
 from pantheon.chain.validation import BlockRejected, TxRejected
+from pantheon.cfilters import FilterServer
 from pantheon.clock import NodeClock
 from pantheon.config import NodeConfig, parse_hostport
 from pantheon.events import NodeEvents
@@ -70,6 +72,7 @@ from pantheon.net.permissions import Permission
 from pantheon.params import Network
 from pantheon.primitives import Block, BlockHeader, InvVect, Locator, Tx
 from pantheon.protocol import (
+    FULL_RELAY_SERVICES,
     MSG_BLOCK,
     MSG_CMPCT_BLOCK,
     MSG_FILTERED_BLOCK,
@@ -78,6 +81,7 @@ from pantheon.protocol import (
     MSG_WITNESS_FLAG,
     MSG_WITNESS_TX,
     MSG_WTX,
+    NODE_COMPACT_FILTERS,
     NODE_NETWORK,
     NODE_NETWORK_LIMITED,
     NODE_WITNESS,
@@ -227,6 +231,8 @@ class Node(Lifecycle):
         try:
             if config.reindex or config.reindex_chainstate:
                 reindex.wipe(self.store, network.magic_bytes, keep_block_index=not config.reindex)
+            #: -blockfilterindex: BIP158 filters of every block (None without the option).
+            self.filter_index = BlockFilterIndex(self.store) if config.blockfilterindex else None
             self.chain = self._open_chain(config)
             if config.reindex:
                 reindex.import_block_files(self.chain)
@@ -271,8 +277,10 @@ class Node(Lifecycle):
         self._greenlets = gevent.pool.Group()
         self.chain.on_connected.append(self._block_connected)
         self.chain.on_disconnected.append(self._block_disconnected)
+        self.filters = FilterServer(self.chain, self.filter_index, serving=config.peerblockfilters)
         peer_config = PeerConfig(
             network=network, user_agent=config.user_agent, relay=not config.blocksonly,
+            services=FULL_RELAY_SERVICES | (NODE_COMPACT_FILTERS if config.peerblockfilters else 0),
             fee_filter=None if config.blocksonly else config.minrelaytxfee,
             handshake_timeout=config.peertimeout, ping_interval=self.tuning.ping_interval,
             ping_timeout=self.tuning.ping_timeout)
@@ -305,7 +313,8 @@ class Node(Lifecycle):
             return Chainstate(self.store, self.network, cache_bytes=config.dbcache * 1024 * 1024,
                               script_verifier=self.scripts.block if self.scripts else None, now=self.clock,
                               prune_target=prune_target(config.prune),
-                              block_file_size=FASTPRUNE_BLOCKFILE_SIZE if config.fastprune else MAX_BLOCKFILE_SIZE)
+                              block_file_size=FASTPRUNE_BLOCKFILE_SIZE if config.fastprune else MAX_BLOCKFILE_SIZE,
+                              filter_index=self.filter_index)
         except StoreError as error:
             raise StoreError(f"Error loading block database: {error}.{os.linesep}"
                              "Please restart with -reindex or -reindex-chainstate to recover.") from error
@@ -351,6 +360,8 @@ class Node(Lifecycle):
         self._greenlets.spawn(self._tick_loop)
         self._greenlets.spawn(self._added_nodes_loop)
         self._greenlets.spawn(self._addrman_flush_loop)
+        if self.filter_index is not None and not self.filter_index.synced:
+            self._greenlets.spawn(self.filter_index.build, self._lock)
         log.info("node started on %s: height %d, headers %d, datadir %s", self.network.name,
                  self.chain.height, self.chain.headers.height, self.datadir)
 
@@ -702,6 +713,7 @@ class Node(Lifecycle):
             "filterload": self._on_bloom_filter,
             "filteradd": self._on_bloom_filter,
             "filterclear": self._on_bloom_filter,
+            **self.filters.handlers(),
         }
 
     def _on_headers(self, peer: Peer, frame: Frame) -> None:

@@ -37,6 +37,8 @@ PASSING = (
     "p2p_blocksonly.py",
     "rpc_blockchain.py",
     "mining_basic.py",
+    "rpc_getblockfilter.py",
+    "p2p_blockfilters.py",
 )
 
 needs_core = pytest.mark.skipif(not available() and os.environ.get("CI") != "true",
