@@ -10,7 +10,9 @@ What the node adds to its parts (each part is its own module and documented ther
   branch, stored as they come and connected in order. Block announcements (`inv`, or `headers`
   after `sendheaders`) lead to a `getheaders` or straight to a download.
 - Serving: `getheaders`, `getblocks` (with Core's hashContinue, as bcoin syncs by getblocks),
-  `getdata` for blocks and transactions (`notfound` for the rest), `mempool`.
+  `getdata` for blocks and transactions (`notfound` for the rest), `mempool`; with
+  -peerblockfilters, BIP157's compact block filters (`cfilters.py`, from the -blockfilterindex
+  index, which a node greenlet builds first when an existing chain lacks it).
 - Relay: new blocks are announced when not in initial block download (headers to peers that
   asked for them, else an inv of the tip); transactions go through `relay.TxRelay` (trickled
   announcements, one announcer asked at a time, orphans' parents), fed by the handlers here.

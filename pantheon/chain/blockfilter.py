@@ -37,9 +37,10 @@ _KEY_SIZE = 16
 def basic_filter_elements(block: Block, spent_scripts: Iterable[bytes]) -> set[bytes]:
     """The distinct scripts BIP158's basic filter of `block` holds; `spent_scripts` are the
     scriptPubKeys of the coins its inputs spent (in any order)."""
-    elements = {bytes(txout.script_pubkey) for tx in block.transactions for txout in tx.outputs
-                if txout.script_pubkey and txout.script_pubkey[0] != OP_RETURN}
-    elements.update(bytes(script) for script in spent_scripts if script)
+    elements = {script for tx in block.transactions for txout in tx.outputs
+                if (script := txout.script_pubkey) and script[0] != OP_RETURN}
+    elements.update(spent_scripts)
+    elements.discard(b"")
     return elements
 
 

@@ -82,6 +82,8 @@ class BlockFilterIndex:
         #: Whether the index is at the chain's tip and follows it block by block.
         self.synced = False
         self._chain: Chainstate | None = None
+        #: (block hash, filter header) of the last block added: the next block's previous header.
+        self._last_header: tuple[bytes, bytes] = (b"", b"")
 
     # --- following the chain ------------------------------------------------------------
 
@@ -101,9 +103,8 @@ class BlockFilterIndex:
     def block_connected(self, block: Block, height: int, spent: list[Coin]) -> None:
         """A block joined the chain on top of the index's tip (the chain state's connect)."""
         if self.synced:
-            previous = self._entry(block.header.prev_block)
-            assert previous is not None and self._tip is not None and self._tip[0] == block.header.prev_block
-            self._add(block, height, previous.header, [coin.script_pubkey for coin in spent])
+            assert self._tip is not None and self._tip[0] == block.header.prev_block
+            self._add(block, height, self._tip_header(), [coin.script_pubkey for coin in spent])
 
     def block_disconnected(self, block: Block, height: int) -> None:
         """The index's tip left the chain: its parent is the tip again (the record stays)."""
@@ -131,6 +132,16 @@ class BlockFilterIndex:
         self._pending[block_hash] = entry
         self._tip = (block_hash, height)
         self._tip_dirty = True
+        self._last_header = (block_hash, entry.header)
+
+    def _tip_header(self) -> bytes:
+        """The filter header of the index's tip (kept from the last block added: no read)."""
+        assert self._tip is not None
+        if self._last_header[0] != self._tip[0]:
+            entry = self._entry(self._tip[0])
+            assert entry is not None, "the index's tip has no record"
+            self._last_header = (self._tip[0], entry.header)
+        return self._last_header[1]
 
     # --- catching up --------------------------------------------------------------------
 
@@ -174,9 +185,7 @@ class BlockFilterIndex:
                 spent = chain.spent_coins(block_hash)
                 if spent is None:
                     raise KeyError(f"{INDEX_NAME}: no undo data for the block at height {height}")
-                previous = self._entry(block.header.prev_block)
-                assert previous is not None
-                self._add(block, height, previous.header,
+                self._add(block, height, self._tip_header(),
                           [coin.script_pubkey for coins in spent for coin in coins])
         with self._db.write_batch(transaction=True) as batch:
             for key, entry in self._pending.items():
