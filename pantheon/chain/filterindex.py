@@ -27,20 +27,18 @@ import logging
 import struct
 import time
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple, Protocol
 
 import gevent
 
 from pantheon.chain.blockfilter import GENESIS_PREVIOUS_HEADER, basic_filter, filter_hash, filter_header
 from pantheon.chain.coins import Coin
+from pantheon.chain.headers import HeaderTree
 from pantheon.primitives import Block
 from pantheon.protocol import BASIC_FILTER, FILTER_TYPE_NAMES
 from pantheon.store import Batch, Store
 
-if TYPE_CHECKING:
-    from pantheon.chain.chainstate import Chainstate
-
-__all__ = ["BlockFilterIndex", "FilterEntry", "INDEX_NAME"]
+__all__ = ["BlockFilterIndex", "FilterEntry", "INDEX_NAME", "IndexedChain"]
 
 log = logging.getLogger("pantheon.chain.filterindex")
 
@@ -51,6 +49,20 @@ _TIP_KEY = b"tip"
 _ENTRY_PREFIX = b"b"
 _TIP = struct.Struct(">32sI")
 _HASH = 32
+
+
+class IndexedChain(Protocol):
+    """What the index reads of the chain state it follows (`chain.chainstate.Chainstate`)."""
+
+    headers: HeaderTree
+
+    @property
+    def tip(self) -> bytes: ...
+    @property
+    def height(self) -> int: ...
+    def contains(self, block_hash: bytes) -> bool: ...
+    def read_block(self, block_hash: bytes) -> Block: ...
+    def spent_coins(self, block_hash: bytes) -> list[list[Coin]] | None: ...
 
 
 class FilterEntry(NamedTuple):
@@ -81,13 +93,13 @@ class BlockFilterIndex:
         self._tip_dirty = False
         #: Whether the index is at the chain's tip and follows it block by block.
         self.synced = False
-        self._chain: Chainstate | None = None
+        self._chain: IndexedChain | None = None
         #: (block hash, filter header) of the last block added: the next block's previous header.
         self._last_header: tuple[bytes, bytes] = (b"", b"")
 
     # --- following the chain ------------------------------------------------------------
 
-    def attach(self, chain: Chainstate) -> None:
+    def attach(self, chain: IndexedChain) -> None:
         """Called by the chain state as it opens: synced if the index is at its tip (a new
         chain's genesis is indexed on the spot); otherwise `build` has work to do."""
         self._chain = chain
@@ -164,7 +176,7 @@ class BlockFilterIndex:
             gevent.sleep(0)
         log.info("%s is enabled at height %d", INDEX_NAME, self.best_height)
 
-    def _step(self, chain: Chainstate) -> bool:
+    def _step(self, chain: IndexedChain) -> bool:
         """One block more (or the tip moved back to the chain); True once synced."""
         if self._tip is not None and not chain.contains(self._tip[0]):
             block_hash, height = self._tip
