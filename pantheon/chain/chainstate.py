@@ -36,9 +36,10 @@ position in `k/`, before it is connected. Then each block connect or disconnect 
 WriteBatch: its coin changes, its undo record's position (`u/`, the record appended to a rev
 file just before), the tip marker (`t/`) and, with a synced block filter index, the block's
 filter record and the index's tip (`f/`) land together or not at all, so after a crash the
-store is at a fully connected block and the index at the same one. `flush_every` > 1 defers the writes as Core's dbcache does (one batch then
-covers several blocks, still atomically, and is also written when the cache is over its bound
-and on `close`); opening reconnects any stored blocks beyond the written tip.
+store is at a fully connected block and the index at the same one. `flush_every` > 1 defers the
+writes as Core's dbcache does (one batch then covers several blocks, still atomically, and is
+also written when the cache is over its bound and on `close`); opening reconnects any stored
+blocks beyond the written tip.
 
 Pruning (Core's -prune). With a `prune_target` the chain state may delete the block files whose
 blocks are all deeper than MIN_BLOCKS_TO_KEEP below the tip: on demand (`prune`, Core's

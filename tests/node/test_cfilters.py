@@ -22,7 +22,7 @@ from pantheon.hashing import hash_to_hex
 from pantheon.node import Node
 from pantheon.primitives import CFCheckptRequest, CFRequest
 from pantheon.protocol import BASIC_FILTER, NODE_COMPACT_FILTERS
-from pantheon.rpc.errors import RPC_INVALID_ADDRESS_OR_KEY, RPC_MISC_ERROR
+from pantheon.rpc.errors import RPC_INTERNAL_ERROR, RPC_INVALID_ADDRESS_OR_KEY, RPC_MISC_ERROR
 
 PAY_TO = "bcrt1qdavt4j2sd7dlhqsavtnfxvzppw6k7qy97tmnu9"
 SERVING = ("--blockfilterindex", "--peerblockfilters")
@@ -159,6 +159,16 @@ def test_getblockfilter_and_getindexinfo(make_node: Callable[..., Node]) -> None
     assert in_thread(rpc.getindexinfo) == {"basic block filter index": {"synced": True, "best_block_height": 3}}
     assert in_thread(rpc.getindexinfo, "basic block filter index") == in_thread(rpc.getindexinfo)
     assert in_thread(rpc.getindexinfo, "txindex") == {}
+    index = node.filter_index
+    saved = index._tip
+    index._tip, index.synced = (node.chain.headers.ancestor(node.chain.tip, 1), 1), False  # as while building
+    assert rpc_error(lambda: rpc.getblockfilter(tip)) == (
+        RPC_MISC_ERROR, "Filter not found. Block filters are still in the process of being indexed.")
+    assert in_thread(rpc.getindexinfo) == {"basic block filter index": {"synced": False, "best_block_height": 1}}
+    index.synced = True
+    assert rpc_error(lambda: rpc.getblockfilter(tip)) == (
+        RPC_INTERNAL_ERROR, "Filter not found. This error is unexpected and indicates index corruption.")
+    index._tip = saved
     plain = make_node("plain", "--rpcuser", "u", "--rpcpassword", "p", rpc=True)
     assert rpc_error(lambda: proxy(plain).getblockfilter(tip)) == (RPC_MISC_ERROR,
                                                                    "Index is not enabled for filtertype basic")
