@@ -19,6 +19,7 @@ __all__ = ["siphash24"]
 _MASK64 = (1 << 64) - 1
 _WORD = struct.Struct("<Q")
 _TWO, _FOUR = range(2), range(4)  # rounds per message word, rounds to finish
+_FINISH = object()  # marks the finalization step after the message words
 
 
 def _checked_key(k0: int, k1: int) -> tuple[int, int]:
@@ -48,9 +49,13 @@ def sip_words(k0: int, k1: int, words: Iterable[int], last: int) -> int:
     v1 = k1 ^ 0x646F72616E646F6D
     v2 = k0 ^ 0x6C7967656E657261
     v3 = k1 ^ 0x7465646279746573
-    for m, final, rounds in (*((m, 0, _TWO) for m in words), (last, 0, _TWO), (0, 0xFF, _FOUR)):
+    for m in (*words, last, _FINISH):
+        if m is _FINISH:  # after the last word: v2 ^= 0xff, then four rounds
+            m, rounds = 0, _FOUR
+            v2 ^= 0xFF
+        else:
+            rounds = _TWO
         v3 ^= m
-        v2 ^= final
         for _ in rounds:
             v0 = (v0 + v1) & mask
             v1 = ((v1 << 13) | (v1 >> 51)) & mask ^ v0
