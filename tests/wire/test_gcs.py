@@ -12,6 +12,8 @@ from __future__ import annotations
 import random
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from helpers.twins import attempt
 from helpers.vectors import BIP158
 
@@ -120,3 +122,14 @@ def test_bad_parameters(wire_impl, args, error):
 def test_bad_values_parameter(wire_impl):
     for p in (0, 33):
         assert attempt(wire_impl.module.gcs_values, b"\x00", p)[1] is ValueError
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.binary(max_size=200), p=st.integers(1, 32), queries=st.lists(st.binary(max_size=40), max_size=5))
+def test_any_bytes_decode_and_match_as_the_pure_twin(wire_impl, data, p, queries):
+    if wire_impl.name == "py":
+        pytest.skip("the pure twin is the reference this test compares the compiled one against")
+    key = bytes(range(16))
+    assert attempt(wire_impl.module.gcs_values, data, p) == attempt(_wire_py.gcs_values, data, p)
+    assert (attempt(wire_impl.module.gcs_match_any, key, data, queries, p, M)
+            == attempt(_wire_py.gcs_match_any, key, data, queries, p, M))
