@@ -18,7 +18,8 @@ index tip is the chain tip. Before that (a datadir from a run without the index,
 while building) `build` catches up in the background, one block per step under the node's chain
 lock, yielding between blocks, each step its own batch (the index is behind the chain, never
 ahead); a reorganisation meanwhile moves its tip back to the fork first. Progress goes to the log
-every `PROGRESS_SECONDS` and to `info()` (getindexinfo).
+every `PROGRESS_SECONDS` and to `info()` (getindexinfo). A block whose data was pruned stops the
+build with an error in the log (the index then stays behind, unsynced, as Core's would).
 """
 
 from __future__ import annotations
@@ -168,8 +169,13 @@ class BlockFilterIndex:
         last_log = time.monotonic()
         while True:
             with lock:
-                if self._step(chain):
-                    break
+                try:
+                    if self._step(chain):
+                        break
+                except KeyError as error:  # a block's data or undo record is gone (pruned)
+                    log.error("%s cannot index the block at height %d: %s; restart with -reindex to rebuild it",
+                              INDEX_NAME, self.best_height + 1, error.args[0])
+                    return
             if time.monotonic() - last_log >= PROGRESS_SECONDS:
                 last_log = time.monotonic()
                 log.info("Syncing %s with block chain from height %d", INDEX_NAME, self.best_height)
@@ -196,7 +202,7 @@ class BlockFilterIndex:
             else:
                 spent = chain.spent_coins(block_hash)
                 if spent is None:
-                    raise KeyError(f"{INDEX_NAME}: no undo data for the block at height {height}")
+                    raise KeyError(f"no undo data for the block at height {height}")
                 self._add(block, height, self._tip_header(),
                           [coin.script_pubkey for coins in spent for coin in coins])
         with self._db.write_batch(transaction=True) as batch:

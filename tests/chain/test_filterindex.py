@@ -170,3 +170,20 @@ def test_a_tip_unknown_to_the_block_index_rebuilds(tmp_path: Path, caplog: pytes
     assert index is not None and index.synced and index.best_height == 0
     assert "its tip is not in the block index" in caplog.text
     store.close()
+
+
+def test_a_pruned_block_stops_the_build_with_an_error(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    store, chain, _ = open_chain(tmp_path, with_index=False, prune_target=0, block_file_size=20_000)
+    for block in BLOCKS[1:]:
+        chain.accept_block(block)
+    assert chain.prune(150) is not None
+    chain.close()
+    store.close()
+    store, chain, index = open_chain(tmp_path, prune_target=0, block_file_size=20_000)
+    assert index is not None
+    caplog.set_level(logging.ERROR, "pantheon.chain.filterindex")
+    index.build(contextlib.nullcontext())
+    assert not index.synced and index.best_height == -1  # genesis's file went too
+    assert "basic block filter index cannot index the block at height 0: no data for block" in caplog.text
+    assert "restart with -reindex" in caplog.text
+    store.close()
