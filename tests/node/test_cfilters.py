@@ -191,5 +191,12 @@ def test_an_existing_datadir_is_indexed_in_the_background(tmp_path: Path, caplog
         assert "basic block filter index is enabled at height 300" in caplog.text
         node.generate(1, PAY_TO)
         assert index.best_height == 301
+        header = index.lookup(node.chain.tip).header
     finally:
         node.stop()
+    restarted = Node(settings(tmp_path, "--blockfilterindex"), tuning=FAST, script_workers=0).start()
+    try:  # a restart finds the index at the chain's tip: nothing to build
+        assert restarted.filter_index is not None and restarted.filter_index.synced
+        assert restarted.filter_index.lookup(restarted.chain.tip).header == header
+    finally:
+        restarted.stop()
