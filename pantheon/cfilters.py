@@ -13,7 +13,8 @@ peer (never discourages it), logged with Core's words:
 3. start height at most the stop block's: else "sent invalid getcfilters/getcfheaders with start
    height A and stop height B";
 4. at most 1,000 filters or 2,000 filter headers: else "requested too many cfilters/cfheaders".
-A request the index cannot answer yet (it is still being built) is dropped without an answer or a
+Filters are queued as the peer reads them (the send queue stays bounded). A request the index
+cannot answer yet (it is still being built) is dropped without an answer or a
 disconnect, as Core does. Answers: one `cfilter` per block in height order; one `cfheaders`; one
 `cfcheckpt` with the filter header of every 1,000th block up to the stop block.
 """
@@ -45,13 +46,16 @@ _NO_LIMIT = 0xFFFFFFFF
 class FilterServer:
     """The BIP157 handlers of one node: `handlers()` for the network manager."""
 
-    def __init__(self, chain: Chainstate, index: BlockFilterIndex | None, serving: bool) -> None:
-        """`serving`: -peerblockfilters (the index must then be given)."""
+    def __init__(self, chain: Chainstate, index: BlockFilterIndex | None, serving: bool,
+                 write_timeout: float) -> None:
+        """`serving`: -peerblockfilters (the index must then be given). `write_timeout`: how long
+        the answer to getcfilters waits for the peer to read before each filter."""
         if serving and index is None:
             raise ValueError("serving compact block filters needs the block filter index")
         self._chain = chain
         self._index = index
         self._serving = serving
+        self._write_timeout = write_timeout
 
     def handlers(self) -> dict[str, Handler]:
         return {"getcfilters": self._on_getcfilters, "getcfheaders": self._on_getcfheaders,
@@ -104,6 +108,10 @@ class FilterServer:
         if found is None:
             return self._not_indexed(request.filter_type, request.start_height, request.stop_hash)
         for block_hash, entry in found:
+            # 1,000 mainnet filters run to tens of MB, past the send queue's limit: wait for the
+            # peer to read, as the getdata handler does between blocks.
+            if not peer.wait_writable(self._write_timeout):
+                return
             peer.send("cfilter", wire.encode_cfilter(CFilter(request.filter_type, block_hash, entry.filter)))
 
     def _on_getcfheaders(self, peer: Peer, frame: Frame) -> None:

@@ -279,7 +279,8 @@ class Node(Lifecycle):
         self._greenlets = gevent.pool.Group()
         self.chain.on_connected.append(self._block_connected)
         self.chain.on_disconnected.append(self._block_disconnected)
-        self.filters = FilterServer(self.chain, self.filter_index, serving=config.peerblockfilters)
+        self.filters = FilterServer(self.chain, self.filter_index, serving=config.peerblockfilters,
+                                    write_timeout=self.tuning.ping_timeout)
         peer_config = PeerConfig(
             network=network, user_agent=config.user_agent, relay=not config.blocksonly,
             services=FULL_RELAY_SERVICES | (NODE_COMPACT_FILTERS if config.peerblockfilters else 0),

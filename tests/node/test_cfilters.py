@@ -17,7 +17,9 @@ from helpers.node import FAST, proxy, settings
 from helpers.p2p import RawClient
 from helpers.waiting import NODE_WAIT, in_thread, wait_for
 from pantheon import wire
+from pantheon.cfilters import FilterServer
 from pantheon.chain import blockfilter
+from pantheon.frames import Frame
 from pantheon.hashing import hash_to_hex
 from pantheon.node import Node
 from pantheon.primitives import CFCheckptRequest, CFRequest
@@ -200,3 +202,32 @@ def test_an_existing_datadir_is_indexed_in_the_background(tmp_path: Path, caplog
         assert restarted.filter_index.lookup(restarted.chain.tip).header == header
     finally:
         restarted.stop()
+
+
+class _SlowReader:
+    """A peer that reads `reads` messages' worth and then stops (wait_writable gives up)."""
+
+    def __init__(self, reads: int) -> None:
+        self.reads = reads
+        self.sent: list[str] = []
+        self.waits: list[float | None] = []
+
+    def wait_writable(self, timeout: float | None = None) -> bool:
+        self.waits.append(timeout)
+        return len(self.sent) < self.reads
+
+    def send(self, command: str, payload: bytes = b"") -> bool:
+        self.sent.append(command)
+        return True
+
+
+def test_filters_are_queued_only_as_the_peer_reads(serving: Node) -> None:
+    chain = serving.chain
+    server = FilterServer(chain, serving.filter_index, serving=True, write_timeout=7.0)
+    peer = _SlowReader(reads=300)
+    payload = cf_request("getcfilters", 1, chain.headers.ancestor(chain.tip, 1_000))
+    frame = Frame("getcfilters", payload, True, None, 24 + len(payload))
+    server.handlers()["getcfilters"](peer, frame)  # type: ignore[arg-type]
+    assert peer.sent == ["cfilter"] * 300 and peer.waits == [7.0] * 301
+    with pytest.raises(ValueError, match="needs the block filter index"):
+        FilterServer(chain, None, serving=True, write_timeout=1.0)
