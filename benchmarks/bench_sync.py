@@ -25,12 +25,11 @@ from benchmarks.common import Figure, Series
 
 BLOCKS, QUICK_BLOCKS = 5_000, 1_000
 TX_EVERY = 10
-BCOIN_RULES = ("bip34@100000000", "dersig@1251", "cltv@1351", "csv@432", "segwit@432")
 
 
 def run(quick: bool) -> list[Figure | Series]:
     from benchmarks.bcoin_sync import BcoinNode, sync_from
-    from helpers.bcoin import BCOIN
+    from helpers.bcoin import BCOIN, BCOIN_RULES
 
     if not BCOIN.exists():
         return [Figure("sync vs bcoin (bcoin not installed: npm ci --prefix tests/bcoin)", 0, "s", "run", False)]

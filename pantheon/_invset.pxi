@@ -1,7 +1,8 @@
 # Included by _wire.pyx: InventorySet, the compiled twin of pantheon._invset_py. The pure module
 # documents the algorithm and the layout; this file follows it step for step, so both twins give
-# the same answers and hold the same table for the same seed. Capacity checks, table sizing and
-# the key come from that module (cold, run once per set). Every name at module level starts with
+# the same answers and hold the same table for the same seed. SipHash and the 64x64->128 reduction
+# are _siphash.pxi's; capacity checks, table sizing and the key come from the pure module (cold,
+# run once per set). Every name at module level starts with
 # _invset or pantheon_invset: the other included areas share this namespace.
 
 cimport cython
@@ -17,64 +18,20 @@ cdef extern from *:
     """
     #include <stdint.h>
 
-    #define PANTHEON_INVSET_ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
-    #define PANTHEON_INVSET_SIPROUND do {                                            \\
-        v0 += v1; v1 = PANTHEON_INVSET_ROTL(v1, 13); v1 ^= v0; v0 = PANTHEON_INVSET_ROTL(v0, 32); \\
-        v2 += v3; v3 = PANTHEON_INVSET_ROTL(v3, 16); v3 ^= v2;                       \\
-        v0 += v3; v3 = PANTHEON_INVSET_ROTL(v3, 21); v3 ^= v0;                       \\
-        v2 += v1; v1 = PANTHEON_INVSET_ROTL(v1, 17); v1 ^= v2; v2 = PANTHEON_INVSET_ROTL(v2, 32); \\
-    } while (0)
-
     static inline uint32_t pantheon_invset_u32le(const unsigned char *p) {
         return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
     }
 
-    static inline uint64_t pantheon_invset_u64le(const unsigned char *p) {
-        return (uint64_t)p[0] | ((uint64_t)p[1] << 8) | ((uint64_t)p[2] << 16)
-            | ((uint64_t)p[3] << 24) | ((uint64_t)p[4] << 32) | ((uint64_t)p[5] << 40)
-            | ((uint64_t)p[6] << 48) | ((uint64_t)p[7] << 56);
-    }
-
-    /* SipHash-2-4 (Aumasson and Bernstein) of the 32 bytes at m under the key (k0, k1),
-       with 0 read as 1: 0 marks an empty table slot. */
+    /* SipHash-2-4 of the 32 bytes at m under the key (k0, k1), with 0 read as 1: 0 marks an
+       empty table slot. */
     static inline uint64_t pantheon_invset_fingerprint(uint64_t k0, uint64_t k1,
                                                        const unsigned char *m) {
-        uint64_t v0 = k0 ^ 0x736f6d6570736575ULL, v1 = k1 ^ 0x646f72616e646f6dULL;
-        uint64_t v2 = k0 ^ 0x6c7967656e657261ULL, v3 = k1 ^ 0x7465646279746573ULL;
-        uint64_t w, fp;
-        int i;
-        for (i = 0; i < 5; i++) {
-            w = i < 4 ? pantheon_invset_u64le(m + 8 * i) : (uint64_t)32 << 56;
-            v3 ^= w;
-            PANTHEON_INVSET_SIPROUND;
-            PANTHEON_INVSET_SIPROUND;
-            v0 ^= w;
-        }
-        v2 ^= 0xff;
-        PANTHEON_INVSET_SIPROUND;
-        PANTHEON_INVSET_SIPROUND;
-        PANTHEON_INVSET_SIPROUND;
-        PANTHEON_INVSET_SIPROUND;
-        fp = v0 ^ v1 ^ v2 ^ v3;
+        uint64_t fp = pantheon_siphash24(k0, k1, m, 32);
         return fp ? fp : 1;
-    }
-
-    /* The home slot of fp in a table of `size` slots: (fp * size) >> 64. */
-    static inline uint64_t pantheon_invset_home(uint64_t fp, uint64_t size) {
-    #if defined(__SIZEOF_INT128__)
-        return (uint64_t)(((unsigned __int128)fp * size) >> 64);
-    #else
-        uint64_t a_lo = fp & 0xffffffffULL, a_hi = fp >> 32;
-        uint64_t b_lo = size & 0xffffffffULL, b_hi = size >> 32;
-        uint64_t lo_lo = a_lo * b_lo, hi_lo = a_hi * b_lo, lo_hi = a_lo * b_hi;
-        uint64_t cross = (lo_lo >> 32) + (hi_lo & 0xffffffffULL) + lo_hi;
-        return a_hi * b_hi + (hi_lo >> 32) + (cross >> 32);
-    #endif
     }
     """
     uint64_t _invset_fingerprint "pantheon_invset_fingerprint" (
         uint64_t k0, uint64_t k1, const unsigned char *m) noexcept nogil
-    uint64_t _invset_home "pantheon_invset_home" (uint64_t fp, uint64_t size) noexcept nogil
     uint32_t _invset_u32le "pantheon_invset_u32le" (const unsigned char *p) noexcept nogil
 
 
@@ -244,7 +201,7 @@ cdef class InventorySet:
 
     cdef inline Py_ssize_t _slot(self, uint64_t fp) noexcept nogil:
         """The slot holding fp, or the empty slot that ends its probe run."""
-        cdef Py_ssize_t slot = <Py_ssize_t>_invset_home(fp, <uint64_t>self._size)
+        cdef Py_ssize_t slot = <Py_ssize_t>_siphash_reduce(fp, <uint64_t>self._size)
         cdef uint64_t value
         while True:
             value = self._table[slot]
@@ -275,7 +232,7 @@ cdef class InventorySet:
             value = self._table[slot]
             if value == 0:
                 break
-            home = <Py_ssize_t>_invset_home(value, <uint64_t>size)
+            home = <Py_ssize_t>_siphash_reduce(value, <uint64_t>size)
             # The entry may fill the hole if the hole lies on its probe path, home .. slot.
             to_hole = slot - hole
             if to_hole < 0:

@@ -40,6 +40,7 @@ from array import array
 from typing import TYPE_CHECKING
 
 from pantheon._codecs_py import _inventory_span
+from pantheon._siphash_py import sip_words
 
 if TYPE_CHECKING:
     from typing_extensions import Buffer
@@ -56,8 +57,6 @@ _ENTRY = struct.Struct(f"<I{HASH_SIZE // 8}Q")  # inv vector: uint32 type, 32-by
 _TYPE_SIZE = _ENTRY.size - HASH_SIZE
 _ZEROS = bytes(1 << 16)  # clear() zeroes the table through this, without a table-sized copy
 _LENGTH_WORD = HASH_SIZE << 56  # SipHash's last message word: the length in its top byte
-_TWO, _FOUR = range(2), range(4)  # rounds per message word, rounds to finish
-# CompactSize prefix byte -> (width of the value that follows, smallest value that needs it)
 
 
 def _capacity_and_size(capacity: int) -> tuple[int, int]:
@@ -197,31 +196,8 @@ class InventorySet:
         return self._table.tobytes()
 
     def _fingerprint_words(self, m0: int, m1: int, m2: int, m3: int) -> int:
-        # SipHash-2-4 (Aumasson and Bernstein) of a 32-byte message given as four words: two
-        # rounds for each word and for the length word, then v2 ^= 0xff and four rounds.
-        mask = _MASK64
-        v0 = self._k0 ^ 0x736F6D6570736575
-        v1 = self._k1 ^ 0x646F72616E646F6D
-        v2 = self._k0 ^ 0x6C7967656E657261
-        v3 = self._k1 ^ 0x7465646279746573
-        steps = ((m0, 0, _TWO), (m1, 0, _TWO), (m2, 0, _TWO), (m3, 0, _TWO), (_LENGTH_WORD, 0, _TWO),
-                 (0, 0xFF, _FOUR))
-        for m, final, rounds in steps:
-            v3 ^= m
-            v2 ^= final
-            for _ in rounds:
-                v0 = (v0 + v1) & mask
-                v1 = ((v1 << 13) | (v1 >> 51)) & mask ^ v0
-                v0 = ((v0 << 32) | (v0 >> 32)) & mask
-                v2 = (v2 + v3) & mask
-                v3 = ((v3 << 16) | (v3 >> 48)) & mask ^ v2
-                v0 = (v0 + v3) & mask
-                v3 = ((v3 << 21) | (v3 >> 43)) & mask ^ v0
-                v2 = (v2 + v1) & mask
-                v1 = ((v1 << 17) | (v1 >> 47)) & mask ^ v2
-                v2 = ((v2 << 32) | (v2 >> 32)) & mask
-            v0 ^= m
-        return (v0 ^ v1 ^ v2 ^ v3) or 1
+        # SipHash-2-4 of the 32-byte hash given as its four words, 0 read as 1 (an empty slot).
+        return sip_words(self._k0, self._k1, (m0, m1, m2, m3), _LENGTH_WORD) or 1
 
     def _slot(self, fp: int) -> int:
         """The slot holding `fp`, or the empty slot that ends its probe run."""

@@ -229,7 +229,9 @@ def unpack_header(data, magic):
 
 include "_frame.pxi"
 include "_codecs.pxi"
-include "_invset.pxi"  # after _codecs.pxi: it uses its _inventory_span
+include "_siphash.pxi"
+include "_invset.pxi"  # after _codecs.pxi and _siphash.pxi: it uses _inventory_span and SipHash
+include "_gcs.pxi"  # after them too: CompactSize and SipHash
 
 # The cold commands' codecs are written once, in the pure twin, and re-exported by name
 # (`import *` would let Cython generate setters for this module's cdef globals).

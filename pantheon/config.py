@@ -44,6 +44,7 @@ from pantheon.chain.policy import DEFAULT_PERMIT_BARE_MULTISIG, INCREMENTAL_RELA
 from pantheon.chain.validation import COIN, MAX_BLOCK_WEIGHT
 from pantheon.net.banlist import DEFAULT_BAN_TIME
 from pantheon.net.permissions import WhitelistEntry, parse_whitelist
+from pantheon.protocol import FILTER_TYPE_NAMES
 
 __all__ = [
     "ConfigError", "NodeConfig", "Bind", "load_config", "parse_hostport",
@@ -110,6 +111,17 @@ def _bool(text: str) -> bool:
     if lowered in ("0", "false", "no", "off"):
         return False
     raise ValueError(f"not a yes/no value: {text!r}")
+
+
+def _blockfilterindex(text: str) -> bool:
+    """Core's -blockfilterindex: 0 (none), 1 (every filter type) or a filter type's name."""
+    value = text.strip()
+    if value in FILTER_TYPE_NAMES.values():
+        return True
+    try:
+        return _bool(value)
+    except ValueError:
+        raise CoreInitError(f"Unknown -blockfilterindex value {value}.") from None
 
 
 def _port(text: str) -> int:
@@ -324,6 +336,10 @@ _OPTIONS: tuple[_Option, ...] = (
     _Option("peertimeout", _peertimeout, "seconds a new connection may stay silent or unfinished "
             "(default: 60)"),
     _Option("blocksonly", _bool, "relay no transactions, and ask peers for none (default: 0)", Kind.SWITCH),
+    _Option("blockfilterindex", _blockfilterindex, "keep BIP158 compact block filters of every block: 0, 1 or "
+            "basic (default: 0); an existing chain is indexed in the background", Kind.SWITCH),
+    _Option("peerblockfilters", _bool, "serve BIP157 compact block filters to peers, NODE_COMPACT_FILTERS "
+            "(default: 0; needs -blockfilterindex)", Kind.SWITCH),
     _Option("peerbloomfilters", _off_only("BIP37 bloom filtering"), "serve BIP37 bloom filters "
             "(not implemented: 0 only)", Kind.OFF_ONLY),
     _Option("v2transport", _bool, "BIP324 encrypted transport: accept it inbound beside v1 on one port, try it "
@@ -472,6 +488,8 @@ class NodeConfig:
     bantime: int = DEFAULT_BAN_TIME
     blocksonly: bool = False
     v2transport: bool = True
+    blockfilterindex: bool = False
+    peerblockfilters: bool = False
     rpcthreads: int = 4
     rpcservertimeout: int = 30
     statusport: int | None = None
@@ -767,6 +785,8 @@ def _resolve(datadir: Path, network: params.Network, values: dict[str, Any], ign
     for regtest_only in ("testactivationheight", "mocktime", "acceptnonstdtxn", "test", "blockversion", "fastprune"):
         if values.get(regtest_only) and network.name != "regtest":
             raise ConfigError(f"{regtest_only} is for regtest only, not {network.name}")
+    if values.get("peerblockfilters") and not values.get("blockfilterindex"):
+        raise ConfigError("Cannot set -peerblockfilters without -blockfilterindex.")
     if ("rpcuser" in values) != ("rpcpassword" in values):
         raise ConfigError("rpcuser and rpcpassword must be given together")
     port = values.get("port", network.p2p_port)
@@ -818,6 +838,8 @@ def _resolve(datadir: Path, network: params.Network, values: dict[str, Any], ign
         bantime=values.get("bantime", DEFAULT_BAN_TIME),
         blocksonly=values.get("blocksonly", False),
         v2transport=values.get("v2transport", True),
+        blockfilterindex=values.get("blockfilterindex", False),
+        peerblockfilters=values.get("peerblockfilters", False),
         rpcport=values.get("rpcport", network.rpc_port),
         rpcbind=values.get("rpcbind", "127.0.0.1"),
         rpcuser=values.get("rpcuser"),

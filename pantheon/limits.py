@@ -37,6 +37,7 @@ MAX_BLOOM_FILTER_SIZE: Final = 36_000  # BIP37 / Core MAX_BLOOM_FILTER_SIZE
 MAX_BLOOM_HASH_FUNCS: Final = 50  # BIP37 / Core MAX_HASH_FUNCS (a value check for net/)
 MAX_FILTERADD_SIZE: Final = MAX_SCRIPT_ELEMENT_SIZE  # Core checks filteradd data against the push cap
 MAX_CFHEADERS: Final = 2_000  # BIP157 MAX_CFHEADERS_RESULTS
+MAX_GETCFILTERS: Final = 1_000  # BIP157 / Core MAX_GETCFILTERS_SIZE: filters answered per getcfilters
 MAX_BIP152_INDEX: Final = 0xFFFF  # BIP152: differential indexes must fit 16 bits
 
 # BIP155 network ids -> (name, address length). spec.py checks addrv2 lengths against it and

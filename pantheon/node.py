@@ -13,7 +13,9 @@ What the node adds to its parts (each part is its own module and documented ther
   lead to a `getheaders` or, while our tip is recent, straight to a download (direct fetch).
   A block nobody asked for meets Core's anti-DoS rules (`Chainstate.accept_block`).
 - Serving: `getheaders`, `getblocks` (with Core's hashContinue, as bcoin syncs by getblocks),
-  `getdata` for blocks and transactions (`notfound` for the rest), `mempool`.
+  `getdata` for blocks and transactions (`notfound` for the rest), `mempool`; with
+  -peerblockfilters, BIP157's compact block filters (`cfilters.py`, from the -blockfilterindex
+  index, which a node greenlet builds first when an existing chain lacks it).
 - Relay: new blocks are announced when not in initial block download (headers to peers that
   asked for them and can connect them, else an inv of the tip, never to a peer known to have it); transactions go through `relay.TxRelay` (trickled
   announcements, one announcer asked at a time, orphans' parents), fed by the handlers here.
@@ -49,6 +51,7 @@ from pantheon.chain import reindex, scripts
 from pantheon.chain.blockfiles import FASTPRUNE_BLOCKFILE_SIZE, MAX_BLOCKFILE_SIZE
 from pantheon.chain.chainstate import Chainstate, with_activation_heights
 from pantheon.chain.coinstats import CoinStats, coin_stats
+from pantheon.chain.filterindex import BlockFilterIndex
 from pantheon.chain.headers import MAX_FUTURE_BLOCK_TIME, HeaderRejected, TipChange
 from pantheon.chain.mempool import Mempool
 from pantheon.chain.mempool_persist import MEMPOOL_FILENAME, dump_mempool, load_mempool
@@ -56,6 +59,7 @@ from pantheon.chain.miner import BlockTemplate, block_template, mine
 from pantheon.chain.pow import block_work, check_proof_of_work
 from pantheon.chain.scripts import ChainScriptChecks
 from pantheon.chain.validation import BlockRejected, TxRejected
+from pantheon.cfilters import FilterServer
 from pantheon.clock import NodeClock
 from pantheon.config import NodeConfig, parse_hostport
 from pantheon.events import NodeEvents
@@ -83,6 +87,7 @@ from pantheon.protocol import (
     MSG_WITNESS_TX,
     MSG_WTX,
     FULL_RELAY_SERVICES,
+    NODE_COMPACT_FILTERS,
     NODE_NETWORK,
     NODE_NETWORK_LIMITED,
     NODE_P2P_V2,
@@ -240,6 +245,8 @@ class Node(Lifecycle):
         try:
             if config.reindex or config.reindex_chainstate:
                 reindex.wipe(self.store, network.magic_bytes, keep_block_index=not config.reindex)
+            #: -blockfilterindex: BIP158 filters of every block (None without the option).
+            self.filter_index = BlockFilterIndex(self.store) if config.blockfilterindex else None
             self.chain = self._open_chain(config)
             if config.reindex:
                 reindex.import_block_files(self.chain)
@@ -284,12 +291,15 @@ class Node(Lifecycle):
         self._greenlets = gevent.pool.Group()
         self.chain.on_connected.append(self._block_connected)
         self.chain.on_disconnected.append(self._block_disconnected)
+        self.filters = FilterServer(self.chain, self.filter_index, serving=config.peerblockfilters,
+                                    write_timeout=self.tuning.ping_timeout)
         peer_config = PeerConfig(
             network=network, user_agent=config.user_agent, relay=not config.blocksonly,
+            services=(FULL_RELAY_SERVICES | (NODE_COMPACT_FILTERS if config.peerblockfilters else 0)
+                      | (NODE_P2P_V2 if config.v2transport else 0)),
             fee_filter=None if config.blocksonly else config.minrelaytxfee,
             handshake_timeout=config.peertimeout, ping_interval=self.tuning.ping_interval,
-            ping_timeout=self.tuning.ping_timeout, v2transport=config.v2transport,
-            services=FULL_RELAY_SERVICES | (NODE_P2P_V2 if config.v2transport else 0))
+            ping_timeout=self.tuning.ping_timeout, v2transport=config.v2transport)
         if resolver is None and config.dnsserver is not None:
             resolver = Resolver([config.dnsserver[0]], config.dnsserver[1])
         manager_config = ManagerConfig(
@@ -319,7 +329,8 @@ class Node(Lifecycle):
             return Chainstate(self.store, self.network, cache_bytes=config.dbcache * 1024 * 1024,
                               script_verifier=self.scripts.block if self.scripts else None, now=self.clock,
                               prune_target=prune_target(config.prune),
-                              block_file_size=FASTPRUNE_BLOCKFILE_SIZE if config.fastprune else MAX_BLOCKFILE_SIZE)
+                              block_file_size=FASTPRUNE_BLOCKFILE_SIZE if config.fastprune else MAX_BLOCKFILE_SIZE,
+                              filter_index=self.filter_index)
         except StoreError as error:
             raise StoreError(f"Error loading block database: {error}.{os.linesep}"
                              "Please restart with -reindex or -reindex-chainstate to recover.") from error
@@ -365,6 +376,8 @@ class Node(Lifecycle):
         self._greenlets.spawn(self._tick_loop)
         self._greenlets.spawn(self._added_nodes_loop)
         self._greenlets.spawn(self._addrman_flush_loop)
+        if self.filter_index is not None and not self.filter_index.synced:
+            self._greenlets.spawn(self.filter_index.build, self._lock)
         log.info("node started on %s: height %d, headers %d, datadir %s", self.network.name,
                  self.chain.height, self.chain.headers.height, self.datadir)
 
@@ -726,6 +739,7 @@ class Node(Lifecycle):
             "filterload": self._on_bloom_filter,
             "filteradd": self._on_bloom_filter,
             "filterclear": self._on_bloom_filter,
+            **self.filters.handlers(),
         }
 
     def _on_headers(self, peer: Peer, frame: Frame) -> None:

@@ -20,6 +20,7 @@ __all__ = [
     "PROTOCOL_VERSION", "MIN_PEER_VERSION", "SENDHEADERS_VERSION", "FEEFILTER_VERSION", "SHORT_IDS_BLOCKS_VERSION",
     "INVALID_CB_NO_BAN_VERSION", "WTXID_RELAY_VERSION",
     "BLOCK_HEADER_SIZE", "SHORTTXIDS_LENGTH",
+    "BASIC_FILTER", "FILTER_TYPE_NAMES", "BASIC_FILTER_P", "BASIC_FILTER_M", "CFCHECKPT_INTERVAL",
 ]
 
 # --- service bits (Core protocol.h ServiceFlags) -------------------------------------------
@@ -87,3 +88,11 @@ WTXID_RELAY_VERSION: Final = 70016  # BIP339
 # --- sizes -------------------------------------------------------------------------------
 BLOCK_HEADER_SIZE: Final = 80  # version 4, previous block 32, merkle root 32, time 4, bits 4, nonce 4
 SHORTTXIDS_LENGTH: Final = 6  # BIP152: a short transaction id (Core CBlockHeaderAndShortTxIDs)
+
+# --- compact block filters (BIP157, BIP158; Core blockfilter.h) -----------------------------
+BASIC_FILTER: Final = 0  # BlockFilterType::BASIC, the one filter type defined
+#: Filter type -> Core's name (getblockfilter's filtertype, getindexinfo's "<name> block filter index").
+FILTER_TYPE_NAMES: Final[Mapping[int, str]] = MappingProxyType({BASIC_FILTER: "basic"})
+BASIC_FILTER_P: Final = 19  # BIP158: Golomb-Rice parameter of the basic filter
+BASIC_FILTER_M: Final = 784_931  # BIP158: the basic filter's false-positive rate is 1/M
+CFCHECKPT_INTERVAL: Final = 1_000  # BIP157: cfcheckpt carries every 1,000th block's filter header

@@ -12,28 +12,30 @@ Key schema. Every key starts with its namespace's prefix (plyvel `prefixed_db`);
 a prefix of another, so namespaces cannot see each other's keys. Record layouts are documented
 in the owning module.
 
-| prefix | namespace     | owner               | keys (after the prefix)                          |
-|--------|---------------|---------------------|--------------------------------------------------|
-| `a/`   | `addrman`     | net/addrman.py      | `meta` (format version, bucket secret);          |
-|        |               |                     | `e/` + network + address bytes + port: one entry |
-| `b/`   | `bans`        | net/banlist.py      | older versions' bans, moved into banlist.json    |
-| `h/`   | `block_index` | chain/headers.py    | `meta`; block hash -> sequence, status, header   |
-| `k/`   | `blocks`      | chain/blockfiles.py | block hash -> its position in a blk file (or,    |
-|        |               | chain/chainstate.py | written before the files, the block itself);     |
-|        |               |                     | `f` + u32 BE file -> u32 BE its highest height;  |
-|        |               |                     | `pruned` -> u32 BE: the highest height pruned    |
-| `u/`   | `undo`        | chain/blockfiles.py | block hash -> its undo record's position in a    |
-|        |               |                     | rev file (or the record): the coins it spent     |
-| `n/`   | `chaintx`     | chain/chainstate.py | block hash -> u64 BE: transactions in the chain  |
-|        |               |                     | up to it (Core's m_chain_tx_count)               |
-| `c/`   | `utxo`        | chain/utxo.py       | txid + u32 BE index -> coin (height, value, ...) |
-| `t/`   | `tip`         | chain/utxo.py       | `tip` -> block hash + u32 BE height: the block   |
-|        |               |                     | `c/` is consistent with (moves with its flush)   |
+| prefix | namespace     | owner                | keys (after the prefix)                          |
+|--------|---------------|----------------------|--------------------------------------------------|
+| `a/`   | `addrman`     | net/addrman.py       | `meta` (format version, bucket secret);          |
+|        |               |                      | `e/` + network + address bytes + port: one entry |
+| `b/`   | `bans`        | net/banlist.py       | older versions' bans, moved into banlist.json    |
+| `h/`   | `block_index` | chain/headers.py     | `meta`; block hash -> sequence, status, header   |
+| `k/`   | `blocks`      | chain/blockfiles.py  | block hash -> its position in a blk file (or,    |
+|        |               | chain/chainstate.py  | written before the files, the block itself);     |
+|        |               |                      | `f` + u32 BE file -> u32 BE its highest height;  |
+|        |               |                      | `pruned` -> u32 BE: the highest height pruned    |
+| `u/`   | `undo`        | chain/blockfiles.py  | block hash -> its undo record's position in a    |
+|        |               |                      | rev file (or the record): the coins it spent     |
+| `n/`   | `chaintx`     | chain/chainstate.py  | block hash -> u64 BE: transactions in the chain  |
+|        |               |                      | up to it (Core's m_chain_tx_count)               |
+| `c/`   | `utxo`        | chain/utxo.py        | txid + u32 BE index -> coin (height, value, ...) |
+| `t/`   | `tip`         | chain/utxo.py        | `tip` -> block hash + u32 BE height: the block   |
+|        |               |                      | `c/` is consistent with (moves with its flush)   |
+| `f/`   | `blockfilter` | chain/filterindex.py | `tip` -> block hash + u32 BE height; `b` + block |
+|        |               |                      | hash -> filter header, filter hash, the filter   |
 
 Writes that must land together use `Store.write_batch()` (one LevelDB batch, written only
 when its block exits without an exception), or a namespace's own
 `write_batch(transaction=True)`. A block's connect or disconnect is one such batch: its `c/`
-changes, its `u/` record and the `t/` tip.
+changes, its `u/` record and the `t/` tip (and, with -blockfilterindex, its `f/` record and tip).
 
 Damage. A database LevelDB reports as corrupt (or cannot read) on open is repaired with
 `plyvel.repair_db`, which rebuilds the manifest from the table and log files it can still read,
@@ -71,6 +73,7 @@ NAMESPACES: Mapping[str, bytes] = MappingProxyType({
     "chaintx": b"n/",
     "utxo": b"c/",
     "tip": b"t/",
+    "blockfilter": b"f/",
 })
 
 DB_DIRNAME = "chainstate"

@@ -15,7 +15,7 @@ from typing import Any
 from construct import Container, ListContainer
 
 from pantheon import errors, spec, wire
-from pantheon.protocol import INV_TYPE_NAMES
+from pantheon.protocol import FILTER_TYPE_NAMES, INV_TYPE_NAMES
 from tools.describe import shown_bytes
 
 __all__ = ["summarize", "to_json"]
@@ -74,7 +74,27 @@ def _slow(command: str, value: Any) -> str:
         return f"reject {value.message} {spec.REJECT_CODES.get(value.ccode, value.ccode)} {value.reason!r}"
     if command == "cmpctblock":
         return f"cmpctblock short_ids={len(value.short_ids)} prefilled={len(value.prefilled)}"
+    if command in _CF_COMMANDS:
+        return _cf_summary(command, value)
     return command
+
+
+_CF_COMMANDS = frozenset({"getcfilters", "getcfheaders", "getcfcheckpt", "cfilter", "cfheaders", "cfcheckpt"})
+
+
+def _cf_summary(command: str, value: Any) -> str:
+    """BIP157's messages: "getcfilters basic from=1 stop=…", "cfilter basic …(block) 4 bytes"."""
+    kind = FILTER_TYPE_NAMES.get(value.filter_type, f"type{value.filter_type}")
+    if command == "cfilter":
+        return f"cfilter {kind} {_hash(value.block_hash)} {len(value.filter)} bytes"
+    stop = _hash(value.stop_hash)
+    if command in ("getcfilters", "getcfheaders"):
+        return f"{command} {kind} from={value.start_height} stop={stop}"
+    if command == "cfheaders":
+        return f"cfheaders {kind} {len(value.filter_hashes)} stop={stop}"
+    if command == "cfcheckpt":
+        return f"cfcheckpt {kind} {len(value.filter_headers)} stop={stop}"
+    return f"getcfcheckpt {kind} stop={stop}"
 
 
 def summarize(command: str, payload: bytes, codecs: ModuleType = wire) -> str:

@@ -36,7 +36,7 @@ log = logging.getLogger("pantheon.chain.reindex")
 #: What -reindex-chainstate rebuilds (store.py's key schema).
 CHAINSTATE_NAMESPACES = ("utxo", "tip", "undo", "chaintx")
 #: What -reindex rebuilds as well.
-BLOCK_INDEX_NAMESPACES = ("block_index", "blocks")
+BLOCK_INDEX_NAMESPACES = ("block_index", "blocks", "blockfilter")  # Core wipes its indexes too
 
 
 def wipe(store: Store, magic: bytes, *, keep_block_index: bool) -> None:

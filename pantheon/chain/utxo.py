@@ -25,13 +25,13 @@ from __future__ import annotations
 
 import heapq
 import struct
-from typing import Iterator, Mapping, Sequence
+from typing import Callable, Iterator, Mapping, Sequence
 
 import plyvel
 
 from pantheon.chain.coins import Coin
 from pantheon.primitives import OutPoint
-from pantheon.store import Store
+from pantheon.store import Batch, Store
 
 __all__ = [
     "DEFAULT_CACHE_BYTES",
@@ -227,10 +227,11 @@ class UtxoSet:
             self._usage += _cost(None)
         return coin
 
-    def flush(self, undo: Mapping[bytes, bytes] | None = None) -> None:
+    def flush(self, undo: Mapping[bytes, bytes] | None = None, also: Callable[[Batch], None] | None = None) -> None:
         """Write every change, the tip and `undo` (block hash -> undo record of the blocks
-        connected since the last flush) in one atomic batch. The cache is emptied when over its
-        bound; otherwise its unspent entries stay, now clean."""
+        connected since the last flush) in one atomic batch, with whatever `also` puts in it
+        (the block filter index's records). The cache is emptied when over its bound; otherwise
+        its unspent entries stay, now clean."""
         if self._tip is None:
             raise ValueError("the UTXO set has no tip to flush")
         cache = self._cache
@@ -244,6 +245,8 @@ class UtxoSet:
                 else:
                     batch.put("utxo", key, encode_coin(coin))
             batch.put("tip", _TIP_KEY, _TIP.pack(*self._tip))
+            if also is not None:
+                also(batch)
         self.flushes += 1
         if self.over_bound:
             cache.clear()

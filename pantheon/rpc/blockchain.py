@@ -12,6 +12,7 @@ import gevent.event
 import gevent
 
 from pantheon import wire
+from pantheon.chain.blockfilter import filter_type_by_name
 from pantheon.chain.descriptors import DescriptorError, infer_descriptor, parse_descriptor
 from pantheon.chain.blockfiles import BlockFileMissing
 from pantheon.chain.coins import Coin
@@ -23,7 +24,7 @@ from pantheon.hashing import hash_to_hex
 from pantheon.net.peer import PeerState
 from pantheon.params import ALWAYS_ACTIVE, Deployment
 from pantheon.primitives import Block, OutPoint
-from pantheon.protocol import BLOCK_HEADER_SIZE
+from pantheon.protocol import BASIC_FILTER, BLOCK_HEADER_SIZE, FILTER_TYPE_NAMES
 from pantheon.rpc.arguments import check_types, hash_arg, int_arg, known_block
 from pantheon.rpc.errors import (
     RPC_INTERNAL_ERROR,
@@ -526,6 +527,30 @@ class BlockchainRpc(RpcGroup):
             })
         return {"success": True, "txouts": count, "height": tip_height, "bestblock": hash_to_hex(tip_hash),
                 "unspents": unspents, "total_amount": amount(total)}
+
+    @rpc_method
+    def getblockfilter(self, blockhash: Any, filtertype: Any = None) -> dict[str, str]:
+        """A block's BIP158 filter (hex) and its BIP157 filter header, from -blockfilterindex;
+        `filtertype` is "basic", the default and only type."""
+        check_types(("blockhash", blockhash, "string"), ("filtertype", filtertype, "string"))
+        block_hash = hash_arg(blockhash, "blockhash")
+        name = FILTER_TYPE_NAMES[BASIC_FILTER] if filtertype is None else filtertype
+        if filter_type_by_name(name) is None:
+            raise RpcError(RPC_INVALID_ADDRESS_OR_KEY, "Unknown filtertype")
+        index = self.node.filter_index
+        if index is None:
+            raise RpcError(RPC_MISC_ERROR, f"Index is not enabled for filtertype {name}")
+        chain = self.node.chain
+        if block_hash not in chain.headers:
+            raise RpcError(RPC_INVALID_ADDRESS_OR_KEY, "Block not found")
+        entry = index.lookup(block_hash)
+        if entry is None:
+            if not chain.is_validated(block_hash):
+                raise RpcError(RPC_INVALID_ADDRESS_OR_KEY, "Filter not found. Block was not connected to active chain.")
+            if not index.synced:
+                raise RpcError(RPC_MISC_ERROR, "Filter not found. Block filters are still in the process of being indexed.")
+            raise RpcError(RPC_INTERNAL_ERROR, "Filter not found. This error is unexpected and indicates index corruption.")
+        return {"filter": entry.filter.hex(), "header": hash_to_hex(entry.header)}
 
     @rpc_method(regtest_only=True, category=HIDDEN)
     def syncwithvalidationinterfacequeue(self) -> None:

@@ -1,12 +1,15 @@
-"""Core's util RPCs (`rpc/output_script.cpp`): questions about addresses that need no chain."""
+"""Core's util RPCs: questions about addresses that need no chain (`rpc/output_script.cpp`) and
+the state of the optional indexes (`getindexinfo`, `rpc/node.cpp`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from pantheon.chain.addresses import AddressError, address_to_script
+from pantheon.chain.filterindex import INDEX_NAME
 from pantheon.chain.policy import output_type
 from pantheon.chain.script import witness_program
+from pantheon.rpc.arguments import check_types
 from pantheon.rpc.registry import RpcGroup, rpc_method
 
 __all__ = ["UtilRpc"]
@@ -32,3 +35,13 @@ class UtilRpc(RpcGroup):
         if program is not None:
             result.update({"witness_version": program[0], "witness_program": program[1].hex()})
         return result
+
+    @rpc_method
+    def getindexinfo(self, index_name: Any = None) -> dict[str, Any]:
+        """The optional indexes this node keeps (only -blockfilterindex's "basic block filter
+        index" here), each with `synced` and `best_block_height`; `index_name` picks one (an
+        index not kept gives an empty object)."""
+        check_types(("index_name", index_name, "string"))
+        index = self.node.filter_index
+        indexes = {} if index is None else {INDEX_NAME: index.info()}
+        return indexes if index_name is None else {name: info for name, info in indexes.items() if name == index_name}

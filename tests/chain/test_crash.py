@@ -1,8 +1,9 @@
 """Crash safety of the chain state: the writer in tests/helpers/crashkill.py is SIGKILLed at random
 moments (PANTHEON_CRASH_KILLS times, default 100) while it connects, disconnects and reconnects
 the bcoin regtest chain with a small cache, so flushes happen often; after every kill the store
-opens, its tip is a fully connected block and the UTXO set equals one recomputed from the stored
-blocks (see `crashkill.check_store`)."""
+opens, its tip is a fully connected block, the UTXO set equals one recomputed from the stored
+blocks and the block filter index is at the same tip with its header chain intact (see
+`crashkill.check_store`)."""
 
 from __future__ import annotations
 

@@ -43,6 +43,8 @@ PASSING = (
     "p2p_headers_sync_with_minchainwork.py",
     "p2p_v2_transport.py",
     "p2p_v2_encrypted.py",
+    "rpc_getblockfilter.py",
+    "p2p_blockfilters.py",
 )
 
 needs_core = pytest.mark.skipif(not available() and os.environ.get("CI") != "true",

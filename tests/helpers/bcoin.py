@@ -51,6 +51,11 @@ BCOIN = Path(__file__).parents[1] / "bcoin" / "node_modules" / ".bin" / "bcoin"
 START_TIMEOUT = 30.0
 MINING_ADDRESS = "RDLF3X6D6GgHf2cf7eVehdzs8Mtgzv5DB1"  # a bcoin regtest address (DESIGN.md)
 COINBASE_MATURITY = 100
+#: bcoin's regtest rules as Pantheon's -testactivationheight values (DESIGN.md): CSV and segwit at
+#: 432, BIP34/65/66 buried elsewhere.
+BCOIN_RULES = ("bip34@100000000", "dersig@1251", "cltv@1351", "csv@432", "segwit@432")
+#: The same as command-line arguments.
+BCOIN_RULE_ARGS = tuple(arg for rule in BCOIN_RULES for arg in ("--testactivationheight", rule))
 #: Our peers' settings facing bcoin: its handshake may take a while under load; we ping every 0.5 s.
 BCOIN_PEER = PeerConfig(network=params.REGTEST, handshake_timeout=10.0, ping_interval=0.5, ping_timeout=10.0)
 

@@ -2,7 +2,9 @@
 
 # A writer process connects (and disconnects and reconnects) the bcoin regtest chain while it is
 # SIGKILLed at random moments; after each kill the store must open, its tip must be a fully
-# connected block, and the UTXO set must equal one recomputed from the stored blocks up to that tip.
+# connected block, the UTXO set must equal one recomputed from the stored blocks up to that tip, and
+# the block filter index (written in the same batches) must be at that tip with its filter-header
+# chain linking back to genesis.
 #
 # Run as a script it is the writer: `python tests/helpers/crashkill.py DATADIR SEED CACHE_BYTES`
 # prints `ready` once its imports are done, then opens the chain state (which reconnects what the
@@ -30,6 +32,7 @@ from helpers.chain import read_chain, recompute_utxo, snapshot  # noqa: E402
 from pantheon import wire  # noqa: E402
 from pantheon.chain.blockfiles import BlockFiles  # noqa: E402
 from pantheon.chain.chainstate import BCOIN_REGTEST, DEFAULT_FLUSH_BLOCKS, Chainstate  # noqa: E402
+from pantheon.chain.filterindex import BlockFilterIndex  # noqa: E402
 from pantheon.params import Network  # noqa: E402
 from pantheon.primitives import Block  # noqa: E402
 from pantheon.store import Store  # noqa: E402
@@ -54,7 +57,8 @@ def writer(datadir: str, seed: int, cache_bytes: int) -> None:
     store = Store.open(datadir)
     # Half the runs write every block (the default), half defer up to 50 blocks per batch.
     flush_every = rng.choice([DEFAULT_FLUSH_BLOCKS, rng.randint(2, 50)])
-    chainstate = Chainstate(store, NETWORK, cache_bytes=cache_bytes, flush_every=flush_every)
+    chainstate = Chainstate(store, NETWORK, cache_bytes=cache_bytes, flush_every=flush_every,
+                            filter_index=BlockFilterIndex(store))
     while True:
         for block in chain[1:]:
             chainstate.accept_block(block)
@@ -83,10 +87,28 @@ def check_store(datadir: Path, genesis: bytes) -> int:
         blocks.reverse()
         assert len(blocks) == height, f"the tip marker says height {height}, its chain has {len(blocks)} blocks"
         assert snapshot(store) == recompute_utxo(blocks), f"the UTXO set at height {height} differs"
-        chainstate = Chainstate(store, NETWORK)  # opens, reconnecting what was stored beyond the tip
+        check_filter_index(store, record, [genesis, *(block.hash for block in blocks)])
+        index = BlockFilterIndex(store)
+        chainstate = Chainstate(store, NETWORK, filter_index=index)  # reconnects what was stored beyond the tip
         assert chainstate.height >= height and chainstate.has_block(chainstate.tip)
+        assert index.synced and index.best_height == chainstate.height
         chainstate.close()
     return height
+
+
+def check_filter_index(store: Store, chain_tip: bytes, hashes: list[bytes]) -> None:
+    """The index's tip record equals the chain's, and each block's record (filter header, filter
+    hash, filter: see pantheon.chain.filterindex) hashes and links to its parent's, from genesis."""
+    records = store.namespace("blockfilter")
+    assert records.get(b"tip") == chain_tip, "the block filter index is not at the chain's tip"
+    previous = bytes(32)
+    for block_hash in hashes:
+        record = records.get(b"b" + block_hash)
+        assert record is not None, f"no filter for block {block_hash[::-1].hex()}"
+        header, filter_hash, encoded = record[:32], record[32:64], record[64:]
+        assert filter_hash == wire.double_sha256(encoded)
+        assert header == wire.double_sha256(filter_hash + previous), "the filter-header chain is broken"
+        previous = header
 
 
 def kill_cycles(datadir: Path, kills: int, seed: int = 1, cache_bytes: int = 20_000,

@@ -19,3 +19,6 @@ BLOCKS: list[dict[str, Any]] = [
 RAW_TXS: list[dict[str, Any]] = json.loads((VECTORS / "tx" / "raw_txs_index.json").read_text())
 #: tx/mainnet_txs_by_type.json: one mainnet spend per script type.
 TYPED_TXS: list[dict[str, Any]] = json.loads((VECTORS / "tx" / "mainnet_txs_by_type.json").read_text())
+#: bip158/testnet-19.json: BIP158's rows (height, block hash, block, spent scripts, previous
+#: header, filter, header, notes), the title row dropped.
+BIP158: list[list[Any]] = json.loads((VECTORS / "bip158" / "testnet-19.json").read_text())[1:]

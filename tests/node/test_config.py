@@ -150,6 +150,9 @@ def test_assumevalid_defaults_to_cores_block_for_the_network(tmp_path: Path, net
      r"^Prune mode is incompatible with -reindex-chainstate. Use full -reindex instead.$"),
     (["-regtest", "-test=addrmap"], None, r'^Unrecognised option "addrmap" provided in -test=<option>.$'),
     (["-test=bip94"], None, "regtest only"),
+    (["-peerblockfilters"], None, r"^Cannot set -peerblockfilters without -blockfilterindex.$"),
+    (["-blockfilterindex=0", "-peerblockfilters"], None, r"^Cannot set -peerblockfilters without -blockfilterindex.$"),
+    (["-blockfilterindex=abc"], None, r"^Unknown -blockfilterindex value abc.$"),
     (["-fastprune"], None, "regtest only"),
     ([], "includeconf=other.conf\n", "not supported"),
     ([], "\n\nrpcport\n", r"pantheon.conf:3: expected key=value"),
@@ -265,3 +268,17 @@ def test_address_manager_and_proxy_options(tmp_path: Path) -> None:
     assert config(tmp_path, "-proxy=0").proxy is None
     with pytest.raises(ConfigError):
         config(tmp_path, "-test=addrman")  # regtest only, as Core
+
+
+@pytest.mark.parametrize(("argv", "conf", "index", "serve"), [
+    ([], None, False, False),
+    (["-blockfilterindex"], None, True, False),
+    (["-blockfilterindex=1", "-peerblockfilters"], None, True, True),
+    (["--blockfilterindex=basic", "--peerblockfilters=1"], None, True, True),
+    (["-blockfilterindex=0"], None, False, False),
+    (["-noblockfilterindex"], "blockfilterindex=basic\n", False, False),
+    ([], "blockfilterindex=basic\npeerblockfilters=1\n", True, True),
+])
+def test_block_filter_options(tmp_path: Path, argv: list[str], conf: str | None, index: bool, serve: bool) -> None:
+    chosen = config(tmp_path, *argv, conf=conf)
+    assert (chosen.blockfilterindex, chosen.peerblockfilters) == (index, serve)

@@ -12,12 +12,11 @@ and segwit at 432 and buries BIP34/65/66 elsewhere):
 
 from __future__ import annotations
 
-import itertools
 from typing import Any, Callable
 
 import gevent
 import pytest
-from helpers.bcoin import BcoinChain, BcoinNode
+from helpers.bcoin import BCOIN_RULE_ARGS, BcoinChain, BcoinNode
 from helpers.node import proxy
 from helpers.p2p import RawClient
 from helpers.waiting import NODE_WAIT, in_thread, wait_for
@@ -29,7 +28,6 @@ from pantheon.protocol import MSG_BLOCK, MSG_WITNESS_FLAG, NODE_NETWORK, NODE_WI
 from pantheon.net.peer import PeerState
 from pantheon.node import Node
 
-BCOIN_RULES = ("bip34@100000000", "dersig@1251", "cltv@1351", "csv@432", "segwit@432")
 CHAIN_BLOCKS = 500
 CORE_ADDRESS = "bcrt1qdavt4j2sd7dlhqsavtnfxvzppw6k7qy97tmnu9"
 SYNC_WAIT = 120.0
@@ -45,8 +43,7 @@ def pantheon(make_node: Callable[..., Node]) -> Callable[..., Node]:
     """`make_node` on bcoin's regtest rules, with RPC user u, password p."""
 
     def start(name: str, *extra: str, rpc: bool = False) -> Node:
-        rules = itertools.chain.from_iterable(("--testactivationheight", rule) for rule in BCOIN_RULES)
-        return make_node(name, "--rpcuser", "u", "--rpcpassword", "p", *rules, *extra, rpc=rpc)
+        return make_node(name, "--rpcuser", "u", "--rpcpassword", "p", *BCOIN_RULE_ARGS, *extra, rpc=rpc)
 
     return start
 

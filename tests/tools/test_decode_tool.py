@@ -13,13 +13,14 @@ from pathlib import Path
 
 import pytest
 from helpers.capture import ACK, FIN, MAIN, RST, SYN, CaptureBuilder, wire_message
-from helpers.vectors import GOLDEN, VECTORS
+from helpers.vectors import BIP158, GOLDEN, VECTORS
 from dpkt import ip, pcap, udp
 from dpkt.ethernet import Ethernet as dpkt_ethernet
 from dpkt.pcapng import Reader as pcapng_reader
 from dpkt.tcp import TCP as tcp_segment
 
-from pantheon import _wire_py, wire
+from pantheon import _wire_py, params, wire
+from pantheon.primitives import CFCheckpt, CFCheckptRequest, CFHeaders, CFilter, CFRequest
 from tools import decode
 from tools.framing import MessageWalker
 from tools.pcap import CaptureError, CaptureReader
@@ -685,3 +686,37 @@ def test_lost_last_segment_before_the_fin_is_a_gap(wire_impl) -> None:
     assert sequences == {(0, "10.0.0.1:50123", "10.0.0.2:8333"): [[3, 0, "ping", 8, "ok"]]}
     assert report.streams[0].walker.gaps == [(42, 64)]
     assert report.streams[0].walker.skipped == [(32, 42, "no complete message header")]
+
+
+def test_compact_filter_messages_are_shown_decoded() -> None:
+    """BIP157's six messages (a real basic filter from BIP158's vectors in the cfilter), each as
+    `pantheon-decode --hex` shows it: a summary line, and the full decode in --json."""
+    block_hash = bytes.fromhex(BIP158[0][1])[::-1]
+    stop = "11" * 32
+    payloads = {
+        "getcfilters": wire.encode_getcfilters(CFRequest(0, 1, bytes.fromhex(stop))),
+        "cfilter": wire.encode_cfilter(CFilter(0, block_hash, bytes.fromhex(BIP158[0][5]))),
+        "getcfheaders": wire.encode_getcfheaders(CFRequest(0, 7, bytes.fromhex(stop))),
+        "cfheaders": wire.encode_cfheaders(CFHeaders(0, bytes.fromhex(stop), bytes(32), (b"\x22" * 32,) * 3)),
+        "getcfcheckpt": wire.encode_getcfcheckpt(CFCheckptRequest(255, bytes.fromhex(stop))),
+        "cfcheckpt": wire.encode_cfcheckpt(CFCheckpt(0, bytes.fromhex(stop), (b"\x33" * 32,) * 2)),
+    }
+    expected = {
+        "getcfilters": f"getcfilters basic from=1 stop={stop}",
+        "cfilter": f"cfilter basic {BIP158[0][1]} 4 bytes",
+        "getcfheaders": f"getcfheaders basic from=7 stop={stop}",
+        "cfheaders": f"cfheaders basic 3 stop={stop}",
+        "getcfcheckpt": f"getcfcheckpt type255 stop={stop}",
+        "cfcheckpt": f"cfcheckpt basic 2 stop={stop}",
+    }
+    for command, payload in payloads.items():
+        message = (wire.pack_header(params.REGTEST.magic, command, payload) + payload).hex()
+        out = io.StringIO()
+        assert decode.main(["--hex", message], out=out) == 0
+        assert out.getvalue().splitlines()[0] == expected[command]
+        out = io.StringIO()
+        assert decode.main(["--hex", message, "--json"], out=out) == 0
+        shown = json.loads(out.getvalue())
+        assert shown["command"] == command and shown["status"] == "ok" and shown["summary"] == expected[command]
+        if command == "cfilter":
+            assert shown["payload"] == {"filter_type": 0, "block_hash": BIP158[0][1], "filter": BIP158[0][5]}
