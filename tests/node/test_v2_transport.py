@@ -5,13 +5,20 @@ reconnects), and a v2 node still takes plain v1 peers on the same port."""
 
 from __future__ import annotations
 
+import time
 import urllib.request
+from collections.abc import Iterator
 from typing import Callable
 
+import gevent.socket
+import pytest
 from helpers.chain import P2WSH_TRUE, prevouts_of, spend
 from helpers.p2p import free_port
 from helpers.waiting import NODE_WAIT, in_thread, wait_for
+from pantheon import limits, params
+from pantheon.net.bip324 import GARBAGE_TERMINATOR_SIZE, MAX_GARBAGE_SIZE
 from pantheon.net.peer import PeerState
+from pantheon.net.v2transport import V2Transport
 from pantheon.node import Node
 from pantheon.protocol import NODE_P2P_V2
 
@@ -76,3 +83,80 @@ def test_ten_thousand_messages_each_way_cross_many_rekeyings(make_node: Callable
     wait_for(lambda: outbound.counters["messages received"] >= pongs + 10_000, NODE_WAIT, what="10,000 pongs")
     assert inbound.counters["messages received"] >= pings + 10_000
     assert outbound.state is PeerState.CONNECTED and inbound.state is PeerState.CONNECTED
+
+
+# --- bad input over a real socket: each ends the connection, as Core's V2Transport does ------------
+
+@pytest.fixture
+def v2_client() -> Iterator[Callable[[Node], tuple[gevent.socket.socket, V2Transport]]]:
+    """`v2_client(node)`: a raw socket to `node` and our transport as its initiator, the key
+    already sent (closed after the test)."""
+    socks: list[gevent.socket.socket] = []
+
+    def dial(node: Node) -> tuple[gevent.socket.socket, V2Transport]:
+        sock = gevent.socket.create_connection(node.manager.address)
+        socks.append(sock)
+        transport = V2Transport(params.REGTEST.magic, initiating=True, garbage=b"")
+        sock.sendall(transport.take_output())
+        return sock, transport
+
+    yield dial
+    for sock in socks:
+        sock.close()
+
+
+def _handshake(sock: gevent.socket.socket, transport: V2Transport) -> None:
+    while not transport.established:
+        transport.feed(sock.recv(65536))
+        transport.next_frame()
+        sock.sendall(transport.take_output())
+
+
+def _closed_by_node(sock: gevent.socket.socket, timeout: float = 15.0) -> bool:
+    sock.settimeout(timeout)
+    try:
+        while sock.recv(65536):
+            pass
+    except ConnectionResetError:
+        pass
+    return True
+
+
+def test_garbage_without_a_terminator_ends_the_connection(make_node: Callable[..., Node], v2_client: Callable) -> None:
+    node = make_node("n")
+    sock, transport = v2_client(node)
+    transport.feed(sock.recv(64))  # the node's key: it took us for v2
+    sock.sendall(bytes(MAX_GARBAGE_SIZE + GARBAGE_TERMINATOR_SIZE))  # no terminator in it
+    assert _closed_by_node(sock)
+    wait_for(lambda: not node.peers(), NODE_WAIT, what="the peer gone")
+
+
+def test_a_packet_that_fails_authentication_ends_the_connection(make_node: Callable[..., Node], v2_client: Callable) -> None:
+    node = make_node("n")
+    sock, transport = v2_client(node)
+    _handshake(sock, transport)
+    transport.send("ping", bytes(8))
+    packet = bytearray(transport.take_output())
+    packet[-1] ^= 0x01  # the tag's last bit
+    sock.sendall(bytes(packet))
+    assert _closed_by_node(sock)
+    wait_for(lambda: not node.peers(), NODE_WAIT, what="the peer gone")
+    assert not node.banlist.is_discouraged("127.0.0.1")  # Core does not punish, it disconnects
+
+
+def test_a_packet_over_the_size_limit_ends_the_connection_unread(make_node: Callable[..., Node], v2_client: Callable) -> None:
+    node = make_node("n")
+    sock, transport = v2_client(node)
+    _handshake(sock, transport)
+    transport.send("block", bytes(limits.MAX_MESSAGE_SIZE + 1))
+    sock.sendall(transport.take_output()[:3])  # the length alone: the node never waits for the rest
+    assert _closed_by_node(sock)
+
+
+def test_a_stalled_v2_handshake_is_timed_out(make_node: Callable[..., Node], v2_client: Callable) -> None:
+    node = make_node("n", "--peertimeout", "1")
+    sock, transport = v2_client(node)
+    transport.feed(sock.recv(64))
+    started = time.monotonic()
+    assert _closed_by_node(sock)  # we never send our terminator
+    assert time.monotonic() - started < 10
