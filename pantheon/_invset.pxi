@@ -35,13 +35,12 @@ cdef extern from *:
             | ((uint64_t)p[6] << 48) | ((uint64_t)p[7] << 56);
     }
 
-    /* SipHash-2-4 (Aumasson and Bernstein) of the 32 bytes at m under the key (k0, k1),
-       with 0 read as 1: 0 marks an empty table slot. */
-    static inline uint64_t pantheon_invset_fingerprint(uint64_t k0, uint64_t k1,
-                                                       const unsigned char *m) {
+    /* SipHash-2-4 (Aumasson and Bernstein) of the 32 bytes at m under the key (k0, k1). */
+    static inline uint64_t pantheon_invset_siphash(uint64_t k0, uint64_t k1,
+                                                   const unsigned char *m) {
         uint64_t v0 = k0 ^ 0x736f6d6570736575ULL, v1 = k1 ^ 0x646f72616e646f6dULL;
         uint64_t v2 = k0 ^ 0x6c7967656e657261ULL, v3 = k1 ^ 0x7465646279746573ULL;
-        uint64_t w, fp;
+        uint64_t w;
         int i;
         for (i = 0; i < 5; i++) {
             w = i < 4 ? pantheon_invset_u64le(m + 8 * i) : (uint64_t)32 << 56;
@@ -55,7 +54,13 @@ cdef extern from *:
         PANTHEON_INVSET_SIPROUND;
         PANTHEON_INVSET_SIPROUND;
         PANTHEON_INVSET_SIPROUND;
-        fp = v0 ^ v1 ^ v2 ^ v3;
+        return v0 ^ v1 ^ v2 ^ v3;
+    }
+
+    /* The fingerprint of a hash: its SipHash with 0 read as 1 (0 marks an empty table slot). */
+    static inline uint64_t pantheon_invset_fingerprint(uint64_t k0, uint64_t k1,
+                                                       const unsigned char *m) {
+        uint64_t fp = pantheon_invset_siphash(k0, k1, m);
         return fp ? fp : 1;
     }
 
@@ -72,6 +77,8 @@ cdef extern from *:
     #endif
     }
     """
+    uint64_t _invset_siphash "pantheon_invset_siphash" (
+        uint64_t k0, uint64_t k1, const unsigned char *m) noexcept nogil
     uint64_t _invset_fingerprint "pantheon_invset_fingerprint" (
         uint64_t k0, uint64_t k1, const unsigned char *m) noexcept nogil
     uint64_t _invset_home "pantheon_invset_home" (uint64_t fp, uint64_t size) noexcept nogil
@@ -287,3 +294,10 @@ cdef class InventorySet:
                 self._table[hole] = value
                 hole = slot
         self._table[hole] = 0
+
+
+def siphash_256(k0, k1, data):
+    """SipHash-2-4 of a 32-byte hash under the key (k0, k1), as an integer (BIP152's short ids)."""
+    cdef uint64_t key0, key1
+    key0, key1 = _invset_py._siphash_key(k0, k1)
+    return _invset_siphash(key0, key1, _invset_hash_ptr(data))

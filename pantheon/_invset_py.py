@@ -44,7 +44,7 @@ from pantheon._codecs_py import _inventory_span
 if TYPE_CHECKING:
     from typing_extensions import Buffer
 
-__all__ = ["InventorySet"]
+__all__ = ["InventorySet", "siphash_256"]
 
 HASH_SIZE = 32  # bytes of a txid, wtxid or block hash; four little-endian uint64 words
 KEY_SIZE = 16  # bytes of the SipHash key; `seed` is the key as a little-endian integer
@@ -96,6 +96,48 @@ def _byte_view(payload: Buffer) -> memoryview:
         view.release()
         raise BufferError("payload is not C-contiguous")
     return view.cast("B") if view.format != "B" or view.ndim != 1 else view
+
+
+def _siphash_key(k0: int, k1: int) -> tuple[int, int]:
+    """(k0, k1) checked as two unsigned 64-bit integers (both twins check keys here)."""
+    k0, k1 = operator.index(k0), operator.index(k1)
+    if not (0 <= k0 <= _MASK64 and 0 <= k1 <= _MASK64):
+        raise ValueError("SipHash key halves must be between 0 and 2**64 - 1")
+    return k0, k1
+
+
+def siphash_256(k0: int, k1: int, data: bytes) -> int:
+    """SipHash-2-4 of a 32-byte hash under the key (k0, k1), as an integer (BIP152's short ids)."""
+    k0, k1 = _siphash_key(k0, k1)
+    return _siphash_words(k0, k1, *_hash_words(data))
+
+
+def _siphash_words(k0: int, k1: int, m0: int, m1: int, m2: int, m3: int) -> int:
+    # SipHash-2-4 (Aumasson and Bernstein) of a 32-byte message given as four words: two
+    # rounds for each word and for the length word, then v2 ^= 0xff and four rounds.
+    mask = _MASK64
+    v0 = k0 ^ 0x736F6D6570736575
+    v1 = k1 ^ 0x646F72616E646F6D
+    v2 = k0 ^ 0x6C7967656E657261
+    v3 = k1 ^ 0x7465646279746573
+    steps = ((m0, 0, _TWO), (m1, 0, _TWO), (m2, 0, _TWO), (m3, 0, _TWO), (_LENGTH_WORD, 0, _TWO),
+             (0, 0xFF, _FOUR))
+    for m, final, rounds in steps:
+        v3 ^= m
+        v2 ^= final
+        for _ in rounds:
+            v0 = (v0 + v1) & mask
+            v1 = ((v1 << 13) | (v1 >> 51)) & mask ^ v0
+            v0 = ((v0 << 32) | (v0 >> 32)) & mask
+            v2 = (v2 + v3) & mask
+            v3 = ((v3 << 16) | (v3 >> 48)) & mask ^ v2
+            v0 = (v0 + v3) & mask
+            v3 = ((v3 << 21) | (v3 >> 43)) & mask ^ v0
+            v2 = (v2 + v1) & mask
+            v1 = ((v1 << 17) | (v1 >> 47)) & mask ^ v2
+            v2 = ((v2 << 32) | (v2 >> 32)) & mask
+        v0 ^= m
+    return v0 ^ v1 ^ v2 ^ v3
 
 
 class InventorySet:
@@ -197,31 +239,7 @@ class InventorySet:
         return self._table.tobytes()
 
     def _fingerprint_words(self, m0: int, m1: int, m2: int, m3: int) -> int:
-        # SipHash-2-4 (Aumasson and Bernstein) of a 32-byte message given as four words: two
-        # rounds for each word and for the length word, then v2 ^= 0xff and four rounds.
-        mask = _MASK64
-        v0 = self._k0 ^ 0x736F6D6570736575
-        v1 = self._k1 ^ 0x646F72616E646F6D
-        v2 = self._k0 ^ 0x6C7967656E657261
-        v3 = self._k1 ^ 0x7465646279746573
-        steps = ((m0, 0, _TWO), (m1, 0, _TWO), (m2, 0, _TWO), (m3, 0, _TWO), (_LENGTH_WORD, 0, _TWO),
-                 (0, 0xFF, _FOUR))
-        for m, final, rounds in steps:
-            v3 ^= m
-            v2 ^= final
-            for _ in rounds:
-                v0 = (v0 + v1) & mask
-                v1 = ((v1 << 13) | (v1 >> 51)) & mask ^ v0
-                v0 = ((v0 << 32) | (v0 >> 32)) & mask
-                v2 = (v2 + v3) & mask
-                v3 = ((v3 << 16) | (v3 >> 48)) & mask ^ v2
-                v0 = (v0 + v3) & mask
-                v3 = ((v3 << 21) | (v3 >> 43)) & mask ^ v0
-                v2 = (v2 + v1) & mask
-                v1 = ((v1 << 17) | (v1 >> 47)) & mask ^ v2
-                v2 = ((v2 << 32) | (v2 >> 32)) & mask
-            v0 ^= m
-        return (v0 ^ v1 ^ v2 ^ v3) or 1
+        return _siphash_words(self._k0, self._k1, m0, m1, m2, m3) or 1
 
     def _slot(self, fp: int) -> int:
         """The slot holding `fp`, or the empty slot that ends its probe run."""

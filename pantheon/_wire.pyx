@@ -230,6 +230,7 @@ def unpack_header(data, magic):
 include "_frame.pxi"
 include "_codecs.pxi"
 include "_invset.pxi"  # after _codecs.pxi: it uses its _inventory_span
+include "_shortids.pxi"  # after _invset.pxi: it uses its SipHash
 
 # The cold commands' codecs are written once, in the pure twin, and re-exported by name
 # (`import *` would let Cython generate setters for this module's cdef globals).
