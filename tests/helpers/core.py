@@ -77,7 +77,7 @@ def run_core_test(build: Path, script: str, work: Path, *, cache: Path, timeout_
         return CoreRun(script, -1, output + f"\n(timed out after {timeout} s)")
 
 
-def main(argv: list[str]) -> int:
+def run_named_tests(argv: list[str]) -> int:
     """`python tests/helpers/core.py SCRIPT...`: run Core's tests one by one against this venv's
     Pantheon, keeping each one's directory (node logs included) under /tmp/pantheon-core."""
     root = Path("/tmp/pantheon-core")
@@ -93,4 +93,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(run_named_tests(sys.argv[1:]))
