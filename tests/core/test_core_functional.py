@@ -41,6 +41,8 @@ PASSING = (
     "p2p_invalid_block.py",
     "p2p_unrequested_blocks.py",
     "p2p_headers_sync_with_minchainwork.py",
+    "p2p_mutated_blocks.py",
+    "p2p_compactblocks_hb.py",
 )
 
 needs_core = pytest.mark.skipif(not available() and os.environ.get("CI") != "true",
