@@ -24,13 +24,14 @@ from pantheon.primitives import Block, BlockHeader, CmpctBlock, PrefilledTx, Tx
 
 __all__ = [
     "CompactBlockError", "ExtraTxns", "HighBandwidth", "InvalidCompactBlock",
-    "MAX_BLOCKTXN_DEPTH", "MAX_CMPCTBLOCK_DEPTH", "PartialBlock", "PartialBlocks", "ReconstructionFailed",
+    "MAX_BLOCKTXN_DEPTH", "MAX_CMPCTBLOCK_DEPTH", "MAX_CMPCTBLOCKS_INFLIGHT_PER_BLOCK", "PartialBlock", "PartialBlocks", "ReconstructionFailed",
     "compact_block", "short_id_key",
 ]
 
 MAX_CMPCTBLOCK_DEPTH = 5  # Core: getdata(MSG_CMPCT_BLOCK) deeper than this gets the full block
 MAX_BLOCKTXN_DEPTH = 10  # Core: getblocktxn deeper than this gets the full block
 HIGH_BANDWIDTH_PEERS = 3  # BIP152: at most 3 peers are asked to announce with cmpctblock
+MAX_CMPCTBLOCKS_INFLIGHT_PER_BLOCK = 3  # Core: peers completing one compact block at once
 EXTRA_TXN_FOR_COMPACT = 100  # Core's DEFAULT_BLOCK_RECONSTRUCTION_EXTRA_TXN
 EXTRA_TXN_MAX_SIZE = 100_000  # Core keeps a refused transaction for reconstruction below this usage
 MIN_SERIALIZABLE_TRANSACTION_WEIGHT = 10 * WITNESS_SCALE_FACTOR  # Core's consensus.h: 10 bytes at least
@@ -76,9 +77,10 @@ class PartialBlock:
     Built from the message and the candidates (wtxid, transaction) in the order they are tried
     (mempool, then orphans and extra transactions); raises InvalidCompactBlock or
     ReconstructionFailed as Core's InitData reports them. `missing` lists the block positions
-    still wanted; `fill` completes the block with the peer's answer."""
+    still wanted; `fill` completes the block with the peer's answer, once: `used` says it was
+    tried (Core empties the object on its first FillBlock, whatever the outcome)."""
 
-    __slots__ = ("header", "_slots", "prefilled", "from_pool")
+    __slots__ = ("header", "_slots", "prefilled", "from_pool", "used")
 
     def __init__(self, cmpct: CmpctBlock, candidates: Sequence[tuple[bytes, Tx]]) -> None:
         count = len(cmpct.short_ids) + len(cmpct.prefilled)
@@ -111,6 +113,7 @@ class PartialBlock:
         self._slots = slots
         self.prefilled = len(cmpct.prefilled)
         self.from_pool = from_pool
+        self.used = False
 
     @property
     def tx_count(self) -> int:
@@ -124,6 +127,7 @@ class PartialBlock:
         """Core's FillBlock: the block with `missing` in the open positions, in order. The wrong
         number of transactions is InvalidCompactBlock; a block whose merkle roots do not match
         (a short-id collision, or a mutated answer) is ReconstructionFailed."""
+        self.used = True
         supplied = iter(missing)
         transactions = []
         for tx in self._slots:
@@ -227,6 +231,10 @@ class PartialBlocks:
     def pop(self, peer: int, block_hash: bytes) -> tuple[PartialBlock, int] | None:
         blocks = self._by_peer.get(peer)
         return None if blocks is None else blocks.pop(block_hash, None)
+
+    def holders(self, block_hash: bytes) -> list[int]:
+        """The peers completing this block, in the order they started."""
+        return [peer for peer, blocks in self._by_peer.items() if block_hash in blocks]
 
     def discard_block(self, block_hash: bytes) -> None:
         for blocks in self._by_peer.values():

@@ -60,6 +60,7 @@ from pantheon.clock import NodeClock
 from pantheon.compactblocks import (
     MAX_BLOCKTXN_DEPTH,
     MAX_CMPCTBLOCK_DEPTH,
+    MAX_CMPCTBLOCKS_INFLIGHT_PER_BLOCK,
     CompactBlockError,
     ExtraTxns,
     HighBandwidth,
@@ -1014,9 +1015,12 @@ class Node(Lifecycle):
     def _on_getblocktxn(self, peer: Peer, frame: Frame) -> None:
         """Core's getblocktxn: the transactions asked for, from the most recent block or one
         within MAX_BLOCKTXN_DEPTH of our tip; the full block for a deeper one (the peer must
-        then take all it made us read); nothing for a block we do not have. An index past the
-        block's end is misbehaviour."""
+        then take all it made us read); nothing for a block we do not have. No index at all, or
+        one past the block's end, is misbehaviour."""
         request = wire.decode_getblocktxn(frame.payload)
+        if not request.indexes:
+            peer.misbehaving("getblocktxn received with no transaction indexes")
+            return
         block_hash = request.block_hash
         recent = self._recent_compact
         if recent is not None and recent[0].hash == block_hash:
@@ -1040,13 +1044,18 @@ class Node(Lifecycle):
             BlockTxn(block_hash, tuple(transactions[index] for index in request.indexes))))
 
     def _on_cmpctblock(self, peer: Peer, frame: Frame) -> None:
-        """Core's cmpctblock: the header is checked and stored first (an invalid one is punished;
-        one whose parent we lack asks for headers; a low-work one is ignored). A block we need,
-        at most two above our tip, is rebuilt from the mempool, the orphans and the extra
-        transactions, asking the peer (getblocktxn) for the rest; a block in flight from another
-        peer is rebuilt only if nothing is missing. Invalid compact data is misbehaviour; a
-        short-id collision or an unrebuildable block falls back to the full block."""
+        """Core's cmpctblock, taken only from a peer that sent sendcmpct, and only when we asked
+        it for the block (getdata) or asked it to announce with cmpctblock (high bandwidth). The
+        header is checked and stored first (an invalid one is punished; one whose parent we lack
+        asks for headers; a low-work one is ignored). A block we need, at most two above our
+        tip, is rebuilt from the mempool, the orphans and the extra transactions, asking the
+        peer (getblocktxn) for the rest; a block in flight from another peer is rebuilt only if
+        nothing is missing. Invalid compact data is misbehaviour; a short-id collision or an
+        unrebuildable block falls back to the full block."""
         cmpct = wire.decode_cmpctblock(frame.payload)
+        if peer.compact_blocks is None:
+            log.debug("Ignoring cmpctblock from peer=%d, which has not sent sendcmpct", peer.id)
+            return
         header = cmpct.header
         block_hash = header.hash
         tree = self.chain.headers
@@ -1067,13 +1076,19 @@ class Node(Lifecycle):
         self.download.peer_has(peer.id, block_hash)
         if self.chain.has_block(block_hash):
             return
-        holder = self.download.requested_from(block_hash)
-        from_this_peer = holder == peer.id
+        holder = self.download.requested_from(block_hash)  # the first asked, if any
+        in_flight = [*([holder] if holder is not None else []),
+                     *(other for other in self.partial_blocks.holders(block_hash) if other != holder)]
+        from_this_peer = peer.id in in_flight
+        first_in_flight = holder is None or holder == peer.id
+        if not from_this_peer and not peer.bip152_hb_to:
+            log.debug("Ignoring unsolicited cmpctblock from peer=%d, not a high-bandwidth announcer", peer.id)
+            return
         if tree.chain_work(block_hash) <= tree.chain_work(self.chain.tip):
             if from_this_peer:  # asked for it, but our mempool is unlikely to help: the block
                 self._ask_blocks(peer, [block_hash])
             return
-        if holder is None and not self._can_direct_fetch():
+        if not in_flight and not self._can_direct_fetch():
             return  # far behind: the parallel download will get it
         if tree.height_of(block_hash) > self.chain.height + 2:
             if from_this_peer:
@@ -1082,32 +1097,46 @@ class Node(Lifecycle):
                 self._direct_fetch(peer, block_hash)
                 self._request_blocks(peer)
             return
-        if holder is not None and not from_this_peer:
-            self._rebuild_optimistically(peer, cmpct)
-            return
-        if not from_this_peer and (self.download.in_flight(peer.id) >= self.download.per_peer
+        if not from_this_peer and (len(in_flight) >= MAX_CMPCTBLOCKS_INFLIGHT_PER_BLOCK
+                                   or self.download.in_flight(peer.id) >= self.download.per_peer
                                    or not self.partial_blocks.has_room(peer.id)):
+            self._rebuild_optimistically(peer, cmpct)
             return
         if self.partial_blocks.get(peer.id, block_hash) is not None:
             log.debug("Peer sent us compact block we were already syncing!")
             return
-        self.download.request(peer.id, block_hash)
+        if holder is None:
+            self.download.request(peer.id, block_hash)
         try:
             partial = PartialBlock(cmpct, self._compact_candidates())
         except InvalidCompactBlock as error:
-            self.download.cancel(peer.id, block_hash)
+            self._release_compact_request(peer, block_hash)
             peer.misbehaving(f"invalid compact block: {error}")
             return
         except ReconstructionFailed:
-            self._ask_blocks(peer, [block_hash])  # the block is in flight from this peer: ask for it whole
+            if first_in_flight:  # the block is in flight from this peer: ask for it whole
+                self._ask_blocks(peer, [block_hash])
+            else:
+                self._release_compact_request(peer, block_hash)
             return
         wire_bytes = len(frame.payload)
         missing = partial.missing()
-        if missing:
+        if not missing:
+            self._complete_compact_block(peer, block_hash, partial, (), wire_bytes)
+        elif first_in_flight or (peer.bip152_hb_to and (
+                not peer.inbound or len(in_flight) < MAX_CMPCTBLOCKS_INFLIGHT_PER_BLOCK - 1
+                or any(not other.inbound for other in self.peers() if other.id in in_flight))):
+            # Core: the first asked always completes its block; a high-bandwidth peer too,
+            # unless it is inbound and would take the last slot, kept for an outbound one.
             self.partial_blocks.add(peer.id, block_hash, partial, wire_bytes)
             peer.send("getblocktxn", wire.encode_getblocktxn(BlockTxnRequest(block_hash, missing)))
-            return
-        self._complete_compact_block(peer, block_hash, partial, (), wire_bytes)
+        else:
+            self._release_compact_request(peer, block_hash)  # wait for the other peers
+
+    def _release_compact_request(self, peer: Peer, block_hash: bytes) -> None:
+        """Core's RemoveBlockRequest for one peer: it no longer completes the block."""
+        self.download.cancel(peer.id, block_hash)
+        self.partial_blocks.pop(peer.id, block_hash)
 
     def _rebuild_optimistically(self, peer: Peer, cmpct: CmpctBlock) -> None:
         """Core: a compact block of a block in flight from another peer is used if our own
@@ -1128,11 +1157,14 @@ class Node(Lifecycle):
         match its header is asked for whole."""
         message = wire.decode_blocktxn(frame.payload)
         block_hash = message.block_hash
-        stored = self.partial_blocks.pop(peer.id, block_hash)
-        if stored is None or self.download.requested_from(block_hash) != peer.id:
+        stored = self.partial_blocks.get(peer.id, block_hash)
+        if stored is None:
             log.debug("Peer %d sent us block transactions for block we weren't expecting", peer.id)
             return
         partial, wire_bytes = stored
+        if partial.used:  # its answer failed to rebuild the block, which we asked for whole since
+            peer.misbehaving("previous compact block reconstruction attempt failed")
+            return
         self._complete_compact_block(peer, block_hash, partial, message.transactions,
                                      wire_bytes + len(frame.payload))
 
@@ -1141,12 +1173,20 @@ class Node(Lifecycle):
         try:
             block = partial.fill(missing, check_witness_root=self._segwit_after(partial.header.prev_block))
         except InvalidCompactBlock as error:
-            self.download.cancel(peer.id, block_hash)
+            self._release_compact_request(peer, block_hash)
             peer.misbehaving(f"invalid compact block/non-matching block transactions: {error}")
             return
         except ReconstructionFailed:
-            self._ask_blocks(peer, [block_hash])  # might have collided: fall back to the block
+            holder = self.download.requested_from(block_hash)
+            if holder is None or holder == peer.id:  # might have collided: fall back to the block
+                self.download.request(peer.id, block_hash)
+                self._ask_blocks(peer, [block_hash])
+            else:
+                self._release_compact_request(peer, block_hash)
+                log.debug("Peer %d sent us a compact block but it failed to reconstruct, waiting on first "
+                          "download to complete", peer.id)
             return
+        self.partial_blocks.pop(peer.id, block_hash)
         self.download.block_received(peer.id, block_hash)
         if self._process_compact_block(peer, block):
             self.events.block_received.emit("compact", len(missing), len(wire.encode_block(block)) - wire_bytes)

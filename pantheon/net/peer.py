@@ -29,6 +29,7 @@ Reactions (DESIGN.md, Bitcoin Core's):
                                                   words): disconnect and discourage
     locator > 101 (getheaders, getblocks)         disconnect
     wtxidrelay/sendaddrv2 after verack            disconnect (Core)
+    sendcmpct whose announce byte is not 0 or 1   misbehaving (Core)
     version < min_peer_version                    disconnect
     our own nonce in an inbound version           disconnect (connected to ourselves)
     no verack within handshake_timeout,
@@ -68,7 +69,7 @@ import gevent.socket
 import pantheon
 import pantheon.wire
 from pantheon import limits, params
-from pantheon.errors import BadMagic, OversizedMessage, ProtocolError, Truncated
+from pantheon.errors import BadMagic, InvalidValue, OversizedMessage, ProtocolError, Truncated
 from pantheon.frames import BAD_CHECKSUM, Frame
 from pantheon.net.address import PeerAddress
 from pantheon.net.banlist import BanList
@@ -799,7 +800,11 @@ class Peer:
         self.fee_filter = self._wire.decode_feefilter(frame.payload)
 
     def _on_sendcmpct(self, frame: Frame) -> None:
-        message = self._wire.decode_sendcmpct(frame.payload)
+        try:
+            message = self._wire.decode_sendcmpct(frame.payload)
+        except InvalidValue:  # the one value a sendcmpct can get wrong: BIP152's boolean
+            self.misbehaving("invalid sendcmpct announce field")
+            return
         if message.version == CMPCTBLOCKS_VERSION:
             self.compact_blocks = message
 

@@ -43,6 +43,7 @@ PASSING = (
     "p2p_headers_sync_with_minchainwork.py",
     "p2p_mutated_blocks.py",
     "p2p_compactblocks_hb.py",
+    "p2p_compactblocks.py",
 )
 
 needs_core = pytest.mark.skipif(not available() and os.environ.get("CI") != "true",

@@ -48,6 +48,16 @@ def funded(make_node: Callable[..., Node]) -> tuple[Node, list[Tx]]:
     return node, txs
 
 
+def solicited(raw_client: Dial, node: Node, block: Block) -> RawClient:
+    """A raw peer that offered compact blocks (sendcmpct 0, 2) and announced `block` by headers,
+    which the node then asked of it as a compact block (low bandwidth): it may send it now."""
+    peer = raw_client(node, NODE_WITNESS)
+    peer.send("sendcmpct", wire.encode_sendcmpct(SendCmpct(False, 2)))
+    peer.send("headers", wire.encode_headers([block.header]))
+    assert wire.decode_getdata(peer.receive("getdata").payload) == [InvVect(MSG_CMPCT_BLOCK, block.hash)]
+    return peer
+
+
 def received(node: Node) -> list[tuple[str, int, int]]:
     seen: list[tuple[str, int, int]] = []
     node.events.block_received.subscribe(lambda how, missing, saved: seen.append((how, missing, saved)))
@@ -58,7 +68,7 @@ def test_a_compact_block_is_rebuilt_from_the_mempool_and_a_getblocktxn(funded, r
     node, txs = funded
     events = received(node)
     block = next_block(node, txs)
-    peer = raw_client(node, NODE_WITNESS)
+    peer = solicited(raw_client, node, block)
     peer.send("cmpctblock", wire.encode_cmpctblock(compact_block(block)))
     request = wire.decode_getblocktxn(peer.receive("getblocktxn").payload)
     assert request == BlockTxnRequest(block.hash, (3,))  # coinbase prefilled, 1 and 2 from the pool
@@ -70,7 +80,7 @@ def test_a_compact_block_is_rebuilt_from_the_mempool_and_a_getblocktxn(funded, r
 def test_a_block_wholly_in_the_mempool_needs_no_round_trip(funded, raw_client: Dial) -> None:
     node, txs = funded
     block = next_block(node, txs[:2])
-    peer = raw_client(node, NODE_WITNESS)
+    peer = solicited(raw_client, node, block)
     peer.send("cmpctblock", wire.encode_cmpctblock(compact_block(block)))
     wait_for(lambda: node.chain.tip == block.hash, NODE_WAIT, what="block rebuilt")
     assert not any(frame.command == "getblocktxn" for frame in peer.received)
@@ -80,7 +90,7 @@ def test_an_orphan_or_a_refused_tx_counts_for_reconstruction(funded, raw_client:
     node, txs = funded
     node.extra_txns.add(txs[2])
     block = next_block(node, txs)
-    peer = raw_client(node, NODE_WITNESS)
+    peer = solicited(raw_client, node, block)
     peer.send("cmpctblock", wire.encode_cmpctblock(compact_block(block)))
     wait_for(lambda: node.chain.tip == block.hash, NODE_WAIT, what="block rebuilt")
 
@@ -88,8 +98,8 @@ def test_an_orphan_or_a_refused_tx_counts_for_reconstruction(funded, raw_client:
 def test_bad_blocktxn_answers(funded, raw_client: Dial) -> None:
     node, txs = funded
     block = next_block(node, txs)
-    peer = raw_client(node, NODE_WITNESS)
-    peer.send("blocktxn", wire.encode_blocktxn(BlockTxn(block.hash, (txs[2],))))  # nobody asked: ignored
+    peer = solicited(raw_client, node, block)
+    peer.send("blocktxn", wire.encode_blocktxn(BlockTxn(block.hash, (txs[2],))))  # no getblocktxn yet: ignored
     assert_nothing_asked(peer, "none")
     peer.send("cmpctblock", wire.encode_cmpctblock(compact_block(block)))
     peer.receive("getblocktxn")
@@ -104,7 +114,7 @@ def test_bad_blocktxn_answers(funded, raw_client: Dial) -> None:
     # A blocktxn with too many transactions for what was asked: misbehaving (a local peer is
     # disconnected, not discouraged).
     block2 = next_block(node, spends(node, [node.chain.headers.ancestor(node.chain.tip, 3)], 1))
-    other = raw_client(node, NODE_WITNESS)
+    other = solicited(raw_client, node, block2)
     other.send("cmpctblock", wire.encode_cmpctblock(compact_block(block2)))
     other.receive("getblocktxn")
     other.send("blocktxn", wire.encode_blocktxn(BlockTxn(block2.hash, (*block2.transactions[1:], txs[0]))))
@@ -117,11 +127,11 @@ def test_bad_cmpctblock_messages(funded, raw_client: Dial) -> None:
     coinbase = block.transactions[0]
     # A prefilled index past the block's end (one transaction in all): misbehaving.
     bad = CmpctBlock(block.header, 1, (), (PrefilledTx(1, coinbase),))
-    peer = raw_client(node, NODE_WITNESS)
+    peer = solicited(raw_client, node, block)
     peer.send("cmpctblock", wire.encode_cmpctblock(bad))
     assert peer.is_closed()
     # An index past 16 bits does not decode (Core's "differential value overflow"): dropped.
-    peer = raw_client(node, NODE_WITNESS)
+    peer = solicited(raw_client, node, block)
     payload = bytearray(wire.encode_cmpctblock(CmpctBlock(block.header, 1, (), (PrefilledTx(0, coinbase),
                                                                                  PrefilledTx(1, coinbase)))))
     raw_coinbase = coinbase.serialize()
@@ -137,6 +147,20 @@ def test_bad_cmpctblock_messages(funded, raw_client: Dial) -> None:
     peer.send("cmpctblock", wire.encode_cmpctblock(collided))
     assert wire.decode_getdata(peer.receive("getdata").payload) == [InvVect(MSG_WITNESS_BLOCK, block.hash)]
     assert node.chain.tip != block.hash and not peer.is_closed(0.2)
+
+
+def test_compact_blocks_nobody_asked_for_are_ignored(funded, raw_client: Dial) -> None:
+    """Core: from a peer that never sent sendcmpct, or unsolicited from one we did not ask to
+    announce with them (not high bandwidth), a cmpctblock is ignored."""
+    node, txs = funded
+    block = next_block(node, txs)
+    for offers in (False, True):
+        peer = raw_client(node, NODE_WITNESS)
+        if offers:
+            peer.send("sendcmpct", wire.encode_sendcmpct(SendCmpct(False, 2)))
+        peer.send("cmpctblock", wire.encode_cmpctblock(compact_block(block)))
+        assert_nothing_asked(peer, "getblocktxn")
+    assert node.partial_blocks.count() == 0 and node.chain.tip != block.hash
 
 
 def test_serving_compact_blocks_and_block_transactions(funded, raw_client: Dial) -> None:
