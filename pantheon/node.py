@@ -983,6 +983,7 @@ class Node(Lifecycle):
         cmpct = compact_block(block)
         self._recent_compact = (block, cmpct)
         payload = wire.encode_cmpctblock(cmpct)
+        sent = False
         for peer in self.peers(PeerState.CONNECTED):
             sync = self._headers_sync.get(peer.id)
             if (sync is None or peer.common_version < INVALID_CB_NO_BAN_VERSION or peer.compact_blocks is None
@@ -994,6 +995,9 @@ class Node(Lifecycle):
                           hash_to_hex(block.hash), peer.id)
                 peer.send("cmpctblock", payload)
                 sync.best_header_sent = block.hash
+                sent = True
+        if sent:
+            gevent.sleep(0)  # let the writers put it on the wire now, not after the block is connected
 
     def _send_compact_block(self, peer: Peer, block_hash: bytes) -> None:
         """Core's answer to getdata(MSG_CMPCT_BLOCK): a cmpctblock for a block within
