@@ -21,6 +21,7 @@ from gevent import os as gevent_os
 from pantheon.config import load_config
 from pantheon.hashing import hash_to_hex
 from pantheon.node import NodeTuning
+from pantheon.primitives import Block
 from pantheon.service import NodeService
 
 TUNING = NodeTuning(tick=0.02, trickle_outbound=0.05, trickle_inbound=0.05)
@@ -43,8 +44,11 @@ def main() -> None:
     if args.times:
         times = open(args.times, "a", buffering=1)
         chain = service.node.chain
-        chain.on_pow_valid.insert(0, lambda block, height: times.write(f"checked {hash_to_hex(block.hash)} {time.time()}\n"))
-        chain.on_connected.insert(0, lambda block, height: times.write(f"connected {hash_to_hex(block.hash)} {time.time()}\n"))
+        def note(event: str, block: Block) -> None:
+            times.write(f"{event} {hash_to_hex(block.hash)} {time.time()}\n")
+
+        chain.on_pow_valid.insert(0, lambda block, height: note("checked", block))
+        chain.on_connected.insert(0, lambda block, height: note("connected", block))
     service.start()
     print("ready", flush=True)
     while gevent_os.tp_read(0, 1024):

@@ -23,9 +23,9 @@ from pantheon.chain.validation import MAX_BLOCK_WEIGHT, WITNESS_SCALE_FACTOR, is
 from pantheon.primitives import Block, BlockHeader, CmpctBlock, PrefilledTx, Tx
 
 __all__ = [
-    "CompactBlockError", "ExtraTxns", "HighBandwidth", "InvalidCompactBlock",
-    "MAX_BLOCKTXN_DEPTH", "MAX_CMPCTBLOCK_DEPTH", "MAX_CMPCTBLOCKS_INFLIGHT_PER_BLOCK", "PartialBlock", "PartialBlocks", "ReconstructionFailed",
-    "compact_block", "short_id_key",
+    "CompactBlockError", "EXTRA_TXN_FOR_COMPACT", "ExtraTxns", "HighBandwidth", "InvalidCompactBlock",
+    "MAX_BLOCKTXN_DEPTH", "MAX_CMPCTBLOCK_DEPTH", "MAX_CMPCTBLOCKS_INFLIGHT_PER_BLOCK", "PartialBlock",
+    "PartialBlocks", "ReconstructionFailed", "compact_block", "short_id_key",
 ]
 
 MAX_CMPCTBLOCK_DEPTH = 5  # Core: getdata(MSG_CMPCT_BLOCK) deeper than this gets the full block

@@ -85,7 +85,9 @@ from pantheon.net.manager import ManagerConfig, NetworkManager
 from pantheon.net.peer import BUILTIN_HANDLERS, Handler, NetTotals, Peer, PeerConfig, PeerState, Transition
 from pantheon.net.permissions import Permission
 from pantheon.params import Network
-from pantheon.primitives import Block, BlockHeader, BlockTxn, BlockTxnRequest, CmpctBlock, InvVect, Locator, SendCmpct, Tx
+from pantheon.primitives import (
+    Block, BlockHeader, BlockTxn, BlockTxnRequest, CmpctBlock, InvVect, Locator, SendCmpct, Tx,
+)
 from pantheon.protocol import (
     CMPCTBLOCKS_VERSION,
     INVALID_CB_NO_BAN_VERSION,
@@ -1191,6 +1193,8 @@ class Node(Lifecycle):
                           "download to complete", peer.id)
             return
         self.partial_blocks.pop(peer.id, block_hash)
+        log.debug("Successfully reconstructed block %s with %d txn prefilled, %d txn from mempool and %d txn "
+                  "requested", hash_to_hex(block_hash), partial.prefilled, partial.from_pool, len(missing))
         self.download.block_received(peer.id, block_hash)
         if self._process_compact_block(peer, block):
             self.events.block_received.emit("compact", len(missing), len(wire.encode_block(block)) - wire_bytes)

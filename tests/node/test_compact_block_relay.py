@@ -19,7 +19,9 @@ from pantheon import wire
 from pantheon.compactblocks import compact_block
 from pantheon.net.peer import PeerState
 from pantheon.node import Node
-from pantheon.primitives import Block, BlockTxn, BlockTxnRequest, CmpctBlock, InvVect, Locator, PrefilledTx, SendCmpct, Tx
+from pantheon.primitives import (
+    Block, BlockTxn, BlockTxnRequest, CmpctBlock, InvVect, Locator, PrefilledTx, SendCmpct, Tx,
+)
 from pantheon.protocol import MSG_CMPCT_BLOCK, MSG_WITNESS_BLOCK, NODE_WITNESS
 
 Dial = Callable[..., RawClient]
