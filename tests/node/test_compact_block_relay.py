@@ -7,13 +7,14 @@ not match (the full block is asked for)."""
 
 from __future__ import annotations
 
+import urllib.request
 from typing import Callable
 
 import pytest
 from helpers.chain import P2WSH_TRUE, block_on, prevouts_of, spend
-from helpers.node import link
-from helpers.p2p import RawClient, assert_nothing_asked
-from helpers.waiting import NODE_WAIT, wait_for
+from helpers.node import link, proxy
+from helpers.p2p import RawClient, assert_nothing_asked, free_port
+from helpers.waiting import NODE_WAIT, in_thread, wait_for
 
 from pantheon import wire
 from pantheon.compactblocks import compact_block
@@ -193,7 +194,7 @@ def test_serving_compact_blocks_and_block_transactions(funded, raw_client: Dial)
 
 def test_a_high_bandwidth_peer_gets_new_blocks_as_cmpctblock(make_node: Callable[..., Node],
                                                             raw_client: Dial) -> None:
-    node = make_node("n")
+    node = make_node("n", "--rpcuser", "u", "--rpcpassword", "p", rpc=True)
     node.generate(3, P2WSH_TRUE)
     peer = raw_client(node, NODE_WITNESS)
     peer.send("sendcmpct", wire.encode_sendcmpct(SendCmpct(True, 2)))
@@ -204,6 +205,8 @@ def test_a_high_bandwidth_peer_gets_new_blocks_as_cmpctblock(make_node: Callable
     assert cmpct.header.hash == tip
     (ours,) = node.peers(PeerState.CONNECTED)
     assert ours.compact_blocks == SendCmpct(True, 2) and not ours.bip152_hb_to
+    (info,) = in_thread(proxy(node).getpeerinfo)
+    assert info["bip152_hb_from"] is True and info["bip152_hb_to"] is False
 
 
 def test_a_line_of_five_relays_in_high_bandwidth_mode(make_node: Callable[..., Node]) -> None:
@@ -228,3 +231,25 @@ def test_a_line_of_five_relays_in_high_bandwidth_mode(make_node: Callable[..., N
     for node in nodes[1:]:
         upstream = [peer for peer in node.peers() if peer.bip152_hb_to]
         assert len(upstream) == 1 and not upstream[0].inbound
+
+
+def test_metrics_count_compact_blocks(make_node: Callable[..., Node], raw_client: Dial) -> None:
+    port = free_port()
+    node = make_node("m", "--metrics-port", str(port))
+    mined = node.generate(105, P2WSH_TRUE)
+    txs = spends(node, mined, 3)
+    for tx in txs[:2]:
+        assert node.submit_transaction(tx) == "accepted"
+    block = next_block(node, txs)
+    peer = solicited(raw_client, node, block)
+    peer.send("cmpctblock", wire.encode_cmpctblock(compact_block(block)))
+    peer.receive("getblocktxn")
+    peer.send("blocktxn", wire.encode_blocktxn(BlockTxn(block.hash, (txs[2],))))
+    wait_for(lambda: node.chain.tip == block.hash, NODE_WAIT, what="block rebuilt")
+    url = f"http://{node.config.rpcbind}:{port}/metrics"
+    text = in_thread(lambda: urllib.request.urlopen(url, timeout=5).read().decode())
+    assert 'pantheon_blocks_received_total{how="compact"} 1.0' in text
+    assert "pantheon_compact_block_missing_transactions_count 1.0" in text
+    assert "pantheon_compact_block_missing_transactions_sum 1.0" in text
+    saved = next(line for line in text.splitlines() if line.startswith("pantheon_compact_block_bytes_saved_total"))
+    assert float(saved.split()[1]) > 0
