@@ -244,3 +244,4 @@ cdef class InventorySet:
                 self._table[hole] = value
                 hole = slot
         self._table[hole] = 0
+

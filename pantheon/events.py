@@ -62,6 +62,10 @@ class NodeEvents:
         self.block_disconnected: Signal[[Block, int]] = Signal("block_disconnected")
         #: (seconds) the node took to check, store and connect one block it was given.
         self.block_processed: Signal[[float]] = Signal("block_processed")
+        #: (how, transactions asked for, bytes saved) per new block a peer gave us: how is
+        #: "compact" (rebuilt from a BIP152 cmpctblock; the bytes saved are the full block's
+        #: size less the cmpctblock and blocktxn payloads) or "full" (a block message: 0, 0).
+        self.block_received: Signal[[str, int, int]] = Signal("block_received")
         #: (tx) after a transaction entered the mempool (ours, a peer's, or a resolved orphan).
         self.transaction_accepted: Signal[[Tx]] = Signal("transaction_accepted")
         #: (peer, transition) on every peer state change, after the network manager's bookkeeping.

@@ -60,6 +60,15 @@ class NodeMetrics(Collector):
         self.connect_seconds = Histogram("pantheon_block_connect_seconds", "Time to check and connect a block",
                                          registry=self.registry,
                                          buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+        self.blocks_received = Counter("pantheon_blocks_received", "New blocks received from peers, by how "
+                                       "(compact: rebuilt from a BIP152 cmpctblock; full: a block message)",
+                                       ["how"], registry=self.registry)
+        self.compact_missing = Histogram("pantheon_compact_block_missing_transactions",
+                                         "Transactions asked for (getblocktxn) per block rebuilt from a cmpctblock",
+                                         registry=self.registry, buckets=(0, 1, 2, 5, 10, 20, 50, 100, 500, 1000))
+        self.compact_bytes_saved = Counter("pantheon_compact_block_bytes_saved",
+                                           "Block bytes not sent thanks to compact blocks (block size less the "
+                                           "cmpctblock and blocktxn payloads)", registry=self.registry)
         self.registry.register(self)
         events = node.events
         self._unsubscribe = [
@@ -67,12 +76,19 @@ class NodeMetrics(Collector):
             events.peer_changed.subscribe(self._peer_changed),
             events.block_connected.subscribe(lambda block, height: self.blocks_connected.inc()),
             events.block_processed.subscribe(self.connect_seconds.observe),
+            events.block_received.subscribe(self._block_received),
         ]
         self._server: HttpServer | None = None
 
     def _traffic(self, direction: str, command: str, size: int) -> None:
         self.messages.labels(direction, command).inc()
         self.bytes.labels(direction, command).inc(size)
+
+    def _block_received(self, how: str, missing: int, saved: int) -> None:
+        self.blocks_received.labels(how).inc()
+        if how == "compact":
+            self.compact_missing.observe(missing)
+            self.compact_bytes_saved.inc(max(saved, 0))
 
     def _peer_changed(self, peer: Peer, transition: Transition) -> None:
         if transition.new is PeerState.BANNED:

@@ -61,6 +61,19 @@ from pantheon.chain.scripts import ChainScriptChecks
 from pantheon.chain.validation import BlockRejected, TxRejected
 from pantheon.cfilters import FilterServer
 from pantheon.clock import NodeClock
+from pantheon.compactblocks import (
+    MAX_BLOCKTXN_DEPTH,
+    MAX_CMPCTBLOCK_DEPTH,
+    MAX_CMPCTBLOCKS_INFLIGHT_PER_BLOCK,
+    CompactBlockError,
+    ExtraTxns,
+    HighBandwidth,
+    InvalidCompactBlock,
+    PartialBlock,
+    PartialBlocks,
+    ReconstructionFailed,
+    compact_block,
+)
 from pantheon.config import NodeConfig, parse_hostport
 from pantheon.events import NodeEvents
 from pantheon.frames import Frame
@@ -76,8 +89,12 @@ from pantheon.net.manager import ManagerConfig, NetworkManager
 from pantheon.net.peer import BUILTIN_HANDLERS, Handler, NetTotals, Peer, PeerConfig, PeerState, Transition
 from pantheon.net.permissions import Permission
 from pantheon.params import Network
-from pantheon.primitives import Block, BlockHeader, InvVect, Locator, Tx
+from pantheon.primitives import (
+    Block, BlockHeader, BlockTxn, BlockTxnRequest, CmpctBlock, InvVect, Locator, SendCmpct, Tx,
+)
 from pantheon.protocol import (
+    CMPCTBLOCKS_VERSION,
+    INVALID_CB_NO_BAN_VERSION,
     MSG_BLOCK,
     MSG_CMPCT_BLOCK,
     MSG_FILTERED_BLOCK,
@@ -95,7 +112,7 @@ from pantheon.protocol import (
 )
 from pantheon.relay import TxRelay
 from pantheon.store import Store, StoreError
-from pantheon.sync import BlockDownload
+from pantheon.sync import MAX_BLOCKS_IN_TRANSIT_PER_PEER, BlockDownload
 
 __all__ = ["BlockFromTheFuture", "Node", "NodeTuning", "SyncStatus"]
 
@@ -286,6 +303,14 @@ class Node(Lifecycle):
         #: most one such peer per new block.
         self._last_inv_sync_block: bytes | None = None
         self._disconnected: list[Block] = []
+        #: BIP152: transactions refused or orphaned lately (Core's vExtraTxnForCompact), the
+        #: peers asked to announce with cmpctblock, the compact blocks being completed, and the
+        #: last new block with its compact form (Core's most_recent_block), served first.
+        self.extra_txns = ExtraTxns()
+        self.high_bandwidth = HighBandwidth()
+        self.partial_blocks = PartialBlocks(MAX_BLOCKS_IN_TRANSIT_PER_PEER)
+        self._recent_compact: tuple[Block, CmpctBlock] | None = None
+        self._highest_fast_announce = 0
         #: Core's added nodes: each as given (addnode's text) and where it is dialled.
         self._added: list[AddedNode] = [AddedNode(f"{host}:{port}", host, port) for host, port in config.addnode]
         self._greenlets = gevent.pool.Group()
@@ -293,6 +318,7 @@ class Node(Lifecycle):
         self.chain.on_disconnected.append(self._block_disconnected)
         self.filters = FilterServer(self.chain, self.filter_index, serving=config.peerblockfilters,
                                     write_timeout=self.tuning.ping_timeout)
+        self.chain.on_pow_valid.append(self._new_pow_valid_block)
         peer_config = PeerConfig(
             network=network, user_agent=config.user_agent, relay=not config.blocksonly,
             services=(FULL_RELAY_SERVICES | (NODE_COMPACT_FILTERS if config.peerblockfilters else 0)
@@ -706,6 +732,8 @@ class Node(Lifecycle):
             self._continue_hash.pop(peer.id, None)
             self._headers_sync.pop(peer.id, None)
             self.download.remove_peer(peer.id)
+            self.partial_blocks.remove_peer(peer.id)
+            self.high_bandwidth.remove(peer.id)
             self.mempool.drop_orphans_from(peer.id)
         self.events.peer_changed.emit(peer, transition)
 
@@ -736,6 +764,9 @@ class Node(Lifecycle):
             "getheaders": self._on_getheaders,
             "getblocks": self._on_getblocks,
             "mempool": self._on_mempool,
+            "cmpctblock": self._on_cmpctblock,
+            "getblocktxn": self._on_getblocktxn,
+            "blocktxn": self._on_blocktxn,
             "filterload": self._on_bloom_filter,
             "filteradd": self._on_bloom_filter,
             "filterclear": self._on_bloom_filter,
@@ -883,7 +914,9 @@ class Node(Lifecycle):
             if not peer.wait_writable(self.tuning.ping_timeout):
                 return  # the peer stopped reading (or left): serve nothing more
             kind = item.type & ~MSG_WITNESS_FLAG
-            if kind == MSG_BLOCK:
+            if kind == MSG_CMPCT_BLOCK:
+                self._send_compact_block(peer, item.hash)
+            elif kind == MSG_BLOCK:
                 raw = self._block_bytes(item.hash, witness=bool(item.type & MSG_WITNESS_FLAG))
                 if raw is None:
                     continue
@@ -921,28 +954,324 @@ class Node(Lifecycle):
         chain state's anti-DoS rules for unrequested blocks apply, and its header is added only
         if its chain's claimed work reaches the anti-DoS threshold. A peer that sent an invalid
         or mutated block, or one whose parent we do not know, is punished (Core's
-        MaybePunishNodeForBlock); too little work or a timestamp too far ahead is not."""
+        MaybePunishNodeForBlock); too little work or a timestamp too far ahead is not. A block
+        that fails only releases this peer's request for it (Core's RemoveBlockRequest for the
+        sender): a mutated copy from one peer never cancels the download from another."""
         block = wire.decode_block(frame.payload)
-        requested = self.download.is_requested(block.hash)
-        self.download.block_received(peer.id, block.hash)
-        self.download.peer_has(peer.id, block.hash)  # it has what it sent: never announced back
+        block_hash = block.hash
+        requested = self.download.is_requested(block_hash)
+        new = not self.chain.has_block(block_hash)
+        self.partial_blocks.pop(peer.id, block_hash)
+        self.download.peer_has(peer.id, block_hash)  # it has what it sent: never announced back
         peer.last_block_time = self.clock()
         tree = self.chain.headers
         parent = block.header.prev_block
         min_pow_checked = parent in tree and (
             tree.chain_work(parent) + block_work(block.header.bits) >= self.anti_dos_work_threshold())
         try:
-            self.process_block(block, requested=requested, min_pow_checked=min_pow_checked)
+            change = self.process_block(block, requested=requested, min_pow_checked=min_pow_checked)
         except HeaderRejected as error:
+            self.download.cancel(peer.id, block_hash)
             if error.reason not in ("time-too-new", "too-little-chainwork"):
                 peer.misbehaving(f"invalid block header: {error.reason}")
-            return
         except BlockRejected as error:
+            self.download.cancel(peer.id, block_hash)
             what = "mutated block" if error.mutated else "invalid block"
-            peer.misbehaving(f"{what} {hash_to_hex(block.hash)}: {error.reason}")
-            return
+            peer.misbehaving(f"{what} {hash_to_hex(block_hash)}: {error.reason}")
+        else:
+            self.download.block_received(peer.id, block_hash)
+            if new:
+                self.events.block_received.emit("full", 0, 0)
+            self._block_checked(peer, block_hash, change)
         finally:
             self._request_blocks(peer)
+
+    # --- compact blocks (BIP152) ---------------------------------------------------------------
+
+    def _new_pow_valid_block(self, block: Block, height: int) -> None:
+        """Core's NewPoWValidBlock: a new block on our tip that passed the checks made before it
+        is stored is sent at once as a cmpctblock to the peers that asked for high-bandwidth
+        announcements and have its parent but not it (BIP152 relays before full validation);
+        it is remembered as the most recent block for getdata and getblocktxn."""
+        if height <= self._highest_fast_announce or block.header.prev_block != self.chain.tip:
+            return
+        if self.in_initial_block_download():
+            return
+        self._highest_fast_announce = height
+        if height < self.network.segwit_height:
+            return
+        cmpct = compact_block(block)
+        self._recent_compact = (block, cmpct)
+        payload = wire.encode_cmpctblock(cmpct)
+        sent = False
+        for peer in self.peers(PeerState.CONNECTED):
+            sync = self._headers_sync.get(peer.id)
+            if (sync is None or peer.common_version < INVALID_CB_NO_BAN_VERSION or peer.compact_blocks is None
+                    or not peer.compact_blocks.announce):
+                continue
+            if not self._peer_has_header(peer, sync, block.hash) and (
+                    self._peer_has_header(peer, sync, block.header.prev_block)):
+                log.debug("PeerManager::NewPoWValidBlock sending header-and-ids %s to peer=%d",
+                          hash_to_hex(block.hash), peer.id)
+                peer.send("cmpctblock", payload)
+                sync.best_header_sent = block.hash
+                sent = True
+        if sent:
+            gevent.sleep(0)  # let the writers put it on the wire now, not after the block is connected
+
+    def _send_compact_block(self, peer: Peer, block_hash: bytes) -> None:
+        """Core's answer to getdata(MSG_CMPCT_BLOCK): a cmpctblock for a block within
+        MAX_CMPCTBLOCK_DEPTH of our tip while we are near the network's tip; the full block
+        (with witnesses) for an older one, whose transactions the peer's mempool cannot hold."""
+        recent = self._recent_compact
+        if recent is not None and recent[0].hash == block_hash:
+            peer.send("cmpctblock", wire.encode_cmpctblock(recent[1]))
+            return
+        raw = self._block_bytes(block_hash, witness=True)
+        if raw is None:
+            return
+        tree = self.chain.headers
+        if self._can_direct_fetch() and tree.height_of(block_hash) >= self.chain.height - MAX_CMPCTBLOCK_DEPTH:
+            peer.send("cmpctblock", wire.encode_cmpctblock(compact_block(wire.decode_block(raw))))
+        else:
+            peer.send("block", raw)
+
+    def _on_getblocktxn(self, peer: Peer, frame: Frame) -> None:
+        """Core's getblocktxn: the transactions asked for, from the most recent block or one
+        within MAX_BLOCKTXN_DEPTH of our tip; the full block for a deeper one (the peer must
+        then take all it made us read); nothing for a block we do not have. No index at all, or
+        one past the block's end, is misbehaviour."""
+        request = wire.decode_getblocktxn(frame.payload)
+        if not request.indexes:
+            peer.misbehaving("getblocktxn received with no transaction indexes")
+            return
+        block_hash = request.block_hash
+        recent = self._recent_compact
+        if recent is not None and recent[0].hash == block_hash:
+            block = recent[0]
+        elif not self.chain.has_block(block_hash):
+            log.debug("Peer %d sent us a getblocktxn for a block we don't have", peer.id)
+            return
+        elif self.chain.headers.height_of(block_hash) < self.chain.height - MAX_BLOCKTXN_DEPTH:
+            log.debug("Peer %d sent us a getblocktxn for a block > %d deep", peer.id, MAX_BLOCKTXN_DEPTH)
+            raw = self._block_bytes(block_hash, witness=True)
+            if raw is not None:
+                peer.send("block", raw)
+            return
+        else:
+            block = self.chain.read_block(block_hash)
+        transactions = block.transactions
+        if any(index >= len(transactions) for index in request.indexes):
+            peer.misbehaving("getblocktxn with out-of-bounds tx indices")
+            return
+        peer.send("blocktxn", wire.encode_blocktxn(
+            BlockTxn(block_hash, tuple(transactions[index] for index in request.indexes))))
+
+    def _on_cmpctblock(self, peer: Peer, frame: Frame) -> None:
+        """Core's cmpctblock, taken only from a peer that sent sendcmpct, and only when we asked
+        it for the block (getdata) or asked it to announce with cmpctblock (high bandwidth). The
+        header is checked and stored first (an invalid one is punished; one whose parent we lack
+        asks for headers; a low-work one is ignored). A block we need, at most two above our
+        tip, is rebuilt from the mempool, the orphans and the extra transactions, asking the
+        peer (getblocktxn) for the rest; a block in flight from another peer is rebuilt only if
+        nothing is missing. Invalid compact data is misbehaviour; a short-id collision or an
+        unrebuildable block falls back to the full block."""
+        cmpct = wire.decode_cmpctblock(frame.payload)
+        if peer.compact_blocks is None:
+            log.debug("Ignoring cmpctblock from peer=%d, which has not sent sendcmpct", peer.id)
+            return
+        header = cmpct.header
+        block_hash = header.hash
+        tree = self.chain.headers
+        if header.prev_block not in tree:
+            if not self.in_initial_block_download():
+                self._ask_headers(peer)
+            return
+        if tree.chain_work(header.prev_block) + block_work(header.bits) < self.anti_dos_work_threshold():
+            log.debug("Ignoring low-work compact block from peer %d", peer.id)
+            return
+        try:
+            with self._lock:
+                tree.add_header(header)
+        except HeaderRejected as error:
+            if error.reason not in ("time-too-new", "duplicate-invalid"):
+                peer.misbehaving(f"invalid header via cmpctblock: {error.reason}")
+            return
+        self.download.peer_has(peer.id, block_hash)
+        if self.chain.has_block(block_hash):
+            return
+        holder = self.download.requested_from(block_hash)  # the first asked, if any
+        in_flight = [*([holder] if holder is not None else []),
+                     *(other for other in self.partial_blocks.holders(block_hash) if other != holder)]
+        from_this_peer = peer.id in in_flight
+        first_in_flight = holder is None or holder == peer.id
+        if not from_this_peer and not peer.bip152_hb_to:
+            log.debug("Ignoring unsolicited cmpctblock from peer=%d, not a high-bandwidth announcer", peer.id)
+            return
+        if tree.chain_work(block_hash) <= tree.chain_work(self.chain.tip):
+            if from_this_peer:  # asked for it, but our mempool is unlikely to help: the block
+                self._ask_blocks(peer, [block_hash])
+            return
+        if not in_flight and not self._can_direct_fetch():
+            return  # far behind: the parallel download will get it
+        if tree.height_of(block_hash) > self.chain.height + 2:
+            if from_this_peer:
+                self._ask_blocks(peer, [block_hash])
+            else:  # an announcement: handled as headers are
+                self._direct_fetch(peer, block_hash)
+                self._request_blocks(peer)
+            return
+        if not from_this_peer and (len(in_flight) >= MAX_CMPCTBLOCKS_INFLIGHT_PER_BLOCK
+                                   or self.download.in_flight(peer.id) >= self.download.per_peer
+                                   or not self.partial_blocks.has_room(peer.id)):
+            self._rebuild_optimistically(peer, cmpct)
+            return
+        if self.partial_blocks.get(peer.id, block_hash) is not None:
+            log.debug("Peer sent us compact block we were already syncing!")
+            return
+        if holder is None:
+            self.download.request(peer.id, block_hash)
+        try:
+            partial = PartialBlock(cmpct, self._compact_candidates())
+        except InvalidCompactBlock as error:
+            self._release_compact_request(peer, block_hash)
+            peer.misbehaving(f"invalid compact block: {error}")
+            return
+        except ReconstructionFailed:
+            if first_in_flight:  # the block is in flight from this peer: ask for it whole
+                self._ask_blocks(peer, [block_hash])
+            else:
+                self._release_compact_request(peer, block_hash)
+            return
+        wire_bytes = len(frame.payload)
+        missing = partial.missing()
+        if not missing:
+            self._complete_compact_block(peer, block_hash, partial, (), wire_bytes)
+        elif first_in_flight or (peer.bip152_hb_to and (
+                not peer.inbound or len(in_flight) < MAX_CMPCTBLOCKS_INFLIGHT_PER_BLOCK - 1
+                or any(not other.inbound for other in self.peers() if other.id in in_flight))):
+            # Core: the first asked always completes its block; a high-bandwidth peer too,
+            # unless it is inbound and would take the last slot, kept for an outbound one.
+            self.partial_blocks.add(peer.id, block_hash, partial, wire_bytes)
+            peer.send("getblocktxn", wire.encode_getblocktxn(BlockTxnRequest(block_hash, missing)))
+        else:
+            self._release_compact_request(peer, block_hash)  # wait for the other peers
+
+    def _release_compact_request(self, peer: Peer, block_hash: bytes) -> None:
+        """Core's RemoveBlockRequest for one peer: it no longer completes the block."""
+        self.download.cancel(peer.id, block_hash)
+        self.partial_blocks.pop(peer.id, block_hash)
+
+    def _rebuild_optimistically(self, peer: Peer, cmpct: CmpctBlock) -> None:
+        """Core: a compact block of a block in flight from another peer is used if our own
+        transactions complete it, with no round trip; otherwise it is dropped."""
+        try:
+            partial = PartialBlock(cmpct, self._compact_candidates())
+            if partial.missing():
+                return
+            block = partial.fill((), check_witness_root=self._segwit_after(cmpct.header.prev_block))
+        except CompactBlockError:
+            return
+        if self._process_compact_block(peer, block):
+            self.download.block_received(peer.id, block.hash)  # nobody need send it any more
+
+    def _on_blocktxn(self, peer: Peer, frame: Frame) -> None:
+        """Core's blocktxn (ProcessCompactBlockTxns): only for a compact block we asked this peer
+        to complete. The wrong number of transactions is misbehaviour; a block that does not
+        match its header is asked for whole."""
+        message = wire.decode_blocktxn(frame.payload)
+        block_hash = message.block_hash
+        stored = self.partial_blocks.get(peer.id, block_hash)
+        if stored is None:
+            log.debug("Peer %d sent us block transactions for block we weren't expecting", peer.id)
+            return
+        partial, wire_bytes = stored
+        if partial.used:  # its answer failed to rebuild the block, which we asked for whole since
+            peer.misbehaving("previous compact block reconstruction attempt failed")
+            return
+        self._complete_compact_block(peer, block_hash, partial, message.transactions,
+                                     wire_bytes + len(frame.payload))
+
+    def _complete_compact_block(self, peer: Peer, block_hash: bytes, partial: PartialBlock,
+                                missing: tuple[Tx, ...], wire_bytes: int) -> None:
+        try:
+            block = partial.fill(missing, check_witness_root=self._segwit_after(partial.header.prev_block))
+        except InvalidCompactBlock as error:
+            self._release_compact_request(peer, block_hash)
+            peer.misbehaving(f"invalid compact block/non-matching block transactions: {error}")
+            return
+        except ReconstructionFailed:
+            holder = self.download.requested_from(block_hash)
+            if holder is None or holder == peer.id:  # might have collided: fall back to the block
+                self.download.request(peer.id, block_hash)
+                self._ask_blocks(peer, [block_hash])
+            else:
+                self._release_compact_request(peer, block_hash)
+                log.debug("Peer %d sent us a compact block but it failed to reconstruct, waiting on first "
+                          "download to complete", peer.id)
+            return
+        self.partial_blocks.pop(peer.id, block_hash)
+        log.debug("Successfully reconstructed block %s with %d txn prefilled, %d txn from mempool and %d txn "
+                  "requested", hash_to_hex(block_hash), partial.prefilled, partial.from_pool, len(missing))
+        self.download.block_received(peer.id, block_hash)
+        if self._process_compact_block(peer, block):
+            self.events.block_received.emit("compact", len(missing), len(wire.encode_block(block)) - wire_bytes)
+        self._request_blocks(peer)
+
+    def _process_compact_block(self, peer: Peer, block: Block) -> bool:
+        """ProcessNewBlock for a block rebuilt from a compact block, as requested (Core forces
+        it: the compact block handler's own checks stand in for the anti-DoS rules). BIP152 lets
+        a peer relay a block before validating it, so an invalid block is not held against it;
+        an invalid header still is. True if the block was new and stored."""
+        new = not self.chain.has_block(block.hash)
+        peer.last_block_time = self.clock()
+        try:
+            change = self.process_block(block, requested=True, min_pow_checked=True)
+        except HeaderRejected as error:
+            if error.reason not in ("time-too-new", "duplicate-invalid", "too-little-chainwork"):
+                peer.misbehaving(f"invalid header via cmpctblock: {error.reason}")
+            return False
+        except BlockRejected as error:
+            log.debug("peer=%d: compact block %s is invalid: %s", peer.id, hash_to_hex(block.hash), error.reason)
+            return False
+        self.partial_blocks.discard_block(block.hash)
+        self._block_checked(peer, block.hash, change)
+        return new and self.chain.has_block(block.hash)
+
+    def _block_checked(self, peer: Peer, block_hash: bytes, change: TipChange | None) -> None:
+        """Core's BlockChecked: a peer whose block became our tip while no other block was in
+        flight gave us a new block first, so it is asked to announce with cmpctblock."""
+        if (change is not None and block_hash in change.connected and not self.in_initial_block_download()
+                and self.download.in_flight() == 0):
+            self._maybe_set_high_bandwidth(peer)
+
+    def _maybe_set_high_bandwidth(self, peer: Peer) -> None:
+        """Core's MaybeSetPeerAsAnnouncingHeaderAndIDs: ask a peer that speaks compact blocks to
+        announce with them (sendcmpct 1), keeping at most 3 such peers: the oldest choice is
+        told sendcmpct 0, but an inbound peer never displaces the last outbound one. Not under
+        -blocksonly, where our mempool cannot rebuild blocks."""
+        if self.config.blocksonly or peer.compact_blocks is None:
+            return
+        peers = {other.id: other for other in self.peers(PeerState.CONNECTED)}
+        inbound = {peer_id: other.inbound for peer_id, other in peers.items()}
+        inbound[peer.id] = peer.inbound
+        tell, dropped = self.high_bandwidth.choose(peer.id, inbound)
+        if dropped is not None and dropped in peers:
+            peers[dropped].send("sendcmpct", wire.encode_sendcmpct(SendCmpct(False, CMPCTBLOCKS_VERSION)))
+            peers[dropped].bip152_hb_to = False
+        if tell:
+            peer.send("sendcmpct", wire.encode_sendcmpct(SendCmpct(True, CMPCTBLOCKS_VERSION)))
+            peer.bip152_hb_to = True
+
+    def _compact_candidates(self) -> list[tuple[bytes, Tx]]:
+        """What a compact block is matched against, in Core's order: the mempool, then the
+        orphans and the recently refused transactions (Core's extra pool)."""
+        return [*self.mempool.by_wtxid(), *self.mempool.orphans_by_wtxid(), *self.extra_txns.entries()]
+
+    def _segwit_after(self, parent: bytes) -> bool:
+        """Core's DeploymentActiveAfter(parent, SEGWIT): a child of `parent` must commit to its
+        witnesses."""
+        return self.chain.headers.height_of(parent) + 1 >= self.network.segwit_height
 
     def anti_dos_work_threshold(self) -> int:
         """Core's GetAntiDoSWorkThreshold: the chain work a peer's headers must claim before they
@@ -973,8 +1302,10 @@ class Node(Lifecycle):
         try:
             status = self.submit_transaction(tx, source=peer)
         except TxRejected:
+            self.extra_txns.add(tx)  # Core: a compact block may still hold it
             return  # the mempool logged it in Core's words and remembers it (recently_rejected)
         if status == "orphan":
+            self.extra_txns.add(tx)
             self.relay.request_parents(peer, tx)
 
     def _on_notfound(self, peer: Peer, frame: Frame) -> None:
@@ -1051,17 +1382,26 @@ class Node(Lifecycle):
         its services (a witness-capable one, where segwit is active)."""
         chain = self.chain
         tree = chain.headers
-        tip_time = tree.header(chain.tip).timestamp
-        if (tip_time <= self.clock() - DIRECT_FETCH_TIP_AGE * self.network.pow_target_spacing
-                or not tree.is_valid(last) or tree.chain_work(last) < tree.chain_work(chain.tip)):
+        if (not self._can_direct_fetch() or not tree.is_valid(last)
+                or tree.chain_work(last) < tree.chain_work(chain.tip)):
             return
         if not self._serves_witnesses(peer) and chain.height + 1 >= self.network.segwit_height:
             return
         wanted = self.download.direct_fetch(peer.id, last)
         if wanted is None:
             log.debug("Large reorg, won't direct fetch to %s (%d)", hash_to_hex(last), tree.height_of(last))
+        elif (len(wanted) == 1 and self.download.in_flight() == 1 and peer.compact_blocks is not None
+              and not self.config.blocksonly and chain.has_block(tree.header(wanted[0]).prev_block)):
+            # Core: one new block on a parent we have comes as a compact block (BIP152's
+            # low-bandwidth mode), unless our mempool cannot help (-blocksonly).
+            peer.send("getdata", wire.encode_getdata([InvVect(MSG_CMPCT_BLOCK, wanted[0])]))
         elif wanted:
             self._ask_blocks(peer, wanted)
+
+    def _can_direct_fetch(self) -> bool:
+        """Core's CanDirectFetch: our tip is younger than 20 block intervals."""
+        tip_time = self.chain.headers.header(self.chain.tip).timestamp
+        return tip_time > self.clock() - DIRECT_FETCH_TIP_AGE * self.network.pow_target_spacing
 
     def _ask_blocks(self, peer: Peer, wanted: list[bytes]) -> None:
         """getdata for blocks (witness blocks from a peer that has witnesses), oldest first."""
@@ -1095,9 +1435,10 @@ class Node(Lifecycle):
 
     def _announce_blocks(self, change: TipChange) -> None:
         """Core's block announcements (UpdatedBlockTip, then SendMessages), made at once: the
-        new blocks (at most 8, Core's MAX_BLOCKS_TO_ANNOUNCE) as headers to a peer that sent
-        sendheaders and already has the parent of the first one it lacks; otherwise an inv of
-        the tip, unless the peer has it."""
+        new blocks (at most 8, Core's MAX_BLOCKS_TO_ANNOUNCE) to a peer that already has the
+        parent of the first one it lacks: one block as a cmpctblock to a peer that asked for
+        them (BIP152 high bandwidth), else as headers to a peer that sent sendheaders; otherwise
+        an inv of the tip, unless the peer has it."""
         if not change.connected or self.in_initial_block_download():
             return
         new = change.connected[-MAX_BLOCKS_TO_ANNOUNCE:]
@@ -1106,13 +1447,18 @@ class Node(Lifecycle):
             sync = self._headers_sync.get(peer.id)
             if sync is None:
                 continue
-            if peer.prefers_headers:
+            wants_compact = peer.compact_blocks is not None and peer.compact_blocks.announce
+            if peer.prefers_headers or wants_compact:
                 fresh = self._headers_to_announce(peer, sync, new)
-                if fresh:
+                if fresh and len(fresh) == 1 and wants_compact:
+                    self._send_compact_block(peer, fresh[0])
+                    sync.best_header_sent = fresh[0]
+                    continue
+                if fresh and peer.prefers_headers:
                     peer.send("headers", wire.encode_headers([tree.header(h) for h in fresh]))
                     sync.best_header_sent = fresh[-1]
                     continue
-                if fresh is not None:
+                if fresh is not None and not fresh:
                     continue  # it has them all
             if not self._peer_has_header(peer, sync, new[-1]):
                 peer.send("inv", wire.encode_inv([InvVect(MSG_BLOCK, new[-1])]))

@@ -18,7 +18,7 @@ __all__ = [
     "MSG_ERROR", "MSG_TX", "MSG_BLOCK", "MSG_FILTERED_BLOCK", "MSG_CMPCT_BLOCK", "MSG_WTX", "MSG_WITNESS_FLAG",
     "MSG_WITNESS_TX", "MSG_WITNESS_BLOCK", "MSG_FILTERED_WITNESS_BLOCK", "INV_TYPE_NAMES",
     "PROTOCOL_VERSION", "MIN_PEER_VERSION", "SENDHEADERS_VERSION", "FEEFILTER_VERSION", "SHORT_IDS_BLOCKS_VERSION",
-    "INVALID_CB_NO_BAN_VERSION", "WTXID_RELAY_VERSION",
+    "INVALID_CB_NO_BAN_VERSION", "WTXID_RELAY_VERSION", "CMPCTBLOCKS_VERSION",
     "BLOCK_HEADER_SIZE", "SHORTTXIDS_LENGTH",
     "BASIC_FILTER", "FILTER_TYPE_NAMES", "BASIC_FILTER_P", "BASIC_FILTER_M", "CFCHECKPT_INTERVAL",
 ]
@@ -84,6 +84,7 @@ FEEFILTER_VERSION: Final = 70013  # BIP133
 SHORT_IDS_BLOCKS_VERSION: Final = 70014  # BIP152
 INVALID_CB_NO_BAN_VERSION: Final = 70015  # an invalid compact block is no longer punished
 WTXID_RELAY_VERSION: Final = 70016  # BIP339
+CMPCTBLOCKS_VERSION: Final = 2  # BIP152's compact block version with wtxid short ids (the only one Core speaks)
 
 # --- sizes -------------------------------------------------------------------------------
 BLOCK_HEADER_SIZE: Final = 80  # version 4, previous block 32, merkle root 32, time 4, bits 4, nonce 4

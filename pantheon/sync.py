@@ -227,6 +227,27 @@ class BlockDownload:
         """Whether the block is in flight from any peer (Core's IsBlockRequested)."""
         return block_hash in self._flight
 
+    def requested_from(self, block_hash: bytes) -> PeerId | None:
+        """The peer the block is in flight from, None if none."""
+        return self._flight.get(block_hash)
+
+    def request(self, peer: PeerId, block_hash: bytes) -> None:
+        """Mark the block in flight from `peer` (Core's BlockRequested, for a compact block the
+        peer announced): from now on its answer is awaited, and timed, as any requested block."""
+        state = self._peers.get(peer)
+        if state is None or self._flight.get(block_hash) == peer:
+            return
+        self.cancel(self._flight.get(block_hash), block_hash)
+        self._ask(peer, state, [block_hash])
+
+    def cancel(self, peer: PeerId | None, block_hash: bytes) -> None:
+        """The block is no longer awaited from `peer` (Core's RemoveBlockRequest for one peer):
+        another may be asked; a request from another peer stays."""
+        if peer is None or self._flight.get(block_hash) != peer:
+            return
+        del self._flight[block_hash]
+        self._peers[peer].in_flight.pop(block_hash, None)
+
     def block_received(self, peer: PeerId, block_hash: bytes) -> bool:
         """A block arrived from `peer`; True if it was asked of that peer. Whoever it was asked
         of, it is no longer in flight; the sender is not stalling any more."""

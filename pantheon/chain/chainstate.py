@@ -231,6 +231,9 @@ class Chainstate:
         #: Called after each block is connected / disconnected (mempool, miner, relay).
         self.on_connected: list[BlockHook] = []
         self.on_disconnected: list[BlockHook] = []
+        #: Called when a new block passed every check made before it is stored (Core's
+        #: NewPoWValidBlock: BIP152 announces it then, before it is connected).
+        self.on_pow_valid: list[BlockHook] = []
         if script_verifier is None:
             log.warning("SCRIPT CHECKS ARE OFF: blocks are connected without executing any script or "
                         "signature (no script verifier given); do not rely on this node's validation")
@@ -482,6 +485,8 @@ class Chainstate:
         height = self._checked_height(block, requested, min_pow_checked)
         if height is None:
             return None
+        for hook in self.on_pow_valid:
+            hook(block, height)
         self.files.write_block(block.hash, wire.encode_block(block), height)
         return self.activate_best_chain({block.hash: block})
 

@@ -280,6 +280,15 @@ class Mempool:
         txid = self._by_wtxid.get(wtxid)
         return None if txid is None else self._entries[txid]
 
+    def by_wtxid(self) -> list[tuple[Hash, Tx]]:
+        """(wtxid, transaction) of every pooled transaction: what a compact block is matched against."""
+        entries = self._entries
+        return [(wtxid, entries[txid].tx) for wtxid, txid in self._by_wtxid.items()]
+
+    def orphans_by_wtxid(self) -> list[tuple[Hash, Tx]]:
+        """(wtxid, transaction) of every orphan, which a compact block may hold too."""
+        return [(tx.wtxid, tx) for tx, _ in self.orphanage.orphans()]
+
     def has_orphan(self, wtxid: Hash) -> bool:
         return wtxid in self.orphanage
 

@@ -43,6 +43,7 @@ from pantheon.protocol import BLOCK_HEADER_SIZE
 __all__ = [
     "COIN",
     "MAX_BLOCK_WEIGHT",
+    "is_block_mutated",
     "MAX_BLOCK_SERIALIZED_SIZE",
     "MAX_BLOCK_SIGOPS_COST",
     "MAX_MONEY",
@@ -219,6 +220,27 @@ def check_block(block: Block) -> None:
     sigops = sum(tx_legacy_sigop_count(tx) for tx in transactions)
     if sigops * WITNESS_SCALE_FACTOR > MAX_BLOCK_SIGOPS_COST:
         raise BlockRejected("bad-blk-sigops", block_hash, "out-of-bounds SigOpCount")
+
+
+def is_block_mutated(block: Block, *, check_witness_root: bool) -> bool:
+    """Core's IsBlockMutated: the transactions do not match the header's merkle root (or the
+    tree repeats a subtree), a coinbase-less block holds a 64-byte transaction (it may be an
+    inner node posing as one), or the witnesses do not match the coinbase's commitment (checked
+    only with `check_witness_root`, where segwit is active; otherwise any witness is a mutation)."""
+    transactions = block.transactions
+    root, repeated = merkle_root([tx.txid for tx in transactions])
+    if root != block.header.merkle_root or repeated:
+        return True
+    if not transactions or not is_coinbase(transactions[0]):
+        return any(tx.stripped_size == _MERKLE_NODE_PAIR for tx in transactions)
+    if check_witness_root:
+        coinbase = transactions[0]
+        commitment = witness_commitment([txout.script_pubkey for txout in coinbase.outputs])
+        if commitment is not None:
+            stack = coinbase.inputs[0].witness
+            return len(stack) != 1 or len(stack[0]) != 32 or expected_witness_commitment(
+                [tx.wtxid for tx in transactions], stack[0]) != commitment
+    return any(tx.has_witness for tx in transactions)
 
 
 def bip34_height_script(height: int) -> bytes:

@@ -29,6 +29,7 @@ Reactions (DESIGN.md, Bitcoin Core's):
                                                   words): disconnect and discourage
     locator > 101 (getheaders, getblocks)         disconnect
     wtxidrelay/sendaddrv2 after verack            disconnect (Core)
+    sendcmpct whose announce byte is not 0 or 1   misbehaving (Core)
     version < min_peer_version                    disconnect
     our own nonce in an inbound version           disconnect (connected to ourselves)
     no verack within handshake_timeout,
@@ -68,7 +69,7 @@ import gevent.socket
 import pantheon
 import pantheon.wire
 from pantheon import limits, params
-from pantheon.errors import BadMagic, OversizedMessage, ProtocolError, Truncated
+from pantheon.errors import BadMagic, InvalidValue, OversizedMessage, ProtocolError, Truncated
 from pantheon.frames import BAD_CHECKSUM, Frame
 from pantheon.net.address import PeerAddress
 from pantheon.net.bip324 import V2CipherError
@@ -77,11 +78,13 @@ from pantheon.net.banlist import BanList
 from pantheon.net.permissions import Permission
 from pantheon.primitives import Endpoint, InvVect, SendCmpct, Version
 from pantheon.protocol import (
+    CMPCTBLOCKS_VERSION,
     FEEFILTER_VERSION,
     FULL_RELAY_SERVICES,
     MIN_PEER_VERSION,
     PROTOCOL_VERSION,
     SENDHEADERS_VERSION,
+    SHORT_IDS_BLOCKS_VERSION,
     WTXID_RELAY_VERSION,
 )
 
@@ -215,7 +218,7 @@ class Peer:
     __slots__ = (
         "id", "address", "inbound", "config", "banlist", "handlers", "counters", "transitions",
         "on_transition", "_known_inventory", "local_nonce", "remote", "common_version", "wtxid_relay",
-        "permissions", "inbound_onion", "wants_addrv2", "prefers_headers", "fee_filter", "compact_blocks", "ping_time", "min_ping",
+        "permissions", "inbound_onion", "wants_addrv2", "prefers_headers", "fee_filter", "compact_blocks", "bip152_hb_to", "ping_time", "min_ping",
         "close_reason", "last_block_time", "last_tx_time", "_sock", "_wire", "_nonces", "_start_height",
         "_group", "_decoder", "_v2", "_state", "_verack_received", "_started_at", "_ping_nonce", "_ping_sent_at",
         "_next_ping", "_clock", "_local", "bytes_sent_per_msg", "bytes_recv_per_msg", "last_send", "last_recv",
@@ -263,7 +266,11 @@ class Peer:
         self.wants_addrv2 = False  # BIP155
         self.prefers_headers = False  # BIP130
         self.fee_filter = 0  # BIP133: the peer's minimum fee rate
-        self.compact_blocks: SendCmpct | None = None  # BIP152 as announced (not served)
+        #: BIP152: the peer's last sendcmpct of version 2 (Core's m_provides_cmpctblocks; its
+        #: `announce` is m_requested_hb_cmpctblocks, getpeerinfo's bip152_hb_from); other
+        #: versions are ignored, as Core ignores them.
+        self.compact_blocks: SendCmpct | None = None
+        self.bip152_hb_to = False  # we asked the peer to announce blocks with cmpctblock
         self.ping_time: float | None = None  # last round trip, seconds
         self.min_ping: float | None = None
         self.close_reason: str | None = None
@@ -835,6 +842,10 @@ class Peer:
         self._set_state(PeerState.CONNECTED, "handshake complete")
         if self.common_version >= SENDHEADERS_VERSION:
             self.send("sendheaders")
+        if self.common_version >= SHORT_IDS_BLOCKS_VERSION:
+            # Core offers compact blocks to every peer that speaks them (not asking it to
+            # announce with them: that is for the peers that give us new blocks first).
+            self.send("sendcmpct", self._wire.encode_sendcmpct(SendCmpct(False, CMPCTBLOCKS_VERSION)))
         # Core: a forcerelay peer's transactions are taken whatever their fee, so it is not told one.
         if (self.config.fee_filter is not None and self.common_version >= FEEFILTER_VERSION
                 and Permission.FORCERELAY not in self.permissions):
@@ -862,7 +873,13 @@ class Peer:
         self.fee_filter = self._wire.decode_feefilter(frame.payload)
 
     def _on_sendcmpct(self, frame: Frame) -> None:
-        self.compact_blocks = self._wire.decode_sendcmpct(frame.payload)
+        try:
+            message = self._wire.decode_sendcmpct(frame.payload)
+        except InvalidValue:  # the one value a sendcmpct can get wrong: BIP152's boolean
+            self.misbehaving("invalid sendcmpct announce field")
+            return
+        if message.version == CMPCTBLOCKS_VERSION:
+            self.compact_blocks = message
 
     def _on_ping(self, frame: Frame) -> None:
         nonce = self._wire.decode_ping(frame.payload)

@@ -304,7 +304,8 @@ class NetworkRpc(RpcGroup):
                 entry[key] = info[key]
         entry.update({
             "version": remote.version if remote else 0, "subver": (remote.user_agent or "") if remote else "",
-            "inbound": peer.inbound, "bip152_hb_to": False, "bip152_hb_from": False,
+            "inbound": peer.inbound, "bip152_hb_to": peer.bip152_hb_to,
+            "bip152_hb_from": bool(peer.compact_blocks and peer.compact_blocks.announce),
             "presynced_headers": self.node.peer_presync_height(peer),
             "synced_headers": synced_headers, "synced_blocks": synced_blocks, "inflight": inflight,
             "addr_relay_enabled": addr_relay, "addr_processed": addr_processed,

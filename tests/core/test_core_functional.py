@@ -45,6 +45,9 @@ PASSING = (
     "p2p_v2_encrypted.py",
     "rpc_getblockfilter.py",
     "p2p_blockfilters.py",
+    "p2p_mutated_blocks.py",
+    "p2p_compactblocks_hb.py",
+    "p2p_compactblocks.py",
 )
 
 needs_core = pytest.mark.skipif(not available() and os.environ.get("CI") != "true",

@@ -1,4 +1,5 @@
-"""Whole nodes in a test: their settings (regtest on loopback, `FAST` tuning) and an RPC proxy."""
+"""Whole nodes in a test: their settings (regtest on loopback, `FAST` tuning), an RPC proxy, and
+links between them."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from pathlib import Path
 from bitcoin.rpc import RawProxy
 
 from helpers.p2p import free_port
+from helpers.waiting import NODE_WAIT, wait_for
 from pantheon.config import NodeConfig, load_config
+from pantheon.net.peer import PeerState
 from pantheon.node import Node, NodeTuning
 
 FAST = NodeTuning(tick=0.02, trickle_outbound=0.05, trickle_inbound=0.05)
@@ -30,3 +33,12 @@ def rpc_url(node: Node) -> str:
 def proxy(node: Node) -> RawProxy:
     """python-bitcoinlib's RawProxy to the node's JSON-RPC."""
     return RawProxy(service_url=rpc_url(node))
+
+
+def link(node: Node, to: Node) -> None:
+    """`node` dials `to` and waits until that connection's handshake is done."""
+    host, port = to.manager.address
+    before = {peer.id for peer in node.peers()}
+    node.add_peer(host, port)
+    wait_for(lambda: any(p.state is PeerState.CONNECTED and p.id not in before for p in node.peers()), NODE_WAIT,
+             what="handshake")

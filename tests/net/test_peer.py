@@ -29,7 +29,7 @@ from pantheon.net.address import PeerAddress
 from pantheon.net.banlist import BanList
 from pantheon.net.permissions import Permission
 from pantheon.net.peer import USER_AGENT, Peer, PeerConfig, PeerState
-from pantheon.primitives import InvVect
+from pantheon.primitives import InvVect, SendCmpct
 
 REGTEST = params.REGTEST
 FAST = PeerConfig(network=REGTEST, handshake_timeout=2.0, ping_interval=60.0, ping_timeout=60.0)
@@ -158,8 +158,9 @@ def test_wtxidrelay_and_sendaddrv2_come_before_verack(raw: RawClient) -> None:
     assert commands == ["version", "wtxidrelay", "sendaddrv2", "verack"]
     raw.send("verack")
     raw.receive("feefilter")
-    assert [frame.command for frame in raw.received][4:] == ["sendheaders", "feefilter"]
-    assert "sendcmpct" not in [frame.command for frame in raw.received]
+    assert [frame.command for frame in raw.received][4:] == ["sendheaders", "sendcmpct", "feefilter"]
+    # Core offers BIP152 version 2 in low-bandwidth mode to every peer that speaks it.
+    assert raw.wire.decode_sendcmpct(raw.received[5].payload) == SendCmpct(False, 2)
 
 
 def test_a_forcerelay_peer_gets_no_feefilter(wire_impl) -> None:

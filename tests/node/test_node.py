@@ -20,7 +20,7 @@ from bitcoin.core import CTransaction
 from bitcoin.rpc import JSONRPCError, Proxy
 from helpers.chain import P2WSH_TRUE, prevouts_of, spend
 from helpers.decodescript import P2PKH_SPEND, P2PKH_SPEND_SCRIPT_SIG_ASM
-from helpers.node import FAST, proxy, rpc_url, settings
+from helpers.node import FAST, link, proxy, rpc_url, settings
 from helpers.p2p import RawClient, assert_nothing_asked, free_port
 from helpers.waiting import NODE_WAIT, in_thread, wait_for
 
@@ -46,17 +46,11 @@ from pantheon.chain.pow import check_proof_of_work
 from pantheon.primitives import Block, BlockHeader, Endpoint, InvVect, OutPoint, Tx, TxOut, Version
 from pantheon.store import DatadirInUse
 
-def connect(node: Node, to: Node) -> None:
-    host, port = to.manager.address
-    node.add_peer(host, port)
-    wait_for(lambda: any(p.state is PeerState.CONNECTED for p in node.peers()), NODE_WAIT, what="handshake")
-
-
 def test_a_node_syncs_relays_and_follows_a_reorg(make_node: Callable[..., Node]) -> None:
     a = make_node("a")
     mined = a.generate(110, P2WSH_TRUE)
     b = make_node("b", "--listen", "0")
-    connect(b, a)
+    link(b, a)
     wait_for(lambda: b.chain.tip == a.chain.tip, NODE_WAIT, what="b synced to a")
     assert b.chain.height == 110
     # A transaction submitted to a reaches b's mempool through the trickle.
@@ -79,7 +73,7 @@ def test_a_node_syncs_relays_and_follows_a_reorg(make_node: Callable[..., Node])
     a.generate(1, P2WSH_TRUE)
     assert a.mempool.get(tx2.txid) is None
     b.generate(3, P2WSH_TRUE)
-    connect(b, a)
+    link(b, a)
     wait_for(lambda: a.chain.tip == b.chain.tip, NODE_WAIT, what="a reorganised to b's branch")
     assert a.chain.height == 114
     wait_for(lambda: a.mempool.get(tx2.txid) is not None, NODE_WAIT, what="tx2 back in a's mempool")
@@ -125,7 +119,7 @@ def test_an_invalid_block_disconnects_its_peer_and_no_one_else(make_node: Callab
     node = make_node("n")
     node.generate(3, P2WSH_TRUE)
     friend = make_node("friend", "--listen", "0")
-    connect(friend, node)
+    link(friend, node)
     raw = raw_client(node)
     template = block_template(node.chain, None, P2WSH_TRUE)
     coinbase = template.block.transactions[0]
@@ -524,7 +518,7 @@ def test_sync_logs_progress(make_node: Callable[..., Node], caplog: pytest.LogCa
     slow = Node(settings(source.datadir.parent.parent / "slow", "--listen", "0"),
                 tuning=NodeTuning(tick=0.02, progress_interval=0.01), script_workers=0).start()
     try:
-        connect(slow, source)
+        link(slow, source)
         wait_for(lambda: slow.chain.tip == source.chain.tip, NODE_WAIT, what="synced")
     finally:
         slow.stop()

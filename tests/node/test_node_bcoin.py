@@ -8,6 +8,8 @@ and segwit at 432 and buries BIP34/65/66 elsewhere):
    sendrawtransaction reaches bcoin's.
 4. Three Pantheon nodes and bcoin, split in two, mine apart and converge when reconnected.
 5. A peer that leaves mid-download and one that answers getdata with notfound do not stall sync.
+6. New blocks of 200 mempool transactions cross as BIP152 compact blocks both ways: with nothing
+   missing, and with 10 transactions held back from the receiver (a getblocktxn for exactly those).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any, Callable
 import gevent
 import pytest
 from helpers.bcoin import BCOIN_RULE_ARGS, BcoinChain, BcoinNode
+from helpers.chain import P2WSH_TRUE, prevouts_of, spend
 from helpers.node import proxy
 from helpers.p2p import RawClient
 from helpers.waiting import NODE_WAIT, in_thread, wait_for
@@ -27,6 +30,7 @@ from pantheon.hashing import hash_to_hex, hex_to_hash
 from pantheon.protocol import MSG_BLOCK, MSG_WITNESS_FLAG, NODE_NETWORK, NODE_WITNESS
 from pantheon.net.peer import PeerState
 from pantheon.node import Node
+from pantheon.primitives import BlockTxnRequest, Tx, TxOut
 
 CHAIN_BLOCKS = 500
 CORE_ADDRESS = "bcrt1qdavt4j2sd7dlhqsavtnfxvzppw6k7qy97tmnu9"
@@ -179,3 +183,66 @@ def test_5_notfound_and_a_peer_leaving_mid_download_do_not_stall(
     finally:
         liar.close()
         quitter.close()
+
+
+def test_6_compact_blocks_both_ways(start_bcoin: Callable[..., BcoinNode], pantheon: Callable[..., Node]) -> None:
+    bcoin = start_bcoin("cmpct", wallet=False)
+    tip_hex = bcoin.mine(440)[-1]  # bcoin's miner signals segwit: active from 432
+    node = pantheon("c", "--addnode", f"127.0.0.1:{bcoin.p2p_port}")
+    synced(node, tip_hex)
+    mined = node.generate(105, P2WSH_TRUE)  # coinbases we can spend (P2WSH(OP_TRUE))
+    bcoin.wait_for_tip(hash_to_hex(mined[-1]), timeout=SYNC_WAIT)
+    # Four confirmed fan-outs of 200 outputs: four rounds of 200 independent spends.
+    fanouts = [spend(prevouts_of(node.chain.read_block(block_hash).transactions[0])[:1],
+                     [TxOut(6_000_000, P2WSH_TRUE)] * 200) for block_hash in mined[:4]]
+    for tx in fanouts:
+        assert node.submit_transaction(tx) == "accepted"
+    tip = node.generate(1, P2WSH_TRUE)[0]
+    bcoin.wait_for_tip(hash_to_hex(tip), timeout=SYNC_WAIT)
+    rounds = [[spend(prevouts_of(fanout)[i:i + 1], fee=2_000) for i in range(200)] for fanout in fanouts]
+    traffic: list[tuple[str, str]] = []
+    node.events.message.subscribe(lambda direction, command, size: traffic.append((direction, command)))
+    asked: list[BlockTxnRequest] = []
+    serve = node.manager.handlers["getblocktxn"]
+    node.manager.handlers["getblocktxn"] = lambda peer, frame: (
+        asked.append(wire.decode_getblocktxn(frame.payload)), serve(peer, frame))
+    received: list[tuple[str, int, int]] = []
+    node.events.block_received.subscribe(lambda how, missing, saved: received.append((how, missing, saved)))
+
+    def share(txs: list[Tx], held: list[Tx] = ()) -> None:
+        """`txs` into both mempools (relayed to bcoin), `held` into ours only, unannounced."""
+        for tx in txs:
+            assert node.submit_transaction(tx) == "accepted"
+        wait_for(lambda: len(bcoin.mempool()) == len(txs), 60, f"{len(txs)} txs in bcoin's mempool")
+        for tx in held:
+            with node._lock:
+                node.mempool.accept(tx)
+
+    # Pantheon -> bcoin: bcoin asks getdata(MSG_CMPCT_BLOCK) for our announcement.
+    share(rounds[0])
+    mark = len(traffic)
+    tip = node.generate(1, P2WSH_TRUE)[0]
+    bcoin.wait_for_tip(hash_to_hex(tip), timeout=30)
+    assert ("sent", "cmpctblock") in traffic[mark:] and ("sent", "block") not in traffic[mark:] and not asked
+    share(rounds[1][:190], held=rounds[1][190:])
+    tip = node.generate(1, P2WSH_TRUE)[0]
+    bcoin.wait_for_tip(hash_to_hex(tip), timeout=30)
+    block = node.chain.read_block(tip)
+    assert len(block.transactions) == 201
+    held = {tx.txid for tx in rounds[1][190:]}
+    assert asked == [BlockTxnRequest(tip, tuple(i for i, tx in enumerate(block.transactions) if tx.txid in held))]
+    # bcoin -> Pantheon: its announcement, our getdata(MSG_CMPCT_BLOCK), its cmpctblock.
+    share(rounds[2])
+    mark = len(traffic)
+    (tip_hex,) = bcoin.mine(1)
+    synced(node, tip_hex, 30)
+    assert received == [("compact", 0, received[0][2])] and received[0][2] > 15_000
+    assert ("sent", "getblocktxn") not in traffic[mark:] and ("received", "block") not in traffic[mark:]
+    share(rounds[3])
+    for tx in rounds[3][190:]:
+        node.mempool.remove_with_descendants(tx.txid)
+    (tip_hex,) = bcoin.mine(1)
+    synced(node, tip_hex, 30)
+    assert len(node.chain.read_block(hex_to_hash(tip_hex)).transactions) == 201
+    assert received[1][:2] == ("compact", 10)
+    assert node.chain.tip == hex_to_hash(bcoin.tip()[1])
