@@ -97,6 +97,13 @@ class V2Transport:
         return self._received == 0
 
     @property
+    def buffered(self) -> int:
+        """Received bytes not yet consumed. Once `next_frame` has returned None it is below what
+        the state waits for: 16 bytes (v1 detection), a 64-byte key, 4,095 + 16 bytes of garbage
+        and terminator, or one packet of the largest size `max_payload` allows."""
+        return len(self._in)
+
+    @property
     def established(self) -> bool:
         """Whether the peer's version packet has arrived: the handshake is over."""
         return self.state is V2State.APPLICATION
