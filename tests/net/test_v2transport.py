@@ -222,3 +222,18 @@ def test_our_initiator_talks_to_core_frameworks_responder(core_v2: type) -> None
     our_garbage = hello[64:]
     processed, ok = theirs.authenticate_handshake(our_garbage + ours.take_output())
     assert ok and theirs.tried_v2_handshake and theirs.peer["session_id"] == ours.session_id
+
+
+def test_a_large_packet_is_handed_out_apart_and_small_ones_joined() -> None:
+    """take_parts: the writer gets a large packet's ciphertext as the cipher made it (no copy to
+    join it with its 3-byte length); the parts still read as one stream."""
+    initiator, responder = _connected()
+    initiator.send("ping", bytes(8))
+    initiator.send("block", bytes(200_000))
+    initiator.send("pong", bytes(8))
+    parts = initiator.take_parts()
+    assert [len(part) for part in parts] == [20 + 1 + 8 + 3, 200_000 + 1 + 17, 20 + 1 + 8]
+    assert initiator.take_parts() == [] and initiator.take_output() == b""
+    responder.feed(b"".join(parts))
+    assert [(f.command, len(f.payload)) for f in iter(responder.next_frame, None)] == [
+        ("ping", 8), ("block", 200_000), ("pong", 8)]
