@@ -65,7 +65,7 @@ class _Side:
 
     def data(self, offset: int, chunk: bytes, frame: int, time: float) -> None:
         if self.shape.possible:
-            self.shape.observe(self, offset, len(chunk), time)
+            self.shape.observe(self, len(chunk), time)
         self.walker.data(offset, chunk, frame, time)
 
     def gap(self, start: int, end: int) -> None:
@@ -102,14 +102,11 @@ class ConnectionShape:
             self.possible = False  # the capture began mid-connection: its first bytes are not the key
         return side
 
-    def observe(self, side: _Side, offset: int, size: int, time: float) -> None:
-        """A direction delivered `size` bytes at stream `offset`: check the handshake's order."""
-        if side.delivered == 0:
-            if offset != 0:
-                self.possible = False
-                return
-            if side.index == 0:  # directions are opened in the order they first carry bytes
-                self._first_time = time
+    def observe(self, side: _Side, size: int, time: float) -> None:
+        """A direction delivered `size` bytes, in order from its first (a hole before them was a
+        gap, which ruled v2 out): check the handshake's order."""
+        if side.delivered == 0 and side.index == 0:  # directions open in the order they first carry bytes
+            self._first_time = time
         side.delivered += size
         other = self._sides[1 - side.index] if len(self._sides) == 2 else None
         if other is None or other.delivered < ELLSWIFT_SIZE:

@@ -109,7 +109,7 @@ def test_garbage_without_a_terminator_is_refused_at_the_limit() -> None:
     _shuttle(initiator, responder)
     initiator.feed(responder.take_output()[:64])  # its key, then garbage that never ends
     initiator.feed(bytes(MAX_GARBAGE_SIZE + GARBAGE_TERMINATOR_SIZE - 1))
-    assert initiator.next_frame() is None
+    assert initiator.next_frame() is None and initiator.buffered == MAX_GARBAGE_SIZE + GARBAGE_TERMINATOR_SIZE - 1
     initiator.feed(b"\x00")
     with pytest.raises(V2TransportError, match="missing garbage terminator"):
         initiator.next_frame()

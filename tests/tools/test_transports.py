@@ -123,6 +123,20 @@ def test_our_transports_handshake_with_the_most_garbage_is_v2() -> None:
     assert encrypted.received == sum(len(data) for from_client, data in flights if not from_client)
 
 
+def test_a_gap_after_the_keys_keeps_v2_and_is_counted(tmp_path, capsys) -> None:
+    flights = _real_handshake()
+    flights.append((True, os.urandom(3000)))  # the client's segments from offset 5000 on...
+    client = b"".join(data for from_client, data in flights if from_client)
+    lost = len(client) - 2000  # ...one of them lost
+    (encrypted,) = _judged(flights, lose=lost)
+    assert encrypted.gaps > 0 and encrypted.sent + encrypted.gaps == len(client)
+    path = tmp_path / "gap.pcap"
+    path.write_bytes(_capture(flights, lose=lost))
+    line = _decode(path)
+    assert f"BIP324 v2 (encrypted), {encrypted.sent} bytes →" in line and f"{encrypted.gaps} bytes lost to gaps" in line
+    assert f"gap of {encrypted.gaps} bytes" in capsys.readouterr().err
+
+
 def test_random_bytes_in_a_v2_shape_are_v2() -> None:
     """The decoder cannot tell ElligatorSwift keys from random bytes (no one can): the shape is
     what it judges, and random bytes in that shape are reported as encrypted."""
