@@ -23,7 +23,7 @@ a few counters.
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 from pantheon.net.bip324 import ELLSWIFT_SIZE, EXPANSION, GARBAGE_TERMINATOR_SIZE, MAX_GARBAGE_SIZE
 from tools.framing import MessageWalker
@@ -82,18 +82,19 @@ class ConnectionShape:
 
     `sink(walker, direction)` wraps a direction's walker. `on_encrypted` gets the connection's
     `EncryptedStream` if it is judged v2; `release(report, transport)` gets each direction's
-    report (held until the judgement when the connection may still be v2) and its transport:
+    report (the pipeline's, opaque here; held until the judgement while the connection may
+    still be v2) and its transport:
     "v1" when it holds v1 messages, "v2", or None."""
 
     def __init__(self, stream: int, on_encrypted: Callable[[EncryptedStream], None],
-                 release: Callable[[object, str | None], None]) -> None:
+                 release: Callable[[Any, str | None], None]) -> None:
         self.stream = stream
         self.possible = True  # nothing seen so far rules v2 out
         self._on_encrypted = on_encrypted
         self._release = release
         self._sides: list[_Side] = []
         self._first_time = 0.0
-        self._held: list[tuple[_Side, object]] = []  # directions ended, reports not yet released
+        self._held: list[tuple[_Side, Any]] = []  # directions ended, reports not yet released
 
     def sink(self, walker: MessageWalker, direction: Direction) -> _Side:
         side = _Side(self, len(self._sides), walker, direction)
@@ -119,7 +120,7 @@ class ConnectionShape:
         """Every direction that carried bytes has ended (they end together, with the connection)."""
         return all(side.ended for side in self._sides)
 
-    def stream_ended(self, side: _Side, report: object) -> None:
+    def stream_ended(self, side: _Side, report: Any) -> None:
         """A direction's walker has ended: release its report now, or hold it for the judgement."""
         side.ended = True
         if side.walker.network is not None or len(self._sides) < 2:  # v1, or one side never spoke

@@ -1,7 +1,8 @@
 """pantheon-decode on BIP324 v2 connections (tools/transports.py): a real capture of Pantheon
 nodes (tests/vectors/pcaps/v2, one v2 and one v1 connection, with the nodes' own byte counters
-as the oracle), and captures built here with dpkt for the shapes that are v2 and those that
-must keep their old reporting."""
+as the oracle; dumpcap and tcpdump were not installed, so its capture.py took the frames off
+`lo` with an AF_PACKET socket and wrote the pcap with dpkt), and captures built here with dpkt
+for the shapes that are v2 and those that must keep their old reporting."""
 
 from __future__ import annotations
 
