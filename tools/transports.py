@@ -83,8 +83,7 @@ class ConnectionShape:
     `sink(walker, direction)` wraps a direction's walker. `on_encrypted` gets the connection's
     `EncryptedStream` if it is judged v2; `release(report, transport)` gets each direction's
     report (the pipeline's, opaque here; held until the judgement while the connection may
-    still be v2) and its transport:
-    "v1" when it holds v1 messages, "v2", or None."""
+    still be v2) and its transport: "v1" when it holds v1 messages, "v2", or None."""
 
     def __init__(self, stream: int, on_encrypted: Callable[[EncryptedStream], None],
                  release: Callable[[Any, str | None], None]) -> None:
