@@ -13,8 +13,9 @@ An input is read by `Choices` as: the receiving transport's role (responder, or 
 it once the handshake is done; how many of that peer's bytes to keep (none: a responder fed
 arbitrary bytes from the start; the handshake's: an initiator after a valid handshake, then
 arbitrary bytes; all: real encrypted packets); mutations of those bytes (a flipped bit, a byte
-set, a range cut out, repeated or inserted); a tail of arbitrary bytes (raw, or one byte
-repeated up to 8,000 times, to reach the garbage limit); then the piece sizes it is fed in. The
+set, a range cut out, repeated or inserted); a tail (arbitrary bytes, one byte repeated up to
+8,000 times to reach the garbage limit, or the start of a v1 `version` header); then the piece
+sizes it is fed in. The
 peer's bytes are made by a real transport talking to a twin of the receiver (same key and
 garbage, so the same bytes), keys from BIP324's published vectors: every input replays exactly.
 After every piece, once `next_frame` has returned None, checked:
