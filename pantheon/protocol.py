@@ -20,6 +20,7 @@ __all__ = [
     "PROTOCOL_VERSION", "MIN_PEER_VERSION", "SENDHEADERS_VERSION", "FEEFILTER_VERSION", "SHORT_IDS_BLOCKS_VERSION",
     "INVALID_CB_NO_BAN_VERSION", "WTXID_RELAY_VERSION", "CMPCTBLOCKS_VERSION",
     "BLOCK_HEADER_SIZE", "SHORTTXIDS_LENGTH",
+    "ELLSWIFT_SIZE", "GARBAGE_TERMINATOR_SIZE", "MAX_GARBAGE_SIZE", "LENGTH_SIZE", "HEADER_SIZE", "TAG_SIZE", "EXPANSION",
     "BASIC_FILTER", "FILTER_TYPE_NAMES", "BASIC_FILTER_P", "BASIC_FILTER_M", "CFCHECKPT_INTERVAL",
 ]
 
@@ -89,6 +90,15 @@ CMPCTBLOCKS_VERSION: Final = 2  # BIP152's compact block version with wtxid shor
 # --- sizes -------------------------------------------------------------------------------
 BLOCK_HEADER_SIZE: Final = 80  # version 4, previous block 32, merkle root 32, time 4, bits 4, nonce 4
 SHORTTXIDS_LENGTH: Final = 6  # BIP152: a short transaction id (Core CBlockHeaderAndShortTxIDs)
+
+# --- the encrypted transport's framing (BIP324; Core bip324.h) ------------------------------
+ELLSWIFT_SIZE: Final = 64  # a public key as ElligatorSwift: 64 uniformly random-looking bytes
+GARBAGE_TERMINATOR_SIZE: Final = 16
+MAX_GARBAGE_SIZE: Final = 4095
+LENGTH_SIZE: Final = 3  # the encrypted little-endian length of a packet's contents
+HEADER_SIZE: Final = 1  # the header byte inside the AEAD (its top bit marks a decoy)
+TAG_SIZE: Final = 16  # Poly1305
+EXPANSION: Final = LENGTH_SIZE + HEADER_SIZE + TAG_SIZE  # what a packet adds to its contents
 
 # --- compact block filters (BIP157, BIP158; Core blockfilter.h) -----------------------------
 BASIC_FILTER: Final = 0  # BlockFilterType::BASIC, the one filter type defined

@@ -6,8 +6,9 @@
 Reads pcap or pcapng (from a file or stdin), reassembles TCP per direction, recognises the
 network by magic on any port, and frames with pantheon.wire (see tools.framing for the pre-209
 header and for gaps). Bad input never crashes it: gaps, unframed bytes, frames that were not
-TCP and a truncated file are reported on stderr. Exit status: 0, or 2 when the capture cannot
-be read at all (or the arguments are wrong).
+TCP and a truncated file are reported on stderr. A BIP324 v2 connection (see tools.transports)
+cannot be decrypted: it is shown as one line (or JSON object), with the bytes each way, when it
+ends. Exit status: 0, or 2 when the capture cannot be read at all (or the arguments are wrong).
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ from tools.describe import describe_message
 from tools.pcap import CaptureError
 from tools.pipeline import CaptureReport, Event, StreamReport, decode_capture
 from tools.summary import summarize, to_json
+from tools.transports import EncryptedStream
 
-__all__ = ["main", "format_line"]
+__all__ = ["main", "format_line", "format_encrypted"]
 
 _CHECKSUM_SHOWN = {
     framing.OK: "ok",
@@ -72,6 +74,25 @@ def format_line(event: Event) -> str:
     )
 
 
+def _encrypted_summary(stream: EncryptedStream) -> str:
+    lost = f", {stream.gaps} bytes lost to gaps" if stream.gaps else ""
+    return f"BIP324 v2 (encrypted), {stream.sent} bytes →, {stream.received} bytes ←{lost}"
+
+
+def format_encrypted(stream: EncryptedStream) -> str:
+    """time  #stream  initiator → responder  BIP324 v2 (encrypted), bytes each way"""
+    return f"{_time(stream.time)} #{stream.stream} {stream.src} → {stream.dst} {_encrypted_summary(stream)}"
+
+
+def _encrypted_json(stream: EncryptedStream) -> dict[str, Any]:
+    """The v2 connection's record: `src` is the initiator; `bytes_sent` go src → dst."""
+    return {
+        "time": stream.time, "stream": stream.stream, "src": stream.src, "dst": stream.dst, "transport": "v2",
+        "bytes_sent": stream.sent, "bytes_received": stream.received, "bytes_lost": stream.gaps,
+        "summary": _encrypted_summary(stream),
+    }
+
+
 def _json_object(event: Event) -> dict[str, Any]:
     message = event.message
     obj: dict[str, Any] = {
@@ -86,11 +107,13 @@ def _json_object(event: Event) -> dict[str, Any]:
 
 
 class _Stats:
-    """Messages and bytes per stream and per command, with gaps and bad checksums."""
+    """Messages and bytes per stream and per command, with gaps and bad checksums; each
+    stream's transport (v1, v2, or "-" when it held no Bitcoin message) and the count of each."""
 
     def __init__(self) -> None:
         self.by_stream: dict[int, Counter[str]] = defaultdict(Counter)
         self.by_command: dict[str, Counter[str]] = defaultdict(Counter)
+        self.transports: dict[int, str] = {}
 
     def add(self, event: Event) -> None:
         message = event.message
@@ -101,14 +124,22 @@ class _Stats:
             row["bad_checksum"] += message.status == framing.BAD_CHECKSUM
             row["incomplete"] += message.status in (framing.INCOMPLETE_GAP, framing.INCOMPLETE_END)
 
+    def add_encrypted(self, stream: EncryptedStream) -> None:
+        self.by_stream[stream.stream]["bytes"] += stream.sent + stream.received
+
     def stream_ended(self, stream: StreamReport) -> None:
         self.by_stream[stream.stream]["gaps"] += len(stream.walker.gaps)
+        if stream.transport is not None or stream.stream not in self.transports:
+            self.transports[stream.stream] = stream.transport or "-"
 
     def write(self, out: TextIO) -> None:
-        out.write(f"{'stream':>8} {'messages':>9} {'bytes':>12} {'gaps':>5} {'bad_checksum':>12} {'incomplete':>10}\n")
+        out.write(f"{'stream':>8} {'messages':>9} {'bytes':>12} {'gaps':>5} {'bad_checksum':>12} {'incomplete':>10} {'transport':>9}\n")
         for index in sorted(self.by_stream):
-            row = self.by_stream[index]
-            out.write(f"{index:>8} {row['messages']:>9} {row['bytes']:>12} {row['gaps']:>5} {row['bad_checksum']:>12} {row['incomplete']:>10}\n")
+            row, transport = self.by_stream[index], self.transports.get(index, "-")
+            messages = "-" if transport == "v2" else row["messages"]  # encrypted: not countable
+            out.write(f"{index:>8} {messages:>9} {row['bytes']:>12} {row['gaps']:>5} {row['bad_checksum']:>12} {row['incomplete']:>10} {transport:>9}\n")
+        counts = Counter(self.transports.values())
+        out.write(f"\nstreams by transport: v1 {counts['v1']}, v2 {counts['v2']}, neither {counts['-']}\n")
         out.write(f"\n{'command':>12} {'messages':>9} {'bytes':>12} {'bad_checksum':>12} {'incomplete':>10}\n")
         for command in sorted(self.by_command):
             row = self.by_command[command]
@@ -118,6 +149,10 @@ class _Stats:
 def _stream_notes(stream: StreamReport, out: TextIO) -> None:
     """What one direction held that was not decoded, and why (written when it ends)."""
     where = f"stream {stream.stream} {stream.src} → {stream.dst}"
+    if stream.transport == "v2":
+        for start, end in stream.walker.gaps:
+            out.write(f"{where}: gap of {end - start} bytes at offset {start} (not captured)\n")
+        return
     if stream.walker.network is None:
         out.write(f"{where}: {stream.direction.captured} bytes, no Bitcoin message (no known magic)\n")
         return
@@ -199,6 +234,16 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
         else:
             out.write(format_line(event) + "\n")
 
+    def on_encrypted(stream: EncryptedStream) -> None:
+        if commands is not None or (args.stream is not None and stream.stream != args.stream):
+            return  # a filter names commands: an encrypted connection shows none
+        if args.stats:
+            stats.add_encrypted(stream)
+        elif args.json:
+            out.write(json.dumps(_encrypted_json(stream)) + "\n")
+        else:
+            out.write(format_encrypted(stream) + "\n")
+
     def on_stream_end(stream: StreamReport) -> None:
         if args.stream is not None and stream.stream != args.stream:
             return
@@ -207,10 +252,11 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
 
     try:
         if args.capture == "-":
-            report = decode_capture(sys.stdin.buffer, on_message, on_stream_end=on_stream_end)
+            report = decode_capture(sys.stdin.buffer, on_message, on_stream_end=on_stream_end,
+                                    on_encrypted=on_encrypted)
         else:
             with open(args.capture, "rb") as stream:
-                report = decode_capture(stream, on_message, on_stream_end=on_stream_end)
+                report = decode_capture(stream, on_message, on_stream_end=on_stream_end, on_encrypted=on_encrypted)
     except BrokenPipeError:  # the reader went away (`| head`): stop quietly
         sys.stdout = None  # type: ignore[assignment]
         return 0

@@ -25,21 +25,16 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
 from cryptography.hazmat.primitives.hmac import HMAC
 
 from ..errors import ProtocolError
+from ..protocol import (
+    ELLSWIFT_SIZE, EXPANSION, GARBAGE_TERMINATOR_SIZE, HEADER_SIZE, LENGTH_SIZE, MAX_GARBAGE_SIZE, TAG_SIZE,
+)
 
 __all__ = [
-    "ELLSWIFT_SIZE", "GARBAGE_TERMINATOR_SIZE", "MAX_GARBAGE_SIZE", "LENGTH_SIZE", "HEADER_SIZE", "TAG_SIZE",
-    "EXPANSION", "REKEY_INTERVAL", "IGNORE_BIT", "SHORT_MESSAGE_TYPES", "SHORT_MESSAGE_IDS",
+    "REKEY_INTERVAL", "IGNORE_BIT", "SHORT_MESSAGE_TYPES", "SHORT_MESSAGE_IDS",
     "V2CipherError", "EllSwiftKey", "ellswift_decode_x", "SessionKeys", "FSChaCha20", "FSChaCha20Poly1305",
     "PacketCipher",
 ]
 
-ELLSWIFT_SIZE: Final = 64  # a public key as ElligatorSwift: 64 uniformly random-looking bytes
-GARBAGE_TERMINATOR_SIZE: Final = 16
-MAX_GARBAGE_SIZE: Final = 4095
-LENGTH_SIZE: Final = 3  # the encrypted little-endian length of a packet's contents
-HEADER_SIZE: Final = 1  # the header byte inside the AEAD (its top bit marks a decoy)
-TAG_SIZE: Final = 16  # Poly1305
-EXPANSION: Final = LENGTH_SIZE + HEADER_SIZE + TAG_SIZE  # what a packet adds to its contents
 REKEY_INTERVAL: Final = 224  # messages per key in each direction
 IGNORE_BIT: Final = 0x80
 
@@ -188,7 +183,7 @@ class FSChaCha20Poly1305:
         self._advance(nonce)
         return ciphertext
 
-    def decrypt(self, aad: bytes, ciphertext: bytes) -> bytes:
+    def decrypt(self, aad: bytes, ciphertext: bytes | memoryview) -> bytes:
         """The plaintext, or V2CipherError when the tag does not check (the message counter still
         advances, though a failed packet ends the connection anyway)."""
         nonce = self._nonce()
@@ -203,7 +198,8 @@ class FSChaCha20Poly1305:
 class PacketCipher:
     """Both directions of one session's packets: `encrypt` makes a whole packet; a reader first
     learns the contents' length from `decrypt_length` (3 bytes), then reads that many plus
-    `HEADER_SIZE + TAG_SIZE` and hands them to `decrypt`."""
+    `HEADER_SIZE + TAG_SIZE` and hands them to `decrypt`. `seal` and `open` are the same with the
+    header byte in the plaintext, for a transport that builds and reads plaintexts in one copy."""
 
     __slots__ = ("keys", "_send_length", "_send_packet", "_recv_length", "_recv_packet")
 
@@ -215,14 +211,24 @@ class PacketCipher:
         self._recv_packet = FSChaCha20Poly1305(keys.recv_packet_key)
 
     def encrypt(self, contents: bytes, aad: bytes = b"", ignore: bool = False) -> bytes:
-        length = len(contents).to_bytes(LENGTH_SIZE, "little")
-        header = bytes((IGNORE_BIT if ignore else 0,))
-        return self._send_length.crypt(length) + self._send_packet.encrypt(aad, header + contents)
+        length, ciphertext = self.seal(bytes((IGNORE_BIT if ignore else 0,)) + contents, aad)
+        return length + ciphertext
+
+    def seal(self, plaintext: bytes, aad: bytes = b"") -> tuple[bytes, bytes]:
+        """A packet as its encrypted length and its ciphertext, from a plaintext that starts with
+        the header byte; two parts, so that a large packet is not copied to join them."""
+        length = (len(plaintext) - HEADER_SIZE).to_bytes(LENGTH_SIZE, "little")
+        return self._send_length.crypt(length), self._send_packet.encrypt(aad, plaintext)
 
     def decrypt_length(self, encrypted_length: bytes) -> int:
         return int.from_bytes(self._recv_length.crypt(encrypted_length), "little")
 
     def decrypt(self, ciphertext: bytes, aad: bytes = b"") -> tuple[bool, bytes]:
         """(whether the packet is a decoy to ignore, its contents)."""
-        plaintext = self._recv_packet.decrypt(aad, ciphertext)
+        plaintext = self.open(ciphertext, aad)
         return bool(plaintext[0] & IGNORE_BIT), plaintext[HEADER_SIZE:]
+
+    def open(self, ciphertext: bytes | memoryview, aad: bytes = b"") -> bytes:
+        """The plaintext, header byte first (its IGNORE_BIT marks a decoy); the ciphertext may be
+        a view into the reader's buffer."""
+        return self._recv_packet.decrypt(aad, ciphertext)

@@ -484,13 +484,15 @@ class Peer:
             return False
         if self._v2 is None:
             data = self._wire.pack_header(self.config.network.magic, command, payload) + payload
+            parts: Iterable[bytes] = (data,)
             size = len(data)
         else:
             self._v2.send(command, payload)
-            data = self._v2.take_output()  # empty while the handshake holds the message back
+            parts = self._v2.take_parts()  # none while the handshake holds the message back
             size = v2_wire_size(command, payload)
         log.debug("sending %s (%d bytes) peer=%d", command, len(payload), self.id)
-        self._enqueue(data)
+        for part in parts:
+            self._enqueue(part)
         self.counters["messages sent"] += 1
         self.bytes_sent_per_msg[command] += size
         if self._traffic is not None:

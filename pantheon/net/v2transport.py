@@ -27,10 +27,10 @@ from typing import Final
 from .. import limits
 from ..errors import ProtocolError
 from ..frames import BAD_COMMAND, Frame
-from .bip324 import (
-    ELLSWIFT_SIZE, EXPANSION, GARBAGE_TERMINATOR_SIZE, HEADER_SIZE, LENGTH_SIZE, MAX_GARBAGE_SIZE,
-    SHORT_MESSAGE_IDS, SHORT_MESSAGE_TYPES, TAG_SIZE, EllSwiftKey, PacketCipher, SessionKeys,
+from ..protocol import (
+    ELLSWIFT_SIZE, EXPANSION, GARBAGE_TERMINATOR_SIZE, HEADER_SIZE, LENGTH_SIZE, MAX_GARBAGE_SIZE, TAG_SIZE,
 )
+from .bip324 import IGNORE_BIT, SHORT_MESSAGE_IDS, SHORT_MESSAGE_TYPES, EllSwiftKey, PacketCipher, SessionKeys
 
 __all__ = ["V1_PREFIX_SIZE", "V2TransportError", "V2State", "V2Transport", "v2_wire_size"]
 
@@ -40,6 +40,9 @@ _LONG_TYPE_SIZE: Final = 1 + limits.COMMAND_SIZE  # a 0 byte, then the 12-byte c
 #: Core's GetMessageType: bytes 0x20-0x7F up to the first NUL, then only NULs.
 _VALID_COMMAND_FIELD: Final = re.compile(rb"[\x20-\x7f]*\x00*")
 _V1_VERSION_COMMAND: Final = b"version".ljust(limits.COMMAND_SIZE, b"\x00")
+_NOT_A_DECOY: Final = b"\x00"  # the header byte of every packet we send
+#: Output parts from this size on are handed to the writer alone: joining copies them.
+_LARGE_PART: Final = 64 * 1024
 
 
 class V2TransportError(ProtocolError):
@@ -73,8 +76,8 @@ class V2Transport:
         if len(self._garbage) > MAX_GARBAGE_SIZE:
             raise ValueError(f"BIP324 garbage is at most {MAX_GARBAGE_SIZE} bytes, not {len(self._garbage)}")
         self._cipher: PacketCipher | None = None
-        self._in = bytearray()
-        self._out = bytearray()
+        self._in = bytearray()  # deleting from its front is cheap (CPython moves its start)
+        self._out: list[bytes] = []  # what to write, in parts (a large packet is never copied to join)
         self._held: list[tuple[str, bytes]] = []  # messages sent before the session's keys exist
         self._aad = b""  # the peer's garbage: authenticated by its first packet
         self._contents_length: int | None = None  # of the packet being read, once its length is decrypted
@@ -82,7 +85,7 @@ class V2Transport:
         self._received = 0
         if initiating:
             self.state = V2State.KEY
-            self._out += self._key.encoding  # the garbage waits for the responder's key
+            self._out.append(self._key.encoding)  # the garbage waits for the responder's key
         else:
             self.state = V2State.MAYBE_V1
 
@@ -100,6 +103,13 @@ class V2Transport:
         return self._received == 0
 
     @property
+    def buffered(self) -> int:
+        """Received bytes not yet consumed. Once `next_frame` has returned None it is below what
+        the state waits for: 16 bytes (v1 detection), a 64-byte key, 4,095 + 16 bytes of garbage
+        and terminator, or one packet of the largest size `max_payload` allows."""
+        return len(self._in)
+
+    @property
     def established(self) -> bool:
         """Whether the peer's version packet has arrived: the handshake is over."""
         return self.state is V2State.APPLICATION
@@ -109,12 +119,30 @@ class V2Transport:
         if self._cipher is None:
             self._held.append((command, payload))
             return
-        self._out += self._cipher.encrypt(_message_type(command) + payload)
+        self._out += self._cipher.seal(b"".join((_NOT_A_DECOY, _message_type(command), payload)))
 
     def take_output(self) -> bytes:
         """The bytes to write now, in order (empty when there are none)."""
-        out, self._out = bytes(self._out), bytearray()
-        return out
+        return b"".join(self.take_parts())
+
+    def take_parts(self) -> list[bytes]:
+        """The bytes to write now, as `take_output` gives them but in parts: a large packet's
+        ciphertext stays the object the cipher made, not copied to be joined (a socket writer
+        sends each part), and the small parts around it are joined."""
+        parts: list[bytes] = []
+        small: list[bytes] = []
+        for part in self._out:
+            if len(part) < _LARGE_PART:
+                small.append(part)
+                continue
+            if small:
+                parts.append(b"".join(small))
+                small = []
+            parts.append(part)
+        if small:
+            parts.append(b"".join(small))
+        self._out = []
+        return parts
 
     def feed(self, data: bytes) -> None:
         """Bytes as they came off the socket; they are processed by `next_frame`."""
@@ -154,7 +182,7 @@ class V2Transport:
         seen = bytes(self._in[:V1_PREFIX_SIZE])
         if seen != prefix[: len(seen)]:
             self.state = V2State.KEY
-            self._out += self._key.encoding + self._garbage
+            self._out += (self._key.encoding, self._garbage)
             return True
         if len(seen) == V1_PREFIX_SIZE:
             self.state = V2State.V1
@@ -174,10 +202,10 @@ class V2Transport:
         del self._in[:ELLSWIFT_SIZE]
         secret = self._key.shared_secret(theirs, initiating=self.initiating)
         self._cipher = PacketCipher(SessionKeys.derive(secret, self._magic, initiating=self.initiating))
-        if self.initiating:
-            self._out += self._garbage
-        self._out += self._cipher.keys.send_garbage_terminator
-        self._out += self._cipher.encrypt(b"", aad=self._garbage)  # the version packet: no contents yet
+        if self.initiating and self._garbage:
+            self._out.append(self._garbage)
+        self._out.append(self._cipher.keys.send_garbage_terminator)
+        self._out += self._cipher.seal(_NOT_A_DECOY, aad=self._garbage)  # the version packet: no contents yet
         for command, payload in self._held:
             self.send(command, payload)
         self._held.clear()
@@ -211,16 +239,17 @@ class V2Transport:
         size = HEADER_SIZE + self._contents_length + TAG_SIZE
         if len(self._in) < size:
             return False
-        ignore, contents = cipher.decrypt(bytes(self._in[:size]), self._aad)
+        with memoryview(self._in) as buffered, buffered[:size] as ciphertext:  # decrypted in place, not copied
+            plaintext = cipher.open(ciphertext, self._aad)
         del self._in[:size]
         self._aad = b""
         self._contents_length = None
-        if ignore:
+        if plaintext[0] & IGNORE_BIT:
             return True  # a decoy
         if self.state is V2State.VERSION:
             self.state = V2State.APPLICATION  # its contents are for future versions: ignored
         else:
-            self._frames.append(_frame(contents))
+            self._frames.append(_frame(plaintext))
         return True
 
 
@@ -237,16 +266,18 @@ def _message_type(command: str) -> bytes:
     return b"\x00" + command.encode("ascii").ljust(limits.COMMAND_SIZE, b"\x00")
 
 
-def _frame(contents: bytes) -> Frame:
-    """A Frame from a decrypted packet's contents; an unknown or malformed type is a BAD_COMMAND
-    frame, which the peer drops as Core does (the connection stays)."""
-    wire_size = EXPANSION + len(contents)
-    if contents[:1] == b"\x00" and len(contents) >= _LONG_TYPE_SIZE:  # Core: a shorter one is rejected
-        field = contents[1:_LONG_TYPE_SIZE]
+def _frame(plaintext: bytes) -> Frame:
+    """A Frame from a decrypted packet (its header byte, then its contents); an unknown or
+    malformed type is a BAD_COMMAND frame, which the peer drops as Core does (the connection
+    stays). The payload is the one copy made of the plaintext."""
+    wire_size = LENGTH_SIZE + len(plaintext) + TAG_SIZE
+    kind = plaintext[HEADER_SIZE] if len(plaintext) > HEADER_SIZE else None
+    if kind == 0 and len(plaintext) >= HEADER_SIZE + _LONG_TYPE_SIZE:  # Core: a shorter one is rejected
+        field = plaintext[HEADER_SIZE + 1 : HEADER_SIZE + _LONG_TYPE_SIZE]
         command = field.rstrip(b"\x00").decode("latin-1")
         error = None if _VALID_COMMAND_FIELD.fullmatch(field) else BAD_COMMAND
-        return Frame(command, contents[_LONG_TYPE_SIZE:], True, error, wire_size)
-    if contents and 0 < contents[0] <= len(SHORT_MESSAGE_TYPES):
-        return Frame(SHORT_MESSAGE_TYPES[contents[0] - 1], contents[1:], True, None, wire_size)
-    label = f"short id {contents[0]}" if contents else "empty"
-    return Frame(label, contents[1:], True, BAD_COMMAND, wire_size)
+        return Frame(command, plaintext[HEADER_SIZE + _LONG_TYPE_SIZE :], True, error, wire_size)
+    if kind is not None and 0 < kind <= len(SHORT_MESSAGE_TYPES):
+        return Frame(SHORT_MESSAGE_TYPES[kind - 1], plaintext[HEADER_SIZE + 1 :], True, None, wire_size)
+    label = f"short id {kind}" if kind is not None else "empty"
+    return Frame(label, plaintext[HEADER_SIZE + 1 :], True, BAD_COMMAND, wire_size)

@@ -35,7 +35,12 @@ import random
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the shared input reader
+
+from helpers.fuzzing import Choices  # noqa: E402
 
 try:
     import atheris
@@ -64,33 +69,6 @@ COMMANDS = (*sorted(limits.MAX_PAYLOAD), "mystery", "")
 MAX_PAYLOADS = (limits.MAX_MESSAGE_SIZE, 1000, 100, 8, 0)
 CAPS = (None, {}, {"ping": 4, "mystery": 40, "block": 200})
 MAX_PIECES = 4096
-
-
-class Choices:
-    """Reads choices from the fuzzer's bytes; once they run out every choice is the smallest."""
-
-    def __init__(self, data: bytes) -> None:
-        self._data = data
-        self._pos = 0
-
-    def take(self, size: int) -> bytes:
-        chunk = self._data[self._pos : self._pos + size]
-        self._pos += len(chunk)
-        return chunk
-
-    def number(self, low: int, high: int) -> int:
-        span = high - low
-        raw = self.take((span.bit_length() + 7) // 8)
-        return low + int.from_bytes(raw, "little") % (span + 1) if span else low
-
-    def flag(self) -> bool:
-        return bool(self.number(0, 1))
-
-    def pick(self, options: tuple[Any, ...]) -> Any:
-        return options[self.number(0, len(options) - 1)]
-
-    def rest(self) -> bytes:
-        return self.take(len(self._data))
 
 
 def _checksum(payload: bytes) -> bytes:

@@ -10,9 +10,10 @@ import pytest
 
 from helpers.vectors import VECTORS
 from pantheon.net.bip324 import (
-    EXPANSION, LENGTH_SIZE, REKEY_INTERVAL, SHORT_MESSAGE_IDS, SHORT_MESSAGE_TYPES, EllSwiftKey, FSChaCha20,
-    FSChaCha20Poly1305, PacketCipher, SessionKeys, V2CipherError, ellswift_decode_x,
+    REKEY_INTERVAL, SHORT_MESSAGE_IDS, SHORT_MESSAGE_TYPES, EllSwiftKey, FSChaCha20, FSChaCha20Poly1305,
+    PacketCipher, SessionKeys, V2CipherError, ellswift_decode_x,
 )
+from pantheon.protocol import EXPANSION, LENGTH_SIZE
 
 BIP324 = VECTORS / "bip324"
 MAINNET_MAGIC = bytes.fromhex("f9beb4d9")

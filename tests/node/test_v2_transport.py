@@ -16,7 +16,7 @@ from helpers.chain import P2WSH_TRUE, prevouts_of, spend
 from helpers.p2p import free_port
 from helpers.waiting import NODE_WAIT, in_thread, wait_for
 from pantheon import limits, params
-from pantheon.net.bip324 import GARBAGE_TERMINATOR_SIZE, MAX_GARBAGE_SIZE
+from pantheon.protocol import GARBAGE_TERMINATOR_SIZE, MAX_GARBAGE_SIZE
 from pantheon.net.peer import PeerState
 from pantheon.net.v2transport import V2Transport
 from pantheon.node import Node
