@@ -72,13 +72,14 @@ def core_runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Fu
     cache = tmp_path_factory.getbasetemp() / "core-cache"
     cached = [script for script in PASSING if uses_cached_chain(script)]
     cache_built = threading.Event()
+    environment = dict(os.environ)  # here, in pytest's thread: it edits os.environ while the workers run
 
     def run(index: int, script: str) -> CoreRun:
         if script in cached[1:]:
             cache_built.wait()
         try:
             return run_core_test(build, script, tmp_path_factory.mktemp(script.removesuffix(".py")), cache=cache,
-                                 extra=(f"--portseed={index}",))
+                                 extra=(f"--portseed={index}",), environment=environment)
         finally:
             if cached and script == cached[0]:
                 cache_built.set()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,15 +62,19 @@ class CoreRun:
 
 
 def run_core_test(build: Path, script: str, work: Path, *, cache: Path, timeout_factor: float = 2.0,
-                  timeout: float = 900.0, extra: tuple[str, ...] = ()) -> CoreRun:
-    """Run one of Core's functional tests (`script`, e.g. "p2p_ping.py") against pantheon-gevent."""
+                  timeout: float = 900.0, extra: tuple[str, ...] = (),
+                  environment: Mapping[str, str] | None = None) -> CoreRun:
+    """Run one of Core's functional tests (`script`, e.g. "p2p_ping.py") against pantheon-gevent.
+    `environment` (default: a copy of ours) must be copied beforehand when this runs in a worker
+    thread: pytest changes os.environ (PYTEST_CURRENT_TEST) under a copy made here."""
     work.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, str(build / "test" / "functional" / script),
                f"--configfile={build / 'test' / 'config.ini'}", f"--cachedir={cache}", f"--tmpdir={work / 'run'}",
                f"--timeout-factor={timeout_factor}", *extra]
-    environment = {**os.environ, "BITCOIND": str(build / "bin" / "bitcoind")}
+    base = os.environ if environment is None else environment
+    child_environment = {**base, "BITCOIND": str(build / "bin" / "bitcoind")}
     try:
-        done = subprocess.run(command, cwd=work, env=environment, capture_output=True, text=True, timeout=timeout)
+        done = subprocess.run(command, cwd=work, env=child_environment, capture_output=True, text=True, timeout=timeout)
         return CoreRun(script, done.returncode, done.stdout + done.stderr)
     except subprocess.TimeoutExpired as expired:
         output = (expired.stdout or b"").decode() + (expired.stderr or b"").decode() if isinstance(
