@@ -29,7 +29,7 @@ TX_EVERY = 10
 
 def run(quick: bool) -> list[Figure | Series]:
     from benchmarks.bcoin_sync import BcoinNode, sync_from
-    from helpers.bcoin import BCOIN, BCOIN_RULES
+    from helpers.bcoin import BCOIN
 
     if not BCOIN.exists():
         return [Figure("sync vs bcoin (bcoin not installed: npm ci --prefix tests/bcoin)", 0, "s", "run", False)]
@@ -68,14 +68,14 @@ def _child(datadir: str, port: str, tip: str) -> None:
     """In the syncing process: start a node with no peers, then dial the source and time the sync."""
     import gevent
 
+    import benchmarks.bcoin_sync  # noqa: F401 (puts tests/ on the path for helpers.bcoin)
+    from helpers.bcoin import BCOIN_RULE_ARGS
     from pantheon.config import load_config
     from pantheon.hashing import hash_to_hex
     from pantheon.node import Node
 
     args = ["--datadir", datadir, "--network", "regtest", "--port", "0", "--bind", "127.0.0.1", "--server", "0",
-            "--dnsseed", "0", "--listen", "0", "--loglevel", "warning"]
-    for rule in BCOIN_RULES:
-        args += ["--testactivationheight", rule]
+            "--dnsseed", "0", "--listen", "0", "--loglevel", "warning", *BCOIN_RULE_ARGS]
     node = Node(load_config(args)).start()
     curve = []
     try:

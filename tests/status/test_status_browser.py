@@ -7,17 +7,15 @@ chromium or bcoin (with the reason), a failure under CI=true."""
 from __future__ import annotations
 
 import base64
-import itertools
 from pathlib import Path
 
-from helpers.bcoin import BcoinNode
+from helpers.bcoin import BCOIN_RULE_ARGS, BcoinNode
 from helpers.browser import Browser
 from helpers.node import FAST, proxy, settings
 from helpers.waiting import in_thread, wait_for
 from pantheon.chain.addresses import address_to_script
 from pantheon.service import NodeService
 
-BCOIN_RULES = ("bip34@100000000", "dersig@1251", "cltv@1351", "csv@432", "segwit@432")
 CORE_ADDRESS = "bcrt1qdavt4j2sd7dlhqsavtnfxvzppw6k7qy97tmnu9"
 SCREENSHOT = Path(__file__).parents[2] / "docs" / "status.png"
 SYNC_WAIT = 120.0
@@ -35,8 +33,7 @@ SHOWN = {
 
 def test_chromium_shows_the_sync_from_bcoin_as_the_rpc_reports_it(bcoin: BcoinNode, tmp_path: Path) -> None:
     chain = bcoin.build_chain(300, tx_every=8)
-    rules = itertools.chain.from_iterable(("--testactivationheight", rule) for rule in BCOIN_RULES)
-    service = NodeService(settings(tmp_path / "pantheon", "--rpcuser", "u", "--rpcpassword", "p", *rules,
+    service = NodeService(settings(tmp_path / "pantheon", "--rpcuser", "u", "--rpcpassword", "p", *BCOIN_RULE_ARGS,
                                    "--statusport", "0", rpc=True), tuning=FAST, script_workers=0).start()
     node = service.node
     assert service.status is not None
