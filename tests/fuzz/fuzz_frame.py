@@ -6,7 +6,7 @@ Run it for a campaign (libFuzzer options; new inputs go to CORPUS_DIR if given):
     python tests/fuzz/fuzz_frame.py -max_total_time=60 [CORPUS_DIR]
 
 `tests/fuzz/test_fuzz_frame.py` runs it from pytest for a bounded time. Without atheris,
-`random_campaign` drives the same `test_one_input` with seeded random bytes.
+`helpers.fuzzing.random_campaign` drives the same `test_one_input` with seeded random bytes.
 
 An input is read by `Choices` as: decoder settings (resync, max_payload, caps), then a stream
 that is either the input's raw bytes or built from records (real headers with any command
@@ -31,16 +31,14 @@ from __future__ import annotations
 import hashlib
 import importlib
 import os
-import random
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the shared input reader
 
-from helpers.fuzzing import Choices  # noqa: E402
+from helpers.fuzzing import Choices, run_libfuzzer  # noqa: E402
 
 try:
     import atheris
@@ -168,23 +166,5 @@ def test_one_input(data: bytes) -> None:
     assert whole.end() == first.end(), f"fragmentation changed the result: {settings} {pieces!r}"
 
 
-def random_campaign(seconds: float, seed: int, max_inputs: int | None = None) -> int:
-    """Run `test_one_input` on seeded random inputs for `seconds`; the number of inputs tried."""
-    rng = random.Random(seed)
-    deadline = time.monotonic() + seconds
-    tried = 0
-    while time.monotonic() < deadline and (max_inputs is None or tried < max_inputs):
-        test_one_input(rng.randbytes(rng.choice((16, 64, 256, 1024, 4096))))
-        tried += 1
-    return tried
-
-
-def main(argv: list[str]) -> None:
-    if atheris is None:  # pragma: no cover
-        sys.exit("atheris is not installed: pip install atheris (or use random_campaign)")
-    atheris.Setup(argv, test_one_input)
-    atheris.Fuzz()
-
-
 if __name__ == "__main__":
-    main(sys.argv)
+    run_libfuzzer(sys.argv, test_one_input, atheris)

@@ -7,29 +7,20 @@ seeded random driver also runs in-process on a fixed set of inputs, on every pla
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 from typing import Callable
 
 import pytest
+from helpers.fuzzing import load_harness, random_campaign
 
 HARNESS = Path(__file__).with_name("fuzz_frame.py")
-
-
-def _harness():
-    sys.path.insert(0, str(HARNESS.parent))
-    try:
-        import fuzz_frame
-    finally:
-        sys.path.remove(str(HARNESS.parent))
-    return fuzz_frame
 
 
 def test_random_driver(fuzz_report) -> None:
     """The harness's checks in-process on a fixed set of seeded inputs (quick, deterministic)."""
     started = time.monotonic()
-    tried = _harness().random_campaign(60, seed=1, max_inputs=2000)
+    tried = random_campaign(load_harness(HARNESS).test_one_input, 60, seed=1, max_inputs=2000)
     assert tried == 2000
     fuzz_report("fuzz_frame (seeded)", tried, time.monotonic() - started, "random driver, seed 1")
 

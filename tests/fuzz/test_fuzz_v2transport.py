@@ -4,29 +4,20 @@ from a fresh corpus, and the harness's seeded random driver in-process on every 
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 from typing import Callable
 
 import pytest
+from helpers.fuzzing import load_harness, random_campaign
 
 HARNESS = Path(__file__).with_name("fuzz_v2transport.py")
-
-
-def _harness():
-    sys.path.insert(0, str(HARNESS.parent))
-    try:
-        import fuzz_v2transport
-    finally:
-        sys.path.remove(str(HARNESS.parent))
-    return fuzz_v2transport
 
 
 def test_random_driver(fuzz_report) -> None:
     """The harness's checks in-process on a fixed set of seeded inputs (quick, deterministic)."""
     started = time.monotonic()
-    tried = _harness().random_campaign(60, seed=1, max_inputs=1500)
+    tried = random_campaign(load_harness(HARNESS).test_one_input, 60, seed=1, max_inputs=1500)
     assert tried == 1500
     fuzz_report("fuzz_v2transport (seeded)", tried, time.monotonic() - started, "random driver, seed 1")
 

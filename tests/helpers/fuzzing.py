@@ -1,8 +1,16 @@
-"""What the fuzz harnesses share: `Choices`, which reads a fuzzer's input as a series of choices."""
+"""What the fuzz harnesses share: `Choices`, which reads a fuzzer's input as a series of choices;
+`random_campaign`, the seeded random driver that runs a harness where atheris is missing (and
+in-process under pytest); `run_libfuzzer`, a harness's command line; `load_harness`."""
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+import random
+import sys
+import time
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Callable
 
 
 class Choices:
@@ -30,3 +38,33 @@ class Choices:
 
     def rest(self) -> bytes:
         return self.take(len(self._data))
+
+
+def random_campaign(one_input: Callable[[bytes], object], seconds: float, seed: int,
+                    max_inputs: int | None = None) -> int:
+    """Run `one_input` on seeded random inputs (16 bytes to 4 KB) for `seconds`, or until
+    `max_inputs`; returns the number of inputs tried."""
+    rng = random.Random(seed)
+    deadline = time.monotonic() + seconds
+    tried = 0
+    while time.monotonic() < deadline and (max_inputs is None or tried < max_inputs):
+        one_input(rng.randbytes(rng.choice((16, 64, 256, 1024, 4096))))
+        tried += 1
+    return tried
+
+
+def run_libfuzzer(argv: list[str], one_input: Callable[[bytes], object], atheris: ModuleType | None) -> None:
+    """A harness run as a script: libFuzzer (atheris) on `one_input` with libFuzzer's arguments."""
+    if atheris is None:  # pragma: no cover
+        sys.exit("atheris is not installed: pip install atheris (or use helpers.fuzzing.random_campaign)")
+    atheris.Setup(argv, one_input)
+    atheris.Fuzz()
+
+
+def load_harness(path: Path) -> ModuleType:
+    """Import the harness at `path` (tests/fuzz/fuzz_*.py) as a module, for its `test_one_input`."""
+    sys.path.insert(0, str(path.parent))
+    try:
+        return importlib.import_module(path.stem)
+    finally:
+        sys.path.remove(str(path.parent))
