@@ -38,7 +38,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the shared input reader
 
-from helpers.fuzzing import Choices, run_libfuzzer  # noqa: E402
+from helpers.fuzzing import Choices, run_libfuzzer, split  # noqa: E402
 
 try:
     import atheris
@@ -104,14 +104,7 @@ def build(data: bytes) -> tuple[dict[str, Any], list[bytes]]:
         stream = choices.rest()  # arbitrary bytes
     else:
         stream = b"".join(_record(choices) for _ in range(choices.number(0, 10)))
-    pieces, pos = [], 0
-    if any(sizes):
-        while pos < len(stream) and len(pieces) < MAX_PIECES:
-            size = sizes[len(pieces) % len(sizes)]
-            pieces.append(stream[pos : pos + size])
-            pos += size
-    pieces.append(stream[pos:])
-    return settings, pieces
+    return settings, split(stream, sizes, MAX_PIECES)
 
 
 @dataclass

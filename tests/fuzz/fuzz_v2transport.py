@@ -39,7 +39,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the shared input reader
 
-from helpers.fuzzing import Choices, run_libfuzzer  # noqa: E402
+from helpers.fuzzing import Choices, run_libfuzzer, split  # noqa: E402
 
 try:
     import atheris
@@ -155,14 +155,7 @@ def _tail(choices: Choices) -> bytes:
 
 def _pieces(choices: Choices, stream: bytes) -> list[bytes]:
     sizes = [choices.number(0, 200) for _ in range(choices.number(0, 8))]
-    pieces, pos = [], 0
-    if any(sizes):
-        while pos < len(stream) and len(pieces) < MAX_PIECES:
-            size = sizes[len(pieces) % len(sizes)]
-            pieces.append(stream[pos : pos + size])
-            pos += size
-    pieces.append(stream[pos:])
-    return pieces
+    return split(stream, sizes, MAX_PIECES)
 
 
 def _bound(transport: V2Transport, max_payload: int) -> int:

@@ -40,6 +40,19 @@ class Choices:
         return self.take(len(self._data))
 
 
+def split(stream: bytes, sizes: list[int], max_pieces: int) -> list[bytes]:
+    """`stream` cut into pieces of `sizes` in turn (at most `max_pieces` of them, the rest in one
+    last piece): how a harness feeds a decoder the way a socket's reads would."""
+    pieces, pos = [], 0
+    if any(sizes):
+        while pos < len(stream) and len(pieces) < max_pieces:
+            size = sizes[len(pieces) % len(sizes)]
+            pieces.append(stream[pos : pos + size])
+            pos += size
+    pieces.append(stream[pos:])
+    return pieces
+
+
 def random_campaign(one_input: Callable[[bytes], object], seconds: float, seed: int,
                     max_inputs: int | None = None) -> int:
     """Run `one_input` on seeded random inputs (16 bytes to 4 KB) for `seconds`, or until
