@@ -77,6 +77,7 @@ _INPUTS = (1, 1, 1, 1, 1, 2, 2, 2, 3, 4)  # fan-in drawn per transaction: 1.8 on
 _OUTPUTS = (2, 3, 3, 3, 4, 4, 4, 5)  # fan-out: 3.5 on average, so the UTXO set grows
 _FEE_RATE = 2  # sat/vB, on an estimate of the size
 _MIN_OUTPUT = 5_000  # sat: above every dust limit
+_MIN_SPEND = 20 * _MIN_OUTPUT  # what a transaction's inputs are worth at least
 _N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141  # secp256k1's order
 _AUX = bytes(32)  # BIP340 auxiliary randomness: none, so the chain depends on the seed alone
 _FRAME = struct.Struct("<4sI")
@@ -225,13 +226,20 @@ class _Generator:
         coins[position], coins[-1] = coins[-1], coins[position]
         return coins.pop()
 
+    def _inputs(self, count: int) -> list[_Coin]:
+        """`count` random coins, and more while they are worth less than `_MIN_SPEND` (small
+        coins get consolidated, so values never wear down to dust)."""
+        inputs = [self._take() for _ in range(count)]
+        while sum(coin[2] for coin in inputs) < _MIN_SPEND:
+            inputs.append(self._take())
+        return inputs
+
     def _draft(self, inputs: list[_Coin], outputs: int) -> tuple[_Draft, int]:
         """An unsigned tx spending `inputs` to `outputs` new coins of random types; its fee."""
         kinds = [self._kind() for _ in range(outputs)]
         vbytes = 11 + sum(_INPUT_VBYTES[coin[3]] for coin in inputs) + 43 * outputs
         fee = _FEE_RATE * vbytes
         total = sum(coin[2] for coin in inputs) - fee
-        assert total >= _MIN_OUTPUT, "coins worn down to dust: fewer blocks or txs per block"
         outputs = max(1, min(outputs, total // (2 * _MIN_OUTPUT)))
         weights = [self.rng.randrange(1, 100) for _ in range(outputs)]
         values = [_MIN_OUTPUT + (total - outputs * _MIN_OUTPUT) * weight // sum(weights) for weight in weights]
@@ -291,7 +299,7 @@ class _Generator:
         for _ in range(self.spec.blocks):
             drafts, fees = [], 0
             for _ in range(self.spec.txs):
-                inputs = [self._take() for _ in range(min(self.rng.choice(_INPUTS), len(self.coins)))]
+                inputs = self._inputs(self.rng.choice(_INPUTS))
                 draft, fee = self._draft(inputs, self.rng.choice(_OUTPUTS))
                 drafts.append(draft)
                 fees += fee
