@@ -38,7 +38,7 @@ from coincurve import PrivateKey
 from pantheon import params, wire
 from pantheon.chain.addresses import hash160, p2sh_output, p2wpkh_output, p2wsh_output
 from pantheon.chain.contextual import block_subsidy
-from pantheon.chain.miner import mine
+from pantheon.chain.miner import DEFAULT_BLOCK_VERSION, mine
 from pantheon.chain.script import (
     OP_1,
     OP_2,
@@ -72,6 +72,13 @@ KINDS: dict[str, int] = {"p2wpkh": 45, "p2tr": 20, "p2pkh": 15, "p2sh_p2wpkh": 1
 #: Coinbase-only blocks before the spends: bcoin's regtest activates segwit at 432.
 PREAMBLE = 432
 _COINBASE_MATURITY = 100
+#: Block times: mainnet's spacing, from a date after BIP16's (bcoin checks P2SH only in blocks
+#: after 2012-04-01, and asserts on a P2SH-wrapped witness spend in an earlier one).
+_FIRST_TIME = 1_700_000_000
+_SPACING = 600
+#: Every block signals CSV (bit 0) and segwit (bit 1): bcoin's regtest deploys them by BIP9, so
+#: they lock in at 288 and are active at 432 only if the preamble signals them.
+_BLOCK_VERSION = DEFAULT_BLOCK_VERSION | 1 << 0 | 1 << 1
 _KEYS_PER_KIND = 64
 _INPUTS = (1, 1, 1, 1, 1, 2, 2, 2, 3, 4)  # fan-in drawn per transaction: 1.8 on average
 _OUTPUTS = (2, 3, 3, 3, 4, 4, 4, 5)  # fan-out: 3.5 on average, so the UTXO set grows
@@ -271,8 +278,8 @@ class _Generator:
         coinbase = Tx(2, [TxIn(bytes(32), 0xFFFF_FFFF, script_sig, 0xFFFF_FFFF,
                                (bytes(32),) if commitment else ())], outputs, 0)
         transactions = (coinbase, *txs)
-        header = BlockHeader(0x2000_0000, self.tip.hash, merkle_root([tx.txid for tx in transactions])[0],
-                             self.tip.timestamp + 1, self.tip.bits, 0)  # regtest: no retarget
+        header = BlockHeader(_BLOCK_VERSION, self.tip.hash, merkle_root([tx.txid for tx in transactions])[0],
+                             _FIRST_TIME + _SPACING * (height - 1), self.tip.bits, 0)  # regtest: no retarget
         block = mine(Block(header, transactions))
         for tx in txs:
             for index, txout in enumerate(tx.outputs):
