@@ -65,7 +65,7 @@ from pantheon.hashing import WITNESS_COMMITMENT_PREFIX, expected_witness_commitm
 from pantheon.params import Network
 from pantheon.primitives import Block, BlockHeader, Tx, TxIn, TxOut
 
-__all__ = ["KINDS", "PREAMBLE", "ChainSpec", "generate", "write_chain", "cached_chain", "main"]
+__all__ = ["KINDS", "PREAMBLE", "ChainSpec", "generate", "write_chain", "read_blocks", "cached_chain", "main"]
 
 #: Output types and their shares (per 100 outputs), near mainnet's mix of spends.
 KINDS: dict[str, int] = {"p2wpkh": 45, "p2tr": 20, "p2pkh": 15, "p2sh_p2wpkh": 10, "p2wsh_2of3": 8, "p2tr_script": 2}
@@ -346,6 +346,16 @@ def _counted(blocks: Iterator[Block], counts: dict[str, float]) -> Iterator[Bloc
         counts["inputs"] += sum(len(tx.inputs) for tx in block.transactions[1:])
         counts["outputs"] += sum(len(tx.outputs) for tx in block.transactions)
         yield block
+
+
+def read_blocks(path: Path, network: Network = params.REGTEST) -> Iterator[bytes]:
+    """The blocks of a file `write_chain` wrote (genesis first), as bytes, read as it is streamed."""
+    with path.open("rb") as source:
+        while header := source.read(_FRAME.size):
+            magic, size = _FRAME.unpack(header)
+            if magic != network.magic_bytes:
+                raise ValueError(f"{path}: not {network.name}'s magic at offset {source.tell() - _FRAME.size}")
+            yield source.read(size)
 
 
 def cached_chain(spec: ChainSpec, cache_dir: Path, workers: int = 1) -> Path:

@@ -37,7 +37,7 @@ import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import gevent
 import pytest
@@ -170,6 +170,12 @@ class BcoinNode:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1])
         raise RuntimeError("no VmHWM in /proc status")
+
+    def cpu_seconds(self) -> float:
+        """The bcoin process's user plus system CPU time so far (/proc/PID/stat)."""
+        assert self.process is not None
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
 
     # HTTP: the node's JSON-RPC, the wallet's REST API
 
@@ -360,10 +366,19 @@ class SyncRun:
     peak_rss_kib: int  # the syncing bcoin's VmHWM when it reached the tip
 
 
+class SyncResult(NamedTuple):
+    """One bcoin's sync: seconds from the dial to the source's tip, then its peak RSS (KiB) and
+    the CPU seconds it used from its start (its start-up is a small part of a long sync)."""
+
+    seconds: float
+    peak_rss_kib: int
+    cpu_seconds: float
+
+
 def sync_from(source: BcoinNode, workdir: Path, timeout: float = 600.0,
-              curve: list[tuple[float, int]] | None = None) -> tuple[float, int]:
+              curve: list[tuple[float, int]] | None = None) -> SyncResult:
     """A fresh bcoin (no wallet, not listening, started before the clock runs) dials `source` and
-    syncs its whole chain: (seconds from the dial to the source's tip, its peak RSS in KiB).
+    syncs its whole chain.
     With `curve`, each poll of the syncer's tip appends (seconds since the dial, its height)."""
     tip = source.tip()[1]
     syncer = BcoinNode(workdir, listen=False, wallet=False).start()
@@ -378,7 +393,7 @@ def sync_from(source: BcoinNode, workdir: Path, timeout: float = 600.0,
         started = time.perf_counter()
         syncer.connect_to("127.0.0.1", source.p2p_port)
         wait_for(at_tip, timeout, f"tip {tip}")
-        return time.perf_counter() - started, syncer.peak_rss_kib()
+        return SyncResult(time.perf_counter() - started, syncer.peak_rss_kib(), syncer.cpu_seconds())
     finally:
         syncer.stop()
 
@@ -391,7 +406,7 @@ def bcoin_sync_baseline(workdir: Path, blocks: int = 5000, tx_every: int = 10) -
         started = time.perf_counter()
         chain = source.build_chain(blocks, tx_every=tx_every)
         build_seconds = time.perf_counter() - started
-        sync_seconds, peak_rss_kib = sync_from(source, workdir / "syncer")
+        sync_seconds, peak_rss_kib, _ = sync_from(source, workdir / "syncer")
     finally:
         source.stop()
     return SyncRun(chain.height, len(chain.txids), build_seconds, sync_seconds, peak_rss_kib)
