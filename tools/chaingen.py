@@ -371,7 +371,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--blocks", type=int, default=400, help="blocks of spends after the preamble")
     parser.add_argument("--txs", type=int, default=500, help="transactions per block")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--workers", type=int, default=multiprocessing.cpu_count(), help="signing processes")
+    parser.add_argument("--workers", type=int, default=1, help="signing processes (default 1)")
     parser.add_argument("--out", type=Path, required=True, help="the blk-framed file to write")
     args = parser.parse_args(argv)
     counts = write_chain(ChainSpec(args.blocks, args.txs, args.seed), args.out, workers=args.workers)
