@@ -3,8 +3,9 @@ from a seed, written in blk-file framing (regtest magic, u32 length, block; gene
 framing of Core's blk files and of `tests/vectors/chains/`, so `-reindex`-style imports and the
 tests' loaders read it.
 
-The chain: `PREAMBLE` coinbase-only blocks paying to the generator's keys (432 is where bcoin's
-regtest activates segwit, so bcoin accepts the whole chain), one fan-out block splitting every
+The chain: `PREAMBLE` coinbase-only blocks paying to the generator's keys (bcoin's regtest
+activates CSV and segwit by BIP9 at 432, so every block signals them and bcoin accepts the whole
+chain; blocks are 600 s apart from a date after BIP16's), one fan-out block splitting every
 mature coinbase into enough coins for what follows, then `blocks` blocks of `txs` transactions
 each. Every transaction spends coins confirmed in earlier blocks (fan-in from `_INPUTS`) and pays
 fan-out (`_OUTPUTS`) to a mix of output types in mainnet-like shares (`KINDS`): P2WPKH, P2TR key
@@ -215,6 +216,9 @@ class _Generator:
                      if workers > 1 else None)
         self.workers = workers
         self.coins: list[_Coin] = []  # confirmed, spendable
+        self._coinbases: list[tuple[bytes, int, str, int]] = []  # txid, value, kind, key index
+        self._owner = {key.script_pubkey: (kind, index) for kind, keys in self.wallet.keys.items()
+                       for index, key in enumerate(keys)}
         self.tip = wire.decode_block(network.genesis_block).header
         self.height = 0
 
@@ -290,9 +294,6 @@ class _Generator:
         return block
 
     def blocks(self) -> Iterator[Block]:
-        self._owner = {key.script_pubkey: (kind, index) for kind, keys in self.wallet.keys.items()
-                       for index, key in enumerate(keys)}
-        self._coinbases: list[tuple[bytes, int, str, int]] = []
         for _ in range(PREAMBLE):
             yield self.block([], 0)
         mature = self._coinbases[:PREAMBLE - _COINBASE_MATURITY + 1]
