@@ -7,9 +7,11 @@ The chain: `PREAMBLE` coinbase-only blocks paying to the generator's keys (bcoin
 activates CSV and segwit by BIP9 at 432, so every block signals them and bcoin accepts the whole
 chain; blocks are 600 s apart from a date after BIP16's), one fan-out block splitting every
 mature coinbase into enough coins for what follows, then `blocks` blocks of `txs` transactions
-each. Every transaction spends coins confirmed in earlier blocks (fan-in from `_INPUTS`) and pays
-fan-out (`_OUTPUTS`) to a mix of output types in mainnet-like shares (`KINDS`): P2WPKH, P2TR key
-path, P2PKH, P2SH-P2WPKH, 2-of-3 P2WSH multisig and a few P2TR script paths; each pays a fee.
+each, then `tail` coinbase-only blocks (more than 2,016 bury the spends under the two weeks of
+work Core's -assumevalid wants on top of a block before it skips its scripts). Every transaction
+spends coins confirmed in earlier blocks (fan-in from `_INPUTS`) and pays fan-out (`_OUTPUTS`)
+to a mix of output types in mainnet-like shares (`KINDS`): P2WPKH, P2TR key path, P2PKH,
+P2SH-P2WPKH, 2-of-3 P2WSH multisig and a few P2TR script paths; each pays a fee.
 Signatures are coincurve's (libsecp256k1: ECDSA low-S DER, BIP340 Schnorr with zero auxiliary
 randomness, so signing is deterministic) over `chain/sighash.py`'s messages; keys come from a pool
 of `_KEYS_PER_KIND` per type derived from the seed, so worker processes rebuild them from the seed
@@ -99,10 +101,12 @@ class ChainSpec:
     blocks: int
     txs: int
     seed: int
+    tail: int = 0  # coinbase-only blocks after the spends
 
     @property
     def name(self) -> str:
-        return f"density_b{self.blocks}_t{self.txs}_s{self.seed}.blk"
+        tail = f"_a{self.tail}" if self.tail else ""
+        return f"density_b{self.blocks}_t{self.txs}_s{self.seed}{tail}.blk"
 
 
 def _push(data: bytes) -> bytes:
@@ -312,6 +316,8 @@ class _Generator:
                 drafts.append(draft)
                 fees += fee
             yield self.block(drafts, fees)
+        for _ in range(self.spec.tail):
+            yield self.block([], 0)
 
 
 def generate(spec: ChainSpec, network: Network = params.REGTEST, workers: int = 1) -> Iterator[Block]:
@@ -372,10 +378,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--blocks", type=int, default=400, help="blocks of spends after the preamble")
     parser.add_argument("--txs", type=int, default=500, help="transactions per block")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--tail", type=int, default=0, help="coinbase-only blocks after the spends")
     parser.add_argument("--workers", type=int, default=1, help="signing processes (default 1)")
     parser.add_argument("--out", type=Path, required=True, help="the blk-framed file to write")
     args = parser.parse_args(argv)
-    counts = write_chain(ChainSpec(args.blocks, args.txs, args.seed), args.out, workers=args.workers)
+    counts = write_chain(ChainSpec(args.blocks, args.txs, args.seed, args.tail), args.out, workers=args.workers)
     print(f"{args.out}: {counts['blocks']:,} blocks, {counts['txs']:,} txs, {counts['inputs']:,} inputs, "
           f"{counts['outputs']:,} outputs in {counts['seconds']:.1f} s", file=sys.stderr)
     return 0

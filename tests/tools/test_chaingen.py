@@ -52,7 +52,8 @@ def test_the_same_seed_gives_the_same_bytes_and_another_seed_others(chain_file: 
     assert again.read_bytes() == chain_file.read_bytes()
     assert counts["blocks"] == PREAMBLE + 1 + SPEC.blocks
     other = tmp_path / "other.blk"
-    write_chain(ChainSpec(2, 10, 8), other, workers=1)
+    counts = write_chain(ChainSpec(2, 10, 8, tail=3), other, workers=1)
+    assert counts["blocks"] == PREAMBLE + 1 + 2 + 3  # the tail: coinbase-only blocks after the spends
     assert other.read_bytes()[:200_000] != chain_file.read_bytes()[:200_000]
 
 
