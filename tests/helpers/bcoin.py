@@ -389,7 +389,10 @@ def sync_from(source: BcoinNode, workdir: Path, timeout: float = 600.0,
               curve: list[tuple[float, int]] | None = None) -> SyncResult:
     """A fresh bcoin (no wallet, not listening, started before the clock runs) dials `source` and
     syncs its whole chain.
-    With `curve`, each poll of the syncer's tip appends (seconds since the dial, its height)."""
+    With `curve`, each poll of the syncer's tip appends (seconds since the dial, its height).
+    bcoin drops a peer whose block it waited for too long ("Peer is stalling"), which happens when
+    it is itself slow to validate big blocks, and never dials an `addnode onetry` peer again, so a
+    syncer left without peers is made to dial the source again (inside the timed sync)."""
     tip = source.tip()[1]
     syncer = BcoinNode(workdir, listen=False, wallet=False).start()
 
@@ -397,6 +400,8 @@ def sync_from(source: BcoinNode, workdir: Path, timeout: float = 600.0,
         height, best = syncer.tip()
         if curve is not None:
             curve.append((time.perf_counter() - started, height))
+        if best != tip and not syncer.peers():
+            syncer.connect_to("127.0.0.1", source.p2p_port)
         return best == tip
 
     try:
