@@ -25,9 +25,9 @@ TESTS = Path(__file__).resolve().parent.parent / "tests"
 if str(TESTS) not in sys.path:
     sys.path.insert(0, str(TESTS))  # helpers.bcoin lives with the interop tests that use it most
 
-from helpers.bcoin import BcoinNode, SyncRun, bcoin_sync_baseline, sync_from  # noqa: E402
+from helpers.bcoin import BcoinNode, SyncResult, SyncRun, bcoin_sync_baseline, sync_from  # noqa: E402
 
-__all__ = ["BcoinNode", "SyncRun", "bcoin_sync_baseline", "sync_from"]
+__all__ = ["BcoinNode", "SyncResult", "SyncRun", "bcoin_sync_baseline", "sync_from"]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,13 +1,14 @@
-"""Taproot key-path signing for tests: BIP340 Schnorr over secp256k1 and the BIP341 signature message."""
+"""Taproot key-path signing for tests: BIP340 Schnorr over secp256k1 (the message from chain/sighash.py)."""
 
 # Written fresh from the BIPs' reference algorithms, for SIGHASH_DEFAULT. Test-only: slow, not
 # constant-time, never for real keys.
 
 from __future__ import annotations
 
-import hashlib
 from typing import Optional, Sequence
 
+from pantheon.chain import sighash
+from pantheon.chain.sighash import tagged_hash
 from pantheon.primitives import Tx, TxIn
 
 Point = Optional[tuple[int, int]]
@@ -45,11 +46,6 @@ def _mul(k: int, point: Point = _G) -> Point:
     return result
 
 
-def _tagged(tag: str, data: bytes) -> bytes:
-    tag_hash = hashlib.sha256(tag.encode()).digest()
-    return hashlib.sha256(tag_hash + tag_hash + data).digest()
-
-
 def _xonly(point: Point) -> bytes:
     assert point is not None
     return point[0].to_bytes(32, "big")
@@ -58,11 +54,11 @@ def _xonly(point: Point) -> bytes:
 def schnorr_sign(secret: int, message: bytes, aux: bytes = bytes(32)) -> bytes:
     public = _mul(secret)
     d = secret if public[1] % 2 == 0 else _N - secret
-    masked = (d ^ int.from_bytes(_tagged("BIP0340/aux", aux), "big")).to_bytes(32, "big")
-    k0 = int.from_bytes(_tagged("BIP0340/nonce", masked + _xonly(public) + message), "big") % _N
+    masked = (d ^ int.from_bytes(tagged_hash("BIP0340/aux", aux), "big")).to_bytes(32, "big")
+    k0 = int.from_bytes(tagged_hash("BIP0340/nonce", masked + _xonly(public) + message), "big") % _N
     nonce_point = _mul(k0)
     k = k0 if nonce_point[1] % 2 == 0 else _N - k0
-    challenge = _tagged("BIP0340/challenge", _xonly(nonce_point) + _xonly(public) + message)
+    challenge = tagged_hash("BIP0340/challenge", _xonly(nonce_point) + _xonly(public) + message)
     e = int.from_bytes(challenge, "big") % _N
     return _xonly(nonce_point) + ((k + e * d) % _N).to_bytes(32, "big")
 
@@ -71,34 +67,14 @@ def taproot_output(internal_secret: int) -> tuple[int, bytes]:
     """BIP341 key path without scripts: the tweaked secret and the P2TR scriptPubKey."""
     internal = _mul(internal_secret)
     secret = internal_secret if internal[1] % 2 == 0 else _N - internal_secret
-    tweak = int.from_bytes(_tagged("TapTweak", _xonly(internal)), "big")
+    tweak = int.from_bytes(tagged_hash("TapTweak", _xonly(internal)), "big")
     tweaked = (secret + tweak) % _N
     return tweaked, b"\x51\x20" + _xonly(_mul(tweaked))
 
 
-def _sha(*parts: bytes) -> bytes:
-    return hashlib.sha256(b"".join(parts)).digest()
-
-
 def taproot_sighash(tx: Tx, spent: list[tuple[int, bytes]], index: int) -> bytes:
-    """BIP341 SigMsg for SIGHASH_DEFAULT, no annex, key path."""
-    inputs = tx.inputs
-    message = b"".join(
-        (
-            b"\x00\x00",  # epoch, hash type
-            tx.version.to_bytes(4, "little", signed=True),
-            tx.locktime.to_bytes(4, "little"),
-            _sha(*(txin.prev_txid + txin.prev_index.to_bytes(4, "little") for txin in inputs)),
-            _sha(*(value.to_bytes(8, "little") for value, _ in spent)),
-            _sha(*(bytes([len(script)]) + script for _, script in spent)),
-            _sha(*(txin.sequence.to_bytes(4, "little") for txin in inputs)),
-            _sha(*(out.value.to_bytes(8, "little") + bytes([len(out.script_pubkey)]) + out.script_pubkey
-                   for out in tx.outputs)),
-            b"\x00",  # spend type: key path, no annex
-            index.to_bytes(4, "little"),
-        )
-    )
-    return _tagged("TapSighash", message)
+    """BIP341 SigMsg hash for SIGHASH_DEFAULT, no annex, key path."""
+    return sighash.taproot_sighash(sighash.PrecomputedTx(tx, spent), index)
 
 
 def sign_key_path(tx: Tx, spent: Sequence[tuple[int, bytes]], secrets: Sequence[int]) -> Tx:

@@ -1,0 +1,122 @@
+"""Initial sync at mainnet density: the chain `tools.chaingen` writes (400 blocks of 500 signed
+transactions, about 370,000 inputs over P2WPKH, P2TR, P2PKH, P2SH-P2WPKH, 2-of-3 P2WSH and P2TR
+script paths, between its 433-block preamble and a 2,100-block tail; 40 blocks with --quick),
+synced from one bcoin 1.0.2 that received it by submitblock.
+
+Rows, each syncer timed from its dial to the source's tip (bench_sync's and helpers.bcoin's
+tools): Pantheon with scripts verified (2 worker processes, as `pantheon-gevent` runs), Pantheon
+with `--assumevalid` at the tip, and a second bcoin; for each the seconds, blocks/s, tx/s,
+inputs/s, peak RSS and CPU seconds per 1,000 inputs. Core's -assumevalid skips a block's
+scripts only under two weeks of work (2,016 regtest blocks) on top, so the chain ends with
+`TAIL` coinbase-only blocks, which every syncer syncs too, and the -assumevalid row says how many
+blocks' scripts it skipped. The ceiling: every input's script checked by the kernel in 2 worker
+processes (`ScriptVerifier`) with nothing else, block by block, from the file.
+
+The chain is generated once per size and seed and kept in the cache directory
+($PANTHEON_CHAIN_CACHE, else ~/.cache/pantheon/chains); the generation's time is a row when it
+ran. Needs bcoin in tests/bcoin.
+
+    python -m benchmarks density [--quick]
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.common import Figure
+from pantheon import params, wire
+from pantheon.chain import scripts
+from pantheon.chain.validation import is_coinbase
+from pantheon.primitives import Block, OutPoint
+from tools.chaingen import ChainSpec, read_blocks, write_chain
+
+TAIL = 2_100  # more than the 2,016 blocks of work -assumevalid wants on top
+FULL, QUICK = ChainSpec(blocks=400, txs=500, seed=1, tail=TAIL), ChainSpec(blocks=40, txs=500, seed=1, tail=TAIL)
+CACHE = Path(os.environ.get("PANTHEON_CHAIN_CACHE", Path.home() / ".cache" / "pantheon" / "chains"))
+_WORKERS = 2
+_SYNC_TIMEOUT = 3600.0
+
+
+def run(quick: bool) -> list[Figure]:
+    from benchmarks.bcoin_sync import BcoinNode, sync_from
+    from benchmarks.bench_sync import pantheon_sync
+    from helpers.bcoin import BCOIN
+
+    if not BCOIN.exists():
+        return [Figure("density sync (bcoin not installed: npm ci --prefix tests/bcoin)", 0, "s", "run", False)]
+    spec = QUICK if quick else FULL
+    path = CACHE / spec.name
+    figures: list[Figure] = []
+    if not path.exists():
+        counts = write_chain(spec, path)
+        figures.append(Figure(f"chaingen {spec.blocks}x{spec.txs} ({counts['inputs']:,} inputs signed)",
+                              counts["seconds"], "s", "report", True))
+    raws = list(read_blocks(path))[1:]  # genesis is every node's own
+    blocks = [wire.decode_block(raw) for raw in raws]
+    txs = sum(len(block.transactions) - 1 for block in blocks)
+    inputs = sum(len(tx.inputs) for block in blocks for tx in block.transactions[1:])
+    ceiling = _ceiling(blocks)
+    figures.append(Figure(f"ceiling: scripts of {inputs:,} inputs, kernel alone, {_WORKERS} processes",
+                          inputs / ceiling, "inputs/s", "report", True))
+    with tempfile.TemporaryDirectory(prefix="pantheon-bench-density-") as work:
+        workdir = Path(work)
+        source = BcoinNode(workdir / "source", wallet=False).start()
+        try:
+            started = time.perf_counter()
+            for raw in raws:
+                rejected = source.rpc("submitblock", raw.hex())
+                if rejected is not None:
+                    raise RuntimeError(f"bcoin refused a generated block: {rejected}")
+            submitted = time.perf_counter() - started
+            tip = source.tip()[1]
+            bcoin = sync_from(source, workdir / "bcoin-syncer", timeout=_SYNC_TIMEOUT)
+            ours = pantheon_sync(workdir / "pantheon", source.p2p_port, tip)
+            assumed = pantheon_sync(workdir / "pantheon-av", source.p2p_port, tip, ["--assumevalid", tip])
+        finally:
+            source.stop()
+    figures.append(Figure("bcoin submitblock of the chain (its own checks)", submitted, "s", "report", True))
+    label = f"{len(blocks):,} blocks, {txs:,} txs, {inputs:,} inputs"
+    syncers = (("Pantheon", ours["seconds"], ours["peak_rss_kib"], ours["cpu_seconds"]),
+               (f"Pantheon -assumevalid tip ({assumed['assumevalid_skipped']} blocks skipped)", assumed["seconds"],
+                assumed["peak_rss_kib"], assumed["cpu_seconds"]),
+               ("bcoin", bcoin.seconds, bcoin.peak_rss_kib, bcoin.cpu_seconds))
+    for name, seconds, rss, cpu in syncers:
+        faster = name == "bcoin" or seconds < bcoin.seconds
+        figures += [
+            Figure(f"density sync {label}: {name}", seconds, "s", "< bcoin's" if name != "bcoin" else "baseline",
+                   faster, "bcoin", bcoin.seconds),
+            Figure(f"density sync rate: {name}", len(blocks) / seconds, "blocks/s", "report", True),
+            Figure(f"density sync rate: {name}", txs / seconds, "tx/s", "report", True),
+            Figure(f"density sync rate: {name}", inputs / seconds, "inputs/s", "report", True,
+                   "ceiling", inputs / ceiling),
+            Figure(f"density sync peak RSS: {name}", rss / 1024, "MiB", "report", True),
+            Figure(f"density sync CPU per 1,000 inputs: {name}", 1000 * cpu / inputs, "s", "report", True),
+        ]
+    figures.append(Figure("density sync: Pantheon verified scripts", float(ours["scripts_verified"]), "", "1", bool(
+        ours["scripts_verified"])))
+    return figures
+
+
+def _ceiling(blocks: list[Block]) -> float:
+    """Seconds for the kernel to check every input of `blocks` in `_WORKERS` processes, the spent
+    outputs looked up beforehand (not timed) in a dict of the chain's outputs."""
+    outputs: dict[OutPoint, tuple[int, bytes]] = {}
+    work = []
+    for height, block in enumerate(blocks, start=1):
+        spent = []
+        for tx in block.transactions:
+            spent.append([] if is_coinbase(tx) else [outputs.pop(txin.outpoint) for txin in tx.inputs])
+            for index, txout in enumerate(tx.outputs):
+                outputs[OutPoint(tx.txid, index)] = (txout.value, txout.script_pubkey)
+        work.append((block, spent, scripts.script_flags(params.REGTEST, height, block.hash)))
+    verifier = scripts.ScriptVerifier(workers=_WORKERS)
+    try:
+        started = time.perf_counter()
+        for block, spent, flags in work:
+            verifier.verify_block_scripts(block, spent, flags)
+        return time.perf_counter() - started
+    finally:
+        verifier.close()
