@@ -84,8 +84,9 @@ def run_core_test(build: Path, script: str, work: Path, *, cache: Path, timeout_
 
 def run_named_tests(argv: list[str]) -> int:
     """`python tests/helpers/core.py SCRIPT...`: run Core's tests one by one against this venv's
-    Pantheon, keeping each one's directory (node logs included) under /tmp/pantheon-core."""
-    root = Path("/tmp/pantheon-core")
+    Pantheon, keeping each one's directory (node logs included) under $PANTHEON_CORE_ROOT (default
+    /tmp/pantheon-core; give each worktree its own, as the launcher there runs this venv's Python)."""
+    root = Path(os.environ.get("PANTHEON_CORE_ROOT", "/tmp/pantheon-core"))
     build = build_dir(root / "build")
     failed = 0
     for script in argv:
