@@ -40,8 +40,8 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import gevent
-import pytest
 
+from helpers.outside import missing
 from helpers.p2p import free_port
 from helpers.waiting import wait_for
 from pantheon import params
@@ -64,10 +64,7 @@ def require_bcoin() -> Path:
     """The bcoin executable, or skip (fail under CI=true) with the reason."""
     if BCOIN.exists():
         return BCOIN
-    reason = f"bcoin is not installed at {BCOIN} (run: npm install --prefix tests/bcoin)"
-    if os.environ.get("CI") == "true":
-        pytest.fail(reason)
-    pytest.skip(reason)
+    missing(f"bcoin is not installed at {BCOIN} (run: npm install --prefix tests/bcoin)")
 
 
 def _outputs(destination: str | bytes, sats: int) -> dict[str, Any]:

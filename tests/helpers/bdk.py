@@ -5,13 +5,12 @@ install it); `LightWallet` is a BIP84 regtest wallet whose only peer is one node
 from __future__ import annotations
 
 import asyncio
-import os
 import threading
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import pytest
+from helpers.outside import missing
 
 #: The mnemonic's entropy: a fixed wallet, so failures reproduce.
 ENTROPY = bytes(range(16))
@@ -24,10 +23,7 @@ def require_bdk() -> ModuleType:
     try:
         import bdkpython
     except ImportError:
-        reason = "bdkpython is not installed (pip install -e '.[test]' pins bdkpython==3.1.1)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
+        missing("bdkpython is not installed (pip install -e '.[test]' pins bdkpython==3.1.1)")
     return bdkpython
 
 

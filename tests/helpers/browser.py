@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import shutil
 import subprocess
 import tempfile
@@ -20,9 +19,9 @@ from itertools import count
 from pathlib import Path
 from typing import Any
 
-import pytest
 import websocket
 
+from helpers.outside import missing
 from helpers.waiting import in_thread, wait_for
 
 START_TIMEOUT = 30.0
@@ -35,10 +34,7 @@ def require_chromium() -> str:
         found = shutil.which(name)
         if found:
             return found
-    reason = "chromium is not installed (apt-get install chromium)"
-    if os.environ.get("CI") == "true":
-        pytest.fail(reason)
-    pytest.skip(reason)
+    missing("chromium is not installed (apt-get install chromium)")
 
 
 class Browser:
