@@ -11,7 +11,9 @@ that is being fetched (Core's TxRequestTracker). What was recently refused it as
   never what the peer is known to have.
 - Fetching: an announced transaction we lack is asked of one peer at a time, the first announcer;
   when that request ends without the transaction (`notfound`, a timeout, the peer leaving) the
-  next announcer is asked. At most 100 requests are in flight per peer.
+  next announcer is asked. At most 100 requests are in flight per peer; a busy peer's further
+  announcements wait 2 s and are asked as its requests are answered (Core's overloaded-peer delay),
+  up to 5,000 tracked per peer, beyond which they are dropped as Core drops them.
 - Orphans: the missing parents of a peer's orphan are asked of that peer.
 
 It never validates or stores a transaction (the mempool does) and never reads the chain; the
@@ -33,10 +35,13 @@ if TYPE_CHECKING:
     from pantheon.chain.mempool import MempoolEntry
     from pantheon.net.peer import Peer
 
-__all__ = ["TxRelay", "TxPool", "relays_txs", "INVENTORY_BROADCAST_MAX", "MAX_PEER_TX_REQUEST_IN_FLIGHT"]
+__all__ = ["TxRelay", "TxPool", "relays_txs", "INVENTORY_BROADCAST_MAX", "MAX_PEER_TX_REQUEST_IN_FLIGHT",
+           "MAX_PEER_TX_ANNOUNCEMENTS", "OVERLOADED_PEER_TX_DELAY"]
 
 INVENTORY_BROADCAST_MAX = 1_000  # Core's per-trickle cap on transactions announced in one inv
 MAX_PEER_TX_REQUEST_IN_FLIGHT = 100  # Core's txrequest limit per peer
+MAX_PEER_TX_ANNOUNCEMENTS = 5_000  # Core's cap on announcements tracked per peer (asked and waiting)
+OVERLOADED_PEER_TX_DELAY = 2.0  # seconds Core delays a request to a peer with a full request window
 MAX_TX_FALLBACK_ANNOUNCERS = 16  # other announcers remembered per requested tx, asked in turn
 
 
@@ -55,6 +60,7 @@ class _PeerState:
     peer: Peer
     next_trickle: float
     in_flight: dict[bytes, float] = field(default_factory=dict)  # hash asked -> when
+    waiting: dict[bytes, float] = field(default_factory=dict)  # hash announced, not yet asked -> when it may be
     pending: dict[bytes, bytes] = field(default_factory=dict)  # txid -> wtxid, to announce
 
 
@@ -96,6 +102,11 @@ class TxRelay:
         state = self._peers.get(peer_id)
         return len(state.in_flight) if state is not None else 0
 
+    def waiting(self, peer_id: int) -> int:
+        """Transactions this peer announced while its request window was full, not yet asked."""
+        state = self._peers.get(peer_id)
+        return len(state.waiting) if state is not None else 0
+
     # --- what peers send -------------------------------------------------------------------
 
     def announced(self, peer: Peer, items: Iterable[InvVect]) -> None:
@@ -109,18 +120,27 @@ class TxRelay:
             kind = item.type & ~MSG_WITNESS_FLAG
             if kind not in (MSG_TX, MSG_WTX) or (kind == MSG_WTX) != peer.wtxid_relay:
                 continue  # Core ignores the other kind of tx inv from a peer
-            if (self.is_known(item.hash) or item.hash in state.in_flight
-                    or len(state.in_flight) >= MAX_PEER_TX_REQUEST_IN_FLIGHT):
+            if self.is_known(item.hash) or item.hash in state.in_flight or item.hash in state.waiting:
                 continue
-            if any(item.hash in other.in_flight for other in self._peers.values()):
-                fallback = self._fallback.setdefault(item.hash, [])
-                if peer.id not in fallback and len(fallback) < MAX_TX_FALLBACK_ANNOUNCERS:
-                    fallback.append(peer.id)  # asked of another announcer: this one is next
+            if self._asked_elsewhere(peer, item.hash):
                 continue
-            state.in_flight[item.hash] = now
-            wanted.append(_request_item(peer, item.hash))
+            if len(state.in_flight) < MAX_PEER_TX_REQUEST_IN_FLIGHT:
+                state.in_flight[item.hash] = now
+                wanted.append(_request_item(peer, item.hash))
+            elif len(state.in_flight) + len(state.waiting) < MAX_PEER_TX_ANNOUNCEMENTS:
+                state.waiting[item.hash] = now + OVERLOADED_PEER_TX_DELAY
         if wanted:
             peer.send("getdata", wire.encode_getdata(wanted))
+
+    def _asked_elsewhere(self, peer: Peer, tx_hash: bytes) -> bool:
+        """Whether another peer is being asked for `tx_hash`; if so `peer` becomes one of its next
+        announcers."""
+        if not any(tx_hash in other.in_flight for other in self._peers.values()):
+            return False
+        fallback = self._fallback.setdefault(tx_hash, [])
+        if peer.id not in fallback and len(fallback) < MAX_TX_FALLBACK_ANNOUNCERS:
+            fallback.append(peer.id)
+        return True
 
     def received(self, peer: Peer, tx: Tx) -> None:
         """A peer sent `tx`: whatever was asked for it is over, and the peer has it."""
@@ -171,7 +191,8 @@ class TxRelay:
         self._flush(state, limit=None)
 
     def tick(self) -> None:
-        """Expire requests that took too long (asking the next announcer) and flush due trickles."""
+        """Expire requests that took too long (asking the next announcer), ask for waiting
+        announcements whose delay is over, and flush due trickles."""
         now = self._clock()
         expired_before = now - self.request_timeout
         for state in list(self._peers.values()):
@@ -180,6 +201,7 @@ class TxRelay:
             for tx_hash in [h for h, asked in state.in_flight.items() if asked < expired_before]:
                 del state.in_flight[tx_hash]
                 self._request_failed(tx_hash)
+            self._ask_waiting(state, now)
             if state.pending and now >= state.next_trickle:
                 self._flush(state)
                 state.next_trickle = self._next_trickle(state.peer)
@@ -204,6 +226,23 @@ class TxRelay:
                 items.append(item)
         for start in range(0, len(items), INVENTORY_BROADCAST_MAX):
             peer.send("inv", wire.encode_inv(items[start:start + INVENTORY_BROADCAST_MAX]))
+
+    def _ask_waiting(self, state: _PeerState, now: float) -> None:
+        """Ask for the peer's waiting announcements that are due, oldest first, while its request
+        window has room (each waited the same delay, so the due ones come first)."""
+        peer = state.peer
+        wanted: list[InvVect] = []
+        while state.waiting and len(state.in_flight) < MAX_PEER_TX_REQUEST_IN_FLIGHT:
+            tx_hash, due = next(iter(state.waiting.items()))
+            if due > now:
+                break
+            del state.waiting[tx_hash]
+            if tx_hash in state.in_flight or self.is_known(tx_hash) or self._asked_elsewhere(peer, tx_hash):
+                continue
+            state.in_flight[tx_hash] = now
+            wanted.append(_request_item(peer, tx_hash))
+        if wanted:
+            peer.send("getdata", wire.encode_getdata(wanted))
 
     def _request_failed(self, tx_hash: bytes) -> None:
         """A request for `tx_hash` ended without the tx: ask the next announcer that can take one."""

@@ -15,7 +15,13 @@ from pantheon import wire
 from pantheon.chain.mempool import MempoolEntry
 from pantheon.primitives import InvVect, Tx, TxIn, TxOut
 from pantheon.protocol import MSG_BLOCK, MSG_TX, MSG_WITNESS_TX, MSG_WTX
-from pantheon.relay import INVENTORY_BROADCAST_MAX, MAX_PEER_TX_REQUEST_IN_FLIGHT, TxRelay
+from pantheon.relay import (
+    INVENTORY_BROADCAST_MAX,
+    MAX_PEER_TX_ANNOUNCEMENTS,
+    MAX_PEER_TX_REQUEST_IN_FLIGHT,
+    OVERLOADED_PEER_TX_DELAY,
+    TxRelay,
+)
 
 
 @dataclass
@@ -163,8 +169,8 @@ def test_a_closed_or_full_announcer_is_skipped(tx_relay: TxRelay) -> None:
     for n in range(MAX_PEER_TX_REQUEST_IN_FLIGHT):
         tx_relay.announced(busy, [InvVect(MSG_WTX, tx(100 + n).wtxid)])
     assert tx_relay.in_flight(3) == MAX_PEER_TX_REQUEST_IN_FLIGHT
-    tx_relay.announced(busy, [InvVect(MSG_WTX, tx(99).wtxid)])  # over the per-peer cap: not asked
-    assert tx_relay.in_flight(3) == MAX_PEER_TX_REQUEST_IN_FLIGHT
+    tx_relay.announced(busy, [InvVect(MSG_WTX, tx(99).wtxid)])  # over the per-peer cap: not asked now
+    assert tx_relay.in_flight(3) == MAX_PEER_TX_REQUEST_IN_FLIGHT and tx_relay.waiting(3) == 1
     busy.take()
     t = tx(1)
     for peer in (first, closed, busy, last):
@@ -235,3 +241,44 @@ def test_txs_left_the_pool_before_their_trickle_are_not_announced(tx_relay: TxRe
     clock.now += 600
     tx_relay.tick()
     assert peer.take() == []
+
+
+def test_a_busy_peers_further_announcements_wait_and_are_asked_as_its_requests_end(
+        tx_relay: TxRelay, clock: Clock) -> None:
+    """Core's overloaded-peer delay: beyond 100 requests in flight an announcement is kept, not
+    dropped, and asked 2 s later as soon as the peer's window has room; past 5,000 tracked
+    announcements a peer's further ones are dropped."""
+    busy, other = RecordingPeer(1), RecordingPeer(2)
+    connect(tx_relay, busy, other)
+    announced = [tx(n, parents=(n.to_bytes(32, "little"),)) for n in range(MAX_PEER_TX_REQUEST_IN_FLIGHT + 150)]
+    tx_relay.announced(busy, [InvVect(MSG_WTX, t.wtxid) for t in announced])
+    assert getdata(busy) == [InvVect(MSG_WTX, t.wtxid) for t in announced[:MAX_PEER_TX_REQUEST_IN_FLIGHT]]
+    assert tx_relay.waiting(1) == 150
+    for t in announced[:30]:
+        tx_relay.received(busy, t)
+    tx_relay.tick()
+    assert getdata(busy) == []  # room now, but not before the delay
+    tx_relay.announced(other, [InvVect(MSG_WTX, announced[-1].wtxid)])  # also announced elsewhere
+    assert getdata(other) == [InvVect(MSG_WTX, announced[-1].wtxid)]
+    clock.now += OVERLOADED_PEER_TX_DELAY
+    tx_relay.tick()
+    assert getdata(busy) == [InvVect(MSG_WTX, t.wtxid) for t in announced[MAX_PEER_TX_REQUEST_IN_FLIGHT:][:30]]
+    assert tx_relay.in_flight(1) == MAX_PEER_TX_REQUEST_IN_FLIGHT and tx_relay.waiting(1) == 120
+    by_wtxid = {t.wtxid: t for t in announced}
+    asked_later: list[Tx] = []
+    answered = announced[30:MAX_PEER_TX_REQUEST_IN_FLIGHT + 30]  # the whole window
+    while tx_relay.waiting(1):
+        for t in answered:
+            tx_relay.received(busy, t)
+        tx_relay.tick()
+        answered = [by_wtxid[item.hash] for item in getdata(busy)]
+        assert 0 < len(answered) <= MAX_PEER_TX_REQUEST_IN_FLIGHT
+        asked_later += answered
+    # Each asked once, in order, but the last, being asked of `other`: `busy` is its next announcer.
+    assert asked_later == announced[MAX_PEER_TX_REQUEST_IN_FLIGHT + 30:-1]
+    tx_relay.not_found(other, [announced[-1].wtxid])
+    assert getdata(busy) == [InvVect(MSG_WTX, announced[-1].wtxid)]
+
+    flood = [tx(n, parents=(n.to_bytes(32, "big"),)) for n in range(1, MAX_PEER_TX_ANNOUNCEMENTS + 10)]
+    tx_relay.announced(other, [InvVect(MSG_WTX, t.wtxid) for t in flood])
+    assert tx_relay.in_flight(2) + tx_relay.waiting(2) == MAX_PEER_TX_ANNOUNCEMENTS
