@@ -8,9 +8,10 @@ else equal. Rows (v2's figure, v1's as the baseline):
   - MB/s of blocks: 1 MB `block` payloads (random bytes: the managers frame and count them,
     no node validates them), at most `BLOCK_WINDOW` in flight. Target: at most 1.2x per MB.
     Beside it, the minor page faults per MB in the best round: v2 makes two more 1 MB
-    temporaries per block than v1 (a plaintext to seal, a packet to open, as `cryptography`
-    encrypts and decrypts only whole buffers), and depending on the heap's history glibc may
-    hand them back to the kernel at each free and fault them in again (~900 faults/MB);
+    temporaries per block than v1 (a plaintext to seal, a packet to open), which glibc's default
+    thresholds hand back to the kernel at each free and fault in again (~900 faults/MB, and v2
+    at 0.75x v1); this process first tunes the allocator as `pantheon-gevent` does at start
+    (`pantheon/allocator.py`), so the figure is the node's;
   - handshake: from `add_peer` to the dialer's verack (TCP connect, version and verack, and on
     v2 the key exchange, garbage and version packets), the median of `HANDSHAKES`. Reported.
 Each throughput figure is the best of `REPEAT` rounds, v1 and v2 taking turns, so a burst of
@@ -31,6 +32,7 @@ import gevent.event
 
 from benchmarks.common import Figure
 from pantheon import params
+from pantheon.allocator import keep_freed_memory
 from pantheon.frames import Frame
 from pantheon.net.manager import ManagerConfig, NetworkManager
 from pantheon.net.peer import Peer, PeerConfig, PeerState
@@ -143,6 +145,7 @@ def _best(measure: Callable[[_Pair, Peer], Result], pairs: dict[bool, tuple[_Pai
 
 
 def run(quick: bool) -> list[Figure]:
+    keep_freed_memory()  # as pantheon-gevent does before its node starts
     pairs: dict[bool, _Pair] = {}
     try:
         handshakes: dict[bool, list[float]] = {False: [], True: []}

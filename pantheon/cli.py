@@ -5,7 +5,8 @@ third-party code that blocks (DNS through the standard library, say) cooperates 
 It then does what bitcoind does before its node runs: an init error is printed as `Error: …`
 on standard error with exit code 1; the log goes to `debug.log` in the network's datadir (and
 to standard error unless `-printtoconsole=0`), and so do uncaught greenlet errors and Python
-warnings, so a quiet node writes nothing else there. SIGINT and SIGTERM stop the node gracefully:
+warnings, so a quiet node writes nothing else there. glibc is told to keep freed message buffers
+(`allocator.py`). SIGINT and SIGTERM stop the node gracefully:
 peers closed, the chain and the address table flushed, the store closed; the next start resumes.
 """
 
@@ -23,6 +24,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     monkey.patch_all()
     import gevent
 
+    from pantheon.allocator import keep_freed_memory
     from pantheon.config import ConfigError, HelpRequested, load_config
     from pantheon.logs import LogStream, configure_logging
     from pantheon.node import BlockFromTheFuture
@@ -44,6 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"Error: cannot write to the data directory: {error}", file=sys.stderr)
         return 1
     log = logging.getLogger("pantheon.cli")
+    keep_freed_memory()
     gevent.get_hub().exception_stream = LogStream(logging.getLogger("pantheon.greenlets"))
     for name in config.ignored_options:
         log.info("Ignoring -%s: Pantheon has no wallet, GUI or IPC, so this option has no effect", name)
