@@ -12,7 +12,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import pytest
 
-from helpers.core import CORE_FUNCTIONAL, CoreRun, available, build_dir, run_core_test
+from helpers.core import CORE_FUNCTIONAL, CoreRun, available, build_dir, run_core_test, work_name
 
 #: Core's test scripts that pass against Pantheon (the README's table lists all of them).
 PASSING = (
@@ -48,6 +48,16 @@ PASSING = (
     "p2p_mutated_blocks.py",
     "p2p_compactblocks_hb.py",
     "p2p_compactblocks.py",
+    # the --v2transport variants Core's test_runner runs of the tests above: the framework's peers speak BIP324
+    "p2p_timeouts.py --v2transport",
+    "p2p_handshake.py --v2transport",
+    "p2p_invalid_tx.py --v2transport",
+    "p2p_invalid_block.py --v2transport",
+    "rpc_setban.py --v2transport",
+    "p2p_disconnect_ban.py --v2transport",
+    "rpc_net.py --v2transport",
+    "rpc_blockchain.py --v2transport",
+    "p2p_compactblocks_hb.py --v2transport",
 )
 
 needs_core = pytest.mark.skipif(not available() and os.environ.get("CI") != "true",
@@ -57,9 +67,10 @@ needs_core = pytest.mark.skipif(not available() and os.environ.get("CI") != "tru
 JOBS = int(os.environ.get("PANTHEON_CORE_JOBS", "4"))
 
 
-def uses_cached_chain(script: str) -> bool:
+def uses_cached_chain(test: str) -> bool:
     """Whether the test starts from the framework's cached 200-block chain (built by the first
     such test to run; the others must wait for it rather than race to build it too)."""
+    script = test.split()[0]
     return "setup_clean_chain = True" not in (CORE_FUNCTIONAL / "functional" / script).read_text()
 
 
@@ -78,7 +89,7 @@ def core_runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Fu
         if script in cached[1:]:
             cache_built.wait()
         try:
-            return run_core_test(build, script, tmp_path_factory.mktemp(script.removesuffix(".py")), cache=cache,
+            return run_core_test(build, script, tmp_path_factory.mktemp(work_name(script)), cache=cache,
                                  extra=(f"--portseed={index}",), environment=environment)
         finally:
             if cached and script == cached[0]:

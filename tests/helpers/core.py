@@ -61,37 +61,45 @@ class CoreRun:
         return self.returncode == SKIPPED
 
 
-def run_core_test(build: Path, script: str, work: Path, *, cache: Path, timeout_factor: float = 2.0,
+def run_core_test(build: Path, test: str, work: Path, *, cache: Path, timeout_factor: float = 2.0,
                   timeout: float = 900.0, extra: tuple[str, ...] = (),
                   environment: Mapping[str, str] | None = None) -> CoreRun:
-    """Run one of Core's functional tests (`script`, e.g. "p2p_ping.py") against pantheon-gevent.
+    """Run one of Core's functional tests against pantheon-gevent: `test` is a script and its
+    arguments as Core's test_runner lists them, e.g. "p2p_ping.py" or "p2p_timeouts.py --v2transport".
     `environment` (default: a copy of ours) must be copied beforehand when this runs in a worker
     thread: pytest changes os.environ (PYTEST_CURRENT_TEST) under a copy made here."""
     work.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, str(build / "test" / "functional" / script),
+    script, *arguments = test.split()
+    command = [sys.executable, str(build / "test" / "functional" / script), *arguments,
                f"--configfile={build / 'test' / 'config.ini'}", f"--cachedir={cache}", f"--tmpdir={work / 'run'}",
                f"--timeout-factor={timeout_factor}", *extra]
     base = os.environ if environment is None else environment
     child_environment = {**base, "BITCOIND": str(build / "bin" / "bitcoind")}
     try:
         done = subprocess.run(command, cwd=work, env=child_environment, capture_output=True, text=True, timeout=timeout)
-        return CoreRun(script, done.returncode, done.stdout + done.stderr)
+        return CoreRun(test, done.returncode, done.stdout + done.stderr)
     except subprocess.TimeoutExpired as expired:
         output = (expired.stdout or b"").decode() + (expired.stderr or b"").decode() if isinstance(
             expired.stdout, bytes) else (expired.stdout or "") + (expired.stderr or "")
-        return CoreRun(script, -1, output + f"\n(timed out after {timeout} s)")
+        return CoreRun(test, -1, output + f"\n(timed out after {timeout} s)")
+
+
+def work_name(test: str) -> str:
+    """A directory name for a test and its arguments: "p2p_timeouts.py --v2transport" -> "p2p_timeouts-v2transport"."""
+    return "".join(test.replace(".py", "").split()).replace("--", "-")
 
 
 def run_named_tests(argv: list[str]) -> int:
-    """`python tests/helpers/core.py SCRIPT...`: run Core's tests one by one against this venv's
+    """`python tests/helpers/core.py TEST...` (a test with arguments in quotes, "p2p_timeouts.py
+    --v2transport"): run Core's tests one by one against this venv's
     Pantheon, keeping each one's directory (node logs included) under $PANTHEON_CORE_ROOT (default
     /tmp/pantheon-core; give each worktree its own, as the launcher there runs this venv's Python)."""
     root = Path(os.environ.get("PANTHEON_CORE_ROOT", "/tmp/pantheon-core"))
     build = build_dir(root / "build")
     failed = 0
-    for script in argv:
-        run = run_core_test(build, script, root / "work" / script.removesuffix(".py"), cache=root / "cache")
-        print(f"{script}: {'passed' if run.passed else f'exit {run.returncode}'}")
+    for test in argv:
+        run = run_core_test(build, test, root / "work" / work_name(test), cache=root / "cache")
+        print(f"{test}: {'passed' if run.passed else f'exit {run.returncode}'}")
         if not run.passed:
             failed += 1
             print(run.output[-4000:])
