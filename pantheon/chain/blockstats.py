@@ -87,7 +87,7 @@ def block_stats(block: Block, spent: Sequence[Sequence[Coin]], *, block_hash: st
         sizes.append(size)
         total_size += size
         total_weight += weight
-        if any(txin.witness for txin in tx.inputs):
+        if tx.has_witness:
             sw_txs += 1
             sw_size += size
             sw_weight += weight

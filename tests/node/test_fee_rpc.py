@@ -12,7 +12,7 @@ from typing import Any, Callable
 import pytest
 from bitcoin.rpc import JSONRPCError
 
-from helpers.chain import P2WSH_TRUE, prevouts_of, spend
+from helpers.chain import P2WSH_TRUE, block_on, prevouts_of, spend
 from helpers.node import FAST, proxy, settings
 from helpers.waiting import in_thread
 from pantheon.chain.feeestimator import FEE_ESTIMATES_FILENAME
@@ -106,3 +106,25 @@ def test_bad_arguments_get_cores_errors(make_node: Callable[..., Node]) -> None:
     blocksonly = make_node("b", *AUTH, "--blocksonly", rpc=True)
     assert blocksonly.fee_estimator is None
     assert error_of(blocksonly, "estimatesmartfee", 2) == (-32603, "Fee estimation disabled")
+
+
+def test_a_transaction_conflicted_out_counts_as_a_failure(make_node: Callable[..., Node]) -> None:
+    node = make_node("n")
+    removed: list[tuple[bytes, str]] = []
+    node.events.transaction_removed.subscribe(lambda tx, reason: removed.append((tx.txid, reason)))
+    mined = node.generate(101, P2WSH_TRUE)
+    coin = prevouts_of(node.chain.read_block(mined[0]).transactions[0])[0]
+    waiting = spend([coin], fee=RATE * spend([coin]).vsize)
+    assert node.submit_transaction(waiting) == "accepted" and len(node.fee_estimator) == 1
+    tree = node.chain.headers
+    empty = block_on(tree.header(node.chain.tip), 102, node.network)  # the pool's transaction left out
+    node.process_block(empty)
+    rival = spend([coin], fee=50_000)  # spends the same coin
+    node.process_block(block_on(empty.header, 103, node.network, [rival], fees=50_000))
+    # The pool dropped `waiting` for the conflict before block 103 was counted, one block after it
+    # entered at 101: in the short horizon (1 block a period) one failure, in period 1 of its bucket.
+    assert removed == [(waiting.txid, "conflict")] and len(node.fee_estimator) == 0
+    short = node.fee_estimator.stats["short"]
+    bucket = short.bucket_of(float(RATE * 1000))
+    assert [row[bucket] for row in short.failed[:2]] == [pytest.approx(0.962), 0]  # decayed once by block 103
+    assert node.fee_estimator.stats["medium"].failed[0][bucket] == 0  # under one 2-block period
