@@ -11,11 +11,9 @@ from typing import Any
 
 import gevent
 import pytest
-from bitcoin.rpc import JSONRPCError
 
 from helpers.chain import P2WSH_TRUE, block_on, coinbase_tx, header_on, prevouts_of, spend
-from helpers.node import proxy
-from helpers.waiting import in_thread
+from helpers.node import rpc_call as call, rpc_error_of as error_of
 from pantheon import wire
 from pantheon.chain.addresses import address_to_script
 from pantheon.chain.contextual import block_subsidy
@@ -27,16 +25,6 @@ from pantheon.params import REGTEST
 from pantheon.primitives import Block, BlockHeader
 
 REGTEST_TARGET = f"{0x7FFFFF << 232:064x}"
-
-
-def call(node: Node, method: str, *args: Any) -> Any:
-    return in_thread(getattr(proxy(node), method), *args)
-
-
-def error_of(node: Node, method: str, *args: Any) -> tuple[int, str]:
-    with pytest.raises(JSONRPCError) as caught:
-        call(node, method, *args)
-    return caught.value.error["code"], caught.value.error["message"]
 
 
 def on(node: Node, parent: bytes, **options: Any) -> Block:

@@ -7,14 +7,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import pytest
-from bitcoin.rpc import JSONRPCError
 
 from helpers.chain import P2WSH_TRUE, block_on, prevouts_of, spend
-from helpers.node import FAST, proxy, settings
-from helpers.waiting import in_thread
+from helpers.node import FAST, rpc_call as call, rpc_error_of as error_of, settings
 from pantheon.chain.feeestimator import FEE_ESTIMATES_FILENAME
 from pantheon.node import Node
 from pantheon.primitives import TxOut
@@ -24,16 +22,6 @@ RATE = 25  # sat/vB of every transaction below: 0.00025 BTC/kvB
 PER_BLOCK = 4
 BLOCKS = 6
 AUTH = ("--rpcuser", "u", "--rpcpassword", "p")
-
-
-def call(node: Node, method: str, *args: Any) -> Any:
-    return in_thread(getattr(proxy(node), method), *args)
-
-
-def error_of(node: Node, method: str, *args: Any) -> tuple[int, str]:
-    with pytest.raises(JSONRPCError) as caught:
-        call(node, method, *args)
-    return caught.value.error["code"], caught.value.error["message"]
 
 
 def feed_history(node: Node) -> None:
