@@ -24,9 +24,9 @@ within target, 95% within 2*target, each from the shortest horizon tracking it; 
 mode also requires 95% at 2*target in the longer horizons) and `estimateRawFee`. Fee rates are
 sat/kvB floats, as Core keeps them; 0 means "no estimate".
 
-The state persists in Core's `fee_estimates.dat` layout (file version 309900, Core 30 on: the
-version, the best height seen, the recorded block range, the buckets, then each horizon's
-decay, scale and averages, doubles as their IEEE 754 bits, little-endian). `save` writes it (the
+The state persists in Core 31's `fee_estimates.dat` layout (file version 309900): the version,
+the best height seen, the recorded block range, the buckets, then each horizon's decay, scale
+and averages, doubles as their IEEE 754 bits, little-endian. `save` writes it (the
 node does so hourly and, after counting the transactions still pooled as unconfirmed, at stop);
 `load` ignores a file older than 60 hours, and a missing or damaged file leaves the estimator
 empty, with a log line. This module never reads the mempool or the chain: the node feeds it.
@@ -56,14 +56,15 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 FEE_ESTIMATES_FILENAME = "fee_estimates.dat"
-#: Core 30's CURRENT_FEES_FILE_VERSION: the layout written, and the newest one read.
+#: Core 31's CURRENT_FEES_FILE_VERSION (written by its 30.99 development version, first released in
+#: 31.0, when the buckets began at 100 sat/kvB): the layout written, and the only one read.
 FILE_VERSION = 309900
 #: Core's MAX_FILE_AGE: older estimates describe another network state and are not loaded.
 MAX_FILE_AGE = 60 * 60 * 60
 #: Core's FEE_FLUSH_INTERVAL: how often the node writes the estimates while running.
 FLUSH_INTERVAL = 60 * 60
 
-#: Bucket bounds (sat/kvB): Core's MIN_BUCKET_FEERATE (its minimum relay fee rate since Core 30),
+#: Bucket bounds (sat/kvB): Core 31's MIN_BUCKET_FEERATE (Core 30's minimum relay fee rate),
 #: MAX_BUCKET_FEERATE and FEE_SPACING, and the last bucket's unbounded top (INF_FEERATE).
 MIN_BUCKET_FEERATE = 100.0
 MAX_BUCKET_FEERATE = 1e7
