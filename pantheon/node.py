@@ -295,7 +295,7 @@ class Node(Lifecycle):
         #: -blocksonly, where Core has none: no transactions are relayed to learn from).
         self.fee_estimator = None if config.blocksonly else FeeEstimator()
         if self.fee_estimator is not None:
-            self.fee_estimator.load(self.fee_estimates_path)
+            self.fee_estimator.load(self.fee_estimates_path, accept_stale=config.acceptstalefeeestimates)
             self.events.transaction_accepted.subscribe(self._estimate_accepted)
             self.events.transaction_removed.subscribe(self._estimate_removed)
             self.events.block_connected.subscribe(self._estimate_confirmed)

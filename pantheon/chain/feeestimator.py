@@ -534,10 +534,10 @@ class FeeEstimator:
         temporary.write_bytes(self.serialize())
         os.replace(temporary, path)
 
-    def load(self, path: Path, now: float | None = None) -> bool:
+    def load(self, path: Path, now: float | None = None, accept_stale: bool = False) -> bool:
         """Read the estimates saved at `path`, unless missing, older than MAX_FILE_AGE (by its
-        modification time against `now`, default the real clock) or damaged: then log why and
-        stay as it is. Returns whether they were loaded."""
+        modification time against `now`, default the real clock; `accept_stale`: whatever its
+        age) or damaged: then log why and stay as it is. Returns whether they were loaded."""
         try:
             age = (time.time() if now is None else now) - path.stat().st_mtime
             data = path.read_bytes()
@@ -547,7 +547,7 @@ class FeeEstimator:
         except OSError as error:
             log.warning("Failed to read fee estimates from %s: %s. Continue anyway.", path, error)
             return False
-        if age > MAX_FILE_AGE:
+        if age > MAX_FILE_AGE and not accept_stale:
             log.warning("Fee estimation file %s too old (age=%d > %d hours) and will not be used to avoid serving "
                         "stale estimates.", path, age // 3600, MAX_FILE_AGE // 3600)
             return False

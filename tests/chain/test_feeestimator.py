@@ -194,6 +194,7 @@ def test_missing_stale_and_damaged_files_leave_it_empty(tmp_path: Path, caplog: 
     stale = FeeEstimator()
     assert not stale.load(path) and "too old" in caplog.text and stale.best_height == 0
     assert FeeEstimator().load(path, now=old + 60)  # the same file, younger than 60 hours
+    assert FeeEstimator().load(path, accept_stale=True)  # -acceptstalefeeestimates
     data = path.read_bytes()
     for damaged in (data[:1000], (FILE_VERSION + 1).to_bytes(4, "little") + data[4:],
                     (FILE_VERSION - 1).to_bytes(4, "little") + data[4:]):
