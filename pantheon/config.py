@@ -384,6 +384,8 @@ _OPTIONS: tuple[_Option, ...] = (
     _Option("permitbaremultisig", _bool, "relay bare multisig outputs (default: 1)", Kind.SWITCH),
     _Option("acceptnonstdtxn", _bool, "accept non-standard transactions (regtest only; default: 0)",
             Kind.SWITCH),
+    _Option("acceptstalefeeestimates", _bool, "read fee_estimates.dat even when it is over 60 hours old "
+            "(regtest only; default: 0)", Kind.SWITCH),
     _Option("testactivationheight", _activation, "regtest only, as Core: NAME@HEIGHT enforces a deployment "
             "(bip34, dersig, cltv, csv, segwit) from HEIGHT; repeatable", Kind.LIST),
     _Option("mocktime", _count, "regtest only: start with the clock frozen at this UNIX time (0: real time)"),
@@ -499,6 +501,8 @@ class NodeConfig:
     maxtipage: int = 24 * 60 * 60
     par: int = 2
     acceptnonstdtxn: bool = False
+    #: Core's -acceptstalefeeestimates (regtest only): load fee estimates whatever their age.
+    acceptstalefeeestimates: bool = False
     mocktime: int = 0
     #: Core's -test options given (regtest only)
     test: tuple[str, ...] = ()
@@ -782,7 +786,8 @@ def _resolve(datadir: Path, network: params.Network, values: dict[str, Any], ign
         if len(assumevalid_hash) != 32:
             raise ConfigError(f"assumevalid={assumevalid!r}: not a 64-digit block hash")
         assumevalid = assumevalid_hash
-    for regtest_only in ("testactivationheight", "mocktime", "acceptnonstdtxn", "test", "blockversion", "fastprune"):
+    for regtest_only in ("testactivationheight", "mocktime", "acceptnonstdtxn", "acceptstalefeeestimates", "test",
+                         "blockversion", "fastprune"):
         if values.get(regtest_only) and network.name != "regtest":
             raise ConfigError(f"{regtest_only} is for regtest only, not {network.name}")
     if values.get("peerblockfilters") and not values.get("blockfilterindex"):
@@ -864,6 +869,7 @@ def _resolve(datadir: Path, network: params.Network, values: dict[str, Any], ign
         permitbaremultisig=values.get("permitbaremultisig", DEFAULT_PERMIT_BARE_MULTISIG),
         persistmempool=values.get("persistmempool", True),
         acceptnonstdtxn=values.get("acceptnonstdtxn", False),
+        acceptstalefeeestimates=values.get("acceptstalefeeestimates", False),
         testactivationheight=tuple(values.get("testactivationheight", ())),
         mocktime=values.get("mocktime", 0),
         test=tuple(values.get("test", ())),

@@ -68,6 +68,9 @@ class NodeEvents:
         self.block_received: Signal[[str, int, int]] = Signal("block_received")
         #: (tx) after a transaction entered the mempool (ours, a peer's, or a resolved orphan).
         self.transaction_accepted: Signal[[Tx]] = Signal("transaction_accepted")
+        #: (tx, reason) after a transaction left the mempool: Core's MemPoolRemovalReason in lower
+        #: case ("block", "conflict", "reorg", "sizelimit"; see Mempool.removal_listeners).
+        self.transaction_removed: Signal[[Tx, str]] = Signal("transaction_removed")
         #: (peer, transition) on every peer state change, after the network manager's bookkeeping.
         self.peer_changed: Signal[[Peer, Transition]] = Signal("peer_changed")
         #: (direction "sent"/"received", command, bytes on the wire with the header) per message.

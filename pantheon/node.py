@@ -51,6 +51,7 @@ from pantheon.chain import reindex, scripts
 from pantheon.chain.blockfiles import FASTPRUNE_BLOCKFILE_SIZE, MAX_BLOCKFILE_SIZE
 from pantheon.chain.chainstate import Chainstate, with_activation_heights
 from pantheon.chain.coinstats import CoinStats, coin_stats
+from pantheon.chain.feeestimator import FEE_ESTIMATES_FILENAME, FLUSH_INTERVAL, FeeEstimator
 from pantheon.chain.filterindex import BlockFilterIndex
 from pantheon.chain.headers import MAX_FUTURE_BLOCK_TIME, HeaderRejected, TipChange
 from pantheon.chain.mempool import Mempool
@@ -226,6 +227,11 @@ def reachable_networks(config: NodeConfig) -> frozenset[AddressNetwork]:
     return frozenset(networks)
 
 
+#: Core's MAX_FEE_ESTIMATION_TIP_AGE: an older tip means the node is behind (see
+#: Node.current_for_fee_estimation).
+MAX_FEE_ESTIMATION_TIP_AGE = 3 * 60 * 60
+
+
 class Node(Lifecycle):
     """A full node on one datadir: `start()` (or `with Node(...) as node:`), then it syncs,
     relays and serves its peers until `stop(timeout)` (the life cycle: lifecycle.py).
@@ -284,6 +290,15 @@ class Node(Lifecycle):
                 self.scripts.verifier.close()
             raise
         self.events = NodeEvents()
+        self.mempool.removal_listeners.append(lambda entry, reason: self.events.transaction_removed.emit(entry.tx, reason))
+        #: Core's fee estimator, fed by the node's events and kept in the datadir (None under
+        #: -blocksonly, where Core has none: no transactions are relayed to learn from).
+        self.fee_estimator = None if config.blocksonly else FeeEstimator()
+        if self.fee_estimator is not None:
+            self.fee_estimator.load(self.fee_estimates_path, accept_stale=config.acceptstalefeeestimates)
+            self.events.transaction_accepted.subscribe(self._estimate_accepted)
+            self.events.transaction_removed.subscribe(self._estimate_removed)
+            self.events.block_connected.subscribe(self._estimate_confirmed)
         self.download = BlockDownload(self.chain.headers, self.chain.has_block, lambda: self.chain.tip,
                                       stall_timeout=self.tuning.stall_timeout,
                                       request_timeout=self.tuning.block_request_timeout, clock=self.clock)
@@ -402,6 +417,8 @@ class Node(Lifecycle):
         self._greenlets.spawn(self._tick_loop)
         self._greenlets.spawn(self._added_nodes_loop)
         self._greenlets.spawn(self._addrman_flush_loop)
+        if self.fee_estimator is not None:
+            self._greenlets.spawn(self._fee_estimates_flush_loop)
         if self.filter_index is not None and not self.filter_index.synced:
             self._greenlets.spawn(self.filter_index.build, self._lock)
         log.info("node started on %s: height %d, headers %d, datadir %s", self.network.name,
@@ -417,6 +434,9 @@ class Node(Lifecycle):
                 self.save_mempool()
             except OSError as error:
                 log.info("Failed to dump mempool: %s. Continuing anyway.", error)
+        if self.fee_estimator is not None:
+            self.fee_estimator.flush_unconfirmed()  # Core: what is still pooled never confirmed
+            self._save_fee_estimates()
         with self._lock:
             if not self.store.closed:
                 self.chain.close()
@@ -1552,3 +1572,50 @@ class Node(Lifecycle):
             with self._lock:
                 if not self.store.closed:
                     self.addrman.flush()
+
+    # --- fee estimation -------------------------------------------------------------------------
+
+    @property
+    def fee_estimates_path(self) -> Path:
+        """Where the fee estimates are kept (Core's fee_estimates.dat in the network's datadir)."""
+        return self.datadir / FEE_ESTIMATES_FILENAME
+
+    def current_for_fee_estimation(self) -> bool:
+        """Core's IsCurrentForFeeEstimation: out of initial block download, a tip under three
+        hours old and at most one block behind the best header; only then do the blocks a
+        transaction waits say anything about its fee rate."""
+        chain = self.chain
+        return (not self.in_initial_block_download()
+                and chain.headers.header(chain.tip).timestamp >= self.clock() - MAX_FEE_ESTIMATION_TIP_AGE
+                and chain.height >= chain.headers.height - 1)
+
+    def _estimate_accepted(self, tx: Tx) -> None:
+        """Core's validForFeeEstimation: a transaction counts unless it has a parent in the pool
+        or the chain is not current (reorganisations re-add without this event)."""
+        assert self.fee_estimator is not None
+        entry = self.mempool.get(tx.txid)
+        if entry is not None:
+            self.fee_estimator.process_transaction(tx.txid, entry.fee, entry.vsize, entry.height,
+                                                   counts=not entry.parents and self.current_for_fee_estimation())
+
+    def _estimate_removed(self, tx: Tx, reason: str) -> None:
+        assert self.fee_estimator is not None
+        if reason != "block":  # confirmed ones are counted with their block
+            self.fee_estimator.remove_transaction(tx.txid)
+
+    def _estimate_confirmed(self, block: Block, height: int) -> None:
+        assert self.fee_estimator is not None
+        self.fee_estimator.process_block(height, (tx.txid for tx in block.transactions[1:]))
+
+    def _save_fee_estimates(self) -> None:
+        assert self.fee_estimator is not None
+        try:
+            self.fee_estimator.save(self.fee_estimates_path)
+        except OSError as error:
+            log.warning("Failed to write fee estimates to %s: %s. Continue anyway.", self.fee_estimates_path, error)
+
+    def _fee_estimates_flush_loop(self) -> None:
+        """Core's hourly FlushFeeEstimates: a killed node keeps what it learned."""
+        while True:
+            gevent.sleep(FLUSH_INTERVAL)
+            self._save_fee_estimates()

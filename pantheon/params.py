@@ -80,6 +80,9 @@ class Network:
     chain_tx_data: ChainTxData | None = None
     #: Core's nPruneAfterHeight: a chain shorter than this is never pruned.
     prune_after_height: int = 1_000
+    #: Core's signet challenge (hex; "" off signet), which getblockchaininfo shows. Pantheon does
+    #: not check signet block signatures against it.
+    signet_challenge: str = ""
     #: BIP9 deployments followed by signalling. Only regtest's are here: elsewhere every soft
     #: fork Pantheon enforces is buried at a height above.
     deployments: tuple[Deployment, ...] = ()
@@ -217,6 +220,8 @@ SIGNET = Network(
     dns_seeds=("seed.signet.bitcoin.sprovoost.nl",),
     minimum_chain_work=0x206E86F08E8,  # Core 27, the default signet
     default_assumevalid="0000000870f15246ba23c16e370a7ffb1fc8a3dcf8cb4492882ed4b0e3d4cd26",  # 180,000
+    signet_challenge=("512103ad5e0edad18cb1f0fc0d28a3d4f1f3e445640337489abb10404f2d1e086be430210359ef5021964fe22d6f8e05b"
+                      "2463c9540ce96883fe3b278760f048f5189f2e6c452ae"),  # Core's default signet, a 1-of-2 multisig
 )
 
 REGTEST = Network(

@@ -104,6 +104,7 @@ __all__ = [
     "BlockHook",
     "Chainstate",
     "ScriptVerifier",
+    "is_bip30_repeat",
     "with_activation_heights",
 ]
 
@@ -128,6 +129,14 @@ _BIP30_REPEATS = frozenset(hex_to_hash(h) for h in (
     "00000000000a4d0a398161ffc163c503763b1f4360639393e0e4c8e300e0caec",
     "00000000000743f190a18c5577a3c2d2a1f610ae9601ac046a38084ccb7cd721",
 ))
+
+
+def is_bip30_repeat(block_hash: bytes) -> bool:
+    """Core's IsBIP30Repeat: one of the two mainnet blocks whose coinbase repeats an earlier one
+    (their outputs never entered the UTXO set a second time)."""
+    return block_hash in _BIP30_REPEATS
+
+
 #: Core's script_flag_exceptions on mainnet that drop P2SH (and witness): block 170,060.
 _NO_P2SH_BLOCKS = frozenset({hex_to_hash("00000000000002dc756eebf4f49723ed8d30cc28a5f108eb94b1ba88ac4f9c22")})
 #: Core's buried deployments by their -testactivationheight names, and our Network fields.
@@ -830,7 +839,7 @@ class Chainstate:
         block whose hash the network pins, up to BIP34_IMPLIES_BIP30_LIMIT."""
         if height >= BIP34_IMPLIES_BIP30_LIMIT:
             return True
-        if block_hash in _BIP30_REPEATS:
+        if is_bip30_repeat(block_hash):
             return False
         bip34_hash = _BIP34_HASHES.get(self.network.name)
         bip34_height = self.network.bip34_height

@@ -249,6 +249,9 @@ class Mempool:
         self._rolling_min_fee = 0.0  # sat/kvB, raised by evictions, decaying (Core's)
         self._rolling_updated = clock()
         self._view = _PoolView(self)
+        #: Called with each entry leaving the pool and why, in Core's MemPoolRemovalReason words:
+        #: "block" (confirmed), "conflict", "reorg" (invalid after a disconnect), "sizelimit".
+        self.removal_listeners: list[Callable[[MempoolEntry, str], object]] = []
         if script_verifier is None:
             log.warning("mempool: no script verifier: transaction scripts are NOT verified; "
                         "only structure, policy, inputs and fees are checked")
@@ -560,8 +563,9 @@ class Mempool:
 
     # --- removing -------------------------------------------------------------------------
 
-    def _remove(self, txids: Iterable[Hash]) -> list[MempoolEntry]:
-        """Remove exactly these entries (the caller includes descendants when it must)."""
+    def _remove(self, txids: Iterable[Hash], reason: str) -> list[MempoolEntry]:
+        """Remove exactly these entries (the caller includes descendants when it must), telling
+        the removal listeners `reason`."""
         removed = []
         for txid in txids:
             entry = self._entries.pop(txid, None)
@@ -581,10 +585,12 @@ class Mempool:
             self._usage -= entry.usage
             self._vbytes -= entry.vsize
             removed.append(entry)
+            for listener in self.removal_listeners:
+                listener(entry, reason)
         return removed
 
-    def remove_with_descendants(self, txid: Hash) -> list[MempoolEntry]:
-        return self._remove([txid, *self.descendants(txid)]) if txid in self._entries else []
+    def remove_with_descendants(self, txid: Hash, reason: str = "conflict") -> list[MempoolEntry]:
+        return self._remove([txid, *self.descendants(txid)], reason) if txid in self._entries else []
 
     def remove_for_block(self, block: Block) -> list[MempoolEntry]:
         """A block was connected: drop its transactions, and those that conflict with them (with
@@ -592,7 +598,7 @@ class Mempool:
         conflicts: list[MempoolEntry] = []
         for tx in block.transactions[1:]:
             txid = tx.txid
-            self._remove([txid])
+            self._remove([txid], "block")
             self._deltas.pop(txid, None)  # Core's ClearPrioritisation: confirmed, the delta is spent
             for txin in tx.inputs:
                 spender = self._spenders.get(txin.outpoint)
@@ -640,7 +646,7 @@ class Mempool:
             except TxRejected as error:
                 log.info("mempool: dropping %s after a disconnect: %s", tx.txid[::-1].hex(), error.reason)
                 stale.add(tx.txid)
-        self._remove(stale)
+        self._remove(stale, "reorg")
 
     def _trim(self) -> None:
         """Core's TrimToSize: while over the cap, evict the entry with the lowest descendant
@@ -657,7 +663,7 @@ class Mempool:
             rate = descendant_score(victim) * 1000 + self.incremental_relay_fee
             self.min_fee_rate()  # decay first, so the bump starts from now
             self._rolling_min_fee = max(self._rolling_min_fee, rate)
-            removed = self.remove_with_descendants(victim.tx.txid)
+            removed = self.remove_with_descendants(victim.tx.txid, "sizelimit")
             log.info("mempool: full, evicted %d transaction(s) at %.3f sat/vB", len(removed), rate / 1000)
 
     # --- orphans --------------------------------------------------------------------------

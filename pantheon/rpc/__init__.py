@@ -1,6 +1,6 @@
 """Bitcoin Core's JSON-RPC for a node: the HTTP server (`server.py`), the error codes
 (`errors.py`), and the methods in Core's groups, one module each: blockchain, mempool, network,
-rawtransactions, mining, control, util. `node_methods(node, shutdown)` gathers them into the table
+rawtransactions, mining, control, util, fees. `node_methods(node, shutdown)` gathers them into the table
 the server serves; a new method is a decorated method in its group's module and nothing else.
 
 Clients written for Core work unchanged. Differences, on purpose and visible: `getmempoolinfo`
@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from pantheon.rpc.blockchain import BlockchainRpc
 from pantheon.rpc.control import ControlRpc
+from pantheon.rpc.fees import FeesRpc
 from pantheon.rpc.mempool import MempoolRpc
 from pantheon.rpc.mining import MiningRpc
 from pantheon.rpc.network import NetworkRpc
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
 __all__ = ["GROUPS", "node_methods"]
 
 GROUPS: tuple[type[RpcGroup], ...] = (
-    BlockchainRpc, MempoolRpc, NetworkRpc, RawTransactionsRpc, MiningRpc, ControlRpc, UtilRpc,
+    BlockchainRpc, MempoolRpc, NetworkRpc, RawTransactionsRpc, MiningRpc, ControlRpc, UtilRpc, FeesRpc,
 )
 
 

@@ -13,10 +13,13 @@ import gevent
 
 from pantheon import wire
 from pantheon.chain.blockfilter import filter_type_by_name
+from pantheon.chain.blockstats import block_stats
+from pantheon.chain.chainstate import is_bip30_repeat
 from pantheon.chain.descriptors import DescriptorError, infer_descriptor, parse_descriptor
 from pantheon.chain.blockfiles import BlockFileMissing
 from pantheon.chain.coins import Coin
 from pantheon.chain.coinstats import HASH_TYPES
+from pantheon.chain.contextual import block_subsidy
 from pantheon.chain.headers import MAX_FUTURE_BLOCK_TIME
 from pantheon.chain.scripts import ScriptFlags, script_flags
 from pantheon.chain.versionbits import ACTIVE, DEFINED, LOCKED_IN, STARTED, signals
@@ -25,7 +28,7 @@ from pantheon.net.peer import PeerState
 from pantheon.params import ALWAYS_ACTIVE, Deployment
 from pantheon.primitives import Block, OutPoint
 from pantheon.protocol import BASIC_FILTER, BLOCK_HEADER_SIZE, FILTER_TYPE_NAMES
-from pantheon.rpc.arguments import check_types, hash_arg, int_arg, known_block
+from pantheon.rpc.arguments import check_types, hash_arg, int_arg, json_type, known_block
 from pantheon.rpc.errors import (
     RPC_INTERNAL_ERROR,
     RPC_INVALID_ADDRESS_OR_KEY,
@@ -348,6 +351,54 @@ class BlockchainRpc(RpcGroup):
                 "scriptPubKey": script_pubkey_json(coin.script_pubkey, node.network), "coinbase": coin.coinbase}
 
     @rpc_method
+    def getblockstats(self, hash_or_height: Any, stats: Any = None) -> dict[str, Any]:
+        """Statistics of one block, by hash or height (all amounts in satoshis, fee rates in
+        sat/vB): fees, fee rates and their weight percentiles, sizes, weights, segwit totals and
+        the UTXO set's growth; `stats` picks some by name (default: all). Needs the block's data
+        and undo data (not pruned)."""
+        check_types(("stats", stats, "array"))
+        chain = self.node.chain
+        block_hash = self._hash_or_height(hash_or_height)
+        for name in stats or ():
+            if not isinstance(name, str):
+                raise RpcError(RPC_TYPE_ERROR, f"JSON value of type {json_type(name)} is not of expected type string")
+        if not chain.has_block(block_hash):
+            raise RpcError(RPC_MISC_ERROR, "Block not available (pruned data)" if chain.is_pruned(block_hash)
+                           else "Block not found on disk")
+        block = chain.read_block(block_hash)
+        tree = chain.headers
+        height = tree.height_of(block_hash)
+        spent = chain.spent_coins(block_hash) if height else []
+        if spent is None:
+            raise RpcError(RPC_MISC_ERROR, "Undo data not available (pruned data)" if chain.is_pruned(block_hash)
+                           else "Can't read undo data from disk")
+        every = block_stats(block, spent, block_hash=hash_to_hex(block_hash), height=height,
+                            median_time=tree.median_time_past(block_hash), subsidy=block_subsidy(height, chain.network),
+                            bip30_repeat=is_bip30_repeat(block_hash))
+        if not stats:
+            return every
+        chosen = {}
+        for name in sorted(set(stats)):
+            if name not in every:
+                raise RpcError(RPC_INVALID_PARAMETER, f"Invalid selected statistic '{name}'")
+            chosen[name] = every[name]
+        return chosen
+
+    def _hash_or_height(self, value: Any) -> bytes:
+        """Core's ParseHashOrHeight: a height of the active chain, or any known block's hash."""
+        chain = self.node.chain
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            height = int_arg(value, "hash_or_height")
+            if height < 0:
+                raise RpcError(RPC_INVALID_PARAMETER, f"Target block height {height} is negative")
+            if height > chain.height:
+                raise RpcError(RPC_INVALID_PARAMETER, f"Target block height {height} after current tip {chain.height}")
+            return chain.headers.ancestor(chain.tip, height)
+        if not isinstance(value, str):
+            raise RpcError(RPC_TYPE_ERROR, f"JSON value of type {json_type(value)} is not of expected type string")
+        return known_block(chain, value, "hash_or_height")
+
+    @rpc_method
     def getdifficulty(self) -> float:
         """The tip's proof-of-work difficulty, as a multiple of the minimum difficulty."""
         chain = self.node.chain
@@ -404,7 +455,8 @@ class BlockchainRpc(RpcGroup):
 
     @rpc_method
     def getblockchaininfo(self) -> dict[str, Any]:
-        """The state of the chain, with Core's fields (and its pruning fields in prune mode)."""
+        """The state of the chain, with Core 31's fields (its pruning fields in prune mode, the
+        signet challenge on signet)."""
         node = self.node
         chain = node.chain
         tree = chain.headers
@@ -426,8 +478,9 @@ class BlockchainRpc(RpcGroup):
             result["automatic_pruning"] = chain.prune_target > 0
             if chain.prune_target:
                 result["prune_target_size"] = chain.prune_target
-        text = warnings(node)
-        result["warnings"] = [text] if text else []
+        if node.network.signet_challenge:
+            result["signet_challenge"] = node.network.signet_challenge
+        result["warnings"] = warnings(node)
         return result
 
     @rpc_method

@@ -9,7 +9,7 @@ import gevent
 
 from pantheon.net.peer import PeerState
 from pantheon.protocol import PROTOCOL_VERSION
-from pantheon.rpc.network import client_version
+from pantheon.rpc.network import RPC_INTERFACE_VERSION
 from pantheon.rpc.arguments import int_arg
 from pantheon.rpc.errors import RPC_INVALID_PARAMETER, RpcError
 from pantheon.rpc.registry import HIDDEN, RpcGroup, rpc_method
@@ -58,8 +58,8 @@ class ControlRpc(RpcGroup):
         """bcoin's and old Core's summary, kept for tools that still ask for it."""
         node = self.node
         chain = node.chain
-        return {"version": client_version(), "protocolversion": PROTOCOL_VERSION, "blocks": chain.height,
+        return {"version": RPC_INTERFACE_VERSION, "protocolversion": PROTOCOL_VERSION, "blocks": chain.height,
                 "connections": len(node.peers(PeerState.CONNECTED)),
                 "difficulty": difficulty(chain.headers.header(chain.tip).bits),
                 "testnet": node.network.name != "main", "relayfee": amount(node.mempool.min_relay_fee),
-                "errors": warnings(node)}
+                "errors": "\n".join(warnings(node))}

@@ -232,7 +232,7 @@ class MiningRpc(RpcGroup):
             "blockmintxfee": amount(node.config.blockmintxfee), "chain": node.network.chain_name,
             "next": {"height": chain.height + 1, "bits": f"{next_bits:08x}", "difficulty": difficulty(next_bits),
                      "target": target(next_bits)},
-            "warnings": [text] if (text := warnings(node)) else [],
+            "warnings": warnings(node),
         })
         return result
 

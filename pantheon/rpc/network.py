@@ -5,7 +5,6 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from pantheon import __version__
 from pantheon.chain.validation import COIN
 from pantheon.net.address import Network, PeerAddress, TimedAddress
 from pantheon.net.addrman import AddressInfo
@@ -28,12 +27,12 @@ from pantheon.rpc.errors import (
 from pantheon.rpc.registry import HIDDEN, RpcGroup, rpc_method
 from pantheon.rpc.results import amount, warnings
 
-__all__ = ["NetworkRpc", "client_version"]
+__all__ = ["NetworkRpc", "RPC_INTERFACE_VERSION"]
 
-
-def client_version() -> int:
-    """Core's integer version layout of our release (MAJOR*10000 + MINOR*100 + PATCH)."""
-    return int("".join(f"{int(part):02d}" for part in __version__.split("."))) * 100
+#: getnetworkinfo's `version`: the Core release whose RPC interface Pantheon follows (Core 31.0),
+#: in Core's layout 10000*major + 100*minor + patch. Clients gate features on it (ElectrumX 2.0
+#: refuses a node below 310000); Pantheon's own release is in `subversion` (its user agent).
+RPC_INTERFACE_VERSION = 31 * 10000
 
 
 class NetworkRpc(RpcGroup):
@@ -71,15 +70,15 @@ class NetworkRpc(RpcGroup):
         services = node.local_services
         reachable = node.manager.gossip.config.reachable if node.manager.gossip is not None else frozenset()
         return {
-            "version": client_version(), "subversion": node.user_agent,
+            "version": RPC_INTERFACE_VERSION, "subversion": node.user_agent,
             "protocolversion": PROTOCOL_VERSION, "localservices": f"{services:016x}",
             "localservicesnames": service_names(services), "localrelay": not node.config.blocksonly, "timeoffset": 0,
             "networkactive": node.manager.network_active, "connections": len(peers), "connections_in": inbound,
             "connections_out": len(peers) - inbound,
             "networks": [{"name": name, "limited": network not in reachable, "reachable": network in reachable,
                           "proxy": "", "proxy_randomize_credentials": False} for network, name in _NETWORK_NAMES.items()],
-            "relayfee": amount(node.mempool.min_relay_fee), "incrementalfee": 0.00001, "localaddresses": [],
-            "warnings": warnings(node),
+            "relayfee": amount(node.mempool.min_relay_fee), "incrementalfee": amount(node.mempool.incremental_relay_fee),
+            "localaddresses": [], "warnings": warnings(node),
         }
 
     @rpc_method

@@ -121,6 +121,7 @@ def header_json(chain: Chainstate, block_hash: bytes, block: Block | None = None
     return result
 
 
-def warnings(node: Node) -> str:
-    """Core's `warnings` text: what an operator must know about this node."""
-    return "" if node.chain.scripts_verified else "Script verification is OFF: scripts and signatures are not checked"
+def warnings(node: Node) -> list[str]:
+    """Core's node warnings (GetNodeWarnings), as the `warnings` arrays of getblockchaininfo,
+    getmininginfo and getnetworkinfo show them: what an operator must know about this node."""
+    return [] if node.chain.scripts_verified else ["Script verification is OFF: scripts and signatures are not checked"]

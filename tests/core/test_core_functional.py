@@ -48,6 +48,7 @@ PASSING = (
     "p2p_mutated_blocks.py",
     "p2p_compactblocks_hb.py",
     "p2p_compactblocks.py",
+    "rpc_estimatefee.py",
     # the --v2transport variants Core's test_runner runs of the tests above: the framework's peers speak BIP324
     "p2p_timeouts.py --v2transport",
     "p2p_handshake.py --v2transport",

@@ -1,14 +1,16 @@
-"""Whole nodes in a test: their settings (regtest on loopback, `FAST` tuning), an RPC proxy, and
-links between them."""
+"""Whole nodes in a test: their settings (regtest on loopback, `FAST` tuning), an RPC proxy and
+calls through it, and links between them."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from bitcoin.rpc import RawProxy
+import pytest
+from bitcoin.rpc import JSONRPCError, RawProxy
 
 from helpers.p2p import free_port
-from helpers.waiting import NODE_WAIT, wait_for
+from helpers.waiting import NODE_WAIT, in_thread, wait_for
 from pantheon.config import NodeConfig, load_config
 from pantheon.net.peer import PeerState
 from pantheon.node import Node, NodeTuning
@@ -33,6 +35,18 @@ def rpc_url(node: Node) -> str:
 def proxy(node: Node) -> RawProxy:
     """python-bitcoinlib's RawProxy to the node's JSON-RPC."""
     return RawProxy(service_url=rpc_url(node))
+
+
+def rpc_call(node: Node, method: str, *args: Any) -> Any:
+    """`method(*args)` over the node's JSON-RPC (from a thread: the node's hub keeps running)."""
+    return in_thread(getattr(proxy(node), method), *args)
+
+
+def rpc_error_of(node: Node, method: str, *args: Any) -> tuple[int, str]:
+    """The (code, message) of the error `method(*args)` must answer with."""
+    with pytest.raises(JSONRPCError) as caught:
+        rpc_call(node, method, *args)
+    return caught.value.error["code"], caught.value.error["message"]
 
 
 def link(node: Node, to: Node) -> None:

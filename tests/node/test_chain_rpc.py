@@ -11,11 +11,9 @@ from typing import Any
 
 import gevent
 import pytest
-from bitcoin.rpc import JSONRPCError
 
 from helpers.chain import P2WSH_TRUE, block_on, coinbase_tx, header_on, prevouts_of, spend
-from helpers.node import proxy
-from helpers.waiting import in_thread
+from helpers.node import rpc_call as call, rpc_error_of as error_of
 from pantheon import wire
 from pantheon.chain.addresses import address_to_script
 from pantheon.chain.contextual import block_subsidy
@@ -27,16 +25,6 @@ from pantheon.params import REGTEST
 from pantheon.primitives import Block, BlockHeader
 
 REGTEST_TARGET = f"{0x7FFFFF << 232:064x}"
-
-
-def call(node: Node, method: str, *args: Any) -> Any:
-    return in_thread(getattr(proxy(node), method), *args)
-
-
-def error_of(node: Node, method: str, *args: Any) -> tuple[int, str]:
-    with pytest.raises(JSONRPCError) as caught:
-        call(node, method, *args)
-    return caught.value.error["code"], caught.value.error["message"]
 
 
 def on(node: Node, parent: bytes, **options: Any) -> Block:
@@ -328,3 +316,67 @@ def test_generateblock(rpc_node: Node) -> None:
         call(node, "generateblock", output, [])  # a descriptor, as Core reads it before an address
         assert node.chain.read_block(node.chain.tip).transactions[0].outputs[0].script_pubkey == script
     assert error_of(node, "generateblock", "raw(55)#00000000", []) == (-5, "Error: Invalid address or descriptor")
+
+
+def test_getblockstats_figures_and_errors(rpc_node: Node) -> None:
+    node = rpc_node
+    mined = node.generate(101, P2WSH_TRUE)
+    coinbases = [node.chain.read_block(block_hash).transactions[0] for block_hash in mined[:2]]
+    txs = [spend(prevouts_of(coinbase)[:1], fee=fee) for coinbase, fee in zip(coinbases, (2_000, 5_000))]
+    for tx in txs:
+        assert node.submit_transaction(tx) == "accepted"
+    block_hash = node.generate(1, P2WSH_TRUE)[0]
+    block = node.chain.read_block(block_hash)
+    size, weight = txs[0].size, txs[0].weight  # both alike: one P2WSH(OP_TRUE) input and output
+    assert (txs[1].size, txs[1].weight) == (size, weight)
+    coinbase_outputs = [txout.script_pubkey for txout in block.transactions[0].outputs]
+    assert coinbase_outputs[0] == P2WSH_TRUE and coinbase_outputs[1][:1] == b"\x6a"  # payout, witness commitment
+    low, high = 2_000 * 4 // weight, 5_000 * 4 // weight  # sat/vB, rounded down as Core's
+    # UTXO entry sizes: an output's 8 value bytes, its script's length byte and script, plus
+    # Core's 41 bytes of outpoint, height and coinbase flag: P2WSH (34 bytes) 84, the commitment
+    # (38 bytes) 88. Created: 84 + 88 + 84 + 84; spent: 2 * 84; the commitment is unspendable.
+    stats = call(node, "getblockstats", 102)
+    assert stats == {
+        "avgfee": 3_500, "avgfeerate": 7_000 * 4 // (2 * weight), "avgtxsize": size,
+        "blockhash": hash_to_hex(block_hash),
+        # Each transaction weighs half the total: the lower rate covers the 10th, 25th and 50th
+        # percentile weight units (cumulative weight reaches half at the first), the higher the rest.
+        "feerate_percentiles": [low, low, low, high, high],
+        "height": 102, "ins": 2, "maxfee": 5_000, "maxfeerate": high, "maxtxsize": size, "medianfee": 3_500,
+        "mediantime": node.chain.headers.median_time_past(block_hash), "mediantxsize": size, "minfee": 2_000,
+        "minfeerate": low, "mintxsize": size, "outs": 4, "subsidy": 50 * COIN, "swtotal_size": 2 * size,
+        "swtotal_weight": 2 * weight, "swtxs": 2, "time": block.header.timestamp,
+        "total_out": sum(tx.outputs[0].value for tx in txs), "total_size": 2 * size, "total_weight": 2 * weight,
+        "totalfee": 7_000, "txs": 3, "utxo_increase": 2, "utxo_size_inc": 84 + 88 + 84 + 84 - 2 * 84,
+        "utxo_increase_actual": 1, "utxo_size_inc_actual": 84 + 84 + 84 - 2 * 84,
+    }
+    assert call(node, "getblockstats", hash_to_hex(block_hash)) == stats
+    chosen = call(node, "getblockstats", 102, ["minfeerate", "avgfeerate"])
+    assert list(chosen) == ["avgfeerate", "minfeerate"] and chosen["minfeerate"] == low  # Core's sorted set
+    # Genesis: one P2PK output (67-byte script: 117 bytes in the UTXO index) that never entered the set.
+    genesis = call(node, "getblockstats", 0, ["utxo_increase", "utxo_increase_actual", "utxo_size_inc",
+                                              "utxo_size_inc_actual", "txs", "avgfee", "feerate_percentiles"])
+    assert genesis == {"avgfee": 0, "feerate_percentiles": [0, 0, 0, 0, 0], "txs": 1, "utxo_increase": 1,
+                       "utxo_increase_actual": 0, "utxo_size_inc": 117, "utxo_size_inc_actual": 0}
+    assert error_of(node, "getblockstats", -1) == (-8, "Target block height -1 is negative")
+    assert error_of(node, "getblockstats", 103) == (-8, "Target block height 103 after current tip 102")
+    assert error_of(node, "getblockstats", "00" * 32) == (-5, "Block not found")
+    assert error_of(node, "getblockstats", "zz") == (-8, "hash_or_height must be of length 64 (not 2, for 'zz')")
+    assert error_of(node, "getblockstats", 102, ["txs", "nope"]) == (-8, "Invalid selected statistic 'nope'")
+    assert error_of(node, "getblockstats", 102, "txs")[0] == -3
+    assert error_of(node, "getblockstats", True) == (-3, "JSON value of type bool is not of expected type string")
+
+
+def test_getblockchaininfo_and_getdifficulty_have_core_31s_fields(rpc_node: Node) -> None:
+    node = rpc_node
+    node.generate(2, P2WSH_TRUE)
+    info = call(node, "getblockchaininfo")
+    assert list(info) == ["chain", "blocks", "headers", "bestblockhash", "bits", "target", "difficulty", "time",
+                          "mediantime", "verificationprogress", "initialblockdownload", "chainwork", "size_on_disk",
+                          "pruned", "warnings"]
+    assert (info["chain"], info["blocks"], info["headers"], info["bits"], info["target"]) == (
+        "regtest", 2, 2, "207fffff", REGTEST_TARGET)
+    assert info["warnings"] == [] and info["initialblockdownload"] is False
+    # Regtest's bits 0x207fffff: 0xffff / 0x7fffff / 256^3 = 65535 * 128 / 8388607 / 2^31 (as Core's test).
+    assert call(node, "getdifficulty") == info["difficulty"]
+    assert float(info["difficulty"]) * 2 ** 31 == pytest.approx(65535 * 128 / 8388607)

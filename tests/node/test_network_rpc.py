@@ -14,6 +14,7 @@ from bitcoin.rpc import JSONRPCError
 from helpers.node import FAST, proxy, settings
 from helpers.waiting import NODE_WAIT, in_thread, wait_for
 from pantheon.net.address import PeerAddress, TimedAddress
+from pantheon.net.peer import PeerState
 from pantheon.node import Node
 from pantheon.service import NodeService
 
@@ -126,3 +127,24 @@ def test_sendmsgtopeer_sends_raw_messages(make_node: Callable[..., Node]) -> Non
     assert error_of(client.sendmsgtopeer, 100, "addr", "ff") == (-1, "Error: Could not send message to peer")
     assert error_of(client.sendmsgtopeer, peer_id, "long_msg_type", "ff") == \
         (-8, "Error: msg_type too long, max length is 12")
+
+
+def test_getnetworkinfo_has_core_31s_fields_and_version(make_node: Callable[..., Node]) -> None:
+    node = make_node("a", *RPC, rpc=True)
+    other = make_node("b")
+    host, port = node.manager.address
+    other.add_peer(host, port)
+    wait_for(lambda: len(node.peers(PeerState.CONNECTED)) == 1, NODE_WAIT, what="inbound peer")
+    info = in_thread(proxy(node).getnetworkinfo)
+    assert list(info) == ["version", "subversion", "protocolversion", "localservices", "localservicesnames",
+                          "localrelay", "timeoffset", "networkactive", "connections", "connections_in",
+                          "connections_out", "networks", "relayfee", "incrementalfee", "localaddresses", "warnings"]
+    # Core 31.0's RPC interface, in Core's layout (ElectrumX 2.0 requires at least 310000); the
+    # release of Pantheon itself is in the user agent.
+    assert info["version"] == 310000 and info["subversion"].startswith("/Pantheon:")
+    assert (info["connections"], info["connections_in"], info["connections_out"]) == (1, 1, 0)
+    assert [network["name"] for network in info["networks"]] == ["ipv4", "ipv6", "onion", "i2p", "cjdns"]
+    assert set(info["networks"][0]) == {"name", "limited", "reachable", "proxy", "proxy_randomize_credentials"}
+    # Core 30's defaults: 100 sat/kvB for both.
+    assert (str(info["relayfee"]), str(info["incrementalfee"])) == ("0.000001", "0.000001")
+    assert info["warnings"] == [] and info["localaddresses"] == []
