@@ -46,7 +46,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     log = logging.getLogger("pantheon.cli")
     gevent.get_hub().exception_stream = LogStream(logging.getLogger("pantheon.greenlets"))
     for name in config.ignored_options:
-        log.info("Ignoring -%s: Pantheon has no wallet, GUI or IPC, so this option has no effect", name)
+        log.info("Ignoring -%s: Pantheon's wallet does not send and it has no GUI or IPC, so this option has no "
+                 "effect", name)
     try:
         service = NodeService(config).start()
     except BlockFromTheFuture as error:

@@ -17,8 +17,9 @@ line's values, then the section's, then the top's, merged, and a negation (`-noa
 the values of lower priority.
 
 Options Pantheon does not implement are refused, naming them ("Invalid parameter -foo", as Core
-says of an unknown one); wallet, GUI and IPC options, which a node without a wallet may ignore, are
-accepted and named once in the log (`ignored_options`). A mistake is a `ConfigError` naming the
+says of an unknown one); the wallet, GUI and IPC options Pantheon does not act on (its wallet does
+not send, so fee options mean nothing to it) are accepted and named once in the log
+(`ignored_options`). A mistake is a `ConfigError` naming the
 flag or the file line, never a silent default.
 """
 
@@ -576,7 +577,7 @@ def usage() -> str:
              f"  -conf=FILE     configuration file (default: DATADIR/{CONF_FILENAME}, else "
              f"DATADIR/{CORE_CONF_FILENAME})"]
     lines += [f"  -{option.name}   {option.help}" for option in _OPTIONS if option.kind is not Kind.IGNORED]
-    lines += ["", "Accepted and ignored (a node without a wallet, GUI or IPC): "
+    lines += ["", "Accepted and ignored (wallet options for sending, GUI, IPC): "
               + ", ".join(f"-{option.name}" for option in _OPTIONS if option.kind is Kind.IGNORED)]
     return "\n".join(lines)
 
