@@ -28,6 +28,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from pantheon.node import BlockFromTheFuture
     from pantheon.service import NodeService
     from pantheon.store import StoreError
+    from pantheon.wallet.wallet import WalletError
 
     try:
         config = load_config(sys.argv[1:] if argv is None else argv)
@@ -54,7 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.error("cannot start: %s", error)
         print(error, file=sys.stderr)
         return 1
-    except (StoreError, OSError) as error:
+    except (StoreError, OSError, WalletError) as error:
         log.error("cannot start: %s", error)
         print(f"Error: {error}", file=sys.stderr)
         return 1

@@ -393,7 +393,7 @@ class WalletRpc(RpcGroup):
                 wanted.add(script)
         network = self.node.network
         listed = []
-        for coin in wallet.coins():
+        for coin in wallet.unspent():
             if not low <= coin.depth <= high or (wanted is not None and coin.script not in wanted):
                 continue
             if not coin.safe and include_unsafe is False:

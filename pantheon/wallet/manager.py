@@ -14,6 +14,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable
 
+import plyvel
+
 from pantheon.primitives import Block, Tx
 from pantheon.node import WALLETS_DIRNAME
 from pantheon.wallet.database import DATABASE_MARKER, WalletDatabase, is_wallet_directory, wallet_path
@@ -45,16 +47,24 @@ class WalletManager:
         self._unsubscribe: list[Callable[[], None]] = []
 
     def start(self, names: Iterable[str] = ()) -> None:
-        """Follow the node's events, then load `names` (-wallet) and the settings' list."""
+        """Follow the node's events, then load `names` (-wallet: one that cannot be loaded stops
+        the start, WalletError) and the settings' list (one that no longer exists is skipped
+        with a warning, as Core does)."""
         events = self.node.events
         self._unsubscribe = [events.block_connected.subscribe(self._block_connected),
                              events.block_disconnected.subscribe(self._block_disconnected),
                              events.transaction_accepted.subscribe(self._transaction_accepted)]
-        for name in dict.fromkeys([*names, *self._startup_list()]):
-            try:
-                self.load(name)
-            except WalletError as error:
-                log.error("Wallet %r not loaded at start: %s", name, error.message)
+        requested = list(dict.fromkeys(names))
+        for name in requested:
+            self.load(name)
+        for name in self._startup_list():
+            if name in self.wallets:
+                continue
+            if not is_wallet_directory(wallet_path(self.wallets_dir, name)):
+                log.warning("Skipping -wallet path that doesn't exist. Failed to load database path '%s'. "
+                            "Path does not exist.", wallet_path(self.wallets_dir, name))
+                continue
+            self.load(name)
 
     def stop(self) -> None:
         for unsubscribe in self._unsubscribe:
@@ -85,7 +95,12 @@ class WalletManager:
         if not is_wallet_directory(path):
             raise WalletError(_WALLET_NOT_FOUND, f"Wallet file verification failed. Failed to load database path "
                                                  f"'{path}'. Path does not exist.")
-        wallet = Wallet(name, WalletDatabase(path, create=False), self.node, self.keypool)
+        try:
+            database = WalletDatabase(path, create=False)
+        except plyvel.Error as error:  # held by another process, or damaged
+            raise WalletError(_WALLET_ERROR, f"Wallet file verification failed. Cannot open the wallet database "
+                                             f"'{path}': {error}") from None
+        wallet = Wallet(name, database, self.node, self.keypool)
         self._catch_up(wallet)
         self.wallets[name] = wallet
         self._update_startup_list(name, load_on_startup)

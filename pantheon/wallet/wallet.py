@@ -13,21 +13,22 @@ It never signs, selects coins or sends: spending is not part of Pantheon's walle
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import logging
 import secrets
-import time
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
+
+import gevent
 
 from pantheon import wire
 from pantheon.chain.addresses import script_to_address
 from pantheon.chain.coins import COINBASE_MATURITY
 from pantheon.chain.descriptors import (
     Descriptor,
-    DescriptorError,
     ExpandedOutput,
     KeyExpression,
     KeyOrigin,
@@ -40,9 +41,10 @@ from pantheon.primitives import Block, OutPoint, Tx
 from pantheon.wallet.database import WalletDatabase
 
 if TYPE_CHECKING:
+    from pantheon.chain.chainstate import Chainstate
     from pantheon.node import Node
 
-__all__ = ["Wallet", "WalletError", "WalletTx", "Coin", "Balances", "ADDRESS_TYPES", "TIMESTAMP_WINDOW"]
+__all__ = ["Wallet", "WalletError", "WalletTx", "UnspentOutput", "Balances", "ADDRESS_TYPES", "TIMESTAMP_WINDOW"]
 
 log = logging.getLogger("pantheon.wallet")
 
@@ -50,6 +52,8 @@ log = logging.getLogger("pantheon.wallet")
 ADDRESS_TYPES = {"legacy": ("pkh", 44), "p2sh-segwit": ("sh(wpkh", 49), "bech32": ("wpkh", 84), "bech32m": ("tr", 86)}
 #: Core's TIMESTAMP_WINDOW: a rescan from time T starts at blocks up to two hours older.
 TIMESTAMP_WINDOW = 2 * 60 * 60
+#: Blocks whose median time a block's time must exceed (Core's median-time-past span).
+_MTP_WINDOW = 11
 #: Core's walletversion of a descriptor wallet (FEATURE_LATEST).
 WALLET_VERSION = 169900
 
@@ -82,7 +86,7 @@ class WalletTx:
 
 
 @dataclass(frozen=True)
-class Coin:
+class UnspentOutput:
     """An unspent output of the wallet's, with what listunspent shows of it."""
 
     outpoint: OutPoint
@@ -148,6 +152,17 @@ def _normalized_body(descriptor: Descriptor) -> str:
 def normalized_text(descriptor: Descriptor) -> str:
     """The public form listdescriptors shows (Core's normalized string), with its checksum."""
     return add_checksum(_normalized_body(descriptor))
+
+
+def _first_height_from(chain: Chainstate, timestamp: int, last: int) -> int:
+    """The first height whose block time is at least `timestamp` (last + 1: none). Block times
+    are not monotonic, so after a bisection the eleven blocks below (the median-time-past
+    window a block's time must exceed) are checked too."""
+    found = bisect.bisect_left(range(last + 1), timestamp, key=chain.time_at)
+    for height in range(max(found - _MTP_WINDOW, 0), found):
+        if chain.time_at(height) >= timestamp:
+            return height
+    return found
 
 
 class Wallet:
@@ -377,19 +392,22 @@ class Wallet:
 
     def rescan(self, start_time: int) -> None:
         """Core's RescanFromTime: the active chain's blocks from the first whose time is within
-        TIMESTAMP_WINDOW of `start_time`, then the mempool."""
+        TIMESTAMP_WINDOW of `start_time`, then the mempool. The hub gets a turn between blocks;
+        blocks connected meanwhile reach the wallet through its events."""
         chain = self.node.chain
-        start = next((height for height in range(chain.height + 1)
-                      if chain.time_at(height) >= start_time - TIMESTAMP_WINDOW), None)
-        if start is not None:
-            log.info("Rescanning wallet %r from height %d to %d", self.name, start, chain.height)
-            for height in range(start, chain.height + 1):
-                block_hash = chain.headers.at_height(height)
-                assert block_hash is not None
-                block = chain.read_block(block_hash)
-                for position, tx in enumerate(block.transactions):
-                    self.add_transaction(tx, block_hash, height, position)
-        for entry in self.node.mempool:
+        last = chain.height
+        start = _first_height_from(chain, start_time - TIMESTAMP_WINDOW, last)
+        if start <= last:
+            log.info("Rescanning wallet %r from height %d to %d", self.name, start, last)
+        for height in range(start, last + 1):
+            block_hash = chain.headers.at_height(height)
+            if block_hash is None:  # the chain got shorter meanwhile
+                break
+            block = chain.read_block(block_hash)
+            for position, tx in enumerate(block.transactions):
+                self.add_transaction(tx, block_hash, height, position)
+            gevent.sleep(0)
+        for entry in list(self.node.mempool):
             self.add_transaction(entry.tx, None, None, 0)
         self.best_block = chain.tip
         self._save_meta()
@@ -468,7 +486,7 @@ class Wallet:
                 pending += value
         return Balances(trusted, pending, immature)
 
-    def coins(self) -> list[Coin]:
+    def unspent(self) -> list[UnspentOutput]:
         """Core's AvailableCoins (no filters): mature, confirmed or pooled unspent outputs."""
         found = []
         for wtx, index in self._unspent_outputs():
@@ -477,7 +495,7 @@ class Wallet:
                 continue
             output = wtx.tx.outputs[index]
             descriptor_id, _, owner = self.scripts[output.script_pubkey]
-            found.append(Coin(OutPoint(wtx.tx.txid, index), output.value, output.script_pubkey, depth,
+            found.append(UnspentOutput(OutPoint(wtx.tx.txid, index), output.value, output.script_pubkey, depth,
                               self.is_trusted(wtx), owner, normalized_text(self.descriptors[descriptor_id].descriptor)))
         return found
 

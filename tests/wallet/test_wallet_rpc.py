@@ -2,11 +2,13 @@
 framework and a user drive it: wallets created, listed, unloaded and loaded again across a
 restart (settings.json), combo() keys imported with a rescan finding mined coinbases, balances
 with immature coinbase, new addresses advancing the descriptor's index, `/wallet/<name>`
-routing with Core's errors, and -disablewallet."""
+routing with Core's errors, payments pending in the mempool, confirmed, and pending again after a
+reorganisation, and -disablewallet."""
 
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 import urllib.parse
 from collections.abc import Callable
 from typing import Any
@@ -16,7 +18,13 @@ from bitcoin.rpc import JSONRPCError, RawProxy
 
 from helpers.node import rpc_url
 from helpers.waiting import in_thread
+from pantheon import wire
+from pantheon.chain.addresses import address_to_script
 from pantheon.chain.descriptors import add_checksum
+from pantheon.chain.validation import COIN
+from pantheon.hashing import hex_to_hash
+from pantheon.params import REGTEST
+from pantheon.primitives import Tx, TxIn, TxOut
 from pantheon.service import NodeService
 
 #: The framework's deterministic key of node 0 and its P2PKH address (test_node.py PRIV_KEYS).
@@ -162,3 +170,26 @@ def test_disablewallet_serves_no_wallet_rpc(start_node: Start) -> None:
     service = start_node("a", "-disablewallet")
     assert service.wallets is None
     assert error_of(lambda: rpc(service).createwallet("w")) == (-32601, "Method not found")
+
+
+def test_payments_pend_in_the_mempool_confirm_and_pend_again_after_a_reorg(start_node: Start) -> None:
+    service = start_node("a", "-acceptnonstdtxn=1")
+    node = rpc(service)
+    anyone = add_checksum("raw(51)")  # OP_TRUE: its coinbases are spent without a signature
+    node.generatetodescriptor(101, anyone)
+    node.createwallet("w")
+    address = node.getnewaddress()
+    coinbase = hex_to_hash(node.getblock(node.getblockhash(1))["tx"][0])
+    payment = Tx(2, [TxIn(coinbase, 0)], [TxOut(50 * COIN - 10_000, address_to_script(address, REGTEST))], 0)
+    txid = node.sendrawtransaction(wire.encode_tx(payment).hex())
+    paid = Decimal("49.9999")
+    assert node.getbalances()["mine"] == {"trusted": 0, "untrusted_pending": paid, "immature": 0}
+    assert node.listunspent() == []  # minconf 1
+    pending = node.listunspent(0)
+    assert [(coin["txid"], coin["confirmations"], coin["safe"]) for coin in pending] == [(txid, 0, False)]
+    block = node.generatetodescriptor(1, anyone)[0]
+    assert node.getbalances()["mine"]["trusted"] == paid
+    assert node.listunspent()[0]["confirmations"] == 1
+    node.invalidateblock(block)  # the payment leaves the chain and returns to the mempool
+    assert node.getbalances()["mine"] == {"trusted": 0, "untrusted_pending": paid, "immature": 0}
+    assert node.getbalances()["lastprocessedblock"]["height"] == 101
