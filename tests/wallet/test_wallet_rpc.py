@@ -26,6 +26,7 @@ from pantheon.hashing import hex_to_hash
 from pantheon.params import REGTEST
 from pantheon.primitives import Tx, TxIn, TxOut
 from pantheon.service import NodeService
+from pantheon.wallet.wallet import WalletError
 
 #: The framework's deterministic key of node 0 and its P2PKH address (test_node.py PRIV_KEYS).
 KEY = "cVpF924EspNh8KjYsfhgY96mmxvT6DgdWiTYMtMjuM74hJaU5psW"
@@ -193,3 +194,27 @@ def test_payments_pend_in_the_mempool_confirm_and_pend_again_after_a_reorg(start
     node.invalidateblock(block)  # the payment leaves the chain and returns to the mempool
     assert node.getbalances()["mine"] == {"trusted": 0, "untrusted_pending": paid, "immature": 0}
     assert node.getbalances()["lastprocessedblock"]["height"] == 101
+
+
+def test_a_wallet_loaded_behind_the_tip_catches_up(start_node: Start) -> None:
+    service = start_node("a")
+    node = rpc(service)
+    node.createwallet("late")
+    address = node.getnewaddress("", "bech32m")
+    node.unloadwallet("late")
+    node.generatetoaddress(2, address)  # while unloaded
+    node.loadwallet("late")
+    assert node.getbalances()["mine"]["immature"] == 100
+    assert node.getwalletinfo()["lastprocessedblock"]["height"] == 2
+    assert node.listwalletdir()["wallets"] == [{"name": "late", "warnings": []}]
+
+
+def test_wallet_option_loads_at_start_and_a_missing_one_stops_it(start_node: Start) -> None:
+    service = start_node("a")
+    rpc(service).createwallet("named")
+    service.stop()
+    service = start_node("a", "-wallet=named")
+    assert rpc(service).listwallets() == ["named"]
+    service.stop()
+    with pytest.raises(WalletError, match="Failed to load database path .* Path does not exist"):
+        start_node("a", "-wallet=missing")
