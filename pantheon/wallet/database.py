@@ -43,10 +43,8 @@ class WalletDatabase:
     def put(self, prefix: bytes, key: bytes, value: Any) -> None:
         self._db.put(prefix + key, json.dumps(value, sort_keys=True).encode())
 
-    def put_many(self, records: list[tuple[bytes, bytes, Any]]) -> None:
-        with self._db.write_batch() as batch:
-            for prefix, key, value in records:
-                batch.put(prefix + key, json.dumps(value, sort_keys=True).encode())
+    def delete(self, prefix: bytes, key: bytes) -> None:
+        self._db.delete(prefix + key)
 
     def items(self, prefix: bytes) -> Iterator[tuple[bytes, Any]]:
         """(key without the prefix, value) of every record under `prefix`."""

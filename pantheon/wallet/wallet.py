@@ -178,7 +178,7 @@ class Wallet:
         self.birthtime: int | None = meta.get("birthtime")
         self.best_block: bytes | None = hex_to_hash(meta["best_block"]) if meta.get("best_block") else None
         self.descriptors: dict[str, WalletDescriptor] = {}
-        self.active: dict[str, str] = {key.decode(): value for key, value in database.items(_ACTIVE) if value}
+        self.active: dict[str, str] = {key.decode(): value for key, value in database.items(_ACTIVE)}
         self.labels: dict[bytes, str] = dict(database.items(_LABEL))
         #: script -> (descriptor id, index, the expanded output)
         self.scripts: dict[bytes, tuple[str, int, ExpandedOutput]] = {}
@@ -229,24 +229,23 @@ class Wallet:
     def _add_descriptor(self, entry: WalletDescriptor, *, save: bool = True) -> None:
         """Keep `entry` (replacing one with the same id) and derive its scripts, topped up."""
         self.descriptors[entry.id] = entry
+        if not entry.descriptor.is_range:
+            entry.range_start, entry.range_end = 0, 1
+        self._derive(entry, entry.range_start, entry.range_end)
         if entry.descriptor.is_range:
             self._top_up(entry, save=False)
-            start = entry.range_start
-        else:
-            start = 0
-            entry.range_end = max(entry.range_end, 1)
-        for index in range(start, entry.range_end):
-            for output in entry.descriptor.expand(index):
-                self.scripts.setdefault(output.script, (entry.id, index, output))
         if save:
             self.database.put(_DESCRIPTOR, entry.id.encode(), entry.record())
+
+    def _derive(self, entry: WalletDescriptor, start: int, end: int) -> None:
+        for index in range(start, end):
+            for output in entry.descriptor.expand(index):
+                self.scripts.setdefault(output.script, (entry.id, index, output))
 
     def _top_up(self, entry: WalletDescriptor, *, save: bool = True) -> None:
         """Core's TopUp: a ranged descriptor derives `keypool` indexes past its next one."""
         wanted = max(entry.range_end, entry.next_index + self.keypool)
-        for index in range(entry.range_end, wanted):
-            for output in entry.descriptor.expand(index):
-                self.scripts.setdefault(output.script, (entry.id, index, output))
+        self._derive(entry, entry.range_end, wanted)
         entry.range_end = wanted
         if save:
             self.database.put(_DESCRIPTOR, entry.id.encode(), entry.record())
@@ -255,7 +254,7 @@ class Wallet:
         key = f"{address_type}/{int(internal)}"
         if descriptor_id is None:
             if self.active.pop(key, None) is not None:
-                self.database.put(_ACTIVE, key.encode(), None)
+                self.database.delete(_ACTIVE, key.encode())
             return
         self.active[key] = descriptor_id
         self.database.put(_ACTIVE, key.encode(), descriptor_id)
