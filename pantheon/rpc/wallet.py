@@ -9,6 +9,7 @@ served only when the node runs wallets (not under `-disablewallet`).
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from pantheon.chain.addresses import AddressError, address_to_script, script_to_address
@@ -29,7 +30,7 @@ from pantheon.rpc.registry import RpcContext, RpcGroup, rpc_method
 from pantheon.rpc.results import amount
 from pantheon.rpc.server import request_uri
 from pantheon.wallet.manager import WalletManager
-from pantheon.wallet.wallet import ADDRESS_TYPES, WALLET_VERSION, Wallet, WalletError, normalized_text
+from pantheon.wallet.wallet import ADDRESS_TYPES, RESCANNING, WALLET_VERSION, Wallet, WalletError, normalized_text
 
 __all__ = ["WalletRpc"]
 
@@ -186,8 +187,11 @@ class WalletRpc(RpcGroup):
                            "must be provided")
         else:
             name = wallet_name
-        if name not in self.wallets.wallets:
+        wallet = self.wallets.wallets.get(name)
+        if wallet is None:
             raise RpcError(RPC_WALLET_NOT_FOUND, "Requested wallet does not exist or is not loaded")
+        if wallet.scan is not None:
+            raise RpcError(RPC_WALLET_ERROR, RESCANNING)
         self.wallets.unload(name, load_on_startup)
         return {}
 
@@ -210,7 +214,9 @@ class WalletRpc(RpcGroup):
             "txcount": wallet.tx_count, "keypoolsize": wallet.keypool_size(False),
             "keypoolsize_hd_internal": wallet.keypool_size(True),
             "private_keys_enabled": wallet.has_private_keys, "avoid_reuse": "avoid_reuse" in wallet.flags,
-            "scanning": False, "descriptors": True, "external_signer": False,
+            "scanning": False if wallet.scan is None else {"duration": int(time.monotonic() - wallet.scan.started),
+                                                           "progress": wallet.scan.progress},
+            "descriptors": True, "external_signer": False,
             "blank": "blank_wallet" in wallet.flags,
         }
         if wallet.birthtime is not None:
@@ -228,6 +234,8 @@ class WalletRpc(RpcGroup):
         earliest timestamp (less two hours) and the mempool."""
         check_types(("requests", requests, "array"))
         wallet = self._wallet()
+        if wallet.scan is not None:
+            raise RpcError(RPC_WALLET_ERROR, RESCANNING)
         chain = self.node.chain
         now = chain.median_time_past
         lowest = chain.headers.header(chain.tip).timestamp

@@ -101,8 +101,8 @@ class WalletManager:
             raise WalletError(_WALLET_ERROR, f"Wallet file verification failed. Cannot open the wallet database "
                                              f"'{path}': {error}") from None
         wallet = Wallet(name, database, self.node, self.keypool)
+        self.wallets[name] = wallet  # following events from here, so no block slips past the catch-up
         self._catch_up(wallet)
-        self.wallets[name] = wallet
         self._update_startup_list(name, load_on_startup)
         log.info("Wallet %r loaded: %d transactions, best block %s", name, wallet.tx_count,
                  wallet.best_block.hex() if wallet.best_block else None)

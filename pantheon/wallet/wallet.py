@@ -17,6 +17,7 @@ import bisect
 import hashlib
 import logging
 import secrets
+import time
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
     from pantheon.chain.chainstate import Chainstate
     from pantheon.node import Node
 
-__all__ = ["Wallet", "WalletError", "WalletTx", "UnspentOutput", "Balances", "ADDRESS_TYPES", "TIMESTAMP_WINDOW"]
+__all__ = ["Wallet", "WalletError", "WalletTx", "UnspentOutput", "Balances", "Scan", "RESCANNING", "ADDRESS_TYPES", "TIMESTAMP_WINDOW"]
 
 log = logging.getLogger("pantheon.wallet")
 
@@ -54,6 +55,9 @@ ADDRESS_TYPES = {"legacy": ("pkh", 44), "p2sh-segwit": ("sh(wpkh", 49), "bech32"
 TIMESTAMP_WINDOW = 2 * 60 * 60
 #: Blocks whose median time a block's time must exceed (Core's median-time-past span).
 _MTP_WINDOW = 11
+RESCANNING = "Wallet is currently rescanning. Abort existing rescan or wait."
+#: Indexes derived between two turns of the hub when a descriptor is added or loaded.
+DERIVE_YIELD_EVERY = 100
 #: Core's walletversion of a descriptor wallet (FEATURE_LATEST).
 WALLET_VERSION = 169900
 
@@ -96,6 +100,20 @@ class UnspentOutput:
     safe: bool
     owner: ExpandedOutput
     descriptor_text: str
+
+
+@dataclass
+class Scan:
+    """A rescan under way (getwalletinfo's `scanning`): when it began and the heights it covers."""
+
+    started: float
+    first: int
+    last: int
+    height: int
+
+    @property
+    def progress(self) -> float:
+        return (self.height - self.first) / max(self.last - self.first, 1)
 
 
 @dataclass(frozen=True)
@@ -183,6 +201,8 @@ class Wallet:
         #: script -> (descriptor id, index, the expanded output)
         self.scripts: dict[bytes, tuple[str, int, ExpandedOutput]] = {}
         self.txs: dict[bytes, WalletTx] = {}
+        #: the rescan under way, if any
+        self.scan: Scan | None = None
         for _, record in database.items(_DESCRIPTOR):
             descriptor = parse_descriptor(record["desc"], node.network)
             self._add_descriptor(WalletDescriptor(descriptor, record["timestamp"], record["range_start"],
@@ -204,11 +224,11 @@ class Wallet:
         wallet.flags = {flag for flag, wanted in (("disable_private_keys", disable_private_keys),
                                                   ("blank_wallet", blank), ("avoid_reuse", avoid_reuse),
                                                   ("descriptor_wallet", True)) if wanted}
-        wallet.best_block = node.chain.tip
         now = int(node.clock())
         wallet.birthtime = now
         if not disable_private_keys and not blank:
             wallet._setup_default_descriptors(ExtendedKey.from_seed(secrets.token_bytes(32)), now)
+        wallet.best_block = node.chain.tip  # taken after the derivation's turns of the hub
         wallet._save_meta()
         return wallet
 
@@ -231,21 +251,25 @@ class Wallet:
         self.descriptors[entry.id] = entry
         if not entry.descriptor.is_range:
             entry.range_start, entry.range_end = 0, 1
-        self._derive(entry, entry.range_start, entry.range_end)
+        self._derive(entry, entry.range_start, entry.range_end, yielding=True)
         if entry.descriptor.is_range:
-            self._top_up(entry, save=False)
+            self._top_up(entry, save=False, yielding=True)
         if save:
             self.database.put(_DESCRIPTOR, entry.id.encode(), entry.record())
 
-    def _derive(self, entry: WalletDescriptor, start: int, end: int) -> None:
+    def _derive(self, entry: WalletDescriptor, start: int, end: int, *, yielding: bool = False) -> None:
+        """Derive indexes [start, end); `yielding` (outside the node's event callbacks) gives the
+        hub a turn every DERIVE_YIELD_EVERY indexes (a thousand take about a tenth of a second)."""
         for index in range(start, end):
             for output in entry.descriptor.expand(index):
                 self.scripts.setdefault(output.script, (entry.id, index, output))
+            if yielding and index % DERIVE_YIELD_EVERY == DERIVE_YIELD_EVERY - 1:
+                gevent.sleep(0)
 
-    def _top_up(self, entry: WalletDescriptor, *, save: bool = True) -> None:
+    def _top_up(self, entry: WalletDescriptor, *, save: bool = True, yielding: bool = False) -> None:
         """Core's TopUp: a ranged descriptor derives `keypool` indexes past its next one."""
         wanted = max(entry.range_end, entry.next_index + self.keypool)
-        self._derive(entry, entry.range_end, wanted)
+        self._derive(entry, entry.range_end, wanted, yielding=yielding)
         entry.range_end = wanted
         if save:
             self.database.put(_DESCRIPTOR, entry.id.encode(), entry.record())
@@ -393,21 +417,28 @@ class Wallet:
         """Core's RescanFromTime: the active chain's blocks from the first whose time is within
         TIMESTAMP_WINDOW of `start_time`, then the mempool. The hub gets a turn between blocks;
         blocks connected meanwhile reach the wallet through its events."""
+        if self.scan is not None:
+            raise WalletError(-4, RESCANNING)
         chain = self.node.chain
         last = chain.height
         start = _first_height_from(chain, start_time - TIMESTAMP_WINDOW, last)
         if start <= last:
             log.info("Rescanning wallet %r from height %d to %d", self.name, start, last)
-        for height in range(start, last + 1):
-            block_hash = chain.headers.at_height(height)
-            if block_hash is None:  # the chain got shorter meanwhile
-                break
-            block = chain.read_block(block_hash)
-            for position, tx in enumerate(block.transactions):
-                self.add_transaction(tx, block_hash, height, position)
-            gevent.sleep(0)
-        for entry in list(self.node.mempool):
-            self.add_transaction(entry.tx, None, None, 0)
+        self.scan = Scan(time.monotonic(), start, last, start)
+        try:
+            for height in range(start, last + 1):
+                block_hash = chain.headers.at_height(height)
+                if block_hash is None:  # the chain got shorter meanwhile
+                    break
+                block = chain.read_block(block_hash)
+                for position, tx in enumerate(block.transactions):
+                    self.add_transaction(tx, block_hash, height, position)
+                self.scan.height = height
+                gevent.sleep(0)
+            for entry in list(self.node.mempool):
+                self.add_transaction(entry.tx, None, None, 0)
+        finally:
+            self.scan = None
         self.best_block = chain.tip
         self._save_meta()
 
