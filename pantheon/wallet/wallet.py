@@ -55,6 +55,7 @@ ADDRESS_TYPES = {"legacy": ("pkh", 44), "p2sh-segwit": ("sh(wpkh", 49), "bech32"
 TIMESTAMP_WINDOW = 2 * 60 * 60
 #: Blocks whose median time a block's time must exceed (Core's median-time-past span).
 _MTP_WINDOW = 11
+#: Core's refusal while a rescan runs (its WalletRescanReserver).
 RESCANNING = "Wallet is currently rescanning. Abort existing rescan or wait."
 #: Indexes derived between two turns of the hub when a descriptor is added or loaded.
 DERIVE_YIELD_EVERY = 100
