@@ -40,6 +40,9 @@ _METHOD_DEPRECATED = -32
 #: Core's default -addresstype (and change type).
 _DEFAULT_ADDRESS_TYPE = "bech32"
 _MAX_RANGE = 1_000_000
+#: Core's wallet flags in the order of their bits (getwalletinfo lists them so).
+_FLAG_ORDER = ("avoid_reuse", "key_origin_metadata", "last_hardened_xpub_cached", "disable_private_keys",
+               "blank_wallet", "descriptor_wallet", "external_signer")
 
 
 def _label(value: Any) -> str:
@@ -221,7 +224,7 @@ class WalletRpc(RpcGroup):
         }
         if wallet.birthtime is not None:
             info["birthtime"] = wallet.birthtime
-        info["flags"] = sorted(wallet.flags)
+        info["flags"] = [flag for flag in _FLAG_ORDER if flag in wallet.flags]
         info["lastprocessedblock"] = self._last_processed_block(wallet)
         return info
 

@@ -21,6 +21,7 @@ from helpers.waiting import in_thread
 from pantheon import wire
 from pantheon.chain.addresses import address_to_script
 from pantheon.chain.descriptors import add_checksum
+from pantheon.chain.keys import ExtendedKey
 from pantheon.chain.validation import COIN
 from pantheon.hashing import hex_to_hash
 from pantheon.params import REGTEST
@@ -31,6 +32,8 @@ from pantheon.wallet.wallet import WalletError
 #: The framework's deterministic key of node 0 and its P2PKH address (test_node.py PRIV_KEYS).
 KEY = "cVpF924EspNh8KjYsfhgY96mmxvT6DgdWiTYMtMjuM74hJaU5psW"
 ADDRESS = "mjTkW3DjgyZck4KbiRusZsqTgaYTxdSz6z"
+#: A regtest extended private key.
+TPRV = ExtendedKey.from_seed(bytes(range(16))).encode(REGTEST, private=True)
 Start = Callable[..., NodeService]
 
 
@@ -218,3 +221,21 @@ def test_wallet_option_loads_at_start_and_a_missing_one_stops_it(start_node: Sta
     service.stop()
     with pytest.raises(WalletError, match="Failed to load database path .* Path does not exist"):
         start_node("a", "-wallet=missing")
+
+
+def test_getwalletinfo_describes_the_wallet(start_node: Start) -> None:
+    node = rpc(start_node("a"))
+    node.createwallet("blank", False, True)
+    info = node.getwalletinfo()
+    assert {key: info[key] for key in ("walletname", "txcount", "keypoolsize", "private_keys_enabled", "blank",
+                                       "descriptors", "scanning", "flags")} == {
+        "walletname": "blank", "txcount": 0, "keypoolsize": 0, "private_keys_enabled": True, "blank": True,
+        "descriptors": True, "scanning": False, "flags": ["blank_wallet", "descriptor_wallet"]}
+    ranged = add_checksum(f"wpkh({TPRV}/0/*)")
+    assert node.importdescriptors([{"desc": ranged, "timestamp": "now", "active": True}]) == [
+        {"success": True, "warnings": ["Range not given, using default keypool range"]}]
+    info = node.getwalletinfo()
+    assert (info["blank"], info["keypoolsize"], info["flags"]) == (False, 3, ["descriptor_wallet"])
+    assert node.getnewaddress().startswith("bcrt1q")
+    assert node.listdescriptors()["descriptors"][0]["next_index"] == 1
+    assert node.listdescriptors(True)["descriptors"][0]["desc"] == ranged
