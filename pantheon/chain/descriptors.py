@@ -156,6 +156,8 @@ def _parse_path(elements: list[str]) -> tuple[tuple[int, ...], bool]:
     path: list[int] = []
     apostrophe = False
     for element in elements:
+        if element.startswith("<"):
+            raise DescriptorError(f"Multipath key path '{element}' is not supported by Pantheon: import each path")
         hardened = element.endswith(("'", "h"))
         apostrophe = apostrophe or element.endswith("'")
         number = element[:-1] if hardened else element

@@ -66,6 +66,7 @@ def test_bip380_checksum_vectors() -> None:
     (f"pkh([deadbeeg/1]{G})", "pkh(): Fingerprint 'deadbeeg' is not hex"),
     (f"pkh({TPRV}/1/x)", "pkh(): Key path value 'x' is not a valid uint32"),
     (f"pkh({TPRV}/2147483648)", "pkh(): Key path value 2147483648 is out of range"),
+    (f"wpkh({TPRV}/<0;1>/*)", "wpkh(): Multipath key path '<0;1>' is not supported by Pantheon"),
     (f"pkh({COMPRESSED_WIF})", "pkh(): key '" + COMPRESSED_WIF + "' is not valid"),  # mainnet's key on regtest
     ("pkh()", "pkh(): No key provided"),
     (f"sh(combo({G}))", "Can only have combo() at top level"),
