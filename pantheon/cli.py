@@ -30,6 +30,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from pantheon.node import BlockFromTheFuture
     from pantheon.service import NodeService
     from pantheon.store import StoreError
+    from pantheon.wallet.wallet import WalletError
 
     try:
         config = load_config(sys.argv[1:] if argv is None else argv)
@@ -49,14 +50,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     keep_freed_memory()
     gevent.get_hub().exception_stream = LogStream(logging.getLogger("pantheon.greenlets"))
     for name in config.ignored_options:
-        log.info("Ignoring -%s: Pantheon has no wallet, GUI or IPC, so this option has no effect", name)
+        log.info("Ignoring -%s: Pantheon's wallet does not send and it has no GUI or IPC, so this option has no "
+                 "effect", name)
     try:
         service = NodeService(config).start()
     except BlockFromTheFuture as error:
         log.error("cannot start: %s", error)
         print(error, file=sys.stderr)
         return 1
-    except (StoreError, OSError) as error:
+    except (StoreError, OSError, WalletError) as error:
         log.error("cannot start: %s", error)
         print(f"Error: {error}", file=sys.stderr)
         return 1

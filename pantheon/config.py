@@ -17,8 +17,9 @@ line's values, then the section's, then the top's, merged, and a negation (`-noa
 the values of lower priority.
 
 Options Pantheon does not implement are refused, naming them ("Invalid parameter -foo", as Core
-says of an unknown one); wallet, GUI and IPC options, which a node without a wallet may ignore, are
-accepted and named once in the log (`ignored_options`). A mistake is a `ConfigError` naming the
+says of an unknown one); the wallet, GUI and IPC options Pantheon does not act on (its wallet does
+not send, so fee options mean nothing to it) are accepted and named once in the log
+(`ignored_options`). A mistake is a `ConfigError` naming the
 flag or the file line, never a silent default.
 """
 
@@ -52,6 +53,8 @@ __all__ = [
 ]
 
 CONF_FILENAME = "pantheon.conf"
+#: Core's DEFAULT_KEYPOOL_SIZE: keys a wallet's ranged descriptors derive ahead.
+DEFAULT_KEYPOOL = 1000
 CORE_CONF_FILENAME = "bitcoin.conf"
 DEFAULT_DATADIR = "~/.pantheon"
 #: Core's -loglevel names, by how much they show; "trace" is Python's DEBUG too (it has no lower).
@@ -424,14 +427,16 @@ _OPTIONS: tuple[_Option, ...] = (
     _ignored("logips", "Core's peer-address logging (Pantheon always names a peer by its address)"),
     _ignored("logratelimit", "Core's log rate limiting (Pantheon does not rate-limit)"),
     _ignored("shrinkdebugfile", "Core's debug.log shrinking at start (Pantheon never shrinks it)"),
-    # options of Core's wallet, GUI, IPC and test-only switches: a node without them accepts them
-    _ignored("disablewallet", "wallet option"),
-    _ignored("wallet", "wallet option"),
+    # the wallet (pantheon/wallet/)
+    _Option("disablewallet", _bool, "run no wallet and serve no wallet RPC (default: 0)", Kind.SWITCH),
+    _Option("wallet", _text, "load this wallet (a name in the wallets directory) at start; repeatable", Kind.LIST,
+            bare=""),
+    _Option("keypool", _count, "keys each ranged wallet descriptor derives ahead of its next index (default: 1000)"),
+    # options of Core's wallet, GUI, IPC and test-only switches Pantheon does not act on: accepted
     _ignored("walletdir", "wallet option"),
     _ignored("fallbackfee", "wallet option"),
     _ignored("mintxfee", "wallet option"),
     _ignored("paytxfee", "wallet option"),
-    _ignored("keypool", "wallet option"),
     _ignored("walletbroadcast", "wallet option"),
     _ignored("walletrbf", "wallet option"),
     _ignored("discardfee", "wallet option"),
@@ -529,6 +534,10 @@ class NodeConfig:
     logtimemicros: bool = False
     logthreadnames: bool = False
     logsourcelocations: bool = False
+    #: the wallet: -disablewallet, the -wallet names to load at start, -keypool
+    disablewallet: bool = False
+    wallet: tuple[str, ...] = ()
+    keypool: int = DEFAULT_KEYPOOL
     #: Core options accepted without effect (wallet, GUI, IPC, test-only), to be named in the log.
     ignored_options: tuple[str, ...] = field(default=())
 
@@ -572,7 +581,7 @@ def usage() -> str:
              f"  -conf=FILE     configuration file (default: DATADIR/{CONF_FILENAME}, else "
              f"DATADIR/{CORE_CONF_FILENAME})"]
     lines += [f"  -{option.name}   {option.help}" for option in _OPTIONS if option.kind is not Kind.IGNORED]
-    lines += ["", "Accepted and ignored (a node without a wallet, GUI or IPC): "
+    lines += ["", "Accepted and ignored (wallet options for sending, GUI, IPC): "
               + ", ".join(f"-{option.name}" for option in _OPTIONS if option.kind is Kind.IGNORED)]
     return "\n".join(lines)
 
@@ -896,5 +905,8 @@ def _resolve(datadir: Path, network: params.Network, values: dict[str, Any], ign
         logtimemicros=values.get("logtimemicros", False),
         logthreadnames=values.get("logthreadnames", False),
         logsourcelocations=values.get("logsourcelocations", False),
+        disablewallet=values.get("disablewallet", False),
+        wallet=tuple(values.get("wallet", ())),
+        keypool=values.get("keypool", DEFAULT_KEYPOOL),
         ignored_options=ignored,
     )

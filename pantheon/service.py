@@ -1,5 +1,5 @@
-"""A node as a running service: the `Node`, plus the JSON-RPC server (with `server`), the
-Prometheus exporter (with `metrics_port`) and the status page (with `statusport`) its
+"""A node as a running service: the `Node`, its wallets (unless `disablewallet`), the JSON-RPC
+server (with `server`), the Prometheus exporter (with `metrics_port`) and the status page (with `statusport`) its
 configuration asks for. `pantheon-gevent` runs one;
 an embedder that wants only the node uses `Node` and pulls in neither server.
 
@@ -22,6 +22,7 @@ from pantheon.node import Node
 from pantheon.rpc import node_methods
 from pantheon.rpc.server import RpcAuth, RpcServer
 from pantheon.status import StatusPage, StatusServer
+from pantheon.wallet.manager import WalletManager
 
 __all__ = ["NodeService"]
 
@@ -38,6 +39,8 @@ class NodeService(Lifecycle):
         self.rpc: RpcServer | None = None
         self.metrics: NodeMetrics | None = None
         self.status: StatusServer | None = None
+        #: the wallets (None under -disablewallet)
+        self.wallets: WalletManager | None = None
         self._status_cookie: RpcAuth | None = None  # the cookie written for the status page alone
         if config.stopatheight:
             self.node.events.block_connected.subscribe(self._stop_at_height)
@@ -53,9 +56,12 @@ class NodeService(Lifecycle):
         config = self.config
         self.node.start()
         try:
+            if not config.disablewallet:
+                self.wallets = WalletManager(self.node, keypool=config.keypool)
+                self.wallets.start(config.wallet)
             auth = RpcAuth(config.rpcuser, config.rpcpassword, cookie_dir=self.node.datadir)
             if config.server:
-                self.rpc = RpcServer(node_methods(self.node, self.stop), auth, host=config.rpcbind,
+                self.rpc = RpcServer(node_methods(self.node, self.stop, self.wallets), auth, host=config.rpcbind,
                                      port=config.rpcport, threads=config.rpcthreads,
                                      idle_timeout=config.rpcservertimeout).start()
             if config.metrics_port is not None:
@@ -81,4 +87,6 @@ class NodeService(Lifecycle):
             self.status.stop(timeout=min(timeout, 1.0))
         if self._status_cookie is not None:
             self._status_cookie.remove_cookie()
+        if self.wallets is not None:
+            self.wallets.stop()
         self.node.stop(timeout)

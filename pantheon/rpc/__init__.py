@@ -1,7 +1,8 @@
 """Bitcoin Core's JSON-RPC for a node: the HTTP server (`server.py`), the error codes
 (`errors.py`), and the methods in Core's groups, one module each: blockchain, mempool, network,
-rawtransactions, mining, control, util, fees. `node_methods(node, shutdown)` gathers them into the table
-the server serves; a new method is a decorated method in its group's module and nothing else.
+rawtransactions, mining, control, util, fees, and wallet when the node runs wallets.
+`node_methods(node, shutdown, wallets)` gathers them into the table the server serves; a new method
+is a decorated method in its group's module and nothing else.
 
 Clients written for Core work unchanged. Differences, on purpose and visible: `getmempoolinfo`
 adds `scripts_verified` (whether scripts are executed: see chain/scripts.py); `getsyncstatus` is
@@ -22,9 +23,11 @@ from pantheon.rpc.network import NetworkRpc
 from pantheon.rpc.rawtransactions import RawTransactionsRpc
 from pantheon.rpc.registry import MethodTable, RpcContext, RpcGroup
 from pantheon.rpc.util import UtilRpc
+from pantheon.rpc.wallet import WalletRpc
 
 if TYPE_CHECKING:
     from pantheon.node import Node
+    from pantheon.wallet.manager import WalletManager
 
 __all__ = ["GROUPS", "node_methods"]
 
@@ -33,9 +36,12 @@ GROUPS: tuple[type[RpcGroup], ...] = (
 )
 
 
-def node_methods(node: Node, shutdown: Callable[[], None]) -> dict[str, Callable[..., Any]]:
-    """Every RPC method the node serves, by Core's name; `stop` calls `shutdown`."""
-    context = RpcContext(node, shutdown)
-    table = MethodTable((group(context) for group in GROUPS), regtest=node.network.name == "regtest")
+def node_methods(node: Node, shutdown: Callable[[], None],
+                 wallets: WalletManager | None = None) -> dict[str, Callable[..., Any]]:
+    """Every RPC method the node serves, by Core's name; `stop` calls `shutdown`; the wallet
+    methods only with `wallets` (Core's -disablewallet leaves them unknown: "Method not found")."""
+    context = RpcContext(node, shutdown, wallets=wallets)
+    groups = (*GROUPS, WalletRpc) if wallets is not None else GROUPS
+    table = MethodTable((group(context) for group in groups), regtest=node.network.name == "regtest")
     context.table = table
     return table.callables()

@@ -512,9 +512,9 @@ class BlockchainRpc(RpcGroup):
     def scantxoutset(self, action: Any, scanobjects: Any = None) -> Any:
         """Scan the UTXO set for outputs to the scripts of `scanobjects` (action "start"), or ask
         how far the running scan is ("status": its progress, null when none) or stop it ("abort":
-        whether one was running). A scan object is a descriptor, or {"desc": descriptor}: only
-        `raw(HEX)` and `addr(ADDRESS)` (Pantheon has no keys to derive from), checksum verified
-        when given; a `range` is refused as for any descriptor without keys."""
+        whether one was running). A scan object is a descriptor, or {"desc": descriptor}: one that
+        stands for one script (not ranged, not combo()), checksum verified when given; a `range`
+        is refused."""
         if action == "status":
             return None if self._scan is None else {"progress": self._scan.progress}
         if action == "abort":

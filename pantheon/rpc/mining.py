@@ -75,7 +75,7 @@ class MiningRpc(RpcGroup):
     @rpc_method(regtest_only=True, category="generating")
     def generatetodescriptor(self, num_blocks: Any, descriptor: Any, maxtries: Any = 1_000_000) -> list[str]:
         """Mine `num_blocks` blocks from the mempool to the script of `descriptor`, now; returns
-        their hashes. Only `raw(HEX)` and `addr(ADDRESS)` descriptors (Pantheon has no keys)."""
+        their hashes. The descriptor must stand for one script (not ranged, not combo())."""
         count = int_arg(num_blocks, "num_blocks")
         try:
             script = parse_descriptor(str(descriptor), self.node.network).script

@@ -2,8 +2,8 @@
 class whose methods marked `@rpc_method` are served under their own names, so adding a method
 touches only its group's module.
 
-A group is given an `RpcContext`: the node it answers for and how the process is asked to stop
-(the `stop` RPC ends the service around the node, not only the node). `MethodTable` gathers the
+A group is given an `RpcContext`: the node it answers for, how the process is asked to stop
+(the `stop` RPC ends the service around the node, not only the node) and its wallets, if any. `MethodTable` gathers the
 groups' methods, refuses a name served twice, and renders Core's `help` text from each method's
 signature and docstring.
 """
@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable, TypeVar
 
 if TYPE_CHECKING:
     from pantheon.node import Node
+    from pantheon.wallet.manager import WalletManager
 
 __all__ = ["RpcContext", "RpcGroup", "RpcMethod", "MethodTable", "rpc_method", "HIDDEN"]
 
@@ -48,6 +49,8 @@ class RpcContext:
     node: Node
     shutdown: Callable[[], None]
     table: MethodTable | None = field(default=None, repr=False)
+    #: the node's wallets (None: run with -disablewallet, and no wallet RPC is served)
+    wallets: WalletManager | None = None
 
 
 class RpcGroup:

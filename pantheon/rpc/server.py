@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextvars
 import hmac
 import inspect
 import json
@@ -46,7 +47,7 @@ from pantheon.rpc.errors import (
 
 log = logging.getLogger("pantheon.rpc")
 
-__all__ = ["RpcAuth", "RpcServer", "Dispatcher", "Method", "COOKIE_USER"]
+__all__ = ["RpcAuth", "RpcServer", "Dispatcher", "Method", "COOKIE_USER", "request_uri"]
 
 COOKIE_USER = "__cookie__"
 COOKIE_FILE = ".cookie"
@@ -57,6 +58,10 @@ AUTH_FAILURE_DELAY = 0.25
 #: Requests Core queues beyond those its -rpcthreads serve (-rpcworkqueue): connections open at once
 #: are the threads plus this; more wait in the listen backlog.
 WORK_QUEUE = 16
+
+#: The HTTP path of the request being answered (Core's JSONRPCRequest.URI): `/wallet/<name>` picks
+#: the wallet a wallet method acts on. Each request runs in its own greenlet, hence its own context.
+request_uri: contextvars.ContextVar[str] = contextvars.ContextVar("request_uri", default="/")
 
 _LEGACY_STATUS = {RPC_INVALID_REQUEST: "400 Bad Request", RPC_METHOD_NOT_FOUND: "404 Not Found"}
 _JSON = [("Content-Type", "application/json")]
@@ -117,8 +122,15 @@ class Dispatcher:
     def __init__(self, methods: Mapping[str, Method]) -> None:
         self.methods = dict(methods)
 
-    def handle(self, request: Any) -> tuple[str, Any]:
-        """(HTTP status, reply JSON or None for no body) for a parsed request body."""
+    def handle(self, request: Any, uri: str = "/") -> tuple[str, Any]:
+        """(HTTP status, reply JSON or None for no body) for a parsed request body sent to `uri`."""
+        token = request_uri.set(uri)
+        try:
+            return self._handle(request)
+        finally:
+            request_uri.reset(token)
+
+    def _handle(self, request: Any) -> tuple[str, Any]:
         if isinstance(request, list):
             if not request:
                 return "200 OK", _reply(None, None, RpcError(RPC_INVALID_REQUEST, "empty batch"), v2=True)
@@ -232,7 +244,7 @@ class RpcServer:
             status, reply = "500 Internal Server Error", _reply(None, None, RpcError(RPC_PARSE_ERROR, "Parse error"),
                                                                 v2=False)
         else:
-            status, reply = self.dispatcher.handle(request)
+            status, reply = self.dispatcher.handle(request, _decoded_path(environ))
         if reply is None:
             start_response(status, [("Content-Length", "0")])
             return [b""]
@@ -245,6 +257,12 @@ class RpcServer:
                                      v2=False)).encode() + b"\n"
         start_response(status, _JSON + [("Content-Length", str(len(data)))])
         return [data]
+
+
+def _decoded_path(environ: dict[str, Any]) -> str:
+    """The request's path with its %-escapes decoded as UTF-8 (WSGI hands it over as latin-1)."""
+    path = environ.get("PATH_INFO") or "/"
+    return path.encode("latin-1", "replace").decode("utf-8", "replace")
 
 
 def _plain(start_response: StartResponse, status: str, text: bytes) -> list[bytes]:

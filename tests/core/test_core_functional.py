@@ -27,6 +27,7 @@ PASSING = (
     "p2p_handshake.py",
     "p2p_getdata.py",
     "feature_framework_miniwallet.py",
+    "example_test.py",
     "p2p_disconnect_ban.py",
     "p2p_feefilter.py",
     "p2p_invalid_messages.py",

@@ -14,11 +14,13 @@ from pathlib import Path
 CORE_FUNCTIONAL = Path(__file__).resolve().parents[2].parent / "shared" / "core-functional"
 #: Core's exit code for a skipped test (test_framework.py TEST_EXIT_SKIPPED).
 SKIPPED = 77
-#: The components Core's config.ini.in lists; only bitcoind is there.
+#: The components Core's config.ini.in lists; bitcoind and its wallet are there.
 _COMPONENTS = ("ENABLE_WALLET", "BUILD_BENCH", "ENABLE_CLI", "BUILD_BITCOIN_TX", "ENABLE_BITCOIN_UTIL",
                "ENABLE_BITCOIN_CHAINSTATE", "ENABLE_WALLET_TOOL", "ENABLE_BITCOIND", "ENABLE_FUZZ_BINARY",
                "ENABLE_ZMQ", "ENABLE_EMBEDDED_ASMAP", "ENABLE_EXTERNAL_SIGNER", "ENABLE_USDT_TRACEPOINTS",
                "ENABLE_IPC", "BUILD_GUI")
+#: What Pantheon provides of them (tests not using the wallet get -disablewallet from the framework).
+_BUILT = ("ENABLE_BITCOIND", "ENABLE_WALLET")
 
 
 def available() -> bool:
@@ -34,7 +36,7 @@ def build_dir(root: Path, python: str = sys.executable) -> Path:
     link = root / "test" / "functional"
     if not link.exists():
         link.symlink_to(CORE_FUNCTIONAL / "functional", target_is_directory=True)
-    components = "\n".join(f"{name}={'true' if name == 'ENABLE_BITCOIND' else 'false'}" for name in _COMPONENTS)
+    components = "\n".join(f"{name}={'true' if name in _BUILT else 'false'}" for name in _COMPONENTS)
     config = (f"[environment]\nCLIENT_NAME=Pantheon\nCLIENT_BUGREPORT=https://example.invalid/pantheon/issues\n"
               f"SRCDIR={root}\nBUILDDIR={root}\nEXEEXT=\nRPCAUTH={root}/share/rpcauth/rpcauth.py\n\n"
               f"[components]\n{components}\n")

@@ -218,8 +218,9 @@ def test_bitcoinds_command_line_and_bitcoin_conf_as_the_functional_tests_write_t
     assert settings.uacomment == ("testnode0",) and settings.debug == ("1",)
     assert settings.debugexclude == ("leveldb", "rand") and settings.loglevel == "trace"
     assert settings.logtimemicros and settings.logthreadnames and settings.logsourcelocations
-    assert settings.ignored_options == ("disablewallet", "fallbackfee", "keypool", "logratelimit",
-                                        "prevoutfetchthreads", "rpcdoccheck", "shrinkdebugfile", "unsafesqlitesync")
+    assert settings.disablewallet and settings.keypool == 1 and settings.wallet == ()
+    assert settings.ignored_options == ("fallbackfee", "logratelimit", "prevoutfetchthreads", "rpcdoccheck",
+                                        "shrinkdebugfile", "unsafesqlitesync")
     (entry,) = settings.whitelist
     assert entry.permissions == {Permission.NOBAN} and entry.inbound and entry.outbound
     assert str(entry.subnet) == "127.0.0.1/32"
@@ -241,6 +242,13 @@ def test_core_forms_of_names_values_and_sections(tmp_path: Path) -> None:
     assert (bind.host, bind.port, bind.onion) == ("127.0.0.1", 9, True)
     (tmp_path / "pantheon.conf").write_text("network=testnet\n")  # ours wins over bitcoin.conf
     assert load_config([f"-datadir={tmp_path}"]).network is params.TESTNET3
+
+
+def test_wallet_options(tmp_path: Path) -> None:
+    chosen = config(tmp_path, "-regtest", "-wallet=a", "-wallet=", "-keypool=7")
+    assert (chosen.wallet, chosen.keypool, chosen.disablewallet) == (("a", ""), 7, False)
+    assert config(tmp_path, "-regtest", "-wallet=a", "-nowallet").wallet == ()
+    assert config(tmp_path, "-regtest").keypool == 1000  # Core's DEFAULT_KEYPOOL_SIZE
 
 
 def test_help_lists_the_options() -> None:

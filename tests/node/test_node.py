@@ -703,7 +703,7 @@ def test_help_lists_cores_categories_and_describes_a_method(rpc_node: Node) -> N
     overview = in_thread(client.help)
     headings = [line for line in overview.splitlines() if line.startswith("==")]
     assert headings == ["== Blockchain ==", "== Control ==", "== Generating ==", "== Mining ==", "== Network ==",
-                        "== Rawtransactions ==", "== Util =="]
+                        "== Rawtransactions ==", "== Util ==", "== Wallet =="]
     assert "getblock blockhash ( verbosity )" in overview.splitlines()
     assert "sendrawtransaction hexstring ( maxfeerate maxburnamount )" in overview.split("== Rawtransactions ==")[1]
     detail = in_thread(client.help, "getblockhash")
