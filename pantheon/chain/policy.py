@@ -37,7 +37,7 @@ from pantheon.chain.script import (
     script_ops,
     witness_program,
 )
-from pantheon.chain.validation import MAX_BLOCK_SIGOPS_COST, WITNESS_SCALE_FACTOR, TxRejected
+from pantheon.chain.validation import COIN, MAX_BLOCK_SIGOPS_COST, WITNESS_SCALE_FACTOR, TxRejected
 from pantheon.limits import compact_size_len
 from pantheon.primitives import Tx, TxOut
 
@@ -57,6 +57,7 @@ __all__ = [
     "dust_threshold",
     "virtual_size",
     "check_standard_tx",
+    "format_money",
 ]
 
 MAX_STANDARD_TX_WEIGHT = 400_000
@@ -71,6 +72,15 @@ MIN_RELAY_FEE = 100  # sat/kvB: Core 30's default -minrelaytxfee
 INCREMENTAL_RELAY_FEE = 100  # sat/kvB: Core 30's -incrementalrelayfee (eviction's bump, the rolling floor)
 BYTES_PER_SIGOP = 20  # Core's -bytespersigop: sigops weigh in a transaction's virtual size
 DEFAULT_PERMIT_BARE_MULTISIG = True  # Core's -permitbaremultisig
+
+
+def format_money(satoshis: int) -> str:
+    """Core's FormatMoney, as policy's reject details and log lines show amounts: bitcoins,
+    trailing zeros cut to two decimals."""
+    whole, fraction = divmod(abs(satoshis), COIN)
+    text = f"{whole}.{fraction:08d}".rstrip("0")
+    text += "0" * (2 - len(text.split(".")[1]))
+    return f"-{text}" if satoshis < 0 else text
 
 
 def dust_threshold(txout: TxOut, dust_relay_fee: int = DUST_RELAY_FEE) -> int:

@@ -151,14 +151,6 @@ def test_duplicates_by_wtxid_and_by_txid(pool: Mempool, coins: list[Prevout], su
         submit(malleated)
 
 
-def test_a_conflict_is_refused_without_replacement(pool: Mempool, coins: list[Prevout],
-                                                   submit: Callable[[Tx], Tx]) -> None:
-    first = submit(spend([coins[0]], fee=1_000))
-    with pytest.raises(TxRejected, match="txn-mempool-conflict"):
-        submit(spend([coins[0]], fee=50_000))  # a higher fee replaces nothing: no RBF
-    assert list(pool) == [pool.get(first.txid)]
-
-
 def test_a_confirmed_transaction_is_already_known(pool: Mempool, chain: RegtestChain, coins: list[Prevout],
                                                   submit: Callable[[Tx], Tx]) -> None:
     tx = submit(spend([coins[0]]))
