@@ -51,8 +51,9 @@ from pantheon.chain.contextual import (
     tx_sigop_cost,
 )
 from pantheon.chain.orphanage import TxOrphanage
-from pantheon.chain.replacement import ClusterTx, check_replacement
+from pantheon.chain.replacement import ClusterTx, check_replacement, linearize
 from pantheon.chain.policy import (
+    BYTES_PER_SIGOP,
     DEFAULT_PERMIT_BARE_MULTISIG,
     INCREMENTAL_RELAY_FEE,
     MAX_OP_RETURN_RELAY,
@@ -61,6 +62,7 @@ from pantheon.chain.policy import (
     MIN_STANDARD_TX_NONWITNESS_SIZE,
     check_standard_tx,
     format_money,
+    is_witness_standard,
     virtual_size,
 )
 from pantheon.chain.validation import COIN, TxRejected, check_transaction, is_coinbase
@@ -274,6 +276,11 @@ class Mempool:
     def get(self, txid: Hash) -> MempoolEntry | None:
         return self._entries.get(txid)
 
+    def coin(self, outpoint: OutPoint) -> Coin | None:
+        """The unspent output a transaction for the next block may spend: the chain's, or a
+        pooled transaction's (whether or not a pooled transaction spends it already)."""
+        return self._view.get_coin(outpoint)
+
     def spender(self, outpoint: OutPoint) -> Hash | None:
         """The txid of the pooled transaction spending `outpoint`, None if none does."""
         return self._spenders.get(outpoint)
@@ -342,6 +349,23 @@ class Mempool:
     def descendants(self, txid: Hash) -> set[Hash]:
         """The txids of every in-pool descendant of `txid`."""
         return self._closure(txid, "children")
+
+    def chunk(self, txid: Hash) -> tuple[int, int]:
+        """The modified fee and sigop-adjusted weight of the chunk `txid` would be mined in (its
+        cluster linearised as `chain/replacement.py` does): getmempoolentry's `fees.chunk` and
+        `chunkweight`."""
+        cluster: set[Hash] = set()
+        stack = [txid]
+        while stack:
+            current = stack.pop()
+            if current not in cluster:
+                cluster.add(current)
+                stack.extend(self._entries[current].parents | self._entries[current].children)
+        for fee, _, members in linearize({member: self._cluster_tx(member) for member in cluster}):
+            if txid in members:
+                return fee, sum(max(self._entries[m].tx.weight, self._entries[m].sigop_cost * BYTES_PER_SIGOP)
+                                for m in members)
+        raise KeyError(txid)
 
     def ordered(self) -> list[MempoolEntry]:
         """Every entry in Core's block-assembly order: the best ancestor fee rate first, each
@@ -520,6 +544,9 @@ class Mempool:
             if not sequence_locks_met(locks, height, chain.mtp_at(chain.height)):
                 raise TxRejected("non-BIP68-final", txid)
         fee, spent = check_tx_inputs(tx, view, height)
+        if (self.require_standard and any(txin.witness for txin in tx.inputs)
+                and not is_witness_standard(tx, [coin.script_pubkey for coin in spent])):
+            raise TxRejected("bad-witness-nonstandard", txid)
         sigop_cost = tx_sigop_cost(tx, spent, witness=height >= network.segwit_height)
         if sigop_cost > MAX_STANDARD_TX_SIGOPS_COST:
             raise TxRejected("bad-txns-too-many-sigops", txid, str(sigop_cost))

@@ -32,6 +32,7 @@ from pantheon.hashing import hash_to_hex
 __all__ = [
     "MAX_REPLACEMENT_CANDIDATES",
     "ClusterTx",
+    "linearize",
     "chunks",
     "improves_diagram",
     "pays_for_replacement",
@@ -52,37 +53,34 @@ class ClusterTx:
     parents: frozenset[bytes]
 
 
-def chunks(graph: Mapping[bytes, ClusterTx]) -> list[tuple[int, int]]:
-    """(fee, vsize) of each chunk of `graph` (parents always listed), best feerate first."""
+def linearize(graph: Mapping[bytes, ClusterTx]) -> list[tuple[int, int, frozenset[bytes]]]:
+    """The chunks of `graph` (parents always before children), best feerate first: (fee,
+    vsize, members) each."""
     remaining = dict(graph)
-    order: list[tuple[int, int]] = []
-
-    def ancestor_set(txid: bytes) -> set[bytes]:
-        found, stack = set(), [txid]
-        while stack:
-            current = stack.pop()
-            if current not in found:
-                found.add(current)
-                stack.extend(p for p in remaining[current].parents if p in remaining)
-        return found
-
+    order: list[tuple[int, int, frozenset[bytes]]] = []
     while remaining:
-        best, best_rate = set(), Fraction(-1)
+        best: set[bytes] = set()
+        best_rate = Fraction(-1)
         for txid in remaining:
-            members = ancestor_set(txid)
+            members = _closure([txid], lambda t: (p for p in remaining[t].parents if p in remaining))
             rate = Fraction(sum(remaining[m].fee for m in members), sum(remaining[m].vsize for m in members))
             if rate > best_rate:
                 best, best_rate = members, rate
-        order.append((sum(remaining[m].fee for m in best), sum(remaining[m].vsize for m in best)))
+        order.append((sum(remaining[m].fee for m in best), sum(remaining[m].vsize for m in best), frozenset(best)))
         for member in best:
             del remaining[member]
-    merged: list[tuple[int, int]] = []
-    for fee, vsize in order:  # a group better than the one before joins it (chunking)
+    merged: list[tuple[int, int, frozenset[bytes]]] = []
+    for fee, vsize, members in order:  # a group better than the one before joins it (chunking)
         while merged and fee * merged[-1][1] > merged[-1][0] * vsize:
-            previous_fee, previous_vsize = merged.pop()
-            fee, vsize = fee + previous_fee, vsize + previous_vsize
-        merged.append((fee, vsize))
+            previous_fee, previous_vsize, previous = merged.pop()
+            fee, vsize, members = fee + previous_fee, vsize + previous_vsize, members | previous
+        merged.append((fee, vsize, members))
     return merged
+
+
+def chunks(graph: Mapping[bytes, ClusterTx]) -> list[tuple[int, int]]:
+    """(fee, vsize) of each chunk of `graph`, best feerate first: its feerate diagram."""
+    return [(fee, vsize) for fee, vsize, _ in linearize(graph)]
 
 
 def _fee_at(diagram: list[tuple[int, int]], size: Fraction) -> Fraction:

@@ -99,12 +99,15 @@ def test_mempool_entries_have_cores_fields(rpc_node: Node) -> None:
     pool = in_thread(client.getrawmempool, True)
     parent_id, child_id = hash_to_hex(parent.txid), hash_to_hex(child.txid)
     entry = pool[parent_id]
-    assert set(entry) == {"vsize", "weight", "time", "height", "descendantcount", "descendantsize", "ancestorcount",
-                          "ancestorsize", "wtxid", "fees", "depends", "spentby", "bip125-replaceable", "unbroadcast"}
+    assert list(entry) == ["vsize_adjusted", "vsize", "vsize_bip141", "weight", "time", "height", "descendantcount",
+                           "descendantsize", "ancestorcount", "ancestorsize", "wtxid", "chunkweight", "fees", "depends",
+                           "spentby", "unbroadcast", "bip125-replaceable"]
     assert (entry["ancestorcount"], entry["descendantcount"], entry["height"]) == (1, 2, 103)
     assert entry["descendantsize"] == parent.vsize + child.vsize and entry["ancestorsize"] == parent.vsize
     assert entry["fees"] == {"base": Decimal("0.00003"), "modified": Decimal("0.00003"),
-                             "ancestor": Decimal("0.00003"), "descendant": Decimal("0.00005")}
+                             "ancestor": Decimal("0.00003"), "descendant": Decimal("0.00005"),
+                             "chunk": Decimal("0.00003")}  # the child pays less per vB: its own chunk
+    assert entry["chunkweight"] == parent.weight
     assert entry["depends"] == [] and entry["spentby"] == [child_id]
     assert entry["bip125-replaceable"] is False and entry["unbroadcast"] is False
     assert in_thread(client.getmempoolentry, child_id) == pool[child_id]
@@ -115,7 +118,8 @@ def test_mempool_entries_have_cores_fields(rpc_node: Node) -> None:
     assert (info["size"], info["bytes"], info["total_fee"]) == (2, parent.vsize + child.vsize, Decimal("0.00005"))
     assert (info["minrelaytxfee"], info["incrementalrelayfee"], info["mempoolminfee"]) == (
         Decimal("0.000001"), Decimal("0.000001"), Decimal("0.000001"))
-    assert (info["permitbaremultisig"], info["maxdatacarriersize"], info["fullrbf"]) == (True, 100_000, False)
+    assert (info["permitbaremultisig"], info["maxdatacarriersize"], info["fullrbf"]) == (True, 100_000, True)
+    assert (info["limitclustercount"], info["limitclustersize"], info["optimal"]) == (64, 101_000, False)
 
 
 def test_sendrawtransaction_caps_the_fee_rate_and_the_burn(rpc_node: Node) -> None:
@@ -139,7 +143,8 @@ def test_testmempoolaccept_judges_one_transaction_without_adding_it(rpc_node: No
     good = spend([coins[0]], fee=2_000)
     [result] = in_thread(client.testmempoolaccept, [good.serialize().hex()])
     assert result == {"txid": hash_to_hex(good.txid), "wtxid": hash_to_hex(good.wtxid), "allowed": True,
-                      "vsize": good.vsize, "fees": {"base": Decimal("0.00002"),
+                      "vsize_adjusted": good.vsize, "vsize": good.vsize, "vsize_bip141": good.vsize,
+                      "fees": {"base": Decimal("0.00002"),
                                                     "effective-feerate": Decimal(2_000 * 1000 // good.vsize) / 10**8,
                                                     "effective-includes": [hash_to_hex(good.wtxid)]}}
     assert len(rpc_node.mempool) == 0
@@ -152,7 +157,8 @@ def test_testmempoolaccept_judges_one_transaction_without_adding_it(rpc_node: No
     generous = spend([coins[2]], [TxOut(10**8, P2WSH_TRUE)])
     assert in_thread(client.testmempoolaccept, [generous.serialize().hex()])[0]["reject-reason"] == "max-fee-exceeded"
     assert in_thread(client.testmempoolaccept, [generous.serialize().hex()], 0)[0]["allowed"] is True
-    assert rpc_error(client.testmempoolaccept, [good.serialize().hex()] * 2)["code"] == -8
+    assert in_thread(client.testmempoolaccept, [good.serialize().hex()] * 2)[0]["package-error"] == (
+        "package-contains-duplicates")
 
 
 def test_getorphantxs_lists_a_peers_orphans(rpc_node: Node) -> None:
@@ -176,7 +182,7 @@ def test_prioritisetransaction_moves_the_modified_fee_pooled_or_not(rpc_node: No
     assert in_thread(client.prioritisetransaction, absent, None, -11) is True
     assert in_thread(client.getmempoolentry, txid)["fees"] == {
         "base": Decimal("0.00002"), "modified": Decimal("0.00005"), "ancestor": Decimal("0.00005"),
-        "descendant": Decimal("0.00005")}
+        "descendant": Decimal("0.00005"), "chunk": Decimal("0.00005")}
     assert in_thread(client.getprioritisedtransactions) == {
         txid: {"fee_delta": 3_000, "in_mempool": True, "modified_fee": 5_000},
         absent: {"fee_delta": -11, "in_mempool": False}}
