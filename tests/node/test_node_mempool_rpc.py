@@ -161,6 +161,91 @@ def test_testmempoolaccept_judges_one_transaction_without_adding_it(rpc_node: No
         "package-contains-duplicates")
 
 
+def test_submitpackage_lets_a_child_pay_for_its_parent(rpc_node: Node) -> None:
+    client = proxy(rpc_node)
+    coins = _funded(rpc_node)
+    parent = spend([coins[0]], fee=0)
+    child = spend(prevouts_of(parent), fee=20_000)
+    package = [parent.serialize().hex(), child.serialize().hex()]
+    [alone] = in_thread(client.testmempoolaccept, package[:1])
+    assert alone["reject-reason"] == "min relay fee not met"
+    result = in_thread(client.submitpackage, package)
+    rate = Decimal(20_000 * 1000 // (parent.vsize + child.vsize)) / 10**8
+    both = [hash_to_hex(parent.wtxid), hash_to_hex(child.wtxid)]
+    assert result == {"package_msg": "success", "replaced-transactions": [], "tx-results": {
+        hash_to_hex(tx.wtxid): {"txid": hash_to_hex(tx.txid), "vsize_adjusted": tx.vsize, "vsize": tx.vsize,
+                                "vsize_bip141": tx.vsize, "fees": {"base": Decimal(fee) / 10**8,
+                                                                   "effective-feerate": rate,
+                                                                   "effective-includes": both}}
+        for tx, fee in ((parent, 0), (child, 20_000))}}
+    assert sorted(in_thread(client.getrawmempool)) == sorted([hash_to_hex(parent.txid), hash_to_hex(child.txid)])
+    again = in_thread(client.submitpackage, package)["tx-results"][hash_to_hex(child.wtxid)]
+    assert again["fees"] == {"base": Decimal("0.0002")}  # already pooled: no effective fee rate
+
+
+def test_package_rpcs_refuse_bad_packages_with_cores_codes(rpc_node: Node) -> None:
+    client = proxy(rpc_node)
+    coins = _funded(rpc_node)
+    first = spend([coins[0]])
+    second = spend(prevouts_of(first))
+    third = spend(prevouts_of(second))
+    hexes = [tx.serialize().hex() for tx in (first, second, third)]
+    count = {"code": -8, "message": "Array must contain between 1 and 25 transactions."}
+    for call in (client.submitpackage, client.testmempoolaccept):
+        assert rpc_error(call, []) == count and rpc_error(call, [hexes[0]] * 26) == count
+        assert rpc_error(call, ["zz"]) == {"code": -22, "message": "TX decode failed: zz Make sure the tx has at "
+                                                                   "least one input."}
+        assert rpc_error(call, "ff00")["code"] == -3
+    assert rpc_error(client.submitpackage, hexes) == {
+        "code": -25, "message": "package topology disallowed. not child-with-parents or parents depend on each other."}
+    burn = spend([coins[1]], [TxOut(1_000, b"\x6a"), TxOut(coins[1][1].value - 10_000, P2WSH_TRUE)])
+    assert rpc_error(client.submitpackage, [burn.serialize().hex()])["message"] == (
+        "Unspendable output exceeds maximum configured by user (maxburnamount)")
+    unsorted = in_thread(client.testmempoolaccept, hexes[::-1])
+    assert [item["package-error"] for item in unsorted] == ["package-not-sorted"] * 3
+    assert "allowed" not in unsorted[0]
+    assert len(rpc_node.mempool) == 0
+
+
+def test_a_replacement_over_rpc_reports_what_it_replaced(rpc_node: Node) -> None:
+    client = proxy(rpc_node)
+    coins = _funded(rpc_node)
+    original = spend([coins[0]], fee=1_000)
+    child = spend(prevouts_of(original), fee=1_000)
+    for tx in (original, child):
+        in_thread(client.sendrawtransaction, tx.serialize().hex())
+    replacement = spend([coins[0]], fee=10_000)
+    [tested] = in_thread(client.testmempoolaccept, [replacement.serialize().hex()])
+    assert tested["allowed"] is True
+    independent, blocked = in_thread(client.testmempoolaccept, [spend([coins[1]]).serialize().hex(),
+                                                                replacement.serialize().hex()])
+    assert "allowed" not in independent  # a package may replace nothing: it failed at its second member
+    assert (blocked["reject-reason"], blocked["reject-details"]) == ("bip125-replacement-disallowed",
+                                                                     "bip125-replacement-disallowed")
+    result = in_thread(client.submitpackage, [replacement.serialize().hex()])
+    assert result["replaced-transactions"] == sorted([hash_to_hex(original.txid), hash_to_hex(child.txid)])
+    assert in_thread(client.getrawmempool) == [hash_to_hex(replacement.txid)]
+
+
+def test_mempool_ancestors_and_descendants(rpc_node: Node) -> None:
+    client = proxy(rpc_node)
+    coins = _funded(rpc_node)
+    first = spend([coins[0]])
+    second = spend(prevouts_of(first))
+    third = spend(prevouts_of(second))
+    for tx in (first, second, third):
+        in_thread(client.sendrawtransaction, tx.serialize().hex())
+    ids = [hash_to_hex(tx.txid) for tx in (first, second, third)]
+    assert sorted(in_thread(client.getmempoolancestors, ids[2])) == sorted(ids[:2])
+    assert sorted(in_thread(client.getmempooldescendants, ids[0])) == sorted(ids[1:])
+    assert in_thread(client.getmempoolancestors, ids[0]) == [] and in_thread(client.getmempooldescendants, ids[2]) == []
+    verbose = in_thread(client.getmempooldescendants, ids[0], True)
+    assert sorted(verbose) == sorted(ids[1:]) and verbose[ids[2]] == in_thread(client.getmempoolentry, ids[2])
+    assert rpc_error(client.getmempoolancestors, "ab" * 32) == {"code": -5, "message": "Transaction not in mempool"}
+    assert rpc_error(client.getmempooldescendants, "zz")["code"] == -8
+    assert rpc_error(client.getmempoolancestors, ids[0], "yes")["code"] == -3
+
+
 def test_getorphantxs_lists_a_peers_orphans(rpc_node: Node) -> None:
     client = proxy(rpc_node)
     orphan = Tx(2, [spend([(b"\x01" * 32, 0)]).inputs[0]], [TxOut(1_000, P2WSH_TRUE)], 0)
