@@ -48,6 +48,7 @@ PASSING = (
     "p2p_mutated_blocks.py",
     "p2p_compactblocks_hb.py",
     "p2p_compactblocks.py",
+    "rpc_packages.py",
 )
 
 needs_core = pytest.mark.skipif(not available() and os.environ.get("CI") != "true",
