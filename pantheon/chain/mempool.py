@@ -51,7 +51,7 @@ from pantheon.chain.contextual import (
     tx_sigop_cost,
 )
 from pantheon.chain.orphanage import TxOrphanage
-from pantheon.chain.replacement import ClusterTx, check_replacement, linearize
+from pantheon.chain.replacement import ClusterTx, check_replacement, clusters, linearize
 from pantheon.chain.policy import (
     BYTES_PER_SIGOP,
     DEFAULT_PERMIT_BARE_MULTISIG,
@@ -84,6 +84,7 @@ __all__ = [
     "RECENT_REJECTS",
     "FEE_REASONS",
     "MAX_MONEY_DELTA",
+    "state_text",
 ]
 
 log = logging.getLogger(__name__)
@@ -105,6 +106,11 @@ MAX_MONEY_DELTA = (1 << 63) - 1
 _ENTRY_COST = 900  # the entry, its Tx object, the txid/wtxid hashes and their index slots
 _INPUT_COST = 400  # a decoded TxIn, its OutPoint and the spent-outpoint index slot
 _OUTPUT_COST = 150  # a decoded TxOut and its script object
+
+
+def state_text(error: TxRejected) -> str:
+    """Core's TxValidationState::ToString: the reason, then the debug message."""
+    return f"{error.reason}, {error.detail}" if error.detail else error.reason
 
 
 class ChainView(CoinView, Protocol):
@@ -354,18 +360,20 @@ class Mempool:
         """The modified fee and sigop-adjusted weight of the chunk `txid` would be mined in (its
         cluster linearised as `chain/replacement.py` does): getmempoolentry's `fees.chunk` and
         `chunkweight`."""
-        cluster: set[Hash] = set()
-        stack = [txid]
-        while stack:
-            current = stack.pop()
-            if current not in cluster:
-                cluster.add(current)
-                stack.extend(self._entries[current].parents | self._entries[current].children)
-        for fee, _, members in linearize({member: self._cluster_tx(member) for member in cluster}):
+        for fee, _, members in linearize(self.cluster_graph([txid])):
             if txid in members:
                 return fee, sum(max(self._entries[m].tx.weight, self._entries[m].sigop_cost * BYTES_PER_SIGOP)
                                 for m in members)
         raise KeyError(txid)
+
+    def cluster_graph(self, txids: Iterable[Hash]) -> dict[Hash, ClusterTx]:
+        """Every transaction of the clusters holding `txids` (pooled), as replacement judges them."""
+        found = clusters(txids, self._cluster_tx, lambda other: self._entries[other].children)
+        return {member: self._cluster_tx(member) for cluster in found for member in cluster}
+
+    def cluster_count(self, txids: Iterable[Hash]) -> int:
+        """How many distinct clusters hold `txids` (pooled)."""
+        return len(clusters(txids, self._cluster_tx, lambda other: self._entries[other].children))
 
     def ordered(self) -> list[MempoolEntry]:
         """Every entry in Core's block-assembly order: the best ancestor fee rate first, each
@@ -430,9 +438,8 @@ class Mempool:
     def _refused(self, tx: Tx, error: TxRejected, peer: int | None) -> None:
         """Core's MempoolRejectedTx: log a peer's refused transaction and remember it."""
         if peer is not None:
-            state = f"{error.reason}, {error.detail}" if error.detail else error.reason
             log.debug("%s (wtxid=%s) from peer=%d was not accepted: %s", hash_to_hex(tx.txid),
-                      hash_to_hex(tx.wtxid), peer, state, extra=_MEMPOOLREJ)
+                      hash_to_hex(tx.wtxid), peer, state_text(error), extra=_MEMPOOLREJ)
         if error.reason not in FEE_REASONS:
             self._remember_reject(tx.wtxid)
 
@@ -480,9 +487,15 @@ class Mempool:
                           self._clock() if accepted_at is None else accepted_at)
         return entry, replaced
 
-    def unstage(self, txids: Iterable[Hash]) -> None:
-        """Take staged transactions out again (a package refused or only test-accepted)."""
-        self._remove(txids)
+    def unstage(self, txids: Iterable[Hash]) -> list[MempoolEntry]:
+        """Take transactions out (staged members of a package refused or only test-accepted, or
+        the pooled ones a package would replace); returns their entries, for `restore`."""
+        return self._remove(txids)
+
+    def restore(self, entries: Iterable[MempoolEntry]) -> None:
+        """Put taken-out entries back as they were (the package replacing them was refused)."""
+        for entry in entries:
+            self._add(entry.tx, entry.fee, entry.vsize, entry.sigop_cost, entry.height, entry.time)
 
     def trim(self) -> None:
         """Core's LimitMempoolSize, as a package runs it once its members are in."""
@@ -761,9 +774,8 @@ class Mempool:
                 try:
                     accepted = self._accept(orphan, bypass_limits=False)
                 except TxRejected as error:
-                    state = f"{error.reason}, {error.detail}" if error.detail else error.reason
                     log.debug("   invalid orphan tx %s (wtxid=%s) from peer=%d. %s", hash_to_hex(orphan.txid),
-                              hash_to_hex(wtxid), peer, state, extra=_TXPACKAGES)
+                              hash_to_hex(wtxid), peer, state_text(error), extra=_TXPACKAGES)
                     self._refused(orphan, error, peer)
                     self.orphanage.erase(wtxid)
                     continue

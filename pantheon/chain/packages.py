@@ -13,8 +13,8 @@ transactions and `submitpackage` answer.
   inputs a package parent's or an unspent coin) tries each member alone first; those refused
   only for their fee rate, or for a parent refused so, are then evaluated together at the
   package's fee rate (total modified fees over total vsize): a child pays for its parents (CPFP).
-  A replacement by several package members (Core's package RBF) is not implemented: they are
-  refused with `bip125-replacement-disallowed`.
+  Evaluated together, a parent and its child may replace pooled transactions (Core's package RBF,
+  `chain/replacement.py`): only as a 1-parent-1-child package without other pooled ancestors.
 
 The pool's checks, staging and trimming are `chain/mempool.py`'s; this module only orders them
 and gathers the results as Core's `PackageMempoolAcceptResult`.
@@ -23,10 +23,11 @@ and gathers the results as Core's `PackageMempoolAcceptResult`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
-from pantheon.chain.mempool import FEE_REASONS, Checked, Mempool
+from pantheon.chain.mempool import FEE_REASONS, Checked, Mempool, MempoolEntry, state_text
+from pantheon.chain.replacement import check_package_replacement
 from pantheon.chain.validation import TxRejected
 from pantheon.primitives import Tx
 
@@ -151,6 +152,14 @@ def _accept_together(pool: Mempool, txs: Sequence[Tx], *, keep: bool, package_fe
     the first failure ends it. Staged members stay only when all pass and `keep`."""
     staged: list[tuple[Tx, Checked]] = []
     results: dict[bytes, TxResult] = {}
+    direct = {spender for tx in txs for txin in tx.inputs
+              if (spender := pool.spender(txin.outpoint)) is not None} if keep else set()
+    evicted: list[MempoolEntry] = []
+    if direct:  # package RBF: the conflicts leave while the members are checked, back if refused
+        if len(txs) != 2 or not is_child_with_parents(txs):
+            return PackageResult("package RBF failed: package must be 1-parent-1-child", True, {})
+        before, cluster_count = pool.cluster_graph(direct), pool.cluster_count(direct)
+        evicted = pool.unstage(direct.union(*(pool.descendants(txid) for txid in direct)))
     try:
         for tx in txs:
             try:
@@ -170,6 +179,16 @@ def _accept_together(pool: Mempool, txs: Sequence[Tx], *, keep: bool, package_fe
                 pool.check_fee_rate(last.txid, total_vsize, total_fee)
             except TxRejected as error:
                 return PackageResult(_FAILED, False, {last.wtxid: _invalid(error, last)})
+        if direct:
+            (parent, parent_checked), (child, child_checked) = staged
+            outside = pool.ancestors(parent.txid) | (pool.ancestors(child.txid) - {parent.txid})
+            try:
+                check_package_replacement((parent.txid, parent_checked.modified_fee, parent_checked.vsize),
+                                          (child.txid, child_checked.modified_fee, child_checked.vsize),
+                                          bool(outside), before, cluster_count,
+                                          {entry.tx.txid for entry in evicted}, pool.incremental_relay_fee)
+            except TxRejected as error:
+                return PackageResult(state_text(error), True, {})
         everyone = tuple(tx.wtxid for tx in txs)
         for tx, checked in staged:
             try:
@@ -180,11 +199,15 @@ def _accept_together(pool: Mempool, txs: Sequence[Tx], *, keep: bool, package_fe
             results[tx.wtxid] = (TxResult("valid", checked.vsize, checked.fee, total_fee * 1000 // total_vsize,
                                           everyone) if package_feerates
                                  else _valid(tx, checked.vsize, checked.fee, checked.modified_fee))
+        if evicted:  # Core lists them with the package's results: here with the child's
+            results[last.wtxid] = replace(results[last.wtxid], replaced=tuple(entry.tx.txid for entry in evicted))
         if keep:
             staged.clear()
+            evicted.clear()
         return PackageResult("", False, results)
     finally:
         pool.unstage(tx.txid for tx, _ in staged)
+        pool.restore(evicted)
 
 
 def accept_package(pool: Mempool, txs: Sequence[Tx], max_fee_rate: int | None = None) -> PackageResult:

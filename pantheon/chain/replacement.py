@@ -37,6 +37,8 @@ __all__ = [
     "improves_diagram",
     "pays_for_replacement",
     "check_replacement",
+    "check_package_replacement",
+    "clusters",
 ]
 
 #: Core's MAX_REPLACEMENT_CANDIDATES: the most clusters a replacement may conflict with.
@@ -138,22 +140,58 @@ def check_replacement(txid: bytes, fee: int, vsize: int, parents: Iterable[bytes
     if spent:
         raise TxRejected("bad-txns-spends-conflicting-tx", txid,
                          f"{hash_to_hex(txid)} spends conflicting transaction {hash_to_hex(spent[0])}")
-    clusters = _clusters(direct, pool, children)
-    if len(clusters) > MAX_REPLACEMENT_CANDIDATES:
+    conflicting = clusters(direct, pool, children)
+    if len(conflicting) > MAX_REPLACEMENT_CANDIDATES:
         raise TxRejected("too many potential replacements", txid,
                          f"rejecting replacement {hash_to_hex(txid)}; too many conflicting clusters "
-                         f"({len(clusters)} > {MAX_REPLACEMENT_CANDIDATES})")
+                         f"({len(conflicting)} > {MAX_REPLACEMENT_CANDIDATES})")
     evicted = _closure(direct, children)
     problem = pays_for_replacement(txid, sum(pool(t).fee for t in evicted), fee, vsize, incremental_relay_fee)
     if problem is not None:
         raise TxRejected("insufficient fee", txid, problem)
-    affected = set().union(*clusters, *_clusters(ancestors, pool, children))
+    affected = set().union(*conflicting, *clusters(ancestors, pool, children))
     before = {t: pool(t) for t in affected}
     after = {t: node for t, node in before.items() if t not in evicted}
     after[txid] = ClusterTx(fee, vsize, frozenset(parents))
     if not improves_diagram(chunks(before), chunks(after)):
         raise TxRejected("replacement-failed", txid, _DIAGRAM_FAILURE)
     return evicted
+
+
+def _fee_rate_text(fee: int, vsize: int) -> str:
+    """Core's CFeeRate::ToString: BTC/kvB with 8 decimals."""
+    rate = fee * 1000 // vsize
+    return f"{rate // 100_000_000}.{rate % 100_000_000:08d} BTC/kvB"
+
+
+def check_package_replacement(parent: tuple[bytes, int, int], child: tuple[bytes, int, int], has_ancestors: bool,
+                              before: Mapping[bytes, ClusterTx], cluster_count: int, evicted: Collection[bytes],
+                              incremental_relay_fee: int) -> None:
+    """Core 31's PackageRBFChecks for a parent and its child, each (txid, modified fee, vsize),
+    replacing `evicted` (the direct conflicts' `cluster_count` clusters, `before`, with their
+    descendants); `has_ancestors`: a member spends a pooled transaction it does not replace.
+    Raises TxRejected with Core's "package RBF failed" reasons; the child is the one named."""
+    child_txid = child[0]
+    if has_ancestors:
+        raise TxRejected("package RBF failed: new transaction cannot have mempool ancestors", child_txid)
+    if cluster_count > MAX_REPLACEMENT_CANDIDATES:
+        raise TxRejected("package RBF failed: too many potential replacements", child_txid,
+                         f"rejecting replacement {hash_to_hex(child_txid)}; too many conflicting clusters "
+                         f"({cluster_count} > {MAX_REPLACEMENT_CANDIDATES})")
+    fee, vsize = parent[1] + child[1], parent[2] + child[2]
+    problem = pays_for_replacement(child_txid, sum(before[t].fee for t in evicted), fee, vsize,
+                                   incremental_relay_fee)
+    if problem is not None:
+        raise TxRejected("package RBF failed: insufficient anti-DoS fees", child_txid, problem)
+    if fee * 1000 // vsize <= parent[1] * 1000 // parent[2]:  # CFeeRate's, per kvB truncated
+        raise TxRejected("package RBF failed: package feerate is less than or equal to parent feerate", child_txid,
+                         f"package feerate {_fee_rate_text(fee, vsize)} <= parent feerate is "
+                         f"{_fee_rate_text(parent[1], parent[2])}")
+    after = {t: node for t, node in before.items() if t not in evicted}
+    after[parent[0]] = ClusterTx(parent[1], parent[2], frozenset())
+    after[child_txid] = ClusterTx(child[1], child[2], frozenset({parent[0]}))
+    if not improves_diagram(chunks(dict(before)), chunks(after)):
+        raise TxRejected(f"package RBF failed: {_DIAGRAM_FAILURE}", child_txid)
 
 
 def _closure(start: Iterable[bytes], links: Callable[[bytes], Iterable[bytes]]) -> set[bytes]:
@@ -167,8 +205,8 @@ def _closure(start: Iterable[bytes], links: Callable[[bytes], Iterable[bytes]]) 
     return found
 
 
-def _clusters(txids: Iterable[bytes], pool: Callable[[bytes], ClusterTx],
-              children: Callable[[bytes], Iterable[bytes]]) -> list[set[bytes]]:
+def clusters(txids: Iterable[bytes], pool: Callable[[bytes], ClusterTx],
+             children: Callable[[bytes], Iterable[bytes]]) -> list[set[bytes]]:
     """The distinct clusters (connected by spending, either way) holding `txids`."""
     found: list[set[bytes]] = []
     for txid in txids:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from pantheon.chain import packages
-from pantheon.chain.mempool import Mempool, MempoolEntry
+from pantheon.chain.mempool import Mempool, MempoolEntry, state_text
 from pantheon.chain.packages import MAX_PACKAGE_COUNT, PackageResult, TxResult
 from pantheon.chain.policy import virtual_size
 from pantheon.chain.script import has_valid_ops, is_unspendable
@@ -62,11 +62,6 @@ def _fee_rate_arg(value: Any) -> int:
 def _fee_for(rate: int, vsize: int) -> int:
     """Core's CFeeRate::GetFee: `rate` (sat/kvB) for `vsize` vbytes, rounded up."""
     return -(-rate * vsize // 1000)
-
-
-def _state(error: TxRejected) -> str:
-    """Core's TxValidationState::ToString: the reason, then the debug message."""
-    return f"{error.reason}, {error.detail}" if error.detail else error.reason
 
 
 def _burns(tx: Tx, max_burn: int) -> bool:
@@ -125,7 +120,7 @@ def _test_results(txs: list[Tx], outcome: PackageResult, max_fee_rate: int) -> l
             if result.missing_inputs:
                 item["reject-reason"] = "missing-inputs"
             else:
-                item.update({"reject-reason": result.error.reason, "reject-details": _state(result.error)})
+                item.update({"reject-reason": result.error.reason, "reject-details": state_text(result.error)})
     return answer
 
 
@@ -144,7 +139,7 @@ def _submit_results(txs: list[Tx], outcome: PackageResult) -> dict[str, Any]:
             item["other-wtxid"] = hash_to_hex(result.other_wtxid)
         elif result.kind == "invalid":
             assert result.error is not None
-            item["error"] = _state(result.error)
+            item["error"] = state_text(result.error)
         else:
             fees: dict[str, Any] = {"base": amount(result.fee)}
             if result.kind == "valid":
@@ -184,7 +179,7 @@ class MempoolRpc(RpcGroup):
         except TxRejected as error:
             if error.reason == "txn-already-known":
                 raise RpcError(RPC_VERIFY_ALREADY_IN_CHAIN, "Transaction outputs already in utxo set") from None
-            raise RpcError(RPC_VERIFY_REJECTED, _state(error)) from None
+            raise RpcError(RPC_VERIFY_REJECTED, state_text(error)) from None
         if status != "accepted":  # inputs missing (Core's TX_MISSING_INPUTS)
             raise RpcError(RPC_VERIFY_ERROR, "bad-txns-inputs-missingorspent")
         return hash_to_hex(tx.txid)

@@ -108,3 +108,44 @@ def test_a_child_may_spend_only_its_parents_and_unspent_coins(pool: Mempool, coi
     assert (result.message, result.policy_error, result.results) == (
         "package-not-child-with-unconfirmed-parents", True, {})
     assert accept_package(pool, [parent, spend([coins[1]])]).message == "package-not-child-with-parents"
+
+
+def big_spend(coin: Prevout, fee: int) -> Tx:
+    """A spend of `coin` with 30 outputs: large, so a smaller transaction can pay a better rate."""
+    return spend([coin], [TxOut(10_000, P2WSH_TRUE)] * 30 + [TxOut(coin[1].value - 300_000 - fee, P2WSH_TRUE)])
+
+
+def test_a_parent_and_child_replace_together(pool: Mempool, coins: list[Prevout],
+                                            submit: Callable[[Tx], Tx]) -> None:
+    original = submit(spend([coins[0]], fee=5_000))
+    parent = spend([coins[0]], fee=0)
+    child = spend(prevouts_of(parent), fee=20_000)
+    result = accept_package(pool, [parent, child])
+    assert result.message == "" and {entry.tx.txid for entry in pool} == {parent.txid, child.txid}
+    assert result.results[child.wtxid].replaced == (original.txid,)
+
+
+def test_package_replacement_refusals_put_the_originals_back(pool: Mempool, coins: list[Prevout],
+                                                             submit: Callable[[Tx], Tx]) -> None:
+    original = submit(spend([coins[0]], fee=30_000))
+    parent = spend([coins[0]], fee=0)
+    child = spend(prevouts_of(parent), fee=20_000)
+    result = accept_package(pool, [parent, child])
+    assert result.message == (f"package RBF failed: insufficient anti-DoS fees, rejecting replacement "
+                              f"{child.txid[::-1].hex()}, less fees than conflicting txs; 0.0002 < 0.0003")
+    assert result.results[parent.wtxid].error.reason == "min relay fee not met"  # type: ignore[union-attr]
+    assert [entry.tx.txid for entry in pool] == [original.txid] and pool.get(original.txid).fee == 30_000
+
+    big = submit(big_spend(coins[1], 10_000))
+    rich_parent = spend([coins[1]], fee=9_000)  # a better rate than `big`, less fee: refused alone
+    poor_child = spend(prevouts_of(rich_parent), fee=1_100)
+    result = accept_package(pool, [rich_parent, poor_child])
+    assert result.message.startswith("package RBF failed: package feerate is less than or equal to parent "
+                                     "feerate, package feerate 0.000")
+    assert big.txid in pool and rich_parent.txid not in pool
+
+    grandparent = submit(spend([coins[2]], fee=1_000))
+    replacer = spend([coins[3], prevouts_of(grandparent)[0]], fee=0)
+    submit(spend([coins[3]], fee=1_000))
+    result = accept_package(pool, [replacer, spend(prevouts_of(replacer), fee=50_000)])
+    assert result.message == "package RBF failed: new transaction cannot have mempool ancestors"
