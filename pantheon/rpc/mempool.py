@@ -70,12 +70,15 @@ def _burns(tx: Tx, max_burn: int) -> bool:
                and txout.value > max_burn for txout in tx.outputs)
 
 
-def _raw_txs(rawtxs: Any, name: str) -> list[Tx]:
-    """Core's array of 1 to 25 hex transactions (-3 for a wrong type, -8 for the count, -22 for
-    one that does not decode)."""
+def _check_package_size(rawtxs: Any, name: str) -> None:
+    """Core's array of 1 to 25 transactions (-3 for a wrong type, -8 for the count)."""
     check_types((name, rawtxs, "array"))
     if not 1 <= len(rawtxs) <= MAX_PACKAGE_COUNT:
         raise RpcError(RPC_INVALID_PARAMETER, f"Array must contain between 1 and {MAX_PACKAGE_COUNT} transactions.")
+
+
+def _decoded(rawtxs: list[Any]) -> list[Tx]:
+    """The hex transactions of a package, or Core's -3 (not a string) or -22 error."""
     txs = []
     for raw in rawtxs:
         if not isinstance(raw, str):
@@ -189,8 +192,9 @@ class MempoolRpc(RpcGroup):
         """Whether the mempool would accept each transaction now, with its vsizes and fees,
         without adding any. Several (up to 25, parents first) are checked as a package: none may
         conflict with another or with the pool, and the first failure leaves the rest unchecked."""
-        txs = _raw_txs(rawtxs, "rawtxs")
+        _check_package_size(rawtxs, "rawtxs")
         max_fee_rate = _fee_rate_arg(maxfeerate)
+        txs = _decoded(rawtxs)
         return _test_results(txs, self.node.test_package(txs), max_fee_rate)
 
     @rpc_method(category="rawtransactions")
@@ -199,9 +203,10 @@ class MempoolRpc(RpcGroup):
         """Submit a child with its unconfirmed parents (or one transaction) to the mempool and
         relay what enters: parents a child pays for are accepted at the package's fee rate.
         `maxfeerate` (BTC/kvB, 0: no limit) and `maxburnamount` (BTC) as sendrawtransaction's."""
-        txs = _raw_txs(package, "package")
+        _check_package_size(package, "package")
         max_fee_rate = _fee_rate_arg(maxfeerate)
         max_burn = amount_arg(maxburnamount)
+        txs = _decoded(package)
         if any(_burns(tx, max_burn) for tx in txs):
             raise RpcError(RPC_VERIFY_ERROR, _BURN_EXCEEDED)
         if len(txs) > 1 and not packages.is_child_with_parents_tree(txs):
