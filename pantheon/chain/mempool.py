@@ -8,8 +8,10 @@ RBF judged by the feerate diagram (`chain/replacement.py`): a transaction spendi
 one spends replaces it, with its descendants, when it passes those rules. Packages (Core's
 `AcceptPackage`, a child paying for its parents) are `chain/packages.py`'s, built on `check`,
 `stage` and `unstage` here. Chains are limited as Core's defaults: 25 transactions and 101,000 vB
-with ancestors, and with descendants, for each ancestor (`too-long-mempool-chain`); Core 31's
-cluster limits are not enforced. Not implemented: TRUC (v3) topology rules.
+with ancestors, and with descendants, for each ancestor (`too-long-mempool-chain`), and clusters
+(transactions linked by spending, either way) as Core 31's: 64 transactions of 404,000
+sigop-adjusted weight units together (`too-large-cluster`). Not implemented: TRUC (v3) topology
+rules.
 
 Scripts are NOT executed unless a `script_verifier` is given (`chain/scripts.py` provides one):
 without it the pool says so loudly once, and `scripts_verified` is False.
@@ -65,7 +67,7 @@ from pantheon.chain.policy import (
     is_witness_standard,
     virtual_size,
 )
-from pantheon.chain.validation import COIN, TxRejected, check_transaction, is_coinbase
+from pantheon.chain.validation import COIN, WITNESS_SCALE_FACTOR, TxRejected, check_transaction, is_coinbase
 from pantheon.hashing import hash_to_hex
 from pantheon.params import Network
 from pantheon.primitives import Block, OutPoint, Tx
@@ -81,6 +83,8 @@ __all__ = [
     "DEFAULT_MAX_USAGE",
     "CHAIN_COUNT_LIMIT",
     "CHAIN_SIZE_LIMIT",
+    "CLUSTER_COUNT_LIMIT",
+    "CLUSTER_SIZE_LIMIT",
     "RECENT_REJECTS",
     "FEE_REASONS",
     "MAX_MONEY_DELTA",
@@ -98,6 +102,8 @@ RECENT_REJECTS = 120_000
 FEE_REASONS = frozenset({"min relay fee not met", "mempool min fee not met"})
 CHAIN_COUNT_LIMIT = 25  # Core's -limitancestorcount and -limitdescendantcount
 CHAIN_SIZE_LIMIT = 101_000  # vB, Core's -limitancestorsize and -limitdescendantsize
+CLUSTER_COUNT_LIMIT = 64  # Core 31's -limitclustercount
+CLUSTER_SIZE_LIMIT = 101_000  # vB (of sigop-adjusted weight), Core 31's -limitclustersize
 _ROLLING_FEE_HALFLIFE = 12 * 60 * 60
 #: Core keeps a fee delta in an int64 and saturates sums there (SaturatingAdd).
 MAX_MONEY_DELTA = (1 << 63) - 1
@@ -106,6 +112,11 @@ MAX_MONEY_DELTA = (1 << 63) - 1
 _ENTRY_COST = 900  # the entry, its Tx object, the txid/wtxid hashes and their index slots
 _INPUT_COST = 400  # a decoded TxIn, its OutPoint and the spent-outpoint index slot
 _OUTPUT_COST = 150  # a decoded TxOut and its script object
+
+
+def _adjusted_weight(weight: int, sigop_cost: int) -> int:
+    """Core's GetSigOpsAdjustedWeight: the weight, or the sigop cost at BYTES_PER_SIGOP if more."""
+    return max(weight, sigop_cost * BYTES_PER_SIGOP)
 
 
 def state_text(error: TxRejected) -> str:
@@ -362,7 +373,7 @@ class Mempool:
         `chunkweight`."""
         for fee, _, members in linearize(self.cluster_graph([txid])):
             if txid in members:
-                return fee, sum(max(self._entries[m].tx.weight, self._entries[m].sigop_cost * BYTES_PER_SIGOP)
+                return fee, sum(_adjusted_weight(self._entries[m].tx.weight, self._entries[m].sigop_cost)
                                 for m in members)
         raise KeyError(txid)
 
@@ -573,12 +584,22 @@ class Mempool:
             replaced = check_replacement(txid, modified_fee, vsize, parents, direct, self._cluster_tx,
                                          lambda other: self._entries[other].children, self.incremental_relay_fee)
         self._check_chain_limits(tx, vsize, parents, replaced)
+        self._check_cluster_limits(txid, _adjusted_weight(tx.weight, sigop_cost), parents, replaced)
         if max_fee_rate is not None and modified_fee * 1000 // vsize > max_fee_rate:
             raise TxRejected("max feerate exceeded", txid)
         checked = Checked(fee, modified_fee, vsize, sigop_cost, height - 1, tuple(spent), frozenset(replaced))
         if verify_scripts:
             self.verify_scripts(tx, checked)
         return checked
+
+    def _check_cluster_limits(self, txid: Hash, weight: int, parents: set[Hash], replaced: set[Hash]) -> None:
+        """Core 31's cluster limits: the cluster the new transaction joins (its parents' clusters,
+        less what it replaces) stays within 64 transactions and 101 kvB of adjusted weight."""
+        joined = set(self.cluster_graph(parents)) - replaced
+        if (len(joined) + 1 > CLUSTER_COUNT_LIMIT or sum(
+                _adjusted_weight(self._entries[m].tx.weight, self._entries[m].sigop_cost) for m in joined)
+                + weight > CLUSTER_SIZE_LIMIT * WITNESS_SCALE_FACTOR):
+            raise TxRejected("too-large-cluster", txid)
 
     def _cluster_tx(self, txid: Hash) -> ClusterTx:
         entry = self._entries[txid]

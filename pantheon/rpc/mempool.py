@@ -4,9 +4,8 @@ rawtransactions). Results have Core 31's fields, in its order.
 
 Pantheon keeps no unbroadcast set (Core's transactions submitted here and not yet requested by a
 peer), so `unbroadcast` is always false and `unbroadcastcount` 0. Every transaction is replaceable
-(`fullrbf` true, as Core 31). getmempoolinfo's `limitclustercount`/`limitclustersize` are Core
-31's defaults, which the pool does not enforce (it limits ancestors and descendants, see
-`chain/mempool.py`), and `optimal` is false: the pool keeps no proven-optimal linearisation.
+(`fullrbf` true, as Core 31). getmempoolinfo's `optimal` is false: the pool keeps no
+proven-optimal linearisation.
 `orphans` and `scripts_verified` in getmempoolinfo are Pantheon's.
 """
 
@@ -15,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from pantheon.chain import packages
-from pantheon.chain.mempool import Mempool, MempoolEntry, state_text
+from pantheon.chain.mempool import CLUSTER_COUNT_LIMIT, CLUSTER_SIZE_LIMIT, Mempool, MempoolEntry, state_text
 from pantheon.chain.packages import MAX_PACKAGE_COUNT, PackageResult, TxResult
 from pantheon.chain.policy import virtual_size
 from pantheon.chain.script import has_valid_ops, is_unspendable
@@ -37,17 +36,13 @@ from pantheon.rpc.errors import (
 from pantheon.rpc.registry import HIDDEN, RpcGroup, rpc_method
 from pantheon.rpc.results import amount
 
-__all__ = ["MempoolRpc", "DEFAULT_MAX_RAW_TX_FEE_RATE", "MAX_BIP125_RBF_SEQUENCE", "CLUSTER_COUNT_LIMIT",
-           "CLUSTER_SIZE_LIMIT"]
+__all__ = ["MempoolRpc", "DEFAULT_MAX_RAW_TX_FEE_RATE", "MAX_BIP125_RBF_SEQUENCE"]
 
 #: Core's DEFAULT_MAX_RAW_TX_FEE_RATE: 0.10 BTC/kvB, the `maxfeerate` sendrawtransaction and
 #: testmempoolaccept apply unless told otherwise (0: no limit).
 DEFAULT_MAX_RAW_TX_FEE_RATE = "0.10"
 #: BIP125: an input with a lower sequence signals that its transaction may be replaced.
 MAX_BIP125_RBF_SEQUENCE = 0xFFFF_FFFD
-#: Core 31's -limitclustercount and -limitclustersize defaults (vbytes), as getmempoolinfo reports them.
-CLUSTER_COUNT_LIMIT = 64
-CLUSTER_SIZE_LIMIT = 101_000
 _BURN_EXCEEDED = "Unspendable output exceeds maximum configured by user (maxburnamount)"
 
 
