@@ -367,15 +367,19 @@ class Mempool:
         """The txids of every in-pool descendant of `txid`."""
         return self._closure(txid, "children")
 
-    def chunk(self, txid: Hash) -> tuple[int, int]:
-        """The modified fee and sigop-adjusted weight of the chunk `txid` would be mined in (its
-        cluster linearised as `chain/replacement.py` does): getmempoolentry's `fees.chunk` and
-        `chunkweight`."""
-        for fee, _, members in linearize(self.cluster_graph([txid])):
-            if txid in members:
-                return fee, sum(_adjusted_weight(self._entries[m].tx.weight, self._entries[m].sigop_cost)
-                                for m in members)
-        raise KeyError(txid)
+    def chunks(self, txids: Iterable[Hash]) -> dict[Hash, tuple[int, int]]:
+        """The modified fee and sigop-adjusted weight of the chunk each of `txids` would be mined
+        in (its cluster linearised as `chain/replacement.py` does, once per cluster):
+        getmempoolentry's `fees.chunk` and `chunkweight`."""
+        found: dict[Hash, tuple[int, int]] = {}
+        for txid in txids:
+            if txid in found:
+                continue
+            for fee, _, members in linearize(self.cluster_graph([txid])):
+                weight = sum(_adjusted_weight(self._entries[m].tx.weight, self._entries[m].sigop_cost)
+                             for m in members)
+                found.update((member, (fee, weight)) for member in members)
+        return found
 
     def cluster_graph(self, txids: Iterable[Hash]) -> dict[Hash, ClusterTx]:
         """Every transaction of the clusters holding `txids` (pooled), as replacement judges them."""

@@ -216,13 +216,16 @@ class MempoolRpc(RpcGroup):
         pool = self.node.mempool
         if not verbose:
             return [hash_to_hex(entry.tx.txid) for entry in pool]
-        return {hash_to_hex(entry.tx.txid): _entry_json(pool, entry) for entry in pool}
+        entries = list(pool)
+        chunks = pool.chunks(entry.tx.txid for entry in entries)
+        return {hash_to_hex(entry.tx.txid): _entry_json(pool, entry, chunks) for entry in entries}
 
     @rpc_method
     def getmempoolentry(self, txid: Any) -> dict[str, Any]:
         """The mempool entry of a transaction, as getrawmempool's verbose entries."""
         pool = self.node.mempool
-        return _entry_json(pool, _pooled(pool, txid))
+        entry = _pooled(pool, txid)
+        return _entry_json(pool, entry, pool.chunks([entry.tx.txid]))
 
     @rpc_method
     def getmempoolancestors(self, txid: Any, verbose: Any = False) -> Any:
@@ -298,18 +301,21 @@ def _related(pool: Mempool, txids: set[bytes], verbose: Any) -> Any:
     ordered = sorted(txids, key=hash_to_hex)
     if not verbose:
         return [hash_to_hex(txid) for txid in ordered]
-    return {hash_to_hex(txid): _entry_json(pool, entry) for txid in ordered if (entry := pool.get(txid)) is not None}
+    chunks = pool.chunks(ordered)
+    return {hash_to_hex(txid): _entry_json(pool, entry, chunks) for txid in ordered
+            if (entry := pool.get(txid)) is not None}
 
 
-def _entry_json(pool: Mempool, entry: MempoolEntry) -> dict[str, Any]:
-    """Core's entryToJSON: the ancestor, descendant and chunk fees are modified fees, as Core's."""
+def _entry_json(pool: Mempool, entry: MempoolEntry, chunks: dict[bytes, tuple[int, int]]) -> dict[str, Any]:
+    """Core's entryToJSON: the ancestor, descendant and chunk fees are modified fees, as Core's;
+    `chunks` holds the entry's chunk (`Mempool.chunks`)."""
     txid = entry.tx.txid
     ancestors = [pool.get(other) for other in pool.ancestors(txid)]
     descendants = [pool.get(other) for other in pool.descendants(txid)]
     above = [entry, *(e for e in ancestors if e is not None)]
     below = [entry, *(e for e in descendants if e is not None)]
     replaceable = any(txin.sequence <= MAX_BIP125_RBF_SEQUENCE for e in above for txin in e.tx.inputs)
-    chunk_fee, chunk_weight = pool.chunk(txid)
+    chunk_fee, chunk_weight = chunks[txid]
     return {
         "vsize_adjusted": entry.vsize, "vsize": entry.vsize, "vsize_bip141": virtual_size(entry.tx.weight, 0),
         "weight": entry.tx.weight, "time": int(entry.time), "height": entry.height,

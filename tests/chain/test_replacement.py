@@ -134,3 +134,13 @@ def test_a_package_check_may_refuse_any_replacement(pool: Mempool, coins: list[P
     submit(spend([coins[0]], fee=1_000))
     with pytest.raises(TxRejected, match="bip125-replacement-disallowed"):
         pool.check(spend([coins[0]], fee=50_000), allow_replacement=False)
+
+
+def test_the_pool_reports_each_transactions_chunk(pool: Mempool, coins: list[Prevout],
+                                                  submit: Callable[[Tx], Tx]) -> None:
+    parent = submit(spend([coins[0]], fee=200))
+    child = submit(spend(prevouts_of(parent), fee=5_000))  # pays for its parent: one chunk
+    alone = submit(spend([coins[1]], fee=300))
+    chunks = pool.chunks([parent.txid, child.txid, alone.txid])
+    assert chunks[parent.txid] == chunks[child.txid] == (5_200, parent.weight + child.weight)
+    assert chunks[alone.txid] == (300, alone.weight)
