@@ -40,7 +40,7 @@ import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, NamedTuple
+from typing import Callable, NamedTuple, Sequence
 
 import gevent
 import gevent.lock
@@ -55,6 +55,7 @@ from pantheon.chain.feeestimator import FEE_ESTIMATES_FILENAME, FLUSH_INTERVAL, 
 from pantheon.chain.filterindex import BlockFilterIndex
 from pantheon.chain.headers import MAX_FUTURE_BLOCK_TIME, HeaderRejected, TipChange
 from pantheon.chain.mempool import Mempool
+from pantheon.chain.packages import PackageResult, accept_package, test_accept
 from pantheon.chain.mempool_persist import MEMPOOL_FILENAME, dump_mempool, load_mempool
 from pantheon.chain.miner import BlockTemplate, block_template, mine
 from pantheon.chain.pow import block_work, check_proof_of_work
@@ -665,6 +666,26 @@ class Node(Lifecycle):
                 self.relay.queue(entry.tx, source)
                 self.events.transaction_accepted.emit(entry.tx)
         return result.status
+
+    def test_package(self, txs: Sequence[Tx]) -> PackageResult:
+        """Core's testmempoolaccept: whether the mempool would take `txs` (one, or a package
+        checked together), the pool left as it is."""
+        with self._lock:
+            return test_accept(self.mempool, txs)
+
+    def submit_package(self, txs: Sequence[Tx], max_fee_rate: int | None = None) -> PackageResult:
+        """Offer a package to the mempool as Core's submitpackage does (`chain/packages.py`), then
+        relay every member now in the pool, as Core broadcasts them (already pooled ones too)."""
+        with self._lock:
+            result = accept_package(self.mempool, txs, max_fee_rate)
+        for tx in txs:
+            if self.mempool.get(tx.txid) is None:
+                continue
+            self.relay.queue(tx)
+            outcome = result.results.get(tx.wtxid)
+            if outcome is not None and outcome.kind == "valid":
+                self.events.transaction_accepted.emit(tx)
+        return result
 
     def prioritise_transaction(self, txid: bytes, delta: int) -> None:
         """Core's prioritisetransaction: the pool and the miner judge `txid` (pooled or not yet)

@@ -3,11 +3,15 @@ reject reasons, the orphanage (`chain/orphanage.py`) and the recently refused tr
 memory cap, and the ancestor-aware order the miner reads.
 
 Standardness (what is relayed at all, dust, virtual size, the relay fee rates) is Core 30's, in
-`chain/policy.py`; the pool applies it where Core's `PreChecks` does. There is no replacement (no
-RBF, full or opt-in): any spend of an outpoint a pooled transaction spends is
-`txn-mempool-conflict`. Chains are limited as Core's defaults: 25 transactions and 101,000 vB
-with ancestors, and with descendants, for each ancestor (`too-long-mempool-chain`). Not
-implemented: TRUC (v3) topology rules and packages (CPFP submission).
+`chain/policy.py`; the pool applies it where Core's `PreChecks` does. Replacement is Core 31's full
+RBF judged by the feerate diagram (`chain/replacement.py`): a transaction spending what a pooled
+one spends replaces it, with its descendants, when it passes those rules. Packages (Core's
+`AcceptPackage`, a child paying for its parents) are `chain/packages.py`'s, built on `check`,
+`stage` and `unstage` here. Chains are limited as Core's defaults: 25 transactions and 101,000 vB
+with ancestors, and with descendants, for each ancestor (`too-long-mempool-chain`), and clusters
+(transactions linked by spending, either way) as Core 31's: 64 transactions of 404,000
+sigop-adjusted weight units together (`too-large-cluster`). Not implemented: TRUC (v3) topology
+rules.
 
 Scripts are NOT executed unless a `script_verifier` is given (`chain/scripts.py` provides one):
 without it the pool says so loudly once, and `scripts_verified` is False.
@@ -49,7 +53,9 @@ from pantheon.chain.contextual import (
     tx_sigop_cost,
 )
 from pantheon.chain.orphanage import TxOrphanage
+from pantheon.chain.replacement import ClusterTx, check_replacement, clusters, linearize
 from pantheon.chain.policy import (
+    BYTES_PER_SIGOP,
     DEFAULT_PERMIT_BARE_MULTISIG,
     INCREMENTAL_RELAY_FEE,
     MAX_OP_RETURN_RELAY,
@@ -57,9 +63,11 @@ from pantheon.chain.policy import (
     MIN_RELAY_FEE,
     MIN_STANDARD_TX_NONWITNESS_SIZE,
     check_standard_tx,
+    format_money,
+    is_witness_standard,
     virtual_size,
 )
-from pantheon.chain.validation import COIN, TxRejected, check_transaction, is_coinbase
+from pantheon.chain.validation import COIN, WITNESS_SCALE_FACTOR, TxRejected, check_transaction, is_coinbase
 from pantheon.hashing import hash_to_hex
 from pantheon.params import Network
 from pantheon.primitives import Block, OutPoint, Tx
@@ -69,14 +77,18 @@ __all__ = [
     "ScriptVerifier",
     "MempoolEntry",
     "AcceptResult",
+    "Checked",
     "MempoolInfo",
     "Mempool",
     "DEFAULT_MAX_USAGE",
     "CHAIN_COUNT_LIMIT",
     "CHAIN_SIZE_LIMIT",
+    "CLUSTER_COUNT_LIMIT",
+    "CLUSTER_SIZE_LIMIT",
     "RECENT_REJECTS",
     "FEE_REASONS",
     "MAX_MONEY_DELTA",
+    "state_text",
 ]
 
 log = logging.getLogger(__name__)
@@ -90,6 +102,8 @@ RECENT_REJECTS = 120_000
 FEE_REASONS = frozenset({"min relay fee not met", "mempool min fee not met"})
 CHAIN_COUNT_LIMIT = 25  # Core's -limitancestorcount and -limitdescendantcount
 CHAIN_SIZE_LIMIT = 101_000  # vB, Core's -limitancestorsize and -limitdescendantsize
+CLUSTER_COUNT_LIMIT = 64  # Core 31's -limitclustercount
+CLUSTER_SIZE_LIMIT = 101_000  # vB (of sigop-adjusted weight), Core 31's -limitclustersize
 _ROLLING_FEE_HALFLIFE = 12 * 60 * 60
 #: Core keeps a fee delta in an int64 and saturates sums there (SaturatingAdd).
 MAX_MONEY_DELTA = (1 << 63) - 1
@@ -100,12 +114,14 @@ _INPUT_COST = 400  # a decoded TxIn, its OutPoint and the spent-outpoint index s
 _OUTPUT_COST = 150  # a decoded TxOut and its script object
 
 
-def _format_money(satoshis: int) -> str:
-    """Core's FormatMoney, as its log lines show amounts: bitcoins, trailing zeros cut to two."""
-    whole, fraction = divmod(abs(satoshis), COIN)
-    text = f"{whole}.{fraction:08d}"
-    text = text[:text.index(".") + 3] + text[text.index(".") + 3:].rstrip("0")
-    return f"-{text}" if satoshis < 0 else text
+def _adjusted_weight(weight: int, sigop_cost: int) -> int:
+    """Core's GetSigOpsAdjustedWeight: the weight, or the sigop cost at BYTES_PER_SIGOP if more."""
+    return max(weight, sigop_cost * BYTES_PER_SIGOP)
+
+
+def state_text(error: TxRejected) -> str:
+    """Core's TxValidationState::ToString: the reason, then the debug message."""
+    return f"{error.reason}, {error.detail}" if error.detail else error.reason
 
 
 class ChainView(CoinView, Protocol):
@@ -170,6 +186,7 @@ class AcceptResult:
     status: Literal["accepted", "orphan", "missing-inputs"]
     entry: MempoolEntry | None
     resolved: tuple[MempoolEntry, ...] = ()
+    replaced: tuple[MempoolEntry, ...] = ()  # evicted by this transaction (RBF), with their descendants
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,13 +205,17 @@ class MempoolInfo:
 
 
 @dataclass(frozen=True, slots=True)
-class _Checked:
-    """What the checks found of a transaction that passed them: what its entry records."""
+class Checked:
+    """What the checks found of a transaction that passed them: what its entry records, the
+    coins it spends (for the script checks) and the pooled txids it would evict (RBF)."""
 
     fee: int
-    vsize: int
+    modified_fee: int  # with the prioritisetransaction delta
+    vsize: int  # sigop-adjusted
     sigop_cost: int
     height: int  # the tip's, at acceptance
+    spent: tuple[Coin, ...]
+    replaced: frozenset[bytes] = frozenset()
 
 
 class _PoolView:
@@ -275,6 +296,11 @@ class Mempool:
     def get(self, txid: Hash) -> MempoolEntry | None:
         return self._entries.get(txid)
 
+    def coin(self, outpoint: OutPoint) -> Coin | None:
+        """The unspent output a transaction for the next block may spend: the chain's, or a
+        pooled transaction's (whether or not a pooled transaction spends it already)."""
+        return self._view.get_coin(outpoint)
+
     def spender(self, outpoint: OutPoint) -> Hash | None:
         """The txid of the pooled transaction spending `outpoint`, None if none does."""
         return self._spenders.get(outpoint)
@@ -344,6 +370,29 @@ class Mempool:
         """The txids of every in-pool descendant of `txid`."""
         return self._closure(txid, "children")
 
+    def chunks(self, txids: Iterable[Hash]) -> dict[Hash, tuple[int, int]]:
+        """The modified fee and sigop-adjusted weight of the chunk each of `txids` would be mined
+        in (its cluster linearised as `chain/replacement.py` does, once per cluster):
+        getmempoolentry's `fees.chunk` and `chunkweight`."""
+        found: dict[Hash, tuple[int, int]] = {}
+        for txid in txids:
+            if txid in found:
+                continue
+            for fee, _, members in linearize(self.cluster_graph([txid])):
+                weight = sum(_adjusted_weight(self._entries[m].tx.weight, self._entries[m].sigop_cost)
+                             for m in members)
+                found.update((member, (fee, weight)) for member in members)
+        return found
+
+    def cluster_graph(self, txids: Iterable[Hash]) -> dict[Hash, ClusterTx]:
+        """Every transaction of the clusters holding `txids` (pooled), as replacement judges them."""
+        found = clusters(txids, self._cluster_tx, lambda other: self._entries[other].children)
+        return {member: self._cluster_tx(member) for cluster in found for member in cluster}
+
+    def cluster_count(self, txids: Iterable[Hash]) -> int:
+        """How many distinct clusters hold `txids` (pooled)."""
+        return len(clusters(txids, self._cluster_tx, lambda other: self._entries[other].children))
+
     def ordered(self) -> list[MempoolEntry]:
         """Every entry in Core's block-assembly order: the best ancestor fee rate first, each
         package (a transaction and its not yet listed ancestors) parents before children, the
@@ -384,11 +433,11 @@ class Mempool:
         tip; an accepted transaction then resolves the orphans waiting for it, recursively.
         `accepted_at`: the entry's time (default now; a reloaded pool keeps its entries' own)."""
         try:
-            entry = self._accept(tx, bypass_limits=False, accepted_at=accepted_at)
+            accepted = self._accept(tx, bypass_limits=False, accepted_at=accepted_at)
         except TxRejected as error:
             self._refused(tx, error, peer)
             raise
-        if entry is None:
+        if accepted is None:
             if not keep_orphan or peer is None:
                 return AcceptResult("missing-inputs", None)
             if any(self.recently_rejected(txin.prev_txid) for txin in tx.inputs):
@@ -398,17 +447,17 @@ class Mempool:
                 return AcceptResult("missing-inputs", None)
             self.orphanage.add(tx, peer)
             return AcceptResult("orphan", None)
+        entry, replaced = accepted
         if peer is not None:
             log.debug("AcceptToMemoryPool: peer=%d: accepted %s (wtxid=%s) (poolsz %d txn, %d kB)", peer,
                       hash_to_hex(tx.txid), hash_to_hex(tx.wtxid), len(self._entries), self._usage // 1000)
-        return AcceptResult("accepted", entry, tuple(self._resolve_orphans(entry.tx)))
+        return AcceptResult("accepted", entry, tuple(self._resolve_orphans(entry.tx)), replaced)
 
     def _refused(self, tx: Tx, error: TxRejected, peer: int | None) -> None:
         """Core's MempoolRejectedTx: log a peer's refused transaction and remember it."""
         if peer is not None:
-            state = f"{error.reason}, {error.detail}" if error.detail else error.reason
             log.debug("%s (wtxid=%s) from peer=%d was not accepted: %s", hash_to_hex(tx.txid),
-                      hash_to_hex(tx.wtxid), peer, state, extra=_MEMPOOLREJ)
+                      hash_to_hex(tx.wtxid), peer, state_text(error), extra=_MEMPOOLREJ)
         if error.reason not in FEE_REASONS:
             self._remember_reject(tx.wtxid)
 
@@ -418,29 +467,79 @@ class Mempool:
         if len(self._rejects) > RECENT_REJECTS:
             self._rejects.popitem(last=False)
 
-    def test_accept(self, tx: Tx) -> tuple[int, int] | None:
-        """Core's `test_accept`: every check `accept` makes, the pool left as it is. Returns the
-        fee and the (sigop-adjusted) virtual size, None when inputs are missing; raises
-        TxRejected with Core's reason."""
-        checked = self._check(tx, bypass_limits=False)
-        return None if checked is None else (checked.fee, checked.vsize)
+    def test_accept(self, tx: Tx) -> Checked | None:
+        """Core's `test_accept`: every check `accept` makes (replacement allowed), the pool left
+        as it is. None when inputs are missing; raises TxRejected with Core's reason."""
+        return self.check(tx)
 
-    def _accept(self, tx: Tx, bypass_limits: bool, accepted_at: float | None = None) -> MempoolEntry | None:
-        """Core's MemPoolAccept: the checks, then the entry added and the pool trimmed; None:
-        inputs missing."""
-        checked = self._check(tx, bypass_limits)
+    def _accept(self, tx: Tx, bypass_limits: bool, accepted_at: float | None = None,
+                max_fee_rate: int | None = None) -> tuple[MempoolEntry, tuple[MempoolEntry, ...]] | None:
+        """Core's MemPoolAccept: the checks, the replaced transactions evicted, then the entry
+        added and the pool trimmed; returns the entry and what it replaced, None: inputs missing."""
+        checked = self.check(tx, bypass_limits=bypass_limits, max_fee_rate=max_fee_rate)
         if checked is None:
             return None
-        entry = self._add(tx, checked.fee, checked.vsize, checked.sigop_cost, checked.height,
-                          self._clock() if accepted_at is None else accepted_at)
+        entry, replaced = self.stage(tx, checked, accepted_at)
         if not bypass_limits:
             self._trim()
             if tx.txid not in self._entries:
                 raise TxRejected("mempool full", tx.txid)
-        return entry
+        return entry, replaced
 
-    def _check(self, tx: Tx, bypass_limits: bool) -> _Checked | None:
-        """Core's MemPoolAccept::PreChecks and the rest in order; None: inputs missing."""
+    def accept_in_package(self, tx: Tx, max_fee_rate: int | None) -> tuple[MempoolEntry, tuple[MempoolEntry, ...]] | None:
+        """Core's AcceptSubPackage of one transaction: `accept`'s checks, refusing a modified fee
+        rate over `max_fee_rate` (sat/kvB) before the scripts, without the orphanage or the
+        recent-rejects memory. None: inputs missing."""
+        return self._accept(tx, bypass_limits=False, max_fee_rate=max_fee_rate)
+
+    def stage(self, tx: Tx, checked: Checked,
+              accepted_at: float | None = None) -> tuple[MempoolEntry, tuple[MempoolEntry, ...]]:
+        """Add a checked transaction, evicting what it replaces, without trimming the pool
+        (Core's changeset apply; packages stage their members, then keep or `unstage` them)."""
+        replaced = tuple(self._remove(checked.replaced))
+        for old in replaced:
+            log.info("replacing mempool tx %s (wtxid=%s, fees=%s, vsize=%d). New tx %s (wtxid=%s, fees=%s, vsize=%d)",
+                     hash_to_hex(old.tx.txid), hash_to_hex(old.tx.wtxid), format_money(old.fee), old.vsize,
+                     hash_to_hex(tx.txid), hash_to_hex(tx.wtxid), format_money(checked.fee), checked.vsize)
+        entry = self._add(tx, checked.fee, checked.vsize, checked.sigop_cost, checked.height,
+                          self._clock() if accepted_at is None else accepted_at)
+        return entry, replaced
+
+    def unstage(self, txids: Iterable[Hash]) -> list[MempoolEntry]:
+        """Take transactions out (staged members of a package refused or only test-accepted, or
+        the pooled ones a package would replace); returns their entries, for `restore`."""
+        return self._remove(txids)
+
+    def restore(self, entries: Iterable[MempoolEntry]) -> None:
+        """Put taken-out entries back as they were (the package replacing them was refused)."""
+        for entry in entries:
+            self._add(entry.tx, entry.fee, entry.vsize, entry.sigop_cost, entry.height, entry.time)
+
+    def trim(self) -> None:
+        """Core's LimitMempoolSize, as a package runs it once its members are in."""
+        self._trim()
+
+    def verify_scripts(self, tx: Tx, checked: Checked) -> None:
+        """Core's PolicyScriptChecks, which a package runs after its fee checks; raises TxRejected."""
+        if self.script_verifier is not None:
+            self.script_verifier(tx, list(checked.spent))
+
+    def check_fee_rate(self, txid: Hash, vsize: int, modified_fee: int) -> None:
+        """Core's CheckFeeRate for `vsize` vbytes paying `modified_fee` (one transaction's, or a
+        package's): the rolling minimum while the pool has been full, and the relay minimum."""
+        floor = math.ceil(self.min_fee_rate() * vsize)
+        if self._rolling_min_fee and modified_fee < floor:
+            raise TxRejected("mempool min fee not met", txid, f"{modified_fee} < {floor}")
+        if modified_fee < self.min_relay_fee * vsize // 1000:
+            raise TxRejected("min relay fee not met", txid, f"{modified_fee} < {self.min_relay_fee * vsize // 1000}")
+
+    def check(self, tx: Tx, *, bypass_limits: bool = False, package_feerates: bool = False,
+              allow_replacement: bool = True, max_fee_rate: int | None = None,
+              verify_scripts: bool = True) -> Checked | None:
+        """Core's MemPoolAccept::PreChecks and the rest in order, the pool unchanged; None: inputs
+        missing. A package's members skip their own fee-rate floor (`package_feerates`: the
+        package's rate is judged instead) and their scripts (checked after, `verify_scripts`);
+        a test-accepted package may replace nothing (`allow_replacement`)."""
         check_transaction(tx)
         txid = tx.txid
         if is_coinbase(tx):
@@ -457,10 +556,9 @@ class Mempool:
             raise TxRejected("txn-already-in-mempool", txid)
         if txid in self._entries:
             raise TxRejected("txn-same-nonwitness-data-in-mempool", txid)
-        for txin in tx.inputs:
-            if txin.outpoint in self._spenders:
-                raise TxRejected("txn-mempool-conflict", txid, "no replacement: the pool already spends "
-                                 f"{txin.prev_txid[::-1].hex()}:{txin.prev_index}")
+        direct = {self._spenders[txin.outpoint] for txin in tx.inputs if txin.outpoint in self._spenders}
+        if direct and not allow_replacement:
+            raise TxRejected("bip125-replacement-disallowed", txid)
         view = self._view
         heights = []
         for txin in tx.inputs:
@@ -477,29 +575,49 @@ class Mempool:
             if not sequence_locks_met(locks, height, chain.mtp_at(chain.height)):
                 raise TxRejected("non-BIP68-final", txid)
         fee, spent = check_tx_inputs(tx, view, height)
+        if (self.require_standard and any(txin.witness for txin in tx.inputs)
+                and not is_witness_standard(tx, [coin.script_pubkey for coin in spent])):
+            raise TxRejected("bad-witness-nonstandard", txid)
         sigop_cost = tx_sigop_cost(tx, spent, witness=height >= network.segwit_height)
         if sigop_cost > MAX_STANDARD_TX_SIGOPS_COST:
             raise TxRejected("bad-txns-too-many-sigops", txid, str(sigop_cost))
         vsize = virtual_size(tx.weight, sigop_cost)
-        if not bypass_limits:
-            modified_fee = fee + self._deltas.get(txid, 0)  # Core's CheckFeeRate judges the modified fee
-            floor = math.ceil(self.min_fee_rate() * vsize)
-            if self._rolling_min_fee and modified_fee < floor:
-                raise TxRejected("mempool min fee not met", txid, f"{modified_fee} < {floor}")
-            if modified_fee < self.min_relay_fee * vsize // 1000:
-                raise TxRejected("min relay fee not met", txid,
-                                 f"{modified_fee} < {self.min_relay_fee * vsize // 1000}")
-        self._check_chain_limits(tx, vsize)
-        if self.script_verifier is not None:
-            self.script_verifier(tx, spent)
-        return _Checked(fee, vsize, sigop_cost, height - 1)
+        modified_fee = fee + self._deltas.get(txid, 0)  # Core's fee checks judge the modified fee
+        if not bypass_limits and not package_feerates:
+            self.check_fee_rate(txid, vsize, modified_fee)
+        parents = {txin.prev_txid for txin in tx.inputs if txin.prev_txid in self._entries}
+        replaced: set[Hash] = set()
+        if direct:
+            replaced = check_replacement(txid, modified_fee, vsize, parents, direct, self._cluster_tx,
+                                         lambda other: self._entries[other].children, self.incremental_relay_fee)
+        self._check_chain_limits(tx, vsize, parents, replaced)
+        self._check_cluster_limits(txid, _adjusted_weight(tx.weight, sigop_cost), parents, replaced)
+        if max_fee_rate is not None and modified_fee * 1000 // vsize > max_fee_rate:
+            raise TxRejected("max feerate exceeded", txid)
+        checked = Checked(fee, modified_fee, vsize, sigop_cost, height - 1, tuple(spent), frozenset(replaced))
+        if verify_scripts:
+            self.verify_scripts(tx, checked)
+        return checked
 
-    def _check_chain_limits(self, tx: Tx, vsize: int) -> None:
+    def _check_cluster_limits(self, txid: Hash, weight: int, parents: set[Hash], replaced: set[Hash]) -> None:
+        """Core 31's cluster limits: the cluster the new transaction joins (its parents' clusters,
+        less what it replaces) stays within 64 transactions and 101 kvB of adjusted weight."""
+        joined = set(self.cluster_graph(parents)) - replaced
+        if (len(joined) + 1 > CLUSTER_COUNT_LIMIT or sum(
+                _adjusted_weight(self._entries[m].tx.weight, self._entries[m].sigop_cost) for m in joined)
+                + weight > CLUSTER_SIZE_LIMIT * WITNESS_SCALE_FACTOR):
+            raise TxRejected("too-large-cluster", txid)
+
+    def _cluster_tx(self, txid: Hash) -> ClusterTx:
+        entry = self._entries[txid]
+        return ClusterTx(entry.modified_fee, entry.vsize, frozenset(entry.parents))
+
+    def _check_chain_limits(self, tx: Tx, vsize: int, parents: set[Hash], replaced: set[Hash]) -> None:
         """Core's CalculateMemPoolAncestors limits: the new transaction with its in-pool
-        ancestors, and each ancestor with its descendants plus the new one."""
+        ancestors, and each ancestor with its descendants (but those it replaces) plus the new one."""
         txid = tx.txid
-        ancestors = {txin.prev_txid for txin in tx.inputs if txin.prev_txid in self._entries}
-        for parent in list(ancestors):
+        ancestors = set(parents)
+        for parent in parents:
             ancestors |= self.ancestors(parent)
         if len(ancestors) + 1 > CHAIN_COUNT_LIMIT:
             raise TxRejected("too-long-mempool-chain", txid,
@@ -508,7 +626,7 @@ class Mempool:
             raise TxRejected("too-long-mempool-chain", txid,
                              f"exceeds ancestor size limit [limit: {CHAIN_SIZE_LIMIT}]")
         for ancestor in ancestors:
-            descendants = self.descendants(ancestor)
+            descendants = self.descendants(ancestor) - replaced
             name = ancestor[::-1].hex()
             if len(descendants) + 2 > CHAIN_COUNT_LIMIT:
                 raise TxRejected("too-long-mempool-chain", txid,
@@ -551,7 +669,7 @@ class Mempool:
         if total:
             self._deltas[txid] = total
             log.info("PrioritiseTransaction: %s (%sin mempool) fee += %s, new delta=%s", hash_to_hex(txid), where,
-                     _format_money(delta), _format_money(total))
+                     format_money(delta), format_money(total))
         else:
             self._deltas.pop(txid, None)
             log.info("PrioritiseTransaction: %s (%sin mempool) delta cleared", hash_to_hex(txid), where)
@@ -685,20 +803,19 @@ class Mempool:
                     continue  # resolved or dropped meanwhile
                 peer = self.orphanage.announcers(wtxid)[0]
                 try:
-                    entry = self._accept(orphan, bypass_limits=False)
+                    accepted = self._accept(orphan, bypass_limits=False)
                 except TxRejected as error:
-                    state = f"{error.reason}, {error.detail}" if error.detail else error.reason
                     log.debug("   invalid orphan tx %s (wtxid=%s) from peer=%d. %s", hash_to_hex(orphan.txid),
-                              hash_to_hex(wtxid), peer, state, extra=_TXPACKAGES)
+                              hash_to_hex(wtxid), peer, state_text(error), extra=_TXPACKAGES)
                     self._refused(orphan, error, peer)
                     self.orphanage.erase(wtxid)
                     continue
-                if entry is not None:
+                if accepted is not None:
                     log.debug("   accepted orphan tx %s (wtxid=%s)", hash_to_hex(orphan.txid), hash_to_hex(wtxid),
                               extra=_TXPACKAGES)
                     self.orphanage.erase(wtxid)
                     work.append(orphan)
-                    yield entry
+                    yield accepted[0]
 
     # --- helpers --------------------------------------------------------------------------
 

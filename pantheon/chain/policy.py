@@ -7,9 +7,9 @@ take at most `-datacarriersize` bytes (100,000 by default; Core <= 29 allowed on
 bare multisig of at most 3 keys allowed unless refused (`permit_bare_multisig`), P2A anchors
 standard, and every dust output refused at 3 sat/vB (Core 29's single zero-fee "ephemeral dust"
 output is not implemented). Relay fee rates are Core 30's: 0.1 sat/vB minimum and increment.
-Not implemented: the input and witness checks that need the spent outputs' scripts parsed
-(`AreInputsStandard`, `IsWitnessStandard`: `bad-txns-nonstandard-inputs`,
-`bad-witness-nonstandard`).
+`IsWitnessStandard` (`bad-witness-nonstandard`) judges witnesses against the outputs they spend:
+none on a P2A anchor or a non-witness output, P2WSH and tapscript stack limits, no annex. Not
+implemented: `AreInputsStandard` (`bad-txns-nonstandard-inputs`).
 
 Pure functions of a transaction or an output, and the policy constants; no state. When and in
 what order they apply is the pool's (`chain/mempool.py`); the script shapes they read are
@@ -37,7 +37,7 @@ from pantheon.chain.script import (
     script_ops,
     witness_program,
 )
-from pantheon.chain.validation import MAX_BLOCK_SIGOPS_COST, WITNESS_SCALE_FACTOR, TxRejected
+from pantheon.chain.validation import COIN, MAX_BLOCK_SIGOPS_COST, WITNESS_SCALE_FACTOR, TxRejected
 from pantheon.limits import compact_size_len
 from pantheon.primitives import Tx, TxOut
 
@@ -57,6 +57,8 @@ __all__ = [
     "dust_threshold",
     "virtual_size",
     "check_standard_tx",
+    "is_witness_standard",
+    "format_money",
 ]
 
 MAX_STANDARD_TX_WEIGHT = 400_000
@@ -71,6 +73,21 @@ MIN_RELAY_FEE = 100  # sat/kvB: Core 30's default -minrelaytxfee
 INCREMENTAL_RELAY_FEE = 100  # sat/kvB: Core 30's -incrementalrelayfee (eviction's bump, the rolling floor)
 BYTES_PER_SIGOP = 20  # Core's -bytespersigop: sigops weigh in a transaction's virtual size
 DEFAULT_PERMIT_BARE_MULTISIG = True  # Core's -permitbaremultisig
+MAX_STANDARD_P2WSH_STACK_ITEMS = 100
+MAX_STANDARD_P2WSH_STACK_ITEM_SIZE = 80
+MAX_STANDARD_P2WSH_SCRIPT_SIZE = 3_600
+MAX_STANDARD_TAPSCRIPT_STACK_ITEM_SIZE = 80
+_ANNEX_TAG = 0x50
+_TAPSCRIPT_LEAF = 0xC0
+
+
+def format_money(satoshis: int) -> str:
+    """Core's FormatMoney, as policy's reject details and log lines show amounts: bitcoins,
+    trailing zeros cut to two decimals."""
+    whole, fraction = divmod(abs(satoshis), COIN)
+    text = f"{whole}.{fraction:08d}".rstrip("0")
+    text += "0" * (2 - len(text.split(".")[1]))
+    return f"-{text}" if satoshis < 0 else text
 
 
 def dust_threshold(txout: TxOut, dust_relay_fee: int = DUST_RELAY_FEE) -> int:
@@ -166,3 +183,48 @@ def check_standard_tx(tx: Tx, permit_bare_multisig: bool = DEFAULT_PERMIT_BARE_M
             raise TxRejected("bare-multisig", txid)
     if any(txout.value < dust_threshold(txout) for txout in tx.outputs):
         raise TxRejected("dust", txid)
+
+
+def _witness_standard(witness: tuple[bytes, ...], script: bytes, nested: bool) -> bool:
+    """One input of `is_witness_standard`: its witness against the (redeem) script it satisfies."""
+    program = witness_program(script)
+    if program is None:
+        return False  # a witness where no witness program is spent
+    version, data = program
+    if version == 0 and len(data) == 32:
+        items = witness[:-1]
+        return (len(witness[-1]) <= MAX_STANDARD_P2WSH_SCRIPT_SIZE and len(items) <= MAX_STANDARD_P2WSH_STACK_ITEMS
+                and all(len(item) <= MAX_STANDARD_P2WSH_STACK_ITEM_SIZE for item in items))
+    if version == 1 and len(data) == 32 and not nested:
+        if len(witness) >= 2 and witness[-1][:1] == bytes((_ANNEX_TAG,)):
+            return False
+        if len(witness) >= 2:
+            control = witness[-1]
+            if not control:
+                return False
+            return (control[0] & 0xFE != _TAPSCRIPT_LEAF
+                    or all(len(item) <= MAX_STANDARD_TAPSCRIPT_STACK_ITEM_SIZE for item in witness[:-2]))
+        return len(witness) == 1
+    return True
+
+
+def is_witness_standard(tx: Tx, spent_scripts: list[bytes]) -> bool:
+    """Core's `IsWitnessStandard`: each input's witness (if any) against the output it spends
+    (`spent_scripts`, in input order): none on a P2A anchor, none unless a witness program is
+    spent (P2SH-wrapped counts, its redeem script the last push of the scriptSig), P2WSH at most
+    100 items of 80 bytes and a 3,600-byte script, taproot without annex and tapscript items of
+    at most 80 bytes."""
+    for txin, script in zip(tx.inputs, spent_scripts):
+        if not txin.witness:
+            continue
+        if is_p2a(script):
+            return False
+        nested = is_p2sh(script)
+        if nested:
+            pushes = [data or b"" for _, data in script_ops(txin.script_sig)]
+            if not pushes:
+                return False
+            script = pushes[-1]
+        if not _witness_standard(txin.witness, script, nested):
+            return False
+    return True

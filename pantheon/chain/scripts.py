@@ -14,7 +14,9 @@ What the kernel can and cannot express
   DISCOURAGE_UPGRADABLE_WITNESS_PROGRAM, WITNESS_PUBKEYTYPE, CONST_SCRIPTCODE,
   DISCOURAGE_UPGRADABLE_TAPROOT_VERSION, DISCOURAGE_OP_SUCCESS, DISCOURAGE_UPGRADABLE_PUBKEYTYPE)
   that the kernel does not expose, so `STANDARD_FLAGS` is the consensus set only: the mempool
-  accepts scripts that Core's policy would call non-standard (e.g. a high-S signature).
+  accepts scripts that Core's policy would call non-standard (e.g. a high-S signature), except
+  DISCOURAGE_UPGRADABLE_WITNESS_PROGRAM, which needs no interpreter and is checked here after
+  the kernel (`refuse_upgradable_witness`).
 - Errors: the kernel returns pass/fail, not Core's ScriptError. The error is named by
   `chain/script_errors.py`, which follows the refused input as Core's interpreter would as far as
   it can (every opcode's checks, flow control, the stack, P2SH, the witness placement rules,
@@ -60,7 +62,9 @@ from gevent import subprocess as gsubprocess
 from gevent.lock import Semaphore
 from gevent.pool import Pool
 
+from pantheon.chain.addresses import hash160
 from pantheon.chain.coins import Coin
+from pantheon.chain.script import is_p2a, is_p2sh, script_ops, witness_program
 from pantheon.chain.pow import block_work
 from pantheon.chain.script_errors import SCRIPT_ERRORS, explain_failure
 from pantheon.chain.validation import BlockRejected, TxRejected, is_coinbase
@@ -85,6 +89,7 @@ __all__ = [
     "CONSENSUS_FLAGS",
     "STANDARD_FLAGS",
     "MEMPOOL_REASON",
+    "refuse_upgradable_witness",
     "BLOCK_REASON",
     "SCRIPT_ERROR_TEXT",
     "SpentOutput",
@@ -176,7 +181,7 @@ class ScriptRejected(TxRejected):
         txin = tx.inputs[input_index]
         detail = (
             f"input {input_index} of {hash_to_hex(tx.txid)} (wtxid {hash_to_hex(tx.wtxid)}), "
-            f"spending {hash_to_hex(txin.prev_txid)}:{txin.prev_index}, flags {flag_names(flags)}"
+            f"spending {hash_to_hex(txin.prev_txid)}:{txin.prev_index}"
         )
         super().__init__(f"{prefix} ({error})", tx.txid, detail)
         self.input_index = input_index
@@ -364,6 +369,7 @@ class ScriptVerifier:
         if self.cache.contains(tx.wtxid, STANDARD_FLAGS):
             return
         verify_tx(tx, spent_outputs, STANDARD_FLAGS, mempool=True)
+        refuse_upgradable_witness(tx, spent_outputs)
         self.cache.add(tx.wtxid, STANDARD_FLAGS)
         self.cache.add(tx.wtxid, block_flags)
 
@@ -523,6 +529,29 @@ class ChainScriptChecks:
     def mempool_tx(self, tx: Tx, spent: Sequence[SpentOutput]) -> None:
         """The mempool's script check of a transaction for the next block."""
         self.verifier.verify_mempool_tx(tx, spent, self.network, self.next_height())
+
+
+def refuse_upgradable_witness(tx: Tx, spent_outputs: Sequence[SpentOutput]) -> None:
+    """Core's policy flag DISCOURAGE_UPGRADABLE_WITNESS_PROGRAM, which the kernel lacks: an input
+    spending a witness program of a version or size no rule defines yet (a P2A anchor counts
+    only unwrapped, taproot only unwrapped) is refused from the mempool."""
+    for index, (txin, spent) in enumerate(zip(tx.inputs, spent_outputs)):
+        script = spent.script_pubkey if isinstance(spent, Coin) else spent[1]
+        nested = is_p2sh(script)
+        if nested:
+            pushes = list(script_ops(txin.script_sig))
+            if len(pushes) != 1 or pushes[0][1] is None or hash160(pushes[0][1]) != script[2:22]:
+                continue  # not a P2SH-wrapped witness spend: the kernel judged it
+            script = pushes[0][1]
+        program = witness_program(script)
+        if program is None:
+            continue
+        version, data = program
+        defined = (version == 0 and len(data) in (20, 32)) or (not nested and (
+            (version == 1 and len(data) == 32) or is_p2a(script)))
+        if not defined:
+            raise ScriptRejected(tx, index, STANDARD_FLAGS, prefix=MEMPOOL_REASON,
+                                 error="Witness version reserved for soft-fork upgrades")
 
 
 def _chunks(work: Sequence[_Work], chunk_inputs: int) -> Iterator[list[_Work]]:

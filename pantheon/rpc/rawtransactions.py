@@ -1,5 +1,5 @@
-"""Core's raw-transaction RPCs (`rpc/rawtransaction.cpp`): finding and decoding transactions and
-scripts.
+"""Core's raw-transaction RPCs (`rpc/rawtransaction.cpp`): finding, decoding and creating
+(unsigned, `createrawtransaction`) transactions, and decoding scripts.
 
 Without a transaction index, `getrawtransaction` finds mempool transactions, or a block's when its
 hash is given, as Core does without `-txindex`.
@@ -9,23 +9,107 @@ from __future__ import annotations
 
 from typing import Any
 
-from pantheon.chain.addresses import hash160, p2sh_output, p2wpkh_output, p2wsh_output, script_to_address
+from pantheon.chain.addresses import (
+    AddressError,
+    address_to_script,
+    hash160,
+    p2sh_output,
+    p2wpkh_output,
+    p2wsh_output,
+    script_to_address,
+)
 from pantheon.chain.descriptors import infer_wsh_descriptor
 from pantheon.chain.policy import output_type
-from pantheon.chain.script import OP_CHECKSIGADD, has_valid_ops, is_op_success, is_p2wsh, is_unspendable, script_ops
+from pantheon.chain.script import OP_CHECKSIGADD, OP_RETURN, has_valid_ops, is_op_success, is_p2wsh, is_unspendable, script_ops
 from pantheon.params import Network
-from pantheon.primitives import Tx
-from pantheon.rpc.arguments import check_types, hash_arg, hex_arg, known_block, tx_arg
-from pantheon.rpc.errors import RPC_INVALID_ADDRESS_OR_KEY, RPC_INVALID_PARAMETER, RPC_MISC_ERROR, RpcError
+from pantheon.primitives import Tx, TxIn, TxOut
+from pantheon.rpc.arguments import amount_arg, check_types, hash_arg, hex_arg, known_block, tx_arg
+from pantheon.rpc.errors import (
+    RPC_INVALID_ADDRESS_OR_KEY,
+    RPC_INVALID_PARAMETER,
+    RPC_MISC_ERROR,
+    RPC_TYPE_ERROR,
+    RpcError,
+)
 from pantheon.rpc.registry import RpcGroup, rpc_method
 from pantheon.rpc.results import script_pubkey_json, tx_to_json
 
 __all__ = ["RawTransactionsRpc"]
 
+#: Core's input sequences for createrawtransaction: BIP125-signalling, non-final, final.
+_RBF_SEQUENCE, _NONFINAL_SEQUENCE, _FINAL_SEQUENCE = 0xFFFF_FFFD, 0xFFFF_FFFE, 0xFFFF_FFFF
 #: Solver types decodescript never wraps in P2SH: unspendable, a script hash, a newer witness program.
 _NOT_IN_P2SH = frozenset({"nulldata", "scripthash", "witness_unknown", "witness_v1_taproot", "anchor"})
 #: ... nor in a segwit output: a witness program cannot hold another.
 _NOT_IN_SEGWIT = _NOT_IN_P2SH | {"witness_v0_keyhash", "witness_v0_scripthash"}
+
+
+def _push(data: bytes) -> bytes:
+    """Core's `CScript << data`: the shortest push of `data`."""
+    size = len(data)
+    if size == 0:
+        return b"\x00"
+    if size < 0x4C:
+        return bytes((size,)) + data
+    if size <= 0xFF:
+        return bytes((0x4C, size)) + data
+    if size <= 0xFFFF:
+        return b"\x4d" + size.to_bytes(2, "little") + data
+    return b"\x4e" + size.to_bytes(4, "little") + data
+
+
+def _raw_inputs(inputs: list[Any], replaceable: bool, locktime: int) -> list[TxIn]:
+    """Core's AddInputs: each {txid, vout, sequence?}, sequences defaulting as Core chooses them."""
+    default = _RBF_SEQUENCE if replaceable else _NONFINAL_SEQUENCE if locktime else _FINAL_SEQUENCE
+    built = []
+    for item in inputs:
+        check_types(("input", item, "object"))
+        txid = hash_arg(item.get("txid"), "txid")
+        vout = item.get("vout")
+        if vout is None:
+            raise RpcError(RPC_INVALID_PARAMETER, "Invalid parameter, missing vout key")
+        if isinstance(vout, bool) or not isinstance(vout, int):
+            raise RpcError(RPC_INVALID_PARAMETER, "Invalid parameter, vout must be a number")
+        if vout < 0:
+            raise RpcError(RPC_INVALID_PARAMETER, "Invalid parameter, vout cannot be negative")
+        sequence = item.get("sequence", default)
+        if isinstance(sequence, bool) or not isinstance(sequence, int) or not 0 <= sequence <= _FINAL_SEQUENCE:
+            raise RpcError(RPC_INVALID_PARAMETER, "Invalid parameter, sequence number is out of range")
+        built.append(TxIn(txid, vout, b"", sequence))
+    return built
+
+
+def _raw_outputs(outputs: Any, network: Network) -> list[TxOut]:
+    """Core's AddOutputs: {address: amount, "data": hex} (or an array of one-key objects)."""
+    if isinstance(outputs, dict):
+        pairs = list(outputs.items())
+    elif isinstance(outputs, list):
+        pairs = []
+        for item in outputs:
+            check_types(("output", item, "object"))
+            if len(item) != 1:
+                raise RpcError(RPC_INVALID_PARAMETER, "Invalid parameter, key-value pair must contain exactly one key.")
+            pairs.extend(item.items())
+    else:
+        raise RpcError(RPC_TYPE_ERROR, "JSON value is not an object or array as expected")
+    built, seen = [], set()
+    for key, value in pairs:
+        if key in seen:
+            prefix = "duplicate key" if key == "data" else "duplicated address"
+            raise RpcError(RPC_INVALID_PARAMETER, f"Invalid parameter, {prefix}: {key}")
+        seen.add(key)
+        if key == "data":
+            data = hex_arg(value)
+            if data is None:
+                raise RpcError(RPC_INVALID_PARAMETER, f"Data must be hexadecimal string (not '{value}')")
+            built.append(TxOut(0, bytes((OP_RETURN,)) + _push(data)))
+            continue
+        try:
+            script = address_to_script(key, network)
+        except AddressError:
+            raise RpcError(RPC_INVALID_ADDRESS_OR_KEY, f"Invalid Bitcoin address: {key}") from None
+        built.append(TxOut(amount_arg(value), script))
+    return built
 
 
 def _can_wrap(script: bytes, kind: str) -> bool:
@@ -72,6 +156,22 @@ def _decoded_script(script: bytes, network: Network) -> dict[str, Any]:
 
 class RawTransactionsRpc(RpcGroup):
     category = "rawtransactions"
+
+    @rpc_method
+    def createrawtransaction(self, inputs: Any, outputs: Any, locktime: Any = 0, replaceable: Any = True,
+                             version: Any = 2) -> str:
+        """An unsigned transaction spending `inputs` ([{txid, vout, sequence?}]) to `outputs`
+        ({address: amount, "data": hex}), as hex. Inputs signal replaceability unless
+        `replaceable` is false (then they are final, or non-final when a `locktime` is set)."""
+        check_types(("inputs", inputs, "array"), ("locktime", locktime, "number"),
+                    ("replaceable", replaceable, "bool"), ("version", version, "number"))
+        if isinstance(locktime, bool) or not isinstance(locktime, int) or not 0 <= locktime <= 0xFFFF_FFFF:
+            raise RpcError(RPC_INVALID_PARAMETER, "Invalid parameter, locktime out of range")
+        if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= 3:
+            raise RpcError(RPC_INVALID_PARAMETER, "Invalid parameter, version out of range(1~3)")
+        tx = Tx(version, _raw_inputs(inputs, bool(replaceable), locktime), _raw_outputs(outputs, self.node.network),
+                locktime)
+        return tx.serialize().hex()
 
     @rpc_method
     def getrawtransaction(self, txid: Any, verbose: Any = False, blockhash: Any = None) -> Any:

@@ -20,7 +20,7 @@ from helpers.chain import P2WSH_TRUE, Prevout, RegtestChain, prevouts_of, relay,
 from helpers.clock import Clock
 from helpers.standard_outputs import KEY, P2A, P2PKH, P2SH, multisig
 
-from pantheon.chain.mempool import CHAIN_COUNT_LIMIT, Mempool
+from pantheon.chain.mempool import CHAIN_COUNT_LIMIT, CLUSTER_COUNT_LIMIT, Mempool
 from pantheon.chain.orphanage import TxOrphanage
 from pantheon.chain.policy import MIN_RELAY_FEE, dust_threshold
 from pantheon.chain.validation import TxRejected
@@ -151,14 +151,6 @@ def test_duplicates_by_wtxid_and_by_txid(pool: Mempool, coins: list[Prevout], su
         submit(malleated)
 
 
-def test_a_conflict_is_refused_without_replacement(pool: Mempool, coins: list[Prevout],
-                                                   submit: Callable[[Tx], Tx]) -> None:
-    first = submit(spend([coins[0]], fee=1_000))
-    with pytest.raises(TxRejected, match="txn-mempool-conflict"):
-        submit(spend([coins[0]], fee=50_000))  # a higher fee replaces nothing: no RBF
-    assert list(pool) == [pool.get(first.txid)]
-
-
 def test_a_confirmed_transaction_is_already_known(pool: Mempool, chain: RegtestChain, coins: list[Prevout],
                                                   submit: Callable[[Tx], Tx]) -> None:
     tx = submit(spend([coins[0]]))
@@ -185,6 +177,7 @@ def test_chains_of_25_with_ancestors_or_descendants(pool: Mempool, coins: list[P
 
 def test_chains_of_101_kvb_with_ancestors_or_descendants(pool: Mempool, coins: list[Prevout],
                                                          submit: Callable[[Tx], Tx]) -> None:
+    pool.require_standard = False  # witness padding this large is non-standard (bad-witness-nonstandard)
     parent = submit(_padded_witness(coins[0], 240_000))  # ~60,000 vB
     with pytest.raises(TxRejected, match="exceeds ancestor size limit"):
         submit(_padded_witness(prevouts_of(parent)[0], 180_000))
@@ -192,6 +185,21 @@ def test_chains_of_101_kvb_with_ancestors_or_descendants(pool: Mempool, coins: l
     submit(_padded_witness(prevouts_of(splitter)[0], 240_000))
     with pytest.raises(TxRejected, match="exceeds descendant size limit for tx"):
         submit(_padded_witness(prevouts_of(splitter)[1], 180_000))
+
+
+def test_clusters_of_64_transactions(pool: Mempool, chain: RegtestChain, coins: list[Prevout],
+                                     submit: Callable[[Tx], Tx]) -> None:
+    """A zigzag (each child spends two neighbouring parents) keeps every chain short but joins one
+    cluster: Core 31 refuses its 65th transaction."""
+    splitter = submit(spend([coins[0]], [TxOut(1_000_000, P2WSH_TRUE)] * 33
+                            + [TxOut(coins[0][1].value - 33_100_000, P2WSH_TRUE)]))
+    chain.mine_block(pool)
+    parents = [submit(spend([output], [TxOut(400_000, P2WSH_TRUE)] * 2)) for output in prevouts_of(splitter)[:33]]
+    for left, right in zip(parents[:31], parents[1:32]):
+        submit(spend([prevouts_of(left)[1], prevouts_of(right)[0]]))
+    assert len(pool) == CLUSTER_COUNT_LIMIT
+    with pytest.raises(TxRejected, match="too-large-cluster"):
+        submit(spend([prevouts_of(parents[31])[1], prevouts_of(parents[32])[0]]))
 
 
 def test_bip68_relative_lock_on_a_pooled_parent(pool: Mempool, coins: list[Prevout],

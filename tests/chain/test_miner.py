@@ -95,6 +95,7 @@ def test_the_weight_limit_leaves_the_lowest_fee_rates_out(chain: RegtestChain, c
     """45 transactions of ~100,000 weight each cannot all fit: the cheapest wait; a child paying
     for its parent goes in with it."""
     count = 45
+    pool.require_standard = False  # 99 kB witness items are non-standard (bad-witness-nonstandard)
     splitter = submit(spend([coins[0]], [TxOut(COIN // 100, P2WSH_TRUE)] * count))
     chain.mine_block(pool)
     heavy = []
@@ -119,6 +120,7 @@ def test_the_weight_limit_leaves_the_lowest_fee_rates_out(chain: RegtestChain, c
 
 def test_a_child_of_a_left_out_parent_is_left_out(chain: RegtestChain, coins: list[Prevout], pool: Mempool,
                                                   submit: Callable[[Tx], Tx]) -> None:
+    pool.require_standard = False  # a 99 kB witness item is non-standard (bad-witness-nonstandard)
     big = Tx(2, [TxIn(coins[0][0].txid, coins[0][0].index, b"", 0xFFFF_FFFE, (b"\x00" * 99_000, b"\x51"))],
              [TxOut(coins[0][1].value - 30_000, P2WSH_TRUE)], 0)
     submit(big)

@@ -14,7 +14,13 @@ import pytest
 from helpers.chain import P2WSH_TRUE, Prevout, relay, spend
 from helpers.standard_outputs import KEY, P2A, P2PKH, P2SH, multisig
 
-from pantheon.chain.policy import check_standard_tx, dust_threshold, output_type, virtual_size
+from pantheon.chain.policy import (
+    check_standard_tx,
+    dust_threshold,
+    is_witness_standard,
+    output_type,
+    virtual_size,
+)
 from pantheon.chain.validation import TxRejected
 from pantheon.primitives import OutPoint, Tx, TxIn, TxOut
 
@@ -125,3 +131,28 @@ def test_output_types_are_cores_solver_names(script: bytes, kind: str) -> None:
 ])
 def test_virtual_size_counts_sigops_at_20_bytes(weight: int, sigop_cost: int, vsize: int) -> None:
     assert virtual_size(weight, sigop_cost) == vsize
+
+
+def _with_witness(*witness: bytes, script_sig: bytes = b"") -> Tx:
+    return Tx(2, [TxIn(b"\x01" * 32, 0, script_sig, 0xFFFF_FFFE, witness)], [TxOut(1_000, P2WSH_TRUE)], 0)
+
+
+TAPROOT = b"\x51\x20" + b"\x07" * 32
+
+
+@pytest.mark.parametrize(("tx", "spent", "standard"), [
+    (_with_witness(b"\x51"), P2WSH_TRUE, True),
+    (_with_witness(b"\x00" * 80, b"\x51"), P2WSH_TRUE, True),
+    (_with_witness(b"\x00" * 81, b"\x51"), P2WSH_TRUE, False),  # a P2WSH stack item over 80 bytes
+    (_with_witness(*[b""] * 101, b"\x51"), P2WSH_TRUE, False),  # over 100 P2WSH stack items
+    (_with_witness(b"f"), P2A, False),  # an anchor spent with a witness (malleable wtxid)
+    (_with_witness(b"\x51"), P2PKH, False),  # a witness where no witness program is spent
+    (_with_witness(b"\x51", script_sig=b"\x22" + P2WSH_TRUE), P2SH, True),  # P2SH-wrapped P2WSH
+    (_with_witness(b"\x51", script_sig=b"\x01\x51"), P2SH, False),  # its redeem script no witness program
+    (_with_witness(b"\x01" * 64), TAPROOT, True),  # key path
+    (_with_witness(b"\x01" * 64, b"\x50annex"), TAPROOT, False),  # an annex
+    (_with_witness(b"\x00" * 81, b"\x51", b"\xc0" + b"\x02" * 32), TAPROOT, False),  # a tapscript item over 80
+    (_with_witness(b"\x00" * 81, b"\x51", b"\xc2" + b"\x02" * 32), TAPROOT, True),  # an unknown leaf version
+])
+def test_witness_standardness_is_cores(tx: Tx, spent: bytes, standard: bool) -> None:
+    assert is_witness_standard(tx, [spent]) is standard

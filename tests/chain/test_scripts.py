@@ -31,6 +31,7 @@ from helpers.taproot import schnorr_sign, taproot_output, taproot_sighash
 from helpers.vectors import TYPED_TXS, VECTORS
 
 from pantheon.chain import scripts
+from pantheon.chain.addresses import hash160
 from pantheon.chain.coins import Coin
 from pantheon.chain.scripts import CONSENSUS_FLAGS, ScriptFlags
 from pantheon.chain.validation import BlockRejected, TxRejected, check_transaction, is_coinbase
@@ -404,6 +405,26 @@ def test_a_failing_script_is_named_as_core_names_it(wire_impl, script_sig: bytes
     with pytest.raises(scripts.ScriptRejected) as caught:
         scripts.verify_tx(tx, [(5_000, b"\x51")], CONSENSUS_FLAGS)
     assert caught.value.reason.startswith("block-script-verify-flag-failed (")
+
+
+@pytest.mark.parametrize(("spent", "script_sig", "refused"), [
+    (b"\x51\x02\x4e\x73", b"", False),  # a P2A anchor
+    (b"\x52\x02\x4e\x73", b"", True),  # witness v2: reserved
+    (b"\xa9\x14" + bytes.fromhex("b5ee9c1e4a1a2d0bc3e9bd0c0f1ab79c54e82e0c") + b"\x87", b"\x04\x51\x02\x4e\x73",
+     None),  # a P2SH whose hash the redeem script does not match: left to the kernel
+    (b"\xa9\x14" + hash160(b"\x51\x02\x4e\x73") + b"\x87", b"\x04\x51\x02\x4e\x73", True),  # nested P2A
+])
+def test_upgradable_witness_programs_are_refused_from_the_mempool(spent: bytes, script_sig: bytes,
+                                                                  refused: bool | None) -> None:
+    """Core's DISCOURAGE_UPGRADABLE_WITNESS_PROGRAM (mempool_accept's nested-P2A case)."""
+    tx = Tx(2, [TxIn(b"\x05" * 32, 0, script_sig)], [TxOut(1_000, b"\x51")], 0)
+    if not refused:
+        scripts.refuse_upgradable_witness(tx, [Coin(5_000, spent, 1, False)])
+        return
+    with pytest.raises(scripts.ScriptRejected) as caught:
+        scripts.refuse_upgradable_witness(tx, [Coin(5_000, spent, 1, False)])
+    assert caught.value.reason == "mempool-script-verify-flag-failed (Witness version reserved for soft-fork upgrades)"
+    assert caught.value.detail == f"input 0 of {tx.txid[::-1].hex()} (wtxid {tx.wtxid[::-1].hex()}), spending {'05' * 32}:0"
 
 
 # --- taproot key path, signed here -----------------------------------------------------------

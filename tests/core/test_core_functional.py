@@ -49,6 +49,7 @@ PASSING = (
     "p2p_mutated_blocks.py",
     "p2p_compactblocks_hb.py",
     "p2p_compactblocks.py",
+    "rpc_packages.py",
     "rpc_estimatefee.py",
     # the --v2transport variants Core's test_runner runs of the tests above: the framework's peers speak BIP324
     "p2p_timeouts.py --v2transport",

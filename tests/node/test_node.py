@@ -355,10 +355,11 @@ def test_sendrawtransaction_and_mempool_rpcs(rpc_node: Node) -> None:
     assert str(verbose["fees"]["base"]) == "0.00002" and verbose["wtxid"] == hash_to_hex(tx.wtxid)
     assert in_thread(client.getrawtransaction, txid) == tx.serialize().hex()
     assert in_thread(client.getrawtransaction, txid, True)["vin"][0]["txinwitness"] == ["51"]
-    conflict = spend(prevouts_of(rpc_node.chain.read_block(mined[0]).transactions[0])[:1], fee=9_000)
+    conflict = spend(prevouts_of(rpc_node.chain.read_block(mined[0]).transactions[0])[:1], fee=1_000)
     with pytest.raises(JSONRPCError) as caught:
         in_thread(client.sendrawtransaction, conflict.serialize().hex())
-    assert caught.value.error == {"code": -26, "message": "txn-mempool-conflict"}
+    assert caught.value.error == {"code": -26, "message": f"insufficient fee, rejecting replacement "
+                                  f"{hash_to_hex(conflict.txid)}, less fees than conflicting txs; 0.00001 < 0.00002"}
     block_hash = rpc_node.generate(1, P2WSH_TRUE)[0]
     assert in_thread(client.getrawmempool) == []
     found = in_thread(client.getrawtransaction, txid, True, hash_to_hex(block_hash))

@@ -99,12 +99,15 @@ def test_mempool_entries_have_cores_fields(rpc_node: Node) -> None:
     pool = in_thread(client.getrawmempool, True)
     parent_id, child_id = hash_to_hex(parent.txid), hash_to_hex(child.txid)
     entry = pool[parent_id]
-    assert set(entry) == {"vsize", "weight", "time", "height", "descendantcount", "descendantsize", "ancestorcount",
-                          "ancestorsize", "wtxid", "fees", "depends", "spentby", "bip125-replaceable", "unbroadcast"}
+    assert list(entry) == ["vsize_adjusted", "vsize", "vsize_bip141", "weight", "time", "height", "descendantcount",
+                           "descendantsize", "ancestorcount", "ancestorsize", "wtxid", "chunkweight", "fees", "depends",
+                           "spentby", "unbroadcast", "bip125-replaceable"]
     assert (entry["ancestorcount"], entry["descendantcount"], entry["height"]) == (1, 2, 103)
     assert entry["descendantsize"] == parent.vsize + child.vsize and entry["ancestorsize"] == parent.vsize
     assert entry["fees"] == {"base": Decimal("0.00003"), "modified": Decimal("0.00003"),
-                             "ancestor": Decimal("0.00003"), "descendant": Decimal("0.00005")}
+                             "ancestor": Decimal("0.00003"), "descendant": Decimal("0.00005"),
+                             "chunk": Decimal("0.00003")}  # the child pays less per vB: its own chunk
+    assert entry["chunkweight"] == parent.weight
     assert entry["depends"] == [] and entry["spentby"] == [child_id]
     assert entry["bip125-replaceable"] is False and entry["unbroadcast"] is False
     assert in_thread(client.getmempoolentry, child_id) == pool[child_id]
@@ -115,7 +118,8 @@ def test_mempool_entries_have_cores_fields(rpc_node: Node) -> None:
     assert (info["size"], info["bytes"], info["total_fee"]) == (2, parent.vsize + child.vsize, Decimal("0.00005"))
     assert (info["minrelaytxfee"], info["incrementalrelayfee"], info["mempoolminfee"]) == (
         Decimal("0.000001"), Decimal("0.000001"), Decimal("0.000001"))
-    assert (info["permitbaremultisig"], info["maxdatacarriersize"], info["fullrbf"]) == (True, 100_000, False)
+    assert (info["permitbaremultisig"], info["maxdatacarriersize"], info["fullrbf"]) == (True, 100_000, True)
+    assert (info["limitclustercount"], info["limitclustersize"], info["optimal"]) == (64, 101_000, False)
 
 
 def test_sendrawtransaction_caps_the_fee_rate_and_the_burn(rpc_node: Node) -> None:
@@ -139,7 +143,8 @@ def test_testmempoolaccept_judges_one_transaction_without_adding_it(rpc_node: No
     good = spend([coins[0]], fee=2_000)
     [result] = in_thread(client.testmempoolaccept, [good.serialize().hex()])
     assert result == {"txid": hash_to_hex(good.txid), "wtxid": hash_to_hex(good.wtxid), "allowed": True,
-                      "vsize": good.vsize, "fees": {"base": Decimal("0.00002"),
+                      "vsize_adjusted": good.vsize, "vsize": good.vsize, "vsize_bip141": good.vsize,
+                      "fees": {"base": Decimal("0.00002"),
                                                     "effective-feerate": Decimal(2_000 * 1000 // good.vsize) / 10**8,
                                                     "effective-includes": [hash_to_hex(good.wtxid)]}}
     assert len(rpc_node.mempool) == 0
@@ -152,7 +157,93 @@ def test_testmempoolaccept_judges_one_transaction_without_adding_it(rpc_node: No
     generous = spend([coins[2]], [TxOut(10**8, P2WSH_TRUE)])
     assert in_thread(client.testmempoolaccept, [generous.serialize().hex()])[0]["reject-reason"] == "max-fee-exceeded"
     assert in_thread(client.testmempoolaccept, [generous.serialize().hex()], 0)[0]["allowed"] is True
-    assert rpc_error(client.testmempoolaccept, [good.serialize().hex()] * 2)["code"] == -8
+    assert in_thread(client.testmempoolaccept, [good.serialize().hex()] * 2)[0]["package-error"] == (
+        "package-contains-duplicates")
+
+
+def test_submitpackage_lets_a_child_pay_for_its_parent(rpc_node: Node) -> None:
+    client = proxy(rpc_node)
+    coins = _funded(rpc_node)
+    parent = spend([coins[0]], fee=0)
+    child = spend(prevouts_of(parent), fee=20_000)
+    package = [parent.serialize().hex(), child.serialize().hex()]
+    [alone] = in_thread(client.testmempoolaccept, package[:1])
+    assert alone["reject-reason"] == "min relay fee not met"
+    result = in_thread(client.submitpackage, package)
+    rate = Decimal(20_000 * 1000 // (parent.vsize + child.vsize)) / 10**8
+    both = [hash_to_hex(parent.wtxid), hash_to_hex(child.wtxid)]
+    assert result == {"package_msg": "success", "replaced-transactions": [], "tx-results": {
+        hash_to_hex(tx.wtxid): {"txid": hash_to_hex(tx.txid), "vsize_adjusted": tx.vsize, "vsize": tx.vsize,
+                                "vsize_bip141": tx.vsize, "fees": {"base": Decimal(fee) / 10**8,
+                                                                   "effective-feerate": rate,
+                                                                   "effective-includes": both}}
+        for tx, fee in ((parent, 0), (child, 20_000))}}
+    assert sorted(in_thread(client.getrawmempool)) == sorted([hash_to_hex(parent.txid), hash_to_hex(child.txid)])
+    again = in_thread(client.submitpackage, package)["tx-results"][hash_to_hex(child.wtxid)]
+    assert again["fees"] == {"base": Decimal("0.0002")}  # already pooled: no effective fee rate
+
+
+def test_package_rpcs_refuse_bad_packages_with_cores_codes(rpc_node: Node) -> None:
+    client = proxy(rpc_node)
+    coins = _funded(rpc_node)
+    first = spend([coins[0]])
+    second = spend(prevouts_of(first))
+    third = spend(prevouts_of(second))
+    hexes = [tx.serialize().hex() for tx in (first, second, third)]
+    count = {"code": -8, "message": "Array must contain between 1 and 25 transactions."}
+    for call in (client.submitpackage, client.testmempoolaccept):
+        assert rpc_error(call, []) == count and rpc_error(call, [hexes[0]] * 26) == count
+        assert rpc_error(call, ["zz"]) == {"code": -22, "message": "TX decode failed: zz Make sure the tx has at "
+                                                                   "least one input."}
+        assert rpc_error(call, "ff00")["code"] == -3
+    assert rpc_error(client.submitpackage, hexes) == {
+        "code": -25, "message": "package topology disallowed. not child-with-parents or parents depend on each other."}
+    burn = spend([coins[1]], [TxOut(1_000, b"\x6a"), TxOut(coins[1][1].value - 10_000, P2WSH_TRUE)])
+    assert rpc_error(client.submitpackage, [burn.serialize().hex()])["message"] == (
+        "Unspendable output exceeds maximum configured by user (maxburnamount)")
+    unsorted = in_thread(client.testmempoolaccept, hexes[::-1])
+    assert [item["package-error"] for item in unsorted] == ["package-not-sorted"] * 3
+    assert "allowed" not in unsorted[0]
+    assert len(rpc_node.mempool) == 0
+
+
+def test_a_replacement_over_rpc_reports_what_it_replaced(rpc_node: Node) -> None:
+    client = proxy(rpc_node)
+    coins = _funded(rpc_node)
+    original = spend([coins[0]], fee=1_000)
+    child = spend(prevouts_of(original), fee=1_000)
+    for tx in (original, child):
+        in_thread(client.sendrawtransaction, tx.serialize().hex())
+    replacement = spend([coins[0]], fee=10_000)
+    [tested] = in_thread(client.testmempoolaccept, [replacement.serialize().hex()])
+    assert tested["allowed"] is True
+    independent, blocked = in_thread(client.testmempoolaccept, [spend([coins[1]]).serialize().hex(),
+                                                                replacement.serialize().hex()])
+    assert "allowed" not in independent  # a package may replace nothing: it failed at its second member
+    assert (blocked["reject-reason"], blocked["reject-details"]) == ("bip125-replacement-disallowed",
+                                                                     "bip125-replacement-disallowed")
+    result = in_thread(client.submitpackage, [replacement.serialize().hex()])
+    assert result["replaced-transactions"] == sorted([hash_to_hex(original.txid), hash_to_hex(child.txid)])
+    assert in_thread(client.getrawmempool) == [hash_to_hex(replacement.txid)]
+
+
+def test_mempool_ancestors_and_descendants(rpc_node: Node) -> None:
+    client = proxy(rpc_node)
+    coins = _funded(rpc_node)
+    first = spend([coins[0]])
+    second = spend(prevouts_of(first))
+    third = spend(prevouts_of(second))
+    for tx in (first, second, third):
+        in_thread(client.sendrawtransaction, tx.serialize().hex())
+    ids = [hash_to_hex(tx.txid) for tx in (first, second, third)]
+    assert sorted(in_thread(client.getmempoolancestors, ids[2])) == sorted(ids[:2])
+    assert sorted(in_thread(client.getmempooldescendants, ids[0])) == sorted(ids[1:])
+    assert in_thread(client.getmempoolancestors, ids[0]) == [] and in_thread(client.getmempooldescendants, ids[2]) == []
+    verbose = in_thread(client.getmempooldescendants, ids[0], True)
+    assert sorted(verbose) == sorted(ids[1:]) and verbose[ids[2]] == in_thread(client.getmempoolentry, ids[2])
+    assert rpc_error(client.getmempoolancestors, "ab" * 32) == {"code": -5, "message": "Transaction not in mempool"}
+    assert rpc_error(client.getmempooldescendants, "zz")["code"] == -8
+    assert rpc_error(client.getmempoolancestors, ids[0], "yes")["code"] == -3
 
 
 def test_getorphantxs_lists_a_peers_orphans(rpc_node: Node) -> None:
@@ -176,7 +267,7 @@ def test_prioritisetransaction_moves_the_modified_fee_pooled_or_not(rpc_node: No
     assert in_thread(client.prioritisetransaction, absent, None, -11) is True
     assert in_thread(client.getmempoolentry, txid)["fees"] == {
         "base": Decimal("0.00002"), "modified": Decimal("0.00005"), "ancestor": Decimal("0.00005"),
-        "descendant": Decimal("0.00005")}
+        "descendant": Decimal("0.00005"), "chunk": Decimal("0.00005")}
     assert in_thread(client.getprioritisedtransactions) == {
         txid: {"fee_delta": 3_000, "in_mempool": True, "modified_fee": 5_000},
         absent: {"fee_delta": -11, "in_mempool": False}}

@@ -1,6 +1,7 @@
-"""decodescript (`pantheon.rpc.rawtransactions`) against the cases of Core's rpc_decodescript.py
-(its scripts, and the asm and types it expects for them), with the P2SH and P2WSH addresses
-worked out independently by python-bitcoinlib's Hash160 and base58, and Core's argument errors.
+"""decodescript and createrawtransaction (`pantheon.rpc.rawtransactions`): decodescript against
+the cases of Core's rpc_decodescript.py (its scripts, and the asm and types it expects for them),
+with the P2SH and P2WSH addresses worked out independently by python-bitcoinlib's Hash160 and
+base58; createrawtransaction decoded by python-bitcoinlib; Core's argument errors for both.
 The group needs only a network from its node, so it is given a stand-in."""
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 
 import pytest
 from bitcoin.base58 import CBase58Data
-from bitcoin.core import Hash160
+from bitcoin.core import CTransaction, Hash160
 
 from pantheon.chain.addresses import bech32_encode, Encoding
 from pantheon.chain.descriptors import add_checksum
@@ -109,3 +110,37 @@ def test_cores_argument_errors(decodescript: Any) -> None:
     with pytest.raises(RpcError) as caught:
         decodescript(5)
     assert caught.value.to_json()["code"] == -3
+
+
+@pytest.fixture
+def createrawtransaction() -> Any:
+    return RawTransactionsRpc(RpcContext(SimpleNamespace(network=REGTEST), lambda: None)).createrawtransaction  # type: ignore[arg-type]
+
+
+def test_createrawtransaction_builds_an_unsigned_transaction(createrawtransaction: Any) -> None:
+    """Decoded independently by python-bitcoinlib."""
+    address = segwit_address(bytes.fromhex(KEY_HASH))
+    raw = createrawtransaction([{"txid": "11" * 32, "vout": 3}], {address: "0.5", "data": "cafe"}, 0)
+    tx = CTransaction.deserialize(bytes.fromhex(raw))
+    assert (tx.nVersion, tx.nLockTime, len(tx.vin), tx.vin[0].prevout.n, tx.vin[0].nSequence) == (2, 0, 1, 3,
+                                                                                                  0xFFFFFFFD)
+    assert [(out.nValue, bytes(out.scriptPubKey).hex()) for out in tx.vout] == [
+        (50_000_000, "0014" + KEY_HASH), (0, "6a02cafe")]
+    final = CTransaction.deserialize(bytes.fromhex(createrawtransaction([{"txid": "11" * 32, "vout": 0}], [], 7, False)))
+    assert (final.nLockTime, final.vin[0].nSequence) == (7, 0xFFFFFFFE)  # non-final so the lock time counts
+
+
+@pytest.mark.parametrize(("inputs", "outputs", "code", "message"), [
+    ([{"txid": "11" * 32}], {}, -8, "Invalid parameter, missing vout key"),
+    ([{"txid": "11" * 32, "vout": -1}], {}, -8, "Invalid parameter, vout cannot be negative"),
+    ([{"txid": "zz", "vout": 0}], {}, -8, "txid must be of length 64 (not 2, for 'zz')"),
+    ([], {"bcrt1qnotanaddress": 1}, -5, "Invalid Bitcoin address: bcrt1qnotanaddress"),
+    ([], [{"data": "00"}, {"data": "01"}], -8, "Invalid parameter, duplicate key: data"),
+    ([], {"data": "zz"}, -8, "Data must be hexadecimal string (not 'zz')"),
+    ("x", {}, -3, None),
+])
+def test_createrawtransaction_errors_are_cores(createrawtransaction: Any, inputs: Any, outputs: Any, code: int,
+                                               message: str | None) -> None:
+    with pytest.raises(RpcError) as caught:
+        createrawtransaction(inputs, outputs)
+    assert caught.value.code == code and (message is None or caught.value.message == message)
