@@ -295,6 +295,8 @@ class Node(Lifecycle):
         #: Core's fee estimator, fed by the node's events and kept in the datadir (None under
         #: -blocksonly, where Core has none: no transactions are relayed to learn from).
         self.fee_estimator = None if config.blocksonly else FeeEstimator()
+        #: The transactions of the package being submitted: Core never counts them for fees.
+        self._package_members: set[bytes] = set()
         if self.fee_estimator is not None:
             self.fee_estimator.load(self.fee_estimates_path, accept_stale=config.acceptstalefeeestimates)
             self.events.transaction_accepted.subscribe(self._estimate_accepted)
@@ -678,13 +680,17 @@ class Node(Lifecycle):
         relay every member now in the pool, as Core broadcasts them (already pooled ones too)."""
         with self._lock:
             result = accept_package(self.mempool, txs, max_fee_rate)
-        for tx in txs:
-            if self.mempool.get(tx.txid) is None:
-                continue
-            self.relay.queue(tx)
-            outcome = result.results.get(tx.wtxid)
-            if outcome is not None and outcome.kind == "valid":
-                self.events.transaction_accepted.emit(tx)
+        self._package_members = {tx.txid for tx in txs}
+        try:
+            for tx in txs:
+                if self.mempool.get(tx.txid) is None:
+                    continue
+                self.relay.queue(tx)
+                outcome = result.results.get(tx.wtxid)
+                if outcome is not None and outcome.kind == "valid":
+                    self.events.transaction_accepted.emit(tx)
+        finally:
+            self._package_members = set()
         return result
 
     def prioritise_transaction(self, txid: bytes, delta: int) -> None:
@@ -1611,13 +1617,14 @@ class Node(Lifecycle):
                 and chain.height >= chain.headers.height - 1)
 
     def _estimate_accepted(self, tx: Tx) -> None:
-        """Core's validForFeeEstimation: a transaction counts unless it has a parent in the pool
-        or the chain is not current (reorganisations re-add without this event)."""
+        """Core's validForFeeEstimation: a transaction counts unless it has a parent in the pool,
+        came in a package (submitpackage) or the chain is not current (reorganisations re-add
+        without this event)."""
         assert self.fee_estimator is not None
         entry = self.mempool.get(tx.txid)
         if entry is not None:
-            self.fee_estimator.process_transaction(tx.txid, entry.fee, entry.vsize, entry.height,
-                                                   counts=not entry.parents and self.current_for_fee_estimation())
+            counts = not entry.parents and tx.txid not in self._package_members and self.current_for_fee_estimation()
+            self.fee_estimator.process_transaction(tx.txid, entry.fee, entry.vsize, entry.height, counts=counts)
 
     def _estimate_removed(self, tx: Tx, reason: str) -> None:
         assert self.fee_estimator is not None

@@ -271,7 +271,8 @@ class Mempool:
         self._rolling_updated = clock()
         self._view = _PoolView(self)
         #: Called with each entry leaving the pool and why, in Core's MemPoolRemovalReason words:
-        #: "block" (confirmed), "conflict", "reorg" (invalid after a disconnect), "sizelimit".
+        #: "block" (confirmed), "conflict", "replaced", "reorg" (invalid after a disconnect),
+        #: "sizelimit".
         self.removal_listeners: list[Callable[[MempoolEntry, str], object]] = []
         if script_verifier is None:
             log.warning("mempool: no script verifier: transaction scripts are NOT verified; "
@@ -496,7 +497,7 @@ class Mempool:
               accepted_at: float | None = None) -> tuple[MempoolEntry, tuple[MempoolEntry, ...]]:
         """Add a checked transaction, evicting what it replaces, without trimming the pool
         (Core's changeset apply; packages stage their members, then keep or `unstage` them)."""
-        replaced = tuple(self._remove(checked.replaced))
+        replaced = tuple(self._remove(checked.replaced, "replaced"))
         for old in replaced:
             log.info("replacing mempool tx %s (wtxid=%s, fees=%s, vsize=%d). New tx %s (wtxid=%s, fees=%s, vsize=%d)",
                      hash_to_hex(old.tx.txid), hash_to_hex(old.tx.wtxid), format_money(old.fee), old.vsize,
@@ -507,8 +508,9 @@ class Mempool:
 
     def unstage(self, txids: Iterable[Hash]) -> list[MempoolEntry]:
         """Take transactions out (staged members of a package refused or only test-accepted, or
-        the pooled ones a package would replace); returns their entries, for `restore`."""
-        return self._remove(txids)
+        the pooled ones a package would replace); returns their entries, for `restore`. Not a
+        departure: the removal listeners are not told."""
+        return self._remove(txids, None)
 
     def restore(self, entries: Iterable[MempoolEntry]) -> None:
         """Put taken-out entries back as they were (the package replacing them was refused)."""
@@ -681,9 +683,10 @@ class Mempool:
 
     # --- removing -------------------------------------------------------------------------
 
-    def _remove(self, txids: Iterable[Hash], reason: str) -> list[MempoolEntry]:
+    def _remove(self, txids: Iterable[Hash], reason: str | None) -> list[MempoolEntry]:
         """Remove exactly these entries (the caller includes descendants when it must), telling
-        the removal listeners `reason`."""
+        the removal listeners `reason` (Core's MemPoolRemovalReason; None: taken out for a
+        moment by `unstage`, and told to nobody)."""
         removed = []
         for txid in txids:
             entry = self._entries.pop(txid, None)
@@ -703,7 +706,7 @@ class Mempool:
             self._usage -= entry.usage
             self._vbytes -= entry.vsize
             removed.append(entry)
-            for listener in self.removal_listeners:
+            for listener in self.removal_listeners if reason is not None else ():
                 listener(entry, reason)
         return removed
 

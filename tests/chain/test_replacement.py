@@ -61,6 +61,20 @@ def test_a_replacement_paying_more_evicts_the_original_and_its_descendants(
     assert [entry.tx.txid for entry in pool] == [replacement.txid]
 
 
+def test_the_removal_listeners_hear_replaced_and_nothing_of_a_package_s_take_out(
+        pool: Mempool, coins: list[Prevout], submit: Callable[[Tx], Tx]) -> None:
+    """The fee estimator stops tracking a replaced transaction (Core's REPLACED reason); a
+    package's trial `unstage`/`restore` is no departure, so it hears nothing of it."""
+    heard: list[tuple[bytes, str]] = []
+    pool.removal_listeners.append(lambda entry, reason: heard.append((entry.tx.txid, reason)))
+    original = submit(spend([coins[0]], fee=1_000))
+    bystander = submit(spend([coins[1]], fee=1_000))
+    pool.restore(pool.unstage([bystander.txid]))
+    assert heard == [] and bystander.txid in pool
+    submit(spend([coins[0]], fee=10_000))
+    assert heard == [(original.txid, "replaced")]
+
+
 def test_a_replacement_must_pay_the_fees_it_evicts(pool: Mempool, coins: list[Prevout],
                                                    submit: Callable[[Tx], Tx]) -> None:
     original = submit(spend([coins[0]], fee=5_000))

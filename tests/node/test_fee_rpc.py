@@ -116,3 +116,18 @@ def test_a_transaction_conflicted_out_counts_as_a_failure(make_node: Callable[..
     bucket = short.bucket_of(float(RATE * 1000))
     assert [row[bucket] for row in short.failed[:2]] == [pytest.approx(0.962), 0]  # decayed once by block 103
     assert node.fee_estimator.stats["medium"].failed[0][bucket] == 0  # under one 2-block period
+
+
+def test_a_submitted_package_is_pooled_and_relayed_but_never_counted(make_node: Callable[..., Node]) -> None:
+    """Core's validForFeeEstimation is false for package submissions: a lone transaction is
+    tracked, the members of a parent-and-child package are not."""
+    node = make_node("n")
+    mined = node.generate(101, P2WSH_TRUE)
+    lone_coin, package_coin = (prevouts_of(node.chain.read_block(block).transactions[0])[0] for block in mined[:2])
+    assert node.submit_transaction(spend([lone_coin], fee=RATE * spend([lone_coin]).vsize)) == "accepted"
+    assert len(node.fee_estimator) == 1
+    parent = spend([package_coin], fee=RATE * spend([package_coin]).vsize)
+    child = spend(prevouts_of(parent), fee=RATE * spend(prevouts_of(parent)).vsize)
+    result = node.submit_package([parent, child])
+    assert parent.txid in node.mempool and child.txid in node.mempool, result
+    assert len(node.fee_estimator) == 1
