@@ -156,7 +156,7 @@ def _child(mode: str, chain_file: str, datadir: str, cache_bytes: int, flush_eve
         with Store.open(datadir) as store:
             index = BlockFilterIndex(store) if mode == "connect-index" else None
             chainstate = Chainstate(store, REGTEST, cache_bytes=cache_bytes, flush_every=flush_every,
-                                    filter_index=index)
+                                    indexes=[] if index is None else [index])
             for height, raw in enumerate(_frames(data), start=1):
                 chainstate.accept_block(wire.decode_block(raw))
                 if height % 100 == 0:

@@ -58,7 +58,7 @@ def writer(datadir: str, seed: int, cache_bytes: int) -> None:
     # Half the runs write every block (the default), half defer up to 50 blocks per batch.
     flush_every = rng.choice([DEFAULT_FLUSH_BLOCKS, rng.randint(2, 50)])
     chainstate = Chainstate(store, NETWORK, cache_bytes=cache_bytes, flush_every=flush_every,
-                            filter_index=BlockFilterIndex(store))
+                            indexes=[BlockFilterIndex(store)])
     while True:
         for block in chain[1:]:
             chainstate.accept_block(block)
@@ -89,7 +89,7 @@ def check_store(datadir: Path, genesis: bytes) -> int:
         assert snapshot(store) == recompute_utxo(blocks), f"the UTXO set at height {height} differs"
         check_filter_index(store, record, [genesis, *(block.hash for block in blocks)])
         index = BlockFilterIndex(store)
-        chainstate = Chainstate(store, NETWORK, filter_index=index)  # reconnects what was stored beyond the tip
+        chainstate = Chainstate(store, NETWORK, indexes=[index])  # reconnects what was stored beyond the tip
         assert chainstate.height >= height and chainstate.has_block(chainstate.tip)
         assert index.synced and index.best_height == chainstate.height
         chainstate.close()
