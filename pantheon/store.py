@@ -31,10 +31,12 @@ in the owning module.
 |        |               |                      | `c/` is consistent with (moves with its flush)   |
 | `f/`   | `blockfilter` | chain/filterindex.py | `tip` -> block hash + u32 BE height; `b` + block |
 |        |               |                      | hash -> filter header, filter hash, the filter   |
-| `x/`   | `txindex`     | chain/txindex.py     | `tip` (as `f/`); `t` + txid -> block hash + u32  |
-|        |               |                      | BE offset and length of the tx in the block      |
-| `o/`   | `txospender-  | chain/               | `tip` (as `f/`); `s` + txid + u32 BE output      |
-|        |  index`       | txospenderindex.py   | index -> the spending tx's position (as `x/`)    |
+| `x/`   | `txindex`     | chain/txindex.py     | `tip` (as `f/`); txid's first 8 bytes + the tx's |
+|        |               |                      | position (u32 BE block height, offset, length in |
+|        |               |                      | the block) -> empty                              |
+| `o/`   | `txospender-  | chain/               | `tip` (as `f/`); spent txid's first 8 bytes + u32|
+|        |  index`       | txospenderindex.py   | BE output index + the spender's position (as     |
+|        |               |                      | `x/`) -> empty                                   |
 
 Writes that must land together use `Store.write_batch()` (one LevelDB batch, written only
 when its block exits without an exception), or a namespace's own

@@ -95,6 +95,18 @@ class BlockIndex:
         """Buffer the removal (`_delete`) of the records of the index's tip, which left the
         chain; by default they stay (records that never go stale)."""
 
+    @property
+    def chain(self) -> IndexedChain:
+        """The chain state the index follows (set by `attach`)."""
+        assert self._chain is not None, "attach the index to a chain state first"
+        return self._chain
+
+    def block_at(self, height: int) -> bytes:
+        """The hash of the block at `height` on the index's own chain: the ancestor of its tip,
+        which its records describe (stale blocks too, until the index rewinds past them)."""
+        assert self._tip is not None and height <= self._tip[1]
+        return self.chain.headers.ancestor(self._tip[0], height)
+
     def _put(self, key: bytes, value: bytes) -> None:
         self._pending[key] = value
 
@@ -107,6 +119,17 @@ class BlockIndex:
             return self._pending[key]
         return self._db.get(key)
 
+    def _keys_with(self, prefix: bytes) -> list[bytes]:
+        """The keys starting with `prefix`, buffered or stored (a buffered deletion hides one)."""
+        keys = set(self._db.iterator(prefix=prefix, include_value=False))
+        for key, value in self._pending.items():
+            if key.startswith(prefix):
+                if value is None:
+                    keys.discard(key)
+                else:
+                    keys.add(key)
+        return sorted(keys)
+
     # --- following the chain ------------------------------------------------------------
 
     def attach(self, chain: IndexedChain) -> None:
@@ -115,6 +138,7 @@ class BlockIndex:
         self._chain = chain
         if self._tip is not None and self._tip[0] not in chain.headers:
             self._log.warning("%s: its tip is not in the block index; rebuilding it from genesis", self.NAME)
+            self._store.clear(self.NAMESPACE)  # records of a chain this node does not know
             self._tip = None
         if self._tip is None and chain.height == 0:
             self._add(chain.read_block(chain.tip), 0, ())

@@ -3,11 +3,13 @@ spent each output, so gettxspendingprevout answers for confirmed spends too (wha
 `blockchain.outpoint.subscribe` asks). Kept in the store's `txospenderindex` namespace; following
 the chain is the shared `chain/blockindexes.py`.
 
-Records, after the namespace prefix (and the shared `tip`):
-- `s` + txid + u32 big-endian output index (the spent outpoint): the spending transaction's
-  position (`chain.txindex.TxPosition`: its block's hash, offset and length in the block), as
-  Core keeps the spender's disk position and reads the transaction back; the spender's txid is
-  that transaction's.
+Records, after the namespace prefix (and the shared `tip`): the key is the spent outpoint,
+shortened as Core 31 shortens it (the first `txindex.ID_BYTES` of its txid, then its output
+index, u32 big-endian), then the spending transaction's position (`txindex.TxPosition`: its
+block's height, its offset and length in the block); the value is empty. A lookup reads the
+transaction at each position under the outpoint's key prefix and keeps the one that spends it,
+as Core's FindSpender does; the spender's txid is that transaction's. The layout's reasons are
+`chain/txindex.py`'s: 26 bytes an input, where the whole outpoint and position would be 51.
 
 A block that leaves the chain has its inputs' records removed when the index rewinds past it, as
 Core's CustomRemove does, so an output whose spender was reorganised out reads as unspent again.
@@ -15,19 +17,20 @@ Core's CustomRemove does, so an output whose spender was reorganised out reads a
 
 from __future__ import annotations
 
+import struct
 from typing import NamedTuple, Sequence
 
 from pantheon.chain.blockindexes import BlockIndex
 from pantheon.chain.coins import Coin
-from pantheon.chain.txindex import TxPosition, read_tx, tx_positions
-from pantheon.chain.utxo import coin_key
+from pantheon.chain.txindex import ID_BYTES, read_candidates, tx_records
 from pantheon.primitives import Block, Tx
 
 __all__ = ["INDEX_NAME", "Spender", "TxoSpenderIndex"]
 
 #: The index's name in getindexinfo and the log (Core's).
 INDEX_NAME = "txospenderindex"
-_SPENT_PREFIX = b"s"
+_OUTPUT = struct.Struct(">I")
+_KEY_PREFIX_SIZE = ID_BYTES + _OUTPUT.size
 
 
 class Spender(NamedTuple):
@@ -35,6 +38,16 @@ class Spender(NamedTuple):
 
     tx: Tx
     block_hash: bytes
+
+
+def _outpoint_prefix(txid: bytes, index: int) -> bytes:
+    return txid[:ID_BYTES] + _OUTPUT.pack(index)
+
+
+def _spent_keys(block: Block, height: int) -> list[bytes]:
+    """The keys of the block's inputs (its coinbase's aside)."""
+    return [_outpoint_prefix(txin.prev_txid, txin.prev_index) + record
+            for tx, record in tx_records(block, height)[1:] for txin in tx.inputs]
 
 
 class TxoSpenderIndex(BlockIndex):
@@ -45,25 +58,18 @@ class TxoSpenderIndex(BlockIndex):
 
     def _append(self, block: Block, height: int, spent: Sequence[Coin]) -> None:
         put = self._put
-        for tx, position in tx_positions(block):
-            if tx is block.transactions[0]:
-                continue
-            record = position.encode()
-            for txin in tx.inputs:
-                put(_SPENT_PREFIX + coin_key(txin.prev_txid, txin.prev_index), record)
+        for key in _spent_keys(block, height):
+            put(key, b"")
 
     def _remove(self, block_hash: bytes, height: int) -> None:
-        assert self._chain is not None
-        for tx in self._chain.read_block(block_hash).transactions[1:]:
-            for txin in tx.inputs:
-                self._delete(_SPENT_PREFIX + coin_key(txin.prev_txid, txin.prev_index))
+        for key in _spent_keys(self.chain.read_block(block_hash), height):
+            self._delete(key)
 
     def find_spender(self, txid: bytes, index: int) -> Spender | None:
         """The transaction that spent output `index` of `txid` in the chain the index follows,
         and its block (Core's FindSpender); None if none did."""
-        record = self._get(_SPENT_PREFIX + coin_key(txid, index))
-        if record is None:
-            return None
-        assert self._chain is not None
-        position = TxPosition.decode(record)
-        return Spender(read_tx(self._chain, position), position.block_hash)
+        keys = self._keys_with(_outpoint_prefix(txid, index))
+        for tx, block_hash in read_candidates(self, keys, _KEY_PREFIX_SIZE):
+            if any(txin.prev_txid == txid and txin.prev_index == index for txin in tx.inputs):
+                return Spender(tx, block_hash)
+        return None

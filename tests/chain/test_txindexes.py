@@ -38,11 +38,14 @@ def open_chain(datadir: Path, with_indexes: bool = True,
     return store, chain, txs, spenders
 
 
-def expected(blocks: list[Block]) -> tuple[dict[bytes, tuple[bytes, bytes]], dict[tuple[bytes, int], tuple[bytes, bytes]]]:
+Found = tuple[bytes, bytes]
+
+
+def expected(blocks: list[Block]) -> tuple[dict[bytes, Found], dict[tuple[bytes, int], Found]]:
     """txid -> (block hash, tx bytes) and outpoint -> (spender's txid, its block hash) of a chain
     from genesis, whose coinbase is left out as Core leaves it out."""
-    txs: dict[bytes, tuple[bytes, bytes]] = {}
-    spenders: dict[tuple[bytes, int], tuple[bytes, bytes]] = {}
+    txs: dict[bytes, Found] = {}
+    spenders: dict[tuple[bytes, int], Found] = {}
     for block in blocks[1:]:
         for position, tx in enumerate(block.transactions):
             txs[tx.txid] = (block.hash, tx.serialize())
@@ -159,4 +162,14 @@ def test_background_build_of_an_existing_datadir(tmp_path: Path, caplog: pytest.
     assert "Syncing txindex with block chain from height 0" in caplog.text
     assert "txindex is enabled at height 471" in caplog.text
     assert_indexes_match(txs, spenders, BLOCKS)
+    store.close()
+
+
+def test_a_tip_unknown_to_the_block_index_clears_the_records(tmp_path: Path) -> None:
+    with Store.open(tmp_path) as store:
+        store.namespace("txindex").put(b"tip", b"\x07" * 32 + (5).to_bytes(4, "big"))
+        store.namespace("txindex").put(BLOCKS[1].transactions[0].txid[:8] + bytes(12), b"")  # another chain's
+    store, chain, txs, _ = open_chain(tmp_path)
+    assert txs.synced and txs.best_height == 0
+    assert list(store.namespace("txindex").iterator(include_value=False)) == [b"tip"]
     store.close()

@@ -1,14 +1,16 @@
-"""Whole nodes in a test: their settings (regtest on loopback, `FAST` tuning), an RPC proxy, and
-links between them."""
+"""Whole nodes in a test: their settings (regtest on loopback, `FAST` tuning), an RPC proxy, the
+error of a failing call, and links between them."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, Callable
 
-from bitcoin.rpc import RawProxy
+import pytest
+from bitcoin.rpc import JSONRPCError, RawProxy
 
 from helpers.p2p import free_port
-from helpers.waiting import NODE_WAIT, wait_for
+from helpers.waiting import NODE_WAIT, in_thread, wait_for
 from pantheon.config import NodeConfig, load_config
 from pantheon.net.peer import PeerState
 from pantheon.node import Node, NodeTuning
@@ -33,6 +35,13 @@ def rpc_url(node: Node) -> str:
 def proxy(node: Node) -> RawProxy:
     """python-bitcoinlib's RawProxy to the node's JSON-RPC."""
     return RawProxy(service_url=rpc_url(node))
+
+
+def rpc_error(call: Callable[[], Any]) -> tuple[int, str]:
+    """(code, message) of the JSON-RPC error `call` (a proxy call, run off the hub) must raise."""
+    with pytest.raises(JSONRPCError) as info:
+        in_thread(call)
+    return info.value.error["code"], info.value.error["message"]
 
 
 def link(node: Node, to: Node) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from helpers.node import FAST, proxy, settings
+from helpers.node import FAST, proxy, rpc_error, settings
 from helpers.p2p import RawClient
 from helpers.waiting import NODE_WAIT, in_thread, wait_for
 from pantheon import wire
@@ -139,12 +139,6 @@ def test_a_stale_block_is_served_and_a_request_beyond_the_index_is_dropped(make_
     assert client.receive("pong").payload == b"\x01" * 8  # answered nothing, and still connected
     assert not any(frame.command == "cfheaders" for frame in client.received)
     client.close()
-
-
-def rpc_error(call: Callable[[], Any]) -> tuple[int, str]:
-    with pytest.raises(Exception) as info:
-        in_thread(call)
-    return info.value.error["code"], info.value.error["message"]
 
 
 def test_getblockfilter_and_getindexinfo(make_node: Callable[..., Node]) -> None:

@@ -15,9 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bitcoin.rpc import JSONRPCError
 from helpers.chain import P2WSH_TRUE, prevouts_of, spend
-from helpers.node import FAST, proxy, settings
+from helpers.node import FAST, proxy, rpc_error, settings
 from helpers.waiting import NODE_WAIT, in_thread, wait_for
 
 from pantheon.hashing import hash_to_hex
@@ -28,12 +27,6 @@ INDEXES = ("--txindex", "--txospenderindex")
 RPC = ("--rpcuser", "u", "--rpcpassword", "p")
 AUTH = base64.b64encode(b"u:p").decode()
 HINT = "Use gettransaction for wallet transactions."
-
-
-def rpc_error(call: Callable[[], Any]) -> tuple[int, str]:
-    with pytest.raises(JSONRPCError) as info:
-        in_thread(call)
-    return info.value.error["code"], info.value.error["message"]
 
 
 def named(node: Node, method: str, **params: Any) -> Any:
