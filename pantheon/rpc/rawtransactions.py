@@ -137,10 +137,10 @@ class RawTransactionsRpc(RpcGroup):
         if not verbose:
             return found.serialize().hex()
         result = tx_to_json(found, self.node.network, in_block)
-        if blockhash is not None:
-            result["in_active_chain"] = chain.contains(in_block)
         if in_block is not None:  # Core's TxToJSON with the block's hash known
             active = chain.contains(in_block)
+            if blockhash is not None:
+                result["in_active_chain"] = active
             result["confirmations"] = chain.height - chain.headers.height_of(in_block) + 1 if active else 0
             if active:
                 result["time"] = result["blocktime"] = chain.headers.header(in_block).timestamp
@@ -152,7 +152,8 @@ class RawTransactionsRpc(RpcGroup):
         return BlockHeader.from_bytes(self.node.network.genesis_block[:BLOCK_HEADER_SIZE]).merkle_root
 
     @rpc_method(category="blockchain")
-    def gettxspendingprevout(self, outputs: Any, options: Any = None, **named: Any) -> list[dict[str, Any]]:
+    def gettxspendingprevout(self, outputs: Any, options: Any = None, *, mempool_only: Any = None,
+                             return_spending_tx: Any = None) -> list[dict[str, Any]]:
         """Core 31's: for each output, the mempool transaction spending it, else (with
         -txospenderindex, unless `mempool_only`) the chain's one and its block; `options` (or
         the same names given as named arguments): `mempool_only`, `return_spending_tx`."""
@@ -162,10 +163,11 @@ class RawTransactionsRpc(RpcGroup):
         if options is None:
             options = {}
         check_types(("options", options, "object"))
-        options = {**options, **named}
+        named = {"mempool_only": mempool_only, "return_spending_tx": return_spending_tx}
+        options = {**options, **{name: value for name, value in named.items() if value is not None}}
         check_object(options, {"mempool_only": "bool", "return_spending_tx": "bool"})
         index = self.node.spender_index
-        mempool_only = options.get("mempool_only", index is None)
+        pool_only = options.get("mempool_only", index is None)
         with_tx = options.get("return_spending_tx", False)
         queries = [self._outpoint(output) for output in outputs]
         results: list[dict[str, Any]] = []
@@ -173,7 +175,7 @@ class RawTransactionsRpc(RpcGroup):
             result = dict(output)
             spender = self.node.mempool.spender(OutPoint(txid, vout))
             confirmed = None
-            if spender is None and not mempool_only:
+            if spender is None and not pool_only:
                 if index is None or not index.synced:
                     raise RpcError(RPC_MISC_ERROR, "Mempool lacks a relevant spend, and txospenderindex is "
                                    "unavailable.")

@@ -37,7 +37,7 @@ def proxy(node: Node) -> RawProxy:
     return RawProxy(service_url=rpc_url(node))
 
 
-def rpc_error(call: Callable[[], Any]) -> tuple[int, str]:
+def rpc_call_error(call: Callable[[], Any]) -> tuple[int, str]:
     """(code, message) of the JSON-RPC error `call` (a proxy call, run off the hub) must raise."""
     with pytest.raises(JSONRPCError) as info:
         in_thread(call)

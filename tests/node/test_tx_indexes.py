@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from helpers.chain import P2WSH_TRUE, prevouts_of, spend
-from helpers.node import FAST, proxy, rpc_error, settings
+from helpers.node import FAST, proxy, rpc_call_error, settings
 from helpers.waiting import NODE_WAIT, in_thread, wait_for
 
 from pantheon.hashing import hash_to_hex
@@ -80,16 +80,16 @@ def test_getrawtransaction_finds_mined_transactions(indexed: Node) -> None:
     assert in_thread(rpc.getrawtransaction, txid, True, hash_to_hex(block_hash))["in_active_chain"] is True
     coinbase = indexed.chain.read_block(indexed.chain.tip).transactions[0]
     assert in_thread(rpc.getrawtransaction, hash_to_hex(coinbase.txid)) == coinbase.serialize().hex()
-    assert rpc_error(lambda: rpc.getrawtransaction("11" * 32)) == (
+    assert rpc_call_error(lambda: rpc.getrawtransaction("11" * 32)) == (
         RPC_INVALID_ADDRESS_OR_KEY, f"No such mempool or blockchain transaction. {HINT}")
     genesis = indexed.chain.read_block(indexed.chain.headers.ancestor(indexed.chain.tip, 0)).transactions[0]
-    assert rpc_error(lambda: rpc.getrawtransaction(hash_to_hex(genesis.txid))) == (
+    assert rpc_call_error(lambda: rpc.getrawtransaction(hash_to_hex(genesis.txid))) == (
         RPC_INVALID_ADDRESS_OR_KEY,
         "The genesis block coinbase is not considered an ordinary transaction and cannot be retrieved")
     index = indexed.tx_index
     assert index is not None
     index.synced = False  # as while building
-    assert rpc_error(lambda: rpc.getrawtransaction("11" * 32)) == (
+    assert rpc_call_error(lambda: rpc.getrawtransaction("11" * 32)) == (
         RPC_INVALID_ADDRESS_OR_KEY,
         f"No such mempool transaction. Blockchain transactions are still in the process of being indexed. {HINT}")
     index.synced = True
@@ -100,14 +100,14 @@ def test_getrawtransaction_without_the_index(make_node: Callable[..., Node]) -> 
     node.generate(101, P2WSH_TRUE)
     rpc = proxy(node)
     tx, block_hash = mined_spend(node)
-    assert rpc_error(lambda: rpc.getrawtransaction(hash_to_hex(tx.txid))) == (
+    assert rpc_call_error(lambda: rpc.getrawtransaction(hash_to_hex(tx.txid))) == (
         RPC_INVALID_ADDRESS_OR_KEY, "No such mempool transaction. Use -txindex or provide a block hash to enable "
         f"blockchain transaction queries. {HINT}")
-    assert rpc_error(lambda: rpc.getrawtransaction("11" * 32, False, hash_to_hex(block_hash))) == (
+    assert rpc_call_error(lambda: rpc.getrawtransaction("11" * 32, False, hash_to_hex(block_hash))) == (
         RPC_INVALID_ADDRESS_OR_KEY, f"No such transaction found in the provided block. {HINT}")
     outpoint = {"txid": hash_to_hex(tx.inputs[0].prev_txid), "vout": 0}
     assert in_thread(rpc.gettxspendingprevout, [outpoint]) == [outpoint]  # mempool only, by default
-    assert rpc_error(lambda: rpc.gettxspendingprevout([outpoint], {"mempool_only": False})) == (
+    assert rpc_call_error(lambda: rpc.gettxspendingprevout([outpoint], {"mempool_only": False})) == (
         RPC_MISC_ERROR, "Mempool lacks a relevant spend, and txospenderindex is unavailable.")
 
 
@@ -128,24 +128,24 @@ def test_gettxspendingprevout(indexed: Node) -> None:
     assert named(indexed, "gettxspendingprevout", args=[[spent]], mempool_only=True) == [spent]
     assert named(indexed, "gettxspendingprevout", outputs=[spent], return_spending_tx=True) == [
         {**by_chain, "spendingtx": confirmed.serialize().hex()}]
-    assert rpc_error(lambda: rpc.gettxspendingprevout([])) == (RPC_INVALID_PARAMETER,
+    assert rpc_call_error(lambda: rpc.gettxspendingprevout([])) == (RPC_INVALID_PARAMETER,
                                                                 "Invalid parameter, outputs are missing")
-    assert rpc_error(lambda: rpc.gettxspendingprevout([{**spent, "vout": -1}])) == (
+    assert rpc_call_error(lambda: rpc.gettxspendingprevout([{**spent, "vout": -1}])) == (
         RPC_INVALID_PARAMETER, "Invalid parameter, vout cannot be negative")
-    assert rpc_error(lambda: rpc.gettxspendingprevout([{**spent, "x": 1}])) == (RPC_TYPE_ERROR, "Unexpected key x")
-    assert rpc_error(lambda: rpc.gettxspendingprevout([{"txid": spent["txid"]}])) == (RPC_TYPE_ERROR, "Missing vout")
-    assert rpc_error(lambda: rpc.gettxspendingprevout([{"txid": 42, "vout": 0}])) == (
+    assert rpc_call_error(lambda: rpc.gettxspendingprevout([{**spent, "x": 1}])) == (RPC_TYPE_ERROR, "Unexpected key x")
+    assert rpc_call_error(lambda: rpc.gettxspendingprevout([{"txid": spent["txid"]}])) == (RPC_TYPE_ERROR, "Missing vout")
+    assert rpc_call_error(lambda: rpc.gettxspendingprevout([{"txid": 42, "vout": 0}])) == (
         RPC_TYPE_ERROR, "JSON value of type number for field txid is not of expected type string")
-    assert rpc_error(lambda: rpc.gettxspendingprevout([{"txid": "ab", "vout": 0}])) == (
+    assert rpc_call_error(lambda: rpc.gettxspendingprevout([{"txid": "ab", "vout": 0}])) == (
         RPC_INVALID_PARAMETER, "txid must be of length 64 (not 2, for 'ab')")
-    assert rpc_error(lambda: rpc.gettxspendingprevout([spent], {"mempool_only": 1})) == (
+    assert rpc_call_error(lambda: rpc.gettxspendingprevout([spent], {"mempool_only": 1})) == (
         RPC_TYPE_ERROR, "JSON value of type number for field mempool_only is not of expected type bool")
-    assert rpc_error(lambda: rpc.gettxspendingprevout([spent], {"verbose": True})) == (
+    assert rpc_call_error(lambda: rpc.gettxspendingprevout([spent], {"verbose": True})) == (
         RPC_TYPE_ERROR, "Unexpected key verbose")
     index = indexed.spender_index
     assert index is not None
     index.synced = False  # as while building
-    assert rpc_error(lambda: rpc.gettxspendingprevout([spent])) == (
+    assert rpc_call_error(lambda: rpc.gettxspendingprevout([spent])) == (
         RPC_MISC_ERROR, "Mempool lacks a relevant spend, and txospenderindex is unavailable.")
     index.synced = True
 
