@@ -12,10 +12,11 @@ Durability. Once the index has reached the chain's tip (`synced`), the chain sta
 atomic batch as the block's coins, undo record and tip (`write_pending`), so after a crash the
 index is where the chain is. Before that (a datadir from a run without the index, or one stopped
 while building) `build` catches up in the background, one block per step under the node's chain
-lock, yielding between blocks, each step its own batch (the index is behind the chain, never
-ahead). Progress goes to the log every `PROGRESS_SECONDS` and to `info()` (getindexinfo). A
-block whose data was pruned stops the build with an error in the log (the index then stays
-behind, unsynced, as Core's would).
+lock, yielding between blocks, each step its own batch (the index is behind the chain, or on a
+branch the chain left, never ahead along it). Progress goes to the log every `PROGRESS_SECONDS`
+and to `info()` (getindexinfo). A block whose data was pruned stops the build with an error in
+the log (the index then stays behind, unsynced, as Core's would). An index whose tip the block
+index does not know is cleared and rebuilt from genesis.
 
 Reorganisations, as Core's BaseIndex: a disconnected block leaves the index as it is (its tip
 may then be above the chain's for a while); the next block connected, or the next build step,
