@@ -15,7 +15,9 @@ in a fresh child process reading it, so RSS and timings are its own. Rows:
   baseline is the context-free checks alone (`check_block` + `check_block_at_height`);
 - the same connect with the basic block filter index on (-blockfilterindex: each block's BIP158
   filter and header built and written in its batch), against the index off, best of two runs
-  each, alternated (target: at most 10% slower);
+  each, alternated (target: at most 10% slower); and with -txindex and -txospenderindex on
+  together (each transaction's position and each spent outpoint's spender written in the
+  block's batch; target: at most 15% slower);
 - peak RSS of the connecting child (VmHWM; it reads the file whole and decodes one block at
   a time), against a child that only decodes them;
 - kill-and-reopen: the child is SIGKILLed halfway, then the store is opened and the chain state
@@ -61,6 +63,8 @@ from pantheon import wire  # noqa: E402
 from pantheon.chain.chainstate import DEFAULT_FLUSH_BLOCKS, Chainstate  # noqa: E402
 from pantheon.chain.contextual import block_subsidy  # noqa: E402
 from pantheon.chain.filterindex import BlockFilterIndex  # noqa: E402
+from pantheon.chain.txindex import TxIndex  # noqa: E402
+from pantheon.chain.txospenderindex import TxoSpenderIndex  # noqa: E402
 from pantheon.chain.utxo import UtxoSet  # noqa: E402
 from pantheon.chain.validation import check_block, check_block_at_height  # noqa: E402
 from pantheon.params import REGTEST  # noqa: E402
@@ -75,6 +79,8 @@ MATURITY = 100
 SMALL_CACHE = 1024 * 1024
 #: The block filter index may cost at most this share of the connect rate.
 INDEX_COST_TARGET = 0.10
+#: -txindex and -txospenderindex together may cost at most this share of it.
+TX_INDEXES_COST_TARGET = 0.15
 #: Core-style deferred writes for comparison: the cache written once per this many blocks.
 DEFERRED_FLUSH_BLOCKS = 2_000
 _FRAME = struct.Struct("<4sI")
@@ -148,15 +154,16 @@ def _frames(data: bytes) -> Iterator[bytes]:
 
 def _child(mode: str, chain_file: str, datadir: str, cache_bytes: int, flush_every: int) -> None:
     """`connect`: decode and connect one block at a time (as a sync would), report seconds and
-    peak RSS; `connect-index`: the same with the block filter index; `decode`: only decode them,
-    one at a time."""
+    peak RSS; `connect-index`: the same with the block filter index; `connect-txindexes`: with
+    -txindex and -txospenderindex; `decode`: only decode them, one at a time."""
     data = Path(chain_file).read_bytes()
     started = time.perf_counter()
     if mode.startswith("connect"):
         with Store.open(datadir) as store:
-            index = BlockFilterIndex(store) if mode == "connect-index" else None
+            indexes = {"connect": [], "connect-index": [BlockFilterIndex(store)],
+                       "connect-txindexes": [TxIndex(store), TxoSpenderIndex(store)]}[mode]
             chainstate = Chainstate(store, REGTEST, cache_bytes=cache_bytes, flush_every=flush_every,
-                                    filter_index=index)
+                                    indexes=indexes)
             for height, raw in enumerate(_frames(data), start=1):
                 chainstate.accept_block(wire.decode_block(raw))
                 if height % 100 == 0:
@@ -246,15 +253,19 @@ def run(quick: bool) -> list[Figure]:
         figures.append(Figure(f"connect {label} (one batch per {DEFERRED_FLUSH_BLOCKS:,} blocks)",
                               block_count / deferred["seconds"], "blocks/s", "context", True,
                               "one batch per block", block_count / connect["seconds"]))
-        plain, indexed = connect["seconds"], float("inf")
+        plain, indexed, tx_indexed = connect["seconds"], float("inf"), float("inf")
         for attempt in range(2):
             indexed = min(indexed, _measure("connect-index", chain_file, work / f"index{attempt}")["seconds"])
+            tx_run = _measure("connect-txindexes", chain_file, work / f"txindexes{attempt}")
+            tx_indexed = min(tx_indexed, tx_run["seconds"])
             if attempt == 0:
                 plain = min(plain, _measure("connect", chain_file, work / "again")["seconds"])
-        cost = indexed / plain - 1
-        figures.append(Figure(f"connect {label} with -blockfilterindex ({100 * cost:+.1f}%)", block_count / indexed,
-                              "blocks/s", f"<= {100 * INDEX_COST_TARGET:.0f}% slower", cost <= INDEX_COST_TARGET,
-                              "index off", block_count / plain))
+        for option, seconds, target in (("-blockfilterindex", indexed, INDEX_COST_TARGET),
+                                        ("-txindex -txospenderindex", tx_indexed, TX_INDEXES_COST_TARGET)):
+            cost = seconds / plain - 1
+            figures.append(Figure(f"connect {label} with {option} ({100 * cost:+.1f}%)", block_count / seconds,
+                                  "blocks/s", f"<= {100 * target:.0f}% slower", cost <= target, "indexes off",
+                                  block_count / plain))
         figures.append(Figure("connect: peak RSS", connect["rss"] / 2**20, "MB", "context", True,
                               "decode only", decode["rss"] / 2**20))
         _kill_halfway(chain_file, work / "killed", block_count // 2)

@@ -341,6 +341,10 @@ _OPTIONS: tuple[_Option, ...] = (
     _Option("blocksonly", _bool, "relay no transactions, and ask peers for none (default: 0)", Kind.SWITCH),
     _Option("blockfilterindex", _blockfilterindex, "keep BIP158 compact block filters of every block: 0, 1 or "
             "basic (default: 0); an existing chain is indexed in the background", Kind.SWITCH),
+    _Option("txindex", _bool, "keep where every main-chain transaction is, for getrawtransaction without a "
+            "block hash (default: 0); an existing chain is indexed in the background", Kind.SWITCH),
+    _Option("txospenderindex", _bool, "keep which main-chain transaction spent each output, for "
+            "gettxspendingprevout (default: 0); an existing chain is indexed in the background", Kind.SWITCH),
     _Option("peerblockfilters", _bool, "serve BIP157 compact block filters to peers, NODE_COMPACT_FILTERS "
             "(default: 0; needs -blockfilterindex)", Kind.SWITCH),
     _Option("peerbloomfilters", _off_only("BIP37 bloom filtering"), "serve BIP37 bloom filters "
@@ -496,6 +500,8 @@ class NodeConfig:
     blocksonly: bool = False
     v2transport: bool = True
     blockfilterindex: bool = False
+    txindex: bool = False
+    txospenderindex: bool = False
     peerblockfilters: bool = False
     rpcthreads: int = 4
     rpcservertimeout: int = 30
@@ -807,6 +813,9 @@ def _resolve(datadir: Path, network: params.Network, values: dict[str, Any], ign
     prune = values.get("prune", 0)
     if prune and values.get("reindex-chainstate"):
         raise ConfigError("Prune mode is incompatible with -reindex-chainstate. Use full -reindex instead.")
+    for index in ("txindex", "txospenderindex"):
+        if prune and values.get(index):
+            raise ConfigError(f"Prune mode is incompatible with -{index}.")
     if 1 < prune < MIN_PRUNE_MIB:
         raise ConfigError(f"Prune configured below the minimum of {MIN_PRUNE_MIB} MiB.  Please use a higher number.")
     max_weight = values.get("blockmaxweight", DEFAULT_BLOCK_MAX_WEIGHT)
@@ -853,6 +862,8 @@ def _resolve(datadir: Path, network: params.Network, values: dict[str, Any], ign
         blocksonly=values.get("blocksonly", False),
         v2transport=values.get("v2transport", True),
         blockfilterindex=values.get("blockfilterindex", False),
+        txindex=values.get("txindex", False),
+        txospenderindex=values.get("txospenderindex", False),
         peerblockfilters=values.get("peerblockfilters", False),
         rpcport=values.get("rpcport", network.rpc_port),
         rpcbind=values.get("rpcbind", "127.0.0.1"),

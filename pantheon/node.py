@@ -49,6 +49,7 @@ import gevent.pool
 from pantheon import limits, wire
 from pantheon.chain import reindex, scripts
 from pantheon.chain.blockfiles import FASTPRUNE_BLOCKFILE_SIZE, MAX_BLOCKFILE_SIZE
+from pantheon.chain.blockindexes import BlockIndex
 from pantheon.chain.chainstate import Chainstate, with_activation_heights
 from pantheon.chain.coinstats import CoinStats, coin_stats
 from pantheon.chain.feeestimator import FEE_ESTIMATES_FILENAME, FLUSH_INTERVAL, FeeEstimator
@@ -60,6 +61,8 @@ from pantheon.chain.mempool_persist import MEMPOOL_FILENAME, dump_mempool, load_
 from pantheon.chain.miner import BlockTemplate, block_template, mine
 from pantheon.chain.pow import block_work, check_proof_of_work
 from pantheon.chain.scripts import ChainScriptChecks
+from pantheon.chain.txindex import TxIndex
+from pantheon.chain.txospenderindex import TxoSpenderIndex
 from pantheon.chain.validation import BlockRejected, TxRejected
 from pantheon.cfilters import FilterServer
 from pantheon.clock import NodeClock
@@ -271,6 +274,13 @@ class Node(Lifecycle):
                 reindex.wipe(self.store, network.magic_bytes, keep_block_index=not config.reindex)
             #: -blockfilterindex: BIP158 filters of every block (None without the option).
             self.filter_index = BlockFilterIndex(self.store) if config.blockfilterindex else None
+            #: -txindex: where each main-chain transaction is (None without the option).
+            self.tx_index = TxIndex(self.store) if config.txindex else None
+            #: -txospenderindex: which main-chain transaction spent each output (None without it).
+            self.spender_index = TxoSpenderIndex(self.store) if config.txospenderindex else None
+            #: The optional indexes kept, in getindexinfo's order (Core's).
+            self.indexes: tuple[BlockIndex, ...] = tuple(
+                index for index in (self.tx_index, self.filter_index, self.spender_index) if index is not None)
             self.chain = self._open_chain(config)
             if config.reindex:
                 reindex.import_block_files(self.chain)
@@ -374,7 +384,7 @@ class Node(Lifecycle):
                               script_verifier=self.scripts.block if self.scripts else None, now=self.clock,
                               prune_target=prune_target(config.prune),
                               block_file_size=FASTPRUNE_BLOCKFILE_SIZE if config.fastprune else MAX_BLOCKFILE_SIZE,
-                              filter_index=self.filter_index)
+                              indexes=self.indexes)
         except StoreError as error:
             raise StoreError(f"Error loading block database: {error}.{os.linesep}"
                              "Please restart with -reindex or -reindex-chainstate to recover.") from error
@@ -422,8 +432,9 @@ class Node(Lifecycle):
         self._greenlets.spawn(self._addrman_flush_loop)
         if self.fee_estimator is not None:
             self._greenlets.spawn(self._fee_estimates_flush_loop)
-        if self.filter_index is not None and not self.filter_index.synced:
-            self._greenlets.spawn(self.filter_index.build, self._lock)
+        for index in self.indexes:
+            if not index.synced:
+                self._greenlets.spawn(index.build, self._lock)
         log.info("node started on %s: height %d, headers %d, datadir %s", self.network.name,
                  self.chain.height, self.chain.headers.height, self.datadir)
 

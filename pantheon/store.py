@@ -31,11 +31,18 @@ in the owning module.
 |        |               |                      | `c/` is consistent with (moves with its flush)   |
 | `f/`   | `blockfilter` | chain/filterindex.py | `tip` -> block hash + u32 BE height; `b` + block |
 |        |               |                      | hash -> filter header, filter hash, the filter   |
+| `x/`   | `txindex`     | chain/txindex.py     | `tip` (as `f/`); txid's first 8 bytes + the tx's |
+|        |               |                      | position (u32 BE block height, offset, length in |
+|        |               |                      | the block) -> empty                              |
+| `o/`   | `txospender-  | chain/               | `tip` (as `f/`); spent txid's first 8 bytes + u32|
+|        |  index`       | txospenderindex.py   | BE output index + the spender's position (as     |
+|        |               |                      | `x/`) -> empty                                   |
 
 Writes that must land together use `Store.write_batch()` (one LevelDB batch, written only
 when its block exits without an exception), or a namespace's own
 `write_batch(transaction=True)`. A block's connect or disconnect is one such batch: its `c/`
-changes, its `u/` record and the `t/` tip (and, with -blockfilterindex, its `f/` record and tip).
+changes, its `u/` record and the `t/` tip (and, for each optional index that is synced, its
+records and tip: `f/` with -blockfilterindex, `x/` with -txindex, `o/` with -txospenderindex).
 
 Damage. A database LevelDB reports as corrupt (or cannot read) on open is repaired with
 `plyvel.repair_db`, which rebuilds the manifest from the table and log files it can still read,
@@ -74,6 +81,8 @@ NAMESPACES: Mapping[str, bytes] = MappingProxyType({
     "utxo": b"c/",
     "tip": b"t/",
     "blockfilter": b"f/",
+    "txindex": b"x/",
+    "txospenderindex": b"o/",
 })
 
 DB_DIRNAME = "chainstate"

@@ -76,6 +76,17 @@ class BlockFiles:
         """The block's bytes, None if it is not stored; BlockFileMissing if its file is gone."""
         return self._read(self._blocks.get(block_hash), "blk")
 
+    def read_block_part(self, block_hash: bytes, offset: int, length: int) -> bytes | None:
+        """`length` bytes at `offset` in the block's bytes (one transaction, for the transaction
+        indexes) without reading the rest; None if the block is not stored."""
+        stored = self._blocks.get(block_hash)
+        if stored is None or not _is_position(stored):
+            return None if stored is None else stored[offset:offset + length]
+        _, number, start, size = _POSITION.unpack(stored)
+        if offset + length > size:
+            raise BlockFileMissing(f"blk{number:05d}.dat: the record at {start} is shorter than {offset + length}")
+        return self.read_at(BlockPosition(number, start + offset, length))
+
     def write_block(self, block_hash: bytes, raw: bytes, height: int) -> None:
         """Append a block to the current blk file (the next one if it would outgrow it)."""
         number, offset = self.append_block(raw)

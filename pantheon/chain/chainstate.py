@@ -34,9 +34,10 @@ node holds a lock around `accept_block`).
 Durability. The block is appended to a blk file (`chain/blockfiles.py`) when accepted, its
 position in `k/`, before it is connected. Then each block connect or disconnect is one atomic
 WriteBatch: its coin changes, its undo record's position (`u/`, the record appended to a rev
-file just before), the tip marker (`t/`) and, with a synced block filter index, the block's
-filter record and the index's tip (`f/`) land together or not at all, so after a crash the
-store is at a fully connected block and the index at the same one. `flush_every` > 1 defers the
+file just before), the tip marker (`t/`) and, for each synced optional index
+(`chain/blockindexes.py`: `f/`, `x/`, `o/`), the block's records and the index's tip land
+together or not at all, so after a crash the store is at a fully connected block and the
+indexes at the same one. `flush_every` > 1 defers the
 writes as Core's dbcache does (one batch then covers several blocks, still atomically, and is
 also written when the cache is over its bound and on `close`); opening reconnects any stored
 blocks beyond the written tip.
@@ -76,7 +77,7 @@ from pantheon.chain.contextual import (
     sequence_locks_met,
     tx_sigop_cost,
 )
-from pantheon.chain.filterindex import BlockFilterIndex
+from pantheon.chain.blockindexes import BlockIndex
 from pantheon.chain.headers import MAX_FUTURE_BLOCK_TIME, HeaderRejected, HeaderTree, TipChange
 from pantheon.chain.pow import check_proof_of_work
 from pantheon.chain.script import is_unspendable
@@ -95,7 +96,7 @@ from pantheon.chain.validation import (
 from pantheon.hashing import hash_to_hex, hex_to_hash
 from pantheon.params import REGTEST, Network
 from pantheon.primitives import Block, OutPoint
-from pantheon.store import Store, StoreError
+from pantheon.store import Batch, Store, StoreError
 
 __all__ = [
     "ACTIVATION_FIELDS",
@@ -215,10 +216,11 @@ class Chainstate:
     def __init__(self, store: Store, network: Network, *, cache_bytes: int = DEFAULT_CACHE_BYTES,
                  flush_every: int = DEFAULT_FLUSH_BLOCKS, script_verifier: ScriptVerifier | None = None,
                  now: Callable[[], float] = time.time, prune_target: int | None = None,
-                 block_file_size: int = MAX_BLOCKFILE_SIZE, filter_index: BlockFilterIndex | None = None) -> None:
+                 block_file_size: int = MAX_BLOCKFILE_SIZE, indexes: Sequence[BlockIndex] = ()) -> None:
         """`prune_target`: None keeps every block; 0 prunes on demand only; more prunes when the
         block files exceed that many bytes. `block_file_size`: where a blk file ends.
-        `filter_index` (-blockfilterindex) follows the chain in its batches once synced."""
+        `indexes` (-blockfilterindex, -txindex, -txospenderindex) follow the chain in its
+        batches once synced."""
         self.store = store
         self.prune_target = prune_target
         self.network = network
@@ -246,13 +248,14 @@ class Chainstate:
         if script_verifier is None:
             log.warning("SCRIPT CHECKS ARE OFF: blocks are connected without executing any script or "
                         "signature (no script verifier given); do not rely on this node's validation")
-        self.filter_index = filter_index
+        self.indexes = tuple(indexes)
         if self.coins.tip is None:
             self._start_at_genesis()
         elif self.coins.tip[0] not in self.headers:
             raise StoreError(f"the UTXO set's tip {hash_to_hex(self.coins.tip[0])} is not in the block index")
-        elif filter_index is not None:
-            filter_index.attach(self)
+        else:
+            for index in self.indexes:
+                index.attach(self)
         try:
             self.activate_best_chain()  # blocks stored by a run that stopped before flushing them
         except BlockRejected:
@@ -268,8 +271,8 @@ class Chainstate:
         if not self.has_block(block_hash):  # -reindex-chainstate keeps it
             self.files.write_block(block_hash, genesis, 0)
         self.coins.set_tip(block_hash, 0)
-        if self.filter_index is not None:
-            self.filter_index.attach(self)  # genesis's filter, in the same first batch
+        for index in self.indexes:
+            index.attach(self)  # genesis indexed in the same first batch
         self.flush()
 
     # --- reading ------------------------------------------------------------------------
@@ -345,6 +348,14 @@ class Chainstate:
         if raw is None:
             raise KeyError(f"no data for block {hash_to_hex(block_hash)}")
         return wire.decode_block(raw)
+
+    def read_block_part(self, block_hash: bytes, offset: int, length: int) -> bytes:
+        """Bytes of a stored block (one of its transactions) without reading the rest; KeyError
+        if its data is not here."""
+        raw = self.files.read_block_part(block_hash, offset, length)
+        if raw is None:
+            raise KeyError(f"no data for block {hash_to_hex(block_hash)}")
+        return raw
 
     def spent_coins(self, block_hash: bytes) -> list[list[Coin]] | None:
         """The coins each of the block's transactions but the coinbase spent, from its undo
@@ -678,8 +689,8 @@ class Chainstate:
             raise ValueError(f"block {hash_to_hex(block_hash)} does not extend the tip")
         height = parent_height + 1
         view, undo = self._connect_checks(block, height)
-        if self.filter_index is not None:
-            self.filter_index.block_connected(block, height, undo)
+        for index in self.indexes:
+            index.block_connected(block, height, undo)
         record = encode_undo(undo)
         self._unflushed_undo[block_hash] = record
         self._unflushed_undo_bytes += len(record)
@@ -797,8 +808,8 @@ class Chainstate:
         if undo:
             raise StoreError(f"undo data of block {hash_to_hex(block_hash)} does not match its inputs")
         coins.set_tip(block.header.prev_block, height - 1)
-        if self.filter_index is not None:
-            self.filter_index.block_disconnected(block, height)
+        for index in self.indexes:
+            index.block_disconnected(block, height)
         self._after_change()
         for hook in self.on_disconnected:
             hook(block, height)
@@ -807,18 +818,21 @@ class Chainstate:
     # --- flushing --------------------------------------------------------------------------
 
     def flush(self) -> None:
-        """Write the UTXO set's changes, the undo records, the tip and the block filter index's
-        records now (one atomic batch), then the blocks marked connected in the header tree."""
-        index = self.filter_index
+        """Write the UTXO set's changes, the undo records, the tip and the indexes' records now
+        (one atomic batch), then the blocks marked connected in the header tree."""
         self.coins.flush({block_hash: self.files.write_undo(block_hash, record)
                           for block_hash, record in self._unflushed_undo.items()},
-                         also=None if index is None else index.write_pending)
-        if index is not None:
+                         also=self._write_indexes)
+        for index in self.indexes:
             index.flushed()
         self.headers.save()
         self._unflushed_undo.clear()
         self._unflushed_undo_bytes = 0
         self._since_flush = 0
+
+    def _write_indexes(self, batch: Batch) -> None:
+        for index in self.indexes:
+            index.write_pending(batch)
 
     def close(self) -> None:
         """Flush; the store stays open (its owner closes it)."""

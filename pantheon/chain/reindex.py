@@ -35,8 +35,8 @@ log = logging.getLogger("pantheon.chain.reindex")
 
 #: What -reindex-chainstate rebuilds (store.py's key schema).
 CHAINSTATE_NAMESPACES = ("utxo", "tip", "undo", "chaintx")
-#: What -reindex rebuilds as well.
-BLOCK_INDEX_NAMESPACES = ("block_index", "blocks", "blockfilter")  # Core wipes its indexes too
+#: What -reindex rebuilds as well (Core wipes its optional indexes too).
+BLOCK_INDEX_NAMESPACES = ("block_index", "blocks", "blockfilter", "txindex", "txospenderindex")
 
 
 def wipe(store: Store, magic: bytes, *, keep_block_index: bool) -> None:

@@ -24,8 +24,8 @@ from pantheon.rpc.errors import (
 if TYPE_CHECKING:
     from pantheon.chain.chainstate import Chainstate
 
-__all__ = ["hash_arg", "known_block", "json_type", "int_arg", "check_types", "amount_arg", "hex_arg", "tx_arg",
-           "endpoint_arg"]
+__all__ = ["hash_arg", "known_block", "json_type", "int_arg", "check_types", "check_object", "amount_arg", "hex_arg",
+           "tx_arg", "endpoint_arg"]
 
 
 def hash_arg(value: Any, name: str = "hash") -> bytes:
@@ -87,6 +87,21 @@ def check_types(*arguments: tuple[str, Any, str]) -> None:
                   if value is not None and json_type(value) != expected}
     if mismatches:
         raise RpcError(RPC_TYPE_ERROR, f"Wrong type passed:\n{json.dumps(mismatches, indent=4)}")
+
+
+def check_object(value: dict[str, Any], expected: dict[str, str], *, allow_null: bool = True) -> None:
+    """Core's strict RPCTypeCheckObj: each expected key (in Core's sorted order) of its JSON
+    type (absent or null allowed with `allow_null`, else "Missing"), and no other key; -3."""
+    for key in sorted(expected):
+        item = value.get(key)
+        if item is None and not allow_null:
+            raise RpcError(RPC_TYPE_ERROR, f"Missing {key}")
+        if item is not None and json_type(item) != expected[key]:
+            raise RpcError(RPC_TYPE_ERROR, f"JSON value of type {json_type(item)} for field {key} is not of expected "
+                           f"type {expected[key]}")
+    for key in value:
+        if key not in expected:
+            raise RpcError(RPC_TYPE_ERROR, f"Unexpected key {key}")
 
 
 def hex_arg(value: Any) -> bytes | None:

@@ -1,8 +1,10 @@
 """Core's raw-transaction RPCs (`rpc/rawtransaction.cpp`): finding, decoding and creating
-(unsigned, `createrawtransaction`) transactions, and decoding scripts.
+(unsigned, `createrawtransaction`) transactions, decoding scripts, and finding the transaction
+that spends an output (`gettxspendingprevout`).
 
-Without a transaction index, `getrawtransaction` finds mempool transactions, or a block's when its
-hash is given, as Core does without `-txindex`.
+`getrawtransaction` finds a block's transactions when its hash is given, mempool transactions,
+and with -txindex (`chain/txindex.py`) every main-chain one. `gettxspendingprevout` reads the
+mempool, then with -txospenderindex (`chain/txospenderindex.py`) the chain.
 """
 
 from __future__ import annotations
@@ -20,10 +22,31 @@ from pantheon.chain.addresses import (
 )
 from pantheon.chain.descriptors import infer_wsh_descriptor
 from pantheon.chain.policy import output_type
-from pantheon.chain.script import OP_CHECKSIGADD, OP_RETURN, has_valid_ops, is_op_success, is_p2wsh, is_unspendable, script_ops
+from pantheon.chain.script import (
+    OP_CHECKSIGADD,
+    OP_RETURN,
+    has_valid_ops,
+    is_op_success,
+    is_p2wsh,
+    is_unspendable,
+    script_ops,
+)
+from pantheon.chain.txindex import TxIndex
+from pantheon.hashing import hash_to_hex
 from pantheon.params import Network
-from pantheon.primitives import Tx, TxIn, TxOut
-from pantheon.rpc.arguments import amount_arg, check_types, hash_arg, hex_arg, known_block, tx_arg
+from pantheon.primitives import BlockHeader, OutPoint, Tx, TxIn, TxOut
+from pantheon.protocol import BLOCK_HEADER_SIZE
+from pantheon.rpc.arguments import (
+    amount_arg,
+    check_object,
+    check_types,
+    hash_arg,
+    hex_arg,
+    int_arg,
+    json_type,
+    known_block,
+    tx_arg,
+)
 from pantheon.rpc.errors import (
     RPC_INVALID_ADDRESS_OR_KEY,
     RPC_INVALID_PARAMETER,
@@ -154,6 +177,29 @@ def _decoded_script(script: bytes, network: Network) -> dict[str, Any]:
     return result
 
 
+#: The largest `vout` Core reads (as a C int).
+_INT_MAX = 2**31 - 1
+#: Core's last words on every transaction getrawtransaction cannot find.
+_WALLET_HINT = "Use gettransaction for wallet transactions."
+
+
+def _missing_tx(index: TxIndex | None) -> str:
+    """Core's reason no transaction was found without a block hash, by the state of -txindex."""
+    if index is None:
+        return "No such mempool transaction. Use -txindex or provide a block hash to enable blockchain transaction " \
+               "queries."
+    if not index.synced:
+        return "No such mempool transaction. Blockchain transactions are still in the process of being indexed."
+    return "No such mempool or blockchain transaction."
+
+
+def _add_spender(result: dict[str, Any], tx: Tx, with_tx: bool) -> None:
+    """gettxspendingprevout's spender fields: its txid, and the transaction when asked."""
+    result["spendingtxid"] = hash_to_hex(tx.txid)
+    if with_tx:
+        result["spendingtx"] = tx.serialize().hex()
+
+
 class RawTransactionsRpc(RpcGroup):
     category = "rawtransactions"
 
@@ -175,9 +221,13 @@ class RawTransactionsRpc(RpcGroup):
 
     @rpc_method
     def getrawtransaction(self, txid: Any, verbose: Any = False, blockhash: Any = None) -> Any:
-        """A mempool transaction, or one of the given block's: hex, or decoded (`verbose`)."""
+        """A transaction of the given block, else of the mempool, else (with -txindex) of the
+        chain: hex, or decoded (`verbose`) with its block's hash, confirmations and time."""
         chain = self.node.chain
         tx_hash = hash_arg(txid, "txid")
+        if tx_hash == self._genesis_coinbase:
+            raise RpcError(RPC_INVALID_ADDRESS_OR_KEY, "The genesis block coinbase is not considered an ordinary "
+                           "transaction and cannot be retrieved")
         found: Tx | None = None
         in_block: bytes | None = None
         if blockhash is not None:
@@ -186,23 +236,86 @@ class RawTransactionsRpc(RpcGroup):
                 raise RpcError(RPC_MISC_ERROR, "Block not available")
             found = next((tx for tx in chain.read_block(in_block).transactions if tx.txid == tx_hash), None)
             if found is None:
-                raise RpcError(RPC_INVALID_ADDRESS_OR_KEY, "No such transaction found in the provided block.")
+                raise RpcError(RPC_INVALID_ADDRESS_OR_KEY, "No such transaction found in the provided block. "
+                               + _WALLET_HINT)
         else:
             entry = self.node.mempool.get(tx_hash)
-            if entry is None:
-                raise RpcError(RPC_INVALID_ADDRESS_OR_KEY, "No such mempool transaction. Use -txindex or provide "
-                               "a block hash to enable blockchain transaction queries.")
-            found = entry.tx
+            index = self.node.tx_index
+            if entry is not None:
+                found = entry.tx
+            elif index is not None and (located := index.find(tx_hash)) is not None:
+                found, in_block = located
+            else:
+                raise RpcError(RPC_INVALID_ADDRESS_OR_KEY, f"{_missing_tx(index)} {_WALLET_HINT}")
         if not verbose:
             return found.serialize().hex()
         result = tx_to_json(found, self.node.network, in_block)
-        if in_block is not None:  # Core's TxToJSON with a block hash given
+        if in_block is not None:  # Core's TxToJSON with the block's hash known
             active = chain.contains(in_block)
-            result["in_active_chain"] = active
+            if blockhash is not None:
+                result["in_active_chain"] = active
             result["confirmations"] = chain.height - chain.headers.height_of(in_block) + 1 if active else 0
             if active:
                 result["time"] = result["blocktime"] = chain.headers.header(in_block).timestamp
         return result
+
+    @property
+    def _genesis_coinbase(self) -> bytes:
+        """Genesis's coinbase txid (its merkle root), which Core never returns."""
+        return BlockHeader.from_bytes(self.node.network.genesis_block[:BLOCK_HEADER_SIZE]).merkle_root
+
+    @rpc_method(category="blockchain")
+    def gettxspendingprevout(self, outputs: Any, options: Any = None, *, mempool_only: Any = None,
+                             return_spending_tx: Any = None) -> list[dict[str, Any]]:
+        """Core 31's: for each output, the mempool transaction spending it, else (with
+        -txospenderindex, unless `mempool_only`) the chain's one and its block; `options` (or
+        the same names given as named arguments): `mempool_only`, `return_spending_tx`."""
+        check_types(("outputs", outputs, "array"))
+        if not outputs:
+            raise RpcError(RPC_INVALID_PARAMETER, "Invalid parameter, outputs are missing")
+        if options is None:
+            options = {}
+        check_types(("options", options, "object"))
+        named = {"mempool_only": mempool_only, "return_spending_tx": return_spending_tx}
+        options = {**options, **{name: value for name, value in named.items() if value is not None}}
+        check_object(options, {"mempool_only": "bool", "return_spending_tx": "bool"})
+        index = self.node.spender_index
+        pool_only = options.get("mempool_only", index is None)
+        with_tx = options.get("return_spending_tx", False)
+        queries = [self._outpoint(output) for output in outputs]
+        results: list[dict[str, Any]] = []
+        for output, (txid, vout) in zip(outputs, queries):
+            result = dict(output)
+            spender = self.node.mempool.spender(OutPoint(txid, vout))
+            confirmed = None
+            if spender is None and not pool_only:
+                if index is None or not index.synced:
+                    raise RpcError(RPC_MISC_ERROR, "Mempool lacks a relevant spend, and txospenderindex is "
+                                   "unavailable.")
+                confirmed = index.find_spender(txid, vout)
+            if spender is not None:
+                entry = self.node.mempool.get(spender)
+                assert entry is not None
+                _add_spender(result, entry.tx, with_tx)
+            elif confirmed is not None:
+                _add_spender(result, confirmed.tx, with_tx)
+                result["blockhash"] = hash_to_hex(confirmed.block_hash)
+            results.append(result)
+        return results
+
+    @staticmethod
+    def _outpoint(output: Any) -> tuple[bytes, int]:
+        """One of gettxspendingprevout's outputs, {"txid", "vout"}, as Core checks it."""
+        if not isinstance(output, dict):
+            raise RpcError(RPC_TYPE_ERROR, f"JSON value of type {json_type(output)} is not of expected type object")
+        check_object(output, {"txid": "string", "vout": "number"}, allow_null=False)
+        txid = hash_arg(output["txid"], "txid")
+        vout = int_arg(output["vout"], "vout")
+        if vout > _INT_MAX:
+            raise RpcError(RPC_MISC_ERROR, "JSON integer out of range")
+        if vout < 0:
+            raise RpcError(RPC_INVALID_PARAMETER, "Invalid parameter, vout cannot be negative")
+        return txid, vout
 
     @rpc_method
     def decoderawtransaction(self, hexstring: Any, iswitness: Any = None) -> dict[str, Any]:

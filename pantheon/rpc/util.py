@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from pantheon.chain.addresses import AddressError, address_to_script
-from pantheon.chain.filterindex import INDEX_NAME
 from pantheon.chain.policy import output_type
 from pantheon.chain.script import witness_program
 from pantheon.rpc.arguments import check_types
@@ -38,10 +37,8 @@ class UtilRpc(RpcGroup):
 
     @rpc_method
     def getindexinfo(self, index_name: Any = None) -> dict[str, Any]:
-        """The optional indexes this node keeps (only -blockfilterindex's "basic block filter
-        index" here), each with `synced` and `best_block_height`; `index_name` picks one (an
-        index not kept gives an empty object)."""
+        """The optional indexes this node keeps ("txindex", "basic block filter index",
+        "txospenderindex"), each with `synced` and `best_block_height`; `index_name` picks one
+        (an index not kept gives an empty object)."""
         check_types(("index_name", index_name, "string"))
-        index = self.node.filter_index
-        indexes = {} if index is None else {INDEX_NAME: index.info()}
-        return indexes if index_name is None else {name: info for name, info in indexes.items() if name == index_name}
+        return {index.NAME: index.info() for index in self.node.indexes if index_name in (None, index.NAME)}

@@ -2,8 +2,9 @@
 moments (PANTHEON_CRASH_KILLS times, default 100) while it connects, disconnects and reconnects
 the bcoin regtest chain with a small cache, so flushes happen often; after every kill the store
 opens, its tip is a fully connected block, the UTXO set equals one recomputed from the stored
-blocks and the block filter index is at the same tip with its header chain intact (see
-`crashkill.check_store`)."""
+blocks, the block filter index is at the same tip with its header chain intact, and the
+transaction and spender indexes hold exactly the records of the chain up to their own tips, then,
+built on reopening, of the chain's (see `crashkill.check_store`)."""
 
 from __future__ import annotations
 

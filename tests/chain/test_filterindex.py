@@ -61,7 +61,7 @@ def assert_index_matches(index: BlockFilterIndex, chain: Chainstate) -> None:
 def open_chain(datadir: Path, with_index: bool = True, **options: int) -> tuple[Store, Chainstate, BlockFilterIndex | None]:
     store = Store.open(datadir)
     index = BlockFilterIndex(store) if with_index else None
-    return store, Chainstate(store, BCOIN_REGTEST, filter_index=index, **options), index
+    return store, Chainstate(store, BCOIN_REGTEST, indexes=[] if index is None else [index], **options), index
 
 
 def test_follows_the_chain_block_by_block(tmp_path: Path) -> None:

@@ -1,10 +1,10 @@
-"""Whole nodes in a test: their settings (regtest on loopback, `FAST` tuning), an RPC proxy and
-calls through it, and links between them."""
+"""Whole nodes in a test: their settings (regtest on loopback, `FAST` tuning), an RPC proxy, calls
+through it and the error of a failing one, and links between them."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pytest
 from bitcoin.rpc import JSONRPCError, RawProxy
@@ -44,9 +44,12 @@ def rpc_call(node: Node, method: str, *args: Any) -> Any:
 
 def rpc_error_of(node: Node, method: str, *args: Any) -> tuple[int, str]:
     """The (code, message) of the error `method(*args)` must answer with."""
-    with pytest.raises(JSONRPCError) as caught:
-        rpc_call(node, method, *args)
-    return caught.value.error["code"], caught.value.error["message"]
+    return rpc_call_error(lambda: getattr(proxy(node), method)(*args))
+def rpc_call_error(call: Callable[[], Any]) -> tuple[int, str]:
+    """(code, message) of the JSON-RPC error `call` (a proxy call, run off the hub) must raise."""
+    with pytest.raises(JSONRPCError) as info:
+        in_thread(call)
+    return info.value.error["code"], info.value.error["message"]
 
 
 def link(node: Node, to: Node) -> None:

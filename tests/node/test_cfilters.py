@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from helpers.node import FAST, proxy, settings
+from helpers.node import FAST, proxy, rpc_call_error, settings
 from helpers.p2p import RawClient
 from helpers.waiting import NODE_WAIT, in_thread, wait_for
 from pantheon import wire
@@ -141,12 +141,6 @@ def test_a_stale_block_is_served_and_a_request_beyond_the_index_is_dropped(make_
     client.close()
 
 
-def rpc_error(call: Callable[[], Any]) -> tuple[int, str]:
-    with pytest.raises(Exception) as info:
-        in_thread(call)
-    return info.value.error["code"], info.value.error["message"]
-
-
 def test_getblockfilter_and_getindexinfo(make_node: Callable[..., Node]) -> None:
     node = make_node("rpc", "--rpcuser", "u", "--rpcpassword", "p", "--blockfilterindex=basic", rpc=True)
     node.generate(3, PAY_TO)
@@ -156,23 +150,23 @@ def test_getblockfilter_and_getindexinfo(make_node: Callable[..., Node]) -> None
     entry = node.filter_index.lookup(node.chain.tip)
     assert result == {"filter": entry.filter.hex(), "header": hash_to_hex(entry.header)}
     assert in_thread(rpc.getblockfilter, tip, "basic") == result
-    assert rpc_error(lambda: rpc.getblockfilter("00" * 32)) == (RPC_INVALID_ADDRESS_OR_KEY, "Block not found")
-    assert rpc_error(lambda: rpc.getblockfilter(tip, "extended")) == (RPC_INVALID_ADDRESS_OR_KEY, "Unknown filtertype")
+    assert rpc_call_error(lambda: rpc.getblockfilter("00" * 32)) == (RPC_INVALID_ADDRESS_OR_KEY, "Block not found")
+    assert rpc_call_error(lambda: rpc.getblockfilter(tip, "extended")) == (RPC_INVALID_ADDRESS_OR_KEY, "Unknown filtertype")
     assert in_thread(rpc.getindexinfo) == {"basic block filter index": {"synced": True, "best_block_height": 3}}
     assert in_thread(rpc.getindexinfo, "basic block filter index") == in_thread(rpc.getindexinfo)
     assert in_thread(rpc.getindexinfo, "txindex") == {}
     index = node.filter_index
     saved = index._tip
     index._tip, index.synced = (node.chain.headers.ancestor(node.chain.tip, 1), 1), False  # as while building
-    assert rpc_error(lambda: rpc.getblockfilter(tip)) == (
+    assert rpc_call_error(lambda: rpc.getblockfilter(tip)) == (
         RPC_MISC_ERROR, "Filter not found. Block filters are still in the process of being indexed.")
     assert in_thread(rpc.getindexinfo) == {"basic block filter index": {"synced": False, "best_block_height": 1}}
     index.synced = True
-    assert rpc_error(lambda: rpc.getblockfilter(tip)) == (
+    assert rpc_call_error(lambda: rpc.getblockfilter(tip)) == (
         RPC_INTERNAL_ERROR, "Filter not found. This error is unexpected and indicates index corruption.")
     index._tip = saved
     plain = make_node("plain", "--rpcuser", "u", "--rpcpassword", "p", rpc=True)
-    assert rpc_error(lambda: proxy(plain).getblockfilter(tip)) == (RPC_MISC_ERROR,
+    assert rpc_call_error(lambda: proxy(plain).getblockfilter(tip)) == (RPC_MISC_ERROR,
                                                                    "Index is not enabled for filtertype basic")
     assert in_thread(proxy(plain).getindexinfo) == {}
 

@@ -148,6 +148,8 @@ def test_assumevalid_defaults_to_cores_block_for_the_network(tmp_path: Path, net
     (["-prune=549"], None, r"^Prune configured below the minimum of 550 MiB.  Please use a higher number.$"),
     (["-prune=1", "-reindex-chainstate"], None,
      r"^Prune mode is incompatible with -reindex-chainstate. Use full -reindex instead.$"),
+    (["-prune=1", "-txindex"], None, r"^Prune mode is incompatible with -txindex.$"),
+    (["-prune=600", "-txospenderindex"], None, r"^Prune mode is incompatible with -txospenderindex.$"),
     (["-regtest", "-test=addrmap"], None, r'^Unrecognised option "addrmap" provided in -test=<option>.$'),
     (["-test=bip94"], None, "regtest only"),
     (["-peerblockfilters"], None, r"^Cannot set -peerblockfilters without -blockfilterindex.$"),
@@ -290,3 +292,16 @@ def test_address_manager_and_proxy_options(tmp_path: Path) -> None:
 def test_block_filter_options(tmp_path: Path, argv: list[str], conf: str | None, index: bool, serve: bool) -> None:
     chosen = config(tmp_path, *argv, conf=conf)
     assert (chosen.blockfilterindex, chosen.peerblockfilters) == (index, serve)
+
+
+@pytest.mark.parametrize(("argv", "conf", "txindex", "spenders"), [
+    ([], None, False, False),
+    (["-txindex", "-txospenderindex"], None, True, True),
+    (["--txindex=1"], "txospenderindex=1\n", True, True),
+    (["-notxindex"], "txindex=1\n", False, False),
+    (["-txospenderindex=0"], "[regtest]\ntxindex=1\n", False, False),  # the section is not main's
+])
+def test_transaction_index_options(tmp_path: Path, argv: list[str], conf: str | None, txindex: bool,
+                                   spenders: bool) -> None:
+    chosen = config(tmp_path, *argv, conf=conf)
+    assert (chosen.txindex, chosen.txospenderindex) == (txindex, spenders)
