@@ -147,19 +147,9 @@ class BlockchainRpc(RpcGroup):
         except BlockFileMissing:
             raise RpcError(RPC_INTERNAL_ERROR, "Undo data expected but can't be read. This could be due to disk "
                            "corruption or a conflict with a pruning event.") from None
-        result = []
-        for position, tx in enumerate(block.transactions):
-            entry = tx_to_json(tx, network)
-            coins = spent[position - 1] if spent is not None and position else None
-            if coins is not None:
-                entry["fee"] = amount(sum(coin.value for coin in coins) - sum(txout.value for txout in tx.outputs))
-                if prevouts:
-                    for vin, coin in zip(entry["vin"], coins):
-                        vin["prevout"] = {"generated": coin.coinbase, "height": coin.height,
-                                          "value": amount(coin.value),
-                                          "scriptPubKey": script_pubkey_json(coin.script_pubkey, network)}
-            result.append(entry)
-        return result
+        return [tx_to_json(tx, network, spent=spent[position - 1] if spent is not None and position else None,
+                           prevouts=prevouts)
+                for position, tx in enumerate(block.transactions)]
 
     @rpc_method
     def getchaintxstats(self, nblocks: Any = None, blockhash: Any = None) -> dict[str, Any]:

@@ -20,6 +20,8 @@ from pantheon.chain.addresses import (
     p2wsh_output,
     script_to_address,
 )
+from pantheon.chain.blockfiles import BlockFileMissing
+from pantheon.chain.coins import Coin
 from pantheon.chain.descriptors import infer_wsh_descriptor
 from pantheon.chain.policy import output_type
 from pantheon.chain.script import (
@@ -32,6 +34,7 @@ from pantheon.chain.script import (
     script_ops,
 )
 from pantheon.chain.txindex import TxIndex
+from pantheon.chain.validation import is_coinbase
 from pantheon.hashing import hash_to_hex
 from pantheon.params import Network
 from pantheon.primitives import BlockHeader, OutPoint, Tx, TxIn, TxOut
@@ -220,11 +223,14 @@ class RawTransactionsRpc(RpcGroup):
         return tx.serialize().hex()
 
     @rpc_method
-    def getrawtransaction(self, txid: Any, verbose: Any = False, blockhash: Any = None) -> Any:
+    def getrawtransaction(self, txid: Any, verbose: Any = 0, blockhash: Any = None) -> Any:
         """A transaction of the given block, else of the mempool, else (with -txindex) of the
-        chain: hex, or decoded (`verbose`) with its block's hash, confirmations and time."""
+        chain: hex (verbosity 0), decoded with its block's hash, confirmations and time (1), and
+        for a transaction in a block, its fee and each input's `prevout` from the block's undo
+        data (2, Core's SHOW_DETAILS_AND_PREVOUT; a coinbase or a mempool transaction shows 1's)."""
         chain = self.node.chain
         tx_hash = hash_arg(txid, "txid")
+        verbosity = int(verbose) if isinstance(verbose, bool) else int_arg(verbose, "verbosity")
         if tx_hash == self._genesis_coinbase:
             raise RpcError(RPC_INVALID_ADDRESS_OR_KEY, "The genesis block coinbase is not considered an ordinary "
                            "transaction and cannot be retrieved")
@@ -247,9 +253,10 @@ class RawTransactionsRpc(RpcGroup):
                 found, in_block = located
             else:
                 raise RpcError(RPC_INVALID_ADDRESS_OR_KEY, f"{_missing_tx(index)} {_WALLET_HINT}")
-        if not verbose:
+        if verbosity <= 0:
             return found.serialize().hex()
-        result = tx_to_json(found, self.node.network, in_block)
+        spent = self._spent_coins(found, in_block) if verbosity >= 2 else None
+        result = tx_to_json(found, self.node.network, in_block, spent=spent, prevouts=spent is not None)
         if in_block is not None:  # Core's TxToJSON with the block's hash known
             active = chain.contains(in_block)
             if blockhash is not None:
@@ -258,6 +265,22 @@ class RawTransactionsRpc(RpcGroup):
             if active:
                 result["time"] = result["blocktime"] = chain.headers.header(in_block).timestamp
         return result
+
+    def _spent_coins(self, tx: Tx, in_block: bytes | None) -> list[Coin] | None:
+        """The coins `tx` spent, from its block's undo data; None for a coinbase, a mempool
+        transaction or a block whose undo data is gone (pruned), as Core shows them."""
+        chain = self.node.chain
+        if in_block is None or is_coinbase(tx):
+            return None
+        try:
+            spent = chain.spent_coins(in_block)
+            block = chain.read_block(in_block)
+        except (KeyError, BlockFileMissing):
+            return None
+        if spent is None:
+            return None
+        position = next(position for position, candidate in enumerate(block.transactions) if candidate.txid == tx.txid)
+        return spent[position - 1]
 
     @property
     def _genesis_coinbase(self) -> bytes:

@@ -3,9 +3,10 @@ transaction (TxToUniv), a block header (blockheaderToJSON) and the node's warnin
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 from pantheon.chain.addresses import script_to_address
+from pantheon.chain.coins import Coin
 from pantheon.chain.descriptors import infer_descriptor
 from pantheon.chain.validation import COIN
 from pantheon.chain.disassembly import script_to_asm
@@ -56,10 +57,12 @@ def script_pubkey_json(script: bytes, network: Network, *, include_hex: bool = T
     return result
 
 
-def tx_to_json(tx: Tx, network: Network, block_hash: bytes | None = None) -> dict[str, Any]:
-    """Core's TxToUniv: the decoded transaction as getrawtransaction shows it."""
+def tx_to_json(tx: Tx, network: Network, block_hash: bytes | None = None, *, spent: Sequence[Coin] | None = None,
+               prevouts: bool = False) -> dict[str, Any]:
+    """Core's TxToUniv: the decoded transaction as getrawtransaction shows it; with the coins its
+    inputs spent (a block's undo data) also its fee and, with `prevouts`, each input's `prevout`."""
     vin: list[dict[str, Any]] = []
-    for txin in tx.inputs:
+    for position, txin in enumerate(tx.inputs):
         if is_coinbase(tx):
             entry: dict[str, Any] = {"coinbase": txin.script_sig.hex()}
         else:
@@ -68,12 +71,18 @@ def tx_to_json(tx: Tx, network: Network, block_hash: bytes | None = None) -> dic
                                    "hex": txin.script_sig.hex()}}
         if txin.witness:
             entry["txinwitness"] = [item.hex() for item in txin.witness]
+        if spent is not None and prevouts:
+            coin = spent[position]
+            entry["prevout"] = {"generated": coin.coinbase, "height": coin.height, "value": amount(coin.value),
+                                "scriptPubKey": script_pubkey_json(coin.script_pubkey, network)}
         entry["sequence"] = txin.sequence
         vin.append(entry)
     vout = [{"value": amount(txout.value), "n": index, "scriptPubKey": script_pubkey_json(txout.script_pubkey, network)}
             for index, txout in enumerate(tx.outputs)]
     result = {"txid": hash_to_hex(tx.txid), "hash": hash_to_hex(tx.wtxid), "version": tx.version, "size": tx.size,
               "vsize": tx.vsize, "weight": tx.weight, "locktime": tx.locktime, "vin": vin, "vout": vout}
+    if spent is not None:
+        result["fee"] = amount(sum(coin.value for coin in spent) - sum(txout.value for txout in tx.outputs))
     if block_hash is not None:
         result["blockhash"] = hash_to_hex(block_hash)
     result["hex"] = tx.serialize().hex()

@@ -11,6 +11,7 @@ import json
 import logging
 import urllib.request
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +94,29 @@ def test_getrawtransaction_finds_mined_transactions(indexed: Node) -> None:
         RPC_INVALID_ADDRESS_OR_KEY,
         f"No such mempool transaction. Blockchain transactions are still in the process of being indexed. {HINT}")
     index.synced = True
+
+
+def test_getrawtransaction_verbosity_2_adds_the_fee_and_spent_outputs_of_a_mined_transaction(indexed: Node) -> None:
+    """Core's SHOW_DETAILS_AND_PREVOUT, from the block's undo data; a coinbase and a mempool
+    transaction show verbosity 1's fields only, as Core shows them."""
+    rpc = proxy(indexed)
+    tx, block_hash = mined_spend(indexed)
+    first = indexed.chain.read_block(indexed.chain.headers.ancestor(indexed.chain.tip, 1)).transactions[0]
+    detailed = in_thread(rpc.getrawtransaction, hash_to_hex(tx.txid), 2)
+    spent_value = first.outputs[0].value
+    assert Decimal(str(detailed["fee"])) * 100_000_000 == spent_value - sum(out.value for out in tx.outputs)
+    assert detailed["vin"][0]["prevout"] == {
+        "generated": True, "height": 1, "value": spent_value / 100_000_000,
+        "scriptPubKey": in_thread(rpc.getrawtransaction, hash_to_hex(first.txid), 1)["vout"][0]["scriptPubKey"]}
+    assert detailed == {**in_thread(rpc.getrawtransaction, hash_to_hex(tx.txid), 1), "fee": detailed["fee"],
+                        "vin": detailed["vin"]}
+    coinbase = indexed.chain.read_block(block_hash).transactions[0]
+    assert in_thread(rpc.getrawtransaction, hash_to_hex(coinbase.txid), 2) == in_thread(
+        rpc.getrawtransaction, hash_to_hex(coinbase.txid), 1)
+    pooled = spend(prevouts_of(tx)[:1])
+    in_thread(rpc.sendrawtransaction, pooled.serialize().hex())
+    assert "fee" not in in_thread(rpc.getrawtransaction, hash_to_hex(pooled.txid), 2)
+    assert rpc_call_error(lambda: rpc.getrawtransaction(hash_to_hex(tx.txid), "2"))[0] == RPC_TYPE_ERROR
 
 
 def test_getrawtransaction_without_the_index(make_node: Callable[..., Node]) -> None:
