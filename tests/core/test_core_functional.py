@@ -51,6 +51,8 @@ PASSING = (
     "p2p_compactblocks.py",
     "rpc_packages.py",
     "rpc_estimatefee.py",
+    "mempool_accept.py",
+    "rpc_gettxspendingprevout.py",
     # the --v2transport variants Core's test_runner runs of the tests above: the framework's peers speak BIP324
     "p2p_timeouts.py --v2transport",
     "p2p_handshake.py --v2transport",

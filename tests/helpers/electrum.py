@@ -170,7 +170,8 @@ class ElectrumError(Exception):
 
 
 class ElectrumX(_Process):
-    """ElectrumX (`electrumx_server`) indexing `node`: Bitcoin regtest, LevelDB, one TCP port,
+    """ElectrumX (`electrumx_server`) indexing `node`: Bitcoin regtest, LevelDB (plyvel, as the node),
+    one TCP port,
     no peer discovery (there is no network), its cost limits off so tests are never throttled."""
 
     name = "ElectrumX"
@@ -187,7 +188,7 @@ class ElectrumX(_Process):
         env = {**os.environ, "COIN": "Bitcoin", "NET": "regtest", "DAEMON_URL": self.node.url,
                "DB_DIRECTORY": str(self.workdir / "db"), "SERVICES": f"tcp://127.0.0.1:{self.port}",
                "PEER_DISCOVERY": "off", "PEER_ANNOUNCE": "", "COST_SOFT_LIMIT": "0", "COST_HARD_LIMIT": "0",
-               "REQUEST_SLEEP": "0", "ALLOW_ROOT": "1"}  # CI runs as root; ElectrumX refuses that unless told
+               "REQUEST_SLEEP": "0", "DB_ENGINE": "leveldb", "ALLOW_ROOT": "1"}  # CI runs as root; ElectrumX refuses that unless told
         self._spawn([str(server)], env)
 
         def listening() -> bool:
