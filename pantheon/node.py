@@ -50,7 +50,7 @@ from pantheon import limits, wire
 from pantheon.chain import reindex, scripts
 from pantheon.chain.blockfiles import FASTPRUNE_BLOCKFILE_SIZE, MAX_BLOCKFILE_SIZE
 from pantheon.chain.blockindexes import BlockIndex
-from pantheon.chain.chainstate import Chainstate, with_activation_heights
+from pantheon.chain.chainstate import DATABASE_WRITE_INTERVAL, Chainstate, with_activation_heights
 from pantheon.chain.coinstats import CoinStats, coin_stats
 from pantheon.chain.feeestimator import FEE_ESTIMATES_FILENAME, FLUSH_INTERVAL, FeeEstimator
 from pantheon.chain.filterindex import BlockFilterIndex
@@ -381,6 +381,7 @@ class Node(Lifecycle):
         named as damaged, with Core's way forward."""
         try:
             return Chainstate(self.store, self.network, cache_bytes=config.dbcache * 1024 * 1024,
+                              flush_every=None, flush_interval=DATABASE_WRITE_INTERVAL,
                               script_verifier=self.scripts.block if self.scripts else None, now=self.clock,
                               prune_target=prune_target(config.prune),
                               block_file_size=FASTPRUNE_BLOCKFILE_SIZE if config.fastprune else MAX_BLOCKFILE_SIZE,

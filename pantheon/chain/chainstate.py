@@ -37,10 +37,13 @@ WriteBatch: its coin changes, its undo record's position (`u/`, the record appen
 file just before), the tip marker (`t/`) and, for each synced optional index
 (`chain/blockindexes.py`: `f/`, `x/`, `o/`), the block's records and the index's tip land
 together or not at all, so after a crash the store is at a fully connected block and the
-indexes at the same one. `flush_every` > 1 defers the
-writes as Core's dbcache does (one batch then covers several blocks, still atomically, and is
-also written when the cache is over its bound and on `close`); opening reconnects any stored
-blocks beyond the written tip.
+indexes at the same one. `flush_every` > 1 or `flush_interval` defers the writes as Core's
+dbcache does (one batch then covers several blocks, still atomically, and is also written when
+the cache is over its bound and on `close`); opening reconnects any stored blocks beyond the
+written tip. The node writes as Core does: when the cache is full, every
+`DATABASE_WRITE_INTERVAL` and at close, never per block (a per-block write was a third of the
+connect time of a dense chain, most of it coins created and spent a few blocks later, which a
+deferred write never stores).
 
 Pruning (Core's -prune). With a `prune_target` the chain state may delete the block files whose
 blocks are all deeper than MIN_BLOCKS_TO_KEEP below the tip: on demand (`prune`, Core's
@@ -102,6 +105,7 @@ __all__ = [
     "ACTIVATION_FIELDS",
     "BCOIN_REGTEST",
     "DEFAULT_FLUSH_BLOCKS",
+    "DATABASE_WRITE_INTERVAL",
     "BlockHook",
     "Chainstate",
     "ScriptVerifier",
@@ -114,6 +118,9 @@ log = logging.getLogger("pantheon.chain.chainstate")
 #: Write the UTXO set at least this often (in blocks connected or disconnected): by default
 #: every block is its own batch.
 DEFAULT_FLUSH_BLOCKS = 1
+#: Core's periodic write of its coins cache (DATABASE_WRITE_INTERVAL, 50 to 70 minutes): the
+#: node writes its chain state this often, when the cache is full, and at close, not per block.
+DATABASE_WRITE_INTERVAL = 3600.0
 #: Core's MIN_BLOCKS_TO_KEEP: blocks this close to the tip keep their data (reorgs need it).
 MIN_BLOCKS_TO_KEEP = 288
 #: The key in `k/` (block hashes are 32 bytes, so it cannot clash) of the highest height pruned.
@@ -214,11 +221,14 @@ class Chainstate:
     """Blocks, the header tree and the UTXO set of one store and network."""
 
     def __init__(self, store: Store, network: Network, *, cache_bytes: int = DEFAULT_CACHE_BYTES,
-                 flush_every: int = DEFAULT_FLUSH_BLOCKS, script_verifier: ScriptVerifier | None = None,
+                 flush_every: int | None = DEFAULT_FLUSH_BLOCKS, flush_interval: float | None = None,
+                 script_verifier: ScriptVerifier | None = None,
                  now: Callable[[], float] = time.time, prune_target: int | None = None,
                  block_file_size: int = MAX_BLOCKFILE_SIZE, indexes: Sequence[BlockIndex] = ()) -> None:
         """`prune_target`: None keeps every block; 0 prunes on demand only; more prunes when the
         block files exceed that many bytes. `block_file_size`: where a blk file ends.
+        `flush_every` (blocks; None: never by count) and `flush_interval` (seconds since the last
+        write, None: never by time) say when changes are written besides a full cache and close.
         `indexes` (-blockfilterindex, -txindex, -txospenderindex) follow the chain in its
         batches once synced."""
         self.store = store
@@ -229,6 +239,8 @@ class Chainstate:
         self.versionbits = VersionBits(self.headers, network.deployments)
         self.coins = UtxoSet(store, cache_bytes)
         self.flush_every = flush_every
+        self.flush_interval = flush_interval
+        self._last_flush = time.monotonic()
         self._script_verifier = script_verifier
         self._blocks = store.namespace("blocks")
         self.files = BlockFiles(store, network.magic_bytes, block_file_size)
@@ -829,6 +841,7 @@ class Chainstate:
         self._unflushed_undo.clear()
         self._unflushed_undo_bytes = 0
         self._since_flush = 0
+        self._last_flush = time.monotonic()
 
     def _write_indexes(self, batch: Batch) -> None:
         for index in self.indexes:
@@ -842,7 +855,8 @@ class Chainstate:
     def _after_change(self) -> None:
         self._since_flush += 1
         coins = self.coins
-        if (self._since_flush >= self.flush_every
+        if ((self.flush_every is not None and self._since_flush >= self.flush_every)
+                or (self.flush_interval is not None and time.monotonic() - self._last_flush >= self.flush_interval)
                 or coins.cache_bytes + self._unflushed_undo_bytes > coins.max_cache_bytes):
             self.flush()
 

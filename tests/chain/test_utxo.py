@@ -37,7 +37,7 @@ def chain(wire_impl: Any) -> list[Block]:
     return read_chain(wire_impl.module.decode_block)
 
 
-def open_chainstate(path: Path, network: Network = REGTEST, **options: int) -> tuple[Store, Chainstate]:
+def open_chainstate(path: Path, network: Network = REGTEST, **options: Any) -> tuple[Store, Chainstate]:
     store = Store.open(path)
     return store, Chainstate(store, network, **options)
 
@@ -315,6 +315,20 @@ def test_every_n_blocks_the_set_is_flushed(tmp_path: Path, chain: list[Block]) -
             chainstate.accept_block(block)
         assert chainstate.coins.flushes == 1 + 2  # at genesis, then at 50 and 100
         assert snapshot(store) == recompute_utxo(chain[1:101])
+
+
+def test_by_time_the_set_is_flushed_once_the_interval_has_passed(tmp_path: Path, chain: list[Block]) -> None:
+    """The node's policy (Core's periodic write): no write per block, one when the interval has
+    passed since the last, whatever the count."""
+    store, chainstate = open_chainstate(tmp_path, flush_every=None, flush_interval=3600.0)
+    with store:
+        for block in chain[1:101]:
+            chainstate.accept_block(block)
+        assert chainstate.coins.flushes == 1  # only genesis
+        chainstate.flush_interval = 0.0  # as if an hour had passed
+        chainstate.accept_block(chain[101])
+        assert chainstate.coins.flushes == 2
+        assert snapshot(store) == recompute_utxo(chain[1:102])
 
 
 def test_reopening_resumes_from_the_flushed_tip_and_reconnects_stored_blocks(

@@ -85,6 +85,32 @@ def test_run_stop_by_signal_and_by_rpc_and_resume(tmp_path: Path) -> None:
 
 
 @needs_curl
+def test_a_killed_node_restarts_at_the_same_tip_with_the_same_coins(tmp_path: Path) -> None:
+    """The node writes its chain state as Core does (hourly, when the cache is full, at a clean
+    stop), so a SIGKILL finds most blocks' coins unwritten: the next start reconnects them from
+    the block files, to the same tip and the same UTXO set."""
+    rpc_port = free_port()
+    flags = ("--network", "regtest", "--port", str(free_port()), "--bind", "127.0.0.1", "--rpcport", str(rpc_port),
+             "--dnsseed", "0")
+    cookie_file = tmp_path / "regtest" / ".cookie"
+    node = start(tmp_path, *flags)
+    cookie = wait_for_file(cookie_file, node)
+    hashes = curl(rpc_port, cookie, "generatetoaddress", 120, ADDRESS)
+    utxo = curl(rpc_port, cookie, "gettxoutsetinfo")
+    node.kill()
+    code, _ = finish(node)
+    assert code == -signal.SIGKILL
+    cookie_file.unlink()  # a killed node leaves its cookie behind
+    again = start(tmp_path, *flags)
+    cookie = wait_for_file(cookie_file, again)
+    assert curl(rpc_port, cookie, "getbestblockhash") == hashes[-1]
+    assert curl(rpc_port, cookie, "gettxoutsetinfo") == utxo
+    assert curl(rpc_port, cookie, "stop") == "Pantheon server stopping"
+    code, log = finish(again)
+    assert code == 0, log
+
+
+@needs_curl
 def test_mainnet_waits_politely_without_a_network(tmp_path: Path) -> None:
     rpc_port = free_port()
     node = start(tmp_path, "--port", str(free_port()), "--bind", "127.0.0.1", "--rpcport", str(rpc_port),
