@@ -151,6 +151,11 @@ class BlockFiles:
         """The block's undo record, None if it has none; BlockFileMissing if its file is gone."""
         return self._read(self._undo.get(block_hash), "rev")
 
+    def read_undo_at(self, position: bytes) -> bytes | None:
+        """The undo record `write_undo` returned this position for (its block's `u/` entry not
+        written yet); BlockFileMissing if its file is gone."""
+        return self._read(position, "rev")
+
     def write_undo(self, block_hash: bytes, raw: bytes) -> bytes:
         """Append an undo record to the rev file of the block's blk file; the value to store
         under the block's hash in `u/` (written by the caller with the coins it undoes). A

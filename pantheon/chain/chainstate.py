@@ -34,7 +34,7 @@ node holds a lock around `accept_block`).
 Durability. The block is appended to a blk file (`chain/blockfiles.py`) when accepted, its
 position in `k/`, before it is connected. Then each block connect or disconnect is one atomic
 WriteBatch: its coin changes, its undo record's position (`u/`, the record appended to a rev
-file just before), the tip marker (`t/`) and, for each synced optional index
+file when the block connected), the tip marker (`t/`) and, for each synced optional index
 (`chain/blockindexes.py`: `f/`, `x/`, `o/`), the block's records and the index's tip land
 together or not at all, so after a crash the store is at a fully connected block and the
 indexes at the same one. `flush_every` > 1 or `flush_interval` defers the writes as Core's
@@ -248,9 +248,10 @@ class Chainstate:
         pruned = self._blocks.get(_PRUNED_KEY)
         self._pruned_height = None if pruned is None else int.from_bytes(pruned, "big")
         self._since_flush = 0
-        #: Undo records of the blocks connected since the last flush; written in its batch.
+        #: Where the undo records of the blocks connected since the last flush are: each is in
+        #: its rev file when its block connects (as Core writes undo data in ConnectBlock, so it
+        #: is read from the file like any other); its position goes in the next flush's batch.
         self._unflushed_undo: dict[bytes, bytes] = {}
-        self._unflushed_undo_bytes = 0
         #: Called after each block is connected / disconnected (mempool, miner, relay).
         self.on_connected: list[BlockHook] = []
         self.on_disconnected: list[BlockHook] = []
@@ -441,8 +442,8 @@ class Chainstate:
 
     def _undo_record(self, block_hash: bytes) -> bytes | None:
         """The block's undo record, written or not yet (BlockFileMissing if its file is gone)."""
-        record = self._unflushed_undo.get(block_hash)
-        return record if record is not None else self.files.read_undo(block_hash)
+        unflushed = self._unflushed_undo.get(block_hash)
+        return self.files.read_undo_at(unflushed) if unflushed is not None else self.files.read_undo(block_hash)
 
     def chain_tx_count(self, block_hash: bytes) -> int:
         """Core's m_chain_tx_count: the transactions of the block's chain up to and including it,
@@ -703,9 +704,7 @@ class Chainstate:
         view, undo = self._connect_checks(block, height)
         for index in self.indexes:
             index.block_connected(block, height, undo)
-        record = encode_undo(undo)
-        self._unflushed_undo[block_hash] = record
-        self._unflushed_undo_bytes += len(record)
+        self._unflushed_undo[block_hash] = self.files.write_undo(block_hash, encode_undo(undo))
         view.apply()
         self.coins.set_tip(block_hash, height)
         self.headers.mark_connected(block_hash)
@@ -799,11 +798,8 @@ class Chainstate:
         if height == 0:
             raise ValueError("genesis cannot be disconnected")
         block = self.read_block(block_hash)
-        raw_undo = self._unflushed_undo.pop(block_hash, None)
-        if raw_undo is not None:
-            self._unflushed_undo_bytes -= len(raw_undo)
-        else:
-            raw_undo = self.files.read_undo(block_hash)
+        unflushed = self._unflushed_undo.pop(block_hash, None)
+        raw_undo = self.files.read_undo_at(unflushed) if unflushed is not None else self.files.read_undo(block_hash)
         if raw_undo is None:
             raise StoreError(f"no undo data for connected block {hash_to_hex(block_hash)}")
         undo = decode_undo(raw_undo)
@@ -832,14 +828,11 @@ class Chainstate:
     def flush(self) -> None:
         """Write the UTXO set's changes, the undo records, the tip and the indexes' records now
         (one atomic batch), then the blocks marked connected in the header tree."""
-        self.coins.flush({block_hash: self.files.write_undo(block_hash, record)
-                          for block_hash, record in self._unflushed_undo.items()},
-                         also=self._write_indexes)
+        self.coins.flush(self._unflushed_undo, also=self._write_indexes)
         for index in self.indexes:
             index.flushed()
         self.headers.save()
         self._unflushed_undo.clear()
-        self._unflushed_undo_bytes = 0
         self._since_flush = 0
         self._last_flush = time.monotonic()
 
@@ -857,7 +850,7 @@ class Chainstate:
         coins = self.coins
         if ((self.flush_every is not None and self._since_flush >= self.flush_every)
                 or (self.flush_interval is not None and time.monotonic() - self._last_flush >= self.flush_interval)
-                or coins.cache_bytes + self._unflushed_undo_bytes > coins.max_cache_bytes):
+                or coins.cache_bytes > coins.max_cache_bytes):
             self.flush()
 
     # --- the chain ---------------------------------------------------------------------------
