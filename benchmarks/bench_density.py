@@ -5,7 +5,8 @@ synced from one bcoin 1.0.2 that received it by submitblock.
 
 Rows, each syncer timed from its dial to the source's tip (bench_sync's and helpers.bcoin's
 tools): Pantheon with scripts verified (2 worker processes, as `pantheon-gevent` runs), Pantheon
-with `--assumevalid` at the tip, and a second bcoin; for each the seconds, blocks/s, tx/s,
+with `--assumevalid` at the tip, and a second bcoin (its row names the secp256k1 it verified
+with: native if npm built its binding, else its JavaScript fallback); for each the seconds, blocks/s, tx/s,
 inputs/s, peak RSS and CPU seconds per 1,000 inputs. Core's -assumevalid skips a block's
 scripts only under two weeks of work (2,016 regtest blocks) on top, so the chain ends with
 `TAIL` coinbase-only blocks, which every syncer syncs too, and the -assumevalid row says how many
@@ -52,7 +53,7 @@ _SYNC_TIMEOUT = 3600.0
 def run(quick: bool) -> list[Figure]:
     from benchmarks.bcoin_sync import BcoinNode, sync_from
     from benchmarks.bench_sync import pantheon_sync
-    from helpers.bcoin import BCOIN
+    from helpers.bcoin import BCOIN, crypto_backend
 
     if not BCOIN.exists():
         return [Figure("density sync (bcoin not installed: npm ci --prefix tests/bcoin)", 0, "s", "run", False)]
@@ -92,7 +93,7 @@ def run(quick: bool) -> list[Figure]:
     syncers = (("Pantheon", ours["seconds"], ours["peak_rss_kib"], ours["cpu_seconds"]),
                (f"Pantheon -assumevalid tip ({assumed['assumevalid_skipped']} blocks skipped)", assumed["seconds"],
                 assumed["peak_rss_kib"], assumed["cpu_seconds"]),
-               ("bcoin", bcoin.seconds, bcoin.peak_rss_kib, bcoin.cpu_seconds))
+               (f"bcoin ({crypto_backend()} secp256k1)", bcoin.seconds, bcoin.peak_rss_kib, bcoin.cpu_seconds))
     for (name, seconds, rss, cpu), (target, times) in zip(syncers, ((">= 2x bcoin's rate", 2.0),
                                                                     (">= 3x bcoin's rate", 3.0), ("baseline", 1.0))):
         figures += [

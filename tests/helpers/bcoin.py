@@ -60,6 +60,17 @@ BCOIN_RULE_ARGS = tuple(arg for rule in BCOIN_RULES for arg in ("--testactivatio
 BCOIN_PEER = PeerConfig(network=params.REGTEST, handshake_timeout=10.0, ping_interval=0.5, ping_timeout=10.0)
 
 
+#: Asks bcoin's own crypto library which secp256k1 it runs: the native binding (libsecp256k1,
+#: built by node-gyp when npm installs bcoin) or its JavaScript fallback (elliptic).
+_BACKEND_PROBE = "process.stdout.write(require('bcrypto/lib/internal/secp256k1')._bcryptoBinding ? 'native' : 'JavaScript')"
+
+
+def crypto_backend() -> str:
+    """Which signature backend bcoin verifies with here: "native" or "JavaScript"."""
+    return subprocess.run(["node", "-e", _BACKEND_PROBE], cwd=BCOIN.parents[2], capture_output=True, text=True,
+                          check=True, timeout=30).stdout
+
+
 def require_bcoin() -> Path:
     """The bcoin executable, or skip (fail under CI=true) with the reason."""
     if BCOIN.exists():
