@@ -57,22 +57,31 @@ class ClusterTx:
 
 def linearize(graph: Mapping[bytes, ClusterTx]) -> list[tuple[int, int, frozenset[bytes]]]:
     """The chunks of `graph` (parents always before children), best feerate first: (fee,
-    vsize, members) each."""
+    vsize, members) each. The order is built greedily, best ancestor set first (on a tie the
+    smaller, then the lowest txid: the same graph always gives the same chunks), each set's
+    transactions parents first; then, as Core's ChunkLinearization, a transaction joins the
+    chunk before it only when its chunk's feerate is strictly higher."""
     remaining = dict(graph)
-    order: list[tuple[int, int, frozenset[bytes]]] = []
+    order: list[bytes] = []
     while remaining:
         best: set[bytes] = set()
-        best_rate = Fraction(-1)
-        for txid in remaining:
+        best_key: tuple[Fraction, int] | None = None
+        for txid in sorted(remaining):
             members = _closure([txid], lambda t: (p for p in remaining[t].parents if p in remaining))
-            rate = Fraction(sum(remaining[m].fee for m in members), sum(remaining[m].vsize for m in members))
-            if rate > best_rate:
-                best, best_rate = members, rate
-        order.append((sum(remaining[m].fee for m in best), sum(remaining[m].vsize for m in best), frozenset(best)))
+            vsize = sum(remaining[m].vsize for m in members)
+            key = (Fraction(sum(remaining[m].fee for m in members), vsize), -vsize)
+            if best_key is None or key > best_key:
+                best, best_key = members, key
+        pending = set(best)
+        while pending:  # parents first within the set
+            ready = sorted(t for t in pending if not remaining[t].parents & pending)
+            order += ready
+            pending.difference_update(ready)
         for member in best:
             del remaining[member]
     merged: list[tuple[int, int, frozenset[bytes]]] = []
-    for fee, vsize, members in order:  # a group better than the one before joins it (chunking)
+    for txid in order:
+        fee, vsize, members = graph[txid].fee, graph[txid].vsize, frozenset((txid,))
         while merged and fee * merged[-1][1] > merged[-1][0] * vsize:
             previous_fee, previous_vsize, previous = merged.pop()
             fee, vsize, members = fee + previous_fee, vsize + previous_vsize, members | previous

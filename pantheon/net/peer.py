@@ -589,6 +589,10 @@ class Peer:
                 if self._v2 is not None:
                     log.debug("start sending v2 handshake to peer=%d", self.id)
                     self._enqueue(self._v2.take_output())  # our key and garbage, first of all
+                    # The writer puts them on the wire before the first read, as Core's socket
+                    # loop does: a peer that closes at once (a v1 node, a ban) then finds a key
+                    # sent and nothing received, which is when Core retries with v1.
+                    gevent.sleep(0)
                 if self._queue:
                     self._writer = self._group.spawn(self._write)
             else:

@@ -13,7 +13,7 @@ from helpers.chain import P2WSH_TRUE, Prevout, RegtestChain, prevouts_of, spend
 
 from pantheon.chain.mempool import Mempool
 from pantheon.chain.policy import format_money
-from pantheon.chain.replacement import MAX_REPLACEMENT_CANDIDATES, ClusterTx, chunks, improves_diagram
+from pantheon.chain.replacement import MAX_REPLACEMENT_CANDIDATES, ClusterTx, chunks, improves_diagram, linearize
 from pantheon.chain.validation import TxRejected
 from pantheon.hashing import hash_to_hex
 from pantheon.primitives import Tx, TxOut
@@ -37,6 +37,15 @@ def test_chunks_merge_a_parent_with_the_child_paying_for_it() -> None:
     graph = {b"p": ClusterTx(100, 100, frozenset()), b"c": ClusterTx(900, 100, frozenset({b"p"})),
              b"x": ClusterTx(300, 100, frozenset())}
     assert chunks(graph) == [(1000, 200), (300, 100)]  # 5 sat/vB package first, then 3 sat/vB
+
+
+def test_equal_feerates_stay_separate_chunks_whatever_the_graph_order() -> None:
+    """Core's chunking merges a transaction into the chunk before it only at a strictly higher
+    feerate: a chain of three at one feerate is three chunks, however the graph is listed."""
+    chain = {b"a": ClusterTx(100, 100, frozenset()), b"b": ClusterTx(100, 100, frozenset({b"a"})),
+             b"c": ClusterTx(100, 100, frozenset({b"b"}))}
+    for listed in (chain, dict(reversed(chain.items()))):
+        assert [sorted(members) for _, _, members in linearize(listed)] == [[b"a"], [b"b"], [b"c"]]
 
 
 def test_a_diagram_must_be_strictly_better() -> None:
