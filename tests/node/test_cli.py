@@ -51,6 +51,13 @@ def curl(port: int, cookie: str, method: str, *params: object) -> object:
     return reply["result"]
 
 
+def regtest_flags() -> tuple[int, tuple[str, ...]]:
+    """A regtest node's flags on free loopback ports, and its JSON-RPC port."""
+    rpc_port = free_port()
+    return rpc_port, ("--network", "regtest", "--port", str(free_port()), "--bind", "127.0.0.1",
+                      "--rpcport", str(rpc_port), "--dnsseed", "0")
+
+
 def finish(process: subprocess.Popen[bytes], timeout: float = 30.0) -> tuple[int, str]:
     try:
         _, stderr = process.communicate(timeout=timeout)
@@ -62,9 +69,7 @@ def finish(process: subprocess.Popen[bytes], timeout: float = 30.0) -> tuple[int
 
 @needs_curl
 def test_run_stop_by_signal_and_by_rpc_and_resume(tmp_path: Path) -> None:
-    rpc_port = free_port()
-    flags = ("--network", "regtest", "--port", str(free_port()), "--bind", "127.0.0.1", "--rpcport", str(rpc_port),
-             "--dnsseed", "0")
+    rpc_port, flags = regtest_flags()
     cookie_file = tmp_path / "regtest" / ".cookie"
     node = start(tmp_path, *flags)
     cookie = wait_for_file(cookie_file, node)
@@ -89,9 +94,7 @@ def test_a_killed_node_restarts_at_the_same_tip_with_the_same_coins(tmp_path: Pa
     """The node writes its chain state as Core does (hourly, when the cache is full, at a clean
     stop), so a SIGKILL finds most blocks' coins unwritten: the next start reconnects them from
     the block files, to the same tip and the same UTXO set."""
-    rpc_port = free_port()
-    flags = ("--network", "regtest", "--port", str(free_port()), "--bind", "127.0.0.1", "--rpcport", str(rpc_port),
-             "--dnsseed", "0")
+    rpc_port, flags = regtest_flags()
     cookie_file = tmp_path / "regtest" / ".cookie"
     node = start(tmp_path, *flags)
     cookie = wait_for_file(cookie_file, node)
