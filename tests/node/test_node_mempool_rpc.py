@@ -19,8 +19,8 @@ from helpers.waiting import in_thread
 from pantheon.chain.descriptors import add_checksum, infer_descriptor
 from pantheon.hashing import hash_to_hex
 from pantheon.node import Node
-from pantheon.service import NodeService
 from pantheon.primitives import Tx, TxOut
+from pantheon.service import NodeService
 from pantheon.rpc import blockchain
 from pantheon.rpc.blockchain import BlockchainRpc
 from pantheon.rpc.errors import RpcError
@@ -87,6 +87,13 @@ def _funded(node: Node) -> list[tuple[Any, TxOut]]:
     """Three mature coinbase outputs (P2WSH(OP_TRUE)), the tip at 103."""
     mined = node.generate(103, P2WSH_TRUE)
     return [prevouts_of(node.chain.read_block(block_hash).transactions[0])[0] for block_hash in mined[:3]]
+
+
+def _chain_of_three(coin: tuple[Any, TxOut]) -> tuple[Tx, Tx, Tx]:
+    """A spend of `coin`, its child and its grandchild."""
+    first = spend([coin])
+    second = spend(prevouts_of(first))
+    return first, second, spend(prevouts_of(second))
 
 
 def test_mempool_entries_have_cores_fields(rpc_node: Node) -> None:
@@ -186,9 +193,7 @@ def test_submitpackage_lets_a_child_pay_for_its_parent(rpc_node: Node) -> None:
 def test_package_rpcs_refuse_bad_packages_with_cores_codes(rpc_node: Node) -> None:
     client = proxy(rpc_node)
     coins = _funded(rpc_node)
-    first = spend([coins[0]])
-    second = spend(prevouts_of(first))
-    third = spend(prevouts_of(second))
+    first, second, third = _chain_of_three(coins[0])
     hexes = [tx.serialize().hex() for tx in (first, second, third)]
     count = {"code": -8, "message": "Array must contain between 1 and 25 transactions."}
     for call in (client.submitpackage, client.testmempoolaccept):
@@ -229,10 +234,7 @@ def test_a_replacement_over_rpc_reports_what_it_replaced(rpc_node: Node) -> None
 
 def test_mempool_ancestors_and_descendants(rpc_node: Node) -> None:
     client = proxy(rpc_node)
-    coins = _funded(rpc_node)
-    first = spend([coins[0]])
-    second = spend(prevouts_of(first))
-    third = spend(prevouts_of(second))
+    first, second, third = _chain_of_three(_funded(rpc_node)[0])
     for tx in (first, second, third):
         in_thread(client.sendrawtransaction, tx.serialize().hex())
     ids = [hash_to_hex(tx.txid) for tx in (first, second, third)]
