@@ -68,8 +68,10 @@ def test_refill_dials_one_per_netgroup_and_marks_good(setup) -> None:
     hosts = ["20.1.1.1", "20.1.200.2", "21.1.1.1", "22.1.1.1"]  # the first two share a /16
     addresses = [PeerAddress.parse(host, node.address[1]) for host, node in zip(hosts, listeners)]
     dead_address = PeerAddress.parse("23.1.1.1", dead_port)
-    addrman.add([TimedAddress(a, 1_700_000_000, 9) for a in [*addresses, dead_address]],
-                PeerAddress.parse("30.1.1.1"))
+    # Each from its own source /16: two addresses of one /16 from one source share a new-table
+    # bucket, where their ports (the OS's choice) may collide (1 in 64) and one would be dropped.
+    for index, address in enumerate([*addresses, dead_address]):
+        addrman.add([TimedAddress(address, 1_700_000_000, 9)], PeerAddress.parse(f"30.{index}.1.1"))
     assert len(addrman) == 5
     node = dialer(auto_outbound=True, refill_interval=0.05)
     wait_for(lambda: len(node.peers(PeerState.CONNECTED)) == 3 and addrman.get(dead_address).last_try)
