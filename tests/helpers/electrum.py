@@ -20,7 +20,7 @@ import subprocess
 import sys
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Callable
 
 from bitcoin.rpc import RawProxy
 
@@ -248,7 +248,7 @@ class ElectrumWallet(_Process):
             self.command("setconfig", key, value, offline=True)
         self._spawn(self._argv("daemon"))
         wait_for(self._daemon_answers, START_TIMEOUT, what="the Electrum daemon")
-        self.command("load_wallet")
+        self.answer_accepted(lambda answer: answer is True, "load_wallet")
         return self
 
     def _daemon_answers(self) -> bool:
@@ -267,6 +267,27 @@ class ElectrumWallet(_Process):
             except (RuntimeError, subprocess.TimeoutExpired):
                 pass
         super().stop(timeout)
+
+    def answer_accepted(self, accept: Callable[[Any], bool], *args: str) -> Any:
+        """`command(*args)`, repeated until `accept` takes its answer: a daemon just started, or
+        still loading its wallet, may print an error text and exit 0. RuntimeError with the last
+        answer if none is accepted within START_TIMEOUT."""
+        answers: list[Any] = []
+
+        def accepted() -> bool:
+            answers.append(self.command(*args))
+            return accept(answers[-1])
+
+        try:
+            wait_for(accepted, START_TIMEOUT, what=f"electrum {' '.join(args)}")
+        except TimeoutError as error:
+            raise RuntimeError(f"electrum {' '.join(args)} answered {answers[-1]!r}") from error
+        return answers[-1]
+
+    def first_address(self) -> str:
+        """The wallet's first receiving address."""
+        return str(self.answer_accepted(lambda answer: isinstance(answer, list) and bool(answer)
+                                        and str(answer[0]).startswith("bcrt1"), "listaddresses")[0])
 
     def wait_for_height(self, height: int, timeout: float = CATCH_UP_TIMEOUT) -> None:
         """Until the wallet's daemon has the server's headers up to `height` and its history synced."""

@@ -60,7 +60,7 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
     with NodeProcess(root / "node", "--txindex", "--txospenderindex") as node, \
             ElectrumX(root / "electrumx", node) as server, \
             ElectrumWallet(root / "wallet", server, SEED) as wallet:
-        address = wallet.command("listaddresses")[0]
+        address = wallet.first_address()
         mined = node.rpc("generatetoaddress", MINED_TO_WALLET, address)
         coinbase_txids = [node.rpc("getblock", block_hash)["tx"][0] for block_hash in mined]
         node.rpc("generatetoaddress", 101, ELSEWHERE)  # every coinbase of the wallet's is mature
