@@ -60,6 +60,8 @@ def test_submitblock_answers_as_bip22(rpc_node: Node) -> None:
     assert submit(node, side) == "inconclusive"  # stored, less work: not connected
     assert error_of(node, "submitblock", wire.encode_block(good).hex()[:-30]) == (-22, "Block decode failed")
     assert error_of(node, "submitblock", "zz") == (-22, "Block decode failed")
+    spaced = wire.encode_block(good).hex()
+    assert error_of(node, "submitblock", f"{spaced[:80]} {spaced[80:]}") == (-22, "Block decode failed")  # IsHex
 
 
 def test_submitheader_and_getchaintips(rpc_node: Node) -> None:

@@ -201,6 +201,7 @@ def test_package_rpcs_refuse_bad_packages_with_cores_codes(rpc_node: Node) -> No
         assert rpc_error(call, ["zz"]) == {"code": -22, "message": "TX decode failed: zz Make sure the tx has at "
                                                                    "least one input."}
         assert rpc_error(call, "ff00")["code"] == -3
+        assert rpc_error(call, [f"{hexes[0][:8]} {hexes[0][8:]}"])["code"] == -22  # Core's IsHex: no spaces
     assert rpc_error(client.submitpackage, hexes) == {
         "code": -25, "message": "package topology disallowed. not child-with-parents or parents depend on each other."}
     burn = spend([coins[1]], [TxOut(1_000, b"\x6a"), TxOut(coins[1][1].value - 10_000, P2WSH_TRUE)])
