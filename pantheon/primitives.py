@@ -208,7 +208,12 @@ class TxIn:
 
     @property
     def outpoint(self) -> OutPoint:
-        return OutPoint(self.prev_txid, self.prev_index)
+        """The outpoint this input spends, built without OutPoint's checks, which these very
+        fields passed when the input was made (a block's connect asks for thousands)."""
+        point = object.__new__(OutPoint)
+        _set(point, "txid", self.prev_txid)
+        _set(point, "index", self.prev_index)
+        return point
 
     __repr__ = _record_repr
 

@@ -192,14 +192,15 @@ class ConfirmStats:
             self.old_unconfirmed[bucket] += count
             slot[bucket] = 0
 
-    def record(self, blocks_to_confirm: int, fee_rate: float) -> None:
-        """A tracked transaction confirmed `blocks_to_confirm` (1-based) blocks after it entered."""
+    def record(self, blocks_to_confirm: int, bucket: int, fee_rate: float) -> None:
+        """A tracked transaction of `bucket` confirmed `blocks_to_confirm` (1-based) blocks after
+        it entered: one more in every period at least that long (one by one, in Core's order:
+        the counts are floats and stay bit for bit Core's)."""
         if blocks_to_confirm < 1:
             return
         periods_to_confirm = (blocks_to_confirm + self.scale - 1) // self.scale
-        bucket = self.bucket_of(fee_rate)
-        for period in range(periods_to_confirm, len(self.confirmed) + 1):
-            self.confirmed[period - 1][bucket] += 1
+        for row in self.confirmed[periods_to_confirm - 1:]:
+            row[bucket] += 1
         self.tx_count[bucket] += 1
         self.fee_rate_sum[bucket] += fee_rate
 
@@ -406,7 +407,7 @@ class FeeEstimator:
             if tracked is None or height - tracked.height <= 0:
                 continue
             for stats in self.stats.values():
-                stats.record(height - tracked.height, tracked.fee_rate)
+                stats.record(height - tracked.height, tracked.bucket, tracked.fee_rate)
             counted += 1
         if self.first_recorded_height == 0 and counted:
             self.first_recorded_height = height
