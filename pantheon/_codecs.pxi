@@ -115,6 +115,7 @@ cdef Py_ssize_t _TX_INPUTS = _slot(_Tx, "_inputs")
 cdef Py_ssize_t _TX_OUTPUTS = _slot(_Tx, "_outputs")
 cdef Py_ssize_t _TX_TXID = _slot(_Tx, "_txid")
 cdef Py_ssize_t _TX_WTXID = _slot(_Tx, "_wtxid")
+cdef Py_ssize_t _TX_LEGACY_SIGOPS = _slot(_Tx, "legacy_sigops")
 cdef Py_ssize_t _HEADER_RAW = _slot(_BlockHeader, "_raw")
 cdef Py_ssize_t _HEADER_HASH = _slot(_BlockHeader, "hash")
 cdef Py_ssize_t _HEADER_FIELDS = _slot(_BlockHeader, "_fields")
@@ -758,6 +759,7 @@ cdef object _new_tx(bytes raw, Py_ssize_t witness):
     _put(tx, _TX_OUTPUTS, None)
     _put(tx, _TX_TXID, None)
     _put(tx, _TX_WTXID, None)
+    _put(tx, _TX_LEGACY_SIGOPS, None)
     return tx
 
 

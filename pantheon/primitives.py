@@ -366,7 +366,7 @@ class Tx:
     hashing are those of the serialisation, which covers every field.
     """
 
-    __slots__ = ("_raw", "_wit", "_reader", "_inputs", "_outputs", "_txid", "_wtxid")
+    __slots__ = ("_raw", "_wit", "_reader", "_inputs", "_outputs", "_txid", "_wtxid", "legacy_sigops")
     _raw: bytes
     _wit: int
     _reader: Any
@@ -374,6 +374,11 @@ class Tx:
     _outputs: tuple[TxOut, ...] | None
     _txid: bytes | None
     _wtxid: bytes | None
+    #: Core's GetLegacySigOpCount of this transaction, kept by `chain.validation`'s
+    #: `tx_legacy_sigop_count` when it first counts (None until then): a block's checks and its
+    #: connect both count, and a block rebuilt from the mempool holds the very transactions the
+    #: pool counted when they entered. Not part of equality (it follows from the bytes).
+    legacy_sigops: int | None
 
     def __init__(self, version: int, inputs: Iterable[TxIn], outputs: Iterable[TxOut], locktime: int) -> None:
         inputs = tuple(inputs)
@@ -392,6 +397,7 @@ class Tx:
         self._outputs = outputs
         self._txid = None
         self._wtxid = None
+        self.legacy_sigops = None
 
     @property
     def version(self) -> int:
@@ -501,6 +507,7 @@ def tx_from_layout(raw: bytes, wit: int, reader: Any) -> Tx:
     tx._outputs = None
     tx._txid = None
     tx._wtxid = None
+    tx.legacy_sigops = None
     return tx
 
 def _check_count(field: str, count: int) -> None:

@@ -139,9 +139,17 @@ def legacy_sigop_count(script: bytes, accurate: bool = False) -> int:
 def tx_legacy_sigop_count(tx: Tx) -> int:
     """Core's `GetLegacySigOpCount`: every scriptSig and scriptPubKey, coinbase included.
 
-    Scripts without a sigop byte are skipped and P2PKH outputs counted from their shape (one
-    CHECKSIG after 20 pushed bytes): most of a block's scripts, and most of the time here.
+    Counted once per Tx object and kept in it (`Tx.legacy_sigops`). Scripts without a sigop byte
+    are skipped and P2PKH outputs counted from their shape (one CHECKSIG after 20 pushed bytes):
+    most of a block's scripts, and most of the time here.
     """
+    count = tx.legacy_sigops
+    if count is None:
+        count = tx.legacy_sigops = _count_legacy_sigops(tx)
+    return count
+
+
+def _count_legacy_sigops(tx: Tx) -> int:
     search = _SIGOP_BYTES.search
     count = 0
     for txin in tx.inputs:

@@ -286,6 +286,18 @@ def test_tx_sigop_shortcuts_match_the_full_parse(wire_impl: Any) -> None:
         assert validation.tx_legacy_sigop_count(tx) == sum(map(validation.legacy_sigop_count, scripts))
 
 
+def test_a_transactions_legacy_sigops_are_counted_once(wire_impl: Any) -> None:
+    """Kept in the Tx (a block's checks, its connect and the mempool all ask); a decoded or a
+    built transaction starts uncounted, and equality ignores the count."""
+    tx = next(tx for tx in load(wire_impl, 481_829).transactions if validation.tx_legacy_sigop_count(tx) > 1)
+    fresh = wire_impl.module.decode_tx(tx.serialize())
+    built = Tx(tx.version, tx.inputs, tx.outputs, tx.locktime)
+    assert fresh.legacy_sigops is None and built.legacy_sigops is None
+    assert tx.legacy_sigops == validation.tx_legacy_sigop_count(fresh) == fresh.legacy_sigops > 1
+    fresh.legacy_sigops = 0  # what the count would read, were the kept value stale
+    assert validation.tx_legacy_sigop_count(fresh) == 0 and fresh == built
+
+
 # --- BIP34 -------------------------------------------------------------------------------
 
 
