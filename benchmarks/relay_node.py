@@ -18,6 +18,8 @@ import time
 
 from gevent import os as gevent_os
 
+from pantheon.allocator import keep_freed_memory
+from pantheon.collector import collect_less_often
 from pantheon.config import load_config
 from pantheon.hashing import hash_to_hex
 from pantheon.node import NodeTuning
@@ -35,6 +37,7 @@ def main() -> None:
     parser.add_argument("--full", action="store_true", help="no compact blocks (ignore sendcmpct)")
     parser.add_argument("--times", help="append when each new block was checked and connected")
     args = parser.parse_args()
+    keep_freed_memory()  # the process tuned as pantheon-gevent tunes its own (and collect_less_often below)
     config = load_config(["--datadir", args.datadir, "--network", "regtest", "--port", args.p2p_port,
                           "--bind", "127.0.0.1", "--connect", "0", "--rpcport", args.rpc_port,
                           "--rpcuser", "u", "--rpcpassword", "p", "--server", "1"])
@@ -50,6 +53,7 @@ def main() -> None:
         chain.on_pow_valid.insert(0, lambda block, height: note("checked", block))
         chain.on_connected.insert(0, lambda block, height: note("connected", block))
     service.start()
+    collect_less_often()
     print("ready", flush=True)
     while gevent_os.tp_read(0, 1024):
         pass

@@ -25,6 +25,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import gevent
 
     from pantheon.allocator import keep_freed_memory
+    from pantheon.collector import collect_less_often
     from pantheon.config import ConfigError, HelpRequested, load_config
     from pantheon.logs import LogStream, configure_logging
     from pantheon.node import BlockFromTheFuture
@@ -62,6 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.error("cannot start: %s", error)
         print(f"Error: {error}", file=sys.stderr)
         return 1
+    collect_less_often()
     for number in (signal.SIGINT, signal.SIGTERM):
         gevent.signal_handler(number, lambda: gevent.spawn(service.stop))
     service.wait_stopped()
