@@ -341,10 +341,10 @@ class BlockScriptStats:
 class ScriptVerifier:
     """The node's one script checker: the cache and, when `workers` > 0, the worker processes.
 
-    `verify_mempool_tx` and `verify_block_scripts` are the two calls the mempool and the block
-    connection make. Blocks with fewer than `min_parallel_inputs` inputs to check are verified
-    inline (a round trip to the workers costs more than a few inputs), yielding to the hub every
-    `yield_every` inputs. Workers start on first use; `close()` (or a `with` block) stops them.
+    `verify_mempool_tx` and `queue_block` are the two calls the mempool and the block connection
+    make (`verify_block_scripts` feeds a block's queue at once). Blocks with fewer than
+    `min_parallel_inputs` inputs to check are verified inline (a round trip to the workers costs
+    more than a few inputs), yielding to the hub every `yield_every` inputs. Workers start on first use; `close()` (or a `with` block) stops them.
     """
 
     def __init__(
