@@ -22,8 +22,10 @@ mainnet 170,060), and at the end the coinbase against fees plus subsidy (`bad-cb
 connection is marked invalid in the header tree and the tip stays where it was. Each block is
 checked against a per-block overlay of the UTXO set, so a failure leaves the set untouched.
 
-Scripts are NOT executed unless a `script_verifier` is given (`chain/scripts.py` provides one;
-it is called once per block, after every other rule, as Core checks scripts last):
+Scripts are NOT executed unless a `script_verifier` is given (`chain/scripts.py` provides one).
+As Core's ConnectBlock feeds its CCheckQueue, each transaction's scripts are queued once its other
+checks pass, to run in worker processes while the loop goes on, and their verdict is waited for
+after every other rule, as Core waits for its script checks last.
 `scripts_verified` says which, and opening without one logs a warning. Without it a block with a
 bad signature is accepted.
 
@@ -65,7 +67,7 @@ import itertools
 import logging
 import struct
 import time
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Protocol, Sequence
 
 import gevent
 
@@ -98,7 +100,7 @@ from pantheon.chain.validation import (
 )
 from pantheon.hashing import hash_to_hex, hex_to_hash
 from pantheon.params import REGTEST, Network
-from pantheon.primitives import Block, OutPoint
+from pantheon.primitives import Block, OutPoint, Tx
 from pantheon.store import Batch, Store, StoreError
 
 __all__ = [
@@ -153,10 +155,24 @@ ACTIVATION_FIELDS = {"bip34": "bip34_height", "dersig": "bip66_height", "cltv": 
 
 #: Called with a block and its height after it is connected or disconnected.
 BlockHook = Callable[[Block, int], None]
-#: Checks a block's scripts: (block, height, the coins each transaction spends, aligned with
-#: `block.transactions`, the coinbase's empty); raises BlockRejected with Core's reason. The
-#: shape of `chain.scripts.ScriptVerifier.verify_block_scripts`, given `script_flags(...)`.
-ScriptVerifier = Callable[[Block, int, Sequence[Sequence[Coin]]], None]
+
+
+class BlockScriptChecks(Protocol):
+    """A block's script checks as the connect loop feeds them (`chain.scripts.ScriptCheckQueue`)."""
+
+    def add(self, tx: Tx, spent: Sequence[Coin]) -> None:
+        """Queue a non-coinbase tx's scripts, once its other checks passed, with the coins it spends."""
+
+    def complete(self) -> object:
+        """Wait for every check queued; raise BlockRejected with Core's reason if one failed."""
+
+    def abandon(self) -> None:
+        """Drop the checks of a block that failed another rule (nothing after `complete`)."""
+
+
+#: Starts a block's script checks, given the block and its height: None when its scripts are not
+#: checked (-assumevalid). `chain.scripts.ChainScriptChecks.block` is the node's.
+ScriptVerifier = Callable[[Block, int], BlockScriptChecks | None]
 
 
 def with_activation_heights(network: Network, **heights: int) -> Network:
@@ -734,7 +750,23 @@ class Chainstate:
 
     def _connect_checks(self, block: Block, height: int) -> tuple[_BlockView, list[Coin]]:
         """ConnectBlock's rules for a child of the tip at `height`, against an overlay of the
-        UTXO set: the overlay and the coins spent (the undo record), nothing applied."""
+        UTXO set: the overlay and the coins spent (the undo record), nothing applied. The
+        scripts run while the other rules are checked, and their verdict comes last, as Core
+        waits for its script checks after bad-cb-amount."""
+        checks = self._script_verifier(block, height) if self._script_verifier is not None else None
+        try:
+            view, undo = self._check_spends(block, height, checks)
+            if checks is not None:
+                checks.complete()
+            return view, undo
+        finally:
+            if checks is not None:
+                checks.abandon()  # a block failing another rule: nothing left running for the next
+
+    def _check_spends(self, block: Block, height: int,
+                      checks: BlockScriptChecks | None) -> tuple[_BlockView, list[Coin]]:
+        """ConnectBlock's rules but the scripts, each transaction's queued on `checks` once its
+        other checks pass, as Core's ConnectBlock adds them to its CCheckQueueControl."""
         block_hash = block.hash
         parent = block.header.prev_block
         net = self.network
@@ -749,10 +781,8 @@ class Chainstate:
         enforce_bip68 = height >= net.csv_height
         parent_mtp = self.headers.median_time_past(parent)
         p2sh = witness = block_hash not in _NO_P2SH_BLOCKS
-        verifier = self._script_verifier
         fees = sigops = 0
         undo: list[Coin] = []
-        spent_per_tx: list[list[Coin]] = []
         for tx in transactions:
             txid = tx.txid
             coinbase = is_coinbase(tx)
@@ -774,10 +804,11 @@ class Chainstate:
             sigops += tx_sigop_cost(tx, spent, p2sh, witness)
             if sigops > MAX_BLOCK_SIGOPS_COST:
                 raise BlockRejected("bad-blk-sigops", block_hash, "too many sigops")
+            if checks is not None and not coinbase:
+                checks.add(tx, spent)
             for txin in () if coinbase else tx.inputs:
                 view.spend(coin_key(txin.prev_txid, txin.prev_index))
             undo += spent
-            spent_per_tx.append(spent)
             for index, txout in enumerate(tx.outputs):
                 if not is_unspendable(txout.script_pubkey):
                     view.added[coin_key(txid, index)] = Coin(txout.value, txout.script_pubkey, height, coinbase)
@@ -786,8 +817,6 @@ class Chainstate:
         if paid > reward:
             raise BlockRejected("bad-cb-amount", block_hash,
                                 f"coinbase pays too much (actual={paid} vs limit={reward})")
-        if verifier is not None:  # last, as Core waits for its script checks after bad-cb-amount
-            verifier(block, height, spent_per_tx)
         return view, undo
 
     def disconnect_tip(self) -> Block:

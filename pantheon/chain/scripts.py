@@ -35,11 +35,12 @@ GIL held, in about equal parts. So native threads overlap only the kernel half, 
 processes run both halves in parallel, the pickling of each tx and its spent outputs being small
 against an input's verification (`python -m benchmarks scripts` compares the three; the README
 has the figures). So blocks of at least `min_parallel_inputs` inputs are verified by `workers`
-processes (default 2, at most the cores), fed chunks over pipes that gevent waits on
-cooperatively; `workers=0` (and small blocks) verify in the calling greenlet and yield
-(`gevent.sleep(0)`) every `yield_every` inputs, a few milliseconds of work. Processes are started
-with `subprocess`, not `multiprocessing`, so monkey-patching (cli.py) cannot turn their plumbing
-into greenlets. A mempool tx is verified inline: one tx is a fraction of a millisecond.
+processes (default 2, at most the cores), fed chunks over pipes by the block's
+`ScriptCheckQueue` while the chain state's connect loop goes on (Core's CCheckQueue), gevent
+waiting on the pipes cooperatively; `workers=0` (and small blocks) verify in the calling
+greenlet and yield (`gevent.sleep(0)`) every `yield_every` inputs, a few milliseconds of work.
+Processes are started with `subprocess`, not `multiprocessing`, so monkey-patching (cli.py)
+cannot turn their plumbing into greenlets. A mempool tx is verified inline: one tx is a fraction of a millisecond.
 
 Successful verifications are cached by (wtxid, flags), as Core's script execution cache: the wtxid
 commits to the scripts and the spent outpoints, so a tx accepted to the mempool is not verified
@@ -53,14 +54,14 @@ import os
 import pickle
 import struct
 import sys
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from dataclasses import dataclass
-from typing import Any, Iterator, Sequence, Union
+from typing import Any, Sequence, Union
 
 import gevent
+from gevent import select as gselect
 from gevent import subprocess as gsubprocess
 from gevent.lock import Semaphore
-from gevent.pool import Pool
 
 from pantheon.chain.addresses import hash160
 from pantheon.chain.coins import Coin
@@ -99,6 +100,7 @@ __all__ = [
     "VerificationCache",
     "BlockScriptStats",
     "ScriptVerifier",
+    "ScriptCheckQueue",
     "script_flags",
     "flag_names",
     "verify_tx",
@@ -160,9 +162,14 @@ SpentOutput = Union[Coin, tuple[int, bytes]]
 
 _DEFAULT_CACHE_ENTRIES = 100_000
 _CHUNKS_PER_WORKER = 8
+#: Chunks a worker is sent ahead of its replies: one running, one in its pipe for when it ends.
+_QUEUED_CHUNKS = 2
 #: One transaction to verify: its position in the block, its bytes, its spent (value, script)s.
 _Work = tuple[int, bytes, list[tuple[int, bytes]]]
 _FRAME = struct.Struct("<I")
+#: A worker's reply: the chunk's number and its first failing position, or `_NO_FAILURE`.
+_REPLY = struct.Struct("<Ii")
+_NO_FAILURE = -1
 
 
 class ScriptCheckError(RuntimeError):
@@ -334,10 +341,10 @@ class BlockScriptStats:
 class ScriptVerifier:
     """The node's one script checker: the cache and, when `workers` > 0, the worker processes.
 
-    `verify_mempool_tx` and `verify_block_scripts` are the two calls the mempool and the block
-    connection make. Blocks with fewer than `min_parallel_inputs` inputs to check are verified
-    inline (a round trip to the workers costs more than a few inputs), yielding to the hub every
-    `yield_every` inputs. Workers start on first use; `close()` (or a `with` block) stops them.
+    `verify_mempool_tx` and `queue_block` are the two calls the mempool and the block connection
+    make (`verify_block_scripts` feeds a block's queue at once). Blocks with fewer than
+    `min_parallel_inputs` inputs to check are verified inline (a round trip to the workers costs
+    more than a few inputs), yielding to the hub every `yield_every` inputs. Workers start on first use; `close()` (or a `with` block) stops them.
     """
 
     def __init__(
@@ -355,7 +362,7 @@ class ScriptVerifier:
         self.cache = VerificationCache() if cache is None else cache
         self.yield_every = yield_every
         self.min_parallel_inputs = min_parallel_inputs
-        self._processes: list[gsubprocess.Popen] = []
+        self._workers: list[_Worker] = []
         self._exchange = Semaphore()
 
     def verify_mempool_tx(
@@ -376,38 +383,25 @@ class ScriptVerifier:
     def verify_block_scripts(
         self, block: Block, spent_outputs_per_tx: Sequence[Sequence[SpentOutput]], flags: int
     ) -> BlockScriptStats:
-        """Verify every input script of `block` with its consensus `flags` (`script_flags`).
+        """Verify every input script of `block` with its consensus `flags` (`script_flags`), for a
+        caller that has every spent output already: `queue_block` fed at once.
 
         `spent_outputs_per_tx` is aligned with `block.transactions`, the coinbase's entry empty.
-        Raises BlockRejected (Core's reason, the tx and input in `detail`, caused by the
-        ScriptRejected) on a failing tx: the first in block order inline, the first found by the
-        workers otherwise (as Core's parallel checks report whichever failed).
+        Raises BlockRejected as `ScriptCheckQueue.complete` does.
         """
-        flags = _check_flags(flags)
         txs = block.transactions
         if len(spent_outputs_per_tx) != len(txs):
             raise ValueError(f"{len(spent_outputs_per_tx)} spent-output lists for {len(txs)} transactions")
-        work: list[_Work] = []
-        from_cache = 0
-        for position, (tx, spent) in enumerate(zip(txs, spent_outputs_per_tx)):
-            if is_coinbase(tx):
-                continue
-            if self.cache.contains(tx.wtxid, flags, erase=True):
-                from_cache += 1
-                continue
-            work.append((position, tx.serialize(), _pairs(tx, spent)))
-        inputs = sum(len(pairs) for _, _, pairs in work)
-        if self.workers and inputs >= self.min_parallel_inputs:
-            failed = self._run_in_workers(work, flags, inputs)
-        else:
-            failed = self._run_inline(work, flags)
-        if failed is not None:
-            try:
-                verify_tx(txs[failed], spent_outputs_per_tx[failed], flags)
-            except ScriptRejected as rejected:
-                raise BlockRejected(rejected.reason, block.hash, rejected.detail) from rejected
-            raise ScriptCheckError(f"tx {failed} of the block failed, then passed when checked again")
-        return BlockScriptStats(inputs, from_cache)
+        with self.queue_block(block, flags) as queue:
+            for tx, spent in zip(txs, spent_outputs_per_tx):
+                if not is_coinbase(tx):
+                    queue.add(tx, spent)
+            return queue.complete()
+
+    def queue_block(self, block: Block, flags: int) -> ScriptCheckQueue:
+        """The queue for `block`'s script checks under its consensus `flags`, to feed one tx at a
+        time as the connect loop finds its spent outputs; use it in a `with` block."""
+        return ScriptCheckQueue(self, block, flags)
 
     def _run_inline(self, work: Sequence[_Work], flags: int) -> int | None:
         """The first failing position, verified in this greenlet, yielding every `yield_every` inputs."""
@@ -423,67 +417,217 @@ class ScriptVerifier:
                     since_yield = 0
         return None
 
-    def _run_in_workers(self, work: Sequence[_Work], flags: int, inputs: int) -> int | None:
-        """A failing position, or None: chunks of ~1/8 of a worker's share of the inputs are
-        handed to whichever worker is free. Fixed shares were measured 2:1 out of balance on
-        block 481815: an input's cost varies with its tx (legacy sighash hashes the whole tx)."""
-        with self._exchange:  # one block at a time on the pipes
-            return self._exchange_chunks(work, flags, inputs)
+    def _claim_workers(self) -> list[_Worker]:
+        """The workers, started if need be, for one block at a time: `_give_back_workers` ends it."""
+        self._exchange.acquire()
+        if not self._workers:
+            try:
+                self._workers = [_Worker() for _ in range(self.workers)]
+            except BaseException:
+                self._exchange.release()
+                raise
+        return self._workers
 
-    def _exchange_chunks(self, work: Sequence[_Work], flags: int, inputs: int) -> int | None:
-        processes = self._started()
-        chunks = _chunks(work, max(1, inputs // (len(processes) * _CHUNKS_PER_WORKER)))
-        failures: list[int] = []
-
-        def feed(process: gsubprocess.Popen) -> None:
-            for chunk in chunks:  # one iterator shared by the feeders: each chunk goes to one worker
-                if failures:
-                    return
-                _send(process.stdin, (flags, chunk))
-                failed = _receive(process.stdout)
-                if failed is not None:
-                    failures.append(failed)
-
-        feeders = Pool(len(processes))
-        try:
-            gevent.joinall([feeders.spawn(feed, process) for process in processes], raise_error=True)
-        except BaseException:  # a dead worker, or this greenlet killed mid-exchange: the pipes are
-            feeders.kill()  # out of step, so start afresh next time
-            self._discard()
-            raise
-        return min(failures) if failures else None
-
-    def _started(self) -> list[gsubprocess.Popen]:
-        if not self._processes:
-            command = [sys.executable, "-c", "from pantheon.chain.scripts import _worker_main; _worker_main()"]
-            self._processes = [
-                gsubprocess.Popen(command, stdin=gsubprocess.PIPE, stdout=gsubprocess.PIPE)
-                for _ in range(self.workers)
-            ]
-        return self._processes
+    def _give_back_workers(self, *, discard: bool) -> None:
+        """The block's exchange is over; `discard` when its pipes are out of step (a lost worker, a
+        greenlet killed mid-exchange), so the next block starts fresh workers."""
+        if discard:
+            workers, self._workers = self._workers, []
+            for worker in workers:
+                worker.kill()
+        self._exchange.release()
 
     def close(self) -> None:
         """Stop the worker processes (closing their input ends them) and wait for them."""
-        processes, self._processes = self._processes, []
-        for process in processes:
-            process.stdin.close()
-        for process in processes:
-            process.wait(timeout=10)
-            process.stdout.close()
-
-    def _discard(self) -> None:
-        processes, self._processes = self._processes, []
-        for process in processes:
-            process.kill()
-            process.wait()
-            process.stdin.close()
-            process.stdout.close()
+        workers, self._workers = self._workers, []
+        for worker in workers:
+            worker.process.stdin.close()
+        for worker in workers:
+            worker.process.wait(timeout=10)
+            worker.process.stdout.close()
 
     def __enter__(self) -> ScriptVerifier:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+class ScriptCheckQueue:
+    """One block's script checks, queued as the connect loop reaches each transaction (Core's
+    CCheckQueueControl): `add` each non-coinbase tx with its spent outputs in block order once its
+    other checks pass, `complete` for the verdict after every other rule of the block; leaving
+    the `with` block without it (`abandon`) drops the checks of a block that failed another rule.
+
+    The transactions the cache holds are skipped. If the rest have fewer than the verifier's
+    `min_parallel_inputs` inputs, or it has no workers, they are verified in `complete`, in the
+    calling greenlet. Otherwise they go to the worker processes while the connect loop goes on, in
+    chunks of ~1/8 of a worker's share of the inputs: a full chunk is written at once to the worker
+    with the fewest waiting (a write yields only when that pipe is full), at most `_QUEUED_CHUNKS`
+    per worker so none idles between chunks and none is given a long backlog (an input's cost
+    varies with its tx, as legacy sighash hashes the whole tx: fixed shares were measured 2:1 out
+    of balance on block 481815); further chunks wait here until a reply, read without waiting at
+    the next chunk or waited for in `complete`, frees a worker. Once a reply names a failure, no
+    further chunk is sent; the failure is raised by `complete` only, as Core reports its parallel
+    checks' failure when it waits for them after every other rule.
+    """
+
+    def __init__(self, verifier: ScriptVerifier, block: Block, flags: int) -> None:
+        self._verifier = verifier
+        self._block_hash = block.hash
+        self._flags = flags = _check_flags(flags)
+        cache = verifier.cache
+        #: Verified before (the mempool): skipped, and used up when the verdict is asked.
+        self._from_cache: set[bytes] = set()
+        self._inputs = 0
+        for tx in block.transactions:
+            if is_coinbase(tx):
+                continue
+            if cache.contains(tx.wtxid, flags):
+                self._from_cache.add(tx.wtxid)
+            else:
+                self._inputs += len(tx.inputs)
+        self._queued: list[tuple[Tx, Sequence[SpentOutput]]] = []  # by the position `_Work` names
+        self._held: list[_Work] = []  # the chunk being filled; every tx when verified inline
+        self._held_inputs = 0
+        self._waiting: deque[list[_Work]] = deque()  # full chunks no worker has room for yet
+        self._failures: list[int] = []
+        self._finished = False
+        self._workers: list[_Worker] | None = None
+        if verifier.workers and self._inputs >= verifier.min_parallel_inputs:
+            self._workers = verifier._claim_workers()
+            self._chunk_inputs = max(1, self._inputs // (len(self._workers) * _CHUNKS_PER_WORKER))
+
+    def add(self, tx: Tx, spent_outputs: Sequence[SpentOutput]) -> None:
+        """Queue `tx`'s input scripts against the outputs it spends (aligned with its inputs)."""
+        if self._failures or (self._from_cache and tx.wtxid in self._from_cache):
+            return  # the verdict is known already, or the tx was verified before
+        pairs = _pairs(tx, spent_outputs)
+        self._held.append((len(self._queued), tx.serialize(), pairs))
+        self._queued.append((tx, spent_outputs))
+        self._held_inputs += len(pairs)
+        if self._workers is not None and self._held_inputs >= self._chunk_inputs:
+            self._waiting.append(self._held)
+            self._held, self._held_inputs = [], 0
+            self._exchange(wait=False)
+
+    def complete(self) -> BlockScriptStats:
+        """The verdict once every queued check has run. Raises BlockRejected (Core's reason, the tx
+        and input in `detail`, caused by the ScriptRejected) on a failing tx: the first in block
+        order inline, the first the workers found otherwise (as Core's parallel checks report
+        whichever failed)."""
+        self._finished = True
+        for wtxid in self._from_cache:
+            self._verifier.cache.contains(wtxid, self._flags, erase=True)  # a tx is in one block
+        if self._workers is None:
+            failed = self._verifier._run_inline(self._held, self._flags)
+        else:
+            if self._held:
+                self._waiting.append(self._held)
+            self._exchange(wait=True)
+            self._verifier._give_back_workers(discard=False)
+            failed = min(self._failures) if self._failures else None
+        if failed is not None:
+            tx, spent = self._queued[failed]
+            try:
+                verify_tx(tx, spent, self._flags)
+            except ScriptRejected as rejected:
+                raise BlockRejected(rejected.reason, self._block_hash, rejected.detail) from rejected
+            raise ScriptCheckError(f"tx {hash_to_hex(tx.txid)} failed, then passed when checked again")
+        return BlockScriptStats(self._inputs, len(self._from_cache))
+
+    def abandon(self) -> None:
+        """Drop the checks of a block that failed another rule (nothing after `complete`): wait for
+        the chunks sent, so the next block reads no reply of this one, and give the workers back."""
+        if self._finished:
+            return
+        self._finished = True
+        if self._workers is not None:
+            self._waiting.clear()
+            try:
+                self._exchange(wait=True)
+            except ScriptCheckError:
+                return  # the workers were discarded and start afresh; no verdict is wanted
+            self._verifier._give_back_workers(discard=False)
+
+    def _exchange(self, *, wait: bool) -> None:
+        """Read the replies that have come (with `wait`, until every chunk sent is answered) and
+        hand waiting chunks to the workers with room."""
+        workers = self._workers
+        assert workers is not None
+        try:
+            while True:
+                for worker in workers:
+                    self._failures += worker.failures_replied()
+                if self._failures:
+                    self._waiting.clear()
+                while self._waiting:
+                    worker = min(workers, key=lambda worker: len(worker.sent))
+                    if len(worker.sent) >= _QUEUED_CHUNKS:
+                        break
+                    worker.send(self._flags, self._waiting.popleft())
+                busy = [worker.replies for worker in workers if worker.sent]
+                if not wait or not busy:
+                    return
+                gselect.select(busy, [], [])
+        except BaseException:  # a lost worker, or this greenlet killed mid-exchange: the pipes are
+            self._finished = True  # out of step, so the next block starts fresh workers
+            self._workers = None
+            self._verifier._give_back_workers(discard=True)
+            raise
+
+    def __enter__(self) -> ScriptCheckQueue:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.abandon()
+
+
+class _Worker:
+    """A worker process and the numbers of the chunks sent to it and not answered yet, oldest
+    first: a reply must name the oldest, so none is ever taken for another chunk's."""
+
+    def __init__(self) -> None:
+        command = [sys.executable, "-c", "from pantheon.chain.scripts import _worker_main; _worker_main()"]
+        self.process = gsubprocess.Popen(command, stdin=gsubprocess.PIPE, stdout=gsubprocess.PIPE)
+        self.replies = self.process.stdout.fileno()  # non-blocking: gevent's pipes are
+        self.sent: deque[int] = deque()
+        self._number = 0
+        self._unread = bytearray()
+
+    def send(self, flags: int, chunk: list[_Work]) -> None:
+        self._number = (self._number + 1) & 0xFFFF_FFFF
+        try:
+            _send(self.process.stdin, (self._number, flags, chunk))
+        except OSError as exc:
+            raise ScriptCheckError("a script worker process exited") from exc
+        self.sent.append(self._number)
+
+    def failures_replied(self) -> list[int]:
+        """The failing positions the replies that have come name, read without waiting."""
+        failures = []
+        while self.sent:
+            try:
+                data = os.read(self.replies, _REPLY.size * _QUEUED_CHUNKS)
+            except BlockingIOError:
+                break
+            if not data:
+                raise ScriptCheckError("a script worker process exited")
+            self._unread += data
+            while len(self._unread) >= _REPLY.size:
+                number, failed = _REPLY.unpack_from(self._unread)
+                del self._unread[:_REPLY.size]
+                if not self.sent or self.sent.popleft() != number:
+                    raise ScriptCheckError("a script worker answered a chunk it was not sent")
+                if failed != _NO_FAILURE:
+                    failures.append(failed)
+        return failures
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait()
+        self.process.stdin.close()
+        self.process.stdout.close()
 
 
 class ChainScriptChecks:
@@ -519,12 +663,13 @@ class ChainScriptChecks:
         buried = (best_work - headers.chain_work(block_hash)) * self.network.pow_target_spacing
         return buried // block_work(headers.header(best).bits) > ASSUMEVALID_BURIED_SECONDS
 
-    def block(self, block: Block, height: int, spent_per_tx: Sequence[Sequence[SpentOutput]]) -> None:
-        """The chain state's script check of a block being connected."""
+    def block(self, block: Block, height: int) -> ScriptCheckQueue | None:
+        """The queue for the scripts of a block the chain state connects; None when -assumevalid
+        skips them."""
         if self.assumed_valid(block.hash, height):
             self.skipped += 1
-            return
-        self.verifier.verify_block_scripts(block, spent_per_tx, script_flags(self.network, height, block.hash))
+            return None
+        return self.verifier.queue_block(block, script_flags(self.network, height, block.hash))
 
     def mempool_tx(self, tx: Tx, spent: Sequence[SpentOutput]) -> None:
         """The mempool's script check of a transaction for the next block."""
@@ -554,45 +699,22 @@ def refuse_upgradable_witness(tx: Tx, spent_outputs: Sequence[SpentOutput]) -> N
                                  error="Witness version reserved for soft-fork upgrades")
 
 
-def _chunks(work: Sequence[_Work], chunk_inputs: int) -> Iterator[list[_Work]]:
-    """Consecutive transactions in lists of about `chunk_inputs` inputs (a tx is never split)."""
-    chunk: list[_Work] = []
-    size = 0
-    for item in work:
-        chunk.append(item)
-        size += len(item[2])
-        if size >= chunk_inputs:
-            yield chunk
-            chunk, size = [], 0
-    if chunk:
-        yield chunk
-
-
 def _send(stream: Any, message: object) -> None:
     data = pickle.dumps(message, pickle.HIGHEST_PROTOCOL)
     stream.write(_FRAME.pack(len(data)) + data)
     stream.flush()
 
 
-def _receive(stream: Any) -> Any:
-    """One framed message from our own worker (pickle is safe: we wrote it); EOF means it died."""
-    header = stream.read(_FRAME.size)
-    if len(header) < _FRAME.size:
-        raise ScriptCheckError("a script worker process exited")
-    (size,) = _FRAME.unpack(header)
-    data = stream.read(size)
-    if len(data) < size:
-        raise ScriptCheckError("a script worker process exited mid-reply")
-    return pickle.loads(data)
-
-
 def _worker_main() -> None:
-    """A worker process: read (flags, chunk) requests, reply with the first failing position."""
+    """A worker process: read (number, flags, chunk) requests, reply with the number and the
+    first failing position (`_NO_FAILURE` if none)."""
     requests, replies = sys.stdin.buffer, sys.stdout.buffer
     while True:
         header = requests.read(_FRAME.size)
         if len(header) < _FRAME.size:
             return
-        flags, chunk = pickle.loads(requests.read(_FRAME.unpack(header)[0]))
-        failed = next((position for position, raw, pairs in chunk if _first_failure(raw, pairs, flags) is not None), None)
-        _send(replies, failed)
+        number, flags, chunk = pickle.loads(requests.read(_FRAME.unpack(header)[0]))
+        failed = next((position for position, raw, pairs in chunk if _first_failure(raw, pairs, flags) is not None),
+                      _NO_FAILURE)
+        replies.write(_REPLY.pack(number, failed))
+        replies.flush()

@@ -44,9 +44,11 @@ class Chain:
     """A Chainstate on its own store with script checks, and a mempool on top, like the node's."""
 
     def __init__(self, path: Path, network: Network, *, assumevalid: bytes | None = None,
-                 verify: bool = True) -> None:
+                 verify: bool = True, workers: int = 0) -> None:
+        """`workers` > 0: every block's scripts go to that many worker processes as it connects."""
         self.store = Store.open(path)
-        self.checks = ChainScriptChecks(scripts.ScriptVerifier(workers=0), network, None, lambda: self.state.height + 1,
+        verifier = scripts.ScriptVerifier(workers=workers, min_parallel_inputs=1)
+        self.checks = ChainScriptChecks(verifier, network, None, lambda: self.state.height + 1,
                                         assumevalid=assumevalid) if verify else None
         self.state = Chainstate(self.store, network, script_verifier=self.checks.block if self.checks else None)
         if self.checks is not None:
@@ -82,8 +84,9 @@ def open_chain(tmp_path: Path) -> Iterator[type[Chain]]:
         chain.close()
 
 
-def test_bcoin_chain_and_its_mempool_with_every_script_verified(open_chain: type[Chain]) -> None:
-    chain = open_chain("bcoin", BCOIN_REGTEST)
+@pytest.mark.parametrize("workers", [0, 2])
+def test_bcoin_chain_and_its_mempool_with_every_script_verified(open_chain: type[Chain], workers: int) -> None:
+    chain = open_chain("bcoin", BCOIN_REGTEST, workers=workers)
     assert chain.state.scripts_verified and chain.mempool.scripts_verified
     for block in read_chain(wire.decode_block)[1:]:
         chain.state.accept_block(block)
@@ -119,8 +122,10 @@ def _p2tr_spend(coinbase: Tx, secret: int, script: bytes, corrupt: bool = False)
     return wire.decode_tx(signed.serialize())
 
 
-def test_a_chain_with_p2tr_key_path_spends_connects_and_a_bad_signature_does_not(open_chain: type[Chain]) -> None:
-    chain = open_chain("p2tr", REGTEST)
+@pytest.mark.parametrize("workers", [0, 2])
+def test_a_chain_with_p2tr_key_path_spends_connects_and_a_bad_signature_does_not(open_chain: type[Chain],
+                                                                                 workers: int) -> None:
+    chain = open_chain("p2tr", REGTEST, workers=workers)
     secret, script = taproot_output(0x5EED)
     funding = chain.mine(script, 3)
     chain.mine(P2WPKH_OUT, 100)

@@ -377,23 +377,48 @@ def test_scripts_are_off_without_a_verifier_and_say_so(store: Store, caplog: pyt
     assert "SCRIPT CHECKS ARE OFF" in caplog.text
 
 
-def test_a_script_verifier_sees_each_blocks_spends_last_and_can_reject_it(store: Store, base: list[Block]) -> None:
-    seen: list[tuple[bytes, int, list[list[Coin]]]] = []
+def test_a_script_verifier_is_fed_each_spend_and_asked_its_verdict_last(store: Store, base: list[Block]) -> None:
+    """Each tx's spent coins are queued as the loop passes it (Core's CCheckQueueControl.Add), the
+    verdict is asked after every other rule, and a block failing one drops what it queued."""
+    calls: list[tuple] = []
 
-    def verifier(block: Block, height: int, spent: Sequence[Sequence[Coin]]) -> None:
-        seen.append((block.hash, height, [list(coins) for coins in spent]))
-        if block.transactions[-1].outputs[0].value == 7:
-            raise BlockRejected("block-script-verify-flag-failed", block.hash)
+    class Checks:
+        def __init__(self, block: Block, height: int) -> None:
+            self.block = block
+            calls.append(("start", block.hash, height))
 
-    chainstate = chainstate_on(store, base, script_verifier=verifier)
+        def add(self, tx: Tx, spent: Sequence[Coin]) -> None:
+            calls.append(("add", tx.txid, list(spent)))
+
+        def complete(self) -> None:
+            calls.append(("complete",))
+            if self.block.transactions[-1].outputs[0].value == 7:
+                raise BlockRejected("block-script-verify-flag-failed", self.block.hash)
+
+        def abandon(self) -> None:
+            calls.append(("abandon",))
+
+    chainstate = chainstate_on(store, base, script_verifier=Checks)
     assert chainstate.scripts_verified
+    calls.clear()  # the base chain's blocks
     block = on_tip(chainstate, [spend([cb(base, 1)], [COIN])])
     chainstate.accept_block(block)
-    assert seen[-1] == (block.hash, BASE_HEIGHT + 1, [[], [Coin(50 * COIN, OP_TRUE, 1, True)]])
+    assert calls == [("start", block.hash, BASE_HEIGHT + 1),
+                     ("add", block.transactions[1].txid, [Coin(50 * COIN, OP_TRUE, 1, True)]),
+                     ("complete",), ("abandon",)]  # abandon after complete drops nothing
     assert_rejected(chainstate, on_tip(chainstate, [spend([cb(base, 2)], [7])]), "block-script-verify-flag-failed")
-    seen.clear()
+    calls.clear()
     assert_rejected(chainstate, on_tip(chainstate, [spend([cb(base, 2)], [7])], fees=50 * COIN), "bad-cb-amount")
-    assert seen == []  # scripts come after every other rule, as in Core
+    assert [call[0] for call in calls] == ["start", "add", "abandon"]  # no verdict: scripts come last, as in Core
+
+
+def test_a_block_whose_scripts_are_not_checked_connects(store: Store, base: list[Block]) -> None:
+    """A verifier answering None (-assumevalid) for a block: its other rules still apply."""
+    chainstate = chainstate_on(store, base, script_verifier=lambda block, height: None)
+    block = on_tip(chainstate, [spend([cb(base, 1)], [COIN])])
+    chainstate.accept_block(block)
+    assert chainstate.tip == block.hash
+    assert_rejected(chainstate, on_tip(chainstate, [spend([cb(base, 2)], [7])], fees=50 * COIN), "bad-cb-amount")
 
 
 def test_median_time_past_of_the_tip_and_at_a_height(store: Store, base: list[Block]) -> None:

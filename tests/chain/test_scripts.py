@@ -23,6 +23,7 @@ from types import ModuleType
 
 import gevent
 import pytest
+from gevent import select as gselect
 from packaging.requirements import Requirement
 
 from pantheon import _wire_py
@@ -625,7 +626,109 @@ def test_a_dead_worker_fails_the_check_and_is_replaced() -> None:
     block, spent = _block(_wire_py)
     with scripts.ScriptVerifier(workers=1, min_parallel_inputs=1) as verifier:
         verifier.verify_block_scripts(block, spent, CONSENSUS_FLAGS)
-        verifier._processes[0].kill()
+        verifier._workers[0].process.kill()
         with pytest.raises(scripts.ScriptCheckError):
             verifier.verify_block_scripts(block, spent, CONSENSUS_FLAGS)
         assert verifier.verify_block_scripts(block, spent, CONSENSUS_FLAGS).inputs_verified == 5
+
+
+# --- the queue the connect loop feeds -----------------------------------------------------------
+
+_OP_TRUE, _OP_FALSE = (1, b"\x51"), (1, b"\x00")
+
+
+def _one_input_block(count: int, failing: set[int]) -> tuple[Block, list[list[tuple[int, bytes]]]]:
+    """A block of a coinbase and `count` one-input spends of bare OP_TRUE outputs, those at the
+    positions in `failing` (1-based, as in the block) spending OP_FALSE instead."""
+    txs = tuple(Tx(2, [TxIn(position.to_bytes(32, "little"), 0)], [TxOut(0, b"\x51")], 0)
+                for position in range(1, count + 1))
+    spent = [[]] + [[_OP_FALSE if position in failing else _OP_TRUE] for position in range(1, count + 1)]
+    return Block(BlockHeader(1, bytes(32), bytes(32), 0, 0x207FFFFF, 0), (_COINBASE, *txs)), spent
+
+
+def _rejection(verifier: scripts.ScriptVerifier, block: Block,
+               spent: list[list[tuple[int, bytes]]]) -> tuple[str, str]:
+    with pytest.raises(BlockRejected) as caught:
+        verifier.verify_block_scripts(block, spent, CONSENSUS_FLAGS)
+    return caught.value.reason, caught.value.detail
+
+
+@needs_kernel
+def test_a_failure_is_found_while_later_transactions_are_still_queued(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker answers the first chunk while the loop queues on; the chunks after it are never
+    sent, and the verdict is the one the inline path gives."""
+    block, spent = _one_input_block(40, failing={2})
+    with scripts.ScriptVerifier(workers=0) as inline:
+        expected = _rejection(inline, block, spent)
+    assert expected[0] == ("block-script-verify-flag-failed (Script evaluated without error but finished with a "
+                           "false/empty top stack element)")
+    assert f"input 0 of {block.transactions[2].txid[::-1].hex()}" in expected[1]
+    sent: list[list[int]] = []
+    real_send = scripts._send
+    monkeypatch.setattr(scripts, "_send", lambda stream, message: (
+        sent.append([position for position, _, _ in message[2]]), real_send(stream, message))[1])
+    with scripts.ScriptVerifier(workers=1, min_parallel_inputs=1) as verifier:
+        with verifier.queue_block(block, CONSENSUS_FLAGS) as queue:  # chunks of 40 // 8 = 5 inputs
+            for tx, outputs in zip(block.transactions[1:6], spent[1:6]):
+                queue.add(tx, outputs)
+            assert sent == [[0, 1, 2, 3, 4]]  # written as soon as it was full, before any verdict
+            gselect.select([verifier._workers[0].replies], [], [], 10)  # the worker has answered
+            for tx, outputs in zip(block.transactions[6:], spent[6:]):
+                queue.add(tx, outputs)
+            with pytest.raises(BlockRejected) as caught:
+                queue.complete()
+        assert sent == [[0, 1, 2, 3, 4]]
+        assert (caught.value.reason, caught.value.detail) == expected
+        assert isinstance(caught.value.__cause__, scripts.ScriptRejected)
+
+
+@needs_kernel
+def test_an_abandoned_block_leaves_no_reply_for_the_next(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A block failing another rule after its chunks went out (here every tx of it fails its
+    script): the next block reads none of its replies, and the same workers serve it."""
+    bad, bad_spent = _one_input_block(64, failing=set(range(1, 65)))
+    good, good_spent = _one_input_block(64, failing=set())
+    with scripts.ScriptVerifier(workers=2, min_parallel_inputs=1) as verifier:
+        with verifier.queue_block(bad, CONSENSUS_FLAGS) as queue:
+            for tx, outputs in zip(bad.transactions[1:], bad_spent[1:]):
+                queue.add(tx, outputs)
+        workers = [worker.process.pid for worker in verifier._workers]
+        assert [len(worker.sent) for worker in verifier._workers] == [0, 0]  # every reply was read
+        assert verifier.verify_block_scripts(good, good_spent, CONSENSUS_FLAGS) == scripts.BlockScriptStats(64, 0)
+        assert [worker.process.pid for worker in verifier._workers] == workers
+        assert _rejection(verifier, bad, bad_spent)[1].startswith(f"input 0 of {bad.transactions[1].txid[::-1].hex()}")
+
+
+@needs_kernel
+def test_an_abandoned_block_keeps_its_cache_entries(wire_impl) -> None:
+    """Only a block whose verdict is asked uses up the mempool's verifications, as before."""
+    block, spent = _block(wire_impl.module)
+    with scripts.ScriptVerifier(workers=2, min_parallel_inputs=1) as verifier:
+        verifier.verify_mempool_tx(block.transactions[1], spent[1], REGTEST, 200)
+        flags = scripts.script_flags(REGTEST, 200, block.hash)
+        with verifier.queue_block(block, flags) as queue:
+            for tx, outputs in zip(block.transactions[1:], spent[1:]):
+                queue.add(tx, outputs)
+        assert verifier.cache.contains(block.transactions[1].wtxid, flags)
+        assert verifier.verify_block_scripts(block, spent, flags) == scripts.BlockScriptStats(4, 1)
+        assert not verifier.cache.contains(block.transactions[1].wtxid, flags)
+
+
+@needs_kernel
+@pytest.mark.parametrize("workers", [0, 2])
+def test_small_blocks_and_no_workers_verify_inline_when_the_verdict_is_asked(
+        monkeypatch: pytest.MonkeyPatch, workers: int) -> None:
+    block, spent = _one_input_block(8, failing={3, 6})
+    checked: list[int] = []
+    real_kernel_tx = scripts._KernelTx
+    monkeypatch.setattr(scripts, "_KernelTx", lambda raw, pairs: (checked.append(1), real_kernel_tx(raw, pairs))[1])
+    with scripts.ScriptVerifier(workers=workers, min_parallel_inputs=9) as verifier:
+        with verifier.queue_block(block, CONSENSUS_FLAGS) as queue:
+            for tx, outputs in zip(block.transactions[1:], spent[1:]):
+                queue.add(tx, outputs)
+            assert checked == []  # nothing runs before the verdict is asked
+            with pytest.raises(BlockRejected) as caught:
+                queue.complete()
+        assert verifier._workers == []  # 8 inputs are below min_parallel_inputs: no process started
+    assert len(checked) == 4  # txs 1 to 3 in block order, stopping at the first failure, then 3 named again
+    assert f"input 0 of {block.transactions[3].txid[::-1].hex()}" in caught.value.detail
