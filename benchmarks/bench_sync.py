@@ -3,9 +3,10 @@
 from the same source, a fresh bcoin and a fresh Pantheon each sync the whole chain.
 
 Each syncer is its own process, timed from its dial to the source's tip, with its peak RSS
-(VmHWM) when done, and (for `--plots`) its height sampled over time on the same clock. Pantheon runs as `pantheon-gevent` would (compiled twin when built, LevelDB
-datadir, scripts verified by Core's interpreter with 2 worker processes, whose memory is not in
-its RSS), with bcoin's regtest activation heights (`--testactivationheight`). bcoin keeps its
+(VmHWM) when done, and (for `--plots`) its height sampled over time on the same clock. Pantheon
+runs as `pantheon-gevent` would (compiled twin when built, its process's allocator and garbage
+collector tuned as `pantheon-gevent` tunes them, LevelDB datadir, scripts verified by Core's
+interpreter with 2 worker processes, whose memory is not in its RSS), with bcoin's regtest activation heights (`--testactivationheight`). bcoin keeps its
 chain in memory (`--memory=true`), which counts in its RSS. Needs bcoin in tests/bcoin.
 
     python -m benchmarks sync [--quick]
@@ -80,13 +81,17 @@ def _child(datadir: str, port: str, tip: str, *node_args: str) -> None:
 
     import benchmarks.bcoin_sync  # noqa: F401 (puts tests/ on the path for helpers.bcoin)
     from helpers.bcoin import BCOIN_RULE_ARGS
+    from pantheon.allocator import keep_freed_memory
+    from pantheon.collector import collect_less_often
     from pantheon.config import load_config
     from pantheon.hashing import hash_to_hex
     from pantheon.node import Node
 
     args = ["--datadir", datadir, "--network", "regtest", "--port", "0", "--bind", "127.0.0.1", "--server", "0",
             "--dnsseed", "0", "--listen", "0", "--loglevel", "warning", *BCOIN_RULE_ARGS, *node_args]
+    keep_freed_memory()  # the process tuned as pantheon-gevent tunes its own
     node = Node(load_config(args)).start()
+    collect_less_often()
     curve = []
     try:
         started = time.perf_counter()
