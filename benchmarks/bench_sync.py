@@ -6,8 +6,9 @@ Each syncer is its own process, timed from its dial to the source's tip, with it
 (VmHWM) when done, and (for `--plots`) its height sampled over time on the same clock. Pantheon
 runs as `pantheon-gevent` would (compiled twin when built, its process's allocator and garbage
 collector tuned as `pantheon-gevent` tunes them, LevelDB datadir, scripts verified by Core's
-interpreter with 2 worker processes, whose memory is not in its RSS), with bcoin's regtest activation heights (`--testactivationheight`). bcoin keeps its
-chain in memory (`--memory=true`), which counts in its RSS. Needs bcoin in tests/bcoin.
+interpreter with 2 worker processes, whose memory is not in its RSS), with bcoin's regtest
+activation heights (`--testactivationheight`). bcoin keeps its chain in memory (`--memory=true`),
+which counts in its RSS. Needs bcoin in tests/bcoin.
 
     python -m benchmarks sync [--quick]
 """
