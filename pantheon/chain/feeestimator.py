@@ -188,6 +188,8 @@ class ConfirmStats:
     def clear_current(self, height: int) -> None:
         """A new block: the ring slot it reuses moves to the old counts."""
         slot = self.unconfirmed[height % len(self.unconfirmed)]
+        if not any(slot):  # nothing entered at that height (in initial block download, no height has)
+            return
         for bucket, count in enumerate(slot):
             self.old_unconfirmed[bucket] += count
             slot[bucket] = 0
@@ -205,12 +207,13 @@ class ConfirmStats:
         self.fee_rate_sum[bucket] += fee_rate
 
     def update_moving_averages(self) -> None:
+        """Decay every count, as Core does each block. A row of zeros stays zeros, so it is
+        skipped: in initial block download every row is (the mempool is empty), and decaying
+        them was a third of a syncing node's main-process time."""
         decay = self.decay
-        for rows in (self.confirmed, self.failed):
-            for row in rows:
+        for row in (*self.confirmed, *self.failed, self.fee_rate_sum, self.tx_count):
+            if any(row):
                 row[:] = [value * decay for value in row]
-        self.fee_rate_sum[:] = [value * decay for value in self.fee_rate_sum]
-        self.tx_count[:] = [value * decay for value in self.tx_count]
 
     def new_tx(self, height: int, fee_rate: float) -> int:
         bucket = self.bucket_of(fee_rate)
