@@ -209,7 +209,7 @@ class ConfirmStats:
     def update_moving_averages(self) -> None:
         """Decay every count, as Core does each block. A row of zeros stays zeros, so it is
         skipped: in initial block download every row is (the mempool is empty), and decaying
-        them was a third of a syncing node's main-process time."""
+        them would take a third of a syncing node's main-process time."""
         decay = self.decay
         for row in (*self.confirmed, *self.failed, self.fee_rate_sum, self.tx_count):
             if any(row):
