@@ -30,9 +30,8 @@ What the kernel can and cannot express
 
 Not blocking the gevent hub (`ScriptVerifier(workers=...)`). An input's cost is split between the
 kernel, which runs with the GIL released (`pbk` calls through `ctypes.CDLL`), and Python and ctypes
-work building the kernel's objects (its tx is copied from our bytes one int at a time), with the
-GIL held, in about equal parts. So native threads overlap only the kernel half, while worker
-processes run both halves in parallel, the pickling of each tx and its spent outputs being small
+work building the kernel's objects, with the GIL held. So native threads overlap only the kernel
+part, while worker processes run both in parallel, the pickling of each tx and its spent outputs being small
 against an input's verification (`python -m benchmarks scripts` compares the three; the README
 has the figures). So blocks of at least `min_parallel_inputs` inputs are verified by `workers`
 processes (default 2, at most the cores), fed chunks over pipes by the block's
@@ -49,6 +48,7 @@ again when its block connects (the block's lookup removes the entry, a tx is in 
 
 from __future__ import annotations
 
+import ctypes
 import enum
 import os
 import pickle
@@ -75,6 +75,7 @@ from pantheon.primitives import Block, Tx
 
 try:
     import pbk
+    from pbk.capi import KernelOpaquePtr
 except (ImportError, OSError, RuntimeError) as exc:  # no wheel here, or its library fails to load
     pbk = None
     AVAILABLE = False
@@ -247,11 +248,11 @@ class _KernelTx:
 
     def __init__(self, raw: bytes, pairs: Sequence[tuple[int, bytes]]) -> None:
         try:
-            self.tx = pbk.Transaction(raw)
+            self.tx = _from_bytes(pbk.Transaction, raw)
         except RuntimeError as exc:
             raise ScriptCheckError(f"libbitcoinkernel cannot parse a transaction we decoded: {exc}") from exc
         self.values = [value for value, _ in pairs]
-        self.scripts = [pbk.ScriptPubkey(script) for _, script in pairs]
+        self.scripts = [_from_bytes(pbk.ScriptPubkey, script) for _, script in pairs]
         outputs = [pbk.TransactionOutput(script, value) for script, value in zip(self.scripts, self.values)]
         self.txdata = pbk.script.PrecomputedTransactionData(self.tx, outputs)
 
@@ -261,6 +262,15 @@ class _KernelTx:
 
     def first_failure(self, flags: int) -> int | None:
         return next((index for index in range(len(self.scripts)) if not self.input_ok(index, flags)), None)
+
+
+def _from_bytes(kind: type, data: bytes) -> Any:
+    """A kernel transaction or script made from serialised bytes in one copy. pbk's own
+    constructors (`pbk.Transaction(data)`) build their ctypes array from `*data`, one int per
+    byte: 50 us for a 400-byte tx where this takes 10, about a quarter of a worker's time."""
+    made = kind.__new__(kind)
+    KernelOpaquePtr.__init__(made, (ctypes.c_ubyte * len(data)).from_buffer_copy(data), len(data))
+    return made
 
 
 def _first_failure(raw: bytes, pairs: Sequence[tuple[int, bytes]], flags: int) -> int | None:
