@@ -76,7 +76,8 @@ from pantheon.chain.blockfiles import MAX_BLOCKFILE_SIZE, BlockFiles, BlockPosit
 from pantheon.chain.coins import Coin, CoinView
 from pantheon.chain.contextual import (
     block_subsidy,
-    check_tx_inputs,
+    check_spent_values,
+    missing_inputs,
     nonfinal_tx,
     sequence_locks,
     sequence_locks_met,
@@ -221,16 +222,26 @@ class _BlockView:
             return coin
         return None if key in self.spent else self._base.get(key)
 
-    def spend(self, key: bytes) -> None:
-        if self.added.pop(key, None) is None:
-            self.spent.add(key)
+    def spend_inputs(self, tx: Tx) -> list[Coin]:
+        """The coins `tx`'s inputs spend, in input order, now spent in the view; TxRejected
+        (CheckTxInputs' missing inputs) if one is not here, the view then left as it was."""
+        added, spent, base_get = self.added, self.spent, self._base.get
+        keys = [coin_key(txin.prev_txid, txin.prev_index) for txin in tx.inputs]
+        coins = []
+        for key in keys:
+            coin = added.get(key)
+            if coin is None:
+                coin = None if key in spent else base_get(key)
+                if coin is None:
+                    raise missing_inputs(tx)
+            coins.append(coin)
+        for key in keys:
+            if added.pop(key, None) is None:
+                spent.add(key)
+        return coins
 
     def apply(self) -> None:
-        base = self._base
-        for key in self.spent:
-            base.spend(key)
-        for key, coin in self.added.items():
-            base.add(key, coin, possible_overwrite=coin.coinbase)  # Core's AddCoins
+        self._base.apply_block(self.spent, self.added)
 
 
 class Chainstate:
@@ -717,10 +728,10 @@ class Chainstate:
         if block.header.prev_block != parent:
             raise ValueError(f"block {hash_to_hex(block_hash)} does not extend the tip")
         height = parent_height + 1
-        view, undo = self._connect_checks(block, height)
+        view, undo, undo_record = self._connect_checks(block, height)
         for index in self.indexes:
             index.block_connected(block, height, undo)
-        self._unflushed_undo[block_hash] = self.files.write_undo(block_hash, encode_undo(undo))
+        self._unflushed_undo[block_hash] = self.files.write_undo(block_hash, undo_record)
         view.apply()
         self.coins.set_tip(block_hash, height)
         self.headers.mark_connected(block_hash)
@@ -748,17 +759,19 @@ class Chainstate:
         check_block_at_height(block, height, self.network)
         self._connect_checks(block, height)
 
-    def _connect_checks(self, block: Block, height: int) -> tuple[_BlockView, list[Coin]]:
+    def _connect_checks(self, block: Block, height: int) -> tuple[_BlockView, list[Coin], bytes]:
         """ConnectBlock's rules for a child of the tip at `height`, against an overlay of the
-        UTXO set: the overlay and the coins spent (the undo record), nothing applied. The
+        UTXO set: the overlay, the coins spent and their undo record, nothing applied. The
         scripts run while the other rules are checked, and their verdict comes last, as Core
-        waits for its script checks after bad-cb-amount."""
+        waits for its script checks after bad-cb-amount; the undo record is encoded before
+        that wait, while the script workers still run."""
         checks = self._script_verifier(block, height) if self._script_verifier is not None else None
         try:
             view, undo = self._check_spends(block, height, checks)
+            undo_record = encode_undo(undo)
             if checks is not None:
                 checks.complete()
-            return view, undo
+            return view, undo, undo_record
         finally:
             if checks is not None:
                 checks.abandon()  # a block failing another rule: nothing left running for the next
@@ -783,13 +796,15 @@ class Chainstate:
         p2sh = witness = block_hash not in _NO_P2SH_BLOCKS
         fees = sigops = 0
         undo: list[Coin] = []
-        for tx in transactions:
+        added = view.added
+        for position, tx in enumerate(transactions):
             txid = tx.txid
-            coinbase = is_coinbase(tx)
+            coinbase = position == 0 and is_coinbase(tx)  # CheckBlock let no other be one
             spent: list[Coin] = []
             if not coinbase:
                 try:
-                    fee, spent = check_tx_inputs(tx, view, height)
+                    spent = view.spend_inputs(tx)
+                    fee = check_spent_values(tx, spent, height)
                 except TxRejected as error:
                     raise _in_block(error, block_hash, txid) from error
                 fees += fee
@@ -806,12 +821,11 @@ class Chainstate:
                 raise BlockRejected("bad-blk-sigops", block_hash, "too many sigops")
             if checks is not None and not coinbase:
                 checks.add(tx, spent)
-            for txin in () if coinbase else tx.inputs:
-                view.spend(coin_key(txin.prev_txid, txin.prev_index))
             undo += spent
             for index, txout in enumerate(tx.outputs):
-                if not is_unspendable(txout.script_pubkey):
-                    view.added[coin_key(txid, index)] = Coin(txout.value, txout.script_pubkey, height, coinbase)
+                script = txout.script_pubkey
+                if not is_unspendable(script):
+                    added[coin_key(txid, index)] = Coin(txout.value, script, height, coinbase)
         reward = fees + block_subsidy(height, net)
         paid = sum(txout.value for txout in transactions[0].outputs)
         if paid > reward:

@@ -30,8 +30,10 @@ __all__ = [
     "LOCKTIME_THRESHOLD",
     "SEQUENCE_FINAL",
     "block_subsidy",
+    "check_spent_values",
     "check_tx_inputs",
     "is_final_tx",
+    "missing_inputs",
     "sequence_locks",
     "sequence_locks_met",
     "tx_sigop_cost",
@@ -47,6 +49,8 @@ _SEQUENCE_TYPE_TIME = 1 << 22
 _SEQUENCE_MASK = 0xFFFF
 _SEQUENCE_GRANULARITY = 9
 _MAX_HALVINGS = 64
+_P2WPKH_START, _P2TR_START = b"\x00\x14", b"\x51\x20"  # version 0 + push 20; OP_1 + push 32
+_P2PKH_START = b"\x76\xa9"  # DUP HASH160: no 25-byte script so starting is P2SH or a witness program
 
 
 def block_subsidy(height: int, network: Network) -> int:
@@ -62,8 +66,19 @@ def check_tx_inputs(tx: Tx, view: CoinView, spend_height: int) -> tuple[int, lis
     for txin in tx.inputs:
         coin = view.get_coin(txin.outpoint)
         if coin is None:
-            raise TxRejected("bad-txns-inputs-missingorspent", tx.txid, "inputs missing/spent")
+            raise missing_inputs(tx)
         coins.append(coin)
+    return check_spent_values(tx, coins, spend_height), coins
+
+
+def missing_inputs(tx: Tx) -> TxRejected:
+    """CheckTxInputs' rejection of a transaction an input of which spends no unspent coin."""
+    return TxRejected("bad-txns-inputs-missingorspent", tx.txid, "inputs missing/spent")
+
+
+def check_spent_values(tx: Tx, coins: Sequence[Coin], spend_height: int) -> int:
+    """The rest of `check_tx_inputs` once the coins are found (a block's connect finds them by
+    their keys): maturity, value ranges, inputs covering outputs. Returns the fee."""
     value_in = 0
     for coin in coins:
         if coin.coinbase and spend_height - coin.height < COINBASE_MATURITY:
@@ -75,7 +90,7 @@ def check_tx_inputs(tx: Tx, view: CoinView, spend_height: int) -> tuple[int, lis
     value_out = sum(txout.value for txout in tx.outputs)
     if value_in < value_out:
         raise TxRejected("bad-txns-in-belowout", tx.txid, f"value in ({value_in}) < value out ({value_out})")
-    return value_in - value_out, coins
+    return value_in - value_out
 
 
 def is_final_tx(tx: Tx, height: int, cutoff_time: int) -> bool:
@@ -133,6 +148,15 @@ def tx_sigop_cost(tx: Tx, coins: Sequence[Coin], p2sh: bool = True, witness: boo
         return cost
     for txin, coin in zip(tx.inputs, coins, strict=True):
         spent = coin.script_pubkey
+        # Most spends are of three shapes, told by their size and first two bytes, none P2SH:
+        # P2WPKH counts one witness sigop, P2TR and P2PKH none here (what the general path finds).
+        shape = spent[:2]
+        size = len(spent)
+        if size == 22 and shape == _P2WPKH_START:
+            cost += 1 if witness else 0
+            continue
+        if (size == 34 and shape == _P2TR_START) or (size == 25 and shape == _P2PKH_START):
+            continue
         redeem = _p2sh_redeem_script(spent, txin.script_sig)
         if p2sh and redeem is not None:
             cost += legacy_sigop_count(redeem, accurate=True) * WITNESS_SCALE_FACTOR
