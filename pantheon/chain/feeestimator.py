@@ -405,7 +405,7 @@ class FeeEstimator:
             stats.clear_current(height)
             stats.update_moving_averages()
         counted = 0
-        for txid in txids:
+        for txid in txids if self._tracked else ():  # none tracked in initial block download
             tracked = self._remove(txid, in_block=True)
             if tracked is None or height - tracked.height <= 0:
                 continue

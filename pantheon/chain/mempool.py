@@ -717,7 +717,8 @@ class Mempool:
         """A block was connected: drop its transactions, and those that conflict with them (with
         their descendants), from the pool and the orphan pool. Returns the conflicts removed."""
         conflicts: list[MempoolEntry] = []
-        for tx in block.transactions[1:]:
+        # An empty pool (initial block download) holds nothing a block confirms or conflicts with.
+        for tx in block.transactions[1:] if self._entries or self._deltas else ():
             txid = tx.txid
             self._remove([txid], "block")
             self._deltas.pop(txid, None)  # Core's ClearPrioritisation: confirmed, the delta is spent

@@ -166,7 +166,7 @@ class TxOrphanage:
         """Core's EraseForBlock: drop every orphan spending an outpoint the block's transactions
         spend (it is in the block, or conflicts with it). Returns how many."""
         doomed: set[bytes] = set()
-        for tx in block.transactions:
+        for tx in block.transactions if self._by_outpoint else ():
             for txin in tx.inputs:
                 doomed |= self._by_outpoint.get(txin.outpoint, set())
         erased = sum(self._erase(wtxid) for wtxid in sorted(doomed))
