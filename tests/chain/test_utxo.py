@@ -154,6 +154,44 @@ def test_adding_over_an_unspent_coin_needs_possible_overwrite(tmp_path: Path) ->
         assert coins.get(b"k" * 36) == Coin(6, P2PKH, 2, True)
 
 
+def test_a_blocks_changes_in_one_pass_leave_the_cache_as_spends_then_adds_do(tmp_path: Path) -> None:
+    """`apply_block` against `spend` of each key then `add` of each coin (coinbase ones may
+    overwrite): the same coins, usage and dirty entries, and the same records once flushed.
+    The changes cover a flushed coin spent, a fresh one spent, one absent, a coinbase coin over
+    an unspent one, and new coins."""
+    def prepared(path: Path) -> tuple[Store, UtxoSet]:
+        store = Store.open(path)
+        coins = UtxoSet(store)
+        coins.set_tip(b"\x01" * 32, 1)
+        for index in range(3):
+            coins.add(coin_key(b"\x0a" * 32, index), Coin(index, P2PKH, 1, False))
+        coins.flush()
+        coins.add(coin_key(b"\x0b" * 32, 0), Coin(7, P2PKH, 1, False))  # fresh: never flushed
+        return store, coins
+
+    spent = [coin_key(b"\x0a" * 32, 0), coin_key(b"\x0b" * 32, 0), coin_key(b"\x0c" * 32, 0)]
+    added = {coin_key(b"\x0a" * 32, 1): Coin(9, b"\x51", 2, True), coin_key(b"\x0d" * 32, 0): Coin(4, P2PKH, 2, False)}
+    (tmp_path / "one").mkdir()
+    (tmp_path / "each").mkdir()
+    one_store, one = prepared(tmp_path / "one")
+    each_store, each = prepared(tmp_path / "each")
+    with one_store, each_store:
+        one.apply_block(spent, added)
+        for key in spent:
+            each.spend(key)
+        for key, coin in added.items():
+            each.add(key, coin, possible_overwrite=coin.coinbase)
+        assert one.cache_bytes == each.cache_bytes
+        assert one._cache == each._cache and one._dirty == each._dirty and one._fresh == each._fresh
+        one.set_tip(b"\x02" * 32, 2)
+        each.set_tip(b"\x02" * 32, 2)
+        one.flush()
+        each.flush()
+        assert snapshot(one_store) == snapshot(each_store)
+        with pytest.raises(ValueError, match="overwrite"):
+            one.apply_block([], {coin_key(b"\x0d" * 32, 0): Coin(5, P2PKH, 3, False)})
+
+
 # --- the bcoin regtest chain -----------------------------------------------------------------
 
 @pytest.mark.parametrize("network", NETWORKS)
