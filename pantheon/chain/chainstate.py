@@ -789,7 +789,7 @@ class Chainstate:
             for tx in transactions:
                 txid = tx.txid
                 for index in range(len(tx.outputs)):
-                    if self.coins.get(coin_key(txid, index)) is not None:
+                    if self.coins.have(coin_key(txid, index)):
                         raise BlockRejected("bad-txns-BIP30", block_hash, "tried to overwrite transaction")
         enforce_bip68 = height >= net.csv_height
         parent_mtp = self.headers.median_time_past(parent)

@@ -52,6 +52,7 @@ ENTRY_OVERHEAD = 370
 _INDEX = struct.Struct(">I")
 _TIP = struct.Struct(">32sI")
 _TIP_KEY = b"tip"
+_NOT_CACHED = object()  # the cache's answer for a key it holds nothing for (None: spent)
 
 
 def coin_key(txid: bytes, index: int) -> bytes:
@@ -184,10 +185,9 @@ class UtxoSet:
             snapshot.close()
 
     def get(self, key: bytes) -> Coin | None:
-        try:
-            return self._cache[key]
-        except KeyError:
-            pass
+        coin = self._cache.get(key, _NOT_CACHED)
+        if coin is not _NOT_CACHED:
+            return coin
         raw = self._db.get(key)
         if raw is None:
             return None
@@ -195,6 +195,14 @@ class UtxoSet:
         self._cache[key] = coin
         self._usage += _cost(coin)
         return coin
+
+    def have(self, key: bytes) -> bool:
+        """Core's HaveCoin: whether `key` is an unspent coin. Unlike `get`, a coin read from the
+        database is not decoded or cached: BIP30 asks this of every new output, which is absent."""
+        coin = self._cache.get(key, _NOT_CACHED)
+        if coin is not _NOT_CACHED:
+            return coin is not None
+        return self._db.get(key) is not None
 
     def add(self, key: bytes, coin: Coin, possible_overwrite: bool = False) -> None:
         """Core's `AddCoin`. Without `possible_overwrite` the coin must not exist (BIP30 saw to
