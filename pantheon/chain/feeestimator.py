@@ -170,6 +170,9 @@ class ConfirmStats:
         self.fee_rate_sum = [0.0] * size  # m_feerate_avg
         self.confirmed = [[0.0] * size for _ in range(periods)]  # confAvg[period][bucket]
         self.failed = [[0.0] * size for _ in range(periods)]  # failAvg[period][bucket]
+        #: Whether any average is non-zero: none is until a tracked transaction confirms or
+        #: fails, and zeros decay to zeros, so until then a block's decay has nothing to do.
+        self.counting = False
         self._reset_unconfirmed()
 
     def _reset_unconfirmed(self) -> None:
@@ -201,6 +204,7 @@ class ConfirmStats:
         if blocks_to_confirm < 1:
             return
         periods_to_confirm = (blocks_to_confirm + self.scale - 1) // self.scale
+        self.counting = True
         for row in self.confirmed[periods_to_confirm - 1:]:
             row[bucket] += 1
         self.tx_count[bucket] += 1
@@ -208,8 +212,11 @@ class ConfirmStats:
 
     def update_moving_averages(self) -> None:
         """Decay every count, as Core does each block. A row of zeros stays zeros, so it is
-        skipped: in initial block download every row is (the mempool is empty), and decaying
-        them would take a third of a syncing node's main-process time."""
+        skipped, and so is everything while nothing was ever counted (`counting`): in initial
+        block download every row is zero (the mempool is empty): decaying them took a third of a
+        syncing node's main-process time, and still looking at each row for zeros a fifth."""
+        if not self.counting:
+            return
         decay = self.decay
         for row in (*self.confirmed, *self.failed, self.fee_rate_sum, self.tx_count):
             if any(row):
@@ -235,6 +242,7 @@ class ConfirmStats:
             if slot[bucket] > 0:
                 slot[bucket] -= 1
         if not in_block and blocks_ago >= self.scale:
+            self.counting = True
             for period in range(min(blocks_ago // self.scale, len(self.failed))):
                 self.failed[period][bucket] += 1
 
@@ -340,6 +348,7 @@ class ConfirmStats:
             raise EstimatorFileError("Mismatch in confirms or bucket counts")
         stats = cls(buckets, len(confirmed), decay, scale)
         stats.fee_rate_sum, stats.tx_count, stats.confirmed, stats.failed = fee_rate_sum, tx_count, confirmed, failed
+        stats.counting = any(any(row) for row in (fee_rate_sum, tx_count, *confirmed, *failed))
         return stats
 
 

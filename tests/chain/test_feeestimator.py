@@ -182,6 +182,26 @@ def test_estimates_survive_a_save_and_load(tmp_path: Path) -> None:
     for target in (2, 6, 30):
         assert loaded.estimate_smart_fee(target, False) == estimator.estimate_smart_fee(target, False)
     assert loaded.estimate_raw_fee(1, 0.85, SHORT) == HIGH
+    estimator.process_block(42, [])
+    loaded.process_block(42, [])
+    for name, kept in estimator.stats.items():  # the loaded averages decay as the kept ones
+        assert (loaded.stats[name].confirmed, loaded.stats[name].tx_count) == (kept.confirmed, kept.tx_count)
+
+
+def test_a_failure_alone_starts_the_decay() -> None:
+    """Nothing decays while every average is zero; the first count, here a failure, starts it."""
+    estimator = FeeEstimator()
+    estimator.process_block(1, [])
+    estimator.process_transaction(txid(1), 3000, 1000, 1, counts=True)
+    for height in range(2, 4):
+        estimator.process_block(height, [])
+    short = estimator.stats["short"]
+    assert not short.counting
+    assert estimator.remove_transaction(txid(1))  # waited 2 blocks: failures in short periods 1 and 2
+    bucket = short.bucket_of(3000.0)
+    assert short.counting and short.failed[0][bucket] == 1
+    estimator.process_block(4, [])
+    assert short.failed[0][bucket] == short.decay
 
 
 def test_missing_stale_and_damaged_files_leave_it_empty(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
