@@ -3,8 +3,8 @@
 Rows: inputs verified per second for real mainnet P2PKH, P2WPKH and P2TR key-path spends (a
 block of copies of each, so one call verifies ~1,000 inputs), single-threaded (`workers=0`, the
 baseline) and with the chosen parallelism (`workers=2` processes), plus native threads (2, gevent's
-ThreadPool, the kernel releasing the GIL) to show why processes were chosen: about half of each
-input's time is Python/ctypes work that holds the GIL.
+ThreadPool, the kernel releasing the GIL) to show why processes were chosen: part of each input's
+time is Python/ctypes work that holds the GIL.
 
 Then mainnet block 481815 (2,097 txs, pre-segwit). Its spent outputs are not among the vectors
 except those it creates itself, so each input's spent scriptPubKey comes from (1) an earlier
@@ -15,11 +15,13 @@ amount, so the value is not needed). A transaction with any other input (P2PK, b
 skipped, and the table says how many inputs were verified and skipped (none are: of the 4,698
 inputs, 336 spend the block's own outputs and 4,362 are P2PKH or P2SH).
 
-Measured here (2-core EPYC shared with other engineers' jobs, load average ~1.6, Python 3.11,
-two runs): 1 thread 17,300-17,900 P2PKH, 18,300-18,500 P2WPKH, 17,500-17,900 P2TR inputs/s;
-2 processes 1.89-1.93x, 1.86-1.89x, 1.87-1.88x; 2 threads 1.33-1.40x, 1.53-1.83x, 1.30-1.32x.
-Block 481815: 326-327 ms on 1 thread, 170-171 ms on 2 processes, 228 ms on 2 threads. With the
-machine busier (load 3) every parallel figure fell to 1.0-1.6x, so the >= 1.5x target can miss.
+Measured here (2-core EPYC shared with other engineers' jobs, Python 3.11), 2026-12-07, once the
+kernel's transaction and scripts were built from our bytes in one copy: 1 thread 19,271 P2PKH,
+20,861 P2WPKH, 20,507 P2TR inputs/s; 2 processes 1.73x, 1.54x, 1.62x; 2 threads 1.09x, 1.37x,
+1.25x. Block 481815: 297 ms on 1 thread, 207 ms on 2 processes, 244 ms on 2 threads. Before that
+change (two runs, load ~1.6) one thread did 17,300-18,500 inputs/s and 2 processes 1.86-1.93x:
+the copy had been Python work each process did in parallel. With the machine busier (load 3)
+every parallel figure fell to 1.0-1.6x, so the >= 1.5x target can miss.
 """
 
 from __future__ import annotations
