@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 import pantheon.wire
-from helpers.bcoin import BcoinChain, BcoinNode, bcoin_sync_baseline
+from helpers.bcoin import BcoinChain, BcoinNode, bcoin_sync_baseline, crypto_backend, require_bcoin
+from helpers.outside import missing
 from helpers.p2p import RawPeer, our_version
 from pantheon import hashing
 
@@ -115,6 +116,15 @@ def test_selfish_bcoin_syncs_but_answers_getdata_with_notfound(
         if peer is not None:
             peer.close()
         selfish.stop()
+
+
+def test_bcoin_verifies_signatures_with_its_native_secp256k1() -> None:
+    """The density benchmark compares with bcoin at its best (issue 19): npm install built the
+    native secp256k1 binding bcoin's bcrypto loads (it needs g++, make and Node's headers), not
+    the JavaScript fallback bcrypto uses when the build fails."""
+    require_bcoin()
+    if crypto_backend() != "native":
+        missing("bcoin verifies with its JavaScript secp256k1: the native binding did not build at npm install")
 
 
 def test_sync_baseline_measures_a_fresh_bcoin(tmp_path: Path) -> None:
