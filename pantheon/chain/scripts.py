@@ -31,8 +31,8 @@ What the kernel can and cannot express
 Not blocking the gevent hub (`ScriptVerifier(workers=...)`). An input's cost is split between the
 kernel, which runs with the GIL released (`pbk` calls through `ctypes.CDLL`), and Python and ctypes
 work building the kernel's objects, with the GIL held. So native threads overlap only the kernel
-part, while worker processes run both in parallel, the pickling of each tx and its spent outputs being small
-against an input's verification (`python -m benchmarks scripts` compares the three; the README
+part, while worker processes run both in parallel, the pickling of each tx and its spent outputs
+being small against an input's verification (`python -m benchmarks scripts` compares the three; the README
 has the figures). So blocks of at least `min_parallel_inputs` inputs are verified by `workers`
 processes (default 2, at most the cores), fed chunks over pipes by the block's
 `ScriptCheckQueue` while the chain state's connect loop goes on (Core's CCheckQueue), gevent

@@ -207,42 +207,28 @@ class UtxoSet:
     def add(self, key: bytes, coin: Coin, possible_overwrite: bool = False) -> None:
         """Core's `AddCoin`. Without `possible_overwrite` the coin must not exist (BIP30 saw to
         it), so one absent from the cache is absent from the database too: it is fresh."""
-        cache = self._cache
-        if key in cache:
-            old = cache[key]
-            if old is not None and not possible_overwrite:
-                raise ValueError(f"coin {key.hex()} would overwrite an unspent coin")
-            self._usage -= _cost(old)
-        elif not possible_overwrite:
-            self._fresh.add(key)
-        cache[key] = coin
-        self._dirty.add(key)
-        self._usage += _cost(coin)
+        self._add_all({key: coin}, possible_overwrite)
 
     def spend(self, key: bytes) -> Coin | None:
         """Remove the coin at `key`; the coin, or None if there was none."""
         coin = self.get(key)
-        if coin is None:
-            return None
-        self._usage -= _cost(coin)
-        if key in self._fresh:
-            del self._cache[key]
-            self._fresh.discard(key)
-            self._dirty.discard(key)
-        else:
-            self._cache[key] = None
-            self._dirty.add(key)
-            self._usage += _cost(None)
+        if coin is not None:
+            self._spend_all((key,))
         return coin
 
     def apply_block(self, spent: Iterable[bytes], added: Mapping[bytes, Coin]) -> None:
-        """A connected block's changes, as `spend` of each key in `spent` then `add` of each new
-        coin (Core's AddCoins: a coinbase's may overwrite), in one pass with the cache's state in
-        locals: a dense block spends and adds thousands. The spent coins were read while the
-        block was checked, so each is in the cache."""
+        """A connected block's changes: `spend` of each key in `spent`, then `add` of each new
+        coin (Core's AddCoins: a coinbase's may overwrite), each a pass over thousands of keys
+        in a dense block with the cache's state in locals."""
+        self._spend_all(spent)
+        self._add_all(added, None)
+
+    def _spend_all(self, keys: Iterable[bytes]) -> None:
+        """Spend each coin there is at `keys`: one created since the last flush (fresh) leaves
+        the cache, any other stays as a dirty None for the flush to delete."""
         cache, dirty, fresh = self._cache, self._dirty, self._fresh
         usage = self._usage
-        for key in spent:
+        for key in keys:
             coin = cache.get(key)
             if coin is None:
                 coin = self.get(key)
@@ -257,18 +243,28 @@ class UtxoSet:
                 cache[key] = None
                 dirty.add(key)
                 usage -= len(coin.script_pubkey)
-        for key, coin in added.items():
-            if key in cache:
-                old = cache[key]
-                if old is not None and not coin.coinbase:
-                    raise ValueError(f"coin {key.hex()} would overwrite an unspent coin")
-                usage -= _cost(old)
-            elif not coin.coinbase:
-                fresh.add(key)
-            cache[key] = coin
-            dirty.add(key)
-            usage += len(coin.script_pubkey) + ENTRY_OVERHEAD
         self._usage = usage
+
+    def _add_all(self, coins: Mapping[bytes, Coin], possible_overwrite: bool | None) -> None:
+        """Add each coin as `add` describes; `possible_overwrite` None: a coinbase's coin may
+        overwrite (Core's AddCoins), any other may not."""
+        cache, dirty, fresh = self._cache, self._dirty, self._fresh
+        usage = self._usage
+        try:
+            for key, coin in coins.items():
+                overwrite = coin.coinbase if possible_overwrite is None else possible_overwrite
+                if key in cache:
+                    old = cache[key]
+                    if old is not None and not overwrite:
+                        raise ValueError(f"coin {key.hex()} would overwrite an unspent coin")
+                    usage -= _cost(old)
+                elif not overwrite:
+                    fresh.add(key)
+                cache[key] = coin
+                dirty.add(key)
+                usage += len(coin.script_pubkey) + ENTRY_OVERHEAD
+        finally:
+            self._usage = usage  # what was added before a refused coin stays counted
 
     def flush(self, undo: Mapping[bytes, bytes] | None = None, also: Callable[[Batch], None] | None = None) -> None:
         """Write every change, the tip and `undo` (block hash -> undo record of the blocks
