@@ -231,18 +231,20 @@ class UtxoSet:
         for key in keys:
             coin = cache.get(key)
             if coin is None:
-                coin = self.get(key)
+                self._usage = usage
+                coin = self.get(key)  # read from the database, it is cached and counted
+                usage = self._usage
                 if coin is None:
                     continue
             if key in fresh:
                 del cache[key]
                 fresh.discard(key)
                 dirty.discard(key)
-                usage -= len(coin.script_pubkey) + ENTRY_OVERHEAD
+                usage -= _cost(coin)
             else:
                 cache[key] = None
                 dirty.add(key)
-                usage -= len(coin.script_pubkey)
+                usage += _cost(None) - _cost(coin)
         self._usage = usage
 
     def _add_all(self, coins: Mapping[bytes, Coin], possible_overwrite: bool | None) -> None:
@@ -262,7 +264,7 @@ class UtxoSet:
                     fresh.add(key)
                 cache[key] = coin
                 dirty.add(key)
-                usage += len(coin.script_pubkey) + ENTRY_OVERHEAD
+                usage += _cost(coin)
         finally:
             self._usage = usage  # what was added before a refused coin stays counted
 

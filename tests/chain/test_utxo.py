@@ -157,8 +157,8 @@ def test_adding_over_an_unspent_coin_needs_possible_overwrite(tmp_path: Path) ->
 def test_a_blocks_changes_in_one_pass_leave_the_cache_as_spends_then_adds_do(tmp_path: Path) -> None:
     """`apply_block` against `spend` of each key then `add` of each coin (coinbase ones may
     overwrite): the same coins, usage and dirty entries, and the same records once flushed.
-    The changes cover a flushed coin spent, a fresh one spent, one absent, a coinbase coin over
-    an unspent one, and new coins."""
+    The changes cover a flushed coin spent while only in the database, a fresh one spent, one
+    absent, a coinbase coin over an unspent cached one, and new coins."""
     def prepared(path: Path) -> tuple[Store, UtxoSet]:
         store = Store.open(path)
         coins = UtxoSet(store)
@@ -166,6 +166,8 @@ def test_a_blocks_changes_in_one_pass_leave_the_cache_as_spends_then_adds_do(tmp
         for index in range(3):
             coins.add(coin_key(b"\x0a" * 32, index), Coin(index, P2PKH, 1, False))
         coins.flush()
+        coins = UtxoSet(store)  # the flushed coins in the database only, none cached
+        coins.get(coin_key(b"\x0a" * 32, 1))  # this one cached too
         coins.add(coin_key(b"\x0b" * 32, 0), Coin(7, P2PKH, 1, False))  # fresh: never flushed
         return store, coins
 
