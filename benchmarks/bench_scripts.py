@@ -15,13 +15,10 @@ amount, so the value is not needed). A transaction with any other input (P2PK, b
 skipped, and the table says how many inputs were verified and skipped (none are: of the 4,698
 inputs, 336 spend the block's own outputs and 4,362 are P2PKH or P2SH).
 
-Measured here (2-core EPYC shared with other engineers' jobs, Python 3.11), 2026-12-07, once the
-kernel's transaction and scripts were built from our bytes in one copy: 1 thread 19,271 P2PKH,
-20,861 P2WPKH, 20,507 P2TR inputs/s; 2 processes 1.73x, 1.54x, 1.62x; 2 threads 1.09x, 1.37x,
-1.25x. Block 481815: 297 ms on 1 thread, 207 ms on 2 processes, 244 ms on 2 threads. Before that
-change (two runs, load ~1.6) one thread did 17,300-18,500 inputs/s and 2 processes 1.86-1.93x:
-the copy had been Python work each process did in parallel. With the machine busier (load 3)
-every parallel figure fell to 1.0-1.6x, so the >= 1.5x target can miss.
+Measured here (2-core EPYC shared with other engineers' jobs, Python 3.11), 2026-12-07: 1 thread
+19,271 P2PKH, 20,861 P2WPKH, 20,507 P2TR inputs/s; 2 processes 1.73x, 1.54x, 1.62x; 2 threads
+1.09x, 1.37x, 1.25x. Block 481815: 297 ms on 1 thread, 207 ms on 2 processes, 244 ms on 2 threads. With the
+machine busier (load 3) parallel figures fall to 1.0-1.6x, so the >= 1.5x target can miss.
 """
 
 from __future__ import annotations

@@ -255,7 +255,7 @@ _REPAIR_CHILD = """
 import sys, plyvel
 try:
     plyvel.repair_db(sys.argv[1])
-    db = plyvel.DB(sys.argv[1], paranoid_checks=True, bloom_filter_bits=10)
+    db = plyvel.DB(sys.argv[1], paranoid_checks=True)
     for _ in db.iterator(include_value=False, verify_checksums=True, fill_cache=False):
         pass
     db.close()

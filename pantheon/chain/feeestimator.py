@@ -213,8 +213,8 @@ class ConfirmStats:
     def update_moving_averages(self) -> None:
         """Decay every count, as Core does each block. A row of zeros stays zeros, so it is
         skipped, and so is everything while nothing was ever counted (`counting`): in initial
-        block download every row is zero (the mempool is empty): decaying them took a third of a
-        syncing node's main-process time, and still looking at each row for zeros a fifth."""
+        block download every row is zero (the mempool is empty), and decaying them, or only
+        looking at each of them for zeros, would be much of a syncing node's work per block."""
         if not self.counting:
             return
         decay = self.decay
