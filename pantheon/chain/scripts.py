@@ -48,6 +48,7 @@ again when its block connects (the block's lookup removes the entry, a tx is in 
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import enum
 import os
@@ -636,7 +637,8 @@ class _Worker:
     def kill(self) -> None:
         self.process.kill()
         self.process.wait()
-        self.process.stdin.close()
+        with contextlib.suppress(BrokenPipeError):  # a chunk a dead worker never read is dropped
+            self.process.stdin.close()
         self.process.stdout.close()
 
 

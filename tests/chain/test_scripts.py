@@ -627,6 +627,7 @@ def test_a_dead_worker_fails_the_check_and_is_replaced() -> None:
     with scripts.ScriptVerifier(workers=1, min_parallel_inputs=1) as verifier:
         verifier.verify_block_scripts(block, spent, CONSENSUS_FLAGS)
         verifier._workers[0].process.kill()
+        verifier._workers[0].process.wait()  # dead before the next chunk is written: the pipe is broken
         with pytest.raises(scripts.ScriptCheckError):
             verifier.verify_block_scripts(block, spent, CONSENSUS_FLAGS)
         assert verifier.verify_block_scripts(block, spent, CONSENSUS_FLAGS).inputs_verified == 5
