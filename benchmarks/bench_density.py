@@ -114,6 +114,16 @@ def run(quick: bool) -> list[Figure]:
     figures.append(Figure(f"density sync, the {spec.blocks} blocks of spends only (from the height curve): Pantheon",
                           rate, "inputs/s", ">= 70% of the ceiling", rate >= 0.7 * inputs / ceiling,
                           "ceiling", inputs / ceiling))
+    # Where the sync's time goes beside the ceiling's (which spends only the workers' part):
+    figures += [
+        Figure("density sync CPU, to the tip: Pantheon's own process", ours["main_cpu_seconds"], "s", "report", True),
+        Figure("density sync CPU, to the tip: its script workers", ours["cpu_seconds"] - ours["main_cpu_seconds"],
+               "s", "report", True),
+    ]
+    if ours["idle_core_seconds"] is not None:
+        idle = 100 * ours["idle_core_seconds"] / (ours["seconds"] * (os.cpu_count() or 1))
+        figures.append(Figure("density sync: the machine's cores idle while Pantheon synced", idle, "%", "report",
+                              True))
     figures.append(Figure("density sync: Pantheon verified scripts", float(ours["scripts_verified"]), "", "1", bool(
         ours["scripts_verified"])))
     return figures

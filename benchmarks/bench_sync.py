@@ -16,6 +16,7 @@ which counts in its RSS. Needs bcoin in tests/bcoin.
 from __future__ import annotations
 
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -64,8 +65,9 @@ def run(quick: bool) -> list[Figure | Series]:
 def pantheon_sync(datadir: Path, port: int, tip: str, node_args: Sequence[str] = ()) -> dict[str, Any]:
     """A fresh Pantheon (its own process, `node_args` added to its options) syncing from the
     peer at `port` until its tip is `tip`: seconds, peak RSS (KiB), CPU seconds from the dial
-    (its script workers' included) and of its own process alone, whether scripts were verified,
-    how many blocks' scripts -assumevalid skipped, the height curve."""
+    to the tip (its script workers' included, as bcoin's are) and of its own process alone, the
+    machine's core-seconds left idle meanwhile (None without /proc/stat), whether scripts were
+    verified, how many blocks' scripts -assumevalid skipped, the height curve."""
     output = subprocess.run([sys.executable, "-m", "benchmarks.bench_sync", str(datadir), str(port), tip, *node_args],
                             check=True, capture_output=True, text=True, timeout=3600).stdout
     return json.loads(output.strip().splitlines()[-1])
@@ -76,12 +78,21 @@ def _cpu_seconds(who: int) -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def _idle_core_seconds() -> float | None:
+    """Core-seconds every CPU of the machine has spent idle (or waiting on I/O) since boot."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+    except FileNotFoundError:
+        return None
+    return (int(fields[4]) + int(fields[5])) / os.sysconf("SC_CLK_TCK")  # idle, iowait
+
+
 def _child(datadir: str, port: str, tip: str, *node_args: str) -> None:
     """In the syncing process: start a node with no peers, then dial the source and time the sync."""
     import gevent
 
     import benchmarks.bcoin_sync  # noqa: F401 (puts tests/ on the path for helpers.bcoin)
-    from helpers.bcoin import BCOIN_RULE_ARGS
+    from helpers.bcoin import BCOIN_RULE_ARGS, tree_cpu_seconds
     from pantheon.allocator import keep_freed_memory
     from pantheon.collector import collect_less_often
     from pantheon.config import load_config
@@ -97,22 +108,27 @@ def _child(datadir: str, port: str, tip: str, *node_args: str) -> None:
     try:
         started = time.perf_counter()
         cpu_at_dial = _cpu_seconds(resource.RUSAGE_SELF)
+        tree_cpu_at_dial = tree_cpu_seconds(os.getpid())
+        idle_at_dial = _idle_core_seconds()
         node.add_peer("127.0.0.1", int(port))
         while hash_to_hex(node.chain.tip) != tip:
             curve.append((time.perf_counter() - started, node.chain.height))
             gevent.sleep(0.01)
         curve.append((time.perf_counter() - started, node.chain.height))
         seconds = time.perf_counter() - started
+        # At the tip, as bcoin's are read: the flush when the node stops is not the sync's.
+        main_cpu = _cpu_seconds(resource.RUSAGE_SELF) - cpu_at_dial
+        cpu = tree_cpu_seconds(os.getpid()) - tree_cpu_at_dial
+        idle_now = _idle_core_seconds()
+        idle = None if idle_now is None or idle_at_dial is None else idle_now - idle_at_dial
         scripts = node.chain.scripts_verified
         skipped = node.scripts.skipped if node.scripts is not None else 0
     finally:
-        node.stop()  # waits for the script workers, so their CPU time is counted below
-    main_cpu = _cpu_seconds(resource.RUSAGE_SELF) - cpu_at_dial
-    cpu = main_cpu + _cpu_seconds(resource.RUSAGE_CHILDREN)
+        node.stop()
     peak = next(int(line.split()[1]) for line in Path("/proc/self/status").read_text().splitlines()
                 if line.startswith("VmHWM:"))
     print(json.dumps({"seconds": seconds, "peak_rss_kib": peak, "cpu_seconds": cpu, "main_cpu_seconds": main_cpu,
-                      "scripts_verified": scripts,
+                      "idle_core_seconds": idle, "scripts_verified": scripts,
                       "assumevalid_skipped": skipped, "curve": curve}))
 
 

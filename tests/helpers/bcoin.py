@@ -93,6 +93,22 @@ class BcoinChain:
     txids: tuple[str, ...]
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """User plus system CPU time so far of process `pid` and its live descendants (a process's
+    own /proc stat counts a child's time only once the child is reaped), from /proc."""
+    pending, ticks = [pid], 0
+    while pending:
+        pid = pending.pop()
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            for task in Path(f"/proc/{pid}/task").iterdir():
+                pending += [int(child) for child in (task / "children").read_text().split()]
+        except FileNotFoundError:  # it ended meanwhile
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 class BcoinNode:
     """One bcoin process: regtest, in-memory chain, its own prefix and ports (P2P, node HTTP/RPC,
     wallet HTTP/RPC), so any number of them can run side by side.
@@ -181,19 +197,9 @@ class BcoinNode:
 
     def cpu_seconds(self) -> float:
         """User plus system CPU time so far of bcoin and its live child processes (its bin
-        starts script-verifying workers, whose time its own /proc stat counts only once reaped)."""
+        starts script-verifying workers)."""
         assert self.process is not None
-        pending, ticks = [self.process.pid], 0
-        while pending:
-            pid = pending.pop()
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                for task in Path(f"/proc/{pid}/task").iterdir():
-                    pending += [int(child) for child in (task / "children").read_text().split()]
-            except FileNotFoundError:  # it ended meanwhile
-                continue
-            ticks += int(fields[11]) + int(fields[12])  # utime, stime
-        return ticks / os.sysconf("SC_CLK_TCK")
+        return tree_cpu_seconds(self.process.pid)
 
     # HTTP: the node's JSON-RPC, the wallet's REST API
 
