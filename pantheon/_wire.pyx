@@ -234,6 +234,7 @@ include "_invset.pxi"  # after _codecs.pxi and _siphash.pxi: it uses _inventory_
 include "_gcs.pxi"  # after them too: CompactSize and SipHash
 include "_shortids.pxi"  # after _siphash.pxi and _invset.pxi: SipHash and the hash pointer
 include "_merkle.pxi"
+include "_sigops.pxi"  # after _codecs.pxi: its Tx type and little-endian reader
 
 # The cold commands' codecs are written once, in the pure twin, and re-exported by name
 # (`import *` would let Cython generate setters for this module's cdef globals).

@@ -18,23 +18,8 @@ NOT mark the header invalid, or one peer could get a valid block banned.
 
 from __future__ import annotations
 
-import re
-
-from pantheon import limits
-from pantheon.chain.script import (
-    MAX_PUBKEYS_PER_MULTISIG,
-    OP_1,
-    OP_16,
-    OP_CHECKMULTISIG,
-    OP_CHECKMULTISIGVERIFY,
-    OP_CHECKSIG,
-    OP_CHECKSIGVERIFY,
-    MalformedScript,
-    decode_op_n,
-    encode_op_n,
-    is_p2pkh,
-    script_ops,
-)
+from pantheon import limits, wire
+from pantheon.chain.script import encode_op_n
 from pantheon.hashing import expected_witness_commitment, hash_to_hex, merkle_root, witness_commitment
 from pantheon.params import Network
 from pantheon.primitives import Block, Tx
@@ -70,7 +55,6 @@ _NULL_HASH = bytes(32)
 _NULL_INDEX = 0xFFFF_FFFF
 _MERKLE_NODE_PAIR = 64  # two 32-byte hashes: what an inner merkle node hashes
 #: A script without a signature opcode's byte has no sigops: the parse can be skipped.
-_SIGOP_BYTES = re.compile(b"[%c-%c]" % (OP_CHECKSIG, OP_CHECKMULTISIGVERIFY))
 
 
 class Rejected(Exception):
@@ -115,53 +99,18 @@ def is_coinbase(tx: Tx) -> bool:
 
 def legacy_sigop_count(script: bytes, accurate: bool = False) -> int:
     """Core's `CScript::GetSigOpCount(fAccurate)`: CHECKSIG(VERIFY) 1, CHECKMULTISIG(VERIFY) 20,
-    or, when `accurate`, the key count an OP_1..OP_16 just before it states.
-
-    Push data is skipped (a 0xac inside a signature is not an opcode); a truncated push ends
-    the count, as Core's `GetOp` failing ends its loop.
-    """
-    if _SIGOP_BYTES.search(script) is None:
-        return 0
-    count = 0
-    last = -1
-    try:
-        for opcode, _ in script_ops(script):
-            if opcode == OP_CHECKSIG or opcode == OP_CHECKSIGVERIFY:
-                count += 1
-            elif opcode == OP_CHECKMULTISIG or opcode == OP_CHECKMULTISIGVERIFY:
-                count += decode_op_n(last) if accurate and OP_1 <= last <= OP_16 else MAX_PUBKEYS_PER_MULTISIG
-            last = opcode
-    except MalformedScript:
-        pass
-    return count
+    or, when `accurate`, the key count an OP_1..OP_16 just before it states (`wire.script_sigops`:
+    push data is skipped, a truncated push ends the count)."""
+    return wire.script_sigops(script, accurate)
 
 
 def tx_legacy_sigop_count(tx: Tx) -> int:
-    """Core's `GetLegacySigOpCount`: every scriptSig and scriptPubKey, coinbase included.
-
-    Counted once per Tx object and kept in it (`Tx.legacy_sigops`). Scripts without a sigop byte
-    are skipped and P2PKH outputs counted from their shape (one CHECKSIG after 20 pushed bytes):
-    most of a block's scripts, and most of the time here.
-    """
+    """Core's `GetLegacySigOpCount`: every scriptSig and scriptPubKey, coinbase included
+    (`wire.tx_legacy_sigops`). Counted once per Tx object and kept in it (`Tx.legacy_sigops`):
+    a block's checks, its connect and the mempool all ask."""
     count = tx.legacy_sigops
     if count is None:
-        count = tx.legacy_sigops = _count_legacy_sigops(tx)
-    return count
-
-
-def _count_legacy_sigops(tx: Tx) -> int:
-    search = _SIGOP_BYTES.search
-    count = 0
-    for txin in tx.inputs:
-        script = txin.script_sig
-        if search(script) is not None:
-            count += legacy_sigop_count(script)
-    for txout in tx.outputs:
-        script = txout.script_pubkey
-        if is_p2pkh(script):
-            count += 1
-        elif search(script) is not None:
-            count += legacy_sigop_count(script)
+        count = tx.legacy_sigops = wire.tx_legacy_sigops(tx)
     return count
 
 

@@ -279,8 +279,8 @@ def test_legacy_sigop_count(script: bytes, count: int) -> None:
     assert validation.legacy_sigop_count(script) == count
 
 
-def test_tx_sigop_shortcuts_match_the_full_parse(wire_impl: Any) -> None:
-    """The P2PKH and no-sigop-byte shortcuts count what parsing every script counts."""
+def test_a_transactions_count_is_its_scripts_counts(wire_impl: Any) -> None:
+    """GetLegacySigOpCount counted over the Tx is the sum of its scripts' GetSigOpCount."""
     for tx in load(wire_impl, 481_829).transactions:
         scripts = [txin.script_sig for txin in tx.inputs] + [txout.script_pubkey for txout in tx.outputs]
         assert validation.tx_legacy_sigop_count(tx) == sum(map(validation.legacy_sigop_count, scripts))
