@@ -24,6 +24,7 @@ records in one `Store.write_batch()` and, when over the bound, empties the cache
 from __future__ import annotations
 
 import heapq
+import itertools
 import struct
 from typing import Callable, Iterable, Iterator, Mapping, Sequence
 
@@ -127,6 +128,10 @@ class UtxoSet:
         self._db = store.namespace("utxo")
         self.max_cache_bytes = max_cache_bytes
         self._cache: dict[bytes, Coin | None] = {}
+        # The cache's changes to write, as Core's DIRTY and FRESH flags: a fresh entry (added
+        # since the last flush, so absent from the database) is in `_fresh` only, any other
+        # changed entry in `_dirty`. One set per new coin rather than two: a dense block adds
+        # thousands, and the sets are as large as the cache.
         self._dirty: set[bytes] = set()
         self._fresh: set[bytes] = set()
         self._usage = 0
@@ -153,7 +158,7 @@ class UtxoSet:
 
     @property
     def dirty(self) -> bool:
-        return bool(self._dirty)
+        return bool(self._dirty or self._fresh)
 
     def get_coin(self, outpoint: OutPoint) -> Coin | None:
         """CoinView: the unspent output at `outpoint`, None if there is none."""
@@ -164,7 +169,7 @@ class UtxoSet:
         index), as Core's `CCoinsViewCursor` over a flushed view: a database snapshot and a copy
         of the unflushed changes are taken by this call, so blocks may connect (and flush) while
         the caller walks the coins and yields, and the walk still shows this moment's set."""
-        changes = {key: self._cache[key] for key in self._dirty}
+        changes = {key: self._cache[key] for key in itertools.chain(self._dirty, self._fresh)}
         snapshot = self._db.snapshot()
         unflushed = sorted(((key, coin) for key, coin in changes.items() if coin is not None), key=_by_key)
         return self._walk(snapshot, changes, unflushed)
@@ -239,7 +244,6 @@ class UtxoSet:
             if key in fresh:
                 del cache[key]
                 fresh.discard(key)
-                dirty.discard(key)
                 usage -= _cost(coin)
             else:
                 cache[key] = None
@@ -260,10 +264,13 @@ class UtxoSet:
                     if old is not None and not overwrite:
                         raise ValueError(f"coin {key.hex()} would overwrite an unspent coin")
                     usage -= _cost(old)
-                elif not overwrite:
+                    if key not in fresh:
+                        dirty.add(key)
+                elif overwrite:
+                    dirty.add(key)
+                else:
                     fresh.add(key)
                 cache[key] = coin
-                dirty.add(key)
                 usage += _cost(coin)
         finally:
             self._usage = usage  # what was added before a refused coin stays counted
@@ -279,7 +286,7 @@ class UtxoSet:
         with self._store.write_batch() as batch:
             for block_hash, record in (undo or {}).items():
                 batch.put("undo", block_hash, record)
-            for key in self._dirty:
+            for key in itertools.chain(self._dirty, self._fresh):
                 coin = cache[key]
                 if coin is None:
                     batch.delete("utxo", key)
@@ -293,7 +300,7 @@ class UtxoSet:
             cache.clear()
             self._usage = 0
         else:
-            for key in self._dirty:
+            for key in self._dirty:  # a fresh entry is never a spent one: spending it drops it
                 if cache[key] is None:
                     del cache[key]
                     self._usage -= _cost(None)
