@@ -623,6 +623,13 @@ class Node(Lifecycle):
         with self._lock:
             return self.chain.prune(height)
 
+    @property
+    def chain_lock(self) -> gevent.lock.RLock:
+        """The lock every change of the chain and the mempool holds, a block's connect included
+        while its scripts are checked (the UTXO set then holds the block's unverified changes):
+        whoever reads the UTXO set takes it, as Core's gettxout and scantxoutset take cs_main."""
+        return self._lock
+
     def coin_stats(self, hash_type: str) -> tuple[bytes, int, CoinStats]:
         """Core's gettxoutsetinfo over the UTXO set at the tip, under the chain lock (nothing
         connects meanwhile): (tip, its height, the statistics)."""

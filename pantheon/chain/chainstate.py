@@ -206,14 +206,16 @@ def _in_block(error: Rejected, block_hash: bytes, txid: bytes) -> BlockRejected:
 
 class _BlockView:
     """The UTXO set as a block being connected changes it (Core's per-block CCoinsViewCache):
-    nothing reaches the set until `apply`, so a rejected block leaves it untouched."""
+    nothing reaches the set until `apply`, and `revert` takes back what `apply` did, so a
+    rejected block leaves it as it was."""
 
-    __slots__ = ("_base", "added", "spent")
+    __slots__ = ("_base", "added", "spent", "_displaced")
 
     def __init__(self, base: UtxoSet) -> None:
         self._base = base
         self.added: dict[bytes, Coin] = {}
-        self.spent: set[bytes] = set()
+        self.spent: dict[bytes, Coin] = {}  # the set's coins the block spends, by key
+        self._displaced: dict[bytes, Coin] = {}  # unspent coins a coinbase output overwrote
 
     def get_coin(self, outpoint: OutPoint) -> Coin | None:
         key = coin_key(outpoint.txid, outpoint.index)
@@ -235,13 +237,17 @@ class _BlockView:
                 if coin is None:
                     raise missing_inputs(tx)
             coins.append(coin)
-        for key in keys:
+        for key, coin in zip(keys, coins):
             if added.pop(key, None) is None:
-                spent.add(key)
+                spent[key] = coin
         return coins
 
     def apply(self) -> None:
-        self._base.apply_block(self.spent, self.added)
+        self._base.apply_block(self.spent, self.added, self._displaced)
+
+    def revert(self) -> None:
+        """Take back `apply`, nothing having changed the set since."""
+        self._base.revert_block(self.spent, self.added, self._displaced)
 
 
 class Chainstate:
@@ -722,17 +728,25 @@ class Chainstate:
 
     def connect_block(self, block: Block) -> None:
         """Core's ConnectBlock for a child of the tip (already accepted: its header is in the
-        tree and it passed `accept_block`'s checks); BlockRejected leaves everything as it was."""
+        tree and it passed `accept_block`'s checks); BlockRejected leaves everything as it was.
+
+        The UTXO set takes the block's changes while the script workers still check it, and
+        gives them back if the verdict (or anything before the new tip is set) fails: whoever
+        reads the set outside a connect holds the node's chain lock, as the connect does (Core's
+        gettxout and scantxoutset take cs_main), so no reader sees an unverified block's coins."""
         block_hash = block.hash
         parent, parent_height = self._coin_tip()
         if block.header.prev_block != parent:
             raise ValueError(f"block {hash_to_hex(block_hash)} does not extend the tip")
         height = parent_height + 1
-        view, undo, undo_record = self._connect_checks(block, height)
-        for index in self.indexes:
-            index.block_connected(block, height, undo)
-        self._unflushed_undo[block_hash] = self.files.write_undo(block_hash, undo_record)
-        view.apply()
+        view, undo, undo_record = self._connect_checks(block, height, apply=True)
+        try:
+            for index in self.indexes:
+                index.block_connected(block, height, undo)
+            self._unflushed_undo[block_hash] = self.files.write_undo(block_hash, undo_record)
+        except BaseException:
+            view.revert()
+            raise
         self.coins.set_tip(block_hash, height)
         self.headers.mark_connected(block_hash)
         parent_count = self.chain_tx_count(block.header.prev_block)
@@ -757,20 +771,28 @@ class Chainstate:
         check_block(block)
         self._check_finality(block, height)
         check_block_at_height(block, height, self.network)
-        self._connect_checks(block, height)
+        self._connect_checks(block, height, apply=False)
 
-    def _connect_checks(self, block: Block, height: int) -> tuple[_BlockView, list[Coin], bytes]:
+    def _connect_checks(self, block: Block, height: int, *, apply: bool) -> tuple[_BlockView, list[Coin], bytes]:
         """ConnectBlock's rules for a child of the tip at `height`, against an overlay of the
-        UTXO set: the overlay, the coins spent and their undo record, nothing applied. The
-        scripts run while the other rules are checked, and their verdict comes last, as Core
-        waits for its script checks after bad-cb-amount; the undo record is encoded before
-        that wait, while the script workers still run."""
+        UTXO set: the overlay, the coins spent and their undo record. The scripts run while the
+        other rules are checked, and their verdict comes last, as Core waits for its script
+        checks after bad-cb-amount. The undo record is encoded, and with `apply` the overlay
+        applied to the set, before that wait, while the script workers still run: a failed
+        verdict takes the overlay back (`connect_block` says who may read the set meanwhile)."""
         checks = self._script_verifier(block, height) if self._script_verifier is not None else None
         try:
             view, undo = self._check_spends(block, height, checks)
             undo_record = encode_undo(undo)
-            if checks is not None:
-                checks.complete()
+            if apply:
+                view.apply()
+            try:
+                if checks is not None:
+                    checks.complete()
+            except BaseException:  # a failing script, a lost worker, this greenlet killed
+                if apply:
+                    view.revert()
+                raise
             return view, undo, undo_record
         finally:
             if checks is not None:

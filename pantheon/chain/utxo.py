@@ -221,12 +221,23 @@ class UtxoSet:
             self._spend_all((key,))
         return coin
 
-    def apply_block(self, spent: Iterable[bytes], added: Mapping[bytes, Coin]) -> None:
+    def apply_block(self, spent: Iterable[bytes], added: Mapping[bytes, Coin],
+                    displaced: dict[bytes, Coin] | None = None) -> None:
         """A connected block's changes: `spend` of each key in `spent`, then `add` of each new
-        coin (Core's AddCoins: a coinbase's may overwrite), each a pass over thousands of keys
-        in a dense block with the cache's state in locals."""
+        coin (Core's AddCoins: a coinbase's may overwrite, and the unspent coin it replaces goes
+        into `displaced` when given), each a pass over thousands of keys in a dense block with
+        the cache's state in locals."""
         self._spend_all(spent)
-        self._add_all(added, None)
+        self._add_all(added, None, displaced)
+
+    def revert_block(self, spent: Mapping[bytes, Coin], added: Iterable[bytes], displaced: Mapping[bytes, Coin]) -> None:
+        """Undo `apply_block(spent, added, displaced)` before anything else changed the set: the
+        new coins go, the coins they overwrote and the spent ones (`spent`: key -> coin) come
+        back. A coin that was only read from the database comes back dirty: the next flush
+        writes it again, unchanged."""
+        self._spend_all(added)
+        self._add_all(displaced, True)
+        self._add_all(spent, False)
 
     def _spend_all(self, keys: Iterable[bytes]) -> None:
         """Spend each coin there is at `keys`: one created since the last flush (fresh) leaves
@@ -251,9 +262,11 @@ class UtxoSet:
                 usage += _cost(None) - _cost(coin)
         self._usage = usage
 
-    def _add_all(self, coins: Mapping[bytes, Coin], possible_overwrite: bool | None) -> None:
+    def _add_all(self, coins: Mapping[bytes, Coin], possible_overwrite: bool | None,
+                 displaced: dict[bytes, Coin] | None = None) -> None:
         """Add each coin as `add` describes; `possible_overwrite` None: a coinbase's coin may
-        overwrite (Core's AddCoins), any other may not."""
+        overwrite (Core's AddCoins), any other may not; an unspent coin overwritten goes into
+        `displaced` when given."""
         cache, dirty, fresh = self._cache, self._dirty, self._fresh
         usage = self._usage
         try:
@@ -261,12 +274,19 @@ class UtxoSet:
                 overwrite = coin.coinbase if possible_overwrite is None else possible_overwrite
                 if key in cache:
                     old = cache[key]
-                    if old is not None and not overwrite:
-                        raise ValueError(f"coin {key.hex()} would overwrite an unspent coin")
+                    if old is not None:
+                        if not overwrite:
+                            raise ValueError(f"coin {key.hex()} would overwrite an unspent coin")
+                        if displaced is not None:
+                            displaced[key] = old
                     usage -= _cost(old)
                     if key not in fresh:
                         dirty.add(key)
                 elif overwrite:
+                    if displaced is not None:  # the coin replaced may be in the database only
+                        raw = self._db.get(key)
+                        if raw is not None:
+                            displaced[key] = decode_coin(raw)
                     dirty.add(key)
                 else:
                     fresh.add(key)

@@ -325,19 +325,21 @@ class BlockchainRpc(RpcGroup):
         outpoint = OutPoint(hash_arg(txid, "txid"), int_arg(n, "n"))
         coin = None
         confirmations = 0
-        if include_mempool:
-            if node.mempool.spender(outpoint) is not None:
-                return None
-            entry = node.mempool.get(outpoint.txid)
-            if entry is not None and outpoint.index < len(entry.tx.outputs):
-                txout = entry.tx.outputs[outpoint.index]
-                coin = Coin(txout.value, txout.script_pubkey, chain.height + 1, False)
-        if coin is None:
-            coin = chain.get_coin(outpoint)
+        with node.chain_lock:  # not while a block connects: the set may hold its unverified changes
+            if include_mempool:
+                if node.mempool.spender(outpoint) is not None:
+                    return None
+                entry = node.mempool.get(outpoint.txid)
+                if entry is not None and outpoint.index < len(entry.tx.outputs):
+                    txout = entry.tx.outputs[outpoint.index]
+                    coin = Coin(txout.value, txout.script_pubkey, chain.height + 1, False)
             if coin is None:
-                return None
-            confirmations = chain.height - coin.height + 1
-        return {"bestblock": hash_to_hex(chain.tip), "confirmations": confirmations, "value": amount(coin.value),
+                coin = chain.get_coin(outpoint)
+                if coin is None:
+                    return None
+                confirmations = chain.height - coin.height + 1
+            best = chain.tip
+        return {"bestblock": hash_to_hex(best), "confirmations": confirmations, "value": amount(coin.value),
                 "scriptPubKey": script_pubkey_json(coin.script_pubkey, node.network), "coinbase": coin.coinbase}
 
     @rpc_method
@@ -546,11 +548,13 @@ class BlockchainRpc(RpcGroup):
         """Core's FindScriptPubKey: every coin, those paying to `wanted` listed as Core lists them;
         the hub gets a turn every SCAN_YIELD_EVERY coins. The tip is the one the walk started at."""
         chain = self.node.chain
-        tip_hash, tip_height = chain.tip, chain.height
+        with self.node.chain_lock:  # the cursor's moment is a connected tip's (Node.chain_lock)
+            tip_hash, tip_height = chain.tip, chain.height
+            coins = chain.coins.cursor()
         tree = chain.headers
         unspents = []
         total = count = 0
-        for outpoint, coin in chain.coins.cursor():
+        for outpoint, coin in coins:
             count += 1
             if count % SCAN_YIELD_EVERY == 0:
                 scan.progress = int(int.from_bytes(outpoint.txid[:2], "big") * 100 / 65536 + 0.5)

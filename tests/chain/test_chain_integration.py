@@ -144,10 +144,15 @@ def test_a_chain_with_p2tr_key_path_spends_connects_and_a_bad_signature_does_not
     careless.accept(bad)
     forged = mine(block_template(chain.state, careless, P2WPKH_OUT).block)
     tip = chain.state.tip
+    coins = list(chain.state.unspent_coins())
     with pytest.raises(BlockRejected) as rejected:
         chain.state.accept_block(forged)
     assert rejected.value.reason.startswith("block-script-verify-flag-failed")
     assert chain.state.tip == tip and not chain.state.headers.is_valid(forged.hash)
+    # The set took the block's changes while its scripts were checked, and gave them back.
+    assert list(chain.state.unspent_coins()) == coins
+    assert chain.state.get_coin(OutPoint(funding[2].transactions[0].txid, 0)) is not None
+    assert chain.state.get_coin(OutPoint(forged.transactions[0].txid, 0)) is None
 
 
 @pytest.fixture(scope="module")

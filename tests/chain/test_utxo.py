@@ -194,6 +194,37 @@ def test_a_blocks_changes_in_one_pass_leave_the_cache_as_spends_then_adds_do(tmp
             one.apply_block([], {coin_key(b"\x0d" * 32, 0): Coin(5, P2PKH, 3, False)})
 
 
+def test_a_reverted_block_leaves_the_coins_as_they_were(tmp_path: Path) -> None:
+    """`revert_block` after `apply_block` (a block whose scripts failed after its changes went
+    in): every coin as before, flushed or not, the ones coinbase outputs overwrote included,
+    whether they were cached or only in the database."""
+    with Store.open(tmp_path) as store:
+        coins = UtxoSet(store)
+        coins.set_tip(b"\x01" * 32, 1)
+        keys = [coin_key(b"\x0a" * 32, index) for index in range(4)] + [coin_key(b"\x0b" * 32, 0)]
+        for index in range(4):
+            coins.add(keys[index], Coin(index, P2PKH, 1, index == 3))
+        coins.flush()
+        before = {key: decode_coin(record) for key, record in snapshot(store).items()}
+        coins = UtxoSet(store)  # in the database only, none cached
+        for cached in keys[1:3]:
+            coins.get(cached)
+        before[keys[4]] = Coin(7, P2PKH, 1, False)
+        coins.add(keys[4], before[keys[4]])  # fresh
+        spent = {key: before[key] for key in (keys[0], keys[1], keys[4])}  # from the database, cached, fresh
+        added = {keys[2]: Coin(20, b"\x51", 2, True), keys[3]: Coin(30, b"\x51", 2, True),  # over unspent ones
+                 coin_key(b"\x0c" * 32, 0): Coin(4, P2PKH, 2, False)}
+        displaced: dict[bytes, Coin] = {}
+        coins.apply_block(spent, added, displaced)
+        assert displaced == {keys[2]: before[keys[2]], keys[3]: before[keys[3]]}  # cached, and database only
+        assert coins.get(keys[0]) is None and coins.get(keys[3]) == added[keys[3]]
+        coins.revert_block(spent, added, displaced)
+        assert {key: coins.get(key) for key in keys} == before
+        assert coins.get(coin_key(b"\x0c" * 32, 0)) is None
+        coins.flush()
+        assert {key: decode_coin(record) for key, record in snapshot(store).items()} == before
+
+
 # --- the bcoin regtest chain -----------------------------------------------------------------
 
 @pytest.mark.parametrize("network", NETWORKS)

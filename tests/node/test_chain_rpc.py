@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 import gevent
+import gevent.event
 import pytest
 
 from helpers.chain import P2WSH_TRUE, block_on, coinbase_tx, header_on, prevouts_of, spend
@@ -292,6 +293,33 @@ def test_gettxoutsetinfo_and_gettxout(rpc_node: Node) -> None:
     assert call(node, "gettxout", txid, 0, False)["confirmations"] == 101
     assert call(node, "gettxout", hash_to_hex(tx.txid), 0)["confirmations"] == 0
     assert call(node, "gettxout", hash_to_hex(tx.txid), 0, False) is None
+
+
+def test_utxo_readers_wait_for_a_connect_in_progress(rpc_node: Node) -> None:
+    """gettxout and scantxoutset take the chain lock, which a block's connect holds while its
+    scripts are checked and the UTXO set holds its unverified changes (Core's take cs_main)."""
+    node = rpc_node
+    mined = node.generate(1, P2WSH_TRUE)
+    txid = hash_to_hex(node.chain.read_block(mined[0]).transactions[0].txid)
+    held, release = gevent.event.Event(), gevent.event.Event()
+
+    def connecting() -> None:
+        with node.chain_lock:
+            held.set()
+            release.wait()
+
+    holder = gevent.spawn(connecting)
+    held.wait()
+    readers = [gevent.spawn(call, node, "gettxout", txid, 0),
+               gevent.spawn(call, node, "scantxoutset", "start", [f"raw({P2WSH_TRUE.hex()})"])]
+    try:
+        gevent.sleep(0.3)
+        assert not any(reader.ready() for reader in readers)
+    finally:
+        release.set()
+    gevent.joinall([holder, *readers], timeout=10, raise_error=True)
+    assert readers[0].value["confirmations"] == 1
+    assert readers[1].value["success"] and len(readers[1].value["unspents"]) == 1
 
 
 def test_generateblock(rpc_node: Node) -> None:
