@@ -54,7 +54,6 @@ MAX_MONEY = 21_000_000 * COIN
 _NULL_HASH = bytes(32)
 _NULL_INDEX = 0xFFFF_FFFF
 _MERKLE_NODE_PAIR = 64  # two 32-byte hashes: what an inner merkle node hashes
-#: A script without a signature opcode's byte has no sigops: the parse can be skipped.
 
 
 class Rejected(Exception):
