@@ -4,7 +4,7 @@ scriptSigs and scriptPubKeys.
 
 CheckBlock counts every script of every transaction of a block (MAX_BLOCK_SIGOPS_COST), the
 connect counts P2SH redeem scripts and P2WSH witness scripts, and the mempool counts each
-transaction it accepts: in a dense block most of CheckBlock's time was this parse, so the
+transaction it accepts. Parsed in Python, this is most of a dense block's CheckBlock, so the
 compiled twin walks the script bytes in C.
 
 A script is read as Core's `GetOp` reads it: a push's data is skipped (a 0xac inside a signature

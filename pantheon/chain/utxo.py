@@ -130,8 +130,8 @@ class UtxoSet:
         self._cache: dict[bytes, Coin | None] = {}
         # The cache's changes to write, as Core's DIRTY and FRESH flags: a fresh entry (added
         # since the last flush, so absent from the database) is in `_fresh` only, any other
-        # changed entry in `_dirty`. One set per new coin rather than two: a dense block adds
-        # thousands, and the sets are as large as the cache.
+        # changed entry in `_dirty`, so a new coin costs one insert into a set as large as the
+        # cache (a dense block adds thousands).
         self._dirty: set[bytes] = set()
         self._fresh: set[bytes] = set()
         self._usage = 0
