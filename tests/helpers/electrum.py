@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -20,7 +21,7 @@ import subprocess
 import sys
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Callable
+from typing import Any, Callable, Self
 
 from bitcoin.rpc import RawProxy
 
@@ -51,7 +52,9 @@ def require_electrum() -> str:
 
 
 class _Process:
-    """A child process with its output in a log file, stopped by SIGTERM (SIGKILL if it lingers)."""
+    """A child process with its output in a log file, stopped by SIGTERM (SIGKILL if it lingers).
+    Subclasses start it in `_start`; a start that fails stops the child before the error goes on, so
+    no half-started program outlives its test."""
 
     name = "process"
 
@@ -82,6 +85,17 @@ class _Process:
             self.process.kill()
             self.process.wait()
 
+    def _start(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
     def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
                  traceback: TracebackType | None) -> None:
         self.stop()
@@ -104,7 +118,7 @@ class NodeProcess(_Process):
     def url(self) -> str:
         return f"http://{RPC_USER}:{RPC_PASSWORD}@127.0.0.1:{self.rpc_port}/"
 
-    def __enter__(self) -> NodeProcess:
+    def _start(self) -> None:
         self._spawn([sys.executable, "-m", "pantheon.cli", *self.flags])
 
         def answers() -> bool:
@@ -116,7 +130,6 @@ class NodeProcess(_Process):
                 return False
 
         wait_for(answers, START_TIMEOUT, what="pantheon-gevent's JSON-RPC")
-        return self
 
     def rpc(self, method: str, *params: Any) -> Any:
         """One call on a new connection (python-bitcoinlib's client, as a script would make it)."""
@@ -182,7 +195,7 @@ class ElectrumX(_Process):
         self.node = node
         self.port = free_port()
 
-    def __enter__(self) -> ElectrumX:
+    def _start(self) -> None:
         server = require_electrumx()
         (self.workdir / "db").mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "COIN": "Bitcoin", "NET": "regtest", "DAEMON_URL": self.node.url,
@@ -200,7 +213,6 @@ class ElectrumX(_Process):
                 return False
 
         wait_for(listening, START_TIMEOUT, what="ElectrumX listening")
-        return self
 
     def session(self, version: str = "1.4") -> ElectrumSession:
         return ElectrumSession(self.port, version)
@@ -241,21 +253,25 @@ class ElectrumWallet(_Process):
         except json.JSONDecodeError:
             return done.stdout.strip()
 
-    def __enter__(self) -> ElectrumWallet:
+    def _start(self) -> None:
         self.command("restore", self.seed, offline=True)
+        # The RPC credentials go into the config before the daemon starts: without them the daemon
+        # and the first command run against it each make up a password and save it, and when the two
+        # race the daemon keeps one while the file keeps the other, so every later command is
+        # answered 'Error: Forbidden'.
         for key, value in (("oneserver", "true"), ("auto_connect", "false"),
-                           ("server", f"127.0.0.1:{self.server.port}:t")):
+                           ("server", f"127.0.0.1:{self.server.port}:t"),
+                           ("rpcuser", "pantheon-tests"), ("rpcpassword", secrets.token_hex(16))):
             self.command("setconfig", key, value, offline=True)
         self._spawn(self._argv("daemon"))
         wait_for(self._daemon_answers, START_TIMEOUT, what="the Electrum daemon")
         self.answer_accepted(lambda answer: answer is True, "load_wallet")
-        return self
 
     def _daemon_answers(self) -> bool:
+        """Whether the daemon answers getinfo with its info (an error text also exits 0)."""
         self._check_running()
         try:
-            self.command("getinfo")
-            return True
+            return isinstance(self.command("getinfo"), dict)
         except RuntimeError:
             return False
 
