@@ -36,7 +36,9 @@ being small against an input's verification (`python -m benchmarks scripts` comp
 has the figures). So blocks of at least `min_parallel_inputs` inputs are verified by `workers`
 processes (default 2, at most the cores), fed chunks over pipes by the block's
 `ScriptCheckQueue` while the chain state's connect loop goes on (Core's CCheckQueue), gevent
-waiting on the pipes cooperatively; `workers=0` (and small blocks) verify in the calling
+waiting on the pipes cooperatively. The connect loop may start a block's checks before the last
+block's verdict (`ScriptCheckQueue.wait_sent`): its chunks queue behind the last block's, so the
+workers never wait for the loop between two blocks; `workers=0` (and small blocks) verify in the calling
 greenlet and yield (`gevent.sleep(0)`) every `yield_every` inputs, a few milliseconds of work.
 Processes are started with `subprocess`, not `multiprocessing`, so monkey-patching (cli.py)
 cannot turn their plumbing into greenlets. A mempool tx is verified inline: one tx is a fraction of a millisecond.
@@ -57,12 +59,12 @@ import struct
 import sys
 from collections import OrderedDict, deque
 from dataclasses import dataclass
-from typing import Any, Sequence, Union
+from typing import Any, Callable, Sequence, Union
 
 import gevent
 from gevent import select as gselect
 from gevent import subprocess as gsubprocess
-from gevent.lock import Semaphore
+from gevent.lock import RLock
 
 from pantheon.chain.addresses import hash160
 from pantheon.chain.coins import Coin
@@ -164,8 +166,11 @@ SpentOutput = Union[Coin, tuple[int, bytes]]
 
 _DEFAULT_CACHE_ENTRIES = 100_000
 _CHUNKS_PER_WORKER = 8
-#: Chunks a worker is sent ahead of its replies: one running, one in its pipe for when it ends.
-_QUEUED_CHUNKS = 2
+#: Chunks a worker is sent ahead of its replies: one running, the rest in its pipe, enough to
+#: cover the connect loop's work between one block's last chunk and the next block's first (its
+#: turn's checks; measured in the dense sync, 4 left the cores idle half as long as 2, and 8 no
+#: less than 4).
+_QUEUED_CHUNKS = 4
 #: One transaction to verify: its position in the block, its bytes, its spent (value, script)s.
 _Work = tuple[int, bytes, list[tuple[int, bytes]]]
 _FRAME = struct.Struct("<I")
@@ -374,7 +379,10 @@ class ScriptVerifier:
         self.yield_every = yield_every
         self.min_parallel_inputs = min_parallel_inputs
         self._workers: list[_Worker] = []
-        self._exchange = Semaphore()
+        #: Held by the greenlet whose blocks use the workers, once per block in flight.
+        self._claim = RLock()
+        #: Full chunks no worker has room for yet, oldest block's first.
+        self._waiting: deque[tuple[ScriptCheckQueue, list[_Work]]] = deque()
 
     def verify_mempool_tx(
         self, tx: Tx, spent_outputs: Sequence[SpentOutput], network: Network, next_height: int
@@ -429,24 +437,64 @@ class ScriptVerifier:
         return None
 
     def _claim_workers(self) -> list[_Worker]:
-        """The workers, started if need be, for one block at a time: `_give_back_workers` ends it."""
-        self._exchange.acquire()
+        """The workers, started if need be, for one block: `_release_workers` gives them back.
+        One greenlet at a time has blocks in flight; it may claim them again for its next block
+        before the last one's verdict."""
+        self._claim.acquire()
         if not self._workers:
             try:
                 self._workers = [_Worker() for _ in range(self.workers)]
             except BaseException:
-                self._exchange.release()
+                self._claim.release()
                 raise
         return self._workers
 
-    def _give_back_workers(self, *, discard: bool) -> None:
-        """The block's exchange is over; `discard` when its pipes are out of step (a lost worker, a
-        greenlet killed mid-exchange), so the next block starts fresh workers."""
-        if discard:
-            workers, self._workers = self._workers, []
-            for worker in workers:
-                worker.kill()
-        self._exchange.release()
+    def _release_workers(self) -> None:
+        self._claim.release()
+
+    def _discard_workers(self) -> None:
+        """The pipes are out of step (a lost worker, a greenlet killed mid-exchange): every block in
+        flight has lost its checks (`ScriptCheckQueue` sees its workers are gone), and the next
+        block starts fresh workers."""
+        workers, self._workers = self._workers, []
+        self._waiting.clear()
+        for worker in workers:
+            worker.kill()
+
+    def _exchange(self, done: Callable[[], bool] | None = None) -> None:
+        """Read the replies that have come (each goes to the block whose chunk it answers) and hand
+        waiting chunks to the workers with room, oldest block's first; with `done`, wait for
+        replies until it holds. Any error discards the workers (`_discard_workers`)."""
+        workers = self._workers
+        try:
+            while True:
+                for worker in workers:
+                    worker.read_replies()
+                self._send_waiting(workers)
+                if done is None or done():
+                    return
+                busy = [worker.replies for worker in workers if worker.sent]
+                if not busy:
+                    raise AssertionError("waiting for replies to chunks never sent")
+                gselect.select(busy, [], [])
+        except BaseException:
+            self._discard_workers()
+            raise
+
+    def _send_waiting(self, workers: list[_Worker]) -> None:
+        waiting = self._waiting
+        while waiting:
+            queue, chunk = waiting[0]
+            if queue._failures:  # its verdict is known: the rest of its chunks need not run
+                waiting.popleft()
+                queue._unsent -= 1
+                continue
+            worker = min(workers, key=lambda worker: len(worker.sent))
+            if len(worker.sent) >= _QUEUED_CHUNKS:
+                return
+            waiting.popleft()
+            queue._unsent -= 1
+            worker.send(queue, chunk)
 
     def close(self) -> None:
         """Stop the worker processes (closing their input ends them) and wait for them."""
@@ -477,10 +525,11 @@ class ScriptCheckQueue:
     with the fewest waiting (a write yields only when that pipe is full), at most `_QUEUED_CHUNKS`
     per worker so none idles between chunks and none is given a long backlog (an input's cost
     varies with its tx, as legacy sighash hashes the whole tx: fixed shares were measured 2:1 out
-    of balance on block 481815); further chunks wait here until a reply, read without waiting at
-    the next chunk or waited for in `complete`, frees a worker. Once a reply names a failure, no
-    further chunk is sent; the failure is raised by `complete` only, as Core reports its parallel
-    checks' failure when it waits for them after every other rule.
+    of balance on block 481815); further chunks wait in the verifier, behind those of any block
+    still in flight, until a reply, read without waiting at the next chunk or waited for in
+    `complete` or `wait_sent`, frees a worker. Once a reply names a failure, no further chunk of the
+    block is sent; the failure is raised by `complete` only, as Core reports its parallel checks'
+    failure when it waits for them after every other rule.
     """
 
     def __init__(self, verifier: ScriptVerifier, block: Block, flags: int) -> None:
@@ -501,7 +550,8 @@ class ScriptCheckQueue:
         self._queued: list[tuple[Tx, Sequence[SpentOutput]]] = []  # by the position `_Work` names
         self._held: list[_Work] = []  # the chunk being filled; every tx when verified inline
         self._held_inputs = 0
-        self._waiting: deque[list[_Work]] = deque()  # full chunks no worker has room for yet
+        self._unsent = 0  # chunks waiting in the verifier for a worker
+        self._unanswered = 0  # chunks sent, their replies not read
         self._failures: list[int] = []
         self._finished = False
         self._workers: list[_Worker] | None = None
@@ -518,25 +568,34 @@ class ScriptCheckQueue:
         self._queued.append((tx, spent_outputs))
         self._held_inputs += len(pairs)
         if self._workers is not None and self._held_inputs >= self._chunk_inputs:
-            self._waiting.append(self._held)
-            self._held, self._held_inputs = [], 0
-            self._exchange(wait=False)
+            self._hand_over_held()
+            self._exchange()
+
+    def wait_sent(self) -> None:
+        """Every check is queued: send the last chunk, then wait (other greenlets run) until each
+        chunk of the block is with a worker, none waiting here. The next block's chunks, queued
+        from then on, keep the workers busy while this block's last ones run and its verdict waits."""
+        if self._workers is None or self._finished:
+            return
+        self._hand_over_held()
+        self._exchange(lambda: not self._unsent)
 
     def complete(self) -> BlockScriptStats:
         """The verdict once every queued check has run. Raises BlockRejected (Core's reason, the tx
         and input in `detail`, caused by the ScriptRejected) on a failing tx: the first in block
         order inline, the first the workers found otherwise (as Core's parallel checks report
         whichever failed)."""
-        self._finished = True
         for wtxid in self._from_cache:
             self._verifier.cache.contains(wtxid, self._flags, erase=True)  # a tx is in one block
         if self._workers is None:
+            self._finished = True
             failed = self._verifier._run_inline(self._held, self._flags)
         else:
-            if self._held:
-                self._waiting.append(self._held)
-            self._exchange(wait=True)
-            self._verifier._give_back_workers(discard=False)
+            try:
+                self._hand_over_held()
+                self._exchange(lambda: not self._unsent and not self._unanswered)
+            finally:
+                self._finish()
             failed = min(self._failures) if self._failures else None
         if failed is not None:
             tx, spent = self._queued[failed]
@@ -548,44 +607,46 @@ class ScriptCheckQueue:
         return BlockScriptStats(self._inputs, len(self._from_cache))
 
     def abandon(self) -> None:
-        """Drop the checks of a block that failed another rule (nothing after `complete`): wait for
-        the chunks sent, so the next block reads no reply of this one, and give the workers back."""
-        if self._finished:
+        """Drop the checks of a block that failed another rule (nothing after `complete`): its
+        chunks not sent yet are dropped, the ones sent waited for (so no later read takes their
+        replies for another block's), and the workers given back."""
+        if self._finished or self._workers is None:
+            self._finished = True
             return
-        self._finished = True
-        if self._workers is not None:
-            self._waiting.clear()
-            try:
-                self._exchange(wait=True)
-            except ScriptCheckError:
-                return  # the workers were discarded and start afresh; no verdict is wanted
-            self._verifier._give_back_workers(discard=False)
-
-    def _exchange(self, *, wait: bool) -> None:
-        """Read the replies that have come (with `wait`, until every chunk sent is answered) and
-        hand waiting chunks to the workers with room."""
-        workers = self._workers
-        assert workers is not None
+        verifier = self._verifier
+        if self._workers is verifier._workers and self._unsent:
+            kept = [(queue, chunk) for queue, chunk in verifier._waiting if queue is not self]
+            verifier._waiting = deque(kept)
+            self._unsent = 0
         try:
-            while True:
-                for worker in workers:
-                    self._failures += worker.failures_replied()
-                if self._failures:
-                    self._waiting.clear()
-                while self._waiting:
-                    worker = min(workers, key=lambda worker: len(worker.sent))
-                    if len(worker.sent) >= _QUEUED_CHUNKS:
-                        break
-                    worker.send(self._flags, self._waiting.popleft())
-                busy = [worker.replies for worker in workers if worker.sent]
-                if not wait or not busy:
-                    return
-                gselect.select(busy, [], [])
-        except BaseException:  # a lost worker, or this greenlet killed mid-exchange: the pipes are
-            self._finished = True  # out of step, so the next block starts fresh workers
-            self._workers = None
-            self._verifier._give_back_workers(discard=True)
-            raise
+            self._exchange(lambda: not self._unanswered)
+        except ScriptCheckError:
+            pass  # the workers were discarded and start afresh; no verdict is wanted
+        finally:
+            self._finish()
+
+    def _hand_over_held(self) -> None:
+        if self._held:
+            self._verifier._waiting.append((self, self._held))
+            self._unsent += 1
+            self._held, self._held_inputs = [], 0
+
+    def _exchange(self, done: Callable[[], bool] | None = None) -> None:
+        """The verifier's exchange for this block; ScriptCheckError if the workers its chunks went
+        to were discarded meanwhile (a lost worker while another block's replies were read)."""
+        if self._workers is not self._verifier._workers:
+            raise ScriptCheckError("the script workers were lost while this block's checks ran")
+        self._verifier._exchange(done)
+
+    def _answered(self, failed: int) -> None:
+        self._unanswered -= 1
+        if failed != _NO_FAILURE:
+            self._failures.append(failed)
+
+    def _finish(self) -> None:
+        if not self._finished:
+            self._finished = True
+            self._verifier._release_workers()
 
     def __enter__(self) -> ScriptCheckQueue:
         return self
@@ -595,44 +656,43 @@ class ScriptCheckQueue:
 
 
 class _Worker:
-    """A worker process and the numbers of the chunks sent to it and not answered yet, oldest
-    first: a reply must name the oldest, so none is ever taken for another chunk's."""
+    """A worker process and the chunks sent to it and not answered yet, oldest first, each with
+    its number and the block's queue it belongs to: a reply must name the oldest, so none is ever
+    taken for another chunk's, and it goes to that chunk's block."""
 
     def __init__(self) -> None:
         command = [sys.executable, "-c", "from pantheon.chain.scripts import _worker_main; _worker_main()"]
         self.process = gsubprocess.Popen(command, stdin=gsubprocess.PIPE, stdout=gsubprocess.PIPE)
         self.replies = self.process.stdout.fileno()  # non-blocking: gevent's pipes are
-        self.sent: deque[int] = deque()
+        self.sent: deque[tuple[int, ScriptCheckQueue]] = deque()
         self._number = 0
         self._unread = bytearray()
 
-    def send(self, flags: int, chunk: list[_Work]) -> None:
+    def send(self, queue: ScriptCheckQueue, chunk: list[_Work]) -> None:
         self._number = (self._number + 1) & 0xFFFF_FFFF
         try:
-            _send(self.process.stdin, (self._number, flags, chunk))
+            _send(self.process.stdin, (self._number, queue._flags, chunk))
         except OSError as exc:
             raise ScriptCheckError("a script worker process exited") from exc
-        self.sent.append(self._number)
+        self.sent.append((self._number, queue))
+        queue._unanswered += 1
 
-    def failures_replied(self) -> list[int]:
-        """The failing positions the replies that have come name, read without waiting."""
-        failures = []
+    def read_replies(self) -> None:
+        """Hand the replies that have come to their blocks' queues, read without waiting."""
         while self.sent:
             try:
                 data = os.read(self.replies, _REPLY.size * _QUEUED_CHUNKS)
             except BlockingIOError:
-                break
+                return
             if not data:
                 raise ScriptCheckError("a script worker process exited")
             self._unread += data
             while len(self._unread) >= _REPLY.size:
                 number, failed = _REPLY.unpack_from(self._unread)
                 del self._unread[:_REPLY.size]
-                if not self.sent or self.sent.popleft() != number:
+                if not self.sent or self.sent[0][0] != number:
                     raise ScriptCheckError("a script worker answered a chunk it was not sent")
-                if failed != _NO_FAILURE:
-                    failures.append(failed)
-        return failures
+                self.sent.popleft()[1]._answered(failed)
 
     def kill(self) -> None:
         self.process.kill()

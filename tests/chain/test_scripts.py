@@ -733,3 +733,85 @@ def test_small_blocks_and_no_workers_verify_inline_when_the_verdict_is_asked(
         assert verifier._workers == []  # 8 inputs are below min_parallel_inputs: no process started
     assert len(checked) == 4  # txs 1 to 3 in block order, stopping at the first failure, then 3 named again
     assert f"input 0 of {block.transactions[3].txid[::-1].hex()}" in caught.value.detail
+
+
+# --- blocks in flight together (the connect loop's pipeline) --------------------------------------
+
+
+def _filled(verifier: scripts.ScriptVerifier, block: Block,
+            spent: list[list[tuple[int, bytes]]]) -> scripts.ScriptCheckQueue:
+    queue = verifier.queue_block(block, CONSENSUS_FLAGS)
+    for tx, outputs in zip(block.transactions[1:], spent[1:]):
+        queue.add(tx, outputs)
+    return queue
+
+
+def _distinct_one_input_block(count: int, failing: set[int], salt: int) -> tuple[Block, list[list[tuple[int, bytes]]]]:
+    """`_one_input_block` whose transactions differ from another salt's (their own txids)."""
+    block, spent = _one_input_block(count, failing)
+    txs = tuple(Tx(2, tx.inputs, [TxOut(salt, b"\x51")], 0) for tx in block.transactions[1:])
+    return Block(block.header, (_COINBASE, *txs)), spent
+
+
+def _claim_is_free(verifier: scripts.ScriptVerifier) -> bool:
+    """Whether a greenlet other than the one that used the workers can claim them now."""
+    if not verifier._claim.acquire(blocking=False):
+        return False
+    verifier._claim.release()
+    return True
+
+
+@needs_kernel
+def test_the_next_blocks_chunks_queue_behind_the_last_ones_and_each_verdict_is_its_own(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """One greenlet starts block B's checks before asking block A's verdict (A's chunks all with
+    a worker): B's chunks are sent after A's, and a failure in one block is that block's alone."""
+    sent: list[bool] = []  # per chunk sent: whether it is block A's
+    real_send = scripts._send
+    monkeypatch.setattr(scripts, "_send", lambda stream, message: (
+        sent.append(message[2][0][1] in a_raw), real_send(stream, message))[1])
+    for failing_a, failing_b in ((set(), set()), ({30}, set()), (set(), {7}), ({3}, {60})):
+        a, a_spent = _distinct_one_input_block(64, failing_a, salt=1)
+        b, b_spent = _distinct_one_input_block(64, failing_b, salt=2)
+        a_raw = {tx.serialize() for tx in a.transactions[1:]}
+        sent.clear()
+        verdicts: list[object] = []
+        with scripts.ScriptVerifier(workers=2, min_parallel_inputs=1) as verifier:
+            with _filled(verifier, a, a_spent) as first:
+                first.wait_sent()
+                with _filled(verifier, b, b_spent) as second:
+                    second.wait_sent()
+                    for queue in (first, second):
+                        try:
+                            verdicts.append(queue.complete())
+                        except BlockRejected as error:
+                            verdicts.append(error.detail.split(" (wtxid")[0])
+            assert gevent.spawn(_claim_is_free, verifier).get(timeout=10)  # both blocks gave the workers back
+        for verdict, block, failing in zip(verdicts, (a, b), (failing_a, failing_b)):
+            if failing:
+                assert verdict == f"input 0 of {block.transactions[min(failing)].txid[::-1].hex()}"
+            else:
+                assert verdict == scripts.BlockScriptStats(64, 0)
+        if not failing_a and not failing_b:
+            assert sent == [True] * 16 + [False] * 16  # every chunk of A went out before any of B
+
+
+@needs_kernel
+def test_a_worker_lost_with_two_blocks_in_flight_fails_both_and_the_next_starts_afresh() -> None:
+    a, a_spent = _distinct_one_input_block(64, set(), salt=1)
+    b, b_spent = _distinct_one_input_block(64, set(), salt=2)
+    with scripts.ScriptVerifier(workers=2, min_parallel_inputs=1) as verifier:
+        with _filled(verifier, a, a_spent) as first:
+            first.wait_sent()
+            with _filled(verifier, b, b_spent) as second:
+                lost = verifier._workers[0]
+                lost.process.kill()
+                lost.process.wait()
+                with pytest.raises(scripts.ScriptCheckError):
+                    first.complete()
+                with pytest.raises(scripts.ScriptCheckError):
+                    second.complete()
+        assert verifier._workers == []
+        other = gevent.spawn(verifier.verify_block_scripts, a, a_spent, CONSENSUS_FLAGS)  # the claim is free
+        assert other.get(timeout=30) == scripts.BlockScriptStats(64, 0)
+        assert lost not in verifier._workers and len(verifier._workers) == 2
