@@ -12,22 +12,26 @@ when it has more work than that and its data down to the chain. Core picks the m
 among all the blocks it has; here a stored branch that is neither the best header's nor the
 block just accepted waits until one of those leads to it.
 
-`connect_block` applies Core's ConnectBlock rules in Core's order: BIP30 (`bad-txns-BIP30`;
-skipped for Core's two mainnet repeats and, as Core does, after the BIP34 block where the
-network's BIP34 hash is known, until height 1,983,702), then per transaction `check_tx_inputs`
-(its reason unchanged), the accumulated fee range, BIP68 sequence locks once CSV is active
-(`bad-txns-nonfinal`), the block's sigop cost (`bad-blk-sigops`, P2SH and witness sigops
-counted from genesis as Core's GetBlockScriptFlags does, but for its BIP16 exception block,
-mainnet 170,060), and at the end the coinbase against fees plus subsidy (`bad-cb-amount`). A block failing
-connection is marked invalid in the header tree and the tip stays where it was. Each block is
-checked against a per-block overlay of the UTXO set, so a failure leaves the set untouched.
+Connecting a block (`_start_connect`, then `_finish_connect`) applies Core's ConnectBlock rules
+in Core's order: BIP30 (`bad-txns-BIP30`; skipped for Core's two mainnet repeats and, as Core
+does, after the BIP34 block where the network's BIP34 hash is known, until height 1,983,702),
+then per transaction `check_tx_inputs` (its reason unchanged), the accumulated fee range, BIP68
+sequence locks once CSV is active (`bad-txns-nonfinal`), the block's sigop cost (`bad-blk-sigops`,
+P2SH and witness sigops counted from genesis as Core's GetBlockScriptFlags does, but for its BIP16
+exception block, mainnet 170,060), and at the end the coinbase against fees plus subsidy
+(`bad-cb-amount`). A block failing connection is marked invalid in the header tree and the tip
+stays where it was. Each block is checked against a per-block overlay of the UTXO set, which
+goes into the set while its scripts are checked and comes back out if they fail, so a failure
+leaves the set untouched.
 
 Scripts are NOT executed unless a `script_verifier` is given (`chain/scripts.py` provides one).
 As Core's ConnectBlock feeds its CCheckQueue, each transaction's scripts are queued once its other
 checks pass, to run in worker processes while the loop goes on, and their verdict is waited for
 after every other rule, as Core waits for its script checks last.
 `scripts_verified` says which, and opening without one logs a warning. Without it a block with a
-bad signature is accepted.
+bad signature is accepted. Along a run of blocks (a catch-up, a reorganisation, a sync whose next
+block has arrived: `upcoming`) a block's checks start before the verdict on the one before it,
+so its chunks keep the workers busy meanwhile (`_connect_along`); Core waits for each block's.
 
 Between blocks, `activate_best_chain` yields to the gevent hub, so a long catch-up or
 reorganisation lets peers be served; the caller serialises calls that change the chain (the
@@ -170,6 +174,15 @@ class BlockScriptChecks(Protocol):
     def abandon(self) -> None:
         """Drop the checks of a block that failed another rule (nothing after `complete`)."""
 
+    def wait_sent(self) -> None:
+        """Every check is queued: wait (other greenlets run) until none waits for a worker, so
+        the next block's checks queue behind them."""
+
+
+#: The block of this hash if it has just been received, taken out of its turn and stored by the
+#: caller (`Chainstate.store_block`), else None: the node's `Chainstate.upcoming`, so the connect
+#: loop goes on with it while the block before it is checked.
+UpcomingBlock = Callable[[bytes], "Block | None"]
 
 #: Starts a block's script checks, given the block and its height: None when its scripts are not
 #: checked (-assumevalid). `chain.scripts.ChainScriptChecks.block` is the node's.
@@ -250,6 +263,27 @@ class _BlockView:
         self._base.revert_block(self.spent, self.added, self._displaced)
 
 
+@dataclasses.dataclass(slots=True)
+class _Connecting:
+    """A block whose changes are in the UTXO set while its script checks run: what its verdict
+    and the rest of its connect need (`Chainstate._finish_connect`), or `cancel` to take it back."""
+
+    block: Block
+    height: int
+    view: _BlockView
+    undo: list[Coin]
+    undo_record: bytes
+    checks: BlockScriptChecks | None
+
+    def cancel(self) -> None:
+        """Drop its checks and take its changes back (nothing applied on top of them since)."""
+        try:
+            if self.checks is not None:
+                self.checks.abandon()
+        finally:
+            self.view.revert()
+
+
 class Chainstate:
     """Blocks, the header tree and the UTXO set of one store and network."""
 
@@ -291,6 +325,10 @@ class Chainstate:
         #: Called when a new block passed every check made before it is stored (Core's
         #: NewPoWValidBlock: BIP152 announces it then, before it is connected).
         self.on_pow_valid: list[BlockHook] = []
+        #: Where the connect loop finds a block received but not processed yet (the node's peers).
+        self.upcoming: UpcomingBlock | None = None
+        #: While a block lands with its child in flight, no write (`_write_due`).
+        self._writes_held = False
         if script_verifier is None:
             log.warning("SCRIPT CHECKS ARE OFF: blocks are connected without executing any script or "
                         "signature (no script verifier given); do not rely on this node's validation")
@@ -529,11 +567,13 @@ class Chainstate:
         return self._pruned_height
 
     def _prune_automatically(self) -> None:
-        target = self.prune_target
-        if not target or self.height <= self.network.prune_after_height:
-            return
-        if self.files.size() > target:
+        if not self._writes_held and self._prune_wanted(self.height):
             self.prune(self.height)
+
+    def _prune_wanted(self, height: int) -> bool:
+        """Whether the block files are over the prune target with the tip at `height`."""
+        target = self.prune_target
+        return bool(target) and height > self.network.prune_after_height and self.files.size() > target
 
     # --- accepting and connecting ---------------------------------------------------------
 
@@ -548,13 +588,20 @@ class Chainstate:
         added (`too-little-chainwork`). A block nobody asked for (not `requested`) is dropped
         unstored, as Core's anti-DoS rules, when it has less work than the tip, lies more than
         MIN_BLOCKS_TO_KEEP above it, or has less than the network's minimum chain work."""
+        if self.store_block(block, requested=requested, min_pow_checked=min_pow_checked) is None:
+            return None
+        return self.activate_best_chain({block.hash: block})
+
+    def store_block(self, block: Block, *, requested: bool = True, min_pow_checked: bool = True) -> int | None:
+        """AcceptBlock alone, nothing connected (`accept_block` says what it checks and raises):
+        the block written, its height; None when it is here already or not worth storing."""
         height = self._checked_height(block, requested, min_pow_checked)
         if height is None:
             return None
         for hook in self.on_pow_valid:
             hook(block, height)
         self.files.write_block(block.hash, wire.encode_block(block), height)
-        return self.activate_best_chain({block.hash: block})
+        return height
 
     def index_stored_block(self, block: Block, position: BlockPosition) -> None:
         """-reindex: accept a block found in the blk files, where it stays; connected later by
@@ -709,16 +756,77 @@ class Chainstate:
         return TipChange(fork, tuple(down), tuple(up))
 
     def _connect_along(self, hashes: Iterable[bytes], known: dict[bytes, Block]) -> bool:
-        """Connect `hashes` in order; False if one's data is not stored (the rest wait)."""
-        for block_hash in hashes:
-            block = known.get(block_hash)
-            if block is None:
-                if not self.has_block(block_hash):
-                    return False
-                block = self.read_block(block_hash)
-            self.connect_block(block)
-            gevent.sleep(0)  # a long catch-up or reorg must not block the hub (DESIGN.md)
-        return True
+        """Connect `hashes` in order (Core's ConnectTip for each); False if one's data is not here
+        (the rest wait). BlockRejected names the first block failing, everything before it
+        connected, the tip at its parent.
+
+        Each block's checks start before the verdict on the one before it is asked: its script
+        chunks queue behind that block's, so the workers do not wait for this loop between two
+        blocks (its serial work: the verdict's bookkeeping, the next block's reading and checks
+        up to its first chunk). A failing verdict takes the later block's changes back, then its
+        own, so the set is as at the tip."""
+        flight: _Connecting | None = None  # started; its verdict not asked yet
+        try:
+            complete = True
+            for block_hash in hashes:
+                block = self._block_at_hand(block_hash, known, flight)
+                if block is None:
+                    complete = False
+                    break
+                if flight is not None and self._write_due():
+                    landing, flight = flight, None
+                    self._land(landing, None)
+                try:
+                    started = self._start_connect(block, (self.height if flight is None else flight.height) + 1)
+                except BaseException:
+                    landing, flight = flight, None
+                    if landing is not None:
+                        self._land(landing, None)  # its failure comes first: the later block is its child
+                    raise
+                if flight is not None:
+                    landing, flight = flight, None
+                    self._land(landing, started)
+                flight = started
+                gevent.sleep(0)  # a long catch-up or reorg must not block the hub (DESIGN.md)
+            if flight is not None:
+                landing, flight = flight, None
+                self._land(landing, None)
+            return complete
+        except BaseException:
+            if flight is not None:  # this greenlet killed, or a stored block unreadable
+                flight.cancel()
+            raise
+
+    def _block_at_hand(self, block_hash: bytes, known: dict[bytes, Block],
+                       flight: _Connecting | None) -> Block | None:
+        """The block to connect next if its data is here: just accepted, stored, or (while the
+        block before it is in flight) just received (`upcoming`), which its receiver stores."""
+        block = known.get(block_hash)
+        if block is not None:
+            return block
+        if self.has_block(block_hash):
+            return self.read_block(block_hash)
+        if flight is None or self.upcoming is None:
+            return None
+        if flight.checks is not None:
+            flight.checks.wait_sent()  # while the workers run, the network may deliver it
+        return self.upcoming(block_hash)
+
+    def _land(self, connecting: _Connecting, later: _Connecting | None) -> None:
+        """Finish connecting a block in flight; if it fails, take `later` (its child, started on
+        top of it) back first, then its own changes."""
+        self._writes_held = later is not None
+        try:
+            self._finish_connect(connecting)
+        except BaseException:
+            try:
+                if later is not None:
+                    later.cancel()
+            finally:
+                connecting.view.revert()
+            raise
+        finally:
+            self._writes_held = False
 
     def _stored_prefix(self, hashes: Iterable[bytes]) -> Iterable[bytes]:
         for block_hash in hashes:
@@ -726,27 +834,42 @@ class Chainstate:
                 return
             yield block_hash
 
-    def connect_block(self, block: Block) -> None:
-        """Core's ConnectBlock for a child of the tip (already accepted: its header is in the
-        tree and it passed `accept_block`'s checks); BlockRejected leaves everything as it was.
+    def _start_connect(self, block: Block, height: int) -> _Connecting:
+        """Core's ConnectBlock for an accepted block at `height` (a child of the tip, or of the
+        block in flight), up to its scripts' verdict: every other rule checked, the UTXO set
+        holding its changes while the script workers still check it. On an error nothing is
+        left applied or running.
 
-        The UTXO set takes the block's changes while the script workers still check it, and
-        gives them back if the verdict (or anything before the new tip is set) fails: whoever
-        reads the set outside a connect holds the node's chain lock, as the connect does (Core's
-        gettxout and scantxoutset take cs_main), so no reader sees an unverified block's coins."""
-        block_hash = block.hash
-        parent, parent_height = self._coin_tip()
-        if block.header.prev_block != parent:
-            raise ValueError(f"block {hash_to_hex(block_hash)} does not extend the tip")
-        height = parent_height + 1
-        view, undo, undo_record = self._connect_checks(block, height, apply=True)
+        Whoever reads the set outside a connect holds the node's chain lock, as the connect does
+        (Core's gettxout and scantxoutset take cs_main), so no reader sees an unverified block's
+        coins."""
+        checks = self._script_verifier(block, height) if self._script_verifier is not None else None
         try:
-            for index in self.indexes:
-                index.block_connected(block, height, undo)
-            self._unflushed_undo[block_hash] = self.files.write_undo(block_hash, undo_record)
+            view, undo = self._check_spends(block, height, checks)
+            undo_record = encode_undo(undo)
         except BaseException:
-            view.revert()
+            if checks is not None:
+                checks.abandon()  # a block failing another rule: nothing left running for the next
             raise
+        view.apply()
+        return _Connecting(block, height, view, undo, undo_record, checks)
+
+    def _finish_connect(self, connecting: _Connecting) -> None:
+        """The scripts' verdict on a block `_start_connect` started, then the rest of Core's
+        ConnectTip: indexes, undo record, the new tip, the hooks. On an error the caller takes
+        the block's changes back (`_land`)."""
+        block, height = connecting.block, connecting.height
+        block_hash = block.hash
+        checks = connecting.checks
+        try:
+            if checks is not None:
+                checks.complete()
+        finally:
+            if checks is not None:
+                checks.abandon()  # after a lost worker or a killed greenlet: nothing left running
+        for index in self.indexes:
+            index.block_connected(block, height, connecting.undo)
+        self._unflushed_undo[block_hash] = self.files.write_undo(block_hash, connecting.undo_record)
         self.coins.set_tip(block_hash, height)
         self.headers.mark_connected(block_hash)
         parent_count = self.chain_tx_count(block.header.prev_block)
@@ -771,32 +894,14 @@ class Chainstate:
         check_block(block)
         self._check_finality(block, height)
         check_block_at_height(block, height, self.network)
-        self._connect_checks(block, height, apply=False)
-
-    def _connect_checks(self, block: Block, height: int, *, apply: bool) -> tuple[_BlockView, list[Coin], bytes]:
-        """ConnectBlock's rules for a child of the tip at `height`, against an overlay of the
-        UTXO set: the overlay, the coins spent and their undo record. The scripts run while the
-        other rules are checked, and their verdict comes last, as Core waits for its script
-        checks after bad-cb-amount. The undo record is encoded, and with `apply` the overlay
-        applied to the set, before that wait, while the script workers still run: a failed
-        verdict takes the overlay back (`connect_block` says who may read the set meanwhile)."""
         checks = self._script_verifier(block, height) if self._script_verifier is not None else None
         try:
-            view, undo = self._check_spends(block, height, checks)
-            undo_record = encode_undo(undo)
-            if apply:
-                view.apply()
-            try:
-                if checks is not None:
-                    checks.complete()
-            except BaseException:  # a failing script, a lost worker, this greenlet killed
-                if apply:
-                    view.revert()
-                raise
-            return view, undo, undo_record
+            self._check_spends(block, height, checks)
+            if checks is not None:
+                checks.complete()
         finally:
             if checks is not None:
-                checks.abandon()  # a block failing another rule: nothing left running for the next
+                checks.abandon()
 
     def _check_spends(self, block: Block, height: int,
                       checks: BlockScriptChecks | None) -> tuple[_BlockView, list[Coin]]:
@@ -912,11 +1017,23 @@ class Chainstate:
 
     def _after_change(self) -> None:
         self._since_flush += 1
-        coins = self.coins
-        if ((self.flush_every is not None and self._since_flush >= self.flush_every)
-                or (self.flush_interval is not None and time.monotonic() - self._last_flush >= self.flush_interval)
-                or coins.cache_bytes > coins.max_cache_bytes):
+        if not self._writes_held and self._flush_wanted(self._since_flush):
             self.flush()
+
+    def _flush_wanted(self, changes: int) -> bool:
+        """Whether the changes are written after `changes` blocks connected or disconnected since
+        the last write: their count, the time since, or a cache over its bound."""
+        coins = self.coins
+        return ((self.flush_every is not None and changes >= self.flush_every)
+                or (self.flush_interval is not None and time.monotonic() - self._last_flush >= self.flush_interval)
+                or coins.cache_bytes > coins.max_cache_bytes)
+
+    def _write_due(self) -> bool:
+        """Whether landing the block in flight would write the chain state (a flush, or an
+        automatic prune, which flushes): it then lands before the next block starts, since a
+        write must not take a later block's unverified changes with it (`_writes_held` keeps
+        a write that comes due meanwhile for the next landing)."""
+        return self._flush_wanted(self._since_flush + 1) or self._prune_wanted(self.height + 1)
 
     # --- the chain ---------------------------------------------------------------------------
 

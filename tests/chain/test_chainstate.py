@@ -13,7 +13,7 @@ from typing import Sequence
 import gevent
 import pytest
 
-from helpers.chain import OP_TRUE, Miner, block_on, coinbase_tx, recompute_utxo, snapshot, spend
+from helpers.chain import OP_TRUE, Miner, block_on, coinbase_tx, prevouts_of, recompute_utxo, snapshot, spend
 from pantheon import wire
 from pantheon.chain.blockfiles import BlockFileMissing
 from pantheon.chain.chainstate import BCOIN_REGTEST, Chainstate, with_activation_heights
@@ -527,3 +527,176 @@ def test_test_block_validity_checks_everything_but_proof_of_work(store: Store, b
     with pytest.raises(BlockRejected, match="inconclusive-not-best-prevblk"):
         chainstate.test_block_validity(base[5])
     assert chainstate.tip == base[19].hash and greedy.hash not in chainstate.headers
+
+
+# --- a run of blocks: each block's checks start before the verdict on the one before -------------
+
+
+class _Pipeline:
+    """A script verifier recording what the connect loop asks of each block's checks, by height;
+    the blocks in `failing` fail their verdict. (The chain states below write as the node does,
+    not after each block: a block whose landing writes lands before the next one starts.)"""
+
+    def __init__(self, failing: Sequence[Block] = ()) -> None:
+        self.calls: list[tuple[str, int]] = []
+        self.failing = {block.hash for block in failing}
+
+    def __call__(self, block: Block, height: int) -> object:
+        pipeline = self
+        pipeline.calls.append(("start", height))
+
+        class Checks:
+            def add(self, tx: Tx, spent: Sequence[Coin]) -> None:
+                pass
+
+            def wait_sent(self) -> None:
+                pipeline.calls.append(("wait_sent", height))
+
+            def complete(self) -> None:
+                pipeline.calls.append(("complete", height))
+                if block.hash in pipeline.failing:
+                    raise BlockRejected("block-script-verify-flag-failed", block.hash)
+
+            def abandon(self) -> None:
+                pipeline.calls.append(("abandon", height))
+
+        return Checks()
+
+
+def _run_of_three(base: list[Block], **options: object) -> list[Block]:
+    """Blocks 111 to 113, each spending an output of the one before (the second and third need the
+    coins of a block whose verdict is still pending when they start)."""
+    miner = Miner(REGTEST, base[-1].header, BASE_HEIGHT)
+    first = miner.block([spend([cb(base, 1)], [COIN])], **options)
+    second = miner.block([spend(prevouts_of(first.transactions[1]))])
+    third = miner.block([spend(prevouts_of(second.transactions[1]))])
+    return miner.blocks
+
+
+def _stored_then_connected(chainstate: Chainstate, run: list[Block]) -> BlockRejected | None:
+    """Headers first, the later blocks stored, then the first: the run connects in one call."""
+    assert chainstate.headers.add_headers(block.header for block in run).error is None
+    for block in run[1:]:
+        assert chainstate.accept_block(block) is None
+    try:
+        chainstate.accept_block(run[0])
+    except BlockRejected as error:
+        return error
+    return None
+
+
+def _verdicts_and_starts(calls: list[tuple[str, int]]) -> list[tuple[str, int]]:
+    return [call for call in calls if call[0] in ("start", "complete")]
+
+
+def test_a_run_of_stored_blocks_starts_each_blocks_checks_before_the_verdict_on_the_one_before(
+        store: Store, base: list[Block]) -> None:
+    pipeline = _Pipeline()
+    chainstate = chainstate_on(store, base, script_verifier=pipeline, flush_every=None)
+    pipeline.calls.clear()
+    run = _run_of_three(base)
+    assert _stored_then_connected(chainstate, run) is None
+    assert _verdicts_and_starts(pipeline.calls) == [("start", 111), ("start", 112), ("complete", 111),
+                                                    ("start", 113), ("complete", 112), ("complete", 113)]
+    assert chainstate.tip == run[-1].hash
+    chainstate.flush()
+    assert snapshot(store) == recompute_utxo([*base, *run])
+
+
+@pytest.mark.parametrize("failing", [0, 1, 2])
+def test_a_failing_verdict_in_a_run_takes_back_the_later_blocks_changes_then_its_own(
+        store: Store, base: list[Block], failing: int) -> None:
+    run = _run_of_three(base)
+    pipeline = _Pipeline([run[failing]])
+    chainstate = chainstate_on(store, base, script_verifier=pipeline, flush_every=None)
+    error = _stored_then_connected(chainstate, run)
+    assert error is not None and error.block_hash == run[failing].hash
+    assert chainstate.tip == (run[failing - 1].hash if failing else base[-1].hash)
+    assert not chainstate.headers.is_valid(run[failing].hash)
+    chainstate.flush()
+    assert snapshot(store) == recompute_utxo([*base, *run[:failing]])
+
+
+def test_a_block_failing_another_rule_while_its_parent_is_in_flight_lets_the_parent_connect(
+        store: Store, base: list[Block]) -> None:
+    pipeline = _Pipeline()
+    chainstate = chainstate_on(store, base, script_verifier=pipeline, flush_every=None)
+    pipeline.calls.clear()
+    miner = Miner(REGTEST, base[-1].header, BASE_HEIGHT)
+    first = miner.block([spend([cb(base, 1)], [COIN])])
+    greedy = miner.block([spend(prevouts_of(first.transactions[1]))], fees=COIN)  # claims fees it has not
+    error = _stored_then_connected(chainstate, miner.blocks)
+    assert error is not None and (error.reason, error.block_hash) == ("bad-cb-amount", greedy.hash)
+    assert _verdicts_and_starts(pipeline.calls) == [("start", 111), ("start", 112), ("complete", 111)]
+    assert ("abandon", 112) in pipeline.calls
+    assert chainstate.tip == first.hash
+    chainstate.flush()
+    assert snapshot(store) == recompute_utxo([*base, first])
+
+
+def test_no_write_takes_the_changes_of_a_block_in_flight(store: Store, base: list[Block]) -> None:
+    """Every write of the set (here after each second block) matches the chain up to its tip
+    marker: the block that comes due lands before the next one starts."""
+    pipeline = _Pipeline()
+    chainstate = chainstate_on(store, base, script_verifier=pipeline, flush_every=2)
+    run = _run_of_three(base)
+    blocks_by_hash = {block.hash: block for block in [*base, *run]}
+    written: list[bool] = []
+    real_flush = chainstate.flush
+
+    def checked_flush() -> None:
+        real_flush()
+        chain, at = [], chainstate.tip
+        while at in blocks_by_hash:
+            chain.append(blocks_by_hash[at])
+            at = chain[-1].header.prev_block
+        written.append(snapshot(store) == recompute_utxo(reversed(chain)))
+
+    chainstate.flush = checked_flush  # type: ignore[method-assign]
+    pipeline.calls.clear()
+    assert _stored_then_connected(chainstate, run) is None
+    assert written and all(written)
+    assert chainstate.tip == run[-1].hash
+
+
+def test_an_upcoming_block_connects_in_the_same_run(store: Store, base: list[Block]) -> None:
+    """While a block's checks run, the loop takes its child from `upcoming` (received, stored by the
+    receiver), giving the network time first (`wait_sent`); the run ends where none has come."""
+    pipeline = _Pipeline()
+    chainstate = chainstate_on(store, base, script_verifier=pipeline, flush_every=None)
+    run = _run_of_three(base)
+    asked: list[bytes] = []
+
+    def upcoming(block_hash: bytes) -> Block | None:
+        asked.append(block_hash)
+        if block_hash != run[1].hash:
+            return None
+        chainstate.store_block(run[1])
+        return run[1]
+
+    chainstate.upcoming = upcoming
+    assert chainstate.headers.add_headers(block.header for block in run).error is None
+    pipeline.calls.clear()
+    change = chainstate.accept_block(run[0])
+    assert change is not None and change.connected == (run[0].hash, run[1].hash)
+    assert asked == [run[1].hash, run[2].hash]
+    assert ("wait_sent", 111) in pipeline.calls and ("wait_sent", 112) in pipeline.calls
+    assert _verdicts_and_starts(pipeline.calls) == [("start", 111), ("start", 112), ("complete", 111),
+                                                    ("complete", 112)]
+    chainstate.upcoming = None
+    assert chainstate.accept_block(run[2]) is not None and chainstate.tip == run[2].hash
+
+
+def test_an_upcoming_block_failing_its_verdict_fails_the_run_after_its_parent_connected(
+        store: Store, base: list[Block]) -> None:
+    run = _run_of_three(base)
+    chainstate = chainstate_on(store, base, script_verifier=_Pipeline([run[1]]), flush_every=None)
+    chainstate.upcoming = lambda block_hash: (run[1] if block_hash == run[1].hash
+                                              and chainstate.store_block(run[1]) is not None else None)
+    assert chainstate.headers.add_headers(block.header for block in run).error is None
+    with pytest.raises(BlockRejected) as caught:
+        chainstate.accept_block(run[0])
+    assert (caught.value.reason, caught.value.block_hash) == ("block-script-verify-flag-failed", run[1].hash)
+    assert chainstate.tip == run[0].hash and not chainstate.headers.is_valid(run[1].hash)
+    chainstate.flush()
+    assert snapshot(store) == recompute_utxo([*base, run[0]])
