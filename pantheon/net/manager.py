@@ -48,7 +48,7 @@ from pantheon.net.banlist import BanList
 from pantheon.net.gossip import AddrGossip, GossipConfig
 from pantheon.net.eviction import EvictionCandidate, keyed_netgroup, select_to_evict
 from pantheon.protocol import FULL_RELAY_SERVICES, NODE_P2P_V2
-from pantheon.net.peer import Handler, NetTotals, Peer, PeerConfig, PeerState, Traffic, Transition
+from pantheon.net.peer import Handler, NetTotals, Peer, PeerConfig, PeerState, Preparer, Traffic, Transition
 from pantheon.net.permissions import Permission, WhitelistEntry, permissions_for
 
 from pantheon.net.discovery import Discovery, Endpoint, Resolver, discover, fixed_seeds
@@ -110,6 +110,9 @@ class NetworkManager:
 
     handlers  command -> handler(peer, frame), given to every peer over the built-ins; the
               node extends `manager.handlers` before peers connect.
+    preparers command -> a pure function of a payload, run on such frames as a peer reads
+              ahead while one of them is handled (`net/peer.py`, Reading ahead); the node
+              sets `manager.preparers` before peers connect.
     addrman   with one, addresses are gossiped (`net/gossip.py`): addr/addrv2 stored and
               relayed, getaddr answered, outbound peers asked once.
     clock     Unix seconds for the peers' timers and the gossip's timestamps and token buckets
@@ -135,6 +138,7 @@ class NetworkManager:
         self.config = config or ManagerConfig()
         self.banlist = banlist
         self.handlers: dict[str, Handler] = dict(handlers or {})
+        self.preparers: dict[str, Preparer] = {}
         self._start_height = start_height
         self._wire = wire
         self._nonces: set[int] = set()
@@ -452,7 +456,7 @@ class NetworkManager:
             handlers=self.handlers, nonces=self._nonces, start_height=self._start_height, group=self._group,
             wire=self._wire, on_transition=self._on_transition, traffic=self._traffic,
             permissions=permissions, clock=self._clock, totals=self.totals,
-            tickers=(self.gossip.tick,) if self.gossip is not None else (),
+            tickers=(self.gossip.tick,) if self.gossip is not None else (), preparers=self.preparers,
             v2=v2 or (inbound and config.v2transport),
         )
         self._peers[peer.id] = peer

@@ -16,6 +16,17 @@ only while the send queue holds bytes and ends when it is empty. The queue is bo
 above `send_pause` the reader stops taking the peer's messages (Core's fPauseSend: a peer that
 does not read is not served more), above `send_limit` the peer is disconnected.
 
+Reading ahead. While the handler of a command that has a preparer runs (a block's, whose connect
+waits for the script workers), a second greenlet goes on taking the peer's frames off the socket,
+as Core's socket thread goes on receiving while its message thread works: up to
+`receive_buffer` bytes of frames (Core's -maxreceivebuffer, its fPauseRecv threshold), each
+passed through its command's preparer, a pure function of the payload (the node decodes a block).
+The reader dispatches those frames afterwards, in order, as if it had read them itself; a handler
+takes its frame's prepared value with `prepared(frame)`, and the running handler may take the next
+frame out of its turn (`take_read_ahead`: the node's connect loop goes on with the next block
+while the one before it is checked). An error met while reading ahead is raised when the frames
+before it have been dispatched.
+
 Reactions (DESIGN.md, Bitcoin Core's):
     wrong magic                                   disconnect
     declared length over max_payload              disconnect before reading the payload (Core's
@@ -93,7 +104,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "USER_AGENT", "NetTotals", "COUNT_CAPS", "PeerState", "Transition",
-    "PeerConfig", "Peer", "Handler", "Traffic", "Ticker", "BUILTIN_HANDLERS",
+    "PeerConfig", "Peer", "Handler", "Preparer", "Traffic", "Ticker", "BUILTIN_HANDLERS",
 ]
 
 log = logging.getLogger("pantheon.net.peer")
@@ -178,6 +189,7 @@ class PeerConfig:
     max_payload: int = limits.MAX_MESSAGE_SIZE
     known_inventory: int = 50_000  # Core's m_tx_inventory_known_filter size; made on first use
     recv_size: int = 64 * 1024
+    receive_buffer: int = 5_000_000  # Core -maxreceivebuffer: frames read ahead while a handler runs
     v2transport: bool = False  # Core's -v2transport (the node turns it on): BIP324 accepted inbound and tried outbound
 
 
@@ -191,8 +203,24 @@ class NetTotals:
 
 
 Handler = Callable[["Peer", Frame], None]
+#: A pure function of a payload, run while the frame waits to be dispatched (see Reading ahead).
+#: If it raises, the frame goes to its handler unprepared, which meets the error itself.
+Preparer = Callable[[bytes], object]
 #: (direction "sent" or "received", command, bytes on the wire including the 24-byte header)
 Traffic = Callable[[str, str, int], None]
+
+
+class _ReadAhead:
+    """A peer's frames read ahead (module notes), oldest first with their prepared values, their
+    bytes on the wire, the error that stopped the reading, and the frame being dispatched."""
+
+    __slots__ = ("frames", "size", "error", "current")
+
+    def __init__(self) -> None:
+        self.frames: deque[tuple[Frame, object]] = deque()
+        self.size = 0
+        self.error: Exception | None = None
+        self.current: tuple[Frame, object] | None = None
 
 
 class Peer:
@@ -212,6 +240,8 @@ class Peer:
                   message queued or read: the node's per-command metrics.
     tickers       `Ticker`s run by the reader while connected, after each message and when due
                   (the address gossip's send timer): shared by a manager's peers, like `handlers`.
+    preparers     command -> `Preparer`: while such a command's handler runs, the peer reads ahead
+                  (module notes); shared by a manager's peers, like `handlers`.
     """
 
     # Slots: every idle peer saves its instance dict (bench_net measures the bytes per peer).
@@ -223,6 +253,7 @@ class Peer:
         "_group", "_decoder", "_v2", "_state", "_verack_received", "_started_at", "_ping_nonce", "_ping_sent_at",
         "_next_ping", "_clock", "_local", "bytes_sent_per_msg", "bytes_recv_per_msg", "last_send", "last_recv",
         "connection_type", "desirable_services", "_totals", "_tickers", "_queue", "_queued", "_drained", "_closed", "_reader", "_writer", "_traffic",
+        "preparers", "_ahead",
     )
 
     def __init__(
@@ -245,6 +276,7 @@ class Peer:
         totals: NetTotals | None = None,
         tickers: Sequence[Ticker] = (),
         v2: bool = False,
+        preparers: Mapping[str, Preparer] | None = None,
     ) -> None:
         self.id = next(_ids)
         self.permissions = permissions  # what -whitelist grants this peer (net/permissions.py)
@@ -254,6 +286,8 @@ class Peer:
         self.config = config or PeerConfig()
         self.banlist = banlist
         self.handlers: Mapping[str, Handler] = handlers if handlers is not None else {}
+        self.preparers: Mapping[str, Preparer] = preparers if preparers is not None else {}
+        self._ahead: _ReadAhead | None = None  # made the first time the peer reads ahead
         self.counters: Counter[str] = Counter()
         self.transitions: list[Transition] = []
         self.on_transition = on_transition
@@ -619,7 +653,6 @@ class Peer:
     def _read_loop(self) -> None:
         sock = self._sock
         assert sock is not None
-        decoder = self._decoder
         while not self._closed.is_set():
             wait = self._run_timers(self._clock())
             poll = getattr(self._clock, "poll_interval", None)  # a mock clock may jump: look again soon
@@ -630,9 +663,12 @@ class Peer:
             if self.paused:
                 self._drained.wait(wait)
                 continue
-            frame = decoder.next_frame() if self._v2 is None else self._next_v2_frame()
+            frame = self._next_frame()
             if frame is not None:
-                self._dispatch(frame)
+                if frame.error is None and frame.command in self.preparers and self._verack_received:
+                    self._dispatch_reading_ahead(frame)
+                else:
+                    self._dispatch(frame)
                 continue
             data = None
             with gevent.Timeout(wait, False):
@@ -642,16 +678,99 @@ class Peer:
             if not data:
                 self.close("connection closed by peer")
                 return
-            self.counters["bytes received"] += len(data)
-            self._totals.received += len(data)
-            self.last_recv = self._clock()
-            if self._v2 is None:
-                decoder.feed(data)
-            else:
-                self._v2.feed(data)
+            self._received(data)
             # gevent's recv returns without yielding while bytes are waiting: yield once a chunk,
             # or a peer that floods us would starve every other greenlet.
             gevent.sleep(0)
+
+    def _received(self, data: bytes) -> None:
+        self.counters["bytes received"] += len(data)
+        self._totals.received += len(data)
+        self.last_recv = self._clock()
+        if self._v2 is None:
+            self._decoder.feed(data)
+        else:
+            self._v2.feed(data)
+
+    def _next_frame(self) -> Frame | None:
+        """The next frame to dispatch: one read ahead first, then the error that stopped the
+        reading ahead, then what the transport holds."""
+        ahead = self._ahead
+        if ahead is not None:
+            ahead.current = None
+            if ahead.frames:
+                frame, prepared = ahead.frames.popleft()
+                ahead.size -= frame.wire_size
+                ahead.current = (frame, prepared)
+                return frame
+            if ahead.error is not None:
+                error, ahead.error = ahead.error, None
+                raise error
+        return self._take_frame()
+
+    def _take_frame(self) -> Frame | None:
+        return self._decoder.next_frame() if self._v2 is None else self._next_v2_frame()
+
+    def prepared(self, frame: Frame) -> object:
+        """What the command's preparer made of `frame` while it was read ahead; None if it was
+        not read ahead or could not be prepared."""
+        ahead = self._ahead
+        if ahead is None or ahead.current is None or ahead.current[0] is not frame:
+            return None
+        return ahead.current[1]
+
+    def take_read_ahead(self, wanted: Callable[[Frame, object], bool]) -> object:
+        """For the running handler: the next frame read ahead, if `wanted(frame, prepared)`, is
+        handled by the caller now instead of being dispatched later (it is counted as received
+        here): its prepared value; None when there is none or it is not wanted."""
+        ahead = self._ahead
+        if ahead is None or not ahead.frames:
+            return None
+        frame, prepared = ahead.frames[0]
+        if not wanted(frame, prepared):
+            return None
+        ahead.frames.popleft()
+        ahead.size -= frame.wire_size
+        self._count_received(frame)
+        return prepared
+
+    def _dispatch_reading_ahead(self, frame: Frame) -> None:
+        """Dispatch `frame` while a second greenlet reads ahead (module notes); it is stopped
+        before the reader reads again, at a point where it holds no bytes it has not queued."""
+        if self._ahead is None:
+            self._ahead = _ReadAhead()
+        task = gevent.spawn(self._read_ahead, self._ahead)  # not the group: a full pool would block
+        try:
+            self._dispatch(frame)
+        finally:
+            task.kill()
+
+    def _read_ahead(self, ahead: _ReadAhead) -> None:
+        sock = self._sock
+        assert sock is not None
+        try:
+            while ahead.size < self.config.receive_buffer and ahead.error is None and not self._closed.is_set():
+                frame = self._take_frame()
+                if frame is None:
+                    data = sock.recv(self.config.recv_size)
+                    if not data:
+                        return  # the reader meets the end itself
+                    self._received(data)
+                    continue
+                ahead.frames.append((frame, self._prepare(frame)))
+                ahead.size += frame.wire_size
+                gevent.sleep(0)  # preparing is CPU work: let the handler's verdict in between frames
+        except Exception as error:  # the reader raises it in its turn, after the frames before it
+            ahead.error = error
+
+    def _prepare(self, frame: Frame) -> object:
+        preparer = self.preparers.get(frame.command) if frame.error is None else None
+        if preparer is None:
+            return None
+        try:
+            return preparer(frame.payload)
+        except Exception:  # the handler does the work again and meets the error (Preparer)
+            return None
 
     def _next_v2_frame(self) -> Frame | None:
         """The next frame through BIP324, sending what its handshake has to say; when an inbound
@@ -724,7 +843,7 @@ class Peer:
         self.counters["ignored"] += 1
         log.debug("%s ignoring %s: %s", self, frame.command, why)
 
-    def _dispatch(self, frame: Frame) -> None:
+    def _count_received(self, frame: Frame) -> None:
         self.counters["messages received"] += 1
         command = frame.command
         size = frame.wire_size
@@ -732,6 +851,10 @@ class Peer:
         self.bytes_recv_per_msg[command if known else "*other*"] += size
         if self._traffic is not None:
             self._traffic("received", command, size)
+
+    def _dispatch(self, frame: Frame) -> None:
+        self._count_received(frame)
+        command = frame.command
         if frame.error is not None:  # Core's V1Transport drops it and keeps the peer
             self.counters[f"dropped: {frame.error}"] += 1
             if frame.error == BAD_CHECKSUM:

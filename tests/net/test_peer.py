@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import gevent
+import gevent.event
 import gevent.pool
 import gevent.server
 import gevent.socket
@@ -671,3 +672,111 @@ def test_known_inventory_never_announced_back(listener: Listener, raw: RawClient
     assert peer.announce([theirs, ours, ours]) == 1
     assert listener.wire.decode_inv(raw.receive("inv").payload) == [ours]
     assert peer.announce([ours]) == 0
+
+
+# --- reading ahead while a handler runs ---------------------------------------------------------
+
+
+class _SlowHandler:
+    """A handler for `feefilter` frames (any 8-byte payload) that holds the first one until
+    `release` is set, recording each payload with what the peer prepared for it; with `take`, the
+    first frame's handler takes the next frame out of its turn when its payload is `take`."""
+
+    def __init__(self, take: bytes | None = None) -> None:
+        self.release = gevent.event.Event()
+        self.handled: list[tuple[bytes, object]] = []
+        self.taken: list[object] = []
+        self.take = take
+
+    def __call__(self, peer: Peer, frame: Any) -> None:
+        first = not self.handled
+        self.handled.append((frame.payload, peer.prepared(frame)))
+        if first:
+            self.release.wait(WAIT)
+            if self.take is not None:
+                wanted = self.take
+                self.taken.append(peer.take_read_ahead(lambda ahead, prepared: ahead.payload == wanted))
+                self.taken.append(peer.take_read_ahead(lambda ahead, prepared: ahead.payload == wanted))
+
+
+def _slow_peer(listener: Listener, handler: _SlowHandler, **config: Any) -> tuple[RawClient, Peer]:
+    listener.options["handlers"] = {"feefilter": handler}
+    listener.options["preparers"] = {"feefilter": lambda payload: ("prepared", payload)}
+    if config:
+        listener.config = replace(listener.config, **config)
+    client = RawClient(listener.port, listener.wire)
+    client.handshake()
+    return client, server_peer(listener, client)
+
+
+def _payload(number: int) -> bytes:
+    return number.to_bytes(8, "little")
+
+
+def test_frames_arriving_while_a_handler_runs_are_read_ahead_prepared_and_dispatched_in_order(
+        listener: Listener) -> None:
+    handler = _SlowHandler()
+    client, peer = _slow_peer(listener, handler)
+    try:
+        for number in range(4):
+            client.send("feefilter", _payload(number))
+        wait_for(lambda: handler.handled and peer._ahead is not None and len(peer._ahead.frames) == 3)
+        assert len(handler.handled) == 1  # the others wait, read and prepared
+        handler.release.set()
+        wait_for(lambda: len(handler.handled) == 4)
+        assert handler.handled == [(_payload(0), None)] + [(_payload(n), ("prepared", _payload(n))) for n in (1, 2, 3)]
+        client.send("ping", wire.encode_ping(6))  # read the usual way again
+        assert wire.decode_pong(client.receive("pong").payload) == 6
+        assert peer.counters["messages received"] >= 6 and peer.state is PeerState.CONNECTED
+    finally:
+        client.close()
+
+
+def test_a_handler_takes_the_next_frame_read_ahead_out_of_its_turn_only_if_it_wants_it(listener: Listener) -> None:
+    handler = _SlowHandler(take=_payload(1))
+    client, peer = _slow_peer(listener, handler)
+    try:
+        for number in range(3):
+            client.send("feefilter", _payload(number))
+        wait_for(lambda: peer._ahead is not None and len(peer._ahead.frames) == 2)
+        received = peer.counters["messages received"]
+        handler.release.set()
+        wait_for(lambda: len(handler.handled) == 2)
+        assert handler.taken == [("prepared", _payload(1)), None]  # the second ask: frame 2 is not wanted
+        assert [payload for payload, _ in handler.handled] == [_payload(0), _payload(2)]  # frame 1 not again
+        assert peer.counters["messages received"] == received + 2  # the taken one counted when taken
+    finally:
+        client.close()
+
+
+def test_reading_ahead_stops_at_the_receive_buffer(listener: Listener) -> None:
+    handler = _SlowHandler()
+    client, peer = _slow_peer(listener, handler, receive_buffer=100)
+    try:
+        for number in range(10):
+            client.send("feefilter", _payload(number))  # 32 bytes each on the wire
+        wait_for(lambda: peer._ahead is not None and len(peer._ahead.frames) == 4)
+        gevent.sleep(0.2)
+        assert len(peer._ahead.frames) == 4  # 128 bytes: it stopped once past 100
+        handler.release.set()
+        wait_for(lambda: len(handler.handled) == 10)
+        assert [payload for payload, _ in handler.handled] == [_payload(n) for n in range(10)]
+    finally:
+        client.close()
+
+
+def test_an_error_met_reading_ahead_comes_after_the_frames_before_it(listener: Listener) -> None:
+    handler = _SlowHandler()
+    client, peer = _slow_peer(listener, handler)
+    try:
+        client.send("feefilter", _payload(0))
+        client.send("feefilter", _payload(1))
+        client.send_raw(client.frame("ping", bytes(8), magic=params.MAIN.magic))
+        wait_for(lambda: peer._ahead is not None and peer._ahead.error is not None)
+        assert peer.state is PeerState.CONNECTED  # not before the frames ahead of it
+        handler.release.set()
+        assert client.is_closed()
+        assert [payload for payload, _ in handler.handled] == [_payload(0), _payload(1)]
+        assert peer.close_reason == "Header error: Wrong MessageStart f9beb4d9 received"
+    finally:
+        client.close()
