@@ -40,7 +40,7 @@ import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, NamedTuple, Sequence
+from typing import Callable, NamedTuple, Sequence, TypeVar
 
 import gevent
 import gevent.lock
@@ -122,6 +122,8 @@ from pantheon.sync import MAX_BLOCKS_IN_TRANSIT_PER_PEER, BlockDownload
 __all__ = ["BlockFromTheFuture", "Node", "NodeTuning", "SyncStatus"]
 
 log = logging.getLogger("pantheon.node")
+#: What a block's processing returns (`Node._receive_block`).
+T = TypeVar("T")
 
 MAX_BLOCKS_TO_ANNOUNCE = 8  # Core: more new blocks than this are announced by inv of the tip
 HEADERS_RESPONSE_TIME = 2 * 60  # Core: a getheaders is outstanding this long unless answered
@@ -347,6 +349,10 @@ class Node(Lifecycle):
         self.filters = FilterServer(self.chain, self.filter_index, serving=config.peerblockfilters,
                                     write_timeout=self.tuning.ping_timeout)
         self.chain.on_pow_valid.append(self._new_pow_valid_block)
+        self.chain.upcoming = self._upcoming_block
+        #: The peer whose block message is being handled: where the connect loop looks for the
+        #: next block (`_upcoming_block`).
+        self._block_sender: Peer | None = None
         peer_config = PeerConfig(
             network=network, user_agent=config.user_agent, relay=not config.blocksonly,
             services=(FULL_RELAY_SERVICES | (NODE_COMPACT_FILTERS if config.peerblockfilters else 0)
@@ -375,6 +381,7 @@ class Node(Lifecycle):
                                       traffic=self.events.message.emit, clock=self.clock)
         self.manager.listeners.append(self._peer_changed)
         self.manager.desirable_services = self.desirable_services
+        self.manager.preparers["block"] = wire.decode_block  # read ahead while a block connects
 
     def _open_chain(self, config: NodeConfig) -> Chainstate:
         """The chain state on the store; a store whose index or UTXO set does not load is
@@ -1016,14 +1023,48 @@ class Node(Lifecycle):
             tx.serialize(include_witness=False) for tx in block.transactions)
 
     def _on_block(self, peer: Peer, frame: Frame) -> None:
-        """Core's block message: processed in full when we asked anyone for it; otherwise the
-        chain state's anti-DoS rules for unrequested blocks apply, and its header is added only
-        if its chain's claimed work reaches the anti-DoS threshold. A peer that sent an invalid
-        or mutated block, or one whose parent we do not know, is punished (Core's
+        """Core's block message (`_receive_block`), processed in full: stored and connected. While
+        it connects, the connect loop may take the peer's next blocks out of their turn
+        (`_upcoming_block`)."""
+        block = peer.prepared(frame)
+        if not isinstance(block, Block):
+            block = wire.decode_block(frame.payload)
+        self._block_sender = peer
+        try:
+            accepted, change = self._receive_block(peer, block, self.process_block)
+            if accepted:
+                self._block_checked(peer, block.hash, change)
+        finally:
+            self._block_sender = None
+            self._request_blocks(peer)
+
+    def _upcoming_block(self, block_hash: bytes) -> Block | None:
+        """`Chainstate.upcoming`: the block `block_hash` if it is the next message the peer whose
+        block is connecting has sent (read ahead while the block connects): received and stored
+        now, out of its turn (a rejection answered as its own message's would be), and the next
+        blocks asked for at once so the download window does not drain meanwhile."""
+        peer = self._block_sender
+        if peer is None:
+            return None
+        block = peer.take_read_ahead(lambda frame, prepared: frame.command == "block" and isinstance(prepared, Block)
+                                     and prepared.hash == block_hash)
+        if not isinstance(block, Block):
+            return None
+        self._receive_block(peer, block, self.chain.store_block)
+        self._request_blocks(peer)
+        return block if self.chain.has_block(block_hash) else None
+
+    def _receive_block(self, peer: Peer, block: Block,
+                       process: Callable[..., T]) -> tuple[bool, T | None]:
+        """A block from `peer`, given to `process(block, requested=, min_pow_checked=)`: whether
+        it was accepted, and what `process` returned. Requested from anyone, it is processed in
+        full; otherwise the chain state's anti-DoS rules for unrequested blocks apply, and its
+        header is added only if its chain's claimed work reaches the anti-DoS threshold. A peer
+        that sent an invalid or mutated block (this one or, connecting with it, one it sent
+        after it), or one whose parent we do not know, is punished (Core's
         MaybePunishNodeForBlock); too little work or a timestamp too far ahead is not. A block
         that fails only releases this peer's request for it (Core's RemoveBlockRequest for the
         sender): a mutated copy from one peer never cancels the download from another."""
-        block = wire.decode_block(frame.payload)
         block_hash = block.hash
         requested = self.download.is_requested(block_hash)
         new = not self.chain.has_block(block_hash)
@@ -1035,22 +1076,22 @@ class Node(Lifecycle):
         min_pow_checked = parent in tree and (
             tree.chain_work(parent) + block_work(block.header.bits) >= self.anti_dos_work_threshold())
         try:
-            change = self.process_block(block, requested=requested, min_pow_checked=min_pow_checked)
+            result = process(block, requested=requested, min_pow_checked=min_pow_checked)
         except HeaderRejected as error:
             self.download.cancel(peer.id, block_hash)
             if error.reason not in ("time-too-new", "too-little-chainwork"):
                 peer.misbehaving(f"invalid block header: {error.reason}")
+            return False, None
         except BlockRejected as error:
             self.download.cancel(peer.id, block_hash)
+            self.download.cancel(peer.id, error.block_hash)
             what = "mutated block" if error.mutated else "invalid block"
-            peer.misbehaving(f"{what} {hash_to_hex(block_hash)}: {error.reason}")
-        else:
-            self.download.block_received(peer.id, block_hash)
-            if new:
-                self.events.block_received.emit("full", 0, 0)
-            self._block_checked(peer, block_hash, change)
-        finally:
-            self._request_blocks(peer)
+            peer.misbehaving(f"{what} {hash_to_hex(error.block_hash)}: {error.reason}")
+            return False, None
+        self.download.block_received(peer.id, block_hash)
+        if new:
+            self.events.block_received.emit("full", 0, 0)
+        return True, result
 
     # --- compact blocks (BIP152) ---------------------------------------------------------------
 
