@@ -166,10 +166,10 @@ SpentOutput = Union[Coin, tuple[int, bytes]]
 
 _DEFAULT_CACHE_ENTRIES = 100_000
 _CHUNKS_PER_WORKER = 8
-#: Chunks a worker is sent ahead of its replies: one running, the rest in its pipe, enough to
-#: cover the connect loop's work between one block's last chunk and the next block's first (its
-#: turn's checks; measured in the dense sync, 4 left the cores idle half as long as 2, and 8 no
-#: less than 4).
+#: Chunks a worker is sent ahead of its replies by default (`ScriptVerifier.queued_chunks`): one
+#: running, the rest in its pipe, enough to cover the connect loop's work between one block's last
+#: chunk and the next block's first (measured in the dense sync, 4 left the cores idle half as
+#: long as 2, and 8 no less than 4).
 _QUEUED_CHUNKS = 4
 #: One transaction to verify: its position in the block, its bytes, its spent (value, script)s.
 _Work = tuple[int, bytes, list[tuple[int, bytes]]]
@@ -360,7 +360,9 @@ class ScriptVerifier:
     `verify_mempool_tx` and `queue_block` are the two calls the mempool and the block connection
     make (`verify_block_scripts` feeds a block's queue at once). Blocks with fewer than
     `min_parallel_inputs` inputs to check are verified inline (a round trip to the workers costs
-    more than a few inputs), yielding to the hub every `yield_every` inputs. Workers start on first use; `close()` (or a `with` block) stops them.
+    more than a few inputs), yielding to the hub every `yield_every` inputs. A worker is sent up to
+    `queued_chunks` chunks ahead of its replies. Workers start on first use; `close()` (or a `with`
+    block) stops them.
     """
 
     def __init__(
@@ -370,14 +372,16 @@ class ScriptVerifier:
         cache: VerificationCache | None = None,
         yield_every: int = 64,
         min_parallel_inputs: int = 256,
+        queued_chunks: int = _QUEUED_CHUNKS,
     ) -> None:
         _require_kernel()
-        if workers < 0 or yield_every < 1:
-            raise ValueError("workers must be >= 0 and yield_every >= 1")
+        if workers < 0 or yield_every < 1 or queued_chunks < 1:
+            raise ValueError("workers must be >= 0, yield_every and queued_chunks >= 1")
         self.workers = min(workers, os.cpu_count() or 1)
         self.cache = VerificationCache() if cache is None else cache
         self.yield_every = yield_every
         self.min_parallel_inputs = min_parallel_inputs
+        self.queued_chunks = queued_chunks
         self._workers: list[_Worker] = []
         #: Held by the greenlet whose blocks use the workers, once per block in flight.
         self._claim = RLock()
@@ -490,7 +494,7 @@ class ScriptVerifier:
                 queue._unsent -= 1
                 continue
             worker = min(workers, key=lambda worker: len(worker.sent))
-            if len(worker.sent) >= _QUEUED_CHUNKS:
+            if len(worker.sent) >= self.queued_chunks:
                 return
             waiting.popleft()
             queue._unsent -= 1
@@ -522,7 +526,7 @@ class ScriptCheckQueue:
     `min_parallel_inputs` inputs, or it has no workers, they are verified in `complete`, in the
     calling greenlet. Otherwise they go to the worker processes while the connect loop goes on, in
     chunks of ~1/8 of a worker's share of the inputs: a full chunk is written at once to the worker
-    with the fewest waiting (a write yields only when that pipe is full), at most `_QUEUED_CHUNKS`
+    with the fewest waiting (a write yields only when that pipe is full), at most `queued_chunks`
     per worker so none idles between chunks and none is given a long backlog (an input's cost
     varies with its tx, as legacy sighash hashes the whole tx: fixed shares were measured 2:1 out
     of balance on block 481815); further chunks wait in the verifier, behind those of any block
@@ -681,7 +685,7 @@ class _Worker:
         """Hand the replies that have come to their blocks' queues, read without waiting."""
         while self.sent:
             try:
-                data = os.read(self.replies, _REPLY.size * _QUEUED_CHUNKS)
+                data = os.read(self.replies, _REPLY.size * 8)  # a few replies at a time
             except BlockingIOError:
                 return
             if not data:

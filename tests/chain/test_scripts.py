@@ -815,3 +815,19 @@ def test_a_worker_lost_with_two_blocks_in_flight_fails_both_and_the_next_starts_
         other = gevent.spawn(verifier.verify_block_scripts, a, a_spent, CONSENSUS_FLAGS)  # the claim is free
         assert other.get(timeout=30) == scripts.BlockScriptStats(64, 0)
         assert lost not in verifier._workers and len(verifier._workers) == 2
+
+
+@needs_kernel
+@pytest.mark.parametrize("queued_chunks", [1, 4])
+def test_a_worker_is_never_sent_more_chunks_ahead_than_queued_chunks(monkeypatch: pytest.MonkeyPatch,
+                                                                    queued_chunks: int) -> None:
+    block, spent = _one_input_block(64, failing=set())
+    most: list[int] = []
+    with scripts.ScriptVerifier(workers=1, min_parallel_inputs=1, queued_chunks=queued_chunks) as verifier:
+        real_send = scripts._send
+        monkeypatch.setattr(scripts, "_send", lambda stream, message: (
+            most.append(len(verifier._workers[0].sent) + 1), real_send(stream, message))[1])
+        assert verifier.verify_block_scripts(block, spent, CONSENSUS_FLAGS) == scripts.BlockScriptStats(64, 0)
+    assert len(most) == 8 and max(most) == queued_chunks  # 64 inputs in chunks of 8: the backlog filled
+    with pytest.raises(ValueError, match="queued_chunks"):
+        scripts.ScriptVerifier(workers=1, queued_chunks=0)
