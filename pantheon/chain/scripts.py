@@ -38,8 +38,9 @@ processes (default 2, at most the cores), fed chunks over pipes by the block's
 `ScriptCheckQueue` while the chain state's connect loop goes on (Core's CCheckQueue), gevent
 waiting on the pipes cooperatively. The connect loop may start a block's checks before the last
 block's verdict (`ScriptCheckQueue.wait_sent`): its chunks queue behind the last block's, so the
-workers never wait for the loop between two blocks; `workers=0` (and small blocks) verify in the calling
-greenlet and yield (`gevent.sleep(0)`) every `yield_every` inputs, a few milliseconds of work.
+workers need not wait for the loop between two blocks. `workers=0` (and small blocks) verify in
+the calling greenlet and yield (`gevent.sleep(0)`) every `yield_every` inputs, a few milliseconds
+of work.
 Processes are started with `subprocess`, not `multiprocessing`, so monkey-patching (cli.py)
 cannot turn their plumbing into greenlets. A mempool tx is verified inline: one tx is a fraction of a millisecond.
 
@@ -486,6 +487,8 @@ class ScriptVerifier:
             raise
 
     def _send_waiting(self, workers: list[_Worker]) -> None:
+        """Hand the waiting chunks, oldest first, to the workers with the fewest out, up to
+        `queued_chunks` each; drop those of a block whose verdict a reply has given."""
         waiting = self._waiting
         while waiting:
             queue, chunk = waiting[0]
