@@ -14,6 +14,7 @@ import gevent
 import pytest
 
 from helpers.chain import OP_TRUE, Miner, block_on, coinbase_tx, prevouts_of, recompute_utxo, snapshot, spend
+from helpers.waiting import wait_for
 from pantheon import wire
 from pantheon.chain.blockfiles import BlockFileMissing
 from pantheon.chain.chainstate import BCOIN_REGTEST, Chainstate, with_activation_heights
@@ -537,9 +538,11 @@ class _Pipeline:
     the blocks in `failing` fail their verdict. (The chain states below write as the node does,
     not after each block: a block whose landing writes lands before the next one starts.)"""
 
-    def __init__(self, failing: Sequence[Block] = ()) -> None:
+    def __init__(self, failing: Sequence[Block] = (), *, slow_wait_sent: int | None = None) -> None:
+        """`slow_wait_sent`: the height whose `wait_sent` blocks (yielding) until the greenlet dies."""
         self.calls: list[tuple[str, int]] = []
         self.failing = {block.hash for block in failing}
+        self.slow_wait_sent = slow_wait_sent
 
     def __call__(self, block: Block, height: int) -> object:
         pipeline = self
@@ -551,6 +554,8 @@ class _Pipeline:
 
             def wait_sent(self) -> None:
                 pipeline.calls.append(("wait_sent", height))
+                if height == pipeline.slow_wait_sent:
+                    gevent.sleep(60)
 
             def complete(self) -> None:
                 pipeline.calls.append(("complete", height))
@@ -700,3 +705,23 @@ def test_an_upcoming_block_failing_its_verdict_fails_the_run_after_its_parent_co
     assert chainstate.tip == run[0].hash and not chainstate.headers.is_valid(run[1].hash)
     chainstate.flush()
     assert snapshot(store) == recompute_utxo([*base, run[0]])
+
+
+def test_a_connect_killed_with_a_block_in_flight_takes_its_changes_back(store: Store, base: list[Block]) -> None:
+    """The node's greenlet killed while the loop waits with a block in flight (here for its
+    chunks to go out): that block's checks are dropped and its coins leave the set."""
+    run = _run_of_three(base)
+    pipeline = _Pipeline(slow_wait_sent=BASE_HEIGHT + 1)
+    chainstate = chainstate_on(store, base, script_verifier=pipeline, flush_every=None)
+    chainstate.upcoming = lambda block_hash: None
+    assert chainstate.headers.add_headers(block.header for block in run).error is None
+    connecting = gevent.spawn(chainstate.accept_block, run[0])
+    wait_for(lambda: ("wait_sent", BASE_HEIGHT + 1) in pipeline.calls)
+    connecting.kill()
+    assert ("abandon", BASE_HEIGHT + 1) in pipeline.calls and ("complete", BASE_HEIGHT + 1) not in pipeline.calls
+    assert chainstate.tip == base[-1].hash
+    chainstate.flush()
+    assert snapshot(store) == recompute_utxo(base)
+    chainstate.upcoming = None
+    pipeline.slow_wait_sent = None
+    assert chainstate.activate_best_chain() is not None and chainstate.tip == run[0].hash  # connects again
