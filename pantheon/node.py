@@ -1182,7 +1182,8 @@ class Node(Lifecycle):
         tip, is rebuilt from the mempool, the orphans and the extra transactions, asking the
         peer (getblocktxn) for the rest; a block in flight from another peer is rebuilt only if
         nothing is missing. Invalid compact data is misbehaviour; a short-id collision or an
-        unrebuildable block falls back to the full block."""
+        unrebuildable block falls back to the full block. Then, as after any message, the
+        peer is asked for the blocks we want from it (a compact block ignored is asked for so)."""
         cmpct = wire.decode_cmpctblock(frame.payload)
         if peer.compact_blocks is None:
             log.debug("Ignoring cmpctblock from peer=%d, which has not sent sendcmpct", peer.id)
@@ -1205,6 +1206,17 @@ class Node(Lifecycle):
                 peer.misbehaving(f"invalid header via cmpctblock: {error.reason}")
             return
         self.download.peer_has(peer.id, block_hash)
+        self._take_compact_block(peer, cmpct, len(frame.payload))
+        # Core's SendMessages, which follows every message: a block this announcement made
+        # wanted is asked for now, the compact block ignored above included (from a peer not
+        # announcing in high-bandwidth mode), so that the peer's next copy of it is solicited.
+        self._request_blocks(peer)
+
+    def _take_compact_block(self, peer: Peer, cmpct: CmpctBlock, wire_bytes: int) -> None:
+        """The part of Core's cmpctblock handling after the header was accepted: rebuild the
+        block, ask for what is missing or for the whole block, or leave it to the download."""
+        block_hash = cmpct.header.hash
+        tree = self.chain.headers
         if self.chain.has_block(block_hash):
             return
         holder = self.download.requested_from(block_hash)  # the first asked, if any
@@ -1250,7 +1262,6 @@ class Node(Lifecycle):
             else:
                 self._release_compact_request(peer, block_hash)
             return
-        wire_bytes = len(frame.payload)
         missing = partial.missing()
         if not missing:
             self._complete_compact_block(peer, block_hash, partial, (), wire_bytes)

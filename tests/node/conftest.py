@@ -20,13 +20,13 @@ from pantheon.service import NodeService
 @pytest.fixture
 def make_node(tmp_path: Path) -> Iterator[Callable[..., Node]]:
     """`make_node(name, *flags, rpc=False, **Node options)`: a started regtest node on loopback
-    (`helpers.node.settings`, `FAST` tuning, scripts checked inline), run as `pantheon-gevent`
+    (`helpers.node.settings`, `FAST` tuning unless given, scripts checked inline), run as `pantheon-gevent`
     runs it (a NodeService: JSON-RPC and metrics when the flags ask), stopped after the test."""
     services: list[NodeService] = []
 
     def make(name: str, *extra: str, rpc: bool = False, **options: Any) -> Node:
-        service = NodeService(settings(tmp_path / name, *extra, rpc=rpc), tuning=FAST, script_workers=0,
-                              **options).start()
+        service = NodeService(settings(tmp_path / name, *extra, rpc=rpc), **{"tuning": FAST, "script_workers": 0,
+                                                                              **options}).start()
         services.append(service)
         return service.node
 

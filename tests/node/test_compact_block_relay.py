@@ -7,12 +7,13 @@ not match (the full block is asked for)."""
 
 from __future__ import annotations
 
+import dataclasses
 import urllib.request
 from typing import Callable
 
 import pytest
 from helpers.chain import P2WSH_TRUE, block_on, prevouts_of, spend
-from helpers.node import link, proxy
+from helpers.node import FAST, link, proxy
 from helpers.p2p import RawClient, assert_nothing_asked, free_port
 from helpers.waiting import NODE_WAIT, in_thread, wait_for
 
@@ -23,7 +24,7 @@ from pantheon.node import Node
 from pantheon.primitives import (
     Block, BlockTxn, BlockTxnRequest, CmpctBlock, InvVect, Locator, PrefilledTx, SendCmpct, Tx,
 )
-from pantheon.protocol import MSG_CMPCT_BLOCK, MSG_WITNESS_BLOCK, NODE_WITNESS
+from pantheon.protocol import MSG_CMPCT_BLOCK, MSG_WITNESS_BLOCK, NODE_NETWORK, NODE_WITNESS
 
 Dial = Callable[..., RawClient]
 
@@ -164,6 +165,23 @@ def test_compact_blocks_nobody_asked_for_are_ignored(funded, raw_client: Dial) -
         peer.send("cmpctblock", wire.encode_cmpctblock(compact_block(block)))
         assert_nothing_asked(peer, "getblocktxn")
     assert node.partial_blocks.count() == 0 and node.chain.tip != block.hash
+
+
+def test_a_compact_block_ignored_is_asked_for_before_the_next_message(make_node: Callable[..., Node],
+                                                                     raw_client: Dial) -> None:
+    """Core's SendMessages follows every message: an unsolicited cmpctblock from a peer not in
+    high-bandwidth mode is ignored, but its header makes the block wanted, and it is asked for
+    (whole) at once, not at the next tick of the download. Core's p2p_compactblocks counts on
+    it: the copy that peer sends next is then solicited, and is processed."""
+    node = make_node("n", tuning=dataclasses.replace(FAST, tick=3600))
+    node.generate(1, P2WSH_TRUE)  # a recent tip: the node is out of initial block download
+    block = next_block(node, [])
+    peer = raw_client(node, NODE_NETWORK | NODE_WITNESS)
+    peer.send("sendcmpct", wire.encode_sendcmpct(SendCmpct(False, 2)))
+    peer.send("cmpctblock", wire.encode_cmpctblock(compact_block(block)))
+    assert wire.decode_getdata(peer.receive("getdata").payload) == [InvVect(MSG_WITNESS_BLOCK, block.hash)]
+    peer.send("cmpctblock", wire.encode_cmpctblock(compact_block(block)))  # now solicited: taken
+    wait_for(lambda: node.chain.tip == block.hash, what="the solicited compact block connected")
 
 
 def test_serving_compact_blocks_and_block_transactions(funded, raw_client: Dial) -> None:
