@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
+import os
 import secrets
 import socket
 import time
+from pathlib import Path
 from typing import Any
 
 import gevent.socket
@@ -16,11 +19,33 @@ from pantheon.primitives import Endpoint, Version
 REGTEST = params.REGTEST
 
 
+def _ports_of_this_suite() -> range:
+    """The ports free_port hands out: above the three ranges of Core's framework (11000-25999,
+    its nodes' P2P, RPC and Tor ports), below the kernel's ephemeral range, where an outgoing
+    connection's local port could take one the moment it is probed free, and split in two
+    halves: CI runs the compiled and the pure suite side by side, each with its own half."""
+    first_ephemeral = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    ports = range(26000, first_ephemeral)
+    assert len(ports) >= 2000, f"the ephemeral ports start at {first_ephemeral}: too few ports below them"
+    half = len(ports) // 2
+    return ports[half:] if os.environ.get("PANTHEON_NO_EXTENSIONS") == "1" else ports[:half]
+
+
+_SUITE_PORTS = _ports_of_this_suite()
+_next_ports = itertools.islice(itertools.cycle(_SUITE_PORTS), os.getpid() % len(_SUITE_PORTS), None)
+
+
 def free_port() -> int:
-    """A loopback TCP port nobody listens on at the time of asking."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    """A loopback TCP port nobody listens on at the time of asking, never the same one twice
+    in a row of a few thousand: the next of this suite's ports that can be bound."""
+    for port in itertools.islice(_next_ports, len(_SUITE_PORTS)):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {_SUITE_PORTS}")
 
 
 class RawClient:
