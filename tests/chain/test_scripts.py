@@ -14,6 +14,7 @@ Transactions are decoded by both wire twins.
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import tomllib
@@ -800,13 +801,20 @@ def test_the_next_blocks_chunks_queue_behind_the_last_ones_and_each_verdict_is_i
 def test_a_worker_lost_with_two_blocks_in_flight_fails_both_and_the_next_starts_afresh() -> None:
     a, a_spent = _distinct_one_input_block(64, set(), salt=1)
     b, b_spent = _distinct_one_input_block(64, set(), salt=2)
-    with scripts.ScriptVerifier(workers=2, min_parallel_inputs=1) as verifier:
+    warm_up, warm_up_spent = _distinct_one_input_block(64, set(), salt=3)
+    # 64 inputs make 16 chunks for 2 workers; a backlog of 8 each takes all of a block's at once
+    with scripts.ScriptVerifier(workers=2, min_parallel_inputs=1, queued_chunks=8) as verifier:
+        verifier.verify_block_scripts(warm_up, warm_up_spent, CONSENSUS_FLAGS)  # the workers start
+        for worker in verifier._workers:  # paused: no reply comes before the loss, both blocks stay in flight
+            worker.process.send_signal(signal.SIGSTOP)
         with _filled(verifier, a, a_spent) as first:
             first.wait_sent()
             with _filled(verifier, b, b_spent) as second:
-                lost = verifier._workers[0]
+                lost, *others = verifier._workers
                 lost.process.kill()
                 lost.process.wait()
+                for worker in others:
+                    worker.process.send_signal(signal.SIGCONT)
                 with pytest.raises(scripts.ScriptCheckError):
                     first.complete()
                 with pytest.raises(scripts.ScriptCheckError):
