@@ -129,6 +129,7 @@ MAX_BLOCKS_TO_ANNOUNCE = 8  # Core: more new blocks than this are announced by i
 HEADERS_RESPONSE_TIME = 2 * 60  # Core: a getheaders is outstanding this long unless answered
 NETWORK_LIMITED_TIP_AGE = 144 * 10 * 60  # Core: a NETWORK_LIMITED peer has the last 288 blocks; 144 are a margin
 MAX_GETBLOCKS_RESULTS = 500
+MAX_BLOCK_SOURCES = 4096  # senders remembered of blocks stored and not yet connected; the oldest go first
 #: Core's CanDirectFetch: headers are fetched at once while the tip is younger than this many
 #: block intervals.
 DIRECT_FETCH_TIP_AGE = 20  # Core answers getblocks with at most 500 block hashes
@@ -353,6 +354,10 @@ class Node(Lifecycle):
         #: The peer whose block message is being handled: where the connect loop looks for the
         #: next block (`_upcoming_block`).
         self._block_sender: Peer | None = None
+        #: Core's mapBlockSource: who sent each block stored and not yet connected, and whether its
+        #: failure may be held against them (not a compact block's: BIP152 relays before validating),
+        #: so that a block failing when another peer's block makes it connect blames its own sender.
+        self._block_sources: dict[bytes, tuple[int, bool]] = {}
         peer_config = PeerConfig(
             network=network, user_agent=config.user_agent, relay=not config.blocksonly,
             services=(FULL_RELAY_SERVICES | (NODE_COMPACT_FILTERS if config.peerblockfilters else 0)
@@ -1060,11 +1065,12 @@ class Node(Lifecycle):
         it was accepted, and what `process` returned. Requested from anyone, it is processed in
         full; otherwise the chain state's anti-DoS rules for unrequested blocks apply, and its
         header is added only if its chain's claimed work reaches the anti-DoS threshold. A peer
-        that sent an invalid or mutated block (this one or, connecting with it, one it sent
-        after it), or one whose parent we do not know, is punished (Core's
-        MaybePunishNodeForBlock); too little work or a timestamp too far ahead is not. A block
-        that fails only releases this peer's request for it (Core's RemoveBlockRequest for the
-        sender): a mutated copy from one peer never cancels the download from another."""
+        that sent an invalid or mutated block, or one whose parent we do not know, is punished
+        (Core's MaybePunishNodeForBlock); too little work or a timestamp too far ahead is not. A
+        stored block failing as this one makes it connect is its own sender's failure
+        (`_blame_block_failure`). A block that fails only releases its sender's request for it
+        (Core's RemoveBlockRequest for the sender): a mutated copy from one peer never cancels
+        the download from another."""
         block_hash = block.hash
         requested = self.download.is_requested(block_hash)
         new = not self.chain.has_block(block_hash)
@@ -1075,23 +1081,55 @@ class Node(Lifecycle):
         parent = block.header.prev_block
         min_pow_checked = parent in tree and (
             tree.chain_work(parent) + block_work(block.header.bits) >= self.anti_dos_work_threshold())
+        self._note_block_source(peer, block_hash, may_punish=True)
         try:
             result = process(block, requested=requested, min_pow_checked=min_pow_checked)
         except HeaderRejected as error:
+            self._block_sources.pop(block_hash, None)
             self.download.cancel(peer.id, block_hash)
             if error.reason not in ("time-too-new", "too-little-chainwork"):
                 peer.misbehaving(f"invalid block header: {error.reason}")
             return False, None
         except BlockRejected as error:
             self.download.cancel(peer.id, block_hash)
-            self.download.cancel(peer.id, error.block_hash)
-            what = "mutated block" if error.mutated else "invalid block"
-            peer.misbehaving(f"{what} {hash_to_hex(error.block_hash)}: {error.reason}")
+            self._blame_block_failure(error)
             return False, None
+        self._forget_unstored_source(block_hash, new)
         self.download.block_received(peer.id, block_hash)
         if new:
             self.events.block_received.emit("full", 0, 0)
         return True, result
+
+    def _note_block_source(self, peer: Peer, block_hash: bytes, *, may_punish: bool) -> None:
+        """Remember who sent a block before it is processed (Core's mapBlockSource.emplace: the
+        first sender stays until the block connects or fails)."""
+        sources = self._block_sources
+        if block_hash not in sources:
+            if len(sources) >= MAX_BLOCK_SOURCES:
+                del sources[next(iter(sources))]  # the oldest: most likely a block that will never connect
+            sources[block_hash] = (peer.id, may_punish)
+
+    def _forget_unstored_source(self, block_hash: bytes, new: bool) -> None:
+        """After a block was processed without error: its sender is kept only while the block
+        waits, stored, to be connected (connecting forgets it, `_block_connected`)."""
+        if not (new and self.chain.has_block(block_hash)):
+            self._block_sources.pop(block_hash, None)
+
+    def _blame_block_failure(self, error: BlockRejected) -> None:
+        """Core's BlockChecked: the peer that sent the failing block (the one just received or a
+        stored one it made connect), if it is still connected and the block did not come as a
+        compact block, is punished, and its request for the block released."""
+        source = self._block_sources.pop(error.block_hash, None)
+        if source is None:
+            return  # ours (RPC), or its sender forgotten
+        peer_id, may_punish = source
+        sender = next((peer for peer in self.peers(PeerState.CONNECTED) if peer.id == peer_id), None)
+        if sender is None:
+            return
+        self.download.cancel(peer_id, error.block_hash)
+        if may_punish:
+            what = "mutated block" if error.mutated else "invalid block"
+            sender.misbehaving(f"{what} {hash_to_hex(error.block_hash)}: {error.reason}")
 
     # --- compact blocks (BIP152) ---------------------------------------------------------------
 
@@ -1340,18 +1378,24 @@ class Node(Lifecycle):
         """ProcessNewBlock for a block rebuilt from a compact block, as requested (Core forces
         it: the compact block handler's own checks stand in for the anti-DoS rules). BIP152 lets
         a peer relay a block before validating it, so an invalid block is not held against it;
-        an invalid header still is. True if the block was new and stored."""
+        an invalid header still is, and so is a stored block of another sender's that fails as
+        this one makes it connect (`_blame_block_failure`). True if the block was new and stored."""
         new = not self.chain.has_block(block.hash)
         peer.last_block_time = self.clock()
+        self._note_block_source(peer, block.hash, may_punish=False)
         try:
             change = self.process_block(block, requested=True, min_pow_checked=True)
         except HeaderRejected as error:
+            self._block_sources.pop(block.hash, None)
             if error.reason not in ("time-too-new", "duplicate-invalid", "too-little-chainwork"):
                 peer.misbehaving(f"invalid header via cmpctblock: {error.reason}")
             return False
         except BlockRejected as error:
-            log.debug("peer=%d: compact block %s is invalid: %s", peer.id, hash_to_hex(block.hash), error.reason)
+            log.debug("peer=%d: compact block %s: block %s is invalid: %s", peer.id, hash_to_hex(block.hash),
+                      hash_to_hex(error.block_hash), error.reason)
+            self._blame_block_failure(error)
             return False
+        self._forget_unstored_source(block.hash, new)
         self.partial_blocks.discard_block(block.hash)
         self._block_checked(peer, block.hash, change)
         return new and self.chain.has_block(block.hash)
@@ -1538,6 +1582,7 @@ class Node(Lifecycle):
         return bool(peer.remote and peer.remote.services & (NODE_NETWORK | NODE_NETWORK_LIMITED))
 
     def _block_connected(self, block: Block, height: int) -> None:
+        self._block_sources.pop(block.hash, None)
         self.mempool.remove_for_block(block)
         self.events.block_connected.emit(block, height)
 

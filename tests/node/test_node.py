@@ -18,7 +18,7 @@ import gevent
 import pytest
 from bitcoin.core import CTransaction
 from bitcoin.rpc import JSONRPCError, Proxy
-from helpers.chain import P2WSH_TRUE, prevouts_of, spend
+from helpers.chain import P2WSH_TRUE, block_on, prevouts_of, spend
 from helpers.decodescript import P2PKH_SPEND, P2PKH_SPEND_SCRIPT_SIG_ASM
 from helpers.node import FAST, link, proxy, rpc_url, settings
 from helpers.p2p import RawClient, assert_nothing_asked, free_port
@@ -138,6 +138,28 @@ def test_an_invalid_block_disconnects_its_peer_and_no_one_else(make_node: Callab
     assert all(peer.state is PeerState.CONNECTED for peer in friend.peers())
     node.generate(1, P2WSH_TRUE)
     wait_for(lambda: friend.chain.tip == node.chain.tip, NODE_WAIT, what="the friend still syncs")
+
+
+def test_a_stored_block_that_fails_when_another_peers_block_connects_it_blames_its_sender(
+        make_node: Callable[..., Node], raw_client: Callable[..., RawClient]) -> None:
+    """Core's mapBlockSource: a block stored ahead of its parent, failing when another peer's
+    block (the parent) makes it connect, is held against the peer that sent it, not against
+    the one whose good block made it connect."""
+    node = make_node("n")
+    node.generate(1, P2WSH_TRUE)  # a recent tip: out of initial block download
+    parent = block_on(node.chain.headers.header(node.chain.tip), 2, node.network)
+    greedy = block_on(parent.header, 3, node.network, fees=1)  # fails to connect: bad-cb-amount
+    sender = raw_client(node, NODE_NETWORK | NODE_WITNESS)
+    sender.send("headers", wire.encode_headers([parent.header, greedy.header]))
+    asked = wire.decode_getdata(sender.receive("getdata").payload)
+    assert [item.hash for item in asked] == [parent.hash, greedy.hash]
+    sender.send("block", wire.encode_block(greedy))  # stored: its parent is not here yet
+    wait_for(lambda: node.chain.has_block(greedy.hash), what="the block stored ahead of its parent")
+    other = raw_client(node, NODE_NETWORK | NODE_WITNESS)
+    other.send("block", wire.encode_block(parent))
+    assert sender.is_closed()
+    assert not other.is_closed(0.5)
+    assert node.chain.tip == parent.hash and not node.chain.headers.is_valid(greedy.hash)
 
 
 def test_non_continuous_headers_discourage_the_peer(make_node: Callable[..., Node], raw_client: Callable[[Node], RawClient]) -> None:
