@@ -24,7 +24,10 @@ def _ports_of_this_suite() -> range:
     its nodes' P2P, RPC and Tor ports), below the kernel's ephemeral range, where an outgoing
     connection's local port could take one the moment it is probed free, and split in two
     halves: CI runs the compiled and the pure suite side by side, each with its own half."""
-    first_ephemeral = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    try:
+        first_ephemeral = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except OSError:  # not Linux: the BSDs' and macOS's ephemeral ports start higher (49152)
+        first_ephemeral = 32768
     ports = range(26000, first_ephemeral)
     assert len(ports) >= 2000, f"the ephemeral ports start at {first_ephemeral}: too few ports below them"
     half = len(ports) // 2
