@@ -52,8 +52,8 @@ def _kind_of_spend(txin: TxIn) -> str:
 def test_the_same_seed_gives_the_same_bytes_and_another_seed_others(chain_file: Path, tmp_path: Path) -> None:
     again = tmp_path / "again.blk"
     # The documented command, signing in two processes: the same bytes as one. In a process of
-    # its own: the generator forks its signers, which this one, with threads and greenlets
-    # left by other tests, must not (a fork here once left the pool's close spinning).
+    # its own: the generator forks its signers, and a fork of this one, which holds threads and
+    # greenlets other tests left, can leave the pool's close spinning.
     done = subprocess.run([sys.executable, "-m", "tools.chaingen", "--blocks", str(SPEC.blocks), "--txs",
                            str(SPEC.txs), "--seed", str(SPEC.seed), "--workers", "2", "--out", str(again)],
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
